@@ -1,0 +1,124 @@
+//! The `EventLog` trait: what the rest of switchboard may ask of a log.
+//!
+//! Keeping the engine behind this trait is deliberate: sled 0.34 is beta,
+//! and the design expects to swap it (or add a distributed log) if the
+//! evidence says so.
+
+use crate::envelope::{Envelope, Metadata, NewEvent};
+use crate::ids::StreamId;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+/// Optimistic concurrency: what the caller believes a stream's version is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// No check.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream must be exactly at this version.
+    Exactly(u64),
+}
+
+/// One atomic append: all events land together, or none do.
+#[derive(Debug, Clone)]
+pub struct AppendRequest {
+    /// The events, in order.
+    pub events: Vec<NewEvent>,
+    /// Version expectations, checked before anything is written.
+    pub expected: Vec<(StreamId, Expected)>,
+    /// Who, from where, through what (shared by every event of the batch).
+    pub metadata: Arc<Metadata>,
+}
+
+/// Where an acknowledged append landed. It is on disk (with
+/// `durability = "fsync"`) by the time this is returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Offset of the first event.
+    pub first_offset: u64,
+    /// Offset of the last event.
+    pub last_offset: u64,
+    /// The time recorded on the events.
+    pub recorded_at: OffsetDateTime,
+}
+
+/// An append that was not written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    /// A version expectation did not hold. `actual` is 0 for a stream that
+    /// does not exist.
+    #[error("stream {stream}: expected version {expected:?}, actual {actual}")]
+    Conflict {
+        /// The stream.
+        stream: StreamId,
+        /// What the caller expected.
+        expected: Expected,
+        /// What the stream is at.
+        actual: u64,
+    },
+    /// Nothing to append.
+    #[error("an append needs at least one event")]
+    Empty,
+    /// The log cannot take writes: it is shut down, or a storage error made
+    /// it stop accepting writes until restarted.
+    #[error("the event log is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A read failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// The storage engine reported an error.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// A record failed its integrity checks.
+    #[error("corrupt record at offset {offset}: {reason}")]
+    Corrupt {
+        /// The bad record's offset (or the offset that was expected there).
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// A blocking iterator over envelopes in offset order.
+pub type EnvelopeIter<'a> = Box<dyn Iterator<Item = Result<Envelope, LogError>> + Send + 'a>;
+
+/// The durable, ordered, append-only event log.
+pub trait EventLog: Send + Sync + 'static {
+    /// Appends a batch atomically; resolves once it is durable.
+    fn append(&self, request: AppendRequest) -> BoxFuture<'static, Result<Appended, AppendError>>;
+
+    /// Reads every event with offset ≥ `from`, in order (blocking iterator).
+    fn read_all(&self, from: u64) -> EnvelopeIter<'_>;
+
+    /// Reads one stream's events with version ≥ `from_version`, in order.
+    fn read_stream(&self, stream: &StreamId, from_version: u64) -> EnvelopeIter<'_>;
+
+    /// Reads every event from `from` on, then follows new appends live. No
+    /// gap and no duplicate at the switch: events are delivered strictly by
+    /// offset. Ends when the log closes.
+    fn subscribe(&self, from: u64) -> BoxStream<'static, Result<Envelope, LogError>>;
+
+    /// The offset of the last durable event (0 for an empty log).
+    fn head(&self) -> u64;
+
+    /// A receiver that changes whenever the durable head moves.
+    fn watch_head(&self) -> watch::Receiver<u64>;
+
+    /// The current version of a stream (0 if it does not exist).
+    fn stream_version(&self, stream: &StreamId) -> Result<u64, LogError>;
+
+    /// Reads one event by offset.
+    fn get(&self, offset: u64) -> Result<Option<Envelope>, LogError>;
+
+    /// Stops taking writes, finishes the ones in flight and flushes.
+    fn close(&self) -> BoxFuture<'static, ()>;
+
+    /// Whether appends are currently accepted.
+    fn is_writable(&self) -> bool;
+}
