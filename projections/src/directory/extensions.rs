@@ -1,0 +1,154 @@
+//! Extensions and user↔extension links in the directory view.
+
+use super::{NumberOwner, Scope, Stamp};
+use std::collections::BTreeSet;
+use switchboard_events::domain::{
+    ExtensionCreated, ExtensionDeleted, ExtensionType, ExtensionUpdated, PrimaryExtensionChanged,
+    UserLinkedToExtension, UserUnlinkedFromExtension,
+};
+use switchboard_events::{Envelope, Id, Value};
+use time::OffsetDateTime;
+
+/// An extension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtensionView {
+    /// Id.
+    pub id: Id,
+    /// Number (unique in the tenant's number space).
+    pub number: String,
+    /// Display name.
+    pub name: String,
+    /// Kind of endpoint.
+    pub ext_type: ExtensionType,
+    /// Whether it may register.
+    pub enabled: bool,
+    /// Users linked to it.
+    pub users: BTreeSet<Id>,
+    /// The user for whom this is the primary extension.
+    pub primary_of: Option<Id>,
+    /// Bookkeeping.
+    pub stamp: Stamp,
+}
+
+/// A user↔extension link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkView {
+    /// The link's id.
+    pub id: Id,
+    /// The user.
+    pub user_id: Id,
+    /// The extension.
+    pub extension_id: Id,
+    /// When the link was made.
+    pub created_at: OffsetDateTime,
+}
+
+pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &ExtensionCreated) {
+    scope
+        .numbers
+        .insert(e.number.clone(), NumberOwner::Extension(e.extension_id));
+    scope.extensions.insert(
+        e.extension_id,
+        ExtensionView {
+            id: e.extension_id,
+            number: e.number.clone(),
+            name: e.name.clone(),
+            ext_type: e.ext_type,
+            enabled: e.enabled,
+            users: BTreeSet::new(),
+            primary_of: None,
+            stamp: Stamp::new(env),
+        },
+    );
+}
+
+/// Parses the stored name of an extension type.
+pub fn parse_ext_type(s: &str) -> Option<ExtensionType> {
+    match s {
+        "SIP" => Some(ExtensionType::Sip),
+        "WEBRTC" => Some(ExtensionType::WebRtc),
+        "EXTERNAL" => Some(ExtensionType::External),
+        _ => None,
+    }
+}
+
+pub(super) fn updated(scope: &mut Scope, env: &Envelope, e: &ExtensionUpdated) {
+    let Some(ext) = scope.extensions.get_mut(&e.extension_id) else {
+        return;
+    };
+    for (k, v) in &e.changes {
+        match (k.as_str(), v) {
+            ("name", Value::Str(s)) => ext.name = s.clone(),
+            ("name", Value::Null) => ext.name.clear(),
+            ("enabled", Value::Bool(b)) => ext.enabled = *b,
+            ("type", Value::Str(s)) => {
+                if let Some(t) = parse_ext_type(s) {
+                    ext.ext_type = t;
+                }
+            }
+            _ => {}
+        }
+    }
+    ext.stamp.touch(env);
+}
+
+pub(super) fn deleted(scope: &mut Scope, e: &ExtensionDeleted) {
+    if let Some(ext) = scope.extensions.remove(&e.extension_id) {
+        if scope.numbers.get(&ext.number) == Some(&NumberOwner::Extension(e.extension_id)) {
+            scope.numbers.remove(&ext.number);
+        }
+    }
+}
+
+pub(super) fn linked(scope: &mut Scope, env: &Envelope, e: &UserLinkedToExtension) {
+    scope.links.insert(
+        e.link_id,
+        LinkView {
+            id: e.link_id,
+            user_id: e.user_id,
+            extension_id: e.extension_id,
+            created_at: env.recorded_at,
+        },
+    );
+    if let Some(ext) = scope.extensions.get_mut(&e.extension_id) {
+        ext.users.insert(e.user_id);
+    }
+    if let Some(user) = scope.users.get_mut(&e.user_id) {
+        user.extensions.insert(e.extension_id);
+        user.stamp.touch(env);
+    }
+}
+
+pub(super) fn unlinked(scope: &mut Scope, env: &Envelope, e: &UserUnlinkedFromExtension) {
+    scope.links.remove(&e.link_id);
+    if let Some(ext) = scope.extensions.get_mut(&e.extension_id) {
+        ext.users.remove(&e.user_id);
+        if ext.primary_of == Some(e.user_id) {
+            ext.primary_of = None;
+        }
+    }
+    if let Some(user) = scope.users.get_mut(&e.user_id) {
+        user.extensions.remove(&e.extension_id);
+        if user.primary_extension == Some(e.extension_id) {
+            user.primary_extension = None;
+        }
+        user.stamp.touch(env);
+    }
+}
+
+pub(super) fn primary_changed(scope: &mut Scope, env: &Envelope, e: &PrimaryExtensionChanged) {
+    let Some(user) = scope.users.get_mut(&e.user_id) else {
+        return;
+    };
+    let old = user.primary_extension;
+    user.primary_extension = e.extension_id;
+    user.stamp.touch(env);
+    if let Some(old) = old.and_then(|o| scope.extensions.get_mut(&o)) {
+        if old.primary_of == Some(e.user_id) {
+            old.primary_of = None;
+        }
+    }
+    if let Some(new) = e.extension_id.and_then(|n| scope.extensions.get_mut(&n)) {
+        new.primary_of = Some(e.user_id);
+    }
+}

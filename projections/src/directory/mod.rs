@@ -1,0 +1,216 @@
+//! The directory read model: tenants, users, extensions and links, roles,
+//! groups and sign-in sessions, per tenant.
+//!
+//! It doubles as the write model: commands decide against it while holding
+//! their tenant's lock, and the lock is released only after the projection
+//! has applied the command's events (see ARCHITECTURE.md, "Write model").
+
+mod extensions;
+mod groups;
+mod roles;
+mod sessions;
+mod tenants;
+mod users;
+
+pub use extensions::{ExtensionView, LinkView};
+pub use groups::GroupView;
+pub use roles::RoleView;
+pub use sessions::{SessionView, Sessions};
+pub use tenants::TenantView;
+pub use users::UserView;
+
+use crate::runtime::Projection;
+use std::collections::{BTreeMap, HashMap};
+use switchboard_events::{Envelope, Event, Id, TenantId, SYSTEM_TENANT};
+use time::OffsetDateTime;
+
+/// What owns an extension number in a tenant's shared number space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberOwner {
+    /// An extension (possibly some user's primary line).
+    Extension(Id),
+    /// A call queue.
+    CallQueue(Id),
+    /// A ring group.
+    RingGroup(Id),
+}
+
+/// Creation and change bookkeeping every entity carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// Offset of the creating event.
+    pub created_offset: u64,
+    /// When it last changed.
+    pub updated_at: OffsetDateTime,
+    /// Offset of the last change.
+    pub updated_offset: u64,
+    /// The stream version after the last change (for optimistic concurrency).
+    pub version: u64,
+}
+
+impl Stamp {
+    fn new(env: &Envelope) -> Stamp {
+        Stamp {
+            created_at: env.recorded_at,
+            created_offset: env.offset,
+            updated_at: env.recorded_at,
+            updated_offset: env.offset,
+            version: env.stream_version,
+        }
+    }
+
+    fn touch(&mut self, env: &Envelope) {
+        self.updated_at = env.recorded_at;
+        self.updated_offset = env.offset;
+        self.version = env.stream_version;
+    }
+}
+
+/// Everything inside one tenant (or the system scope, tenant 0).
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Users by id.
+    pub users: BTreeMap<Id, UserView>,
+    /// Lower-cased user name → id.
+    pub users_by_name: HashMap<String, Id>,
+    /// Extension number → owner.
+    pub numbers: HashMap<String, NumberOwner>,
+    /// Extensions by id.
+    pub extensions: BTreeMap<Id, ExtensionView>,
+    /// User↔extension links by link id.
+    pub links: BTreeMap<Id, LinkView>,
+    /// Custom roles by id.
+    pub roles: BTreeMap<Id, RoleView>,
+    /// Lower-cased role name → id.
+    pub roles_by_name: HashMap<String, Id>,
+    /// User groups by id.
+    pub groups: BTreeMap<Id, GroupView>,
+    /// Lower-cased group name → id.
+    pub groups_by_name: HashMap<String, Id>,
+}
+
+impl Scope {
+    /// A user by (case-insensitive) name.
+    pub fn user_by_name(&self, name: &str) -> Option<&UserView> {
+        self.users_by_name
+            .get(&name.to_lowercase())
+            .and_then(|id| self.users.get(id))
+    }
+
+    /// The number of a user's primary extension.
+    pub fn extension_number_of(&self, user: &UserView) -> Option<&str> {
+        user.primary_extension
+            .and_then(|e| self.extensions.get(&e))
+            .map(|e| e.number.as_str())
+    }
+
+    /// The user whose primary extension has this number.
+    pub fn user_by_number(&self, number: &str) -> Option<&UserView> {
+        match self.numbers.get(number) {
+            Some(NumberOwner::Extension(ext)) => self
+                .extensions
+                .get(ext)
+                .and_then(|e| e.primary_of)
+                .and_then(|u| self.users.get(&u)),
+            _ => None,
+        }
+    }
+
+    /// Users holding a role (by exact role name).
+    pub fn count_role(&self, role: &str) -> usize {
+        self.users.values().filter(|u| u.role == role).count()
+    }
+}
+
+/// The whole directory.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    /// Tenants by id (the system scope has no entry here).
+    pub tenants: BTreeMap<Id, TenantView>,
+    /// Lower-cased SIP domain → tenant.
+    pub domains: HashMap<String, Id>,
+    /// Contents per tenant; tenant 0 is the system scope.
+    pub scopes: HashMap<TenantId, Scope>,
+    /// Sign-in sessions across all tenants.
+    pub sessions: Sessions,
+    /// Offset of the last applied event.
+    pub offset: u64,
+}
+
+impl Directory {
+    /// The scope of a tenant, if it exists (the system scope always does).
+    pub fn scope(&self, tenant: TenantId) -> Option<&Scope> {
+        self.scopes.get(&tenant)
+    }
+
+    /// A tenant by its SIP domain (case-insensitive).
+    pub fn tenant_by_domain(&self, domain: &str) -> Option<&TenantView> {
+        self.domains
+            .get(&domain.to_lowercase())
+            .and_then(|id| self.tenants.get(id))
+    }
+
+    fn scope_mut(&mut self, tenant: TenantId) -> &mut Scope {
+        self.scopes.entry(tenant).or_default()
+    }
+}
+
+impl Projection for Directory {
+    fn apply(&mut self, env: &Envelope, event: &Event) {
+        self.offset = env.offset;
+        let tenant = env.tenant;
+        match event {
+            Event::TenantCreated(e) => tenants::created(self, env, e),
+            Event::TenantUpdated(e) => tenants::updated(self, env, e),
+            Event::TenantDeleted(e) => tenants::deleted(self, e),
+
+            Event::UserCreated(e) => users::created(self.scope_mut(tenant), env, e),
+            Event::UserUpdated(e) => {
+                let disabled = e.changes.get("enabled").and_then(|v| v.as_bool()) == Some(false);
+                users::updated(self.scope_mut(tenant), env, e);
+                if disabled {
+                    self.sessions.revoke_user(e.user_id);
+                }
+            }
+            Event::UserSecretChanged(e) => {
+                users::secret_changed(self.scope_mut(tenant), env, e);
+                if e.secret == switchboard_events::domain::SecretKind::Password {
+                    self.sessions.revoke_user(e.user_id);
+                }
+            }
+            Event::UserRoleChanged(e) => users::role_changed(self.scope_mut(tenant), env, e),
+            Event::UserProfileReset(e) => users::profile_reset(self.scope_mut(tenant), env, e),
+            Event::UserDeleted(e) => {
+                users::deleted(self.scope_mut(tenant), e);
+                self.sessions.revoke_user(e.user_id);
+            }
+
+            Event::ExtensionCreated(e) => extensions::created(self.scope_mut(tenant), env, e),
+            Event::ExtensionUpdated(e) => extensions::updated(self.scope_mut(tenant), env, e),
+            Event::ExtensionDeleted(e) => extensions::deleted(self.scope_mut(tenant), e),
+            Event::UserLinkedToExtension(e) => extensions::linked(self.scope_mut(tenant), env, e),
+            Event::UserUnlinkedFromExtension(e) => extensions::unlinked(self.scope_mut(tenant), env, e),
+            Event::PrimaryExtensionChanged(e) => extensions::primary_changed(self.scope_mut(tenant), env, e),
+
+            Event::RoleCreated(e) => roles::created(self.scope_mut(tenant), env, e),
+            Event::RoleUpdated(e) => roles::updated(self.scope_mut(tenant), env, e),
+            Event::RoleDeleted(e) => roles::deleted(self.scope_mut(tenant), e),
+
+            Event::GroupCreated(e) => groups::created(self.scope_mut(tenant), env, e),
+            Event::GroupUpdated(e) => groups::updated(self.scope_mut(tenant), env, e),
+            Event::GroupDeleted(e) => groups::deleted(self.scope_mut(tenant), e),
+            Event::GroupMemberAdded(e) => groups::member_added(self.scope_mut(tenant), env, e),
+            Event::GroupMemberRemoved(e) => groups::member_removed(self.scope_mut(tenant), env, e),
+
+            Event::SessionStarted(e) => self.sessions.started(tenant, env, e),
+            Event::SessionRefreshed(e) => self.sessions.refreshed(e),
+            Event::SessionTenantSwitched(e) => self.sessions.switched(e),
+            Event::SessionEnded(e) => self.sessions.ended(e),
+        }
+    }
+}
+
+/// The system scope's id, re-exported for convenience.
+pub const SYSTEM: TenantId = SYSTEM_TENANT;

@@ -1,0 +1,82 @@
+//! Tenants in the directory view.
+
+use super::users::merge;
+use super::{Directory, Stamp};
+use switchboard_events::domain::{TenantCreated, TenantDeleted, TenantUpdated};
+use switchboard_events::{Envelope, Fields, Id, Value};
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantView {
+    /// Id.
+    pub id: Id,
+    /// Display name.
+    pub name: String,
+    /// SIP domain (unique).
+    pub domain: String,
+    /// Every other setting; missing = default.
+    pub attrs: Fields,
+    /// Bookkeeping.
+    pub stamp: Stamp,
+}
+
+impl TenantView {
+    /// Whether the tenant is enabled (default true).
+    pub fn enabled(&self) -> bool {
+        self.attrs.get("enabled").and_then(Value::as_bool).unwrap_or(true)
+    }
+}
+
+pub(super) fn created(dir: &mut Directory, env: &Envelope, e: &TenantCreated) {
+    dir.domains.insert(e.domain.to_lowercase(), e.tenant_id);
+    dir.tenants.insert(
+        e.tenant_id,
+        TenantView {
+            id: e.tenant_id,
+            name: e.name.clone(),
+            domain: e.domain.clone(),
+            attrs: e.attrs.clone(),
+            stamp: Stamp::new(env),
+        },
+    );
+    dir.scopes.entry(e.tenant_id).or_default();
+}
+
+pub(super) fn updated(dir: &mut Directory, env: &Envelope, e: &TenantUpdated) {
+    let Some(tenant) = dir.tenants.get_mut(&e.tenant_id) else {
+        return;
+    };
+    let mut changes = e.changes.clone();
+    if let Some(Value::Str(name)) = changes.remove("name") {
+        tenant.name = name;
+    }
+    if let Some(Value::Str(domain)) = changes.remove("domain") {
+        dir.domains.remove(&tenant.domain.to_lowercase());
+        dir.domains.insert(domain.to_lowercase(), e.tenant_id);
+        tenant.domain = domain;
+    }
+    merge(&mut tenant.attrs, &changes);
+    tenant.stamp.touch(env);
+    if !tenant.enabled() {
+        let users: Vec<Id> = dir
+            .scopes
+            .get(&e.tenant_id)
+            .map(|s| s.users.keys().copied().collect())
+            .unwrap_or_default();
+        for u in users {
+            dir.sessions.revoke_user(u);
+        }
+    }
+}
+
+pub(super) fn deleted(dir: &mut Directory, e: &TenantDeleted) {
+    if let Some(tenant) = dir.tenants.remove(&e.tenant_id) {
+        dir.domains.remove(&tenant.domain.to_lowercase());
+    }
+    if let Some(scope) = dir.scopes.remove(&e.tenant_id) {
+        for u in scope.users.keys() {
+            dir.sessions.revoke_user(*u);
+        }
+    }
+    dir.sessions.leave_tenant(e.tenant_id);
+}

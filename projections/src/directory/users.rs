@@ -1,0 +1,138 @@
+//! Users in the directory view.
+
+use super::{Scope, Stamp};
+use std::collections::BTreeSet;
+use switchboard_events::domain::{
+    SecretKind, UserCreated, UserDeleted, UserProfileReset, UserRoleChanged, UserSecretChanged, UserUpdated,
+};
+use switchboard_events::{Envelope, Fields, Id, Value};
+
+/// A user as the directory sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserView {
+    /// Id.
+    pub id: Id,
+    /// Account name (immutable).
+    pub name: String,
+    /// Role name.
+    pub role: String,
+    /// argon2id hash of the password.
+    pub password_hash: String,
+    /// argon2id hash of the extension password, if set.
+    pub extension_password_hash: Option<String>,
+    /// argon2id hash of the voicemail PIN, if set.
+    pub voicemail_pin_hash: Option<String>,
+    /// Every other field; missing means "default".
+    pub attrs: Fields,
+    /// The primary extension (whose number is the user's `extension_number`).
+    pub primary_extension: Option<Id>,
+    /// Extensions linked to this user.
+    pub extensions: BTreeSet<Id>,
+    /// Groups the user belongs to.
+    pub groups: BTreeSet<Id>,
+    /// Creation and change bookkeeping.
+    pub stamp: Stamp,
+}
+
+impl UserView {
+    /// A field's stored value (absent = default).
+    pub fn attr(&self, name: &str) -> Option<&Value> {
+        self.attrs.get(name)
+    }
+
+    /// Whether the user may sign in (`enabled` defaults to true).
+    pub fn enabled(&self) -> bool {
+        self.attr("enabled").and_then(Value::as_bool).unwrap_or(true)
+    }
+
+    /// The display name, if set.
+    pub fn display_name(&self) -> Option<&str> {
+        self.attr("display_name").and_then(Value::as_str)
+    }
+}
+
+/// Merges changed fields: `Null` clears a field back to its default.
+pub(crate) fn merge(attrs: &mut Fields, changes: &Fields) {
+    for (k, v) in changes {
+        if v.is_null() {
+            attrs.remove(k);
+        } else {
+            attrs.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &UserCreated) {
+    scope.users_by_name.insert(e.name.to_lowercase(), e.user_id);
+    scope.users.insert(
+        e.user_id,
+        UserView {
+            id: e.user_id,
+            name: e.name.clone(),
+            role: e.role.clone(),
+            password_hash: e.password_hash.clone(),
+            extension_password_hash: None,
+            voicemail_pin_hash: None,
+            attrs: e.attrs.clone(),
+            primary_extension: None,
+            extensions: BTreeSet::new(),
+            groups: BTreeSet::new(),
+            stamp: Stamp::new(env),
+        },
+    );
+}
+
+pub(super) fn updated(scope: &mut Scope, env: &Envelope, e: &UserUpdated) {
+    if let Some(user) = scope.users.get_mut(&e.user_id) {
+        merge(&mut user.attrs, &e.changes);
+        user.stamp.touch(env);
+    }
+}
+
+pub(super) fn secret_changed(scope: &mut Scope, env: &Envelope, e: &UserSecretChanged) {
+    if let Some(user) = scope.users.get_mut(&e.user_id) {
+        match e.secret {
+            SecretKind::Password => user.password_hash = e.hash.clone(),
+            SecretKind::ExtensionPassword => user.extension_password_hash = Some(e.hash.clone()),
+            SecretKind::VoicemailPin => user.voicemail_pin_hash = Some(e.hash.clone()),
+        }
+        user.stamp.touch(env);
+    }
+}
+
+pub(super) fn role_changed(scope: &mut Scope, env: &Envelope, e: &UserRoleChanged) {
+    if let Some(user) = scope.users.get_mut(&e.user_id) {
+        user.role = e.role.clone();
+        user.stamp.touch(env);
+    }
+}
+
+pub(super) fn profile_reset(scope: &mut Scope, env: &Envelope, e: &UserProfileReset) {
+    if let Some(user) = scope.users.get_mut(&e.user_id) {
+        merge(&mut user.attrs, &e.reset);
+        user.stamp.touch(env);
+    }
+}
+
+pub(super) fn deleted(scope: &mut Scope, e: &UserDeleted) {
+    let Some(user) = scope.users.remove(&e.user_id) else {
+        return;
+    };
+    scope.users_by_name.remove(&user.name.to_lowercase());
+    // Links and memberships go with the user (the command also records
+    // explicit unlink events; this keeps the view right either way).
+    scope.links.retain(|_, l| l.user_id != e.user_id);
+    for ext in &user.extensions {
+        if let Some(x) = scope.extensions.get_mut(ext) {
+            x.users.remove(&e.user_id);
+            if x.primary_of == Some(e.user_id) {
+                x.primary_of = None;
+            }
+        }
+    }
+    for g in &user.groups {
+        if let Some(group) = scope.groups.get_mut(g) {
+            group.members.remove(&e.user_id);
+        }
+    }
+}

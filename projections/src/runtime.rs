@@ -1,0 +1,151 @@
+//! The projection runtime: applies events in offset order to a read model
+//! and publishes the offset it has applied.
+//!
+//! A runtime starts from a state known to reflect the log up to some offset
+//! N (an empty state and N = 0, or a snapshot), replays N+1.. from the log,
+//! then follows the log live. Writers wait on [`Projector::wait_for`] so that
+//! a request answers only once its own events are visible (read-your-writes).
+
+use futures::StreamExt;
+use parking_lot::{RwLock, RwLockReadGuard};
+use std::sync::Arc;
+use switchboard_events::{CodecError, Envelope, Event, EventLog, LogError};
+use tokio::sync::watch;
+
+/// A read model fed by events.
+pub trait Projection: Send + Sync + 'static {
+    /// Applies one event. Must be deterministic: the same events in the same
+    /// order always give the same state (no clocks, no randomness).
+    fn apply(&mut self, envelope: &Envelope, event: &Event);
+}
+
+/// Replay stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// The log could not be read.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// An event could not be decoded by this build.
+    #[error("event at offset {offset} cannot be decoded: {source}")]
+    Decode {
+        /// Where.
+        offset: u64,
+        /// Why.
+        source: CodecError,
+    },
+    /// The log skipped or repeated an offset.
+    #[error("expected offset {expected}, the log delivered {got}")]
+    OutOfOrder {
+        /// The offset due.
+        expected: u64,
+        /// The offset delivered.
+        got: u64,
+    },
+}
+
+/// Holds a read model, applies events to it, and tells waiters how far it got.
+pub struct Projector<P> {
+    state: RwLock<P>,
+    applied: watch::Sender<u64>,
+}
+
+impl<P: Projection> Projector<P> {
+    /// A projector whose state reflects the log up to `offset`.
+    pub fn new(state: P, offset: u64) -> Arc<Projector<P>> {
+        let (applied, _) = watch::channel(offset);
+        Arc::new(Projector {
+            state: RwLock::new(state),
+            applied,
+        })
+    }
+
+    /// Read access to the model. Hold it briefly: the projector needs the
+    /// write lock to apply new events. (A parking_lot lock is right here: no
+    /// `.await` ever happens while it is held.)
+    pub fn read(&self) -> RwLockReadGuard<'_, P> {
+        self.state.read()
+    }
+
+    /// The last applied offset.
+    pub fn applied(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// A receiver that changes whenever the applied offset moves.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// Resolves once `offset` has been applied.
+    pub async fn wait_for(&self, offset: u64) {
+        let mut rx = self.applied.subscribe();
+        // `wait_for` only errors if the sender is gone, and `self` owns it.
+        let _ = rx.wait_for(|applied| *applied >= offset).await;
+    }
+
+    /// Applies decoded events (already in offset order) under one write lock.
+    pub fn apply_batch(&self, batch: &[(Envelope, Event)]) -> Result<(), ReplayError> {
+        let Some(last) = batch.last() else {
+            return Ok(());
+        };
+        let mut expected = self.applied() + 1;
+        let mut state = self.state.write();
+        for (env, event) in batch {
+            if env.offset != expected {
+                return Err(ReplayError::OutOfOrder {
+                    expected,
+                    got: env.offset,
+                });
+            }
+            state.apply(env, event);
+            expected += 1;
+        }
+        drop(state);
+        self.applied.send_replace(last.0.offset);
+        Ok(())
+    }
+
+    /// Replays every stored event after the applied offset (blocking; run it
+    /// on a blocking thread). Returns the number of events applied.
+    pub fn replay(&self, log: &dyn EventLog) -> Result<u64, ReplayError> {
+        let from = self.applied() + 1;
+        let mut batch = Vec::with_capacity(4096);
+        let mut count = 0u64;
+        for env in log.read_all(from) {
+            let env = env?;
+            let event = Event::from_envelope(&env).map_err(|source| ReplayError::Decode {
+                offset: env.offset,
+                source,
+            })?;
+            batch.push((env, event));
+            if batch.len() == batch.capacity() {
+                self.apply_batch(&batch)?;
+                count += batch.len() as u64;
+                batch.clear();
+            }
+        }
+        count += batch.len() as u64;
+        self.apply_batch(&batch)?;
+        Ok(count)
+    }
+
+    /// Follows the log live from the applied offset, applying whatever has
+    /// arrived in one batch. Returns when the log closes, or on an error
+    /// (which leaves the projector where it was, and the service unready).
+    pub async fn follow(self: Arc<Self>, log: Arc<dyn EventLog>) -> Result<(), ReplayError> {
+        let mut stream = log.subscribe(self.applied() + 1).ready_chunks(4096);
+        while let Some(chunk) = stream.next().await {
+            let mut batch = Vec::with_capacity(chunk.len());
+            for env in chunk {
+                let env = env?;
+                let event = Event::from_envelope(&env).map_err(|source| ReplayError::Decode {
+                    offset: env.offset,
+                    source,
+                })?;
+                batch.push((env, event));
+            }
+            self.apply_batch(&batch)?;
+        }
+        Ok(())
+    }
+}
