@@ -1,1 +1,25 @@
+//! # switchboard: the service
+//!
+//! An event-sourced, multi-tenant PBX directory service. HTTP requests
+//! become commands, commands become events through pure decisions, events
+//! land in the durable log (`switchboard-events`) and are projected into
+//! in-memory views (`switchboard-projections`) that serve every read.
+//!
+//! # Layout
+//! - [`app`]: start-up (replay, bootstrap, readiness) and graceful shutdown.
+//! - [`cli`]: `switchboard serve` and the `log` tools.
+//! - [`config`]: layered configuration (defaults, TOML, `SWITCHBOARD_*`).
+//! - [`commands`]: the command pipeline and one file per command family.
+//! - [`auth`]: password hashing, tokens, roles and permissions.
+//! - [`http`]: router, middleware, errors, and the API dialects.
+//! - [`ids`]: minting resource ids.
+//! - [`telemetry`]: tracing (text or JSON).
 
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod http;
+pub mod ids;
+pub mod telemetry;

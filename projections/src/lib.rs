@@ -7,10 +7,12 @@
 //! # Layout
 //! - [`runtime`]: the [`Projection`] trait and the [`Projector`] that replays,
 //!   follows the log, and publishes the applied offset (read-your-writes).
+//! - [`query`]: OData-style filter, search, orderby, skip/top/count over rendered items.
 //! - [`directory`]: the directory read model (tenants, users, extensions,
 //!   links, roles, groups, sessions), one file per family.
 
 pub mod directory;
+pub mod query;
 pub mod runtime;
 
 pub use directory::Directory;

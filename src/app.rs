@@ -1,0 +1,290 @@
+//! Starting and stopping the service.
+//!
+//! Start-up order: open the log (tail check) → bind the listener (so
+//! `/healthz` answers at once) → replay the log into the projections on a
+//! blocking thread → follow the log live → bootstrap the system
+//! administrator on an empty log → mark ready. Shutdown stops taking
+//! connections, lets in-flight requests finish, then closes the log (the
+//! writer drains its queue and flushes).
+
+use crate::auth::password::SecretHasher;
+use crate::commands::bootstrap::{self, CreateSystemAdministrator};
+use crate::commands::{fresh_id, Pipeline};
+use crate::config::Config;
+use crate::http::{self, AppState};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_events::{EventLog, LogConfig, Metadata, SledLog, SYSTEM_TENANT};
+use switchboard_projections::{Directory, Projector};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The service failed to start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The log could not be opened (corrupt, locked by another process...).
+    #[error(transparent)]
+    Open(#[from] switchboard_events::OpenError),
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Replaying the log failed.
+    #[error("replaying the log failed: {0}")]
+    Replay(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A running service.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// Shared state (tests reach the projector and log through it).
+    pub state: AppState,
+    shutdown: Arc<watch::Sender<bool>>,
+    task: JoinHandle<Result<(), AppError>>,
+}
+
+/// Asks a running service to stop (cloneable, for signal handlers).
+#[derive(Clone)]
+pub struct ShutdownTrigger(Arc<watch::Sender<bool>>);
+
+impl ShutdownTrigger {
+    /// Requests a graceful stop.
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl Running {
+    /// Asks the service to stop gracefully.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// A handle that can stop the service from elsewhere.
+    pub fn shutdown_trigger(&self) -> ShutdownTrigger {
+        ShutdownTrigger(self.shutdown.clone())
+    }
+
+    /// Waits until the service has stopped.
+    pub async fn wait(self) -> Result<(), AppError> {
+        self.task
+            .await
+            .map_err(|e| AppError::Other(format!("server task failed: {e}")))?
+    }
+
+    /// Stops gracefully and waits.
+    pub async fn stop(self) -> Result<(), AppError> {
+        self.shutdown();
+        self.wait().await
+    }
+
+    /// Resolves once the service is ready (replayed and bootstrapped).
+    pub async fn ready(&self) {
+        while !self.state.ready.load(Ordering::Acquire) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Starts the service; returns once it listens.
+pub async fn start(config: Config) -> Result<Running, AppError> {
+    let mut log_config = LogConfig::new(&config.data_dir);
+    log_config.durability = config.durability;
+    log_config.tail_check = config.tail_check;
+    let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
+        .await
+        .map_err(|e| AppError::Other(e.to_string()))??;
+    let log: Arc<dyn EventLog> = Arc::new(log);
+    let projector = Projector::new(Directory::default(), 0);
+    let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
+        .map_err(|e| AppError::Other(e.to_string()))?;
+    let state = AppState {
+        pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
+        config: Arc::new(config.clone()),
+        hasher,
+        ready: Arc::new(AtomicBool::new(false)),
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| AppError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AppError::Other(e.to_string()))?;
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "switchboard listening");
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(serve(state.clone(), listener, shutdown_rx, log, projector));
+    Ok(Running {
+        addr,
+        state,
+        shutdown: Arc::new(shutdown_tx),
+        task,
+    })
+}
+
+async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+    log: Arc<dyn EventLog>,
+    projector: Arc<Projector<Directory>>,
+) -> Result<(), AppError> {
+    let app = http::router(state.clone());
+    let mut graceful = shutdown.clone();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = graceful.wait_for(|stop| *stop).await;
+    });
+    let server = tokio::spawn(async move { server.await });
+
+    // Startup work runs beside the server so /healthz answers meanwhile.
+    let startup = async {
+        let started = std::time::Instant::now();
+        let replay_log = log.clone();
+        let replay_projector = projector.clone();
+        let replayed = tokio::task::spawn_blocking(move || replay_projector.replay(replay_log.as_ref()))
+            .await
+            .map_err(|e| AppError::Replay(e.to_string()))?
+            .map_err(|e| AppError::Replay(e.to_string()))?;
+        let secs = started.elapsed().as_secs_f64();
+        tracing::info!(events = replayed, seconds = secs, "projections rebuilt from the log");
+        let follower = projector.clone().follow(log.clone());
+        tokio::spawn(async move {
+            if let Err(e) = follower.await {
+                tracing::error!(error = %e, "projection stopped following the log");
+            }
+        });
+        bootstrap_admin(&state).await?;
+        state.ready.store(true, Ordering::Release);
+        tracing::info!("ready");
+        Ok::<(), AppError>(())
+    };
+    let startup_result = tokio::select! {
+        r = startup => r,
+        _ = stopped(&mut shutdown) => Ok(()),
+    };
+    if let Err(e) = startup_result {
+        tracing::error!(error = %e, "start-up failed");
+        state.pipeline.log().close().await;
+        return Err(e);
+    }
+    let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+    let mut server = server;
+    let served = tokio::select! {
+        r = &mut server => r,
+        _ = stopped(&mut shutdown) => {
+            // In-flight requests get `grace` to finish; their writes are
+            // acknowledged only once durable, so cutting them off loses nothing
+            // that was acknowledged.
+            match tokio::time::timeout(grace, &mut server).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::warn!("in-flight requests did not finish within the grace period");
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
+    };
+    log.close().await;
+    tracing::info!("stopped; the log is flushed");
+    match served {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(AppError::Other(e.to_string())),
+        Err(e) => Err(AppError::Other(e.to_string())),
+    }
+}
+
+/// Resolves once shutdown is requested (the watch guard is not `Send`, so it
+/// must not be held across the select).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Creates the system administrator on an empty directory.
+async fn bootstrap_admin(state: &AppState) -> Result<(), AppError> {
+    let exists = state
+        .pipeline
+        .projector()
+        .read()
+        .scope(SYSTEM_TENANT)
+        .and_then(|s| s.user_by_name(bootstrap::ADMIN_NAME))
+        .is_some();
+    if exists {
+        return Ok(());
+    }
+    let (password, generated) = match &state.config.admin_password {
+        Some(p) if !p.is_empty() => (p.clone(), false),
+        _ => (
+            rand::thread_rng()
+                .sample_iter(&Alphanumeric)
+                .take(20)
+                .map(char::from)
+                .collect::<String>(),
+            true,
+        ),
+    };
+    let password_hash = state
+        .hasher
+        .hash_async(password.clone())
+        .await
+        .map_err(|e| AppError::Other(e.to_string()))?;
+    let cmd = CreateSystemAdministrator {
+        user_id: fresh_id(|_| false),
+        password_hash,
+    };
+    let (_, appended) = state
+        .pipeline
+        .execute(SYSTEM_TENANT, Metadata::system("bootstrap"), |dir| {
+            Ok((bootstrap::decide(dir, cmd)?, ()))
+        })
+        .await
+        .map_err(|e| AppError::Other(e.to_string()))?;
+    if appended.is_some() && generated {
+        // Printed once, on the run that created the account; never logged.
+        println!("switchboard: created the system administrator 'admin' with password: {password}");
+        println!("switchboard: set SWITCHBOARD_ADMIN_PASSWORD to choose it instead; this is the only time it is shown.");
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

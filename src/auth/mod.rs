@@ -1,0 +1,3 @@
+//! Authentication: password hashing (argon2id) and, later, tokens and roles.
+
+pub mod password;

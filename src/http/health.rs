@@ -1,0 +1,30 @@
+//! Liveness and readiness.
+
+use super::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+/// `GET /healthz`: the process is up and serving HTTP.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: 200 only once the projections have caught up with the log
+/// and the log accepts writes.
+pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
+    let ready = app.is_ready();
+    let body = json!({
+        "status": if ready { "ready" } else { "starting" },
+        "log_head": app.pipeline.log().head(),
+        "projected": app.pipeline.projector().applied(),
+        "writable": app.pipeline.log().is_writable(),
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
