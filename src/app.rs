@@ -8,6 +8,7 @@
 //! writer drains its queue and flushes).
 
 use crate::auth::password::SecretHasher;
+use crate::auth::throttle::Throttle;
 use crate::commands::bootstrap::{self, CreateSystemAdministrator};
 use crate::commands::{fresh_id, Pipeline};
 use crate::config::Config;
@@ -116,6 +117,7 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         config: Arc::new(config.clone()),
         hasher,
         ready: Arc::new(AtomicBool::new(false)),
+        throttle: Arc::new(Throttle::new(Duration::from_secs(300), 5, 50)),
     };
     let listener = TcpListener::bind(config.listen)
         .await

@@ -328,8 +328,7 @@ fn check_tail(tree: &sled::Tree, n: usize) -> Result<Tail, LogError> {
         hash: GENESIS_HASH,
         recorded_at_us: 0,
     };
-    let mut expected_offset = window[0].0;
-    for (offset, bytes) in &window {
+    for (expected_offset, (offset, bytes)) in (window[0].0..).zip(window.iter()) {
         if *offset != expected_offset {
             return Err(LogError::Corrupt {
                 offset: expected_offset,
@@ -359,7 +358,6 @@ fn check_tail(tree: &sled::Tree, n: usize) -> Result<Tail, LogError> {
         prev_hash = Some(env.hash);
         last.hash = env.hash;
         last.recorded_at_us = codec::to_micros(env.recorded_at);
-        expected_offset += 1;
     }
     Ok(last)
 }

@@ -88,9 +88,8 @@ impl<P: Projection> Projector<P> {
         let Some(last) = batch.last() else {
             return Ok(());
         };
-        let mut expected = self.applied() + 1;
         let mut state = self.state.write();
-        for (env, event) in batch {
+        for (expected, (env, event)) in (self.applied() + 1..).zip(batch.iter()) {
             if env.offset != expected {
                 return Err(ReplayError::OutOfOrder {
                     expected,
@@ -98,7 +97,6 @@ impl<P: Projection> Projector<P> {
                 });
             }
             state.apply(env, event);
-            expected += 1;
         }
         drop(state);
         self.applied.send_replace(last.0.offset);

@@ -1,3 +1,7 @@
-//! Authentication: password hashing (argon2id) and, later, tokens and roles.
+//! Authentication and authorization: argon2id secrets, opaque bearer
+//! tokens, sign-in throttling, and resolving a request's caller.
 
+pub mod caller;
 pub mod password;
+pub mod throttle;
+pub mod tokens;

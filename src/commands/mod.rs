@@ -13,6 +13,7 @@
 //! Different tenants proceed in parallel and share group commits.
 
 pub mod bootstrap;
+pub mod sessions;
 
 use crate::ids;
 use parking_lot::Mutex;

@@ -7,14 +7,17 @@
 //! dropped connection.
 
 pub mod error;
+pub mod extract;
 pub mod health;
+pub mod portsip;
 
 use crate::auth::password::SecretHasher;
+use crate::auth::throttle::Throttle;
 use crate::commands::Pipeline;
 use crate::config::Config;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Request, State};
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -37,6 +40,8 @@ pub struct AppState {
     pub hasher: SecretHasher,
     /// Set once the startup replay finished.
     pub ready: Arc<AtomicBool>,
+    /// Failed sign-in counters.
+    pub throttle: Arc<Throttle>,
 }
 
 impl AppState {
@@ -50,7 +55,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the whole router.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let api = portsip::routes()
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), require_ready));
@@ -87,19 +92,19 @@ async fn require_ready(State(state): State<AppState>, req: Request, next: Next) 
     next.run(req).await
 }
 
-async fn route_not_found(req: Request) -> ApiError {
+async fn route_not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "ROUTE_NOT_FOUND",
-        format!("no route serves {} {}", req.method(), req.uri().path()),
+        format!("no route serves {method} {}", uri.path()),
     )
 }
 
-async fn method_not_allowed(req: Request) -> ApiError {
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
-        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+        format!("{method} is not allowed on {}", uri.path()),
     )
 }
 

@@ -1,0 +1,469 @@
+//! Replay throughput: how fast a restart rebuilds the directory from the log.
+//!
+//! Setup writes N events (default 1,000,000; `BENCH_EVENTS` changes it) with
+//! `durability = os` and 1000-event appends from several concurrent
+//! appenders: a few tenants, users with ~10 attributes, one extension and one
+//! link per user, then mostly `UserUpdated` changes. The log is closed and
+//! reopened (fsync mode, as the service opens it), then each stage is timed
+//! over the whole log, the cumulative stages being:
+//!
+//! 1. `read_all`: sled scan, CRC, blake3 and record (envelope) decode;
+//! 2. + `Event::from_envelope` (postcard payload decode);
+//! 3. full `Projector::replay` into `Directory` (the headline figure).
+//!
+//! Two extra rows split stage 1: the bare sled scan (`raw_records`), and the
+//! scan plus `codec::check_record` (CRC32 + blake3), so the table shows where
+//! the time goes. Every stage runs `BENCH_REPEAT` times (default 3) after one
+//! untimed warm-up scan; the median is reported.
+//!
+//! Run: `cargo bench --bench replay`.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::any::Any;
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use switchboard_events::codec;
+use switchboard_events::domain::{
+    ExtensionCreated, ExtensionType, PrimaryExtensionChanged, TenantCreated, UserCreated,
+    UserLinkedToExtension, UserUpdated,
+};
+use switchboard_events::{
+    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, NewEvent, SledLog,
+    Value, SYSTEM_TENANT,
+};
+use switchboard_projections::{Directory, Projector};
+
+/// Tenants in the generated directory.
+const TENANTS: u64 = 8;
+/// Events per append while building the log.
+const APPEND_BATCH: usize = 1000;
+/// Concurrent appenders while building the log.
+const APPENDERS: usize = 4;
+/// One user (with its extension and link: 4 creation events) per this many events.
+const EVENTS_PER_USER: u64 = 50;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|s| s.replace('_', "").parse().expect("expected a whole number"))
+        .unwrap_or(default)
+}
+
+fn main() {
+    let total = env_number("BENCH_EVENTS", 1_000_000);
+    let repeat = env_number("BENCH_REPEAT", 3).max(1) as usize;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let dir = tempfile::tempdir().expect("temporary directory for the log");
+    let path = dir.path().join("log");
+
+    // --- setup -----------------------------------------------------------
+    let plan = Plan::new(total);
+    let started = Instant::now();
+    let written = runtime.block_on(build_log(&path, &plan));
+    let setup = started.elapsed();
+    println!(
+        "replay: wrote {written} events ({} tenants, {} users, {} extensions, {} links, {} updates) \
+         in {:.1} s ({:.0} events/s, durability os, {APPEND_BATCH}-event appends, {APPENDERS} appenders)",
+        plan.tenants,
+        plan.users,
+        plan.users,
+        plan.users,
+        plan.updates,
+        setup.as_secs_f64(),
+        written as f64 / setup.as_secs_f64()
+    );
+
+    // --- reopen as the service does ------------------------------------
+    let started = Instant::now();
+    let log = SledLog::open(LogConfig::new(&path)).expect("reopen the event log");
+    let reopen = started.elapsed();
+    assert_eq!(log.head(), written, "the reopened log has every event");
+    let record_bytes: u64 = log
+        .raw_records(1)
+        .map(|r| r.expect("raw record").1.len() as u64)
+        .sum();
+    println!(
+        "reopened in {:.0} ms; {} MB on disk; mean record {} bytes; repeats per stage: {repeat}",
+        reopen.as_secs_f64() * 1e3,
+        log.size_on_disk() / 1_000_000,
+        record_bytes / written.max(1)
+    );
+    println!();
+
+    // --- stages ----------------------------------------------------------
+    let stages: Vec<(&str, Stage<'_>)> = vec![
+        (
+            "0a. sled scan only (`raw_records`, no checks)",
+            Box::new(|| {
+                let mut n = 0u64;
+                for r in log.raw_records(1) {
+                    let (_, bytes) = r.expect("raw record");
+                    std::hint::black_box(&bytes);
+                    n += 1;
+                }
+                (n, Box::new(()))
+            }),
+        ),
+        (
+            "0b. scan + CRC32 + blake3 (`codec::check_record`)",
+            Box::new(|| {
+                let mut n = 0u64;
+                for r in log.raw_records(1) {
+                    let (_, bytes) = r.expect("raw record");
+                    codec::check_record(&bytes).expect("record checks out");
+                    n += 1;
+                }
+                (n, Box::new(()))
+            }),
+        ),
+        (
+            "1. `read_all`: scan + checks + envelope decode",
+            Box::new(|| {
+                let mut n = 0u64;
+                for env in log.read_all(1) {
+                    let env = env.expect("envelope");
+                    std::hint::black_box(&env);
+                    n += 1;
+                }
+                (n, Box::new(()))
+            }),
+        ),
+        (
+            "2. `read_all` + `Event::from_envelope`",
+            Box::new(|| {
+                let mut n = 0u64;
+                for env in log.read_all(1) {
+                    let env = env.expect("envelope");
+                    let event = Event::from_envelope(&env).expect("payload decodes");
+                    std::hint::black_box(&event);
+                    n += 1;
+                }
+                (n, Box::new(()))
+            }),
+        ),
+        (
+            "3. full replay: `Projector::replay` into `Directory`",
+            Box::new(|| {
+                let projector = Projector::new(Directory::default(), 0);
+                let n = projector.replay(&log).expect("replay");
+                let users: usize = projector
+                    .read()
+                    .scopes
+                    .values()
+                    .map(|s| s.users.len())
+                    .sum();
+                assert_eq!(users as u64, plan.users, "replay rebuilt every user");
+                // Handed back so that dropping the directory is not timed.
+                (n, Box::new(projector))
+            }),
+        ),
+    ];
+
+    // One untimed scan warms sled's page cache for every stage alike.
+    let _ = log.raw_records(1).count();
+
+    let mut rows = Vec::new();
+    for (name, stage) in &stages {
+        let mut times = Vec::with_capacity(repeat);
+        for _ in 0..repeat {
+            let t = Instant::now();
+            let (n, keep) = stage();
+            times.push(t.elapsed());
+            drop(keep);
+            assert_eq!(n, written, "{name}: saw every event");
+        }
+        times.sort_unstable();
+        let median = times[times.len() / 2];
+        eprintln!(
+            "  done: {name}: {:.0} events/s",
+            written as f64 / median.as_secs_f64()
+        );
+        rows.push((*name, median, times[0], times[times.len() - 1]));
+    }
+    runtime.block_on(log.close());
+
+    println!("### Replay of {written} events");
+    println!();
+    println!("| stage | events/s (median) | time (median) | min .. max | ns/event | added by this stage |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let per_event = |d: Duration| d.as_secs_f64() * 1e9 / written.max(1) as f64;
+    let mut previous: Option<f64> = None;
+    for (name, median, min, max) in &rows {
+        let ns = per_event(*median);
+        let added = match (name.starts_with("0a"), previous) {
+            (false, Some(p)) => format!("{:+.0} ns", ns - p),
+            _ => "–".to_owned(),
+        };
+        println!(
+            "| {name} | {:.0} | {:.2} s | {:.2} .. {:.2} s | {ns:.0} | {added} |",
+            written as f64 / median.as_secs_f64(),
+            median.as_secs_f64(),
+            min.as_secs_f64(),
+            max.as_secs_f64()
+        );
+        previous = Some(ns);
+    }
+    println!();
+    println!("Stages are cumulative; \"added\" is this row's ns/event minus the previous row's.");
+}
+
+/// One timed pass over the log: the number of events it saw, and whatever it
+/// built (dropped after the clock stops).
+type Stage<'a> = Box<dyn Fn() -> (u64, Box<dyn Any>) + 'a>;
+
+/// How many of each kind of event the generated log holds.
+struct Plan {
+    tenants: u64,
+    users: u64,
+    updates: u64,
+}
+
+impl Plan {
+    fn new(total: u64) -> Plan {
+        let tenants = TENANTS.min(total);
+        let users = (total.saturating_sub(tenants) / EVENTS_PER_USER).max(1);
+        let creations = tenants + users * 4;
+        assert!(
+            creations <= total,
+            "BENCH_EVENTS is too small for the event mix"
+        );
+        Plan {
+            tenants,
+            users,
+            updates: total - creations,
+        }
+    }
+
+    fn tenant_of(&self, user: u64) -> Id {
+        Id(100 + user % self.tenants)
+    }
+}
+
+fn user_id(user: u64) -> Id {
+    Id(1_000_000 + user)
+}
+
+fn extension_id(user: u64) -> Id {
+    Id(50_000_000 + user)
+}
+
+fn link_id(user: u64) -> Id {
+    Id(90_000_000 + user)
+}
+
+fn metadata(appender: usize) -> Arc<Metadata> {
+    Arc::new(Metadata {
+        actor_id: Some(Id(7 + appender as u64)),
+        actor_name: format!("admin{appender}@tenant.example.com"),
+        request_id: Some(format!("replay-{appender:04}-0000-4000-8000-000000000000")),
+        source_ip: Some(IpAddr::V4(Ipv4Addr::new(192, 168, 1, 10 + appender as u8))),
+        via: "portsip".to_owned(),
+    })
+}
+
+fn encode(event: impl Into<Event>, tenant: Id) -> NewEvent {
+    event.into().to_new_event(tenant).expect("encode event")
+}
+
+/// Writes the planned log; returns its head.
+async fn build_log(path: &Path, plan: &Plan) -> u64 {
+    let mut config = LogConfig::new(path);
+    config.durability = Durability::Os;
+    let log = SledLog::open(config).expect("open the event log");
+
+    // Tenants first, in the system scope.
+    let tenants: Vec<NewEvent> = (0..plan.tenants)
+        .map(|t| {
+            let mut attrs = Fields::new();
+            attrs.insert("enabled".into(), Value::Bool(true));
+            attrs.insert("max_extensions".into(), Value::Int(10_000));
+            attrs.insert("timezone".into(), Value::from("Europe/Berlin"));
+            encode(
+                TenantCreated {
+                    tenant_id: Id(100 + t),
+                    name: format!("Tenant {t}"),
+                    domain: format!("t{t}.pbx.example.com"),
+                    attrs,
+                },
+                SYSTEM_TENANT,
+            )
+        })
+        .collect();
+    append_all(&log, vec![tenants], 1).await;
+
+    // Users, each with an extension, a link and its primary extension.
+    let creations: Vec<(u64, Event)> = (0..plan.users)
+        .flat_map(|u| {
+            let user = user_id(u);
+            let ext = extension_id(u);
+            [
+                (u, Event::from(user_created(u))),
+                (
+                    u,
+                    Event::from(ExtensionCreated {
+                        extension_id: ext,
+                        number: format!("{}", 1000 + u),
+                        name: format!("Desk {u}"),
+                        ext_type: ExtensionType::Sip,
+                        enabled: true,
+                    }),
+                ),
+                (
+                    u,
+                    Event::from(UserLinkedToExtension {
+                        link_id: link_id(u),
+                        user_id: user,
+                        extension_id: ext,
+                    }),
+                ),
+                (
+                    u,
+                    Event::from(PrimaryExtensionChanged {
+                        user_id: user,
+                        extension_id: Some(ext),
+                    }),
+                ),
+            ]
+        })
+        .collect();
+    // Keep a user's four events in one append so they stay in order.
+    let batches: Vec<Vec<NewEvent>> = creations
+        .chunks(APPEND_BATCH)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|(u, e)| encode(e.clone(), plan.tenant_of(*u)))
+                .collect()
+        })
+        .collect();
+    append_all(&log, batches, APPENDERS).await;
+
+    // Then the bulk: field changes of random users.
+    let mut tasks = Vec::new();
+    for appender in 0..APPENDERS {
+        let share = plan.updates / APPENDERS as u64
+            + u64::from((appender as u64) < plan.updates % APPENDERS as u64);
+        let log = log.clone();
+        let users = plan.users;
+        let tenants = plan.tenants;
+        tasks.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(42 + appender as u64);
+            let meta = metadata(appender);
+            let mut left = share;
+            while left > 0 {
+                let n = left.min(APPEND_BATCH as u64);
+                let events: Vec<NewEvent> = (0..n)
+                    .map(|_| {
+                        let u = rng.gen_range(0..users);
+                        encode(user_updated(&mut rng, u), Id(100 + u % tenants))
+                    })
+                    .collect();
+                log.append(AppendRequest {
+                    events,
+                    expected: Vec::new(),
+                    metadata: meta.clone(),
+                })
+                .await
+                .expect("append updates");
+                left -= n;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("appender task panicked");
+    }
+    let head = log.head();
+    log.close().await;
+    head
+}
+
+/// Appends pre-built batches from `appenders` concurrent tasks.
+async fn append_all(log: &SledLog, batches: Vec<Vec<NewEvent>>, appenders: usize) {
+    let batches = Arc::new(Mutex::new(VecDeque::from(batches)));
+    let mut tasks = Vec::new();
+    for appender in 0..appenders {
+        let log = log.clone();
+        let batches = batches.clone();
+        tasks.push(tokio::spawn(async move {
+            let meta = metadata(appender);
+            loop {
+                let next = batches.lock().expect("batch queue").pop_front();
+                let Some(events) = next else { break };
+                log.append(AppendRequest {
+                    events,
+                    expected: Vec::new(),
+                    metadata: meta.clone(),
+                })
+                .await
+                .expect("append creations");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("appender task panicked");
+    }
+}
+
+/// A user with the ~10 attributes the PortSIP API typically sets.
+fn user_created(u: u64) -> UserCreated {
+    let mut attrs = Fields::new();
+    attrs.insert(
+        "display_name".into(),
+        Value::Str(format!("User Number {u}")),
+    );
+    attrs.insert("first_name".into(), Value::from("User"));
+    attrs.insert("last_name".into(), Value::Str(format!("Number{u}")));
+    attrs.insert(
+        "email".into(),
+        Value::Str(format!("user{u}@tenant.example.com")),
+    );
+    attrs.insert("mobile_phone".into(), Value::Str(format!("+4917{:08}", u)));
+    attrs.insert(
+        "office_phone".into(),
+        Value::Str(format!("+49301234{:05}", u % 100_000)),
+    );
+    attrs.insert("department".into(), Value::from("Sales"));
+    attrs.insert("job_title".into(), Value::from("Account Executive"));
+    attrs.insert("language".into(), Value::from("en"));
+    attrs.insert("timezone".into(), Value::from("Europe/Berlin"));
+    attrs.insert("enabled".into(), Value::Bool(true));
+    attrs.insert("ring_timeout".into(), Value::Int(30));
+    UserCreated {
+        user_id: user_id(u),
+        name: format!("user{u}"),
+        role: "user".to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
+                        q2y3Zx1cJ2Wf4kFhM1x3l1QmJbq4mWcVqv8m4R0M2xY"
+            .to_owned(),
+        attrs,
+    }
+}
+
+/// One to three changed fields; never disables the user.
+fn user_updated(rng: &mut StdRng, u: u64) -> UserUpdated {
+    let mut changes = Fields::new();
+    changes.insert(
+        "display_name".into(),
+        Value::Str(format!("User {u} v{}", rng.gen_range(0..1000))),
+    );
+    if rng.gen_bool(0.5) {
+        changes.insert(
+            "mobile_phone".into(),
+            Value::Str(format!("+4915{:09}", rng.gen_range(0..1_000_000_000u64))),
+        );
+    }
+    if rng.gen_bool(0.3) {
+        changes.insert("ring_timeout".into(), Value::Int(rng.gen_range(10..60)));
+    }
+    UserUpdated {
+        user_id: user_id(u),
+        changes,
+    }
+}

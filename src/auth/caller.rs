@@ -1,0 +1,133 @@
+//! Who is calling: the bearer token resolved to a live session and user.
+
+use crate::http::error::ApiError;
+use crate::http::AppState;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use std::net::{IpAddr, SocketAddr};
+use switchboard_events::{Id, Metadata, TenantId};
+
+/// Where a request came from (for every request, signed in or not).
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// Client IP.
+    pub ip: Option<IpAddr>,
+    /// The `x-request-id`.
+    pub request_id: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(origin_of(parts))
+    }
+}
+
+fn origin_of(parts: &Parts) -> Origin {
+    Origin {
+        ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip()),
+        request_id: parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+/// A signed-in caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The session.
+    pub session_id: Id,
+    /// The user.
+    pub user_id: Id,
+    /// The user's account name.
+    pub name: String,
+    /// The user's role name.
+    pub role: String,
+    /// The tenant the user belongs to (0 for the system administrator).
+    pub home_tenant: TenantId,
+    /// The tenant the session acts in (after a tenant switch).
+    pub tenant: TenantId,
+    /// Access token expiry, Unix seconds.
+    pub access_expires_at: i64,
+    /// The bearer token as presented.
+    pub token: String,
+    /// Where the request came from.
+    pub origin: Origin,
+}
+
+impl Caller {
+    /// Event metadata naming this caller as the actor.
+    pub fn metadata(&self, via: &str) -> Metadata {
+        Metadata {
+            actor_id: Some(self.user_id),
+            actor_name: self.name.clone(),
+            request_id: self.origin.request_id.clone(),
+            source_ip: self.origin.ip,
+            via: via.to_owned(),
+        }
+    }
+}
+
+/// Extracts the bearer token from an `Authorization` header value.
+pub fn bearer(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+        let hash = super::tokens::token_hash(&token);
+        let dir = state.pipeline.projector().read();
+        let session = dir
+            .sessions
+            .by_access(&hash)
+            .ok_or_else(|| ApiError::unauthorized("the access token is not valid"))?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if session.access_expires_at <= now {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "TOKEN_EXPIRED",
+                "the access token has expired; refresh it",
+            ));
+        }
+        let user = dir
+            .scope(session.home_tenant)
+            .and_then(|s| s.users.get(&session.user_id))
+            .filter(|u| u.enabled())
+            .ok_or_else(|| ApiError::unauthorized("the access token is not valid"))?;
+        if session.home_tenant != switchboard_events::SYSTEM_TENANT {
+            let tenant_ok = dir
+                .tenants
+                .get(&session.home_tenant)
+                .is_some_and(|t| t.enabled());
+            if !tenant_ok {
+                return Err(ApiError::unauthorized("the access token is not valid"));
+            }
+        }
+        Ok(Caller {
+            session_id: session.id,
+            user_id: user.id,
+            name: user.name.clone(),
+            role: user.role.clone(),
+            home_tenant: session.home_tenant,
+            tenant: session.acting_tenant,
+            access_expires_at: session.access_expires_at,
+            token,
+            origin: origin_of(parts),
+        })
+    }
+}

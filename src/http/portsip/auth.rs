@@ -1,0 +1,242 @@
+//! Sign-in: `POST /auth/sign_in` and `POST /login`, `POST /auth/refresh_token`,
+//! `POST /auth/sign_out`, `GET /auth/user` and `GET /login`.
+
+use crate::auth::caller::{Caller, Origin};
+use crate::auth::tokens::{new_token, token_hash};
+use crate::commands::sessions::{self, RefreshSession, StartSession, TokenHashes};
+use crate::commands::{fresh_id, CommandError};
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::http::AppState;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use switchboard_events::{Metadata, SYSTEM_TENANT};
+use time::OffsetDateTime;
+
+/// `{username, password, domain}`; `domain` is left out for the system administrator.
+#[derive(Debug, Deserialize)]
+pub struct SignIn {
+    username: String,
+    password: String,
+    #[serde(default)]
+    domain: Option<String>,
+}
+
+/// `{refresh_token}`.
+#[derive(Debug, Deserialize)]
+pub struct Refresh {
+    refresh_token: String,
+}
+
+fn new_tokens(state: &AppState) -> (String, String, TokenHashes) {
+    let access = new_token();
+    let refresh = new_token();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let hashes = TokenHashes {
+        access_hash: token_hash(&access),
+        refresh_hash: token_hash(&refresh),
+        access_expires_at: now.saturating_add(state.config.access_token_ttl_secs as i64),
+        refresh_expires_at: now.saturating_add(state.config.refresh_token_ttl_secs as i64),
+    };
+    (access, refresh, hashes)
+}
+
+fn token_body(state: &AppState, access: String, refresh: String) -> Json<Value> {
+    Json(json!({
+        "token_type": "Bearer",
+        "access_token": access,
+        "refresh_token": refresh,
+        "expires_in": state.config.access_token_ttl_secs,
+    }))
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_CREDENTIALS",
+        "the username, password or domain is wrong",
+    )
+}
+
+/// A hash to verify against when the account does not exist, so a missing
+/// account costs as much time as a wrong password.
+fn decoy_hash(state: &AppState) -> String {
+    use std::sync::OnceLock;
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY
+        .get_or_init(|| state.hasher.hash("decoy-password").unwrap_or_default())
+        .clone()
+}
+
+/// `POST /auth/sign_in`, `POST /login`.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    origin: Origin,
+    JsonBody(body): JsonBody<SignIn>,
+) -> Result<Json<Value>, Response> {
+    let username = body.username.trim();
+    if username.is_empty() || username.chars().count() > 64 {
+        return Err(ApiError::validation("username", "must be 1 to 64 characters").into_response());
+    }
+    if let Some(d) = &body.domain {
+        if d.is_empty() || d.chars().count() > 280 {
+            return Err(ApiError::validation("domain", "must be 1 to 280 characters").into_response());
+        }
+    }
+    let account = format!(
+        "{}@{}",
+        username.to_lowercase(),
+        body.domain.as_deref().unwrap_or("").to_lowercase()
+    );
+    if let Some(wait) = state.throttle.blocked(&account, origin.ip) {
+        let mut resp = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_ATTEMPTS",
+            "too many failed sign-in attempts; retry later",
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            resp.headers_mut().insert("retry-after", v);
+        }
+        return Err(resp);
+    }
+    // Resolve the account without holding the lock across argon2.
+    let found = {
+        let dir = state.pipeline.projector().read();
+        let tenant = match &body.domain {
+            None => Some(SYSTEM_TENANT),
+            Some(d) => dir.tenant_by_domain(d).map(|t| t.id),
+        };
+        tenant.and_then(|t| {
+            let tenant_enabled = t == SYSTEM_TENANT || dir.tenants.get(&t).is_some_and(|v| v.enabled());
+            dir.scope(t)
+                .and_then(|s| s.user_by_name(username))
+                .map(|u| (t, u.id, u.name.clone(), u.password_hash.clone(), u.enabled(), tenant_enabled))
+        })
+    };
+    let hash = found
+        .as_ref()
+        .map(|f| f.3.clone())
+        .unwrap_or_else(|| decoy_hash(&state));
+    let ok = state.hasher.verify_async(hash, body.password.clone()).await;
+    let Some((tenant, user_id, name, _, enabled, tenant_enabled)) = found.filter(|_| ok) else {
+        state.throttle.failed(&account, origin.ip);
+        return Err(invalid_credentials().into_response());
+    };
+    if !enabled || !tenant_enabled {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "USER_DISABLED", "the account is disabled").into_response());
+    }
+    state.throttle.succeeded(&account);
+    let (access, refresh, tokens) = new_tokens(&state);
+    let metadata = Metadata {
+        actor_id: Some(user_id),
+        actor_name: name,
+        request_id: origin.request_id.clone(),
+        source_ip: origin.ip,
+        via: "portsip".into(),
+    };
+    state
+        .pipeline
+        .execute(tenant, metadata, |dir| {
+            let cmd = StartSession {
+                session_id: fresh_id(|id| dir.sessions.get(id).is_some()),
+                user_id,
+                tenant,
+                tokens,
+            };
+            Ok((sessions::start(dir, cmd)?, ()))
+        })
+        .await
+        .map_err(|e| match e {
+            CommandError::Forbidden(_) => invalid_credentials().into_response(),
+            other => ApiError::from(other).into_response(),
+        })?;
+    Ok(token_body(&state, access, refresh))
+}
+
+/// `POST /auth/refresh_token`: rotates both tokens.
+pub async fn refresh_token(
+    State(state): State<AppState>,
+    origin: Origin,
+    JsonBody(body): JsonBody<Refresh>,
+) -> Result<Json<Value>, ApiError> {
+    let presented = token_hash(&body.refresh_token);
+    let invalid = || ApiError::unauthorized("the refresh token is not valid");
+    let (tenant, actor) = {
+        let dir = state.pipeline.projector().read();
+        let s = dir.sessions.by_refresh(&presented).ok_or_else(invalid)?;
+        let name = dir
+            .scope(s.home_tenant)
+            .and_then(|sc| sc.users.get(&s.user_id))
+            .map(|u| u.name.clone())
+            .unwrap_or_default();
+        (s.home_tenant, (s.user_id, name))
+    };
+    let (access, refresh, tokens) = new_tokens(&state);
+    let metadata = Metadata {
+        actor_id: Some(actor.0),
+        actor_name: actor.1,
+        request_id: origin.request_id,
+        source_ip: origin.ip,
+        via: "portsip".into(),
+    };
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    state
+        .pipeline
+        .execute(tenant, metadata, |dir| {
+            let (decision, _) = sessions::refresh(
+                dir,
+                RefreshSession {
+                    presented,
+                    now,
+                    tokens,
+                },
+            )?;
+            Ok((decision, ()))
+        })
+        .await
+        .map_err(|e| match e {
+            CommandError::Forbidden(_) => invalid(),
+            other => other.into(),
+        })?;
+    Ok(token_body(&state, access, refresh))
+}
+
+/// `POST /auth/sign_out`: ends the caller's session (both tokens).
+pub async fn sign_out(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let session = caller.session_id;
+    state
+        .pipeline
+        .execute(caller.home_tenant, caller.metadata("portsip"), |dir| {
+            Ok((sessions::end(dir, session), ()))
+        })
+        .await?;
+    Ok(Json(json!({})))
+}
+
+/// `GET /auth/user`: the caller's role and password state.
+pub async fn auth_user(caller: Caller) -> Json<Value> {
+    Json(json!({
+        "role": caller.role,
+        "password_verified": true,
+        "password_force_reset": false,
+    }))
+}
+
+/// `GET /login`: the caller's session.
+pub async fn login_status(caller: Caller) -> Json<Value> {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let expires_at = OffsetDateTime::from_unix_timestamp(caller.access_expires_at)
+        .map(switchboard_events::envelope::format_rfc3339)
+        .ok();
+    Json(json!({
+        "access_token": caller.token,
+        "expires_at": expires_at,
+        "expires_in": (caller.access_expires_at - now).max(0),
+        "role": caller.role,
+    }))
+}

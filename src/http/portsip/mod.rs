@@ -1,0 +1,17 @@
+//! The PortSIP v22 dialect, served under `/api`, one file per resource.
+
+pub mod auth;
+
+use super::AppState;
+use axum::routing::{get, post};
+use axum::Router;
+
+/// The PortSIP routes (relative to `/api`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/sign_in", post(auth::sign_in))
+        .route("/login", post(auth::sign_in).get(auth::login_status))
+        .route("/auth/refresh_token", post(auth::refresh_token))
+        .route("/auth/sign_out", post(auth::sign_out))
+        .route("/auth/user", get(auth::auth_user))
+}

@@ -1,0 +1,136 @@
+//! `spawn_app()` and typed request helpers.
+
+#![allow(dead_code)]
+
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use switchboard::app::{self, Running};
+use switchboard::config::Config;
+
+/// The system administrator's password in tests.
+pub const ADMIN_PASSWORD: &str = "admin-Passw0rd";
+
+/// A running service and a client for it.
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    running: Option<Running>,
+    config: Config,
+}
+
+fn init_tracing() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// A test configuration: port 0, a temporary data dir, cheap argon2.
+pub fn test_config(data_dir: PathBuf) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir,
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        argon2_memory_kib: 64,
+        argon2_iterations: 1,
+        shutdown_grace_secs: 5,
+        ..Config::default()
+    }
+}
+
+/// Starts the service on a fresh data directory and waits until ready.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], adjusting the configuration first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    init_tracing();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path().join("data"));
+    adjust(&mut config);
+    let running = app::start(config.clone()).await.expect("service starts");
+    running.ready().await;
+    let addr = running.addr;
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        dir,
+        running: Some(running),
+        config,
+    }
+}
+
+impl TestApp {
+    /// Stops the service gracefully and starts it again on the same data.
+    pub async fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("clean stop");
+        }
+        let running = app::start(self.config.clone()).await.expect("service restarts");
+        running.ready().await;
+        self.addr = running.addr;
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    /// Stops the service gracefully.
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("clean stop");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Signs in and returns the token response.
+    pub async fn sign_in(&self, username: &str, password: &str, domain: Option<&str>) -> Response {
+        let mut body = json!({ "username": username, "password": password });
+        if let Some(d) = domain {
+            body["domain"] = json!(d);
+        }
+        self.post("/api/auth/sign_in", None, &body).await
+    }
+
+    /// Signs in as the system administrator; returns the access token.
+    pub async fn admin_token(&self) -> String {
+        let resp = self.sign_in("admin", ADMIN_PASSWORD, None).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: Value = resp.json().await.expect("json");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+}
+
+/// Asserts a PortSIP error answer and returns its first error.
+pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(resp.status(), status, "status");
+    let body: Value = resp.json().await.expect("error body is JSON");
+    let err = body["errors"][0].clone();
+    assert_eq!(err["code"], code, "code in {body}");
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "message in {body}");
+    err
+}

@@ -1,0 +1,7 @@
+//! Black-box HTTP tests: each test spawns the service on port 0 with a
+//! fresh temporary data directory. One binary, one module per feature.
+
+mod helpers;
+
+mod auth;
+mod service;
