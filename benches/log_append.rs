@@ -32,14 +32,19 @@ use switchboard_events::{
 
 /// Tenants the updates are spread over.
 const TENANTS: u64 = 4;
-/// Users per tenant the updates are spread over.
+/// Users per tenant the updates are spread over (100,000 streams in all: in
+/// a 3 s run most appends touch a stream the writer has not seen yet).
 const USERS_PER_TENANT: u64 = 25_000;
+/// Users per tenant for the "hot" configuration (4,000 streams, all seen
+/// during the warm-up, so the writer's stream-version cache is warm).
+const HOT_USERS_PER_TENANT: u64 = 1_000;
 
 #[derive(Clone, Copy)]
 struct Scenario {
     durability: Durability,
     appenders: usize,
     events_per_append: usize,
+    users_per_tenant: u64,
 }
 
 /// What one configuration measured.
@@ -52,6 +57,16 @@ struct Outcome {
     p99: Duration,
     commits: u64,
     max_events_per_commit: u64,
+    cpu: CpuWindow,
+}
+
+/// CPU time spent during the measured window, from `/proc` (Linux).
+#[derive(Default, Clone, Copy)]
+struct CpuWindow {
+    /// The whole process (every thread, including exited ones).
+    process: Duration,
+    /// The log's writer thread alone.
+    writer: Duration,
 }
 
 /// One acknowledged append inside the measured window.
@@ -95,18 +110,26 @@ fn main() {
                 durability,
                 appenders,
                 events_per_append,
+                users_per_tenant: USERS_PER_TENANT,
             });
         }
     }
+    scenarios.push(Scenario {
+        durability: Durability::Fsync,
+        appenders: 64,
+        events_per_append: 1,
+        users_per_tenant: HOT_USERS_PER_TENANT,
+    });
 
     let mut outcomes = Vec::new();
     for scenario in scenarios {
         let outcome = runtime.block_on(run_scenario(scenario, warmup, measure));
         eprintln!(
-            "  done: {} x{} batch {}: {:.0} events/s",
+            "  done: {} x{} batch {} users {}: {:.0} events/s",
             durability_name(scenario.durability),
             scenario.appenders,
             scenario.events_per_append,
+            scenario.users_per_tenant * TENANTS,
             outcome.events as f64 / outcome.window.as_secs_f64()
         );
         outcomes.push(outcome);
@@ -135,7 +158,9 @@ async fn flush_probe() -> Probe {
         if started.elapsed() > Duration::from_secs(1) {
             break;
         }
-        tree.insert(format!("Zprobe-{}", i % 16).as_bytes(), vec![0xa5u8; 200])
+        let mut value = vec![0xa5u8; 200];
+        value[..8].copy_from_slice(&i.to_be_bytes());
+        tree.insert(format!("Zprobe-{}", i % 16).as_bytes(), value)
             .expect("probe insert");
         let t = Instant::now();
         tree.flush().expect("probe flush");
@@ -196,13 +221,25 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     let measure_from = start + warmup;
     let measure_to = measure_from + measure;
 
+    // Reads CPU counters at the window's edges, off the runtime's threads.
+    let sampler = std::thread::spawn(move || {
+        sleep_until(measure_from);
+        let before = cpu_now();
+        sleep_until(measure_to);
+        let after = cpu_now();
+        CpuWindow {
+            process: after.process.saturating_sub(before.process),
+            writer: after.writer.saturating_sub(before.writer),
+        }
+    });
+
     let mut tasks = Vec::with_capacity(scenario.appenders);
     for appender in 0..scenario.appenders {
         let log = log.clone();
         tasks.push(tokio::spawn(appender_loop(
             log,
             appender,
-            scenario.events_per_append,
+            scenario,
             measure_from,
             measure_to,
         )));
@@ -211,6 +248,7 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     for task in tasks {
         acks.extend(task.await.expect("appender task panicked"));
     }
+    let cpu = sampler.join().expect("CPU sampler thread panicked");
     log.close().await;
     drop(log);
     drop(dir);
@@ -232,7 +270,52 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
         p99: percentile(&latencies, 0.99),
         commits: per_commit.len() as u64,
         max_events_per_commit: per_commit.values().copied().max().unwrap_or(0),
+        cpu,
     }
+}
+
+fn sleep_until(t: Instant) {
+    let now = Instant::now();
+    if t > now {
+        std::thread::sleep(t - now);
+    }
+}
+
+/// CPU time so far of the process and of the thread named `log-writer`.
+/// Zero where `/proc` is unavailable.
+fn cpu_now() -> CpuWindow {
+    let process = std::fs::read_to_string("/proc/self/stat")
+        .map(|s| stat_cpu(&s))
+        .unwrap_or_default();
+    let mut writer = Duration::ZERO;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim_end() == "log-writer" {
+                writer = std::fs::read_to_string(task.path().join("stat"))
+                    .map(|s| stat_cpu(&s))
+                    .unwrap_or_default();
+            }
+        }
+    }
+    CpuWindow { process, writer }
+}
+
+/// utime + stime from a `/proc/.../stat` line (USER_HZ = 100 on Linux).
+fn stat_cpu(stat: &str) -> Duration {
+    // Fields after the parenthesised command name, which may contain spaces.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state); utime and stime are fields 14 and 15.
+    let ticks = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(14) + ticks(15)) * 10)
 }
 
 /// One appender: append, wait, repeat, until `measure_to`. Returns the
@@ -240,7 +323,7 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
 async fn appender_loop(
     log: SledLog,
     appender: usize,
-    events_per_append: usize,
+    scenario: Scenario,
     measure_from: Instant,
     measure_to: Instant,
 ) -> Vec<Ack> {
@@ -264,10 +347,10 @@ async fn appender_loop(
         if issued >= measure_to {
             break;
         }
-        let events: Vec<NewEvent> = (0..events_per_append)
+        let events: Vec<NewEvent> = (0..scenario.events_per_append)
             .map(|_| {
                 seq += 1;
-                user_updated(&mut rng, appender, seq)
+                user_updated(&mut rng, appender, seq, scenario.users_per_tenant)
             })
             .collect();
         let appended = log
@@ -292,9 +375,9 @@ async fn appender_loop(
 
 /// A `UserUpdated` as the PortSIP API produces it: two changed fields of a
 /// random user in a random tenant.
-fn user_updated(rng: &mut StdRng, appender: usize, seq: u64) -> NewEvent {
+fn user_updated(rng: &mut StdRng, appender: usize, seq: u64, users_per_tenant: u64) -> NewEvent {
     let tenant = Id(100 + rng.gen_range(0..TENANTS));
-    let user = Id(tenant.0 * 1_000_000 + rng.gen_range(0..USERS_PER_TENANT));
+    let user = Id(tenant.0 * 1_000_000 + rng.gen_range(0..users_per_tenant));
     let mut changes = Fields::new();
     changes.insert(
         "display_name".to_owned(),
@@ -326,17 +409,19 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
     println!("### Append throughput");
     println!();
     println!(
-        "| durability | appenders | events/append | events/s | appends/s | p50 append | p99 append | commits/s | events/commit (mean / max) | time/commit |"
+        "| durability | appenders | events/append | users | events/s | appends/s | p50 append | p99 append | commits/s | events/commit (mean / max) | time/commit | CPU/event: process / writer | writer thread busy |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for o in outcomes {
         let secs = o.window.as_secs_f64();
         let commits = o.commits.max(1);
+        let events = u32::try_from(o.events.max(1)).unwrap_or(u32::MAX);
         println!(
-            "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.0} | {:.1} / {} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.0} | {:.1} / {} | {} | {} / {} | {:.0}% |",
             durability_name(o.scenario.durability),
             o.scenario.appenders,
             o.scenario.events_per_append,
+            o.scenario.users_per_tenant * TENANTS,
             o.events as f64 / secs,
             o.appends as f64 / secs,
             fmt_dur(o.p50),
@@ -345,13 +430,19 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
             o.events as f64 / commits as f64,
             o.max_events_per_commit,
             fmt_dur(o.window / u32::try_from(commits).unwrap_or(u32::MAX)),
+            fmt_dur(o.cpu.process / events),
+            fmt_dur(o.cpu.writer / events),
+            100.0 * o.cpu.writer.as_secs_f64() / secs,
         );
     }
     println!();
     println!(
-        "time/commit = window / commits (the writer is serial and never idle under a closed loop). \
-         Reference: sled flush p50 on this disk = {}; with 64 appenders x 1 event the fsync \
-         ceiling is ~64 / time-per-commit events/s.",
+        "users = distinct user streams the updates hit. time/commit = window / commits: the \
+         writer's time per group commit when it is saturated (many appenders); with one \
+         appender it also includes the round trip back to the appender. CPU/event = CPU time in the \
+         window / events, for the whole process (appenders, writer, sled's IO threads; the \
+         machine's budget is cores x window) and for the log-writer thread alone. writer thread busy = the log-writer thread's CPU \
+         time / window (100% = one core). Reference: sled flush p50 on this disk = {}.",
         fmt_dur(flush_p50)
     );
 }

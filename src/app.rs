@@ -163,12 +163,17 @@ async fn serve(
         let started = std::time::Instant::now();
         let replay_log = log.clone();
         let replay_projector = projector.clone();
-        let replayed = tokio::task::spawn_blocking(move || replay_projector.replay(replay_log.as_ref()))
-            .await
-            .map_err(|e| AppError::Replay(e.to_string()))?
-            .map_err(|e| AppError::Replay(e.to_string()))?;
+        let replayed =
+            tokio::task::spawn_blocking(move || replay_projector.replay(replay_log.as_ref()))
+                .await
+                .map_err(|e| AppError::Replay(e.to_string()))?
+                .map_err(|e| AppError::Replay(e.to_string()))?;
         let secs = started.elapsed().as_secs_f64();
-        tracing::info!(events = replayed, seconds = secs, "projections rebuilt from the log");
+        tracing::info!(
+            events = replayed,
+            seconds = secs,
+            "projections rebuilt from the log"
+        );
         let follower = projector.clone().follow(log.clone());
         tokio::spawn(async move {
             if let Err(e) = follower.await {

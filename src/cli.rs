@@ -81,7 +81,10 @@ pub fn run(cli: Cli) -> i32 {
     if let Some(dir) = cli.data_dir {
         config.data_dir = dir;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("switchboard: cannot start the runtime: {e}");
@@ -142,11 +145,18 @@ async fn log_command(config: Config, command: LogCommand) -> i32 {
             };
             match verify_records(log.raw_records(1), |_| {}) {
                 Ok(report) => {
-                    println!("ok: {} records, head hash {}", report.count, hex(&report.head_hash));
+                    println!(
+                        "ok: {} records, head hash {}",
+                        report.count,
+                        hex(&report.head_hash)
+                    );
                     0
                 }
                 Err(e) => {
-                    eprintln!("switchboard: log verification failed at offset {}: {}", e.offset, e.reason);
+                    eprintln!(
+                        "switchboard: log verification failed at offset {}: {}",
+                        e.offset, e.reason
+                    );
                     1
                 }
             }
@@ -191,7 +201,10 @@ async fn stress(log: SledLog, writers: usize, appends: u64, batch: usize) -> i32
                 let events = (0..batch)
                     .map(|b| {
                         let mut changes = Fields::new();
-                        changes.insert("display_name".into(), Value::Str(format!("writer {w} append {i}.{b}")));
+                        changes.insert(
+                            "display_name".into(),
+                            Value::Str(format!("writer {w} append {i}.{b}")),
+                        );
                         Event::UserUpdated(UserUpdated {
                             user_id: Id(w as u64 + 1),
                             changes,

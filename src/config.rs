@@ -84,7 +84,10 @@ impl Config {
             .merge(Toml::file("config/default.toml"));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(ConfigError(format!("config file {} does not exist", file.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
             }
             fig = fig.merge(Toml::file(file));
         }
@@ -99,7 +102,8 @@ mod tests {
 
     #[test]
     fn the_shipped_default_file_matches_the_built_in_defaults() {
-        let shipped: Config = toml_file(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"));
+        let shipped: Config =
+            toml_file(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"));
         let builtin = Config::default();
         assert_eq!(
             serde_json::to_value(&shipped).expect("json"),

@@ -13,6 +13,7 @@
 //! - [`auth`]: password hashing, tokens, roles and permissions.
 //! - [`http`]: router, middleware, errors, and the API dialects.
 //! - [`ids`]: minting resource ids.
+//! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
 //! - [`telemetry`]: tracing (text or JSON).
 
 pub mod app;
@@ -22,4 +23,5 @@ pub mod commands;
 pub mod config;
 pub mod http;
 pub mod ids;
+pub mod schema;
 pub mod telemetry;

@@ -14,7 +14,16 @@ fn every_acknowledged_append_survives_sigkill() {
     let data = dir.path().join("data");
     for round in 0..3 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["log", "stress", "--writers", "16", "--appends", "0", "--batch", "3"])
+            .args([
+                "log",
+                "stress",
+                "--writers",
+                "16",
+                "--appends",
+                "0",
+                "--batch",
+                "3",
+            ])
             .arg("--data-dir")
             .arg(&data)
             .env("SWITCHBOARD_LOG_LEVEL", "warn")
@@ -47,15 +56,26 @@ fn every_acknowledged_append_survives_sigkill() {
             acked.push(parse(&line));
         }
         let _ = reader.join();
-        assert!(acked.len() > 10, "round {round}: the appender made progress ({})", acked.len());
+        assert!(
+            acked.len() > 10,
+            "round {round}: the appender made progress ({})",
+            acked.len()
+        );
 
         let log = SledLog::open(LogConfig::new(&data)).expect("reopens after SIGKILL");
         let max = acked.iter().map(|a| a.1).max().expect("some");
-        assert!(log.head() >= max, "round {round}: head {} < acknowledged {max}", log.head());
+        assert!(
+            log.head() >= max,
+            "round {round}: head {} < acknowledged {max}",
+            log.head()
+        );
         for (first, last) in &acked {
             assert_eq!(last - first, 2, "a batch of 3 is contiguous");
             for offset in *first..=*last {
-                let env = log.get(offset).expect("reads").expect("acknowledged offset present");
+                let env = log
+                    .get(offset)
+                    .expect("reads")
+                    .expect("acknowledged offset present");
                 Event::from_envelope(&env).expect("decodes");
             }
         }

@@ -46,6 +46,10 @@ impl Event {
 
     /// Decodes the payload of a stored envelope.
     pub fn from_envelope(envelope: &Envelope) -> Result<Event, CodecError> {
-        Event::decode(&envelope.event_type, envelope.schema_version, &envelope.payload)
+        Event::decode(
+            &envelope.event_type,
+            envelope.schema_version,
+            &envelope.payload,
+        )
     }
 }

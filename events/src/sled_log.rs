@@ -24,7 +24,9 @@
 use crate::codec::{self, RecordParts, GENESIS_HASH};
 use crate::envelope::Envelope;
 use crate::ids::StreamId;
-use crate::log::{AppendError, AppendRequest, Appended, EnvelopeIter, EventLog, Expected, LogError};
+use crate::log::{
+    AppendError, AppendRequest, Appended, EnvelopeIter, EventLog, Expected, LogError,
+};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use parking_lot::Mutex;
@@ -265,7 +267,6 @@ impl SledLog {
     pub fn raw_tree(&self) -> &sled::Tree {
         &self.shared.tree
     }
-
 }
 
 impl Shared {
@@ -295,7 +296,11 @@ impl Shared {
 /// Verifies the last `n` records and returns the tail state.
 fn check_tail(tree: &sled::Tree, n: usize) -> Result<Tail, LogError> {
     let mut window: Vec<(u64, sled::IVec)> = Vec::with_capacity(n.min(4096));
-    for item in tree.range(log_key(0)..=log_key(u64::MAX)).rev().take(n.max(1)) {
+    for item in tree
+        .range(log_key(0)..=log_key(u64::MAX))
+        .rev()
+        .take(n.max(1))
+    {
         let (k, v) = item.map_err(storage)?;
         let offset = be_u64(&k[1..]).ok_or_else(|| LogError::Corrupt {
             offset: 0,
@@ -426,15 +431,18 @@ impl Writer {
     fn commit(&mut self, group: Vec<Job>) {
         if let Some(reason) = self.shared.failure.lock().clone() {
             for job in group {
-                let _ = job.reply.send(Err(AppendError::Unavailable(reason.clone())));
+                let _ = job
+                    .reply
+                    .send(Err(AppendError::Unavailable(reason.clone())));
             }
             return;
         }
         let now_us = codec::to_micros(OffsetDateTime::now_utc());
         // Time never runs backwards along offsets, so "as of time T" is a prefix.
         let recorded_at_us = now_us.max(self.last_time_us);
-        let recorded_at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(recorded_at_us) * 1000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let recorded_at =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(recorded_at_us) * 1000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
 
         let start_offset = self.next_offset;
         let start_hash = self.last_hash;
@@ -480,7 +488,10 @@ impl Writer {
             let mut offset = self.next_offset;
             let mut hash = self.last_hash;
             for ev in &job.request.events {
-                let base = match job_staged.get(&ev.stream).or_else(|| staged.get(&ev.stream)) {
+                let base = match job_staged
+                    .get(&ev.stream)
+                    .or_else(|| staged.get(&ev.stream))
+                {
                     Some(v) => *v,
                     None => match self.current_version(&ev.stream) {
                         Ok(v) => v,
@@ -507,9 +518,9 @@ impl Writer {
                 let (bytes, h) = match encoded {
                     Ok(x) => x,
                     Err(e) => {
-                        let _ = job
-                            .reply
-                            .send(Err(AppendError::Unavailable(format!("encoding failed: {e}"))));
+                        let _ = job.reply.send(Err(AppendError::Unavailable(format!(
+                            "encoding failed: {e}"
+                        ))));
                         continue 'jobs;
                     }
                 };
@@ -536,10 +547,14 @@ impl Writer {
         if accepted.is_empty() {
             return;
         }
-        let written = self.shared.tree.apply_batch(batch).and_then(|()| match self.durability {
-            Durability::Fsync => self.shared.db.flush().map(|_| ()),
-            Durability::Os => Ok(()),
-        });
+        let written = self
+            .shared
+            .tree
+            .apply_batch(batch)
+            .and_then(|()| match self.durability {
+                Durability::Fsync => self.shared.db.flush().map(|_| ()),
+                Durability::Os => Ok(()),
+            });
         match written {
             Ok(()) => {
                 self.versions.extend(staged);
@@ -556,7 +571,9 @@ impl Writer {
                 let reason = format!("storage failed during append: {e}");
                 self.fail(reason.clone());
                 for (job, _) in accepted {
-                    let _ = job.reply.send(Err(AppendError::Unavailable(reason.clone())));
+                    let _ = job
+                        .reply
+                        .send(Err(AppendError::Unavailable(reason.clone())));
                 }
             }
         }

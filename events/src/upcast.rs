@@ -71,13 +71,17 @@ mod tests {
             enabled: false,
         });
         let bytes = event.encode().expect("encodes");
-        let back = Event::decode(event.event_type(), event.schema_version(), &bytes).expect("decodes");
+        let back =
+            Event::decode(event.event_type(), event.schema_version(), &bytes).expect("decodes");
         assert_eq!(event, back);
     }
 
     #[test]
     fn unknown_types_and_future_versions_are_errors() {
-        assert!(matches!(Event::decode("Nope", 1, b""), Err(CodecError::UnknownType(_))));
+        assert!(matches!(
+            Event::decode("Nope", 1, b""),
+            Err(CodecError::UnknownType(_))
+        ));
         assert!(matches!(
             Event::decode("ExtensionCreated", 9, b""),
             Err(CodecError::UnknownVersion { .. })

@@ -25,7 +25,10 @@ pub struct VerifyError {
 
 /// Verifies records given as `(key offset, bytes)` in key order, calling
 /// `progress` with each verified offset.
-pub fn verify_records<I, B>(records: I, mut progress: impl FnMut(u64)) -> Result<VerifyReport, VerifyError>
+pub fn verify_records<I, B>(
+    records: I,
+    mut progress: impl FnMut(u64),
+) -> Result<VerifyReport, VerifyError>
 where
     I: IntoIterator<Item = Result<(u64, B), LogError>>,
     B: AsRef<[u8]>,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use switchboard_events::domain::{ExtensionCreated, ExtensionType, UserUpdated};
 use switchboard_events::verify::verify_records;
 use switchboard_events::{
-    AppendError, AppendRequest, Event, EventLog, Expected, Id, LogConfig, Metadata, OpenError, SledLog,
-    StreamId, Value,
+    AppendError, AppendRequest, Event, EventLog, Expected, Id, LogConfig, Metadata, OpenError,
+    SledLog, StreamId, Value,
 };
 
 fn open(dir: &std::path::Path) -> SledLog {
@@ -39,11 +39,17 @@ async fn given_a_stream_when_the_expected_version_is_wrong_then_the_append_is_a_
     let dir = tempfile::tempdir().expect("tempdir");
     let log = open(dir.path());
     let stream = StreamId::of("user", Id(5));
-    log.append(request(&[event(5, 1)], vec![(stream.clone(), Expected::NoStream)]))
-        .await
-        .expect("first append");
+    log.append(request(
+        &[event(5, 1)],
+        vec![(stream.clone(), Expected::NoStream)],
+    ))
+    .await
+    .expect("first append");
     let err = log
-        .append(request(&[event(5, 2)], vec![(stream.clone(), Expected::NoStream)]))
+        .append(request(
+            &[event(5, 2)],
+            vec![(stream.clone(), Expected::NoStream)],
+        ))
         .await
         .expect_err("stream exists");
     assert_eq!(
@@ -55,13 +61,19 @@ async fn given_a_stream_when_the_expected_version_is_wrong_then_the_append_is_a_
         }
     );
     let err = log
-        .append(request(&[event(5, 2)], vec![(stream.clone(), Expected::Exactly(7))]))
+        .append(request(
+            &[event(5, 2)],
+            vec![(stream.clone(), Expected::Exactly(7))],
+        ))
         .await
         .expect_err("wrong version");
     assert!(matches!(err, AppendError::Conflict { actual: 1, .. }));
-    log.append(request(&[event(5, 2)], vec![(stream.clone(), Expected::Exactly(1))]))
-        .await
-        .expect("right version");
+    log.append(request(
+        &[event(5, 2)],
+        vec![(stream.clone(), Expected::Exactly(1))],
+    ))
+    .await
+    .expect("right version");
     assert_eq!(log.stream_version(&stream).expect("version"), 2);
     assert_eq!(log.head(), 2);
 }
@@ -81,7 +93,10 @@ async fn a_batch_lands_whole_with_contiguous_offsets_or_not_at_all() {
     let err = log
         .append(request(
             &[event(1, 3), event(2, 2)],
-            vec![(a.clone(), Expected::Exactly(2)), (b.clone(), Expected::Exactly(5))],
+            vec![
+                (a.clone(), Expected::Exactly(2)),
+                (b.clone(), Expected::Exactly(5)),
+            ],
         ))
         .await;
     assert!(err.is_err());
@@ -103,19 +118,27 @@ async fn offsets_stay_dense_across_a_reopen_and_the_chain_continues() {
     {
         let log = open(dir.path());
         for i in 0..10 {
-            log.append(request(&[event(1, i)], vec![])).await.expect("append");
+            log.append(request(&[event(1, i)], vec![]))
+                .await
+                .expect("append");
         }
         log.close().await;
     }
     let log = open(dir.path());
     assert_eq!(log.head(), 10);
-    let done = log.append(request(&[event(1, 99), event(2, 1)], vec![])).await.expect("append");
+    let done = log
+        .append(request(&[event(1, 99), event(2, 1)], vec![]))
+        .await
+        .expect("append");
     assert_eq!((done.first_offset, done.last_offset), (11, 12));
     let offsets: Vec<u64> = log.read_all(1).map(|e| e.expect("reads").offset).collect();
     assert_eq!(offsets, (1..=12).collect::<Vec<_>>());
     let report = verify_records(log.raw_records(1), |_| {}).expect("verifies");
     assert_eq!(report.count, 12);
-    assert_eq!(log.stream_version(&StreamId::of("user", Id(1))).expect("v"), 11);
+    assert_eq!(
+        log.stream_version(&StreamId::of("user", Id(1))).expect("v"),
+        11
+    );
 }
 
 #[tokio::test]
@@ -123,9 +146,14 @@ async fn recorded_time_never_goes_backwards_along_offsets() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = open(dir.path());
     for i in 0..50 {
-        log.append(request(&[event(1, i)], vec![])).await.expect("append");
+        log.append(request(&[event(1, i)], vec![]))
+            .await
+            .expect("append");
     }
-    let times: Vec<_> = log.read_all(1).map(|e| e.expect("reads").recorded_at).collect();
+    let times: Vec<_> = log
+        .read_all(1)
+        .map(|e| e.expect("reads").recorded_at)
+        .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
 }
 
@@ -134,7 +162,9 @@ async fn subscribe_catches_up_then_goes_live_without_gap_or_duplicate_under_conc
     let dir = tempfile::tempdir().expect("tempdir");
     let log = open(dir.path());
     for i in 0..300 {
-        log.append(request(&[event(1, i)], vec![])).await.expect("append");
+        log.append(request(&[event(1, i)], vec![]))
+            .await
+            .expect("append");
     }
     // Appenders keep writing while the subscriber catches up and switches to live.
     let writers: Vec<_> = (0..8)
@@ -178,7 +208,9 @@ async fn subscribe_catches_up_then_goes_live_without_gap_or_duplicate_under_conc
 async fn subscribers_end_when_the_log_closes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = open(dir.path());
-    log.append(request(&[event(1, 1)], vec![])).await.expect("append");
+    log.append(request(&[event(1, 1)], vec![]))
+        .await
+        .expect("append");
     let mut sub = log.subscribe(1);
     assert_eq!(sub.next().await.expect("one").expect("ok").offset, 1);
     log.close().await;
@@ -191,7 +223,9 @@ async fn subscribers_end_when_the_log_closes() {
 async fn write_ten(dir: &std::path::Path) {
     let log = open(dir);
     for i in 0..10 {
-        log.append(request(&[event(1, i)], vec![])).await.expect("append");
+        log.append(request(&[event(1, i)], vec![]))
+            .await
+            .expect("append");
     }
     log.close().await;
 }
@@ -244,22 +278,25 @@ async fn a_record_removed_from_the_middle_breaks_density_and_a_recomputed_crc_br
         let tree = db.open_tree("log").expect("tree");
         let mut key = vec![b'L'];
         key.extend_from_slice(&6u64.to_be_bytes());
-        let env = switchboard_events::codec::decode_record(&tree.get(&key).expect("get").expect("present"))
-            .expect("decodes");
-        let forged = switchboard_events::codec::encode_record(&switchboard_events::codec::RecordParts {
-            offset: 6,
-            stream: env.stream.as_str(),
-            stream_version: env.stream_version,
-            tenant: env.tenant.0,
-            event_type: &env.event_type,
-            schema_version: env.schema_version,
-            recorded_at_us: switchboard_events::codec::to_micros(env.recorded_at),
-            metadata: &env.metadata,
-            payload: b"forged",
-            prev_hash: &env.prev_hash,
-        })
-        .expect("encodes")
-        .0;
+        let env = switchboard_events::codec::decode_record(
+            &tree.get(&key).expect("get").expect("present"),
+        )
+        .expect("decodes");
+        let forged =
+            switchboard_events::codec::encode_record(&switchboard_events::codec::RecordParts {
+                offset: 6,
+                stream: env.stream.as_str(),
+                stream_version: env.stream_version,
+                tenant: env.tenant.0,
+                event_type: &env.event_type,
+                schema_version: env.schema_version,
+                recorded_at_us: switchboard_events::codec::to_micros(env.recorded_at),
+                metadata: &env.metadata,
+                payload: b"forged",
+                prev_hash: &env.prev_hash,
+            })
+            .expect("encodes")
+            .0;
         tree.insert(&key, forged).expect("insert");
         db.flush().expect("flush");
     }
@@ -284,7 +321,9 @@ async fn read_stream_and_get_return_decodable_domain_events() {
         ext_type: ExtensionType::Sip,
         enabled: true,
     });
-    log.append(request(&[created.clone()], vec![])).await.expect("append");
+    log.append(request(&[created.clone()], vec![]))
+        .await
+        .expect("append");
     let env = log.get(1).expect("get").expect("present");
     assert_eq!(Event::from_envelope(&env).expect("decodes"), created);
     assert_eq!(env.stream.as_str(), "extension-3");

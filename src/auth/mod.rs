@@ -3,5 +3,6 @@
 
 pub mod caller;
 pub mod password;
+pub mod roles;
 pub mod throttle;
 pub mod tokens;

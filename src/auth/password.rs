@@ -1,7 +1,9 @@
 //! argon2id hashing of passwords, extension passwords and PINs. Only the
 //! PHC hash string is ever stored (in events, hence in the log).
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 /// Hashes and verifies secrets with fixed argon2id parameters.
@@ -18,7 +20,8 @@ pub struct HashError(String);
 impl SecretHasher {
     /// A hasher with `memory_kib` memory and `iterations` passes.
     pub fn new(memory_kib: u32, iterations: u32) -> Result<SecretHasher, HashError> {
-        let params = Params::new(memory_kib, iterations, 1, None).map_err(|e| HashError(e.to_string()))?;
+        let params =
+            Params::new(memory_kib, iterations, 1, None).map_err(|e| HashError(e.to_string()))?;
         Ok(SecretHasher { params })
     }
 
@@ -40,7 +43,10 @@ impl SecretHasher {
     /// stored hash never matches.
     pub fn verify(&self, hash: &str, secret: &str) -> bool {
         match PasswordHash::new(hash) {
-            Ok(parsed) => self.argon().verify_password(secret.as_bytes(), &parsed).is_ok(),
+            Ok(parsed) => self
+                .argon()
+                .verify_password(secret.as_bytes(), &parsed)
+                .is_ok(),
             Err(_) => false,
         }
     }

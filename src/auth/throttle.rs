@@ -97,10 +97,16 @@ mod tests {
             t.failed("a", Some(ip));
         }
         assert!(t.blocked("a", None).is_some(), "account blocked");
-        assert!(t.blocked("b", Some(ip)).is_none(), "ip still below its limit");
+        assert!(
+            t.blocked("b", Some(ip)).is_none(),
+            "ip still below its limit"
+        );
         t.failed("b", Some(ip));
         t.failed("c", Some(ip));
-        assert!(t.blocked("d", Some(ip)).is_some(), "ip blocked for every account");
+        assert!(
+            t.blocked("d", Some(ip)).is_some(),
+            "ip blocked for every account"
+        );
         t.succeeded("a");
         assert!(t.blocked("a", None).is_none());
     }

@@ -43,29 +43,10 @@ pub fn decide(state: &Directory, cmd: CreateSystemAdministrator) -> Result<Decis
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_events::{Envelope, Metadata};
-    use switchboard_projections::Projection;
-    use time::OffsetDateTime;
+    use crate::commands::testing::given_in as given_scope;
 
     fn given(events: &[Event]) -> Directory {
-        let mut dir = Directory::default();
-        for (i, e) in events.iter().enumerate() {
-            let env = Envelope {
-                offset: i as u64 + 1,
-                stream: e.stream(),
-                stream_version: 1,
-                tenant: SYSTEM_TENANT,
-                event_type: e.event_type().into(),
-                schema_version: e.schema_version(),
-                recorded_at: OffsetDateTime::UNIX_EPOCH,
-                metadata: Metadata::system("test"),
-                payload: vec![],
-                prev_hash: [0; 32],
-                hash: [0; 32],
-            };
-            dir.apply(&env, e);
-        }
-        dir
+        given_scope(SYSTEM_TENANT, events)
     }
 
     fn cmd(id: u64) -> CreateSystemAdministrator {

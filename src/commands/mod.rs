@@ -14,14 +14,18 @@
 
 pub mod bootstrap;
 pub mod sessions;
+pub mod tenants;
+#[cfg(test)]
+pub mod testing;
+pub mod users;
 
 use crate::ids;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 use switchboard_events::{
-    AppendError, AppendRequest, Appended, CodecError, Event, EventLog, Expected, Id, Metadata, StreamId,
-    TenantId,
+    AppendError, AppendRequest, Appended, CodecError, Event, EventLog, Expected, Id, Metadata,
+    StreamId, TenantId,
 };
 use switchboard_projections::{Directory, Projector};
 
@@ -172,7 +176,8 @@ impl Pipeline {
         metadata: Metadata,
         decide: impl FnOnce(&Directory) -> Result<(Decision, T), CommandError>,
     ) -> Result<(T, Option<Appended>), CommandError> {
-        self.execute_scopes(&[tenant], tenant, metadata, decide).await
+        self.execute_scopes(&[tenant], tenant, metadata, decide)
+            .await
     }
 
     /// Like [`Pipeline::execute`], holding several scopes' locks (always

@@ -67,7 +67,10 @@ pub struct RefreshSession {
 /// user is still enabled. Returns the session's user id.
 pub fn refresh(state: &Directory, cmd: RefreshSession) -> Result<(Decision, Id), CommandError> {
     let invalid = || CommandError::Forbidden("the refresh token is not valid".into());
-    let session = state.sessions.by_refresh(&cmd.presented).ok_or_else(invalid)?;
+    let session = state
+        .sessions
+        .by_refresh(&cmd.presented)
+        .ok_or_else(invalid)?;
     if session.refresh_expires_at <= cmd.now {
         return Err(invalid());
     }
@@ -96,4 +99,115 @@ pub fn end(state: &Directory, session_id: Id) -> Decision {
         return Decision::none();
     }
     Decision::events(vec![Event::SessionEnded(SessionEnded { session_id })])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::testing::given_in;
+    use switchboard_events::domain::{UserCreated, UserUpdated};
+    use switchboard_events::{Fields, Value, SYSTEM_TENANT};
+
+    fn alice() -> Event {
+        Event::UserCreated(UserCreated {
+            user_id: Id(1),
+            name: "alice".into(),
+            role: "SystemAdmin".into(),
+            password_hash: "h".into(),
+            attrs: Fields::new(),
+        })
+    }
+
+    fn tokens(seed: u8, expires: i64) -> TokenHashes {
+        TokenHashes {
+            access_hash: [seed; 32],
+            refresh_hash: [seed + 100; 32],
+            access_expires_at: expires,
+            refresh_expires_at: expires + 1000,
+        }
+    }
+
+    fn start_cmd() -> StartSession {
+        StartSession {
+            session_id: Id(9),
+            user_id: Id(1),
+            tenant: SYSTEM_TENANT,
+            tokens: tokens(1, 100),
+        }
+    }
+
+    #[test]
+    fn given_an_enabled_user_when_starting_a_session_then_it_starts() {
+        let d = start(&given_in(SYSTEM_TENANT, &[alice()]), start_cmd()).expect("starts");
+        assert!(matches!(&d.events[..], [Event::SessionStarted(s)] if s.session_id == Id(9)));
+    }
+
+    #[test]
+    fn given_a_disabled_or_missing_user_when_starting_then_rejected() {
+        let mut off = Fields::new();
+        off.insert("enabled".into(), Value::Bool(false));
+        let disabled = Event::UserUpdated(UserUpdated {
+            user_id: Id(1),
+            changes: off,
+        });
+        assert!(start(&given_in(SYSTEM_TENANT, &[alice(), disabled]), start_cmd()).is_err());
+        assert!(start(&given_in(SYSTEM_TENANT, &[]), start_cmd()).is_err());
+    }
+
+    #[test]
+    fn given_a_session_when_refreshing_then_tokens_rotate_and_old_ones_die() {
+        let started = start(&given_in(SYSTEM_TENANT, &[alice()]), start_cmd())
+            .expect("starts")
+            .events;
+        let state = given_in(SYSTEM_TENANT, &[vec![alice()], started.clone()].concat());
+        let presented = [101u8; 32];
+        let (d, user) = refresh(
+            &state,
+            RefreshSession {
+                presented,
+                now: 50,
+                tokens: tokens(2, 200),
+            },
+        )
+        .expect("refreshes");
+        assert_eq!(user, Id(1));
+        let state = given_in(SYSTEM_TENANT, &[vec![alice()], started, d.events].concat());
+        assert!(state.sessions.by_access(&[1; 32]).is_none());
+        assert!(state.sessions.by_access(&[2; 32]).is_some());
+        assert!(refresh(
+            &state,
+            RefreshSession {
+                presented,
+                now: 50,
+                tokens: tokens(3, 300)
+            }
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn given_an_expired_refresh_token_when_refreshing_then_rejected() {
+        let started = start(&given_in(SYSTEM_TENANT, &[alice()]), start_cmd())
+            .expect("starts")
+            .events;
+        let state = given_in(SYSTEM_TENANT, &[vec![alice()], started].concat());
+        let late = RefreshSession {
+            presented: [101; 32],
+            now: 5000,
+            tokens: tokens(2, 9000),
+        };
+        assert!(refresh(&state, late).is_err());
+    }
+
+    #[test]
+    fn ending_a_session_twice_records_it_once() {
+        let started = start(&given_in(SYSTEM_TENANT, &[alice()]), start_cmd())
+            .expect("starts")
+            .events;
+        let state = given_in(SYSTEM_TENANT, &[vec![alice()], started.clone()].concat());
+        let d = end(&state, Id(9));
+        assert_eq!(d.events.len(), 1);
+        let state = given_in(SYSTEM_TENANT, &[vec![alice()], started, d.events].concat());
+        assert_eq!(end(&state, Id(9)), Decision::none());
+    }
 }

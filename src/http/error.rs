@@ -39,13 +39,21 @@ impl ApiError {
     /// 400 `VALIDATE_FAILED` naming the field.
     pub fn validation(field: &str, message: impl Into<String>) -> ApiError {
         let message = message.into();
-        ApiError::new(StatusCode::BAD_REQUEST, "VALIDATE_FAILED", format!("{field}: {message}"))
-            .with_detail(json!({ "field": field, "reason": message }))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "VALIDATE_FAILED",
+            format!("{field}: {message}"),
+        )
+        .with_detail(json!({ "field": field, "reason": message }))
     }
 
     /// 404 `NOT_FOUND` for a missing resource on a served route.
     pub fn not_found(what: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("{} not found", what.into()))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("{} not found", what.into()),
+        )
     }
 
     /// 401 `UNAUTHORIZED`.
@@ -60,7 +68,11 @@ impl ApiError {
 
     /// 503 `SERVICE_UNAVAILABLE`.
     pub fn unavailable(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", message)
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            message,
+        )
     }
 }
 
@@ -69,7 +81,9 @@ impl From<CommandError> for ApiError {
         match e {
             CommandError::Validation { field, message } => ApiError::validation(&field, message),
             CommandError::NotFound(what) => ApiError::not_found(what),
-            CommandError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            CommandError::Conflict { code, message } => {
+                ApiError::new(StatusCode::CONFLICT, code, message)
+            }
             CommandError::Forbidden(m) => ApiError::forbidden(m),
             CommandError::Unavailable(m) => {
                 tracing::error!(reason = %m, "write refused: log unavailable");

@@ -6,9 +6,11 @@
 //! should never happen) is caught and answered as a JSON 500 instead of a
 //! dropped connection.
 
+pub mod access;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod list;
 pub mod portsip;
 
 use crate::auth::password::SecretHasher;
@@ -87,7 +89,8 @@ pub fn router(state: AppState) -> Router {
 /// view would be wrong, so say so.
 async fn require_ready(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if !state.ready.load(Ordering::Acquire) {
-        return ApiError::unavailable("the directory is still loading; retry shortly").into_response();
+        return ApiError::unavailable("the directory is still loading; retry shortly")
+            .into_response();
     }
     next.run(req).await
 }
@@ -110,5 +113,10 @@ async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Ap
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", "unknown error").into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "UNKNOWN",
+        "unknown error",
+    )
+    .into_response()
 }

@@ -15,17 +15,34 @@ async fn the_system_administrator_signs_in_without_a_domain() {
     let token = body["access_token"].as_str().expect("access");
     assert!(body["refresh_token"].as_str().is_some());
 
-    let me: Value = app.get("/api/auth/user", Some(token)).await.json().await.expect("json");
+    let me: Value = app
+        .get("/api/auth/user", Some(token))
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(me["role"], "SystemAdmin");
-    let status: Value = app.get("/api/login", Some(token)).await.json().await.expect("json");
+    let status: Value = app
+        .get("/api/login", Some(token))
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(status["role"], "SystemAdmin");
     assert_eq!(status["access_token"], token);
     assert!(status["expires_in"].as_i64().expect("expires_in") > 3500);
-    assert!(status["expires_at"].as_str().expect("expires_at").ends_with('Z'));
+    assert!(status["expires_at"]
+        .as_str()
+        .expect("expires_at")
+        .ends_with('Z'));
 
     // POST /api/login is the same operation.
     let resp = app
-        .post("/api/login", None, &json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .post(
+            "/api/login",
+            None,
+            &json!({"username": "admin", "password": ADMIN_PASSWORD}),
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
@@ -57,7 +74,12 @@ async fn wrong_credentials_get_401_and_are_throttled() {
 #[tokio::test]
 async fn missing_bad_and_expired_tokens_get_401() {
     let app = spawn_app_with(|c| c.access_token_ttl_secs = 1).await;
-    assert_error(app.get("/api/auth/user", None).await, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    assert_error(
+        app.get("/api/auth/user", None).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+    )
+    .await;
     assert_error(
         app.get("/api/auth/user", Some("garbage")).await,
         StatusCode::UNAUTHORIZED,
@@ -77,33 +99,67 @@ async fn missing_bad_and_expired_tokens_get_401() {
 #[tokio::test]
 async fn refresh_rotates_tokens_and_sign_out_revokes_them() {
     let app = spawn_app().await;
-    let body: Value = app.sign_in("admin", ADMIN_PASSWORD, None).await.json().await.expect("json");
+    let body: Value = app
+        .sign_in("admin", ADMIN_PASSWORD, None)
+        .await
+        .json()
+        .await
+        .expect("json");
     let access = body["access_token"].as_str().expect("a").to_owned();
     let refresh = body["refresh_token"].as_str().expect("r").to_owned();
 
     let resp = app
-        .post("/api/auth/refresh_token", None, &json!({ "refresh_token": refresh }))
+        .post(
+            "/api/auth/refresh_token",
+            None,
+            &json!({ "refresh_token": refresh }),
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let rotated: Value = resp.json().await.expect("json");
     let access2 = rotated["access_token"].as_str().expect("a2").to_owned();
     assert_ne!(access, access2);
     // The old pair is dead: rotation.
-    assert_error(app.get("/api/auth/user", Some(&access)).await, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
     assert_error(
-        app.post("/api/auth/refresh_token", None, &json!({ "refresh_token": refresh })).await,
+        app.get("/api/auth/user", Some(&access)).await,
         StatusCode::UNAUTHORIZED,
         "UNAUTHORIZED",
     )
     .await;
-    assert_eq!(app.get("/api/auth/user", Some(&access2)).await.status(), StatusCode::OK);
+    assert_error(
+        app.post(
+            "/api/auth/refresh_token",
+            None,
+            &json!({ "refresh_token": refresh }),
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+    )
+    .await;
+    assert_eq!(
+        app.get("/api/auth/user", Some(&access2)).await.status(),
+        StatusCode::OK
+    );
 
-    let resp = app.post("/api/auth/sign_out", Some(&access2), &json!({})).await;
+    let resp = app
+        .post("/api/auth/sign_out", Some(&access2), &json!({}))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_error(app.get("/api/auth/user", Some(&access2)).await, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    assert_error(
+        app.get("/api/auth/user", Some(&access2)).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+    )
+    .await;
     let refresh2 = rotated["refresh_token"].as_str().expect("r2");
     assert_error(
-        app.post("/api/auth/refresh_token", None, &json!({ "refresh_token": refresh2 })).await,
+        app.post(
+            "/api/auth/refresh_token",
+            None,
+            &json!({ "refresh_token": refresh2 }),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
         "UNAUTHORIZED",
     )

@@ -73,7 +73,9 @@ impl TestApp {
         if let Some(r) = self.running.take() {
             r.stop().await.expect("clean stop");
         }
-        let running = app::start(self.config.clone()).await.expect("service restarts");
+        let running = app::start(self.config.clone())
+            .await
+            .expect("service restarts");
         running.ready().await;
         self.addr = running.addr;
         self.base = format!("http://{}", running.addr);
@@ -131,6 +133,9 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> Val
     let body: Value = resp.json().await.expect("error body is JSON");
     let err = body["errors"][0].clone();
     assert_eq!(err["code"], code, "code in {body}");
-    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "message in {body}");
+    assert!(
+        err["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message in {body}"
+    );
     err
 }

@@ -5,3 +5,4 @@ mod helpers;
 
 mod auth;
 mod service;
+mod tenants;

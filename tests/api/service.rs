@@ -16,7 +16,10 @@ async fn healthz_and_readyz_answer_json_once_ready() {
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["status"], "ready");
     assert_eq!(body["log_head"], body["projected"], "projections caught up");
-    assert!(body["log_head"].as_u64().expect("head") >= 1, "the admin was bootstrapped");
+    assert!(
+        body["log_head"].as_u64().expect("head") >= 1,
+        "the admin was bootstrapped"
+    );
 }
 
 #[tokio::test]
@@ -37,9 +40,22 @@ async fn every_response_carries_a_request_id() {
 #[tokio::test]
 async fn unknown_routes_and_wrong_methods_are_told_apart_from_missing_resources() {
     let app = spawn_app().await;
-    let err = assert_error(app.get("/api/no/such/route", None).await, StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND").await;
-    assert!(err["message"].as_str().expect("msg").contains("/api/no/such/route"));
-    assert_error(app.get("/nowhere", None).await, StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND").await;
+    let err = assert_error(
+        app.get("/api/no/such/route", None).await,
+        StatusCode::NOT_FOUND,
+        "ROUTE_NOT_FOUND",
+    )
+    .await;
+    assert!(err["message"]
+        .as_str()
+        .expect("msg")
+        .contains("/api/no/such/route"));
+    assert_error(
+        app.get("/nowhere", None).await,
+        StatusCode::NOT_FOUND,
+        "ROUTE_NOT_FOUND",
+    )
+    .await;
     assert_error(
         app.get("/api/auth/sign_in", None).await,
         StatusCode::METHOD_NOT_ALLOWED,
@@ -74,14 +90,20 @@ async fn oversized_bodies_get_413_and_malformed_json_gets_400_naming_the_problem
         .expect("request");
     assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
     let err = assert_error(
-        app.post("/api/auth/sign_in", None, &json!({"username": 7, "password": "x"})).await,
+        app.post(
+            "/api/auth/sign_in",
+            None,
+            &json!({"username": 7, "password": "x"}),
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         "VALIDATE_FAILED",
     )
     .await;
     assert_eq!(err["detail"]["field"], "username");
     let err = assert_error(
-        app.post("/api/auth/sign_in", None, &json!({"username": "admin"})).await,
+        app.post("/api/auth/sign_in", None, &json!({"username": "admin"}))
+            .await,
         StatusCode::BAD_REQUEST,
         "VALIDATE_FAILED",
     )
@@ -101,6 +123,8 @@ async fn acknowledged_writes_survive_a_restart() {
     let resp = app.get("/api/auth/user", Some(&token)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     // And the admin was not bootstrapped twice.
-    let resp = app.sign_in("admin", crate::helpers::ADMIN_PASSWORD, None).await;
+    let resp = app
+        .sign_in("admin", crate::helpers::ADMIN_PASSWORD, None)
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
 }

@@ -3,7 +3,9 @@
 use super::users::merge;
 use super::{Scope, Stamp};
 use std::collections::BTreeSet;
-use switchboard_events::domain::{GroupCreated, GroupDeleted, GroupMemberAdded, GroupMemberRemoved, GroupUpdated};
+use switchboard_events::domain::{
+    GroupCreated, GroupDeleted, GroupMemberAdded, GroupMemberRemoved, GroupUpdated,
+};
 use switchboard_events::{Envelope, Fields, Id, Value};
 
 /// A user group.
@@ -22,7 +24,9 @@ pub struct GroupView {
 }
 
 pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &GroupCreated) {
-    scope.groups_by_name.insert(e.name.to_lowercase(), e.group_id);
+    scope
+        .groups_by_name
+        .insert(e.name.to_lowercase(), e.group_id);
     scope.groups.insert(
         e.group_id,
         GroupView {

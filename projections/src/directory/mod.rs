@@ -191,8 +191,12 @@ impl Projection for Directory {
             Event::ExtensionUpdated(e) => extensions::updated(self.scope_mut(tenant), env, e),
             Event::ExtensionDeleted(e) => extensions::deleted(self.scope_mut(tenant), e),
             Event::UserLinkedToExtension(e) => extensions::linked(self.scope_mut(tenant), env, e),
-            Event::UserUnlinkedFromExtension(e) => extensions::unlinked(self.scope_mut(tenant), env, e),
-            Event::PrimaryExtensionChanged(e) => extensions::primary_changed(self.scope_mut(tenant), env, e),
+            Event::UserUnlinkedFromExtension(e) => {
+                extensions::unlinked(self.scope_mut(tenant), env, e)
+            }
+            Event::PrimaryExtensionChanged(e) => {
+                extensions::primary_changed(self.scope_mut(tenant), env, e)
+            }
 
             Event::RoleCreated(e) => roles::created(self.scope_mut(tenant), env, e),
             Event::RoleUpdated(e) => roles::updated(self.scope_mut(tenant), env, e),

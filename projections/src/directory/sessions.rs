@@ -1,7 +1,9 @@
 //! Sign-in sessions, looked up by token hash.
 
 use std::collections::HashMap;
-use switchboard_events::domain::{SessionEnded, SessionRefreshed, SessionStarted, SessionTenantSwitched};
+use switchboard_events::domain::{
+    SessionEnded, SessionRefreshed, SessionStarted, SessionTenantSwitched,
+};
 use switchboard_events::{Envelope, Id, TenantId};
 
 /// One session.

@@ -23,7 +23,10 @@ pub struct TenantView {
 impl TenantView {
     /// Whether the tenant is enabled (default true).
     pub fn enabled(&self) -> bool {
-        self.attrs.get("enabled").and_then(Value::as_bool).unwrap_or(true)
+        self.attrs
+            .get("enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
     }
 }
 

@@ -3,7 +3,8 @@
 use super::{Scope, Stamp};
 use std::collections::BTreeSet;
 use switchboard_events::domain::{
-    SecretKind, UserCreated, UserDeleted, UserProfileReset, UserRoleChanged, UserSecretChanged, UserUpdated,
+    SecretKind, UserCreated, UserDeleted, UserProfileReset, UserRoleChanged, UserSecretChanged,
+    UserUpdated,
 };
 use switchboard_events::{Envelope, Fields, Id, Value};
 
@@ -42,7 +43,9 @@ impl UserView {
 
     /// Whether the user may sign in (`enabled` defaults to true).
     pub fn enabled(&self) -> bool {
-        self.attr("enabled").and_then(Value::as_bool).unwrap_or(true)
+        self.attr("enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
     }
 
     /// The display name, if set.

@@ -84,7 +84,9 @@ pub async fn sign_in(
     }
     if let Some(d) = &body.domain {
         if d.is_empty() || d.chars().count() > 280 {
-            return Err(ApiError::validation("domain", "must be 1 to 280 characters").into_response());
+            return Err(
+                ApiError::validation("domain", "must be 1 to 280 characters").into_response(),
+            );
         }
     }
     let account = format!(
@@ -112,10 +114,20 @@ pub async fn sign_in(
             Some(d) => dir.tenant_by_domain(d).map(|t| t.id),
         };
         tenant.and_then(|t| {
-            let tenant_enabled = t == SYSTEM_TENANT || dir.tenants.get(&t).is_some_and(|v| v.enabled());
+            let tenant_enabled =
+                t == SYSTEM_TENANT || dir.tenants.get(&t).is_some_and(|v| v.enabled());
             dir.scope(t)
                 .and_then(|s| s.user_by_name(username))
-                .map(|u| (t, u.id, u.name.clone(), u.password_hash.clone(), u.enabled(), tenant_enabled))
+                .map(|u| {
+                    (
+                        t,
+                        u.id,
+                        u.name.clone(),
+                        u.password_hash.clone(),
+                        u.enabled(),
+                        tenant_enabled,
+                    )
+                })
         })
     };
     let hash = found
@@ -128,7 +140,12 @@ pub async fn sign_in(
         return Err(invalid_credentials().into_response());
     };
     if !enabled || !tenant_enabled {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "USER_DISABLED", "the account is disabled").into_response());
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "USER_DISABLED",
+            "the account is disabled",
+        )
+        .into_response());
     }
     state.throttle.succeeded(&account);
     let (access, refresh, tokens) = new_tokens(&state);
@@ -207,7 +224,10 @@ pub async fn refresh_token(
 }
 
 /// `POST /auth/sign_out`: ends the caller's session (both tokens).
-pub async fn sign_out(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn sign_out(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     let session = caller.session_id;
     state
         .pipeline

@@ -1,6 +1,8 @@
 //! The PortSIP v22 dialect, served under `/api`, one file per resource.
 
 pub mod auth;
+pub mod ids;
+pub mod tenants;
 
 use super::AppState;
 use axum::routing::{get, post};
@@ -14,4 +16,9 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/refresh_token", post(auth::refresh_token))
         .route("/auth/sign_out", post(auth::sign_out))
         .route("/auth/user", get(auth::auth_user))
+        .route("/tenants", get(tenants::list).post(tenants::create))
+        .route("/tenants/switch", post(tenants::switch))
+        .route("/tenants/{id}", get(tenants::show).post(tenants::update))
+        .route("/tenants/{id}/destroy", post(tenants::destroy))
+        .route("/tenant", get(tenants::show_own).post(tenants::update_own))
 }

@@ -1,0 +1,499 @@
+//! User commands: CreateUser, UpdateUser, SetUserSecret, ChangeUserRole,
+//! ResetUserProfile, DeleteUser. Decisions are pure functions of the
+//! tenant's scope.
+
+use super::{CommandError, Decision};
+use crate::auth::roles;
+use crate::schema::Table;
+use switchboard_events::domain::{
+    ExtensionCreated, ExtensionType, PrimaryExtensionChanged, SecretKind, UserCreated, UserDeleted,
+    UserLinkedToExtension, UserProfileReset, UserRoleChanged, UserSecretChanged,
+    UserUnlinkedFromExtension, UserUpdated,
+};
+use switchboard_events::{Event, Expected, Fields, Id, StreamId, Value};
+use switchboard_projections::directory::{NumberOwner, Scope, UserView};
+
+/// Names reserved for the system administrator.
+pub const RESERVED_NAMES: &[&str] = &["admin", "system", "administrator", "root"];
+
+/// A valid user account name: 1–64 characters of letters, digits and
+/// `_ - ' .`, not starting or ending with `.`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName(String);
+
+impl UserName {
+    /// Parses an account name for an ordinary user (reserved names refused).
+    pub fn parse(s: &str) -> Result<UserName, CommandError> {
+        let invalid = |m: &str| CommandError::invalid("name", m);
+        let n = s.chars().count();
+        if n == 0 || n > 64 {
+            return Err(invalid("must be 1 to 64 characters"));
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '\'' | '.'))
+        {
+            return Err(invalid(
+                "may contain only letters, digits, underscore, dash, single quote and period",
+            ));
+        }
+        if s.starts_with('.') || s.ends_with('.') {
+            return Err(invalid("cannot start or end with a period"));
+        }
+        if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(s)) {
+            return Err(invalid("is reserved for the system administrator"));
+        }
+        Ok(UserName(s.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A valid extension number: 3 to 64 ASCII digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExtensionNumber(String);
+
+impl ExtensionNumber {
+    /// Parses an extension number; `field` names it in the error.
+    pub fn parse(s: &str, field: &str) -> Result<ExtensionNumber, CommandError> {
+        if s.len() < 3 || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CommandError::invalid(field, "must be 3 to 64 digits"));
+        }
+        Ok(ExtensionNumber(s.to_owned()))
+    }
+
+    /// The number.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The role names that may be given to a user inside a tenant: the
+/// built-ins other than the system-scope ones, and the tenant's custom roles.
+/// Returns the canonical spelling.
+pub fn assignable_role(scope: &Scope, role: &str) -> Result<String, CommandError> {
+    if roles::is_built_in(role) {
+        if matches!(role, "SystemAdmin" | "Dealer") {
+            return Err(CommandError::invalid(
+                "role",
+                "is a system role and cannot be given inside a tenant",
+            ));
+        }
+        return Ok(role.to_owned());
+    }
+    scope
+        .roles_by_name
+        .get(&role.to_lowercase())
+        .and_then(|id| scope.roles.get(id))
+        .map(|r| r.name.clone())
+        .ok_or_else(|| CommandError::invalid("role", format!("no role named {role:?}")))
+}
+
+/// How a user gets the extension behind a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberClaim {
+    /// An existing extension nobody is linked to.
+    Existing(Id),
+    /// The number is free: create an extension.
+    New,
+}
+
+/// Whether `number` can become a user's primary extension.
+pub fn claim_number(
+    scope: &Scope,
+    number: &ExtensionNumber,
+    field: &str,
+) -> Result<NumberClaim, CommandError> {
+    match scope.numbers.get(number.as_str()) {
+        None => Ok(NumberClaim::New),
+        Some(NumberOwner::Extension(ext)) => match scope.extensions.get(ext) {
+            Some(x) if x.users.is_empty() => Ok(NumberClaim::Existing(*ext)),
+            _ => Err(number_taken(number, field)),
+        },
+        Some(_) => Err(number_taken(number, field)),
+    }
+}
+
+fn number_taken(number: &ExtensionNumber, field: &str) -> CommandError {
+    let _ = field;
+    CommandError::conflict(
+        "EXTENSION_NUMBER_IN_USE",
+        format!("extension number {} is already in use", number.as_str()),
+    )
+}
+
+/// Ids minted for a new user and, possibly, its extension and link.
+#[derive(Debug, Clone, Copy)]
+pub struct NewUserIds {
+    /// The user.
+    pub user_id: Id,
+    /// The extension, if one is created.
+    pub extension_id: Id,
+    /// The link.
+    pub link_id: Id,
+}
+
+/// Create a user.
+#[derive(Debug, Clone)]
+pub struct CreateUser {
+    /// Ids to use.
+    pub ids: NewUserIds,
+    /// Account name.
+    pub name: UserName,
+    /// Requested role.
+    pub role: String,
+    /// argon2id hash of the password.
+    pub password_hash: String,
+    /// argon2id hash of the extension password.
+    pub extension_password_hash: String,
+    /// argon2id hash of the voicemail PIN.
+    pub voicemail_pin_hash: String,
+    /// Primary extension number.
+    pub extension_number: ExtensionNumber,
+    /// Validated other fields.
+    pub attrs: Fields,
+}
+
+/// Decides CreateUser: unique name, assignable role, a free (or unlinked)
+/// extension number. User, extension, secrets and link land in one append.
+pub fn create(scope: &Scope, cmd: CreateUser) -> Result<Decision, CommandError> {
+    if scope.user_by_name(cmd.name.as_str()).is_some() {
+        return Err(CommandError::conflict(
+            "ALREADY_EXISTS",
+            format!("a user named {} already exists", cmd.name.as_str()),
+        ));
+    }
+    let role = assignable_role(scope, &cmd.role)?;
+    let claim = claim_number(scope, &cmd.extension_number, "extension_number")?;
+    let user_id = cmd.ids.user_id;
+    let mut events = Vec::with_capacity(6);
+    let extension_id = match claim {
+        NumberClaim::Existing(id) => id,
+        NumberClaim::New => {
+            events.push(Event::ExtensionCreated(ExtensionCreated {
+                extension_id: cmd.ids.extension_id,
+                number: cmd.extension_number.as_str().to_owned(),
+                name: String::new(),
+                ext_type: ExtensionType::Sip,
+                enabled: true,
+            }));
+            cmd.ids.extension_id
+        }
+    };
+    events.push(Event::UserCreated(UserCreated {
+        user_id,
+        name: cmd.name.as_str().to_owned(),
+        role,
+        password_hash: cmd.password_hash,
+        attrs: cmd.attrs,
+    }));
+    events.push(secret(
+        user_id,
+        SecretKind::ExtensionPassword,
+        cmd.extension_password_hash,
+    ));
+    events.push(secret(
+        user_id,
+        SecretKind::VoicemailPin,
+        cmd.voicemail_pin_hash,
+    ));
+    events.push(Event::UserLinkedToExtension(UserLinkedToExtension {
+        link_id: cmd.ids.link_id,
+        user_id,
+        extension_id,
+    }));
+    events.push(Event::PrimaryExtensionChanged(PrimaryExtensionChanged {
+        user_id,
+        extension_id: Some(extension_id),
+    }));
+    Ok(Decision::events(events).expect(StreamId::of("user", user_id), Expected::NoStream))
+}
+
+fn secret(user_id: Id, secret: SecretKind, hash: String) -> Event {
+    Event::UserSecretChanged(UserSecretChanged {
+        user_id,
+        secret,
+        hash,
+    })
+}
+
+fn user(scope: &Scope, id: Id) -> Result<&UserView, CommandError> {
+    scope
+        .users
+        .get(&id)
+        .ok_or_else(|| CommandError::NotFound("user".into()))
+}
+
+fn is_admin(u: &UserView) -> bool {
+    u.role == "Admin" && u.enabled()
+}
+
+/// Whether taking `user` out of the Admins (deleting, demoting, disabling)
+/// would leave the tenant without an enabled Admin.
+fn is_last_admin(scope: &Scope, u: &UserView) -> bool {
+    is_admin(u) && scope.users.values().filter(|x| is_admin(x)).count() == 1
+}
+
+fn last_admin() -> CommandError {
+    CommandError::conflict(
+        "LAST_ADMIN",
+        "the tenant's last enabled Admin cannot be removed, demoted or disabled",
+    )
+}
+
+/// Update a user.
+#[derive(Debug, Clone)]
+pub struct UpdateUser {
+    /// The user.
+    pub user_id: Id,
+    /// Validated incoming fields (partial).
+    pub incoming: Fields,
+    /// A new primary extension number, if given.
+    pub extension_number: Option<ExtensionNumber>,
+    /// A new voicemail PIN hash, if given.
+    pub voicemail_pin_hash: Option<String>,
+    /// Ids to use if the new number needs an extension and a link.
+    pub ids: NewUserIds,
+}
+
+/// Decides UpdateUser: records only changed fields; moving the primary
+/// extension unlinks the old one and links the new one.
+pub fn update(scope: &Scope, table: &Table, cmd: UpdateUser) -> Result<Decision, CommandError> {
+    let u = user(scope, cmd.user_id)?;
+    let changes = table.diff(&u.attrs, &cmd.incoming);
+    if changes.get("enabled") == Some(&Value::Bool(false)) && is_last_admin(scope, u) {
+        return Err(last_admin());
+    }
+    let mut events = Vec::new();
+    if !changes.is_empty() {
+        events.push(Event::UserUpdated(UserUpdated {
+            user_id: cmd.user_id,
+            changes,
+        }));
+    }
+    if let Some(hash) = cmd.voicemail_pin_hash {
+        events.push(secret(cmd.user_id, SecretKind::VoicemailPin, hash));
+    }
+    if let Some(number) = cmd.extension_number {
+        if scope.extension_number_of(u) != Some(number.as_str()) {
+            events.extend(move_primary(scope, u, &number, cmd.ids)?);
+        }
+    }
+    if events.is_empty() {
+        return Ok(Decision::none());
+    }
+    Ok(Decision::events(events).expect(
+        StreamId::of("user", cmd.user_id),
+        Expected::Exactly(u.stamp.version),
+    ))
+}
+
+/// Events that make `number` the user's primary extension: unlink the old
+/// primary, then link (creating the extension if the number is free) the new.
+fn move_primary(
+    scope: &Scope,
+    u: &UserView,
+    number: &ExtensionNumber,
+    ids: NewUserIds,
+) -> Result<Vec<Event>, CommandError> {
+    let mut events = Vec::new();
+    // The number may already be one of the user's own linked extensions.
+    let own = u.extensions.iter().copied().find(|e| {
+        scope
+            .extensions
+            .get(e)
+            .is_some_and(|x| x.number == number.as_str())
+    });
+    let target = match own {
+        Some(e) => e,
+        None => match claim_number(scope, number, "extension_number")? {
+            NumberClaim::Existing(e) => e,
+            NumberClaim::New => {
+                events.push(Event::ExtensionCreated(ExtensionCreated {
+                    extension_id: ids.extension_id,
+                    number: number.as_str().to_owned(),
+                    name: String::new(),
+                    ext_type: ExtensionType::Sip,
+                    enabled: true,
+                }));
+                ids.extension_id
+            }
+        },
+    };
+    if let Some(old) = u.primary_extension {
+        if let Some(link) = scope
+            .links
+            .values()
+            .find(|l| l.user_id == u.id && l.extension_id == old)
+        {
+            events.push(Event::UserUnlinkedFromExtension(
+                UserUnlinkedFromExtension {
+                    link_id: link.id,
+                    user_id: u.id,
+                    extension_id: old,
+                },
+            ));
+        }
+    }
+    if own.is_none() {
+        events.push(Event::UserLinkedToExtension(UserLinkedToExtension {
+            link_id: ids.link_id,
+            user_id: u.id,
+            extension_id: target,
+        }));
+    }
+    events.push(Event::PrimaryExtensionChanged(PrimaryExtensionChanged {
+        user_id: u.id,
+        extension_id: Some(target),
+    }));
+    Ok(events)
+}
+
+/// Sets a secret (password, extension password or PIN) to a new hash.
+pub fn set_secret(
+    scope: &Scope,
+    user_id: Id,
+    kind: SecretKind,
+    hash: String,
+) -> Result<Decision, CommandError> {
+    let u = user(scope, user_id)?;
+    Ok(Decision::events(vec![secret(user_id, kind, hash)]).expect(
+        StreamId::of("user", user_id),
+        Expected::Exactly(u.stamp.version),
+    ))
+}
+
+/// Changes a user's role. Nobody changes their own role, and the last Admin
+/// cannot be demoted.
+pub fn change_role(
+    scope: &Scope,
+    actor: Id,
+    user_id: Id,
+    role: &str,
+) -> Result<Decision, CommandError> {
+    let u = user(scope, user_id)?;
+    if actor == user_id {
+        return Err(CommandError::Forbidden(
+            "you cannot change your own role".into(),
+        ));
+    }
+    let role = assignable_role(scope, role)?;
+    if role == u.role {
+        return Ok(Decision::none());
+    }
+    if is_last_admin(scope, u) {
+        return Err(last_admin());
+    }
+    Ok(
+        Decision::events(vec![Event::UserRoleChanged(UserRoleChanged {
+            user_id,
+            role,
+        })])
+        .expect(
+            StreamId::of("user", user_id),
+            Expected::Exactly(u.stamp.version),
+        ),
+    )
+}
+
+/// Resets the user's profile: every field in `profile_fields` goes back to
+/// its default. Nothing is recorded if nothing changes.
+pub fn reset_profile(
+    scope: &Scope,
+    table: &Table,
+    user_id: Id,
+    profile_fields: &[&str],
+) -> Result<Decision, CommandError> {
+    let u = user(scope, user_id)?;
+    let incoming: Fields = profile_fields
+        .iter()
+        .map(|f| ((*f).to_owned(), Value::Null))
+        .collect();
+    let reset = table.diff(&u.attrs, &incoming);
+    if reset.is_empty() {
+        return Ok(Decision::none());
+    }
+    Ok(
+        Decision::events(vec![Event::UserProfileReset(UserProfileReset {
+            user_id,
+            reset,
+        })])
+        .expect(
+            StreamId::of("user", user_id),
+            Expected::Exactly(u.stamp.version),
+        ),
+    )
+}
+
+/// Deletes a user: unlinks its extensions, then deletes it. The last Admin
+/// cannot be deleted.
+pub fn delete(scope: &Scope, user_id: Id) -> Result<Decision, CommandError> {
+    let u = user(scope, user_id)?;
+    if is_last_admin(scope, u) {
+        return Err(last_admin());
+    }
+    let mut events: Vec<Event> = scope
+        .links
+        .values()
+        .filter(|l| l.user_id == user_id)
+        .map(|l| {
+            Event::UserUnlinkedFromExtension(UserUnlinkedFromExtension {
+                link_id: l.id,
+                user_id,
+                extension_id: l.extension_id,
+            })
+        })
+        .collect();
+    for g in &u.groups {
+        events.push(Event::GroupMemberRemoved(
+            switchboard_events::domain::GroupMemberRemoved {
+                group_id: *g,
+                user_id,
+            },
+        ));
+    }
+    events.push(Event::UserDeleted(UserDeleted { user_id }));
+    Ok(Decision::events(events).expect(
+        StreamId::of("user", user_id),
+        Expected::Exactly(u.stamp.version),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_follow_portsips_rules() {
+        for ok in ["alice", "o'brien", "a.b", "x_y-z", "Élodie", "1234"] {
+            assert!(UserName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            ".alice",
+            "alice.",
+            "a b",
+            "a@b",
+            "ADMIN",
+            "Root",
+            "system",
+            "administrator",
+        ] {
+            assert!(UserName::parse(bad).is_err(), "{bad}");
+        }
+        assert!(UserName::parse(&"a".repeat(64)).is_ok());
+        assert!(UserName::parse(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn extension_numbers_are_3_to_64_digits() {
+        assert!(ExtensionNumber::parse("101", "n").is_ok());
+        assert!(ExtensionNumber::parse(&"9".repeat(64), "n").is_ok());
+        for bad in ["", "12", "10a", "+101", " 101", &"9".repeat(65)] {
+            assert!(ExtensionNumber::parse(bad, "n").is_err(), "{bad}");
+        }
+    }
+}

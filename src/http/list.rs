@@ -1,0 +1,141 @@
+//! List endpoints: PortSIP's query options (`filter`, `search`, `orderby`,
+//! `skip`, `top`, `count`; OData's `$`-prefixed spellings accepted too) over
+//! rendered items, answered as `{count, items}`.
+
+use super::error::ApiError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::Json;
+use serde_json::{json, Map, Value};
+use switchboard_projections::query::{ListQuery, ListSchema, RawListParams};
+
+/// The list query parameters of a request.
+#[derive(Debug, Clone, Default)]
+pub struct ListParams(pub RawListParams);
+
+impl<S: Send + Sync> FromRequestParts<S> for ListParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let mut raw = RawListParams::default();
+        for (k, v) in form_pairs(query) {
+            let slot = match k.trim_start_matches('$') {
+                "filter" => &mut raw.filter,
+                "search" => &mut raw.search,
+                "orderby" => &mut raw.orderby,
+                "skip" => &mut raw.skip,
+                "top" => &mut raw.top,
+                "count" => &mut raw.count,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(ApiError::validation(&k, "given more than once"));
+            }
+            *slot = Some(v);
+        }
+        Ok(ListParams(raw))
+    }
+}
+
+/// Decodes `a=b&c=d` (percent-decoding, `+` as space).
+pub fn form_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses the query against `schema`, runs it over `items` and answers
+/// `{count, items}`.
+pub fn respond(
+    params: &ListParams,
+    schema: &ListSchema,
+    items: impl IntoIterator<Item = Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let query = ListQuery::parse(&params.0, schema)
+        .map_err(|e| ApiError::validation(&e.param, e.message))?;
+    let page = query.run(items);
+    Ok(Json(json!({ "count": page.count, "items": page.items })))
+}
+
+/// Builds a list schema from a resource's core fields and its field table.
+/// Called once per resource (the result is leaked into a `'static` so the
+/// query engine can borrow it for the life of the process).
+pub fn schema_from_table(
+    core: &[(&'static str, crate::schema::ListType)],
+    core_search: &[&'static str],
+    table: &crate::schema::Table,
+    default_order: &'static [(&'static str, switchboard_projections::query::Dir)],
+) -> ListSchema {
+    use switchboard_projections::query::FieldType;
+    let convert = |t: crate::schema::ListType| match t {
+        crate::schema::ListType::String => FieldType::String,
+        crate::schema::ListType::Number => FieldType::Number,
+        crate::schema::ListType::Bool => FieldType::Bool,
+        crate::schema::ListType::DateTime => FieldType::DateTime,
+    };
+    let fields: Vec<(&'static str, FieldType)> = core
+        .iter()
+        .map(|(n, t)| (*n, convert(*t)))
+        .chain(
+            table
+                .list_fields()
+                .into_iter()
+                .map(|(n, t)| (n, convert(t))),
+        )
+        .collect();
+    let search: Vec<&'static str> = core_search
+        .iter()
+        .copied()
+        .chain(table.search_fields())
+        .collect();
+    ListSchema {
+        fields: Box::leak(fields.into_boxed_slice()),
+        search: Box::leak(search.into_boxed_slice()),
+        default_order,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode() {
+        let pairs = form_pairs("filter=name%20eq%20%27a%27&top=5&$skip=1&x&search=a+b&bad=%zz%");
+        assert_eq!(pairs[0], ("filter".into(), "name eq 'a'".into()));
+        assert_eq!(pairs[2], ("$skip".into(), "1".into()));
+        assert_eq!(pairs[3], ("x".into(), "".into()));
+        assert_eq!(pairs[4], ("search".into(), "a b".into()));
+        assert_eq!(pairs[5], ("bad".into(), "%zz%".into()));
+    }
+}

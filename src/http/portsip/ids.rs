@@ -1,0 +1,50 @@
+//! PortSIP resource ids: opaque strings such as `NzAwNTUxOTA5NzczMTQ4MTYw`
+//! (base64 of the decimal id, like PortSIP's own). Clients must treat them
+//! as opaque; we parse them back strictly.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use switchboard_events::ids::ID_LIMIT;
+use switchboard_events::Id;
+
+/// Renders an id the PortSIP way.
+pub fn render(id: Id) -> String {
+    STANDARD.encode(id.0.to_string())
+}
+
+/// Parses a PortSIP id; `None` for anything we could not have issued.
+pub fn parse(s: &str) -> Option<Id> {
+    if s.is_empty() || s.len() > 32 {
+        return None;
+    }
+    let bytes = STANDARD.decode(s).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    if text.is_empty() || text.starts_with('0') || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = text.parse().ok()?;
+    (n > 0 && n < ID_LIMIT).then_some(Id(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_look_like_portsips() {
+        assert_eq!(
+            render(Id(700551909773148160 % ID_LIMIT)),
+            render(Id(700551909773148160 % ID_LIMIT))
+        );
+        assert_eq!(
+            STANDARD.encode("700551909773148160"),
+            "NzAwNTUxOTA5NzczMTQ4MTYw"
+        );
+        for n in [1u64, 42, 123_456_789, ID_LIMIT - 1] {
+            assert_eq!(parse(&render(Id(n))), Some(Id(n)));
+        }
+        for bad in ["", "!!", "MA==", "LTE=", "YWJj", &STANDARD.encode("01")] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Tenants: `GET/POST /tenants`, `GET/POST /tenants/{id}`,
+//! `POST /tenants/{id}/destroy`, `POST /tenants/switch?id=`, and an Admin's
+//! own tenant at `GET/POST /tenant`.
+
+use super::ids;
+use crate::auth::caller::Caller;
+use crate::auth::roles::Capability;
+use crate::commands::tenants::{self, CreateTenant, UpdateTenant};
+use crate::commands::{fresh_id, CommandError};
+use crate::http::access::{require, tenant_of};
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::http::list::{self, ListParams};
+use crate::http::AppState;
+use crate::schema::tenant::{
+    TENANT, TENANT_CORE_LIST, TENANT_CORE_SEARCH, TENANT_SELF_UPDATABLE, TENANT_SKIP,
+};
+use crate::schema::Mode;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Map, Value};
+use std::sync::LazyLock;
+use switchboard_events::envelope::format_rfc3339;
+use switchboard_events::{Id, SYSTEM_TENANT};
+use switchboard_projections::directory::TenantView;
+use switchboard_projections::query::{Dir, ListSchema};
+
+static LIST_SCHEMA: LazyLock<ListSchema> = LazyLock::new(|| {
+    list::schema_from_table(
+        TENANT_CORE_LIST,
+        TENANT_CORE_SEARCH,
+        &TENANT,
+        &[("created_at", Dir::Asc), ("id", Dir::Asc)],
+    )
+});
+
+/// Renders a tenant: `summary` for list items, full otherwise.
+pub fn render(t: &TenantView, summary: bool) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(t.id)));
+    m.insert("name".into(), json!(t.name));
+    m.insert("domain".into(), json!(t.domain));
+    TENANT.render(&t.attrs, summary, &mut m);
+    m.insert(
+        "created_at".into(),
+        json!(format_rfc3339(t.stamp.created_at)),
+    );
+    m
+}
+
+fn parse_id(raw: &str) -> Result<Id, ApiError> {
+    ids::parse(raw).ok_or_else(|| ApiError::not_found("tenant"))
+}
+
+fn core_string(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::validation(field, "must be a string")),
+    }
+}
+
+/// `GET /tenants`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewTenants)?;
+    let items: Vec<_> = {
+        let dir = state.pipeline.projector().read();
+        dir.tenants.values().map(|t| render(t, true)).collect()
+    };
+    list::respond(&params, &LIST_SCHEMA, items)
+}
+
+/// `POST /tenants`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&state, &caller, Capability::ManageTenants)?;
+    let name =
+        core_string(&body, "name")?.ok_or_else(|| ApiError::validation("name", "is required"))?;
+    tenants::validate_name(&name)?;
+    let domain = core_string(&body, "domain")?
+        .ok_or_else(|| ApiError::validation("domain", "is required"))?;
+    let domain = tenants::validate_domain(&domain)?;
+    let attrs = TENANT
+        .validate(&body, Mode::Create, TENANT_SKIP)
+        .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    let (id, _) = state
+        .pipeline
+        .execute(SYSTEM_TENANT, caller.metadata("portsip"), |dir| {
+            let tenant_id = fresh_id(|id| dir.tenants.contains_key(&id));
+            let decision = tenants::create(
+                dir,
+                CreateTenant {
+                    tenant_id,
+                    name,
+                    domain,
+                    attrs,
+                },
+            )?;
+            Ok((decision, tenant_id))
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+}
+
+/// `GET /tenants/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewTenants)?;
+    let id = parse_id(&id)?;
+    let dir = state.pipeline.projector().read();
+    let t = dir
+        .tenants
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    Ok(Json(Value::Object(render(t, false))))
+}
+
+async fn apply_update(
+    state: &AppState,
+    caller: &Caller,
+    id: Id,
+    body: Map<String, Value>,
+    allowed: Option<&[&str]>,
+) -> Result<(), ApiError> {
+    if let Some(allowed) = allowed {
+        if let Some(k) = body
+            .keys()
+            .find(|k| !allowed.contains(&k.as_str()) && k.as_str() != "id")
+        {
+            return Err(ApiError::validation(k, "cannot be changed here"));
+        }
+    }
+    let name = core_string(&body, "name")?;
+    if let Some(n) = &name {
+        tenants::validate_name(n)?;
+    }
+    let domain = match core_string(&body, "domain")? {
+        Some(d) => Some(tenants::validate_domain(&d)?),
+        None => None,
+    };
+    let incoming = TENANT
+        .validate(&body, Mode::Update, TENANT_SKIP)
+        .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    state
+        .pipeline
+        .execute_scopes(
+            &[SYSTEM_TENANT, id],
+            SYSTEM_TENANT,
+            caller.metadata("portsip"),
+            |dir| {
+                let decision = tenants::update(
+                    dir,
+                    &TENANT,
+                    UpdateTenant {
+                        tenant_id: id,
+                        name,
+                        domain,
+                        incoming,
+                    },
+                )?;
+                Ok((decision, ()))
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// `POST /tenants/{id}`.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageTenants)?;
+    let id = parse_id(&id)?;
+    apply_update(&state, &caller, id, body, None).await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /tenants/{id}/destroy`.
+pub async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require(&state, &caller, Capability::ManageTenants)?;
+    let id = parse_id(&id)?;
+    state
+        .pipeline
+        .execute_scopes(
+            &[SYSTEM_TENANT, id],
+            SYSTEM_TENANT,
+            caller.metadata("portsip"),
+            |dir| Ok((tenants::delete(dir, id)?, ())),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /tenants/switch?id=...`: the caller's session acts inside that tenant.
+pub async fn switch(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageTenants)?;
+    let raw = list::form_pairs(query.as_deref().unwrap_or(""))
+        .into_iter()
+        .find(|(k, _)| k == "id")
+        .map(|(_, v)| v)
+        .ok_or_else(|| ApiError::validation("id", "is required"))?;
+    let id = parse_id(&raw)?;
+    let session = caller.session_id;
+    state
+        .pipeline
+        .execute(caller.home_tenant, caller.metadata("portsip"), |dir| {
+            Ok((tenants::switch(dir, session, id)?, ()))
+        })
+        .await
+        .map_err(|e| match e {
+            CommandError::NotFound(_) => ApiError::not_found("tenant"),
+            other => other.into(),
+        })?;
+    Ok(Json(json!({})))
+}
+
+/// `GET /tenant`: the caller's own tenant.
+pub async fn show_own(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewTenantSettings)?;
+    let tenant = tenant_of(&caller)?;
+    let dir = state.pipeline.projector().read();
+    let t = dir
+        .tenants
+        .get(&tenant)
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let mut m = render(t, false);
+    // An Admin does not see the system-level switches of its tenant.
+    m.remove("enabled");
+    Ok(Json(Value::Object(m)))
+}
+
+/// `POST /tenant`: an Admin updates its own tenant's settings.
+pub async fn update_own(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageTenantSettings)?;
+    let tenant = tenant_of(&caller)?;
+    apply_update(&state, &caller, tenant, body, Some(TENANT_SELF_UPDATABLE)).await?;
+    Ok(Json(json!({})))
+}
