@@ -321,7 +321,7 @@ async fn read_stream_and_get_return_decodable_domain_events() {
         ext_type: ExtensionType::Sip,
         enabled: true,
     });
-    log.append(request(&[created.clone()], vec![]))
+    log.append(request(std::slice::from_ref(&created), vec![]))
         .await
         .expect("append");
     let env = log.get(1).expect("get").expect("present");
