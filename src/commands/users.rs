@@ -13,6 +13,73 @@ use switchboard_events::domain::{
 use switchboard_events::{Event, Expected, Fields, Id, StreamId, Value};
 use switchboard_projections::directory::{NumberOwner, Scope, UserView};
 
+/// The settings a profile reset returns to their defaults: how calls reach
+/// the user (forwarding, office hours, DND/ACB, voicemail, BLFs, recording,
+/// transport). Identity and contact fields (names, email, phones, address,
+/// department) are not part of the profile and stay as they are.
+pub const PROFILE_FIELDS: &[&str] = &[
+    "enable_audio_recording",
+    "enable_video_recording",
+    "enable_dnd",
+    "enable_acb",
+    "enable_hot_desking",
+    "anonymous_outbound_calls",
+    "delivery_outbound_cid",
+    "outbound_caller_ids",
+    "custom_options",
+    "office_hours",
+    "available_office_hours_forward_rule",
+    "available_non_office_hours_forward_rule",
+    "available_no_answer_forward_rule",
+    "busy_office_hours_forward_rule",
+    "busy_non_office_hours_forward_rule",
+    "busy_no_answer_forward_rule",
+    "dnd_office_hours_forward_rule",
+    "dnd_non_office_hours_forward_rule",
+    "away_office_hours_forward_rule",
+    "away_non_office_hours_forward_rule",
+    "lunch_office_hours_forward_rule",
+    "lunch_non_office_hours_forward_rule",
+    "trip_office_hours_forward_rule",
+    "trip_non_office_hours_forward_rule",
+    "offline_office_hours_forward_rule",
+    "offline_non_office_hours_forward_rule",
+    "custom_forward_rules",
+    "voicemail_prompt",
+    "enable_voicemail_pin",
+    "enable_voicemail_notify",
+    "voicemail_play_datetime",
+    "interface",
+    "preferred_transport",
+    "blfs",
+];
+
+/// Checks a sign-in password: 8 to 128 characters.
+pub fn validate_password(field: &str, s: &str) -> Result<(), CommandError> {
+    let n = s.chars().count();
+    if !(8..=128).contains(&n) {
+        return Err(CommandError::invalid(field, "must be 8 to 128 characters"));
+    }
+    Ok(())
+}
+
+/// Checks a SIP extension password: 6 to 64 characters.
+pub fn validate_extension_password(field: &str, s: &str) -> Result<(), CommandError> {
+    let n = s.chars().count();
+    if !(6..=64).contains(&n) {
+        return Err(CommandError::invalid(field, "must be 6 to 64 characters"));
+    }
+    Ok(())
+}
+
+/// Checks a voicemail PIN: 6 to 10 digits.
+pub fn validate_pin(field: &str, s: &str) -> Result<(), CommandError> {
+    if !(6..=10).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CommandError::invalid(field, "must be 6 to 10 digits"));
+    }
+    Ok(())
+}
+
 /// Names reserved for the system administrator.
 pub const RESERVED_NAMES: &[&str] = &["admin", "system", "administrator", "root"];
 

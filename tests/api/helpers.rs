@@ -139,3 +139,78 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> Val
     );
     err
 }
+
+/// A tenant with its own Admin, for tests that work inside a tenant.
+pub struct TenantCtx {
+    /// The tenant's PortSIP id.
+    pub id: String,
+    /// Its SIP domain.
+    pub domain: String,
+    /// An access token of the tenant's Admin (`boss`, extension 100).
+    pub admin: String,
+}
+
+/// The body of a valid user creation.
+pub fn user_body(name: &str, number: &str) -> Value {
+    json!({
+        "name": name,
+        "display_name": format!("{name} display"),
+        "password": "Passw0rd-123",
+        "email": format!("{name}@example.com"),
+        "role": "StandardUser",
+        "extension_number": number,
+        "extension_password": "ext-pass-1",
+        "voicemail_pin": "123456",
+    })
+}
+
+impl TestApp {
+    /// Creates a tenant and an Admin in it; signs the Admin in.
+    pub async fn tenant(&self, domain: &str) -> TenantCtx {
+        let sys = self.admin_token().await;
+        let body = json!({"name": domain, "domain": domain, "timezone": "UTC", "currency": "USD", "region": "USA"});
+        let resp = self.post("/api/tenants", Some(&sys), &body).await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "tenant created");
+        let id = resp.json::<Value>().await.expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let resp = self
+            .post(
+                &format!("/api/tenants/switch?id={id}"),
+                Some(&sys),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "switched");
+        let mut boss = user_body("boss", "100");
+        boss["role"] = json!("Admin");
+        let resp = self.post("/api/users", Some(&sys), &boss).await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "admin created");
+        let admin = self.token_for("boss", "Passw0rd-123", domain).await;
+        TenantCtx {
+            id,
+            domain: domain.to_owned(),
+            admin,
+        }
+    }
+
+    /// Signs a tenant user in; returns the access token.
+    pub async fn token_for(&self, name: &str, password: &str, domain: &str) -> String {
+        let resp = self.sign_in(name, password, Some(domain)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{name} signs in");
+        resp.json::<Value>().await.expect("json")["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// Creates a user; returns its id.
+    pub async fn create_user(&self, token: &str, body: &Value) -> String {
+        let resp = self.post("/api/users", Some(token), body).await;
+        let status = resp.status();
+        let json: Value = resp.json().await.expect("json");
+        assert_eq!(status, StatusCode::CREATED, "user created: {json}");
+        json["id"].as_str().expect("id").to_owned()
+    }
+}

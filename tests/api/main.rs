@@ -6,3 +6,4 @@ mod helpers;
 mod auth;
 mod service;
 mod tenants;
+mod users;

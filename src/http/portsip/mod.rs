@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod ids;
 pub mod tenants;
+pub mod user;
+pub mod users;
 
 use super::AppState;
 use axum::routing::{get, post};
@@ -21,4 +23,22 @@ pub fn routes() -> Router<AppState> {
         .route("/tenants/{id}", get(tenants::show).post(tenants::update))
         .route("/tenants/{id}/destroy", post(tenants::destroy))
         .route("/tenant", get(tenants::show_own).post(tenants::update_own))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/profile", post(users::reset_all_profiles))
+        .route("/users/{id}", get(users::show).post(users::update))
+        .route("/users/{id}/password", post(users::reset_password))
+        .route(
+            "/users/{id}/extension_password",
+            post(users::reset_extension_password),
+        )
+        .route("/users/{id}/role", post(users::change_role))
+        .route("/users/{id}/profile", post(users::reset_profile))
+        .route("/users/{id}/destroy", post(users::destroy))
+        .route("/user", get(user::show).post(user::update))
+        .route("/user/password", post(user::change_password))
+        .route(
+            "/user/extension_password",
+            post(user::change_extension_password),
+        )
+        .route("/user/profile", post(user::reset_profile))
 }

@@ -1,0 +1,433 @@
+//! Users, as an administrator sees them: `/users...`, and the shared
+//! rendering used by the current-user endpoints.
+
+use super::ids;
+use crate::auth::caller::Caller;
+use crate::auth::roles::Capability;
+use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
+use crate::commands::{fresh_id, CommandError};
+use crate::http::access::{require, tenant_of};
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::http::list::{self, ListParams};
+use crate::http::AppState;
+use crate::schema::user::{USER, USER_CORE_LIST, USER_CORE_SEARCH, USER_SKIP};
+use crate::schema::Mode;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Map, Value};
+use std::sync::LazyLock;
+use switchboard_events::domain::SecretKind;
+use switchboard_events::envelope::format_rfc3339;
+use switchboard_events::{Id, TenantId};
+use switchboard_projections::directory::{Scope, UserView};
+use switchboard_projections::query::{Dir, ListSchema};
+use switchboard_projections::Directory;
+
+static LIST_SCHEMA: LazyLock<ListSchema> = LazyLock::new(|| {
+    list::schema_from_table(
+        USER_CORE_LIST,
+        USER_CORE_SEARCH,
+        &USER,
+        &[("created_at", Dir::Asc), ("id", Dir::Asc)],
+    )
+});
+
+/// Renders a user; `summary` for list items. Secrets are never rendered
+/// (`voicemail_pin` is always null).
+pub fn render(scope: &Scope, u: &UserView, summary: bool) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(u.id)));
+    m.insert("name".into(), json!(u.name));
+    m.insert("role".into(), json!(u.role));
+    m.insert(
+        "extension_number".into(),
+        json!(scope.extension_number_of(u)),
+    );
+    USER.render(&u.attrs, summary, &mut m);
+    if !summary {
+        m.insert("voicemail_pin".into(), Value::Null);
+    }
+    m.insert(
+        "created_at".into(),
+        json!(format_rfc3339(u.stamp.created_at)),
+    );
+    m
+}
+
+/// A required string field of a JSON body.
+pub fn required_str(body: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
+    optional_str(body, field)?.ok_or_else(|| ApiError::validation(field, "is required"))
+}
+
+/// An optional string field of a JSON body (null = absent).
+pub fn optional_str(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::validation(field, "must be a string")),
+    }
+}
+
+pub(crate) fn parse_user_id(raw: &str) -> Result<Id, ApiError> {
+    ids::parse(raw).ok_or_else(|| ApiError::not_found("user"))
+}
+
+pub(crate) fn scope_of(dir: &Directory, tenant: TenantId) -> Result<&Scope, CommandError> {
+    dir.scope(tenant)
+        .ok_or_else(|| CommandError::NotFound("tenant".into()))
+}
+
+fn fresh_ids(scope: &Scope) -> NewUserIds {
+    NewUserIds {
+        user_id: fresh_id(|id| scope.users.contains_key(&id)),
+        extension_id: fresh_id(|id| scope.extensions.contains_key(&id)),
+        link_id: fresh_id(|id| scope.links.contains_key(&id)),
+    }
+}
+
+/// `GET /users`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let items: Vec<_> = {
+        let dir = state.pipeline.projector().read();
+        match dir.scope(tenant) {
+            Some(scope) => scope
+                .users
+                .values()
+                .map(|u| render(scope, u, true))
+                .collect(),
+            None => Vec::new(),
+        }
+    };
+    list::respond(&params, &LIST_SCHEMA, items)
+}
+
+/// `POST /users`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let name = UserName::parse(&required_str(&body, "name")?)?;
+    let role = required_str(&body, "role")?;
+    let password = required_str(&body, "password")?;
+    users::validate_password("password", &password)?;
+    let extension_number = ExtensionNumber::parse(
+        &required_str(&body, "extension_number")?,
+        "extension_number",
+    )?;
+    let extension_password = required_str(&body, "extension_password")?;
+    users::validate_extension_password("extension_password", &extension_password)?;
+    let pin = required_str(&body, "voicemail_pin")?;
+    users::validate_pin("voicemail_pin", &pin)?;
+    let attrs = USER
+        .validate(&body, Mode::Create, USER_SKIP)
+        .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    let hash = |s: String| {
+        let h = state.hasher.clone();
+        async move {
+            h.hash_async(s)
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))
+        }
+    };
+    let password_hash = hash(password).await?;
+    let extension_password_hash = hash(extension_password).await?;
+    let voicemail_pin_hash = hash(pin).await?;
+    let (id, _) = state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let scope = scope_of(dir, tenant)?;
+            let ids = fresh_ids(scope);
+            let decision = users::create(
+                scope,
+                CreateUser {
+                    ids,
+                    name,
+                    role,
+                    password_hash,
+                    extension_password_hash,
+                    voicemail_pin_hash,
+                    extension_number,
+                    attrs,
+                },
+            )?;
+            Ok((decision, ids.user_id))
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+}
+
+/// `GET /users/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_user_id(&id)?;
+    let dir = state.pipeline.projector().read();
+    let scope = dir
+        .scope(tenant)
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let u = scope
+        .users
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(Json(Value::Object(render(scope, u, false))))
+}
+
+/// Validates and applies a partial update of `user` (shared by the admin
+/// and current-user endpoints).
+pub(crate) async fn apply_update(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    user: Id,
+    body: Map<String, Value>,
+) -> Result<(), ApiError> {
+    let extension_number = match optional_str(&body, "extension_number")? {
+        Some(n) => Some(ExtensionNumber::parse(&n, "extension_number")?),
+        None => None,
+    };
+    for read_only in ["name", "role", "password", "extension_password"] {
+        if body.contains_key(read_only) {
+            return Err(ApiError::validation(
+                read_only,
+                "cannot be changed here; use its own endpoint",
+            ));
+        }
+    }
+    let pin = optional_str(&body, "voicemail_pin")?;
+    if let Some(p) = &pin {
+        users::validate_pin("voicemail_pin", p)?;
+    }
+    let incoming = USER
+        .validate(&body, Mode::Update, USER_SKIP)
+        .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    let voicemail_pin_hash = match pin {
+        Some(p) => Some(
+            state
+                .hasher
+                .hash_async(p)
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))?,
+        ),
+        None => None,
+    };
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let scope = scope_of(dir, tenant)?;
+            let ids = fresh_ids(scope);
+            let decision = users::update(
+                scope,
+                &USER,
+                UpdateUser {
+                    user_id: user,
+                    incoming,
+                    extension_number,
+                    voicemail_pin_hash,
+                    ids,
+                },
+            )?;
+            Ok((decision, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+/// `POST /users/{id}`.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_user_id(&id)?;
+    apply_update(&state, &caller, tenant, id, body).await?;
+    Ok(Json(json!({})))
+}
+
+/// Hashes and records a new secret for `user`.
+pub(crate) async fn set_secret(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    user: Id,
+    kind: SecretKind,
+    value: String,
+) -> Result<(), ApiError> {
+    let hash = state
+        .hasher
+        .hash_async(value)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            Ok((
+                users::set_secret(scope_of(dir, tenant)?, user, kind, hash)?,
+                (),
+            ))
+        })
+        .await?;
+    Ok(())
+}
+
+/// `POST /users/{id}/password` `{password}`.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_user_id(&id)?;
+    let password = required_str(&body, "password")?;
+    users::validate_password("password", &password)?;
+    set_secret(&state, &caller, tenant, id, SecretKind::Password, password).await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /users/{id}/extension_password` `{password}`.
+pub async fn reset_extension_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_user_id(&id)?;
+    let password = required_str(&body, "password")?;
+    users::validate_extension_password("password", &password)?;
+    set_secret(
+        &state,
+        &caller,
+        tenant,
+        id,
+        SecretKind::ExtensionPassword,
+        password,
+    )
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /users/{id}/role` `{role}`.
+pub async fn change_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_user_id(&id)?;
+    let role = required_str(&body, "role")?;
+    let actor = caller.user_id;
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            Ok((
+                users::change_role(scope_of(dir, tenant)?, actor, id, &role)?,
+                (),
+            ))
+        })
+        .await?;
+    Ok(Json(json!({})))
+}
+
+/// Resets the profile of each user in `targets` (all users when `None`).
+pub(crate) async fn reset_profiles(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    targets: Option<Vec<Id>>,
+) -> Result<(), ApiError> {
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let scope = scope_of(dir, tenant)?;
+            let ids: Vec<Id> = match &targets {
+                Some(t) => t.clone(),
+                None => scope.users.keys().copied().collect(),
+            };
+            let mut all = crate::commands::Decision::none();
+            for id in ids {
+                let d = users::reset_profile(scope, &USER, id, users::PROFILE_FIELDS)?;
+                all.events.extend(d.events);
+                all.expected.extend(d.expected);
+            }
+            Ok((all, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+/// `POST /users/{id}/profile`.
+pub async fn reset_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_user_id(&id)?;
+    reset_profiles(&state, &caller, tenant, Some(vec![id])).await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /users/profile[?id=a,b]`: resets the listed users' profiles, or
+/// every user's.
+pub async fn reset_all_profiles(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let mut targets: Option<Vec<Id>> = None;
+    for (k, v) in list::form_pairs(query.as_deref().unwrap_or("")) {
+        if k == "id" {
+            for raw in v.split(',').filter(|s| !s.is_empty()) {
+                targets
+                    .get_or_insert_with(Vec::new)
+                    .push(parse_user_id(raw)?);
+            }
+        }
+    }
+    reset_profiles(&state, &caller, tenant, targets).await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /users/{id}/destroy`.
+pub async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_user_id(&id)?;
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            Ok((users::delete(scope_of(dir, tenant)?, id)?, ()))
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
