@@ -93,3 +93,189 @@ fn parse(line: &str) -> (u64, u64) {
     let b = parts.next().and_then(|s| s.parse().ok()).expect("last");
     (a, b)
 }
+
+/// A server process with its own data directory.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_server(data: &std::path::Path) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("serve")
+        .env("SWITCHBOARD_DATA_DIR", data)
+        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_ADMIN_PASSWORD", "admin-Passw0rd")
+        .env("SWITCHBOARD_ARGON2_MEMORY_KIB", "64")
+        .env("SWITCHBOARD_ARGON2_ITERATIONS", "1")
+        .env("SWITCHBOARD_LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the server");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Server { child, base }
+}
+
+async fn admin_in_tenant(client: &reqwest::Client, base: &str, create: bool) -> String {
+    use serde_json::{json, Value};
+    let resp: Value = client
+        .post(format!("{base}/api/auth/sign_in"))
+        .json(&json!({"username": "admin", "password": "admin-Passw0rd"}))
+        .send()
+        .await
+        .expect("sign in")
+        .json()
+        .await
+        .expect("json");
+    let token = resp["access_token"].as_str().expect("token").to_owned();
+    let tenant_id = if create {
+        let body = json!({"name": "Crash", "domain": "crash.example", "timezone": "UTC", "currency": "USD", "region": "USA"});
+        let r: Value = client
+            .post(format!("{base}/api/tenants"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .expect("tenant")
+            .json()
+            .await
+            .expect("json");
+        r["id"].as_str().expect("id").to_owned()
+    } else {
+        let r: Value = client
+            .get(format!("{base}/api/tenants"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("tenants")
+            .json()
+            .await
+            .expect("json");
+        r["items"][0]["id"].as_str().expect("id").to_owned()
+    };
+    let r = client
+        .post(format!("{base}/api/tenants/switch?id={tenant_id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("switch");
+    assert!(r.status().is_success());
+    token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn users_acknowledged_by_32_concurrent_clients_survive_sigkill_without_duplicate_numbers() {
+    use serde_json::{json, Value};
+    use std::collections::{HashMap, HashSet};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut server = start_server(&data).await;
+    let client = reqwest::Client::new();
+    let token = admin_in_tenant(&client, &server.base, true).await;
+
+    let acked = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<(String, String)>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for c in 0..32u32 {
+        let (client, base, token, acked, stop) = (
+            client.clone(),
+            server.base.clone(),
+            token.clone(),
+            acked.clone(),
+            stop.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let mut i = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Numbers collide on purpose across clients: 409s must keep them unique.
+                let number = format!("{}", 1000 + (c * 7 + i * 13) % 400);
+                let name = format!("u{c}x{i}");
+                let body = json!({
+                    "name": name, "display_name": name, "password": "Passw0rd-123",
+                    "email": format!("{name}@example.com"), "role": "StandardUser",
+                    "extension_number": number, "extension_password": "ext-pass-1", "voicemail_pin": "123456",
+                });
+                match client.post(format!("{base}/api/users")).bearer_auth(&token).json(&body).send().await {
+                    Ok(r) if r.status() == reqwest::StatusCode::CREATED => acked.lock().push((name, number)),
+                    Ok(r) => assert!(
+                        r.status() == reqwest::StatusCode::CONFLICT,
+                        "unexpected status {}",
+                        r.status()
+                    ),
+                    Err(_) => break, // the server died under us: outcome unknown
+                }
+                i += 1;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.child.kill().expect("SIGKILL");
+    let _ = server.child.wait();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in clients {
+        let _ = c.await;
+    }
+    let acked = acked.lock().clone();
+    assert!(acked.len() > 20, "made progress: {}", acked.len());
+
+    let mut server = start_server(&data).await;
+    let token = admin_in_tenant(&client, &server.base, false).await;
+    let mut found: HashMap<String, String> = HashMap::new();
+    let mut skip = 0;
+    loop {
+        let page: Value = client
+            .get(format!(
+                "{}/api/users?orderby=name asc&skip={skip}&top=100",
+                server.base
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        let items = page["items"].as_array().expect("items");
+        for u in items {
+            found.insert(
+                u["name"].as_str().expect("name").to_owned(),
+                u["extension_number"].as_str().expect("number").to_owned(),
+            );
+        }
+        skip += items.len();
+        if items.is_empty() || skip >= page["count"].as_u64().expect("count") as usize {
+            break;
+        }
+    }
+    for (name, number) in &acked {
+        assert_eq!(
+            found.get(name),
+            Some(number),
+            "acknowledged user {name} survived with its number"
+        );
+    }
+    let numbers: HashSet<_> = found.values().collect();
+    assert_eq!(numbers.len(), found.len(), "no duplicate extension numbers");
+    server.child.kill().expect("kill");
+    let _ = server.child.wait();
+}

@@ -563,4 +563,175 @@ mod tests {
             assert!(ExtensionNumber::parse(bad, "n").is_err(), "{bad}");
         }
     }
+
+    use crate::commands::testing::given_in;
+    use switchboard_projections::Directory;
+
+    const T: Id = Id(77);
+
+    fn ids(n: u64) -> NewUserIds {
+        NewUserIds {
+            user_id: Id(n),
+            extension_id: Id(n + 1000),
+            link_id: Id(n + 2000),
+        }
+    }
+
+    fn create_cmd(n: u64, name: &str, number: &str, role: &str) -> CreateUser {
+        CreateUser {
+            ids: ids(n),
+            name: UserName::parse(name).expect("name"),
+            role: role.into(),
+            password_hash: "p".into(),
+            extension_password_hash: "e".into(),
+            voicemail_pin_hash: "v".into(),
+            extension_number: ExtensionNumber::parse(number, "extension_number").expect("number"),
+            attrs: Fields::new(),
+        }
+    }
+
+    fn scope(dir: &Directory) -> &Scope {
+        dir.scope(T).expect("scope")
+    }
+
+    /// given the events of earlier decisions, the directory they build.
+    fn after(decisions: &[Decision]) -> Directory {
+        let events: Vec<Event> = decisions.iter().flat_map(|d| d.events.clone()).collect();
+        given_in(T, &events)
+    }
+
+    #[test]
+    fn given_a_free_number_when_creating_a_user_then_extension_user_secrets_and_link_land_together()
+    {
+        let empty = given_in(T, &[]);
+        let d = create(
+            &Scope::default(),
+            create_cmd(1, "alice", "101", "StandardUser"),
+        )
+        .expect("decides");
+        let kinds: Vec<&str> = d.events.iter().map(|e| e.event_type()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "ExtensionCreated",
+                "UserCreated",
+                "UserSecretChanged",
+                "UserSecretChanged",
+                "UserLinkedToExtension",
+                "PrimaryExtensionChanged"
+            ]
+        );
+        assert!(empty.scope(T).is_none());
+        let dir = after(&[d]);
+        let u = scope(&dir).users.get(&Id(1)).expect("user");
+        assert_eq!(scope(&dir).extension_number_of(u), Some("101"));
+        assert_eq!(u.voicemail_pin_hash.as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn given_a_user_when_creating_a_duplicate_name_or_number_then_conflict() {
+        let first = create(
+            &Scope::default(),
+            create_cmd(1, "alice", "101", "StandardUser"),
+        )
+        .expect("decides");
+        let dir = after(&[first]);
+        let dup_name = create(scope(&dir), create_cmd(2, "ALICE", "102", "StandardUser"));
+        assert!(matches!(
+            dup_name,
+            Err(CommandError::Conflict {
+                code: "ALREADY_EXISTS",
+                ..
+            })
+        ));
+        let dup_number = create(scope(&dir), create_cmd(2, "bob", "101", "StandardUser"));
+        assert!(matches!(
+            dup_number,
+            Err(CommandError::Conflict {
+                code: "EXTENSION_NUMBER_IN_USE",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn given_an_unlinked_extension_when_its_number_is_claimed_then_it_is_reused() {
+        let unlinked = Event::ExtensionCreated(ExtensionCreated {
+            extension_id: Id(500),
+            number: "300".into(),
+            name: "Desk".into(),
+            ext_type: ExtensionType::Sip,
+            enabled: true,
+        });
+        let dir = given_in(T, &[unlinked]);
+        let d =
+            create(scope(&dir), create_cmd(1, "alice", "300", "StandardUser")).expect("decides");
+        assert!(!d
+            .events
+            .iter()
+            .any(|e| e.event_type() == "ExtensionCreated"));
+        assert!(d
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::UserLinkedToExtension(l) if l.extension_id == Id(500))));
+    }
+
+    #[test]
+    fn given_system_or_unknown_roles_when_creating_then_rejected() {
+        for role in ["SystemAdmin", "Dealer", "Wizard"] {
+            let r = create(&Scope::default(), create_cmd(1, "alice", "101", role));
+            assert!(
+                matches!(r, Err(CommandError::Validation { ref field, .. }) if field == "role"),
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
+    fn given_the_last_admin_when_deleting_or_demoting_then_refused_and_nobody_changes_their_own_role(
+    ) {
+        let boss =
+            create(&Scope::default(), create_cmd(1, "boss", "100", "Admin")).expect("decides");
+        let dir = after(&[boss.clone()]);
+        assert!(matches!(
+            delete(scope(&dir), Id(1)),
+            Err(CommandError::Conflict {
+                code: "LAST_ADMIN",
+                ..
+            })
+        ));
+        assert!(matches!(
+            change_role(scope(&dir), Id(9), Id(1), "StandardUser"),
+            Err(CommandError::Conflict {
+                code: "LAST_ADMIN",
+                ..
+            })
+        ));
+        assert!(matches!(
+            change_role(scope(&dir), Id(1), Id(1), "StandardUser"),
+            Err(CommandError::Forbidden(_))
+        ));
+        let second = create(scope(&dir), create_cmd(2, "alice", "101", "Admin")).expect("decides");
+        let dir = after(&[boss, second]);
+        let d = delete(scope(&dir), Id(1)).expect("another admin remains");
+        assert!(matches!(d.events.last(), Some(Event::UserDeleted(_))));
+        assert!(d
+            .events
+            .iter()
+            .any(|e| e.event_type() == "UserUnlinkedFromExtension"));
+    }
+
+    #[test]
+    fn given_a_user_when_setting_the_same_role_then_nothing_is_recorded() {
+        let alice = create(
+            &Scope::default(),
+            create_cmd(1, "alice", "101", "StandardUser"),
+        )
+        .expect("decides");
+        let dir = after(&[alice]);
+        assert_eq!(
+            change_role(scope(&dir), Id(9), Id(1), "StandardUser").expect("decides"),
+            Decision::none()
+        );
+    }
 }
