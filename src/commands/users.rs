@@ -692,7 +692,7 @@ mod tests {
     ) {
         let boss =
             create(&Scope::default(), create_cmd(1, "boss", "100", "Admin")).expect("decides");
-        let dir = after(&[boss.clone()]);
+        let dir = after(std::slice::from_ref(&boss));
         assert!(matches!(
             delete(scope(&dir), Id(1)),
             Err(CommandError::Conflict {
