@@ -4,5 +4,7 @@
 mod helpers;
 
 mod auth;
+mod groups;
+mod roles;
 mod service;
 mod tenants;

@@ -1,7 +1,9 @@
 //! The PortSIP v22 dialect, served under `/api`, one file per resource.
 
 pub mod auth;
+pub mod groups;
 pub mod ids;
+pub mod roles;
 pub mod tenants;
 
 use super::AppState;
@@ -21,4 +23,19 @@ pub fn routes() -> Router<AppState> {
         .route("/tenants/{id}", get(tenants::show).post(tenants::update))
         .route("/tenants/{id}/destroy", post(tenants::destroy))
         .route("/tenant", get(tenants::show_own).post(tenants::update_own))
+        .route("/roles", get(roles::list).post(roles::create))
+        .route("/roles/{name}", get(roles::show).post(roles::update))
+        .route("/roles/{name}/destroy", post(roles::destroy))
+        .route("/groups", get(groups::list).post(groups::create))
+        .route("/groups/{id}", get(groups::show).post(groups::update))
+        .route("/groups/{id}/destroy", post(groups::destroy))
+        .route("/groups/{id}/members", get(groups::members))
+        .route(
+            "/groups/{id}/members/{extension_number}",
+            get(groups::member).post(groups::add_member),
+        )
+        .route(
+            "/groups/{id}/members/{extension_number}/destroy",
+            post(groups::remove_member),
+        )
 }
