@@ -13,6 +13,8 @@
 //! Different tenants proceed in parallel and share group commits.
 
 pub mod bootstrap;
+pub mod groups;
+pub mod roles;
 pub mod sessions;
 pub mod tenants;
 #[cfg(test)]

@@ -4,6 +4,9 @@
 mod helpers;
 
 mod auth;
+mod group_members;
+mod groups;
+mod roles;
 mod service;
 mod tenants;
 mod users;

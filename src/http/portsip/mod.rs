@@ -1,7 +1,9 @@
 //! The PortSIP v22 dialect, served under `/api`, one file per resource.
 
 pub mod auth;
+pub mod groups;
 pub mod ids;
+pub mod roles;
 pub mod tenants;
 pub mod user;
 pub mod users;
@@ -41,4 +43,19 @@ pub fn routes() -> Router<AppState> {
             post(user::change_extension_password),
         )
         .route("/user/profile", post(user::reset_profile))
+        .route("/roles", get(roles::list).post(roles::create))
+        .route("/roles/{name}", get(roles::show).post(roles::update))
+        .route("/roles/{name}/destroy", post(roles::destroy))
+        .route("/groups", get(groups::list).post(groups::create))
+        .route("/groups/{id}", get(groups::show).post(groups::update))
+        .route("/groups/{id}/destroy", post(groups::destroy))
+        .route("/groups/{id}/members", get(groups::members))
+        .route(
+            "/groups/{id}/members/{extension_number}",
+            get(groups::member).post(groups::add_member),
+        )
+        .route(
+            "/groups/{id}/members/{extension_number}/destroy",
+            post(groups::remove_member),
+        )
 }

@@ -1,0 +1,667 @@
+//! Custom role commands: CreateRole, UpdateRole, DeleteRole. Built-in roles
+//! are code ([`crate::auth::roles`]): their names are reserved and they can
+//! be neither changed nor deleted.
+
+use super::{CommandError, Decision};
+use crate::auth::roles::{self, PERMISSION_SECTIONS};
+use serde_json::{Map, Value as Json};
+use std::collections::BTreeSet;
+use switchboard_events::domain::{RoleCreated, RoleDeleted, RoleUpdated};
+use switchboard_events::{Event, Expected, Id, StreamId};
+use switchboard_projections::directory::{RoleView, Scope};
+
+/// A valid custom role name: 1 to 64 characters, not blank, and not a
+/// built-in role's name in any letter case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleName(String);
+
+impl RoleName {
+    /// Parses a custom role name.
+    pub fn parse(s: &str) -> Result<RoleName, CommandError> {
+        let n = s.chars().count();
+        if n == 0 || n > 64 || s.trim().is_empty() {
+            return Err(CommandError::invalid("name", "must be 1 to 64 characters"));
+        }
+        if roles::is_reserved(s) {
+            return Err(CommandError::invalid(
+                "name",
+                "is the name of a built-in role",
+            ));
+        }
+        Ok(RoleName(s.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks a role description: at most 1024 characters.
+pub fn validate_description(d: &str) -> Result<(), CommandError> {
+    if d.chars().count() > 1024 {
+        return Err(CommandError::invalid(
+            "description",
+            "must be at most 1024 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses PortSIP's permission object (`{section: {flag: bool}}`) strictly:
+/// unknown sections or flags and non-boolean values are refused, naming the
+/// path (`permissions.user_management.foo`). Flags not mentioned keep their
+/// value in `base` (all false for a new role), so an update may send only
+/// what it changes. Returns the granted `section.flag` names, sorted.
+pub fn parse_permissions(value: &Json, base: &[String]) -> Result<Vec<String>, CommandError> {
+    let obj = value
+        .as_object()
+        .ok_or_else(|| CommandError::invalid("permissions", "must be an object"))?;
+    let mut granted: BTreeSet<String> = base.iter().cloned().collect();
+    for (section, flags) in obj {
+        let path = format!("permissions.{section}");
+        let known = PERMISSION_SECTIONS
+            .iter()
+            .find(|(s, _)| s == section)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| CommandError::invalid(&path, "unknown permission section"))?;
+        let flags = flags
+            .as_object()
+            .ok_or_else(|| CommandError::invalid(&path, "must be an object"))?;
+        for (flag, v) in flags {
+            let path = format!("{path}.{flag}");
+            if !known.contains(&flag.as_str()) {
+                return Err(CommandError::invalid(&path, "unknown permission flag"));
+            }
+            let on = v
+                .as_bool()
+                .ok_or_else(|| CommandError::invalid(&path, "must be a boolean"))?;
+            let name = format!("{section}.{flag}");
+            if on {
+                granted.insert(name);
+            } else {
+                granted.remove(&name);
+            }
+        }
+    }
+    Ok(granted.into_iter().collect())
+}
+
+/// Renders granted `section.flag` names as PortSIP's full permission object:
+/// every section and flag, true or false.
+pub fn render_permissions(granted: &[String]) -> Json {
+    let mut out = Map::new();
+    for (section, flags) in PERMISSION_SECTIONS {
+        let mut s = Map::new();
+        for flag in *flags {
+            let name = format!("{section}.{flag}");
+            s.insert((*flag).to_owned(), Json::Bool(granted.contains(&name)));
+        }
+        out.insert((*section).to_owned(), Json::Object(s));
+    }
+    Json::Object(out)
+}
+
+/// A built-in role as the API shows it: a description and the permission
+/// flags that best describe what [`roles::allows`] grants it.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltInRole {
+    /// Canonical name.
+    pub name: &'static str,
+    /// What the role is for.
+    pub description: &'static str,
+    /// Granted `section.flag` names (`*` means every flag).
+    flags: &'static [&'static str],
+}
+
+impl BuiltInRole {
+    /// The granted `section.flag` names, sorted.
+    pub fn permissions(&self) -> Vec<String> {
+        let mut out: Vec<String> = if self.flags == ["*"] {
+            roles::all_flags().collect()
+        } else if let Some(except) = self.flags.first().and_then(|f| f.strip_prefix("*-")) {
+            // "*-a,b": every flag except those listed.
+            let except: Vec<&str> = except.split(',').collect();
+            roles::all_flags()
+                .filter(|f| !except.contains(&f.as_str()))
+                .collect()
+        } else {
+            self.flags.iter().map(|f| (*f).to_owned()).collect()
+        };
+        out.sort();
+        out
+    }
+}
+
+/// The built-in roles, in PortSIP's order. Kept consistent with the
+/// capability table in [`crate::auth::roles`]: the QueueManager and the
+/// Replicator also read users, which no flag grants without also granting
+/// user management, so their objects leave `user_management` off.
+pub static BUILT_IN: &[BuiltInRole] = &[
+    BuiltInRole {
+        name: "SystemAdmin",
+        description: "System administrator: everything, in every tenant",
+        flags: &["*"],
+    },
+    BuiltInRole {
+        name: "Dealer",
+        description: "Dealer: manages tenants and everything inside a tenant it switched to",
+        flags: &["*"],
+    },
+    BuiltInRole {
+        name: "Admin",
+        description: "Tenant administrator: everything inside its own tenant",
+        flags: &["*-system.dealer,system.tenant"],
+    },
+    BuiltInRole {
+        name: "StandardUser",
+        description: "Standard user: its own data; internal and domestic calls",
+        flags: &[
+            "general.voicemail_full_access",
+            "general.meeting",
+            "policies.internal_calls",
+            "policies.domestic_calls",
+        ],
+    },
+    BuiltInRole {
+        name: "StandardInternationalUser",
+        description: "Standard user who may also call internationally",
+        flags: &[
+            "general.voicemail_full_access",
+            "general.meeting",
+            "policies.internal_calls",
+            "policies.domestic_calls",
+            "policies.international_calls",
+        ],
+    },
+    BuiltInRole {
+        name: "QueueManager",
+        description: "Queue manager: its own data, call queues, ring groups and agent status",
+        flags: &[
+            "general.voicemail_full_access",
+            "general.meeting",
+            "phone_system.view_only",
+            "phone_system.full_access",
+            "policies.internal_calls",
+            "policies.domestic_calls",
+        ],
+    },
+    BuiltInRole {
+        name: "Replicator",
+        description: "Replicator: reads the directory and reports registrations and call state",
+        flags: &["company.view_only", "phone_system.view_only"],
+    },
+];
+
+/// The built-in role called `name`, ignoring case.
+pub fn built_in(name: &str) -> Option<&'static BuiltInRole> {
+    BUILT_IN.iter().find(|r| r.name.eq_ignore_ascii_case(name))
+}
+
+/// A custom role by (case-insensitive) name.
+pub fn custom<'a>(scope: &'a Scope, name: &str) -> Option<&'a RoleView> {
+    scope
+        .roles_by_name
+        .get(&name.to_lowercase())
+        .and_then(|id| scope.roles.get(id))
+}
+
+/// The custom role `name` may be changed: not built-in, and present.
+fn changeable<'a>(scope: &'a Scope, name: &str) -> Result<&'a RoleView, CommandError> {
+    if let Some(b) = built_in(name) {
+        return Err(CommandError::Forbidden(format!(
+            "{} is a built-in role and cannot be changed or deleted",
+            b.name
+        )));
+    }
+    custom(scope, name).ok_or_else(|| CommandError::NotFound("role".into()))
+}
+
+fn name_taken(name: &RoleName) -> CommandError {
+    CommandError::conflict(
+        "ALREADY_EXISTS",
+        format!("a role named {} already exists", name.as_str()),
+    )
+}
+
+/// Create a custom role.
+#[derive(Debug, Clone)]
+pub struct CreateRole {
+    /// New id.
+    pub role_id: Id,
+    /// Name (validated).
+    pub name: RoleName,
+    /// Description (validated).
+    pub description: String,
+    /// Granted `section.flag` names, sorted.
+    pub permissions: Vec<String>,
+}
+
+/// Decides CreateRole: the name must be unused by the tenant's custom roles
+/// (case-insensitively; built-in names were refused by [`RoleName`]).
+pub fn create(scope: &Scope, cmd: CreateRole) -> Result<Decision, CommandError> {
+    if custom(scope, cmd.name.as_str()).is_some() {
+        return Err(name_taken(&cmd.name));
+    }
+    Ok(Decision::events(vec![Event::RoleCreated(RoleCreated {
+        role_id: cmd.role_id,
+        name: cmd.name.as_str().to_owned(),
+        description: cmd.description,
+        permissions: cmd.permissions,
+    })])
+    .expect(StreamId::of("role", cmd.role_id), Expected::NoStream))
+}
+
+/// Update a custom role; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateRole {
+    /// New name.
+    pub name: Option<RoleName>,
+    /// New description.
+    pub description: Option<String>,
+    /// New complete permission set (sorted), already merged with the
+    /// current one by [`parse_permissions`].
+    pub permissions: Option<Vec<String>>,
+}
+
+/// Decides UpdateRole on the role called `role`: records only what changes;
+/// a new name must not belong to another custom role.
+pub fn update(scope: &Scope, role: &str, cmd: UpdateRole) -> Result<Decision, CommandError> {
+    let r = changeable(scope, role)?;
+    let name = match cmd.name.filter(|n| n.as_str() != r.name) {
+        Some(n) => {
+            if custom(scope, n.as_str()).is_some_and(|other| other.id != r.id) {
+                return Err(name_taken(&n));
+            }
+            Some(n.as_str().to_owned())
+        }
+        None => None,
+    };
+    let description = cmd.description.filter(|d| *d != r.description);
+    let permissions = cmd.permissions.filter(|p| *p != r.permissions);
+    if name.is_none() && description.is_none() && permissions.is_none() {
+        return Ok(Decision::none());
+    }
+    Ok(Decision::events(vec![Event::RoleUpdated(RoleUpdated {
+        role_id: r.id,
+        name,
+        description,
+        permissions,
+    })])
+    .expect(
+        StreamId::of("role", r.id),
+        Expected::Exactly(r.stamp.version),
+    ))
+}
+
+/// Decides DeleteRole: a role still held by a user cannot go.
+pub fn delete(scope: &Scope, role: &str) -> Result<Decision, CommandError> {
+    let r = changeable(scope, role)?;
+    let holders = scope.count_role(&r.name);
+    if holders > 0 {
+        return Err(CommandError::conflict(
+            "ROLE_IN_USE",
+            format!("{holders} user(s) still hold the role {}", r.name),
+        ));
+    }
+    Ok(
+        Decision::events(vec![Event::RoleDeleted(RoleDeleted { role_id: r.id })]).expect(
+            StreamId::of("role", r.id),
+            Expected::Exactly(r.stamp.version),
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::testing::given_in;
+    use serde_json::json;
+    use switchboard_events::domain::{RoleCreated, UserCreated};
+    use switchboard_events::{Fields, TenantId};
+
+    const T: TenantId = Id(7);
+    const SUPPORT: Id = Id(100);
+    const SALES: Id = Id(101);
+
+    fn support() -> Event {
+        Event::RoleCreated(RoleCreated {
+            role_id: SUPPORT,
+            name: "Support".into(),
+            description: "helpdesk".into(),
+            permissions: vec!["user_management.users".into()],
+        })
+    }
+
+    fn sales() -> Event {
+        Event::RoleCreated(RoleCreated {
+            role_id: SALES,
+            name: "Sales".into(),
+            description: String::new(),
+            permissions: vec![],
+        })
+    }
+
+    fn user_with_role(role: &str) -> Event {
+        Event::UserCreated(UserCreated {
+            user_id: Id(500),
+            name: "alice".into(),
+            role: role.into(),
+            password_hash: "h".into(),
+            attrs: Fields::new(),
+        })
+    }
+
+    fn scope(events: &[Event]) -> Scope {
+        given_in(T, events).scope(T).cloned().unwrap_or_default()
+    }
+
+    fn name(s: &str) -> RoleName {
+        RoleName::parse(s).expect("valid name")
+    }
+
+    #[test]
+    fn role_names_are_1_to_64_characters_and_not_built_in() {
+        assert!(RoleName::parse("Support").is_ok());
+        assert!(RoleName::parse(&"é".repeat(64)).is_ok());
+        for bad in [
+            "",
+            "   ",
+            &"a".repeat(65),
+            "admin",
+            "SYSTEMADMIN",
+            "Replicator",
+        ] {
+            let e = RoleName::parse(bad).expect_err(bad);
+            assert!(matches!(e, CommandError::Validation { ref field, .. } if field == "name"));
+        }
+    }
+
+    #[test]
+    fn descriptions_are_at_most_1024_characters() {
+        assert!(validate_description(&"x".repeat(1024)).is_ok());
+        assert!(validate_description(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn permissions_parse_strictly_and_merge_with_a_base() {
+        let p = parse_permissions(
+            &json!({"user_management": {"users": true, "roles": false}, "company": {}}),
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(p, vec!["user_management.users".to_owned()]);
+        let merged = parse_permissions(
+            &json!({"user_management": {"users": false}, "billing": {"view_only": true}}),
+            &["user_management.users".into(), "company.view_only".into()],
+        )
+        .expect("valid");
+        assert_eq!(merged, vec!["billing.view_only", "company.view_only"]);
+        let field = |v: Json| match parse_permissions(&v, &[]) {
+            Err(CommandError::Validation { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        };
+        assert_eq!(
+            field(json!({"user_management": {"foo": true}})),
+            "permissions.user_management.foo"
+        );
+        assert_eq!(field(json!({"nope": {}})), "permissions.nope");
+        assert_eq!(field(json!({"company": true})), "permissions.company");
+        assert_eq!(
+            field(json!({"company": {"view_only": "yes"}})),
+            "permissions.company.view_only"
+        );
+        assert_eq!(field(json!([])), "permissions");
+    }
+
+    #[test]
+    fn permissions_render_every_section_and_flag() {
+        let v = render_permissions(&["user_management.roles".into()]);
+        assert_eq!(v["user_management"]["roles"], true);
+        assert_eq!(v["user_management"]["users"], false);
+        let count: usize = v
+            .as_object()
+            .map(|m| {
+                m.values()
+                    .filter_map(|s| s.as_object())
+                    .map(|s| s.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        assert_eq!(count, roles::all_flags().count());
+    }
+
+    #[test]
+    fn built_in_permissions_agree_with_capabilities() {
+        use crate::auth::roles::Capability::*;
+        assert_eq!(BUILT_IN.len(), roles::BUILT_IN_ROLES.len());
+        for b in BUILT_IN {
+            assert!(roles::is_built_in(b.name), "{}", b.name);
+            let flags = b.permissions();
+            for f in &flags {
+                assert!(roles::all_flags().any(|x| x == *f), "{f}");
+            }
+            // A custom role with the same flags never gets more than the built-in.
+            for cap in [
+                ManageTenants,
+                ViewTenants,
+                ManageUsers,
+                ManageRoles,
+                ManageQueues,
+                ViewQueues,
+                ViewAudit,
+                ManageTenantSettings,
+            ] {
+                if roles::allows("custom", Some(&flags), cap) {
+                    assert!(roles::allows(b.name, None, cap), "{} {cap:?}", b.name);
+                }
+            }
+        }
+        assert_eq!(
+            built_in("admin").map(|b| b.permissions().len()),
+            Some(roles::all_flags().count() - 2)
+        );
+    }
+
+    #[test]
+    fn given_nothing_when_creating_a_role_then_it_is_created() {
+        let d = create(
+            &scope(&[]),
+            CreateRole {
+                role_id: SUPPORT,
+                name: name("Support"),
+                description: "helpdesk".into(),
+                permissions: vec!["user_management.users".into()],
+            },
+        )
+        .expect("created");
+        assert_eq!(d.events, vec![support()]);
+        assert_eq!(
+            d.expected,
+            vec![(StreamId::of("role", SUPPORT), Expected::NoStream)]
+        );
+    }
+
+    #[test]
+    fn given_a_role_when_creating_the_same_name_in_another_case_then_conflict() {
+        let e = create(
+            &scope(&[support()]),
+            CreateRole {
+                role_id: SALES,
+                name: name("SUPPORT"),
+                description: String::new(),
+                permissions: vec![],
+            },
+        )
+        .expect_err("duplicate");
+        assert!(matches!(
+            e,
+            CommandError::Conflict {
+                code: "ALREADY_EXISTS",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn given_a_role_when_updating_then_only_changes_are_recorded() {
+        let s = scope(&[support()]);
+        let d = update(
+            &s,
+            "support",
+            UpdateRole {
+                name: Some(name("Support")),
+                description: Some("first line".into()),
+                permissions: Some(vec!["user_management.users".into()]),
+            },
+        )
+        .expect("updated");
+        assert_eq!(
+            d.events,
+            vec![Event::RoleUpdated(RoleUpdated {
+                role_id: SUPPORT,
+                name: None,
+                description: Some("first line".into()),
+                permissions: None,
+            })]
+        );
+        assert_eq!(
+            d.expected,
+            vec![(StreamId::of("role", SUPPORT), Expected::Exactly(1))]
+        );
+    }
+
+    #[test]
+    fn given_a_role_when_nothing_changes_then_nothing_is_recorded() {
+        let s = scope(&[support()]);
+        let d = update(
+            &s,
+            "Support",
+            UpdateRole {
+                name: Some(name("Support")),
+                description: Some("helpdesk".into()),
+                permissions: Some(vec!["user_management.users".into()]),
+            },
+        )
+        .expect("no-op");
+        assert_eq!(d, Decision::none());
+        assert_eq!(
+            update(&s, "Support", UpdateRole::default()).expect("no-op"),
+            Decision::none()
+        );
+    }
+
+    #[test]
+    fn given_a_role_when_renaming_then_the_name_changes_even_by_case() {
+        let s = scope(&[support()]);
+        let d = update(
+            &s,
+            "Support",
+            UpdateRole {
+                name: Some(name("support")),
+                ..UpdateRole::default()
+            },
+        )
+        .expect("renamed");
+        assert_eq!(
+            d.events,
+            vec![Event::RoleUpdated(RoleUpdated {
+                role_id: SUPPORT,
+                name: Some("support".into()),
+                description: None,
+                permissions: None,
+            })]
+        );
+    }
+
+    #[test]
+    fn given_two_roles_when_renaming_one_to_the_other_then_conflict() {
+        let s = scope(&[support(), sales()]);
+        let e = update(
+            &s,
+            "Support",
+            UpdateRole {
+                name: Some(name("sales")),
+                ..UpdateRole::default()
+            },
+        )
+        .expect_err("taken");
+        assert!(matches!(
+            e,
+            CommandError::Conflict {
+                code: "ALREADY_EXISTS",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn given_nothing_when_updating_or_deleting_an_unknown_role_then_not_found() {
+        let s = scope(&[support()]);
+        assert_eq!(
+            update(&s, "Ghost", UpdateRole::default()),
+            Err(CommandError::NotFound("role".into()))
+        );
+        assert_eq!(
+            delete(&s, "Ghost"),
+            Err(CommandError::NotFound("role".into()))
+        );
+    }
+
+    #[test]
+    fn built_in_roles_cannot_be_updated_or_deleted() {
+        let s = scope(&[]);
+        for r in ["Admin", "standarduser", "SystemAdmin"] {
+            assert!(matches!(
+                update(&s, r, UpdateRole::default()),
+                Err(CommandError::Forbidden(_))
+            ));
+            assert!(matches!(delete(&s, r), Err(CommandError::Forbidden(_))));
+        }
+    }
+
+    #[test]
+    fn given_a_role_when_deleting_then_it_is_deleted() {
+        let d = delete(&scope(&[sales(), support()]), "support").expect("deleted");
+        assert_eq!(
+            d.events,
+            vec![Event::RoleDeleted(RoleDeleted { role_id: SUPPORT })]
+        );
+        assert_eq!(
+            d.expected,
+            vec![(StreamId::of("role", SUPPORT), Expected::Exactly(1))]
+        );
+    }
+
+    #[test]
+    fn given_a_role_held_by_a_user_when_deleting_then_role_in_use() {
+        let s = scope(&[support(), user_with_role("Support")]);
+        let e = delete(&s, "Support").expect_err("in use");
+        assert!(matches!(
+            e,
+            CommandError::Conflict {
+                code: "ROLE_IN_USE",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn given_a_renamed_role_held_by_a_user_then_the_user_follows_and_it_stays_in_use() {
+        let renamed = Event::RoleUpdated(RoleUpdated {
+            role_id: SUPPORT,
+            name: Some("Helpdesk".into()),
+            description: None,
+            permissions: None,
+        });
+        let s = scope(&[support(), user_with_role("Support"), renamed]);
+        assert!(custom(&s, "support").is_none());
+        assert!(matches!(
+            delete(&s, "helpdesk"),
+            Err(CommandError::Conflict {
+                code: "ROLE_IN_USE",
+                ..
+            })
+        ));
+    }
+}

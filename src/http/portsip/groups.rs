@@ -1,0 +1,281 @@
+//! User groups: `GET/POST /groups`, `GET/POST /groups/{id}`,
+//! `POST /groups/{id}/destroy`, and members addressed by extension number
+//! under `/groups/{id}/members`.
+
+use super::ids;
+use crate::auth::caller::Caller;
+use crate::auth::roles::Capability;
+use crate::commands::groups::{self, CreateGroup, GroupName, UpdateGroup};
+use crate::commands::users::ExtensionNumber;
+use crate::commands::{fresh_id, CommandError};
+use crate::http::access::{require, tenant_of};
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::http::list::{self, ListParams};
+use crate::http::AppState;
+use crate::schema::group::{GROUP, GROUP_CORE_LIST, GROUP_CORE_SEARCH, GROUP_SKIP};
+use crate::schema::Mode;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Map, Value};
+use std::sync::LazyLock;
+use switchboard_events::{Id, TenantId};
+use switchboard_projections::directory::{GroupView, Scope, UserView};
+use switchboard_projections::query::{Dir, ListSchema};
+
+static LIST_SCHEMA: LazyLock<ListSchema> = LazyLock::new(|| {
+    list::schema_from_table(
+        GROUP_CORE_LIST,
+        GROUP_CORE_SEARCH,
+        &GROUP,
+        &[("name", Dir::Asc), ("id", Dir::Asc)],
+    )
+});
+
+/// Renders a group: `summary` for list items, full otherwise.
+pub fn render(g: &GroupView, summary: bool) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(g.id)));
+    m.insert("name".into(), json!(g.name));
+    GROUP.render(&g.attrs, summary, &mut m);
+    m
+}
+
+/// Renders a group member as `{id, name, display_name, extension_number}`.
+pub fn render_member(scope: &Scope, u: &UserView) -> Value {
+    json!({
+        "id": ids::render(u.id),
+        "name": u.name,
+        "display_name": u.display_name(),
+        "extension_number": scope.extension_number_of(u),
+    })
+}
+
+/// A group id from the path: anything we could not have issued is unknown.
+fn parse_id(raw: &str) -> Result<Id, ApiError> {
+    ids::parse(raw).ok_or_else(|| ApiError::not_found("group"))
+}
+
+fn parse_number(raw: &str) -> Result<ExtensionNumber, ApiError> {
+    Ok(ExtensionNumber::parse(raw, "extension_number")?)
+}
+
+fn name_field(body: &Map<String, Value>) -> Result<Option<GroupName>, ApiError> {
+    match body.get("name") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(GroupName::parse(s)?)),
+        Some(_) => Err(ApiError::validation("name", "must be a string")),
+    }
+}
+
+/// Runs `f` over the tenant's scope (an empty one if the tenant has nothing yet).
+fn with_scope<T>(
+    state: &AppState,
+    tenant: TenantId,
+    f: impl FnOnce(&Scope) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let dir = state.pipeline.projector().read();
+    let empty = Scope::default();
+    f(dir.scope(tenant).unwrap_or(&empty))
+}
+
+/// Executes a group decision in the tenant.
+async fn run(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    decide: impl FnOnce(&Scope) -> Result<crate::commands::Decision, CommandError>,
+) -> Result<(), ApiError> {
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let empty = Scope::default();
+            Ok((decide(dir.scope(tenant).unwrap_or(&empty))?, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+/// `GET /groups`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let items = with_scope(&state, tenant, |s| {
+        Ok(s.groups
+            .values()
+            .map(|g| render(g, true))
+            .collect::<Vec<_>>())
+    })?;
+    list::respond(&params, &LIST_SCHEMA, items)
+}
+
+/// `POST /groups`: answers 201 `{id}`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let name = name_field(&body)?.ok_or_else(|| ApiError::validation("name", "is required"))?;
+    let attrs = GROUP
+        .validate(&body, Mode::Create, GROUP_SKIP)
+        .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    let (id, _) = state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let empty = Scope::default();
+            let scope = dir.scope(tenant).unwrap_or(&empty);
+            let group_id = fresh_id(|id| scope.groups.contains_key(&id));
+            let decision = groups::create(
+                scope,
+                CreateGroup {
+                    group_id,
+                    name,
+                    attrs,
+                },
+            )?;
+            Ok((decision, group_id))
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+}
+
+/// `GET /groups/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(&id)?;
+    with_scope(&state, tenant, |s| {
+        Ok(Json(Value::Object(render(groups::group(s, id)?, false))))
+    })
+}
+
+/// `POST /groups/{id}`: a partial update.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let group_id = parse_id(&id)?;
+    let name = name_field(&body)?;
+    let incoming = GROUP
+        .validate(&body, Mode::Update, GROUP_SKIP)
+        .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    run(&state, &caller, tenant, |s| {
+        groups::update(
+            s,
+            &GROUP,
+            UpdateGroup {
+                group_id,
+                name,
+                incoming,
+            },
+        )
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /groups/{id}/destroy`.
+pub async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(&id)?;
+    run(&state, &caller, tenant, |s| groups::delete(s, id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /groups/{id}/members`: members ordered by extension number.
+pub async fn members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(&id)?;
+    with_scope(&state, tenant, |s| {
+        let g = groups::group(s, id)?;
+        let mut users: Vec<&UserView> = g.members.iter().filter_map(|u| s.users.get(u)).collect();
+        users.sort_by(|a, b| {
+            s.extension_number_of(a)
+                .cmp(&s.extension_number_of(b))
+                .then(a.id.cmp(&b.id))
+        });
+        let items: Vec<Value> = users.into_iter().map(|u| render_member(s, u)).collect();
+        Ok(Json(json!({ "items": items })))
+    })
+}
+
+/// `GET /groups/{id}/members/{extension_number}`: 200 with the member, or 404.
+pub async fn member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, number)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(&id)?;
+    let number = parse_number(&number)?;
+    with_scope(&state, tenant, |s| {
+        let g = groups::group(s, id)?;
+        let u = groups::member_user(s, &number)?;
+        if !g.members.contains(&u.id) {
+            return Err(ApiError::not_found("group member"));
+        }
+        Ok(Json(render_member(s, u)))
+    })
+}
+
+/// `POST /groups/{id}/members/{extension_number}`: adds the user whose
+/// primary extension has that number.
+pub async fn add_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, number)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(&id)?;
+    let number = parse_number(&number)?;
+    run(&state, &caller, tenant, |s| {
+        groups::add_member(s, id, &number)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /groups/{id}/members/{extension_number}/destroy`.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, number)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(&id)?;
+    let number = parse_number(&number)?;
+    run(&state, &caller, tenant, |s| {
+        groups::remove_member(s, id, &number)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,227 @@
+//! Roles: `GET/POST /roles`, `GET/POST /roles/{name}`,
+//! `POST /roles/{name}/destroy`. Built-in roles are listed and shown next to
+//! the tenant's custom roles; only custom roles can be written.
+
+use crate::auth::caller::Caller;
+use crate::auth::roles::Capability;
+use crate::commands::roles::{self, CreateRole, RoleName, UpdateRole};
+use crate::commands::{fresh_id, CommandError};
+use crate::http::access::{require, tenant_of};
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::http::list::{self, ListParams};
+use crate::http::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Map, Value};
+use switchboard_projections::directory::Scope;
+use switchboard_projections::query::{FieldType, ListSchema};
+
+/// Role list items are `{name, description}`. No default order: built-in
+/// roles come first in PortSIP's order, then custom roles as created.
+static LIST_SCHEMA: ListSchema = ListSchema {
+    fields: &[
+        ("name", FieldType::String),
+        ("description", FieldType::String),
+    ],
+    search: &["name", "description"],
+    default_order: &[],
+};
+
+/// The only fields a role body may carry.
+const BODY_FIELDS: &[&str] = &["name", "description", "permissions"];
+
+fn item(name: &str, description: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(name));
+    m.insert("description".into(), json!(description));
+    m
+}
+
+/// Maps a role command's refusal: the only `Forbidden` a role decision gives
+/// is an attempt on a built-in role, which PortSIP clients can tell apart
+/// by its code.
+fn role_error(e: CommandError) -> ApiError {
+    match e {
+        CommandError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "BUILT_IN_ROLE", m),
+        other => other.into(),
+    }
+}
+
+fn string_field(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::validation(field, "must be a string")),
+    }
+}
+
+fn check_fields(body: &Map<String, Value>) -> Result<(), ApiError> {
+    match body.keys().find(|k| !BODY_FIELDS.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::validation(k, "unknown field")),
+        None => Ok(()),
+    }
+}
+
+/// `GET /roles`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewRoles)?;
+    let tenant = tenant_of(&caller)?;
+    let mut items: Vec<_> = roles::BUILT_IN
+        .iter()
+        .map(|b| item(b.name, b.description))
+        .collect();
+    {
+        let dir = state.pipeline.projector().read();
+        if let Some(scope) = dir.scope(tenant) {
+            let mut custom: Vec<_> = scope.roles.values().collect();
+            custom.sort_by_key(|r| r.stamp.created_offset);
+            items.extend(custom.into_iter().map(|r| item(&r.name, &r.description)));
+        }
+    }
+    list::respond(&params, &LIST_SCHEMA, items)
+}
+
+/// `POST /roles`: answers 201 `{name}`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&state, &caller, Capability::ManageRoles)?;
+    let tenant = tenant_of(&caller)?;
+    check_fields(&body)?;
+    let name =
+        string_field(&body, "name")?.ok_or_else(|| ApiError::validation("name", "is required"))?;
+    let name = RoleName::parse(&name)?;
+    let description = string_field(&body, "description")?.unwrap_or_default();
+    roles::validate_description(&description)?;
+    let permissions = body
+        .get("permissions")
+        .ok_or_else(|| ApiError::validation("permissions", "is required"))?;
+    let permissions = roles::parse_permissions(permissions, &[])?;
+    let created = name.as_str().to_owned();
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let empty = Scope::default();
+            let scope = dir.scope(tenant).unwrap_or(&empty);
+            let role_id = fresh_id(|id| scope.roles.contains_key(&id));
+            let decision = roles::create(
+                scope,
+                CreateRole {
+                    role_id,
+                    name,
+                    description,
+                    permissions,
+                },
+            )?;
+            Ok((decision, ()))
+        })
+        .await
+        .map_err(role_error)?;
+    Ok((StatusCode::CREATED, Json(json!({ "name": created }))))
+}
+
+/// `GET /roles/{name}`: built-in or custom, with the full permission object.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewRoles)?;
+    let tenant = tenant_of(&caller)?;
+    let (name, description, permissions) = match roles::built_in(&name) {
+        Some(b) => (b.name.to_owned(), b.description.to_owned(), b.permissions()),
+        None => {
+            let dir = state.pipeline.projector().read();
+            let r = dir
+                .scope(tenant)
+                .and_then(|s| roles::custom(s, &name))
+                .ok_or_else(|| ApiError::not_found("role"))?;
+            (r.name.clone(), r.description.clone(), r.permissions.clone())
+        }
+    };
+    Ok(Json(json!({
+        "name": name,
+        "description": description,
+        "permissions": roles::render_permissions(&permissions),
+    })))
+}
+
+/// `POST /roles/{name}`: a partial update. Permission flags not mentioned
+/// keep their current value.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(role): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageRoles)?;
+    let tenant = tenant_of(&caller)?;
+    check_fields(&body)?;
+    let name = match string_field(&body, "name")? {
+        Some(n) => Some(RoleName::parse(&n)?),
+        None => None,
+    };
+    let description = string_field(&body, "description")?;
+    if let Some(d) = &description {
+        roles::validate_description(d)?;
+    }
+    let permissions = body.get("permissions").cloned();
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let empty = Scope::default();
+            let scope = dir.scope(tenant).unwrap_or(&empty);
+            // Merging needs the current flags, read under the tenant's lock.
+            let permissions = match &permissions {
+                Some(p) => {
+                    let base = roles::custom(scope, &role)
+                        .map(|r| r.permissions.clone())
+                        .unwrap_or_default();
+                    Some(roles::parse_permissions(p, &base)?)
+                }
+                None => None,
+            };
+            let decision = roles::update(
+                scope,
+                &role,
+                UpdateRole {
+                    name,
+                    description,
+                    permissions,
+                },
+            )?;
+            Ok((decision, ()))
+        })
+        .await
+        .map_err(role_error)?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /roles/{name}/destroy`.
+pub async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(role): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require(&state, &caller, Capability::ManageRoles)?;
+    let tenant = tenant_of(&caller)?;
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let empty = Scope::default();
+            let scope = dir.scope(tenant).unwrap_or(&empty);
+            Ok((roles::delete(scope, &role)?, ()))
+        })
+        .await
+        .map_err(role_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
