@@ -206,8 +206,9 @@ pub fn custom<'a>(scope: &'a Scope, name: &str) -> Option<&'a RoleView> {
         .and_then(|id| scope.roles.get(id))
 }
 
-/// The custom role `name` may be changed: not built-in, and present.
-fn changeable<'a>(scope: &'a Scope, name: &str) -> Result<&'a RoleView, CommandError> {
+/// The custom role called `name`, if it may be changed: built-in roles are
+/// refused (`Forbidden`), unknown ones are `NotFound`.
+pub fn changeable<'a>(scope: &'a Scope, name: &str) -> Result<&'a RoleView, CommandError> {
     if let Some(b) = built_in(name) {
         return Err(CommandError::Forbidden(format!(
             "{} is a built-in role and cannot be changed or deleted",
