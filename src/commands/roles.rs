@@ -206,8 +206,9 @@ pub fn custom<'a>(scope: &'a Scope, name: &str) -> Option<&'a RoleView> {
         .and_then(|id| scope.roles.get(id))
 }
 
-/// The custom role `name` may be changed: not built-in, and present.
-fn changeable<'a>(scope: &'a Scope, name: &str) -> Result<&'a RoleView, CommandError> {
+/// The custom role called `name`, if it may be changed: built-in roles are
+/// refused (`Forbidden`), unknown ones are `NotFound`.
+pub fn changeable<'a>(scope: &'a Scope, name: &str) -> Result<&'a RoleView, CommandError> {
     if let Some(b) = built_in(name) {
         return Err(CommandError::Forbidden(format!(
             "{} is a built-in role and cannot be changed or deleted",
@@ -429,6 +430,36 @@ mod tests {
             })
             .unwrap_or(0);
         assert_eq!(count, roles::all_flags().count());
+    }
+
+    #[test]
+    fn the_permission_object_matches_the_spec() {
+        use crate::schema::spec;
+        let doc = spec::load("portsip-users-openapi.json");
+        let show = spec::response(&doc, "/roles/{name}", "get", "200");
+        let sections = &show["properties"]["permissions"]["properties"];
+        let rendered = render_permissions(&[]);
+        let mut spec_flags: Vec<String> = Vec::new();
+        for (section, schema) in sections.as_object().into_iter().flatten() {
+            for flag in spec::props(&spec::flatten(schema)) {
+                spec_flags.push(format!("{section}.{flag}"));
+                assert_eq!(rendered[section][&flag], false, "{section}.{flag}");
+            }
+        }
+        spec_flags.sort();
+        let mut ours: Vec<String> = roles::all_flags().collect();
+        ours.sort();
+        assert_eq!(spec_flags, ours);
+        let mut fields = spec::props(&show);
+        fields.sort();
+        assert_eq!(fields, ["description", "name", "permissions"]);
+        let mut body = spec::props(&spec::body(&doc, "/roles", "post"));
+        body.sort();
+        assert_eq!(body, ["description", "name", "permissions"]);
+        let list = spec::response(&doc, "/roles", "get", "200");
+        let mut items = spec::props(&list["properties"]["items"]["items"]);
+        items.sort();
+        assert_eq!(items, ["description", "name"]);
     }
 
     #[test]

@@ -337,6 +337,17 @@ async fn built_in_roles_cannot_be_modified_or_deleted() {
         )
         .await;
         assert_error(
+            app.post(
+                &format!("/api/roles/{role}"),
+                Some(&t),
+                &json!({"permissions": {"system": {"tenant": true}}}),
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+            "BUILT_IN_ROLE",
+        )
+        .await;
+        assert_error(
             app.post(&format!("/api/roles/{role}/destroy"), Some(&t), &json!({}))
                 .await,
             StatusCode::FORBIDDEN,

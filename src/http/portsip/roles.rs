@@ -181,12 +181,12 @@ pub async fn update(
             let empty = Scope::default();
             let scope = dir.scope(tenant).unwrap_or(&empty);
             // Merging needs the current flags, read under the tenant's lock.
+            // Resolving the role first also makes a built-in or unknown role
+            // answer 403/404 before the body's flags are judged.
             let permissions = match &permissions {
                 Some(p) => {
-                    let base = roles::custom(scope, &role)
-                        .map(|r| r.permissions.clone())
-                        .unwrap_or_default();
-                    Some(roles::parse_permissions(p, &base)?)
+                    let base = &roles::changeable(scope, &role)?.permissions;
+                    Some(roles::parse_permissions(p, base)?)
                 }
                 None => None,
             };
