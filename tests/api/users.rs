@@ -649,3 +649,50 @@ async fn profile_reset_for_all_users_and_data_survive_a_restart() {
         "the same directory after a restart, and the token still works"
     );
 }
+
+#[tokio::test]
+async fn custom_roles_get_exactly_what_their_permissions_grant() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme.example").await;
+    let role = json!({"name": "Helpdesk", "permissions": {"user_management": {"users": true}}});
+    let resp = app.post("/api/roles", Some(&t.admin), &role).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let mut body = user_body("henry", "120");
+    body["role"] = json!("Helpdesk");
+    app.create_user(&t.admin, &body).await;
+    let henry = app.token_for("henry", "Passw0rd-123", &t.domain).await;
+    // Granted: users.
+    assert_eq!(
+        app.get("/api/users", Some(&henry)).await.status(),
+        StatusCode::OK
+    );
+    app.create_user(&henry, &user_body("ivy", "121")).await;
+    // Not granted: roles, tenant settings.
+    assert_error(
+        app.get("/api/roles", Some(&henry)).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
+    assert_error(
+        app.get("/api/tenant", Some(&henry)).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
+    // Revoking the flag takes effect on the next request.
+    let resp = app
+        .post(
+            "/api/roles/Helpdesk",
+            Some(&t.admin),
+            &json!({"permissions": {"user_management": {"users": false}}}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_error(
+        app.get("/api/users", Some(&henry)).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
+}
