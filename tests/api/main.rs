@@ -4,5 +4,6 @@
 mod helpers;
 
 mod auth;
+mod extensions;
 mod service;
 mod tenants;

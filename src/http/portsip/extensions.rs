@@ -44,7 +44,9 @@ static LIST_SCHEMA: ListSchema = ListSchema {
         ("created_at", FieldType::DateTime),
     ],
     search: &["number", "name"],
-    default_order: &[("created_at", Dir::Asc), ("id", Dir::Asc)],
+    // created_at has one-second precision; the number (unique in the
+    // tenant) makes the default order deterministic within a second.
+    default_order: &[("created_at", Dir::Asc), ("number", Dir::Asc)],
 };
 
 /// What `GET /users/{id}/extensions` may filter, search and order by.
@@ -59,7 +61,7 @@ static LINKS_SCHEMA: ListSchema = ListSchema {
         ("linked_at", FieldType::DateTime),
     ],
     search: &["number", "name"],
-    default_order: &[("linked_at", Dir::Asc), ("id", Dir::Asc)],
+    default_order: &[("linked_at", Dir::Asc), ("number", Dir::Asc)],
 };
 
 /// The body keys an extension accepts. `id` and `created_at` are read-only
