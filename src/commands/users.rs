@@ -184,7 +184,9 @@ pub fn claim_number(
     }
 }
 
-fn number_taken(number: &ExtensionNumber, field: &str) -> CommandError {
+/// 409 `EXTENSION_NUMBER_IN_USE`: the number already has an owner in the
+/// tenant's shared number space.
+pub fn number_taken(number: &ExtensionNumber, field: &str) -> CommandError {
     let _ = field;
     CommandError::conflict(
         "EXTENSION_NUMBER_IN_USE",

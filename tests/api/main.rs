@@ -4,8 +4,10 @@
 mod helpers;
 
 mod auth;
+mod extensions;
 mod group_members;
 mod groups;
+mod links;
 mod roles;
 mod service;
 mod tenants;

@@ -31,7 +31,8 @@ pub struct ExtensionCreated {
     pub enabled: bool,
 }
 
-/// Extension fields changed (`name`, `type`, `enabled`).
+/// Extension fields changed (`name`, `type`, `enabled`, `number`). A
+/// `number` change moves the extension in the tenant's number space.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExtensionUpdated {
     /// The extension.

@@ -72,12 +72,32 @@ pub fn parse_ext_type(s: &str) -> Option<ExtensionType> {
     }
 }
 
+/// The stored name of an extension type (inverse of [`parse_ext_type`]).
+pub fn ext_type_name(t: ExtensionType) -> &'static str {
+    match t {
+        ExtensionType::Sip => "SIP",
+        ExtensionType::WebRtc => "WEBRTC",
+        ExtensionType::External => "EXTERNAL",
+    }
+}
+
 pub(super) fn updated(scope: &mut Scope, env: &Envelope, e: &ExtensionUpdated) {
     let Some(ext) = scope.extensions.get_mut(&e.extension_id) else {
         return;
     };
     for (k, v) in &e.changes {
         match (k.as_str(), v) {
+            // A renumbering moves the extension in the shared number space;
+            // the old number is released only if this extension held it.
+            ("number", Value::Str(s)) => {
+                if scope.numbers.get(&ext.number) == Some(&NumberOwner::Extension(e.extension_id)) {
+                    scope.numbers.remove(&ext.number);
+                }
+                scope
+                    .numbers
+                    .insert(s.clone(), NumberOwner::Extension(e.extension_id));
+                ext.number = s.clone();
+            }
             ("name", Value::Str(s)) => ext.name = s.clone(),
             ("name", Value::Null) => ext.name.clear(),
             ("enabled", Value::Bool(b)) => ext.enabled = *b,

@@ -12,7 +12,7 @@ mod sessions;
 mod tenants;
 mod users;
 
-pub use extensions::{ExtensionView, LinkView};
+pub use extensions::{ext_type_name, parse_ext_type, ExtensionView, LinkView};
 pub use groups::GroupView;
 pub use roles::RoleView;
 pub use sessions::{SessionView, Sessions};

@@ -1,8 +1,11 @@
 //! The PortSIP v22 dialect, served under `/api`, one file per resource.
 
 pub mod auth;
+pub mod extension_numbers;
+pub mod extensions;
 pub mod groups;
 pub mod ids;
+pub mod info;
 pub mod roles;
 pub mod tenants;
 pub mod user;
@@ -57,5 +60,28 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/groups/{id}/members/{extension_number}/destroy",
             post(groups::remove_member),
+        )
+        .route("/info", get(info::show))
+        .route(
+            "/extensions",
+            get(extensions::list).post(extensions::create),
+        )
+        .route(
+            "/extensions/{id}",
+            get(extensions::show).post(extensions::update),
+        )
+        .route("/extensions/{id}/destroy", post(extensions::destroy))
+        .route("/users/{id}/extensions", get(extensions::user_links))
+        .route(
+            "/users/{id}/extensions/{extension_id}",
+            post(extensions::link),
+        )
+        .route(
+            "/users/{id}/extensions/{extension_id}/destroy",
+            post(extensions::unlink),
+        )
+        .route(
+            "/extension_numbers/{extension_number}",
+            get(extension_numbers::show),
         )
 }

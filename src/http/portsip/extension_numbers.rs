@@ -1,0 +1,58 @@
+//! `GET /extension_numbers/{extension_number}`: who owns a number in the
+//! tenant's shared number space.
+//!
+//! An extension that is some user's primary line answers as that user
+//! (`type: EXTENSION`, the user's id and display name, falling back to the
+//! account name), because that is who a caller reaches by dialing it. An
+//! extension that is nobody's primary answers as itself. Call queues and
+//! ring groups are not served yet; when they own a number the answer has
+//! their id, an empty name and `CALL_QUEUE` / `RING_GROUP`.
+
+use super::extensions::scope_in;
+use super::ids;
+use crate::auth::caller::Caller;
+use crate::auth::roles::Capability;
+use crate::commands::users::ExtensionNumber;
+use crate::http::access::{require, tenant_of};
+use crate::http::error::ApiError;
+use crate::http::AppState;
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Value};
+use switchboard_projections::directory::NumberOwner;
+
+/// `GET /extension_numbers/{extension_number}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let number = ExtensionNumber::parse(&number, "extension_number")?;
+    let dir = state.pipeline.projector().read();
+    let scope = scope_in(&dir, tenant);
+    let not_found = || ApiError::not_found("extension number");
+    let owner = scope.numbers.get(number.as_str()).ok_or_else(not_found)?;
+    let (id, name, kind) = match owner {
+        NumberOwner::Extension(ext) => {
+            let x = scope.extensions.get(ext).ok_or_else(not_found)?;
+            match x.primary_of.and_then(|u| scope.users.get(&u)) {
+                Some(u) => (
+                    u.id,
+                    u.display_name().unwrap_or(&u.name).to_owned(),
+                    "EXTENSION",
+                ),
+                None => (x.id, x.name.clone(), "EXTENSION"),
+            }
+        }
+        NumberOwner::CallQueue(id) => (*id, String::new(), "CALL_QUEUE"),
+        NumberOwner::RingGroup(id) => (*id, String::new(), "RING_GROUP"),
+    };
+    Ok(Json(json!({
+        "id": ids::render(id),
+        "extension_number": number.as_str(),
+        "name": name,
+        "type": kind,
+    })))
+}

@@ -1,0 +1,360 @@
+//! Extensions and user↔extension links:
+//! `GET/POST /extensions`, `GET/POST /extensions/{id}`,
+//! `POST /extensions/{id}/destroy`, `GET /users/{id}/extensions`,
+//! `POST /users/{id}/extensions/{extension_id}` (link, 200 `{}`) and
+//! `POST /users/{id}/extensions/{extension_id}/destroy` (unlink, 204).
+//!
+//! Handlers only translate: the rules live in [`crate::commands::extensions`].
+//! Everything is tenant-scoped: an id of another tenant is a 404, exactly
+//! like an id that never existed.
+
+use super::ids;
+use crate::auth::caller::Caller;
+use crate::auth::roles::Capability;
+use crate::commands::extensions::{
+    self, CreateExtension, ExtensionName, LinkUserToExtension, UpdateExtension,
+};
+use crate::commands::fresh_id;
+use crate::commands::users::ExtensionNumber;
+use crate::http::access::{require, tenant_of};
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::http::list::{self, ListParams};
+use crate::http::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Map, Value};
+use std::sync::LazyLock;
+use switchboard_events::domain::ExtensionType;
+use switchboard_events::envelope::format_rfc3339;
+use switchboard_events::{Id, TenantId};
+use switchboard_projections::directory::{ext_type_name, Directory, ExtensionView, Scope};
+use switchboard_projections::query::{Dir, FieldType, ListSchema};
+
+/// What `GET /extensions` may filter, search and order by.
+static LIST_SCHEMA: ListSchema = ListSchema {
+    fields: &[
+        ("id", FieldType::String),
+        ("number", FieldType::String),
+        ("name", FieldType::String),
+        ("type", FieldType::String),
+        ("enabled", FieldType::Bool),
+        ("created_at", FieldType::DateTime),
+    ],
+    search: &["number", "name"],
+    // created_at has one-second precision; the number (unique in the
+    // tenant) makes the default order deterministic within a second.
+    default_order: &[("created_at", Dir::Asc), ("number", Dir::Asc)],
+};
+
+/// What `GET /users/{id}/extensions` may filter, search and order by.
+static LINKS_SCHEMA: ListSchema = ListSchema {
+    fields: &[
+        ("id", FieldType::String),
+        ("number", FieldType::String),
+        ("name", FieldType::String),
+        ("type", FieldType::String),
+        ("enabled", FieldType::Bool),
+        ("primary", FieldType::Bool),
+        ("linked_at", FieldType::DateTime),
+    ],
+    search: &["number", "name"],
+    default_order: &[("linked_at", Dir::Asc), ("number", Dir::Asc)],
+};
+
+/// The body keys an extension accepts. `id` and `created_at` are read-only
+/// and ignored, so that a client may send back what it read.
+const BODY_FIELDS: &[&str] = &["number", "name", "type", "enabled"];
+const READ_ONLY: &[&str] = &["id", "created_at"];
+
+/// A tenant that has no entities yet has no scope; it reads as empty.
+static EMPTY: LazyLock<Scope> = LazyLock::new(Scope::default);
+
+/// The scope of `tenant` (empty if nothing was ever created in it).
+pub fn scope_in(dir: &Directory, tenant: TenantId) -> &Scope {
+    dir.scope(tenant).unwrap_or(&EMPTY)
+}
+
+/// Renders an extension.
+pub fn render(x: &ExtensionView) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(x.id)));
+    m.insert("number".into(), json!(x.number));
+    m.insert("name".into(), json!(x.name));
+    m.insert("type".into(), json!(ext_type_name(x.ext_type)));
+    m.insert("enabled".into(), json!(x.enabled));
+    m.insert(
+        "created_at".into(),
+        json!(format_rfc3339(x.stamp.created_at)),
+    );
+    m
+}
+
+fn parse_extension_id(raw: &str) -> Result<Id, ApiError> {
+    ids::parse(raw).ok_or_else(|| ApiError::not_found("extension"))
+}
+
+fn parse_user_id(raw: &str) -> Result<Id, ApiError> {
+    ids::parse(raw).ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// The validated fields of a create or update body (all optional here;
+/// create checks that `number` is present).
+struct Body {
+    number: Option<ExtensionNumber>,
+    name: Option<ExtensionName>,
+    ext_type: Option<ExtensionType>,
+    enabled: Option<bool>,
+}
+
+fn string_field<'a>(
+    body: &'a Map<String, Value>,
+    field: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    match body.get(field) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::Null) => Err(ApiError::validation(field, "must not be null")),
+        Some(_) => Err(ApiError::validation(field, "must be a string")),
+    }
+}
+
+fn parse_body(body: &Map<String, Value>) -> Result<Body, ApiError> {
+    if let Some(k) = body
+        .keys()
+        .find(|k| !BODY_FIELDS.contains(&k.as_str()) && !READ_ONLY.contains(&k.as_str()))
+    {
+        return Err(ApiError::validation(k, "is not a field of an extension"));
+    }
+    let number = string_field(body, "number")?
+        .map(|n| ExtensionNumber::parse(n, "number"))
+        .transpose()?;
+    let name = string_field(body, "name")?
+        .map(ExtensionName::parse)
+        .transpose()?;
+    let ext_type = string_field(body, "type")?
+        .map(extensions::parse_type)
+        .transpose()?;
+    let enabled = match body.get("enabled") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::Null) => return Err(ApiError::validation("enabled", "must not be null")),
+        Some(_) => return Err(ApiError::validation("enabled", "must be a boolean")),
+    };
+    Ok(Body {
+        number,
+        name,
+        ext_type,
+        enabled,
+    })
+}
+
+/// `GET /extensions`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let items: Vec<_> = {
+        let dir = state.pipeline.projector().read();
+        scope_in(&dir, tenant)
+            .extensions
+            .values()
+            .map(render)
+            .collect()
+    };
+    list::respond(&params, &LIST_SCHEMA, items)
+}
+
+/// `POST /extensions`: 201 `{id}`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let body = parse_body(&body)?;
+    let number = body
+        .number
+        .ok_or_else(|| ApiError::validation("number", "is required"))?;
+    let (id, _) = state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let scope = scope_in(dir, tenant);
+            let extension_id = fresh_id(|id| scope.extensions.contains_key(&id));
+            let decision = extensions::create(
+                scope,
+                CreateExtension {
+                    extension_id,
+                    number,
+                    name: body.name.unwrap_or_default(),
+                    ext_type: body.ext_type.unwrap_or(ExtensionType::Sip),
+                    enabled: body.enabled.unwrap_or(true),
+                },
+            )?;
+            Ok((decision, extension_id))
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+}
+
+/// `GET /extensions/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_extension_id(&id)?;
+    let dir = state.pipeline.projector().read();
+    let x = scope_in(&dir, tenant)
+        .extensions
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("extension"))?;
+    Ok(Json(Value::Object(render(x))))
+}
+
+/// `POST /extensions/{id}`: partial update, 200 `{}`.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_extension_id(&id)?;
+    let body = parse_body(&body)?;
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let decision = extensions::update(
+                scope_in(dir, tenant),
+                UpdateExtension {
+                    extension_id: id,
+                    number: body.number,
+                    name: body.name,
+                    ext_type: body.ext_type,
+                    enabled: body.enabled,
+                },
+            )?;
+            Ok((decision, ()))
+        })
+        .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /extensions/{id}/destroy`: 204; 409 `EXTENSION_IN_USE` while linked.
+pub async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_extension_id(&id)?;
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            Ok((extensions::delete(scope_in(dir, tenant), id)?, ()))
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /users/{id}/extensions`: the extensions linked to a user, each
+/// with `primary` (is it the user's `extension_number`?) and `linked_at`.
+pub async fn user_links(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let user_id = parse_user_id(&id)?;
+    let items: Vec<_> = {
+        let dir = state.pipeline.projector().read();
+        let scope = scope_in(&dir, tenant);
+        let user = scope
+            .users
+            .get(&user_id)
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        scope
+            .links
+            .values()
+            .filter(|l| l.user_id == user_id)
+            .filter_map(|l| {
+                let x = scope.extensions.get(&l.extension_id)?;
+                let mut m = render(x);
+                m.remove("created_at");
+                m.insert(
+                    "primary".into(),
+                    json!(user.primary_extension == Some(x.id)),
+                );
+                m.insert("linked_at".into(), json!(format_rfc3339(l.created_at)));
+                Some(m)
+            })
+            .collect()
+    };
+    list::respond(&params, &LINKS_SCHEMA, items)
+}
+
+/// `POST /users/{id}/extensions/{extension_id}`: link, 200 `{}`.
+/// 404 for an unknown user or extension, 409 `ALREADY_LINKED`.
+pub async fn link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, extension)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let user_id = parse_user_id(&user)?;
+    let extension_id = parse_extension_id(&extension)?;
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let scope = scope_in(dir, tenant);
+            let link_id = fresh_id(|id| scope.links.contains_key(&id));
+            let decision = extensions::link(
+                scope,
+                LinkUserToExtension {
+                    link_id,
+                    user_id,
+                    extension_id,
+                },
+            )?;
+            Ok((decision, ()))
+        })
+        .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /users/{id}/extensions/{extension_id}/destroy`: unlink, 204.
+/// 404 when there is no such link.
+pub async fn unlink(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, extension)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    require(&state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    let user_id = parse_user_id(&user)?;
+    let extension_id = parse_extension_id(&extension)?;
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            Ok((
+                extensions::unlink(scope_in(dir, tenant), user_id, extension_id)?,
+                (),
+            ))
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
