@@ -52,6 +52,27 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// An optional string field of a JSON body. `null` counts as absent, so a
+/// client can send back what it read (secrets read as `null`).
+pub fn optional_str(
+    body: &serde_json::Map<String, serde_json::Value>,
+    field: &str,
+) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::validation(field, "must be a string")),
+    }
+}
+
+/// A required string field of a JSON body.
+pub fn required_str(
+    body: &serde_json::Map<String, serde_json::Value>,
+    field: &str,
+) -> Result<String, ApiError> {
+    optional_str(body, field)?.ok_or_else(|| ApiError::validation(field, "is required"))
+}
+
 /// serde reports a missing field as "missing field `x` at ...": name it.
 fn missing_field(message: &str) -> Option<String> {
     let rest = message.strip_prefix("missing field `")?;

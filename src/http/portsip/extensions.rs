@@ -18,7 +18,7 @@ use crate::commands::fresh_id;
 use crate::commands::users::ExtensionNumber;
 use crate::http::access::{require, tenant_of};
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
+use crate::http::extract::{optional_str, JsonBody};
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use axum::extract::{Path, State};
@@ -93,12 +93,10 @@ pub fn render(x: &ExtensionView) -> Map<String, Value> {
 }
 
 fn parse_extension_id(raw: &str) -> Result<Id, ApiError> {
-    ids::parse(raw).ok_or_else(|| ApiError::not_found("extension"))
+    ids::parse_or_404(raw, "extension")
 }
 
-fn parse_user_id(raw: &str) -> Result<Id, ApiError> {
-    ids::parse(raw).ok_or_else(|| ApiError::not_found("user"))
-}
+use super::users::parse_user_id;
 
 /// The validated fields of a create or update body (all optional here;
 /// create checks that `number` is present).
@@ -109,18 +107,6 @@ struct Body {
     enabled: Option<bool>,
 }
 
-fn string_field<'a>(
-    body: &'a Map<String, Value>,
-    field: &str,
-) -> Result<Option<&'a str>, ApiError> {
-    match body.get(field) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(Value::Null) => Err(ApiError::validation(field, "must not be null")),
-        Some(_) => Err(ApiError::validation(field, "must be a string")),
-    }
-}
-
 fn parse_body(body: &Map<String, Value>) -> Result<Body, ApiError> {
     if let Some(k) = body
         .keys()
@@ -128,13 +114,16 @@ fn parse_body(body: &Map<String, Value>) -> Result<Body, ApiError> {
     {
         return Err(ApiError::validation(k, "is not a field of an extension"));
     }
-    let number = string_field(body, "number")?
+    let number = optional_str(body, "number")?
+        .as_deref()
         .map(|n| ExtensionNumber::parse(n, "number"))
         .transpose()?;
-    let name = string_field(body, "name")?
+    let name = optional_str(body, "name")?
+        .as_deref()
         .map(ExtensionName::parse)
         .transpose()?;
-    let ext_type = string_field(body, "type")?
+    let ext_type = optional_str(body, "type")?
+        .as_deref()
         .map(extensions::parse_type)
         .transpose()?;
     let enabled = match body.get("enabled") {

@@ -55,7 +55,7 @@ pub fn render_member(scope: &Scope, u: &UserView) -> Value {
 
 /// A group id from the path: anything we could not have issued is unknown.
 fn parse_id(raw: &str) -> Result<Id, ApiError> {
-    ids::parse(raw).ok_or_else(|| ApiError::not_found("group"))
+    ids::parse_or_404(raw, "group")
 }
 
 fn parse_number(raw: &str) -> Result<ExtensionNumber, ApiError> {

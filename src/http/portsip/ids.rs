@@ -26,6 +26,12 @@ pub fn parse(s: &str) -> Option<Id> {
     (n > 0 && n < ID_LIMIT).then_some(Id(n))
 }
 
+/// Parses a path id; anything we could not have issued is a missing `what`
+/// (404 `NOT_FOUND`), indistinguishable from an id of another tenant.
+pub fn parse_or_404(raw: &str, what: &str) -> Result<Id, crate::http::error::ApiError> {
+    parse(raw).ok_or_else(|| crate::http::error::ApiError::not_found(what))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

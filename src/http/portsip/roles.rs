@@ -8,7 +8,7 @@ use crate::commands::roles::{self, CreateRole, RoleName, UpdateRole};
 use crate::commands::{fresh_id, CommandError};
 use crate::http::access::{require, tenant_of};
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
+use crate::http::extract::{optional_str, JsonBody};
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use axum::extract::{Path, State};
@@ -47,14 +47,6 @@ fn role_error(e: CommandError) -> ApiError {
     match e {
         CommandError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "BUILT_IN_ROLE", m),
         other => other.into(),
-    }
-}
-
-fn string_field(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
-    match body.get(field) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::validation(field, "must be a string")),
     }
 }
 
@@ -98,9 +90,9 @@ pub async fn create(
     let tenant = tenant_of(&caller)?;
     check_fields(&body)?;
     let name =
-        string_field(&body, "name")?.ok_or_else(|| ApiError::validation("name", "is required"))?;
+        optional_str(&body, "name")?.ok_or_else(|| ApiError::validation("name", "is required"))?;
     let name = RoleName::parse(&name)?;
-    let description = string_field(&body, "description")?.unwrap_or_default();
+    let description = optional_str(&body, "description")?.unwrap_or_default();
     roles::validate_description(&description)?;
     let permissions = body
         .get("permissions")
@@ -166,11 +158,11 @@ pub async fn update(
     require(&state, &caller, Capability::ManageRoles)?;
     let tenant = tenant_of(&caller)?;
     check_fields(&body)?;
-    let name = match string_field(&body, "name")? {
+    let name = match optional_str(&body, "name")? {
         Some(n) => Some(RoleName::parse(&n)?),
         None => None,
     };
-    let description = string_field(&body, "description")?;
+    let description = optional_str(&body, "description")?;
     if let Some(d) = &description {
         roles::validate_description(d)?;
     }

@@ -9,7 +9,7 @@ use crate::commands::tenants::{self, CreateTenant, UpdateTenant};
 use crate::commands::{fresh_id, CommandError};
 use crate::http::access::{require, tenant_of};
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
+use crate::http::extract::{optional_str, JsonBody};
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use crate::schema::tenant::{
@@ -51,15 +51,7 @@ pub fn render(t: &TenantView, summary: bool) -> Map<String, Value> {
 }
 
 fn parse_id(raw: &str) -> Result<Id, ApiError> {
-    ids::parse(raw).ok_or_else(|| ApiError::not_found("tenant"))
-}
-
-fn core_string(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
-    match body.get(field) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::validation(field, "must be a string")),
-    }
+    ids::parse_or_404(raw, "tenant")
 }
 
 /// `GET /tenants`.
@@ -84,9 +76,9 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     require(&state, &caller, Capability::ManageTenants)?;
     let name =
-        core_string(&body, "name")?.ok_or_else(|| ApiError::validation("name", "is required"))?;
+        optional_str(&body, "name")?.ok_or_else(|| ApiError::validation("name", "is required"))?;
     tenants::validate_name(&name)?;
-    let domain = core_string(&body, "domain")?
+    let domain = optional_str(&body, "domain")?
         .ok_or_else(|| ApiError::validation("domain", "is required"))?;
     let domain = tenants::validate_domain(&domain)?;
     let attrs = TENANT
@@ -142,11 +134,11 @@ async fn apply_update(
             return Err(ApiError::validation(k, "cannot be changed here"));
         }
     }
-    let name = core_string(&body, "name")?;
+    let name = optional_str(&body, "name")?;
     if let Some(n) = &name {
         tenants::validate_name(n)?;
     }
-    let domain = match core_string(&body, "domain")? {
+    let domain = match optional_str(&body, "domain")? {
         Some(d) => Some(tenants::validate_domain(&d)?),
         None => None,
     };

@@ -1,13 +1,13 @@
 //! The current user: `/user...`. Every signed-in user has these for their
 //! own account; they act in the user's home tenant.
 
-use super::users::{self, apply_update, required_str, reset_profiles, set_secret};
+use super::users::{self, apply_update, reset_profiles, set_secret};
 use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
 use crate::commands::users as cmd;
 use crate::http::access::allowed;
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
+use crate::http::extract::{required_str, JsonBody};
 use crate::http::AppState;
 use crate::schema::restrict;
 use crate::schema::user::USER_SELF_UPDATABLE;

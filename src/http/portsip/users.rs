@@ -8,7 +8,7 @@ use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, Upda
 use crate::commands::{fresh_id, CommandError};
 use crate::http::access::{require, tenant_of};
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
+use crate::http::extract::{optional_str, required_str, JsonBody};
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use crate::schema::user::{USER, USER_CORE_LIST, USER_CORE_SEARCH, USER_SKIP};
@@ -56,22 +56,8 @@ pub fn render(scope: &Scope, u: &UserView, summary: bool) -> Map<String, Value> 
     m
 }
 
-/// A required string field of a JSON body.
-pub fn required_str(body: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
-    optional_str(body, field)?.ok_or_else(|| ApiError::validation(field, "is required"))
-}
-
-/// An optional string field of a JSON body (null = absent).
-pub fn optional_str(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::validation(field, "must be a string")),
-    }
-}
-
 pub(crate) fn parse_user_id(raw: &str) -> Result<Id, ApiError> {
-    ids::parse(raw).ok_or_else(|| ApiError::not_found("user"))
+    ids::parse_or_404(raw, "user")
 }
 
 pub(crate) fn scope_of(dir: &Directory, tenant: TenantId) -> Result<&Scope, CommandError> {
