@@ -696,3 +696,56 @@ async fn custom_roles_get_exactly_what_their_permissions_grant() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_admin_resets_extension_passwords_with_validation() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme.example").await;
+    let id = app.create_user(&t.admin, &user_body("alice", "101")).await;
+    let path = format!("/api/users/{id}/extension_password");
+    let err = assert_error(
+        app.post(&path, Some(&t.admin), &json!({"password": "123"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATE_FAILED",
+    )
+    .await;
+    assert_eq!(err["detail"]["field"], "password");
+    let err = assert_error(
+        app.post(&path, Some(&t.admin), &json!({})).await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATE_FAILED",
+    )
+    .await;
+    assert_eq!(err["detail"]["field"], "password");
+    assert_eq!(
+        app.post(&path, Some(&t.admin), &json!({"password": "new-ext-pass"}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // The user proves the change: the old extension password no longer matches.
+    let alice = app.token_for("alice", "Passw0rd-123", &t.domain).await;
+    assert_error(
+        app.post(
+            "/api/user/extension_password",
+            Some(&alice),
+            &json!({"old_password": "ext-pass-1", "new_password": "whatever-1"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "WRONG_PASSWORD",
+    )
+    .await;
+    assert_error(
+        app.post(
+            "/api/users/bm9wZQ==/extension_password",
+            Some(&t.admin),
+            &json!({"password": "new-ext-pass"}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+}

@@ -273,6 +273,26 @@ pub(crate) async fn set_secret(
     Ok(())
 }
 
+/// Sets a user's secret from `{password}` on behalf of an administrator.
+async fn admin_reset_secret(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: &Map<String, Value>,
+    kind: SecretKind,
+) -> Result<Json<Value>, ApiError> {
+    require(state, caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(caller)?;
+    let id = parse_user_id(id)?;
+    let password = required_str(body, "password")?;
+    match kind {
+        SecretKind::Password => users::validate_password("password", &password)?,
+        _ => users::validate_extension_password("password", &password)?,
+    }
+    set_secret(state, caller, tenant, id, kind, password).await?;
+    Ok(Json(json!({})))
+}
+
 /// `POST /users/{id}/password` `{password}`.
 pub async fn reset_password(
     State(state): State<AppState>,
@@ -280,13 +300,7 @@ pub async fn reset_password(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
-    let tenant = tenant_of(&caller)?;
-    let id = parse_user_id(&id)?;
-    let password = required_str(&body, "password")?;
-    users::validate_password("password", &password)?;
-    set_secret(&state, &caller, tenant, id, SecretKind::Password, password).await?;
-    Ok(Json(json!({})))
+    admin_reset_secret(&state, &caller, &id, &body, SecretKind::Password).await
 }
 
 /// `POST /users/{id}/extension_password` `{password}`.
@@ -296,21 +310,7 @@ pub async fn reset_extension_password(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
-    let tenant = tenant_of(&caller)?;
-    let id = parse_user_id(&id)?;
-    let password = required_str(&body, "password")?;
-    users::validate_extension_password("password", &password)?;
-    set_secret(
-        &state,
-        &caller,
-        tenant,
-        id,
-        SecretKind::ExtensionPassword,
-        password,
-    )
-    .await?;
-    Ok(Json(json!({})))
+    admin_reset_secret(&state, &caller, &id, &body, SecretKind::ExtensionPassword).await
 }
 
 /// `POST /users/{id}/role` `{role}`.
