@@ -9,29 +9,7 @@ use serde_json::{json, Value};
 /// Creates a tenant and returns a fresh system administrator token switched
 /// into it, with the tenant's id.
 pub async fn tenant_session(app: &TestApp, name: &str, domain: &str) -> (String, String) {
-    let admin = app.admin_token().await;
-    let resp = app
-        .post(
-            "/api/tenants",
-            Some(&admin),
-            &json!({ "name": name, "domain": domain, "timezone": "Europe/Paris",
-                     "currency": "EUR", "region": "FRA" }),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let id = resp.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let resp = app
-        .post(
-            &format!("/api/tenants/switch?id={id}"),
-            Some(&admin),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    (admin, id)
+    app.switched_tenant(name, domain).await
 }
 
 /// Creates an extension and returns its id.

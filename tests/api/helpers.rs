@@ -165,10 +165,11 @@ pub fn user_body(name: &str, number: &str) -> Value {
 }
 
 impl TestApp {
-    /// Creates a tenant and an Admin in it; signs the Admin in.
-    pub async fn tenant(&self, domain: &str) -> TenantCtx {
+    /// Creates a tenant as the system administrator and switches the
+    /// administrator's session into it; returns (that token, tenant id).
+    pub async fn switched_tenant(&self, name: &str, domain: &str) -> (String, String) {
         let sys = self.admin_token().await;
-        let body = json!({"name": domain, "domain": domain, "timezone": "UTC", "currency": "USD", "region": "USA"});
+        let body = json!({"name": name, "domain": domain, "timezone": "Europe/Paris", "currency": "EUR", "region": "FRA"});
         let resp = self.post("/api/tenants", Some(&sys), &body).await;
         assert_eq!(resp.status(), StatusCode::CREATED, "tenant created");
         let id = resp.json::<Value>().await.expect("json")["id"]
@@ -183,6 +184,12 @@ impl TestApp {
             )
             .await;
         assert_eq!(resp.status(), StatusCode::OK, "switched");
+        (sys, id)
+    }
+
+    /// Creates a tenant and an Admin in it; signs the Admin in.
+    pub async fn tenant(&self, domain: &str) -> TenantCtx {
+        let (sys, id) = self.switched_tenant(domain, domain).await;
         let mut boss = user_body("boss", "100");
         boss["role"] = json!("Admin");
         let resp = self.post("/api/users", Some(&sys), &boss).await;

@@ -9,23 +9,7 @@ use serde_json::{json, Value};
 /// administrator token switched into it (each call signs in again, so two
 /// tenants get two independent sessions).
 pub async fn tenant_session(app: &TestApp, name: &str, domain: &str) -> String {
-    let token = app.admin_token().await;
-    let body = json!({ "name": name, "domain": domain, "timezone": "Europe/Paris", "currency": "EUR", "region": "FRA" });
-    let resp = app.post("/api/tenants", Some(&token), &body).await;
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let id = resp.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let resp = app
-        .post(
-            &format!("/api/tenants/switch?id={id}"),
-            Some(&token),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    token
+    app.switched_tenant(name, domain).await.0
 }
 
 async fn json_of(resp: reqwest::Response) -> Value {
