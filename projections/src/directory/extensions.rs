@@ -10,7 +10,7 @@ use switchboard_events::{Envelope, Id, Value};
 use time::OffsetDateTime;
 
 /// An extension.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExtensionView {
     /// Id.
     pub id: Id,
@@ -31,7 +31,7 @@ pub struct ExtensionView {
 }
 
 /// A user↔extension link.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LinkView {
     /// The link's id.
     pub id: Id,

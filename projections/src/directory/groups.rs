@@ -9,7 +9,7 @@ use switchboard_events::domain::{
 use switchboard_events::{Envelope, Fields, Id, Value};
 
 /// A user group.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupView {
     /// Id.
     pub id: Id,

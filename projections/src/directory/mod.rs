@@ -25,7 +25,7 @@ use switchboard_events::{Envelope, Event, Id, TenantId, SYSTEM_TENANT};
 use time::OffsetDateTime;
 
 /// What owns an extension number in a tenant's shared number space.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NumberOwner {
     /// An extension (possibly some user's primary line).
     Extension(Id),
@@ -36,7 +36,7 @@ pub enum NumberOwner {
 }
 
 /// Creation and change bookkeeping every entity carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stamp {
     /// When it was created.
     pub created_at: OffsetDateTime,
@@ -69,7 +69,7 @@ impl Stamp {
 }
 
 /// Everything inside one tenant (or the system scope, tenant 0).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Scope {
     /// Users by id.
     pub users: BTreeMap<Id, UserView>,
@@ -125,7 +125,7 @@ impl Scope {
 }
 
 /// The whole directory.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Directory {
     /// Tenants by id (the system scope has no entry here).
     pub tenants: BTreeMap<Id, TenantView>,

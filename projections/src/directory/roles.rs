@@ -5,7 +5,7 @@ use switchboard_events::domain::{RoleCreated, RoleDeleted, RoleUpdated};
 use switchboard_events::{Envelope, Id};
 
 /// A custom role.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoleView {
     /// Id.
     pub id: Id,

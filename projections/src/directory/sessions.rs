@@ -7,7 +7,7 @@ use switchboard_events::domain::{
 use switchboard_events::{Envelope, Id, TenantId};
 
 /// One session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionView {
     /// Id.
     pub id: Id,
@@ -28,7 +28,7 @@ pub struct SessionView {
 }
 
 /// All live sessions with token-hash indexes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Sessions {
     by_id: HashMap<Id, SessionView>,
     by_access: HashMap<[u8; 32], Id>,

@@ -6,7 +6,7 @@ use switchboard_events::domain::{TenantCreated, TenantDeleted, TenantUpdated};
 use switchboard_events::{Envelope, Fields, Id, Value};
 
 /// A tenant.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TenantView {
     /// Id.
     pub id: Id,

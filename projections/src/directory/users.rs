@@ -9,7 +9,7 @@ use switchboard_events::domain::{
 use switchboard_events::{Envelope, Fields, Id, Value};
 
 /// A user as the directory sees it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UserView {
     /// Id.
     pub id: Id,
