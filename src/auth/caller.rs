@@ -117,6 +117,11 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|s| s.users.get(&session.user_id))
             .filter(|u| u.enabled())
             .ok_or_else(|| ApiError::unauthorized("the access token is not valid"))?;
+        if is_read_only(user) && is_write(parts) {
+            return Err(ApiError::forbidden(
+                "this user has read-only access and cannot make changes",
+            ));
+        }
         if session.home_tenant != switchboard_events::SYSTEM_TENANT {
             let tenant_ok = dir
                 .tenants
@@ -138,4 +143,32 @@ impl FromRequestParts<AppState> for Caller {
             origin: origin_of(parts),
         })
     }
+}
+
+/// Whether a user's `access` attribute (set through the client
+/// internal-number dialect) is `read_only`.
+fn is_read_only(user: &switchboard_projections::directory::UserView) -> bool {
+    matches!(
+        user.attr(crate::schema::vendor_user::ACCESS),
+        Some(switchboard_events::Value::Str(s)) if s == crate::schema::vendor_user::READ_ONLY
+    )
+}
+
+/// Whether a request asks for a change. Every method but GET, HEAD and
+/// OPTIONS does; ending one's own session is not a change of the directory
+/// a read-only user is kept from, so `POST .../auth/sign_out` is let through
+/// (sign-in and refresh do not resolve a caller at all). Enforcing this here,
+/// where every dialect resolves its caller, makes `read_only` hold in all of
+/// them without each handler remembering it.
+fn is_write(parts: &Parts) -> bool {
+    use axum::http::Method;
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_owned())
+        .unwrap_or_else(|| parts.uri.path().to_owned());
+    path != "/api/auth/sign_out"
 }

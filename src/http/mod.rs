@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod list;
 pub mod portsip;
+pub mod vendors;
 
 use crate::auth::password::SecretHasher;
 use crate::auth::throttle::Throttle;
@@ -58,6 +59,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Builds the whole router.
 pub fn router(state: AppState) -> Router {
     let api = portsip::routes()
+        .merge(vendors::voipappz::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), require_ready));
@@ -65,7 +67,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .nest(
+            "/api/v1/user-extensions",
+            vendors::user_extensions::routes(state.clone()),
+        )
         .nest("/api", api)
+        .nest("/client", vendors::client_users::routes(state.clone()))
+        .nest("/Etelecom", vendors::etelecom::routes(state.clone()))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())

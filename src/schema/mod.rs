@@ -60,6 +60,7 @@ pub mod kinds;
 pub mod tenant;
 pub mod user;
 pub mod value;
+pub mod vendor_user;
 
 pub use value::{Fields, Value};
 

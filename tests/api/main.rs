@@ -12,3 +12,5 @@ mod roles;
 mod service;
 mod tenants;
 mod users;
+mod vendor_common;
+mod vendor_user_extensions;

@@ -1,0 +1,712 @@
+//! eTelecom partner PBX calls (`etelecom-pbx-rest.txt`): Twirp-style RPC,
+//! `POST /Etelecom/{Method}` with a JSON body and `Authorization: Bearer`.
+//! Ids are our ids as decimal strings (proto3 JSON `int64`); requests may
+//! send them as strings or numbers. Every method acts in the caller's
+//! tenant and needs the tenant Admin's `ManageUsers` capability.
+//!
+//! | method | body | answer |
+//! | --- | --- | --- |
+//! | `AssignUserToExtension` | `{extension_id, user_id}` | LinkUserToExtension; `{updated: 1}`, or `{updated: 0}` when it fails (unknown ids, already linked, bad body) |
+//! | `RemoveUserOfExtension` | `{extension_id, user_id?}` | UnlinkUserFromExtension (every user of the extension when `user_id` is absent); `{updated: 1}` / `{updated: 0}` |
+//! | `ChangeHotlineForExtension` | `{extension_id, hotline_id}` | sets the hotline (below); `{updated: 1}` / `{updated: 0}` |
+//! | `CreateExtension` | `{extension_number, extension_name?, user_id?, hotline_id?}` | CreateExtension (+ link, + hotline); the extension |
+//! | `GetExtensionInfo` | `{extension_id}` | the extension |
+//! | `GetExtensionList` | `{user_id?}` | `{extensions: [extension]}` |
+//! | `CreateAccountUser` | `{username, full_name, email, password, extension_number, phone?, role?}` | CreateUser; the user |
+//! | `GetListUser` | `{}` | `{users: [user]}` |
+//! | `GetCallHistory` | `{date_from, date_to, extension_id?}` | `{call_logs: [], total: 0}` — CDR ingestion does not exist yet |
+//!
+//! An extension renders as `{id, extension_number, extension_name,
+//! user_id, user_ids, hotline_id, tenant_id, tenant_domain, state,
+//! created_at, updated_at}`: `user_id` is the user it is primary for (else
+//! any linked user, else `""`), `state` `P` (enabled) or `N` (disabled). A
+//! user renders as `{id, username, full_name, email, phone, role, status,
+//! extension_id, extension_number, created_at}`, `status` `P`/`N`.
+//!
+//! Hotlines: switchboard has no hotline registry; a hotline is a phone
+//! number and `hotline_id` is that number. An extension's hotline is the
+//! preferred outbound caller ID of the user it is primary for (PortSIP's
+//! `outbound_caller_ids`, entry with provider `etelecom-hotline`).
+//!
+//! `CreateAccountUser` needs `extension_number` because every switchboard
+//! user has a primary extension; the SIP password and voicemail PIN start
+//! random. `CreateExtension` with `user_id` creates, then links (two
+//! appends).
+//!
+//! Errors other than the `updated` answers are Twirp errors:
+//! `{code, msg, meta: {code, argument?}}` — `invalid_argument`/`malformed`
+//! 400, `unauthenticated` 401, `permission_denied` 403, `not_found` 404
+//! (also `bad_route` 404 for unknown methods and non-POST requests),
+//! `already_exists`/`aborted` 409, `unavailable` 503.
+
+use crate::auth::caller::Caller;
+use crate::auth::roles::Capability;
+use crate::auth::tokens::new_token;
+use crate::commands::extensions::{self, CreateExtension, ExtensionName, LinkUserToExtension};
+use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
+use crate::commands::{fresh_id, CommandError, Decision};
+use crate::http::access::{require, tenant_of};
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::http::portsip::extensions::scope_in;
+use crate::http::AppState;
+use crate::schema::user::{USER, USER_SKIP};
+use crate::schema::{to_json, Mode};
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use rand::Rng;
+use serde_json::{json, Map, Value};
+use switchboard_events::envelope::format_rfc3339;
+use switchboard_events::{Id, TenantId};
+use switchboard_projections::directory::{Directory, ExtensionView, Scope, UserView};
+use time::OffsetDateTime;
+
+/// Provenance recorded on the events this dialect causes.
+const VIA: &str = "etelecom";
+
+/// The caller-id provider name that marks a hotline.
+const HOTLINE_PROVIDER: &str = "etelecom-hotline";
+
+/// A Twirp error.
+#[derive(Debug)]
+pub struct TwirpError(pub ApiError);
+
+impl From<ApiError> for TwirpError {
+    fn from(e: ApiError) -> Self {
+        TwirpError(e)
+    }
+}
+
+impl From<CommandError> for TwirpError {
+    fn from(e: CommandError) -> Self {
+        TwirpError(e.into())
+    }
+}
+
+impl IntoResponse for TwirpError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let (status, code) = match (e.status.as_u16(), e.code) {
+            (_, "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED") => (StatusCode::NOT_FOUND, "bad_route"),
+            (400, _) if e.detail.get("field").and_then(Value::as_str) == Some("body") => {
+                (StatusCode::BAD_REQUEST, "malformed")
+            }
+            (400 | 413, _) => (e.status, "invalid_argument"),
+            (401, _) => (e.status, "unauthenticated"),
+            (403, _) => (e.status, "permission_denied"),
+            (404, _) => (e.status, "not_found"),
+            (409, "CONCURRENT_MODIFICATION") => (e.status, "aborted"),
+            (409, _) => (e.status, "already_exists"),
+            (503, _) => (e.status, "unavailable"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        let mut meta = Map::new();
+        meta.insert("code".into(), json!(e.code));
+        if let Some(field) = super::field_of(&e) {
+            meta.insert("argument".into(), json!(field));
+        }
+        (
+            status,
+            Json(json!({ "code": code, "msg": e.message, "meta": meta })),
+        )
+            .into_response()
+    }
+}
+
+type Result<T> = std::result::Result<T, TwirpError>;
+
+/// The routes, relative to `/Etelecom`.
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/{method}", post(dispatch))
+        .fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
+            TwirpError(super::route_not_found(&m, u.path()))
+        })
+        .method_not_allowed_fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
+            TwirpError(super::method_not_allowed(&m, u.path()))
+        })
+        .layer(middleware::from_fn_with_state(
+            state,
+            super::require_ready::<TwirpError>,
+        ))
+}
+
+type Body = Map<String, Value>;
+
+/// `POST /Etelecom/{method}`.
+pub async fn dispatch(
+    State(state): State<AppState>,
+    caller: std::result::Result<Caller, ApiError>,
+    Path(method): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    body: std::result::Result<JsonBody<Body>, ApiError>,
+) -> Response {
+    const UPDATED: &[&str] = &[
+        "AssignUserToExtension",
+        "RemoveUserOfExtension",
+        "ChangeHotlineForExtension",
+    ];
+    const OTHERS: &[&str] = &[
+        "CreateExtension",
+        "GetExtensionInfo",
+        "GetExtensionList",
+        "CreateAccountUser",
+        "GetListUser",
+        "GetCallHistory",
+    ];
+    let known = UPDATED.contains(&method.as_str()) || OTHERS.contains(&method.as_str());
+    if !known {
+        return TwirpError(super::route_not_found(&Method::POST, uri.path())).into_response();
+    }
+    // Authentication and authorization failures are Twirp errors for every
+    // method: the call was not attempted.
+    let (caller, tenant) = match authorize(&state, caller) {
+        Ok(ok) => ok,
+        Err(e) => return e.into_response(),
+    };
+    if UPDATED.contains(&method.as_str()) {
+        let outcome = match body {
+            Ok(JsonBody(body)) => match method.as_str() {
+                "AssignUserToExtension" => assign(&state, &caller, tenant, &body).await,
+                "RemoveUserOfExtension" => remove_user(&state, &caller, tenant, &body).await,
+                _ => change_hotline(&state, &caller, tenant, &body).await,
+            },
+            Err(e) => Err(e.into()),
+        };
+        let updated = match outcome {
+            Ok(()) => 1,
+            Err(e) => {
+                tracing::info!(method = %method, reason = %e.0.message, "eTelecom call not carried out");
+                0
+            }
+        };
+        return Json(json!({ "updated": updated })).into_response();
+    }
+    let result = match body {
+        Ok(JsonBody(body)) => match method.as_str() {
+            "CreateExtension" => create_extension(&state, &caller, tenant, &body).await,
+            "GetExtensionInfo" => extension_info(&state, tenant, &body),
+            "GetExtensionList" => extension_list(&state, tenant, &body),
+            "CreateAccountUser" => create_user(&state, &caller, tenant, &body).await,
+            "GetListUser" => user_list(&state, tenant, &body),
+            _ => call_history(&state, tenant, &body),
+        },
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn authorize(
+    state: &AppState,
+    caller: std::result::Result<Caller, ApiError>,
+) -> Result<(Caller, TenantId)> {
+    let caller = caller?;
+    require(state, &caller, Capability::ManageUsers)?;
+    let tenant = tenant_of(&caller)?;
+    Ok((caller, tenant))
+}
+
+fn invalid(field: &str, message: &str) -> TwirpError {
+    TwirpError(ApiError::validation(field, message))
+}
+
+/// A decimal id sent as a string or a number; `None` when absent.
+fn opt_id(body: &Body, field: &str) -> Result<Option<Id>> {
+    let n = match body.get(field) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) if s.is_empty() => return Ok(None),
+        Some(Value::String(s)) => s.parse::<u64>().ok(),
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(_) => None,
+    };
+    n.filter(|n| *n > 0)
+        .map(|n| Some(Id(n)))
+        .ok_or_else(|| invalid(field, "must be an int64 id"))
+}
+
+fn req_id(body: &Body, field: &str) -> Result<Id> {
+    opt_id(body, field)?.ok_or_else(|| invalid(field, "is required"))
+}
+
+fn opt_str(body: &Body, field: &str) -> Result<Option<String>> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(_) => Err(invalid(field, "must be a string")),
+    }
+}
+
+fn req_str(body: &Body, field: &str) -> Result<String> {
+    opt_str(body, field)?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| invalid(field, "is required"))
+}
+
+fn id_str(id: Id) -> String {
+    id.0.to_string()
+}
+
+fn time_str(t: OffsetDateTime) -> String {
+    format_rfc3339(t)
+}
+
+/// The user an extension is primary for, else its first linked user.
+fn user_of(x: &ExtensionView) -> Option<Id> {
+    x.primary_of.or_else(|| x.users.iter().next().copied())
+}
+
+/// The hotline of an extension: the preferred outbound caller ID of the
+/// user it is primary for.
+fn hotline_of(scope: &Scope, x: &ExtensionView) -> Option<String> {
+    let u = scope.users.get(&x.primary_of?)?;
+    let ids = to_json(&USER.effective(&u.attrs, "outbound_caller_ids"));
+    ids.as_array()?
+        .iter()
+        .find(|c| c["preferred"] == json!(true))
+        .and_then(|c| c["caller_id"].as_str())
+        .map(str::to_owned)
+}
+
+/// Renders an extension in this dialect.
+fn render_extension(dir: &Directory, tenant: TenantId, x: &ExtensionView) -> Value {
+    let scope = scope_in(dir, tenant);
+    json!({
+        "id": id_str(x.id),
+        "extension_number": x.number,
+        "extension_name": x.name,
+        "user_id": user_of(x).map(id_str).unwrap_or_default(),
+        "user_ids": x.users.iter().copied().map(id_str).collect::<Vec<_>>(),
+        "hotline_id": hotline_of(scope, x).unwrap_or_default(),
+        "tenant_id": id_str(tenant),
+        "tenant_domain": dir.tenants.get(&tenant).map(|t| t.domain.as_str()).unwrap_or(""),
+        "state": if x.enabled { "P" } else { "N" },
+        "created_at": time_str(x.stamp.created_at),
+        "updated_at": time_str(x.stamp.updated_at),
+    })
+}
+
+/// Renders a user in this dialect.
+fn render_user(scope: &Scope, u: &UserView) -> Value {
+    let primary = u.primary_extension.and_then(|e| scope.extensions.get(&e));
+    json!({
+        "id": id_str(u.id),
+        "username": u.name,
+        "full_name": u.display_name().unwrap_or(""),
+        "email": to_json(&USER.effective(&u.attrs, "email")),
+        "phone": to_json(&USER.effective(&u.attrs, "mobile_phone")),
+        "role": u.role,
+        "status": if u.enabled() { "P" } else { "N" },
+        "extension_id": primary.map(|x| id_str(x.id)).unwrap_or_default(),
+        "extension_number": primary.map(|x| x.number.as_str()).unwrap_or(""),
+        "created_at": time_str(u.stamp.created_at),
+    })
+}
+
+/// `AssignUserToExtension`.
+async fn assign(state: &AppState, caller: &Caller, tenant: TenantId, body: &Body) -> Result<()> {
+    let extension_id = req_id(body, "extension_id")?;
+    let user_id = req_id(body, "user_id")?;
+    state
+        .pipeline
+        .execute(tenant, caller.metadata(VIA), |dir| {
+            let scope = scope_in(dir, tenant);
+            let link_id = fresh_id(|id| scope.links.contains_key(&id));
+            let d = extensions::link(
+                scope,
+                LinkUserToExtension {
+                    link_id,
+                    user_id,
+                    extension_id,
+                },
+            )?;
+            Ok((d, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+/// `RemoveUserOfExtension`.
+async fn remove_user(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    body: &Body,
+) -> Result<()> {
+    let extension_id = req_id(body, "extension_id")?;
+    let user_id = opt_id(body, "user_id")?;
+    state
+        .pipeline
+        .execute(tenant, caller.metadata(VIA), |dir| {
+            let scope = scope_in(dir, tenant);
+            let x = scope
+                .extensions
+                .get(&extension_id)
+                .ok_or_else(|| CommandError::NotFound("extension".into()))?;
+            let targets: Vec<Id> = match user_id {
+                Some(u) => vec![u],
+                None => x.users.iter().copied().collect(),
+            };
+            if targets.is_empty() {
+                return Err(CommandError::NotFound("link".into()));
+            }
+            let mut all = Decision::none();
+            for u in targets {
+                let d = extensions::unlink(scope, u, extension_id)?;
+                all.events.extend(d.events);
+                all.expected.extend(d.expected);
+            }
+            Ok((all, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+/// Checks a hotline number: 1 to 64 characters, digits with an optional
+/// leading `+`.
+fn hotline(body: &Body) -> Result<Option<String>> {
+    let Some(h) = opt_str(body, "hotline_id")?.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let digits = h.strip_prefix('+').unwrap_or(&h);
+    if digits.is_empty() || h.len() > 64 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("hotline_id", "must be a phone number (digits)"));
+    }
+    Ok(Some(h))
+}
+
+/// The decision that makes `hotline` the preferred outbound caller ID of
+/// `user` (other entries kept, no longer preferred; earlier hotlines
+/// replaced).
+fn set_hotline(
+    scope: &Scope,
+    user: Id,
+    hotline: &str,
+) -> std::result::Result<Decision, CommandError> {
+    let u = scope
+        .users
+        .get(&user)
+        .ok_or_else(|| CommandError::NotFound("user".into()))?;
+    let current = to_json(&USER.effective(&u.attrs, "outbound_caller_ids"));
+    let mut list: Vec<Value> = current
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c["provider_id"] != json!(HOTLINE_PROVIDER))
+        .map(|mut c| {
+            c["preferred"] = json!(false);
+            c
+        })
+        .collect();
+    list.push(json!({
+        "provider_id": HOTLINE_PROVIDER,
+        "caller_id": hotline,
+        "preferred": true,
+        "description": "eTelecom hotline",
+    }));
+    let mut body = Map::new();
+    body.insert("outbound_caller_ids".into(), Value::Array(list));
+    let incoming = USER
+        .validate(&body, Mode::Update, USER_SKIP)
+        .map_err(|e| CommandError::invalid("hotline_id", e.message))?;
+    users::update(
+        scope,
+        &USER,
+        UpdateUser {
+            user_id: user,
+            incoming,
+            extension_number: None,
+            voicemail_pin_hash: None,
+            ids: unused_ids(),
+        },
+    )
+}
+
+/// Ids for an update that moves no extension (never used).
+fn unused_ids() -> NewUserIds {
+    NewUserIds {
+        user_id: Id(0),
+        extension_id: Id(0),
+        link_id: Id(0),
+    }
+}
+
+/// `ChangeHotlineForExtension`.
+async fn change_hotline(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    body: &Body,
+) -> Result<()> {
+    let extension_id = req_id(body, "extension_id")?;
+    let hotline = hotline(body)?.ok_or_else(|| invalid("hotline_id", "is required"))?;
+    state
+        .pipeline
+        .execute(tenant, caller.metadata(VIA), |dir| {
+            let scope = scope_in(dir, tenant);
+            let x = scope
+                .extensions
+                .get(&extension_id)
+                .ok_or_else(|| CommandError::NotFound("extension".into()))?;
+            let user = x.primary_of.ok_or_else(|| {
+                CommandError::conflict(
+                    "EXTENSION_HAS_NO_USER",
+                    "the extension is nobody's primary extension, so it has no hotline",
+                )
+            })?;
+            Ok((set_hotline(scope, user, &hotline)?, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+/// `CreateExtension`.
+async fn create_extension(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    body: &Body,
+) -> Result<Value> {
+    let number = ExtensionNumber::parse(&req_str(body, "extension_number")?, "extension_number")?;
+    let name = ExtensionName::parse(&opt_str(body, "extension_name")?.unwrap_or_default())
+        .map_err(|e| match e {
+            CommandError::Validation { message, .. } => invalid("extension_name", &message),
+            other => other.into(),
+        })?;
+    let user_id = opt_id(body, "user_id")?;
+    let hotline = hotline(body)?;
+    if hotline.is_some() && user_id.is_none() {
+        return Err(invalid(
+            "hotline_id",
+            "needs user_id: a hotline is the outbound caller ID of the extension's user",
+        ));
+    }
+    let (extension_id, _) = state
+        .pipeline
+        .execute(tenant, caller.metadata(VIA), |dir| {
+            let scope = scope_in(dir, tenant);
+            if let Some(u) = user_id {
+                if !scope.users.contains_key(&u) {
+                    return Err(CommandError::NotFound("user".into()));
+                }
+            }
+            let extension_id = fresh_id(|id| scope.extensions.contains_key(&id));
+            let d = extensions::create(
+                scope,
+                CreateExtension {
+                    extension_id,
+                    number,
+                    name,
+                    ext_type: switchboard_events::domain::ExtensionType::Sip,
+                    enabled: true,
+                },
+            )?;
+            Ok((d, extension_id))
+        })
+        .await?;
+    if let Some(user_id) = user_id {
+        state
+            .pipeline
+            .execute(tenant, caller.metadata(VIA), |dir| {
+                let scope = scope_in(dir, tenant);
+                let link_id = fresh_id(|id| scope.links.contains_key(&id));
+                let mut d = extensions::link(
+                    scope,
+                    LinkUserToExtension {
+                        link_id,
+                        user_id,
+                        extension_id,
+                    },
+                )?;
+                if let Some(h) = &hotline {
+                    // The hotline belongs to the user the extension is
+                    // primary for; only set it if this link made it so.
+                    let becomes_primary = d.events.iter().any(|e| {
+                        matches!(e, switchboard_events::Event::PrimaryExtensionChanged(p) if p.extension_id == Some(extension_id))
+                    });
+                    if !becomes_primary {
+                        return Err(CommandError::conflict(
+                            "EXTENSION_HAS_NO_USER",
+                            "the user already has a primary extension, so this one has no hotline",
+                        ));
+                    }
+                    let h = set_hotline(scope, user_id, h)?;
+                    d.events.extend(h.events);
+                }
+                Ok((d, ()))
+            })
+            .await?;
+    }
+    let dir = state.pipeline.projector().read();
+    let x = scope_in(&dir, tenant)
+        .extensions
+        .get(&extension_id)
+        .ok_or_else(|| ApiError::not_found("extension"))?;
+    Ok(render_extension(&dir, tenant, x))
+}
+
+/// `GetExtensionInfo`.
+fn extension_info(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
+    let id = req_id(body, "extension_id")?;
+    let dir = state.pipeline.projector().read();
+    let x = scope_in(&dir, tenant)
+        .extensions
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("extension"))?;
+    Ok(render_extension(&dir, tenant, x))
+}
+
+/// `GetExtensionList`.
+fn extension_list(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
+    let user = opt_id(body, "user_id")?;
+    let dir = state.pipeline.projector().read();
+    let scope = scope_in(&dir, tenant);
+    if let Some(u) = user {
+        if !scope.users.contains_key(&u) {
+            return Err(ApiError::not_found("user").into());
+        }
+    }
+    let mut xs: Vec<&ExtensionView> = scope
+        .extensions
+        .values()
+        .filter(|x| user.is_none_or(|u| x.users.contains(&u)))
+        .collect();
+    xs.sort_by(|a, b| a.number.cmp(&b.number));
+    let items: Vec<Value> = xs
+        .into_iter()
+        .map(|x| render_extension(&dir, tenant, x))
+        .collect();
+    Ok(json!({ "extensions": items }))
+}
+
+/// `CreateAccountUser`.
+async fn create_user(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    body: &Body,
+) -> Result<Value> {
+    let name = UserName::parse(&req_str(body, "username")?).map_err(|e| match e {
+        CommandError::Validation { message, .. } => invalid("username", &message),
+        other => other.into(),
+    })?;
+    let number = ExtensionNumber::parse(&req_str(body, "extension_number")?, "extension_number")?;
+    let password = req_str(body, "password")?;
+    users::validate_password("password", &password)?;
+    let role = opt_str(body, "role")?.unwrap_or_else(|| "StandardUser".into());
+    let mut user_body = Map::new();
+    user_body.insert("display_name".into(), json!(req_str(body, "full_name")?));
+    user_body.insert("email".into(), json!(req_str(body, "email")?));
+    if let Some(p) = opt_str(body, "phone")? {
+        user_body.insert("mobile_phone".into(), json!(p));
+    }
+    const KNOWN: &[&str] = &[
+        "username",
+        "full_name",
+        "email",
+        "phone",
+        "password",
+        "extension_number",
+        "role",
+    ];
+    if let Some(k) = body.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(invalid(k, "unknown field"));
+    }
+    let attrs = USER
+        .validate(&user_body, Mode::Create, USER_SKIP)
+        .map_err(|e| {
+            let field = match e.field.as_str() {
+                "display_name" => "full_name",
+                "mobile_phone" => "phone",
+                f => f,
+            };
+            invalid(field, &e.message)
+        })?;
+    let hash = |s: String| {
+        let h = state.hasher.clone();
+        async move {
+            h.hash_async(s)
+                .await
+                .map_err(|e| TwirpError(ApiError::unavailable(e.to_string())))
+        }
+    };
+    let password_hash = hash(password).await?;
+    let extension_password_hash = hash(new_token()).await?;
+    let pin = format!("{:08}", rand::thread_rng().gen_range(0..100_000_000u32));
+    let voicemail_pin_hash = hash(pin).await?;
+    let (id, _) = state
+        .pipeline
+        .execute(tenant, caller.metadata(VIA), |dir| {
+            let scope = scope_in(dir, tenant);
+            let ids = NewUserIds {
+                user_id: fresh_id(|id| scope.users.contains_key(&id)),
+                extension_id: fresh_id(|id| scope.extensions.contains_key(&id)),
+                link_id: fresh_id(|id| scope.links.contains_key(&id)),
+            };
+            let d = users::create(
+                scope,
+                CreateUser {
+                    ids,
+                    name,
+                    role,
+                    password_hash,
+                    extension_password_hash,
+                    voicemail_pin_hash,
+                    extension_number: number,
+                    attrs,
+                },
+            )?;
+            Ok((d, ids.user_id))
+        })
+        .await?;
+    let dir = state.pipeline.projector().read();
+    let scope = scope_in(&dir, tenant);
+    let u = scope
+        .users
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(render_user(scope, u))
+}
+
+/// `GetListUser`.
+fn user_list(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
+    if let Some(k) = body.keys().next() {
+        return Err(invalid(k, "unknown field"));
+    }
+    let dir = state.pipeline.projector().read();
+    let scope = scope_in(&dir, tenant);
+    let mut us: Vec<&UserView> = scope.users.values().collect();
+    us.sort_by_key(|u| (u.stamp.created_offset, u.id));
+    let items: Vec<Value> = us.into_iter().map(|u| render_user(scope, u)).collect();
+    Ok(json!({ "users": items }))
+}
+
+/// `GetCallHistory`: validates the window and the extension; no CDRs are
+/// ingested yet, so the list is empty.
+fn call_history(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
+    let parse = |field: &str| -> Result<OffsetDateTime> {
+        let raw = req_str(body, field)?;
+        OffsetDateTime::parse(&raw, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| invalid(field, "must be an RFC 3339 date-time"))
+    };
+    let from = parse("date_from")?;
+    let to = parse("date_to")?;
+    if from > to {
+        return Err(invalid("date_to", "must not be before date_from"));
+    }
+    if let Some(x) = opt_id(body, "extension_id")? {
+        let dir = state.pipeline.projector().read();
+        if !scope_in(&dir, tenant).extensions.contains_key(&x) {
+            return Err(ApiError::not_found("extension").into());
+        }
+    }
+    Ok(json!({ "call_logs": [], "total": 0 }))
+}
