@@ -12,5 +12,6 @@ mod roles;
 mod service;
 mod tenants;
 mod users;
+mod vendor_client_users;
 mod vendor_common;
 mod vendor_user_extensions;
