@@ -14,4 +14,5 @@ mod tenants;
 mod users;
 mod vendor_client_users;
 mod vendor_common;
+mod vendor_etelecom;
 mod vendor_user_extensions;

@@ -92,9 +92,7 @@ impl IntoResponse for TwirpError {
         let e = self.0;
         let (status, code) = match (e.status.as_u16(), e.code) {
             (_, "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED") => (StatusCode::NOT_FOUND, "bad_route"),
-            (400, _) if e.detail.get("field").and_then(Value::as_str) == Some("body") => {
-                (StatusCode::BAD_REQUEST, "malformed")
-            }
+            (400, "MALFORMED") => (StatusCode::BAD_REQUEST, "malformed"),
             (400 | 413, _) => (e.status, "invalid_argument"),
             (401, _) => (e.status, "unauthenticated"),
             (403, _) => (e.status, "permission_denied"),
@@ -195,12 +193,20 @@ pub async fn dispatch(
             "GetListUser" => user_list(&state, tenant, &body),
             _ => call_history(&state, tenant, &body),
         },
-        Err(e) => Err(e.into()),
+        Err(e) => Err(malformed(e)),
     };
     match result {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// A body that could not be read as a JSON object is Twirp's `malformed`.
+fn malformed(mut e: ApiError) -> TwirpError {
+    if e.status == StatusCode::BAD_REQUEST {
+        e.code = "MALFORMED";
+    }
+    TwirpError(e)
 }
 
 fn authorize(
