@@ -16,3 +16,4 @@ mod vendor_client_users;
 mod vendor_common;
 mod vendor_etelecom;
 mod vendor_user_extensions;
+mod vendor_voipappz;
