@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod cross_dialect;
 mod extensions;
 mod group_members;
 mod groups;
