@@ -89,7 +89,7 @@ async fn a_user_travels_through_every_dialect_and_the_log_remembers_who() {
     // 6. The log: each step with its actor and dialect.
     app.stop().await;
     let log = switchboard_events::SledLog::open(switchboard_events::LogConfig::new(
-        &app.dir.path().join("data"),
+        app.dir.path().join("data"),
     ))
     .expect("log opens");
     let events: Vec<_> = log.read_all(1).map(|e| e.expect("record reads")).collect();
