@@ -194,3 +194,28 @@ pub fn object_body(bytes: &[u8]) -> Result<serde_json::Map<String, serde_json::V
 pub fn int_id(id: Id) -> serde_json::Value {
     serde_json::Value::from(id.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_at_the_first_space_and_join_back() {
+        assert_eq!(
+            split_name("Anna van Dijk"),
+            ("Anna".into(), "van Dijk".into())
+        );
+        assert_eq!(split_name("Cher"), ("Cher".into(), String::new()));
+        for (first, last) in [("Anna", "van Dijk"), ("Cher", ""), ("Bo", "Li")] {
+            let joined = join_name(first, last);
+            assert_eq!(split_name(&joined), (first.to_owned(), last.to_owned()));
+        }
+        assert_eq!(join_name("", "Solo"), "Solo");
+    }
+
+    #[test]
+    fn millisecond_timestamps() {
+        let t = OffsetDateTime::from_unix_timestamp(1_782_648_000).expect("time");
+        assert_eq!(format_millis(t), "2026-06-28T12:00:00.000Z");
+    }
+}
