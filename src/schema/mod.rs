@@ -57,6 +57,7 @@
 
 pub mod group;
 pub mod kinds;
+pub mod queue;
 pub mod tenant;
 pub mod user;
 pub mod value;

@@ -7,6 +7,8 @@
 
 mod extensions;
 mod groups;
+mod presence;
+mod queues;
 mod roles;
 mod sessions;
 mod tenants;
@@ -14,6 +16,10 @@ mod users;
 
 pub use extensions::{ext_type_name, parse_ext_type, ExtensionView, LinkView};
 pub use groups::GroupView;
+pub use presence::{
+    agent_status, line_status, shown_presence, CallView, PresenceView, RegistrationView,
+};
+pub use queues::{CallQueueView, QueueAgent, RingGroupView};
 pub use roles::RoleView;
 pub use sessions::{SessionView, Sessions};
 pub use tenants::TenantView;
@@ -89,6 +95,12 @@ pub struct Scope {
     pub groups: BTreeMap<Id, GroupView>,
     /// Lower-cased group name → id.
     pub groups_by_name: HashMap<String, Id>,
+    /// Call queues by id.
+    pub call_queues: BTreeMap<Id, CallQueueView>,
+    /// Ring groups by id.
+    pub ring_groups: BTreeMap<Id, RingGroupView>,
+    /// Presence, registrations and call state by user id.
+    pub presence: BTreeMap<Id, PresenceView>,
 }
 
 impl Scope {
@@ -184,6 +196,7 @@ impl Projection for Directory {
             Event::UserProfileReset(e) => users::profile_reset(self.scope_mut(tenant), env, e),
             Event::UserDeleted(e) => {
                 users::deleted(self.scope_mut(tenant), e);
+                queues::user_deleted(self.scope_mut(tenant), e.user_id);
                 self.sessions.revoke_user(e.user_id);
             }
 
@@ -212,6 +225,44 @@ impl Projection for Directory {
             Event::SessionRefreshed(e) => self.sessions.refreshed(e),
             Event::SessionTenantSwitched(e) => self.sessions.switched(e),
             Event::SessionEnded(e) => self.sessions.ended(e),
+
+            Event::CallQueueCreated(e) => queues::queue_created(self.scope_mut(tenant), env, e),
+            Event::CallQueueUpdated(e) => queues::queue_updated(self.scope_mut(tenant), env, e),
+            Event::CallQueueDeleted(e) => queues::queue_deleted(self.scope_mut(tenant), e),
+            Event::CallQueueAgentAdded(e) => {
+                queues::queue_agent_added(self.scope_mut(tenant), env, e)
+            }
+            Event::CallQueueAgentUpdated(e) => {
+                queues::queue_agent_updated(self.scope_mut(tenant), env, e)
+            }
+            Event::CallQueueAgentRemoved(e) => {
+                queues::queue_agent_removed(self.scope_mut(tenant), env, e)
+            }
+            Event::RingGroupCreated(e) => {
+                queues::ring_group_created(self.scope_mut(tenant), env, e)
+            }
+            Event::RingGroupUpdated(e) => {
+                queues::ring_group_updated(self.scope_mut(tenant), env, e)
+            }
+            Event::RingGroupDeleted(e) => queues::ring_group_deleted(self.scope_mut(tenant), e),
+            Event::RingGroupAgentAdded(e) => {
+                queues::ring_group_agent_added(self.scope_mut(tenant), env, e)
+            }
+            Event::RingGroupAgentUpdated(e) => {
+                queues::ring_group_agent_updated(self.scope_mut(tenant), env, e)
+            }
+            Event::RingGroupAgentRemoved(e) => {
+                queues::ring_group_agent_removed(self.scope_mut(tenant), env, e)
+            }
+            Event::AgentStatusSet(e) => queues::agent_status_set(self.scope_mut(tenant), env, e),
+            Event::PresenceSet(e) => presence::presence_set(self.scope_mut(tenant), e),
+            Event::RegistrationAdded(e) => presence::registration_added(self.scope_mut(tenant), e),
+            Event::RegistrationRemoved(e) => {
+                presence::registration_removed(self.scope_mut(tenant), e)
+            }
+            Event::CallStateChanged(e) => {
+                presence::call_state_changed(self.scope_mut(tenant), env, e)
+            }
         }
     }
 }
