@@ -8,6 +8,8 @@ mod extensions;
 mod group_members;
 mod groups;
 mod links;
+mod queues;
+mod ring_groups;
 mod roles;
 mod service;
 mod tenants;
