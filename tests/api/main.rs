@@ -9,6 +9,7 @@ mod extensions;
 mod group_members;
 mod groups;
 mod links;
+mod presence;
 mod queues;
 mod ring_groups;
 mod roles;
