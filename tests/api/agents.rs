@@ -415,6 +415,16 @@ async fn deleting_a_user_or_queue_removes_the_agent_and_logs_it_out() {
 
     let resp = app
         .post(
+            "/api/ring_groups",
+            Some(&t.admin),
+            &json!({"name": "Desk", "extension_number": "700"}),
+        )
+        .await;
+    let rg = json_of(resp).await["id"].as_str().expect("id").to_owned();
+    set_agents(&app, &t.admin, "ring_groups", &rg, &["101", "102"]).await;
+
+    let resp = app
+        .post(
             &format!("/api/users/{ann_id}/destroy"),
             Some(&t.admin),
             &json!({}),
@@ -428,12 +438,53 @@ async fn deleting_a_user_or_queue_removes_the_agent_and_logs_it_out() {
     .await;
     assert_eq!(agents["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(agents["items"][0]["extension_number"], "102");
+    let members = json_of(
+        app.get(&format!("/api/ring_groups/{rg}/agents"), Some(&t.admin))
+            .await,
+    )
+    .await;
+    assert_eq!(members["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(members["items"][0]["extension_number"], "102");
     // a new user on the freed number is not an agent
     app.create_user(&t.admin, &user_body("ann2", "101")).await;
     let resp = app
         .get(&format!("/api/call_queues/{q}/agents/101"), Some(&t.admin))
         .await;
     assert_error(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    let resp = app
+        .get(&format!("/api/ring_groups/{rg}/agents/101"), Some(&t.admin))
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn agent_status_presence_and_registrations_survive_a_restart() {
+    let mut app = spawn_app().await;
+    let (t, ann_id, ann, _, q) = setup(&app).await;
+    assert_eq!(
+        set_own(&app, &ann, &q, "LOGGED_IN").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        set_own(&app, &ann, &q, "LUNCH").await.status(),
+        StatusCode::OK
+    );
+    let resp = app
+        .post(
+            "/api/user/presence",
+            Some(&ann),
+            &json!({"presence": "BUSINESS_TRIP"}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    app.restart().await;
+    let ann = app.token_for("ann", "Passw0rd-123", &t.domain).await;
+    assert_eq!(own_status(&app, &ann, &q).await, "LUNCH");
+    let s = json_of(app.get("/api/user/status", Some(&ann)).await).await;
+    assert_eq!(s["status"], "ONLINE", "the registration was replayed");
+    assert_eq!(s["presence"], "BUSINESS_TRIP");
+    let h = history(&app, &ann, &ann_id, "").await;
+    assert_eq!(h["items"].as_array().map(Vec::len), Some(2));
 }
 
 /// The transition table, as the test's own model of it.
