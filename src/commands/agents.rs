@@ -21,7 +21,9 @@ use super::{CommandError, Decision};
 use std::collections::BTreeMap;
 use switchboard_events::domain::{AgentStatus, AgentStatusSet};
 use switchboard_events::{Event, Id};
-use switchboard_projections::directory::{QueueAgent, Scope};
+use switchboard_projections::directory::{
+    agent_status, CallView, PresenceView, QueueAgent, RegistrationView, Scope,
+};
 use time::{Duration, OffsetDateTime};
 
 /// What a client may ask for: a settable status, or LOGGED_IN.
@@ -152,6 +154,117 @@ pub fn time_in_status(
         current = *status;
     }
     add(current, to - since);
+    out
+}
+
+/// A recorded fact that moves an agent's *reported* status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fact {
+    /// The settable status in the queue changed.
+    Settable(AgentStatus),
+    /// A device registered (or refreshed) until `expires_at_ms`.
+    Registered {
+        /// Device instance.
+        instance_id: String,
+        /// Expiry, Unix milliseconds.
+        expires_at_ms: i64,
+    },
+    /// A device's registration was removed.
+    Unregistered {
+        /// Device instance.
+        instance_id: String,
+    },
+    /// A call began (through the given queue, if any).
+    Call(Option<Id>),
+    /// The call ended.
+    Idle,
+}
+
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn apply_fact(settable: &mut AgentStatus, p: &mut PresenceView, at: OffsetDateTime, f: &Fact) {
+    match f {
+        Fact::Settable(s) => *settable = *s,
+        Fact::Registered {
+            instance_id,
+            expires_at_ms,
+        } => {
+            p.registrations.insert(
+                instance_id.clone(),
+                RegistrationView {
+                    instance_id: instance_id.clone(),
+                    user_agent: String::new(),
+                    application: String::new(),
+                    ip: String::new(),
+                    enable_push: false,
+                    contact_address: String::new(),
+                    expires_at_ms: *expires_at_ms,
+                },
+            );
+        }
+        Fact::Unregistered { instance_id } => {
+            p.registrations.remove(instance_id);
+        }
+        Fact::Call(queue_id) => {
+            p.call = Some(CallView {
+                queue_id: *queue_id,
+                since: at,
+            })
+        }
+        Fact::Idle => p.call = None,
+    }
+}
+
+/// Time spent in each *reported* status of queue `queue_id` within
+/// `[from, to)`, derived states (QUEUE_CALL, OTHER_CALL, OFFLINE) included.
+///
+/// `facts` are this queue's settable changes merged with the user's
+/// presence facts, in log order; `initial` is the settable status before
+/// the first of them. The reported status is the same pure function the
+/// API shows (`agent_status`), evaluated on every interval between two
+/// facts or registration expiries, so a lapse counts as OFFLINE from the
+/// moment it expired without any expiry event.
+pub fn reported_time_in_status(
+    initial: AgentStatus,
+    facts: &[(OffsetDateTime, Fact)],
+    queue_id: Id,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> BTreeMap<&'static str, Duration> {
+    let mut out = BTreeMap::new();
+    if to <= from {
+        return out;
+    }
+    let inside = |t: OffsetDateTime| t > from && t < to;
+    let mut points = vec![from, to];
+    for (at, f) in facts {
+        if inside(*at) {
+            points.push(*at);
+        }
+        if let Fact::Registered { expires_at_ms, .. } = f {
+            let expiry =
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(*expires_at_ms) * 1_000_000);
+            if let Some(e) = expiry.ok().filter(|e| inside(*e)) {
+                points.push(e);
+            }
+        }
+    }
+    points.sort();
+    points.dedup();
+    let mut settable = initial;
+    let mut presence = PresenceView::default();
+    let mut next = 0;
+    for w in points.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        while let Some((at, f)) = facts.get(next).filter(|(at, _)| *at <= a) {
+            apply_fact(&mut settable, &mut presence, *at, f);
+            next += 1;
+        }
+        let shown = agent_status(settable, Some(&presence), queue_id, unix_ms(a));
+        *out.entry(shown).or_insert(Duration::ZERO) += b - a;
+    }
     out
 }
 
@@ -319,5 +432,41 @@ mod tests {
             vec![(Break, Duration::seconds(8))]
         );
         assert!(time_in_status(Ready, &changes, at(5), at(5)).is_empty());
+    }
+
+    #[test]
+    fn given_calls_and_an_expiring_registration_then_reported_totals_include_derived_states() {
+        // registered 0..30 (expires at 30 s), READY from 5, a queue call 10..15,
+        // a direct call 20..22, BREAK from 25; window 0..40.
+        let facts = vec![
+            (
+                at(0),
+                Fact::Registered {
+                    instance_id: "d".into(),
+                    expires_at_ms: 30_000,
+                },
+            ),
+            (at(5), Fact::Settable(Ready)),
+            (at(10), Fact::Call(Some(Q))),
+            (at(15), Fact::Idle),
+            (at(20), Fact::Call(None)),
+            (at(22), Fact::Idle),
+            (at(25), Fact::Settable(Break)),
+        ];
+        let t = reported_time_in_status(LoggedOut, &facts, Q, at(0), at(40));
+        let secs = |k: &str| t.get(k).copied().unwrap_or(Duration::ZERO).whole_seconds();
+        assert_eq!(secs("LOGGED_OUT"), 5);
+        assert_eq!(secs("READY"), 5 + 5 + 3);
+        assert_eq!(secs("QUEUE_CALL"), 5);
+        assert_eq!(secs("OTHER_CALL"), 2);
+        assert_eq!(secs("BREAK"), 5);
+        assert_eq!(secs("OFFLINE"), 10, "the lapse counts from its expiry");
+        assert_eq!(t.values().copied().sum::<Duration>(), Duration::seconds(40));
+        // a window starting mid-call counts the call from `from`
+        let t = reported_time_in_status(LoggedOut, &facts, Q, at(12), at(14));
+        assert_eq!(
+            t.into_iter().collect::<Vec<_>>(),
+            vec![("QUEUE_CALL", Duration::seconds(2))]
+        );
     }
 }

@@ -185,6 +185,36 @@ async fn agent(app: &crate::helpers::TestApp, token: &str, q: &str) -> Value {
         .clone()
 }
 
+/// The history's first queue entry (its `totals` and `reported_totals`),
+/// after checking both add up to the window.
+async fn history_of(app: &crate::helpers::TestApp, token: &str, user: &str) -> Value {
+    let h = json_of(
+        app.get(
+            &format!("/api/users/{user}/agent_status_history"),
+            Some(token),
+        )
+        .await,
+    )
+    .await;
+    let window = h["window_seconds"].as_f64().unwrap_or(0.0);
+    let q = h["queues"][0].clone();
+    for key in ["totals", "reported_totals"] {
+        let sum: f64 = q[key]
+            .as_object()
+            .map(|m| m.values().filter_map(Value::as_f64).sum())
+            .unwrap_or(-1.0);
+        assert!(
+            (sum - window).abs() < 0.01,
+            "{key} {sum} vs window {window}: {h}"
+        );
+    }
+    q
+}
+
+fn secs(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(-1.0)
+}
+
 async fn line(app: &crate::helpers::TestApp, token: &str) -> Value {
     json_of(app.get("/api/user/status", Some(token)).await).await["status"].clone()
 }
@@ -193,7 +223,7 @@ async fn line(app: &crate::helpers::TestApp, token: &str) -> Value {
 async fn registration_expiry_makes_an_agent_offline_until_it_registers_again() {
     let app = spawn_app().await;
     let t = app.tenant("p.example").await;
-    let (_, ann) = user_with_role(&app, &t, "ann", "101", "StandardUser").await;
+    let (ann_id, ann) = user_with_role(&app, &t, "ann", "101", "StandardUser").await;
     let (_, registrar) = user_with_role(&app, &t, "sbc", "190", "Replicator").await;
     let q = create_queue(&app, &t.admin, "Support", "800").await;
     set_agents(&app, &t.admin, "call_queues", &q, &["101"]).await;
@@ -247,6 +277,13 @@ async fn registration_expiry_makes_an_agent_offline_until_it_registers_again() {
         "BREAK",
         "back to the settable status"
     );
+    // the report: OFFLINE before the registration and after its lapse
+    // (≥ 0.3 s), BREAK while registered (≈ 1 s); settable: BREAK throughout
+    let h = history_of(&app, &ann, &ann_id).await;
+    assert!(secs(&h["reported_totals"]["OFFLINE"]) >= 0.29, "{h}");
+    assert!(secs(&h["reported_totals"]["BREAK"]) >= 0.95, "{h}");
+    assert!(secs(&h["totals"]["BREAK"]) >= 1.29, "{h}");
+    assert_eq!(secs(&h["totals"]["OFFLINE"]), -1.0, "not a settable status");
 }
 
 #[tokio::test]
@@ -323,6 +360,15 @@ async fn calls_make_on_call_and_queue_or_other_call_then_the_status_returns() {
     assert_eq!(agent(&app, &ann, &q).await, "OTHER_CALL");
     call(json!({"state": "IDLE"})).await;
     assert_eq!(agent(&app, &ann, &q).await, "WRAP_UP");
+    let h = history_of(&app, &ann, &ann_id).await;
+    let r = &h["reported_totals"];
+    assert!(secs(&r["QUEUE_CALL"]) > 0.0, "{h}");
+    assert!(secs(&r["OTHER_CALL"]) > 0.0, "{h}");
+    assert_eq!(secs(&r["OFFLINE"]), 0.0, "registered throughout");
+    assert!(
+        secs(&h["totals"]["NOT_READY"]) >= secs(&r["QUEUE_CALL"]),
+        "{h}"
+    );
 
     let resp = app
         .post(

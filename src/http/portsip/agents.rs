@@ -11,7 +11,7 @@ use super::queues::{render_agent, render_brief};
 use super::users::parse_user_id;
 use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
-use crate::commands::agents::{self, time_in_status, Requested};
+use crate::commands::agents::{self, reported_time_in_status, time_in_status, Fact, Requested};
 
 use crate::http::access::{allowed, tenant_of};
 use crate::http::error::ApiError;
@@ -22,7 +22,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use switchboard_events::domain::AgentStatus;
+use switchboard_events::domain::{AgentStatus, CallState};
 use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::{Event, Id, StreamId, TenantId};
 use switchboard_projections::directory::Scope;
@@ -216,11 +216,25 @@ fn parse_time(v: &str, field: &str) -> Result<OffsetDateTime, ApiError> {
 
 /// One recorded status change, as read from the agent's stream.
 struct Change {
+    offset: u64,
     at: OffsetDateTime,
     queue_id: Id,
     status: AgentStatus,
     previous: AgentStatus,
 }
+
+/// Every status an agent can be reported in.
+const REPORTED: [&str; 9] = [
+    "READY",
+    "NOT_READY",
+    "QUEUE_CALL",
+    "OTHER_CALL",
+    "WRAP_UP",
+    "BREAK",
+    "LUNCH",
+    "LOGGED_OUT",
+    "OFFLINE",
+];
 
 fn seconds(d: Duration) -> f64 {
     (d.whole_milliseconds() as f64) / 1000.0
@@ -228,9 +242,11 @@ fn seconds(d: Duration) -> f64 {
 
 /// `GET /users/{id}/agent_status_history?from=&to=&queue_id=`: the status
 /// changes in `[from, to]` read from the agent's own stream in the log, and
-/// per queue the seconds spent in each settable status (the status in
-/// effect at `from` counts from `from`; `to` is capped at now). Defaults:
-/// the last 24 hours, every queue.
+/// per queue the seconds spent in each settable status (`totals`) and in
+/// each reported status, derived ones included (`reported_totals`, which
+/// also reads the user's presence stream). The status in effect at `from`
+/// counts from `from`; `to` is capped at now. Defaults: the last 24 hours,
+/// every queue.
 pub async fn status_history(
     State(state): State<AppState>,
     caller: Caller,
@@ -276,28 +292,47 @@ pub async fn status_history(
         )
     };
     let log = state.pipeline.log().clone();
-    let changes = tokio::task::spawn_blocking(move || -> Result<Vec<Change>, String> {
-        let mut out = Vec::new();
-        for env in log.read_stream(&StreamId::of("agent", user_id), 1) {
-            let env = env.map_err(|e| e.to_string())?;
-            if env.tenant != tenant {
-                continue;
-            }
-            if env.recorded_at > to {
-                break;
-            }
-            if let Event::AgentStatusSet(e) =
-                Event::from_envelope(&env).map_err(|e| e.to_string())?
-            {
-                out.push(Change {
-                    at: env.recorded_at,
-                    queue_id: e.queue_id,
-                    status: e.status,
-                    previous: e.previous,
-                });
+    type Read = (Vec<Change>, Vec<(u64, OffsetDateTime, Fact)>);
+    let (changes, line) = tokio::task::spawn_blocking(move || -> Result<Read, String> {
+        let mut changes = Vec::new();
+        let mut line = Vec::new();
+        for category in ["agent", "presence"] {
+            for env in log.read_stream(&StreamId::of(category, user_id), 1) {
+                let env = env.map_err(|e| e.to_string())?;
+                if env.tenant != tenant {
+                    continue;
+                }
+                if env.recorded_at > to {
+                    break;
+                }
+                let fact = match Event::from_envelope(&env).map_err(|e| e.to_string())? {
+                    Event::AgentStatusSet(e) => {
+                        changes.push(Change {
+                            offset: env.offset,
+                            at: env.recorded_at,
+                            queue_id: e.queue_id,
+                            status: e.status,
+                            previous: e.previous,
+                        });
+                        continue;
+                    }
+                    Event::RegistrationAdded(e) => Fact::Registered {
+                        instance_id: e.instance_id,
+                        expires_at_ms: e.expires_at_ms,
+                    },
+                    Event::RegistrationRemoved(e) => Fact::Unregistered {
+                        instance_id: e.instance_id,
+                    },
+                    Event::CallStateChanged(e) => match e.state {
+                        CallState::OnCall => Fact::Call(e.queue_id),
+                        CallState::Idle => Fact::Idle,
+                    },
+                    _ => continue,
+                };
+                line.push((env.offset, env.recorded_at, fact));
             }
         }
-        Ok(out)
+        Ok((changes, line))
     })
     .await
     .map_err(|e| ApiError::unavailable(format!("history read failed: {e}")))?
@@ -339,6 +374,23 @@ pub async fn status_history(
             let timeline: Vec<(OffsetDateTime, AgentStatus)> =
                 mine.iter().map(|c| (c.at, c.status)).collect();
             let totals = time_in_status(initial, &timeline, from, to);
+            // Settable changes and line facts merged in log order.
+            let mut merged: Vec<(u64, OffsetDateTime, Fact)> = mine
+                .iter()
+                .map(|c| (c.offset, c.at, Fact::Settable(c.status)))
+                .chain(line.iter().cloned())
+                .collect();
+            merged.sort_by_key(|(offset, _, _)| *offset);
+            let facts: Vec<(OffsetDateTime, Fact)> =
+                merged.into_iter().map(|(_, at, f)| (at, f)).collect();
+            let reported = reported_time_in_status(initial, &facts, *q, from, to);
+            let mut r = Map::new();
+            for s in REPORTED {
+                r.insert(
+                    s.into(),
+                    json!(seconds(reported.get(s).copied().unwrap_or(Duration::ZERO))),
+                );
+            }
             let mut t = Map::new();
             for s in AgentStatus::ALL {
                 t.insert(
@@ -362,6 +414,7 @@ pub async fn status_history(
                 "extension_number": number,
                 "status_at_from": at_from.as_str(),
                 "totals": t,
+                "reported_totals": r,
             })
         })
         .collect();
