@@ -130,22 +130,23 @@ fn str_field(body: &Map<String, Value>, name: &str, max: usize) -> Result<String
     Ok(v)
 }
 
-/// The user a registrar message names: `user` (account name) or
+/// Who a registrar message names: `user` (account name) or
 /// `extension_number` (a user's primary extension), exactly one.
-fn resolve_user(s: &Scope, body: &Map<String, Value>) -> Result<Id, ApiError> {
-    let name = optional_str(body, "user")?;
-    let number = optional_str(body, "extension_number")?;
-    match (name, number) {
-        (Some(n), None) => s
-            .user_by_name(&n)
-            .map(|u| u.id)
-            .ok_or_else(|| ApiError::not_found("user")),
-        (None, Some(x)) => {
-            let x = ExtensionNumber::parse(&x, "extension_number")?;
-            s.user_by_number(x.as_str())
-                .map(|u| u.id)
-                .ok_or_else(|| ApiError::not_found("user"))
-        }
+enum Named {
+    Name(String),
+    Number(ExtensionNumber),
+}
+
+fn named(body: &Map<String, Value>) -> Result<Named, ApiError> {
+    match (
+        optional_str(body, "user")?,
+        optional_str(body, "extension_number")?,
+    ) {
+        (Some(n), None) => Ok(Named::Name(n)),
+        (None, Some(x)) => Ok(Named::Number(ExtensionNumber::parse(
+            &x,
+            "extension_number",
+        )?)),
         (Some(_), Some(_)) => Err(ApiError::validation(
             "user",
             "give either user or extension_number, not both",
@@ -155,6 +156,16 @@ fn resolve_user(s: &Scope, body: &Map<String, Value>) -> Result<Id, ApiError> {
             "user or extension_number is required",
         )),
     }
+}
+
+/// The user named, looked up in the scope the decision sees.
+fn resolve(s: &Scope, who: &Named) -> Result<Id, CommandError> {
+    let u = match who {
+        Named::Name(n) => s.user_by_name(n),
+        Named::Number(x) => s.user_by_number(x.as_str()),
+    };
+    u.map(|u| u.id)
+        .ok_or_else(|| CommandError::NotFound("user".into()))
 }
 
 /// `POST /registrations` (Replicator): `{user | extension_number,
@@ -183,6 +194,7 @@ pub async fn register(
         ],
     )
     .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    let who = named(&body)?;
     let instance_id = str_field(&body, "instance_id", 256)?;
     if instance_id.is_empty() {
         return Err(ApiError::validation("instance_id", "is required"));
@@ -218,7 +230,7 @@ pub async fn register(
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {
             let s = scope_in(dir, tenant);
-            reg.user_id = resolve_user(s, &body).map_err(to_command)?;
+            reg.user_id = resolve(s, &who)?;
             let id = reg.user_id;
             Ok((presence::register(s, reg)?, id))
         })
@@ -226,17 +238,6 @@ pub async fn register(
     Ok(Json(
         json!({ "user_id": super::ids::render(user_id), "expires": expires }),
     ))
-}
-
-/// Carries a lookup error through a decision closure.
-fn to_command(e: ApiError) -> CommandError {
-    match e.status {
-        StatusCode::NOT_FOUND => CommandError::NotFound("user".into()),
-        _ => CommandError::invalid(
-            e.detail["field"].as_str().unwrap_or("user"),
-            e.detail["reason"].as_str().unwrap_or(&e.message).to_owned(),
-        ),
-    }
 }
 
 /// `POST /registrations/{instance_id}/destroy` (Replicator).
