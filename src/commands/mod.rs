@@ -13,6 +13,7 @@
 //! Different tenants proceed in parallel and share group commits.
 
 pub mod bootstrap;
+pub mod contacts;
 pub mod extensions;
 pub mod groups;
 pub mod roles;

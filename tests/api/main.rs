@@ -4,6 +4,9 @@
 mod helpers;
 
 mod auth;
+mod business_contacts;
+mod contacts;
+mod extension_contacts;
 mod extensions;
 mod group_members;
 mod groups;

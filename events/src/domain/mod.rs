@@ -5,6 +5,7 @@
 //! postcard-encoded; old schema versions are upcast on read by
 //! [`crate::upcast`], so projections only ever see today's shapes.
 
+pub mod contact;
 pub mod extension;
 pub mod group;
 pub mod role;
@@ -12,6 +13,7 @@ pub mod session;
 pub mod tenant;
 pub mod user;
 
+pub use contact::*;
 pub use extension::*;
 pub use group::*;
 pub use role::*;
@@ -170,4 +172,15 @@ domain_events! {
     SessionTenantSwitched: 1, "session", session_id;
     /// A session ended (sign-out).
     SessionEnded: 1, "session", session_id;
+
+    /// A personal or business contact was created.
+    ContactCreated: 1, "contact", contact_id;
+    /// Contact fields changed (only the changed fields are recorded).
+    ContactUpdated: 1, "contact", contact_id;
+    /// A contact was deleted.
+    ContactDeleted: 1, "contact", contact_id;
+    /// A user favorited a contact or an extension contact.
+    FavoriteAdded: 1, "favorite", user_id;
+    /// A user unfavorited a contact or an extension contact.
+    FavoriteRemoved: 1, "favorite", user_id;
 }

@@ -5,6 +5,8 @@
 //! their tenant's lock, and the lock is released only after the projection
 //! has applied the command's events (see ARCHITECTURE.md, "Write model").
 
+pub mod changes;
+mod contacts;
 mod extensions;
 mod groups;
 mod roles;
@@ -12,6 +14,7 @@ mod sessions;
 mod tenants;
 mod users;
 
+pub use contacts::{ContactView, Contacts, Favorites, EXTENSION_CONTACT_FIELDS};
 pub use extensions::{ext_type_name, parse_ext_type, ExtensionView, LinkView};
 pub use groups::GroupView;
 pub use roles::RoleView;
@@ -89,6 +92,8 @@ pub struct Scope {
     pub groups: BTreeMap<Id, GroupView>,
     /// Lower-cased group name → id.
     pub groups_by_name: HashMap<String, Id>,
+    /// Personal and business contacts, favorites, and the sync change index.
+    pub contacts: Contacts,
 }
 
 impl Scope {
@@ -161,6 +166,7 @@ impl Projection for Directory {
     fn apply(&mut self, env: &Envelope, event: &Event) {
         self.offset = env.offset;
         let tenant = env.tenant;
+        let before = contacts::before(self.scopes.get(&tenant), event);
         match event {
             Event::TenantCreated(e) => tenants::created(self, env, e),
             Event::TenantUpdated(e) => tenants::updated(self, env, e),
@@ -212,6 +218,15 @@ impl Projection for Directory {
             Event::SessionRefreshed(e) => self.sessions.refreshed(e),
             Event::SessionTenantSwitched(e) => self.sessions.switched(e),
             Event::SessionEnded(e) => self.sessions.ended(e),
+
+            Event::ContactCreated(e) => contacts::created(self.scope_mut(tenant), env, e),
+            Event::ContactUpdated(e) => contacts::updated(self.scope_mut(tenant), env, e),
+            Event::ContactDeleted(e) => contacts::deleted(self.scope_mut(tenant), env, e),
+            Event::FavoriteAdded(e) => contacts::favorite_added(self.scope_mut(tenant), env, e),
+            Event::FavoriteRemoved(e) => contacts::favorite_removed(self.scope_mut(tenant), env, e),
+        }
+        if let Some(scope) = self.scopes.get_mut(&tenant) {
+            contacts::after(scope, env, event, before);
         }
     }
 }

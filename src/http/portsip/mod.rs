@@ -1,6 +1,8 @@
 //! The PortSIP v22 dialect, served under `/api`, one file per resource.
 
 pub mod auth;
+pub mod business_contacts;
+pub mod contacts;
 pub mod extension_numbers;
 pub mod extensions;
 pub mod groups;
@@ -84,4 +86,40 @@ pub fn routes() -> Router<AppState> {
             "/extension_numbers/{extension_number}",
             get(extension_numbers::show),
         )
+        .route("/user/contacts", get(contacts::list).post(contacts::create))
+        .route(
+            "/user/contacts/{id}",
+            get(contacts::show).post(contacts::update),
+        )
+        .route("/user/contacts/{id}/favorite", post(contacts::favorite))
+        .route("/user/contacts/{id}/unfavorite", post(contacts::unfavorite))
+        .route("/user/contacts/{id}/destroy", post(contacts::destroy))
+        .route("/user/business_contacts", get(contacts::list_business))
+        .route(
+            "/user/business_contacts/{id}/favorite",
+            post(contacts::favorite_business),
+        )
+        .route(
+            "/user/business_contacts/{id}/unfavorite",
+            post(contacts::unfavorite_business),
+        )
+        .route("/user/extension_contacts", get(contacts::list_extension))
+        .route(
+            "/user/extension_contacts/{id}/favorite",
+            post(contacts::favorite_extension),
+        )
+        .route(
+            "/user/extension_contacts/{id}/unfavorite",
+            post(contacts::unfavorite_extension),
+        )
+        .route(
+            "/contacts",
+            get(business_contacts::list).post(business_contacts::create),
+        )
+        .route("/contacts/export", get(business_contacts::export))
+        .route(
+            "/contacts/{id}",
+            get(business_contacts::show).post(business_contacts::update),
+        )
+        .route("/contacts/{id}/destroy", post(business_contacts::destroy))
 }
