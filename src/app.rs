@@ -109,6 +109,9 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         .await
         .map_err(|e| AppError::Other(e.to_string()))??;
     let log: Arc<dyn EventLog> = Arc::new(log);
+    let sync_key =
+        crate::sync::SyncKey::load(config.sync_token_secret.as_deref(), &config.data_dir)
+            .map_err(|e| AppError::Other(e.to_string()))?;
     let projector = Projector::new(Directory::default(), 0);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
@@ -118,6 +121,7 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         hasher,
         ready: Arc::new(AtomicBool::new(false)),
         throttle: Arc::new(Throttle::new(Duration::from_secs(300), 5, 50)),
+        sync_key: Arc::new(sync_key),
     };
     let listener = TcpListener::bind(config.listen)
         .await

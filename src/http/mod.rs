@@ -44,6 +44,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Failed sign-in counters.
     pub throttle: Arc<Throttle>,
+    /// The sync token MAC key.
+    pub sync_key: Arc<crate::sync::SyncKey>,
 }
 
 impl AppState {

@@ -13,5 +13,6 @@ mod groups;
 mod links;
 mod roles;
 mod service;
+mod sync;
 mod tenants;
 mod users;

@@ -9,6 +9,7 @@ pub mod groups;
 pub mod ids;
 pub mod info;
 pub mod roles;
+pub mod sync;
 pub mod tenants;
 pub mod user;
 pub mod users;
@@ -122,4 +123,30 @@ pub fn routes() -> Router<AppState> {
             get(business_contacts::show).post(business_contacts::update),
         )
         .route("/contacts/{id}/destroy", post(business_contacts::destroy))
+        .route(
+            "/user/contacts/sync_tokens",
+            post(sync::personal_contacts_token),
+        )
+        .route(
+            "/user/contacts/sync_tokens/{token}/diff",
+            post(sync::personal_contacts_diff),
+        )
+        .route(
+            "/user/business_contacts/sync_tokens",
+            post(sync::business_contacts_token),
+        )
+        .route(
+            "/user/business_contacts/sync_tokens/{token}/diff",
+            post(sync::business_contacts_diff),
+        )
+        .route(
+            "/user/extension_contacts/sync_tokens",
+            post(sync::extension_contacts_token),
+        )
+        .route(
+            "/user/extension_contacts/sync_tokens/{token}/diff",
+            post(sync::extension_contacts_diff),
+        )
+        .route("/user/cdrs/sync_tokens", post(sync::cdrs_token))
+        .route("/user/cdrs/sync_tokens/{token}/diff", post(sync::cdrs_diff))
 }
