@@ -115,6 +115,7 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
     let projector = Projector::new(Directory::default(), 0);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
         config: Arc::new(config.clone()),
@@ -122,6 +123,7 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         ready: Arc::new(AtomicBool::new(false)),
         throttle: Arc::new(Throttle::new(Duration::from_secs(300), 5, 50)),
         sync_key: Arc::new(sync_key),
+        shutdown: shutdown_rx.clone(),
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -134,7 +136,6 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         .map_err(|e| AppError::Other(e.to_string()))?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "switchboard listening");
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(state.clone(), listener, shutdown_rx, log, projector));
     Ok(Running {
         addr,

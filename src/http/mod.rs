@@ -46,6 +46,9 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// The sync token MAC key.
     pub sync_key: Arc<crate::sync::SyncKey>,
+    /// Becomes `true` when shutdown begins (long-lived responses such as
+    /// event streams end themselves so shutdown need not wait for them).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {

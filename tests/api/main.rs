@@ -13,6 +13,7 @@ mod groups;
 mod links;
 mod roles;
 mod service;
+mod sse;
 mod sync;
 mod tenants;
 mod users;

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod business_contacts;
 pub mod contacts;
+pub mod events;
 pub mod extension_numbers;
 pub mod extensions;
 pub mod groups;
@@ -149,4 +150,5 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/user/cdrs/sync_tokens", post(sync::cdrs_token))
         .route("/user/cdrs/sync_tokens/{token}/diff", post(sync::cdrs_diff))
+        .route("/user/events", get(events::stream))
 }
