@@ -315,3 +315,483 @@ pub(super) fn after(scope: &mut Scope, env: &Envelope, event: &Event, before: Be
         }
     }
 }
+
+#[cfg(test)]
+mod model_tests {
+    //! A pure model-based test of the change index: thousands of random
+    //! contact, favorite and user changes applied through `Directory::apply`,
+    //! with sync clients diffing at random moments, some paged with changes
+    //! landing *between* their pages. Every replica, built only from diffs,
+    //! must end equal to the directory, and no diff may name an id twice.
+
+    use super::super::changes::{diff, ChangeType, DiffRequest};
+    use crate::{Directory, Projection};
+    use std::collections::{BTreeMap, HashSet};
+    use switchboard_events::domain::*;
+    use switchboard_events::{Envelope, Event, Fields, Id, Metadata, Value};
+
+    const T: Id = Id(3);
+
+    /// xorshift64*: small, seedable, no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn apply(dir: &mut Directory, e: Event) {
+        let env = Envelope {
+            offset: dir.offset + 1,
+            stream: e.stream(),
+            stream_version: 1,
+            tenant: T,
+            event_type: e.event_type().into(),
+            schema_version: e.schema_version(),
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+            metadata: Metadata::system("test"),
+            payload: vec![],
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        dir.apply(&env, &e);
+    }
+
+    fn named(n: String) -> Fields {
+        let mut f = Fields::new();
+        f.insert("name".into(), Value::Str(n));
+        f
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum Coll {
+        Personal,
+        Business,
+        Extension,
+    }
+
+    /// What a user sees of an item: its fields and their own favorite flag.
+    type Seen = (Fields, bool);
+
+    fn listing(dir: &Directory, user: Id, c: Coll) -> BTreeMap<Id, Seen> {
+        let s = dir.scope(T).expect("scope");
+        let fav = |fc, id| s.contacts.is_favorite(user, fc, id);
+        match c {
+            Coll::Personal => s
+                .contacts
+                .personal
+                .get(&user)
+                .into_iter()
+                .flat_map(|m| m.values())
+                .map(|v| {
+                    (
+                        v.id,
+                        (v.attrs.clone(), fav(FavoriteCollection::Personal, v.id)),
+                    )
+                })
+                .collect(),
+            Coll::Business => s
+                .contacts
+                .business
+                .values()
+                .map(|v| {
+                    (
+                        v.id,
+                        (v.attrs.clone(), fav(FavoriteCollection::Business, v.id)),
+                    )
+                })
+                .collect(),
+            Coll::Extension => s
+                .users
+                .values()
+                .map(|u| {
+                    (
+                        u.id,
+                        (shown(&u.attrs), fav(FavoriteCollection::Extension, u.id)),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The user fields the extension directory shows.
+    fn shown(attrs: &Fields) -> Fields {
+        attrs
+            .iter()
+            .filter(|(k, _)| super::EXTENSION_CONTACT_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// One item as `user` sees it now, if present.
+    fn item_now(dir: &Directory, user: Id, c: Coll, id: Id) -> Option<Seen> {
+        let s = dir.scope(T)?;
+        let fav = |fc| s.contacts.is_favorite(user, fc, id);
+        match c {
+            Coll::Personal => s
+                .contacts
+                .get(ContactOwner::User(user), id)
+                .map(|v| (v.attrs.clone(), fav(FavoriteCollection::Personal))),
+            Coll::Business => s
+                .contacts
+                .business
+                .get(&id)
+                .map(|v| (v.attrs.clone(), fav(FavoriteCollection::Business))),
+            Coll::Extension => s
+                .users
+                .get(&id)
+                .map(|u| (shown(&u.attrs), fav(FavoriteCollection::Extension))),
+        }
+    }
+
+    fn page(
+        dir: &Directory,
+        user: Id,
+        c: Coll,
+        req: DiffRequest,
+    ) -> super::super::changes::DiffPage {
+        let s = dir.scope(T).expect("scope");
+        let ch = &s.contacts.changes;
+        match c {
+            Coll::Personal => diff(ch.personal.get(&user), None, req, |id| {
+                s.contacts
+                    .get(ContactOwner::User(user), id)
+                    .map(|v| v.stamp.created_offset)
+            }),
+            Coll::Business => diff(
+                Some(&ch.business),
+                ch.business_favorites.get(&user),
+                req,
+                |id| s.contacts.business.get(&id).map(|v| v.stamp.created_offset),
+            ),
+            Coll::Extension => diff(
+                Some(&ch.extension),
+                ch.extension_favorites.get(&user),
+                req,
+                |id| s.users.get(&id).map(|u| u.stamp.created_offset),
+            ),
+        }
+    }
+
+    struct Client {
+        user: Id,
+        coll: Coll,
+        top: Option<usize>,
+        token: u64,
+        replica: BTreeMap<Id, Seen>,
+        /// A paged diff in progress: (since, head, cursor, ids seen so far).
+        paging: Option<(u64, u64, (u64, Id), HashSet<Id>)>,
+    }
+
+    impl Client {
+        /// Fetches one page (starting a diff if none is in progress).
+        fn step(&mut self, dir: &Directory) {
+            let (since, head, after, mut seen) = match self.paging.take() {
+                Some((s, h, a, seen)) => (s, h, Some(a), seen),
+                None => (self.token, dir.offset, None, HashSet::new()),
+            };
+            let p = page(
+                dir,
+                self.user,
+                self.coll,
+                DiffRequest {
+                    since,
+                    after,
+                    head,
+                    top: self.top,
+                },
+            );
+            for ch in &p.changes {
+                assert!(seen.insert(ch.id), "{:?} named twice in one diff", ch.id);
+                match ch.change_type {
+                    ChangeType::Created => {
+                        assert!(
+                            !self.replica.contains_key(&ch.id),
+                            "CREATED for a held item"
+                        );
+                        let item =
+                            item_now(dir, self.user, self.coll, ch.id).expect("CREATED is present");
+                        self.replica.insert(ch.id, item);
+                    }
+                    ChangeType::Updated => {
+                        let item =
+                            item_now(dir, self.user, self.coll, ch.id).expect("UPDATED is present");
+                        self.replica.insert(ch.id, item);
+                    }
+                    ChangeType::Deleted => {
+                        assert!(
+                            item_now(dir, self.user, self.coll, ch.id).is_none(),
+                            "DELETED but present"
+                        );
+                        self.replica.remove(&ch.id);
+                    }
+                }
+            }
+            match p.changes.last() {
+                Some(last) if p.has_more => {
+                    self.paging = Some((since, head, (last.offset, last.id), seen));
+                }
+                _ => self.token = head,
+            }
+        }
+    }
+
+    #[test]
+    fn replicas_built_from_diffs_equal_the_directory() {
+        let seed: u64 = std::env::var("MODEL_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_cafe_f00d_u64);
+        println!("change index model test: MODEL_SEED={seed}");
+        let mut rng = Rng(seed | 1);
+        let mut dir = Directory::default();
+        let readers = [Id(1), Id(2), Id(3)];
+        let mut users: Vec<Id> = readers.to_vec();
+        for u in readers {
+            apply(
+                &mut dir,
+                Event::UserCreated(UserCreated {
+                    user_id: u,
+                    name: format!("u{}", u.0),
+                    role: "StandardUser".into(),
+                    password_hash: "h".into(),
+                    attrs: Fields::new(),
+                }),
+            );
+        }
+        let mut clients = Vec::new();
+        for u in readers {
+            for coll in [Coll::Personal, Coll::Business, Coll::Extension] {
+                let top = match rng.below(3) {
+                    0 => None,
+                    1 => Some(1),
+                    _ => Some(2 + rng.below(4)),
+                };
+                clients.push(Client {
+                    user: u,
+                    coll,
+                    top,
+                    token: dir.offset,
+                    replica: listing(&dir, u, coll),
+                    paging: None,
+                });
+            }
+        }
+        let mut personal: BTreeMap<Id, Vec<Id>> = BTreeMap::new();
+        let mut business: Vec<Id> = Vec::new();
+        let mut next = 1000u64;
+        for step in 0..20_000 {
+            let u = readers[rng.below(readers.len())];
+            next += 1;
+            match rng.below(20) {
+                0..=2 => {
+                    apply(
+                        &mut dir,
+                        Event::ContactCreated(ContactCreated {
+                            contact_id: Id(next),
+                            owner: ContactOwner::User(u),
+                            attrs: named(format!("p{step}")),
+                        }),
+                    );
+                    personal.entry(u).or_default().push(Id(next));
+                }
+                3..=4 => {
+                    let mine = personal.entry(u).or_default();
+                    if !mine.is_empty() {
+                        let id = mine[rng.below(mine.len())];
+                        let mut ch = Fields::new();
+                        ch.insert("title".into(), Value::Str(format!("t{}", rng.below(4))));
+                        apply(
+                            &mut dir,
+                            Event::ContactUpdated(ContactUpdated {
+                                contact_id: id,
+                                owner: ContactOwner::User(u),
+                                changes: ch,
+                            }),
+                        );
+                    }
+                }
+                5 => {
+                    let mine = personal.entry(u).or_default();
+                    if !mine.is_empty() {
+                        let k = rng.below(mine.len());
+                        let id = mine.swap_remove(k);
+                        apply(
+                            &mut dir,
+                            Event::ContactDeleted(ContactDeleted {
+                                contact_id: id,
+                                owner: ContactOwner::User(u),
+                            }),
+                        );
+                    }
+                }
+                6..=7 => {
+                    apply(
+                        &mut dir,
+                        Event::ContactCreated(ContactCreated {
+                            contact_id: Id(next),
+                            owner: ContactOwner::Business,
+                            attrs: named(format!("b{step}")),
+                        }),
+                    );
+                    business.push(Id(next));
+                }
+                8..=9 if !business.is_empty() => {
+                    let id = business[rng.below(business.len())];
+                    let mut ch = Fields::new();
+                    ch.insert("company".into(), Value::Str(format!("c{}", rng.below(4))));
+                    apply(
+                        &mut dir,
+                        Event::ContactUpdated(ContactUpdated {
+                            contact_id: id,
+                            owner: ContactOwner::Business,
+                            changes: ch,
+                        }),
+                    );
+                }
+                10 if !business.is_empty() => {
+                    let k = rng.below(business.len());
+                    let id = business.swap_remove(k);
+                    apply(
+                        &mut dir,
+                        Event::ContactDeleted(ContactDeleted {
+                            contact_id: id,
+                            owner: ContactOwner::Business,
+                        }),
+                    );
+                }
+                11 => {
+                    apply(
+                        &mut dir,
+                        Event::UserCreated(UserCreated {
+                            user_id: Id(next),
+                            name: format!("x{next}"),
+                            role: "StandardUser".into(),
+                            password_hash: "h".into(),
+                            attrs: Fields::new(),
+                        }),
+                    );
+                    users.push(Id(next));
+                }
+                12 if users.len() > readers.len() => {
+                    let id = users[readers.len() + rng.below(users.len() - readers.len())];
+                    let mut ch = Fields::new();
+                    let field = if rng.below(2) == 0 {
+                        "display_name"
+                    } else {
+                        "enable_dnd"
+                    };
+                    ch.insert(field.into(), Value::Str(format!("d{}", rng.below(4))));
+                    apply(
+                        &mut dir,
+                        Event::UserUpdated(UserUpdated {
+                            user_id: id,
+                            changes: ch,
+                        }),
+                    );
+                }
+                13 if users.len() > readers.len() => {
+                    let k = readers.len() + rng.below(users.len() - readers.len());
+                    let id = users.swap_remove(k);
+                    apply(&mut dir, Event::UserDeleted(UserDeleted { user_id: id }));
+                }
+                14..=17 => {
+                    let (collection, pool): (FavoriteCollection, Vec<Id>) = match rng.below(3) {
+                        0 => (
+                            FavoriteCollection::Personal,
+                            personal.get(&u).cloned().unwrap_or_default(),
+                        ),
+                        1 => (FavoriteCollection::Business, business.clone()),
+                        _ => (FavoriteCollection::Extension, users.clone()),
+                    };
+                    if !pool.is_empty() {
+                        let item_id = pool[rng.below(pool.len())];
+                        let on = rng.below(5) < 3;
+                        // As the command would: only a real flip is recorded.
+                        if dir
+                            .scope(T)
+                            .expect("scope")
+                            .contacts
+                            .is_favorite(u, collection, item_id)
+                            != on
+                        {
+                            let e = if on {
+                                Event::FavoriteAdded(FavoriteAdded {
+                                    user_id: u,
+                                    collection,
+                                    item_id,
+                                })
+                            } else {
+                                Event::FavoriteRemoved(FavoriteRemoved {
+                                    user_id: u,
+                                    collection,
+                                    item_id,
+                                })
+                            };
+                            apply(&mut dir, e);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            // Clients poll at random moments, one page at a time, so paged
+            // diffs interleave with changes.
+            if rng.below(4) == 0 {
+                let i = rng.below(clients.len());
+                clients[i].step(&dir);
+            }
+        }
+        for c in &mut clients {
+            c.step(&dir);
+            while c.paging.is_some() {
+                c.step(&dir);
+            }
+            // One more complete diff: what changed during the paging above.
+            c.step(&dir);
+            while c.paging.is_some() {
+                c.step(&dir);
+            }
+            assert_eq!(
+                c.replica,
+                listing(&dir, c.user, c.coll),
+                "{:?} of {:?} (seed {seed})",
+                c.coll,
+                c.user
+            );
+        }
+    }
+
+    #[test]
+    fn the_directory_with_contacts_serializes_to_json() {
+        let mut dir = Directory::default();
+        apply(
+            &mut dir,
+            Event::ContactCreated(ContactCreated {
+                contact_id: Id(5),
+                owner: ContactOwner::Business,
+                attrs: named("A".into()),
+            }),
+        );
+        apply(
+            &mut dir,
+            Event::FavoriteAdded(FavoriteAdded {
+                user_id: Id(1),
+                collection: FavoriteCollection::Business,
+                item_id: Id(5),
+            }),
+        );
+        let text = serde_json::to_string(&dir).expect("serializes");
+        let back: Directory = serde_json::from_str(&text).expect("deserializes");
+        assert!(back.scope(T).expect("scope").contacts.is_favorite(
+            Id(1),
+            FavoriteCollection::Business,
+            Id(5)
+        ));
+    }
+}
