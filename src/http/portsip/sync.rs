@@ -48,12 +48,26 @@ pub fn issue(
     offset: u64,
     page: Option<PageCursor>,
 ) -> String {
+    issue_at(state, caller, collection, offset, page, now_secs())
+}
+
+/// Like [`issue`], with an explicit issue time: the pages of one diff keep
+/// the time of the token the diff started from, so the retention horizon
+/// bounds the age of the offset they resume from.
+fn issue_at(
+    state: &AppState,
+    caller: &Caller,
+    collection: Collection,
+    offset: u64,
+    page: Option<PageCursor>,
+    issued_at: i64,
+) -> String {
     state.sync_key.issue(&Token {
         tenant: caller.home_tenant,
         user: caller.user_id,
         collection,
         offset,
-        issued_at: now_secs(),
+        issued_at,
         page,
     })
 }
@@ -258,7 +272,7 @@ fn diff(
     let (page, items) = diff_page(&dir, caller.home_tenant, caller.user_id, collection, req);
     drop(dir);
     let next = match page.changes.last() {
-        Some(last) if page.has_more => issue(
+        Some(last) if page.has_more => issue_at(
             state,
             caller,
             collection,
@@ -267,6 +281,7 @@ fn diff(
                 head,
                 after: (last.offset, last.id),
             }),
+            t.issued_at,
         ),
         _ => issue(state, caller, collection, head, None),
     };
