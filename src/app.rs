@@ -102,6 +102,11 @@ impl Running {
 
 /// Starts the service; returns once it listens.
 pub async fn start(config: Config) -> Result<Running, AppError> {
+    // The sync token key is loaded (or created) first: failing here leaves
+    // no log open behind.
+    let sync_key =
+        crate::sync::SyncKey::load(config.sync_token_secret.as_deref(), &config.data_dir)
+            .map_err(|e| AppError::Other(e.to_string()))?;
     let mut log_config = LogConfig::new(&config.data_dir);
     log_config.durability = config.durability;
     log_config.tail_check = config.tail_check;
@@ -109,9 +114,6 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         .await
         .map_err(|e| AppError::Other(e.to_string()))??;
     let log: Arc<dyn EventLog> = Arc::new(log);
-    let sync_key =
-        crate::sync::SyncKey::load(config.sync_token_secret.as_deref(), &config.data_dir)
-            .map_err(|e| AppError::Other(e.to_string()))?;
     let projector = Projector::new(Directory::default(), 0);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;

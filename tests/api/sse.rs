@@ -210,3 +210,26 @@ async fn since_a_sync_token_and_the_directory_and_favorites() {
     let resp = app.get("/api/user/events", None).await;
     assert_error(resp, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
+
+#[tokio::test]
+async fn an_open_stream_does_not_hold_up_shutdown() {
+    let mut app = spawn_app().await;
+    let (_, ann, _) = two_users(&app, "acme.example").await;
+    let resp = connect(&app, &ann, None, "").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = resp.bytes_stream();
+    let started = std::time::Instant::now();
+    // The test config gives in-flight requests 5 s of grace; the stream
+    // ends itself when shutdown begins instead of using it up.
+    app.restart().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "restart took {:?}",
+        started.elapsed()
+    );
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(_)) = stream.next().await {}
+    })
+    .await;
+    assert!(end.is_ok(), "the stream ended");
+}
