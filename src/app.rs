@@ -114,7 +114,13 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         .await
         .map_err(|e| AppError::Other(e.to_string()))??;
     let log: Arc<dyn EventLog> = Arc::new(log);
-    let projector = Projector::new(Directory::default(), 0);
+    let projector = Projector::new(
+        Directory {
+            sync_retention_secs: config.sync_token_retention_secs,
+            ..Directory::default()
+        },
+        0,
+    );
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

@@ -53,6 +53,7 @@ pub struct Config {
     pub sync_token_secret: Option<String>,
     /// Sync tokens older than this many seconds get 403
     /// `SYNC_TOKEN_EXPIRED` (the client resyncs in full); 0 = unlimited.
+    /// With a horizon, tombstones of items deleted before it are pruned.
     pub sync_token_retention_secs: u64,
     /// How many events a live change stream (`GET /api/user/events`) may
     /// have queued for a slow client before it is cut off (the client

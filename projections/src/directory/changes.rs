@@ -8,7 +8,7 @@
 //! Items are classified as RFC 6578 says (see [`classify`]).
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use switchboard_events::Id;
 
@@ -31,7 +31,16 @@ pub struct ChangeLog {
     latest: HashMap<Id, u64>,
     /// Deleted items.
     tombstones: HashMap<Id, Tombstone>,
+    /// `(deleted at, unix seconds; item)` in deletion order, kept only when a
+    /// retention horizon is set, so old tombstones can be pruned.
+    #[serde(default)]
+    expiry: VecDeque<(i64, Id)>,
 }
+
+/// Slack added to the retention horizon before a tombstone is pruned: a
+/// token is issued at the projection's head, which may trail the log's
+/// clock by the apply latency; a minute covers it with a wide margin.
+pub const PRUNE_MARGIN_SECS: i64 = 60;
 
 impl ChangeLog {
     /// Records that `id` changed at `offset`.
@@ -48,8 +57,25 @@ impl ChangeLog {
         self.touch(id, offset);
     }
 
-    /// Records that `id`, created at `created_offset`, was deleted at `offset`.
-    pub fn deleted(&mut self, id: Id, created_offset: u64, offset: u64) {
+    /// Records that `id`, created at `created_offset`, was deleted at
+    /// `offset` (recorded at unix second `at`). With a retention horizon
+    /// (`retention_secs` > 0), tombstones deleted more than the horizon (plus
+    /// [`PRUNE_MARGIN_SECS`]) before `at` are pruned first: no unexpired token
+    /// can reach back to them (the token check refuses older tokens with
+    /// `SYNC_TOKEN_EXPIRED`), so only their memory goes.
+    pub fn deleted(
+        &mut self,
+        id: Id,
+        created_offset: u64,
+        offset: u64,
+        at: i64,
+        retention_secs: u64,
+    ) {
+        if retention_secs > 0 {
+            let horizon = i64::try_from(retention_secs).unwrap_or(i64::MAX);
+            self.prune(at.saturating_sub(horizon).saturating_sub(PRUNE_MARGIN_SECS));
+            self.expiry.push_back((at, id));
+        }
         self.touch(id, offset);
         self.tombstones.insert(
             id,
@@ -58,6 +84,32 @@ impl ChangeLog {
                 deleted_offset: offset,
             },
         );
+    }
+
+    /// Forgets tombstones (and their index entries) of items deleted before
+    /// unix second `before`. Returns how many were pruned.
+    pub fn prune(&mut self, before: i64) -> usize {
+        let mut pruned = 0;
+        while let Some(&(at, id)) = self.expiry.front() {
+            if at >= before {
+                break;
+            }
+            self.expiry.pop_front();
+            // An id re-created since its deletion has no tombstone any more,
+            // and its index entry belongs to the live item: keep it.
+            if self.tombstones.remove(&id).is_some() {
+                if let Some(offset) = self.latest.remove(&id) {
+                    self.by_offset.remove(&(offset, id));
+                }
+                pruned += 1;
+            }
+        }
+        pruned
+    }
+
+    /// Number of tombstones held.
+    pub fn tombstone_count(&self) -> usize {
+        self.tombstones.len()
     }
 
     /// The tombstone of a deleted item.
@@ -241,12 +293,12 @@ mod tests {
         // Token at 3. A updated twice, B deleted, D created, E created+deleted.
         log.touch(Id(10), 4);
         log.touch(Id(10), 5);
-        log.deleted(Id(20), 2, 6);
+        log.deleted(Id(20), 2, 6, 0, 0);
         created.remove(&Id(20));
         log.created(Id(40), 7);
         created.insert(Id(40), 7);
         log.created(Id(50), 8);
-        log.deleted(Id(50), 8, 9);
+        log.deleted(Id(50), 8, 9, 0, 0);
         let page = diff(Some(&log), None, req(3, 9), |id| created.get(&id).copied());
         let got: Vec<(Id, ChangeType)> =
             page.changes.iter().map(|c| (c.id, c.change_type)).collect();
@@ -281,6 +333,29 @@ mod tests {
             }
         }
         assert_eq!(seen, vec![Id(10), Id(20), Id(40)]);
+    }
+
+    #[test]
+    fn tombstones_beyond_the_horizon_are_pruned() {
+        let mut log = ChangeLog::default();
+        log.created(Id(1), 1);
+        log.created(Id(2), 2);
+        log.created(Id(3), 3);
+        // Deleted at t=1000 and t=1100 with a 100 s horizon.
+        log.deleted(Id(1), 1, 4, 1000, 100);
+        log.deleted(Id(2), 2, 5, 1100, 100);
+        assert_eq!(log.tombstone_count(), 2);
+        // At t=1161 the first is 161 s old: beyond 100 + 60 s of margin.
+        log.deleted(Id(3), 3, 6, 1161, 100);
+        assert_eq!(log.tombstone_count(), 2);
+        assert!(log.tombstone(Id(1)).is_none());
+        assert_eq!(log.len(), 2, "its index entry went with it");
+        // Without a horizon nothing is queued or pruned.
+        let mut forever = ChangeLog::default();
+        forever.created(Id(1), 1);
+        forever.deleted(Id(1), 1, 2, 0, 0);
+        assert_eq!(forever.prune(i64::MAX), 0);
+        assert_eq!(forever.tombstone_count(), 1);
     }
 
     #[test]

@@ -149,7 +149,7 @@ pub(super) fn updated(scope: &mut Scope, env: &Envelope, e: &ContactUpdated) {
     c.log_of(e.owner).touch(e.contact_id, env.offset);
 }
 
-pub(super) fn deleted(scope: &mut Scope, env: &Envelope, e: &ContactDeleted) {
+pub(super) fn deleted(scope: &mut Scope, env: &Envelope, e: &ContactDeleted, retention: u64) {
     let c = &mut scope.contacts;
     let removed = match e.owner {
         ContactOwner::Business => c.business.remove(&e.contact_id),
@@ -159,8 +159,13 @@ pub(super) fn deleted(scope: &mut Scope, env: &Envelope, e: &ContactDeleted) {
         return;
     };
     c.owners.remove(&e.contact_id);
-    c.log_of(e.owner)
-        .deleted(e.contact_id, view.stamp.created_offset, env.offset);
+    c.log_of(e.owner).deleted(
+        e.contact_id,
+        view.stamp.created_offset,
+        env.offset,
+        env.recorded_at.unix_timestamp(),
+        retention,
+    );
     // Favorites of a deleted contact go with it; the deletion itself is what
     // sync clients see (through the collection's tombstone).
     match e.owner {
@@ -258,7 +263,13 @@ pub(super) fn before(scope: Option<&Scope>, event: &Event) -> Before {
 /// Records extension directory changes caused by user and extension events
 /// (after they were applied), and drops a deleted user's contacts and
 /// favorites.
-pub(super) fn after(scope: &mut Scope, env: &Envelope, event: &Event, before: Before) {
+pub(super) fn after(
+    scope: &mut Scope,
+    env: &Envelope,
+    event: &Event,
+    before: Before,
+    retention: u64,
+) {
     let shows = |fields: &Fields| {
         fields
             .keys()
@@ -282,11 +293,13 @@ pub(super) fn after(scope: &mut Scope, env: &Envelope, event: &Event, before: Be
             .touch(e.user_id, env.offset),
         Event::UserDeleted(e) => {
             if let Some((_, _, created)) = before.users.iter().find(|(u, _, _)| *u == e.user_id) {
-                scope
-                    .contacts
-                    .changes
-                    .extension
-                    .deleted(e.user_id, *created, env.offset);
+                scope.contacts.changes.extension.deleted(
+                    e.user_id,
+                    *created,
+                    env.offset,
+                    env.recorded_at.unix_timestamp(),
+                    retention,
+                );
             }
             let c = &mut scope.contacts;
             if let Some(mine) = c.personal.remove(&e.user_id) {
@@ -765,6 +778,56 @@ mod model_tests {
                 c.user
             );
         }
+    }
+
+    #[test]
+    fn the_directory_prunes_tombstones_beyond_the_retention_horizon() {
+        let mut dir = Directory {
+            sync_retention_secs: 3600,
+            ..Directory::default()
+        };
+        let at = |dir: &mut Directory, secs: i64, e: Event| {
+            let env = Envelope {
+                offset: dir.offset + 1,
+                stream: e.stream(),
+                stream_version: 1,
+                tenant: T,
+                event_type: e.event_type().into(),
+                schema_version: e.schema_version(),
+                recorded_at: time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(secs),
+                metadata: Metadata::system("test"),
+                payload: vec![],
+                prev_hash: [0; 32],
+                hash: [0; 32],
+            };
+            dir.apply(&env, &e);
+        };
+        for (i, secs) in [(1u64, 0i64), (2, 10_000)] {
+            at(
+                &mut dir,
+                secs,
+                Event::ContactCreated(ContactCreated {
+                    contact_id: Id(i),
+                    owner: ContactOwner::Business,
+                    attrs: named("x".into()),
+                }),
+            );
+            at(
+                &mut dir,
+                secs,
+                Event::ContactDeleted(ContactDeleted {
+                    contact_id: Id(i),
+                    owner: ContactOwner::Business,
+                }),
+            );
+        }
+        let log = &dir.scope(T).expect("scope").contacts.changes.business;
+        assert!(
+            log.tombstone(Id(1)).is_none(),
+            "deleted 10000 s ago, horizon 3600 s"
+        );
+        assert!(log.tombstone(Id(2)).is_some());
+        assert_eq!(log.len(), 1);
     }
 
     #[test]

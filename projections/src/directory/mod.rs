@@ -142,6 +142,11 @@ pub struct Directory {
     pub sessions: Sessions,
     /// Offset of the last applied event.
     pub offset: u64,
+    /// The sync token retention horizon in seconds (0 = unlimited): deleted
+    /// items' tombstones older than this are pruned from the change index.
+    /// Set from the configuration when the directory is created.
+    #[serde(default)]
+    pub sync_retention_secs: u64,
 }
 
 impl Directory {
@@ -221,12 +226,16 @@ impl Projection for Directory {
 
             Event::ContactCreated(e) => contacts::created(self.scope_mut(tenant), env, e),
             Event::ContactUpdated(e) => contacts::updated(self.scope_mut(tenant), env, e),
-            Event::ContactDeleted(e) => contacts::deleted(self.scope_mut(tenant), env, e),
+            Event::ContactDeleted(e) => {
+                let retention = self.sync_retention_secs;
+                contacts::deleted(self.scope_mut(tenant), env, e, retention)
+            }
             Event::FavoriteAdded(e) => contacts::favorite_added(self.scope_mut(tenant), env, e),
             Event::FavoriteRemoved(e) => contacts::favorite_removed(self.scope_mut(tenant), env, e),
         }
+        let retention = self.sync_retention_secs;
         if let Some(scope) = self.scopes.get_mut(&tenant) {
-            contacts::after(scope, env, event, before);
+            contacts::after(scope, env, event, before, retention);
         }
     }
 }
