@@ -14,6 +14,7 @@
 
 pub mod agents;
 pub mod bootstrap;
+pub mod contacts;
 pub mod extensions;
 pub mod groups;
 pub mod presence;

@@ -55,6 +55,7 @@
 //! * See [`kinds`] for office hours, forward rules and the other structured
 //!   kinds.
 
+pub mod contact;
 pub mod group;
 pub mod kinds;
 pub mod queue;

@@ -5,6 +5,9 @@ mod helpers;
 
 mod agents;
 mod auth;
+mod business_contacts;
+mod contacts;
+mod extension_contacts;
 mod extensions;
 mod group_members;
 mod groups;
@@ -14,5 +17,7 @@ mod queues;
 mod ring_groups;
 mod roles;
 mod service;
+mod sse;
+mod sync;
 mod tenants;
 mod users;

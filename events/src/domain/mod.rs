@@ -6,6 +6,7 @@
 //! [`crate::upcast`], so projections only ever see today's shapes.
 
 pub mod agent;
+pub mod contact;
 pub mod extension;
 pub mod group;
 pub mod presence;
@@ -16,6 +17,7 @@ pub mod tenant;
 pub mod user;
 
 pub use agent::*;
+pub use contact::*;
 pub use extension::*;
 pub use group::*;
 pub use presence::*;
@@ -210,4 +212,15 @@ domain_events! {
     RegistrationRemoved: 1, "presence", user_id;
     /// The PBX reported a user's call state.
     CallStateChanged: 1, "presence", user_id;
+
+    /// A personal or business contact was created.
+    ContactCreated: 1, "contact", contact_id;
+    /// Contact fields changed (only the changed fields are recorded).
+    ContactUpdated: 1, "contact", contact_id;
+    /// A contact was deleted.
+    ContactDeleted: 1, "contact", contact_id;
+    /// A user favorited a contact or an extension contact.
+    FavoriteAdded: 1, "favorite", user_id;
+    /// A user unfavorited a contact or an extension contact.
+    FavoriteRemoved: 1, "favorite", user_id;
 }

@@ -5,6 +5,8 @@
 //! their tenant's lock, and the lock is released only after the projection
 //! has applied the command's events (see ARCHITECTURE.md, "Write model").
 
+pub mod changes;
+mod contacts;
 mod extensions;
 mod groups;
 mod presence;
@@ -14,6 +16,7 @@ mod sessions;
 mod tenants;
 mod users;
 
+pub use contacts::{ContactView, Contacts, Favorites, EXTENSION_CONTACT_FIELDS};
 pub use extensions::{ext_type_name, parse_ext_type, ExtensionView, LinkView};
 pub use groups::GroupView;
 pub use presence::{
@@ -101,6 +104,8 @@ pub struct Scope {
     pub ring_groups: BTreeMap<Id, RingGroupView>,
     /// Presence, registrations and call state by user id.
     pub presence: BTreeMap<Id, PresenceView>,
+    /// Personal and business contacts, favorites, and the sync change index.
+    pub contacts: Contacts,
 }
 
 impl Scope {
@@ -149,6 +154,11 @@ pub struct Directory {
     pub sessions: Sessions,
     /// Offset of the last applied event.
     pub offset: u64,
+    /// The sync token retention horizon in seconds (0 = unlimited): deleted
+    /// items' tombstones older than this are pruned from the change index.
+    /// Set from the configuration when the directory is created.
+    #[serde(default)]
+    pub sync_retention_secs: u64,
 }
 
 impl Directory {
@@ -173,6 +183,7 @@ impl Projection for Directory {
     fn apply(&mut self, env: &Envelope, event: &Event) {
         self.offset = env.offset;
         let tenant = env.tenant;
+        let before = contacts::before(self.scopes.get(&tenant), event);
         match event {
             Event::TenantCreated(e) => tenants::created(self, env, e),
             Event::TenantUpdated(e) => tenants::updated(self, env, e),
@@ -263,6 +274,18 @@ impl Projection for Directory {
             Event::CallStateChanged(e) => {
                 presence::call_state_changed(self.scope_mut(tenant), env, e)
             }
+            Event::ContactCreated(e) => contacts::created(self.scope_mut(tenant), env, e),
+            Event::ContactUpdated(e) => contacts::updated(self.scope_mut(tenant), env, e),
+            Event::ContactDeleted(e) => {
+                let retention = self.sync_retention_secs;
+                contacts::deleted(self.scope_mut(tenant), env, e, retention)
+            }
+            Event::FavoriteAdded(e) => contacts::favorite_added(self.scope_mut(tenant), env, e),
+            Event::FavoriteRemoved(e) => contacts::favorite_removed(self.scope_mut(tenant), env, e),
+        }
+        let retention = self.sync_retention_secs;
+        if let Some(scope) = self.scopes.get_mut(&tenant) {
+            contacts::after(scope, env, event, before, retention);
         }
     }
 }

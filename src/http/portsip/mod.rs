@@ -2,6 +2,9 @@
 
 pub mod agents;
 pub mod auth;
+pub mod business_contacts;
+pub mod contacts;
+pub mod events;
 pub mod extension_numbers;
 pub mod extensions;
 pub mod groups;
@@ -10,6 +13,7 @@ pub mod info;
 pub mod presence;
 pub mod queues;
 pub mod roles;
+pub mod sync;
 pub mod tenants;
 pub mod user;
 pub mod users;
@@ -153,4 +157,67 @@ pub fn routes() -> Router<AppState> {
             "/registrations/{instance_id}/destroy",
             post(presence::unregister),
         )
+        .route("/user/contacts", get(contacts::list).post(contacts::create))
+        .route(
+            "/user/contacts/{id}",
+            get(contacts::show).post(contacts::update),
+        )
+        .route("/user/contacts/{id}/favorite", post(contacts::favorite))
+        .route("/user/contacts/{id}/unfavorite", post(contacts::unfavorite))
+        .route("/user/contacts/{id}/destroy", post(contacts::destroy))
+        .route("/user/business_contacts", get(contacts::list_business))
+        .route(
+            "/user/business_contacts/{id}/favorite",
+            post(contacts::favorite_business),
+        )
+        .route(
+            "/user/business_contacts/{id}/unfavorite",
+            post(contacts::unfavorite_business),
+        )
+        .route("/user/extension_contacts", get(contacts::list_extension))
+        .route(
+            "/user/extension_contacts/{id}/favorite",
+            post(contacts::favorite_extension),
+        )
+        .route(
+            "/user/extension_contacts/{id}/unfavorite",
+            post(contacts::unfavorite_extension),
+        )
+        .route(
+            "/contacts",
+            get(business_contacts::list).post(business_contacts::create),
+        )
+        .route("/contacts/export", get(business_contacts::export))
+        .route(
+            "/contacts/{id}",
+            get(business_contacts::show).post(business_contacts::update),
+        )
+        .route("/contacts/{id}/destroy", post(business_contacts::destroy))
+        .route(
+            "/user/contacts/sync_tokens",
+            post(sync::personal_contacts_token),
+        )
+        .route(
+            "/user/contacts/sync_tokens/{token}/diff",
+            post(sync::personal_contacts_diff),
+        )
+        .route(
+            "/user/business_contacts/sync_tokens",
+            post(sync::business_contacts_token),
+        )
+        .route(
+            "/user/business_contacts/sync_tokens/{token}/diff",
+            post(sync::business_contacts_diff),
+        )
+        .route(
+            "/user/extension_contacts/sync_tokens",
+            post(sync::extension_contacts_token),
+        )
+        .route(
+            "/user/extension_contacts/sync_tokens/{token}/diff",
+            post(sync::extension_contacts_diff),
+        )
+        .route("/user/cdrs/sync_tokens", post(sync::cdrs_token))
+        .route("/user/cdrs/sync_tokens/{token}/diff", post(sync::cdrs_diff))
+        .route("/user/events", get(events::stream))
 }
