@@ -102,6 +102,11 @@ impl Running {
 
 /// Starts the service; returns once it listens.
 pub async fn start(config: Config) -> Result<Running, AppError> {
+    // The sync token key is loaded (or created) first: failing here leaves
+    // no log open behind.
+    let sync_key =
+        crate::sync::SyncKey::load(config.sync_token_secret.as_deref(), &config.data_dir)
+            .map_err(|e| AppError::Other(e.to_string()))?;
     let mut log_config = LogConfig::new(&config.data_dir);
     log_config.durability = config.durability;
     log_config.tail_check = config.tail_check;
@@ -109,15 +114,24 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         .await
         .map_err(|e| AppError::Other(e.to_string()))??;
     let log: Arc<dyn EventLog> = Arc::new(log);
-    let projector = Projector::new(Directory::default(), 0);
+    let projector = Projector::new(
+        Directory {
+            sync_retention_secs: config.sync_token_retention_secs,
+            ..Directory::default()
+        },
+        0,
+    );
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
         config: Arc::new(config.clone()),
         hasher,
         ready: Arc::new(AtomicBool::new(false)),
         throttle: Arc::new(Throttle::new(Duration::from_secs(300), 5, 50)),
+        sync_key: Arc::new(sync_key),
+        shutdown: shutdown_rx.clone(),
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -130,7 +144,6 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         .map_err(|e| AppError::Other(e.to_string()))?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "switchboard listening");
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(state.clone(), listener, shutdown_rx, log, projector));
     Ok(Running {
         addr,

@@ -48,6 +48,17 @@ pub struct Config {
     pub tail_check: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
+    /// The secret sync tokens are MAC'd with. Unset: a random key is
+    /// generated once into `<data_dir>/sync_token.key` (mode 0600).
+    pub sync_token_secret: Option<String>,
+    /// Sync tokens older than this many seconds get 403
+    /// `SYNC_TOKEN_EXPIRED` (the client resyncs in full); 0 = unlimited.
+    /// With a horizon, tombstones of items deleted before it are pruned.
+    pub sync_token_retention_secs: u64,
+    /// How many events a live change stream (`GET /api/user/events`) may
+    /// have queued for a slow client before it is cut off (the client
+    /// resumes with `Last-Event-ID`).
+    pub event_stream_buffer: usize,
 }
 
 impl Default for Config {
@@ -66,6 +77,9 @@ impl Default for Config {
             argon2_iterations: 2,
             tail_check: 1024,
             shutdown_grace_secs: 30,
+            sync_token_secret: None,
+            sync_token_retention_secs: 0,
+            event_stream_buffer: 1024,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! - [`http`]: router, middleware, errors, and the API dialects.
 //! - [`ids`]: minting resource ids.
 //! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
+//! - [`sync`]: sync tokens (MAC-protected log positions) and their key.
 //! - [`telemetry`]: tracing (text or JSON).
 
 pub mod app;
@@ -24,4 +25,5 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod schema;
+pub mod sync;
 pub mod telemetry;

@@ -12,9 +12,13 @@
 //! unique names and unique extension numbers under concurrent requests.
 //! Different tenants proceed in parallel and share group commits.
 
+pub mod agents;
 pub mod bootstrap;
+pub mod contacts;
 pub mod extensions;
 pub mod groups;
+pub mod presence;
+pub mod queues;
 pub mod roles;
 pub mod sessions;
 pub mod tenants;

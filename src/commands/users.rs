@@ -524,6 +524,8 @@ pub fn delete(scope: &Scope, user_id: Id) -> Result<Decision, CommandError> {
             },
         ));
     }
+    // Agent memberships (and a logged-in agent's status) go with the user.
+    events.extend(super::queues::leave_all(scope, user_id));
     events.push(Event::UserDeleted(UserDeleted { user_id }));
     Ok(Decision::events(events).expect(
         StreamId::of("user", user_id),

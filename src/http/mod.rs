@@ -45,6 +45,11 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Failed sign-in counters.
     pub throttle: Arc<Throttle>,
+    /// The sync token MAC key.
+    pub sync_key: Arc<crate::sync::SyncKey>,
+    /// Becomes `true` when shutdown begins (long-lived responses such as
+    /// event streams end themselves so shutdown need not wait for them).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {

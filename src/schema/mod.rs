@@ -55,8 +55,10 @@
 //! * See [`kinds`] for office hours, forward rules and the other structured
 //!   kinds.
 
+pub mod contact;
 pub mod group;
 pub mod kinds;
+pub mod queue;
 pub mod tenant;
 pub mod user;
 pub mod value;

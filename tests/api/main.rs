@@ -3,14 +3,23 @@
 
 mod helpers;
 
+mod agents;
 mod auth;
+mod business_contacts;
+mod contacts;
+mod extension_contacts;
 mod cross_dialect;
 mod extensions;
 mod group_members;
 mod groups;
 mod links;
+mod presence;
+mod queues;
+mod ring_groups;
 mod roles;
 mod service;
+mod sse;
+mod sync;
 mod tenants;
 mod users;
 mod vendor_client_users;

@@ -5,15 +5,23 @@
 //! postcard-encoded; old schema versions are upcast on read by
 //! [`crate::upcast`], so projections only ever see today's shapes.
 
+pub mod agent;
+pub mod contact;
 pub mod extension;
 pub mod group;
+pub mod presence;
+pub mod queue;
 pub mod role;
 pub mod session;
 pub mod tenant;
 pub mod user;
 
+pub use agent::*;
+pub use contact::*;
 pub use extension::*;
 pub use group::*;
+pub use presence::*;
+pub use queue::*;
 pub use role::*;
 pub use session::*;
 pub use tenant::*;
@@ -170,4 +178,49 @@ domain_events! {
     SessionTenantSwitched: 1, "session", session_id;
     /// A session ended (sign-out).
     SessionEnded: 1, "session", session_id;
+    /// A call queue was created.
+    CallQueueCreated: 1, "call-queue", queue_id;
+    /// Call queue fields changed.
+    CallQueueUpdated: 1, "call-queue", queue_id;
+    /// A call queue was deleted.
+    CallQueueDeleted: 1, "call-queue", queue_id;
+    /// A user became an agent of a call queue.
+    CallQueueAgentAdded: 1, "call-queue", queue_id;
+    /// A call queue agent's skill level changed.
+    CallQueueAgentUpdated: 1, "call-queue", queue_id;
+    /// A user stopped being an agent of a call queue.
+    CallQueueAgentRemoved: 1, "call-queue", queue_id;
+    /// A ring group was created.
+    RingGroupCreated: 1, "ring-group", ring_group_id;
+    /// Ring group fields changed.
+    RingGroupUpdated: 1, "ring-group", ring_group_id;
+    /// A ring group was deleted.
+    RingGroupDeleted: 1, "ring-group", ring_group_id;
+    /// A user became a ring group agent.
+    RingGroupAgentAdded: 1, "ring-group", ring_group_id;
+    /// A ring group agent's skill level changed.
+    RingGroupAgentUpdated: 1, "ring-group", ring_group_id;
+    /// A user stopped being a ring group agent.
+    RingGroupAgentRemoved: 1, "ring-group", ring_group_id;
+    /// An agent's settable status in a queue changed (SetAgentStatus).
+    AgentStatusSet: 1, "agent", user_id;
+    /// A user's presence or note changed.
+    PresenceSet: 1, "presence", user_id;
+    /// The registrar reported a SIP registration.
+    RegistrationAdded: 1, "presence", user_id;
+    /// A SIP registration was removed.
+    RegistrationRemoved: 1, "presence", user_id;
+    /// The PBX reported a user's call state.
+    CallStateChanged: 1, "presence", user_id;
+
+    /// A personal or business contact was created.
+    ContactCreated: 1, "contact", contact_id;
+    /// Contact fields changed (only the changed fields are recorded).
+    ContactUpdated: 1, "contact", contact_id;
+    /// A contact was deleted.
+    ContactDeleted: 1, "contact", contact_id;
+    /// A user favorited a contact or an extension contact.
+    FavoriteAdded: 1, "favorite", user_id;
+    /// A user unfavorited a contact or an extension contact.
+    FavoriteRemoved: 1, "favorite", user_id;
 }

@@ -5,15 +5,24 @@
 //! their tenant's lock, and the lock is released only after the projection
 //! has applied the command's events (see ARCHITECTURE.md, "Write model").
 
+pub mod changes;
+mod contacts;
 mod extensions;
 mod groups;
+mod presence;
+mod queues;
 mod roles;
 mod sessions;
 mod tenants;
 mod users;
 
+pub use contacts::{ContactView, Contacts, Favorites, EXTENSION_CONTACT_FIELDS};
 pub use extensions::{ext_type_name, parse_ext_type, ExtensionView, LinkView};
 pub use groups::GroupView;
+pub use presence::{
+    agent_status, line_status, shown_presence, CallView, PresenceView, RegistrationView,
+};
+pub use queues::{CallQueueView, QueueAgent, RingGroupView};
 pub use roles::RoleView;
 pub use sessions::{SessionView, Sessions};
 pub use tenants::TenantView;
@@ -89,6 +98,14 @@ pub struct Scope {
     pub groups: BTreeMap<Id, GroupView>,
     /// Lower-cased group name → id.
     pub groups_by_name: HashMap<String, Id>,
+    /// Call queues by id.
+    pub call_queues: BTreeMap<Id, CallQueueView>,
+    /// Ring groups by id.
+    pub ring_groups: BTreeMap<Id, RingGroupView>,
+    /// Presence, registrations and call state by user id.
+    pub presence: BTreeMap<Id, PresenceView>,
+    /// Personal and business contacts, favorites, and the sync change index.
+    pub contacts: Contacts,
 }
 
 impl Scope {
@@ -137,6 +154,11 @@ pub struct Directory {
     pub sessions: Sessions,
     /// Offset of the last applied event.
     pub offset: u64,
+    /// The sync token retention horizon in seconds (0 = unlimited): deleted
+    /// items' tombstones older than this are pruned from the change index.
+    /// Set from the configuration when the directory is created.
+    #[serde(default)]
+    pub sync_retention_secs: u64,
 }
 
 impl Directory {
@@ -161,6 +183,7 @@ impl Projection for Directory {
     fn apply(&mut self, env: &Envelope, event: &Event) {
         self.offset = env.offset;
         let tenant = env.tenant;
+        let before = contacts::before(self.scopes.get(&tenant), event);
         match event {
             Event::TenantCreated(e) => tenants::created(self, env, e),
             Event::TenantUpdated(e) => tenants::updated(self, env, e),
@@ -184,6 +207,7 @@ impl Projection for Directory {
             Event::UserProfileReset(e) => users::profile_reset(self.scope_mut(tenant), env, e),
             Event::UserDeleted(e) => {
                 users::deleted(self.scope_mut(tenant), e);
+                queues::user_deleted(self.scope_mut(tenant), e.user_id);
                 self.sessions.revoke_user(e.user_id);
             }
 
@@ -212,6 +236,56 @@ impl Projection for Directory {
             Event::SessionRefreshed(e) => self.sessions.refreshed(e),
             Event::SessionTenantSwitched(e) => self.sessions.switched(e),
             Event::SessionEnded(e) => self.sessions.ended(e),
+
+            Event::CallQueueCreated(e) => queues::queue_created(self.scope_mut(tenant), env, e),
+            Event::CallQueueUpdated(e) => queues::queue_updated(self.scope_mut(tenant), env, e),
+            Event::CallQueueDeleted(e) => queues::queue_deleted(self.scope_mut(tenant), e),
+            Event::CallQueueAgentAdded(e) => {
+                queues::queue_agent_added(self.scope_mut(tenant), env, e)
+            }
+            Event::CallQueueAgentUpdated(e) => {
+                queues::queue_agent_updated(self.scope_mut(tenant), env, e)
+            }
+            Event::CallQueueAgentRemoved(e) => {
+                queues::queue_agent_removed(self.scope_mut(tenant), env, e)
+            }
+            Event::RingGroupCreated(e) => {
+                queues::ring_group_created(self.scope_mut(tenant), env, e)
+            }
+            Event::RingGroupUpdated(e) => {
+                queues::ring_group_updated(self.scope_mut(tenant), env, e)
+            }
+            Event::RingGroupDeleted(e) => queues::ring_group_deleted(self.scope_mut(tenant), e),
+            Event::RingGroupAgentAdded(e) => {
+                queues::ring_group_agent_added(self.scope_mut(tenant), env, e)
+            }
+            Event::RingGroupAgentUpdated(e) => {
+                queues::ring_group_agent_updated(self.scope_mut(tenant), env, e)
+            }
+            Event::RingGroupAgentRemoved(e) => {
+                queues::ring_group_agent_removed(self.scope_mut(tenant), env, e)
+            }
+            Event::AgentStatusSet(e) => queues::agent_status_set(self.scope_mut(tenant), env, e),
+            Event::PresenceSet(e) => presence::presence_set(self.scope_mut(tenant), e),
+            Event::RegistrationAdded(e) => presence::registration_added(self.scope_mut(tenant), e),
+            Event::RegistrationRemoved(e) => {
+                presence::registration_removed(self.scope_mut(tenant), e)
+            }
+            Event::CallStateChanged(e) => {
+                presence::call_state_changed(self.scope_mut(tenant), env, e)
+            }
+            Event::ContactCreated(e) => contacts::created(self.scope_mut(tenant), env, e),
+            Event::ContactUpdated(e) => contacts::updated(self.scope_mut(tenant), env, e),
+            Event::ContactDeleted(e) => {
+                let retention = self.sync_retention_secs;
+                contacts::deleted(self.scope_mut(tenant), env, e, retention)
+            }
+            Event::FavoriteAdded(e) => contacts::favorite_added(self.scope_mut(tenant), env, e),
+            Event::FavoriteRemoved(e) => contacts::favorite_removed(self.scope_mut(tenant), env, e),
+        }
+        let retention = self.sync_retention_secs;
+        if let Some(scope) = self.scopes.get_mut(&tenant) {
+            contacts::after(scope, env, event, before, retention);
         }
     }
 }

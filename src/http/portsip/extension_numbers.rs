@@ -5,8 +5,7 @@
 //! (`type: EXTENSION`, the user's id and display name, falling back to the
 //! account name), because that is who a caller reaches by dialing it. An
 //! extension that is nobody's primary answers as itself. Call queues and
-//! ring groups are not served yet; when they own a number the answer has
-//! their id, an empty name and `CALL_QUEUE` / `RING_GROUP`.
+//! ring groups answer with their id, name and `CALL_QUEUE` / `RING_GROUP`.
 
 use super::extensions::scope_in;
 use super::ids;
@@ -46,8 +45,14 @@ pub async fn show(
                 None => (x.id, x.name.clone(), "EXTENSION"),
             }
         }
-        NumberOwner::CallQueue(id) => (*id, String::new(), "CALL_QUEUE"),
-        NumberOwner::RingGroup(id) => (*id, String::new(), "RING_GROUP"),
+        NumberOwner::CallQueue(id) => {
+            let q = scope.call_queues.get(id).ok_or_else(not_found)?;
+            (q.id, q.name.clone(), "CALL_QUEUE")
+        }
+        NumberOwner::RingGroup(id) => {
+            let g = scope.ring_groups.get(id).ok_or_else(not_found)?;
+            (g.id, g.name.clone(), "RING_GROUP")
+        }
     };
     Ok(Json(json!({
         "id": ids::render(id),

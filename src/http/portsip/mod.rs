@@ -1,12 +1,19 @@
 //! The PortSIP v22 dialect, served under `/api`, one file per resource.
 
+pub mod agents;
 pub mod auth;
+pub mod business_contacts;
+pub mod contacts;
+pub mod events;
 pub mod extension_numbers;
 pub mod extensions;
 pub mod groups;
 pub mod ids;
 pub mod info;
+pub mod presence;
+pub mod queues;
 pub mod roles;
+pub mod sync;
 pub mod tenants;
 pub mod user;
 pub mod users;
@@ -84,4 +91,133 @@ pub fn routes() -> Router<AppState> {
             "/extension_numbers/{extension_number}",
             get(extension_numbers::show),
         )
+        .route(
+            "/call_queues",
+            get(queues::list_queues).post(queues::create_queue),
+        )
+        .route(
+            "/call_queues/{id}",
+            get(queues::show_queue).post(queues::update_queue),
+        )
+        .route("/call_queues/{id}/destroy", post(queues::destroy_queue))
+        .route("/call_queues/{id}/status", get(queues::queue_status))
+        .route(
+            "/call_queues/{id}/agents",
+            get(queues::queue_agents).post(queues::set_queue_agents),
+        )
+        .route(
+            "/call_queues/{id}/agents/{agent_number}",
+            get(queues::queue_agent).post(queues::set_queue_agent),
+        )
+        .route(
+            "/ring_groups",
+            get(queues::list_ring_groups).post(queues::create_ring_group),
+        )
+        .route(
+            "/ring_groups/{id}",
+            get(queues::show_ring_group).post(queues::update_ring_group),
+        )
+        .route(
+            "/ring_groups/{id}/destroy",
+            post(queues::destroy_ring_group),
+        )
+        .route(
+            "/ring_groups/{id}/agents",
+            get(queues::ring_group_agents).post(queues::set_ring_group_agents),
+        )
+        .route(
+            "/ring_groups/{id}/agents/{agent_number}",
+            get(queues::ring_group_agent),
+        )
+        .route("/user/call_queues", get(agents::own_queues))
+        .route(
+            "/user/call_queues/{id}/agent",
+            get(agents::own_agent).post(agents::set_own_agent),
+        )
+        .route("/user/ring_groups", get(agents::own_ring_groups))
+        .route("/users/{id}/call_queues", get(agents::user_call_queues))
+        .route(
+            "/users/{id}/call_queues/{queue_id}/agent",
+            get(agents::user_agent).post(agents::set_user_agent),
+        )
+        .route(
+            "/users/{id}/agent_status_history",
+            get(agents::status_history),
+        )
+        .route("/user/presence", post(presence::set_presence))
+        .route("/user/status", get(presence::own_status))
+        .route("/users/{id}/status", get(presence::user_status))
+        .route(
+            "/users/{id}/status/{instance_id}/destroy_status",
+            post(presence::destroy_status),
+        )
+        .route("/users/{id}/call_state", post(presence::call_state))
+        .route("/registrations", post(presence::register))
+        .route(
+            "/registrations/{instance_id}/destroy",
+            post(presence::unregister),
+        )
+        .route("/user/contacts", get(contacts::list).post(contacts::create))
+        .route(
+            "/user/contacts/{id}",
+            get(contacts::show).post(contacts::update),
+        )
+        .route("/user/contacts/{id}/favorite", post(contacts::favorite))
+        .route("/user/contacts/{id}/unfavorite", post(contacts::unfavorite))
+        .route("/user/contacts/{id}/destroy", post(contacts::destroy))
+        .route("/user/business_contacts", get(contacts::list_business))
+        .route(
+            "/user/business_contacts/{id}/favorite",
+            post(contacts::favorite_business),
+        )
+        .route(
+            "/user/business_contacts/{id}/unfavorite",
+            post(contacts::unfavorite_business),
+        )
+        .route("/user/extension_contacts", get(contacts::list_extension))
+        .route(
+            "/user/extension_contacts/{id}/favorite",
+            post(contacts::favorite_extension),
+        )
+        .route(
+            "/user/extension_contacts/{id}/unfavorite",
+            post(contacts::unfavorite_extension),
+        )
+        .route(
+            "/contacts",
+            get(business_contacts::list).post(business_contacts::create),
+        )
+        .route("/contacts/export", get(business_contacts::export))
+        .route(
+            "/contacts/{id}",
+            get(business_contacts::show).post(business_contacts::update),
+        )
+        .route("/contacts/{id}/destroy", post(business_contacts::destroy))
+        .route(
+            "/user/contacts/sync_tokens",
+            post(sync::personal_contacts_token),
+        )
+        .route(
+            "/user/contacts/sync_tokens/{token}/diff",
+            post(sync::personal_contacts_diff),
+        )
+        .route(
+            "/user/business_contacts/sync_tokens",
+            post(sync::business_contacts_token),
+        )
+        .route(
+            "/user/business_contacts/sync_tokens/{token}/diff",
+            post(sync::business_contacts_diff),
+        )
+        .route(
+            "/user/extension_contacts/sync_tokens",
+            post(sync::extension_contacts_token),
+        )
+        .route(
+            "/user/extension_contacts/sync_tokens/{token}/diff",
+            post(sync::extension_contacts_diff),
+        )
+        .route("/user/cdrs/sync_tokens", post(sync::cdrs_token))
+        .route("/user/cdrs/sync_tokens/{token}/diff", post(sync::cdrs_diff))
+        .route("/user/events", get(events::stream))
 }

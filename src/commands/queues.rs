@@ -1,0 +1,523 @@
+//! Call queue and ring group commands: create, update, delete, and
+//! replacing the agent list. Both kinds share one set of decisions,
+//! parameterized by [`Target`]; their numbers claim the tenant's shared
+//! number space (409 `EXTENSION_NUMBER_IN_USE` on a clash).
+
+use super::users::{number_taken, ExtensionNumber};
+use super::{CommandError, Decision};
+use crate::schema::Table;
+use std::collections::{BTreeMap, HashSet};
+use switchboard_events::domain::{
+    AgentStatus, AgentStatusSet, CallQueueAgentAdded, CallQueueAgentRemoved, CallQueueAgentUpdated,
+    CallQueueCreated, CallQueueDeleted, CallQueueUpdated, RingGroupAgentAdded,
+    RingGroupAgentRemoved, RingGroupAgentUpdated, RingGroupCreated, RingGroupDeleted,
+    RingGroupUpdated,
+};
+use switchboard_events::{Event, Expected, Fields, Id, StreamId, Value};
+use switchboard_projections::directory::{CallQueueView, Scope};
+
+/// Which kind of agent group a command addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A call queue (agents have a status).
+    CallQueue,
+    /// A ring group (members only).
+    RingGroup,
+}
+
+impl Target {
+    /// The resource name used in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Target::CallQueue => "call queue",
+            Target::RingGroup => "ring group",
+        }
+    }
+
+    fn category(self) -> &'static str {
+        match self {
+            Target::CallQueue => "call-queue",
+            Target::RingGroup => "ring-group",
+        }
+    }
+}
+
+/// A valid queue or ring group name: 1 to 64 characters, not blank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueName(String);
+
+impl QueueName {
+    /// Parses a name.
+    pub fn parse(s: &str) -> Result<QueueName, CommandError> {
+        let n = s.chars().count();
+        if n == 0 || n > 64 || s.trim().is_empty() {
+            return Err(CommandError::invalid("name", "must be 1 to 64 characters"));
+        }
+        Ok(QueueName(s.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A skill level, 1 (best) to 100.
+pub fn skill_level(v: i64, field: &str) -> Result<u8, CommandError> {
+    u8::try_from(v)
+        .ok()
+        .filter(|s| (1..=100).contains(s))
+        .ok_or_else(|| CommandError::invalid(field, "must be 1 to 100"))
+}
+
+/// What the commands need to know about an existing queue or ring group.
+struct Existing<'a> {
+    name: &'a str,
+    attrs: &'a Fields,
+    version: u64,
+    agents: BTreeMap<Id, u8>,
+}
+
+fn existing(scope: &Scope, target: Target, id: Id) -> Result<Existing<'_>, CommandError> {
+    let found = match target {
+        Target::CallQueue => scope.call_queues.get(&id).map(|q| Existing {
+            name: &q.name,
+            attrs: &q.attrs,
+            version: q.stamp.version,
+            agents: q.agents.iter().map(|(u, a)| (*u, a.skill_level)).collect(),
+        }),
+        Target::RingGroup => scope.ring_groups.get(&id).map(|g| Existing {
+            name: &g.name,
+            attrs: &g.attrs,
+            version: g.stamp.version,
+            agents: g.agents.clone(),
+        }),
+    };
+    found.ok_or_else(|| CommandError::NotFound(target.noun().into()))
+}
+
+/// The call queue with this id, or NotFound.
+pub fn queue(scope: &Scope, id: Id) -> Result<&CallQueueView, CommandError> {
+    scope
+        .call_queues
+        .get(&id)
+        .ok_or_else(|| CommandError::NotFound("call queue".into()))
+}
+
+fn expect(target: Target, id: Id, version: u64) -> (StreamId, Expected) {
+    (
+        StreamId::of(target.category(), id),
+        Expected::Exactly(version),
+    )
+}
+
+/// Create a call queue or ring group.
+#[derive(Debug, Clone)]
+pub struct CreateQueue {
+    /// Which kind.
+    pub target: Target,
+    /// New id.
+    pub id: Id,
+    /// Name.
+    pub name: QueueName,
+    /// Number, which must be free in the tenant.
+    pub number: ExtensionNumber,
+    /// Other fields, validated by the kind's table.
+    pub attrs: Fields,
+}
+
+/// Decides creation: the number must have no owner at all in the tenant
+/// (not even an unlinked extension, which users may reuse but queues may not).
+pub fn create(scope: &Scope, cmd: CreateQueue) -> Result<Decision, CommandError> {
+    if scope.numbers.contains_key(cmd.number.as_str()) {
+        return Err(number_taken(&cmd.number, "extension_number"));
+    }
+    let (name, extension_number) = (cmd.name.0, cmd.number.as_str().to_owned());
+    let event = match cmd.target {
+        Target::CallQueue => Event::CallQueueCreated(CallQueueCreated {
+            queue_id: cmd.id,
+            name,
+            extension_number,
+            attrs: cmd.attrs,
+        }),
+        Target::RingGroup => Event::RingGroupCreated(RingGroupCreated {
+            ring_group_id: cmd.id,
+            name,
+            extension_number,
+            attrs: cmd.attrs,
+        }),
+    };
+    Ok(Decision::events(vec![event]).expect(
+        StreamId::of(cmd.target.category(), cmd.id),
+        Expected::NoStream,
+    ))
+}
+
+/// Decides an update: records only effective changes.
+pub fn update(
+    scope: &Scope,
+    target: Target,
+    table: &Table,
+    id: Id,
+    name: Option<QueueName>,
+    incoming: &Fields,
+) -> Result<Decision, CommandError> {
+    let x = existing(scope, target, id)?;
+    let mut changes = table.diff(x.attrs, incoming);
+    if let Some(n) = name.filter(|n| n.as_str() != x.name) {
+        changes.insert("name".into(), Value::Str(n.0));
+    }
+    if changes.is_empty() {
+        return Ok(Decision::none());
+    }
+    let event = match target {
+        Target::CallQueue => Event::CallQueueUpdated(CallQueueUpdated {
+            queue_id: id,
+            changes,
+        }),
+        Target::RingGroup => Event::RingGroupUpdated(RingGroupUpdated {
+            ring_group_id: id,
+            changes,
+        }),
+    };
+    let (s, e) = expect(target, id, x.version);
+    Ok(Decision::events(vec![event]).expect(s, e))
+}
+
+/// Logs out every logged-in agent of a queue, so each agent's status
+/// stream (and the history served from it) ends where the membership ends.
+fn log_out_all<'a>(q: &'a CallQueueView, only: Option<Id>) -> impl Iterator<Item = Event> + 'a {
+    q.agents
+        .iter()
+        .filter(move |(u, a)| a.status != AgentStatus::LoggedOut && only.is_none_or(|o| o == **u))
+        .map(move |(u, a)| {
+            Event::AgentStatusSet(AgentStatusSet {
+                user_id: *u,
+                queue_id: q.id,
+                status: AgentStatus::LoggedOut,
+                previous: a.status,
+            })
+        })
+}
+
+/// Decides deletion. A call queue's logged-in agents are logged out first.
+pub fn delete(scope: &Scope, target: Target, id: Id) -> Result<Decision, CommandError> {
+    let x = existing(scope, target, id)?;
+    let mut events: Vec<Event> = Vec::new();
+    match target {
+        Target::CallQueue => {
+            events.extend(log_out_all(queue(scope, id)?, None));
+            events.push(Event::CallQueueDeleted(CallQueueDeleted { queue_id: id }));
+        }
+        Target::RingGroup => {
+            events.push(Event::RingGroupDeleted(RingGroupDeleted {
+                ring_group_id: id,
+            }));
+        }
+    }
+    let (s, e) = expect(target, id, x.version);
+    Ok(Decision::events(events).expect(s, e))
+}
+
+/// One requested agent: a number (some user's primary extension) and a
+/// skill level. `field` names it in errors (`items[2].extension_number`).
+#[derive(Debug, Clone)]
+pub struct AgentItem {
+    /// The agent's number.
+    pub number: ExtensionNumber,
+    /// Skill level.
+    pub skill_level: u8,
+    /// Path of the item's number in the request.
+    pub field: String,
+}
+
+/// Decides "update the agent list": the list replaces the current one.
+/// Agents that leave a call queue are logged out first; skill changes are
+/// recorded only when they differ.
+pub fn set_agents(
+    scope: &Scope,
+    target: Target,
+    id: Id,
+    items: &[AgentItem],
+) -> Result<Decision, CommandError> {
+    let x = existing(scope, target, id)?;
+    let mut wanted: BTreeMap<Id, u8> = BTreeMap::new();
+    let mut seen = HashSet::new();
+    for item in items {
+        if !seen.insert(item.number.as_str()) {
+            return Err(CommandError::invalid(&item.field, "is listed twice"));
+        }
+        let u = scope.user_by_number(item.number.as_str()).ok_or_else(|| {
+            CommandError::invalid(&item.field, "is not the extension number of a user")
+        })?;
+        wanted.insert(u.id, item.skill_level);
+    }
+    let mut events = Vec::new();
+    for (user_id, _) in x.agents.iter().filter(|(u, _)| !wanted.contains_key(u)) {
+        if target == Target::CallQueue {
+            events.extend(log_out_all(queue(scope, id)?, Some(*user_id)));
+        }
+        events.push(removed(target, id, *user_id));
+    }
+    for (user_id, skill_level) in &wanted {
+        match x.agents.get(user_id) {
+            None => events.push(added(target, id, *user_id, *skill_level)),
+            Some(old) if old != skill_level => {
+                events.push(skill_changed(target, id, *user_id, *skill_level))
+            }
+            Some(_) => {}
+        }
+    }
+    if events.is_empty() {
+        return Ok(Decision::none());
+    }
+    let (s, e) = expect(target, id, x.version);
+    Ok(Decision::events(events).expect(s, e))
+}
+
+fn added(target: Target, id: Id, user_id: Id, skill_level: u8) -> Event {
+    match target {
+        Target::CallQueue => Event::CallQueueAgentAdded(CallQueueAgentAdded {
+            queue_id: id,
+            user_id,
+            skill_level,
+        }),
+        Target::RingGroup => Event::RingGroupAgentAdded(RingGroupAgentAdded {
+            ring_group_id: id,
+            user_id,
+            skill_level,
+        }),
+    }
+}
+
+fn skill_changed(target: Target, id: Id, user_id: Id, skill_level: u8) -> Event {
+    match target {
+        Target::CallQueue => Event::CallQueueAgentUpdated(CallQueueAgentUpdated {
+            queue_id: id,
+            user_id,
+            skill_level,
+        }),
+        Target::RingGroup => Event::RingGroupAgentUpdated(RingGroupAgentUpdated {
+            ring_group_id: id,
+            user_id,
+            skill_level,
+        }),
+    }
+}
+
+fn removed(target: Target, id: Id, user_id: Id) -> Event {
+    match target {
+        Target::CallQueue => Event::CallQueueAgentRemoved(CallQueueAgentRemoved {
+            queue_id: id,
+            user_id,
+        }),
+        Target::RingGroup => Event::RingGroupAgentRemoved(RingGroupAgentRemoved {
+            ring_group_id: id,
+            user_id,
+        }),
+    }
+}
+
+/// The events that take a user out of every queue and ring group (logging
+/// it out of queues first). Part of deleting the user.
+pub fn leave_all(scope: &Scope, user_id: Id) -> Vec<Event> {
+    let mut events = Vec::new();
+    for q in scope
+        .call_queues
+        .values()
+        .filter(|q| q.agents.contains_key(&user_id))
+    {
+        events.extend(log_out_all(q, Some(user_id)));
+        events.push(removed(Target::CallQueue, q.id, user_id));
+    }
+    for g in scope
+        .ring_groups
+        .values()
+        .filter(|g| g.agents.contains_key(&user_id))
+    {
+        events.push(removed(Target::RingGroup, g.id, user_id));
+    }
+    events
+}
+
+/// Test support shared with other decision tests.
+#[cfg(test)]
+pub mod tests_support {
+    use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UserName};
+    use switchboard_events::{Event, Fields, Id};
+    use switchboard_projections::directory::Scope;
+
+    /// The events that create a user with primary extension `number`.
+    pub fn user(id: Id, name: &str, number: &str) -> Vec<Event> {
+        let cmd = CreateUser {
+            ids: NewUserIds {
+                user_id: id,
+                extension_id: Id(id.0 + 1),
+                link_id: Id(id.0 + 2),
+            },
+            name: UserName::parse(name).expect("name"),
+            role: "StandardUser".into(),
+            password_hash: "h".into(),
+            extension_password_hash: "h".into(),
+            voicemail_pin_hash: "h".into(),
+            extension_number: ExtensionNumber::parse(number, "extension_number").expect("number"),
+            attrs: Fields::new(),
+        };
+        users::create(&Scope::default(), cmd).expect("user").events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::testing::given_in;
+    use crate::commands::users;
+    use switchboard_events::TenantId;
+    use tests_support::user;
+
+    const T: TenantId = Id(9);
+    const Q: Id = Id(500);
+    const RG: Id = Id(600);
+    const ALICE: Id = Id(300);
+    const BOB: Id = Id(310);
+
+    fn num(s: &str) -> ExtensionNumber {
+        ExtensionNumber::parse(s, "extension_number").expect("number")
+    }
+
+    fn created(target: Target, id: Id, number: &str) -> Vec<Event> {
+        create(
+            &Scope::default(),
+            CreateQueue {
+                target,
+                id,
+                name: QueueName::parse("Support").expect("name"),
+                number: num(number),
+                attrs: Fields::new(),
+            },
+        )
+        .expect("created")
+        .events
+    }
+
+    fn scope(events: &[Event]) -> Scope {
+        given_in(T, events).scope(T).cloned().unwrap_or_default()
+    }
+
+    fn item(number: &str, skill_level: u8) -> AgentItem {
+        AgentItem {
+            number: num(number),
+            skill_level,
+            field: "items[0].extension_number".into(),
+        }
+    }
+
+    fn conflict(e: &CommandError, code: &str) -> bool {
+        matches!(e, CommandError::Conflict { code: c, .. } if *c == code)
+    }
+
+    #[test]
+    fn given_a_taken_number_when_creating_a_queue_or_ring_group_then_409() {
+        let s = scope(
+            &[
+                user(ALICE, "alice", "101"),
+                created(Target::CallQueue, Q, "800"),
+            ]
+            .concat(),
+        );
+        for (target, number) in [
+            (Target::CallQueue, "101"),
+            (Target::RingGroup, "800"),
+            (Target::CallQueue, "800"),
+        ] {
+            let err = create(
+                &s,
+                CreateQueue {
+                    target,
+                    id: RG,
+                    name: QueueName::parse("x").expect("name"),
+                    number: num(number),
+                    attrs: Fields::new(),
+                },
+            )
+            .expect_err("taken");
+            assert!(conflict(&err, "EXTENSION_NUMBER_IN_USE"), "{err:?}");
+        }
+        // and a user cannot take a queue's number either
+        let err = users::claim_number(&s, &num("800"), "extension_number").expect_err("taken");
+        assert!(conflict(&err, "EXTENSION_NUMBER_IN_USE"));
+    }
+
+    #[test]
+    fn given_agents_when_replacing_the_list_then_only_differences_are_recorded() {
+        let s = scope(
+            &[
+                user(ALICE, "alice", "101"),
+                user(BOB, "bob", "102"),
+                created(Target::CallQueue, Q, "800"),
+            ]
+            .concat(),
+        );
+        let d =
+            set_agents(&s, Target::CallQueue, Q, &[item("101", 1), item("102", 5)]).expect("set");
+        assert_eq!(d.events.len(), 2);
+        let s2 = scope(
+            &[
+                user(ALICE, "alice", "101"),
+                user(BOB, "bob", "102"),
+                created(Target::CallQueue, Q, "800"),
+                d.events,
+            ]
+            .concat(),
+        );
+        let again =
+            set_agents(&s2, Target::CallQueue, Q, &[item("101", 1), item("102", 5)]).expect("same");
+        assert!(again.events.is_empty(), "same list: nothing recorded");
+        let changed = set_agents(&s2, Target::CallQueue, Q, &[item("102", 7)]).expect("changed");
+        assert_eq!(
+            changed.events,
+            vec![
+                Event::CallQueueAgentRemoved(CallQueueAgentRemoved {
+                    queue_id: Q,
+                    user_id: ALICE
+                }),
+                Event::CallQueueAgentUpdated(CallQueueAgentUpdated {
+                    queue_id: Q,
+                    user_id: BOB,
+                    skill_level: 7
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn given_a_bad_agent_list_when_setting_then_the_item_is_named() {
+        let s = scope(
+            &[
+                user(ALICE, "alice", "101"),
+                created(Target::RingGroup, RG, "801"),
+            ]
+            .concat(),
+        );
+        let err = set_agents(&s, Target::RingGroup, RG, &[item("999", 1)]).expect_err("no user");
+        assert!(
+            matches!(err, CommandError::Validation { ref field, .. } if field == "items[0].extension_number")
+        );
+        let err = set_agents(&s, Target::RingGroup, RG, &[item("101", 1), item("101", 2)])
+            .expect_err("twice");
+        assert!(matches!(err, CommandError::Validation { .. }));
+        assert!(matches!(
+            set_agents(&s, Target::CallQueue, RG, &[]),
+            Err(CommandError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn skill_levels_are_1_to_100() {
+        assert_eq!(skill_level(1, "s").ok(), Some(1));
+        assert_eq!(skill_level(100, "s").ok(), Some(100));
+        assert!(skill_level(0, "s").is_err());
+        assert!(skill_level(101, "s").is_err());
+        assert!(skill_level(-1, "s").is_err());
+    }
+}

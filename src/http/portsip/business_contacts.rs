@@ -1,0 +1,200 @@
+//! The tenant's business phonebook, managed by administrators (PortSIP's
+//! companion API): `GET/POST /contacts`, `GET/POST /contacts/{id}`,
+//! `POST /contacts/{id}/destroy`, `GET /contacts/export` (CSV).
+//! Users read it (with their own favorite flags) at `/user/business_contacts`.
+
+use super::contacts::{create_contact, render_contact, run, validate, CONTACT_LIST};
+use super::ids;
+use crate::auth::caller::Caller;
+use crate::auth::roles::Capability;
+use crate::commands::contacts as cmd;
+use crate::http::access::{require, tenant_of};
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::http::list::{self, ListParams};
+use crate::http::AppState;
+use crate::schema::contact::CONTACT;
+use crate::schema::{to_json, Mode};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Map, Value};
+use switchboard_events::domain::ContactOwner;
+use switchboard_events::TenantId;
+use switchboard_projections::directory::Scope;
+
+fn with_tenant<T>(
+    state: &AppState,
+    tenant: TenantId,
+    f: impl FnOnce(&Scope) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let dir = state.pipeline.projector().read();
+    let empty = Scope::default();
+    f(dir.scope(tenant).unwrap_or(&empty))
+}
+
+/// `GET /contacts`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewBusinessContacts)?;
+    let tenant = tenant_of(&caller)?;
+    let items = with_tenant(&state, tenant, |s| {
+        Ok(s.contacts
+            .business
+            .values()
+            .map(|c| render_contact(c, None))
+            .collect::<Vec<Map<String, Value>>>())
+    })?;
+    list::respond(&params, &CONTACT_LIST, items)
+}
+
+/// `POST /contacts`: answers 201 `{id}`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&state, &caller, Capability::ManageBusinessContacts)?;
+    let tenant = tenant_of(&caller)?;
+    create_contact(&state, &caller, tenant, ContactOwner::Business, &body).await
+}
+
+/// `GET /contacts/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewBusinessContacts)?;
+    let tenant = tenant_of(&caller)?;
+    let id = ids::parse_or_404(&id, "contact")?;
+    with_tenant(&state, tenant, |s| {
+        let c = cmd::contact(s, ContactOwner::Business, id)?;
+        Ok(Json(Value::Object(render_contact(c, None))))
+    })
+}
+
+/// `POST /contacts/{id}`: a partial update.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageBusinessContacts)?;
+    let tenant = tenant_of(&caller)?;
+    let id = ids::parse_or_404(&id, "contact")?;
+    let incoming = validate(&body, Mode::Update)?;
+    run(&state, &caller, tenant, |s| {
+        cmd::update(s, &CONTACT, ContactOwner::Business, id, &incoming)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /contacts/{id}/destroy`.
+pub async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require(&state, &caller, Capability::ManageBusinessContacts)?;
+    let tenant = tenant_of(&caller)?;
+    let id = ids::parse_or_404(&id, "contact")?;
+    run(&state, &caller, tenant, |s| {
+        cmd::delete(s, ContactOwner::Business, id)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /contacts/export`: every business contact as CSV (RFC 4180, a header
+/// row of field names, ordered by name), served as a download.
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&state, &caller, Capability::ViewBusinessContacts)?;
+    let tenant = tenant_of(&caller)?;
+    let csv = with_tenant(&state, tenant, |s| {
+        let mut rows: Vec<_> = s.contacts.business.values().collect();
+        rows.sort_by(|a, b| {
+            CONTACT
+                .effective(&a.attrs, "name")
+                .as_str()
+                .cmp(&CONTACT.effective(&b.attrs, "name").as_str())
+                .then(a.id.cmp(&b.id))
+        });
+        let mut out = String::new();
+        let header: Vec<&str> = std::iter::once("id")
+            .chain(CONTACT.fields.iter().map(|f| f.name))
+            .collect();
+        out.push_str(&header.join(","));
+        out.push_str("\r\n");
+        for c in rows {
+            let mut cells = vec![csv_cell(&ids::render(c.id))];
+            for f in CONTACT.fields {
+                let v = match to_json(&CONTACT.effective(&c.attrs, f.name)) {
+                    Value::String(s) => s,
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                cells.push(csv_cell(&v));
+            }
+            out.push_str(&cells.join(","));
+            out.push_str("\r\n");
+        }
+        Ok(out)
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"contacts.csv\"",
+            ),
+        ],
+        csv,
+    ))
+}
+
+/// One CSV cell: quoted when it holds a separator, quote or line break;
+/// a leading `=`, `@`, tab or CR (or `+`/`-` not followed by a digit) is
+/// prefixed with `'` so spreadsheets do not run it as a formula, while phone
+/// numbers such as `+4930…` stay intact.
+pub fn csv_cell(s: &str) -> String {
+    let mut chars = s.chars();
+    let first = chars.next();
+    let second = chars.next();
+    let risky = match first {
+        Some('=' | '@' | '\t' | '\r') => true,
+        Some('+' | '-') => !second.is_some_and(|c| c.is_ascii_digit() || c == ' ' || c == '('),
+        _ => false,
+    };
+    let s = if risky { format!("'{s}") } else { s.to_owned() };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formula_safe() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=1+1"), "'=1+1");
+        assert_eq!(csv_cell("+4930123"), "+4930123");
+        assert_eq!(csv_cell("-cmd"), "'-cmd");
+        assert_eq!(csv_cell(""), "");
+    }
+}

@@ -1,0 +1,363 @@
+//! Contacts as a signed-in user sees them, under `/user`:
+//! - personal contacts: `GET/POST /user/contacts`, `GET/POST /user/contacts/{id}`,
+//!   `POST /user/contacts/{id}/favorite|unfavorite|destroy`;
+//! - the tenant's business contacts: `GET /user/business_contacts`,
+//!   `POST /user/business_contacts/{id}/favorite|unfavorite`;
+//! - the extension directory (the tenant's users): `GET /user/extension_contacts`,
+//!   `POST /user/extension_contacts/{id}/favorite|unfavorite`.
+//!
+//! Every item carries the caller's own `favorite` flag. These act in the
+//! caller's home tenant, like the rest of `/user`.
+
+use super::ids;
+use crate::auth::caller::Caller;
+use crate::commands::contacts as cmd;
+use crate::commands::{fresh_id, CommandError, Decision};
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::http::list::{self, ListParams};
+use crate::http::AppState;
+use crate::schema::contact::{CONTACT, CONTACT_CORE_LIST, CONTACT_SKIP};
+use crate::schema::user::USER;
+use crate::schema::{to_json, Mode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Map, Value};
+use std::sync::LazyLock;
+use switchboard_events::domain::{ContactOwner, FavoriteCollection};
+use switchboard_events::{Id, TenantId};
+use switchboard_projections::directory::{ContactView, Scope, UserView, EXTENSION_CONTACT_FIELDS};
+use switchboard_projections::query::{Dir, FieldType, ListSchema};
+
+/// List schema of personal and business contacts.
+pub static CONTACT_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
+    list::schema_from_table(
+        CONTACT_CORE_LIST,
+        &[],
+        &CONTACT,
+        &[("name", Dir::Asc), ("id", Dir::Asc)],
+    )
+});
+
+/// List schema of the extension directory.
+pub static EXTENSION_CONTACT_LIST: LazyLock<ListSchema> = LazyLock::new(|| ListSchema {
+    fields: &[
+        ("id", FieldType::String),
+        ("display_name", FieldType::String),
+        ("email", FieldType::String),
+        ("mobile_phone", FieldType::String),
+        ("work_phone", FieldType::String),
+        ("home_phone", FieldType::String),
+        ("address", FieldType::String),
+        ("department", FieldType::String),
+        ("extension_number", FieldType::String),
+        ("favorite", FieldType::Bool),
+    ],
+    search: &[
+        "display_name",
+        "email",
+        "extension_number",
+        "mobile_phone",
+        "work_phone",
+        "home_phone",
+        "department",
+    ],
+    default_order: &[("display_name", Dir::Asc), ("id", Dir::Asc)],
+});
+
+/// Renders a contact; `favorite` is the caller's flag (`None`: left out, as
+/// in the administrator's `/contacts` view).
+pub fn render_contact(c: &ContactView, favorite: Option<bool>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(c.id)));
+    CONTACT.render(&c.attrs, false, &mut m);
+    if let Some(f) = favorite {
+        m.insert("favorite".into(), json!(f));
+    }
+    m
+}
+
+/// Renders a user as an extension contact with the caller's flag.
+pub fn render_extension_contact(scope: &Scope, u: &UserView, favorite: bool) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(u.id)));
+    for f in EXTENSION_CONTACT_FIELDS {
+        m.insert((*f).into(), to_json(&USER.effective(&u.attrs, f)));
+    }
+    m.insert(
+        "extension_number".into(),
+        json!(scope.extension_number_of(u)),
+    );
+    m.insert("favorite".into(), json!(favorite));
+    m
+}
+
+/// Runs `f` over the caller's home scope (empty if nothing exists yet).
+pub(crate) fn with_home<T>(
+    state: &AppState,
+    caller: &Caller,
+    f: impl FnOnce(&Scope) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let dir = state.pipeline.projector().read();
+    let empty = Scope::default();
+    f(dir.scope(caller.home_tenant).unwrap_or(&empty))
+}
+
+/// Executes a decision in `tenant`.
+pub(crate) async fn run(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    decide: impl FnOnce(&Scope) -> Result<Decision, CommandError>,
+) -> Result<(), ApiError> {
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let empty = Scope::default();
+            Ok((decide(dir.scope(tenant).unwrap_or(&empty))?, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+/// Validates a contact body for create or update.
+pub(crate) fn validate(
+    body: &Map<String, Value>,
+    mode: Mode,
+) -> Result<switchboard_events::Fields, ApiError> {
+    if body.contains_key("favorite") {
+        return Err(ApiError::validation(
+            "favorite",
+            "is changed with the favorite and unfavorite actions",
+        ));
+    }
+    CONTACT
+        .validate(body, mode, CONTACT_SKIP)
+        .map_err(|e| ApiError::validation(&e.field, e.message))
+}
+
+/// Creates a contact of `owner` in `tenant`; answers 201 `{id}`.
+pub(crate) async fn create_contact(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    owner: ContactOwner,
+    body: &Map<String, Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    let attrs = validate(body, Mode::Create)?;
+    let (id, _) = state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let empty = Scope::default();
+            let scope = dir.scope(tenant).unwrap_or(&empty);
+            let id = fresh_id(|id| cmd::id_taken(scope, id));
+            Ok((cmd::create(scope, owner, id, attrs)?, id))
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+}
+
+fn parse_id(raw: &str) -> Result<Id, ApiError> {
+    ids::parse_or_404(raw, "contact")
+}
+
+fn mine(caller: &Caller) -> ContactOwner {
+    ContactOwner::User(caller.user_id)
+}
+
+/// `GET /user/contacts`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    let items = with_home(&state, &caller, |s| {
+        Ok(s.contacts
+            .personal
+            .get(&caller.user_id)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .map(|c| {
+                let fav =
+                    s.contacts
+                        .is_favorite(caller.user_id, FavoriteCollection::Personal, c.id);
+                render_contact(c, Some(fav))
+            })
+            .collect::<Vec<_>>())
+    })?;
+    list::respond(&params, &CONTACT_LIST, items)
+}
+
+/// `POST /user/contacts`: answers 201 `{id}`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    create_contact(&state, &caller, caller.home_tenant, mine(&caller), &body).await
+}
+
+/// `GET /user/contacts/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    with_home(&state, &caller, |s| {
+        let c = cmd::contact(s, mine(&caller), id)?;
+        let fav = s
+            .contacts
+            .is_favorite(caller.user_id, FavoriteCollection::Personal, id);
+        Ok(Json(Value::Object(render_contact(c, Some(fav)))))
+    })
+}
+
+/// `POST /user/contacts/{id}`: a partial update.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let incoming = validate(&body, Mode::Update)?;
+    let owner = mine(&caller);
+    run(&state, &caller, caller.home_tenant, |s| {
+        cmd::update(s, &CONTACT, owner, id, &incoming)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /user/contacts/{id}/destroy`.
+pub async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let owner = mine(&caller);
+    run(&state, &caller, caller.home_tenant, |s| {
+        cmd::delete(s, owner, id)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_favorite(
+    state: &AppState,
+    caller: &Caller,
+    collection: FavoriteCollection,
+    raw: &str,
+    on: bool,
+) -> Result<Json<Value>, ApiError> {
+    let what = match collection {
+        FavoriteCollection::Extension => "extension contact",
+        _ => "contact",
+    };
+    let id = ids::parse_or_404(raw, what)?;
+    let user = caller.user_id;
+    run(state, caller, caller.home_tenant, |s| {
+        cmd::set_favorite(s, user, collection, id, on)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /user/contacts/{id}/favorite`.
+pub async fn favorite(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_favorite(&state, &caller, FavoriteCollection::Personal, &id, true).await
+}
+
+/// `POST /user/contacts/{id}/unfavorite`.
+pub async fn unfavorite(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_favorite(&state, &caller, FavoriteCollection::Personal, &id, false).await
+}
+
+/// `GET /user/business_contacts`: the tenant's phonebook with the caller's flags.
+pub async fn list_business(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    let items = with_home(&state, &caller, |s| {
+        Ok(s.contacts
+            .business
+            .values()
+            .map(|c| {
+                let fav =
+                    s.contacts
+                        .is_favorite(caller.user_id, FavoriteCollection::Business, c.id);
+                render_contact(c, Some(fav))
+            })
+            .collect::<Vec<_>>())
+    })?;
+    list::respond(&params, &CONTACT_LIST, items)
+}
+
+/// `POST /user/business_contacts/{id}/favorite`.
+pub async fn favorite_business(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_favorite(&state, &caller, FavoriteCollection::Business, &id, true).await
+}
+
+/// `POST /user/business_contacts/{id}/unfavorite`.
+pub async fn unfavorite_business(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_favorite(&state, &caller, FavoriteCollection::Business, &id, false).await
+}
+
+/// `GET /user/extension_contacts`: the tenant's users as a directory.
+pub async fn list_extension(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    let items = with_home(&state, &caller, |s| {
+        Ok(s.users
+            .values()
+            .map(|u| {
+                let fav =
+                    s.contacts
+                        .is_favorite(caller.user_id, FavoriteCollection::Extension, u.id);
+                render_extension_contact(s, u, fav)
+            })
+            .collect::<Vec<_>>())
+    })?;
+    list::respond(&params, &EXTENSION_CONTACT_LIST, items)
+}
+
+/// `POST /user/extension_contacts/{id}/favorite`.
+pub async fn favorite_extension(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_favorite(&state, &caller, FavoriteCollection::Extension, &id, true).await
+}
+
+/// `POST /user/extension_contacts/{id}/unfavorite`.
+pub async fn unfavorite_extension(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_favorite(&state, &caller, FavoriteCollection::Extension, &id, false).await
+}

@@ -1,0 +1,635 @@
+//! Call queues and ring groups (PortSIP companion API): CRUD, the agent
+//! lists under `…/agents`, one agent under `…/agents/{agent_number}` and
+//! the queue's status. Both share one implementation, told apart by
+//! [`Target`].
+//!
+//! Agents are users, addressed by their primary extension number. A call
+//! queue agent's `status` is derived when read (see
+//! `switchboard_projections::directory::agent_status`).
+
+use super::agents::{now_ms, set_agent_status};
+use super::extensions::scope_in;
+use super::ids;
+use crate::auth::caller::Caller;
+use crate::auth::roles::Capability;
+use crate::commands::queues::{self, AgentItem, CreateQueue, QueueName, Target};
+use crate::commands::users::ExtensionNumber;
+use crate::commands::{fresh_id, CommandError, Decision};
+use crate::http::access::{allowed, require, tenant_of};
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::http::list::{self, ListParams};
+use crate::http::AppState;
+use crate::schema::queue::{
+    CALL_QUEUE, QUEUE_CORE_LIST, QUEUE_CORE_SEARCH, QUEUE_SKIP, RING_GROUP,
+};
+use crate::schema::{Mode, Table};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Map, Value};
+use std::sync::LazyLock;
+use switchboard_events::{Id, TenantId};
+use switchboard_projections::directory::{agent_status, Scope, UserView};
+use switchboard_projections::query::{Dir, ListSchema};
+
+static QUEUE_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
+    list::schema_from_table(
+        QUEUE_CORE_LIST,
+        QUEUE_CORE_SEARCH,
+        &CALL_QUEUE,
+        &[("extension_number", Dir::Asc), ("id", Dir::Asc)],
+    )
+});
+
+static RING_GROUP_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
+    list::schema_from_table(
+        QUEUE_CORE_LIST,
+        QUEUE_CORE_SEARCH,
+        &RING_GROUP,
+        &[("extension_number", Dir::Asc), ("id", Dir::Asc)],
+    )
+});
+
+fn table(t: Target) -> &'static Table {
+    match t {
+        Target::CallQueue => &CALL_QUEUE,
+        Target::RingGroup => &RING_GROUP,
+    }
+}
+
+fn parse_id(t: Target, raw: &str) -> Result<Id, ApiError> {
+    ids::parse_or_404(raw, t.noun())
+}
+
+/// A queue or ring group as `(id, name, number, attrs)`.
+type Found<'a> = (Id, &'a str, &'a str, &'a switchboard_events::Fields);
+
+/// A queue or ring group, or 404.
+fn find(s: &Scope, t: Target, id: Id) -> Result<Found<'_>, ApiError> {
+    let found = match t {
+        Target::CallQueue => s
+            .call_queues
+            .get(&id)
+            .map(|q| (q.id, q.name.as_str(), q.number.as_str(), &q.attrs)),
+        Target::RingGroup => s
+            .ring_groups
+            .get(&id)
+            .map(|g| (g.id, g.name.as_str(), g.number.as_str(), &g.attrs)),
+    };
+    found.ok_or_else(|| ApiError::not_found(t.noun()))
+}
+
+fn render(t: Target, (id, name, number, attrs): Found<'_>, summary: bool) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(id)));
+    m.insert("name".into(), json!(name));
+    m.insert("extension_number".into(), json!(number));
+    table(t).render(attrs, summary, &mut m);
+    m
+}
+
+/// `{id, name, extension_number}`: how a user's own queues are listed.
+pub fn render_brief(id: Id, name: &str, number: &str) -> Value {
+    json!({ "id": ids::render(id), "name": name, "extension_number": number })
+}
+
+/// Renders one agent: `{extension_number, display_name, skill_level}` plus,
+/// for call queues, the live `status`.
+pub fn render_agent(
+    s: &Scope,
+    u: &UserView,
+    skill_level: u8,
+    status: Option<(switchboard_events::domain::AgentStatus, Id)>,
+    now_ms: i64,
+) -> Value {
+    let mut m = Map::new();
+    m.insert("extension_number".into(), json!(s.extension_number_of(u)));
+    m.insert("display_name".into(), json!(u.display_name()));
+    m.insert("skill_level".into(), json!(skill_level));
+    if let Some((settable, queue_id)) = status {
+        m.insert(
+            "status".into(),
+            json!(agent_status(
+                settable,
+                s.presence.get(&u.id),
+                queue_id,
+                now_ms
+            )),
+        );
+    }
+    Value::Object(m)
+}
+
+/// The agents of a queue or ring group, ordered by extension number.
+fn agent_items(s: &Scope, t: Target, id: Id, now: i64) -> Result<Vec<Value>, ApiError> {
+    let mut rows: Vec<(&UserView, u8, Option<_>)> = match t {
+        Target::CallQueue => {
+            let q = queues::queue(s, id)?;
+            q.agents
+                .iter()
+                .filter_map(|(u, a)| {
+                    s.users
+                        .get(u)
+                        .map(|u| (u, a.skill_level, Some((a.status, id))))
+                })
+                .collect()
+        }
+        Target::RingGroup => {
+            let g = s
+                .ring_groups
+                .get(&id)
+                .ok_or_else(|| ApiError::not_found(t.noun()))?;
+            g.agents
+                .iter()
+                .filter_map(|(u, k)| s.users.get(u).map(|u| (u, *k, None)))
+                .collect()
+        }
+    };
+    rows.sort_by(|a, b| {
+        s.extension_number_of(a.0)
+            .cmp(&s.extension_number_of(b.0))
+            .then(a.0.id.cmp(&b.0.id))
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(u, k, st)| render_agent(s, u, k, st, now))
+        .collect())
+}
+
+fn name_field(body: &Map<String, Value>) -> Result<Option<QueueName>, ApiError> {
+    match body.get("name") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(QueueName::parse(s)?)),
+        Some(_) => Err(ApiError::validation("name", "must be a string")),
+    }
+}
+
+async fn run(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    decide: impl FnOnce(&Scope) -> Result<Decision, CommandError>,
+) -> Result<(), ApiError> {
+    state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            Ok((decide(scope_in(dir, tenant))?, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+async fn list_any(
+    state: AppState,
+    caller: Caller,
+    params: ListParams,
+    t: Target,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewQueues)?;
+    let tenant = tenant_of(&caller)?;
+    let items: Vec<Map<String, Value>> = {
+        let dir = state.pipeline.projector().read();
+        let s = scope_in(&dir, tenant);
+        match t {
+            Target::CallQueue => s
+                .call_queues
+                .values()
+                .map(|q| render(t, (q.id, &q.name, &q.number, &q.attrs), true))
+                .collect(),
+            Target::RingGroup => s
+                .ring_groups
+                .values()
+                .map(|g| render(t, (g.id, &g.name, &g.number, &g.attrs), true))
+                .collect(),
+        }
+    };
+    let schema = match t {
+        Target::CallQueue => &*QUEUE_LIST,
+        Target::RingGroup => &*RING_GROUP_LIST,
+    };
+    list::respond(&params, schema, items)
+}
+
+async fn create_any(
+    state: AppState,
+    caller: Caller,
+    body: Map<String, Value>,
+    t: Target,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require(&state, &caller, Capability::ManageQueues)?;
+    let tenant = tenant_of(&caller)?;
+    let name = name_field(&body)?.ok_or_else(|| ApiError::validation("name", "is required"))?;
+    let number = match body.get("extension_number") {
+        Some(Value::String(s)) => ExtensionNumber::parse(s, "extension_number")?,
+        None | Some(Value::Null) => {
+            return Err(ApiError::validation("extension_number", "is required"))
+        }
+        Some(_) => return Err(ApiError::validation("extension_number", "must be a string")),
+    };
+    let attrs = table(t)
+        .validate(&body, Mode::Create, QUEUE_SKIP)
+        .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    let (id, _) = state
+        .pipeline
+        .execute(tenant, caller.metadata("portsip"), |dir| {
+            let s = scope_in(dir, tenant);
+            let id =
+                fresh_id(|id| s.call_queues.contains_key(&id) || s.ring_groups.contains_key(&id));
+            let d = queues::create(
+                s,
+                CreateQueue {
+                    target: t,
+                    id,
+                    name,
+                    number,
+                    attrs,
+                },
+            )?;
+            Ok((d, id))
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+}
+
+async fn show_any(
+    state: AppState,
+    caller: Caller,
+    raw: String,
+    t: Target,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewQueues)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(t, &raw)?;
+    let dir = state.pipeline.projector().read();
+    let s = scope_in(&dir, tenant);
+    Ok(Json(Value::Object(render(t, find(s, t, id)?, false))))
+}
+
+async fn update_any(
+    state: AppState,
+    caller: Caller,
+    raw: String,
+    body: Map<String, Value>,
+    t: Target,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageQueues)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(t, &raw)?;
+    if body.contains_key("extension_number") {
+        return Err(ApiError::validation(
+            "extension_number",
+            "cannot be changed",
+        ));
+    }
+    let name = name_field(&body)?;
+    let incoming = table(t)
+        .validate(&body, Mode::Update, QUEUE_SKIP)
+        .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    run(&state, &caller, tenant, |s| {
+        queues::update(s, t, table(t), id, name, &incoming)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+async fn destroy_any(
+    state: AppState,
+    caller: Caller,
+    raw: String,
+    t: Target,
+) -> Result<StatusCode, ApiError> {
+    require(&state, &caller, Capability::ManageQueues)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(t, &raw)?;
+    run(&state, &caller, tenant, |s| queues::delete(s, t, id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn agents_any(
+    state: AppState,
+    caller: Caller,
+    raw: String,
+    t: Target,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewQueues)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(t, &raw)?;
+    let now = now_ms();
+    let dir = state.pipeline.projector().read();
+    let items = agent_items(scope_in(&dir, tenant), t, id, now)?;
+    Ok(Json(json!({ "items": items })))
+}
+
+/// Parses `{items: [{extension_number, skill_level?}]}`.
+fn parse_agent_items(body: &Map<String, Value>) -> Result<Vec<AgentItem>, ApiError> {
+    let items = match body.get("items") {
+        Some(Value::Array(a)) => a,
+        None | Some(Value::Null) => return Err(ApiError::validation("items", "is required")),
+        Some(_) => return Err(ApiError::validation("items", "must be an array")),
+    };
+    if let Some(k) = body.keys().find(|k| *k != "items") {
+        return Err(ApiError::validation(k, "unknown field"));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let path = format!("items[{i}]");
+            let o = v
+                .as_object()
+                .ok_or_else(|| ApiError::validation(&path, "must be an object"))?;
+            if let Some(k) = o.keys().find(|k| {
+                !matches!(
+                    k.as_str(),
+                    "extension_number" | "skill_level" | "display_name"
+                )
+            }) {
+                return Err(ApiError::validation(
+                    &format!("{path}.{k}"),
+                    "unknown field",
+                ));
+            }
+            let field = format!("{path}.extension_number");
+            let number = match o.get("extension_number") {
+                Some(Value::String(s)) => ExtensionNumber::parse(s, &field)?,
+                None | Some(Value::Null) => {
+                    return Err(ApiError::validation(&field, "is required"))
+                }
+                Some(_) => return Err(ApiError::validation(&field, "must be a string")),
+            };
+            let skill_field = format!("{path}.skill_level");
+            let skill_level = match o.get("skill_level") {
+                None | Some(Value::Null) => 1,
+                Some(v) => {
+                    let n = v
+                        .as_i64()
+                        .ok_or_else(|| ApiError::validation(&skill_field, "must be an integer"))?;
+                    queues::skill_level(n, &skill_field)?
+                }
+            };
+            Ok(AgentItem {
+                number,
+                skill_level,
+                field,
+            })
+        })
+        .collect()
+}
+
+async fn set_agents_any(
+    state: AppState,
+    caller: Caller,
+    raw: String,
+    body: Map<String, Value>,
+    t: Target,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ManageQueues)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(t, &raw)?;
+    let items = parse_agent_items(&body)?;
+    run(&state, &caller, tenant, |s| {
+        queues::set_agents(s, t, id, &items)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// The user behind an agent number in a queue or ring group, or 404.
+fn agent_user<'a>(s: &'a Scope, t: Target, id: Id, raw: &str) -> Result<&'a UserView, ApiError> {
+    let number = ExtensionNumber::parse(raw, "agent_number")?;
+    find(s, t, id)?;
+    let member = |u: &UserView| match t {
+        Target::CallQueue => s
+            .call_queues
+            .get(&id)
+            .is_some_and(|q| q.agents.contains_key(&u.id)),
+        Target::RingGroup => s
+            .ring_groups
+            .get(&id)
+            .is_some_and(|g| g.agents.contains_key(&u.id)),
+    };
+    s.user_by_number(number.as_str())
+        .filter(|u| member(u))
+        .ok_or_else(|| ApiError::not_found(format!("{} agent", t.noun())))
+}
+
+async fn agent_any(
+    state: AppState,
+    caller: Caller,
+    raw: String,
+    number: String,
+    t: Target,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(t, &raw)?;
+    let may_view = allowed(&state, &caller, Capability::ViewQueues);
+    let now = now_ms();
+    let dir = state.pipeline.projector().read();
+    let s = scope_in(&dir, tenant);
+    let u = agent_user(s, t, id, &number)?;
+    if !may_view && u.id != caller.user_id {
+        return Err(ApiError::forbidden(
+            "you may only read your own agent status",
+        ));
+    }
+    let one = match t {
+        Target::CallQueue => {
+            let a = &s.call_queues[&id].agents[&u.id];
+            render_agent(s, u, a.skill_level, Some((a.status, id)), now)
+        }
+        Target::RingGroup => render_agent(s, u, s.ring_groups[&id].agents[&u.id], None, now),
+    };
+    Ok(Json(one))
+}
+
+/// `GET /call_queues`.
+pub async fn list_queues(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    list_any(state, caller, params, Target::CallQueue).await
+}
+
+/// `POST /call_queues`: answers 201 `{id}`.
+pub async fn create_queue(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    create_any(state, caller, body, Target::CallQueue).await
+}
+
+/// `GET /call_queues/{id}`.
+pub async fn show_queue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    show_any(state, caller, id, Target::CallQueue).await
+}
+
+/// `POST /call_queues/{id}`.
+pub async fn update_queue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    update_any(state, caller, id, body, Target::CallQueue).await
+}
+
+/// `POST /call_queues/{id}/destroy`.
+pub async fn destroy_queue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    destroy_any(state, caller, id, Target::CallQueue).await
+}
+
+/// `GET /call_queues/{id}/agents`: the agents with their live status.
+pub async fn queue_agents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    agents_any(state, caller, id, Target::CallQueue).await
+}
+
+/// `POST /call_queues/{id}/agents`: replaces the agent list.
+pub async fn set_queue_agents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    set_agents_any(state, caller, id, body, Target::CallQueue).await
+}
+
+/// `GET /call_queues/{id}/agents/{agent_number}`.
+pub async fn queue_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, number)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    agent_any(state, caller, id, number, Target::CallQueue).await
+}
+
+/// `POST /call_queues/{id}/agents/{agent_number}`: SetAgentStatus. The
+/// agent itself, or a caller who manages queues.
+pub async fn set_queue_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, number)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = tenant_of(&caller)?;
+    let queue_id = parse_id(Target::CallQueue, &id)?;
+    let user_id = {
+        let dir = state.pipeline.projector().read();
+        agent_user(scope_in(&dir, tenant), Target::CallQueue, queue_id, &number)?.id
+    };
+    set_agent_status(&state, &caller, tenant, queue_id, user_id, &body).await
+}
+
+/// `GET /call_queues/{id}/status`: ONLINE while at least one agent is
+/// logged in and reachable (not LOGGED_OUT, not OFFLINE), else OFFLINE.
+pub async fn queue_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewQueues)?;
+    let tenant = tenant_of(&caller)?;
+    let id = parse_id(Target::CallQueue, &id)?;
+    let now = now_ms();
+    let dir = state.pipeline.projector().read();
+    let s = scope_in(&dir, tenant);
+    let q = queues::queue(s, id)?;
+    let online = q.agents.iter().any(|(u, a)| {
+        !matches!(
+            agent_status(a.status, s.presence.get(u), id, now),
+            "LOGGED_OUT" | "OFFLINE"
+        )
+    });
+    Ok(Json(
+        json!({ "status": if online { "ONLINE" } else { "OFFLINE" } }),
+    ))
+}
+
+/// `GET /ring_groups`.
+pub async fn list_ring_groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    list_any(state, caller, params, Target::RingGroup).await
+}
+
+/// `POST /ring_groups`: answers 201 `{id}`.
+pub async fn create_ring_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    create_any(state, caller, body, Target::RingGroup).await
+}
+
+/// `GET /ring_groups/{id}`.
+pub async fn show_ring_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    show_any(state, caller, id, Target::RingGroup).await
+}
+
+/// `POST /ring_groups/{id}`.
+pub async fn update_ring_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    update_any(state, caller, id, body, Target::RingGroup).await
+}
+
+/// `POST /ring_groups/{id}/destroy`.
+pub async fn destroy_ring_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    destroy_any(state, caller, id, Target::RingGroup).await
+}
+
+/// `GET /ring_groups/{id}/agents`.
+pub async fn ring_group_agents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    agents_any(state, caller, id, Target::RingGroup).await
+}
+
+/// `POST /ring_groups/{id}/agents`: replaces the member list.
+pub async fn set_ring_group_agents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    set_agents_any(state, caller, id, body, Target::RingGroup).await
+}
+
+/// `GET /ring_groups/{id}/agents/{agent_number}`.
+pub async fn ring_group_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, number)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    agent_any(state, caller, id, number, Target::RingGroup).await
+}

@@ -1,0 +1,365 @@
+//! Sync tokens and diffs (RFC 6578 semantics) for the caller's personal
+//! contacts, business contacts, extension contacts and personal CDRs:
+//! `POST /user/{collection}/sync_tokens` → 201 `{token}` ("now"), and
+//! `POST /user/{collection}/sync_tokens/{token}/diff[?top=N]` → 200
+//! `{token, items, has_more}`.
+//!
+//! A diff is read from the tenant's change index (`projections::directory::
+//! changes`), so it costs in proportion to the changes since the token.
+
+use super::contacts::{render_contact, render_extension_contact};
+use super::ids;
+use crate::auth::caller::Caller;
+use crate::http::error::ApiError;
+use crate::http::list::form_pairs;
+use crate::http::AppState;
+use crate::schema::contact::CONTACT;
+use crate::sync::{Collection, PageCursor, Token};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Map, Value};
+use switchboard_events::domain::{ContactOwner, FavoriteCollection};
+use switchboard_events::Id;
+use switchboard_projections::directory::changes::{self, ChangeType, DiffPage, DiffRequest};
+use switchboard_projections::directory::{Directory, Scope, EXTENSION_CONTACT_FIELDS};
+
+/// The largest `top` a diff accepts.
+pub const MAX_DIFF_TOP: usize = 1000;
+
+/// 403 `INVALID_SYNC_TOKEN`.
+pub fn invalid_token() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "INVALID_SYNC_TOKEN",
+        "the sync token is not recognized; request a new one and resync in full",
+    )
+}
+
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Issues a token of `collection` for the caller at `offset`.
+pub fn issue(
+    state: &AppState,
+    caller: &Caller,
+    collection: Collection,
+    offset: u64,
+    page: Option<PageCursor>,
+) -> String {
+    issue_at(state, caller, collection, offset, page, now_secs())
+}
+
+/// Like [`issue`], with an explicit issue time: the pages of one diff keep
+/// the time of the token the diff started from, so the retention horizon
+/// bounds the age of the offset they resume from.
+fn issue_at(
+    state: &AppState,
+    caller: &Caller,
+    collection: Collection,
+    offset: u64,
+    page: Option<PageCursor>,
+    issued_at: i64,
+) -> String {
+    state.sync_key.issue(&Token {
+        tenant: caller.home_tenant,
+        user: caller.user_id,
+        collection,
+        offset,
+        issued_at,
+        page,
+    })
+}
+
+/// Opens a token the caller presents: it must be ours, issued to this user
+/// in this tenant (for `collection`, if given), not from the future, and
+/// within the retention horizon.
+pub fn open(
+    state: &AppState,
+    caller: &Caller,
+    collection: Option<Collection>,
+    raw: &str,
+    head: u64,
+) -> Result<Token, ApiError> {
+    let t = state.sync_key.open(raw).map_err(|_| invalid_token())?;
+    let mine = t.tenant == caller.home_tenant
+        && t.user == caller.user_id
+        && collection.is_none_or(|c| c == t.collection);
+    if !mine || t.offset > head || t.page.is_some_and(|p| p.head > head || p.head < t.offset) {
+        return Err(invalid_token());
+    }
+    let retention = state.config.sync_token_retention_secs;
+    if retention > 0 && now_secs().saturating_sub(t.issued_at) > retention as i64 {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "SYNC_TOKEN_EXPIRED",
+            "the sync token is older than the retention horizon; resync in full",
+        ));
+    }
+    Ok(t)
+}
+
+fn create(state: &AppState, caller: &Caller, collection: Collection) -> (StatusCode, Json<Value>) {
+    let head = state.pipeline.projector().read().offset;
+    let token = issue(state, caller, collection, head, None);
+    (StatusCode::CREATED, Json(json!({ "token": token })))
+}
+
+fn parse_top(query: Option<&str>) -> Result<Option<usize>, ApiError> {
+    let mut top = None;
+    for (k, v) in form_pairs(query.unwrap_or("")) {
+        if k.trim_start_matches('$') == "top" {
+            if top.is_some() {
+                return Err(ApiError::validation("top", "given more than once"));
+            }
+            let n: usize = v.parse().map_err(|_| {
+                ApiError::validation(
+                    "top",
+                    format!("must be an integer from 1 to {MAX_DIFF_TOP}"),
+                )
+            })?;
+            if !(1..=MAX_DIFF_TOP).contains(&n) {
+                return Err(ApiError::validation(
+                    "top",
+                    format!("must be an integer from 1 to {MAX_DIFF_TOP}"),
+                ));
+            }
+            top = Some(n);
+        }
+    }
+    Ok(top)
+}
+
+/// One page of the caller's diff of `collection` (pure over the directory).
+pub fn diff_page(
+    dir: &Directory,
+    tenant: switchboard_events::TenantId,
+    user: Id,
+    collection: Collection,
+    req: DiffRequest,
+) -> (DiffPage, Vec<Value>) {
+    let empty = Scope::default();
+    let s = dir.scope(tenant).unwrap_or(&empty);
+    let c = &s.contacts;
+    let page = match collection {
+        Collection::PersonalContacts => {
+            changes::diff(c.changes.personal.get(&user), None, req, |id| {
+                c.get(ContactOwner::User(user), id)
+                    .map(|v| v.stamp.created_offset)
+            })
+        }
+        Collection::BusinessContacts => changes::diff(
+            Some(&c.changes.business),
+            c.changes.business_favorites.get(&user),
+            req,
+            |id| c.business.get(&id).map(|v| v.stamp.created_offset),
+        ),
+        Collection::ExtensionContacts => changes::diff(
+            Some(&c.changes.extension),
+            c.changes.extension_favorites.get(&user),
+            req,
+            |id| s.users.get(&id).map(|u| u.stamp.created_offset),
+        ),
+        // No CDR ingestion yet: the collection is empty, so nothing changes.
+        Collection::PersonalCdrs | Collection::Events => DiffPage::default(),
+    };
+    let items = page
+        .changes
+        .iter()
+        .map(|ch| render_change(s, user, collection, ch.id, ch.change_type))
+        .collect();
+    (page, items)
+}
+
+fn render_change(s: &Scope, user: Id, collection: Collection, id: Id, ct: ChangeType) -> Value {
+    let mut m = match (collection, ct) {
+        (_, ChangeType::Deleted) => deleted_item(collection, id),
+        (Collection::PersonalContacts, _) => s
+            .contacts
+            .get(ContactOwner::User(user), id)
+            .map(|c| {
+                contact_item(
+                    c,
+                    s.contacts
+                        .is_favorite(user, FavoriteCollection::Personal, id),
+                )
+            })
+            .unwrap_or_else(|| deleted_item(collection, id)),
+        (Collection::BusinessContacts, _) => s
+            .contacts
+            .business
+            .get(&id)
+            .map(|c| {
+                contact_item(
+                    c,
+                    s.contacts
+                        .is_favorite(user, FavoriteCollection::Business, id),
+                )
+            })
+            .unwrap_or_else(|| deleted_item(collection, id)),
+        (Collection::ExtensionContacts, _) => s
+            .users
+            .get(&id)
+            .map(|u| {
+                render_extension_contact(
+                    s,
+                    u,
+                    s.contacts
+                        .is_favorite(user, FavoriteCollection::Extension, id),
+                )
+            })
+            .unwrap_or_else(|| deleted_item(collection, id)),
+        _ => deleted_item(collection, id),
+    };
+    m.insert("change_type".into(), json!(ct.as_str()));
+    Value::Object(m)
+}
+
+/// A contact as a diff item: the spec's diff items have no `sync_type`.
+fn contact_item(
+    c: &switchboard_projections::directory::ContactView,
+    fav: bool,
+) -> Map<String, Value> {
+    let mut m = render_contact(c, Some(fav));
+    m.remove("sync_type");
+    m
+}
+
+/// A deleted item: its id, every other field null.
+fn deleted_item(collection: Collection, id: Id) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(id)));
+    match collection {
+        Collection::PersonalContacts | Collection::BusinessContacts => {
+            for f in CONTACT.fields.iter().filter(|f| f.name != "sync_type") {
+                m.insert(f.name.into(), Value::Null);
+            }
+            m.insert("favorite".into(), Value::Null);
+        }
+        Collection::ExtensionContacts => {
+            for f in EXTENSION_CONTACT_FIELDS {
+                m.insert((*f).into(), Value::Null);
+            }
+            m.insert("extension_number".into(), Value::Null);
+            m.insert("favorite".into(), Value::Null);
+        }
+        Collection::PersonalCdrs | Collection::Events => {}
+    }
+    m
+}
+
+fn diff(
+    state: &AppState,
+    caller: &Caller,
+    collection: Collection,
+    raw: &str,
+    query: Option<&str>,
+) -> Result<Json<Value>, ApiError> {
+    let top = parse_top(query)?;
+    let dir = state.pipeline.projector().read();
+    let t = open(state, caller, Some(collection), raw, dir.offset)?;
+    let (head, after) = match t.page {
+        Some(p) => (p.head, Some(p.after)),
+        None => (dir.offset, None),
+    };
+    let req = DiffRequest {
+        since: t.offset,
+        after,
+        head,
+        top,
+    };
+    let (page, items) = diff_page(&dir, caller.home_tenant, caller.user_id, collection, req);
+    drop(dir);
+    let next = match page.changes.last() {
+        Some(last) if page.has_more => issue_at(
+            state,
+            caller,
+            collection,
+            t.offset,
+            Some(PageCursor {
+                head,
+                after: (last.offset, last.id),
+            }),
+            t.issued_at,
+        ),
+        _ => issue(state, caller, collection, head, None),
+    };
+    Ok(Json(
+        json!({ "token": next, "items": items, "has_more": page.has_more }),
+    ))
+}
+
+macro_rules! sync_endpoints {
+    ($create:ident, $diff:ident, $collection:expr, $path:literal) => {
+        #[doc = concat!("`POST ", $path, "/sync_tokens`: a token for now.")]
+        pub async fn $create(
+            State(state): State<AppState>,
+            caller: Caller,
+        ) -> (StatusCode, Json<Value>) {
+            create(&state, &caller, $collection)
+        }
+
+        #[doc = concat!("`POST ", $path, "/sync_tokens/{token}/diff`: changes since the token.")]
+        pub async fn $diff(
+            State(state): State<AppState>,
+            caller: Caller,
+            Path(token): Path<String>,
+            RawQuery(query): RawQuery,
+        ) -> Result<Json<Value>, ApiError> {
+            diff(&state, &caller, $collection, &token, query.as_deref())
+        }
+    };
+}
+
+sync_endpoints!(
+    personal_contacts_token,
+    personal_contacts_diff,
+    Collection::PersonalContacts,
+    "/user/contacts"
+);
+sync_endpoints!(
+    business_contacts_token,
+    business_contacts_diff,
+    Collection::BusinessContacts,
+    "/user/business_contacts"
+);
+sync_endpoints!(
+    extension_contacts_token,
+    extension_contacts_diff,
+    Collection::ExtensionContacts,
+    "/user/extension_contacts"
+);
+
+/// `POST /user/cdrs/sync_tokens[?date_from=RFC3339]`: a token for now.
+/// `date_from` is validated; CDRs are not ingested yet, so there is nothing
+/// before "now" to replay and the token is the current position.
+pub async fn cdrs_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    for (k, v) in form_pairs(query.as_deref().unwrap_or("")) {
+        if k == "date_from" {
+            time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| ApiError::validation("date_from", "must be an RFC 3339 date-time"))?;
+        }
+    }
+    Ok(create(&state, &caller, Collection::PersonalCdrs))
+}
+
+/// `POST /user/cdrs/sync_tokens/{token}/diff`.
+pub async fn cdrs_diff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    diff(
+        &state,
+        &caller,
+        Collection::PersonalCdrs,
+        &token,
+        query.as_deref(),
+    )
+}

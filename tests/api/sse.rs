@@ -1,0 +1,235 @@
+//! `GET /api/user/events`: the live change stream. Reconnecting with
+//! `Last-Event-ID` while writes continue sees every change exactly once;
+//! `?since=<sync token>` resumes from a sync token; other users' changes
+//! are never shown.
+
+use crate::contacts::{create_contact, two_users};
+use crate::helpers::{assert_error, spawn_app, TestApp};
+use crate::sync::new_token;
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// One parsed SSE event.
+#[derive(Debug, Clone)]
+struct Frame {
+    id: String,
+    event: String,
+    data: Value,
+}
+
+async fn connect(
+    app: &TestApp,
+    token: &str,
+    last_id: Option<&str>,
+    query: &str,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .get(app.url(&format!("/api/user/events{query}")))
+        .bearer_auth(token);
+    if let Some(id) = last_id {
+        req = req.header("Last-Event-ID", id);
+    }
+    req.send().await.expect("connect")
+}
+
+/// Reads frames until `n` data frames arrived (keep-alive comments skipped),
+/// or panics after a timeout.
+async fn read_frames<B: AsRef<[u8]>>(
+    stream: &mut (impl futures::Stream<Item = reqwest::Result<B>> + Unpin),
+    buf: &mut String,
+    n: usize,
+) -> Vec<Frame> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        while let Some(pos) = buf.find("\n\n") {
+            let block: String = buf.drain(..pos + 2).collect();
+            let mut f = Frame {
+                id: String::new(),
+                event: String::new(),
+                data: Value::Null,
+            };
+            let mut has_data = false;
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    f.id = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    f.event = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    f.data = serde_json::from_str(v.trim()).expect("data is JSON");
+                    has_data = true;
+                }
+            }
+            if has_data {
+                out.push(f);
+                if out.len() == n {
+                    return out;
+                }
+            }
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .expect("an event in time")
+            .expect("stream open")
+            .expect("chunk");
+        buf.push_str(std::str::from_utf8(chunk.as_ref()).expect("utf-8"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn reconnecting_with_last_event_id_sees_every_change_exactly_once() {
+    let app = spawn_app().await;
+    let (admin, ann, bob) = two_users(&app, "acme.example").await;
+    let resp = connect(&app, &ann, None, "").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("text/event-stream"));
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+
+    // Writes continue in the background: ann's contacts, business contacts,
+    // and bob's contacts (which ann must never see).
+    const N: usize = 30;
+    let writer = {
+        let base = app.base.clone();
+        let (ann, bob, admin) = (ann.clone(), bob.clone(), admin.clone());
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut expected = Vec::new();
+            for i in 0..N {
+                for (path, token, name) in [
+                    ("/api/user/contacts", &ann, format!("a{i}")),
+                    ("/api/user/contacts", &bob, format!("b{i}")),
+                    ("/api/contacts", &admin, format!("biz{i}")),
+                ] {
+                    let resp = client
+                        .post(format!("{base}{path}"))
+                        .bearer_auth(token)
+                        .json(&json!({ "name": name }))
+                        .send()
+                        .await
+                        .expect("write");
+                    assert_eq!(resp.status(), StatusCode::CREATED);
+                    let id = resp.json::<Value>().await.expect("json")["id"]
+                        .as_str()
+                        .expect("id")
+                        .to_owned();
+                    if !name.starts_with('b') || name.starts_with("biz") {
+                        expected.push(id);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            expected
+        })
+    };
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut record = |frames: &[Frame]| {
+        for f in frames {
+            assert_eq!(f.data["change_type"], "CREATED", "{:?}", f);
+            assert_eq!(f.data["collection"], f.event);
+            let name = f.data["item"]["name"].as_str().unwrap_or("").to_owned();
+            assert!(
+                !name.starts_with('b') || name.starts_with("biz"),
+                "bob's {name} leaked"
+            );
+            *seen
+                .entry(f.data["item"]["id"].as_str().unwrap_or("").to_owned())
+                .or_default() += 1;
+        }
+    };
+    // Read some, disconnect, reconnect from the last id; three times.
+    let total = 2 * N;
+    let mut got = 0;
+    for round in 0..3 {
+        let want = if round < 2 { total / 4 } else { total - got };
+        let frames = read_frames(&mut stream, &mut buf, want).await;
+        got += frames.len();
+        record(&frames);
+        let last = frames.last().expect("frames").id.clone();
+        drop(stream);
+        buf.clear();
+        if round < 2 {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let resp = connect(&app, &ann, Some(&last), "").await;
+            assert_eq!(resp.status(), StatusCode::OK);
+            stream = resp.bytes_stream();
+        } else {
+            break;
+        }
+    }
+    let expected = writer.await.expect("writer");
+    assert_eq!(expected.len(), total);
+    for id in &expected {
+        assert_eq!(seen.get(id), Some(&1), "{id} seen {:?} times", seen.get(id));
+    }
+    assert_eq!(seen.len(), total, "nothing else was seen");
+}
+
+#[tokio::test]
+async fn since_a_sync_token_and_the_directory_and_favorites() {
+    let app = spawn_app().await;
+    let (admin, ann, _) = two_users(&app, "acme.example").await;
+    let t = new_token(&app, "/api/user/contacts", &ann).await;
+    let carol = create_contact(&app, "/api/user/contacts", &ann, &json!({"name": "Carol"})).await;
+    app.post(
+        &format!("/api/user/contacts/{carol}/favorite"),
+        Some(&ann),
+        &json!({}),
+    )
+    .await;
+    let dan = app
+        .create_user(&admin, &crate::helpers::user_body("dan", "250"))
+        .await;
+    let resp = connect(&app, &ann, None, &format!("?since={t}")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+    let frames = read_frames(&mut stream, &mut buf, 3).await;
+    assert_eq!(frames[0].event, "contacts");
+    assert_eq!(frames[0].data["change_type"], "CREATED");
+    assert_eq!(frames[0].data["item"]["id"], carol);
+    assert_eq!(frames[1].data["change_type"], "UPDATED");
+    assert_eq!(frames[1].data["item"]["favorite"], true);
+    assert_eq!(frames[2].event, "extension_contacts");
+    assert_eq!(frames[2].data["change_type"], "CREATED");
+    assert_eq!(frames[2].data["item"]["id"], dan);
+    // Event ids are opaque and resumable; garbage ones are refused.
+    assert!(!frames[0].id.is_empty());
+    let resp = connect(&app, &ann, Some("garbage"), "").await;
+    assert_error(resp, StatusCode::FORBIDDEN, "INVALID_SYNC_TOKEN").await;
+    let resp = connect(&app, &admin, Some(&frames[0].id), "").await;
+    assert_error(resp, StatusCode::FORBIDDEN, "INVALID_SYNC_TOKEN").await;
+    let resp = app.get("/api/user/events", None).await;
+    assert_error(resp, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+}
+
+#[tokio::test]
+async fn an_open_stream_does_not_hold_up_shutdown() {
+    let mut app = spawn_app().await;
+    let (_, ann, _) = two_users(&app, "acme.example").await;
+    let resp = connect(&app, &ann, None, "").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = resp.bytes_stream();
+    let started = std::time::Instant::now();
+    // The test config gives in-flight requests 5 s of grace; the stream
+    // ends itself when shutdown begins instead of using it up.
+    app.restart().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "restart took {:?}",
+        started.elapsed()
+    );
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(_)) = stream.next().await {}
+    })
+    .await;
+    assert!(end.is_ok(), "the stream ended");
+}
