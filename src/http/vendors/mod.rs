@@ -35,7 +35,7 @@ use time::OffsetDateTime;
 ///
 /// Layout (a version-8 "custom" UUID, RFC 9562):
 /// `5b0K0000-0000-8000-8HHH-HHHHHHHHHHHH`, where `K` is the kind digit
-/// (1 user, 2 extension, 3 link) and the 15 `H` digits are the id in
+/// (1 user, 2 extension, 3 link, 4 call queue) and the 15 `H` digits are the id in
 /// hexadecimal (ids are below 2^53, 14 hex digits). Parsing accepts any
 /// letter case and refuses anything we could not have issued — including a
 /// user UUID where an extension is expected — so a wrong id is simply "not
@@ -53,6 +53,8 @@ pub mod uuid {
         Extension = 2,
         /// A user↔extension link.
         Link = 3,
+        /// A call queue.
+        Queue = 4,
     }
 
     /// Renders `id` as the UUID of a `kind`.

@@ -2,13 +2,34 @@
 //! `PATCH /api/users/{id}?action=...`, answered `{}` on success.
 //!
 //! `{id}` is the user's UUID ([`super::uuid`], as the v1 link API shows it);
-//! the PortSIP id of the user is accepted too. The caller needs the tenant
-//! Admin's `ManageUsers` capability, and acts in its tenant.
+//! the PortSIP id of the user is accepted too. The caller acts in its tenant.
 //!
 //! | action | parameters | maps to |
 //! | --- | --- | --- |
+//! | `login` | — | SetAgentStatus LOGGED_IN in every call queue the user is an agent of |
+//! | `logout` | — | SetAgentStatus LOGGED_OUT in every such queue |
+//! | `break` | — | SetAgentStatus BREAK in every such queue |
+//! | `state` | `state` = `logged_out`, `available`, `on_break` | SetAgentStatus LOGGED_OUT; LOGGED_IN if logged out, else READY; BREAK — in every such queue |
+//! | `status` | `status` = a presence (`available`, `away`, `do_not_disturb`, `business_trip`, `lunch`; any case) | SetPresence |
 //! | `extension` | `extension_uuid` | UpdateUser with the extension's number: it becomes the user's primary extension (linked if it was not; the old primary is unlinked, PortSIP's `extension_number` rule) |
 //! | `number` | `number` | UpdateUser `mobile_phone`: the number the agent is reached at (empty clears it) |
+//! | `tier` | `tier` = 1..100, `queue_uuid`? | the agent's skill level in every such queue (or that one), through the queue's agent-list command |
+//!
+//! The agent actions apply to all the user's queues in one append: if any
+//! transition is illegal (409 `ILLEGAL_AGENT_TRANSITION`, e.g. `break` while
+//! logged out) nothing changes; a user in no queue is 409 `NOT_AN_AGENT`.
+//! An agent may run `login`/`logout`/`break`/`state`/`status` on itself;
+//! on others they need `ManageQueues` (`status`: `ManageUsers`), as in
+//! PortSIP. `tier` always needs `ManageQueues`, `extension` and `number`
+//! `ManageUsers`.
+//!
+//! `GET /api/users/agents` ("Agents", `ViewQueues`) lists every agent:
+//! `[{id (uuid), username, display_name, extension, state, queues:
+//! [{queue_uuid, name, number, status, tier}]}]`, ordered by extension;
+//! `state` is `logged_out` (every queue), `on_break` (BREAK or LUNCH in
+//! one), `available` (READY in one), else the status in lower case; a
+//! queue's `status` is PortSIP's (derived OFFLINE/QUEUE_CALL/OTHER_CALL
+//! included). Queue UUIDs are kind 4.
 //!
 //! Errors: `{statusCode, error, message, code, field}` — `statusCode` is the
 //! HTTP status, `error` its reason phrase, `code` the PortSIP code.
@@ -16,9 +37,12 @@
 use super::uuid::{self, Kind};
 use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
+use crate::commands::agents::{self, Requested};
+use crate::commands::presence;
+use crate::commands::queues::{self as queue_cmds, AgentItem, Target};
 use crate::commands::users::{self, ExtensionNumber, NewUserIds, UpdateUser};
-use crate::commands::{fresh_id, CommandError};
-use crate::http::access::{require, tenant_of};
+use crate::commands::{fresh_id, CommandError, Decision};
+use crate::http::access::{allowed, require, tenant_of};
 use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
 use crate::http::portsip::extensions::scope_in;
@@ -28,10 +52,12 @@ use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::Mode;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::patch;
+use axum::routing::{get, patch};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
+use switchboard_events::domain::AgentStatus;
 use switchboard_events::{Id, TenantId};
+use switchboard_projections::directory::{Scope, UserView};
 
 /// Provenance recorded on the events this dialect causes.
 const VIA: &str = "voipappz";
@@ -71,7 +97,9 @@ type Result<T> = std::result::Result<T, VoipappzError>;
 /// The routes, relative to `/api` (merged with PortSIP's, which serve GET
 /// and POST on the same paths).
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/users/{id}", patch(user_action))
+    Router::new()
+        .route("/users/{id}", patch(user_action))
+        .route("/users/agents", get(agents_list))
 }
 
 fn invalid(field: &str, message: &str) -> VoipappzError {
@@ -141,14 +169,64 @@ pub async fn user_action(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>> {
     let caller = caller?;
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = user_id(&raw)?;
     let q = Query::parse(query.as_deref())?;
     let action = q.required("action")?.to_owned();
+    // Agents act on themselves; acting on someone else needs the capability
+    // PortSIP asks for the same change.
+    let may = |cap: Capability| -> Result<()> {
+        if caller.user_id == id || allowed(&state, &caller, cap) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("your role does not allow this").into())
+        }
+    };
     match action.as_str() {
+        "login" | "logout" | "break" => {
+            q.only(&["action"])?;
+            may(Capability::ManageQueues)?;
+            let requested = match action.as_str() {
+                "login" => Requested::LoggedIn,
+                "logout" => Requested::Status(AgentStatus::LoggedOut),
+                _ => Requested::Status(AgentStatus::Break),
+            };
+            set_agent_everywhere(&state, &caller, tenant, id, |_| requested).await?;
+        }
+        "state" => {
+            q.only(&["action", "state"])?;
+            may(Capability::ManageQueues)?;
+            let pick = state_request(q.required("state")?).ok_or_else(|| {
+                invalid("state", "must be one of logged_out, available, on_break")
+            })?;
+            set_agent_everywhere(&state, &caller, tenant, id, pick).await?;
+        }
+        "status" => {
+            q.only(&["action", "status"])?;
+            may(Capability::ManageUsers)?;
+            let value = q.required("status")?.to_owned();
+            set_presence(&state, &caller, tenant, id, &value).await?;
+        }
+        "tier" => {
+            q.only(&["action", "tier", "queue_uuid"])?;
+            require(&state, &caller, Capability::ManageQueues)?;
+            let tier = q
+                .required("tier")?
+                .parse::<i64>()
+                .map_err(|_| invalid("tier", "must be an integer from 1 to 100"))?;
+            let tier = queue_cmds::skill_level(tier, "tier")?;
+            let only = match q.get("queue_uuid") {
+                Some(raw) => Some(
+                    uuid::parse(Kind::Queue, raw)
+                        .ok_or_else(|| VoipappzError(ApiError::not_found("call queue")))?,
+                ),
+                None => None,
+            };
+            set_tier(&state, &caller, tenant, id, tier, only).await?;
+        }
         "extension" => {
             q.only(&["action", "extension_uuid"])?;
+            require(&state, &caller, Capability::ManageUsers)?;
             let raw = q.required("extension_uuid")?;
             let ext = uuid::parse(Kind::Extension, raw)
                 .ok_or_else(|| VoipappzError(ApiError::not_found("extension")))?;
@@ -156,17 +234,11 @@ pub async fn user_action(
         }
         "number" => {
             q.only(&["action", "number"])?;
+            require(&state, &caller, Capability::ManageUsers)?;
             let number = q
                 .get("number")
                 .ok_or_else(|| invalid("number", "is required"))?;
             set_number(&state, &caller, tenant, id, number).await?;
-        }
-        a if ACTIONS.contains(&a) => {
-            return Err(VoipappzError(ApiError::new(
-                axum::http::StatusCode::NOT_IMPLEMENTED,
-                "NOT_IMPLEMENTED",
-                format!("action {a} needs agent status, which this build does not have yet"),
-            )));
         }
         _ => {
             return Err(invalid(
@@ -178,7 +250,7 @@ pub async fn user_action(
     Ok(Json(json!({})))
 }
 
-fn no_new_ids(scope: &switchboard_projections::directory::Scope) -> NewUserIds {
+fn no_new_ids(scope: &Scope) -> NewUserIds {
     NewUserIds {
         user_id: Id(0),
         extension_id: fresh_id(|id| scope.extensions.contains_key(&id)),
@@ -259,4 +331,249 @@ async fn set_number(
         })
         .await?;
     Ok(())
+}
+
+// ---- agent status, presence, tiers and the agent list (issue 5) ----
+
+/// The call queues `user` is an agent of, in id order.
+fn queues_of(scope: &Scope, user: Id) -> Vec<Id> {
+    scope
+        .call_queues
+        .values()
+        .filter(|q| q.agents.contains_key(&user))
+        .map(|q| q.id)
+        .collect()
+}
+
+fn user_in(scope: &Scope, user: Id) -> std::result::Result<(), CommandError> {
+    if scope.users.contains_key(&user) {
+        Ok(())
+    } else {
+        Err(CommandError::NotFound("user".into()))
+    }
+}
+
+fn not_an_agent() -> CommandError {
+    CommandError::conflict("NOT_AN_AGENT", "the user is an agent of no call queue")
+}
+
+/// SetAgentStatus in every call queue the user belongs to, in one append
+/// (all or nothing); `pick` chooses the request from the current status.
+async fn set_agent_everywhere(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    user: Id,
+    pick: impl Fn(AgentStatus) -> Requested,
+) -> Result<()> {
+    state
+        .pipeline
+        .execute(tenant, caller.metadata(VIA), |dir| {
+            let scope = scope_in(dir, tenant);
+            user_in(scope, user)?;
+            let queues = queues_of(scope, user);
+            if queues.is_empty() {
+                return Err(not_an_agent());
+            }
+            let mut all = Decision::none();
+            for q in queues {
+                let current = agents::agent(scope, q, user)?.status;
+                let d = agents::set_status(scope, q, user, pick(current))?;
+                all.events.extend(d.events);
+                all.expected.extend(d.expected);
+            }
+            Ok((all, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+/// `state=` values and what they request.
+fn state_request(value: &str) -> Option<fn(AgentStatus) -> Requested> {
+    match value {
+        "logged_out" => Some(|_| Requested::Status(AgentStatus::LoggedOut)),
+        "available" => Some(|current| {
+            if current == AgentStatus::LoggedOut {
+                Requested::LoggedIn
+            } else {
+                Requested::Status(AgentStatus::Ready)
+            }
+        }),
+        "on_break" => Some(|_| Requested::Status(AgentStatus::Break)),
+        _ => None,
+    }
+}
+
+/// `action=status`: the user's presence (SetPresence).
+async fn set_presence(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    user: Id,
+    value: &str,
+) -> Result<()> {
+    let wanted = value.to_ascii_uppercase();
+    if !presence::PRESENCES.contains(&wanted.as_str()) {
+        return Err(invalid(
+            "status",
+            &format!(
+                "must be one of {}",
+                presence::PRESENCES
+                    .iter()
+                    .map(|p| p.to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    state
+        .pipeline
+        .execute(tenant, caller.metadata(VIA), |dir| {
+            let d = presence::set_presence(scope_in(dir, tenant), user, Some(wanted), None)?;
+            Ok((d, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+/// `action=tier`: the agent's skill level in every call queue it belongs
+/// to (or only `queue_uuid`'s), through the queue's agent-list command.
+async fn set_tier(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    user: Id,
+    tier: u8,
+    only: Option<Id>,
+) -> Result<()> {
+    state
+        .pipeline
+        .execute(tenant, caller.metadata(VIA), |dir| {
+            let scope = scope_in(dir, tenant);
+            user_in(scope, user)?;
+            let queues = match only {
+                Some(q) => {
+                    let queue = queue_cmds::queue(scope, q)?;
+                    if !queue.agents.contains_key(&user) {
+                        return Err(CommandError::NotFound("call queue agent".into()));
+                    }
+                    vec![q]
+                }
+                None => queues_of(scope, user),
+            };
+            if queues.is_empty() {
+                return Err(not_an_agent());
+            }
+            let mut all = Decision::none();
+            for q in queues {
+                let queue = queue_cmds::queue(scope, q)?;
+                let mut items = Vec::with_capacity(queue.agents.len());
+                for (agent, a) in &queue.agents {
+                    let number = scope
+                        .users
+                        .get(agent)
+                        .and_then(|u| scope.extension_number_of(u))
+                        .ok_or_else(|| {
+                            CommandError::conflict(
+                                "AGENT_WITHOUT_EXTENSION",
+                                "an agent of the queue has no primary extension",
+                            )
+                        })?;
+                    items.push(AgentItem {
+                        number: ExtensionNumber::parse(number, "tier")?,
+                        skill_level: if *agent == user { tier } else { a.skill_level },
+                        field: "tier".into(),
+                    });
+                }
+                let d = queue_cmds::set_agents(scope, Target::CallQueue, q, &items)?;
+                all.events.extend(d.events);
+                all.expected.extend(d.expected);
+            }
+            Ok((all, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+/// An agent's overall state, in the outline's words: `logged_out` when
+/// logged out of every queue, `on_break` when on a break (or at lunch) in
+/// any, `available` when READY in any, else the status in lower case.
+fn overall_state(statuses: &[AgentStatus]) -> String {
+    if statuses.iter().all(|s| *s == AgentStatus::LoggedOut) {
+        "logged_out".into()
+    } else if statuses
+        .iter()
+        .any(|s| matches!(s, AgentStatus::Break | AgentStatus::Lunch))
+    {
+        "on_break".into()
+    } else if statuses.contains(&AgentStatus::Ready) {
+        "available".into()
+    } else {
+        statuses
+            .iter()
+            .find(|s| **s != AgentStatus::LoggedOut)
+            .map(|s| s.as_str().to_ascii_lowercase())
+            .unwrap_or_else(|| "logged_out".into())
+    }
+}
+
+/// `GET /api/users/agents`: every user who is an agent of a call queue,
+/// with its overall state (from the settable statuses) and, per queue, its
+/// status as PortSIP shows it (derived states such as OFFLINE included) and
+/// its tier (skill level).
+pub async fn agents_list(
+    State(state): State<AppState>,
+    caller: std::result::Result<Caller, ApiError>,
+) -> Result<Json<Value>> {
+    let caller = caller?;
+    require(&state, &caller, Capability::ViewQueues)?;
+    let tenant = tenant_of(&caller)?;
+    let dir = state.pipeline.projector().read();
+    let scope = scope_in(&dir, tenant);
+    let now = crate::http::portsip::agents::now_ms();
+    let mut rows: Vec<(&UserView, Vec<Value>, Vec<AgentStatus>)> = Vec::new();
+    for u in scope.users.values() {
+        let mut queues = Vec::new();
+        let mut statuses = Vec::new();
+        for q in scope.call_queues.values() {
+            if let Some(a) = q.agents.get(&u.id) {
+                statuses.push(a.status);
+                queues.push(json!({
+                    "queue_uuid": uuid::render(Kind::Queue, q.id),
+                    "name": q.name,
+                    "number": q.number,
+                    "status": switchboard_projections::directory::agent_status(
+                        a.status,
+                        scope.presence.get(&u.id),
+                        q.id,
+                        now,
+                    ),
+                    "tier": a.skill_level,
+                }));
+            }
+        }
+        if !queues.is_empty() {
+            rows.push((u, queues, statuses));
+        }
+    }
+    rows.sort_by(|a, b| {
+        scope
+            .extension_number_of(a.0)
+            .cmp(&scope.extension_number_of(b.0))
+            .then(a.0.id.cmp(&b.0.id))
+    });
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|(u, queues, statuses)| {
+            json!({
+                "id": uuid::render(Kind::User, u.id),
+                "username": u.name,
+                "display_name": u.display_name(),
+                "extension": scope.extension_number_of(u),
+                "state": overall_state(&statuses),
+                "queues": queues,
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(items)))
 }
