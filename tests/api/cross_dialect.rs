@@ -1,8 +1,10 @@
 //! One user across every dialect: created through PortSIP, linked through
-//! the v1 link API, seen through the client API and eTelecom, and every
-//! step found in the log with its actor and dialect.
+//! the v1 link API, seen through the client API and eTelecom, put on break
+//! through voipappz and read back through PortSIP's agent endpoint, and
+//! every step found in the log with its actor and dialect.
 
 use crate::helpers::{spawn_app, user_body};
+use crate::queues::{create_queue, register, set_agents};
 use crate::vendor_common::{create_extension, ext_uuid, num, send, user_uuid};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -85,6 +87,47 @@ async fn a_user_travels_through_every_dialect_and_the_log_remembers_who() {
         .map(|x| x["extension_number"].clone())
         .collect();
     assert_eq!(numbers, vec![json!("900"), json!("901")]);
+
+    // 4. voipappz: ivy is an agent of a queue and logged in (by herself,
+    //    through PortSIP); ops puts her on break through voipappz.
+    let queue = create_queue(&app, &t.admin, "Support", "950").await;
+    set_agents(&app, &t.admin, "call_queues", &queue, &["900"]).await;
+    let mut sbc = user_body("sbc", "190");
+    sbc["role"] = json!("Replicator");
+    app.create_user(&t.admin, &sbc).await;
+    let sbc = app.token_for("sbc", "Passw0rd-123", DOMAIN).await;
+    register(&app, &sbc, "900", "ivy-phone", 3600).await;
+    let ivy_token = app.token_for("ivy", "Passw0rd-123", DOMAIN).await;
+    let (s, b) = send(
+        &app,
+        Method::POST,
+        &format!("/api/user/call_queues/{queue}/agent"),
+        Some(&ivy_token),
+        Some(&json!({"status": "LOGGED_IN"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = send(
+        &app,
+        Method::PATCH,
+        &format!("/api/users/{}?action=break", user_uuid(&ivy)),
+        Some(&ops),
+        None,
+    )
+    .await;
+    assert_eq!((s, b), (StatusCode::OK, json!({})));
+
+    // 5. PortSIP's agent endpoint reads BREAK.
+    let (s, agent) = send(
+        &app,
+        Method::GET,
+        &format!("/api/users/{ivy}/call_queues/{queue}/agent"),
+        Some(&t.admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{agent}");
+    assert_eq!(agent["status"], "BREAK");
 
     // 6. The log: each step with its actor and dialect.
     app.stop().await;
