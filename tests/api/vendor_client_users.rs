@@ -425,6 +425,8 @@ async fn errors_have_the_dialect_shape() {
     }
     let (s, e) = send(&app, Method::PATCH, &item, tok, None).await;
     assert_client_error(s, &e, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+    let (s, e) = send(&app, Method::GET, "/client/%FF/user/extension/", tok, None).await;
+    assert_client_error(s, &e, StatusCode::BAD_REQUEST, "VALIDATE_FAILED");
     let (s, e) = send(&app, Method::GET, "/client/1/other", tok, None).await;
     assert_client_error(s, &e, StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND");
 }

@@ -402,6 +402,8 @@ async fn twirp_errors() {
     assert_twirp(s, &e, StatusCode::NOT_FOUND, "bad_route");
     let (s, e) = send(&app, Method::GET, "/Etelecom/GetListUser", Some(a), None).await;
     assert_twirp(s, &e, StatusCode::NOT_FOUND, "bad_route");
+    let (s, e) = send(&app, Method::POST, "/Etelecom/%FF", Some(a), None).await;
+    assert_twirp(s, &e, StatusCode::BAD_REQUEST, "invalid_argument");
     let (s, e) = send(&app, Method::POST, "/Etelecom/a/b", Some(a), None).await;
     assert_twirp(s, &e, StatusCode::NOT_FOUND, "bad_route");
 

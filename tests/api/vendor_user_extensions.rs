@@ -256,6 +256,10 @@ async fn errors_use_the_envelope() {
     let (s, b) = send(&app, Method::DELETE, &format!("{BASE}/junk"), tok, None).await;
     assert_envelope_error(s, &b, StatusCode::NOT_FOUND, "NOT_FOUND");
 
+    // An undecodable path parameter is still answered in the envelope.
+    let (s, b) = send(&app, Method::GET, &format!("{BASE}/by-user/%FF"), tok, None).await;
+    assert_envelope_error(s, &b, StatusCode::BAD_REQUEST, "VALIDATE_FAILED");
+
     // Routing inside the dialect keeps the envelope.
     let (s, b) = send(&app, Method::PATCH, BASE, tok, None).await;
     assert_envelope_error(s, &b, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");

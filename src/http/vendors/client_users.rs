@@ -51,6 +51,7 @@ use crate::http::AppState;
 use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::vendor_user::VENDOR_USER;
 use crate::schema::{to_json, Mode, Table};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware;
@@ -334,9 +335,10 @@ fn fresh_ids(scope: &Scope) -> NewUserIds {
 pub async fn create(
     State(state): State<AppState>,
     caller: std::result::Result<Caller, ApiError>,
-    Path(client_id): Path<String>,
+    path: std::result::Result<Path<String>, PathRejection>,
     body: std::result::Result<JsonBody<Map<String, Value>>, ApiError>,
 ) -> Result<(StatusCode, Json<Value>)> {
+    let client_id = super::path(path)?;
     let (caller, tenant) = authorize(&state, caller, &client_id)?;
     let JsonBody(body) = body?;
     let login = string_field(&body, "login")?.ok_or_else(|| invalid("login", "is required"))?;
@@ -448,9 +450,10 @@ fn as_filter_text(v: &Value) -> Option<String> {
 pub async fn list(
     State(state): State<AppState>,
     caller: std::result::Result<Caller, ApiError>,
-    Path(client_id): Path<String>,
+    path: std::result::Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>> {
+    let client_id = super::path(path)?;
     let (_, tenant) = authorize(&state, caller, &client_id)?;
     let filters = parse_filters(query.as_deref().unwrap_or(""))?;
     let dir = state.pipeline.projector().read();
@@ -476,8 +479,9 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     caller: std::result::Result<Caller, ApiError>,
-    Path((client_id, user_id)): Path<(String, String)>,
+    path: std::result::Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<Value>> {
+    let (client_id, user_id) = super::path(path)?;
     let (_, tenant) = authorize(&state, caller, &client_id)?;
     let dir = state.pipeline.projector().read();
     Ok(Json(Value::Object(find_user(&dir, tenant, &user_id)?)))
@@ -501,9 +505,10 @@ fn merge(decisions: Vec<Decision>) -> Decision {
 pub async fn update(
     State(state): State<AppState>,
     caller: std::result::Result<Caller, ApiError>,
-    Path((client_id, user_id)): Path<(String, String)>,
+    path: std::result::Result<Path<(String, String)>, PathRejection>,
     body: std::result::Result<JsonBody<Map<String, Value>>, ApiError>,
 ) -> Result<Json<Value>> {
+    let (client_id, user_id) = super::path(path)?;
     let (caller, tenant) = authorize(&state, caller, &client_id)?;
     let JsonBody(body) = body?;
     let id = parse_user_id(&user_id)?;
@@ -560,8 +565,9 @@ pub async fn update(
 pub async fn destroy(
     State(state): State<AppState>,
     caller: std::result::Result<Caller, ApiError>,
-    Path((client_id, user_id)): Path<(String, String)>,
+    path: std::result::Result<Path<(String, String)>, PathRejection>,
 ) -> Result<StatusCode> {
+    let (client_id, user_id) = super::path(path)?;
     let (caller, tenant) = authorize(&state, caller, &client_id)?;
     let id = parse_user_id(&user_id)?;
     state

@@ -52,6 +52,7 @@ use crate::http::portsip::extensions::scope_in;
 use crate::http::AppState;
 use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::{to_json, Mode};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware;
@@ -139,10 +140,14 @@ type Body = Map<String, Value>;
 pub async fn dispatch(
     State(state): State<AppState>,
     caller: std::result::Result<Caller, ApiError>,
-    Path(method): Path<String>,
+    path: std::result::Result<Path<String>, PathRejection>,
     OriginalUri(uri): OriginalUri,
     body: std::result::Result<JsonBody<Body>, ApiError>,
 ) -> Response {
+    let method = match super::path(path) {
+        Ok(p) => p,
+        Err(e) => return TwirpError(e).into_response(),
+    };
     const UPDATED: &[&str] = &[
         "AssignUserToExtension",
         "RemoveUserOfExtension",

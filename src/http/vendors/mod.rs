@@ -179,6 +179,16 @@ pub fn method_not_allowed(method: &axum::http::Method, path: &str) -> ApiError {
     )
 }
 
+/// A path parameter, or 400 naming the path when it cannot be decoded
+/// (e.g. invalid percent-encoding), so even that answer is JSON in the
+/// dialect's shape.
+pub fn path<T>(
+    p: Result<axum::extract::Path<T>, axum::extract::rejection::PathRejection>,
+) -> Result<T, ApiError> {
+    p.map(|axum::extract::Path(t)| t)
+        .map_err(|e| ApiError::validation("path", e.body_text()))
+}
+
 /// The field an [`ApiError`] names, if it is a validation error.
 pub fn field_of(e: &ApiError) -> Option<String> {
     e.detail

@@ -33,6 +33,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{required_str, JsonBody};
 use crate::http::portsip::extensions::scope_in;
 use crate::http::AppState;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware;
@@ -195,8 +196,9 @@ pub async fn list(
 pub async fn by_user(
     State(state): State<AppState>,
     caller: std::result::Result<Caller, ApiError>,
-    Path(raw): Path<String>,
+    path: std::result::Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>> {
+    let raw = super::path(path)?;
     let (_, tenant) = authorize(&state, caller)?;
     let dir = state.pipeline.projector().read();
     let scope = scope_in(&dir, tenant);
@@ -221,8 +223,9 @@ pub async fn by_user(
 pub async fn by_extension(
     State(state): State<AppState>,
     caller: std::result::Result<Caller, ApiError>,
-    Path(raw): Path<String>,
+    path: std::result::Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>> {
+    let raw = super::path(path)?;
     let (_, tenant) = authorize(&state, caller)?;
     let dir = state.pipeline.projector().read();
     let scope = scope_in(&dir, tenant);
@@ -298,8 +301,9 @@ pub async fn create(
 pub async fn destroy(
     State(state): State<AppState>,
     caller: std::result::Result<Caller, ApiError>,
-    Path(raw): Path<String>,
+    path: std::result::Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>> {
+    let raw = super::path(path)?;
     let (caller, tenant) = authorize(&state, caller)?;
     let link_id = uuid::parse(Kind::Link, &raw).ok_or_else(|| ApiError::not_found("link"))?;
     state

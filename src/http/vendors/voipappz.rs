@@ -50,6 +50,7 @@ use crate::http::portsip::ids as portsip_ids;
 use crate::http::AppState;
 use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::Mode;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
@@ -165,9 +166,10 @@ pub const ACTIONS: &[&str] = &[
 pub async fn user_action(
     State(state): State<AppState>,
     caller: std::result::Result<Caller, ApiError>,
-    Path(raw): Path<String>,
+    path: std::result::Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>> {
+    let raw = super::path(path)?;
     let caller = caller?;
     let tenant = tenant_of(&caller)?;
     let id = user_id(&raw)?;
