@@ -155,11 +155,13 @@ fn is_read_only(user: &switchboard_projections::directory::UserView) -> bool {
 }
 
 /// Whether a request asks for a change. Every method but GET, HEAD and
-/// OPTIONS does; ending one's own session is not a change of the directory
-/// a read-only user is kept from, so `POST .../auth/sign_out` is let through
-/// (sign-in and refresh do not resolve a caller at all). Enforcing this here,
-/// where every dialect resolves its caller, makes `read_only` hold in all of
-/// them without each handler remembering it.
+/// OPTIONS does, except the few reads that travel as POST: PortSIP's sync
+/// tokens and diffs (`.../sync_tokens...`) and eTelecom's `Get*` calls.
+/// Ending one's own session is not a change of the directory a read-only
+/// user is kept from, so `POST /api/auth/sign_out` is let through (sign-in
+/// and refresh do not resolve a caller at all). Enforcing this here, where
+/// every dialect resolves its caller, makes `read_only` hold in all of them
+/// without each handler remembering it.
 fn is_write(parts: &Parts) -> bool {
     use axum::http::Method;
     if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -170,5 +172,6 @@ fn is_write(parts: &Parts) -> bool {
         .get::<axum::extract::OriginalUri>()
         .map(|u| u.0.path().to_owned())
         .unwrap_or_else(|| parts.uri.path().to_owned());
-    path != "/api/auth/sign_out"
+    let read_over_post = path.contains("/sync_tokens") || path.starts_with("/Etelecom/Get");
+    path != "/api/auth/sign_out" && !read_over_post
 }

@@ -474,6 +474,16 @@ async fn read_only_users_read_but_every_write_is_refused_in_every_dialect() {
     let (s, _) = send(&app, Method::GET, "/api/v1/user-extensions", vt, None).await;
     assert_eq!(s, StatusCode::OK);
 
+    // eTelecom's reads travel as POST and stay allowed.
+    let (s, _) = send(
+        &app,
+        Method::POST,
+        "/Etelecom/GetListUser",
+        vt,
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
     let (s, e) = send(
         &app,
         Method::POST,
