@@ -579,3 +579,30 @@ pub async fn agents_list(
         .collect();
     Ok(Json(Value::Array(items)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AgentStatus::*;
+
+    #[test]
+    fn the_overall_state_follows_the_documented_order() {
+        assert_eq!(overall_state(&[LoggedOut, LoggedOut]), "logged_out");
+        assert_eq!(overall_state(&[Ready, Break]), "on_break");
+        assert_eq!(overall_state(&[Lunch, LoggedOut]), "on_break");
+        assert_eq!(overall_state(&[NotReady, Ready]), "available");
+        assert_eq!(overall_state(&[LoggedOut, WrapUp]), "wrap_up");
+    }
+
+    #[test]
+    fn state_values_become_agent_requests() {
+        let available = state_request("available").expect("known");
+        assert_eq!(available(LoggedOut), Requested::LoggedIn);
+        assert_eq!(available(Break), Requested::Status(Ready));
+        let on_break = state_request("on_break").expect("known");
+        assert_eq!(on_break(Ready), Requested::Status(Break));
+        let out = state_request("logged_out").expect("known");
+        assert_eq!(out(Ready), Requested::Status(LoggedOut));
+        assert!(state_request("asleep").is_none());
+    }
+}
