@@ -14,6 +14,7 @@
 //! - [`http`]: router, middleware, errors, and the API dialects.
 //! - [`ids`]: minting resource ids.
 //! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
+//! - [`tools`]: the offline log tools (verify, export, import, stats, replay).
 //! - [`telemetry`]: tracing (text or JSON).
 
 pub mod app;
@@ -25,3 +26,4 @@ pub mod http;
 pub mod ids;
 pub mod schema;
 pub mod telemetry;
+pub mod tools;
