@@ -48,6 +48,9 @@ pub struct Config {
     pub tail_check: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
+    /// Take a projection snapshot every this many applied events (and on
+    /// graceful shutdown); 0 disables snapshots.
+    pub snapshot_every_events: u64,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             argon2_iterations: 2,
             tail_check: 1024,
             shutdown_grace_secs: 30,
+            snapshot_every_events: 100_000,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! - [`http`]: router, middleware, errors, and the API dialects.
 //! - [`ids`]: minting resource ids.
 //! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
+//! - [`snapshots`]: projection snapshots at start-up, every N events and on shutdown.
 //! - [`tools`]: the offline log tools (verify, export, import, stats, replay).
 //! - [`telemetry`]: tracing (text or JSON).
 
@@ -25,5 +26,6 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod schema;
+pub mod snapshots;
 pub mod telemetry;
 pub mod tools;
