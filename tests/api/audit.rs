@@ -31,7 +31,6 @@ fn live_canonical(app: &TestApp) -> BTreeMap<u64, String> {
 }
 
 /// What the population created.
-#[allow(dead_code)]
 struct World {
     t: TenantCtx,
     alice: String,
@@ -225,4 +224,376 @@ async fn a_snapshot_from_another_log_is_not_used() {
     drop(log);
     two.restart().await;
     assert_eq!(live_canonical(&two), live_two);
+}
+
+/// The offset of the last applied event.
+fn head(app: &TestApp) -> u64 {
+    app.state().pipeline.projector().applied()
+}
+
+/// RFC 3339 (with microseconds) of the event at `offset`.
+fn time_of(app: &TestApp, offset: u64) -> String {
+    let env = app
+        .state()
+        .pipeline
+        .log()
+        .get(offset)
+        .expect("reads")
+        .expect("present");
+    switchboard_events::export::format_micros(env.recorded_at)
+}
+
+#[tokio::test]
+async fn as_of_answers_with_the_old_state_after_later_changes() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme.example").await;
+    let alice = app.create_user(&t.admin, &user_body("alice", "101")).await;
+    let before = head(&app);
+    let at = time_of(&app, before);
+    // Later changes: rename alice's display name, add bob, a group, renumber
+    // alice's extension.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let r = app
+        .post(
+            &format!("/api/users/{alice}"),
+            Some(&t.admin),
+            &json!({"display_name": "Alice Liddell"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.create_user(&t.admin, &user_body("bob", "102")).await;
+    let r = app
+        .post("/api/groups", Some(&t.admin), &json!({"name": "Sales"}))
+        .await;
+    let group = json_of(r).await["id"].as_str().expect("id").to_owned();
+    let exts = json_of(
+        app.get("/api/extensions?filter=number eq '101'", Some(&t.admin))
+            .await,
+    )
+    .await;
+    let ext = exts["items"][0]["id"]
+        .as_str()
+        .expect("extension")
+        .to_owned();
+    let r = app
+        .post(
+            &format!("/api/extensions/{ext}"),
+            Some(&t.admin),
+            &json!({"number": "201"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Live state.
+    let u = json_of(
+        app.get(&format!("/api/users/{alice}"), Some(&t.admin))
+            .await,
+    )
+    .await;
+    assert_eq!(u["display_name"], "Alice Liddell");
+    assert_eq!(u["extension_number"], "201");
+
+    for as_of in [before.to_string(), at.clone()] {
+        let q = format!("as_of={as_of}");
+        let u = json_of(
+            app.get(&format!("/api/users/{alice}?{q}"), Some(&t.admin))
+                .await,
+        )
+        .await;
+        assert_eq!(u["display_name"], "alice display", "{q}");
+        assert_eq!(u["extension_number"], "101", "{q}");
+        let list = json_of(app.get(&format!("/api/users?{q}"), Some(&t.admin)).await).await;
+        assert_eq!(list["count"], 2, "boss and alice only, {q}");
+        let list = json_of(app.get(&format!("/api/groups?{q}"), Some(&t.admin)).await).await;
+        assert_eq!(list["count"], 0, "no group yet, {q}");
+        let r = app
+            .get(&format!("/api/groups/{group}?{q}"), Some(&t.admin))
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{q}");
+        let x = json_of(
+            app.get(&format!("/api/extensions/{ext}?{q}"), Some(&t.admin))
+                .await,
+        )
+        .await;
+        assert_eq!(x["number"], "101", "{q}");
+        let xs = json_of(
+            app.get(
+                &format!("/api/extensions?{q}&filter=number eq '201'"),
+                Some(&t.admin),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(xs["count"], 0, "{q}");
+    }
+    // The query options still apply to a past list.
+    let list = json_of(
+        app.get(
+            &format!("/api/users?as_of={before}&filter=name eq 'alice'"),
+            Some(&t.admin),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(list["count"], 1);
+
+    // Bad values and non-admins are refused.
+    crate::helpers::assert_error(
+        app.get("/api/users?as_of=yesterday", Some(&t.admin)).await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATE_FAILED",
+    )
+    .await;
+    let standard = app.token_for("alice", "Passw0rd-123", "acme.example").await;
+    let r = app
+        .get(&format!("/api/users?as_of={before}"), Some(&standard))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn history_shows_field_level_before_and_after_with_actors() {
+    let app = spawn_app().await;
+    let w = populate(&app).await;
+    let r = app
+        .post(
+            &format!("/api/users/{}/password", w.alice),
+            Some(&w.t.admin),
+            &json!({"password": "N3w-Passw0rd-456"}),
+        )
+        .await;
+    assert!(r.status().is_success(), "password reset: {}", r.status());
+
+    let h = json_of(
+        app.get(&format!("/api/users/{}/history", w.alice), Some(&w.t.admin))
+            .await,
+    )
+    .await;
+    let items = h["items"].as_array().expect("items");
+    assert!(items.len() >= 3, "{h}");
+    assert_eq!(items[0]["action"], "CREATE");
+    assert_eq!(items[0]["user_name"], "boss", "the actor");
+    assert!(items[0]["created_at"]
+        .as_str()
+        .expect("time")
+        .ends_with('Z'));
+    let update = items
+        .iter()
+        .find(|i| {
+            i["action"] == "UPDATE"
+                && i["changes"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["field"] == "display_name"))
+        })
+        .expect("the display name change");
+    assert_eq!(update["action"], "UPDATE");
+    assert_eq!(update["user_name"], "boss");
+    let changes = update["changes"].as_array().expect("changes");
+    assert!(
+        changes.contains(
+            &json!({"field": "display_name", "old": "alice display", "new": "Alice Liddell"})
+        ),
+        "{update}"
+    );
+    assert!(
+        changes.contains(
+            &json!({"field": "email", "old": "alice@example.com", "new": "alice@wonder.land"})
+        ),
+        "{update}"
+    );
+    assert_eq!(changes.len(), 2, "only the changed fields: {update}");
+    let secret = items.last().expect("last");
+    assert_eq!(
+        secret["changes"],
+        json!([{"field": "password", "old": "changed", "new": "changed"}])
+    );
+    let text = h.to_string();
+    assert!(!text.contains("argon2"), "no hash in history");
+    assert!(!text.contains("N3w-Passw0rd"), "no secret in history");
+
+    // Groups and extensions have history too; unknown or foreign ids are 404.
+    let g = json_of(
+        app.get(
+            &format!("/api/groups/{}/history", w.group),
+            Some(&w.t.admin),
+        )
+        .await,
+    )
+    .await;
+    let actions: Vec<&str> = g["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["action"].as_str().expect("a"))
+        .collect();
+    assert_eq!(actions, ["CREATE", "UPDATE"], "{g}");
+    assert_eq!(
+        g["items"][1]["changes"][0],
+        json!({"field": "member", "old": null, "new": "alice"})
+    );
+    let exts = json_of(
+        app.get("/api/extensions?filter=number eq '102'", Some(&w.t.admin))
+            .await,
+    )
+    .await;
+    let ext = exts["items"][0]["id"]
+        .as_str()
+        .expect("extension")
+        .to_owned();
+    let x = json_of(
+        app.get(&format!("/api/extensions/{ext}/history"), Some(&w.t.admin))
+            .await,
+    )
+    .await;
+    assert_eq!(x["items"][0]["action"], "CREATE");
+    assert_eq!(x["items"][0]["object_name"], "102");
+    let r = app
+        .get(&format!("/api/users/{}/history", w.group), Some(&w.t.admin))
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "a group id is not a user"
+    );
+    let other = app.tenant("other.example").await;
+    let r = app
+        .get(&format!("/api/users/{}/history", w.bob), Some(&other.admin))
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "another tenant's user");
+    let standard = app.token_for("bob", "Passw0rd-123", "acme.example").await;
+    let r = app
+        .get(&format!("/api/users/{}/history", w.bob), Some(&standard))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn audit_logs_are_served_from_the_log_per_tenant_with_list_options() {
+    let app = spawn_app().await;
+    let w = populate(&app).await;
+    let other = app.tenant("other.example").await;
+    app.create_user(&other.admin, &user_body("zed", "101"))
+        .await;
+
+    let all = json_of(app.get("/api/audit_logs", Some(&w.t.admin)).await).await;
+    let items = all["items"].as_array().expect("items");
+    assert!(all["count"].as_u64().expect("count") >= 8, "{all}");
+    assert!(
+        items.iter().all(|i| i["object_name"] != "zed"),
+        "only its own tenant"
+    );
+    let first = &items[0];
+    for key in [
+        "id",
+        "created_at",
+        "source",
+        "ip",
+        "action",
+        "object_type",
+        "user_name",
+        "object_name",
+        "old_state",
+        "new_state",
+    ] {
+        assert!(first.get(key).is_some(), "{key} in {first}");
+    }
+    // Newest first by default.
+    assert!(items[0]["created_at"].as_str() >= items[items.len() - 1]["created_at"].as_str());
+
+    let deleted = json_of(
+        app.get(
+            "/api/audit_logs?filter=action eq 'DELETE'",
+            Some(&w.t.admin),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(deleted["count"], 1, "{deleted}");
+    assert_eq!(deleted["items"][0]["object_type"], "USER");
+    assert_eq!(deleted["items"][0]["object_name"], "carol");
+    assert_eq!(deleted["items"][0]["user_name"], "boss");
+
+    let updated = json_of(
+        app.get(
+            "/api/audit_logs?search=alice&filter=action eq 'UPDATE' and object_type eq 'USER'",
+            Some(&w.t.admin),
+        )
+        .await,
+    )
+    .await;
+    let rename = updated["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| {
+            i["new_state"]
+                .as_str()
+                .is_some_and(|s| s.contains("Alice Liddell"))
+        })
+        .expect("the rename");
+    let old: Value =
+        serde_json::from_str(rename["old_state"].as_str().expect("string")).expect("JSON text");
+    let new: Value =
+        serde_json::from_str(rename["new_state"].as_str().expect("string")).expect("JSON text");
+    assert_eq!(
+        old,
+        json!({"display_name": "alice display", "email": "alice@example.com"})
+    );
+    assert_eq!(
+        new,
+        json!({"display_name": "Alice Liddell", "email": "alice@wonder.land"})
+    );
+    assert!(
+        rename["ip"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("127.")),
+        "{rename}"
+    );
+    assert_eq!(rename["source"], "portsip");
+
+    let page = json_of(
+        app.get(
+            "/api/audit_logs?top=2&skip=1&orderby=created_at asc",
+            Some(&w.t.admin),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page["items"].as_array().expect("items").len(), 2);
+    assert_eq!(page["count"], all["count"]);
+    crate::helpers::assert_error(
+        app.get("/api/audit_logs?filter=nope eq 1", Some(&w.t.admin))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATE_FAILED",
+    )
+    .await;
+    let logins = json_of(
+        app.get("/api/audit_logs?filter=action eq 'LOGIN'", Some(&w.t.admin))
+            .await,
+    )
+    .await;
+    assert!(
+        logins["count"].as_u64().expect("count") >= 1,
+        "sign-ins are audited"
+    );
+
+    // The system administrator sees every tenant.
+    let sys = app.admin_token().await;
+    let zed = json_of(
+        app.get("/api/audit_logs?filter=object_name eq 'zed'", Some(&sys))
+            .await,
+    )
+    .await;
+    assert!(zed["count"].as_u64().expect("count") >= 1, "{zed}");
+    let tenants = json_of(
+        app.get("/api/audit_logs?filter=object_type eq 'TENANT'", Some(&sys))
+            .await,
+    )
+    .await;
+    assert_eq!(tenants["count"], 2);
+
+    let standard = app.token_for("bob", "Passw0rd-123", "acme.example").await;
+    let r = app.get("/api/audit_logs", Some(&standard)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }

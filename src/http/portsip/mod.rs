@@ -1,5 +1,6 @@
 //! The PortSIP v22 dialect, served under `/api`, one file per resource.
 
+pub mod audit;
 pub mod auth;
 pub mod extension_numbers;
 pub mod extensions;
@@ -84,4 +85,8 @@ pub fn routes() -> Router<AppState> {
             "/extension_numbers/{extension_number}",
             get(extension_numbers::show),
         )
+        .route("/audit_logs", get(audit::audit_logs))
+        .route("/users/{id}/history", get(audit::user_history))
+        .route("/extensions/{id}/history", get(audit::extension_history))
+        .route("/groups/{id}/history", get(audit::group_history))
 }

@@ -1,0 +1,251 @@
+//! `GET /audit_logs` and per-object history (`GET /users/{id}/history`,
+//! `/extensions/{id}/history`, `/groups/{id}/history`), served from the log.
+//!
+//! Both replay the log into a scratch directory and describe each chosen
+//! event against the state just before it
+//! ([`switchboard_projections::audit::describe`]), so old values are the ones
+//! the change replaced. That is a pass over the log per request (history
+//! stops at the object's last event); see BENCHMARKS.md for replay rates.
+//!
+//! History is generic over a stream category: adding it for another
+//! resource (call queues, contacts) is one handler calling [`history`] with
+//! that resource's stream category, and one route.
+
+use super::ids;
+use crate::auth::caller::Caller;
+use crate::auth::roles::Capability;
+use crate::http::access::{require, tenant_of};
+use crate::http::error::ApiError;
+use crate::http::list::{self, ListParams};
+use crate::http::AppState;
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Map, Value};
+use switchboard_events::envelope::format_rfc3339;
+use switchboard_events::{Envelope, Id, StreamId, TenantId, SYSTEM_TENANT};
+use switchboard_projections::audit::{describe, AuditEntry};
+use switchboard_projections::query::{Dir, FieldType, ListQuery, ListSchema};
+use switchboard_projections::rebuild::{rebuild, Until};
+use switchboard_projections::Directory;
+
+static AUDIT_SCHEMA: ListSchema = ListSchema {
+    fields: &[
+        ("id", FieldType::String),
+        ("created_at", FieldType::DateTime),
+        ("source", FieldType::String),
+        ("ip", FieldType::String),
+        ("action", FieldType::String),
+        ("object_type", FieldType::String),
+        ("user_name", FieldType::String),
+        ("object_name", FieldType::String),
+    ],
+    search: &["user_name", "object_name", "object_type", "action"],
+    // Items are produced newest first; the sort is stable, so equal times
+    // keep log order.
+    default_order: &[("created_at", Dir::Desc)],
+};
+
+static HISTORY_SCHEMA: ListSchema = ListSchema {
+    fields: &[
+        ("id", FieldType::String),
+        ("created_at", FieldType::DateTime),
+        ("source", FieldType::String),
+        ("ip", FieldType::String),
+        ("action", FieldType::String),
+        ("user_name", FieldType::String),
+    ],
+    search: &["user_name", "action"],
+    default_order: &[("created_at", Dir::Asc)],
+};
+
+/// One described event.
+struct Described {
+    offset: u64,
+    recorded_at: time::OffsetDateTime,
+    via: String,
+    ip: Option<std::net::IpAddr>,
+    actor: String,
+    entry: AuditEntry,
+}
+
+/// Replays the log up to `until` (applied offsets only), describing the
+/// events `keep` selects (blocking work on a blocking thread).
+async fn scan(
+    state: &AppState,
+    until: u64,
+    keep: impl Fn(&Envelope) -> bool + Send + 'static,
+) -> Result<Vec<Described>, ApiError> {
+    let log = state.pipeline.log().clone();
+    let until = until.min(state.pipeline.projector().applied());
+    tokio::task::spawn_blocking(move || {
+        let mut dir = Directory::default();
+        let mut out = Vec::new();
+        rebuild(
+            &mut dir,
+            log.read_all(1),
+            Until::Offset(until),
+            |env, event, before| {
+                if !keep(env) {
+                    return;
+                }
+                if let Some(entry) = describe(env, event, before) {
+                    out.push(Described {
+                        offset: env.offset,
+                        recorded_at: env.recorded_at,
+                        via: env.metadata.via.clone(),
+                        ip: env.metadata.source_ip,
+                        actor: env.metadata.actor_name.clone(),
+                        entry,
+                    });
+                }
+            },
+        )
+        .map(|_| out)
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(format!("reading the log failed: {e}")))?
+    .map_err(|e| ApiError::unavailable(format!("reading the log failed: {e}")))
+}
+
+/// Refuses a bad list query before any log is read.
+fn check_query(params: &ListParams, schema: &ListSchema) -> Result<(), ApiError> {
+    ListQuery::parse(&params.0, schema)
+        .map(|_| ())
+        .map_err(|e| ApiError::validation(&e.param, e.message))
+}
+
+fn ip_json(ip: Option<std::net::IpAddr>) -> Value {
+    ip.map_or(Value::Null, |i| json!(i.to_string()))
+}
+
+fn render_audit(d: &Described) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(Id(d.offset))));
+    m.insert("created_at".into(), json!(format_rfc3339(d.recorded_at)));
+    m.insert("source".into(), json!(d.via));
+    m.insert("ip".into(), ip_json(d.ip));
+    m.insert("action".into(), json!(d.entry.action));
+    m.insert("object_type".into(), json!(d.entry.object_type));
+    m.insert("user_name".into(), json!(d.actor));
+    m.insert("object_name".into(), json!(d.entry.object_name));
+    // The companion spec types these as strings: JSON text of the changed
+    // fields only.
+    m.insert("old_state".into(), json!(d.entry.old_state().to_string()));
+    m.insert("new_state".into(), json!(d.entry.new_state().to_string()));
+    m
+}
+
+fn render_history(d: &Described) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(Id(d.offset))));
+    m.insert("created_at".into(), json!(format_rfc3339(d.recorded_at)));
+    m.insert("source".into(), json!(d.via));
+    m.insert("ip".into(), ip_json(d.ip));
+    m.insert("action".into(), json!(d.entry.action));
+    m.insert("user_name".into(), json!(d.actor));
+    m.insert("object_name".into(), json!(d.entry.object_name));
+    m.insert(
+        "changes".into(),
+        Value::Array(
+            d.entry
+                .changes
+                .iter()
+                .map(|c| json!({"field": c.field, "old": c.old, "new": c.new}))
+                .collect(),
+        ),
+    );
+    m
+}
+
+/// `GET /audit_logs`: an Admin sees its own tenant, the system
+/// administrator every tenant and the system scope.
+pub async fn audit_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    require(&state, &caller, Capability::ViewAudit)?;
+    // Validate the query before the (expensive) scan.
+    check_query(&params, &AUDIT_SCHEMA)?;
+    let only: Option<TenantId> =
+        (caller.home_tenant != SYSTEM_TENANT).then_some(caller.home_tenant);
+    let head = state.pipeline.projector().applied();
+    let mut found = scan(&state, head, move |env| {
+        only.is_none_or(|t| env.tenant == t)
+    })
+    .await?;
+    found.reverse();
+    list::respond(&params, &AUDIT_SCHEMA, found.iter().map(render_audit))
+}
+
+/// Lists every change to one object: the events of stream
+/// `category-{id}` in the caller's tenant, with actor, time and field-level
+/// before → after. 404 if the object never existed in this tenant.
+pub async fn history(
+    state: &AppState,
+    caller: &Caller,
+    category: &'static str,
+    what: &'static str,
+    raw_id: &str,
+    params: &ListParams,
+) -> Result<Json<Value>, ApiError> {
+    require(state, caller, Capability::ViewAudit)?;
+    let tenant = tenant_of(caller)?;
+    let id = ids::parse_or_404(raw_id, what)?;
+    check_query(params, &HISTORY_SCHEMA)?;
+    let stream = StreamId::of(category, id);
+    let applied = state.pipeline.projector().applied();
+    let log = state.pipeline.log().clone();
+    let s = stream.clone();
+    let last = tokio::task::spawn_blocking(move || {
+        let mut last = None;
+        for env in log.read_stream(&s, 1) {
+            let env = env?;
+            if env.tenant == tenant && env.offset <= applied {
+                last = Some(env.offset);
+            }
+        }
+        Ok::<_, switchboard_events::LogError>(last)
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(e.to_string()))?
+    .map_err(|e| ApiError::unavailable(format!("reading the log failed: {e}")))?;
+    let Some(last) = last else {
+        return Err(ApiError::not_found(what));
+    };
+    let found = scan(state, last, move |env| {
+        env.tenant == tenant && env.stream == stream
+    })
+    .await?;
+    list::respond(params, &HISTORY_SCHEMA, found.iter().map(render_history))
+}
+
+/// `GET /users/{id}/history`.
+pub async fn user_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    history(&state, &caller, "user", "user", &id, &params).await
+}
+
+/// `GET /extensions/{id}/history`.
+pub async fn extension_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    history(&state, &caller, "extension", "extension", &id, &params).await
+}
+
+/// `GET /groups/{id}/history`.
+pub async fn group_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    history(&state, &caller, "group", "group", &id, &params).await
+}
