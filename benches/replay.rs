@@ -164,7 +164,7 @@ fn main() {
             }),
         ),
         (
-            "2b. + held in 4096-event batches as `replay` does, no apply",
+            "2b. + held in 4096-event batches (as the old `replay` did), no apply",
             Box::new(|| {
                 let mut n = 0u64;
                 let mut batch = Vec::with_capacity(REPLAY_BATCH);
