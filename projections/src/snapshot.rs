@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! file   = magic "SBSNAP01" · header · body
-//! header = format:u16le · offset:u64le · record_hash:[u8;32] · body_len:u64le · body_crc32:u32le
+//! header = format:u16le · offset:u64le · record_hash:[u8;32] · body_len:u64le · body_crc32:u32le · schema:u64le
 //! body   = postcard(Directory)
 //! ```
 //!
@@ -11,7 +11,13 @@
 //! which commits to every record before it). On load the caller compares it
 //! with the log's record at that offset: if the log was replaced, rewound or
 //! tampered with, the hashes differ and the snapshot is not used. The body
-//! CRC catches a torn or rotted file. Files are written to a temporary name,
+//! CRC catches a torn or rotted file. `schema` fingerprints the event
+//! catalog (every event type and version this build knows): a build with
+//! other events (and so, usually, other projections) does not trust an older
+//! snapshot, since postcard is not self-describing. A change to the
+//! directory's shape without a new event must bump [`SNAPSHOT_FORMAT`].
+//! Either way the fallback is a full replay, never a wrong state.
+//! Files are written to a temporary name,
 //! fsynced and renamed, so a crash mid-write leaves the previous snapshot.
 
 use crate::directory::Directory;
@@ -22,7 +28,7 @@ use std::path::{Path, PathBuf};
 pub const SNAPSHOT_FORMAT: u16 = 1;
 
 const MAGIC: &[u8; 8] = b"SBSNAP01";
-const HEADER_LEN: usize = 8 + 2 + 8 + 32 + 8 + 4;
+const HEADER_LEN: usize = 8 + 2 + 8 + 32 + 8 + 4 + 8;
 
 /// Where a data directory keeps its directory snapshot.
 pub fn path_in(data_dir: &Path) -> PathBuf {
@@ -59,6 +65,26 @@ pub struct SnapshotHeader {
     pub body_len: u64,
     /// CRC32 of the body.
     pub body_crc: u32,
+    /// Fingerprint of the event catalog of the build that wrote it.
+    pub schema: u64,
+}
+
+/// This build's schema fingerprint: FNV-1a over every event type name and
+/// version in [`switchboard_events::Event::catalog`].
+pub fn schema_fingerprint() -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for (name, version) in switchboard_events::Event::catalog() {
+        eat(name.as_bytes());
+        eat(&version.to_le_bytes());
+        eat(&[0]);
+    }
+    h
 }
 
 /// Encodes a directory into snapshot bytes.
@@ -71,6 +97,7 @@ pub fn encode(dir: &Directory, record_hash: [u8; 32]) -> Result<Vec<u8>, Snapsho
     out.extend_from_slice(&record_hash);
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    out.extend_from_slice(&schema_fingerprint().to_le_bytes());
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -102,6 +129,7 @@ pub fn header(bytes: &[u8]) -> Result<SnapshotHeader, SnapshotError> {
         record_hash,
         body_len: u64_at(50),
         body_crc: u32::from_le_bytes([h[58], h[59], h[60], h[61]]),
+        schema: u64_at(62),
     })
 }
 
@@ -119,8 +147,19 @@ pub fn decode(bytes: &[u8]) -> Result<(SnapshotHeader, Directory), SnapshotError
     if crc32fast::hash(body) != h.body_crc {
         return Err(SnapshotError::Checksum);
     }
-    let dir: Directory =
-        postcard::from_bytes(body).map_err(|e| SnapshotError::Body(e.to_string()))?;
+    if h.schema != schema_fingerprint() {
+        return Err(SnapshotError::Format(
+            "written by a build with other event types".into(),
+        ));
+    }
+    let (dir, rest): (Directory, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|e| SnapshotError::Body(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(SnapshotError::Body(format!(
+            "{} bytes left over: the directory's shape changed",
+            rest.len()
+        )));
+    }
     if dir.offset != h.offset {
         return Err(SnapshotError::Format(format!(
             "body is at offset {}, header says {}",
@@ -181,5 +220,9 @@ mod tests {
             assert!(decode(&bad).is_err(), "flip at {i} went unnoticed");
         }
         assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+        // Another build's event catalog: refused.
+        let mut other = bytes.clone();
+        other[62] ^= 1;
+        assert!(matches!(decode(&other), Err(SnapshotError::Format(_))));
     }
 }
