@@ -496,3 +496,73 @@ fn flatten_changes(fields: Map<String, Json>) -> Vec<Change> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Projection as _;
+    use switchboard_events::domain::{GroupCreated, SecretKind, UserCreated, UserSecretChanged};
+    use switchboard_events::{Metadata, StreamId};
+
+    fn envelope(offset: u64, stream: &str, event_type: &str) -> Envelope {
+        Envelope {
+            offset,
+            stream: StreamId::parse(stream).expect("stream"),
+            stream_version: 1,
+            tenant: Id(7),
+            event_type: event_type.into(),
+            schema_version: 1,
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+            metadata: Metadata::system("test"),
+            payload: vec![],
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
+    }
+
+    #[test]
+    fn the_generic_fallback_derives_action_object_and_fields() {
+        let mut attrs = Fields::new();
+        attrs.insert("max_wait".into(), Value::Int(30));
+        let event = Event::GroupCreated(GroupCreated {
+            group_id: Id(5),
+            name: "Support".into(),
+            attrs,
+        });
+        let e = generic(&envelope(1, "call_queue-5", "CallQueueCreated"), &event);
+        assert_eq!(e.action, "CREATE");
+        assert_eq!(e.object_type, "CALL_QUEUE");
+        assert_eq!(e.object_id, Some(Id(5)));
+        assert_eq!(e.object_name, "Support");
+        assert_eq!(e.new_state(), json!({"max_wait": 30, "name": "Support"}));
+        assert_eq!(e.old_state(), json!({"max_wait": null, "name": null}));
+        let e = generic(&envelope(2, "call_queue-5", "CallQueueDeleted"), &event);
+        assert_eq!(e.action, "DELETE");
+    }
+
+    #[test]
+    fn secrets_are_shown_as_changed_never_as_hashes() {
+        let mut dir = Directory::default();
+        let created = Event::UserCreated(UserCreated {
+            user_id: Id(3),
+            name: "alice".into(),
+            role: "StandardUser".into(),
+            password_hash: "$argon2id$secret".into(),
+            attrs: Fields::new(),
+        });
+        let env = envelope(1, "user-3", "UserCreated");
+        let e = describe(&env, &created, &dir).expect("described");
+        dir.apply(&env, &created);
+        assert!(!format!("{:?}", e).contains("argon2"));
+        let changed = Event::UserSecretChanged(UserSecretChanged {
+            user_id: Id(3),
+            secret: SecretKind::VoicemailPin,
+            hash: "$argon2id$pin".into(),
+        });
+        let e = describe(&envelope(2, "user-3", "UserSecretChanged"), &changed, &dir)
+            .expect("described");
+        assert_eq!(e.object_name, "alice", "named from the state before");
+        assert_eq!(e.new_state(), json!({"voicemail_pin": "changed"}));
+        assert!(!format!("{:?}", e).contains("argon2"));
+    }
+}
