@@ -474,7 +474,8 @@ pub fn generic(env: &Envelope, event: &Event) -> AuditEntry {
     let changes = flatten_changes(fields);
     AuditEntry {
         action,
-        object_type: category.to_uppercase(),
+        // `call-queue-5` → `CALL_QUEUE` (the companion spec's spelling).
+        object_type: category.to_uppercase().replace('-', "_"),
         object_id,
         object_name,
         changes,
@@ -529,14 +530,14 @@ mod tests {
             name: "Support".into(),
             attrs,
         });
-        let e = generic(&envelope(1, "call_queue-5", "CallQueueCreated"), &event);
+        let e = generic(&envelope(1, "call-queue-5", "CallQueueCreated"), &event);
         assert_eq!(e.action, "CREATE");
         assert_eq!(e.object_type, "CALL_QUEUE");
         assert_eq!(e.object_id, Some(Id(5)));
         assert_eq!(e.object_name, "Support");
         assert_eq!(e.new_state(), json!({"max_wait": 30, "name": "Support"}));
         assert_eq!(e.old_state(), json!({"max_wait": null, "name": null}));
-        let e = generic(&envelope(2, "call_queue-5", "CallQueueDeleted"), &event);
+        let e = generic(&envelope(2, "call-queue-5", "CallQueueDeleted"), &event);
         assert_eq!(e.action, "DELETE");
     }
 

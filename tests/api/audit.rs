@@ -455,6 +455,13 @@ async fn history_shows_field_level_before_and_after_with_actors() {
         StatusCode::NOT_FOUND,
         "a group id is not a user"
     );
+    let r = app
+        .get(
+            &format!("/api/call_queues/{}/history", w.group),
+            Some(&w.t.admin),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "no such call queue");
     let other = app.tenant("other.example").await;
     let r = app
         .get(&format!("/api/users/{}/history", w.bob), Some(&other.admin))

@@ -249,3 +249,14 @@ pub async fn group_history(
 ) -> Result<Json<Value>, ApiError> {
     history(&state, &caller, "group", "group", &id, &params).await
 }
+
+/// `GET /call_queues/{id}/history` (call queue events live in
+/// `call-queue-{id}` streams; until call queues exist every id is 404).
+pub async fn call_queue_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: ListParams,
+) -> Result<Json<Value>, ApiError> {
+    history(&state, &caller, "call-queue", "call queue", &id, &params).await
+}

@@ -89,4 +89,5 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/history", get(audit::user_history))
         .route("/extensions/{id}/history", get(audit::extension_history))
         .route("/groups/{id}/history", get(audit::group_history))
+        .route("/call_queues/{id}/history", get(audit::call_queue_history))
 }
