@@ -118,6 +118,47 @@ async fn replay_at_the_head_gives_the_live_projection_as_canonical_json() {
     let replayed = read_dir_files(&out);
     assert_eq!(replayed, live, "replay at the head == live projection");
 
+    // --until-time: the prefix recorded at or before that time.
+    let mid = head / 2;
+    let (at, next_at) = {
+        let log = SledLog::open(LogConfig::new(app.data_dir())).expect("opens");
+        let get = |o: u64| log.get(o).expect("reads").expect("present").recorded_at;
+        let r = (get(mid), get(mid + 1));
+        log.close().await;
+        r
+    };
+    let stamp = switchboard_events::export::format_micros(at);
+    let out_t = app.dir.path().join("replayed-at-time");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["replay", "--until-time", &stamp, "--out"])
+        .arg(&out_t)
+        .arg("--data-dir")
+        .arg(app.data_dir())
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let by_time = switchboard::tools::rebuild_dir(
+        &app.data_dir(),
+        Until::Time(
+            time::OffsetDateTime::parse(&stamp, &time::format_description::well_known::Rfc3339)
+                .expect("time"),
+        ),
+    )
+    .expect("replays");
+    assert!(by_time.offset >= mid, "everything up to {mid} is included");
+    if next_at > at {
+        assert_eq!(by_time.offset, mid, "nothing recorded later is included");
+    }
+    assert_eq!(read_dir_files(&out_t), canonical_of(&by_time));
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["replay", "--until-time", "yesterday", "--out"])
+        .arg(&out_t)
+        .arg("--data-dir")
+        .arg(app.data_dir())
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2), "a bad time is a usage error");
+
     // An earlier offset gives an earlier (different) state.
     let early =
         switchboard::tools::rebuild_dir(&app.data_dir(), Until::Offset(head / 2)).expect("replays");
