@@ -16,7 +16,7 @@ use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
 use crate::http::access::{require, tenant_of};
 use crate::http::error::ApiError;
-use crate::http::list::{self, ListParams};
+use crate::http::list::ListParams;
 use crate::http::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -69,12 +69,16 @@ struct Described {
 }
 
 /// Replays the log up to `until` (applied offsets only), describing the
-/// events `keep` selects (blocking work on a blocking thread).
+/// events `keep` selects, rendering them with `render` and keeping only
+/// those the list query matches (so a filtered query over a long log holds
+/// only its matches). Blocking work on a blocking thread.
 async fn scan(
     state: &AppState,
     until: u64,
     keep: impl Fn(&Envelope) -> bool + Send + 'static,
-) -> Result<Vec<Described>, ApiError> {
+    query: ListQuery,
+    render: fn(&Described) -> Map<String, Value>,
+) -> Result<(ListQuery, Vec<Map<String, Value>>), ApiError> {
     let log = state.pipeline.log().clone();
     let until = until.min(state.pipeline.projector().applied());
     tokio::task::spawn_blocking(move || {
@@ -89,7 +93,7 @@ async fn scan(
                     return;
                 }
                 if let Some(entry) = describe(env, event, before) {
-                    out.push(Described {
+                    let item = render(&Described {
                         offset: env.offset,
                         recorded_at: env.recorded_at,
                         via: env.metadata.via.clone(),
@@ -97,21 +101,28 @@ async fn scan(
                         actor: env.metadata.actor_name.clone(),
                         entry,
                     });
+                    if query.matches(&item) {
+                        out.push(item);
+                    }
                 }
             },
         )
-        .map(|_| out)
+        .map(|_| (query, out))
     })
     .await
     .map_err(|e| ApiError::unavailable(format!("reading the log failed: {e}")))?
     .map_err(|e| ApiError::unavailable(format!("reading the log failed: {e}")))
 }
 
-/// Refuses a bad list query before any log is read.
-fn check_query(params: &ListParams, schema: &ListSchema) -> Result<(), ApiError> {
-    ListQuery::parse(&params.0, schema)
-        .map(|_| ())
-        .map_err(|e| ApiError::validation(&e.param, e.message))
+/// Sorts and pages matched items into `{count, items}`.
+fn page(query: &ListQuery, items: Vec<Map<String, Value>>) -> Json<Value> {
+    let page = query.run(items);
+    Json(json!({ "count": page.count, "items": page.items }))
+}
+
+/// Parses the list query (refusing a bad one before any log is read).
+fn parse_query(params: &ListParams, schema: &ListSchema) -> Result<ListQuery, ApiError> {
+    ListQuery::parse(&params.0, schema).map_err(|e| ApiError::validation(&e.param, e.message))
 }
 
 fn ip_json(ip: Option<std::net::IpAddr>) -> Value {
@@ -165,17 +176,15 @@ pub async fn audit_logs(
     params: ListParams,
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewAudit)?;
-    // Validate the query before the (expensive) scan.
-    check_query(&params, &AUDIT_SCHEMA)?;
+    let query = parse_query(&params, &AUDIT_SCHEMA)?;
     let only: Option<TenantId> =
         (caller.home_tenant != SYSTEM_TENANT).then_some(caller.home_tenant);
     let head = state.pipeline.projector().applied();
-    let mut found = scan(&state, head, move |env| {
-        only.is_none_or(|t| env.tenant == t)
-    })
-    .await?;
+    let keep = move |env: &Envelope| only.is_none_or(|t| env.tenant == t);
+    let (query, mut found) = scan(&state, head, keep, query, render_audit).await?;
+    // Newest first before the (stable) sort, so equal times keep log order.
     found.reverse();
-    list::respond(&params, &AUDIT_SCHEMA, found.iter().map(render_audit))
+    Ok(page(&query, found))
 }
 
 /// Lists every change to one object: the events of stream
@@ -192,7 +201,7 @@ pub async fn history(
     require(state, caller, Capability::ViewAudit)?;
     let tenant = tenant_of(caller)?;
     let id = ids::parse_or_404(raw_id, what)?;
-    check_query(params, &HISTORY_SCHEMA)?;
+    let query = parse_query(params, &HISTORY_SCHEMA)?;
     let stream = StreamId::of(category, id);
     let applied = state.pipeline.projector().applied();
     let log = state.pipeline.log().clone();
@@ -213,11 +222,9 @@ pub async fn history(
     let Some(last) = last else {
         return Err(ApiError::not_found(what));
     };
-    let found = scan(state, last, move |env| {
-        env.tenant == tenant && env.stream == stream
-    })
-    .await?;
-    list::respond(params, &HISTORY_SCHEMA, found.iter().map(render_history))
+    let keep = move |env: &Envelope| env.tenant == tenant && env.stream == stream;
+    let (query, found) = scan(state, last, keep, query, render_history).await?;
+    Ok(page(&query, found))
 }
 
 /// `GET /users/{id}/history`.
