@@ -104,6 +104,18 @@ async fn replay_at_the_head_gives_the_live_projection_as_canonical_json() {
     let live = live_canonical(&app);
     let head = app.state().pipeline.log().head();
     assert!(live.len() >= 2, "system scope and the tenant");
+    // While the server runs, the tools refuse clearly (sled's lock).
+    let busy = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["log", "verify", "--data-dir"])
+        .arg(app.data_dir())
+        .output()
+        .expect("runs");
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("in use by another process"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
     app.stop().await;
 
     let out = app.dir.path().join("replayed");
