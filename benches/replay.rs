@@ -164,7 +164,7 @@ fn main() {
             }),
         ),
         (
-            "2b. + held in 4096-event batches as `replay` does, no apply",
+            "2b. + held in 4096-event batches (as the old `replay` did), no apply",
             Box::new(|| {
                 let mut n = 0u64;
                 let mut batch = Vec::with_capacity(REPLAY_BATCH);
@@ -202,6 +202,11 @@ fn main() {
 
     // One untimed scan warms sled's page cache for every stage alike.
     let _ = log.raw_records(1).count();
+    // BENCH_STAGES=0 skips the stage table (for 10M-event start-up runs).
+    let mut stages = stages;
+    if env_number("BENCH_STAGES", 1) == 0 {
+        stages.clear();
+    }
 
     let mut rows = Vec::new();
     for (name, stage) in &stages {
@@ -219,9 +224,17 @@ fn main() {
             "  done: {name}: {:.0} events/s",
             written as f64 / best.as_secs_f64()
         );
-        rows.push((*name, best, worst));
+        rows.push((name.to_string(), best, worst));
     }
     runtime.block_on(log.close());
+    drop(stages);
+    drop(log);
+    if env_number("BENCH_SNAPSHOT", 1) != 0 {
+        startup_with_and_without_snapshot(&runtime, &path, written, plan.users);
+    }
+    if rows.is_empty() {
+        return;
+    }
 
     println!("### Replay of {written} events");
     println!();
@@ -245,6 +258,74 @@ fn main() {
     }
     println!();
     println!("Stages are cumulative; \"added\" is this row's ns/event minus the previous row's.");
+}
+
+/// Start-up as the service does it (`app::start`): open the log (tail
+/// check), load the snapshot if it matches the log, replay the rest. Timed
+/// once without a snapshot (full replay), then a snapshot is written
+/// (`snapshots::take`, as on shutdown) and start-up is timed again.
+fn startup_with_and_without_snapshot(
+    runtime: &tokio::runtime::Runtime,
+    path: &Path,
+    written: u64,
+    users: u64,
+) {
+    use switchboard::snapshots;
+    let data_dir = path.to_path_buf();
+    let snap = switchboard_projections::snapshot::path_in(&data_dir);
+    let _ = std::fs::remove_file(&snap);
+    let start = |label: &str| {
+        let t = Instant::now();
+        let log = SledLog::open(LogConfig::new(&data_dir)).expect("open");
+        let opened = t.elapsed();
+        let loaded = snapshots::load(&data_dir, &log);
+        let loaded_at = t.elapsed();
+        let from = loaded.offset;
+        let projector = Projector::new(loaded.directory, loaded.offset);
+        let replayed = projector.replay(&log).expect("replay");
+        let total = t.elapsed();
+        let n_users: usize = projector
+            .read()
+            .scopes
+            .values()
+            .map(|s| s.users.len())
+            .sum();
+        assert_eq!(n_users as u64, users, "every user is there");
+        assert_eq!(projector.applied(), written);
+        println!(
+            "| {label} | {written} | {:.2} s | {:.2} s | {} | {replayed} | {:.2} s |",
+            opened.as_secs_f64(),
+            (loaded_at - opened).as_secs_f64(),
+            if loaded.fallback.is_none() {
+                format!("offset {from}")
+            } else {
+                "none".into()
+            },
+            total.as_secs_f64()
+        );
+        (log, projector)
+    };
+    println!("### Start-up with and without a projection snapshot ({written} events)");
+    println!();
+    println!("| start-up | events in log | open (tail check) | snapshot load + check | snapshot used | events replayed | total |");
+    println!("|---|---:|---:|---:|---|---:|---:|");
+    let (log, projector) = start("no snapshot (full replay)");
+    let t = Instant::now();
+    snapshots::take(&data_dir, &projector, &log).expect("snapshot");
+    let took = t.elapsed();
+    let size = std::fs::metadata(&snap).map(|m| m.len()).unwrap_or(0);
+    runtime.block_on(log.close());
+    drop((log, projector));
+    let (log, projector) = start("with snapshot at the head");
+    runtime.block_on(log.close());
+    drop((log, projector));
+    println!();
+    println!(
+        "Taking the snapshot (encode under the read lock + write + fsync): {:.2} s, {:.1} MB.",
+        took.as_secs_f64(),
+        size as f64 / 1e6
+    );
+    println!();
 }
 
 /// One timed pass over the log: the number of events it saw, and whatever it

@@ -3,7 +3,8 @@
 //! Start-up order: open the log (tail check) → bind the listener (so
 //! `/healthz` answers at once) → replay the log into the projections on a
 //! blocking thread → follow the log live → bootstrap the system
-//! administrator on an empty log → mark ready. Shutdown stops taking
+//! administrator on an empty log → mark ready. A projection snapshot that
+//! matches the log is loaded first, so the replay covers only the tail. Shutdown stops taking
 //! connections, lets in-flight requests finish, then closes the log (the
 //! writer drains its queue and flushes).
 
@@ -13,6 +14,7 @@ use crate::commands::bootstrap::{self, CreateSystemAdministrator};
 use crate::commands::{fresh_id, Pipeline};
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::snapshots;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use std::net::SocketAddr;
@@ -114,13 +116,28 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         .await
         .map_err(|e| AppError::Other(e.to_string()))??;
     let log: Arc<dyn EventLog> = Arc::new(log);
-    let projector = Projector::new(
-        Directory {
-            sync_retention_secs: config.sync_token_retention_secs,
-            ..Directory::default()
-        },
-        0,
-    );
+    // Start from the snapshot if it matches this log; the replay then only
+    // covers the tail.
+    let loading = std::time::Instant::now();
+    let (snap_dir, snap_log) = (config.data_dir.clone(), log.clone());
+    let loaded = tokio::task::spawn_blocking(move || snapshots::load(&snap_dir, snap_log.as_ref()))
+        .await
+        .map_err(|e| AppError::Other(e.to_string()))?;
+    match &loaded.fallback {
+        None => tracing::info!(
+            offset = loaded.offset,
+            seconds = loading.elapsed().as_secs_f64(),
+            "projection snapshot loaded"
+        ),
+        Some(why) => {
+            tracing::info!(reason = %why, "no usable projection snapshot; replaying the whole log")
+        }
+    }
+    // The retention horizon is configuration, not state: it applies whatever
+    // the snapshot was taken with.
+    let mut directory = loaded.directory;
+    directory.sync_retention_secs = config.sync_token_retention_secs;
+    let projector = Projector::new(directory, loaded.offset);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -172,6 +189,7 @@ async fn serve(
     let server = tokio::spawn(async move { server.await });
 
     // Startup work runs beside the server so /healthz answers meanwhile.
+    let snapshot_stop = shutdown.clone();
     let startup = async {
         let started = std::time::Instant::now();
         let replay_log = log.clone();
@@ -187,6 +205,15 @@ async fn serve(
             seconds = secs,
             "projections rebuilt from the log"
         );
+        let every = state.config.snapshot_every_events;
+        let snapshotter = tokio::spawn(snapshots::periodic(
+            state.config.data_dir.clone(),
+            projector.clone(),
+            log.clone(),
+            every,
+            projector.applied(),
+            snapshot_stop,
+        ));
         let follower = projector.clone().follow(log.clone());
         tokio::spawn(async move {
             if let Err(e) = follower.await {
@@ -196,17 +223,20 @@ async fn serve(
         bootstrap_admin(&state).await?;
         state.ready.store(true, Ordering::Release);
         tracing::info!("ready");
-        Ok::<(), AppError>(())
+        Ok::<_, AppError>(snapshotter)
     };
     let startup_result = tokio::select! {
-        r = startup => r,
-        _ = stopped(&mut shutdown) => Ok(()),
+        r = startup => r.map(Some),
+        _ = stopped(&mut shutdown) => Ok(None),
     };
-    if let Err(e) = startup_result {
-        tracing::error!(error = %e, "start-up failed");
-        state.pipeline.log().close().await;
-        return Err(e);
-    }
+    let snapshotter = match startup_result {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "start-up failed");
+            state.pipeline.log().close().await;
+            return Err(e);
+        }
+    };
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     let mut server = server;
     let served = tokio::select! {
@@ -225,6 +255,22 @@ async fn serve(
             }
         }
     };
+    // Snapshot what has been applied so the next start replays only the tail.
+    if let Some(task) = snapshotter {
+        task.abort();
+    }
+    if state.ready.load(Ordering::Acquire) && state.config.snapshot_every_events > 0 {
+        let (d, p, l) = (
+            state.config.data_dir.clone(),
+            projector.clone(),
+            log.clone(),
+        );
+        match tokio::task::spawn_blocking(move || snapshots::take(&d, &p, l.as_ref())).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "shutdown snapshot failed"),
+            Err(e) => tracing::warn!(error = %e, "shutdown snapshot task failed"),
+        }
+    }
     log.close().await;
     tracing::info!("stopped; the log is flushed");
     match served {

@@ -1,15 +1,17 @@
-//! The command line: `switchboard serve` and the `log` tools.
+//! The command line: `switchboard serve`, `replay` and the `log` tools
+//! (the tools themselves are in [`crate::tools`]).
 
 use crate::app;
 use crate::config::Config;
+use crate::tools;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
 use switchboard_events::domain::UserUpdated;
-use switchboard_events::verify::{hex, verify_records};
 use switchboard_events::{
     AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, SledLog, Value,
 };
+use switchboard_projections::rebuild::Until;
 
 /// switchboard: an event-sourced, multi-tenant PBX directory service.
 #[derive(Debug, Parser)]
@@ -43,13 +45,56 @@ pub enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Rebuild the projections as of a point in the log and write them as
+    /// canonical JSON, one file per tenant (`<tenant id>.json`, 0 = system).
+    Replay {
+        /// Stop after this offset.
+        #[arg(long, value_name = "N", conflicts_with = "until_time")]
+        until_offset: Option<u64>,
+        /// Stop after the last event recorded at or before this time (RFC 3339).
+        #[arg(long, value_name = "RFC3339")]
+        until_time: Option<String>,
+        /// The output directory.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+    },
 }
 
 /// `switchboard log ...`
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
-    /// Check every record's checksum, dense offsets and the hash chain.
+    /// Check every record's checksum, dense offsets and the hash chain;
+    /// print the count and head hash, or name the first bad offset (exit 1).
     Verify,
+    /// Write decoded envelopes as JSON Lines (with each record's hash and
+    /// the previous record's hash).
+    Export {
+        /// First offset.
+        #[arg(long, value_name = "N")]
+        from: Option<u64>,
+        /// Last offset.
+        #[arg(long, value_name = "M")]
+        to: Option<u64>,
+        /// Only this tenant's records (0 = system scope). Such an export
+        /// cannot be imported: its chain has gaps.
+        #[arg(long, value_name = "T")]
+        tenant: Option<u64>,
+        /// Write here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Rebuild a fresh data directory from a full export, refusing any line
+    /// that was altered, dropped or reordered.
+    Import {
+        /// The JSON Lines export.
+        file: PathBuf,
+    },
+    /// Counts per event type and tenant, size on disk, first and last times.
+    Stats {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Append synthetic events from concurrent writers and print each
     /// acknowledged offset range (load and crash testing).
     #[command(hide = true)]
@@ -100,6 +145,11 @@ pub fn run(cli: Cli) -> i32 {
             runtime.block_on(serve(config))
         }
         Command::Log { command } => runtime.block_on(log_command(config, command)),
+        Command::Replay {
+            until_offset,
+            until_time,
+            out,
+        } => replay_command(&config, until_offset, until_time, &out),
     }
 }
 
@@ -133,34 +183,107 @@ fn open_log(config: &Config, durability: Durability) -> Result<SledLog, String> 
     SledLog::open(lc).map_err(|e| e.to_string())
 }
 
-async fn log_command(config: Config, command: LogCommand) -> i32 {
-    match command {
-        LogCommand::Verify => {
-            let log = match open_log(&config, Durability::Fsync) {
-                Ok(l) => l,
+fn report<T>(result: Result<T, tools::ToolError>, ok: impl FnOnce(T)) -> i32 {
+    match result {
+        Ok(v) => {
+            ok(v);
+            0
+        }
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            e.code
+        }
+    }
+}
+
+fn replay_command(
+    config: &Config,
+    until_offset: Option<u64>,
+    until_time: Option<String>,
+    out: &std::path::Path,
+) -> i32 {
+    let until = match (until_offset, until_time) {
+        (Some(n), _) => Until::Offset(n),
+        (None, Some(t)) => {
+            match time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339) {
+                Ok(t) => Until::Time(t),
                 Err(e) => {
-                    eprintln!("switchboard: {e}");
-                    return 1;
-                }
-            };
-            match verify_records(log.raw_records(1), |_| {}) {
-                Ok(report) => {
-                    println!(
-                        "ok: {} records, head hash {}",
-                        report.count,
-                        hex(&report.head_hash)
-                    );
-                    0
-                }
-                Err(e) => {
-                    eprintln!(
-                        "switchboard: log verification failed at offset {}: {}",
-                        e.offset, e.reason
-                    );
-                    1
+                    eprintln!("switchboard: --until-time {t:?} is not RFC 3339: {e}");
+                    return 2;
                 }
             }
         }
+        (None, None) => {
+            eprintln!("switchboard: give --until-offset N or --until-time RFC3339");
+            return 2;
+        }
+    };
+    report(
+        tools::replay(&config.data_dir, until, out),
+        |(offset, files)| {
+            println!(
+                "replayed to offset {offset}: wrote {} tenant file(s) to {}",
+                files.len(),
+                out.display()
+            );
+        },
+    )
+}
+
+async fn log_command(config: Config, command: LogCommand) -> i32 {
+    match command {
+        LogCommand::Verify => report(tools::verify(&config.data_dir), |(count, head)| {
+            println!("ok: {count} records, head hash {head}");
+        }),
+        LogCommand::Export {
+            from,
+            to,
+            tenant,
+            out,
+        } => {
+            let range = tools::ExportRange { from, to, tenant };
+            let result = match out {
+                Some(path) => match std::fs::File::create(&path) {
+                    Ok(f) => {
+                        let mut w = std::io::BufWriter::new(f);
+                        tools::export(&config.data_dir, range, &mut w)
+                    }
+                    Err(e) => {
+                        eprintln!("switchboard: cannot create {}: {e}", path.display());
+                        return 1;
+                    }
+                },
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut w = std::io::BufWriter::new(stdout.lock());
+                    tools::export(&config.data_dir, range, &mut w)
+                }
+            };
+            report(result, |n| eprintln!("exported {n} records"))
+        }
+        LogCommand::Import { file } => {
+            report(tools::import(&config.data_dir, &file), |(count, head)| {
+                println!("imported: {count} records, head hash {head}");
+            })
+        }
+        LogCommand::Stats { json } => report(tools::stats(&config.data_dir), |s| {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+                return;
+            }
+            println!("records: {}", s.count);
+            println!("size on disk: {} bytes", s.size_on_disk);
+            println!("first: {}", s.first_at.as_deref().unwrap_or("-"));
+            println!("last: {}", s.last_at.as_deref().unwrap_or("-"));
+            println!("by event type:");
+            for (t, n) in &s.by_type {
+                println!("  {t}: {n}");
+            }
+            println!("by tenant:");
+            for (t, n) in &s.by_tenant {
+                println!("  {t}: {n}");
+            }
+        }),
         LogCommand::Stress {
             writers,
             appends,

@@ -59,6 +59,9 @@ pub struct Config {
     /// have queued for a slow client before it is cut off (the client
     /// resumes with `Last-Event-ID`).
     pub event_stream_buffer: usize,
+    /// Take a projection snapshot every this many applied events (and on
+    /// graceful shutdown); 0 disables snapshots.
+    pub snapshot_every_events: u64,
 }
 
 impl Default for Config {
@@ -80,6 +83,7 @@ impl Default for Config {
             sync_token_secret: None,
             sync_token_retention_secs: 0,
             event_stream_buffer: 1024,
+            snapshot_every_events: 100_000,
         }
     }
 }

@@ -15,6 +15,8 @@
 //! - [`ids`]: minting resource ids.
 //! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
 //! - [`sync`]: sync tokens (MAC-protected log positions) and their key.
+//! - [`snapshots`]: projection snapshots at start-up, every N events and on shutdown.
+//! - [`tools`]: the offline log tools (verify, export, import, stats, replay).
 //! - [`telemetry`]: tracing (text or JSON).
 
 pub mod app;
@@ -25,5 +27,7 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod schema;
+pub mod snapshots;
 pub mod sync;
 pub mod telemetry;
+pub mod tools;

@@ -14,12 +14,16 @@
 //! - [`log`]: the [`EventLog`] trait, expectations and errors.
 //! - [`sled_log`]: the sled implementation with group commit.
 //! - [`verify`]: full-log verification (CRC, density, hash chain).
+//! - [`raw`]: writer-less access for the offline tools.
+//! - [`export`]: JSON Lines export and chain-checked import.
 
 pub mod codec;
 pub mod domain;
 pub mod envelope;
+pub mod export;
 pub mod ids;
 pub mod log;
+pub mod raw;
 pub mod sled_log;
 pub mod upcast;
 pub mod value;

@@ -81,6 +81,12 @@ impl LogConfig {
 /// The log could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// Another process (a running server) holds the directory's lock.
+    #[error("the data directory {path} is in use by another process (a running switchboard server holds its lock); stop it first, or work on a copy taken while it was stopped")]
+    Locked {
+        /// The directory.
+        path: PathBuf,
+    },
     /// sled could not open the directory (another process may hold it).
     #[error("cannot open the event log at {path}: {reason}")]
     Storage {
@@ -104,7 +110,7 @@ pub enum OpenError {
 const LOG_PREFIX: u8 = b'L';
 const STREAM_PREFIX: u8 = b'S';
 
-fn log_key(offset: u64) -> [u8; 9] {
+pub(crate) fn log_key(offset: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = LOG_PREFIX;
     k[1..].copy_from_slice(&offset.to_be_bytes());
@@ -119,7 +125,7 @@ fn stream_prefix(stream: &StreamId) -> Vec<u8> {
     k
 }
 
-fn stream_key(stream: &StreamId, version: u64) -> Vec<u8> {
+pub(crate) fn stream_key(stream: &StreamId, version: u64) -> Vec<u8> {
     let mut k = stream_prefix(stream);
     k.extend_from_slice(&version.to_be_bytes());
     k
@@ -175,10 +181,7 @@ struct Tail {
 impl SledLog {
     /// Opens (or creates) the log and starts its writer.
     pub fn open(config: LogConfig) -> Result<SledLog, OpenError> {
-        let storage_err = |e: sled::Error| OpenError::Storage {
-            path: config.path.clone(),
-            reason: e.to_string(),
-        };
+        let storage_err = |e: sled::Error| crate::raw::open_error(&config.path, e);
         let db = sled::Config::new()
             .path(&config.path)
             .cache_capacity(config.cache_bytes)

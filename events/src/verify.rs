@@ -62,7 +62,12 @@ where
         if env.prev_hash != prev {
             return Err(VerifyError {
                 offset,
-                reason: "hash chain broken: prev_hash does not match the previous record".into(),
+                reason: format!(
+                    "hash chain broken: prev_hash does not match the hash of record {} \
+                     (that record was altered with a recomputed checksum, or records were \
+                     removed or reordered before this one)",
+                    offset - 1
+                ),
             });
         }
         prev = env.hash;

@@ -10,10 +10,18 @@
 //! - [`query`]: OData-style filter, search, orderby, skip/top/count over rendered items.
 //! - [`directory`]: the directory read model (tenants, users, extensions,
 //!   links, roles, groups, sessions), one file per family.
+//! - [`canonical`]: canonical JSON of a tenant's state (replay output, equivalence tests).
+//! - [`snapshot`]: the directory at one offset, on disk, checked against the log on load.
+//! - [`rebuild`]: the directory at a log prefix (offset or time).
+//! - [`audit`]: what each event means to an auditor (action, object, before → after).
 
+pub mod audit;
+pub mod canonical;
 pub mod directory;
 pub mod query;
+pub mod rebuild;
 pub mod runtime;
+pub mod snapshot;
 
 pub use directory::Directory;
 pub use runtime::{Projection, Projector, ReplayError};

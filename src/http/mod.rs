@@ -7,6 +7,7 @@
 //! dropped connection.
 
 pub mod access;
+pub mod as_of;
 pub mod error;
 pub mod extract;
 pub mod health;

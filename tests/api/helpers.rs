@@ -221,3 +221,15 @@ impl TestApp {
         json["id"].as_str().expect("id").to_owned()
     }
 }
+
+impl TestApp {
+    /// The running service's shared state (projector and log).
+    pub fn state(&self) -> &switchboard::http::AppState {
+        &self.running.as_ref().expect("the service is running").state
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+}

@@ -233,3 +233,73 @@ async fn an_open_stream_does_not_hold_up_shutdown() {
     .await;
     assert!(end.is_ok(), "the stream ended");
 }
+
+#[tokio::test]
+async fn the_callers_own_agent_status_and_presence_are_streamed_and_nobody_elses() {
+    use crate::queues::{create_queue, register, set_agents, user_with_role};
+    let app = spawn_app().await;
+    let t = app.tenant("agents-sse.example").await;
+    let (ann_id, ann) = user_with_role(&app, &t, "ann", "101", "StandardUser").await;
+    let (_, bob) = user_with_role(&app, &t, "bob", "102", "StandardUser").await;
+    let (_, registrar) = user_with_role(&app, &t, "sbc", "190", "Replicator").await;
+    let q = create_queue(&app, &t.admin, "Support", "800").await;
+    set_agents(&app, &t.admin, "call_queues", &q, &["101", "102"]).await;
+    register(&app, &registrar, "101", "ann-phone", 3600).await;
+
+    // From "now": only what follows is streamed.
+    let resp = connect(&app, &ann, None, "").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+
+    let set = |token: &str, status: &str| {
+        let (app, token, q) = (&app, token.to_owned(), q.clone());
+        let status = status.to_owned();
+        async move {
+            let resp = app
+                .post(
+                    &format!("/api/user/call_queues/{q}/agent"),
+                    Some(&token),
+                    &json!({ "status": status }),
+                )
+                .await;
+            assert_eq!(resp.status(), StatusCode::OK);
+        }
+    };
+    set(&bob, "LOGGED_IN").await; // bob's: never shown to ann
+    set(&ann, "LOGGED_IN").await;
+    let resp = app
+        .post(
+            "/api/user/presence",
+            Some(&ann),
+            &json!({"presence": "AWAY", "presence_note": "back at 3"}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = app
+        .post(
+            &format!("/api/users/{ann_id}/call_state"),
+            Some(&registrar),
+            &json!({"state": "ON_CALL", "queue_id": q}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    set(&bob, "BREAK").await;
+    set(&ann, "LOGGED_OUT").await;
+
+    let frames = read_frames(&mut stream, &mut buf, 4).await;
+    let kinds: Vec<&str> = frames.iter().map(|f| f.event.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["call_queue_agent", "status", "status", "call_queue_agent"]
+    );
+    for f in &frames[..3] {
+        // Rendered when read: the latest state, but always ann's and this queue's.
+        assert_eq!(f.data["change_type"], "UPDATED", "{:?}", f);
+    }
+    assert_eq!(frames[0].data["item"]["queue_id"], q);
+    assert_eq!(frames[0].data["item"]["extension_number"], "101");
+    assert_eq!(frames[1].data["item"]["presence_note"], "back at 3");
+    assert_eq!(frames[3].data["item"]["extension_number"], "101");
+    assert_eq!(frames[3].data["item"]["status"], "LOGGED_OUT");
+}

@@ -55,8 +55,9 @@ pub enum CodecError {
 
 macro_rules! domain_events {
     ($( $(#[$doc:meta])* $variant:ident : $ver:literal, $category:literal, $field:ident; )*) => {
-        /// Every fact switchboard records.
-        #[derive(Debug, Clone, PartialEq)]
+        /// Every fact switchboard records. (Serialize: exports and the audit
+        /// fallback show decoded events as JSON.)
+        #[derive(Debug, Clone, PartialEq, serde::Serialize)]
         pub enum Event {
             $( $(#[$doc])* $variant($variant), )*
         }

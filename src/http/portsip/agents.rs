@@ -95,7 +95,7 @@ fn user_queues(s: &Scope, user_id: Id) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "items": items })))
 }
 
-fn one_agent(s: &Scope, queue_id: Id, user_id: Id) -> Result<Json<Value>, ApiError> {
+pub(crate) fn one_agent(s: &Scope, queue_id: Id, user_id: Id) -> Result<Json<Value>, ApiError> {
     let u = s
         .users
         .get(&user_id)

@@ -1,6 +1,7 @@
 //! `GET /user/events`: a Server-Sent Events stream of the changes the caller
 //! may see — their personal contacts and favorites, the tenant's business
-//! contacts and the extension directory.
+//! contacts, the extension directory, and the caller's own call-queue agent
+//! status and presence/registration status.
 //!
 //! The stream is driven from the log: it subscribes at an offset (so
 //! catch-up and live are one loop, with no gap or repeat at the switch),
@@ -13,8 +14,8 @@
 //! of growing memory; it reconnects with its last id.
 
 use super::contacts::{render_contact, render_extension_contact};
-use super::ids;
 use super::sync::{issue, open};
+use super::{agents, ids, presence};
 use crate::auth::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
@@ -23,6 +24,7 @@ use crate::sync::Collection;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::Json;
 use futures::{Stream, StreamExt};
 use serde_json::{json, Map, Value};
 use std::convert::Infallible;
@@ -73,6 +75,13 @@ pub enum SseItem {
         /// The extension.
         extension_id: Id,
     },
+    /// The caller's own agent status or membership in a call queue changed.
+    Agent {
+        /// The queue.
+        queue_id: Id,
+    },
+    /// The caller's own presence, registrations or call state changed.
+    Presence,
 }
 
 /// Whether `listener` may see `event`, and what it is about. One function
@@ -92,6 +101,7 @@ pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<
             .any(|k| EXTENSION_CONTACT_FIELDS.contains(&k.as_str()))
     };
     let ext = |user: Id, change| Some(SseItem::ExtensionContact { user, change });
+    let agent = |queue_id: Id| Some(SseItem::Agent { queue_id });
     match event {
         Event::ContactCreated(e) if mine(e.owner) => Some(SseItem::Contact {
             owner: e.owner,
@@ -127,6 +137,13 @@ pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<
                 extension_id: e.extension_id,
             })
         }
+        Event::AgentStatusSet(e) if e.user_id == listener.user => agent(e.queue_id),
+        Event::CallQueueAgentAdded(e) if e.user_id == listener.user => agent(e.queue_id),
+        Event::CallQueueAgentRemoved(e) if e.user_id == listener.user => agent(e.queue_id),
+        Event::PresenceSet(e) if e.user_id == listener.user => Some(SseItem::Presence),
+        Event::RegistrationAdded(e) if e.user_id == listener.user => Some(SseItem::Presence),
+        Event::RegistrationRemoved(e) if e.user_id == listener.user => Some(SseItem::Presence),
+        Event::CallStateChanged(e) if e.user_id == listener.user => Some(SseItem::Presence),
         _ => None,
     }
 }
@@ -194,6 +211,24 @@ pub fn render(
         SseItem::Extension { extension_id } => {
             let owner = s.extensions.get(&extension_id).and_then(|x| x.primary_of)?;
             ("extension_contacts", ChangeType::Updated, user(owner))
+        }
+        SseItem::Agent { queue_id } => {
+            // Removed from the queue (or the queue is gone): the agent entry is.
+            match agents::one_agent(s, queue_id, listener.user) {
+                Ok(Json(Value::Object(mut m))) => {
+                    m.insert("queue_id".into(), json!(ids::render(queue_id)));
+                    ("call_queue_agent", ChangeType::Updated, m)
+                }
+                _ => ("call_queue_agent", ChangeType::Deleted, gone(queue_id)),
+            }
+        }
+        SseItem::Presence => {
+            let Json(Value::Object(m)) =
+                presence::render_status(s, listener.user, agents::now_ms()).ok()?
+            else {
+                return None;
+            };
+            ("status", ChangeType::Updated, m)
         }
     };
     Some((

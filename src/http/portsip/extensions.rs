@@ -17,6 +17,7 @@ use crate::commands::extensions::{
 use crate::commands::fresh_id;
 use crate::commands::users::ExtensionNumber;
 use crate::http::access::{require, tenant_of};
+use crate::http::as_of::AsOf;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, JsonBody};
 use crate::http::list::{self, ListParams};
@@ -140,16 +141,17 @@ fn parse_body(body: &Map<String, Value>) -> Result<Body, ApiError> {
     })
 }
 
-/// `GET /extensions`.
+/// `GET /extensions` (`?as_of=` answers from a past state).
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
+    as_of: AsOf,
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
     let items: Vec<_> = {
-        let dir = state.pipeline.projector().read();
+        let dir = as_of.read(&state);
         scope_in(&dir, tenant)
             .extensions
             .values()
@@ -192,16 +194,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
 }
 
-/// `GET /extensions/{id}`.
+/// `GET /extensions/{id}` (`?as_of=` answers from a past state).
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    as_of: AsOf,
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_extension_id(&id)?;
-    let dir = state.pipeline.projector().read();
+    let dir = as_of.read(&state);
     let x = scope_in(&dir, tenant)
         .extensions
         .get(&id)

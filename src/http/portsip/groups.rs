@@ -9,6 +9,7 @@ use crate::commands::groups::{self, CreateGroup, GroupName, UpdateGroup};
 use crate::commands::users::ExtensionNumber;
 use crate::commands::{fresh_id, CommandError};
 use crate::http::access::{require, tenant_of};
+use crate::http::as_of::AsOf;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::list::{self, ListParams};
@@ -81,6 +82,18 @@ fn with_scope<T>(
     f(dir.scope(tenant).unwrap_or(&empty))
 }
 
+/// Like [`with_scope`], from the state `as_of` names (live without it).
+fn with_scope_at<T>(
+    state: &AppState,
+    as_of: &AsOf,
+    tenant: TenantId,
+    f: impl FnOnce(&Scope) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let dir = as_of.read(state);
+    let empty = Scope::default();
+    f(dir.scope(tenant).unwrap_or(&empty))
+}
+
 /// Executes a group decision in the tenant.
 async fn run(
     state: &AppState,
@@ -98,15 +111,16 @@ async fn run(
     Ok(())
 }
 
-/// `GET /groups`.
+/// `GET /groups` (`?as_of=` answers from a past state).
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
+    as_of: AsOf,
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
-    let items = with_scope(&state, tenant, |s| {
+    let items = with_scope_at(&state, &as_of, tenant, |s| {
         Ok(s.groups
             .values()
             .map(|g| render(g, true))
@@ -147,16 +161,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
 }
 
-/// `GET /groups/{id}`.
+/// `GET /groups/{id}` (`?as_of=` answers from a past state).
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    as_of: AsOf,
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_id(&id)?;
-    with_scope(&state, tenant, |s| {
+    with_scope_at(&state, &as_of, tenant, |s| {
         Ok(Json(Value::Object(render(groups::group(s, id)?, false))))
     })
 }

@@ -1,6 +1,7 @@
 //! The PortSIP v22 dialect, served under `/api`, one file per resource.
 
 pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod business_contacts;
 pub mod contacts;
@@ -220,4 +221,11 @@ pub fn routes() -> Router<AppState> {
         .route("/user/cdrs/sync_tokens", post(sync::cdrs_token))
         .route("/user/cdrs/sync_tokens/{token}/diff", post(sync::cdrs_diff))
         .route("/user/events", get(events::stream))
+        .route("/audit_logs", get(audit::audit_logs))
+        .route("/users/{id}/history", get(audit::user_history))
+        .route("/extensions/{id}/history", get(audit::extension_history))
+        .route("/groups/{id}/history", get(audit::group_history))
+        .route("/call_queues/{id}/history", get(audit::call_queue_history))
+        .route("/ring_groups/{id}/history", get(audit::ring_group_history))
+        .route("/contacts/{id}/history", get(audit::contact_history))
 }

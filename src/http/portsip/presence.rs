@@ -44,7 +44,7 @@ async fn run(
     Ok(())
 }
 
-fn render_status(s: &Scope, user_id: Id, now: i64) -> Result<Json<Value>, ApiError> {
+pub(crate) fn render_status(s: &Scope, user_id: Id, now: i64) -> Result<Json<Value>, ApiError> {
     let u = s
         .users
         .get(&user_id)

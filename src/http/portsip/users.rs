@@ -7,6 +7,7 @@ use crate::auth::roles::Capability;
 use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
 use crate::commands::{fresh_id, CommandError};
 use crate::http::access::{require, tenant_of};
+use crate::http::as_of::AsOf;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, required_str, JsonBody};
 use crate::http::list::{self, ListParams};
@@ -73,16 +74,17 @@ fn fresh_ids(scope: &Scope) -> NewUserIds {
     }
 }
 
-/// `GET /users`.
+/// `GET /users` (`?as_of=` answers from a past state).
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
+    as_of: AsOf,
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
     let items: Vec<_> = {
-        let dir = state.pipeline.projector().read();
+        let dir = as_of.read(&state);
         match dir.scope(tenant) {
             Some(scope) => scope
                 .users
@@ -153,16 +155,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
 }
 
-/// `GET /users/{id}`.
+/// `GET /users/{id}` (`?as_of=` answers from a past state).
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    as_of: AsOf,
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
-    let dir = state.pipeline.projector().read();
+    let dir = as_of.read(&state);
     let scope = dir
         .scope(tenant)
         .ok_or_else(|| ApiError::not_found("user"))?;

@@ -1,0 +1,763 @@
+//! What each event means to an auditor: action, object, and the changed
+//! fields before → after.
+//!
+//! [`describe`] is the one place that maps events to audit entries. It is
+//! given the directory as it was *before* the event, so old values come from
+//! the state the change replaced. Every event family has an arm; events
+//! without one (new families added later) go through [`generic`], which
+//! derives the action from the type name (`…Created` → CREATE, `…Deleted`
+//! → DELETE, otherwise UPDATE), the object type from the stream category,
+//! and shows the payload's fields as the new state. To describe a new event
+//! family properly, add an arm to the match in [`describe`].
+//!
+//! Secrets never appear: a changed password, extension password or PIN is
+//! shown as the string `"changed"` on both sides, never as a hash.
+
+use crate::directory::{ext_type_name, Directory, Scope};
+use serde_json::{json, Map, Value as Json};
+use switchboard_events::domain::ContactOwner;
+use switchboard_events::{Envelope, Event, Fields, Id, Value};
+
+/// The placeholder a secret's old and new value are shown as.
+pub const SECRET: &str = "changed";
+
+/// One changed field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// Field name.
+    pub field: String,
+    /// Value before (`null` if unset or new).
+    pub old: Json,
+    /// Value after (`null` if cleared or deleted).
+    pub new: Json,
+}
+
+/// What an event did, for the audit log and object history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// `CREATE`, `UPDATE`, `DELETE`, `LOGIN`, `LOGOUT`.
+    pub action: &'static str,
+    /// `USER`, `EXTENSION`, `USER_GROUP`, `ROLE`, `TENANT`, `LOGIN`, ...
+    pub object_type: String,
+    /// The object's id, if it has one.
+    pub object_id: Option<Id>,
+    /// The object's name (at the time).
+    pub object_name: String,
+    /// Changed fields only.
+    pub changes: Vec<Change>,
+}
+
+impl AuditEntry {
+    /// `{field: old}` over the changed fields.
+    pub fn old_state(&self) -> Json {
+        Json::Object(
+            self.changes
+                .iter()
+                .map(|c| (c.field.clone(), c.old.clone()))
+                .collect(),
+        )
+    }
+
+    /// `{field: new}` over the changed fields.
+    pub fn new_state(&self) -> Json {
+        Json::Object(
+            self.changes
+                .iter()
+                .map(|c| (c.field.clone(), c.new.clone()))
+                .collect(),
+        )
+    }
+}
+
+/// Converts a stored field value to plain JSON (non-finite floats → null).
+pub fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => json!(i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::Str(s) => Json::String(s.clone()),
+        Value::List(items) => Json::Array(items.iter().map(value_json).collect()),
+        Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), value_json(v))).collect()),
+    }
+}
+
+fn change(field: &str, old: Json, new: Json) -> Change {
+    Change {
+        field: field.to_owned(),
+        old,
+        new,
+    }
+}
+
+fn secret(field: &str) -> Change {
+    change(field, json!(SECRET), json!(SECRET))
+}
+
+/// Field changes `old attrs → changes`, only where the value differs.
+fn field_changes(old: Option<&Fields>, changes: &Fields) -> Vec<Change> {
+    changes
+        .iter()
+        .filter_map(|(k, v)| {
+            let before = old.and_then(|o| o.get(k)).map_or(Json::Null, value_json);
+            let after = value_json(v);
+            (before != after).then(|| change(k, before, after))
+        })
+        .collect()
+}
+
+fn created_fields(attrs: &Fields) -> Vec<Change> {
+    field_changes(None, attrs)
+}
+
+fn entry(
+    action: &'static str,
+    object_type: &str,
+    id: Id,
+    name: &str,
+    changes: Vec<Change>,
+) -> AuditEntry {
+    AuditEntry {
+        action,
+        object_type: object_type.to_owned(),
+        object_id: Some(id),
+        object_name: name.to_owned(),
+        changes,
+    }
+}
+
+fn user_name(scope: Option<&Scope>, id: Id) -> String {
+    scope
+        .and_then(|s| s.users.get(&id))
+        .map(|u| u.name.clone())
+        .unwrap_or_default()
+}
+
+fn ext_number(scope: Option<&Scope>, id: Id) -> Json {
+    scope
+        .and_then(|s| s.extensions.get(&id))
+        .map_or(Json::Null, |e| json!(e.number))
+}
+
+/// Describes `event` (recorded in `env`) against the directory as it was
+/// just before it. `None` for events an auditor does not need (token
+/// refreshes).
+#[allow(unreachable_patterns)] // the fallback arm is for event families added later
+pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<AuditEntry> {
+    let scope = before.scope(env.tenant);
+    Some(match event {
+        Event::TenantCreated(e) => {
+            let mut c = vec![
+                change("name", Json::Null, json!(e.name)),
+                change("domain", Json::Null, json!(e.domain)),
+            ];
+            c.extend(created_fields(&e.attrs));
+            entry("CREATE", "TENANT", e.tenant_id, &e.name, c)
+        }
+        Event::TenantUpdated(e) => {
+            let t = before.tenants.get(&e.tenant_id);
+            let mut c = field_changes(t.map(|t| &t.attrs), &e.changes);
+            // `name` is a core field of the view, not an attribute.
+            for ch in &mut c {
+                if ch.field == "name" {
+                    ch.old = t.map_or(Json::Null, |t| json!(t.name));
+                }
+            }
+            let name = t.map(|t| t.name.clone()).unwrap_or_default();
+            entry("UPDATE", "TENANT", e.tenant_id, &name, c)
+        }
+        Event::TenantDeleted(e) => {
+            let name = before
+                .tenants
+                .get(&e.tenant_id)
+                .map(|t| t.name.clone())
+                .unwrap_or_default();
+            entry("DELETE", "TENANT", e.tenant_id, &name, vec![])
+        }
+
+        Event::UserCreated(e) => {
+            let mut c = vec![
+                change("name", Json::Null, json!(e.name)),
+                change("role", Json::Null, json!(e.role)),
+                secret("password"),
+            ];
+            c.extend(created_fields(&e.attrs));
+            entry("CREATE", "USER", e.user_id, &e.name, c)
+        }
+        Event::UserUpdated(e) => {
+            let u = scope.and_then(|s| s.users.get(&e.user_id));
+            let c = field_changes(u.map(|u| &u.attrs), &e.changes);
+            entry("UPDATE", "USER", e.user_id, &user_name(scope, e.user_id), c)
+        }
+        Event::UserSecretChanged(e) => {
+            use switchboard_events::domain::SecretKind;
+            let field = match e.secret {
+                SecretKind::Password => "password",
+                SecretKind::ExtensionPassword => "extension_password",
+                SecretKind::VoicemailPin => "voicemail_pin",
+            };
+            entry(
+                "UPDATE",
+                "USER",
+                e.user_id,
+                &user_name(scope, e.user_id),
+                vec![secret(field)],
+            )
+        }
+        Event::UserRoleChanged(e) => {
+            let old = scope
+                .and_then(|s| s.users.get(&e.user_id))
+                .map_or(Json::Null, |u| json!(u.role));
+            entry(
+                "UPDATE",
+                "USER",
+                e.user_id,
+                &user_name(scope, e.user_id),
+                vec![change("role", old, json!(e.role))],
+            )
+        }
+        Event::UserProfileReset(e) => {
+            let u = scope.and_then(|s| s.users.get(&e.user_id));
+            let c = field_changes(u.map(|u| &u.attrs), &e.reset);
+            entry("UPDATE", "USER", e.user_id, &user_name(scope, e.user_id), c)
+        }
+        Event::UserDeleted(e) => entry(
+            "DELETE",
+            "USER",
+            e.user_id,
+            &user_name(scope, e.user_id),
+            vec![],
+        ),
+
+        Event::ExtensionCreated(e) => entry(
+            "CREATE",
+            "EXTENSION",
+            e.extension_id,
+            &e.number,
+            vec![
+                change("number", Json::Null, json!(e.number)),
+                change("name", Json::Null, json!(e.name)),
+                change("type", Json::Null, json!(ext_type_name(e.ext_type))),
+                change("enabled", Json::Null, json!(e.enabled)),
+            ],
+        ),
+        Event::ExtensionUpdated(e) => {
+            let x = scope.and_then(|s| s.extensions.get(&e.extension_id));
+            let mut old = Fields::new();
+            if let Some(x) = x {
+                old.insert("number".into(), Value::Str(x.number.clone()));
+                old.insert("name".into(), Value::Str(x.name.clone()));
+                old.insert("type".into(), Value::Str(ext_type_name(x.ext_type).into()));
+                old.insert("enabled".into(), Value::Bool(x.enabled));
+            }
+            let c = field_changes(Some(&old), &e.changes);
+            let name = x.map(|x| x.number.clone()).unwrap_or_default();
+            entry("UPDATE", "EXTENSION", e.extension_id, &name, c)
+        }
+        Event::ExtensionDeleted(e) => {
+            let name = ext_number(scope, e.extension_id)
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            entry("DELETE", "EXTENSION", e.extension_id, &name, vec![])
+        }
+        Event::UserLinkedToExtension(e) => entry(
+            "UPDATE",
+            "USER",
+            e.user_id,
+            &user_name(scope, e.user_id),
+            vec![change(
+                "linked_extension",
+                Json::Null,
+                ext_number(scope, e.extension_id),
+            )],
+        ),
+        Event::UserUnlinkedFromExtension(e) => entry(
+            "UPDATE",
+            "USER",
+            e.user_id,
+            &user_name(scope, e.user_id),
+            vec![change(
+                "linked_extension",
+                ext_number(scope, e.extension_id),
+                Json::Null,
+            )],
+        ),
+        Event::PrimaryExtensionChanged(e) => {
+            let old = scope
+                .and_then(|s| s.users.get(&e.user_id))
+                .and_then(|u| u.primary_extension)
+                .map_or(Json::Null, |x| ext_number(scope, x));
+            let new = e.extension_id.map_or(Json::Null, |x| ext_number(scope, x));
+            entry(
+                "UPDATE",
+                "USER",
+                e.user_id,
+                &user_name(scope, e.user_id),
+                vec![change("extension_number", old, new)],
+            )
+        }
+
+        Event::RoleCreated(e) => entry(
+            "CREATE",
+            "ROLE",
+            e.role_id,
+            &e.name,
+            vec![
+                change("name", Json::Null, json!(e.name)),
+                change("description", Json::Null, json!(e.description)),
+                change("permissions", Json::Null, json!(e.permissions)),
+            ],
+        ),
+        Event::RoleUpdated(e) => {
+            let r = scope.and_then(|s| s.roles.get(&e.role_id));
+            let mut c = Vec::new();
+            if let Some(n) = &e.name {
+                c.push(change(
+                    "name",
+                    r.map_or(Json::Null, |r| json!(r.name)),
+                    json!(n),
+                ));
+            }
+            if let Some(d) = &e.description {
+                c.push(change(
+                    "description",
+                    r.map_or(Json::Null, |r| json!(r.description)),
+                    json!(d),
+                ));
+            }
+            if let Some(p) = &e.permissions {
+                c.push(change(
+                    "permissions",
+                    r.map_or(Json::Null, |r| json!(r.permissions)),
+                    json!(p),
+                ));
+            }
+            c.retain(|c| c.old != c.new);
+            let name = r.map(|r| r.name.clone()).unwrap_or_default();
+            entry("UPDATE", "ROLE", e.role_id, &name, c)
+        }
+        Event::RoleDeleted(e) => {
+            let name = scope
+                .and_then(|s| s.roles.get(&e.role_id))
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
+            entry("DELETE", "ROLE", e.role_id, &name, vec![])
+        }
+
+        Event::GroupCreated(e) => {
+            let mut c = vec![change("name", Json::Null, json!(e.name))];
+            c.extend(created_fields(&e.attrs));
+            entry("CREATE", "USER_GROUP", e.group_id, &e.name, c)
+        }
+        Event::GroupUpdated(e) => {
+            let g = scope.and_then(|s| s.groups.get(&e.group_id));
+            let mut c = field_changes(g.map(|g| &g.attrs), &e.changes);
+            for ch in &mut c {
+                if ch.field == "name" {
+                    ch.old = g.map_or(Json::Null, |g| json!(g.name));
+                }
+            }
+            c.retain(|c| c.old != c.new);
+            let name = g.map(|g| g.name.clone()).unwrap_or_default();
+            entry("UPDATE", "USER_GROUP", e.group_id, &name, c)
+        }
+        Event::GroupDeleted(e) => {
+            let name = scope
+                .and_then(|s| s.groups.get(&e.group_id))
+                .map(|g| g.name.clone())
+                .unwrap_or_default();
+            entry("DELETE", "USER_GROUP", e.group_id, &name, vec![])
+        }
+        Event::GroupMemberAdded(e) => {
+            let name = scope
+                .and_then(|s| s.groups.get(&e.group_id))
+                .map(|g| g.name.clone())
+                .unwrap_or_default();
+            entry(
+                "UPDATE",
+                "USER_GROUP",
+                e.group_id,
+                &name,
+                vec![change(
+                    "member",
+                    Json::Null,
+                    json!(user_name(scope, e.user_id)),
+                )],
+            )
+        }
+        Event::GroupMemberRemoved(e) => {
+            let name = scope
+                .and_then(|s| s.groups.get(&e.group_id))
+                .map(|g| g.name.clone())
+                .unwrap_or_default();
+            entry(
+                "UPDATE",
+                "USER_GROUP",
+                e.group_id,
+                &name,
+                vec![change(
+                    "member",
+                    json!(user_name(scope, e.user_id)),
+                    Json::Null,
+                )],
+            )
+        }
+
+        Event::SessionStarted(e) => entry(
+            "LOGIN",
+            "LOGIN",
+            e.user_id,
+            &user_name(scope, e.user_id),
+            vec![],
+        ),
+        Event::SessionEnded(e) => {
+            let user = before.sessions.get(e.session_id).map(|s| s.user_id);
+            let name = user.map(|u| user_name(scope, u)).unwrap_or_default();
+            AuditEntry {
+                action: "LOGOUT",
+                object_type: "LOGIN".into(),
+                object_id: user,
+                object_name: name,
+                changes: vec![],
+            }
+        }
+        Event::SessionTenantSwitched(e) => {
+            let s = before.sessions.get(e.session_id);
+            let tenant_name = |t: Id| before.tenants.get(&t).map_or(Json::Null, |t| json!(t.name));
+            let old = s.map_or(Json::Null, |s| tenant_name(s.acting_tenant));
+            AuditEntry {
+                action: "UPDATE",
+                object_type: "LOGIN".into(),
+                object_id: s.map(|s| s.user_id),
+                object_name: env.metadata.actor_name.clone(),
+                changes: vec![change("acting_tenant", old, tenant_name(e.tenant_id))],
+            }
+        }
+        // Token rotation changes nothing an auditor asks about.
+        Event::SessionRefreshed(_) => return None,
+
+        Event::ContactCreated(e) => {
+            let c = created_fields(&e.attrs);
+            let name = contact_name(&e.attrs);
+            entry("CREATE", contact_type(e.owner), e.contact_id, &name, c)
+        }
+        Event::ContactUpdated(e) => {
+            let old = scope.and_then(|s| s.contacts.get(e.owner, e.contact_id));
+            let c = field_changes(old.map(|c| &c.attrs), &e.changes);
+            let name = old.map(|c| contact_name(&c.attrs)).unwrap_or_default();
+            entry("UPDATE", contact_type(e.owner), e.contact_id, &name, c)
+        }
+        Event::ContactDeleted(e) => {
+            let old = scope.and_then(|s| s.contacts.get(e.owner, e.contact_id));
+            let name = old.map(|c| contact_name(&c.attrs)).unwrap_or_default();
+            entry("DELETE", contact_type(e.owner), e.contact_id, &name, vec![])
+        }
+        // A favorite is a personal bookmark, and presence, registrations and
+        // call state are the PBX's telemetry (many per minute per phone):
+        // none is a change to the directory an auditor asks about. They stay
+        // in the log, and in the agent status history report.
+        Event::FavoriteAdded(_)
+        | Event::FavoriteRemoved(_)
+        | Event::PresenceSet(_)
+        | Event::RegistrationAdded(_)
+        | Event::RegistrationRemoved(_)
+        | Event::CallStateChanged(_) => return None,
+
+        Event::CallQueueCreated(e) => {
+            let mut c = vec![
+                change("name", Json::Null, json!(e.name)),
+                change("extension_number", Json::Null, json!(e.extension_number)),
+            ];
+            c.extend(created_fields(&e.attrs));
+            entry("CREATE", "CALL_QUEUE", e.queue_id, &e.name, c)
+        }
+        Event::CallQueueUpdated(e) => {
+            let q = scope.and_then(|s| s.call_queues.get(&e.queue_id));
+            let old = q.map(|q| core_and_attrs(&q.name, &q.number, &q.attrs));
+            let name = q.map(|q| q.name.clone()).unwrap_or_default();
+            let c = field_changes(old.as_ref(), &e.changes);
+            entry("UPDATE", "CALL_QUEUE", e.queue_id, &name, c)
+        }
+        Event::CallQueueDeleted(e) => {
+            let name = queue_name(scope, e.queue_id);
+            entry("DELETE", "CALL_QUEUE", e.queue_id, &name, vec![])
+        }
+        Event::CallQueueAgentAdded(e) => agent_change(
+            "CALL_QUEUE",
+            e.queue_id,
+            &queue_name(scope, e.queue_id),
+            Json::Null,
+            json!({"agent": user_name(scope, e.user_id), "skill_level": e.skill_level}),
+        ),
+        Event::CallQueueAgentUpdated(e) => {
+            let old = scope
+                .and_then(|s| s.call_queues.get(&e.queue_id))
+                .and_then(|q| q.agents.get(&e.user_id))
+                .map_or(
+                    Json::Null,
+                    |a| json!({"agent": user_name(scope, e.user_id), "skill_level": a.skill_level}),
+                );
+            agent_change(
+                "CALL_QUEUE",
+                e.queue_id,
+                &queue_name(scope, e.queue_id),
+                old,
+                json!({"agent": user_name(scope, e.user_id), "skill_level": e.skill_level}),
+            )
+        }
+        Event::CallQueueAgentRemoved(e) => agent_change(
+            "CALL_QUEUE",
+            e.queue_id,
+            &queue_name(scope, e.queue_id),
+            json!({"agent": user_name(scope, e.user_id)}),
+            Json::Null,
+        ),
+        Event::RingGroupCreated(e) => {
+            let mut c = vec![
+                change("name", Json::Null, json!(e.name)),
+                change("extension_number", Json::Null, json!(e.extension_number)),
+            ];
+            c.extend(created_fields(&e.attrs));
+            entry("CREATE", "RING_GROUP", e.ring_group_id, &e.name, c)
+        }
+        Event::RingGroupUpdated(e) => {
+            let g = scope.and_then(|s| s.ring_groups.get(&e.ring_group_id));
+            let old = g.map(|g| core_and_attrs(&g.name, &g.number, &g.attrs));
+            let name = g.map(|g| g.name.clone()).unwrap_or_default();
+            let c = field_changes(old.as_ref(), &e.changes);
+            entry("UPDATE", "RING_GROUP", e.ring_group_id, &name, c)
+        }
+        Event::RingGroupDeleted(e) => {
+            let name = ring_group_name(scope, e.ring_group_id);
+            entry("DELETE", "RING_GROUP", e.ring_group_id, &name, vec![])
+        }
+        Event::RingGroupAgentAdded(e) => agent_change(
+            "RING_GROUP",
+            e.ring_group_id,
+            &ring_group_name(scope, e.ring_group_id),
+            Json::Null,
+            json!({"agent": user_name(scope, e.user_id), "skill_level": e.skill_level}),
+        ),
+        Event::RingGroupAgentUpdated(e) => {
+            let old = scope
+                .and_then(|s| s.ring_groups.get(&e.ring_group_id))
+                .and_then(|g| g.agents.get(&e.user_id))
+                .map_or(
+                    Json::Null,
+                    |l| json!({"agent": user_name(scope, e.user_id), "skill_level": l}),
+                );
+            agent_change(
+                "RING_GROUP",
+                e.ring_group_id,
+                &ring_group_name(scope, e.ring_group_id),
+                old,
+                json!({"agent": user_name(scope, e.user_id), "skill_level": e.skill_level}),
+            )
+        }
+        Event::RingGroupAgentRemoved(e) => agent_change(
+            "RING_GROUP",
+            e.ring_group_id,
+            &ring_group_name(scope, e.ring_group_id),
+            json!({"agent": user_name(scope, e.user_id)}),
+            Json::Null,
+        ),
+        // Supervisors audit who put an agent on break, and when.
+        Event::AgentStatusSet(e) => entry(
+            "UPDATE",
+            "CALL_QUEUE_AGENT",
+            e.user_id,
+            &user_name(scope, e.user_id),
+            vec![
+                // Which queue, shown on both sides as the change's context.
+                change(
+                    "call_queue",
+                    json!(queue_name(scope, e.queue_id)),
+                    json!(queue_name(scope, e.queue_id)),
+                ),
+                change(
+                    "status",
+                    json!(e.previous.as_str()),
+                    json!(e.status.as_str()),
+                ),
+            ],
+        ),
+
+        other => generic(env, other),
+    })
+}
+
+fn contact_type(owner: ContactOwner) -> &'static str {
+    match owner {
+        ContactOwner::Business => "CONTACT",
+        ContactOwner::User(_) => "PERSONAL_CONTACT",
+    }
+}
+
+fn contact_name(attrs: &Fields) -> String {
+    match attrs.get("name") {
+        Some(Value::Str(n)) => n.clone(),
+        _ => String::new(),
+    }
+}
+
+/// A queue's or ring group's core fields next to its attributes, so an
+/// update's changes compare against all of them.
+fn core_and_attrs(name: &str, number: &str, attrs: &Fields) -> Fields {
+    let mut old = attrs.clone();
+    old.insert("name".into(), Value::Str(name.to_owned()));
+    old.insert("extension_number".into(), Value::Str(number.to_owned()));
+    old
+}
+
+fn queue_name(scope: Option<&Scope>, id: Id) -> String {
+    scope
+        .and_then(|s| s.call_queues.get(&id))
+        .map(|q| q.name.clone())
+        .unwrap_or_default()
+}
+
+fn ring_group_name(scope: Option<&Scope>, id: Id) -> String {
+    scope
+        .and_then(|s| s.ring_groups.get(&id))
+        .map(|g| g.name.clone())
+        .unwrap_or_default()
+}
+
+fn agent_change(object_type: &str, id: Id, name: &str, old: Json, new: Json) -> AuditEntry {
+    entry(
+        "UPDATE",
+        object_type,
+        id,
+        name,
+        vec![change("agent", old, new)],
+    )
+}
+
+/// The fallback for event types without an arm in [`describe`].
+pub fn generic(env: &Envelope, event: &Event) -> AuditEntry {
+    let t = env.event_type.as_str();
+    let action = if t.ends_with("Created") || t.ends_with("Added") {
+        "CREATE"
+    } else if t.ends_with("Deleted") || t.ends_with("Removed") {
+        "DELETE"
+    } else {
+        "UPDATE"
+    };
+    let stream = env.stream.as_str();
+    let (category, id) = stream.rsplit_once('-').unwrap_or((stream, ""));
+    let object_id = id.parse::<u64>().ok().map(Id);
+    // `{"Variant": {fields}}` → the fields, less ids and secret hashes.
+    let payload = serde_json::to_value(event)
+        .ok()
+        .and_then(|v| match v {
+            Json::Object(m) => m.into_iter().next().map(|(_, v)| v),
+            _ => None,
+        })
+        .unwrap_or(Json::Null);
+    let mut fields = match payload {
+        Json::Object(m) => m,
+        _ => Map::new(),
+    };
+    fields.retain(|k, _| !k.ends_with("_id") && !k.ends_with("_hash"));
+    let object_name = fields
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let changes = flatten_changes(fields);
+    AuditEntry {
+        action,
+        // `call-queue-5` → `CALL_QUEUE` (the companion spec's spelling).
+        object_type: category.to_uppercase().replace('-', "_"),
+        object_id,
+        object_name,
+        changes,
+    }
+}
+
+/// `changes`/`attrs` maps of stored values (tagged JSON) are flattened to
+/// one change per field with plain values.
+fn flatten_changes(fields: Map<String, Json>) -> Vec<Change> {
+    let mut out = Vec::new();
+    for (k, v) in fields {
+        if matches!(k.as_str(), "changes" | "attrs" | "reset") {
+            if let Ok(f) = serde_json::from_value::<Fields>(v.clone()) {
+                out.extend(created_fields(&f));
+                continue;
+            }
+        }
+        out.push(change(&k, Json::Null, v));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Projection as _;
+    use switchboard_events::domain::{GroupCreated, SecretKind, UserCreated, UserSecretChanged};
+    use switchboard_events::{Metadata, StreamId};
+
+    fn envelope(offset: u64, stream: &str, event_type: &str) -> Envelope {
+        Envelope {
+            offset,
+            stream: StreamId::parse(stream).expect("stream"),
+            stream_version: 1,
+            tenant: Id(7),
+            event_type: event_type.into(),
+            schema_version: 1,
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+            metadata: Metadata::system("test"),
+            payload: vec![],
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
+    }
+
+    #[test]
+    fn the_generic_fallback_derives_action_object_and_fields() {
+        let mut attrs = Fields::new();
+        attrs.insert("max_wait".into(), Value::Int(30));
+        let event = Event::GroupCreated(GroupCreated {
+            group_id: Id(5),
+            name: "Support".into(),
+            attrs,
+        });
+        let e = generic(&envelope(1, "call-queue-5", "CallQueueCreated"), &event);
+        assert_eq!(e.action, "CREATE");
+        assert_eq!(e.object_type, "CALL_QUEUE");
+        assert_eq!(e.object_id, Some(Id(5)));
+        assert_eq!(e.object_name, "Support");
+        assert_eq!(e.new_state(), json!({"max_wait": 30, "name": "Support"}));
+        assert_eq!(e.old_state(), json!({"max_wait": null, "name": null}));
+        let e = generic(&envelope(2, "call-queue-5", "CallQueueDeleted"), &event);
+        assert_eq!(e.action, "DELETE");
+    }
+
+    #[test]
+    fn secrets_are_shown_as_changed_never_as_hashes() {
+        let mut dir = Directory::default();
+        let created = Event::UserCreated(UserCreated {
+            user_id: Id(3),
+            name: "alice".into(),
+            role: "StandardUser".into(),
+            password_hash: "$argon2id$secret".into(),
+            attrs: Fields::new(),
+        });
+        let env = envelope(1, "user-3", "UserCreated");
+        let e = describe(&env, &created, &dir).expect("described");
+        dir.apply(&env, &created);
+        assert!(!format!("{:?}", e).contains("argon2"));
+        let changed = Event::UserSecretChanged(UserSecretChanged {
+            user_id: Id(3),
+            secret: SecretKind::VoicemailPin,
+            hash: "$argon2id$pin".into(),
+        });
+        let e = describe(&envelope(2, "user-3", "UserSecretChanged"), &changed, &dir)
+            .expect("described");
+        assert_eq!(e.object_name, "alice", "named from the state before");
+        assert_eq!(e.new_state(), json!({"voicemail_pin": "changed"}));
+        assert!(!format!("{:?}", e).contains("argon2"));
+    }
+}
