@@ -129,7 +129,33 @@ async fn a_user_travels_through_every_dialect_and_the_log_remembers_who() {
     assert_eq!(s, StatusCode::OK, "{agent}");
     assert_eq!(agent["status"], "BREAK");
 
-    // 6. The log: each step with its actor and dialect.
+    // 6. The audit log (served from the log) names each step's dialect
+    //    and actor...
+    for (source, actor) in [
+        ("portsip", "boss"),
+        ("user-extensions-v1", "ops"),
+        ("voipappz", "ops"),
+    ] {
+        let (s, audit) = send(
+            &app,
+            Method::GET,
+            &format!("/api/audit_logs?filter=source eq '{source}'&top=100"),
+            Some(&t.admin),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{audit}");
+        let items = audit["items"].as_array().expect("items");
+        assert!(
+            items.iter().any(|i| i["user_name"] == actor),
+            "{source} by {actor}: {audit}"
+        );
+        if source != "portsip" {
+            assert!(items.iter().all(|i| i["user_name"] == actor), "{audit}");
+        }
+    }
+
+    // ... and so do the raw records.
     app.stop().await;
     let log = switchboard_events::SledLog::open(switchboard_events::LogConfig::new(
         app.dir.path().join("data"),
