@@ -35,6 +35,24 @@ pub(crate) fn open_error(path: &Path, e: sled::Error) -> OpenError {
     }
 }
 
+/// Opens a sled database, waiting briefly for a lock held by a log that was
+/// just closed in this process: sled's background flusher keeps the
+/// database (and its file lock) for up to one flush interval after the last
+/// handle is dropped. A lock still held after that is another process's.
+pub(crate) fn open_db(config: &sled::Config, path: &Path) -> Result<sled::Db, OpenError> {
+    const ATTEMPTS: u32 = 20;
+    let mut attempt = 0;
+    loop {
+        match config.open().map_err(|e| open_error(path, e)) {
+            Err(OpenError::Locked { .. }) if attempt + 1 < ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl RawLog {
     /// Opens an existing data directory (refuses a missing one rather than
     /// creating an empty log).
@@ -45,10 +63,7 @@ impl RawLog {
                 reason: "no event log here (the directory is missing or was never used)".into(),
             });
         }
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|e| open_error(path, e))?;
+        let db = open_db(&sled::Config::new().path(path), path)?;
         let tree = db.open_tree("log").map_err(|e| open_error(path, e))?;
         Ok(RawLog {
             db,

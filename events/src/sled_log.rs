@@ -182,12 +182,13 @@ impl SledLog {
     /// Opens (or creates) the log and starts its writer.
     pub fn open(config: LogConfig) -> Result<SledLog, OpenError> {
         let storage_err = |e: sled::Error| crate::raw::open_error(&config.path, e);
-        let db = sled::Config::new()
-            .path(&config.path)
-            .cache_capacity(config.cache_bytes)
-            .flush_every_ms(Some(200))
-            .open()
-            .map_err(storage_err)?;
+        let db = crate::raw::open_db(
+            &sled::Config::new()
+                .path(&config.path)
+                .cache_capacity(config.cache_bytes)
+                .flush_every_ms(Some(200)),
+            &config.path,
+        )?;
         let tree = db.open_tree("log").map_err(storage_err)?;
         let tail = check_tail(&tree, config.tail_check).map_err(|e| match e {
             LogError::Corrupt { offset, reason } => OpenError::Corrupt {
