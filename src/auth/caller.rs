@@ -89,6 +89,21 @@ pub fn bearer(parts: &Parts) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
+/// `?access_token=` on `GET …/user/events` only: a browser's `EventSource`
+/// cannot send an `Authorization` header, so the live change stream also
+/// takes the token in its query. Nowhere else, so tokens do not end up in
+/// the URLs (and logs) of ordinary requests.
+fn stream_query_token(parts: &Parts) -> Option<String> {
+    if parts.method != axum::http::Method::GET || !parts.uri.path().ends_with("/user/events") {
+        return None;
+    }
+    crate::http::list::form_pairs(parts.uri.query()?)
+        .into_iter()
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -96,8 +111,9 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token =
-            bearer(parts).ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+        let token = bearer(parts)
+            .or_else(|| stream_query_token(parts))
+            .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
         let hash = super::tokens::token_hash(&token);
         let dir = state.pipeline.projector().read();
         let session = dir

@@ -303,3 +303,37 @@ async fn the_callers_own_agent_status_and_presence_are_streamed_and_nobody_elses
     assert_eq!(frames[3].data["item"]["extension_number"], "101");
     assert_eq!(frames[3].data["item"]["status"], "LOGGED_OUT");
 }
+
+#[tokio::test]
+async fn a_browser_event_source_may_send_its_token_in_the_query_of_the_stream_only() {
+    let app = spawn_app().await;
+    let (_, ann, _) = two_users(&app, "acme.example").await;
+    let resp = app
+        .client
+        .get(app.url(&format!("/api/user/events?access_token={ann}")))
+        .send()
+        .await
+        .expect("connect");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+    let carol = create_contact(&app, "/api/user/contacts", &ann, &json!({"name": "Carol"})).await;
+    let frames = read_frames(&mut stream, &mut buf, 1).await;
+    assert_eq!(frames[0].data["item"]["id"], carol);
+
+    let resp = app
+        .client
+        .get(app.url("/api/user/events?access_token=garbage"))
+        .send()
+        .await
+        .expect("connect");
+    assert_error(resp, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    // Anywhere else a token in the URL is not accepted.
+    let resp = app
+        .client
+        .get(app.url(&format!("/api/user?access_token={ann}")))
+        .send()
+        .await
+        .expect("request");
+    assert_error(resp, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+}
