@@ -70,21 +70,10 @@ const VIA: &str = "client-users";
 /// The role of users created here.
 const ROLE: &str = "StandardUser";
 
-/// An error in this dialect's shape.
-#[derive(Debug)]
-pub struct ClientError(pub ApiError);
-
-impl From<ApiError> for ClientError {
-    fn from(e: ApiError) -> Self {
-        ClientError(e)
-    }
-}
-
-impl From<CommandError> for ClientError {
-    fn from(e: CommandError) -> Self {
-        ClientError(rename_fields(e).into())
-    }
-}
+dialect_error!(
+    /// An error in this dialect's shape (field names are the dialect's).
+    ClientError, |e| rename_fields(e).into()
+);
 
 impl IntoResponse for ClientError {
     fn into_response(self) -> Response {

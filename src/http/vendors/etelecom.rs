@@ -72,21 +72,10 @@ const VIA: &str = "etelecom";
 /// The caller-id provider name that marks a hotline.
 const HOTLINE_PROVIDER: &str = "etelecom-hotline";
 
-/// A Twirp error.
-#[derive(Debug)]
-pub struct TwirpError(pub ApiError);
-
-impl From<ApiError> for TwirpError {
-    fn from(e: ApiError) -> Self {
-        TwirpError(e)
-    }
-}
-
-impl From<CommandError> for TwirpError {
-    fn from(e: CommandError) -> Self {
-        TwirpError(e.into())
-    }
-}
+dialect_error!(
+    /// A Twirp error.
+    TwirpError
+);
 
 impl IntoResponse for TwirpError {
     fn into_response(self) -> Response {

@@ -15,6 +15,35 @@
 //! every failure is an [`ApiError`] (status, code, message, field); each
 //! dialect's error type only changes how that is written on the wire.
 
+/// Declares a dialect's error type: a newtype over [`ApiError`] that the
+/// `?` operator reaches from an `ApiError` or a
+/// [`CommandError`](crate::commands::CommandError) (through `$from_command`,
+/// `Into::into` unless the dialect renames fields first). The dialect then
+/// writes its own `IntoResponse`.
+macro_rules! dialect_error {
+    ($(#[$doc:meta])* $name:ident) => {
+        dialect_error!($(#[$doc])* $name, Into::into);
+    };
+    ($(#[$doc:meta])* $name:ident, $from_command:expr) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name(pub ApiError);
+
+        impl From<ApiError> for $name {
+            fn from(e: ApiError) -> Self {
+                $name(e)
+            }
+        }
+
+        impl From<CommandError> for $name {
+            fn from(e: CommandError) -> Self {
+                let convert: fn(CommandError) -> ApiError = $from_command;
+                $name(convert(e))
+            }
+        }
+    };
+}
+
 pub mod client_users;
 pub mod etelecom;
 pub mod user_extensions;

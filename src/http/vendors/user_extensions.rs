@@ -48,21 +48,10 @@ use switchboard_projections::directory::{LinkView, Scope};
 /// Provenance recorded on the events this dialect causes.
 const VIA: &str = "user-extensions-v1";
 
-/// An error in this dialect's envelope.
-#[derive(Debug)]
-pub struct V1Error(pub ApiError);
-
-impl From<ApiError> for V1Error {
-    fn from(e: ApiError) -> Self {
-        V1Error(e)
-    }
-}
-
-impl From<CommandError> for V1Error {
-    fn from(e: CommandError) -> Self {
-        V1Error(e.into())
-    }
-}
+dialect_error!(
+    /// An error in this dialect's envelope.
+    V1Error
+);
 
 impl IntoResponse for V1Error {
     fn into_response(self) -> Response {

@@ -63,21 +63,10 @@ use switchboard_projections::directory::{Scope, UserView};
 /// Provenance recorded on the events this dialect causes.
 const VIA: &str = "voipappz";
 
-/// An error in this dialect's shape.
-#[derive(Debug)]
-pub struct VoipappzError(pub ApiError);
-
-impl From<ApiError> for VoipappzError {
-    fn from(e: ApiError) -> Self {
-        VoipappzError(e)
-    }
-}
-
-impl From<CommandError> for VoipappzError {
-    fn from(e: CommandError) -> Self {
-        VoipappzError(e.into())
-    }
-}
+dialect_error!(
+    /// An error in this dialect's shape.
+    VoipappzError
+);
 
 impl IntoResponse for VoipappzError {
     fn into_response(self) -> Response {
