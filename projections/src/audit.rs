@@ -464,20 +464,17 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
         | Event::RegistrationRemoved(_)
         | Event::CallStateChanged(_) => return None,
 
-        Event::CallQueueCreated(e) => {
-            let mut c = vec![
-                change("name", Json::Null, json!(e.name)),
-                change("extension_number", Json::Null, json!(e.extension_number)),
-            ];
-            c.extend(created_fields(&e.attrs));
-            entry("CREATE", "CALL_QUEUE", e.queue_id, &e.name, c)
-        }
+        Event::CallQueueCreated(e) => numbered_created(
+            "CALL_QUEUE",
+            e.queue_id,
+            &e.name,
+            &e.extension_number,
+            &e.attrs,
+        ),
         Event::CallQueueUpdated(e) => {
             let q = scope.and_then(|s| s.call_queues.get(&e.queue_id));
-            let old = q.map(|q| core_and_attrs(&q.name, &q.number, &q.attrs));
-            let name = q.map(|q| q.name.clone()).unwrap_or_default();
-            let c = field_changes(old.as_ref(), &e.changes);
-            entry("UPDATE", "CALL_QUEUE", e.queue_id, &name, c)
+            let before = q.map(|q| (q.name.as_str(), q.number.as_str(), &q.attrs));
+            numbered_updated("CALL_QUEUE", e.queue_id, before, &e.changes)
         }
         Event::CallQueueDeleted(e) => {
             let name = queue_name(scope, e.queue_id);
@@ -513,20 +510,17 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
             json!({"agent": user_name(scope, e.user_id)}),
             Json::Null,
         ),
-        Event::RingGroupCreated(e) => {
-            let mut c = vec![
-                change("name", Json::Null, json!(e.name)),
-                change("extension_number", Json::Null, json!(e.extension_number)),
-            ];
-            c.extend(created_fields(&e.attrs));
-            entry("CREATE", "RING_GROUP", e.ring_group_id, &e.name, c)
-        }
+        Event::RingGroupCreated(e) => numbered_created(
+            "RING_GROUP",
+            e.ring_group_id,
+            &e.name,
+            &e.extension_number,
+            &e.attrs,
+        ),
         Event::RingGroupUpdated(e) => {
             let g = scope.and_then(|s| s.ring_groups.get(&e.ring_group_id));
-            let old = g.map(|g| core_and_attrs(&g.name, &g.number, &g.attrs));
-            let name = g.map(|g| g.name.clone()).unwrap_or_default();
-            let c = field_changes(old.as_ref(), &e.changes);
-            entry("UPDATE", "RING_GROUP", e.ring_group_id, &name, c)
+            let before = g.map(|g| (g.name.as_str(), g.number.as_str(), &g.attrs));
+            numbered_updated("RING_GROUP", e.ring_group_id, before, &e.changes)
         }
         Event::RingGroupDeleted(e) => {
             let name = ring_group_name(scope, e.ring_group_id);
@@ -601,13 +595,38 @@ fn contact_name(attrs: &Fields) -> String {
     }
 }
 
-/// A queue's or ring group's core fields next to its attributes, so an
-/// update's changes compare against all of them.
-fn core_and_attrs(name: &str, number: &str, attrs: &Fields) -> Fields {
-    let mut old = attrs.clone();
-    old.insert("name".into(), Value::Str(name.to_owned()));
-    old.insert("extension_number".into(), Value::Str(number.to_owned()));
-    old
+/// A call queue or ring group (a named number with attributes) was created.
+fn numbered_created(kind: &str, id: Id, name: &str, number: &str, attrs: &Fields) -> AuditEntry {
+    let mut c = vec![
+        change("name", Json::Null, json!(name)),
+        change("extension_number", Json::Null, json!(number)),
+    ];
+    c.extend(created_fields(attrs));
+    entry("CREATE", kind, id, name, c)
+}
+
+/// A call queue or ring group changed; `before` is its (name, number,
+/// attributes), compared as one set of fields.
+fn numbered_updated(
+    kind: &str,
+    id: Id,
+    before: Option<(&str, &str, &Fields)>,
+    changes: &Fields,
+) -> AuditEntry {
+    let old = before.map(|(name, number, attrs)| {
+        let mut old = attrs.clone();
+        old.insert("name".into(), Value::Str(name.to_owned()));
+        old.insert("extension_number".into(), Value::Str(number.to_owned()));
+        old
+    });
+    let name = before.map(|(n, _, _)| n.to_owned()).unwrap_or_default();
+    entry(
+        "UPDATE",
+        kind,
+        id,
+        &name,
+        field_changes(old.as_ref(), changes),
+    )
 }
 
 fn queue_name(scope: Option<&Scope>, id: Id) -> String {

@@ -240,6 +240,22 @@ async fn contacts_queues_and_agents_have_history_and_audit_entries() {
         !all.to_string().contains("lunch"),
         "presence is telemetry, not audited"
     );
+
+    // A queue's update shows its core fields before → after.
+    let r = app
+        .post(
+            &format!("/api/call_queues/{}", c.queue),
+            Some(&w.t.admin),
+            &json!({"name": "Help desk"}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let h = json_of(history(format!("/api/call_queues/{}/history", c.queue)).await).await;
+    assert_eq!(
+        h["items"][2]["changes"],
+        json!([{"field": "name", "old": "Support", "new": "Help desk"}]),
+        "{h}"
+    );
 }
 
 fn read_dir_files(dir: &Path) -> BTreeMap<u64, String> {
