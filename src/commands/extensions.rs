@@ -110,6 +110,41 @@ pub fn create(scope: &Scope, cmd: CreateExtension) -> Result<Decision, CommandEr
     )
 }
 
+/// Decides CreateExtension and LinkUserToExtension as one atomic append:
+/// a new extension for an existing user. The new extension is nobody's
+/// primary, so it becomes the user's primary if the user has none (the
+/// rule of [`link`]).
+pub fn create_linked(
+    scope: &Scope,
+    cmd: CreateExtension,
+    link_id: Id,
+    user_id: Id,
+) -> Result<Decision, CommandError> {
+    let user = scope
+        .users
+        .get(&user_id)
+        .ok_or_else(|| CommandError::NotFound("user".into()))?;
+    let extension_id = cmd.extension_id;
+    let mut d = create(scope, cmd)?;
+    d.events
+        .push(Event::UserLinkedToExtension(UserLinkedToExtension {
+            link_id,
+            user_id,
+            extension_id,
+        }));
+    if user.primary_extension.is_none() {
+        d.events
+            .push(Event::PrimaryExtensionChanged(PrimaryExtensionChanged {
+                user_id,
+                extension_id: Some(extension_id),
+            }));
+    }
+    Ok(d.expect(
+        StreamId::of("user", user_id),
+        Expected::Exactly(user.stamp.version),
+    ))
+}
+
 /// Update an extension (partial: absent fields keep their value).
 #[derive(Debug, Clone)]
 pub struct UpdateExtension {
@@ -352,6 +387,62 @@ mod tests {
             Err(CommandError::NotFound(what)) => what,
             other => panic!("expected not found, got {other:?}"),
         }
+    }
+
+    // ---- create and link in one append ----
+
+    #[test]
+    fn create_linked_creates_links_and_makes_primary_only_for_a_user_without_one() {
+        // Given ann without an extension, when a new extension is created for her,
+        // then it is created, linked and made her primary, in one decision.
+        let scope = given(&[user(1, "ann")]);
+        let d = create_linked(&scope, create_cmd(10, "201"), Id(50), Id(1)).expect("decides");
+        assert_eq!(
+            d.events,
+            vec![
+                ext_with_default_name(10, "201"),
+                linked(50, 1, 10),
+                primary(1, Some(10))
+            ]
+        );
+        assert_eq!(
+            d.expected.len(),
+            2,
+            "the extension is new and the user unchanged"
+        );
+
+        // Given bob who has a primary, then the new one is only linked.
+        let scope = given(&[
+            user(2, "bob"),
+            ext(11, "202"),
+            linked(51, 2, 11),
+            primary(2, Some(11)),
+        ]);
+        let d = create_linked(&scope, create_cmd(12, "203"), Id(52), Id(2)).expect("decides");
+        assert_eq!(
+            d.events,
+            vec![ext_with_default_name(12, "203"), linked(52, 2, 12)]
+        );
+
+        // Unknown user: nothing; a taken number: nothing.
+        assert_eq!(
+            not_found(create_linked(&scope, create_cmd(13, "204"), Id(53), Id(9))),
+            "user"
+        );
+        assert!(matches!(
+            create_linked(&scope, create_cmd(13, "202"), Id(53), Id(2)),
+            Err(CommandError::Conflict { .. })
+        ));
+    }
+
+    fn ext_with_default_name(id: u64, number: &str) -> Event {
+        Event::ExtensionCreated(ExtensionCreated {
+            extension_id: Id(id),
+            number: number.into(),
+            name: String::new(),
+            ext_type: ExtensionType::Sip,
+            enabled: true,
+        })
     }
 
     // ---- parsing at the edge ----

@@ -323,6 +323,19 @@ async fn extensions_users_and_assignment() {
     assert_eq!(s, StatusCode::OK, "{x2}");
     assert_eq!(x2["user_id"], fred);
     assert_eq!(x2["hotline_id"], "555");
+
+    // Fred now has a primary: a second extension with a hotline is refused
+    // as a whole, leaving no half-made extension (its number stays free).
+    let (s, e) = call(
+        &app,
+        a,
+        "CreateExtension",
+        json!({"extension_number": "712", "user_id": fred, "hotline_id": "556"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    let r = app.get("/api/extension_numbers/712", Some(a)).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "nothing was created");
 }
 
 #[tokio::test]

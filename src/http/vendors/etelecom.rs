@@ -30,8 +30,8 @@
 //!
 //! `CreateAccountUser` needs `extension_number` because every switchboard
 //! user has a primary extension; the SIP password and voicemail PIN start
-//! random. `CreateExtension` with `user_id` creates, then links (two
-//! appends).
+//! random. `CreateExtension` with `user_id` creates, links (and sets the
+//! hotline) in one atomic append.
 //!
 //! Errors other than the `updated` answers are Twirp errors:
 //! `{code, msg, meta: {code, argument?}}` — `invalid_argument`/`malformed`
@@ -493,58 +493,38 @@ async fn create_extension(
         .pipeline
         .execute(tenant, caller.metadata(VIA), |dir| {
             let scope = scope_in(dir, tenant);
-            if let Some(u) = user_id {
-                if !scope.users.contains_key(&u) {
-                    return Err(CommandError::NotFound("user".into()));
-                }
-            }
             let extension_id = fresh_id(|id| scope.extensions.contains_key(&id));
-            let d = extensions::create(
-                scope,
-                CreateExtension {
-                    extension_id,
-                    number,
-                    name,
-                    ext_type: switchboard_events::domain::ExtensionType::Sip,
-                    enabled: true,
-                },
-            )?;
+            let cmd = CreateExtension {
+                extension_id,
+                number,
+                name,
+                ext_type: switchboard_events::domain::ExtensionType::Sip,
+                enabled: true,
+            };
+            let Some(user_id) = user_id else {
+                return Ok((extensions::create(scope, cmd)?, extension_id));
+            };
+            // Created, linked (and the hotline set) in one append: a
+            // failure leaves no half-made extension behind.
+            let link_id = fresh_id(|id| scope.links.contains_key(&id));
+            let mut d = extensions::create_linked(scope, cmd, link_id, user_id)?;
+            if let Some(h) = &hotline {
+                // The hotline belongs to the user the extension is primary
+                // for; only set it if this link made it so.
+                let becomes_primary = d.events.iter().any(|e| {
+                    matches!(e, switchboard_events::Event::PrimaryExtensionChanged(p) if p.extension_id == Some(extension_id))
+                });
+                if !becomes_primary {
+                    return Err(CommandError::conflict(
+                        "EXTENSION_HAS_NO_USER",
+                        "the user already has a primary extension, so this one has no hotline",
+                    ));
+                }
+                d.events.extend(set_hotline(scope, user_id, h)?.events);
+            }
             Ok((d, extension_id))
         })
         .await?;
-    if let Some(user_id) = user_id {
-        state
-            .pipeline
-            .execute(tenant, caller.metadata(VIA), |dir| {
-                let scope = scope_in(dir, tenant);
-                let link_id = fresh_id(|id| scope.links.contains_key(&id));
-                let mut d = extensions::link(
-                    scope,
-                    LinkUserToExtension {
-                        link_id,
-                        user_id,
-                        extension_id,
-                    },
-                )?;
-                if let Some(h) = &hotline {
-                    // The hotline belongs to the user the extension is
-                    // primary for; only set it if this link made it so.
-                    let becomes_primary = d.events.iter().any(|e| {
-                        matches!(e, switchboard_events::Event::PrimaryExtensionChanged(p) if p.extension_id == Some(extension_id))
-                    });
-                    if !becomes_primary {
-                        return Err(CommandError::conflict(
-                            "EXTENSION_HAS_NO_USER",
-                            "the user already has a primary extension, so this one has no hotline",
-                        ));
-                    }
-                    let h = set_hotline(scope, user_id, h)?;
-                    d.events.extend(h.events);
-                }
-                Ok((d, ()))
-            })
-            .await?;
-    }
     let dir = state.pipeline.projector().read();
     let x = scope_in(&dir, tenant)
         .extensions
