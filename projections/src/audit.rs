@@ -15,7 +15,10 @@
 
 use crate::directory::{ext_type_name, Directory, Scope};
 use serde_json::{json, Map, Value as Json};
-use switchboard_events::domain::ContactOwner;
+use switchboard_events::domain::{
+    CallQueueAgentAdded, CallQueueAgentUpdated, ContactOwner, RingGroupAgentAdded,
+    RingGroupAgentUpdated,
+};
 use switchboard_events::{Envelope, Event, Fields, Id, Value};
 
 /// The placeholder a secret's old and new value are shown as.
@@ -480,36 +483,41 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
             let name = queue_name(scope, e.queue_id);
             entry("DELETE", "CALL_QUEUE", e.queue_id, &name, vec![])
         }
-        Event::CallQueueAgentAdded(e) => agent_change(
-            "CALL_QUEUE",
-            e.queue_id,
-            &queue_name(scope, e.queue_id),
-            Json::Null,
-            json!({"agent": user_name(scope, e.user_id), "skill_level": e.skill_level}),
-        ),
-        Event::CallQueueAgentUpdated(e) => {
-            let old = scope
-                .and_then(|s| s.call_queues.get(&e.queue_id))
-                .and_then(|q| q.agents.get(&e.user_id))
-                .map_or(
-                    Json::Null,
-                    |a| json!({"agent": user_name(scope, e.user_id), "skill_level": a.skill_level}),
-                );
+        Event::CallQueueAgentAdded(CallQueueAgentAdded {
+            queue_id,
+            user_id,
+            skill_level,
+        })
+        | Event::CallQueueAgentUpdated(CallQueueAgentUpdated {
+            queue_id,
+            user_id,
+            skill_level,
+        }) => {
+            let before = queue_level(scope, *queue_id, *user_id);
+            let name = queue_name(scope, *queue_id);
+            agent_change(
+                "CALL_QUEUE",
+                *queue_id,
+                &name,
+                scope,
+                *user_id,
+                before,
+                Some(*skill_level),
+            )
+        }
+        Event::CallQueueAgentRemoved(e) => {
+            let before = queue_level(scope, e.queue_id, e.user_id);
+            let name = queue_name(scope, e.queue_id);
             agent_change(
                 "CALL_QUEUE",
                 e.queue_id,
-                &queue_name(scope, e.queue_id),
-                old,
-                json!({"agent": user_name(scope, e.user_id), "skill_level": e.skill_level}),
+                &name,
+                scope,
+                e.user_id,
+                before,
+                None,
             )
         }
-        Event::CallQueueAgentRemoved(e) => agent_change(
-            "CALL_QUEUE",
-            e.queue_id,
-            &queue_name(scope, e.queue_id),
-            json!({"agent": user_name(scope, e.user_id)}),
-            Json::Null,
-        ),
         Event::RingGroupCreated(e) => numbered_created(
             "RING_GROUP",
             e.ring_group_id,
@@ -526,36 +534,41 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
             let name = ring_group_name(scope, e.ring_group_id);
             entry("DELETE", "RING_GROUP", e.ring_group_id, &name, vec![])
         }
-        Event::RingGroupAgentAdded(e) => agent_change(
-            "RING_GROUP",
-            e.ring_group_id,
-            &ring_group_name(scope, e.ring_group_id),
-            Json::Null,
-            json!({"agent": user_name(scope, e.user_id), "skill_level": e.skill_level}),
-        ),
-        Event::RingGroupAgentUpdated(e) => {
-            let old = scope
-                .and_then(|s| s.ring_groups.get(&e.ring_group_id))
-                .and_then(|g| g.agents.get(&e.user_id))
-                .map_or(
-                    Json::Null,
-                    |l| json!({"agent": user_name(scope, e.user_id), "skill_level": l}),
-                );
+        Event::RingGroupAgentAdded(RingGroupAgentAdded {
+            ring_group_id,
+            user_id,
+            skill_level,
+        })
+        | Event::RingGroupAgentUpdated(RingGroupAgentUpdated {
+            ring_group_id,
+            user_id,
+            skill_level,
+        }) => {
+            let before = ring_group_level(scope, *ring_group_id, *user_id);
+            let name = ring_group_name(scope, *ring_group_id);
+            agent_change(
+                "RING_GROUP",
+                *ring_group_id,
+                &name,
+                scope,
+                *user_id,
+                before,
+                Some(*skill_level),
+            )
+        }
+        Event::RingGroupAgentRemoved(e) => {
+            let before = ring_group_level(scope, e.ring_group_id, e.user_id);
+            let name = ring_group_name(scope, e.ring_group_id);
             agent_change(
                 "RING_GROUP",
                 e.ring_group_id,
-                &ring_group_name(scope, e.ring_group_id),
-                old,
-                json!({"agent": user_name(scope, e.user_id), "skill_level": e.skill_level}),
+                &name,
+                scope,
+                e.user_id,
+                before,
+                None,
             )
         }
-        Event::RingGroupAgentRemoved(e) => agent_change(
-            "RING_GROUP",
-            e.ring_group_id,
-            &ring_group_name(scope, e.ring_group_id),
-            json!({"agent": user_name(scope, e.user_id)}),
-            Json::Null,
-        ),
         // Supervisors audit who put an agent on break, and when.
         Event::AgentStatusSet(e) => entry(
             "UPDATE",
@@ -643,14 +656,44 @@ fn ring_group_name(scope: Option<&Scope>, id: Id) -> String {
         .unwrap_or_default()
 }
 
-fn agent_change(object_type: &str, id: Id, name: &str, old: Json, new: Json) -> AuditEntry {
+/// An agent joined, left or changed skill level in a queue or ring group:
+/// the agent and level before → after (`null` where it was or is no agent).
+fn agent_change(
+    kind: &str,
+    id: Id,
+    name: &str,
+    scope: Option<&Scope>,
+    user: Id,
+    before: Option<u8>,
+    after: Option<u8>,
+) -> AuditEntry {
+    let agent = |level: Option<u8>| {
+        level.map_or(
+            Json::Null,
+            |l| json!({"agent": user_name(scope, user), "skill_level": l}),
+        )
+    };
     entry(
         "UPDATE",
-        object_type,
+        kind,
         id,
         name,
-        vec![change("agent", old, new)],
+        vec![change("agent", agent(before), agent(after))],
     )
+}
+
+fn queue_level(scope: Option<&Scope>, queue: Id, user: Id) -> Option<u8> {
+    scope
+        .and_then(|s| s.call_queues.get(&queue))
+        .and_then(|q| q.agents.get(&user))
+        .map(|a| a.skill_level)
+}
+
+fn ring_group_level(scope: Option<&Scope>, group: Id, user: Id) -> Option<u8> {
+    scope
+        .and_then(|s| s.ring_groups.get(&group))
+        .and_then(|g| g.agents.get(&user))
+        .copied()
 }
 
 /// The fallback for event types without an arm in [`describe`].
