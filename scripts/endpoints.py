@@ -7,7 +7,7 @@ spec files, marked served or not by reading the router (src/http/portsip/mod.rs)
 import json, re, pathlib
 
 root = pathlib.Path(__file__).resolve().parent.parent
-spec_dir = root.parent / "shared" / "spec"
+spec_dir = root / "spec"
 router = (root / "src/http/portsip/mod.rs").read_text()
 
 served = set()
