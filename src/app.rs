@@ -104,6 +104,7 @@ impl Running {
 
 /// Starts the service; returns once it listens.
 pub async fn start(config: Config) -> Result<Running, AppError> {
+    http::cors::layer(&config).map_err(|e| AppError::Other(e.to_string()))?;
     // The sync token key is loaded (or created) first: failing here leaves
     // no log open behind.
     let sync_key =

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod as_of;
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -70,7 +71,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), require_ready));
 
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest(
@@ -96,7 +97,14 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    // Outermost, so preflights are answered before routing (which would say
+    // 405) and every answer, errors included, carries the CORS headers.
+    // `app::start` has refused an invalid CORS setting already.
+    match cors::layer(&state.config) {
+        Ok(Some(cors)) => router.layer(cors),
+        _ => router,
+    }
 }
 
 /// API requests wait for the startup replay: answering from a half-built

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod business_contacts;
 mod contacts;
+mod cors;
 mod cross_dialect;
 mod extension_contacts;
 mod extensions;
