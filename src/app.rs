@@ -102,8 +102,17 @@ impl Running {
     }
 }
 
-/// Starts the service; returns once it listens.
+/// Starts the service on the wall clock; returns once it listens.
 pub async fn start(config: Config) -> Result<Running, AppError> {
+    start_with_clock(config, crate::clock::system()).await
+}
+
+/// Starts the service with the given clock (tests pass a
+/// [`TestClock`](crate::clock::TestClock)); returns once it listens.
+pub async fn start_with_clock(
+    config: Config,
+    clock: crate::clock::SharedClock,
+) -> Result<Running, AppError> {
     http::cors::layer(&config).map_err(|e| AppError::Other(e.to_string()))?;
     // The sync token key is loaded (or created) first: failing here leaves
     // no log open behind.
@@ -147,9 +156,15 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         config: Arc::new(config.clone()),
         hasher,
         ready: Arc::new(AtomicBool::new(false)),
-        throttle: Arc::new(Throttle::new(Duration::from_secs(300), 5, 50)),
+        throttle: Arc::new(Throttle::new(
+            Duration::from_secs(300),
+            5,
+            50,
+            clock.clone(),
+        )),
         sync_key: Arc::new(sync_key),
         shutdown: shutdown_rx.clone(),
+        clock,
     };
     let listener = TcpListener::bind(config.listen)
         .await

@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`app`]: start-up (replay, bootstrap, readiness) and graceful shutdown.
 //! - [`cli`]: `switchboard serve` and the `log` tools.
+//! - [`clock`]: the service's clock (injected, so tests advance time instead of sleeping).
 //! - [`config`]: layered configuration (defaults, TOML, `SWITCHBOARD_*`).
 //! - [`commands`]: the command pipeline and one file per command family.
 //! - [`auth`]: password hashing, tokens, roles and permissions.
@@ -22,6 +23,7 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod http;

@@ -52,6 +52,8 @@ pub struct AppState {
     /// Becomes `true` when shutdown begins (long-lived responses such as
     /// event streams end themselves so shutdown need not wait for them).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// "Now" for every expiry and retention decision (a test clock in tests).
+    pub clock: crate::clock::SharedClock,
 }
 
 impl AppState {

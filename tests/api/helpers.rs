@@ -5,7 +5,9 @@
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::sync::Arc;
 use switchboard::app::{self, Running};
+use switchboard::clock::TestClock;
 use switchboard::config::Config;
 
 /// The system administrator's password in tests.
@@ -17,6 +19,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// The service's clock: `app.clock.advance(d)` moves past a TTL at once.
+    pub clock: Arc<TestClock>,
     running: Option<Running>,
     config: Config,
 }
@@ -54,7 +58,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = test_config(dir.path().join("data"));
     adjust(&mut config);
-    let running = app::start(config.clone()).await.expect("service starts");
+    let clock = TestClock::new();
+    let running = app::start_with_clock(config.clone(), clock.clone())
+        .await
+        .expect("service starts");
     running.ready().await;
     let addr = running.addr;
     TestApp {
@@ -62,6 +69,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),
         dir,
+        clock,
         running: Some(running),
         config,
     }
@@ -73,7 +81,7 @@ impl TestApp {
         if let Some(r) = self.running.take() {
             r.stop().await.expect("clean stop");
         }
-        let running = app::start(self.config.clone())
+        let running = app::start_with_clock(self.config.clone(), self.clock.clone())
             .await
             .expect("service restarts");
         running.ready().await;

@@ -154,6 +154,7 @@ pub fn render(
     dir: &Directory,
     listener: &Listener,
     item: &SseItem,
+    now_ms: i64,
 ) -> Option<(&'static str, Value)> {
     let empty = Scope::default();
     let s = dir.scope(listener.tenant).unwrap_or(&empty);
@@ -214,7 +215,7 @@ pub fn render(
         }
         SseItem::Agent { queue_id } => {
             // Removed from the queue (or the queue is gone): the agent entry is.
-            match agents::one_agent(s, queue_id, listener.user) {
+            match agents::one_agent(s, queue_id, listener.user, now_ms) {
                 Ok(Json(Value::Object(mut m))) => {
                     m.insert("queue_id".into(), json!(ids::render(queue_id)));
                     ("call_queue_agent", ChangeType::Updated, m)
@@ -223,8 +224,7 @@ pub fn render(
             }
         }
         SseItem::Presence => {
-            let Json(Value::Object(m)) =
-                presence::render_status(s, listener.user, agents::now_ms()).ok()?
+            let Json(Value::Object(m)) = presence::render_status(s, listener.user, now_ms).ok()?
             else {
                 return None;
             };
@@ -341,7 +341,8 @@ pub async fn stream(
                     let item = visible_to(&listener, &env, &event)?;
                     // Render once the projection has this event (read-your-writes).
                     projector.wait_for(env.offset).await;
-                    let (name, data) = render(&projector.read(), &listener, &item)?;
+                    let now_ms = agents::now_ms(&state);
+                    let (name, data) = render(&projector.read(), &listener, &item, now_ms)?;
                     let id = issue(&state, &caller, Collection::Events, env.offset, None);
                     Some(Ok::<_, Infallible>(
                         SseEvent::default()
