@@ -151,6 +151,9 @@ pub async fn start_with_clock(
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let webhooks =
+        crate::webhooks::Webhooks::new(&config, log.clone(), clock.clone(), shutdown_rx.clone())
+            .map_err(|e| AppError::Other(e.to_string()))?;
     let state = AppState {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
         config: Arc::new(config.clone()),
@@ -165,6 +168,7 @@ pub async fn start_with_clock(
         sync_key: Arc::new(sync_key),
         shutdown: shutdown_rx.clone(),
         clock,
+        webhooks,
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -237,6 +241,13 @@ async fn serve(
             }
         });
         bootstrap_admin(&state).await?;
+        // Webhooks start from the tenants the projection holds now and
+        // follow tenant changes after that offset in the log.
+        let (tenants, applied) = {
+            let dir = projector.read();
+            (dir.tenants.keys().copied().collect::<Vec<_>>(), dir.offset)
+        };
+        state.webhooks.start(tenants, applied);
         state.ready.store(true, Ordering::Release);
         tracing::info!("ready");
         Ok::<_, AppError>(snapshotter)
@@ -287,6 +298,7 @@ async fn serve(
             Err(e) => tracing::warn!(error = %e, "shutdown snapshot task failed"),
         }
     }
+    state.webhooks.stopped(Duration::from_secs(5)).await;
     log.close().await;
     tracing::info!("stopped; the log is flushed");
     match served {

@@ -97,6 +97,11 @@ pub struct Config {
     pub webhook_retry_max_ms: u64,
     /// How long one delivery attempt may take, in seconds.
     pub webhook_timeout_secs: u64,
+    /// Whether webhook receivers may be on loopback, private or link-local
+    /// addresses. Off by default: a tenant administrator must not be able
+    /// to make switchboard probe its own network (or a cloud metadata
+    /// service) and read the answers' status codes in the delivery log.
+    pub webhook_allow_private_targets: bool,
 }
 
 /// Accepts a list either as a TOML/figment array or as one comma-separated
@@ -157,6 +162,7 @@ impl Default for Config {
             webhook_retry_base_ms: 1000,
             webhook_retry_max_ms: 300_000,
             webhook_timeout_secs: 10,
+            webhook_allow_private_targets: false,
         }
     }
 }

@@ -14,11 +14,13 @@
 //! - [`auth`]: password hashing, tokens, roles and permissions.
 //! - [`http`]: router, middleware, errors, and the API dialects.
 //! - [`ids`]: minting resource ids.
+//! - [`keyfile`]: 32-byte keys from a configured secret or a 0600 file beside the data.
 //! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
 //! - [`sync`]: sync tokens (MAC-protected log positions) and their key.
 //! - [`snapshots`]: projection snapshots at start-up, every N events and on shutdown.
 //! - [`tools`]: the offline log tools (verify, export, import, stats, replay).
 //! - [`telemetry`]: tracing (text or JSON).
+//! - [`webhooks`]: delivering tenants' webhook subscriptions from the log (at least once, in order).
 
 pub mod app;
 pub mod auth;
@@ -28,8 +30,10 @@ pub mod commands;
 pub mod config;
 pub mod http;
 pub mod ids;
+pub mod keyfile;
 pub mod schema;
 pub mod snapshots;
 pub mod sync;
 pub mod telemetry;
 pub mod tools;
+pub mod webhooks;

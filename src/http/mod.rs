@@ -54,6 +54,8 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// "Now" for every expiry and retention decision (a test clock in tests).
     pub clock: crate::clock::SharedClock,
+    /// Webhook delivery (status, attempts and resume for the admin routes).
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl AppState {

@@ -2,6 +2,8 @@
 //! fresh temporary data directory. One binary, one module per feature.
 
 mod helpers;
+#[path = "../support/receiver.rs"]
+mod receiver;
 
 mod agents;
 mod audit;
@@ -29,3 +31,4 @@ mod vendor_common;
 mod vendor_etelecom;
 mod vendor_user_extensions;
 mod vendor_voipappz;
+mod webhooks;

@@ -18,6 +18,7 @@ pub mod sync;
 pub mod tenants;
 pub mod user;
 pub mod users;
+pub mod webhooks;
 
 use super::AppState;
 use axum::routing::{get, post};
@@ -228,4 +229,7 @@ pub fn routes() -> Router<AppState> {
         .route("/call_queues/{id}/history", get(audit::call_queue_history))
         .route("/ring_groups/{id}/history", get(audit::ring_group_history))
         .route("/contacts/{id}/history", get(audit::contact_history))
+        .route("/webhooks", get(webhooks::list))
+        .route("/webhooks/{kind}/deliveries", get(webhooks::deliveries))
+        .route("/webhooks/{kind}/resume", post(webhooks::resume))
 }
