@@ -298,7 +298,11 @@ async fn serve(
             Err(e) => tracing::warn!(error = %e, "shutdown snapshot task failed"),
         }
     }
-    state.webhooks.stopped(Duration::from_secs(5)).await;
+    // An in-flight delivery finishes (bounded by its timeout) and is recorded.
+    state
+        .webhooks
+        .stopped(Duration::from_secs(state.config.webhook_timeout_secs + 1))
+        .await;
     log.close().await;
     tracing::info!("stopped; the log is flushed");
     match served {

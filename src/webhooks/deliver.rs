@@ -16,7 +16,7 @@
 //!   /api/webhooks/{kind}/resume`) or changes its settings.
 
 use super::payload;
-use super::settings::{Auth, Kind, Subscription, Target};
+use super::settings::{self, Auth, Kind, Subscription, Target};
 use super::signing::{self, MasterKey};
 use super::store::{Attempt, Outcome, Status, Store, SubState};
 use crate::clock::SharedClock;
@@ -27,7 +27,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_events::envelope::format_rfc3339;
-use switchboard_events::{Envelope, Event, EventLog, TenantId};
+use switchboard_events::{Envelope, Event, EventLog, StreamId, TenantId};
 use tokio::sync::{watch, Notify};
 
 /// Retry and timeout settings.
@@ -127,6 +127,15 @@ async fn run(
 ) {
     let mut shutdown = shared.shutdown.clone();
     let secret = shared.key.tenant_secret(tenant);
+    let tenant_stream = StreamId::of("tenant", tenant);
+    // Whether the subscription is on at the log position being read. It is
+    // on where the worker starts (the supervisor starts workers for enabled
+    // subscriptions, and `since` ≤ the cursor); after that the worker
+    // follows the tenant's own events in log order, so an event recorded
+    // while the subscription was off is never sent, however late the
+    // supervisor notices. (Where to send comes from the latest settings,
+    // so a corrected URL helps even the event being retried.)
+    let mut on = true;
     'follow: loop {
         let from = state.lock().delivered_through + 1;
         let mut events = shared.log.subscribe(from);
@@ -146,7 +155,30 @@ async fn run(
                 }
                 None => return, // the log closed
             };
-            if env.tenant != tenant || !payload::wanted(kind, &env.event_type) {
+            if env.stream == tenant_stream {
+                match Event::from_envelope(&env) {
+                    Ok(Event::TenantDeleted(_)) => return,
+                    Ok(Event::TenantUpdated(e)) => {
+                        if let Some(v) = e.changes.get(kind.name()) {
+                            let now_on = settings::target(v).is_some();
+                            if now_on && !on {
+                                // Switched on again: delivery starts afresh here.
+                                let mut s = state.lock();
+                                let attempts = std::mem::take(&mut s.attempts);
+                                *s = SubState {
+                                    attempts,
+                                    ..SubState::starting_at(env.offset)
+                                };
+                                save(&shared, tenant, kind, &s);
+                            }
+                            on = now_on;
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            if !on || env.tenant != tenant || !payload::wanted(kind, &env.event_type) {
                 continue;
             }
             let body = match Event::from_envelope(&env) {
@@ -227,12 +259,10 @@ async fn deliver(
         n += 1;
         let at = format_rfc3339(shared.clock.now());
         let started = Instant::now();
-        let result = tokio::select! {
-            r = post(shared, &target, secret, &event_id, body) => r,
-            // An attempt cut off by shutdown is not recorded: the event is
-            // delivered again after the restart (the in-flight duplicate).
-            _ = shutdown.wait_for(|s| *s) => return Err(Stopping),
-        };
+        // Not cut off by a graceful shutdown: the attempt (bounded by
+        // `webhook_timeout_secs`) finishes and is recorded, so a clean
+        // restart sends nothing twice. Only a crash leaves it in flight.
+        let result = post(shared, &target, secret, &event_id, body).await;
         let (outcome, status, error) = match &result {
             Ok(code) => (Outcome::Delivered, Some(*code), None),
             Err(f) if n >= shared.policy.max_attempts => {

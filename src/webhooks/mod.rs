@@ -203,16 +203,17 @@ impl Webhooks {
                 .unwrap_or_default();
             let wanted = sub.target.is_some() && payload::deliverable(kind);
             let key = (tenant, kind);
-            let restart = workers
-                .get(&key)
-                .is_some_and(|w| !wanted || w.settings.borrow().since != sub.since);
-            if restart {
-                // Off, or switched off and on: this worker's cursor is over.
+            if hooks.is_none() {
+                // The tenant is gone (its worker has seen that too).
                 if let Some(w) = workers.remove(&key) {
                     w.task.abort();
                 }
+                self.shared.store.remove(tenant, kind);
+                continue;
             }
             match workers.get(&key) {
+                // A running worker follows switching off and on in log order
+                // itself; it only needs the latest target.
                 Some(w) => {
                     w.settings.send_replace(sub);
                 }
@@ -221,9 +222,6 @@ impl Webhooks {
                     workers.insert(key, w);
                 }
                 None => {}
-            }
-            if hooks.is_none() {
-                self.shared.store.remove(tenant, kind);
             }
         }
         let mut known = self.known.lock();
@@ -294,7 +292,8 @@ impl Webhooks {
         Ok(())
     }
 
-    /// Waits (up to `grace`) for the workers to notice shutdown.
+    /// Waits (up to `grace`) for the workers to finish their in-flight
+    /// attempt and stop.
     pub async fn stopped(&self, grace: Duration) {
         let tasks: Vec<_> = self.workers.lock().drain().map(|(_, w)| w.task).collect();
         let all = futures::future::join_all(tasks);

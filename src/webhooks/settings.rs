@@ -155,7 +155,7 @@ pub fn fold(events: impl IntoIterator<Item = (u64, Event)>) -> Option<TenantHook
 }
 
 /// The target of a webhook object, if it is enabled with a URL.
-fn target(v: &Value) -> Option<Target> {
+pub fn target(v: &Value) -> Option<Target> {
     let Value::Map(m) = v else {
         return None;
     };

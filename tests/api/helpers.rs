@@ -101,6 +101,9 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// A GET. `#[must_use]`: a request whose answer nobody checks proves nothing
+    /// (and a failed setup step would surface later as a confusing failure).
+    #[must_use = "check the answer (status or body) of every request"]
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         let mut req = self.client.get(self.url(path));
         if let Some(t) = token {
@@ -109,6 +112,8 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    /// A POST with a JSON body; `#[must_use]` like [`TestApp::get`].
+    #[must_use = "check the answer (status or body) of every request"]
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
         let mut req = self.client.post(self.url(path)).json(body);
         if let Some(t) = token {
@@ -133,6 +138,15 @@ impl TestApp {
         let body: Value = resp.json().await.expect("json");
         body["access_token"].as_str().expect("token").to_owned()
     }
+}
+
+/// Asserts a successful (2xx) answer, for setup steps a test relies on, and
+/// returns its JSON body (`null` when there is none).
+pub async fn ok(resp: Response) -> Value {
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    assert!(status.is_success(), "expected 2xx, got {status}: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 /// Asserts a PortSIP error answer and returns its first error.
