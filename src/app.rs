@@ -113,19 +113,35 @@ pub async fn start_with_clock(
     config: Config,
     clock: crate::clock::SharedClock,
 ) -> Result<Running, AppError> {
+    start_with(config, clock, None).await
+}
+
+/// Starts the service with the given clock on `log` if given (already
+/// open: tests wrap the log to inject storage faults), otherwise on the log
+/// in `config.data_dir`.
+pub async fn start_with(
+    config: Config,
+    clock: crate::clock::SharedClock,
+    log: Option<Arc<dyn EventLog>>,
+) -> Result<Running, AppError> {
     http::cors::layer(&config).map_err(|e| AppError::Other(e.to_string()))?;
     // The sync token key is loaded (or created) first: failing here leaves
     // no log open behind.
     let sync_key =
         crate::sync::SyncKey::load(config.sync_token_secret.as_deref(), &config.data_dir)
             .map_err(|e| AppError::Other(e.to_string()))?;
-    let mut log_config = LogConfig::new(&config.data_dir);
-    log_config.durability = config.durability;
-    log_config.tail_check = config.tail_check;
-    let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
-        .await
-        .map_err(|e| AppError::Other(e.to_string()))??;
-    let log: Arc<dyn EventLog> = Arc::new(log);
+    let log: Arc<dyn EventLog> = match log {
+        Some(log) => log,
+        None => {
+            let mut log_config = LogConfig::new(&config.data_dir);
+            log_config.durability = config.durability;
+            log_config.tail_check = config.tail_check;
+            let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
+                .await
+                .map_err(|e| AppError::Other(e.to_string()))??;
+            Arc::new(log)
+        }
+    };
     // Start from the snapshot if it matches this log; the replay then only
     // covers the tail.
     let loading = std::time::Instant::now();

@@ -75,7 +75,39 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
+/// Starts the service on an already-open log (a wrapper that injects
+/// faults) over `dir`, and waits until ready.
+pub async fn spawn_app_on_log(
+    dir: tempfile::TempDir,
+    log: Arc<dyn switchboard_events::EventLog>,
+) -> TestApp {
+    init_tracing();
+    let config = test_config(dir.path().join("data"));
+    let clock = TestClock::new();
+    let running = app::start_with(config.clone(), clock.clone(), Some(log))
+        .await
+        .expect("service starts");
+    running.ready().await;
+    let addr = running.addr;
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        dir,
+        clock,
+        running: Some(running),
+        config,
+    }
+}
+
 impl TestApp {
+    /// Asks the service to stop without waiting (in-flight requests go on).
+    pub fn begin_shutdown(&self) {
+        if let Some(r) = &self.running {
+            r.shutdown();
+        }
+    }
+
     /// Stops the service gracefully and starts it again on the same data.
     pub async fn restart(&mut self) {
         if let Some(r) = self.running.take() {
