@@ -62,7 +62,7 @@ fn every_acknowledged_append_survives_sigkill() {
         while let Ok(line) = rx.try_recv() {
             acked.push(parse(&line));
         }
-        let _ = reader.join();
+        reader.join().expect("the reader thread");
 
         let log = SledLog::open(LogConfig::new(&data)).expect("reopens after SIGKILL");
         let max = acked.iter().map(|a| a.1).max().expect("some");
