@@ -268,22 +268,10 @@ async fn tampering_older_than_the_start_up_tail_check_is_caught_by_verify() {
     let forged = {
         let tree = log.raw_tree();
         let bytes = tree.get(record_key(5)).expect("get").expect("present");
-        let mut env = switchboard_events::codec::decode_record(&bytes).expect("decodes");
-        env.metadata.actor_name = "someone else".into();
-        let (forged, _) =
-            switchboard_events::codec::encode_record(&switchboard_events::codec::RecordParts {
-                offset: env.offset,
-                stream: env.stream.as_str(),
-                stream_version: env.stream_version,
-                tenant: env.tenant.0,
-                event_type: &env.event_type,
-                schema_version: env.schema_version,
-                recorded_at_us: switchboard_events::codec::to_micros(env.recorded_at),
-                metadata: &env.metadata,
-                payload: &env.payload,
-                prev_hash: &env.prev_hash,
-            })
-            .expect("encodes");
+        let env = switchboard_events::codec::decode_record(&bytes).expect("decodes");
+        let mut line = switchboard_events::export::ExportLine::from_envelope(&env);
+        line.actor_name = "someone else".into();
+        let (forged, _) = line.reframe(&env.prev_hash).expect("re-frames");
         forged
     };
     log.raw_tree()

@@ -22,6 +22,16 @@ async fn preflight(app: &crate::helpers::TestApp, origin: &str) -> reqwest::Resp
         .expect("preflight")
 }
 
+/// A plain GET sent by a page of `origin`.
+async fn get_from(app: &crate::helpers::TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/api/users"))
+        .header("Origin", origin)
+        .send()
+        .await
+        .expect("get")
+}
+
 fn allow_origin(resp: &reqwest::Response) -> Option<String> {
     resp.headers()
         .get("access-control-allow-origin")
@@ -38,13 +48,7 @@ async fn without_configured_origins_no_cors_header_is_sent() {
         "no preflight handling"
     );
     assert_eq!(allow_origin(&resp), None);
-    let resp = app
-        .client
-        .get(app.url("/api/users"))
-        .header("Origin", PORTAL)
-        .send()
-        .await
-        .expect("get");
+    let resp = get_from(&app, PORTAL).await;
     assert_eq!(allow_origin(&resp), None);
 }
 
@@ -73,13 +77,7 @@ async fn allowed_origins_get_preflights_and_headers_on_every_answer() {
     assert_eq!(resp.headers()["access-control-max-age"], "600");
 
     // An error answer (401) carries the header too, so the page can read it.
-    let resp = app
-        .client
-        .get(app.url("/api/users"))
-        .header("Origin", PORTAL)
-        .send()
-        .await
-        .expect("get");
+    let resp = get_from(&app, PORTAL).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(allow_origin(&resp).as_deref(), Some(PORTAL));
     let exposed = resp.headers()["access-control-expose-headers"]
@@ -91,13 +89,7 @@ async fn allowed_origins_get_preflights_and_headers_on_every_answer() {
     // Another origin is not named: the browser refuses to hand it the answer.
     let resp = preflight(&app, "https://evil.example").await;
     assert_eq!(allow_origin(&resp), None);
-    let resp = app
-        .client
-        .get(app.url("/api/users"))
-        .header("Origin", "https://evil.example")
-        .send()
-        .await
-        .expect("get");
+    let resp = get_from(&app, "https://evil.example").await;
     assert_eq!(allow_origin(&resp), None);
 }
 

@@ -58,8 +58,18 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = test_config(dir.path().join("data"));
     adjust(&mut config);
+    started(dir, config, None).await
+}
+
+/// Starts the service (on `log` if given) with a fresh test clock and
+/// waits until it is ready.
+async fn started(
+    dir: tempfile::TempDir,
+    config: Config,
+    log: Option<Arc<dyn switchboard_events::EventLog>>,
+) -> TestApp {
     let clock = TestClock::new();
-    let running = app::start_with_clock(config.clone(), clock.clone())
+    let running = app::start_with(config.clone(), clock.clone(), log)
         .await
         .expect("service starts");
     running.ready().await;
@@ -83,21 +93,7 @@ pub async fn spawn_app_on_log(
 ) -> TestApp {
     init_tracing();
     let config = test_config(dir.path().join("data"));
-    let clock = TestClock::new();
-    let running = app::start_with(config.clone(), clock.clone(), Some(log))
-        .await
-        .expect("service starts");
-    running.ready().await;
-    let addr = running.addr;
-    TestApp {
-        addr,
-        base: format!("http://{addr}"),
-        client: reqwest::Client::new(),
-        dir,
-        clock,
-        running: Some(running),
-        config,
-    }
+    started(dir, config, Some(log)).await
 }
 
 impl TestApp {

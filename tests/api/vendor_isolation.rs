@@ -4,6 +4,7 @@
 
 use crate::helpers::{spawn_app, user_body, TenantCtx, TestApp};
 use crate::vendor_common::{create_extension, ext_uuid, num, send, user_uuid};
+use crate::vendor_etelecom::call as etelecom;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -87,17 +88,6 @@ async fn v1_links_of_another_tenant_are_invisible_and_untouchable() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
     }
     assert_eq!(links_of(&app, &a).await, before, "A's links are unchanged");
-}
-
-async fn etelecom(app: &TestApp, token: &str, method: &str, body: Value) -> (StatusCode, Value) {
-    send(
-        app,
-        Method::POST,
-        &format!("/Etelecom/{method}"),
-        Some(token),
-        Some(&body),
-    )
-    .await
 }
 
 #[tokio::test]
