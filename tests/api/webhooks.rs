@@ -425,3 +425,61 @@ async fn private_receivers_are_refused_unless_allowed() {
         "nothing reached the loopback receiver"
     );
 }
+
+#[tokio::test]
+async fn basic_and_digest_credentials_are_presented() {
+    let app = hooked_app().await;
+    let rx = Receiver::start().await;
+    let t = app.tenant("auth.example").await;
+    subscribe(
+        &app,
+        &t,
+        json!({"enabled": true, "url": rx.url, "auth": "BASIC", "username": "hookuser", "password": "hookpass1"}),
+    )
+    .await;
+    create_extension(&app, &t, "801").await;
+    let got = rx.wait_for(1).await;
+    // base64("hookuser:hookpass1")
+    assert_eq!(
+        got[0].header("authorization"),
+        "Basic aG9va3VzZXI6aG9va3Bhc3Mx"
+    );
+
+    // DIGEST: the first try meets the receiver's challenge, the second
+    // answers it (RFC 7616) for the same request.
+    subscribe(
+        &app,
+        &t,
+        json!({"enabled": true, "url": rx.url, "auth": "DIGEST", "username": "hookuser", "password": "hookpass1"}),
+    )
+    .await;
+    rx.plan(&[Plan::Challenge(
+        r#"Digest realm="hooks", qop="auth", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41""#,
+    )]);
+    create_extension(&app, &t, "802").await;
+    let got = rx.wait_for(3).await;
+    assert_eq!(
+        got[1].header("authorization"),
+        "",
+        "first try: no credentials"
+    );
+    let digest = got[2].header("authorization");
+    for part in [
+        "Digest ",
+        r#"username="hookuser""#,
+        r#"realm="hooks""#,
+        r#"nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093""#,
+        r#"uri="/hook""#,
+        "qop=auth",
+        "response=\"",
+        r#"opaque="5ccc069c403ebaf9f0171e9517f40e41""#,
+    ] {
+        assert!(digest.contains(part), "{part} in {digest}");
+    }
+    assert!(
+        !digest.contains("hookpass1"),
+        "the password itself is never sent"
+    );
+    assert_eq!(got[1].body, got[2].body, "the same delivery");
+    assert_eq!(got[2].json["data"]["number"], "802");
+}

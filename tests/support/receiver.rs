@@ -43,6 +43,8 @@ impl Received {
 pub enum Plan {
     Status(u16),
     Hold,
+    /// 401 with this `WWW-Authenticate` challenge.
+    Challenge(&'static str),
 }
 
 #[derive(Clone)]
@@ -117,7 +119,12 @@ impl Drop for Receiver {
     }
 }
 
-async fn receive(State(inner): State<Inner>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(inner): State<Inner>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
     inner.log.lock().push(Received {
         headers,
@@ -127,11 +134,16 @@ async fn receive(State(inner): State<Inner>, headers: HeaderMap, body: Bytes) ->
     let plan = inner.plan.lock().pop_front();
     inner.count.send_modify(|c| *c += 1);
     match plan {
-        Some(Plan::Status(code)) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+        Some(Plan::Status(code)) => StatusCode::from_u16(code)
+            .unwrap_or(StatusCode::OK)
+            .into_response(),
         Some(Plan::Hold) => {
             std::future::pending::<()>().await;
-            StatusCode::OK
+            StatusCode::OK.into_response()
         }
-        None => StatusCode::OK,
+        Some(Plan::Challenge(c)) => {
+            (StatusCode::UNAUTHORIZED, [("www-authenticate", c)]).into_response()
+        }
+        None => StatusCode::OK.into_response(),
     }
 }
