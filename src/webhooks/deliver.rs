@@ -135,8 +135,11 @@ async fn run(
     // while the subscription was off is never sent, however late the
     // supervisor notices. (Where to send comes from the latest settings,
     // so a corrected URL helps even the event being retried.)
-    let mut on = true;
+    let mut on;
     'follow: loop {
+        // The cursor only ever moves while the subscription is on, so it is
+        // on where reading (re)starts.
+        on = true;
         let from = state.lock().delivered_through + 1;
         let mut events = shared.log.subscribe(from);
         loop {
