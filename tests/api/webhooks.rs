@@ -345,6 +345,14 @@ async fn other_tenants_weaker_roles_and_unknown_kinds_see_nothing() {
         "NOT_FOUND",
     )
     .await;
+    // An undecodable kind names no subscription either (JSON, not plain text).
+    assert_error(
+        app.get("/api/webhooks/%FF/deliveries", Some(&a.admin))
+            .await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
     let sys = app.admin_token().await;
     assert_error(
         app.get("/api/webhooks", Some(&sys)).await,
@@ -445,8 +453,10 @@ async fn basic_and_digest_credentials_are_presented() {
         "Basic aG9va3VzZXI6aG9va3Bhc3Mx"
     );
 
-    // DIGEST: the first try meets the receiver's challenge, the second
-    // answers it (RFC 7616) for the same request.
+    // DIGEST (another tenant, so its worker starts with these settings):
+    // the first try meets the receiver's challenge, the second answers it
+    // (RFC 7616) for the same request.
+    let t = app.tenant("digest.example").await;
     subscribe(
         &app,
         &t,

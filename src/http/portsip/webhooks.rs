@@ -17,13 +17,18 @@ use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::webhooks::settings::Kind;
 use crate::webhooks::{ResumeError, View};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-fn kind(raw: &str) -> Result<Kind, ApiError> {
-    Kind::parse(raw).ok_or_else(|| ApiError::not_found("webhook subscription"))
+/// The `{kind}` segment; an unknown or undecodable one names no
+/// subscription (404 in PortSIP's shape, never axum's plain-text 400).
+fn kind(raw: Result<Path<String>, PathRejection>) -> Result<Kind, ApiError> {
+    raw.ok()
+        .and_then(|Path(k)| Kind::parse(&k))
+        .ok_or_else(|| ApiError::not_found("webhook subscription"))
 }
 
 fn render(v: &View) -> Value {
@@ -56,11 +61,11 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewTenantSettings)?;
     let tenant = tenant_of(&caller)?;
-    let items = state.webhooks.attempts(tenant, kind(&raw)?);
+    let items = state.webhooks.attempts(tenant, kind(raw)?);
     Ok(Json(json!({"count": items.len(), "items": items})))
 }
 
@@ -68,11 +73,11 @@ pub async fn deliveries(
 pub async fn resume(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw): Path<String>,
+    raw: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ManageTenantSettings)?;
     let tenant = tenant_of(&caller)?;
-    let kind = kind(&raw)?;
+    let kind = kind(raw)?;
     state.webhooks.resume(tenant, kind).map_err(|e| {
         let code = match e {
             ResumeError::Disabled => "WEBHOOK_DISABLED",
