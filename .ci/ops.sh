@@ -42,7 +42,7 @@ deny)
   fi
   ;;
 after)
-  bin="${CARGO_TARGET_DIR:-target}/debug/switchboard"
+  bin="$(realpath "${CARGO_TARGET_DIR:-target}/debug/switchboard")"
   python3 scripts/browser-cors.py "$bin"
   bash scripts/check-deploy.sh "$bin"
   ;;

@@ -23,7 +23,7 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "debug", "switchboard")
+BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "debug", "switchboard"))
 ADMIN_PASSWORD = "admin-Passw0rd"
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>softphone</title>

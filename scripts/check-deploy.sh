@@ -15,8 +15,9 @@
 #
 #   bash scripts/check-deploy.sh [path/to/switchboard]   # default target/debug/switchboard
 set -euo pipefail
+# Resolved before the cd below, so a relative path means "from where I ran".
+BIN=$(realpath "${1:-$(dirname "$0")/../target/debug/switchboard}")
 cd "$(dirname "$0")/.."
-BIN=${1:-target/debug/switchboard}
 passed=0
 failed=0
 ok() { echo "ok   $1"; passed=$((passed + 1)); }
@@ -34,7 +35,7 @@ trap cleanup EXIT
 unit=deploy/systemd/switchboard.service
 # verify insists that ExecStart exists: check a copy pointing at the built
 # binary, identical otherwise.
-sed "s#/usr/local/bin/switchboard#$(realpath "$BIN")#" "$unit" > "$work/switchboard.service"
+sed "s#/usr/local/bin/switchboard#$BIN#" "$unit" > "$work/switchboard.service"
 if out=$(systemd-analyze verify "$work/switchboard.service" 2>&1) && [ -z "$out" ]; then
   ok "systemd-analyze verify $unit"
 else
