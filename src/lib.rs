@@ -12,6 +12,7 @@
 //! - [`config`]: layered configuration (defaults, TOML, `SWITCHBOARD_*`).
 //! - [`commands`]: the command pipeline and one file per command family.
 //! - [`auth`]: password hashing, tokens, roles and permissions.
+//! - [`bulk`]: bulk users: CSV / JSON Lines import (batches, all or nothing) and export.
 //! - [`http`]: router, middleware, errors, and the API dialects.
 //! - [`ids`]: minting resource ids.
 //! - [`keyfile`]: 32-byte keys from a configured secret or a 0600 file beside the data.
@@ -24,6 +25,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bulk;
 pub mod cli;
 pub mod clock;
 pub mod commands;

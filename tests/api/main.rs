@@ -27,6 +27,7 @@ mod sse;
 mod sync;
 mod tenants;
 mod users;
+mod users_bulk;
 mod vendor_client_users;
 mod vendor_common;
 mod vendor_etelecom;

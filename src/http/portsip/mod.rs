@@ -18,6 +18,7 @@ pub mod sync;
 pub mod tenants;
 pub mod user;
 pub mod users;
+pub mod users_bulk;
 pub mod webhooks;
 
 use super::AppState;
@@ -39,6 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route("/tenant", get(tenants::show_own).post(tenants::update_own))
         .route("/users", get(users::list).post(users::create))
         .route("/users/profile", post(users::reset_all_profiles))
+        .route("/users/import", post(users_bulk::import))
+        .route("/users/export", get(users_bulk::export))
         .route("/users/{id}", get(users::show).post(users::update))
         .route("/users/{id}/password", post(users::reset_password))
         .route(
