@@ -132,38 +132,9 @@ pub async fn start_with(
             .map_err(|e| AppError::Other(e.to_string()))?;
     let log: Arc<dyn EventLog> = match log {
         Some(log) => log,
-        None => {
-            let mut log_config = LogConfig::new(&config.data_dir);
-            log_config.durability = config.durability;
-            log_config.tail_check = config.tail_check;
-            let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
-                .await
-                .map_err(|e| AppError::Other(e.to_string()))??;
-            Arc::new(log)
-        }
+        None => open_log(&config).await?,
     };
-    // Start from the snapshot if it matches this log; the replay then only
-    // covers the tail.
-    let loading = std::time::Instant::now();
-    let (snap_dir, snap_log) = (config.data_dir.clone(), log.clone());
-    let loaded = tokio::task::spawn_blocking(move || snapshots::load(&snap_dir, snap_log.as_ref()))
-        .await
-        .map_err(|e| AppError::Other(e.to_string()))?;
-    match &loaded.fallback {
-        None => tracing::info!(
-            offset = loaded.offset,
-            seconds = loading.elapsed().as_secs_f64(),
-            "projection snapshot loaded"
-        ),
-        Some(why) => {
-            tracing::info!(reason = %why, "no usable projection snapshot; replaying the whole log")
-        }
-    }
-    // The retention horizon is configuration, not state: it applies whatever
-    // the snapshot was taken with.
-    let mut directory = loaded.directory;
-    directory.sync_retention_secs = config.sync_token_retention_secs;
-    let projector = Projector::new(directory, loaded.offset);
+    let projector = load_projector(&config, &log).await?;
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -204,6 +175,89 @@ pub async fn start_with(
         shutdown: Arc::new(shutdown_tx),
         task,
     })
+}
+
+/// Opens the log in `config.data_dir` with the configured durability and
+/// tail check (on a blocking thread: opening reads and checks the tail).
+async fn open_log(config: &Config) -> Result<Arc<dyn EventLog>, AppError> {
+    let mut log_config = LogConfig::new(&config.data_dir);
+    log_config.durability = config.durability;
+    log_config.tail_check = config.tail_check;
+    let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
+        .await
+        .map_err(|e| AppError::Other(e.to_string()))??;
+    Ok(Arc::new(log))
+}
+
+/// The directory projector, started from the snapshot if it matches the
+/// log (the replay then only covers the tail). Not yet replayed.
+async fn load_projector(
+    config: &Config,
+    log: &Arc<dyn EventLog>,
+) -> Result<Arc<Projector<Directory>>, AppError> {
+    let loading = std::time::Instant::now();
+    let (snap_dir, snap_log) = (config.data_dir.clone(), log.clone());
+    let loaded = tokio::task::spawn_blocking(move || snapshots::load(&snap_dir, snap_log.as_ref()))
+        .await
+        .map_err(|e| AppError::Other(e.to_string()))?;
+    match &loaded.fallback {
+        None => tracing::info!(
+            offset = loaded.offset,
+            seconds = loading.elapsed().as_secs_f64(),
+            "projection snapshot loaded"
+        ),
+        Some(why) => {
+            tracing::info!(reason = %why, "no usable projection snapshot; replaying the whole log")
+        }
+    }
+    // The retention horizon is configuration, not state: it applies whatever
+    // the snapshot was taken with.
+    let mut directory = loaded.directory;
+    directory.sync_retention_secs = config.sync_token_retention_secs;
+    Ok(Projector::new(directory, loaded.offset))
+}
+
+/// The write side without HTTP, for offline commands (`switchboard users
+/// import`): the log opened with its writer (so the directory must not be
+/// in use by a server: the log's lock refuses), the projection replayed and
+/// following it.
+pub struct Offline {
+    /// Runs commands.
+    pub pipeline: Arc<Pipeline>,
+    /// argon2id with the configured cost.
+    pub hasher: SecretHasher,
+    log: Arc<dyn EventLog>,
+}
+
+impl Offline {
+    /// Opens `config.data_dir` and replays it.
+    pub async fn open(config: &Config) -> Result<Offline, AppError> {
+        let log = open_log(config).await?;
+        let projector = load_projector(config, &log).await?;
+        let (replay_log, replay_projector) = (log.clone(), projector.clone());
+        tokio::task::spawn_blocking(move || replay_projector.replay(replay_log.as_ref()))
+            .await
+            .map_err(|e| AppError::Replay(e.to_string()))?
+            .map_err(|e| AppError::Replay(e.to_string()))?;
+        let follower = projector.clone().follow(log.clone());
+        tokio::spawn(async move {
+            if let Err(e) = follower.await {
+                tracing::error!(error = %e, "projection stopped following the log");
+            }
+        });
+        let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
+            .map_err(|e| AppError::Other(e.to_string()))?;
+        Ok(Offline {
+            pipeline: Arc::new(Pipeline::new(log.clone(), projector)),
+            hasher,
+            log,
+        })
+    }
+
+    /// Drains the writer and flushes the log.
+    pub async fn close(self) {
+        self.log.close().await;
+    }
 }
 
 async fn serve(

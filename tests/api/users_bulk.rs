@@ -339,3 +339,79 @@ async fn an_export_lists_the_tenants_matching_users_and_imports_into_another_ten
         .await;
     assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
 }
+
+#[tokio::test]
+async fn the_cli_twin_imports_a_file_offline_with_the_same_checks() {
+    let mut app = spawn_app().await;
+    app.tenant("cli.example.com").await;
+    app.stop().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("users.csv");
+    let bcrypt = bcrypt::hash("migrated-bcrypt", 4).expect("bcrypt");
+    std::fs::write(
+        &file,
+        format!(
+            "name,display_name,email,role,extension_number,password,password_hash,extension_password,voicemail_pin\n\
+             ann,Ann,a@example.com,StandardUser,2001,Passw0rd-123,,ext-pass-1,123456\n\
+             bob,Bob,b@example.com,StandardUser,2002,,{bcrypt},ext-pass-1,123456\n"
+        ),
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(app.data_dir())
+            .env("SWITCHBOARD_LOG_LEVEL", "warn")
+            .env("SWITCHBOARD_ARGON2_MEMORY_KIB", "64")
+            .env("SWITCHBOARD_ARGON2_ITERATIONS", "1")
+            .output()
+            .expect("runs the binary")
+    };
+    let path = file.to_str().expect("utf8 path");
+    // A tenant that does not exist, then a dry run: nothing written.
+    let out = run(&["users", "import", path, "--tenant", "nope.example.com"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&[
+        "users",
+        "import",
+        path,
+        "--tenant",
+        "cli.example.com",
+        "--dry-run",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 valid, 0 imported"));
+    let out = run(&["users", "import", path, "--tenant", "cli.example.com"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 imported"));
+    // Again: every row is named as taken, exit 1.
+    let out = run(&["users", "import", path, "--tenant", "cli.example.com"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("row 1 (line 2), column name: ALREADY_EXISTS"),
+        "{err}"
+    );
+    assert!(
+        err.contains("row 2 (line 3), column name: ALREADY_EXISTS"),
+        "{err}"
+    );
+    app.restart().await;
+    let admin = app
+        .token_for("boss", "Passw0rd-123", "cli.example.com")
+        .await;
+    assert_eq!(app.user_names(&admin).await, ["ann", "bob", "boss"]);
+    app.token_for("bob", "migrated-bcrypt", "cli.example.com")
+        .await;
+    app.token_for("ann", "Passw0rd-123", "cli.example.com")
+        .await;
+}
