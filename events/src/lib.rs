@@ -32,7 +32,9 @@ pub mod verify;
 pub use domain::{CodecError, Event};
 pub use envelope::{Envelope, Metadata, NewEvent};
 pub use ids::{Id, StreamId, TenantId, SYSTEM_TENANT};
-pub use log::{AppendError, AppendRequest, Appended, EventLog, Expected, LogError};
+pub use log::{
+    AppendError, AppendRequest, Appended, CommitObserver, CommitStats, EventLog, Expected, LogError,
+};
 pub use sled_log::{Durability, LogConfig, OpenError, SledLog};
 pub use value::{Fields, Value};
 

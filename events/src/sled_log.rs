@@ -63,6 +63,14 @@ pub struct LogConfig {
     pub max_batch_events: usize,
     /// sled page cache size in bytes.
     pub cache_bytes: u64,
+    /// Told about every group commit (metrics), if set.
+    pub observer: Option<std::sync::Arc<dyn crate::CommitObserver>>,
+}
+
+impl std::fmt::Debug for dyn crate::CommitObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitObserver")
+    }
 }
 
 impl LogConfig {
@@ -74,6 +82,7 @@ impl LogConfig {
             tail_check: 1024,
             max_batch_events: 8192,
             cache_bytes: 256 * 1024 * 1024,
+            observer: None,
         }
     }
 }
@@ -224,6 +233,7 @@ impl SledLog {
             versions: HashMap::new(),
             durability: config.durability,
             max_batch: config.max_batch_events.max(1),
+            observer: config.observer.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("log-writer".into())
@@ -380,6 +390,7 @@ struct Writer {
     versions: HashMap<StreamId, u64>,
     durability: Durability,
     max_batch: usize,
+    observer: Option<Arc<dyn crate::CommitObserver>>,
 }
 
 impl Writer {
@@ -551,16 +562,33 @@ impl Writer {
         if accepted.is_empty() {
             return;
         }
+        let mut fsync = std::time::Duration::ZERO;
         let written = self
             .shared
             .tree
             .apply_batch(batch)
             .and_then(|()| match self.durability {
-                Durability::Fsync => self.shared.db.flush().map(|_| ()),
+                Durability::Fsync => {
+                    let started = std::time::Instant::now();
+                    let flushed = self.shared.db.flush().map(|_| ());
+                    fsync = started.elapsed();
+                    flushed
+                }
                 Durability::Os => Ok(()),
             });
         match written {
             Ok(()) => {
+                if let Some(observer) = &self.observer {
+                    observer.committed(&crate::CommitStats {
+                        appends: accepted.len(),
+                        events: accepted
+                            .iter()
+                            .map(|(job, _)| job.request.events.len())
+                            .sum(),
+                        fsync,
+                        head: self.next_offset - 1,
+                    });
+                }
                 self.versions.extend(staged);
                 self.last_time_us = recorded_at_us;
                 self.shared.head.send_replace(self.next_offset - 1);

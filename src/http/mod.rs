@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod list;
+pub mod metrics;
 pub mod portsip;
 pub mod vendors;
 
@@ -56,6 +57,8 @@ pub struct AppState {
     pub clock: crate::clock::SharedClock,
     /// Webhook delivery (status, attempts and resume for the admin routes).
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// What `/metrics` shows.
+    pub metrics: crate::metrics::SharedMetrics,
 }
 
 impl AppState {
@@ -73,18 +76,27 @@ pub fn router(state: AppState) -> Router {
         .merge(vendors::voipappz::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), require_ready));
+        .layer(middleware::from_fn_with_state(state.clone(), require_ready))
+        .route_layer(middleware::from_fn(metrics::record_template));
 
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::behind_token))
+        .route_layer(middleware::from_fn(metrics::record_template))
         .nest(
             "/api/v1/user-extensions",
-            vendors::user_extensions::routes(state.clone()),
+            vendors::user_extensions::routes(state.clone()).route_layer(middleware::from_fn(metrics::record_template)),
         )
         .nest("/api", api)
-        .nest("/client", vendors::client_users::routes(state.clone()))
-        .nest("/Etelecom", vendors::etelecom::routes(state.clone()))
+        .nest(
+            "/client",
+            vendors::client_users::routes(state.clone()).route_layer(middleware::from_fn(metrics::record_template)),
+        )
+        .nest(
+            "/Etelecom",
+            vendors::etelecom::routes(state.clone()).route_layer(middleware::from_fn(metrics::record_template)),
+        )
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
@@ -101,7 +113,8 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track));
     // Outermost, so preflights are answered before routing (which would say
     // 405) and every answer, errors included, carries the CORS headers.
     // `app::start` has refused an invalid CORS setting already.

@@ -18,6 +18,7 @@ mod failures;
 mod group_members;
 mod groups;
 mod links;
+mod metrics;
 mod presence;
 mod queues;
 mod ring_groups;

@@ -95,6 +95,7 @@ pub async fn sign_in(
         body.domain.as_deref().unwrap_or("").to_lowercase()
     );
     if let Some(wait) = state.throttle.blocked(&account, origin.ip) {
+        state.metrics.sign_in_throttled();
         let mut resp = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "TOO_MANY_ATTEMPTS",
@@ -137,6 +138,7 @@ pub async fn sign_in(
     let ok = state.hasher.verify_async(hash, body.password.clone()).await;
     let Some((tenant, user_id, name, _, enabled, tenant_enabled)) = found.filter(|_| ok) else {
         state.throttle.failed(&account, origin.ip);
+        state.metrics.sign_in_failed();
         return Err(invalid_credentials().into_response());
     };
     if !enabled || !tenant_enabled {

@@ -357,7 +357,14 @@ pub async fn stream(
             tracing::info!(user = %listener.user, "event stream cut off: the client fell behind");
         }
     });
-    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
+    // Counted open until the response body is dropped (the client left, or
+    // the stream ended).
+    let open = state.metrics.sse_opened();
+    let body = ReceiverStream::new(rx).map(move |item| {
+        let _still_open = &open;
+        item
+    });
+    Ok(Sse::new(body).keep_alive(KeepAlive::default()))
 }
 
 #[cfg(test)]
