@@ -26,6 +26,7 @@ pub mod tenants;
 pub mod testing;
 pub mod users;
 
+use crate::auth::roles::Authority;
 use crate::ids;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -96,6 +97,15 @@ pub enum CommandError {
     /// The log cannot take writes right now.
     #[error("{0}")]
     Unavailable(String),
+    /// The caller would give or touch more than it holds itself (a role
+    /// with a capability it lacks, an Admin it is not, a user above it).
+    #[error("{field}: {message}")]
+    Escalation {
+        /// The field whose value asks for too much.
+        field: String,
+        /// What the caller lacks.
+        message: String,
+    },
 }
 
 impl CommandError {
@@ -132,6 +142,28 @@ impl From<AppendError> for CommandError {
 impl From<CodecError> for CommandError {
     fn from(e: CodecError) -> Self {
         CommandError::Unavailable(format!("cannot encode event: {e}"))
+    }
+}
+
+/// Who is acting, for decisions that depend on the actor's privileges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The acting user.
+    pub user_id: Id,
+    /// What it holds.
+    pub authority: Authority,
+}
+
+impl Actor {
+    /// Refuses unless the actor holds everything `other` holds; `field`
+    /// names what asked for it in the error.
+    pub fn must_cover(&self, other: &Authority, field: &str) -> Result<(), CommandError> {
+        self.authority
+            .covers(other)
+            .map_err(|excess| CommandError::Escalation {
+                field: field.to_owned(),
+                message: format!("you do not hold {excess} yourself"),
+            })
     }
 }
 

@@ -85,6 +85,10 @@ impl From<CommandError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, code, message)
             }
             CommandError::Forbidden(m) => ApiError::forbidden(m),
+            CommandError::Escalation { field, message } => {
+                ApiError::forbidden(format!("{field}: {message}"))
+                    .with_detail(json!({ "field": field, "reason": message }))
+            }
             CommandError::Unavailable(m) => {
                 tracing::error!(reason = %m, "write refused: log unavailable");
                 ApiError::unavailable("the directory cannot accept changes right now")

@@ -15,6 +15,7 @@ mod group_members;
 mod groups;
 mod links;
 mod presence;
+mod privilege;
 mod queues;
 mod ring_groups;
 mod roles;

@@ -6,7 +6,7 @@ use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
 use crate::commands::roles::{self, CreateRole, RoleName, UpdateRole};
 use crate::commands::{fresh_id, CommandError};
-use crate::http::access::{require, tenant_of};
+use crate::http::access::{actor, require, tenant_of};
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, JsonBody};
 use crate::http::list::{self, ListParams};
@@ -112,6 +112,7 @@ pub async fn create(
                     name,
                     description,
                     permissions,
+                    by: actor(dir, &caller),
                 },
             )?;
             Ok((decision, ()))
@@ -184,6 +185,7 @@ pub async fn update(
             };
             let decision = roles::update(
                 scope,
+                &actor(dir, &caller),
                 &role,
                 UpdateRole {
                     name,
@@ -211,7 +213,7 @@ pub async fn destroy(
         .execute(tenant, caller.metadata("portsip"), |dir| {
             let empty = Scope::default();
             let scope = dir.scope(tenant).unwrap_or(&empty);
-            Ok((roles::delete(scope, &role)?, ()))
+            Ok((roles::delete(scope, &actor(dir, &caller), &role)?, ()))
         })
         .await
         .map_err(role_error)?;

@@ -6,7 +6,7 @@ use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
 use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
 use crate::commands::{fresh_id, CommandError};
-use crate::http::access::{require, tenant_of};
+use crate::http::access::{actor, require, tenant_of};
 use crate::http::as_of::AsOf;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, required_str, JsonBody};
@@ -147,6 +147,7 @@ pub async fn create(
                     voicemail_pin_hash,
                     extension_number,
                     attrs,
+                    by: actor(dir, &caller),
                 },
             )?;
             Ok((decision, ids.user_id))
@@ -228,6 +229,7 @@ pub(crate) async fn apply_update(
                     extension_number,
                     voicemail_pin_hash,
                     ids,
+                    by: actor(dir, caller),
                 },
             )?;
             Ok((decision, ()))
@@ -268,7 +270,13 @@ pub(crate) async fn set_secret(
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {
             Ok((
-                users::set_secret(scope_of(dir, tenant)?, user, kind, hash)?,
+                users::set_secret(
+                    scope_of(dir, tenant)?,
+                    &actor(dir, caller),
+                    user,
+                    kind,
+                    hash,
+                )?,
                 (),
             ))
         })
@@ -327,12 +335,11 @@ pub async fn change_role(
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     let role = required_str(&body, "role")?;
-    let actor = caller.user_id;
     state
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {
             Ok((
-                users::change_role(scope_of(dir, tenant)?, actor, id, &role)?,
+                users::change_role(scope_of(dir, tenant)?, &actor(dir, &caller), id, &role)?,
                 (),
             ))
         })
@@ -415,7 +422,10 @@ pub async fn destroy(
     state
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {
-            Ok((users::delete(scope_of(dir, tenant)?, id)?, ()))
+            Ok((
+                users::delete(scope_of(dir, tenant)?, &actor(dir, &caller), id)?,
+                (),
+            ))
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -42,7 +42,7 @@ use crate::auth::roles::Capability;
 use crate::auth::tokens::new_token;
 use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
 use crate::commands::{fresh_id, CommandError, Decision};
-use crate::http::access::{require, tenant_of};
+use crate::http::access::{actor, require, tenant_of};
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::list::form_pairs;
@@ -373,6 +373,7 @@ pub async fn create(
                     voicemail_pin_hash,
                     extension_number,
                     attrs,
+                    by: actor(dir, &caller),
                 },
             )?;
             Ok((decision, ids.user_id))
@@ -518,6 +519,7 @@ pub async fn update(
                 None => None,
             };
             let ids = fresh_ids(scope);
+            let by = actor(dir, &caller);
             let mut parts = vec![users::update(
                 scope,
                 &USER,
@@ -527,6 +529,7 @@ pub async fn update(
                     extension_number,
                     voicemail_pin_hash: None,
                     ids,
+                    by: by.clone(),
                 },
             )?];
             parts.push(users::update(
@@ -538,10 +541,11 @@ pub async fn update(
                     extension_number: None,
                     voicemail_pin_hash: None,
                     ids,
+                    by: by.clone(),
                 },
             )?);
             if let Some(h) = password_hash {
-                parts.push(users::set_secret(scope, id, SecretKind::Password, h)?);
+                parts.push(users::set_secret(scope, &by, id, SecretKind::Password, h)?);
             }
             Ok((merge(parts), ()))
         })
@@ -562,7 +566,10 @@ pub async fn destroy(
     state
         .pipeline
         .execute(tenant, caller.metadata(VIA), |dir| {
-            Ok((users::delete(scope_in(dir, tenant), id)?, ()))
+            Ok((
+                users::delete(scope_in(dir, tenant), &actor(dir, &caller), id)?,
+                (),
+            ))
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -44,8 +44,8 @@ use crate::auth::roles::Capability;
 use crate::auth::tokens::new_token;
 use crate::commands::extensions::{self, CreateExtension, ExtensionName, LinkUserToExtension};
 use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
-use crate::commands::{fresh_id, CommandError, Decision};
-use crate::http::access::{require, tenant_of};
+use crate::commands::{fresh_id, Actor, CommandError, Decision};
+use crate::http::access::{actor, require, tenant_of};
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::portsip::extensions::scope_in;
@@ -387,6 +387,7 @@ fn hotline(body: &Body) -> Result<Option<String>> {
 /// replaced).
 fn set_hotline(
     scope: &Scope,
+    by: &Actor,
     user: Id,
     hotline: &str,
 ) -> std::result::Result<Decision, CommandError> {
@@ -426,6 +427,7 @@ fn set_hotline(
             extension_number: None,
             voicemail_pin_hash: None,
             ids: unused_ids(),
+            by: by.clone(),
         },
     )
 }
@@ -462,7 +464,7 @@ async fn change_hotline(
                     "the extension is nobody's primary extension, so it has no hotline",
                 )
             })?;
-            Ok((set_hotline(scope, user, &hotline)?, ()))
+            Ok((set_hotline(scope, &actor(dir, caller), user, &hotline)?, ()))
         })
         .await?;
     Ok(())
@@ -520,7 +522,8 @@ async fn create_extension(
                         "the user already has a primary extension, so this one has no hotline",
                     ));
                 }
-                d.events.extend(set_hotline(scope, user_id, h)?.events);
+                let by = actor(dir, caller);
+                d.events.extend(set_hotline(scope, &by, user_id, h)?.events);
             }
             Ok((d, extension_id))
         })
@@ -642,6 +645,7 @@ async fn create_user(
                     voicemail_pin_hash,
                     extension_number: number,
                     attrs,
+                    by: actor(dir, caller),
                 },
             )?;
             Ok((d, ids.user_id))

@@ -42,7 +42,7 @@ use crate::commands::presence;
 use crate::commands::queues::{self as queue_cmds, AgentItem, Target};
 use crate::commands::users::{self, ExtensionNumber, NewUserIds, UpdateUser};
 use crate::commands::{fresh_id, CommandError, Decision};
-use crate::http::access::{allowed, require, tenant_of};
+use crate::http::access::{actor, allowed, require, tenant_of};
 use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
 use crate::http::portsip::extensions::scope_in;
@@ -275,6 +275,7 @@ async fn set_primary(
                     extension_number: Some(number),
                     voicemail_pin_hash: None,
                     ids: no_new_ids(scope),
+                    by: actor(dir, caller),
                 },
             )?;
             Ok((d, ()))
@@ -316,6 +317,7 @@ async fn set_number(
                     extension_number: None,
                     voicemail_pin_hash: None,
                     ids: no_new_ids(scope),
+                    by: actor(dir, caller),
                 },
             )?;
             Ok((d, ()))
