@@ -111,6 +111,11 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // The route's guard resolved it already (every non-public route has
+        // one; see `http::routes`).
+        if let Some(resolved) = parts.extensions.get::<std::sync::Arc<Caller>>() {
+            return Ok(Caller::clone(resolved));
+        }
         let token = bearer(parts)
             .or_else(|| stream_query_token(parts))
             .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;

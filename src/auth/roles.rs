@@ -100,7 +100,7 @@ pub fn is_reserved(name: &str) -> bool {
 }
 
 /// What an endpoint needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Capability {
     /// Create, update, delete, switch into tenants.
     ManageTenants,

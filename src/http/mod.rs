@@ -13,18 +13,19 @@ pub mod extract;
 pub mod health;
 pub mod list;
 pub mod portsip;
+pub mod routes;
 pub mod vendors;
+
+pub use routes::{route_table, Access, Dialect, Effect, RouteSpec};
 
 use crate::auth::password::SecretHasher;
 use crate::auth::throttle::Throttle;
 use crate::commands::Pipeline;
 use crate::config::Config;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Request, State};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
 use axum::http::{HeaderName, Method, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use error::ApiError;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,26 +63,16 @@ impl AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Builds the whole router.
+/// Builds the whole router: every dialect's declared routes
+/// ([`routes::dialects`]) behind the service-wide layers.
 pub fn router(state: AppState) -> Router {
-    let api = portsip::routes()
-        .merge(vendors::voipappz::routes())
-        .fallback(route_not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), require_ready));
-
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .nest(
-            "/api/v1/user-extensions",
-            vendors::user_extensions::routes(state.clone()),
-        )
-        .nest("/api", api)
-        .nest("/client", vendors::client_users::routes(state.clone()))
-        .nest("/Etelecom", vendors::etelecom::routes(state.clone()))
-        .fallback(route_not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+    routes::dialects(&state)
+        .fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
+            routes::route_not_found(&m, u.path())
+        })
+        .method_not_allowed_fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
+            routes::method_not_allowed(&m, u.path())
+        })
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -97,32 +88,6 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-}
-
-/// API requests wait for the startup replay: answering from a half-built
-/// view would be wrong, so say so.
-async fn require_ready(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !state.ready.load(Ordering::Acquire) {
-        return ApiError::unavailable("the directory is still loading; retry shortly")
-            .into_response();
-    }
-    next.run(req).await
-}
-
-async fn route_not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "ROUTE_NOT_FOUND",
-        format!("no route serves {method} {}", uri.path()),
-    )
-}
-
-async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
-        format!("{method} is not allowed on {}", uri.path()),
-    )
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

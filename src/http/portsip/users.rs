@@ -3,10 +3,9 @@
 
 use super::ids;
 use crate::auth::caller::Caller;
-use crate::auth::roles::Capability;
 use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
 use crate::commands::{fresh_id, CommandError};
-use crate::http::access::{actor, require, tenant_of};
+use crate::http::access::{actor, tenant_of};
 use crate::http::as_of::AsOf;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, required_str, JsonBody};
@@ -81,7 +80,6 @@ pub async fn list(
     params: ListParams,
     as_of: AsOf,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
     let items: Vec<_> = {
         let dir = as_of.read(&state);
@@ -103,7 +101,6 @@ pub async fn create(
     caller: Caller,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let name = UserName::parse(&required_str(&body, "name")?)?;
     let role = required_str(&body, "role")?;
@@ -163,7 +160,6 @@ pub async fn show(
     Path(id): Path<String>,
     as_of: AsOf,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     let dir = as_of.read(&state);
@@ -245,7 +241,6 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     apply_update(&state, &caller, tenant, id, body).await?;
@@ -292,7 +287,6 @@ async fn admin_reset_secret(
     body: &Map<String, Value>,
     kind: SecretKind,
 ) -> Result<Json<Value>, ApiError> {
-    require(state, caller, Capability::ManageUsers)?;
     let tenant = tenant_of(caller)?;
     let id = parse_user_id(id)?;
     let password = required_str(body, "password")?;
@@ -331,7 +325,6 @@ pub async fn change_role(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     let role = required_str(&body, "role")?;
@@ -380,7 +373,6 @@ pub async fn reset_profile(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     reset_profiles(&state, &caller, tenant, Some(vec![id])).await?;
@@ -394,7 +386,6 @@ pub async fn reset_all_profiles(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let mut targets: Option<Vec<Id>> = None;
     for (k, v) in list::form_pairs(query.as_deref().unwrap_or("")) {
@@ -416,7 +407,6 @@ pub async fn destroy(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     state

@@ -47,14 +47,17 @@ use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
 use crate::http::portsip::extensions::scope_in;
 use crate::http::portsip::ids as portsip_ids;
+use crate::http::routes::{
+    Access::{Needs, SignedIn},
+    Dialect, Routes,
+};
 use crate::http::AppState;
 use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::Mode;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Map, Value};
 use switchboard_events::domain::AgentStatus;
 use switchboard_events::{Id, TenantId};
@@ -86,10 +89,12 @@ type Result<T> = std::result::Result<T, VoipappzError>;
 
 /// The routes, relative to `/api` (merged with PortSIP's, which serve GET
 /// and POST on the same paths).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/users/{id}", patch(user_action))
-        .route("/users/agents", get(agents_list))
+/// `PATCH /users/{id}` is self-scoped: the user itself, or the rights each
+/// action asks for (checked by [`user_action`]).
+pub fn routes() -> Routes {
+    Routes::new(Dialect::Voipappz)
+        .patch("/users/{id}", SignedIn, user_action)
+        .get("/users/agents", Needs(Capability::ViewQueues), agents_list)
 }
 
 fn invalid(field: &str, message: &str) -> VoipappzError {
@@ -519,7 +524,6 @@ pub async fn agents_list(
     caller: std::result::Result<Caller, ApiError>,
 ) -> Result<Json<Value>> {
     let caller = caller?;
-    require(&state, &caller, Capability::ViewQueues)?;
     let tenant = tenant_of(&caller)?;
     let dir = state.pipeline.projector().read();
     let scope = scope_in(&dir, tenant);
