@@ -149,6 +149,7 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         throttle: Arc::new(Throttle::new(Duration::from_secs(300), 5, 50)),
         sync_key: Arc::new(sync_key),
         shutdown: shutdown_rx.clone(),
+        streams: Arc::default(),
     };
     let listener = TcpListener::bind(config.listen)
         .await

@@ -59,6 +59,9 @@ pub struct Config {
     /// have queued for a slow client before it is cut off (the client
     /// resumes with `Last-Event-ID`).
     pub event_stream_buffer: usize,
+    /// How many live change streams one user may hold open; opening one
+    /// more closes the oldest.
+    pub event_streams_per_user: usize,
     /// Take a projection snapshot every this many applied events (and on
     /// graceful shutdown); 0 disables snapshots.
     pub snapshot_every_events: u64,
@@ -83,6 +86,7 @@ impl Default for Config {
             sync_token_secret: None,
             sync_token_retention_secs: 0,
             event_stream_buffer: 1024,
+            event_streams_per_user: 8,
             snapshot_every_events: 100_000,
         }
     }

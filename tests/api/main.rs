@@ -23,6 +23,7 @@ mod ring_groups;
 mod roles;
 mod service;
 mod sse;
+mod streams;
 mod sync;
 mod tenants;
 mod users;
