@@ -146,7 +146,7 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         config: Arc::new(config.clone()),
         hasher,
         ready: Arc::new(AtomicBool::new(false)),
-        throttle: Arc::new(Throttle::new(Duration::from_secs(300), 5, 50)),
+        throttle: Arc::new(Throttle::new(config.throttle_limits())),
         sync_key: Arc::new(sync_key),
         shutdown: shutdown_rx.clone(),
         streams: Arc::default(),

@@ -62,6 +62,22 @@ pub struct Config {
     /// How many live change streams one user may hold open; opening one
     /// more closes the oldest.
     pub event_streams_per_user: usize,
+    /// Proxies (CIDR list) whose `Forwarded` / `X-Forwarded-For` headers
+    /// are believed. Empty: the TCP peer is the client, whatever headers
+    /// say.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a failed password attempt counts against its (account,
+    /// address) pair and its address.
+    pub signin_window_secs: u64,
+    /// Failed attempts allowed per (account, client address) in the window.
+    pub signin_failures_per_account_address: u32,
+    /// Failed attempts allowed per client address, any account, in the window.
+    pub signin_failures_per_address: u32,
+    /// Consecutive failures of an account (from anywhere) before its
+    /// attempts are delayed: 1 s, doubling with each further failure.
+    pub signin_free_failures: u32,
+    /// The longest delay between an account's attempts (never a lock-out).
+    pub signin_max_delay_secs: u64,
     /// Take a projection snapshot every this many applied events (and on
     /// graceful shutdown); 0 disables snapshots.
     pub snapshot_every_events: u64,
@@ -87,6 +103,12 @@ impl Default for Config {
             sync_token_retention_secs: 0,
             event_stream_buffer: 1024,
             event_streams_per_user: 8,
+            trusted_proxies: Vec::new(),
+            signin_window_secs: 300,
+            signin_failures_per_account_address: 5,
+            signin_failures_per_address: 50,
+            signin_free_failures: 5,
+            signin_max_delay_secs: 60,
             snapshot_every_events: 100_000,
         }
     }
@@ -98,6 +120,19 @@ impl Default for Config {
 pub struct ConfigError(String);
 
 impl Config {
+    /// The password-guessing throttle's limits.
+    pub fn throttle_limits(&self) -> crate::auth::throttle::Limits {
+        use std::time::Duration;
+        crate::auth::throttle::Limits {
+            window: Duration::from_secs(self.signin_window_secs),
+            per_pair: self.signin_failures_per_account_address,
+            per_address: self.signin_failures_per_address,
+            free: self.signin_free_failures,
+            max_delay: Duration::from_secs(self.signin_max_delay_secs),
+            ..Default::default()
+        }
+    }
+
     /// Loads the layers. `file` is the `--config` argument; the base file
     /// `config/default.toml` is read if present in the working directory.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {

@@ -25,11 +25,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
 }
 
 fn origin_of(parts: &Parts) -> Origin {
-    Origin {
-        ip: parts
+    // The router resolves the address behind trusted proxies once; the
+    // TCP peer is the fallback (a router built without that layer).
+    let ip = match parts.extensions.get::<crate::http::ClientIp>() {
+        Some(c) => c.0,
+        None => parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip()),
+    };
+    Origin {
+        ip,
         request_id: parts
             .headers
             .get("x-request-id")

@@ -10,6 +10,7 @@ pub mod access;
 pub mod as_of;
 pub mod error;
 pub mod extract;
+pub mod forwarded;
 pub mod health;
 pub mod list;
 pub mod portsip;
@@ -23,8 +24,9 @@ use crate::auth::throttle::Throttle;
 use crate::commands::Pipeline;
 use crate::config::Config;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Request, State};
 use axum::http::{HeaderName, Method, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::ApiError;
@@ -76,6 +78,7 @@ pub fn router(state: AppState) -> Router {
             routes::method_not_allowed(&m, u.path())
         })
         .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(state.clone(), client_address))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -90,6 +93,26 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The client's address, as [`forwarded::client_ip`] finds it (the TCP
+/// peer unless it is a trusted proxy), put in the request's extensions
+/// once for everything downstream (throttle, event metadata).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+async fn client_address(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: middleware::Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let ip = forwarded::client_ip(peer, req.headers(), &state.config.trusted_proxies);
+    req.extensions_mut().insert(ClientIp(ip));
+    next.run(req).await
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -26,6 +26,7 @@ mod sse;
 mod streams;
 mod sync;
 mod tenants;
+mod throttle;
 mod users;
 mod vendor_client_users;
 mod vendor_common;

@@ -81,7 +81,7 @@ impl IntoResponse for ClientError {
             "message": self.0.message,
             "field": super::field_of(&self.0),
         }});
-        (self.0.status, Json(body)).into_response()
+        self.0.respond(body)
     }
 }
 

@@ -77,7 +77,7 @@ dialect_error!(
 
 impl IntoResponse for TwirpError {
     fn into_response(self) -> Response {
-        let e = self.0;
+        let mut e = self.0;
         let (status, code) = match (e.status.as_u16(), e.code) {
             (_, "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED") => (StatusCode::NOT_FOUND, "bad_route"),
             (400, "MALFORMED") => (StatusCode::BAD_REQUEST, "malformed"),
@@ -87,6 +87,7 @@ impl IntoResponse for TwirpError {
             (404, _) => (e.status, "not_found"),
             (409, "CONCURRENT_MODIFICATION") => (e.status, "aborted"),
             (409, _) => (e.status, "already_exists"),
+            (429, _) => (e.status, "resource_exhausted"),
             (503, _) => (e.status, "unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
@@ -95,11 +96,9 @@ impl IntoResponse for TwirpError {
         if let Some(field) = super::field_of(&e) {
             meta.insert("argument".into(), json!(field));
         }
-        (
-            status,
-            Json(json!({ "code": code, "msg": e.message, "meta": meta })),
-        )
-            .into_response()
+        e.status = status;
+        let body = json!({ "code": code, "msg": e.message, "meta": meta });
+        e.respond(body)
     }
 }
 

@@ -65,7 +65,7 @@ impl IntoResponse for V1Error {
             "data": null,
             "metadata": metadata,
         });
-        (self.0.status, Json(body)).into_response()
+        self.0.respond(body)
     }
 }
 

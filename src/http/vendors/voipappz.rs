@@ -81,7 +81,7 @@ impl IntoResponse for VoipappzError {
             "code": e.code,
             "field": super::field_of(&e),
         });
-        (e.status, Json(body)).into_response()
+        e.respond(body)
     }
 }
 
