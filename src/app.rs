@@ -109,6 +109,12 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
     let sync_key =
         crate::sync::SyncKey::load(config.sync_token_secret.as_deref(), &config.data_dir)
             .map_err(|e| AppError::Other(e.to_string()))?;
+    let secrets = crate::secrets::SecretKey::load(
+        config.secrets_key.as_deref(),
+        config.secrets_key_file.as_deref(),
+        &config.data_dir,
+    )
+    .map_err(|e| AppError::Other(e.to_string()))?;
     let mut log_config = LogConfig::new(&config.data_dir);
     log_config.durability = config.durability;
     log_config.tail_check = config.tail_check;
@@ -149,6 +155,7 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         throttle: Arc::new(Throttle::new(config.throttle_limits())),
         sync_key: Arc::new(sync_key),
         shutdown: shutdown_rx.clone(),
+        secrets: Arc::new(secrets),
         streams: Arc::default(),
     };
     let listener = TcpListener::bind(config.listen)

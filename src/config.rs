@@ -51,6 +51,13 @@ pub struct Config {
     /// The secret sync tokens are MAC'd with. Unset: a random key is
     /// generated once into `<data_dir>/sync_token.key` (mode 0600).
     pub sync_token_secret: Option<String>,
+    /// The secret the sealing key for PBX secrets (STIR/SHAKEN keys) is
+    /// derived from. Unset: the key file is used.
+    pub secrets_key: Option<String>,
+    /// The sealing key's file (32 random bytes, created 0600 on first
+    /// start). Unset: `<data_dir>/secrets.key`. Keep it with the data but
+    /// out of log exports; losing it loses the sealed values.
+    pub secrets_key_file: Option<PathBuf>,
     /// Sync tokens older than this many seconds get 403
     /// `SYNC_TOKEN_EXPIRED` (the client resyncs in full); 0 = unlimited.
     /// With a horizon, tombstones of items deleted before it are pruned.
@@ -100,6 +107,8 @@ impl Default for Config {
             tail_check: 1024,
             shutdown_grace_secs: 30,
             sync_token_secret: None,
+            secrets_key: None,
+            secrets_key_file: None,
             sync_token_retention_secs: 0,
             event_stream_buffer: 1024,
             event_streams_per_user: 8,

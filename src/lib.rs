@@ -13,7 +13,9 @@
 //! - [`auth`]: password hashing, tokens, roles and permissions.
 //! - [`http`]: router, middleware, errors, and the API dialects.
 //! - [`ids`]: minting resource ids.
+//! - [`keys`]: 32-byte keys from a configured secret or a 0600 key file.
 //! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
+//! - [`secrets`]: sealing secrets the PBX must use (AEAD) before they reach the log.
 //! - [`sync`]: sync tokens (MAC-protected log positions) and their key.
 //! - [`snapshots`]: projection snapshots at start-up, every N events and on shutdown.
 //! - [`tools`]: the offline log tools (verify, export, import, stats, replay).
@@ -26,7 +28,9 @@ pub mod commands;
 pub mod config;
 pub mod http;
 pub mod ids;
+pub mod keys;
 pub mod schema;
+pub mod secrets;
 pub mod snapshots;
 pub mod sync;
 pub mod telemetry;

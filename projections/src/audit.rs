@@ -97,6 +97,11 @@ fn secret(field: &str) -> Change {
     change(field, json!(SECRET), json!(SECRET))
 }
 
+/// Attributes that hold a secret the PBX must use (sealed since issue 11,
+/// in clear in older logs): shown as [`SECRET`], never as a value, here and
+/// in [`crate::canonical`].
+pub const SECRET_ATTRS: &[&str] = &["stir_shaken_key"];
+
 /// Field changes `old attrs → changes`, only where the value differs.
 fn field_changes(old: Option<&Fields>, changes: &Fields) -> Vec<Change> {
     changes
@@ -104,7 +109,14 @@ fn field_changes(old: Option<&Fields>, changes: &Fields) -> Vec<Change> {
         .filter_map(|(k, v)| {
             let before = old.and_then(|o| o.get(k)).map_or(Json::Null, value_json);
             let after = value_json(v);
-            (before != after).then(|| change(k, before, after))
+            if before == after {
+                return None;
+            }
+            Some(if SECRET_ATTRS.contains(&k.as_str()) {
+                secret(k)
+            } else {
+                change(k, before, after)
+            })
         })
         .collect()
 }

@@ -54,6 +54,8 @@ pub struct AppState {
     /// Becomes `true` when shutdown begins (long-lived responses such as
     /// event streams end themselves so shutdown need not wait for them).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The key PBX secrets are sealed with before they reach the log.
+    pub secrets: Arc<crate::secrets::SecretKey>,
     /// The open change streams of each user (capped per user).
     pub streams: Arc<portsip::events::Streams>,
 }

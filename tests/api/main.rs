@@ -21,6 +21,7 @@ mod privilege;
 mod queues;
 mod ring_groups;
 mod roles;
+mod secrets;
 mod service;
 mod sse;
 mod streams;

@@ -78,9 +78,10 @@ pub async fn create(
     let domain = optional_str(&body, "domain")?
         .ok_or_else(|| ApiError::validation("domain", "is required"))?;
     let domain = tenants::validate_domain(&domain)?;
-    let attrs = TENANT
+    let mut attrs = TENANT
         .validate(&body, Mode::Create, TENANT_SKIP)
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    state.secrets.seal_fields(&TENANT, &mut attrs);
     let (id, _) = state
         .pipeline
         .execute(SYSTEM_TENANT, caller.metadata("portsip"), |dir| {
@@ -138,9 +139,11 @@ async fn apply_update(
         Some(d) => Some(tenants::validate_domain(&d)?),
         None => None,
     };
-    let incoming = TENANT
+    let mut incoming = TENANT
         .validate(&body, Mode::Update, TENANT_SKIP)
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    // Sealed before the command sees it: the log only ever holds ciphertext.
+    state.secrets.seal_fields(&TENANT, &mut incoming);
     state
         .pipeline
         .execute_scopes(
