@@ -2,7 +2,8 @@
 //! is sealed before it reaches the log, so no file in the data directory,
 //! no `log export`, no `replay` output, no response and no audit entry
 //! holds it in clear. A key written in clear by an older version still
-//! loads and is never rendered.
+//! loads and is never rendered. The audit log shows which fields of a
+//! user's personal contact changed, never their values (item 8).
 
 use crate::helpers::{spawn_app, TestApp};
 use reqwest::StatusCode;
@@ -159,4 +160,56 @@ async fn a_key_written_in_clear_by_an_older_version_loads_and_is_never_rendered(
     std::fs::write(&file, &export).expect("write");
     let fresh = out.path().join("fresh");
     tools::import(&fresh, &file).expect("import");
+}
+
+#[tokio::test]
+async fn the_audit_log_shows_personal_contacts_as_changed_fields_without_values() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme.example").await;
+    app.create_user(&t.admin, &crate::helpers::user_body("alice", "101"))
+        .await;
+    let alice = app.token_for("alice", "Passw0rd-123", "acme.example").await;
+    let created: Value = app
+        .post(
+            "/api/user/contacts",
+            Some(&alice),
+            &json!({"name": "Carol Private", "mobile_phone": "+4915112345"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = created["id"].as_str().expect("id");
+    let resp = app
+        .post(
+            &format!("/api/user/contacts/{id}"),
+            Some(&alice),
+            &json!({"email": "carol@private.example"}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = app
+        .get(
+            "/api/audit_logs?filter=object_type eq 'PERSONAL_CONTACT'",
+            Some(&t.admin),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.expect("text");
+    for private in ["Carol", "+4915112345", "carol@private.example"] {
+        assert!(!text.contains(private), "{private} shown: {text}");
+    }
+    let log: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(log["count"], 2, "{log}");
+    let states: Vec<Value> = log["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| serde_json::from_str(i["new_state"].as_str().expect("text")).expect("json"))
+        .collect();
+    assert!(states.contains(&json!({"email": "changed"})), "{states:?}");
+    assert!(
+        states.contains(&json!({"mobile_phone": "changed", "name": "changed"})),
+        "{states:?}"
+    );
 }
