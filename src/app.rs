@@ -156,6 +156,9 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         sync_key: Arc::new(sync_key),
         shutdown: shutdown_rx.clone(),
         secrets: Arc::new(secrets),
+        admission: Arc::new(tokio::sync::Semaphore::new(
+            config.max_concurrent_requests.max(1),
+        )),
         streams: Arc::default(),
     };
     let listener = TcpListener::bind(config.listen)
@@ -198,6 +201,7 @@ async fn serve(
 
     // Startup work runs beside the server so /healthz answers meanwhile.
     let snapshot_stop = shutdown.clone();
+    let mut closing = shutdown.clone();
     let startup = async {
         let started = std::time::Instant::now();
         let replay_log = log.clone();
@@ -222,11 +226,18 @@ async fn serve(
             projector.applied(),
             snapshot_stop,
         ));
-        let follower = projector.clone().follow(log.clone());
+        let follower = tokio::spawn(projector.clone().follow(log.clone()));
+        let pipeline = state.pipeline.clone();
         tokio::spawn(async move {
-            if let Err(e) = follower.await {
-                tracing::error!(error = %e, "projection stopped following the log");
-            }
+            // However the follower ends (an error, a panic, the log closing
+            // under it), writes must stop waiting for it.
+            let reason = match follower.await {
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("the projection task failed: {e}"),
+                Ok(Ok(())) if *closing.borrow_and_update() => return,
+                Ok(Ok(())) => "the log's subscription ended".to_owned(),
+            };
+            pipeline.projection_stopped(reason);
         });
         bootstrap_admin(&state).await?;
         state.ready.store(true, Ordering::Release);

@@ -48,6 +48,13 @@ pub struct Config {
     pub tail_check: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
+    /// The server-side deadline of a request, in milliseconds (503 with
+    /// `Retry-After` past it); 0 = none. Streams count until their first
+    /// byte.
+    pub request_deadline_ms: u64,
+    /// Requests served at once; more are answered 503 with `Retry-After`
+    /// at once (health endpoints excepted).
+    pub max_concurrent_requests: usize,
     /// The secret sync tokens are MAC'd with. Unset: a random key is
     /// generated once into `<data_dir>/sync_token.key` (mode 0600).
     pub sync_token_secret: Option<String>,
@@ -106,6 +113,8 @@ impl Default for Config {
             argon2_iterations: 2,
             tail_check: 1024,
             shutdown_grace_secs: 30,
+            request_deadline_ms: 30_000,
+            max_concurrent_requests: 1024,
             sync_token_secret: None,
             secrets_key: None,
             secrets_key_file: None,

@@ -56,6 +56,8 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The key PBX secrets are sealed with before they reach the log.
     pub secrets: Arc<crate::secrets::SecretKey>,
+    /// Permits for requests in progress (`max_concurrent_requests`).
+    pub admission: Arc<tokio::sync::Semaphore>,
     /// The open change streams of each user (capped per user).
     pub streams: Arc<portsip::events::Streams>,
 }
@@ -63,7 +65,9 @@ pub struct AppState {
 impl AppState {
     /// Ready = replayed, following, and the log takes writes.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire) && self.pipeline.log().is_writable()
+        self.ready.load(Ordering::Acquire)
+            && self.pipeline.following()
+            && self.pipeline.log().is_writable()
     }
 }
 

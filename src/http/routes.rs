@@ -30,6 +30,7 @@ use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 use switchboard_events::SYSTEM_TENANT;
 
 /// The API dialects (and the service's own endpoints).
@@ -263,17 +264,14 @@ impl Routes {
     /// route behind the guard of its own declaration.
     fn into_router(self, state: &AppState) -> Router<AppState> {
         self.routes.into_iter().fold(Router::new(), |router, r| {
-            let handler = match r.spec.access {
-                Access::Public => r.handler,
-                access => r.handler.layer(middleware::from_fn_with_state(
-                    Guard {
-                        state: state.clone(),
-                        dialect: r.spec.dialect,
-                        access,
-                    },
-                    guard,
-                )),
-            };
+            let handler = r.handler.layer(middleware::from_fn_with_state(
+                Guard {
+                    state: state.clone(),
+                    dialect: r.spec.dialect,
+                    access: r.spec.access,
+                },
+                guard,
+            ));
             router.route(r.relative, handler)
         })
     }
@@ -412,9 +410,53 @@ pub fn permits(state: &AppState, caller: &Caller, access: Access) -> bool {
     }
 }
 
-/// The one place declared access is enforced: resolves the caller (401),
-/// checks the declaration (403), and passes the caller on to the handler.
+/// What every request to a route goes through, in the route's dialect:
+/// load shedding (503 with `Retry-After` when `max_concurrent_requests`
+/// are in progress; the service's health endpoints are exempt), the
+/// server-side deadline (`request_deadline_ms`, 503 with `Retry-After`),
+/// and the one place declared access is enforced: resolving the caller
+/// (401), checking the declaration (403), passing the caller on to the
+/// handler.
+///
+/// A write cut off by the deadline may still complete: once its events
+/// are queued the command finishes (see [`crate::commands`]), like any
+/// request whose answer was lost; its 503 means "outcome unknown".
 async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
+    let _permit = if g.dialect == Dialect::Service {
+        None
+    } else {
+        match g.state.admission.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                return g.dialect.reject(
+                    ApiError::unavailable("the server is busy; retry shortly")
+                        .retry_after(Duration::from_secs(1)),
+                )
+            }
+        }
+    };
+    let deadline = Duration::from_millis(g.state.config.request_deadline_ms);
+    let dialect = g.dialect;
+    let run = authorize_and_run(g, req, next);
+    if deadline.is_zero() {
+        return run.await;
+    }
+    match tokio::time::timeout(deadline, run).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(?deadline, "a request missed its deadline");
+            dialect.reject(
+                ApiError::unavailable("the request did not finish in time; retry shortly")
+                    .retry_after(Duration::from_secs(1)),
+            )
+        }
+    }
+}
+
+async fn authorize_and_run(g: Guard, req: Request, next: Next) -> Response {
+    if g.access == Access::Public {
+        return next.run(req).await;
+    }
     let (mut parts, body) = req.into_parts();
     let caller = match Caller::from_request_parts(&mut parts, &g.state).await {
         Ok(c) => c,

@@ -11,6 +11,7 @@ mod contacts;
 mod cross_dialect;
 mod extension_contacts;
 mod extensions;
+mod faults;
 mod fuzz;
 mod group_members;
 mod groups;

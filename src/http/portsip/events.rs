@@ -286,6 +286,8 @@ pub enum StreamEnd {
     TooSlow,
     /// The server is shutting down.
     ShuttingDown,
+    /// The directory stopped following the log (the server is not ready).
+    Unavailable,
 }
 
 impl StreamEnd {
@@ -301,6 +303,7 @@ impl StreamEnd {
             StreamEnd::TooManyStreams => "TOO_MANY_STREAMS",
             StreamEnd::TooSlow => "TOO_SLOW",
             StreamEnd::ShuttingDown => "SHUTTING_DOWN",
+            StreamEnd::Unavailable => "SERVICE_UNAVAILABLE",
         }
     }
 
@@ -309,7 +312,9 @@ impl StreamEnd {
         match self {
             StreamEnd::TooManyStreams => "a newer stream of this user replaced this one",
             StreamEnd::TooSlow => "the client fell behind; reconnect with Last-Event-ID",
-            StreamEnd::ShuttingDown => "the server is shutting down; reconnect later",
+            StreamEnd::ShuttingDown | StreamEnd::Unavailable => {
+                "the server is shutting down or not ready; reconnect later"
+            }
             _ => "the session that opened this stream is no longer valid; sign in again",
         }
     }
@@ -551,8 +556,10 @@ async fn produce(
                     continue;
                 };
                 // Judge and render once the projection has this event
-                // (read-your-writes).
-                projector.wait_for(env.offset).await;
+                // (read-your-writes); a projection that stopped ends it.
+                if state.pipeline.wait_applied(env.offset).await.is_err() {
+                    return Some(StreamEnd::Unavailable);
+                }
                 if may_end_sessions(&event) {
                     if let Some(end) = end_of(&projector.read(), caller, Some(&event), now_secs()) {
                         return Some(end);
