@@ -40,6 +40,9 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// Refresh token lifetime.
     pub refresh_token_ttl_secs: u64,
+    /// Sessions one user may hold; signing in beyond it ends the least
+    /// recently active one.
+    pub sessions_per_user: usize,
     /// argon2id memory cost in KiB (OWASP minimum: 19456).
     pub argon2_memory_kib: u32,
     /// argon2id iterations.
@@ -109,6 +112,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             access_token_ttl_secs: 3600,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            sessions_per_user: 32,
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
             tail_check: 1024,

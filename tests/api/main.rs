@@ -15,6 +15,7 @@ mod faults;
 mod fuzz;
 mod group_members;
 mod groups;
+mod limits;
 mod links;
 mod matrix;
 mod presence;

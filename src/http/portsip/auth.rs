@@ -162,6 +162,7 @@ pub async fn sign_in(
                 user_id,
                 tenant,
                 tokens,
+                max_per_user: state.config.sessions_per_user,
             };
             Ok((sessions::start(dir, cmd)?, ()))
         })

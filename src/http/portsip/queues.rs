@@ -316,9 +316,19 @@ async fn agents_any(
     Ok(Json(json!({ "items": items })))
 }
 
+/// Most agents a call queue or ring group may have (the spec gives no
+/// limit; this bounds what every read of the list renders).
+pub const AGENTS_MAX: usize = 1000;
+
 /// Parses `{items: [{extension_number, skill_level?}]}`.
 fn parse_agent_items(body: &Map<String, Value>) -> Result<Vec<AgentItem>, ApiError> {
     let items = match body.get("items") {
+        Some(Value::Array(a)) if a.len() > AGENTS_MAX => {
+            return Err(ApiError::validation(
+                "items",
+                format!("must have at most {AGENTS_MAX} items"),
+            ))
+        }
         Some(Value::Array(a)) => a,
         None | Some(Value::Null) => return Err(ApiError::validation("items", "is required")),
         Some(_) => return Err(ApiError::validation("items", "must be an array")),
