@@ -102,8 +102,29 @@ impl Running {
     }
 }
 
-/// Starts the service; returns once it listens.
+/// Starts the service on the wall clock; returns once it listens.
 pub async fn start(config: Config) -> Result<Running, AppError> {
+    start_with_clock(config, crate::clock::system()).await
+}
+
+/// Starts the service with the given clock (tests pass a
+/// [`TestClock`](crate::clock::TestClock)); returns once it listens.
+pub async fn start_with_clock(
+    config: Config,
+    clock: crate::clock::SharedClock,
+) -> Result<Running, AppError> {
+    start_with(config, clock, None).await
+}
+
+/// Starts the service with the given clock on `log` if given (already
+/// open: tests wrap the log to inject storage faults), otherwise on the log
+/// in `config.data_dir`.
+pub async fn start_with(
+    config: Config,
+    clock: crate::clock::SharedClock,
+    log: Option<Arc<dyn EventLog>>,
+) -> Result<Running, AppError> {
+    http::cors::layer(&config).map_err(|e| AppError::Other(e.to_string()))?;
     // The sync token key is loaded (or created) first: failing here leaves
     // no log open behind.
     let sync_key =
@@ -115,13 +136,18 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         &config.data_dir,
     )
     .map_err(|e| AppError::Other(e.to_string()))?;
-    let mut log_config = LogConfig::new(&config.data_dir);
-    log_config.durability = config.durability;
-    log_config.tail_check = config.tail_check;
-    let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
-        .await
-        .map_err(|e| AppError::Other(e.to_string()))??;
-    let log: Arc<dyn EventLog> = Arc::new(log);
+    let log: Arc<dyn EventLog> = match log {
+        Some(log) => log,
+        None => {
+            let mut log_config = LogConfig::new(&config.data_dir);
+            log_config.durability = config.durability;
+            log_config.tail_check = config.tail_check;
+            let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
+                .await
+                .map_err(|e| AppError::Other(e.to_string()))??;
+            Arc::new(log)
+        }
+    };
     // Start from the snapshot if it matches this log; the replay then only
     // covers the tail.
     let loading = std::time::Instant::now();
@@ -147,14 +173,19 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let webhooks =
+        crate::webhooks::Webhooks::new(&config, log.clone(), clock.clone(), shutdown_rx.clone())
+            .map_err(|e| AppError::Other(e.to_string()))?;
     let state = AppState {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
         config: Arc::new(config.clone()),
         hasher,
         ready: Arc::new(AtomicBool::new(false)),
-        throttle: Arc::new(Throttle::new(config.throttle_limits())),
+        throttle: Arc::new(Throttle::new(config.throttle_limits(), clock.clone())),
         sync_key: Arc::new(sync_key),
         shutdown: shutdown_rx.clone(),
+        clock,
+        webhooks,
         secrets: Arc::new(secrets),
         admission: Arc::new(tokio::sync::Semaphore::new(
             config.max_concurrent_requests.max(1),
@@ -240,6 +271,13 @@ async fn serve(
             pipeline.projection_stopped(reason);
         });
         bootstrap_admin(&state).await?;
+        // Webhooks start from the tenants the projection holds now and
+        // follow tenant changes after that offset in the log.
+        let (tenants, applied) = {
+            let dir = projector.read();
+            (dir.tenants.keys().copied().collect::<Vec<_>>(), dir.offset)
+        };
+        state.webhooks.start(tenants, applied);
         state.ready.store(true, Ordering::Release);
         tracing::info!("ready");
         Ok::<_, AppError>(snapshotter)
@@ -290,6 +328,11 @@ async fn serve(
             Err(e) => tracing::warn!(error = %e, "shutdown snapshot task failed"),
         }
     }
+    // An in-flight delivery finishes (bounded by its timeout) and is recorded.
+    state
+        .webhooks
+        .stopped(Duration::from_secs(state.config.webhook_timeout_secs + 1))
+        .await;
     log.close().await;
     tracing::info!("stopped; the log is flushed");
     match served {

@@ -83,9 +83,9 @@ impl SecretKey {
         secret: Option<&str>,
         file: Option<&Path>,
         data_dir: &Path,
-    ) -> Result<SecretKey, crate::keys::KeyError> {
-        let default = data_dir.join(KEY_FILE);
-        crate::keys::load(secret, file.unwrap_or(&default)).map(SecretKey::new)
+    ) -> Result<SecretKey, crate::keyfile::KeyError> {
+        let file = file.unwrap_or(Path::new(KEY_FILE));
+        crate::keyfile::load(secret, data_dir, file).map(SecretKey::new)
     }
 
     /// Seals `clear` for the field `field`.

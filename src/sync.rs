@@ -13,7 +13,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use std::path::Path;
 use switchboard_events::{Id, TenantId};
 
@@ -97,7 +97,8 @@ pub enum TokenError {
     Invalid,
 }
 
-pub use crate::keys::KeyError;
+/// The key could not be read or created.
+pub use crate::keyfile::KeyError;
 
 /// The MAC key for sync tokens.
 #[derive(Clone)]
@@ -112,13 +113,14 @@ impl std::fmt::Debug for SyncKey {
 impl SyncKey {
     /// A key derived from a configured secret.
     pub fn from_secret(secret: &str) -> SyncKey {
-        SyncKey(crate::keys::from_secret(secret))
+        let digest = Sha256::digest(secret.as_bytes());
+        SyncKey(digest.into())
     }
 
     /// The configured secret if any, otherwise the key file in `data_dir`
     /// (created with fresh random bytes, mode 0600, on first use).
     pub fn load(secret: Option<&str>, data_dir: &Path) -> Result<SyncKey, KeyError> {
-        crate::keys::load(secret, &data_dir.join(KEY_FILE)).map(SyncKey)
+        crate::keyfile::load(secret, data_dir, KEY_FILE).map(SyncKey)
     }
 
     fn mac(&self) -> HmacSha256 {

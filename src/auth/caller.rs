@@ -131,7 +131,7 @@ impl FromRequestParts<AppState> for Caller {
             .sessions
             .by_access(&hash)
             .ok_or_else(|| ApiError::unauthorized("the access token is not valid"))?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = state.clock.unix_secs();
         if session.access_expires_at <= now {
             return Err(ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,

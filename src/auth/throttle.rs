@@ -23,11 +23,22 @@
 //! and each map holds at most `max_entries` (the least recently active
 //! entries go first).
 
+use crate::clock::SharedClock;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// A moment, from the service clock (not `std::time::Instant`) so tests can
+/// move past a window or a delay instead of sleeping through it.
+type Instant = OffsetDateTime;
+
+/// How long after `t` `now` is (zero if the clock reads earlier).
+fn since(now: Instant, t: Instant) -> Duration {
+    Duration::try_from(now - t).unwrap_or(Duration::ZERO)
+}
 
 /// The throttle's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +83,7 @@ impl Window {
         while self
             .failures
             .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
+            .is_some_and(|t| since(now, *t) >= window)
         {
             self.failures.pop_front();
         }
@@ -89,7 +100,7 @@ impl Window {
         Some(
             self.failures
                 .front()
-                .map(|t| window.saturating_sub(now.duration_since(*t)))
+                .map(|t| window.saturating_sub(since(now, *t)))
                 .unwrap_or(Duration::from_secs(1))
                 .max(Duration::from_secs(1)),
         )
@@ -100,7 +111,7 @@ impl Window {
             && self
                 .failures
                 .back()
-                .is_none_or(|t| now.duration_since(*t) >= window)
+                .is_none_or(|t| since(now, *t) >= window)
     }
 }
 
@@ -121,10 +132,10 @@ struct State {
 }
 
 /// The throttle (shared by every request).
-#[derive(Debug)]
 pub struct Throttle {
     limits: Limits,
     state: Mutex<State>,
+    clock: SharedClock,
 }
 
 /// An admitted attempt; resolve it with [`Attempt::succeeded`] or
@@ -162,18 +173,19 @@ fn bound<K: Clone + Eq + Hash, V>(
 }
 
 impl Throttle {
-    /// A throttle with these limits.
-    pub fn new(limits: Limits) -> Throttle {
+    /// A throttle with these limits, on the service clock.
+    pub fn new(limits: Limits, clock: SharedClock) -> Throttle {
         Throttle {
             limits,
             state: Mutex::new(State::default()),
+            clock,
         }
     }
 
     /// Admits an attempt on `account` from `address` now, or says how long
     /// to wait.
     pub fn begin(&self, account: &str, address: Option<IpAddr>) -> Result<Attempt<'_>, Duration> {
-        self.begin_at(account, address, Instant::now())
+        self.begin_at(account, address, self.clock.now())
     }
 
     /// [`Throttle::begin`] at a given instant.
@@ -204,7 +216,7 @@ impl Throttle {
         }
         if let Some(b) = s.accounts.get(account) {
             if let Some(t) = b.not_before.filter(|t| *t > now) {
-                worst(Some(t.duration_since(now)));
+                worst(Some(since(t, now)));
             } else if b.failures >= l.free && b.pending > 0 {
                 // Delayed accounts take one attempt at a time, so parallel
                 // guesses cannot slip in beside it.
@@ -300,13 +312,15 @@ impl Attempt<'_> {
     /// The password was right.
     pub fn succeeded(mut self) {
         self.resolved = true;
+        let now = self.throttle.clock.now();
         self.throttle
-            .resolve(&self.account, self.address, true, Instant::now());
+            .resolve(&self.account, self.address, true, now);
     }
 
     /// The password was wrong.
     pub fn failed(self) {
-        self.failed_at(Instant::now());
+        let now = self.throttle.clock.now();
+        self.failed_at(now);
     }
 
     /// [`Attempt::failed`] at a given instant.
@@ -320,8 +334,9 @@ impl Attempt<'_> {
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
         if !self.resolved {
+            let now = self.throttle.clock.now();
             self.throttle
-                .resolve(&self.account, self.address, false, Instant::now());
+                .resolve(&self.account, self.address, false, now);
         }
     }
 }
@@ -347,8 +362,8 @@ mod tests {
 
     #[test]
     fn parallel_attempts_cannot_pass_the_limit() {
-        let t = Throttle::new(limits());
-        let now = Instant::now();
+        let t = Throttle::new(limits(), crate::clock::system());
+        let now = OffsetDateTime::now_utc();
         let admitted: Vec<Attempt<'_>> = (0..10)
             .filter_map(|_| t.begin_at("a", ip("10.0.0.1"), now).ok())
             .collect();
@@ -367,8 +382,8 @@ mod tests {
     fn a_pair_is_refused_until_its_oldest_failure_leaves_the_window() {
         let mut l = limits();
         l.free = 100;
-        let t = Throttle::new(l);
-        let start = Instant::now();
+        let t = Throttle::new(l, crate::clock::system());
+        let start = OffsetDateTime::now_utc();
         for i in 0..3 {
             t.begin_at("a", ip("10.0.0.1"), start)
                 .expect("admitted")
@@ -390,8 +405,8 @@ mod tests {
 
     #[test]
     fn an_address_guessing_many_accounts_is_refused() {
-        let t = Throttle::new(limits());
-        let now = Instant::now();
+        let t = Throttle::new(limits(), crate::clock::system());
+        let now = OffsetDateTime::now_utc();
         for n in 0..5 {
             t.begin_at(&format!("user{n}"), ip("10.0.0.9"), now)
                 .expect("admitted")
@@ -403,8 +418,8 @@ mod tests {
 
     #[test]
     fn an_account_is_delayed_exponentially_not_locked_and_a_success_resets_it() {
-        let t = Throttle::new(limits());
-        let mut now = Instant::now();
+        let t = Throttle::new(limits(), crate::clock::system());
+        let mut now = OffsetDateTime::now_utc();
         // Failures from many addresses (a distributed guess).
         let mut delays = Vec::new();
         for n in 0..8 {
@@ -433,8 +448,8 @@ mod tests {
 
     #[test]
     fn an_abandoned_attempt_counts_as_failed() {
-        let t = Throttle::new(limits());
-        let now = Instant::now();
+        let t = Throttle::new(limits(), crate::clock::system());
+        let now = OffsetDateTime::now_utc();
         for _ in 0..3 {
             drop(t.begin_at("a", ip("10.0.0.1"), now).expect("admitted"));
         }
@@ -445,8 +460,8 @@ mod tests {
     fn the_maps_are_bounded() {
         let mut l = limits();
         l.max_entries = 10;
-        let t = Throttle::new(l);
-        let now = Instant::now();
+        let t = Throttle::new(l, crate::clock::system());
+        let now = OffsetDateTime::now_utc();
         for n in 0..100 {
             let a = t
                 .begin_at(&format!("spray{n}"), ip(&format!("10.1.0.{n}")), now)

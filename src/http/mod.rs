@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod as_of;
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod forwarded;
@@ -54,6 +55,10 @@ pub struct AppState {
     /// Becomes `true` when shutdown begins (long-lived responses such as
     /// event streams end themselves so shutdown need not wait for them).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// "Now" for every expiry and retention decision (a test clock in tests).
+    pub clock: crate::clock::SharedClock,
+    /// Webhook delivery (status, attempts and resume for the admin routes).
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// The key PBX secrets are sealed with before they reach the log.
     pub secrets: Arc<crate::secrets::SecretKey>,
     /// Permits for requests in progress (`max_concurrent_requests`).
@@ -76,7 +81,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Builds the whole router: every dialect's declared routes
 /// ([`routes::dialects`]) behind the service-wide layers.
 pub fn router(state: AppState) -> Router {
-    routes::dialects(&state)
+    let router = routes::dialects(&state)
         .fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
             routes::route_not_found(&m, u.path())
         })
@@ -98,7 +103,14 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    // Outermost, so preflights are answered before routing (which would say
+    // 405) and every answer, errors included, carries the CORS headers.
+    // `app::start` has refused an invalid CORS setting already.
+    match cors::layer(&state.config) {
+        Ok(Some(cors)) => router.layer(cors),
+        _ => router,
+    }
 }
 
 /// The client's address, as [`forwarded::client_ip`] finds it (the TCP

@@ -126,13 +126,22 @@ pub fn fixture_key(path: &str, param: &str) -> Option<&'static str> {
         ("/api/v1/user-extensions/by-extension/{ext_uuid}", "ext_uuid") => "ext_y2_uuid",
         ("/api/v1/user-extensions/{uuid}", "uuid") => "link_y2_uuid",
         (p, "client_id") if p.starts_with("/client/") => "tenant_a_num",
+        (p, "kind") if p.starts_with("/api/webhooks/{kind}") => "extension_event",
         ("/client/{client_id}/user/extension/{user_id}", "user_id") => "alice_num",
         _ => return None,
     })
 }
 
 /// Path parameters that take a literal rather than a fixture.
-const LITERALS: &[&str] = &["101", "110", "Support", "Doomed", "inst-1", "inst-2"];
+const LITERALS: &[&str] = &[
+    "101",
+    "110",
+    "Support",
+    "Doomed",
+    "inst-1",
+    "inst-2",
+    "extension_event",
+];
 
 /// The value of a path parameter (a fixture, or a literal).
 pub fn param_value(w: &World, route: &RouteSpec, param: &str) -> Option<String> {
@@ -434,6 +443,12 @@ pub fn expectations() -> BTreeMap<String, Exp> {
             x(200).users(403).query("action=status&status=away"),
         ),
         ("GET /api/users/agents", x(200)),
+        ("GET /api/webhooks", x(200)),
+        // A kind is not an object of the tenant: another tenant's Admin
+        // reads its own subscription.
+        ("GET /api/webhooks/{kind}/deliveries", x(200).other(200)),
+        // No webhook is configured: refused as a conflict once authorized.
+        ("POST /api/webhooks/{kind}/resume", x(409).other(409)),
         ("GET /api/v1/user-extensions", x(200)),
         (
             "POST /api/v1/user-extensions",

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 const DOMAIN: &str = "etel.example.com";
 
-async fn call(app: &TestApp, token: &str, method: &str, body: Value) -> (StatusCode, Value) {
+/// Calls an eTelecom method as `token`.
+pub async fn call(app: &TestApp, token: &str, method: &str, body: Value) -> (StatusCode, Value) {
     send(
         app,
         Method::POST,

@@ -35,7 +35,7 @@ pub struct Refresh {
 fn new_tokens(state: &AppState) -> (String, String, TokenHashes) {
     let access = new_token();
     let refresh = new_token();
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.unix_secs();
     let hashes = TokenHashes {
         access_hash: token_hash(&access),
         refresh_hash: token_hash(&refresh),
@@ -200,7 +200,7 @@ pub async fn refresh_token(
         source_ip: origin.ip,
         via: "portsip".into(),
     };
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.unix_secs();
     state
         .pipeline
         .execute(tenant, metadata, |dir| {
@@ -247,8 +247,8 @@ pub async fn auth_user(caller: Caller) -> Json<Value> {
 }
 
 /// `GET /login`: the caller's session.
-pub async fn login_status(caller: Caller) -> Json<Value> {
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+pub async fn login_status(State(state): State<AppState>, caller: Caller) -> Json<Value> {
+    let now = state.clock.unix_secs();
     let expires_at = OffsetDateTime::from_unix_timestamp(caller.access_expires_at)
         .map(switchboard_events::envelope::format_rfc3339)
         .ok();

@@ -164,6 +164,7 @@ pub fn render(
     dir: &Directory,
     listener: &Listener,
     item: &SseItem,
+    now_ms: i64,
 ) -> Option<(&'static str, Value)> {
     let empty = Scope::default();
     let s = dir.scope(listener.tenant).unwrap_or(&empty);
@@ -224,7 +225,7 @@ pub fn render(
         }
         SseItem::Agent { queue_id } => {
             // Removed from the queue (or the queue is gone): the agent entry is.
-            match agents::one_agent(s, queue_id, listener.user) {
+            match agents::one_agent(s, queue_id, listener.user, now_ms) {
                 Ok(Json(Value::Object(mut m))) => {
                     m.insert("queue_id".into(), json!(ids::render(queue_id)));
                     ("call_queue_agent", ChangeType::Updated, m)
@@ -233,8 +234,7 @@ pub fn render(
             }
         }
         SseItem::Presence => {
-            let Json(Value::Object(m)) =
-                presence::render_status(s, listener.user, agents::now_ms()).ok()?
+            let Json(Value::Object(m)) = presence::render_status(s, listener.user, now_ms).ok()?
             else {
                 return None;
             };
@@ -492,11 +492,6 @@ pub async fn stream(
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
 }
 
-/// Unix seconds now.
-fn now_secs() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// When the session's access token expires, as a tokio instant.
 fn expiry_of(state: &AppState, caller: &Caller) -> tokio::time::Instant {
     let expires = state
@@ -506,7 +501,7 @@ fn expiry_of(state: &AppState, caller: &Caller) -> tokio::time::Instant {
         .sessions
         .get(caller.session_id)
         .map_or(0, |s| s.access_expires_at);
-    let left = u64::try_from(expires.saturating_sub(now_secs())).unwrap_or(0);
+    let left = u64::try_from(expires.saturating_sub(state.clock.unix_secs())).unwrap_or(0);
     tokio::time::Instant::now() + std::time::Duration::from_secs(left)
 }
 
@@ -527,7 +522,7 @@ async fn produce(
     let mut shutdown = state.shutdown.clone();
     let mut source = std::pin::pin!(state.pipeline.log().subscribe(from + 1));
     // The session may have ended between the request's check and now.
-    if let Some(end) = end_of(&projector.read(), caller, None, now_secs()) {
+    if let Some(end) = end_of(&projector.read(), caller, None, state.clock.unix_secs()) {
         return Some(end);
     }
     loop {
@@ -542,7 +537,7 @@ async fn produce(
             }
             _ = expiry => {
                 // A refresh may have moved the expiry: judge it again.
-                if let Some(end) = end_of(&projector.read(), caller, None, now_secs()) {
+                if let Some(end) = end_of(&projector.read(), caller, None, state.clock.unix_secs()) {
                     return Some(end);
                 }
             }
@@ -561,14 +556,15 @@ async fn produce(
                     return Some(StreamEnd::Unavailable);
                 }
                 if may_end_sessions(&event) {
-                    if let Some(end) = end_of(&projector.read(), caller, Some(&event), now_secs()) {
+                    if let Some(end) = end_of(&projector.read(), caller, Some(&event), state.clock.unix_secs()) {
                         return Some(end);
                     }
                 }
                 let Some(item) = visible_to(&listener, &env, &event) else {
                     continue;
                 };
-                let Some((name, data)) = render(&projector.read(), &listener, &item) else {
+                let now_ms = agents::now_ms(state);
+                let Some((name, data)) = render(&projector.read(), &listener, &item, now_ms) else {
                     continue;
                 };
                 let id = issue(state, caller, Collection::Events, env.offset, None);

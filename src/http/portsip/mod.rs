@@ -18,6 +18,7 @@ pub mod sync;
 pub mod tenants;
 pub mod user;
 pub mod users;
+pub mod webhooks;
 
 use super::routes::{Access::*, Dialect, Routes};
 use crate::auth::roles::Capability::*;
@@ -388,5 +389,16 @@ pub fn routes() -> Routes {
             "/contacts/{id}/history",
             Needs(ViewAudit),
             audit::contact_history,
+        )
+        .get("/webhooks", Needs(ViewTenantSettings), webhooks::list)
+        .get(
+            "/webhooks/{kind}/deliveries",
+            Needs(ViewTenantSettings),
+            webhooks::deliveries,
+        )
+        .post(
+            "/webhooks/{kind}/resume",
+            Needs(ManageTenantSettings),
+            webhooks::resume,
         )
 }

@@ -310,7 +310,7 @@ async fn agents_any(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
-    let now = now_ms();
+    let now = now_ms(&state);
     let dir = state.pipeline.projector().read();
     let items = agent_items(scope_in(&dir, tenant), t, id, now)?;
     Ok(Json(json!({ "items": items })))
@@ -428,7 +428,7 @@ async fn agent_any(
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
     let may_view = allowed(&state, &caller, Capability::ViewQueues);
-    let now = now_ms();
+    let now = now_ms(&state);
     let dir = state.pipeline.projector().read();
     let s = scope_in(&dir, tenant);
     let u = agent_user(s, t, id, &number)?;
@@ -547,7 +547,7 @@ pub async fn queue_status(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let id = parse_id(Target::CallQueue, &id)?;
-    let now = now_ms();
+    let now = now_ms(&state);
     let dir = state.pipeline.projector().read();
     let s = scope_in(&dir, tenant);
     let q = queues::queue(s, id)?;

@@ -38,10 +38,6 @@ pub fn invalid_token() -> ApiError {
     )
 }
 
-fn now_secs() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// Issues a token of `collection` for the caller at `offset`.
 pub fn issue(
     state: &AppState,
@@ -50,7 +46,14 @@ pub fn issue(
     offset: u64,
     page: Option<PageCursor>,
 ) -> String {
-    issue_at(state, caller, collection, offset, page, now_secs())
+    issue_at(
+        state,
+        caller,
+        collection,
+        offset,
+        page,
+        state.clock.unix_secs(),
+    )
 }
 
 /// Like [`issue`], with an explicit issue time: the pages of one diff keep
@@ -92,7 +95,7 @@ pub fn open(
         return Err(invalid_token());
     }
     let retention = state.config.sync_token_retention_secs;
-    if retention > 0 && now_secs().saturating_sub(t.issued_at) > retention as i64 {
+    if retention > 0 && state.clock.unix_secs().saturating_sub(t.issued_at) > retention as i64 {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "SYNC_TOKEN_EXPIRED",

@@ -527,7 +527,7 @@ pub async fn agents_list(
     let tenant = tenant_of(&caller)?;
     let dir = state.pipeline.projector().read();
     let scope = scope_in(&dir, tenant);
-    let now = crate::http::portsip::agents::now_ms();
+    let now = crate::http::portsip::agents::now_ms(&state);
     let mut rows: Vec<(&UserView, Vec<Value>, Vec<AgentStatus>)> = Vec::new();
     for u in scope.users.values() {
         let mut queues = Vec::new();
