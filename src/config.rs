@@ -412,6 +412,28 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_a_cidr_list_in_a_file_or_the_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = write(
+            dir.path(),
+            "file.toml",
+            "trusted_proxies = [\"10.0.0.0/8\", \"::1/128\"]\n",
+        );
+        let missing = dir.path().join("none.toml");
+        let c = Config::load_from(&missing, Some(&file), env(&[]), &Flags::default())
+            .expect("loads")
+            .config;
+        assert_eq!(c.trusted_proxies.len(), 2);
+        let vars = env(&[("SWITCHBOARD_TRUSTED_PROXIES", "[\"192.168.0.0/16\"]")]);
+        let c = Config::load_from(&missing, None, vars, &Flags::default())
+            .expect("loads")
+            .config;
+        assert_eq!(c.trusted_proxies, vec!["192.168.0.0/16".parse().expect("cidr")]);
+        let vars = env(&[("SWITCHBOARD_TRUSTED_PROXIES", "[\"not-a-cidr\"]")]);
+        assert!(Config::load_from(&missing, None, vars, &Flags::default()).is_err());
+    }
+
+    #[test]
     fn unknown_environment_variables_warn_and_loading_goes_on() {
         // What Kubernetes injects for a Service named `switchboard`.
         let vars = env(&[

@@ -475,4 +475,19 @@ mod tests {
             t.sizes()
         );
     }
+
+    #[test]
+    fn it_reads_the_service_clock() {
+        let clock = crate::clock::TestClock::new();
+        let mut l = limits();
+        l.free = 100;
+        let t = Throttle::new(l, clock.clone());
+        for _ in 0..3 {
+            t.begin("a", ip("10.0.0.1")).expect("admitted").failed();
+        }
+        let wait = t.begin("a", ip("10.0.0.1")).err().expect("refused");
+        assert!(wait > Duration::from_secs(55), "{wait:?}");
+        clock.advance(Duration::from_secs(61));
+        assert!(t.begin("a", ip("10.0.0.1")).is_ok(), "the window passed");
+    }
 }
