@@ -428,7 +428,10 @@ mod tests {
         let c = Config::load_from(&missing, None, vars, &Flags::default())
             .expect("loads")
             .config;
-        assert_eq!(c.trusted_proxies, vec!["192.168.0.0/16".parse().expect("cidr")]);
+        assert_eq!(
+            c.trusted_proxies,
+            vec!["192.168.0.0/16".parse().expect("cidr")]
+        );
         let vars = env(&[("SWITCHBOARD_TRUSTED_PROXIES", "[\"not-a-cidr\"]")]);
         assert!(Config::load_from(&missing, None, vars, &Flags::default()).is_err());
     }

@@ -293,26 +293,16 @@ async fn no_request_to_any_route_causes_a_server_error() {
                 let body = usual.and_then(|e| e.body.as_ref()).map(|b| w.fill(b));
                 let payload = payload(&mut rng, body.as_ref());
                 let status = match payload {
-                    Payload::Json(v) if route.method != Method::GET || rng.gen() => {
+                    Payload::Json(v) => {
+                        // A GET gets the body now and then too.
+                        let with_body = route.method != Method::GET || rng.gen();
                         send(
                             &client,
                             &app.base,
                             &route.method,
                             &target,
                             token.as_deref(),
-                            Some(&v),
-                        )
-                        .await
-                        .status
-                    }
-                    Payload::Json(_) => {
-                        send(
-                            &client,
-                            &app.base,
-                            &route.method,
-                            &target,
-                            token.as_deref(),
-                            None,
+                            with_body.then_some(&v),
                         )
                         .await
                         .status

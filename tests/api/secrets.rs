@@ -50,6 +50,17 @@ async fn audit_text(app: &TestApp) -> String {
     resp.text().await.expect("text")
 }
 
+/// The tenant's `stir_shaken_key` as `GET /api/tenant` shows it.
+async fn shown_key(app: &TestApp, admin: &str) -> Value {
+    let shown: Value = app
+        .get("/api/tenant", Some(admin))
+        .await
+        .json()
+        .await
+        .expect("json");
+    shown["stir_shaken_key"].clone()
+}
+
 fn export_text(dir: &Path) -> String {
     let mut out = Vec::new();
     tools::export(dir, ExportRange::default(), &mut out).expect("export");
@@ -73,13 +84,7 @@ async fn a_stir_shaken_key_never_reaches_the_log_an_export_a_replay_or_a_respons
         )
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let shown: Value = app
-        .get("/api/tenant", Some(&t.admin))
-        .await
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(shown["stir_shaken_key"], Value::Null);
+    assert_eq!(shown_key(&app, &t.admin).await, Value::Null);
     let audit = audit_text(&app).await;
     assert!(!audit.contains("CLEARSECRET42"), "{audit}");
     // (old_state/new_state are JSON text inside the JSON answer.)
@@ -126,16 +131,8 @@ async fn a_key_written_in_clear_by_an_older_version_loads_and_is_never_rendered(
         .await
         .expect("recorded");
     app.restart().await;
-    let shown: Value = app
-        .get(
-            "/api/tenant",
-            Some(&app.token_for("boss", "Passw0rd-123", "acme.example").await),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(shown["stir_shaken_key"], Value::Null);
+    let admin = app.token_for("boss", "Passw0rd-123", "acme.example").await;
+    assert_eq!(shown_key(&app, &admin).await, Value::Null);
     let audit = audit_text(&app).await;
     assert!(!audit.contains("OLDSECRET77"), "{audit}");
 
