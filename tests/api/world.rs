@@ -49,6 +49,18 @@ impl Who {
     ];
 }
 
+/// Signs an account in; its new access token, if it could.
+async fn sign_in(app: &TestApp, acc: &Account) -> Option<String> {
+    let resp = app
+        .sign_in(&acc.name, &acc.password, acc.domain.as_deref())
+        .await;
+    if resp.status() != StatusCode::OK {
+        return None;
+    }
+    let v: Value = resp.json().await.ok()?;
+    v["access_token"].as_str().map(str::to_owned)
+}
+
 /// A signed-in account and its current access token.
 #[derive(Debug, Clone)]
 struct Account {
@@ -137,6 +149,7 @@ impl World {
         let sys = app.admin_token().await;
         w.account("admin", None, &sys);
         w.fix("tenant_a", &a.id, true);
+        w.fix("tenant_b", &b.id, false);
         w.fix("tenant_c", &c_id, false);
         w.fix("tenant_a_num", &portsip_id(&a.id).0.to_string(), true);
 
@@ -420,24 +433,75 @@ impl World {
     }
 
     /// Signs in again every account whose session ended (sign-out,
-    /// password change). An account that cannot sign in any more (the fuzz
-    /// run may have changed its password) keeps its dead token.
+    /// password change). An account whose password was changed (the fuzz
+    /// run may do that) gets it reset by the system administrator first;
+    /// one that still cannot sign in keeps its dead token.
     pub async fn revive(&mut self, app: &TestApp) {
-        for acc in self.accounts.values_mut() {
+        let names: Vec<String> = self.accounts.keys().cloned().collect();
+        for key in names {
+            let acc = self.accounts[&key].clone();
             let alive = app.get("/api/auth/user", Some(&acc.token)).await.status();
             if alive == StatusCode::OK {
                 continue;
             }
-            let resp = app
-                .sign_in(&acc.name, &acc.password, acc.domain.as_deref())
+            let mut token = sign_in(app, &acc).await;
+            if token.is_none() && acc.domain.is_some() {
+                self.reset_password(app, &acc).await;
+                token = sign_in(app, &acc).await;
+            }
+            if let Some(t) = token {
+                if let Some(a) = self.accounts.get_mut(&key) {
+                    a.token = t;
+                }
+            }
+        }
+    }
+
+    /// Resets a tenant user's password to [`PASSWORD`] as the system
+    /// administrator (switched into the user's tenant).
+    async fn reset_password(&mut self, app: &TestApp, acc: &Account) {
+        let Some(sys) = self.accounts.get("admin").cloned() else {
+            return;
+        };
+        let sys = match app.get("/api/auth/user", Some(&sys.token)).await.status() {
+            StatusCode::OK => sys.token,
+            _ => match sign_in(app, &sys).await {
+                Some(t) => t,
+                None => return,
+            },
+        };
+        let tenant = if acc.domain.as_deref() == Some("b.example") {
+            self.get("tenant_b")
+        } else {
+            self.get("tenant_a")
+        };
+        let switched = app
+            .post(
+                &format!("/api/tenants/switch?id={tenant}"),
+                Some(&sys),
+                &json!({}),
+            )
+            .await;
+        if switched.status() != StatusCode::OK {
+            return;
+        }
+        let found: Value = app
+            .get(
+                &format!("/api/users?filter=name eq '{}'", acc.name),
+                Some(&sys),
+            )
+            .await
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        if let Some(id) = found["items"][0]["id"].as_str() {
+            let _ = app
+                .post(
+                    &format!("/api/users/{id}/password"),
+                    Some(&sys),
+                    &json!({ "password": PASSWORD }),
+                )
                 .await;
-            if resp.status() != StatusCode::OK {
-                continue;
-            }
-            let v: Value = resp.json().await.unwrap_or(Value::Null);
-            if let Some(t) = v["access_token"].as_str() {
-                acc.token = t.to_owned();
-            }
         }
     }
 
