@@ -132,6 +132,12 @@ pub async fn start_with(
     let sync_key =
         crate::sync::SyncKey::load(config.sync_token_secret.as_deref(), &config.data_dir)
             .map_err(|e| AppError::Other(e.to_string()))?;
+    let secrets = crate::secrets::SecretKey::load(
+        config.secrets_key.as_deref(),
+        config.secrets_key_file.as_deref(),
+        &config.data_dir,
+    )
+    .map_err(|e| AppError::Other(e.to_string()))?;
     let metrics = crate::metrics::Metrics::new();
     let log: Arc<dyn EventLog> = match log {
         Some(log) => log,
@@ -154,16 +160,16 @@ pub async fn start_with(
         config: Arc::new(config.clone()),
         hasher,
         ready: Arc::new(AtomicBool::new(false)),
-        throttle: Arc::new(Throttle::new(
-            Duration::from_secs(300),
-            5,
-            50,
-            clock.clone(),
-        )),
+        throttle: Arc::new(Throttle::new(config.throttle_limits(), clock.clone())),
         sync_key: Arc::new(sync_key),
         shutdown: shutdown_rx.clone(),
         clock,
         webhooks,
+        secrets: Arc::new(secrets),
+        admission: Arc::new(tokio::sync::Semaphore::new(
+            config.max_concurrent_requests.max(1),
+        )),
+        streams: Arc::default(),
         metrics,
     };
     let listener = TcpListener::bind(config.listen)
@@ -329,6 +335,7 @@ async fn serve(
 
     // Startup work runs beside the server so /healthz answers meanwhile.
     let snapshot_stop = shutdown.clone();
+    let mut closing = shutdown.clone();
     let startup = async {
         let started = std::time::Instant::now();
         let replay_log = log.clone();
@@ -353,11 +360,18 @@ async fn serve(
             projector.applied(),
             snapshot_stop,
         ));
-        let follower = projector.clone().follow(log.clone());
+        let follower = tokio::spawn(projector.clone().follow(log.clone()));
+        let pipeline = state.pipeline.clone();
         tokio::spawn(async move {
-            if let Err(e) = follower.await {
-                tracing::error!(error = %e, "projection stopped following the log");
-            }
+            // However the follower ends (an error, a panic, the log closing
+            // under it), writes must stop waiting for it.
+            let reason = match follower.await {
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("the projection task failed: {e}"),
+                Ok(Ok(())) if *closing.borrow_and_update() => return,
+                Ok(Ok(())) => "the log's subscription ended".to_owned(),
+            };
+            pipeline.projection_stopped(reason);
         });
         bootstrap_admin(&state).await?;
         // Webhooks start from the tenants the projection holds now and

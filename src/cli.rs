@@ -297,6 +297,15 @@ async fn users_command(config: Config, command: UsersCommand) -> i32 {
         hasher: &offline.hasher,
         tenant: tenant_id,
         metadata: Metadata::system("cli"),
+        // The operator at the data directory acts as the system administrator.
+        actor: Box::new(|dir| crate::commands::Actor {
+            user_id: dir
+                .scope(switchboard_events::SYSTEM_TENANT)
+                .and_then(|s| s.user_by_name(crate::commands::bootstrap::ADMIN_NAME))
+                .map(|u| u.id)
+                .unwrap_or(Id(0)),
+            authority: crate::auth::roles::Authority::new("SystemAdmin", None, true),
+        }),
     };
     let options = crate::bulk::Options {
         format,
@@ -309,6 +318,7 @@ async fn users_command(config: Config, command: UsersCommand) -> i32 {
     })
     .await;
     bar.finish_and_clear();
+    drop(target);
     offline.close().await;
     for e in &report.errors {
         eprintln!(

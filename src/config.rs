@@ -46,6 +46,9 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// Refresh token lifetime.
     pub refresh_token_ttl_secs: u64,
+    /// Sessions one user may hold; signing in beyond it ends the least
+    /// recently active one.
+    pub sessions_per_user: usize,
     /// argon2id memory cost in KiB (OWASP minimum: 19456).
     pub argon2_memory_kib: u32,
     /// argon2id iterations.
@@ -54,9 +57,23 @@ pub struct Config {
     pub tail_check: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
+    /// The server-side deadline of a request, in milliseconds (503 with
+    /// `Retry-After` past it); 0 = none. Streams count until their first
+    /// byte.
+    pub request_deadline_ms: u64,
+    /// Requests served at once; more are answered 503 with `Retry-After`
+    /// at once (health endpoints excepted).
+    pub max_concurrent_requests: usize,
     /// The secret sync tokens are MAC'd with. Unset: a random key is
     /// generated once into `<data_dir>/sync_token.key` (mode 0600).
     pub sync_token_secret: Option<String>,
+    /// The secret the sealing key for PBX secrets (STIR/SHAKEN keys) is
+    /// derived from. Unset: the key file is used.
+    pub secrets_key: Option<String>,
+    /// The sealing key's file (32 random bytes, created 0600 on first
+    /// start). Unset: `<data_dir>/secrets.key`. Keep it with the data but
+    /// out of log exports; losing it loses the sealed values.
+    pub secrets_key_file: Option<PathBuf>,
     /// Sync tokens older than this many seconds get 403
     /// `SYNC_TOKEN_EXPIRED` (the client resyncs in full); 0 = unlimited.
     /// With a horizon, tombstones of items deleted before it are pruned.
@@ -65,6 +82,25 @@ pub struct Config {
     /// have queued for a slow client before it is cut off (the client
     /// resumes with `Last-Event-ID`).
     pub event_stream_buffer: usize,
+    /// How many live change streams one user may hold open; opening one
+    /// more closes the oldest.
+    pub event_streams_per_user: usize,
+    /// Proxies (CIDR list) whose `Forwarded` / `X-Forwarded-For` headers
+    /// are believed. Empty: the TCP peer is the client, whatever headers
+    /// say.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a failed password attempt counts against its (account,
+    /// address) pair and its address.
+    pub signin_window_secs: u64,
+    /// Failed attempts allowed per (account, client address) in the window.
+    pub signin_failures_per_account_address: u32,
+    /// Failed attempts allowed per client address, any account, in the window.
+    pub signin_failures_per_address: u32,
+    /// Consecutive failures of an account (from anywhere) before its
+    /// attempts are delayed: 1 s, doubling with each further failure.
+    pub signin_free_failures: u32,
+    /// The longest delay between an account's attempts (never a lock-out).
+    pub signin_max_delay_secs: u64,
     /// Take a projection snapshot every this many applied events (and on
     /// graceful shutdown); 0 disables snapshots.
     pub snapshot_every_events: u64,
@@ -146,13 +182,25 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             access_token_ttl_secs: 3600,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            sessions_per_user: 32,
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
             tail_check: 1024,
             shutdown_grace_secs: 30,
+            request_deadline_ms: 30_000,
+            max_concurrent_requests: 1024,
             sync_token_secret: None,
+            secrets_key: None,
+            secrets_key_file: None,
             sync_token_retention_secs: 0,
             event_stream_buffer: 1024,
+            event_streams_per_user: 8,
+            trusted_proxies: Vec::new(),
+            signin_window_secs: 300,
+            signin_failures_per_account_address: 5,
+            signin_failures_per_address: 50,
+            signin_free_failures: 5,
+            signin_max_delay_secs: 60,
             snapshot_every_events: 100_000,
             cors_allowed_origins: Vec::new(),
             cors_allowed_methods: ["GET", "POST", "PATCH", "PUT", "DELETE"]
@@ -208,6 +256,19 @@ pub struct Loaded {
 pub const ENV_PREFIX: &str = "SWITCHBOARD_";
 
 impl Config {
+    /// The password-guessing throttle's limits.
+    pub fn throttle_limits(&self) -> crate::auth::throttle::Limits {
+        use std::time::Duration;
+        crate::auth::throttle::Limits {
+            window: Duration::from_secs(self.signin_window_secs),
+            per_pair: self.signin_failures_per_account_address,
+            per_address: self.signin_failures_per_address,
+            free: self.signin_free_failures,
+            max_delay: Duration::from_secs(self.signin_max_delay_secs),
+            ..Default::default()
+        }
+    }
+
     /// Loads the layers from the process environment. `file` is the
     /// `--config` argument; the base file `config/default.toml` is read if
     /// present in the working directory.
@@ -361,6 +422,31 @@ mod tests {
             .config;
         assert_eq!(c.data_dir, PathBuf::from("/flag/dir"));
         assert_eq!(c.listen.port(), 1, "the base file without --config");
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_cidr_list_in_a_file_or_the_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = write(
+            dir.path(),
+            "file.toml",
+            "trusted_proxies = [\"10.0.0.0/8\", \"::1/128\"]\n",
+        );
+        let missing = dir.path().join("none.toml");
+        let c = Config::load_from(&missing, Some(&file), env(&[]), &Flags::default())
+            .expect("loads")
+            .config;
+        assert_eq!(c.trusted_proxies.len(), 2);
+        let vars = env(&[("SWITCHBOARD_TRUSTED_PROXIES", "[\"192.168.0.0/16\"]")]);
+        let c = Config::load_from(&missing, None, vars, &Flags::default())
+            .expect("loads")
+            .config;
+        assert_eq!(
+            c.trusted_proxies,
+            vec!["192.168.0.0/16".parse().expect("cidr")]
+        );
+        let vars = env(&[("SWITCHBOARD_TRUSTED_PROXIES", "[\"not-a-cidr\"]")]);
+        assert!(Config::load_from(&missing, None, vars, &Flags::default()).is_err());
     }
 
     #[test]

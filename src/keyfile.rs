@@ -1,4 +1,5 @@
-//! 32-byte keys kept beside the data (`sync_token.key`, `webhook.key`): a
+//! 32-byte keys kept beside the data (`sync_token.key`, `webhook.key`,
+//! `secrets.key`): a
 //! configured secret wins (hashed to 32 bytes, so every node given the same
 //! secret agrees); otherwise a random key is created once in the data
 //! directory with mode 0600 and read back on every start.
@@ -17,8 +18,13 @@ pub struct KeyError {
 }
 
 /// The key: `sha256(secret)` when a non-empty secret is configured,
-/// otherwise the contents of `data_dir/file` (created on first use).
-pub fn load(secret: Option<&str>, data_dir: &Path, file: &str) -> Result<[u8; 32], KeyError> {
+/// otherwise the contents of `data_dir/file` (created on first use; an
+/// absolute `file` names a key kept elsewhere).
+pub fn load(
+    secret: Option<&str>,
+    data_dir: &Path,
+    file: impl AsRef<Path>,
+) -> Result<[u8; 32], KeyError> {
     if let Some(s) = secret.filter(|s| !s.is_empty()) {
         return Ok(Sha256::digest(s.as_bytes()).into());
     }
@@ -37,7 +43,7 @@ pub fn load(secret: Option<&str>, data_dir: &Path, file: &str) -> Result<[u8; 32
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut key);
-            std::fs::create_dir_all(data_dir).map_err(err)?;
+            std::fs::create_dir_all(path.parent().unwrap_or(data_dir)).map_err(err)?;
             let mut opts = std::fs::OpenOptions::new();
             opts.write(true).create_new(true);
             #[cfg(unix)]

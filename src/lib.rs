@@ -18,6 +18,7 @@
 //! - [`keyfile`]: 32-byte keys from a configured secret or a 0600 file beside the data.
 //! - [`metrics`]: Prometheus metrics of one service instance (`/metrics`).
 //! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
+//! - [`secrets`]: sealing secrets the PBX must use (AEAD) before they reach the log.
 //! - [`sync`]: sync tokens (MAC-protected log positions) and their key.
 //! - [`snapshots`]: projection snapshots at start-up, every N events and on shutdown.
 //! - [`tools`]: the offline log tools (verify, export, import, stats, replay).
@@ -36,6 +37,7 @@ pub mod ids;
 pub mod keyfile;
 pub mod metrics;
 pub mod schema;
+pub mod secrets;
 pub mod snapshots;
 pub mod sync;
 pub mod telemetry;

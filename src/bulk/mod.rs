@@ -32,7 +32,7 @@ use crate::auth::password::SecretHasher;
 use crate::commands::user_import::{self, Claims, RowRefusal};
 use crate::commands::user_input::{self, Hashes, Secret, UserInput};
 use crate::commands::users::{CreateUser, NewUserIds};
-use crate::commands::{fresh_id, CommandError, Pipeline};
+use crate::commands::{fresh_id, Actor, CommandError, Pipeline};
 use futures::StreamExt;
 use rows::{Batch, Format, ReadError};
 use serde::Serialize;
@@ -40,6 +40,7 @@ use std::collections::HashSet;
 use std::io::Read;
 use switchboard_events::{Id, Metadata, TenantId};
 use switchboard_projections::directory::Scope;
+use switchboard_projections::Directory;
 
 /// Rows per batch unless told otherwise.
 pub const DEFAULT_BATCH: usize = 500;
@@ -128,6 +129,10 @@ pub struct Progress {
     pub imported: u64,
 }
 
+/// Who imports, as the decisions see it (their privileges bound the roles
+/// the rows may give), read from the directory the decision runs on.
+pub type ActorOf<'a> = Box<dyn Fn(&Directory) -> Actor + Send + Sync + 'a>;
+
 /// Where and as whom an import writes.
 pub struct Target<'a> {
     /// The write side.
@@ -138,6 +143,8 @@ pub struct Target<'a> {
     pub tenant: TenantId,
     /// Who is importing (recorded on every event).
     pub metadata: Metadata,
+    /// Who is importing, for the decisions.
+    pub actor: ActorOf<'a>,
 }
 
 /// Imports users from `reader`. Never fails as a whole: what went wrong is
@@ -246,13 +253,15 @@ fn code_of(e: &CommandError) -> &'static str {
         CommandError::Conflict { code, .. } => code,
         CommandError::Forbidden(_) => "FORBIDDEN",
         CommandError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+        CommandError::Escalation { .. } => "FORBIDDEN",
     }
 }
 
 fn message_of(e: &CommandError) -> String {
     match e {
         // The column is reported on its own; the message says the rest.
-        CommandError::Validation { field, message } => format!("{field}: {message}"),
+        CommandError::Validation { field, message }
+        | CommandError::Escalation { field, message } => format!("{field}: {message}"),
         other => other.to_string(),
     }
 }
@@ -334,9 +343,15 @@ async fn run_batch(
         } else {
             Claims::default()
         };
+        let by = (target.actor)(&dir);
         let cmds = parsed
             .iter()
-            .map(|p| (p.row, command(scope, &mut HashSet::new(), &p.input, None)))
+            .map(|p| {
+                (
+                    p.row,
+                    command(scope, &mut HashSet::new(), &p.input, None, by.clone()),
+                )
+            })
             .collect();
         match user_import::create_batch(scope, &mut trial, cmds) {
             Ok(_) if dry_run => *claims = trial,
@@ -361,10 +376,14 @@ async fn run_batch(
             let empty = Scope::default();
             let scope = dir.scope(target.tenant).unwrap_or(&empty);
             let mut minted = HashSet::new();
+            let by = (target.actor)(dir);
             let cmds = hashed
                 .into_iter()
                 .map(|(row, input, hashes)| {
-                    (row, command(scope, &mut minted, &input, Some(hashes)))
+                    (
+                        row,
+                        command(scope, &mut minted, &input, Some(hashes), by.clone()),
+                    )
                 })
                 .collect();
             match user_import::create_batch(scope, &mut Claims::default(), cmds) {
@@ -393,6 +412,7 @@ fn command(
     minted: &mut HashSet<Id>,
     input: &UserInput,
     hashes: Option<RowHashes>,
+    by: Actor,
 ) -> CreateUser {
     let mut mint = |taken: &dyn Fn(Id) -> bool| {
         let id = fresh_id(|id| taken(id) || minted.contains(&id));
@@ -414,6 +434,7 @@ fn command(
         voicemail_pin_hash,
         extension_number: input.extension_number.clone(),
         attrs: input.attrs.clone(),
+        by,
     }
 }
 

@@ -34,7 +34,7 @@ pub struct Claims {
 /// the field a conflict concerns otherwise.
 pub fn column_of(error: &CommandError) -> String {
     match error {
-        CommandError::Validation { field, .. } => {
+        CommandError::Validation { field, .. } | CommandError::Escalation { field, .. } => {
             field.split(['.', '[']).next().unwrap_or(field).to_owned()
         }
         CommandError::Conflict { code, .. } if code.starts_with("EXTENSION") => {
@@ -128,6 +128,7 @@ mod tests {
                 extension_number: ExtensionNumber::parse(number, "extension_number")
                     .expect("number"),
                 attrs: Fields::new(),
+                by: crate::commands::testing::actor(Id(9), "Admin", None),
             },
         )
     }
@@ -212,6 +213,20 @@ mod tests {
         c.role = "SystemAdmin".into();
         let refusals = create_batch(&Scope::default(), &mut Claims::default(), vec![(n, c)])
             .expect_err("refused");
+        assert_eq!(refusals[0].column, "role");
+    }
+
+    #[test]
+    fn given_a_helpdesk_importer_when_a_row_makes_an_admin_then_the_row_is_refused_as_escalation() {
+        let (n, mut c) = cmd(1, "ann", "1001");
+        c.role = "Admin".into();
+        c.by = crate::commands::testing::actor(Id(9), "StandardUser", None);
+        let refusals = create_batch(&Scope::default(), &mut Claims::default(), vec![(n, c)])
+            .expect_err("refused");
+        assert!(
+            matches!(refusals[0].error, CommandError::Escalation { .. }),
+            "{refusals:?}"
+        );
         assert_eq!(refusals[0].column, "role");
     }
 

@@ -20,6 +20,7 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
         "log_head": app.pipeline.log().head(),
         "projected": app.pipeline.projector().applied(),
         "writable": app.pipeline.log().is_writable(),
+        "following": app.pipeline.following(),
     });
     let status = if ready {
         StatusCode::OK

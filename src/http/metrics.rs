@@ -1,16 +1,16 @@
 //! HTTP side of the metrics: every request counted and timed by its
 //! route's path template, and `/metrics` itself.
 //!
-//! The template comes from axum's [`MatchedPath`], which only the router
-//! that matched knows: [`track`] (outermost) puts an empty slot in the
-//! request, [`route_template`] (a route layer on each dialect's router)
-//! fills it, and [`track`] reads it once the answer is ready. Requests no
-//! route matched are labelled `unmatched`, so a scan of random paths adds
-//! one series, not one per path.
+//! The template is the route's declared path (the route table): [`track`]
+//! (outermost) puts an empty slot in the request, [`record_template`] (a
+//! layer the route table puts on every declared route) fills it with the
+//! route's path, and [`track`] reads it once the answer is ready. Requests
+//! no route matched are labelled `unmatched`, so a scan of random paths
+//! adds one series, not one per path.
 
 use super::error::ApiError;
 use super::AppState;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -49,16 +49,14 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-/// The route layer (`route_layer(from_fn(record_template))` on each
-/// dialect's router) that records the matched route's template.
-pub async fn record_template(req: Request, next: Next) -> Response {
-    if let (Some(slot), Some(path)) = (
-        req.extensions().get::<RouteSlot>(),
-        req.extensions().get::<MatchedPath>(),
-    ) {
-        // The innermost router runs last but its template is the full one;
-        // outer routers of nested ones never get this layer.
-        let _ = slot.0.set(path.as_str().to_owned());
+/// The layer on every declared route that records its path template.
+pub async fn record_template(
+    State(template): State<Arc<str>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(slot) = req.extensions().get::<RouteSlot>() {
+        let _ = slot.0.set(template.to_string());
     }
     next.run(req).await
 }

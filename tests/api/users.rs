@@ -691,7 +691,12 @@ async fn profile_reset_for_all_users_and_data_survive_a_restart() {
 async fn custom_roles_get_exactly_what_their_permissions_grant() {
     let app = spawn_app().await;
     let t = app.tenant("acme.example").await;
-    let role = json!({"name": "Helpdesk", "permissions": {"user_management": {"users": true}}});
+    // The standard user's own flags too: nobody hands out a role (here
+    // StandardUser, for ivy) with permissions they do not hold.
+    let role = json!({"name": "Helpdesk", "permissions": {
+        "user_management": {"users": true},
+        "general": {"voicemail_full_access": true, "meeting": true},
+        "policies": {"internal_calls": true, "domestic_calls": true}}});
     let resp = app.post("/api/roles", Some(&t.admin), &role).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let mut body = user_body("henry", "120");

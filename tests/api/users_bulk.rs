@@ -2,6 +2,7 @@
 //! all-or-nothing batches, PHC hashes) and `GET /api/users/export`.
 
 use crate::helpers::{assert_error, ok, spawn_app, spawn_app_with, user_body, TestApp};
+use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -414,4 +415,33 @@ async fn the_cli_twin_imports_a_file_offline_with_the_same_checks() {
         .await;
     app.token_for("ann", "Passw0rd-123", "cli.example.com")
         .await;
+}
+
+#[tokio::test]
+async fn an_import_is_not_cut_off_by_the_request_deadline() {
+    let deadline_ms = 300;
+    let app = spawn_app_with(|c| c.request_deadline_ms = deadline_ms).await;
+    let t = app.tenant("deadline.example.com").await;
+    // The file arrives in two parts, the second well after the deadline (the
+    // time passing is what is tested): the import is exempt from
+    // request_deadline_ms, its size limit bounds it instead.
+    let first = format!("{HEADER}\n{}\n", csv_row("ann", "2001"));
+    let second = format!("{}\n", csv_row("bob", "2002"));
+    let parts = futures::stream::iter([first, second]).then(move |part| async move {
+        if part.starts_with("bob") {
+            tokio::time::sleep(std::time::Duration::from_millis(deadline_ms * 3)).await;
+        }
+        Ok::<_, std::io::Error>(part)
+    });
+    let resp = app
+        .client
+        .post(app.url("/api/users/import"))
+        .bearer_auth(&t.admin)
+        .header("content-type", "text/csv")
+        .body(reqwest::Body::wrap_stream(parts))
+        .send()
+        .await
+        .expect("request");
+    let report = ok(resp).await;
+    assert_eq!(report["imported"], 2, "{report}");
 }

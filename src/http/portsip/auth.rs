@@ -9,7 +9,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::AppState;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -54,6 +54,16 @@ fn token_body(state: &AppState, access: String, refresh: String) -> Json<Value> 
     }))
 }
 
+/// The throttle's key for an account: `name@domain`, lower case (the
+/// system scope's domain is empty).
+pub fn account_key(username: &str, domain: Option<&str>) -> String {
+    format!(
+        "{}@{}",
+        username.to_lowercase(),
+        domain.unwrap_or("").to_lowercase()
+    )
+}
+
 fn invalid_credentials() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -89,24 +99,11 @@ pub async fn sign_in(
             );
         }
     }
-    let account = format!(
-        "{}@{}",
-        username.to_lowercase(),
-        body.domain.as_deref().unwrap_or("").to_lowercase()
-    );
-    if let Some(wait) = state.throttle.blocked(&account, origin.ip) {
+    let account = account_key(username, body.domain.as_deref());
+    let attempt = state.throttle.begin(&account, origin.ip).map_err(|wait| {
         state.metrics.sign_in_throttled();
-        let mut resp = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TOO_MANY_ATTEMPTS",
-            "too many failed sign-in attempts; retry later",
-        )
-        .into_response();
-        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            resp.headers_mut().insert("retry-after", v);
-        }
-        return Err(resp);
-    }
+        ApiError::too_many_attempts(wait).into_response()
+    })?;
     // Resolve the account without holding the lock across argon2.
     let found = {
         let dir = state.pipeline.projector().read();
@@ -137,10 +134,11 @@ pub async fn sign_in(
         .unwrap_or_else(|| decoy_hash(&state));
     let ok = state.hasher.verify_async(hash, body.password.clone()).await;
     let Some((tenant, user_id, name, _, enabled, tenant_enabled)) = found.filter(|_| ok) else {
-        state.throttle.failed(&account, origin.ip);
+        attempt.failed();
         state.metrics.sign_in_failed();
         return Err(invalid_credentials().into_response());
     };
+    attempt.succeeded();
     if !enabled || !tenant_enabled {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -149,7 +147,6 @@ pub async fn sign_in(
         )
         .into_response());
     }
-    state.throttle.succeeded(&account);
     let (access, refresh, tokens) = new_tokens(&state);
     let metadata = Metadata {
         actor_id: Some(user_id),
@@ -166,6 +163,7 @@ pub async fn sign_in(
                 user_id,
                 tenant,
                 tokens,
+                max_per_user: state.config.sessions_per_user,
             };
             Ok((sessions::start(dir, cmd)?, ()))
         })

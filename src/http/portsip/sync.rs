@@ -24,7 +24,9 @@ use switchboard_events::Id;
 use switchboard_projections::directory::changes::{self, ChangeType, DiffPage, DiffRequest};
 use switchboard_projections::directory::{Directory, Scope, EXTENSION_CONTACT_FIELDS};
 
-/// The largest `top` a diff accepts.
+/// The largest `top` a diff accepts, and the page size of a diff that
+/// gives none: a client far behind gets its changes in pages (following
+/// the returned token while `has_more`), never in one unbounded answer.
 pub const MAX_DIFF_TOP: usize = 1000;
 
 /// 403 `INVALID_SYNC_TOKEN`.
@@ -259,7 +261,7 @@ fn diff(
     raw: &str,
     query: Option<&str>,
 ) -> Result<Json<Value>, ApiError> {
-    let top = parse_top(query)?;
+    let top = Some(parse_top(query)?.unwrap_or(MAX_DIFF_TOP));
     let dir = state.pipeline.projector().read();
     let t = open(state, caller, Some(collection), raw, dir.offset)?;
     let (head, after) = match t.page {
