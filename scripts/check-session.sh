@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's first session, run exactly as written, against the built
-# binary; then Prometheus' own linter over the /metrics that session left.
+# binary; then Prometheus' own linter over the /metrics that session left,
+# and openapi-spec-validator over /openapi.json.
 #   bash scripts/check-session.sh target/debug/switchboard
-# (run by .ci/run after the tests; needs curl, jq, promtool, python3).
+# (run by .ci/run after the tests; needs curl, jq, promtool, python3 and
+# openapi-spec-validator on PATH: .ci/ops.sh installs them).
 # The session is the block between <!-- session:begin --> and
 # <!-- session:end --> in README.md: one source, so the README cannot drift.
 set -euo pipefail
@@ -78,6 +80,13 @@ if lint=$(promtool check metrics < "$work/metrics.txt" 2>&1); then
   ok "promtool check metrics: no problems"
 else
   fail "promtool check metrics: $lint"
+fi
+# --- /openapi.json, validated by openapi-spec-validator ----------------------
+if curl -fsS "http://127.0.0.1:$port/openapi.json" > "$work/openapi.json" \
+  && out=$(openapi-spec-validator "$work/openapi.json" 2>&1); then
+  ok "openapi-spec-validator: $out"
+else
+  fail "openapi-spec-validator: ${out:-/openapi.json not served}"
 fi
 for series in \
   'switchboard_http_requests_total{method="POST",route="/api/users",status="201"} 2' \

@@ -9,12 +9,14 @@
 pub mod access;
 pub mod as_of;
 pub mod cors;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod forwarded;
 pub mod health;
 pub mod list;
 pub mod metrics;
+pub mod openapi;
 pub mod portsip;
 pub mod routes;
 pub mod vendors;

@@ -306,7 +306,20 @@ fn all() -> Vec<Routes> {
             .get("/healthz", Access::Public, health::healthz)
             .get("/readyz", Access::Public, health::readyz)
             // Its own bearer token (metrics_token), not a user's: see http::metrics.
-            .get("/metrics", Access::Public, super::metrics::behind_token),
+            .get("/metrics", Access::Public, super::metrics::behind_token)
+            .get("/openapi.json", Access::Public, super::openapi::serve)
+            .get("/docs", Access::Public, super::docs::page)
+            .get(
+                "/docs/swagger-ui-bundle.js",
+                Access::Public,
+                super::docs::bundle,
+            )
+            .get("/docs/swagger-ui.css", Access::Public, super::docs::css)
+            .get(
+                "/docs/favicon-32x32.png",
+                Access::Public,
+                super::docs::favicon,
+            ),
         portsip::routes(),
         vendors::voipappz::routes(),
         vendors::user_extensions::routes(),
@@ -539,6 +552,12 @@ mod tests {
                 "GET /readyz",
                 // Checks its own bearer token (metrics_token); 404 without one.
                 "GET /metrics",
+                // What is served (every route, no data), and its page.
+                "GET /openapi.json",
+                "GET /docs",
+                "GET /docs/swagger-ui-bundle.js",
+                "GET /docs/swagger-ui.css",
+                "GET /docs/favicon-32x32.png",
                 "POST /api/auth/sign_in",
                 "POST /api/login",
                 "POST /api/auth/refresh_token",

@@ -23,6 +23,7 @@ mod limits;
 mod links;
 mod matrix;
 mod metrics;
+mod openapi;
 mod presence;
 mod privilege;
 mod queues;

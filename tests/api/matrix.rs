@@ -171,6 +171,11 @@ pub fn expectations() -> BTreeMap<String, Exp> {
         ("GET /readyz", x(200)),
         // No metrics_token in this configuration: not served (tests/api/metrics.rs).
         ("GET /metrics", x(404)),
+        ("GET /openapi.json", x(200)),
+        ("GET /docs", x(200)),
+        ("GET /docs/swagger-ui-bundle.js", x(200)),
+        ("GET /docs/swagger-ui.css", x(200)),
+        ("GET /docs/favicon-32x32.png", x(200)),
         ("POST /api/auth/sign_in", x(200).body(sign_in.clone())),
         ("POST /api/login", x(200).body(sign_in)),
         ("GET /api/login", x(200).own()),
