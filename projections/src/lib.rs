@@ -18,6 +18,7 @@
 pub mod audit;
 pub mod canonical;
 pub mod directory;
+pub mod pmap;
 pub mod query;
 pub mod rebuild;
 pub mod runtime;

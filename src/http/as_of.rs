@@ -16,39 +16,20 @@ use crate::http::list::form_pairs;
 use crate::http::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use parking_lot::RwLockReadGuard;
-use std::ops::Deref;
+use std::sync::Arc;
 use switchboard_projections::rebuild::{rebuild, Until};
 use switchboard_projections::Directory;
 
 /// The state a read answers from: live, or rebuilt as of a past moment.
-pub struct AsOf(Option<Box<Directory>>);
-
-/// A read view of the directory (live under its read lock, or a past copy).
-pub enum DirView<'a> {
-    /// The live projection.
-    Live(RwLockReadGuard<'a, Directory>),
-    /// A rebuilt past state.
-    Past(&'a Directory),
-}
-
-impl Deref for DirView<'_> {
-    type Target = Directory;
-
-    fn deref(&self) -> &Directory {
-        match self {
-            DirView::Live(g) => g,
-            DirView::Past(d) => d,
-        }
-    }
-}
+pub struct AsOf(Option<Arc<Directory>>);
 
 impl AsOf {
-    /// The directory to answer from.
-    pub fn read<'a>(&'a self, state: &'a AppState) -> DirView<'a> {
+    /// The directory to answer from: the live projection's published
+    /// version, or the rebuilt past state.
+    pub fn read(&self, state: &AppState) -> Arc<Directory> {
         match &self.0 {
-            Some(d) => DirView::Past(d),
-            None => DirView::Live(state.pipeline.projector().read()),
+            Some(d) => d.clone(),
+            None => state.pipeline.projector().read(),
         }
     }
 
@@ -118,7 +99,7 @@ impl FromRequestParts<AppState> for AsOf {
         let until = parse(&raw)?;
         let caller = Caller::from_request_parts(parts, state).await?;
         require(state, &caller, Capability::ViewAudit)?;
-        Ok(AsOf(Some(Box::new(rebuild_at(state, until).await?))))
+        Ok(AsOf(Some(Arc::new(rebuild_at(state, until).await?))))
     }
 }
 

@@ -9,7 +9,8 @@
 use super::changes::ChangeIndex;
 use super::users::merge;
 use super::{Scope, Stamp};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::pmap::{PHashMap, PMap};
+use std::collections::BTreeSet;
 use switchboard_events::domain::{
     ContactCreated, ContactDeleted, ContactOwner, ContactUpdated, FavoriteAdded,
     FavoriteCollection, FavoriteRemoved,
@@ -77,13 +78,13 @@ impl Favorites {
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Contacts {
     /// Business contacts by id.
-    pub business: BTreeMap<Id, ContactView>,
+    pub business: PMap<Id, ContactView>,
     /// Personal contacts: owner → id → contact.
-    pub personal: HashMap<Id, BTreeMap<Id, ContactView>>,
+    pub personal: PHashMap<Id, PMap<Id, ContactView>>,
     /// Every live contact id → its owner (ids are unique in the tenant).
-    pub owners: HashMap<Id, ContactOwner>,
+    pub owners: PHashMap<Id, ContactOwner>,
     /// Favorites per user.
-    pub favorites: HashMap<Id, Favorites>,
+    pub favorites: PMap<Id, Favorites>,
     /// The sync change indexes.
     pub changes: ChangeIndex,
 }
@@ -170,9 +171,12 @@ pub(super) fn deleted(scope: &mut Scope, env: &Envelope, e: &ContactDeleted, ret
     // sync clients see (through the collection's tombstone).
     match e.owner {
         ContactOwner::Business => {
-            for f in c.favorites.values_mut() {
-                f.business.remove(&e.contact_id);
-            }
+            c.favorites.update_where(
+                |f| f.business.contains(&e.contact_id),
+                |f| {
+                    f.business.remove(&e.contact_id);
+                },
+            );
         }
         ContactOwner::User(u) => {
             if let Some(f) = c.favorites.get_mut(&u) {
@@ -197,8 +201,7 @@ fn favorite_log(
 pub(super) fn favorite_added(scope: &mut Scope, env: &Envelope, e: &FavoriteAdded) {
     let c = &mut scope.contacts;
     c.favorites
-        .entry(e.user_id)
-        .or_default()
+        .get_or_insert_with(e.user_id, Favorites::default)
         .of_mut(e.collection)
         .insert(e.item_id);
     favorite_log(c, e.user_id, e.collection).touch(e.item_id, env.offset);
@@ -308,9 +311,12 @@ pub(super) fn after(
                 }
             }
             c.favorites.remove(&e.user_id);
-            for f in c.favorites.values_mut() {
-                f.extension.remove(&e.user_id);
-            }
+            c.favorites.update_where(
+                |f| f.extension.contains(&e.user_id),
+                |f| {
+                    f.extension.remove(&e.user_id);
+                },
+            );
             c.changes.personal.remove(&e.user_id);
             c.changes.business_favorites.remove(&e.user_id);
             c.changes.extension_favorites.remove(&e.user_id);
