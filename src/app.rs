@@ -14,6 +14,8 @@ use crate::commands::bootstrap::{self, CreateSystemAdministrator};
 use crate::commands::{fresh_id, Pipeline};
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::queries::audit::AuditIndex;
+use crate::queries::{Queries, ReadModel};
 use crate::snapshots;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -22,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::{EventLog, LogConfig, Metadata, SledLog, SYSTEM_TENANT};
-use switchboard_projections::{Directory, Projector};
+use switchboard_projections::Projector;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -137,12 +139,28 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
     // the snapshot was taken with.
     let mut directory = loaded.directory;
     directory.sync_retention_secs = config.sync_token_retention_secs;
-    let projector = Projector::new(directory, loaded.offset);
+    // The audit index beside the log; the applier describes into it.
+    let (index_dir, index_log, start) = (config.data_dir.clone(), log.clone(), loaded.offset);
+    let (audit, audit_from) = tokio::task::spawn_blocking(move || {
+        AuditIndex::open(&index_dir, index_log.as_ref(), start)
+    })
+    .await
+    .map_err(|e| AppError::Other(e.to_string()))?
+    .map_err(|e| AppError::Other(e.to_string()))?;
+    let audit = Arc::new(audit);
+    let model = ReadModel::new(directory).with_audit(audit.outbox());
+    let projector = Projector::new(model, loaded.offset);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
+        queries: Arc::new(Queries::new(
+            projector.clone(),
+            log.clone(),
+            config.data_dir.clone(),
+            audit.clone(),
+        )),
         config: Arc::new(config.clone()),
         hasher,
         ready: Arc::new(AtomicBool::new(false)),
@@ -161,7 +179,27 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         .map_err(|e| AppError::Other(e.to_string()))?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "switchboard listening");
 
-    let task = tokio::spawn(serve(state.clone(), listener, shutdown_rx, log, projector));
+    // The audit index follows the applier; a gap (new or lost index) is
+    // described in the background.
+    let audit_writer = tokio::spawn(audit.clone().follow(
+        log.clone(),
+        projector.watch(),
+        shutdown_rx.clone(),
+    ));
+    let (gap_index, gap_log, gap_dir) = (audit.clone(), log.clone(), config.data_dir.clone());
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = gap_index.catch_up(&gap_dir, gap_log.as_ref(), audit_from, start) {
+            tracing::error!(error = %e, "audit index: catching up failed");
+        }
+    });
+    let task = tokio::spawn(serve(
+        state.clone(),
+        listener,
+        shutdown_rx,
+        log,
+        projector,
+        audit_writer,
+    ));
     Ok(Running {
         addr,
         state,
@@ -175,7 +213,8 @@ async fn serve(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
     log: Arc<dyn EventLog>,
-    projector: Arc<Projector<Directory>>,
+    projector: Arc<Projector<ReadModel>>,
+    audit_writer: JoinHandle<()>,
 ) -> Result<(), AppError> {
     let app = http::router(state.clone());
     let mut graceful = shutdown.clone();
@@ -210,7 +249,7 @@ async fn serve(
             state.config.data_dir.clone(),
             projector.clone(),
             log.clone(),
-            every,
+            (every, state.config.snapshot_retain_every_events),
             projector.applied(),
             snapshot_stop,
         ));
@@ -233,7 +272,7 @@ async fn serve(
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "start-up failed");
-            state.pipeline.log().close().await;
+            log.close().await;
             return Err(e);
         }
     };
@@ -265,12 +304,19 @@ async fn serve(
             projector.clone(),
             log.clone(),
         );
-        match tokio::task::spawn_blocking(move || snapshots::take(&d, &p, l.as_ref())).await {
+        let retain_every = state.config.snapshot_retain_every_events;
+        match tokio::task::spawn_blocking(move || {
+            snapshots::take_and_retain(&d, &p, l.as_ref(), retain_every)
+        })
+        .await
+        {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "shutdown snapshot failed"),
             Err(e) => tracing::warn!(error = %e, "shutdown snapshot task failed"),
         }
     }
+    // The audit writer stores what was applied and flushes on shutdown.
+    let _ = audit_writer.await;
     log.close().await;
     tracing::info!("stopped; the log is flushed");
     match served {
@@ -289,8 +335,7 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 /// Creates the system administrator on an empty directory.
 async fn bootstrap_admin(state: &AppState) -> Result<(), AppError> {
     let exists = state
-        .pipeline
-        .projector()
+        .queries
         .read()
         .scope(SYSTEM_TENANT)
         .and_then(|s| s.user_by_name(bootstrap::ADMIN_NAME))

@@ -62,6 +62,11 @@ pub struct Config {
     /// Take a projection snapshot every this many applied events (and on
     /// graceful shutdown); 0 disables snapshots.
     pub snapshot_every_events: u64,
+    /// Keep a periodic snapshot for `?as_of=` whenever the log crossed
+    /// another multiple of this many events since the last one kept; a
+    /// past read then replays at most about this many events from the
+    /// nearest kept snapshot. 0 keeps none (`as_of` replays from the start).
+    pub snapshot_retain_every_events: u64,
 }
 
 impl Default for Config {
@@ -84,6 +89,7 @@ impl Default for Config {
             sync_token_retention_secs: 0,
             event_stream_buffer: 1024,
             snapshot_every_events: 100_000,
+            snapshot_retain_every_events: 1_000_000,
         }
     }
 }

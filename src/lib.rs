@@ -12,7 +12,8 @@
 //! - [`commands`]: the command pipeline and one file per command family.
 //! - [`auth`]: password hashing, tokens, roles and permissions.
 //! - [`http`]: router, middleware, errors, and the API dialects.
-//! - [`ids`]: minting resource ids.
+//! - [`ids`]: minting resource ids and their canonical string form.
+//! - [`queries`]: the read side for the dialects: indexed lists, audit, history, `as_of`, change feeds.
 //! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
 //! - [`sync`]: sync tokens (MAC-protected log positions) and their key.
 //! - [`snapshots`]: projection snapshots at start-up, every N events and on shutdown.
@@ -26,6 +27,7 @@ pub mod commands;
 pub mod config;
 pub mod http;
 pub mod ids;
+pub mod queries;
 pub mod schema;
 pub mod snapshots;
 pub mod sync;

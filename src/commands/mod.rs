@@ -27,6 +27,7 @@ pub mod testing;
 pub mod users;
 
 use crate::ids;
+use crate::queries::ReadModel;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -150,13 +151,13 @@ impl TenantLocks {
 /// Runs commands: the write side of the service.
 pub struct Pipeline {
     log: Arc<dyn EventLog>,
-    projector: Arc<Projector<Directory>>,
+    projector: Arc<Projector<ReadModel>>,
     locks: TenantLocks,
 }
 
 impl Pipeline {
     /// A pipeline over a log and the directory projector.
-    pub fn new(log: Arc<dyn EventLog>, projector: Arc<Projector<Directory>>) -> Pipeline {
+    pub fn new(log: Arc<dyn EventLog>, projector: Arc<Projector<ReadModel>>) -> Pipeline {
         Pipeline {
             log,
             projector,
@@ -164,14 +165,9 @@ impl Pipeline {
         }
     }
 
-    /// The projector (the read side).
-    pub fn projector(&self) -> &Arc<Projector<Directory>> {
-        &self.projector
-    }
-
-    /// The log.
-    pub fn log(&self) -> &Arc<dyn EventLog> {
-        &self.log
+    /// Whether the log takes writes (readiness).
+    pub fn is_writable(&self) -> bool {
+        self.log.is_writable()
     }
 
     /// Decides under `tenant`'s lock and appends. `decide` must be a pure

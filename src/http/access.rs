@@ -23,7 +23,7 @@ pub fn allowed(state: &AppState, caller: &Caller, cap: Capability) -> bool {
     if roles::is_built_in(&caller.role) {
         return roles::allows(&caller.role, None, cap);
     }
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let flags = dir
         .scope(caller.home_tenant)
         .and_then(|s| {

@@ -36,8 +36,10 @@ use tower_http::trace::TraceLayer;
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
-    /// The write side (and, through it, the projector and the log).
+    /// The write side.
     pub pipeline: Arc<Pipeline>,
+    /// The read side.
+    pub queries: Arc<crate::queries::Queries>,
     /// The effective configuration.
     pub config: Arc<Config>,
     /// argon2id with the configured cost.
@@ -56,7 +58,7 @@ pub struct AppState {
 impl AppState {
     /// Ready = replayed, following, and the log takes writes.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire) && self.pipeline.log().is_writable()
+        self.ready.load(Ordering::Acquire) && self.pipeline.is_writable()
     }
 }
 

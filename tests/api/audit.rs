@@ -27,7 +27,7 @@ fn canonical_of(dir: &Directory) -> BTreeMap<u64, String> {
 }
 
 fn live_canonical(app: &TestApp) -> BTreeMap<u64, String> {
-    canonical_of(&app.state().pipeline.projector().read())
+    canonical_of(&app.state().queries.read())
 }
 
 /// What the population created.
@@ -286,7 +286,7 @@ async fn replay_at_the_head_gives_the_live_projection_as_canonical_json() {
             "{section} is in the canonical state"
         );
     }
-    let head = app.state().pipeline.log().head();
+    let head = app.state().queries.log_head();
     assert!(live.len() >= 2, "system scope and the tenant");
     // While the server runs, the tools refuse clearly (sled's lock).
     let busy = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -466,16 +466,15 @@ async fn a_snapshot_from_another_log_is_not_used() {
 
 /// The offset of the last applied event.
 fn head(app: &TestApp) -> u64 {
-    app.state().pipeline.projector().applied()
+    app.state().queries.applied()
 }
 
 /// RFC 3339 (with microseconds) of the event at `offset`.
 fn time_of(app: &TestApp, offset: u64) -> String {
     let env = app
         .state()
-        .pipeline
-        .log()
-        .get(offset)
+        .queries
+        .record(offset)
         .expect("reads")
         .expect("present");
     switchboard_events::export::format_micros(env.recorded_at)

@@ -6,7 +6,8 @@
 //! [`ChangeIndex`] (see `changes.rs`), including changes to the extension
 //! directory (the tenant's users) that alter what it displays.
 
-use super::changes::ChangeIndex;
+use super::changes::{ChangeIndex, ChangeType};
+use super::classify::{self, DirectoryChange};
 use super::users::merge;
 use super::{Scope, Stamp};
 use crate::pmap::{PHashMap, PMap};
@@ -228,28 +229,8 @@ pub(super) fn before(scope: Option<&Scope>, event: &Event) -> Before {
     let Some(scope) = scope else {
         return Before::default();
     };
-    let mut affected: Vec<Id> = Vec::new();
-    match event {
-        Event::UserDeleted(e) => affected.push(e.user_id),
-        Event::UserLinkedToExtension(e) => affected.push(e.user_id),
-        Event::UserUnlinkedFromExtension(e) => affected.push(e.user_id),
-        Event::PrimaryExtensionChanged(e) => affected.push(e.user_id),
-        Event::ExtensionUpdated(e) => affected.extend(
-            scope
-                .extensions
-                .get(&e.extension_id)
-                .and_then(|x| x.primary_of),
-        ),
-        Event::ExtensionDeleted(e) => affected.extend(
-            scope
-                .extensions
-                .get(&e.extension_id)
-                .and_then(|x| x.primary_of),
-        ),
-        _ => {}
-    }
     Before {
-        users: affected
+        users: classify::affected_users(Some(scope), event)
             .into_iter()
             .filter_map(|id| scope.users.get(&id))
             .map(|u| {
@@ -273,64 +254,51 @@ pub(super) fn after(
     before: Before,
     retention: u64,
 ) {
-    let shows = |fields: &Fields| {
-        fields
-            .keys()
-            .any(|k| EXTENSION_CONTACT_FIELDS.contains(&k.as_str()))
-    };
-    match event {
-        Event::UserCreated(e) => scope
-            .contacts
-            .changes
-            .extension
-            .created(e.user_id, env.offset),
-        Event::UserUpdated(e) if shows(&e.changes) => scope
-            .contacts
-            .changes
-            .extension
-            .touch(e.user_id, env.offset),
-        Event::UserProfileReset(e) if shows(&e.reset) => scope
-            .contacts
-            .changes
-            .extension
-            .touch(e.user_id, env.offset),
-        Event::UserDeleted(e) => {
-            if let Some((_, _, created)) = before.users.iter().find(|(u, _, _)| *u == e.user_id) {
-                scope.contacts.changes.extension.deleted(
-                    e.user_id,
-                    *created,
-                    env.offset,
-                    env.recorded_at.unix_timestamp(),
-                    retention,
-                );
-            }
-            let c = &mut scope.contacts;
-            if let Some(mine) = c.personal.remove(&e.user_id) {
-                for id in mine.keys() {
-                    c.owners.remove(id);
-                }
-            }
-            c.favorites.remove(&e.user_id);
-            c.favorites.update_where(
-                |f| f.extension.contains(&e.user_id),
-                |f| {
-                    f.extension.remove(&e.user_id);
-                },
+    if let Event::UserDeleted(e) = event {
+        if let Some((_, _, created)) = before.users.iter().find(|(u, _, _)| *u == e.user_id) {
+            scope.contacts.changes.extension.deleted(
+                e.user_id,
+                *created,
+                env.offset,
+                env.recorded_at.unix_timestamp(),
+                retention,
             );
-            c.changes.personal.remove(&e.user_id);
-            c.changes.business_favorites.remove(&e.user_id);
-            c.changes.extension_favorites.remove(&e.user_id);
         }
-        _ => {
-            for (id, number, _) in before.users {
-                let now = scope
-                    .users
-                    .get(&id)
-                    .and_then(|u| scope.extension_number_of(u).map(str::to_owned));
-                if scope.users.contains_key(&id) && now != number {
-                    scope.contacts.changes.extension.touch(id, env.offset);
-                }
+        let c = &mut scope.contacts;
+        if let Some(mine) = c.personal.remove(&e.user_id) {
+            for id in mine.keys() {
+                c.owners.remove(id);
             }
+        }
+        c.favorites.remove(&e.user_id);
+        c.favorites.update_where(
+            |f| f.extension.contains(&e.user_id),
+            |f| {
+                f.extension.remove(&e.user_id);
+            },
+        );
+        c.changes.personal.remove(&e.user_id);
+        c.changes.business_favorites.remove(&e.user_id);
+        c.changes.extension_favorites.remove(&e.user_id);
+        return;
+    }
+    let log = &mut scope.contacts.changes.extension;
+    match classify::directory_change(event) {
+        Some(DirectoryChange::User {
+            user,
+            change: ChangeType::Created,
+        }) => log.created(user, env.offset),
+        Some(DirectoryChange::User { user, .. }) => log.touch(user, env.offset),
+        _ => {}
+    }
+    // Line and extension changes count only when the shown number changed.
+    for (id, number, _) in before.users {
+        let now = scope
+            .users
+            .get(&id)
+            .and_then(|u| scope.extension_number_of(u).map(str::to_owned));
+        if scope.users.contains_key(&id) && now != number {
+            scope.contacts.changes.extension.touch(id, env.offset);
         }
     }
 }

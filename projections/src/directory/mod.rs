@@ -6,6 +6,7 @@
 //! has applied the command's events (see ARCHITECTURE.md, "Write model").
 
 pub mod changes;
+pub mod classify;
 mod contacts;
 mod extensions;
 mod groups;
@@ -176,6 +177,12 @@ impl Directory {
 
     fn scope_mut(&mut self, tenant: TenantId) -> &mut Scope {
         self.scopes.get_or_insert_with(tenant, Scope::default)
+    }
+}
+
+impl AsRef<Directory> for Directory {
+    fn as_ref(&self) -> &Directory {
+        self
     }
 }
 

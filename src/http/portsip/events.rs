@@ -3,10 +3,9 @@
 //! contacts, the extension directory, and the caller's own call-queue agent
 //! status and presence/registration status.
 //!
-//! The stream is driven from the log: it subscribes at an offset (so
-//! catch-up and live are one loop, with no gap or repeat at the switch),
-//! keeps the events [`visible_to`] the caller, and renders them from the
-//! directory projection once it has applied them. Each SSE `id` is a
+//! The stream is the queries layer's change feed
+//! ([`crate::queries::feed`]): the events the caller may see, each once the
+//! projection has applied it, rendered here from the projection. Each SSE `id` is a
 //! MAC-protected token bound to the caller holding the event's offset; a
 //! client resumes with `Last-Event-ID` (or `?since=<any of its sync
 //! tokens>`) and continues exactly after it. A client that falls
@@ -20,6 +19,7 @@ use crate::auth::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
+use crate::queries::feed::{FeedItem, Listener};
 use crate::sync::Collection;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -29,131 +29,18 @@ use futures::{Stream, StreamExt};
 use serde_json::{json, Map, Value};
 use std::convert::Infallible;
 use switchboard_events::domain::{ContactOwner, FavoriteCollection};
-use switchboard_events::{Envelope, Event, Id, TenantId};
+use switchboard_events::Id;
 use switchboard_projections::directory::changes::ChangeType;
-use switchboard_projections::directory::{Directory, Scope, EXTENSION_CONTACT_FIELDS};
+use switchboard_projections::directory::{Directory, Scope};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-
-/// Who a stream is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Listener {
-    /// The caller's home tenant.
-    pub tenant: TenantId,
-    /// The caller.
-    pub user: Id,
-}
-
-/// What a visible event is about (rendered from the projection afterwards).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SseItem {
-    /// A personal (the caller's) or business contact changed.
-    Contact {
-        /// Whose contact.
-        owner: ContactOwner,
-        /// The contact.
-        id: Id,
-        /// What happened.
-        change: ChangeType,
-    },
-    /// The caller favorited or unfavorited an item.
-    Favorite {
-        /// The item's collection.
-        collection: FavoriteCollection,
-        /// The item.
-        id: Id,
-    },
-    /// A user's entry in the extension directory changed.
-    ExtensionContact {
-        /// The user.
-        user: Id,
-        /// What happened.
-        change: ChangeType,
-    },
-    /// An extension was renumbered: its primary user's entry changed.
-    Extension {
-        /// The extension.
-        extension_id: Id,
-    },
-    /// The caller's own agent status or membership in a call queue changed.
-    Agent {
-        /// The queue.
-        queue_id: Id,
-    },
-    /// The caller's own presence, registrations or call state changed.
-    Presence,
-}
-
-/// Whether `listener` may see `event`, and what it is about. One function
-/// with one arm per event family, so further families (agent status,
-/// presence) are added here.
-pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<SseItem> {
-    if env.tenant != listener.tenant {
-        return None;
-    }
-    let mine = |owner: ContactOwner| match owner {
-        ContactOwner::Business => true,
-        ContactOwner::User(u) => u == listener.user,
-    };
-    let shows = |fields: &switchboard_events::Fields| {
-        fields
-            .keys()
-            .any(|k| EXTENSION_CONTACT_FIELDS.contains(&k.as_str()))
-    };
-    let ext = |user: Id, change| Some(SseItem::ExtensionContact { user, change });
-    let agent = |queue_id: Id| Some(SseItem::Agent { queue_id });
-    match event {
-        Event::ContactCreated(e) if mine(e.owner) => Some(SseItem::Contact {
-            owner: e.owner,
-            id: e.contact_id,
-            change: ChangeType::Created,
-        }),
-        Event::ContactUpdated(e) if mine(e.owner) => Some(SseItem::Contact {
-            owner: e.owner,
-            id: e.contact_id,
-            change: ChangeType::Updated,
-        }),
-        Event::ContactDeleted(e) if mine(e.owner) => Some(SseItem::Contact {
-            owner: e.owner,
-            id: e.contact_id,
-            change: ChangeType::Deleted,
-        }),
-        Event::FavoriteAdded(e) if e.user_id == listener.user => Some(SseItem::Favorite {
-            collection: e.collection,
-            id: e.item_id,
-        }),
-        Event::FavoriteRemoved(e) if e.user_id == listener.user => Some(SseItem::Favorite {
-            collection: e.collection,
-            id: e.item_id,
-        }),
-        Event::UserCreated(e) => ext(e.user_id, ChangeType::Created),
-        Event::UserUpdated(e) if shows(&e.changes) => ext(e.user_id, ChangeType::Updated),
-        Event::UserProfileReset(e) if shows(&e.reset) => ext(e.user_id, ChangeType::Updated),
-        Event::UserDeleted(e) => ext(e.user_id, ChangeType::Deleted),
-        Event::PrimaryExtensionChanged(e) => ext(e.user_id, ChangeType::Updated),
-        Event::UserUnlinkedFromExtension(e) => ext(e.user_id, ChangeType::Updated),
-        Event::ExtensionUpdated(e) if e.changes.contains_key("number") => {
-            Some(SseItem::Extension {
-                extension_id: e.extension_id,
-            })
-        }
-        Event::AgentStatusSet(e) if e.user_id == listener.user => agent(e.queue_id),
-        Event::CallQueueAgentAdded(e) if e.user_id == listener.user => agent(e.queue_id),
-        Event::CallQueueAgentRemoved(e) if e.user_id == listener.user => agent(e.queue_id),
-        Event::PresenceSet(e) if e.user_id == listener.user => Some(SseItem::Presence),
-        Event::RegistrationAdded(e) if e.user_id == listener.user => Some(SseItem::Presence),
-        Event::RegistrationRemoved(e) if e.user_id == listener.user => Some(SseItem::Presence),
-        Event::CallStateChanged(e) if e.user_id == listener.user => Some(SseItem::Presence),
-        _ => None,
-    }
-}
 
 /// Renders a visible item from the current directory: `(event name, data)`.
 /// Items gone by now are rendered as deleted items (id, other fields null).
 pub fn render(
     dir: &Directory,
     listener: &Listener,
-    item: &SseItem,
+    item: &FeedItem,
 ) -> Option<(&'static str, Value)> {
     let empty = Scope::default();
     let s = dir.scope(listener.tenant).unwrap_or(&empty);
@@ -175,7 +62,7 @@ pub fn render(
             .unwrap_or_else(|| gone(id))
     };
     let (name, change, item) = match *item {
-        SseItem::Contact { owner, id, change } => {
+        FeedItem::Contact { owner, id, change } => {
             let name = match owner {
                 ContactOwner::Business => "business_contacts",
                 ContactOwner::User(_) => "contacts",
@@ -187,7 +74,7 @@ pub fn render(
             };
             (name, change, item)
         }
-        SseItem::Favorite { collection, id } => match collection {
+        FeedItem::Favorite { collection, id } => match collection {
             FavoriteCollection::Personal => (
                 "contacts",
                 ChangeType::Updated,
@@ -200,7 +87,7 @@ pub fn render(
             ),
             FavoriteCollection::Extension => ("extension_contacts", ChangeType::Updated, user(id)),
         },
-        SseItem::ExtensionContact { user: id, change } => {
+        FeedItem::ExtensionContact { user: id, change } => {
             let item = if change == ChangeType::Deleted {
                 gone(id)
             } else {
@@ -208,11 +95,11 @@ pub fn render(
             };
             ("extension_contacts", change, item)
         }
-        SseItem::Extension { extension_id } => {
+        FeedItem::Extension { extension_id } => {
             let owner = s.extensions.get(&extension_id).and_then(|x| x.primary_of)?;
             ("extension_contacts", ChangeType::Updated, user(owner))
         }
-        SseItem::Agent { queue_id } => {
+        FeedItem::Agent { queue_id } => {
             // Removed from the queue (or the queue is gone): the agent entry is.
             match agents::one_agent(s, queue_id, listener.user) {
                 Ok(Json(Value::Object(mut m))) => {
@@ -222,7 +109,7 @@ pub fn render(
                 _ => ("call_queue_agent", ChangeType::Deleted, gone(queue_id)),
             }
         }
-        SseItem::Presence => {
+        FeedItem::Presence => {
             let Json(Value::Object(m)) =
                 presence::render_status(s, listener.user, agents::now_ms()).ok()?
             else {
@@ -286,7 +173,7 @@ fn start_offset(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<u64, ApiError> {
-    let head = state.pipeline.projector().read().offset;
+    let head = state.queries.read().offset;
     let since = form_pairs(query.unwrap_or(""))
         .into_iter()
         .find(|(k, _)| k == "since")
@@ -318,31 +205,21 @@ pub async fn stream(
         user: caller.user_id,
     };
     let (tx, rx) = mpsc::channel(state.config.event_stream_buffer.max(1));
-    let log = state.pipeline.log().clone();
-    let projector = state.pipeline.projector().clone();
+    let feed = state.queries.change_feed(listener, from);
     let producer_state = state.clone();
     let mut shutdown = state.shutdown.clone();
     tokio::spawn(async move {
         let stopping = async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         };
-        let source = log
-            .subscribe(from + 1)
+        let source = feed
             .take_until(Box::pin(stopping))
-            // A read error ends the stream; the client resumes from its last id.
-            .take_while(|r| std::future::ready(r.is_ok()))
-            .filter_map(move |r| {
-                let projector = projector.clone();
+            .filter_map(move |(offset, item)| {
                 let state = producer_state.clone();
                 let caller = caller.clone();
                 async move {
-                    let env = r.ok()?;
-                    let event = Event::from_envelope(&env).ok()?;
-                    let item = visible_to(&listener, &env, &event)?;
-                    // Render once the projection has this event (read-your-writes).
-                    projector.wait_for(env.offset).await;
-                    let (name, data) = render(&projector.read(), &listener, &item)?;
-                    let id = issue(&state, &caller, Collection::Events, env.offset, None);
+                    let (name, data) = render(&state.queries.read(), &listener, &item)?;
+                    let id = issue(&state, &caller, Collection::Events, offset, None);
                     Some(Ok::<_, Infallible>(
                         SseEvent::default()
                             .id(id)

@@ -62,7 +62,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewTenants)?;
     let items: Vec<_> = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         dir.tenants.values().map(|t| render(t, true)).collect()
     };
     list::respond(&params, &LIST_SCHEMA, items)
@@ -111,7 +111,7 @@ pub async fn show(
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewTenants)?;
     let id = parse_id(&id)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let t = dir
         .tenants
         .get(&id)
@@ -236,7 +236,7 @@ pub async fn show_own(
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewTenantSettings)?;
     let tenant = tenant_of(&caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let t = dir
         .tenants
         .get(&tenant)

@@ -12,28 +12,18 @@ use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, required_str, JsonBody};
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
-use crate::schema::user::{USER, USER_CORE_LIST, USER_CORE_SEARCH, USER_SKIP};
+use crate::queries::users::{user_page, USER_LIST};
+use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::Mode;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Map, Value};
-use std::sync::LazyLock;
 use switchboard_events::domain::SecretKind;
 use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::{Id, TenantId};
 use switchboard_projections::directory::{Scope, UserView};
-use switchboard_projections::query::{Dir, ListSchema};
 use switchboard_projections::Directory;
-
-static LIST_SCHEMA: LazyLock<ListSchema> = LazyLock::new(|| {
-    list::schema_from_table(
-        USER_CORE_LIST,
-        USER_CORE_SEARCH,
-        &USER,
-        &[("created_at", Dir::Asc), ("id", Dir::Asc)],
-    )
-});
 
 /// Renders a user; `summary` for list items. Secrets are never rendered
 /// (`voicemail_pin` is always null).
@@ -83,18 +73,15 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
-    let items: Vec<_> = {
-        let dir = as_of.read(&state);
-        match dir.scope(tenant) {
-            Some(scope) => scope
-                .users
-                .values()
-                .map(|u| render(scope, u, true))
-                .collect(),
-            None => Vec::new(),
-        }
-    };
-    list::respond(&params, &LIST_SCHEMA, items)
+    let query = list::parse(&params, &USER_LIST)?;
+    let model = as_of.read(&state);
+    let page = user_page(&model, tenant, &query);
+    let scope = model.scope(tenant);
+    let items = page.ids.iter().filter_map(|id| {
+        let scope = scope?;
+        scope.users.get(id).map(|u| render(scope, u, true))
+    });
+    Ok(list::answer(page.count, items))
 }
 
 /// `POST /users`.

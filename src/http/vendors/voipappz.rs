@@ -519,7 +519,7 @@ pub async fn agents_list(
     let caller = caller?;
     require(&state, &caller, Capability::ViewQueues)?;
     let tenant = tenant_of(&caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let now = crate::http::portsip::agents::now_ms();
     let mut rows: Vec<(&UserView, Vec<Value>, Vec<AgentStatus>)> = Vec::new();
