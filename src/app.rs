@@ -161,6 +161,7 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
             config.data_dir.clone(),
             audit.clone(),
         )),
+        render_cache: Arc::default(),
         config: Arc::new(config.clone()),
         hasher,
         ready: Arc::new(AtomicBool::new(false)),

@@ -94,6 +94,25 @@ pub fn parse(params: &ListParams, schema: &ListSchema) -> Result<ListQuery, ApiE
     ListQuery::parse(&params.0, schema).map_err(|e| ApiError::validation(&e.param, e.message))
 }
 
+/// Answers `{count, items}` from memoized item renderings (`bool`: the
+/// caller's spliced flag).
+pub fn answer_rendered(
+    count: usize,
+    items: Vec<(super::render_cache::Rendered, bool)>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let capacity = 32 + items.iter().map(|(r, _)| r.bytes.len() + 1).sum::<usize>();
+    let body = super::render_cache::page_body(count, items, capacity);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
 /// Answers `{count, items}` for a page the queries layer computed.
 pub fn answer(count: usize, items: impl IntoIterator<Item = Map<String, Value>>) -> Json<Value> {
     let items: Vec<Value> = items.into_iter().map(Value::Object).collect();

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod health;
 pub mod list;
 pub mod portsip;
+pub mod render_cache;
 pub mod vendors;
 
 use crate::auth::password::SecretHasher;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     /// The read side.
     pub queries: Arc<crate::queries::Queries>,
+    /// Memoized list item renderings.
+    pub render_cache: Arc<render_cache::RenderCache>,
     /// The effective configuration.
     pub config: Arc<Config>,
     /// argon2id with the configured cost.

@@ -17,7 +17,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 use switchboard_events::{Envelope, Event, Id, TenantId};
 use switchboard_projections::directory::classify::affected_users;
-use switchboard_projections::pmap::PMap;
+use switchboard_projections::directory::Scope;
+use switchboard_projections::pmap::{PHashMap, PMap};
 use switchboard_projections::query::index::{ListIndex, RowKeys};
 use switchboard_projections::{Directory, Projection};
 
@@ -28,14 +29,30 @@ pub struct TenantLists {
     pub users: ListIndex,
     /// `GET /user/extension_contacts` (the same users as a directory).
     pub extension_contacts: ListIndex,
+    /// The offset of the last event that may have changed a user's listed
+    /// fields, for users changed since `base`.
+    touched: PHashMap<Id, u64>,
+    /// The offset the indexes were built at (every user's version until
+    /// it is touched).
+    base: u64,
 }
 
 impl TenantLists {
-    fn new() -> TenantLists {
+    fn new(base: u64) -> TenantLists {
         TenantLists {
             users: ListIndex::new(&USER_INDEX),
             extension_contacts: ListIndex::new(&EXTENSION_CONTACT_INDEX),
+            touched: PHashMap::new(),
+            base,
         }
+    }
+
+    /// A version of the user's listed fields (as either list shows them,
+    /// the caller's favorite flag aside): it changes whenever they may have
+    /// changed, so a rendering memoized under it stays right. Versions
+    /// compare within one live model's lineage, not across rebuilt ones.
+    pub fn version(&self, user: Id) -> u64 {
+        self.touched.get(&user).copied().unwrap_or(self.base)
     }
 }
 
@@ -57,7 +74,7 @@ impl ReadModel {
     pub fn new(directory: Directory) -> ReadModel {
         let mut lists = PMap::new();
         for (tenant, scope) in directory.scopes.iter() {
-            let mut l = TenantLists::new();
+            let mut l = TenantLists::new(directory.offset);
             for u in scope.users.values() {
                 l.users
                     .update(u.id, None, Some(&user_row_keys(&l.users, scope, u)));
@@ -138,8 +155,16 @@ impl Projection for ReadModel {
         let Some(scope) = self.directory.scope(tenant) else {
             return;
         };
-        let lists = self.lists.get_or_insert_with(tenant, TenantLists::new);
+        let base = self.directory.offset;
+        let lists = self
+            .lists
+            .get_or_insert_with(tenant, || TenantLists::new(base));
         for (id, old) in before {
+            if now_exists(scope, id) {
+                lists.touched.insert(id, env.offset);
+            } else {
+                lists.touched.remove(&id);
+            }
             let now = scope.users.get(&id).map(|u| {
                 (
                     user_row_keys(&lists.users, scope, u),
@@ -156,4 +181,8 @@ impl Projection for ReadModel {
             );
         }
     }
+}
+
+fn now_exists(scope: &Scope, user: Id) -> bool {
+    scope.users.contains_key(&user)
 }

@@ -16,6 +16,7 @@ use crate::commands::{fresh_id, CommandError, Decision};
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::list::{self, ListParams};
+use crate::http::render_cache::Shape;
 use crate::http::AppState;
 use crate::queries::users::extension_contact_page;
 use crate::schema::contact::{CONTACT, CONTACT_CORE_LIST, CONTACT_SKIP};
@@ -306,20 +307,33 @@ pub async fn list_extension(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let query = list::parse(&params, &EXTENSION_CONTACT_LIST)?;
+    let tenant = caller.home_tenant;
     let model = state.queries.read();
-    let page = extension_contact_page(&model, caller.home_tenant, caller.user_id, &query);
-    let scope = model.scope(caller.home_tenant);
-    let items = page.ids.iter().filter_map(|id| {
-        let s = scope?;
-        let u = s.users.get(id)?;
-        let fav = s
-            .contacts
-            .is_favorite(caller.user_id, FavoriteCollection::Extension, u.id);
-        Some(render_extension_contact(s, u, fav))
-    });
-    Ok(list::answer(page.count, items))
+    let page = extension_contact_page(&model, tenant, caller.user_id, &query);
+    let (Some(s), Some(lists)) = (model.scope(tenant), model.lists(tenant)) else {
+        return Ok(list::answer(page.count, []).into_response());
+    };
+    let items = page
+        .ids
+        .iter()
+        .filter_map(|id| {
+            let u = s.users.get(id)?;
+            let fav = s
+                .contacts
+                .is_favorite(caller.user_id, FavoriteCollection::Extension, u.id);
+            let r = state.render_cache.get_or_render(
+                Shape::ExtensionContact,
+                tenant,
+                *id,
+                lists.version(*id),
+                || Value::Object(render_extension_contact(s, u, false)),
+            );
+            Some((r, fav))
+        })
+        .collect();
+    Ok(list::answer_rendered(page.count, items))
 }
 
 /// `POST /user/extension_contacts/{id}/favorite`.
