@@ -17,7 +17,7 @@
 
 use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use switchboard_events::{Id, TenantId};
 
@@ -71,9 +71,7 @@ const FLAG: &[u8] = b"\"favorite\":false";
 
 impl RenderCache {
     fn shard(&self, key: &Key) -> &RwLock<HashMap<Key, Rendered>> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.shards[(h.finish() as usize) % SHARDS]
+        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
     }
 
     /// The rendering of item `id` at `version`, rendering it with `render`
