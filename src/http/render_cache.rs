@@ -28,6 +28,10 @@ pub enum Shape {
     UserSummary,
     /// A `GET /user/extension_contacts` item (`favorite` spliced).
     ExtensionContact,
+    /// A `GET /audit_logs` item (by offset; immutable: version 0).
+    Audit,
+    /// An object history item (by offset; immutable: version 0).
+    History,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,7 +100,7 @@ impl RenderCache {
                 .windows(FLAG.len())
                 .position(|w| w == FLAG)
                 .map(|p| p + FLAG.len() - "false".len()),
-            Shape::UserSummary => None,
+            Shape::UserSummary | Shape::Audit | Shape::History => None,
         };
         let rendered = Rendered {
             version,

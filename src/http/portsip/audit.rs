@@ -16,10 +16,11 @@ use crate::auth::roles::Capability;
 use crate::http::access::{require, tenant_of};
 use crate::http::error::ApiError;
 use crate::http::list::{self, ListParams};
+use crate::http::render_cache::Shape;
 use crate::http::AppState;
 use crate::queries::audit::AuditRecord;
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::response::Response;
 use serde_json::{json, Map, Value};
 use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::{Id, StreamId, TenantId, SYSTEM_TENANT};
@@ -68,6 +69,29 @@ fn ip_json(ip: Option<std::net::IpAddr>) -> Value {
     ip.map_or(Value::Null, |i| json!(i.to_string()))
 }
 
+/// A page of entries, each rendered once (entries never change: an audit
+/// id is a log offset).
+fn rendered(
+    state: &AppState,
+    shape: Shape,
+    count: usize,
+    records: &[AuditRecord],
+    render: fn(&AuditRecord) -> Map<String, Value>,
+) -> Response {
+    let items = records
+        .iter()
+        .map(|r| {
+            let item = state
+                .render_cache
+                .get_or_render(shape, r.tenant, Id(r.offset), 0, || {
+                    Value::Object(render(r))
+                });
+            (item, false)
+        })
+        .collect();
+    list::answer_rendered(count, items)
+}
+
 fn render_audit(d: &AuditRecord) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), json!(ids::render(Id(d.offset))));
@@ -111,7 +135,7 @@ pub async fn audit_logs(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     require(&state, &caller, Capability::ViewAudit)?;
     let query = parse_query(&params, &AUDIT_SCHEMA)?;
     let only: Option<TenantId> =
@@ -121,7 +145,13 @@ pub async fn audit_logs(
         .audit_page(only, query)
         .await
         .map_err(unavailable)?;
-    Ok(list::answer(count, records.iter().map(render_audit)))
+    Ok(rendered(
+        &state,
+        Shape::Audit,
+        count,
+        &records,
+        render_audit,
+    ))
 }
 
 /// Lists every change to one object: the events of stream
@@ -135,7 +165,7 @@ pub async fn history(
     raw_id: &str,
     params: &ListParams,
     is_kind: fn(&str) -> bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     require(state, caller, Capability::ViewAudit)?;
     let tenant = tenant_of(caller)?;
     let id = ids::parse_or_404(raw_id, what)?;
@@ -147,9 +177,13 @@ pub async fn history(
         .await
         .map_err(unavailable)?;
     match found {
-        Some((object_type, count, records)) if is_kind(&object_type) => {
-            Ok(list::answer(count, records.iter().map(render_history)))
-        }
+        Some((object_type, count, records)) if is_kind(&object_type) => Ok(rendered(
+            state,
+            Shape::History,
+            count,
+            &records,
+            render_history,
+        )),
         _ => Err(ApiError::not_found(what)),
     }
 }
@@ -160,7 +194,7 @@ pub async fn user_history(
     caller: Caller,
     Path(id): Path<String>,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     history(&state, &caller, "user", "user", &id, &params, any_kind).await
 }
 
@@ -170,7 +204,7 @@ pub async fn extension_history(
     caller: Caller,
     Path(id): Path<String>,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     history(
         &state,
         &caller,
@@ -189,7 +223,7 @@ pub async fn group_history(
     caller: Caller,
     Path(id): Path<String>,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     history(&state, &caller, "group", "group", &id, &params, any_kind).await
 }
 
@@ -199,7 +233,7 @@ pub async fn call_queue_history(
     caller: Caller,
     Path(id): Path<String>,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     history(
         &state,
         &caller,
@@ -230,7 +264,7 @@ pub async fn ring_group_history(
     caller: Caller,
     Path(id): Path<String>,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     history(
         &state,
         &caller,
@@ -249,7 +283,7 @@ pub async fn contact_history(
     caller: Caller,
     Path(id): Path<String>,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     history(
         &state,
         &caller,
