@@ -10,9 +10,7 @@
 //! (tens of milliseconds for 100k users).
 
 use super::audit::Outbox;
-use super::users::{
-    extension_contact_row_keys, user_row_keys, EXTENSION_CONTACT_INDEX, USER_INDEX,
-};
+use super::users::{user_row_keys, USER_INDEX};
 use std::ops::Deref;
 use std::sync::Arc;
 use switchboard_events::{Envelope, Event, Id, TenantId};
@@ -25,10 +23,9 @@ use switchboard_projections::{Directory, Projection};
 /// The list indexes of one tenant.
 #[derive(Clone, Debug)]
 pub struct TenantLists {
-    /// `GET /users`.
+    /// `GET /users`, and `GET /user/extension_contacts` (the same users as
+    /// a directory, sorted and filtered by fields both lists share).
     pub users: ListIndex,
-    /// `GET /user/extension_contacts` (the same users as a directory).
-    pub extension_contacts: ListIndex,
     /// The offset of the last event that may have changed a user's listed
     /// fields, for users changed since `base`.
     touched: PHashMap<Id, u64>,
@@ -41,7 +38,6 @@ impl TenantLists {
     fn new(base: u64) -> TenantLists {
         TenantLists {
             users: ListIndex::new(&USER_INDEX),
-            extension_contacts: ListIndex::new(&EXTENSION_CONTACT_INDEX),
             touched: PHashMap::new(),
             base,
         }
@@ -66,9 +62,6 @@ pub struct ReadModel {
     audit: Option<Arc<Outbox>>,
 }
 
-/// One user's keys in both lists.
-type UserKeys = (RowKeys, RowKeys);
-
 impl ReadModel {
     /// A read model over `directory` (indexes built from it).
     pub fn new(directory: Directory) -> ReadModel {
@@ -78,11 +71,6 @@ impl ReadModel {
             for u in scope.users.values() {
                 l.users
                     .update(u.id, None, Some(&user_row_keys(&l.users, scope, u)));
-                l.extension_contacts.update(
-                    u.id,
-                    None,
-                    Some(&extension_contact_row_keys(&l.extension_contacts, scope, u)),
-                );
             }
             lists.insert(*tenant, l);
         }
@@ -109,14 +97,11 @@ impl ReadModel {
         self.lists.get(&tenant)
     }
 
-    fn keys_of(&self, tenant: TenantId, user: Id) -> Option<UserKeys> {
+    fn keys_of(&self, tenant: TenantId, user: Id) -> Option<RowKeys> {
         let scope = self.directory.scope(tenant)?;
         let u = scope.users.get(&user)?;
         let l = self.lists.get(&tenant)?;
-        Some((
-            user_row_keys(&l.users, scope, u),
-            extension_contact_row_keys(&l.extension_contacts, scope, u),
-        ))
+        Some(user_row_keys(&l.users, scope, u))
     }
 }
 
@@ -138,7 +123,7 @@ impl Projection for ReadModel {
     fn apply(&mut self, env: &Envelope, event: &Event) {
         let tenant = env.tenant;
         let affected = affected_users(self.directory.scope(tenant), event);
-        let before: Vec<(Id, Option<UserKeys>)> = affected
+        let before: Vec<(Id, Option<RowKeys>)> = affected
             .iter()
             .map(|u| (*u, self.keys_of(tenant, *u)))
             .collect();
@@ -165,20 +150,11 @@ impl Projection for ReadModel {
             } else {
                 lists.touched.remove(&id);
             }
-            let now = scope.users.get(&id).map(|u| {
-                (
-                    user_row_keys(&lists.users, scope, u),
-                    extension_contact_row_keys(&lists.extension_contacts, scope, u),
-                )
-            });
-            lists
+            let now = scope
                 .users
-                .update(id, old.as_ref().map(|k| &k.0), now.as_ref().map(|k| &k.0));
-            lists.extension_contacts.update(
-                id,
-                old.as_ref().map(|k| &k.1),
-                now.as_ref().map(|k| &k.1),
-            );
+                .get(&id)
+                .map(|u| user_row_keys(&lists.users, scope, u));
+            lists.users.update(id, old.as_ref(), now.as_ref());
         }
     }
 }

@@ -28,7 +28,9 @@ pub static USER_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
 });
 
 /// What `GET /users` indexes: its default order and the usual sort fields,
-/// and the fields administrators filter by.
+/// and the fields administrators filter by. The extension directory walks
+/// the same index (its `display_name` and `extension_number` orders, its
+/// `department` filter).
 pub static USER_INDEX: LazyLock<IndexSpec> = LazyLock::new(|| IndexSpec {
     schema: LazyLock::force(&USER_LIST),
     ordered: &[
@@ -64,14 +66,6 @@ pub static EXTENSION_CONTACT_LIST: LazyLock<ListSchema> = LazyLock::new(|| ListS
         "department",
     ],
     default_order: &[("display_name", Dir::Asc), ("id", Dir::Asc)],
-});
-
-/// What the extension directory indexes (`favorite` is the caller's own and
-/// comes from their favorites instead).
-pub static EXTENSION_CONTACT_INDEX: LazyLock<IndexSpec> = LazyLock::new(|| IndexSpec {
-    schema: LazyLock::force(&EXTENSION_CONTACT_LIST),
-    ordered: &[("display_name", "id"), ("extension_number", "display_name")],
-    eq: &["department"],
 });
 
 /// One user as a list reads it.
@@ -153,12 +147,6 @@ pub fn user_row_keys(index: &ListIndex, scope: &Scope, u: &UserView) -> RowKeys 
     index.keys(&UserRow::user(scope, u))
 }
 
-/// A user's keys in the extension directory's index (the caller's favorite
-/// flag is not indexed).
-pub fn extension_contact_row_keys(index: &ListIndex, scope: &Scope, u: &UserView) -> RowKeys {
-    index.keys(&UserRow::contact(scope, u, false))
-}
-
 /// The users of one tenant, as one of the two lists.
 struct Users<'a> {
     scope: &'a Scope,
@@ -228,7 +216,11 @@ pub fn extension_contact_page(
     match (model.scope(tenant), model.lists(tenant)) {
         (Some(scope), Some(lists)) => query.run_indexed(&Users {
             scope,
-            index: &lists.extension_contacts,
+            // The directory shares the user list's index: the fields it
+            // sorts and filters by (`display_name`, `extension_number`,
+            // `department`) have the same values in both; `favorite` comes
+            // from the caller's favorites.
+            index: &lists.users,
             favorites: Some(
                 scope
                     .contacts
