@@ -255,22 +255,7 @@ mod model_tests {
 
     const T: Id = Id(7);
 
-    /// xorshift64*: small, seedable, no dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-            from[self.below(from.len())]
-        }
-    }
+    use switchboard_projections::testing::Rng;
 
     const DEPARTMENTS: &[&str] = &["Ops", "Sales", "R&D", "ops"];
     const NAMES: &[&str] = &["Ann", "Bob", "ann", "Zoë", "Émile", "Bob Smith"];

@@ -434,17 +434,7 @@ mod tests {
         assert_eq!(ids, vec![4, 5, 3, 2, 1]);
     }
 
-    /// Tiny deterministic xorshift64 generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
+    use crate::testing::Rng;
 
     #[test]
     fn given_random_token_soup_when_parsing_orderby_then_never_panics() {
