@@ -55,8 +55,12 @@ pub enum AppError {
 pub struct Running {
     /// The bound address (useful with port 0).
     pub addr: SocketAddr,
-    /// Shared state (tests reach the projector and log through it).
+    /// Shared state (the dialects' view: writes through the pipeline,
+    /// reads through the queries layer).
     pub state: AppState,
+    /// The log itself, for operators' tools and tests that write records
+    /// around the commands (never reachable from the HTTP handlers).
+    pub log: Arc<dyn EventLog>,
     shutdown: Arc<watch::Sender<bool>>,
     task: JoinHandle<Result<(), AppError>>,
 }
@@ -104,20 +108,52 @@ impl Running {
     }
 }
 
-/// Starts the service; returns once it listens.
+/// Starts the service on the wall clock; returns once it listens.
 pub async fn start(config: Config) -> Result<Running, AppError> {
+    start_with_clock(config, crate::clock::system()).await
+}
+
+/// Starts the service with the given clock (tests pass a
+/// [`TestClock`](crate::clock::TestClock)); returns once it listens.
+pub async fn start_with_clock(
+    config: Config,
+    clock: crate::clock::SharedClock,
+) -> Result<Running, AppError> {
+    start_with(config, clock, None).await
+}
+
+/// Starts the service with the given clock on `log` if given (already
+/// open: tests wrap the log to inject storage faults), otherwise on the log
+/// in `config.data_dir`.
+pub async fn start_with(
+    config: Config,
+    clock: crate::clock::SharedClock,
+    log: Option<Arc<dyn EventLog>>,
+) -> Result<Running, AppError> {
+    http::cors::layer(&config).map_err(|e| AppError::Other(e.to_string()))?;
     // The sync token key is loaded (or created) first: failing here leaves
     // no log open behind.
     let sync_key =
         crate::sync::SyncKey::load(config.sync_token_secret.as_deref(), &config.data_dir)
             .map_err(|e| AppError::Other(e.to_string()))?;
-    let mut log_config = LogConfig::new(&config.data_dir);
-    log_config.durability = config.durability;
-    log_config.tail_check = config.tail_check;
-    let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
-        .await
-        .map_err(|e| AppError::Other(e.to_string()))??;
-    let log: Arc<dyn EventLog> = Arc::new(log);
+    let secrets = crate::secrets::SecretKey::load(
+        config.secrets_key.as_deref(),
+        config.secrets_key_file.as_deref(),
+        &config.data_dir,
+    )
+    .map_err(|e| AppError::Other(e.to_string()))?;
+    let log: Arc<dyn EventLog> = match log {
+        Some(log) => log,
+        None => {
+            let mut log_config = LogConfig::new(&config.data_dir);
+            log_config.durability = config.durability;
+            log_config.tail_check = config.tail_check;
+            let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
+                .await
+                .map_err(|e| AppError::Other(e.to_string()))??;
+            Arc::new(log)
+        }
+    };
     // Start from the snapshot if it matches this log; the replay then only
     // covers the tail.
     let loading = std::time::Instant::now();
@@ -153,6 +189,9 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let webhooks =
+        crate::webhooks::Webhooks::new(&config, log.clone(), clock.clone(), shutdown_rx.clone())
+            .map_err(|e| AppError::Other(e.to_string()))?;
     let state = AppState {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
         queries: Arc::new(Queries::new(
@@ -165,9 +204,16 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         config: Arc::new(config.clone()),
         hasher,
         ready: Arc::new(AtomicBool::new(false)),
-        throttle: Arc::new(Throttle::new(Duration::from_secs(300), 5, 50)),
+        throttle: Arc::new(Throttle::new(config.throttle_limits(), clock.clone())),
         sync_key: Arc::new(sync_key),
         shutdown: shutdown_rx.clone(),
+        clock,
+        webhooks,
+        secrets: Arc::new(secrets),
+        admission: Arc::new(tokio::sync::Semaphore::new(
+            config.max_concurrent_requests.max(1),
+        )),
+        streams: Arc::default(),
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -197,13 +243,14 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         state.clone(),
         listener,
         shutdown_rx,
-        log,
+        log.clone(),
         projector,
         audit_writer,
     ));
     Ok(Running {
         addr,
         state,
+        log,
         shutdown: Arc::new(shutdown_tx),
         task,
     })
@@ -230,6 +277,7 @@ async fn serve(
 
     // Startup work runs beside the server so /healthz answers meanwhile.
     let snapshot_stop = shutdown.clone();
+    let mut closing = shutdown.clone();
     let startup = async {
         let started = std::time::Instant::now();
         let replay_log = log.clone();
@@ -254,13 +302,27 @@ async fn serve(
             projector.applied(),
             snapshot_stop,
         ));
-        let follower = projector.clone().follow(log.clone());
+        let follower = tokio::spawn(projector.clone().follow(log.clone()));
+        let pipeline = state.pipeline.clone();
         tokio::spawn(async move {
-            if let Err(e) = follower.await {
-                tracing::error!(error = %e, "projection stopped following the log");
-            }
+            // However the follower ends (an error, a panic, the log closing
+            // under it), writes must stop waiting for it.
+            let reason = match follower.await {
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("the projection task failed: {e}"),
+                Ok(Ok(())) if *closing.borrow_and_update() => return,
+                Ok(Ok(())) => "the log's subscription ended".to_owned(),
+            };
+            pipeline.projection_stopped(reason);
         });
         bootstrap_admin(&state).await?;
+        // Webhooks start from the tenants the projection holds now and
+        // follow tenant changes after that offset in the log.
+        let (tenants, applied) = {
+            let dir = projector.read();
+            (dir.tenants.keys().copied().collect::<Vec<_>>(), dir.offset)
+        };
+        state.webhooks.start(tenants, applied);
         state.ready.store(true, Ordering::Release);
         tracing::info!("ready");
         Ok::<_, AppError>(snapshotter)
@@ -318,6 +380,11 @@ async fn serve(
     }
     // The audit writer stores what was applied and flushes on shutdown.
     let _ = audit_writer.await;
+    // An in-flight delivery finishes (bounded by its timeout) and is recorded.
+    state
+        .webhooks
+        .stopped(Duration::from_secs(state.config.webhook_timeout_secs + 1))
+        .await;
     log.close().await;
     tracing::info!("stopped; the log is flushed");
     match served {

@@ -257,3 +257,43 @@ async fn stats_count_types_and_tenants() {
         stderr(&o)
     );
 }
+
+#[tokio::test]
+async fn tampering_older_than_the_start_up_tail_check_is_caught_by_verify() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let log = write_log(&data, 60).await;
+    // Rewrite record 5 whole: new bytes with a recomputed, valid CRC, as a
+    // forger would. Only the hash chain can tell.
+    let forged = {
+        let tree = log.raw_tree();
+        let bytes = tree.get(record_key(5)).expect("get").expect("present");
+        let env = switchboard_events::codec::decode_record(&bytes).expect("decodes");
+        let mut line = switchboard_events::export::ExportLine::from_envelope(&env);
+        line.actor_name = "someone else".into();
+        let (forged, _) = line.reframe(&env.prev_hash).expect("re-frames");
+        forged
+    };
+    log.raw_tree()
+        .insert(record_key(5), forged)
+        .expect("insert");
+    log.raw_tree().flush().expect("flush");
+    log.close().await;
+    drop(log);
+
+    // Start-up checks only the last `tail_check` records: this log opens.
+    let mut config = LogConfig::new(&data);
+    config.tail_check = 10;
+    let reopened = SledLog::open(config).expect("the tail check does not reach offset 5");
+    reopened.close().await;
+    drop(reopened);
+    // `log verify` checks everything and names the forged record's successor,
+    // whose prev_hash no longer matches.
+    let bad = switchboard(&data, &["log", "verify"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stdout(&bad));
+    let err = stderr(&bad);
+    assert!(
+        err.contains("at offset 6") && err.contains("record 5"),
+        "names where the chain breaks: {err}"
+    );
+}

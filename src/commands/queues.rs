@@ -362,6 +362,7 @@ pub mod tests_support {
             voicemail_pin_hash: "h".into(),
             extension_number: ExtensionNumber::parse(number, "extension_number").expect("number"),
             attrs: Fields::new(),
+            by: crate::commands::testing::system_actor(),
         };
         users::create(&Scope::default(), cmd).expect("user").events
     }

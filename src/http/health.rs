@@ -20,6 +20,7 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
         "log_head": app.queries.log_head(),
         "projected": app.queries.applied(),
         "writable": app.pipeline.is_writable(),
+        "following": app.pipeline.following(),
     });
     let status = if ready {
         StatusCode::OK

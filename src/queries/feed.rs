@@ -1,17 +1,15 @@
 //! The live change feed behind `GET /user/events`: which events of the log
 //! a user may see, and what each is about.
 //!
-//! The feed subscribes to the log at an offset (catch-up and live are one
-//! loop, with no gap or repeat at the switch), keeps the events
-//! [`visible_to`] the listener, and yields each only once the projection has
-//! applied it, so the dialect renders it from a state that includes it
-//! (read-your-writes). Extension-directory changes come from the same
-//! classifier the sync change index uses
-//! ([`switchboard_projections::directory::classify`]).
+//! [`Queries::events_from`] reads the log from an offset (catch-up and live
+//! are one loop, with no gap or repeat at the switch); [`visible_to`] says
+//! which of those events a user may see and what each is about. The dialect
+//! renders each once the projection has applied it (read-your-writes).
+//! Extension-directory changes come from the same classifier the sync
+//! change index uses ([`switchboard_projections::directory::classify`]).
 
-use super::Queries;
+use super::{Queries, ReadError};
 use futures::{Stream, StreamExt};
-use std::sync::Arc;
 use switchboard_events::domain::{ContactOwner, FavoriteCollection};
 use switchboard_events::{Envelope, Event, Id, TenantId};
 use switchboard_projections::directory::changes::ChangeType;
@@ -123,28 +121,20 @@ pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<
 }
 
 impl Queries {
-    /// The events after offset `from` that `listener` may see, as they are
-    /// applied: each item comes with its offset once readers see it. The
-    /// stream ends when the log closes or a read fails (the client resumes
-    /// from its last id).
-    pub fn change_feed(
+    /// Every event from offset `from` on, decoded, then live as it is
+    /// appended (catch-up and live are one loop: no gap, no repeat). The
+    /// caller waits for each to be applied before reading the projection
+    /// about it. An undecodable event is skipped; a read error is yielded
+    /// (the stream should end there and the client resume).
+    pub fn events_from(
         &self,
-        listener: Listener,
         from: u64,
-    ) -> impl Stream<Item = (u64, FeedItem)> + Send + 'static {
-        let projector = Arc::clone(&self.projector);
-        self.log
-            .subscribe(from + 1)
-            .take_while(|r| std::future::ready(r.is_ok()))
-            .filter_map(move |r| {
-                let projector = projector.clone();
-                async move {
-                    let env = r.ok()?;
-                    let event = Event::from_envelope(&env).ok()?;
-                    let item = visible_to(&listener, &env, &event)?;
-                    projector.wait_for(env.offset).await;
-                    Some((env.offset, item))
-                }
+    ) -> impl Stream<Item = Result<(Envelope, Event), ReadError>> + Send + 'static {
+        self.log.subscribe(from).filter_map(|r| {
+            std::future::ready(match r {
+                Ok(env) => Event::from_envelope(&env).ok().map(|e| Ok((env, e))),
+                Err(e) => Some(Err(ReadError::Log(e.to_string()))),
             })
+        })
     }
 }

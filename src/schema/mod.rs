@@ -665,9 +665,9 @@ pub(crate) mod spec {
     use serde_json::{Map, Value as Json};
 
     /// Directory holding `portsip-users-openapi.json` and
-    /// `portsip-companion-openapi.json`. Adjust when moving the module
-    /// (in the project: `concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/spec")`).
-    pub const SPEC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/spec");
+    /// `portsip-companion-openapi.json`: the repository's own copy
+    /// (`spec/README.md` says where it comes from), so a clone alone passes.
+    pub const SPEC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/spec");
 
     /// Loads a spec file; panics loudly when it is missing.
     pub fn load(file: &str) -> Json {
@@ -879,6 +879,30 @@ pub(crate) mod spec {
         };
         if !ok {
             out.push(format!("{path}: default {sdef:?} vs {:?}", f.default));
+        }
+    }
+    #[cfg(test)]
+    mod tests {
+        use super::SPEC_DIR;
+        use sha2::{Digest, Sha256};
+
+        /// The copies are the reference the code conforms to: an edit that
+        /// makes a conformance test pass by changing the spec must show up.
+        #[test]
+        fn the_spec_copies_are_unaltered() {
+            let sums = std::fs::read_to_string(format!("{SPEC_DIR}/SHA256SUMS")).expect("sums");
+            let mut checked = 0;
+            for line in sums.lines().filter(|l| !l.trim().is_empty()) {
+                let (want, file) = line.split_once("  ").expect("`sha256  file` lines");
+                let bytes = std::fs::read(format!("{SPEC_DIR}/{file}")).expect(file);
+                let got: String = Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                assert_eq!(got, want, "spec/{file} differs from SHA256SUMS");
+                checked += 1;
+            }
+            assert_eq!(checked, 7, "every spec file is listed");
         }
     }
 }

@@ -388,10 +388,13 @@ async fn passwords_roles_and_the_last_admin() {
     let alice = app.token_for("alice", "N3w-password!", &t.domain).await;
 
     // Disabled users cannot sign in and lose their sessions.
-    app.post(
-        &format!("/api/users/{id}"),
-        Some(&t.admin),
-        &json!({"enabled": false}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/users/{id}"),
+            Some(&t.admin),
+            &json!({"enabled": false}),
+        )
+        .await,
     )
     .await;
     assert_error(
@@ -406,10 +409,13 @@ async fn passwords_roles_and_the_last_admin() {
         "USER_DISABLED",
     )
     .await;
-    app.post(
-        &format!("/api/users/{id}"),
-        Some(&t.admin),
-        &json!({"enabled": true}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/users/{id}"),
+            Some(&t.admin),
+            &json!({"enabled": true}),
+        )
+        .await,
     )
     .await;
 
@@ -458,10 +464,13 @@ async fn passwords_roles_and_the_last_admin() {
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let sys = app.admin_token().await;
-    app.post(
-        &format!("/api/tenants/switch?id={}", t.id),
-        Some(&sys),
-        &json!({}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/tenants/switch?id={}", t.id),
+            Some(&sys),
+            &json!({}),
+        )
+        .await,
     )
     .await;
     assert_error(
@@ -581,6 +590,28 @@ async fn the_current_user_manages_their_own_settings_and_passwords() {
         )
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
+    // The change took: the old extension password no longer matches, the
+    // new one does.
+    assert_error(
+        app.post(
+            "/api/user/extension_password",
+            Some(&alice),
+            &json!({"old_password": "ext-pass-1", "new_password": "ext-pass-3"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "WRONG_PASSWORD",
+    )
+    .await;
+    crate::helpers::ok(
+        app.post(
+            "/api/user/extension_password",
+            Some(&alice),
+            &json!({"old_password": "ext-pass-2", "new_password": "ext-pass-3"}),
+        )
+        .await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -590,10 +621,13 @@ async fn profile_reset_for_all_users_and_data_survive_a_restart() {
     let a = app.create_user(&t.admin, &user_body("alice", "101")).await;
     let b = app.create_user(&t.admin, &user_body("bob", "102")).await;
     for id in [&a, &b] {
-        app.post(
-            &format!("/api/users/{id}"),
-            Some(&t.admin),
-            &json!({"enable_acb": true}),
+        crate::helpers::ok(
+            app.post(
+                &format!("/api/users/{id}"),
+                Some(&t.admin),
+                &json!({"enable_acb": true}),
+            )
+            .await,
         )
         .await;
     }
@@ -621,8 +655,11 @@ async fn profile_reset_for_all_users_and_data_survive_a_restart() {
         (ua["enable_acb"].clone(), ub["enable_acb"].clone()),
         (json!(false), json!(true))
     );
-    app.post("/api/users/profile", Some(&t.admin), &json!({}))
-        .await;
+    crate::helpers::ok(
+        app.post("/api/users/profile", Some(&t.admin), &json!({}))
+            .await,
+    )
+    .await;
     let ub: Value = app
         .get(&format!("/api/users/{b}"), Some(&t.admin))
         .await
@@ -654,7 +691,12 @@ async fn profile_reset_for_all_users_and_data_survive_a_restart() {
 async fn custom_roles_get_exactly_what_their_permissions_grant() {
     let app = spawn_app().await;
     let t = app.tenant("acme.example").await;
-    let role = json!({"name": "Helpdesk", "permissions": {"user_management": {"users": true}}});
+    // The standard user's own flags too: nobody hands out a role (here
+    // StandardUser, for ivy) with permissions they do not hold.
+    let role = json!({"name": "Helpdesk", "permissions": {
+        "user_management": {"users": true},
+        "general": {"voicemail_full_access": true, "meeting": true},
+        "policies": {"internal_calls": true, "domestic_calls": true}}});
     let resp = app.post("/api/roles", Some(&t.admin), &role).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let mut body = user_body("henry", "120");

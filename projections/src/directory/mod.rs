@@ -240,7 +240,7 @@ impl Projection for Directory {
             Event::GroupMemberRemoved(e) => groups::member_removed(self.scope_mut(tenant), env, e),
 
             Event::SessionStarted(e) => self.sessions.started(tenant, env, e),
-            Event::SessionRefreshed(e) => self.sessions.refreshed(e),
+            Event::SessionRefreshed(e) => self.sessions.refreshed(env, e),
             Event::SessionTenantSwitched(e) => self.sessions.switched(e),
             Event::SessionEnded(e) => self.sessions.ended(e),
 

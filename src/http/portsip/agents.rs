@@ -29,10 +29,10 @@ use switchboard_projections::directory::Scope;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-/// The wall clock in Unix milliseconds: derived states are evaluated
+/// The service clock in Unix milliseconds: derived states are evaluated
 /// against it when read.
-pub fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+pub fn now_ms(state: &AppState) -> i64 {
+    state.clock.unix_ms()
 }
 
 /// Whether the caller may act on `user_id`'s agent data: themselves, or
@@ -95,7 +95,12 @@ fn user_queues(s: &Scope, user_id: Id) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "items": items })))
 }
 
-pub(crate) fn one_agent(s: &Scope, queue_id: Id, user_id: Id) -> Result<Json<Value>, ApiError> {
+pub(crate) fn one_agent(
+    s: &Scope,
+    queue_id: Id,
+    user_id: Id,
+    now_ms: i64,
+) -> Result<Json<Value>, ApiError> {
     let u = s
         .users
         .get(&user_id)
@@ -106,7 +111,7 @@ pub(crate) fn one_agent(s: &Scope, queue_id: Id, user_id: Id) -> Result<Json<Val
         u,
         a.skill_level,
         Some((a.status, queue_id)),
-        now_ms(),
+        now_ms,
     )))
 }
 
@@ -143,7 +148,12 @@ pub async fn own_agent(
 ) -> Result<Json<Value>, ApiError> {
     let queue_id = parse_queue_id(&id)?;
     let dir = state.queries.read();
-    one_agent(scope_in(&dir, caller.home_tenant), queue_id, caller.user_id)
+    one_agent(
+        scope_in(&dir, caller.home_tenant),
+        queue_id,
+        caller.user_id,
+        now_ms(&state),
+    )
 }
 
 /// `POST /user/call_queues/{id}/agent`: sets the caller's own status.
@@ -193,7 +203,7 @@ pub async fn user_agent(
         return Err(ApiError::forbidden("your role does not allow this"));
     }
     let dir = state.queries.read();
-    one_agent(scope_in(&dir, tenant), queue_id, user_id)
+    one_agent(scope_in(&dir, tenant), queue_id, user_id, now_ms(&state))
 }
 
 /// `POST /users/{id}/call_queues/{queue_id}/agent`.
@@ -258,7 +268,7 @@ pub async fn status_history(
     if !may(&state, &caller, user_id, Capability::ViewQueues) {
         return Err(ApiError::forbidden("your role does not allow this"));
     }
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let (mut from, mut to, mut only) = (None, None, None);
     for (k, v) in form_pairs(query.as_deref().unwrap_or("")) {
         match k.as_str() {

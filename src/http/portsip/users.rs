@@ -3,10 +3,9 @@
 
 use super::ids;
 use crate::auth::caller::Caller;
-use crate::auth::roles::Capability;
 use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
 use crate::commands::{fresh_id, CommandError};
-use crate::http::access::{require, tenant_of};
+use crate::http::access::{actor, tenant_of};
 use crate::http::as_of::AsOf;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, required_str, JsonBody};
@@ -73,7 +72,6 @@ pub async fn list(
     params: ListParams,
     as_of: AsOf,
 ) -> Result<Response, ApiError> {
-    require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
     let query = list::parse(&params, &USER_LIST)?;
     let model = as_of.read(&state);
@@ -112,7 +110,6 @@ pub async fn create(
     caller: Caller,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let name = UserName::parse(&required_str(&body, "name")?)?;
     let role = required_str(&body, "role")?;
@@ -156,6 +153,7 @@ pub async fn create(
                     voicemail_pin_hash,
                     extension_number,
                     attrs,
+                    by: actor(dir, &caller),
                 },
             )?;
             Ok((decision, ids.user_id))
@@ -171,7 +169,6 @@ pub async fn show(
     Path(id): Path<String>,
     as_of: AsOf,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     let dir = as_of.read(&state);
@@ -237,6 +234,7 @@ pub(crate) async fn apply_update(
                     extension_number,
                     voicemail_pin_hash,
                     ids,
+                    by: actor(dir, caller),
                 },
             )?;
             Ok((decision, ()))
@@ -252,7 +250,6 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     apply_update(&state, &caller, tenant, id, body).await?;
@@ -277,7 +274,13 @@ pub(crate) async fn set_secret(
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {
             Ok((
-                users::set_secret(scope_of(dir, tenant)?, user, kind, hash)?,
+                users::set_secret(
+                    scope_of(dir, tenant)?,
+                    &actor(dir, caller),
+                    user,
+                    kind,
+                    hash,
+                )?,
                 (),
             ))
         })
@@ -293,7 +296,6 @@ async fn admin_reset_secret(
     body: &Map<String, Value>,
     kind: SecretKind,
 ) -> Result<Json<Value>, ApiError> {
-    require(state, caller, Capability::ManageUsers)?;
     let tenant = tenant_of(caller)?;
     let id = parse_user_id(id)?;
     let password = required_str(body, "password")?;
@@ -332,16 +334,14 @@ pub async fn change_role(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     let role = required_str(&body, "role")?;
-    let actor = caller.user_id;
     state
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {
             Ok((
-                users::change_role(scope_of(dir, tenant)?, actor, id, &role)?,
+                users::change_role(scope_of(dir, tenant)?, &actor(dir, &caller), id, &role)?,
                 (),
             ))
         })
@@ -382,7 +382,6 @@ pub async fn reset_profile(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     reset_profiles(&state, &caller, tenant, Some(vec![id])).await?;
@@ -396,7 +395,6 @@ pub async fn reset_all_profiles(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let mut targets: Option<Vec<Id>> = None;
     for (k, v) in list::form_pairs(query.as_deref().unwrap_or("")) {
@@ -418,13 +416,15 @@ pub async fn destroy(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     state
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {
-            Ok((users::delete(scope_of(dir, tenant)?, id)?, ()))
+            Ok((
+                users::delete(scope_of(dir, tenant)?, &actor(dir, &caller), id)?,
+                (),
+            ))
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
