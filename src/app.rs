@@ -14,6 +14,8 @@ use crate::commands::bootstrap::{self, CreateSystemAdministrator};
 use crate::commands::{fresh_id, Pipeline};
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::queries::audit::AuditIndex;
+use crate::queries::{Queries, ReadModel};
 use crate::snapshots;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -22,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::{EventLog, LogConfig, Metadata, SledLog, SYSTEM_TENANT};
-use switchboard_projections::{Directory, Projector};
+use switchboard_projections::Projector;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -55,8 +57,12 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Where `/metrics` is served without authentication (`metrics_listen`).
     pub metrics_addr: Option<SocketAddr>,
-    /// Shared state (tests reach the projector and log through it).
+    /// Shared state (the dialects' view: writes through the pipeline,
+    /// reads through the queries layer).
     pub state: AppState,
+    /// The log itself, for operators' tools and tests that write records
+    /// around the commands (never reachable from the HTTP handlers).
+    pub log: Arc<dyn EventLog>,
     shutdown: Arc<watch::Sender<bool>>,
     task: JoinHandle<Result<(), AppError>>,
 }
@@ -143,7 +149,18 @@ pub async fn start_with(
         Some(log) => log,
         None => open_log(&config, Some(metrics.clone())).await?,
     };
-    let projector = load_projector(&config, &log).await?;
+    let (directory, start) = load_directory(&config, &log).await?;
+    // The audit index beside the log; the applier describes into it.
+    let (index_dir, index_log) = (config.data_dir.clone(), log.clone());
+    let (audit, audit_from) = tokio::task::spawn_blocking(move || {
+        AuditIndex::open(&index_dir, index_log.as_ref(), start)
+    })
+    .await
+    .map_err(|e| AppError::Other(e.to_string()))?
+    .map_err(|e| AppError::Other(e.to_string()))?;
+    let audit = Arc::new(audit);
+    let model = ReadModel::new(directory).with_audit(audit.outbox());
+    let projector = Projector::new(model, start);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -157,6 +174,13 @@ pub async fn start_with(
     .map_err(|e| AppError::Other(e.to_string()))?;
     let state = AppState {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
+        queries: Arc::new(Queries::new(
+            projector.clone(),
+            log.clone(),
+            config.data_dir.clone(),
+            audit.clone(),
+        )),
+        render_cache: Arc::default(),
         config: Arc::new(config.clone()),
         hasher,
         ready: Arc::new(AtomicBool::new(false)),
@@ -187,11 +211,32 @@ pub async fn start_with(
         None => None,
     };
 
-    let task = tokio::spawn(serve(state.clone(), listener, shutdown_rx, log, projector));
+    // The audit index follows the applier; a gap (new or lost index) is
+    // described in the background.
+    let audit_writer = tokio::spawn(audit.clone().follow(
+        log.clone(),
+        projector.watch(),
+        shutdown_rx.clone(),
+    ));
+    let (gap_index, gap_log, gap_dir) = (audit.clone(), log.clone(), config.data_dir.clone());
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = gap_index.catch_up(&gap_dir, gap_log.as_ref(), audit_from, start) {
+            tracing::error!(error = %e, "audit index: catching up failed");
+        }
+    });
+    let task = tokio::spawn(serve(
+        state.clone(),
+        listener,
+        shutdown_rx,
+        log.clone(),
+        projector,
+        audit_writer,
+    ));
     Ok(Running {
         addr,
         metrics_addr,
         state,
+        log,
         shutdown: Arc::new(shutdown_tx),
         task,
     })
@@ -244,12 +289,12 @@ async fn open_log(
     Ok(Arc::new(log))
 }
 
-/// The directory projector, started from the snapshot if it matches the
-/// log (the replay then only covers the tail). Not yet replayed.
-async fn load_projector(
+/// The directory to start from and the offset it is at: the snapshot if it
+/// matches this log (the replay then only covers the tail), else empty.
+async fn load_directory(
     config: &Config,
     log: &Arc<dyn EventLog>,
-) -> Result<Arc<Projector<Directory>>, AppError> {
+) -> Result<(switchboard_projections::Directory, u64), AppError> {
     let loading = std::time::Instant::now();
     let (snap_dir, snap_log) = (config.data_dir.clone(), log.clone());
     let loaded = tokio::task::spawn_blocking(move || snapshots::load(&snap_dir, snap_log.as_ref()))
@@ -269,18 +314,20 @@ async fn load_projector(
     // the snapshot was taken with.
     let mut directory = loaded.directory;
     directory.sync_retention_secs = config.sync_token_retention_secs;
-    Ok(Projector::new(directory, loaded.offset))
+    Ok((directory, loaded.offset))
 }
 
 /// The write side without HTTP, for offline commands (`switchboard users
 /// import`): the log opened with its writer (so the directory must not be
 /// in use by a server: the log's lock refuses), the projection replayed and
-/// following it.
+/// following it. The audit index is not maintained here; the next start of
+/// the server describes what was written meanwhile (it catches up gaps).
 pub struct Offline {
     /// Runs commands.
     pub pipeline: Arc<Pipeline>,
     /// argon2id with the configured cost.
     pub hasher: SecretHasher,
+    projector: Arc<Projector<ReadModel>>,
     log: Arc<dyn EventLog>,
 }
 
@@ -288,25 +335,37 @@ impl Offline {
     /// Opens `config.data_dir` and replays it.
     pub async fn open(config: &Config) -> Result<Offline, AppError> {
         let log = open_log(config, None).await?;
-        let projector = load_projector(config, &log).await?;
+        let (directory, start) = load_directory(config, &log).await?;
+        let projector = Projector::new(ReadModel::new(directory), start);
         let (replay_log, replay_projector) = (log.clone(), projector.clone());
         tokio::task::spawn_blocking(move || replay_projector.replay(replay_log.as_ref()))
             .await
             .map_err(|e| AppError::Replay(e.to_string()))?
             .map_err(|e| AppError::Replay(e.to_string()))?;
-        let follower = projector.clone().follow(log.clone());
+        let pipeline = Arc::new(Pipeline::new(log.clone(), projector.clone()));
+        let follower = tokio::spawn(projector.clone().follow(log.clone()));
+        let stopped = pipeline.clone();
         tokio::spawn(async move {
-            if let Err(e) = follower.await {
-                tracing::error!(error = %e, "projection stopped following the log");
-            }
+            let reason = match follower.await {
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("the projection task failed: {e}"),
+                Ok(Ok(())) => return,
+            };
+            stopped.projection_stopped(reason);
         });
         let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
             .map_err(|e| AppError::Other(e.to_string()))?;
         Ok(Offline {
-            pipeline: Arc::new(Pipeline::new(log.clone(), projector)),
+            pipeline,
             hasher,
+            projector,
             log,
         })
+    }
+
+    /// The directory as the projection holds it now.
+    pub fn read(&self) -> Arc<ReadModel> {
+        self.projector.read()
     }
 
     /// Drains the writer and flushes the log.
@@ -320,7 +379,8 @@ async fn serve(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
     log: Arc<dyn EventLog>,
-    projector: Arc<Projector<Directory>>,
+    projector: Arc<Projector<ReadModel>>,
+    audit_writer: JoinHandle<()>,
 ) -> Result<(), AppError> {
     let app = http::router(state.clone());
     let mut graceful = shutdown.clone();
@@ -356,7 +416,7 @@ async fn serve(
             state.config.data_dir.clone(),
             projector.clone(),
             log.clone(),
-            every,
+            (every, state.config.snapshot_retain_every_events),
             projector.applied(),
             snapshot_stop,
         ));
@@ -393,7 +453,7 @@ async fn serve(
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "start-up failed");
-            state.pipeline.log().close().await;
+            log.close().await;
             return Err(e);
         }
     };
@@ -425,12 +485,19 @@ async fn serve(
             projector.clone(),
             log.clone(),
         );
-        match tokio::task::spawn_blocking(move || snapshots::take(&d, &p, l.as_ref())).await {
+        let retain_every = state.config.snapshot_retain_every_events;
+        match tokio::task::spawn_blocking(move || {
+            snapshots::take_and_retain(&d, &p, l.as_ref(), retain_every)
+        })
+        .await
+        {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "shutdown snapshot failed"),
             Err(e) => tracing::warn!(error = %e, "shutdown snapshot task failed"),
         }
     }
+    // The audit writer stores what was applied and flushes on shutdown.
+    let _ = audit_writer.await;
     // An in-flight delivery finishes (bounded by its timeout) and is recorded.
     state
         .webhooks
@@ -454,8 +521,7 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 /// Creates the system administrator on an empty directory.
 async fn bootstrap_admin(state: &AppState) -> Result<(), AppError> {
     let exists = state
-        .pipeline
-        .projector()
+        .queries
         .read()
         .scope(SYSTEM_TENANT)
         .and_then(|s| s.user_by_name(bootstrap::ADMIN_NAME))

@@ -277,7 +277,7 @@ async fn users_command(config: Config, command: UsersCommand) -> i32 {
         }
     };
     let tenant_id = {
-        let dir = offline.pipeline.projector().read();
+        let dir = offline.read();
         let by_domain = dir.tenant_by_domain(&tenant).map(|t| t.id);
         let by_id = tenant
             .parse::<u64>()

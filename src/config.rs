@@ -104,6 +104,11 @@ pub struct Config {
     /// Take a projection snapshot every this many applied events (and on
     /// graceful shutdown); 0 disables snapshots.
     pub snapshot_every_events: u64,
+    /// Keep a periodic snapshot for `?as_of=` whenever the log crossed
+    /// another multiple of this many events since the last one kept; a
+    /// past read then replays at most about this many events from the
+    /// nearest kept snapshot. 0 keeps none (`as_of` replays from the start).
+    pub snapshot_retain_every_events: u64,
     /// Origins allowed to call the API from a browser (CORS), e.g.
     /// `https://portal.example.com`; `*` allows any origin. Empty (the
     /// default) sends no CORS headers, so browsers refuse cross-origin calls.
@@ -202,6 +207,7 @@ impl Default for Config {
             signin_free_failures: 5,
             signin_max_delay_secs: 60,
             snapshot_every_events: 100_000,
+            snapshot_retain_every_events: 1_000_000,
             cors_allowed_origins: Vec::new(),
             cors_allowed_methods: ["GET", "POST", "PATCH", "PUT", "DELETE"]
                 .map(String::from)

@@ -14,7 +14,8 @@
 //! - [`auth`]: password hashing, tokens, roles and permissions.
 //! - [`bulk`]: bulk users: CSV / JSON Lines import (batches, all or nothing) and export.
 //! - [`http`]: router, middleware, errors, and the API dialects.
-//! - [`ids`]: minting resource ids.
+//! - [`ids`]: minting resource ids and their canonical string form.
+//! - [`queries`]: the read side for the dialects: indexed lists, audit, history, `as_of`, change feeds.
 //! - [`keyfile`]: 32-byte keys from a configured secret or a 0600 file beside the data.
 //! - [`metrics`]: Prometheus metrics of one service instance (`/metrics`).
 //! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
@@ -36,6 +37,7 @@ pub mod http;
 pub mod ids;
 pub mod keyfile;
 pub mod metrics;
+pub mod queries;
 pub mod schema;
 pub mod secrets;
 pub mod snapshots;

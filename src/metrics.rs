@@ -250,9 +250,9 @@ impl Metrics {
 }
 
 impl Metrics {
-    /// The exposition for `pipeline`'s log and projection.
-    pub fn render_for(&self, pipeline: &crate::commands::Pipeline) -> String {
-        self.render(pipeline.log().head(), pipeline.projector().applied())
+    /// The exposition, with the log head and applied offset `queries` sees.
+    pub fn render_for(&self, queries: &crate::queries::Queries) -> String {
+        self.render(queries.log_head(), queries.applied())
     }
 }
 

@@ -126,7 +126,7 @@ impl FromRequestParts<AppState> for Caller {
             .or_else(|| stream_query_token(parts))
             .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
         let hash = super::tokens::token_hash(&token);
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let session = dir
             .sessions
             .by_access(&hash)

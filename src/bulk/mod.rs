@@ -331,33 +331,40 @@ async fn run_batch(
     };
     // Decide before hashing, so a batch that cannot pass costs no hashing
     // (and the rows that parsed get their conflicts reported beside the
-    // rows that did not). Placeholder hashes: the decision never reads them.
-    {
-        let dir = target.pipeline.projector().read();
-        let empty = Scope::default();
-        let scope = dir.scope(target.tenant).unwrap_or(&empty);
-        // A dry run keeps the claims of its earlier batches (nothing was
-        // applied); a real batch starts fresh (its predecessors are applied).
-        let mut trial = if dry_run {
-            claims.clone()
-        } else {
-            Claims::default()
-        };
-        let by = (target.actor)(&dir);
-        let cmds = parsed
-            .iter()
-            .map(|p| {
-                (
-                    p.row,
-                    command(scope, &mut HashSet::new(), &p.input, None, by.clone()),
-                )
-            })
-            .collect();
-        match user_import::create_batch(scope, &mut trial, cmds) {
-            Ok(_) if dry_run => *claims = trial,
-            Ok(_) => {}
-            Err(refusals) => errors.extend(refused(refusals)),
-        }
+    // rows that did not). Placeholder hashes: the decision never reads them,
+    // and nothing is appended (an empty decision).
+    let mut trial = if dry_run {
+        claims.clone()
+    } else {
+        // A real batch starts fresh: its predecessors are applied.
+        Claims::default()
+    };
+    let checked = target
+        .pipeline
+        .execute(target.tenant, target.metadata.clone(), |dir| {
+            let empty = Scope::default();
+            let scope = dir.scope(target.tenant).unwrap_or(&empty);
+            let by = (target.actor)(dir);
+            let cmds = parsed
+                .iter()
+                .map(|p| {
+                    (
+                        p.row,
+                        command(scope, &mut HashSet::new(), &p.input, None, by.clone()),
+                    )
+                })
+                .collect();
+            let verdict = user_import::create_batch(scope, &mut trial, cmds).map(|_| ());
+            Ok((crate::commands::Decision::none(), verdict))
+        })
+        .await;
+    match checked {
+        // A dry run keeps the claims of its batches: nothing was applied.
+        Ok((Ok(()), _)) if dry_run => *claims = trial,
+        Ok((Ok(()), _)) => {}
+        Ok((Err(refusals), _)) => errors.extend(refused(refusals)),
+        Err(CommandError::Unavailable(m)) => return Err(BatchError::Unavailable(m)),
+        Err(other) => return Err(BatchError::Unavailable(other.to_string())),
     }
     if !errors.is_empty() {
         errors.sort_by_key(|e| e.row);

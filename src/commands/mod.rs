@@ -42,6 +42,7 @@ pub mod users;
 
 use crate::auth::roles::Authority;
 use crate::ids;
+use crate::queries::ReadModel;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -208,7 +209,7 @@ impl TenantLocks {
 /// Runs commands: the write side of the service.
 pub struct Pipeline {
     log: Arc<dyn EventLog>,
-    projector: Arc<Projector<Directory>>,
+    projector: Arc<Projector<ReadModel>>,
     locks: TenantLocks,
     /// Why the projection stopped following the log, once it has.
     stopped: tokio::sync::watch::Sender<Option<String>>,
@@ -221,13 +222,18 @@ fn not_following(reason: &str) -> CommandError {
 
 impl Pipeline {
     /// A pipeline over a log and the directory projector.
-    pub fn new(log: Arc<dyn EventLog>, projector: Arc<Projector<Directory>>) -> Pipeline {
+    pub fn new(log: Arc<dyn EventLog>, projector: Arc<Projector<ReadModel>>) -> Pipeline {
         Pipeline {
             log,
             projector,
             locks: TenantLocks::default(),
             stopped: tokio::sync::watch::channel(None).0,
         }
+    }
+
+    /// Whether the log takes writes (readiness).
+    pub fn is_writable(&self) -> bool {
+        self.log.is_writable()
     }
 
     /// Records that the projection stopped following the log (its task
@@ -265,16 +271,6 @@ impl Pipeline {
     /// following the log first.
     pub async fn wait_applied(&self, offset: u64) -> Result<(), CommandError> {
         wait_applied(&self.projector, self.stopped.subscribe(), offset).await
-    }
-
-    /// The projector (the read side).
-    pub fn projector(&self) -> &Arc<Projector<Directory>> {
-        &self.projector
-    }
-
-    /// The log.
-    pub fn log(&self) -> &Arc<dyn EventLog> {
-        &self.log
     }
 
     /// Decides under `tenant`'s lock and appends. `decide` must be a pure
@@ -347,7 +343,7 @@ impl Pipeline {
 
 /// Resolves once `offset` is applied, or fails once the projection stops.
 async fn wait_applied(
-    projector: &Projector<Directory>,
+    projector: &Projector<ReadModel>,
     mut stopped: tokio::sync::watch::Receiver<Option<String>>,
     offset: u64,
 ) -> Result<(), CommandError> {
@@ -440,7 +436,7 @@ mod tests {
         _dir: tempfile::TempDir,
         gated: Arc<Gated>,
         pipeline: Pipeline,
-        projector: Arc<Projector<Directory>>,
+        projector: Arc<Projector<ReadModel>>,
     }
 
     fn world(follow: bool) -> World {
@@ -448,7 +444,7 @@ mod tests {
         let mut config = LogConfig::new(dir.path().join("log"));
         config.durability = Durability::Os;
         let inner: Arc<dyn EventLog> = Arc::new(SledLog::open(config).expect("log"));
-        let projector = Projector::new(Directory::default(), 0);
+        let projector = Projector::new(ReadModel::default(), 0);
         if follow {
             tokio::spawn(projector.clone().follow(inner.clone()));
         }

@@ -90,7 +90,7 @@ fn existing(scope: &Scope, target: Target, id: Id) -> Result<Existing<'_>, Comma
             name: &g.name,
             attrs: &g.attrs,
             version: g.stamp.version,
-            agents: g.agents.clone(),
+            agents: g.agents.iter().map(|(u, l)| (*u, *l)).collect(),
         }),
     };
     found.ok_or_else(|| CommandError::NotFound(target.noun().into()))

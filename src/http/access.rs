@@ -27,7 +27,7 @@ pub fn allowed(state: &AppState, caller: &Caller, cap: Capability) -> bool {
         let system = caller.home_tenant == SYSTEM_TENANT;
         return Authority::new(&caller.role, None, system).allows(cap);
     }
-    authority(&state.pipeline.projector().read(), caller).allows(cap)
+    authority(&state.queries.read(), caller).allows(cap)
 }
 
 /// What the caller holds in `dir`: its role's capabilities and flags. Only

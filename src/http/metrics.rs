@@ -65,7 +65,7 @@ pub async fn record_template(
 pub fn exposition(state: &AppState) -> Response {
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-        state.metrics.render_for(&state.pipeline),
+        state.metrics.render_for(&state.queries),
     )
         .into_response()
 }

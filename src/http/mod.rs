@@ -18,6 +18,7 @@ pub mod list;
 pub mod metrics;
 pub mod openapi;
 pub mod portsip;
+pub mod render_cache;
 pub mod routes;
 pub mod vendors;
 
@@ -43,8 +44,12 @@ use tower_http::trace::TraceLayer;
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
-    /// The write side (and, through it, the projector and the log).
+    /// The write side.
     pub pipeline: Arc<Pipeline>,
+    /// The read side.
+    pub queries: Arc<crate::queries::Queries>,
+    /// Memoized list item renderings.
+    pub render_cache: Arc<render_cache::RenderCache>,
     /// The effective configuration.
     pub config: Arc<Config>,
     /// argon2id with the configured cost.
@@ -77,7 +82,7 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
             && self.pipeline.following()
-            && self.pipeline.log().is_writable()
+            && self.pipeline.is_writable()
     }
 }
 

@@ -540,6 +540,44 @@ impl Table {
         }
     }
 
+    /// A listed field's value as lists filter and sort it, without rendering:
+    /// exactly what [`Table::render`] would produce for it, read as `ty`
+    /// (`None`: as rendered). `None` in the result is null (unset without a
+    /// default, cleared, a secret, or not a scalar of that type).
+    pub fn list_scalar<'a>(
+        &self,
+        attrs: &'a Fields,
+        name: &str,
+        ty: Option<switchboard_projections::query::FieldType>,
+    ) -> Option<switchboard_projections::query::Scalar<'a>> {
+        use switchboard_projections::query::{parse_datetime, FieldType, Scalar};
+        let field = self.field(name)?;
+        if matches!(field.kind, Kind::Secret { .. } | Kind::Accepted) {
+            return None;
+        }
+        let scalar = match attrs.get(field.name) {
+            Some(Value::Null) | None => match field.default {
+                Default::Bool(b) => Scalar::Bool(b),
+                Default::Int(i) => Scalar::Num(i as f64),
+                Default::Str(s) => Scalar::Str(s),
+                _ => return None,
+            },
+            Some(Value::Bool(b)) => Scalar::Bool(*b),
+            Some(Value::Int(i)) => Scalar::Num(*i as f64),
+            Some(Value::Float(f)) if f.is_finite() => Scalar::Num(*f),
+            Some(Value::Str(s)) => Scalar::Str(s),
+            Some(_) => return None,
+        };
+        match (ty, scalar) {
+            (None, s)
+            | (Some(FieldType::String), s @ Scalar::Str(_))
+            | (Some(FieldType::Number), s @ Scalar::Num(_))
+            | (Some(FieldType::Bool), s @ Scalar::Bool(_)) => Some(s),
+            (Some(FieldType::DateTime), Scalar::Str(s)) => parse_datetime(s).map(Scalar::DateTime),
+            _ => None,
+        }
+    }
+
     /// `(name, type)` of every filterable field, in table order.
     pub fn list_fields(&self) -> Vec<(&'static str, ListType)> {
         self.fields

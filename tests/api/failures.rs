@@ -175,9 +175,7 @@ async fn a_change_that_slipped_past_the_write_model_is_refused_with_409() {
     });
     let mut foreign = event.to_new_event(Id(4_000_000_000)).expect("encodes");
     foreign.stream = StreamId::of("user", raw);
-    app.state()
-        .pipeline
-        .log()
+    app.log()
         .append(AppendRequest {
             events: vec![foreign],
             expected: vec![],

@@ -64,7 +64,7 @@ async fn requests_dropped_mid_way_never_let_a_duplicate_number_or_name_through()
             "duplicate number in {users}"
         );
     }
-    let dir = app.state().pipeline.projector().read();
+    let dir = app.state().queries.read();
     let scope = dir
         .tenant_by_domain(DOMAIN)
         .and_then(|t| dir.scope(t.id))
@@ -88,9 +88,7 @@ async fn poison(app: &TestApp) {
         schema_version: 1,
         payload: vec![0xff, 0xfe],
     };
-    app.state()
-        .pipeline
-        .log()
+    app.log()
         .append(AppendRequest {
             events: vec![bogus],
             expected: vec![],

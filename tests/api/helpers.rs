@@ -286,6 +286,15 @@ impl TestApp {
             .expect("metrics_listen is set and the service runs")
     }
 
+    /// The running service's log (tests that write records directly).
+    pub fn log(&self) -> std::sync::Arc<dyn switchboard_events::EventLog> {
+        self.running
+            .as_ref()
+            .expect("the service is running")
+            .log
+            .clone()
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.config.data_dir.clone()

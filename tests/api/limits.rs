@@ -90,7 +90,7 @@ async fn a_diff_without_top_comes_in_pages_of_at_most_1000() {
         .expect("json");
     // 1001 new contacts in one append (quicker than 1001 requests).
     let (tenant, user) = {
-        let dir = app.state().pipeline.projector().read();
+        let dir = app.state().queries.read();
         let tenant = dir.tenant_by_domain(DOMAIN).expect("tenant").id;
         let user = dir
             .scope(tenant)

@@ -163,7 +163,7 @@ async fn a_user_holds_a_bounded_number_of_streams_and_the_oldest_is_closed() {
 }
 
 fn user_id(app: &TestApp) -> switchboard_events::Id {
-    let dir = app.state().pipeline.projector().read();
+    let dir = app.state().queries.read();
     dir.tenant_by_domain("acme.example")
         .and_then(|t| dir.scope(t.id))
         .and_then(|s| s.user_by_name("alice"))

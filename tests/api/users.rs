@@ -791,3 +791,89 @@ async fn an_admin_resets_extension_passwords_with_validation() {
     )
     .await;
 }
+
+/// Lists render items once per version of each item: every kind of change
+/// to a listed field shows in the next page (no stale rendering).
+#[tokio::test]
+async fn list_pages_show_every_change_to_a_listed_item_at_once() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme.example").await;
+    let id = app.create_user(&t.admin, &user_body("alice", "101")).await;
+    let alice = |page: &Value| {
+        page["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|u| u["id"] == id.as_str()).cloned())
+            .unwrap_or(Value::Null)
+    };
+    let users = || async {
+        let r = app.get("/api/users", Some(&t.admin)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.expect("json")
+    };
+    let directory = || async {
+        let r = app
+            .get("/api/user/extension_contacts", Some(&t.admin))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.expect("json")
+    };
+    // Rendered (and memoized) once.
+    assert_eq!(alice(&users().await)["extension_number"], "101");
+    assert_eq!(alice(&directory().await)["favorite"], false);
+
+    let update = |body: Value| {
+        let path = format!("/api/users/{id}");
+        let app = &app;
+        let token = t.admin.clone();
+        async move {
+            let r = app.post(&path, Some(&token), &body).await;
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+    };
+    update(json!({"display_name": "Alice Liddell", "department": "Ops"})).await;
+    let page = users().await;
+    assert_eq!(alice(&page)["display_name"], "Alice Liddell");
+    assert_eq!(alice(&page)["department"], "Ops");
+    assert_eq!(alice(&directory().await)["display_name"], "Alice Liddell");
+
+    // A renumbering through the primary extension.
+    update(json!({"extension_number": "177"})).await;
+    assert_eq!(alice(&users().await)["extension_number"], "177");
+    assert_eq!(alice(&directory().await)["extension_number"], "177");
+
+    // The caller's own favorite flag is spliced per caller.
+    let r = app
+        .post(
+            &format!("/api/user/extension_contacts/{id}/favorite"),
+            Some(&t.admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = directory().await;
+    assert_eq!(alice(&page)["favorite"], true);
+    assert_eq!(alice(&page)["extension_number"], "177");
+    let filtered = app
+        .get(
+            "/api/user/extension_contacts?filter=favorite eq true",
+            Some(&t.admin),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(filtered["count"], 1);
+    assert_eq!(alice(&filtered)["favorite"], true);
+
+    // A deleted user leaves both lists.
+    let r = app
+        .post(
+            &format!("/api/users/{id}/destroy"),
+            Some(&t.admin),
+            &json!({}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(alice(&users().await), Value::Null);
+    assert_eq!(alice(&directory().await), Value::Null);
+}

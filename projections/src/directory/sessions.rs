@@ -1,6 +1,6 @@
 //! Sign-in sessions, looked up by token hash.
 
-use std::collections::HashMap;
+use crate::pmap::PHashMap as HashMap;
 use switchboard_events::domain::{
     SessionEnded, SessionRefreshed, SessionStarted, SessionTenantSwitched,
 };
@@ -149,7 +149,7 @@ impl Sessions {
 
     /// Sessions acting inside a deleted tenant fall back to their home tenant.
     pub(super) fn leave_tenant(&mut self, tenant: TenantId) {
-        for s in self.by_id.values_mut() {
+        for (_, s) in self.by_id.iter_mut() {
             if s.acting_tenant == tenant {
                 s.acting_tenant = s.home_tenant;
             }

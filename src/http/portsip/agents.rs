@@ -120,7 +120,7 @@ pub async fn own_queues(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     user_queues(scope_in(&dir, caller.home_tenant), caller.user_id)
 }
 
@@ -129,7 +129,7 @@ pub async fn own_ring_groups(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let s = scope_in(&dir, caller.home_tenant);
     let items: Vec<Value> = s
         .ring_groups
@@ -147,7 +147,7 @@ pub async fn own_agent(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let queue_id = parse_queue_id(&id)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     one_agent(
         scope_in(&dir, caller.home_tenant),
         queue_id,
@@ -186,7 +186,7 @@ pub async fn user_call_queues(
     if !may(&state, &caller, user_id, Capability::ViewQueues) {
         return Err(ApiError::forbidden("your role does not allow this"));
     }
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     user_queues(scope_in(&dir, tenant), user_id)
 }
 
@@ -202,7 +202,7 @@ pub async fn user_agent(
     if !may(&state, &caller, user_id, Capability::ViewQueues) {
         return Err(ApiError::forbidden("your role does not allow this"));
     }
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     one_agent(scope_in(&dir, tenant), queue_id, user_id, now_ms(&state))
 }
 
@@ -285,7 +285,7 @@ pub async fn status_history(
     }
     // Current members (and queue names) from the directory.
     let (queues_now, names): (BTreeMap<Id, AgentStatus>, BTreeMap<Id, (String, String)>) = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let s = scope_in(&dir, tenant);
         if !s.users.contains_key(&user_id) {
             return Err(ApiError::not_found("user"));
@@ -301,55 +301,48 @@ pub async fn status_history(
                 .collect(),
         )
     };
-    let log = state.pipeline.log().clone();
-    type Read = (Vec<Change>, Vec<(u64, OffsetDateTime, Fact)>);
-    let (changes, line) = tokio::task::spawn_blocking(move || -> Result<Read, String> {
-        let mut changes = Vec::new();
-        let mut line = Vec::new();
-        for category in ["agent", "presence"] {
-            for env in log.read_stream(&StreamId::of(category, user_id), 1) {
-                let env = env.map_err(|e| e.to_string())?;
-                if env.tenant != tenant {
-                    continue;
-                }
-                if env.recorded_at > to {
-                    break;
-                }
-                let fact = match Event::from_envelope(&env).map_err(|e| e.to_string())? {
-                    Event::AgentStatusSet(e) => {
-                        changes.push(Change {
-                            offset: env.offset,
-                            at: env.recorded_at,
-                            queue_id: e.queue_id,
-                            status: e.status,
-                            previous: e.previous,
-                        });
-                        continue;
-                    }
-                    Event::RegistrationAdded(e) => Fact::Registered {
-                        instance_id: e.instance_id,
-                        expires_at_ms: e.expires_at_ms,
-                    },
-                    Event::RegistrationRemoved(e) => Fact::Unregistered {
-                        instance_id: e.instance_id,
-                    },
-                    Event::CallStateChanged(e) => match e.state {
-                        CallState::OnCall => Fact::Call(e.queue_id),
-                        CallState::Idle => Fact::Idle,
-                    },
-                    _ => continue,
-                };
-                line.push((env.offset, env.recorded_at, fact));
+    // The agent's own stream, then its presence stream, each in log order.
+    let streams = [
+        StreamId::of("agent", user_id),
+        StreamId::of("presence", user_id),
+    ];
+    let read = state
+        .queries
+        .stream_events(tenant, &streams, to)
+        .await
+        .map_err(|e| {
+            tracing::error!(reason = %e, "agent history: log read failed");
+            ApiError::unavailable("the history cannot be read right now")
+        })?;
+    let mut changes = Vec::new();
+    let mut line = Vec::new();
+    for (env, event) in read {
+        let fact = match event {
+            Event::AgentStatusSet(e) => {
+                changes.push(Change {
+                    offset: env.offset,
+                    at: env.recorded_at,
+                    queue_id: e.queue_id,
+                    status: e.status,
+                    previous: e.previous,
+                });
+                continue;
             }
-        }
-        Ok((changes, line))
-    })
-    .await
-    .map_err(|e| ApiError::unavailable(format!("history read failed: {e}")))?
-    .map_err(|e| {
-        tracing::error!(reason = %e, "agent history: log read failed");
-        ApiError::unavailable("the history cannot be read right now")
-    })?;
+            Event::RegistrationAdded(e) => Fact::Registered {
+                instance_id: e.instance_id,
+                expires_at_ms: e.expires_at_ms,
+            },
+            Event::RegistrationRemoved(e) => Fact::Unregistered {
+                instance_id: e.instance_id,
+            },
+            Event::CallStateChanged(e) => match e.state {
+                CallState::OnCall => Fact::Call(e.queue_id),
+                CallState::Idle => Fact::Idle,
+            },
+            _ => continue,
+        };
+        line.push((env.offset, env.recorded_at, fact));
+    }
 
     let mut queue_ids: Vec<Id> = queues_now.keys().copied().collect();
     queue_ids.extend(changes.iter().map(|c| c.queue_id));

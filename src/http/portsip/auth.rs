@@ -106,7 +106,7 @@ pub async fn sign_in(
     })?;
     // Resolve the account without holding the lock across argon2.
     let found = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let tenant = match &body.domain {
             None => Some(SYSTEM_TENANT),
             Some(d) => dir.tenant_by_domain(d).map(|t| t.id),
@@ -184,7 +184,7 @@ pub async fn refresh_token(
     let presented = token_hash(&body.refresh_token);
     let invalid = || ApiError::unauthorized("the refresh token is not valid");
     let (tenant, actor) = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let s = dir.sessions.by_refresh(&presented).ok_or_else(invalid)?;
         let name = dir
             .scope(s.home_tenant)

@@ -28,7 +28,7 @@ fn with_tenant<T>(
     tenant: TenantId,
     f: impl FnOnce(&Scope) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let empty = Scope::default();
     f(dir.scope(tenant).unwrap_or(&empty))
 }

@@ -3,10 +3,11 @@
 //! contacts, the extension directory, and the caller's own call-queue agent
 //! status and presence/registration status.
 //!
-//! The stream is driven from the log: it subscribes at an offset (so
-//! catch-up and live are one loop, with no gap or repeat at the switch),
-//! keeps the events [`visible_to`] the caller, and renders them from the
-//! directory projection once it has applied them. Each SSE `id` is a
+//! The stream is driven from the log through the queries layer
+//! ([`crate::queries::feed`]): it reads from an offset (so catch-up and live
+//! are one loop, with no gap or repeat at the switch), keeps the events
+//! [`visible_to`] the caller, and renders them from the directory
+//! projection once it has applied them. Each SSE `id` is a
 //! MAC-protected token bound to the caller holding the event's offset; a
 //! client resumes with `Last-Event-ID` (or `?since=<any of its sync
 //! tokens>`) and continues exactly after it. A client that falls
@@ -28,6 +29,7 @@ use crate::auth::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
+use crate::queries::feed::{visible_to, FeedItem, Listener};
 use crate::sync::Collection;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -39,131 +41,18 @@ use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use switchboard_events::domain::{ContactOwner, FavoriteCollection};
-use switchboard_events::{Envelope, Event, Id, TenantId};
+use switchboard_events::{Event, Id};
 use switchboard_projections::directory::changes::ChangeType;
-use switchboard_projections::directory::{Directory, Scope, EXTENSION_CONTACT_FIELDS};
+use switchboard_projections::directory::{Directory, Scope};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
-
-/// Who a stream is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Listener {
-    /// The caller's home tenant.
-    pub tenant: TenantId,
-    /// The caller.
-    pub user: Id,
-}
-
-/// What a visible event is about (rendered from the projection afterwards).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SseItem {
-    /// A personal (the caller's) or business contact changed.
-    Contact {
-        /// Whose contact.
-        owner: ContactOwner,
-        /// The contact.
-        id: Id,
-        /// What happened.
-        change: ChangeType,
-    },
-    /// The caller favorited or unfavorited an item.
-    Favorite {
-        /// The item's collection.
-        collection: FavoriteCollection,
-        /// The item.
-        id: Id,
-    },
-    /// A user's entry in the extension directory changed.
-    ExtensionContact {
-        /// The user.
-        user: Id,
-        /// What happened.
-        change: ChangeType,
-    },
-    /// An extension was renumbered: its primary user's entry changed.
-    Extension {
-        /// The extension.
-        extension_id: Id,
-    },
-    /// The caller's own agent status or membership in a call queue changed.
-    Agent {
-        /// The queue.
-        queue_id: Id,
-    },
-    /// The caller's own presence, registrations or call state changed.
-    Presence,
-}
-
-/// Whether `listener` may see `event`, and what it is about. One function
-/// with one arm per event family, so further families (agent status,
-/// presence) are added here.
-pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<SseItem> {
-    if env.tenant != listener.tenant {
-        return None;
-    }
-    let mine = |owner: ContactOwner| match owner {
-        ContactOwner::Business => true,
-        ContactOwner::User(u) => u == listener.user,
-    };
-    let shows = |fields: &switchboard_events::Fields| {
-        fields
-            .keys()
-            .any(|k| EXTENSION_CONTACT_FIELDS.contains(&k.as_str()))
-    };
-    let ext = |user: Id, change| Some(SseItem::ExtensionContact { user, change });
-    let agent = |queue_id: Id| Some(SseItem::Agent { queue_id });
-    match event {
-        Event::ContactCreated(e) if mine(e.owner) => Some(SseItem::Contact {
-            owner: e.owner,
-            id: e.contact_id,
-            change: ChangeType::Created,
-        }),
-        Event::ContactUpdated(e) if mine(e.owner) => Some(SseItem::Contact {
-            owner: e.owner,
-            id: e.contact_id,
-            change: ChangeType::Updated,
-        }),
-        Event::ContactDeleted(e) if mine(e.owner) => Some(SseItem::Contact {
-            owner: e.owner,
-            id: e.contact_id,
-            change: ChangeType::Deleted,
-        }),
-        Event::FavoriteAdded(e) if e.user_id == listener.user => Some(SseItem::Favorite {
-            collection: e.collection,
-            id: e.item_id,
-        }),
-        Event::FavoriteRemoved(e) if e.user_id == listener.user => Some(SseItem::Favorite {
-            collection: e.collection,
-            id: e.item_id,
-        }),
-        Event::UserCreated(e) => ext(e.user_id, ChangeType::Created),
-        Event::UserUpdated(e) if shows(&e.changes) => ext(e.user_id, ChangeType::Updated),
-        Event::UserProfileReset(e) if shows(&e.reset) => ext(e.user_id, ChangeType::Updated),
-        Event::UserDeleted(e) => ext(e.user_id, ChangeType::Deleted),
-        Event::PrimaryExtensionChanged(e) => ext(e.user_id, ChangeType::Updated),
-        Event::UserUnlinkedFromExtension(e) => ext(e.user_id, ChangeType::Updated),
-        Event::ExtensionUpdated(e) if e.changes.contains_key("number") => {
-            Some(SseItem::Extension {
-                extension_id: e.extension_id,
-            })
-        }
-        Event::AgentStatusSet(e) if e.user_id == listener.user => agent(e.queue_id),
-        Event::CallQueueAgentAdded(e) if e.user_id == listener.user => agent(e.queue_id),
-        Event::CallQueueAgentRemoved(e) if e.user_id == listener.user => agent(e.queue_id),
-        Event::PresenceSet(e) if e.user_id == listener.user => Some(SseItem::Presence),
-        Event::RegistrationAdded(e) if e.user_id == listener.user => Some(SseItem::Presence),
-        Event::RegistrationRemoved(e) if e.user_id == listener.user => Some(SseItem::Presence),
-        Event::CallStateChanged(e) if e.user_id == listener.user => Some(SseItem::Presence),
-        _ => None,
-    }
-}
 
 /// Renders a visible item from the current directory: `(event name, data)`.
 /// Items gone by now are rendered as deleted items (id, other fields null).
 pub fn render(
     dir: &Directory,
     listener: &Listener,
-    item: &SseItem,
+    item: &FeedItem,
     now_ms: i64,
 ) -> Option<(&'static str, Value)> {
     let empty = Scope::default();
@@ -186,7 +75,7 @@ pub fn render(
             .unwrap_or_else(|| gone(id))
     };
     let (name, change, item) = match *item {
-        SseItem::Contact { owner, id, change } => {
+        FeedItem::Contact { owner, id, change } => {
             let name = match owner {
                 ContactOwner::Business => "business_contacts",
                 ContactOwner::User(_) => "contacts",
@@ -198,7 +87,7 @@ pub fn render(
             };
             (name, change, item)
         }
-        SseItem::Favorite { collection, id } => match collection {
+        FeedItem::Favorite { collection, id } => match collection {
             FavoriteCollection::Personal => (
                 "contacts",
                 ChangeType::Updated,
@@ -211,7 +100,7 @@ pub fn render(
             ),
             FavoriteCollection::Extension => ("extension_contacts", ChangeType::Updated, user(id)),
         },
-        SseItem::ExtensionContact { user: id, change } => {
+        FeedItem::ExtensionContact { user: id, change } => {
             let item = if change == ChangeType::Deleted {
                 gone(id)
             } else {
@@ -219,11 +108,11 @@ pub fn render(
             };
             ("extension_contacts", change, item)
         }
-        SseItem::Extension { extension_id } => {
+        FeedItem::Extension { extension_id } => {
             let owner = s.extensions.get(&extension_id).and_then(|x| x.primary_of)?;
             ("extension_contacts", ChangeType::Updated, user(owner))
         }
-        SseItem::Agent { queue_id } => {
+        FeedItem::Agent { queue_id } => {
             // Removed from the queue (or the queue is gone): the agent entry is.
             match agents::one_agent(s, queue_id, listener.user, now_ms) {
                 Ok(Json(Value::Object(mut m))) => {
@@ -233,7 +122,7 @@ pub fn render(
                 _ => ("call_queue_agent", ChangeType::Deleted, gone(queue_id)),
             }
         }
-        SseItem::Presence => {
+        FeedItem::Presence => {
             let Json(Value::Object(m)) = presence::render_status(s, listener.user, now_ms).ok()?
             else {
                 return None;
@@ -446,7 +335,7 @@ fn start_offset(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<u64, ApiError> {
-    let head = state.pipeline.projector().read().offset;
+    let head = state.queries.read().offset;
     let since = form_pairs(query.unwrap_or(""))
         .into_iter()
         .find(|(k, _)| k == "since")
@@ -502,8 +391,7 @@ pub async fn stream(
 /// When the session's access token expires, as a tokio instant.
 fn expiry_of(state: &AppState, caller: &Caller) -> tokio::time::Instant {
     let expires = state
-        .pipeline
-        .projector()
+        .queries
         .read()
         .sessions
         .get(caller.session_id)
@@ -525,11 +413,10 @@ async fn produce(
         tenant: caller.home_tenant,
         user: caller.user_id,
     };
-    let projector = state.pipeline.projector().clone();
     let mut shutdown = state.shutdown.clone();
-    let mut source = std::pin::pin!(state.pipeline.log().subscribe(from + 1));
+    let mut source = std::pin::pin!(state.queries.events_from(from + 1));
     // The session may have ended between the request's check and now.
-    if let Some(end) = end_of(&projector.read(), caller, None, state.clock.unix_secs()) {
+    if let Some(end) = end_of(&state.queries.read(), caller, None, state.clock.unix_secs()) {
         return Some(end);
     }
     loop {
@@ -544,18 +431,15 @@ async fn produce(
             }
             _ = expiry => {
                 // A refresh may have moved the expiry: judge it again.
-                if let Some(end) = end_of(&projector.read(), caller, None, state.clock.unix_secs()) {
+                if let Some(end) = end_of(&state.queries.read(), caller, None, state.clock.unix_secs()) {
                     return Some(end);
                 }
             }
             next = source.next() => {
                 // A read error ends the stream; the client resumes from its last id.
-                let env = match next {
-                    Some(Ok(env)) => env,
+                let (env, event) = match next {
+                    Some(Ok(pair)) => pair,
                     Some(Err(_)) | None => return None,
-                };
-                let Ok(event) = Event::from_envelope(&env) else {
-                    continue;
                 };
                 // Judge and render once the projection has this event
                 // (read-your-writes); a projection that stopped ends it.
@@ -563,7 +447,7 @@ async fn produce(
                     return Some(StreamEnd::Unavailable);
                 }
                 if may_end_sessions(&event) {
-                    if let Some(end) = end_of(&projector.read(), caller, Some(&event), state.clock.unix_secs()) {
+                    if let Some(end) = end_of(&state.queries.read(), caller, Some(&event), state.clock.unix_secs()) {
                         return Some(end);
                     }
                 }
@@ -571,7 +455,7 @@ async fn produce(
                     continue;
                 };
                 let now_ms = agents::now_ms(state);
-                let Some((name, data)) = render(&projector.read(), &listener, &item, now_ms) else {
+                let Some((name, data)) = render(&state.queries.read(), &listener, &item, now_ms) else {
                     continue;
                 };
                 let id = issue(state, caller, Collection::Events, env.offset, None);
@@ -643,7 +527,7 @@ mod tests {
             SecretKind, SessionEnded, SessionStarted, TenantCreated, UserCreated, UserDeleted,
             UserSecretChanged, UserUpdated,
         };
-        use switchboard_events::{Fields, Value as V};
+        use switchboard_events::{Fields, TenantId, Value as V};
         const T: TenantId = Id(5);
         let tenant = Event::TenantCreated(TenantCreated {
             tenant_id: T,

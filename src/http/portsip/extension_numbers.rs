@@ -27,7 +27,7 @@ pub async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let number = ExtensionNumber::parse(&number, "extension_number")?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let not_found = || ApiError::not_found("extension number");
     let owner = scope.numbers.get(number.as_str()).ok_or_else(not_found)?;

@@ -265,7 +265,7 @@ pub async fn user_links(
     let tenant = tenant_of(&caller)?;
     let user_id = parse_user_id(&id)?;
     let items: Vec<_> = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let scope = scope_in(&dir, tenant);
         let user = scope
             .users

@@ -82,7 +82,7 @@ pub async fn own_status(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     render_status(
         scope_in(&dir, caller.home_tenant),
         caller.user_id,
@@ -101,7 +101,7 @@ pub async fn user_status(
     if caller.user_id != user_id {
         require(&state, &caller, Capability::ViewUsers)?;
     }
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     render_status(scope_in(&dir, tenant), user_id, now_ms(&state))
 }
 

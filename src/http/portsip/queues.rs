@@ -189,7 +189,7 @@ async fn list_any(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let items: Vec<Map<String, Value>> = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let s = scope_in(&dir, tenant);
         match t {
             Target::CallQueue => s
@@ -259,7 +259,7 @@ async fn show_any(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let s = scope_in(&dir, tenant);
     Ok(Json(Value::Object(render(t, find(s, t, id)?, false))))
 }
@@ -311,7 +311,7 @@ async fn agents_any(
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
     let now = now_ms(&state);
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let items = agent_items(scope_in(&dir, tenant), t, id, now)?;
     Ok(Json(json!({ "items": items })))
 }
@@ -429,7 +429,7 @@ async fn agent_any(
     let id = parse_id(t, &raw)?;
     let may_view = allowed(&state, &caller, Capability::ViewQueues);
     let now = now_ms(&state);
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let s = scope_in(&dir, tenant);
     let u = agent_user(s, t, id, &number)?;
     if !may_view && u.id != caller.user_id {
@@ -532,7 +532,7 @@ pub async fn set_queue_agent(
     let tenant = tenant_of(&caller)?;
     let queue_id = parse_id(Target::CallQueue, &id)?;
     let user_id = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         agent_user(scope_in(&dir, tenant), Target::CallQueue, queue_id, &number)?.id
     };
     set_agent_status(&state, &caller, tenant, queue_id, user_id, &body).await
@@ -548,7 +548,7 @@ pub async fn queue_status(
     let tenant = tenant_of(&caller)?;
     let id = parse_id(Target::CallQueue, &id)?;
     let now = now_ms(&state);
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let s = scope_in(&dir, tenant);
     let q = queues::queue(s, id)?;
     let online = q.agents.iter().any(|(u, a)| {

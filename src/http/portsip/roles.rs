@@ -68,7 +68,7 @@ pub async fn list(
         .map(|b| item(b.name, b.description))
         .collect();
     {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         if let Some(scope) = dir.scope(tenant) {
             let mut custom: Vec<_> = scope.roles.values().collect();
             custom.sort_by_key(|r| r.stamp.created_offset);
@@ -129,7 +129,7 @@ pub async fn show(
     let (name, description, permissions) = match roles::built_in(&name) {
         Some(b) => (b.name.to_owned(), b.description.to_owned(), b.permissions()),
         None => {
-            let dir = state.pipeline.projector().read();
+            let dir = state.queries.read();
             let r = dir
                 .scope(tenant)
                 .and_then(|s| roles::custom(s, &name))

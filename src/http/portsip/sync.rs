@@ -106,7 +106,7 @@ pub fn open(
 }
 
 fn create(state: &AppState, caller: &Caller, collection: Collection) -> (StatusCode, Json<Value>) {
-    let head = state.pipeline.projector().read().offset;
+    let head = state.queries.read().offset;
     let token = issue(state, caller, collection, head, None);
     (StatusCode::CREATED, Json(json!({ "token": token })))
 }
@@ -262,7 +262,7 @@ fn diff(
     query: Option<&str>,
 ) -> Result<Json<Value>, ApiError> {
     let top = Some(parse_top(query)?.unwrap_or(MAX_DIFF_TOP));
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let t = open(state, caller, Some(collection), raw, dir.offset)?;
     let (head, after) = match t.page {
         Some(p) => (p.head, Some(p.after)),

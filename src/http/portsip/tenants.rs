@@ -60,7 +60,7 @@ pub async fn list(
     params: ListParams,
 ) -> Result<Json<Value>, ApiError> {
     let items: Vec<_> = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         dir.tenants.values().map(|t| render(t, true)).collect()
     };
     list::respond(&params, &LIST_SCHEMA, items)
@@ -108,7 +108,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let t = dir
         .tenants
         .get(&id)
@@ -231,7 +231,7 @@ pub async fn show_own(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let t = dir
         .tenants
         .get(&tenant)

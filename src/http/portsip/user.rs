@@ -20,7 +20,7 @@ use switchboard_events::domain::SecretKind;
 
 /// `GET /user`.
 pub async fn show(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = dir
         .scope(caller.home_tenant)
         .ok_or_else(|| ApiError::not_found("user"))?;
@@ -63,7 +63,7 @@ async fn change_own_secret(
         _ => cmd::validate_extension_password("new_password", &new)?,
     }
     let (current, account) = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let u = dir
             .scope(caller.home_tenant)
             .and_then(|s| s.users.get(&caller.user_id))

@@ -11,30 +11,21 @@ use crate::http::as_of::AsOf;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, required_str, JsonBody};
 use crate::http::list::{self, ListParams};
+use crate::http::render_cache::Shape;
 use crate::http::AppState;
-use crate::schema::user::{USER, USER_CORE_LIST, USER_CORE_SEARCH, USER_SKIP};
+use crate::queries::users::{user_page, USER_LIST};
+use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::Mode;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use std::sync::LazyLock;
 use switchboard_events::domain::SecretKind;
 use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::{Id, TenantId};
 use switchboard_projections::directory::{Scope, UserView};
-use switchboard_projections::query::{Dir, ListSchema};
 use switchboard_projections::Directory;
-
-/// The users list's query schema (also the export's filter).
-pub(crate) static LIST_SCHEMA: LazyLock<ListSchema> = LazyLock::new(|| {
-    list::schema_from_table(
-        USER_CORE_LIST,
-        USER_CORE_SEARCH,
-        &USER,
-        &[("created_at", Dir::Asc), ("id", Dir::Asc)],
-    )
-});
 
 /// Renders a user; `summary` for list items. Secrets are never rendered
 /// (`voicemail_pin` is always null).
@@ -81,20 +72,37 @@ pub async fn list(
     caller: Caller,
     params: ListParams,
     as_of: AsOf,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let items: Vec<_> = {
-        let dir = as_of.read(&state);
-        match dir.scope(tenant) {
-            Some(scope) => scope
-                .users
-                .values()
-                .map(|u| render(scope, u, true))
-                .collect(),
-            None => Vec::new(),
-        }
+    let query = list::parse(&params, &USER_LIST)?;
+    let model = as_of.read(&state);
+    let page = user_page(&model, tenant, &query);
+    let (Some(scope), Some(lists)) = (model.scope(tenant), model.lists(tenant)) else {
+        return Ok(list::answer(page.count, []).into_response());
     };
-    list::respond(&params, &LIST_SCHEMA, items)
+    if as_of.is_past() {
+        let items = page
+            .ids
+            .iter()
+            .filter_map(|id| scope.users.get(id).map(|u| render(scope, u, true)));
+        return Ok(list::answer(page.count, items).into_response());
+    }
+    let items = page
+        .ids
+        .iter()
+        .filter_map(|id| {
+            let u = scope.users.get(id)?;
+            let r = state.render_cache.get_or_render(
+                Shape::UserSummary,
+                tenant,
+                *id,
+                lists.version(*id),
+                || Value::Object(render(scope, u, true)),
+            );
+            Some((r, false))
+        })
+        .collect();
+    Ok(list::answer_rendered(page.count, items))
 }
 
 /// `POST /users`.

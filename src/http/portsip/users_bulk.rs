@@ -210,10 +210,10 @@ pub async fn export(
         search: params.0.search,
         ..RawListParams::default()
     };
-    let query = ListQuery::parse(&raw_params, &super::users::LIST_SCHEMA)
+    let query = ListQuery::parse(&raw_params, &crate::queries::users::USER_LIST)
         .map_err(|e| ApiError::validation(&e.param, e.message))?;
     let users = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let mut users: Vec<_> = match dir.scope(tenant) {
             Some(scope) => scope
                 .users

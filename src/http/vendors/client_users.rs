@@ -138,7 +138,7 @@ fn authorize(
 ) -> Result<(Caller, TenantId)> {
     let caller = caller?;
     let tenant = tenant_of(&caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let named = match client_id.parse::<u64>() {
         Ok(n) => dir.tenants.get(&Id(n)).map(|t| t.id),
         Err(_) => dir.tenant_by_domain(client_id).map(|t| t.id),
@@ -370,7 +370,7 @@ pub async fn create(
             Ok((decision, ids.user_id))
         })
         .await?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let user = find_user(&dir, tenant, &id.0.to_string())?;
     Ok((StatusCode::CREATED, Json(Value::Object(user))))
 }
@@ -437,7 +437,7 @@ pub async fn list(
     let client_id = super::path(path)?;
     let (_, tenant) = authorize(&state, caller, &client_id)?;
     let filters = parse_filters(query.as_deref().unwrap_or(""))?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let mut users: Vec<&UserView> = scope.users.values().collect();
     users.sort_by_key(|u| (u.stamp.created_offset, u.id));
@@ -464,7 +464,7 @@ pub async fn show(
 ) -> Result<Json<Value>> {
     let (client_id, user_id) = super::path(path)?;
     let (_, tenant) = authorize(&state, caller, &client_id)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     Ok(Json(Value::Object(find_user(&dir, tenant, &user_id)?)))
 }
 
@@ -541,7 +541,7 @@ pub async fn update(
             Ok((merge(parts), ()))
         })
         .await?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     Ok(Json(Value::Object(find_user(&dir, tenant, &user_id)?)))
 }
 

@@ -529,7 +529,7 @@ async fn create_extension(
             Ok((d, extension_id))
         })
         .await?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let x = scope_in(&dir, tenant)
         .extensions
         .get(&extension_id)
@@ -540,7 +540,7 @@ async fn create_extension(
 /// `GetExtensionInfo`.
 fn extension_info(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
     let id = req_id(body, "extension_id")?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let x = scope_in(&dir, tenant)
         .extensions
         .get(&id)
@@ -551,7 +551,7 @@ fn extension_info(state: &AppState, tenant: TenantId, body: &Body) -> Result<Val
 /// `GetExtensionList`.
 fn extension_list(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
     let user = opt_id(body, "user_id")?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     if let Some(u) = user {
         if !scope.users.contains_key(&u) {
@@ -652,7 +652,7 @@ async fn create_user(
             Ok((d, ids.user_id))
         })
         .await?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let u = scope
         .users
@@ -666,7 +666,7 @@ fn user_list(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
     if let Some(k) = body.keys().next() {
         return Err(invalid(k, "unknown field"));
     }
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let mut us: Vec<&UserView> = scope.users.values().collect();
     us.sort_by_key(|u| (u.stamp.created_offset, u.id));
@@ -688,7 +688,7 @@ fn call_history(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value
         return Err(invalid("date_to", "must not be before date_from"));
     }
     if let Some(x) = opt_id(body, "extension_id")? {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         if !scope_in(&dir, tenant).extensions.contains_key(&x) {
             return Err(ApiError::not_found("extension").into());
         }

@@ -160,7 +160,7 @@ pub async fn list(
     caller: std::result::Result<Caller, ApiError>,
 ) -> Result<Json<Value>> {
     let (_, tenant) = authorize(&state, caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let data: Vec<Value> = sorted(scope.links.values())
         .into_iter()
@@ -180,7 +180,7 @@ pub async fn by_user(
 ) -> Result<Json<Value>> {
     let raw = super::path(path)?;
     let (_, tenant) = authorize(&state, caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let user = uuid::parse(Kind::User, &raw)
         .filter(|id| scope.users.contains_key(id))
@@ -207,7 +207,7 @@ pub async fn by_extension(
 ) -> Result<Json<Value>> {
     let raw = super::path(path)?;
     let (_, tenant) = authorize(&state, caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let ext = uuid::parse(Kind::Extension, &raw)
         .filter(|id| scope.extensions.contains_key(id))
@@ -262,7 +262,7 @@ pub async fn create(
             Ok((decision, link_id))
         })
         .await?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let link = scope
         .links

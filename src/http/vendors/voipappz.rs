@@ -525,7 +525,7 @@ pub async fn agents_list(
 ) -> Result<Json<Value>> {
     let caller = caller?;
     let tenant = tenant_of(&caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let now = crate::http::portsip::agents::now_ms(&state);
     let mut rows: Vec<(&UserView, Vec<Value>, Vec<AgentStatus>)> = Vec::new();
