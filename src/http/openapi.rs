@@ -93,6 +93,40 @@ fn s(min: usize, max: usize) -> Value {
     json!({"type": "string", "minLength": min, "maxLength": max})
 }
 
+/// The core fields of call queues and ring groups.
+fn queue_core() -> Vec<(&'static str, Value, bool)> {
+    vec![
+        ("id", json!({"type": "string"}), false),
+        ("name", s(1, 64), true),
+        (
+            "extension_number",
+            json!({"type": "string", "pattern": "^[0-9]{3,64}$"}),
+            true,
+        ),
+    ]
+}
+
+impl Resource {
+    /// A resource whose only read-only core field is `id` and which has no
+    /// secrets, fixed fields or restricted updates.
+    fn plain(
+        name: &'static str,
+        table: &'static Table,
+        core: fn() -> Vec<(&'static str, Value, bool)>,
+    ) -> Resource {
+        Resource {
+            name,
+            table,
+            core,
+            read_only: &["id"],
+            write_only: &[],
+            fixed: &[],
+            not_listed: &[],
+            restricted: vec![],
+        }
+    }
+}
+
 static RESOURCES: LazyLock<Vec<Resource>> = LazyLock::new(|| {
     vec![
         Resource {
@@ -153,61 +187,14 @@ static RESOURCES: LazyLock<Vec<Resource>> = LazyLock::new(|| {
             not_listed: &[],
             restricted: vec![("/api/tenant", schema::tenant::TENANT_SELF_UPDATABLE)],
         },
-        Resource {
-            name: "Group",
-            table: &schema::group::GROUP,
-            core: || {
-                vec![
-                    ("id", json!({"type": "string"}), false),
-                    ("name", s(1, 64), true),
-                ]
-            },
-            read_only: &["id"],
-            write_only: &[],
-            fixed: &[],
-            not_listed: &[],
-            restricted: vec![],
-        },
-        Resource {
-            name: "CallQueue",
-            table: &schema::queue::CALL_QUEUE,
-            core: || {
-                vec![
-                    ("id", json!({"type": "string"}), false),
-                    ("name", s(1, 64), true),
-                    (
-                        "extension_number",
-                        json!({"type": "string", "pattern": "^[0-9]{3,64}$"}),
-                        true,
-                    ),
-                ]
-            },
-            read_only: &["id"],
-            write_only: &[],
-            fixed: &[],
-            not_listed: &[],
-            restricted: vec![],
-        },
-        Resource {
-            name: "RingGroup",
-            table: &schema::queue::RING_GROUP,
-            core: || {
-                vec![
-                    ("id", json!({"type": "string"}), false),
-                    ("name", s(1, 64), true),
-                    (
-                        "extension_number",
-                        json!({"type": "string", "pattern": "^[0-9]{3,64}$"}),
-                        true,
-                    ),
-                ]
-            },
-            read_only: &["id"],
-            write_only: &[],
-            fixed: &[],
-            not_listed: &[],
-            restricted: vec![],
-        },
+        Resource::plain("Group", &schema::group::GROUP, || {
+            vec![
+                ("id", json!({"type": "string"}), false),
+                ("name", s(1, 64), true),
+            ]
+        }),
+        Resource::plain("CallQueue", &schema::queue::CALL_QUEUE, queue_core),
+        Resource::plain("RingGroup", &schema::queue::RING_GROUP, queue_core),
         Resource {
             name: "Contact",
             table: &schema::contact::CONTACT,
@@ -315,18 +302,10 @@ pub fn kind_schema(kind: &Kind) -> Value {
             if with_mode {
                 props.insert(
                     "mode".into(),
-                    json!({"type": "string", "enum": ["GLOBAL", "CUSTOM"]}),
+                    json!({"type": "string", "enum": schema::kinds::OFFICE_HOURS_MODES}),
                 );
             }
-            for d in [
-                "monday",
-                "tuesday",
-                "wednesday",
-                "thursday",
-                "friday",
-                "saturday",
-                "sunday",
-            ] {
+            for d in schema::kinds::WEEKDAYS {
                 props.insert(d.into(), day.clone());
             }
             json!({"type": "object", "properties": props})
@@ -725,6 +704,15 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
         ),
         _ => ("200", Some(any_object())),
     };
+    let done = || {
+        ResponseBuilder::new()
+            .description("done")
+            .content(
+                "application/json",
+                json_content(ok_body.clone().unwrap_or_else(any_object)),
+            )
+            .build()
+    };
     match (route.path.as_str(), resource, &route.method, item_route) {
         ("/api/users/import", _, _, _) => {
             let body = RequestBodyBuilder::new()
@@ -792,16 +780,7 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
                     .required(Some(Required::True))
                     .build(),
             ));
-            responses = responses.response(
-                ok_status,
-                ResponseBuilder::new()
-                    .description("done")
-                    .content(
-                        "application/json",
-                        json_content(ok_body.unwrap_or_else(any_object)),
-                    )
-                    .build(),
-            );
+            responses = responses.response(ok_status, done());
         }
         _ => {
             if route.method != Method::GET {
@@ -812,16 +791,7 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
                         .build(),
                 ));
             }
-            responses = responses.response(
-                ok_status,
-                ResponseBuilder::new()
-                    .description("done")
-                    .content(
-                        "application/json",
-                        json_content(ok_body.unwrap_or_else(any_object)),
-                    )
-                    .build(),
-            );
+            responses = responses.response(ok_status, done());
         }
     }
     let error = |text: &str| {
