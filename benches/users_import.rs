@@ -167,7 +167,8 @@ async fn main() {
     // PHC hashes supplied.
     let mut csv = format!("{HEADER},password_hash,extension_password_hash,voicemail_pin_hash\n");
     for i in 0..users {
-        csv.push_str(&format!("{},{phc},{phc},{phc}\n", row(i)));
+        // PHC strings hold commas (`m=19456,t=2,p=1`): quoted cells.
+        csv.push_str(&format!("{},\"{phc}\",\"{phc}\",\"{phc}\"\n", row(i)));
     }
     let bytes = csv.len();
     let t = Instant::now();

@@ -284,7 +284,10 @@ fn read_csv(reader: impl Read, push: &mut dyn FnMut(Row) -> bool) -> Result<bool
             // A row with a different number of cells: report it, go on.
             Err(e) if matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. }) => Err(CellError {
                 column: String::new(),
-                message: format!("has a different number of cells than the header: {e}"),
+                message: format!(
+                    "has a different number of cells than the header (quote cells that hold \
+                     commas, as PHC hashes do: \"$argon2id$v=19$m=19456,t=2,p=1$...\"): {e}"
+                ),
             }),
             Err(e) => return Err(io_error(line, e)),
         };
