@@ -38,8 +38,8 @@ use switchboard_events::domain::{
     UserLinkedToExtension, UserUpdated,
 };
 use switchboard_events::{
-    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, NewEvent, SledLog,
-    Value, SYSTEM_TENANT,
+    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, NewEvent,
+    SegmentLog, Value, SYSTEM_TENANT,
 };
 use switchboard_projections::{Directory, Projector};
 
@@ -96,7 +96,7 @@ fn main() {
     }
     let cache_mb = config.cache_bytes / (1024 * 1024);
     let started = Instant::now();
-    let log = SledLog::open(config).expect("reopen the event log");
+    let log = SegmentLog::open(config).expect("reopen the event log");
     let reopen = started.elapsed();
     assert_eq!(log.head(), written, "the reopened log has every event");
     let record_bytes: u64 = log
@@ -276,7 +276,7 @@ fn startup_with_and_without_snapshot(
     let _ = std::fs::remove_file(&snap);
     let start = |label: &str| {
         let t = Instant::now();
-        let log = SledLog::open(LogConfig::new(&data_dir)).expect("open");
+        let log = SegmentLog::open(LogConfig::new(&data_dir)).expect("open");
         let opened = t.elapsed();
         let loaded = snapshots::load(&data_dir, &log);
         let loaded_at = t.elapsed();
@@ -390,7 +390,7 @@ fn encode(event: impl Into<Event>, tenant: Id) -> NewEvent {
 async fn build_log(path: &Path, plan: &Plan) -> u64 {
     let mut config = LogConfig::new(path);
     config.durability = Durability::Os;
-    let log = SledLog::open(config).expect("open the event log");
+    let log = SegmentLog::open(config).expect("open the event log");
 
     // Tenants first, in the system scope.
     let tenants: Vec<NewEvent> = (0..plan.tenants)
@@ -499,7 +499,7 @@ async fn build_log(path: &Path, plan: &Plan) -> u64 {
 }
 
 /// Appends pre-built batches from `appenders` concurrent tasks.
-async fn append_all(log: &SledLog, batches: Vec<Vec<NewEvent>>, appenders: usize) {
+async fn append_all(log: &SegmentLog, batches: Vec<Vec<NewEvent>>, appenders: usize) {
     let batches = Arc::new(Mutex::new(VecDeque::from(batches)));
     let mut tasks = Vec::new();
     for appender in 0..appenders {

@@ -46,6 +46,8 @@ pub struct Config {
     pub argon2_iterations: u32,
     /// How many records at the log's tail are verified on start.
     pub tail_check: usize,
+    /// The log starts a new segment file beyond this many MiB.
+    pub log_segment_mib: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
     /// The secret sync tokens are MAC'd with. Unset: a random key is
@@ -79,6 +81,7 @@ impl Default for Config {
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
             tail_check: 1024,
+            log_segment_mib: 256,
             shutdown_grace_secs: 30,
             sync_token_secret: None,
             sync_token_retention_secs: 0,

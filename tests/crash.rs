@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use switchboard_events::verify::verify_records;
-use switchboard_events::{Event, EventLog, LogConfig, SledLog};
+use switchboard_events::{Event, EventLog, LogConfig, SegmentLog};
 
 #[test]
 fn every_acknowledged_append_survives_sigkill() {
@@ -62,7 +62,7 @@ fn every_acknowledged_append_survives_sigkill() {
             acked.len()
         );
 
-        let log = SledLog::open(LogConfig::new(&data)).expect("reopens after SIGKILL");
+        let log = SegmentLog::open(LogConfig::new(&data)).expect("reopens after SIGKILL");
         let max = acked.iter().map(|a| a.1).max().expect("some");
         assert!(
             log.head() >= max,
