@@ -89,10 +89,7 @@ impl RawLog {
     /// Raw records from `from` on: `(offset, bytes)`, CRC-checked per
     /// frame. Ends quietly at a torn tail (see [`RawLog::torn_tail`]); any
     /// other damage is an error naming its offset.
-    pub fn records(
-        &self,
-        from: u64,
-    ) -> RawRecords<'_> {
+    pub fn records(&self, from: u64) -> RawRecords<'_> {
         match &self.source {
             Source::Wave1(w) => Box::new(w.records(from)),
             Source::Segments {
