@@ -29,6 +29,11 @@
 //! cache for the reopened log's index (default: `LogConfig::new`'s, as the
 //! service).
 
+
+/// The binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::any::Any;
