@@ -17,7 +17,6 @@
 //! Run: `cargo bench --bench log_append` (`BENCH_SECS=N` sets the measured
 //! seconds per configuration, default 3).
 
-
 /// The binary's allocator, so the figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

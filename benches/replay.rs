@@ -29,7 +29,6 @@
 //! cache for the reopened log's index (default: `LogConfig::new`'s, as the
 //! service).
 
-
 /// The binary's allocator, so the figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -43,11 +42,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard_events::codec::RecordView;
-use switchboard_events::segment::{Cursor, Handles, Next, SegPos, SEGMENT_HEADER_LEN};
 use switchboard_events::domain::{
     ExtensionCreated, ExtensionType, PrimaryExtensionChanged, TenantCreated, UserCreated,
     UserLinkedToExtension, UserUpdated,
 };
+use switchboard_events::segment::{Cursor, Handles, Next, SegPos, SEGMENT_HEADER_LEN};
 use switchboard_events::{
     AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, NewEvent,
     SegmentLog, Value, SYSTEM_TENANT,

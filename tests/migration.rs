@@ -12,17 +12,18 @@ use switchboard::config::Config;
 const RECORDS: u64 = 364;
 const HEAD_HASH: &str = "4522531329bc6c2738d1cf37ca16fcf24e3a3804f4d5733d9f50ddcc803e6840";
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).expect("copy");
-        }
-    }
+/// `switchboard replay` of the first RECORDS records into `out`.
+fn replay_to(data: &Path, out: &Path) {
+    switchboard(
+        data,
+        &[
+            "replay",
+            "--until-offset",
+            &RECORDS.to_string(),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+    );
 }
 
 fn switchboard(data: &Path, args: &[&str]) -> String {
@@ -79,10 +80,13 @@ async fn sign_in(
 async fn a_wave1_data_directory_is_served_with_the_same_head_hash_and_state() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wave1/data"),
-        &data,
-    );
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wave1/data"))
+        .arg(&data)
+        .status()
+        .expect("cp");
+    assert!(copied.success());
     // Before: the tools read the wave-1 records where they are.
     let before = switchboard(&data, &["log", "verify"]);
     assert!(

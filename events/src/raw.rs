@@ -307,11 +307,9 @@ impl Iterator for SegmentRecords {
             let cursor = self.cursor.as_mut()?;
             match cursor.next(u64::MAX) {
                 Ok(Next::Frame(f, _)) => {
-                    for (i, rec) in f.records().enumerate() {
-                        let offset = f.header.first_offset + i as u64;
-                        if offset >= self.from {
-                            self.buf.push_back((offset, rec.to_vec()));
-                        }
+                    if let Err(e) = crate::segment_log::raw_frame(&f, self.from, &mut self.buf) {
+                        self.done = true;
+                        return Some(Err(e));
                     }
                 }
                 Ok(Next::End) => {

@@ -100,20 +100,8 @@ enum ScanError {
     Refuse(Refusal),
 }
 
-impl From<Refusal> for ScanError {
-    fn from(r: Refusal) -> ScanError {
-        ScanError::Refuse(r)
-    }
-}
-
-impl From<io::Error> for ScanError {
-    fn from(e: io::Error) -> ScanError {
-        ScanError::Refuse(e.into())
-    }
-}
-
-impl From<IndexError> for ScanError {
-    fn from(e: IndexError) -> ScanError {
+impl<E: Into<Refusal>> From<E> for ScanError {
+    fn from(e: E) -> ScanError {
         ScanError::Refuse(e.into())
     }
 }

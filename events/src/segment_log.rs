@@ -363,13 +363,7 @@ impl SegmentLog {
         &self,
         from: u64,
     ) -> impl Iterator<Item = Result<(u64, Vec<u8>), LogError>> + Send + '_ {
-        RawIter {
-            shared: &self.shared,
-            cursor: None,
-            next: from.max(1),
-            buf: VecDeque::new(),
-            done: false,
-        }
+        ReadIter::new(&self.shared, from.max(1), 1 << 20, raw_frame)
     }
 
     /// Bytes on disk: segments plus index.
@@ -546,21 +540,43 @@ fn decode_frame(f: &Frame<'_>, from: u64, out: &mut impl Extend<Envelope>) -> Re
     Ok(())
 }
 
+/// Turns one checked frame's records with offset ≥ `from` into items.
+type Decode<T> = fn(&Frame<'_>, u64, &mut VecDeque<T>) -> Result<(), LogError>;
+
+/// A frame's records with offset ≥ `from`, as `(offset, bytes)` copies.
+pub(crate) fn raw_frame(
+    f: &Frame<'_>,
+    from: u64,
+    out: &mut VecDeque<(u64, Vec<u8>)>,
+) -> Result<(), LogError> {
+    for (offset, rec) in (f.header.first_offset..).zip(f.records()) {
+        if offset >= from {
+            out.push_back((offset, rec.to_vec()));
+        }
+    }
+    Ok(())
+}
+
+fn envelope_frame(f: &Frame<'_>, from: u64, out: &mut VecDeque<Envelope>) -> Result<(), LogError> {
+    decode_frame(f, from, out)
+}
+
 /// Reads frames from `cursor` up to `limit`, decoding into `out`, until
-/// `max` envelopes were added or the limit is reached. Returns `false`
-/// when the limit was reached.
-fn read_into(
+/// `max` items were added or the limit is reached. Returns `false` when the
+/// limit was reached.
+fn read_into<T>(
     cursor: &mut Cursor,
     from: u64,
     limit: u64,
-    out: &mut VecDeque<Envelope>,
+    out: &mut VecDeque<T>,
     max: usize,
+    decode: Decode<T>,
 ) -> Result<bool, LogError> {
     let start = out.len();
     while out.len() - start < max {
         let expected = cursor.next_offset();
         match cursor.next(limit).map_err(storage)? {
-            Next::Frame(f, _) => decode_frame(&f, from, out)?,
+            Next::Frame(f, _) => decode(&f, from, out)?,
             Next::End if expected <= limit => {
                 return Err(corrupt(expected, "record missing below the durable head"))
             }
@@ -571,41 +587,55 @@ fn read_into(
     Ok(true)
 }
 
-/// `read_all` in the caller's thread.
-struct ReadIter<'a> {
+/// Reads up to the durable head in the caller's thread (`read_all` near the
+/// head, `raw_records`).
+struct ReadIter<'a, T> {
     shared: &'a Shared,
     cursor: Option<Cursor>,
-    next: u64,
-    buf: VecDeque<Envelope>,
+    from: u64,
+    buf: VecDeque<T>,
     done: bool,
+    read_ahead: usize,
+    decode: Decode<T>,
 }
 
-impl Iterator for ReadIter<'_> {
-    type Item = Result<Envelope, LogError>;
+impl<'a, T> ReadIter<'a, T> {
+    fn new(shared: &'a Shared, from: u64, read_ahead: usize, decode: Decode<T>) -> Self {
+        ReadIter {
+            shared,
+            cursor: None,
+            from,
+            buf: VecDeque::new(),
+            done: false,
+            read_ahead,
+            decode,
+        }
+    }
+}
+
+impl<T> Iterator for ReadIter<'_, T> {
+    type Item = Result<T, LogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(env) = self.buf.pop_front() {
-                self.next = env.offset + 1;
-                return Some(Ok(env));
+            if let Some(item) = self.buf.pop_front() {
+                return Some(Ok(item));
             }
             if self.done {
                 return None;
             }
             let head = *self.shared.head.borrow();
-            if self.next > head {
+            let next = self.cursor.as_ref().map_or(self.from, Cursor::next_offset);
+            if next > head {
                 self.done = true;
                 return None;
             }
             let step = match &mut self.cursor {
-                Some(c) => read_into(c, self.next, head, &mut self.buf, 256),
-                None => match self.shared.cursor_at(self.next, 256 * 1024) {
-                    Ok(c) => {
-                        self.cursor = Some(c);
-                        continue;
-                    }
-                    Err(e) => Err(e),
-                },
+                Some(c) => read_into(c, self.from, head, &mut self.buf, 256, self.decode),
+                None => self.shared.cursor_at(self.from, self.read_ahead).map(|c| {
+                    self.cursor = Some(c);
+                    true
+                }),
             };
             if let Err(e) = step {
                 self.done = true;
@@ -651,7 +681,14 @@ fn spawn_read_ahead(
             let mut out = VecDeque::with_capacity(PIPELINE_BATCH + 64);
             loop {
                 let limit = *head.borrow();
-                let more = match read_into(&mut cursor, from, limit, &mut out, PIPELINE_BATCH) {
+                let more = match read_into(
+                    &mut cursor,
+                    from,
+                    limit,
+                    &mut out,
+                    PIPELINE_BATCH,
+                    envelope_frame,
+                ) {
                     Ok(more) => more,
                     Err(e) => {
                         let _ = tx.send(Err(e));
@@ -674,74 +711,6 @@ fn spawn_read_ahead(
         rx,
         batch: Vec::new().into_iter(),
     })
-}
-
-/// Raw records for `raw_records`.
-struct RawIter<'a> {
-    shared: &'a Shared,
-    cursor: Option<Cursor>,
-    next: u64,
-    buf: VecDeque<(u64, Vec<u8>)>,
-    done: bool,
-}
-
-impl Iterator for RawIter<'_> {
-    type Item = Result<(u64, Vec<u8>), LogError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(r) = self.buf.pop_front() {
-                return Some(Ok(r));
-            }
-            if self.done {
-                return None;
-            }
-            let head = *self.shared.head.borrow();
-            if self.next > head {
-                self.done = true;
-                return None;
-            }
-            if self.cursor.is_none() {
-                match self.shared.cursor_at(self.next, 1 << 20) {
-                    Ok(c) => self.cursor = Some(c),
-                    Err(e) => {
-                        self.done = true;
-                        return Some(Err(e));
-                    }
-                }
-            }
-            let cursor = self.cursor.as_mut()?;
-            let expected = cursor.next_offset();
-            match cursor.next(head) {
-                Ok(Next::Frame(f, _)) => {
-                    for (i, rec) in f.records().enumerate() {
-                        let offset = f.header.first_offset + i as u64;
-                        if offset >= self.next {
-                            self.buf.push_back((offset, rec.to_vec()));
-                        }
-                    }
-                    self.next = cursor.next_offset();
-                }
-                Ok(Next::End) => {
-                    self.done = true;
-                    if expected <= head {
-                        return Some(Err(corrupt(
-                            expected,
-                            "record missing below the durable head",
-                        )));
-                    }
-                }
-                Ok(Next::Bad { offset, error, .. }) => {
-                    self.done = true;
-                    return Some(Err(corrupt(offset, error)));
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(storage(e)));
-                }
-            }
-        }
-    }
 }
 
 struct Writer {
@@ -1052,13 +1021,12 @@ impl EventLog for SegmentLog {
                 Err(e) => Box::new(std::iter::once(Err(e))),
             };
         }
-        Box::new(ReadIter {
-            shared: &self.shared,
-            cursor: None,
-            next: from,
-            buf: VecDeque::new(),
-            done: false,
-        })
+        Box::new(ReadIter::new(
+            &self.shared,
+            from,
+            256 * 1024,
+            envelope_frame,
+        ))
     }
 
     fn read_stream(&self, stream: &StreamId, from_version: u64) -> EnvelopeIter<'_> {
@@ -1119,7 +1087,8 @@ impl EventLog for SegmentLog {
                     // Everything ≤ head is durable; reading strictly by
                     // offset cannot skip or repeat.
                     let step = match &mut st.cursor {
-                        Some(c) => read_into(c, st.next, head, &mut st.buffer, 512).map(|_| ()),
+                        Some(c) => read_into(c, st.next, head, &mut st.buffer, 512, envelope_frame)
+                            .map(|_| ()),
                         None => st.log.cursor_at(st.next, 64 * 1024).map(|c| {
                             st.cursor = Some(c);
                         }),

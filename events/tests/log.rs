@@ -2,6 +2,8 @@
 //! `conformance.rs`): damage found on open, torn tails cut, the index
 //! rebuilt, the fsync proof, and storage failures that must never land.
 
+mod common;
+use common::copy_dir;
 use futures::FutureExt;
 use parking_lot::{Condvar, Mutex};
 use std::io;
@@ -232,19 +234,6 @@ async fn a_missing_or_foreign_index_is_rebuilt_from_the_segments() {
     );
     let report = verify_records(log.raw_records(1), |_| {}).expect("verifies");
     assert_eq!(report.count, 400);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).expect("copy");
-        }
-    }
 }
 
 #[tokio::test]

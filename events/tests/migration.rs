@@ -1,6 +1,8 @@
 //! The one-time migration of a wave-1 data directory (records inside
 //! sled), on the fixture in `tests/fixtures/wave1/` written by wave-1 code.
 
+mod common;
+use common::copy_dir;
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,19 +24,6 @@ fn copy_fixture() -> (tempfile::TempDir, PathBuf) {
     let data = tmp.path().join("data");
     copy_dir(&fixture(), &data);
     (tmp, data)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).expect("copy");
-        }
-    }
 }
 
 fn assert_migrated(data: &Path, log: &SegmentLog) {
