@@ -754,7 +754,15 @@ impl Writer {
                     }
                 }
             }
+            let acknowledged = group.len();
             self.commit(group);
+            if acknowledged > 1 && self.durability == Durability::Fsync {
+                // The callers just acknowledged are woken on other threads
+                // and usually append again at once: give them the CPU for a
+                // moment so their appends join the next group commit instead
+                // of forming a cohort that waits one fdatasync longer.
+                std::thread::yield_now();
+            }
         }
         // Every sender is gone. With `os` durability, sync what the OS
         // holds; after a storage failure, touch nothing.
