@@ -11,10 +11,10 @@
 //!   every record's CRC checked, nothing copied (the floor of any replay);
 //! - 0b. + each record decoded as a borrowed view (`RecordView`, no allocation);
 //! - 0c. + its payload decoded into an `Event` (what apply needs besides the view);
-//! - 1. `read_all` (owned envelopes; far behind the head it reads ahead on a
+//! - 1: `read_all` (owned envelopes; far behind the head it reads ahead on a
 //!   second thread and hands over batches through a bounded channel);
-//! - 2. + `Event::from_envelope`;
-//! - 3. full `Projector::replay` into `Directory` (the headline figure): the
+//! - 2: + `Event::from_envelope`;
+//! - 3: full `Projector::replay` into `Directory` (the headline figure): the
 //!   caller's thread decodes payloads and applies while the read-ahead
 //!   thread reads, checks and builds envelopes.
 //!

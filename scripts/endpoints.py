@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
 """Regenerates the README's endpoint table: every PortSIP operation in the
-spec files, marked served or not by reading the router (src/http/portsip/mod.rs).
+spec files, marked served or not by reading the route declarations
+(src/http/portsip/mod.rs: `.get("/path", access, handler)`, `.post(...)`...).
 
     python3 scripts/endpoints.py   # rewrites the block between the markers in README.md
 """
 import json, re, pathlib
 
 root = pathlib.Path(__file__).resolve().parent.parent
-spec_dir = root.parent / "shared" / "spec"
+spec_dir = root / "spec"
 router = (root / "src/http/portsip/mod.rs").read_text()
 
 served = set()
-for m in re.finditer(r'\.route\(\s*"([^"]+)",\s*((?:[^()]|\([^()]*\))*)\)', router):
-    path = re.sub(r"\{[^}]+\}", "{}", m.group(1))
-    for method in re.findall(r"\b(get|post|put|patch|delete)\(", m.group(2)):
-        served.add((method.upper(), path))
+for m in re.finditer(r'\.(get|post|post_read|put|patch|delete)\(\s*"([^"]+)"', router):
+    method = "POST" if m.group(1) == "post_read" else m.group(1).upper()
+    served.add((method, re.sub(r"\{[^}]+\}", "{}", m.group(2))))
 
 rows = []
 for name in ["portsip-users-openapi.json", "portsip-companion-openapi.json"]:

@@ -14,6 +14,8 @@ use crate::commands::bootstrap::{self, CreateSystemAdministrator};
 use crate::commands::{fresh_id, Pipeline};
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::queries::audit::AuditIndex;
+use crate::queries::{Queries, ReadModel};
 use crate::snapshots;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -22,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::{EventLog, LogConfig, Metadata, SegmentLog, SYSTEM_TENANT};
-use switchboard_projections::{Directory, Projector};
+use switchboard_projections::Projector;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -53,8 +55,12 @@ pub enum AppError {
 pub struct Running {
     /// The bound address (useful with port 0).
     pub addr: SocketAddr,
-    /// Shared state (tests reach the projector and log through it).
+    /// Shared state (the dialects' view: writes through the pipeline,
+    /// reads through the queries layer).
     pub state: AppState,
+    /// The log itself, for operators' tools and tests that write records
+    /// around the commands (never reachable from the HTTP handlers).
+    pub log: Arc<dyn EventLog>,
     shutdown: Arc<watch::Sender<bool>>,
     task: JoinHandle<Result<(), AppError>>,
 }
@@ -114,18 +120,50 @@ pub fn log_config(config: &Config) -> LogConfig {
     lc
 }
 
-/// Starts the service; returns once it listens.
+/// Starts the service on the wall clock; returns once it listens.
 pub async fn start(config: Config) -> Result<Running, AppError> {
+    start_with_clock(config, crate::clock::system()).await
+}
+
+/// Starts the service with the given clock (tests pass a
+/// [`TestClock`](crate::clock::TestClock)); returns once it listens.
+pub async fn start_with_clock(
+    config: Config,
+    clock: crate::clock::SharedClock,
+) -> Result<Running, AppError> {
+    start_with(config, clock, None).await
+}
+
+/// Starts the service with the given clock on `log` if given (already
+/// open: tests wrap the log to inject storage faults), otherwise on the log
+/// in `config.data_dir`.
+pub async fn start_with(
+    config: Config,
+    clock: crate::clock::SharedClock,
+    log: Option<Arc<dyn EventLog>>,
+) -> Result<Running, AppError> {
+    http::cors::layer(&config).map_err(|e| AppError::Other(e.to_string()))?;
     // The sync token key is loaded (or created) first: failing here leaves
     // no log open behind.
     let sync_key =
         crate::sync::SyncKey::load(config.sync_token_secret.as_deref(), &config.data_dir)
             .map_err(|e| AppError::Other(e.to_string()))?;
-    let log_config = log_config(&config);
-    let log = tokio::task::spawn_blocking(move || SegmentLog::open(log_config))
-        .await
-        .map_err(|e| AppError::Other(e.to_string()))??;
-    let log: Arc<dyn EventLog> = Arc::new(log);
+    let secrets = crate::secrets::SecretKey::load(
+        config.secrets_key.as_deref(),
+        config.secrets_key_file.as_deref(),
+        &config.data_dir,
+    )
+    .map_err(|e| AppError::Other(e.to_string()))?;
+    let log: Arc<dyn EventLog> = match log {
+        Some(log) => log,
+        None => {
+            let log_config = log_config(&config);
+            let log = tokio::task::spawn_blocking(move || SegmentLog::open(log_config))
+                .await
+                .map_err(|e| AppError::Other(e.to_string()))??;
+            Arc::new(log)
+        }
+    };
     // Start from the snapshot if it matches this log; the replay then only
     // covers the tail.
     let loading = std::time::Instant::now();
@@ -147,18 +185,45 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
     // the snapshot was taken with.
     let mut directory = loaded.directory;
     directory.sync_retention_secs = config.sync_token_retention_secs;
-    let projector = Projector::new(directory, loaded.offset);
+    // The audit index beside the log; the applier describes into it.
+    let (index_dir, index_log, start) = (config.data_dir.clone(), log.clone(), loaded.offset);
+    let (audit, audit_from) = tokio::task::spawn_blocking(move || {
+        AuditIndex::open(&index_dir, index_log.as_ref(), start)
+    })
+    .await
+    .map_err(|e| AppError::Other(e.to_string()))?
+    .map_err(|e| AppError::Other(e.to_string()))?;
+    let audit = Arc::new(audit);
+    let model = ReadModel::new(directory).with_audit(audit.outbox());
+    let projector = Projector::new(model, loaded.offset);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let webhooks =
+        crate::webhooks::Webhooks::new(&config, log.clone(), clock.clone(), shutdown_rx.clone())
+            .map_err(|e| AppError::Other(e.to_string()))?;
     let state = AppState {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
+        queries: Arc::new(Queries::new(
+            projector.clone(),
+            log.clone(),
+            config.data_dir.clone(),
+            audit.clone(),
+        )),
+        render_cache: Arc::default(),
         config: Arc::new(config.clone()),
         hasher,
         ready: Arc::new(AtomicBool::new(false)),
-        throttle: Arc::new(Throttle::new(Duration::from_secs(300), 5, 50)),
+        throttle: Arc::new(Throttle::new(config.throttle_limits(), clock.clone())),
         sync_key: Arc::new(sync_key),
         shutdown: shutdown_rx.clone(),
+        clock,
+        webhooks,
+        secrets: Arc::new(secrets),
+        admission: Arc::new(tokio::sync::Semaphore::new(
+            config.max_concurrent_requests.max(1),
+        )),
+        streams: Arc::default(),
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -171,10 +236,31 @@ pub async fn start(config: Config) -> Result<Running, AppError> {
         .map_err(|e| AppError::Other(e.to_string()))?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "switchboard listening");
 
-    let task = tokio::spawn(serve(state.clone(), listener, shutdown_rx, log, projector));
+    // The audit index follows the applier; a gap (new or lost index) is
+    // described in the background.
+    let audit_writer = tokio::spawn(audit.clone().follow(
+        log.clone(),
+        projector.watch(),
+        shutdown_rx.clone(),
+    ));
+    let (gap_index, gap_log, gap_dir) = (audit.clone(), log.clone(), config.data_dir.clone());
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = gap_index.catch_up(&gap_dir, gap_log.as_ref(), audit_from, start) {
+            tracing::error!(error = %e, "audit index: catching up failed");
+        }
+    });
+    let task = tokio::spawn(serve(
+        state.clone(),
+        listener,
+        shutdown_rx,
+        log.clone(),
+        projector,
+        audit_writer,
+    ));
     Ok(Running {
         addr,
         state,
+        log,
         shutdown: Arc::new(shutdown_tx),
         task,
     })
@@ -185,7 +271,8 @@ async fn serve(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
     log: Arc<dyn EventLog>,
-    projector: Arc<Projector<Directory>>,
+    projector: Arc<Projector<ReadModel>>,
+    audit_writer: JoinHandle<()>,
 ) -> Result<(), AppError> {
     let app = http::router(state.clone());
     let mut graceful = shutdown.clone();
@@ -200,6 +287,7 @@ async fn serve(
 
     // Startup work runs beside the server so /healthz answers meanwhile.
     let snapshot_stop = shutdown.clone();
+    let mut closing = shutdown.clone();
     let startup = async {
         let started = std::time::Instant::now();
         let replay_log = log.clone();
@@ -220,17 +308,31 @@ async fn serve(
             state.config.data_dir.clone(),
             projector.clone(),
             log.clone(),
-            every,
+            (every, state.config.snapshot_retain_every_events),
             projector.applied(),
             snapshot_stop,
         ));
-        let follower = projector.clone().follow(log.clone());
+        let follower = tokio::spawn(projector.clone().follow(log.clone()));
+        let pipeline = state.pipeline.clone();
         tokio::spawn(async move {
-            if let Err(e) = follower.await {
-                tracing::error!(error = %e, "projection stopped following the log");
-            }
+            // However the follower ends (an error, a panic, the log closing
+            // under it), writes must stop waiting for it.
+            let reason = match follower.await {
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("the projection task failed: {e}"),
+                Ok(Ok(())) if *closing.borrow_and_update() => return,
+                Ok(Ok(())) => "the log's subscription ended".to_owned(),
+            };
+            pipeline.projection_stopped(reason);
         });
         bootstrap_admin(&state).await?;
+        // Webhooks start from the tenants the projection holds now and
+        // follow tenant changes after that offset in the log.
+        let (tenants, applied) = {
+            let dir = projector.read();
+            (dir.tenants.keys().copied().collect::<Vec<_>>(), dir.offset)
+        };
+        state.webhooks.start(tenants, applied);
         state.ready.store(true, Ordering::Release);
         tracing::info!("ready");
         Ok::<_, AppError>(snapshotter)
@@ -243,7 +345,7 @@ async fn serve(
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "start-up failed");
-            state.pipeline.log().close().await;
+            log.close().await;
             return Err(e);
         }
     };
@@ -275,12 +377,24 @@ async fn serve(
             projector.clone(),
             log.clone(),
         );
-        match tokio::task::spawn_blocking(move || snapshots::take(&d, &p, l.as_ref())).await {
+        let retain_every = state.config.snapshot_retain_every_events;
+        match tokio::task::spawn_blocking(move || {
+            snapshots::take_and_retain(&d, &p, l.as_ref(), retain_every)
+        })
+        .await
+        {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "shutdown snapshot failed"),
             Err(e) => tracing::warn!(error = %e, "shutdown snapshot task failed"),
         }
     }
+    // The audit writer stores what was applied and flushes on shutdown.
+    let _ = audit_writer.await;
+    // An in-flight delivery finishes (bounded by its timeout) and is recorded.
+    state
+        .webhooks
+        .stopped(Duration::from_secs(state.config.webhook_timeout_secs + 1))
+        .await;
     log.close().await;
     tracing::info!("stopped; the log is flushed");
     match served {
@@ -299,8 +413,7 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 /// Creates the system administrator on an empty directory.
 async fn bootstrap_admin(state: &AppState) -> Result<(), AppError> {
     let exists = state
-        .pipeline
-        .projector()
+        .queries
         .read()
         .scope(SYSTEM_TENANT)
         .and_then(|s| s.user_by_name(bootstrap::ADMIN_NAME))

@@ -119,16 +119,21 @@ pub enum LogCommand {
 
 /// Runs the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
-    let mut config = match Config::load(cli.config.as_deref()) {
-        Ok(c) => c,
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        _ => None,
+    };
+    let flags = crate::config::Flags {
+        listen,
+        data_dir: cli.data_dir.clone(),
+    };
+    let (config, warnings) = match Config::load(cli.config.as_deref(), &flags) {
+        Ok(l) => (l.config, l.warnings),
         Err(e) => {
             eprintln!("switchboard: {e}");
             return 2;
         }
     };
-    if let Some(dir) = cli.data_dir {
-        config.data_dir = dir;
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -140,19 +145,32 @@ pub fn run(cli: Cli) -> i32 {
         }
     };
     match cli.command {
-        Command::Serve { listen } => {
-            if let Some(listen) = listen {
-                config.listen = listen;
-            }
+        Command::Serve { .. } => {
             crate::telemetry::init(&config);
+            for w in &warnings {
+                tracing::warn!("{w}");
+            }
             runtime.block_on(serve(config))
         }
-        Command::Log { command } => runtime.block_on(log_command(config, command)),
+        Command::Log { command } => {
+            warn_on_stderr(&warnings);
+            runtime.block_on(log_command(config, command))
+        }
         Command::Replay {
             until_offset,
             until_time,
             out,
-        } => replay_command(&config, until_offset, until_time, &out),
+        } => {
+            warn_on_stderr(&warnings);
+            replay_command(&config, until_offset, until_time, &out)
+        }
+    }
+}
+
+/// The offline tools have no tracing subscriber: their warnings go to stderr.
+fn warn_on_stderr(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("switchboard: warning: {w}");
     }
 }
 

@@ -9,14 +9,14 @@
 //! file, unreadable, damaged, newer format, a log that was replaced or
 //! rewound) falls back to a full replay, with a warning saying why.
 //!
-//! Taking a snapshot encodes the directory under its read lock (writers
-//! wait for the encoding, tens of milliseconds for tens of thousands of
-//! users), then writes the file off the lock.
+//! Taking a snapshot encodes a published version of the directory (nobody
+//! waits for it: the applier keeps publishing newer versions meanwhile),
+//! then writes the file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use switchboard_events::EventLog;
-use switchboard_projections::{snapshot, Directory, Projector};
+use switchboard_projections::{snapshot, Directory, Projection, Projector};
 
 /// What start-up found.
 pub struct Loaded {
@@ -68,13 +68,14 @@ pub fn load(data_dir: &Path, log: &dyn EventLog) -> Loaded {
 
 /// Takes a snapshot of the projector's current state (blocking). Returns
 /// the offset written, or `None` if the state is empty.
-pub fn take(
+pub fn take<P: Projection + AsRef<Directory>>(
     data_dir: &Path,
-    projector: &Projector<Directory>,
+    projector: &Projector<P>,
     log: &dyn EventLog,
 ) -> Result<Option<u64>, String> {
     let (offset, bytes) = {
-        let dir = projector.read();
+        let model = projector.read();
+        let dir: &Directory = (*model).as_ref();
         if dir.offset == 0 {
             return Ok(None);
         }
@@ -82,7 +83,7 @@ pub fn take(
             .get(dir.offset)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("the log has no record {}", dir.offset))?;
-        let bytes = snapshot::encode(&dir, env.hash).map_err(|e| e.to_string())?;
+        let bytes = snapshot::encode(dir, env.hash).map_err(|e| e.to_string())?;
         (dir.offset, bytes)
     };
     snapshot::write_atomic(&snapshot::path_in(data_dir), &bytes).map_err(|e| e.to_string())?;
@@ -90,13 +91,86 @@ pub fn take(
     Ok(Some(offset))
 }
 
+/// Where retained snapshots (kept for `as_of`) live.
+pub fn retained_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("projections").join("retained")
+}
+
+fn retained_path(data_dir: &Path, offset: u64) -> PathBuf {
+    retained_dir(data_dir).join(format!("{offset:020}.snapshot"))
+}
+
+/// The offsets of the retained snapshots, ascending.
+pub fn retained(data_dir: &Path) -> Vec<u64> {
+    let Ok(entries) = std::fs::read_dir(retained_dir(data_dir)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<u64> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name();
+            let name = name.to_str()?;
+            name.strip_suffix(".snapshot")?.parse().ok()
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Loads the retained snapshot at `offset` if it still matches `log`.
+pub fn load_retained(
+    data_dir: &Path,
+    offset: u64,
+    log: &dyn EventLog,
+) -> Result<Directory, String> {
+    let (header, directory) = snapshot::read(&retained_path(data_dir, offset))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no retained snapshot at {offset}"))?;
+    match log.get(header.offset).map_err(|e| e.to_string())? {
+        Some(env) if env.hash == header.record_hash && header.offset == offset => Ok(directory),
+        _ => Err(format!("retained snapshot {offset} does not match the log")),
+    }
+}
+
+/// Keeps a copy of the snapshot just written at `offset` for `as_of` when
+/// the log crossed a multiple of `every` since the last copy kept.
+fn retain(data_dir: &Path, offset: u64, every: u64) -> Result<(), String> {
+    if every == 0 {
+        return Ok(());
+    }
+    let last = retained(data_dir).last().copied().unwrap_or(0);
+    if offset / every <= last / every {
+        return Ok(());
+    }
+    let bytes = std::fs::read(snapshot::path_in(data_dir)).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(retained_dir(data_dir)).map_err(|e| e.to_string())?;
+    snapshot::write_atomic(&retained_path(data_dir, offset), &bytes).map_err(|e| e.to_string())?;
+    tracing::info!(offset, "projection snapshot retained for as_of");
+    Ok(())
+}
+
+/// Takes a snapshot ([`take`]) and retains a copy for `as_of` when due.
+pub fn take_and_retain<P: Projection + AsRef<Directory>>(
+    data_dir: &Path,
+    projector: &Projector<P>,
+    log: &dyn EventLog,
+    retain_every: u64,
+) -> Result<Option<u64>, String> {
+    let taken = take(data_dir, projector, log)?;
+    if let Some(offset) = taken {
+        retain(data_dir, offset, retain_every)?;
+    }
+    Ok(taken)
+}
+
 /// Takes a snapshot whenever `every` events were applied since the last
-/// one. Runs until `stop` turns true (shutdown takes its own snapshot).
-pub async fn periodic(
+/// one (retaining copies every `retain_every` events). Runs until `stop`
+/// turns true (shutdown takes its own snapshot).
+pub async fn periodic<P: Projection + AsRef<Directory>>(
     data_dir: std::path::PathBuf,
-    projector: Arc<Projector<Directory>>,
+    projector: Arc<Projector<P>>,
     log: Arc<dyn EventLog>,
-    every: u64,
+    (every, retain_every): (u64, u64),
     mut last: u64,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -113,7 +187,9 @@ pub async fn periodic(
             return;
         }
         let (d, p, l) = (data_dir.clone(), projector.clone(), log.clone());
-        match tokio::task::spawn_blocking(move || take(&d, &p, l.as_ref())).await {
+        match tokio::task::spawn_blocking(move || take_and_retain(&d, &p, l.as_ref(), retain_every))
+            .await
+        {
             Ok(Ok(Some(offset))) => last = offset,
             Ok(Ok(None)) => {}
             Ok(Err(e)) => {

@@ -13,9 +13,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::Path;
 use switchboard_events::{Id, TenantId};
 
@@ -100,12 +98,7 @@ pub enum TokenError {
 }
 
 /// The key could not be read or created.
-#[derive(Debug, thiserror::Error)]
-#[error("sync token key {path}: {source}")]
-pub struct KeyError {
-    path: String,
-    source: std::io::Error,
-}
+pub use crate::keyfile::KeyError;
 
 /// The MAC key for sync tokens.
 #[derive(Clone)]
@@ -127,42 +120,7 @@ impl SyncKey {
     /// The configured secret if any, otherwise the key file in `data_dir`
     /// (created with fresh random bytes, mode 0600, on first use).
     pub fn load(secret: Option<&str>, data_dir: &Path) -> Result<SyncKey, KeyError> {
-        if let Some(s) = secret.filter(|s| !s.is_empty()) {
-            return Ok(SyncKey::from_secret(s));
-        }
-        let path = data_dir.join(KEY_FILE);
-        let err = |source| KeyError {
-            path: path.display().to_string(),
-            source,
-        };
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                    err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "must hold exactly 32 bytes",
-                    ))
-                })?;
-                Ok(SyncKey(key))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; 32];
-                rand::thread_rng().fill_bytes(&mut key);
-                std::fs::create_dir_all(data_dir).map_err(err)?;
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    opts.mode(0o600);
-                }
-                let mut f = opts.open(&path).map_err(err)?;
-                f.write_all(&key).map_err(err)?;
-                f.sync_all().map_err(err)?;
-                Ok(SyncKey(key))
-            }
-            Err(e) => Err(err(e)),
-        }
+        crate::keyfile::load(secret, data_dir, KEY_FILE).map(SyncKey)
     }
 
     fn mac(&self) -> HmacSha256 {

@@ -155,7 +155,15 @@ pub fn export(dir: &Path, range: ExportRange, out: &mut dyn Write) -> Result<u64
         if range.tenant.is_some_and(|t| t != env.tenant.0) {
             continue;
         }
-        let line = serde_json::to_string(&ExportLine::from_envelope(&env))
+        let mut line = ExportLine::from_envelope(&env);
+        // A secret written in clear before sealing existed is not rendered;
+        // the record's payload bytes are kept (the hash chain needs them).
+        if switchboard_events::Event::from_envelope(&env)
+            .is_ok_and(|e| crate::secrets::holds_clear_secret(&e))
+        {
+            line.event = serde_json::Value::Null;
+        }
+        let line = serde_json::to_string(&line)
             .map_err(|e| fail(format!("offset {}: cannot encode: {e}", env.offset)))?;
         writeln!(out, "{line}").map_err(|e| fail(format!("cannot write: {e}")))?;
         n += 1;

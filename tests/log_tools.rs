@@ -313,3 +313,42 @@ async fn stats_count_types_and_tenants() {
         stderr(&o)
     );
 }
+
+#[tokio::test]
+async fn tampering_older_than_the_start_up_tail_check_is_caught_by_verify() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let log = write_log(&data, 60).await;
+    log.close().await;
+    drop(log);
+    // Rewrite record 5 whole: new bytes with a recomputed, valid CRC, as a
+    // forger would (same length, so the frame around it still parses). Only
+    // the hash chain can tell.
+    let path = first_segment(&data);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let span = locate_record(&bytes, 5).expect("record 5");
+    let env = switchboard_events::codec::decode_record(&bytes[span.clone()]).expect("decodes");
+    let mut line = switchboard_events::export::ExportLine::from_envelope(&env);
+    assert_eq!(line.actor_name, "system");
+    line.actor_name = "forger".into();
+    let (forged, _) = line.reframe(&env.prev_hash).expect("re-frames");
+    assert_eq!(forged.len(), span.len());
+    bytes[span].copy_from_slice(&forged);
+    std::fs::write(&path, &bytes).expect("write");
+
+    // Start-up checks only the last `tail_check` records: this log opens.
+    let mut config = LogConfig::new(&data);
+    config.tail_check = 10;
+    let reopened = SegmentLog::open(config).expect("the tail check does not reach offset 5");
+    reopened.close().await;
+    drop(reopened);
+    // `log verify` checks everything and names the forged record's successor,
+    // whose prev_hash no longer matches.
+    let bad = switchboard(&data, &["log", "verify"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stdout(&bad));
+    let err = stderr(&bad);
+    assert!(
+        err.contains("at offset 6") && err.contains("record 5"),
+        "names where the chain breaks: {err}"
+    );
+}

@@ -94,16 +94,7 @@ async fn a_wave1_data_directory_is_served_with_the_same_head_hash_and_state() {
         "{before}"
     );
     let out_before = tmp.path().join("state-before");
-    switchboard(
-        &data,
-        &[
-            "replay",
-            "--until-offset",
-            &RECORDS.to_string(),
-            "--out",
-            out_before.to_str().expect("utf-8"),
-        ],
-    );
+    replay_to(&data, &out_before);
 
     // Serve it: the first start migrates.
     let config = Config {
@@ -182,16 +173,7 @@ async fn a_wave1_data_directory_is_served_with_the_same_head_hash_and_state() {
         "the migrated record {RECORDS} has the wave-1 hash"
     );
     let out_after = tmp.path().join("state-after");
-    switchboard(
-        &data,
-        &[
-            "replay",
-            "--until-offset",
-            &RECORDS.to_string(),
-            "--out",
-            out_after.to_str().expect("utf-8"),
-        ],
-    );
+    replay_to(&data, &out_after);
     assert_eq!(
         read_files(&out_after),
         read_files(&out_before),

@@ -97,6 +97,11 @@ fn secret(field: &str) -> Change {
     change(field, json!(SECRET), json!(SECRET))
 }
 
+/// Attributes that hold a secret the PBX must use (sealed since issue 11,
+/// in clear in older logs): shown as [`SECRET`], never as a value, here and
+/// in [`crate::canonical`].
+pub const SECRET_ATTRS: &[&str] = &["stir_shaken_key"];
+
 /// Field changes `old attrs → changes`, only where the value differs.
 fn field_changes(old: Option<&Fields>, changes: &Fields) -> Vec<Change> {
     changes
@@ -104,7 +109,14 @@ fn field_changes(old: Option<&Fields>, changes: &Fields) -> Vec<Change> {
         .filter_map(|(k, v)| {
             let before = old.and_then(|o| o.get(k)).map_or(Json::Null, value_json);
             let after = value_json(v);
-            (before != after).then(|| change(k, before, after))
+            if before == after {
+                return None;
+            }
+            Some(if SECRET_ATTRS.contains(&k.as_str()) {
+                secret(k)
+            } else {
+                change(k, before, after)
+            })
         })
         .collect()
 }
@@ -443,18 +455,18 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
         Event::ContactCreated(e) => {
             let c = created_fields(&e.attrs);
             let name = contact_name(&e.attrs);
-            entry("CREATE", contact_type(e.owner), e.contact_id, &name, c)
+            contact_entry("CREATE", e.owner, e.contact_id, &name, c)
         }
         Event::ContactUpdated(e) => {
             let old = scope.and_then(|s| s.contacts.get(e.owner, e.contact_id));
             let c = field_changes(old.map(|c| &c.attrs), &e.changes);
             let name = old.map(|c| contact_name(&c.attrs)).unwrap_or_default();
-            entry("UPDATE", contact_type(e.owner), e.contact_id, &name, c)
+            contact_entry("UPDATE", e.owner, e.contact_id, &name, c)
         }
         Event::ContactDeleted(e) => {
             let old = scope.and_then(|s| s.contacts.get(e.owner, e.contact_id));
             let name = old.map(|c| contact_name(&c.attrs)).unwrap_or_default();
-            entry("DELETE", contact_type(e.owner), e.contact_id, &name, vec![])
+            contact_entry("DELETE", e.owner, e.contact_id, &name, vec![])
         }
         // A favorite is a personal bookmark, and presence, registrations and
         // call state are the PBX's telemetry (many per minute per phone):
@@ -592,6 +604,25 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
 
         other => generic(env, other),
     })
+}
+
+/// A contact's entry. A personal contact is its owner's private address
+/// book: the auditor sees that it changed and which fields, never the
+/// values (each shown as [`SECRET`]) nor its name.
+fn contact_entry(
+    action: &'static str,
+    owner: ContactOwner,
+    id: Id,
+    name: &str,
+    changes: Vec<Change>,
+) -> AuditEntry {
+    match owner {
+        ContactOwner::Business => entry(action, contact_type(owner), id, name, changes),
+        ContactOwner::User(_) => {
+            let fields = changes.iter().map(|c| secret(&c.field)).collect();
+            entry(action, contact_type(owner), id, "", fields)
+        }
+    }
 }
 
 fn contact_type(owner: ContactOwner) -> &'static str {
@@ -821,5 +852,53 @@ mod tests {
         assert_eq!(e.object_name, "alice", "named from the state before");
         assert_eq!(e.new_state(), json!({"voicemail_pin": "changed"}));
         assert!(!format!("{:?}", e).contains("argon2"));
+    }
+
+    #[test]
+    fn personal_contacts_show_which_fields_changed_never_their_values() {
+        use switchboard_events::domain::{ContactCreated, ContactUpdated};
+        let mut dir = Directory::default();
+        let mut attrs = Fields::new();
+        attrs.insert("name".into(), Value::Str("Carol".into()));
+        attrs.insert("mobile_phone".into(), Value::Str("+4915112345".into()));
+        let created = Event::ContactCreated(ContactCreated {
+            contact_id: Id(4),
+            owner: ContactOwner::User(Id(3)),
+            attrs: attrs.clone(),
+        });
+        let env = envelope(1, "contact-4", "ContactCreated");
+        let e = describe(&env, &created, &dir).expect("described");
+        dir.apply(&env, &created);
+        assert_eq!(e.object_type, "PERSONAL_CONTACT");
+        assert_eq!(e.object_name, "");
+        assert_eq!(
+            e.new_state(),
+            json!({"mobile_phone": "changed", "name": "changed"})
+        );
+        let mut changes = Fields::new();
+        changes.insert("mobile_phone".into(), Value::Str("+4915199999".into()));
+        let updated = Event::ContactUpdated(ContactUpdated {
+            contact_id: Id(4),
+            owner: ContactOwner::User(Id(3)),
+            changes,
+        });
+        let e = describe(&envelope(2, "contact-4", "ContactUpdated"), &updated, &dir)
+            .expect("described");
+        let shown = format!("{e:?}");
+        assert!(
+            !shown.contains("Carol") && !shown.contains("+49"),
+            "{shown}"
+        );
+        assert_eq!(e.old_state(), json!({"mobile_phone": "changed"}));
+        // A business contact is the tenant's phonebook: values are shown.
+        let business = Event::ContactCreated(ContactCreated {
+            contact_id: Id(5),
+            owner: ContactOwner::Business,
+            attrs,
+        });
+        let e = describe(&envelope(3, "contact-5", "ContactCreated"), &business, &dir)
+            .expect("described");
+        assert_eq!(e.object_name, "Carol");
+        assert_eq!(e.new_state()["name"], "Carol");
     }
 }

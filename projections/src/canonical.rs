@@ -8,8 +8,9 @@
 //! statuses) without this file changing. Objects have sorted keys at every
 //! level, so equal states give byte-equal files.
 //!
-//! Secret hashes (any key ending in `_hash`) are left out: they are not
-//! needed to compare states and do not belong in a file meant for people.
+//! Secret hashes (any key ending in `_hash`) and secret attributes (sealed
+//! keys, [`crate::audit::SECRET_ATTRS`]) are left out: they are not needed
+//! to compare states and do not belong in a file meant for people.
 //! Sessions are not part of the directory's state (they are sign-ins) and
 //! are left out too. Field values appear in their stored, tagged form
 //! (`{"Str": "Bob"}`), which keeps types exact.
@@ -49,13 +50,16 @@ pub fn tenants(dir: &Directory) -> Vec<TenantId> {
     ids
 }
 
-/// Sorts keys at every level and drops keys ending in `_hash`.
+/// Sorts keys at every level and drops keys ending in `_hash` and secret
+/// attributes ([`crate::audit::SECRET_ATTRS`]).
 pub fn canonicalize(v: Value) -> Value {
     match v {
         Value::Object(m) => {
             let mut entries: Vec<(String, Value)> = m
                 .into_iter()
-                .filter(|(k, _)| !k.ends_with("_hash"))
+                .filter(|(k, _)| {
+                    !k.ends_with("_hash") && !crate::audit::SECRET_ATTRS.contains(&k.as_str())
+                })
                 .collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Value::Object(

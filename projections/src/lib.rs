@@ -14,14 +14,19 @@
 //! - [`snapshot`]: the directory at one offset, on disk, checked against the log on load.
 //! - [`rebuild`]: the directory at a log prefix (offset or time).
 //! - [`audit`]: what each event means to an auditor (action, object, before → after).
+//! - [`pmap`]: persistent collections, so publishing a version per batch is cheap.
+//! - `testing`: a seedable random generator for the randomized tests here and in the service.
 
 pub mod audit;
 pub mod canonical;
 pub mod directory;
+pub mod pmap;
 pub mod query;
 pub mod rebuild;
 pub mod runtime;
 pub mod snapshot;
+#[doc(hidden)]
+pub mod testing;
 
 pub use directory::Directory;
 pub use runtime::{Projection, Projector, ReplayError};

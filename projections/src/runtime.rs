@@ -5,15 +5,25 @@
 //! N (an empty state and N = 0, or a snapshot), replays N+1.. from the log,
 //! then follows the log live. Writers wait on [`Projector::wait_for`] so that
 //! a request answers only once its own events are visible (read-your-writes).
+//!
+//! Readers never block the applier and the applier never blocks readers:
+//! the applier works on its own copy of the model and, after each applied
+//! batch, *publishes* a clone of it with one atomic pointer swap
+//! ([`arc_swap`]). A reader takes the published version ([`Projector::read`])
+//! and keeps a consistent state for as long as it holds it, however many
+//! batches are applied meanwhile. Publishing is cheap because the model's
+//! collections are persistent ([`crate::pmap`]): a clone is O(1) and the
+//! next change copies only the path to what changed.
 
+use arc_swap::ArcSwap;
 use futures::StreamExt;
-use parking_lot::{RwLock, RwLockReadGuard};
+use parking_lot::Mutex;
 use std::sync::Arc;
 use switchboard_events::{CodecError, Envelope, Event, EventLog, LogError};
 use tokio::sync::watch;
 
 /// A read model fed by events.
-pub trait Projection: Send + Sync + 'static {
+pub trait Projection: Clone + Send + Sync + 'static {
     /// Applies one event. Must be deterministic: the same events in the same
     /// order always give the same state (no clocks, no randomness).
     fn apply(&mut self, envelope: &Envelope, event: &Event);
@@ -46,9 +56,14 @@ pub enum ReplayError {
 /// Events applied per write-lock acquisition during [`Projector::replay`].
 pub const REPLAY_CHUNK: usize = 4096;
 
-/// Holds a read model, applies events to it, and tells waiters how far it got.
+/// Holds a read model, applies events to it, publishes a version per
+/// applied batch, and tells waiters how far it got.
 pub struct Projector<P> {
-    state: RwLock<P>,
+    /// The applier's own copy. Only the applier (replay, follow, tests'
+    /// `apply_batch`) locks it; readers never do.
+    working: Mutex<P>,
+    /// The latest published version.
+    published: ArcSwap<P>,
     applied: watch::Sender<u64>,
 }
 
@@ -57,16 +72,25 @@ impl<P: Projection> Projector<P> {
     pub fn new(state: P, offset: u64) -> Arc<Projector<P>> {
         let (applied, _) = watch::channel(offset);
         Arc::new(Projector {
-            state: RwLock::new(state),
+            published: ArcSwap::from_pointee(state.clone()),
+            working: Mutex::new(state),
             applied,
         })
     }
 
-    /// Read access to the model. Hold it briefly: the projector needs the
-    /// write lock to apply new events. (A parking_lot lock is right here: no
-    /// `.await` ever happens while it is held.)
-    pub fn read(&self) -> RwLockReadGuard<'_, P> {
-        self.state.read()
+    /// The latest published version of the model: lock-free (one atomic
+    /// load and a reference count), consistent, and never waits for the
+    /// applier. It reflects at least every offset [`Projector::applied`]
+    /// reported before the call.
+    pub fn read(&self) -> Arc<P> {
+        self.published.load_full()
+    }
+
+    /// Publishes the working copy (called with the working lock held, so
+    /// versions are published in apply order), then the applied offset.
+    fn publish(&self, state: &P, offset: u64) {
+        self.published.store(Arc::new(state.clone()));
+        self.applied.send_replace(offset);
     }
 
     /// The last applied offset.
@@ -91,7 +115,7 @@ impl<P: Projection> Projector<P> {
         let Some(last) = batch.last() else {
             return Ok(());
         };
-        let mut state = self.state.write();
+        let mut state = self.working.lock();
         for (expected, (env, event)) in (self.applied() + 1..).zip(batch.iter()) {
             if env.offset != expected {
                 return Err(ReplayError::OutOfOrder {
@@ -101,15 +125,14 @@ impl<P: Projection> Projector<P> {
             }
             state.apply(env, event);
         }
-        drop(state);
-        self.applied.send_replace(last.0.offset);
+        self.publish(&state, last.0.offset);
         Ok(())
     }
 
     /// Replays every stored event after the applied offset (blocking; run it
     /// on a blocking thread). Returns the number of events applied.
     ///
-    /// Each event is decoded and applied at once, under a write lock taken
+    /// Each event is decoded and applied at once, and a version is published
     /// per chunk of [`REPLAY_CHUNK`] events: holding thousands of decoded
     /// events before applying them cost more than the apply itself (see
     /// BENCHMARKS.md, "Replay").
@@ -117,7 +140,7 @@ impl<P: Projection> Projector<P> {
         let mut events = log.read_all(self.applied() + 1);
         let mut count = 0u64;
         loop {
-            let mut state = self.state.write();
+            let mut state = self.working.lock();
             let start = self.applied();
             let mut last = start;
             let mut failure = None;
@@ -145,13 +168,13 @@ impl<P: Projection> Projector<P> {
                     }
                 }
             }
-            drop(state);
             // Publish what was applied, even when stopping on an error, so
             // the applied offset always matches the state.
             if last > start {
-                self.applied.send_replace(last);
+                self.publish(&state, last);
                 count += last - start;
             }
+            drop(state);
             if let Some(e) = failure {
                 return Err(e);
             }

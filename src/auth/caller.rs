@@ -25,11 +25,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
 }
 
 fn origin_of(parts: &Parts) -> Origin {
-    Origin {
-        ip: parts
+    // The router resolves the address behind trusted proxies once; the
+    // TCP peer is the fallback (a router built without that layer).
+    let ip = match parts.extensions.get::<crate::http::ClientIp>() {
+        Some(c) => c.0,
+        None => parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip()),
+    };
+    Origin {
+        ip,
         request_id: parts
             .headers
             .get("x-request-id")
@@ -111,16 +117,21 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // The route's guard resolved it already (every non-public route has
+        // one; see `http::routes`).
+        if let Some(resolved) = parts.extensions.get::<std::sync::Arc<Caller>>() {
+            return Ok(Caller::clone(resolved));
+        }
         let token = bearer(parts)
             .or_else(|| stream_query_token(parts))
             .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
         let hash = super::tokens::token_hash(&token);
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let session = dir
             .sessions
             .by_access(&hash)
             .ok_or_else(|| ApiError::unauthorized("the access token is not valid"))?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = state.clock.unix_secs();
         if session.access_expires_at <= now {
             return Err(ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,

@@ -21,8 +21,22 @@
 //! | `user_management.roles` | manage custom roles |
 //! | `company.full_access` / `company.view_only` | tenant settings and business contacts (write / read) |
 //! | `phone_system.full_access` / `phone_system.view_only` | call queues, ring groups, agent status (write / read) |
-//! | `system.tenant` | manage tenants (system scope) |
-//! | `system.information` | read directory-wide audit logs |
+//! | `system.*` | nothing: system-scope permissions are refused on custom roles and never take effect inside a tenant |
+//!
+//! Tenants themselves (list, create, update, delete, switch into) are the
+//! system scope's alone: a capability that [`Capability::is_system`] is
+//! never granted to a user of a tenant, whatever its role or flags say
+//! (an old log may hold a custom role with `system.tenant`; it is judged at
+//! read time, here, not only when the role was written).
+//!
+//! [`Authority`] is what a caller holds (capabilities and flags); it
+//! [`covers`](Authority::covers) another role or user when it holds
+//! everything they hold. That is the rule against escalation: nobody may
+//! create, change or assign a role, or act on a user, beyond their own
+//! authority.
+
+use std::collections::BTreeSet;
+use switchboard_projections::directory::Scope;
 
 /// Built-in role names, in PortSIP's order.
 pub const BUILT_IN_ROLES: &[&str] = &[
@@ -86,7 +100,7 @@ pub fn is_reserved(name: &str) -> bool {
 }
 
 /// What an endpoint needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Capability {
     /// Create, update, delete, switch into tenants.
     ManageTenants,
@@ -118,6 +132,37 @@ pub enum Capability {
     ViewAudit,
 }
 
+impl Capability {
+    /// Every capability.
+    pub const ALL: &'static [Capability] = &[
+        Capability::ManageTenants,
+        Capability::ViewTenants,
+        Capability::ViewTenantSettings,
+        Capability::ManageTenantSettings,
+        Capability::ViewUsers,
+        Capability::ManageUsers,
+        Capability::ViewRoles,
+        Capability::ManageRoles,
+        Capability::ViewBusinessContacts,
+        Capability::ManageBusinessContacts,
+        Capability::ViewQueues,
+        Capability::ManageQueues,
+        Capability::ReportRegistrations,
+        Capability::ViewAudit,
+    ];
+
+    /// Capabilities of the system scope: never granted inside a tenant.
+    pub fn is_system(self) -> bool {
+        matches!(self, Capability::ManageTenants | Capability::ViewTenants)
+    }
+}
+
+/// The system-scope roles: they exist only in the system scope and cannot
+/// be given inside a tenant.
+pub fn is_system_role(name: &str) -> bool {
+    matches!(name, "SystemAdmin" | "Dealer")
+}
+
 /// Whether a built-in role allows a capability. `None` for custom roles.
 fn built_in_allows(role: &str, cap: Capability) -> Option<bool> {
     use Capability::*;
@@ -140,7 +185,9 @@ fn flags_allow(flags: &[String], cap: Capability) -> bool {
     use Capability::*;
     let has = |f: &str| flags.iter().any(|x| x == f);
     match cap {
-        ManageTenants | ViewTenants => has("system.tenant"),
+        // System-scope permissions never take effect inside a tenant, and
+        // the audit log is the Admin's: no flag of a custom role grants them.
+        ManageTenants | ViewTenants | ViewAudit => false,
         ViewTenantSettings => has("company.view_only") || has("company.full_access"),
         ManageTenantSettings => has("company.full_access"),
         ViewUsers | ManageUsers => has("user_management.users"),
@@ -150,7 +197,6 @@ fn flags_allow(flags: &[String], cap: Capability) -> bool {
         ViewQueues => has("phone_system.view_only") || has("phone_system.full_access"),
         ManageQueues => has("phone_system.full_access"),
         ReportRegistrations => false,
-        ViewAudit => has("system.information"),
     }
 }
 
@@ -159,6 +205,119 @@ pub fn allows(role: &str, custom_flags: Option<&[String]>, cap: Capability) -> b
     match built_in_allows(role, cap) {
         Some(b) => b,
         None => custom_flags.is_some_and(|f| flags_allow(f, cap)),
+    }
+}
+
+/// Whether a `section.flag` name is a system-scope permission.
+pub fn is_system_flag(flag: &str) -> bool {
+    flag.starts_with("system.")
+}
+
+/// What a caller (or a role it would hand out) holds: a role, its effective
+/// permission flags, and whether it acts from the system scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    role: String,
+    flags: BTreeSet<String>,
+    system: bool,
+}
+
+/// Something an [`Authority`] holds that another lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Excess {
+    /// The Admin role (only an Admin may create or promote an Admin).
+    AdminRole,
+    /// A capability.
+    Capability(Capability),
+    /// A permission flag (`section.flag`).
+    Flag(String),
+}
+
+impl std::fmt::Display for Excess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Excess::AdminRole => write!(f, "the Admin role"),
+            Excess::Capability(c) => write!(f, "the {c:?} capability"),
+            Excess::Flag(x) => write!(f, "the permission {x}"),
+        }
+    }
+}
+
+impl Authority {
+    /// The authority of `role`, a built-in role or a custom role with
+    /// `custom_flags` (`None` if no such custom role exists: it grants
+    /// nothing). `system` is true only for users of the system scope; for
+    /// everyone else system-scope roles and flags count for nothing.
+    pub fn new(role: &str, custom_flags: Option<&[String]>, system: bool) -> Authority {
+        let flags: BTreeSet<String> = if is_built_in(role) {
+            if !system && is_system_role(role) {
+                BTreeSet::new()
+            } else {
+                crate::commands::roles::built_in(role)
+                    .map(|b| b.permissions().into_iter().collect())
+                    .unwrap_or_default()
+            }
+        } else {
+            custom_flags.unwrap_or_default().iter().cloned().collect()
+        };
+        let flags = flags
+            .into_iter()
+            .filter(|f| system || !is_system_flag(f))
+            .collect();
+        Authority {
+            role: role.to_owned(),
+            flags,
+            system,
+        }
+    }
+
+    /// The authority of `role` as found in a tenant's `scope` (custom roles
+    /// by case-insensitive name).
+    pub fn of_role(scope: Option<&Scope>, role: &str, system: bool) -> Authority {
+        let custom = scope.and_then(|s| {
+            s.roles_by_name
+                .get(&role.to_lowercase())
+                .and_then(|id| s.roles.get(id))
+        });
+        Authority::new(role, custom.map(|r| r.permissions.as_slice()), system)
+    }
+
+    /// The role's name.
+    pub fn role(&self) -> &str {
+        &self.role
+    }
+
+    /// Whether this authority allows `cap`.
+    pub fn allows(&self, cap: Capability) -> bool {
+        if !self.system && (cap.is_system() || is_system_role(&self.role)) {
+            return false;
+        }
+        let flags: Vec<String> = self.flags.iter().cloned().collect();
+        allows(&self.role, Some(&flags), cap)
+    }
+
+    /// Whether this is an Admin (or a system-scope user, above every Admin).
+    pub fn is_admin(&self) -> bool {
+        self.role == "Admin" || (self.system && is_system_role(&self.role))
+    }
+
+    /// `Ok` if this authority holds everything `other` holds: the Admin
+    /// role, every capability and every permission flag. Otherwise the
+    /// first thing it lacks.
+    pub fn covers(&self, other: &Authority) -> Result<(), Excess> {
+        if other.is_admin() && !self.is_admin() {
+            return Err(Excess::AdminRole);
+        }
+        if let Some(c) = Capability::ALL
+            .iter()
+            .find(|c| other.allows(**c) && !self.allows(**c))
+        {
+            return Err(Excess::Capability(*c));
+        }
+        match other.flags.iter().find(|f| !self.flags.contains(*f)) {
+            Some(f) => Err(Excess::Flag(f.clone())),
+            None => Ok(()),
+        }
     }
 }
 
@@ -208,5 +367,53 @@ mod tests {
         assert!(is_reserved("SYSTEMADMIN"));
         assert!(!is_reserved("Support"));
         assert_eq!(all_flags().count(), 29);
+    }
+
+    #[test]
+    fn system_capabilities_are_never_granted_inside_a_tenant() {
+        let flags = vec!["system.tenant".to_owned(), "system.information".to_owned()];
+        let old_role = Authority::new("Escalator", Some(&flags), false);
+        for cap in Capability::ALL {
+            assert!(!old_role.allows(*cap), "{cap:?}");
+        }
+        // A system role recorded for a tenant user grants nothing either.
+        assert!(!Authority::new("SystemAdmin", None, false).allows(ViewUsers));
+        assert!(!Authority::new("Admin", None, false).allows(ManageTenants));
+        let sys = Authority::new("SystemAdmin", None, true);
+        assert!(Capability::ALL.iter().all(|c| sys.allows(*c)));
+    }
+
+    #[test]
+    fn an_authority_covers_what_it_holds_and_nothing_more() {
+        let admin = Authority::new("Admin", None, false);
+        let sys = Authority::new("SystemAdmin", None, true);
+        let standard = Authority::new("StandardUser", None, false);
+        let flags = |f: &[&str]| f.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let users_only = flags(&["user_management.users"]);
+        let manager = Authority::new("Mgr", Some(&users_only), false);
+        assert_eq!(sys.covers(&admin), Ok(()));
+        assert_eq!(admin.covers(&admin), Ok(()));
+        assert_eq!(admin.covers(&standard), Ok(()));
+        assert_eq!(manager.covers(&admin), Err(Excess::AdminRole));
+        assert!(matches!(
+            manager.covers(&standard),
+            Err(Excess::Flag(ref f)) if f.starts_with("general.")
+        ));
+        let replicator = Authority::new("Replicator", None, false);
+        assert!(matches!(
+            Authority::new(
+                "Viewer",
+                Some(&flags(&["company.view_only", "phone_system.view_only"])),
+                false
+            )
+            .covers(&replicator),
+            Err(Excess::Capability(_))
+        ));
+        // Every tenant flag still does not make an Admin.
+        let all: Vec<String> = all_flags().filter(|f| !is_system_flag(f)).collect();
+        assert_eq!(
+            Authority::new("Everything", Some(&all), false).covers(&admin),
+            Err(Excess::AdminRole)
+        );
     }
 }

@@ -645,7 +645,8 @@ mod tests {
     #[test]
     fn given_an_extension_whose_user_was_deleted_when_deleting_then_deleted() {
         let s = given(&[ext(1, "101"), user(10, "alice"), linked(20, 10, 1)]);
-        let d = users::delete(&s, Id(10)).expect("user deleted");
+        let d = users::delete(&s, &crate::commands::testing::system_actor(), Id(10))
+            .expect("user deleted");
         let s = given(
             &[
                 vec![ext(1, "101"), user(10, "alice"), linked(20, 10, 1)],
@@ -812,7 +813,12 @@ mod tests {
             ],
         ]
         .concat();
-        let d = users::delete(&given(&events), Id(10)).expect("deleted");
+        let d = users::delete(
+            &given(&events),
+            &crate::commands::testing::system_actor(),
+            Id(10),
+        )
+        .expect("deleted");
         let unlinks = d
             .events
             .iter()

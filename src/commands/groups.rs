@@ -228,6 +228,7 @@ mod tests {
             voicemail_pin_hash: "h".into(),
             extension_number: num(number),
             attrs: Fields::new(),
+            by: crate::commands::testing::system_actor(),
         };
         users::create(&Scope::default(), cmd).expect("user").events
     }

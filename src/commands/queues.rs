@@ -90,7 +90,7 @@ fn existing(scope: &Scope, target: Target, id: Id) -> Result<Existing<'_>, Comma
             name: &g.name,
             attrs: &g.attrs,
             version: g.stamp.version,
-            agents: g.agents.clone(),
+            agents: g.agents.iter().map(|(u, l)| (*u, *l)).collect(),
         }),
     };
     found.ok_or_else(|| CommandError::NotFound(target.noun().into()))
@@ -362,6 +362,7 @@ pub mod tests_support {
             voicemail_pin_hash: "h".into(),
             extension_number: ExtensionNumber::parse(number, "extension_number").expect("number"),
             attrs: Fields::new(),
+            by: crate::commands::testing::system_actor(),
         };
         users::create(&Scope::default(), cmd).expect("user").events
     }

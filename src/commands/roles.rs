@@ -2,8 +2,8 @@
 //! are code ([`crate::auth::roles`]): their names are reserved and they can
 //! be neither changed nor deleted.
 
-use super::{CommandError, Decision};
-use crate::auth::roles::{self, PERMISSION_SECTIONS};
+use super::{Actor, CommandError, Decision};
+use crate::auth::roles::{self, Authority, PERMISSION_SECTIONS};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeSet;
 use switchboard_events::domain::{RoleCreated, RoleDeleted, RoleUpdated};
@@ -53,11 +53,20 @@ pub fn validate_description(d: &str) -> Result<(), CommandError> {
 /// path (`permissions.user_management.foo`). Flags not mentioned keep their
 /// value in `base` (all false for a new role), so an update may send only
 /// what it changes. Returns the granted `section.flag` names, sorted.
+///
+/// System-scope flags (`system.*`) are unavailable inside a tenant: `true`
+/// is refused naming the flag, `false` is accepted (so a client can send
+/// back the full object it read), and any such flag in `base` (a role
+/// written before this rule) is dropped.
 pub fn parse_permissions(value: &Json, base: &[String]) -> Result<Vec<String>, CommandError> {
     let obj = value
         .as_object()
         .ok_or_else(|| CommandError::invalid("permissions", "must be an object"))?;
-    let mut granted: BTreeSet<String> = base.iter().cloned().collect();
+    let mut granted: BTreeSet<String> = base
+        .iter()
+        .filter(|f| !roles::is_system_flag(f))
+        .cloned()
+        .collect();
     for (section, flags) in obj {
         let path = format!("permissions.{section}");
         let known = PERMISSION_SECTIONS
@@ -77,6 +86,12 @@ pub fn parse_permissions(value: &Json, base: &[String]) -> Result<Vec<String>, C
                 .as_bool()
                 .ok_or_else(|| CommandError::invalid(&path, "must be a boolean"))?;
             let name = format!("{section}.{flag}");
+            if on && roles::is_system_flag(&name) {
+                return Err(CommandError::invalid(
+                    &path,
+                    "is a system-scope permission and cannot be granted inside a tenant",
+                ));
+            }
             if on {
                 granted.insert(name);
             } else {
@@ -236,14 +251,23 @@ pub struct CreateRole {
     pub description: String,
     /// Granted `section.flag` names, sorted.
     pub permissions: Vec<String>,
+    /// Who creates it.
+    pub by: Actor,
+}
+
+/// Refuses unless `by` holds everything a custom role with `flags` grants.
+fn within(by: &Actor, flags: &[String]) -> Result<(), CommandError> {
+    by.must_cover(&Authority::new("custom", Some(flags), false), "permissions")
 }
 
 /// Decides CreateRole: the name must be unused by the tenant's custom roles
-/// (case-insensitively; built-in names were refused by [`RoleName`]).
+/// (case-insensitively; built-in names were refused by [`RoleName`]), and
+/// the role may grant only what its creator holds.
 pub fn create(scope: &Scope, cmd: CreateRole) -> Result<Decision, CommandError> {
     if custom(scope, cmd.name.as_str()).is_some() {
         return Err(name_taken(&cmd.name));
     }
+    within(&cmd.by, &cmd.permissions)?;
     Ok(Decision::events(vec![Event::RoleCreated(RoleCreated {
         role_id: cmd.role_id,
         name: cmd.name.as_str().to_owned(),
@@ -266,9 +290,20 @@ pub struct UpdateRole {
 }
 
 /// Decides UpdateRole on the role called `role`: records only what changes;
-/// a new name must not belong to another custom role.
-pub fn update(scope: &Scope, role: &str, cmd: UpdateRole) -> Result<Decision, CommandError> {
+/// a new name must not belong to another custom role. The actor must hold
+/// what the role grants before and after, so nobody widens a role beyond
+/// themselves or reshapes one above them.
+pub fn update(
+    scope: &Scope,
+    by: &Actor,
+    role: &str,
+    cmd: UpdateRole,
+) -> Result<Decision, CommandError> {
     let r = changeable(scope, role)?;
+    within(by, &r.permissions)?;
+    if let Some(p) = &cmd.permissions {
+        within(by, p)?;
+    }
     let name = match cmd.name.filter(|n| n.as_str() != r.name) {
         Some(n) => {
             if custom(scope, n.as_str()).is_some_and(|other| other.id != r.id) {
@@ -295,9 +330,11 @@ pub fn update(scope: &Scope, role: &str, cmd: UpdateRole) -> Result<Decision, Co
     ))
 }
 
-/// Decides DeleteRole: a role still held by a user cannot go.
-pub fn delete(scope: &Scope, role: &str) -> Result<Decision, CommandError> {
+/// Decides DeleteRole: a role still held by a user cannot go, nor one
+/// that grants more than the actor holds.
+pub fn delete(scope: &Scope, by: &Actor, role: &str) -> Result<Decision, CommandError> {
     let r = changeable(scope, role)?;
+    within(by, &r.permissions)?;
     let holders = scope.count_role(&r.name);
     if holders > 0 {
         return Err(CommandError::conflict(
@@ -316,7 +353,7 @@ pub fn delete(scope: &Scope, role: &str) -> Result<Decision, CommandError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::testing::given_in;
+    use crate::commands::testing::{actor, given_in, system_actor};
     use serde_json::json;
     use switchboard_events::domain::{RoleCreated, UserCreated};
     use switchboard_events::{Fields, TenantId};
@@ -503,6 +540,7 @@ mod tests {
                 name: name("Support"),
                 description: "helpdesk".into(),
                 permissions: vec!["user_management.users".into()],
+                by: system_actor(),
             },
         )
         .expect("created");
@@ -522,6 +560,7 @@ mod tests {
                 name: name("SUPPORT"),
                 description: String::new(),
                 permissions: vec![],
+                by: system_actor(),
             },
         )
         .expect_err("duplicate");
@@ -539,6 +578,7 @@ mod tests {
         let s = scope(&[support()]);
         let d = update(
             &s,
+            &system_actor(),
             "support",
             UpdateRole {
                 name: Some(name("Support")),
@@ -567,6 +607,7 @@ mod tests {
         let s = scope(&[support()]);
         let d = update(
             &s,
+            &system_actor(),
             "Support",
             UpdateRole {
                 name: Some(name("Support")),
@@ -577,7 +618,7 @@ mod tests {
         .expect("no-op");
         assert_eq!(d, Decision::none());
         assert_eq!(
-            update(&s, "Support", UpdateRole::default()).expect("no-op"),
+            update(&s, &system_actor(), "Support", UpdateRole::default()).expect("no-op"),
             Decision::none()
         );
     }
@@ -587,6 +628,7 @@ mod tests {
         let s = scope(&[support()]);
         let d = update(
             &s,
+            &system_actor(),
             "Support",
             UpdateRole {
                 name: Some(name("support")),
@@ -610,6 +652,7 @@ mod tests {
         let s = scope(&[support(), sales()]);
         let e = update(
             &s,
+            &system_actor(),
             "Support",
             UpdateRole {
                 name: Some(name("sales")),
@@ -630,11 +673,11 @@ mod tests {
     fn given_nothing_when_updating_or_deleting_an_unknown_role_then_not_found() {
         let s = scope(&[support()]);
         assert_eq!(
-            update(&s, "Ghost", UpdateRole::default()),
+            update(&s, &system_actor(), "Ghost", UpdateRole::default()),
             Err(CommandError::NotFound("role".into()))
         );
         assert_eq!(
-            delete(&s, "Ghost"),
+            delete(&s, &system_actor(), "Ghost"),
             Err(CommandError::NotFound("role".into()))
         );
     }
@@ -644,16 +687,19 @@ mod tests {
         let s = scope(&[]);
         for r in ["Admin", "standarduser", "SystemAdmin"] {
             assert!(matches!(
-                update(&s, r, UpdateRole::default()),
+                update(&s, &system_actor(), r, UpdateRole::default()),
                 Err(CommandError::Forbidden(_))
             ));
-            assert!(matches!(delete(&s, r), Err(CommandError::Forbidden(_))));
+            assert!(matches!(
+                delete(&s, &system_actor(), r),
+                Err(CommandError::Forbidden(_))
+            ));
         }
     }
 
     #[test]
     fn given_a_role_when_deleting_then_it_is_deleted() {
-        let d = delete(&scope(&[sales(), support()]), "support").expect("deleted");
+        let d = delete(&scope(&[sales(), support()]), &system_actor(), "support").expect("deleted");
         assert_eq!(
             d.events,
             vec![Event::RoleDeleted(RoleDeleted { role_id: SUPPORT })]
@@ -667,7 +713,7 @@ mod tests {
     #[test]
     fn given_a_role_held_by_a_user_when_deleting_then_role_in_use() {
         let s = scope(&[support(), user_with_role("Support")]);
-        let e = delete(&s, "Support").expect_err("in use");
+        let e = delete(&s, &system_actor(), "Support").expect_err("in use");
         assert!(matches!(
             e,
             CommandError::Conflict {
@@ -688,11 +734,75 @@ mod tests {
         let s = scope(&[support(), user_with_role("Support"), renamed]);
         assert!(custom(&s, "support").is_none());
         assert!(matches!(
-            delete(&s, "helpdesk"),
+            delete(&s, &system_actor(), "helpdesk"),
             Err(CommandError::Conflict {
                 code: "ROLE_IN_USE",
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn system_flags_are_refused_when_granted_and_dropped_from_old_roles() {
+        let e = parse_permissions(&json!({"system": {"tenant": true}}), &[]).expect_err("system");
+        assert!(
+            matches!(e, CommandError::Validation { ref field, .. } if field == "permissions.system.tenant")
+        );
+        // The full object a client read (system flags false) round-trips.
+        let read_back = render_permissions(&["company.view_only".into()]);
+        assert_eq!(
+            parse_permissions(&read_back, &[]).expect("round trip"),
+            vec!["company.view_only".to_owned()]
+        );
+        // A role written before the rule loses its system flags on update.
+        let old = vec!["system.tenant".to_owned(), "company.view_only".to_owned()];
+        assert_eq!(
+            parse_permissions(&json!({}), &old).expect("merge"),
+            vec!["company.view_only".to_owned()]
+        );
+    }
+
+    #[test]
+    fn given_a_role_manager_when_granting_beyond_itself_then_refused() {
+        let by = actor(
+            Id(5),
+            "RoleMgr",
+            Some(&["user_management.roles", "company.view_only"]),
+        );
+        let create_with = |flags: &[&str]| {
+            create(
+                &scope(&[]),
+                CreateRole {
+                    role_id: SALES,
+                    name: name("Sales"),
+                    description: String::new(),
+                    permissions: flags.iter().map(|f| (*f).to_owned()).collect(),
+                    by: by.clone(),
+                },
+            )
+        };
+        assert!(create_with(&["company.view_only"]).is_ok());
+        assert!(matches!(
+            create_with(&["company.full_access"]),
+            Err(CommandError::Escalation { ref field, .. }) if field == "permissions"
+        ));
+        // Support grants user management, which the role manager lacks: it
+        // can neither widen, reshape nor delete it.
+        let s = scope(&[support()]);
+        let widen = UpdateRole {
+            permissions: Some(vec!["company.view_only".into()]),
+            ..UpdateRole::default()
+        };
+        assert!(matches!(
+            update(&s, &by, "Support", widen),
+            Err(CommandError::Escalation { .. })
+        ));
+        assert!(matches!(
+            delete(&s, &by, "Support"),
+            Err(CommandError::Escalation { .. })
+        ));
+        // An Admin holds it all.
+        let admin = actor(Id(6), "Admin", None);
+        assert!(delete(&s, &admin, "Support").is_ok());
     }
 }

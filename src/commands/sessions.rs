@@ -29,10 +29,15 @@ pub struct StartSession {
     pub tenant: TenantId,
     /// Tokens.
     pub tokens: TokenHashes,
+    /// The most sessions a user may hold; signing in beyond it ends the
+    /// least recently active ones.
+    pub max_per_user: usize,
 }
 
 /// Decides a sign-in: the user must still exist and be enabled (it may have
-/// changed while the password was being checked).
+/// changed while the password was being checked). A user holds at most
+/// `max_per_user` sessions: the least recently active ones (signed in or
+/// refreshed longest ago) end in the same append.
 pub fn start(state: &Directory, cmd: StartSession) -> Result<Decision, CommandError> {
     let user = state
         .scope(cmd.tenant)
@@ -41,15 +46,26 @@ pub fn start(state: &Directory, cmd: StartSession) -> Result<Decision, CommandEr
     if !user.enabled() {
         return Err(CommandError::Forbidden("the account is disabled".into()));
     }
-    Ok(Decision::events(vec![Event::SessionStarted(SessionStarted {
+    let mut held: Vec<_> = state.sessions.of_user(cmd.user_id);
+    held.sort_by_key(|s| s.active_offset);
+    let excess = (held.len() + 1).saturating_sub(cmd.max_per_user.max(1));
+    let mut events: Vec<Event> = held
+        .iter()
+        .take(excess)
+        .map(|s| Event::SessionEnded(SessionEnded { session_id: s.id }))
+        .collect();
+    events.push(Event::SessionStarted(SessionStarted {
         session_id: cmd.session_id,
         user_id: cmd.user_id,
         access_hash: cmd.tokens.access_hash,
         refresh_hash: cmd.tokens.refresh_hash,
         access_expires_at: cmd.tokens.access_expires_at,
         refresh_expires_at: cmd.tokens.refresh_expires_at,
-    })])
-    .expect(StreamId::of("session", cmd.session_id), Expected::NoStream))
+    }));
+    Ok(
+        Decision::events(events)
+            .expect(StreamId::of("session", cmd.session_id), Expected::NoStream),
+    )
 }
 
 /// Rotate a session's tokens with its refresh token.
@@ -133,6 +149,7 @@ mod tests {
             user_id: Id(1),
             tenant: SYSTEM_TENANT,
             tokens: tokens(1, 100),
+            max_per_user: 8,
         }
     }
 
@@ -209,5 +226,42 @@ mod tests {
         assert_eq!(d.events.len(), 1);
         let state = given_in(SYSTEM_TENANT, &[vec![alice()], started, d.events].concat());
         assert_eq!(end(&state, Id(9)), Decision::none());
+    }
+
+    #[test]
+    fn given_a_user_at_the_session_limit_when_signing_in_then_the_least_recent_ends() {
+        let mut events = vec![alice()];
+        for n in 0..3u8 {
+            let cmd = StartSession {
+                session_id: Id(20 + u64::from(n)),
+                tokens: tokens(10 + n, 100 + i64::from(n)),
+                max_per_user: 3,
+                ..start_cmd()
+            };
+            events.extend(
+                start(&given_in(SYSTEM_TENANT, &events), cmd)
+                    .expect("starts")
+                    .events,
+            );
+        }
+        let dir = given_in(SYSTEM_TENANT, &events);
+        assert_eq!(dir.sessions.of_user(Id(1)).len(), 3);
+        let fourth = StartSession {
+            session_id: Id(30),
+            tokens: tokens(40, 500),
+            max_per_user: 3,
+            ..start_cmd()
+        };
+        let d = start(&dir, fourth).expect("starts");
+        assert_eq!(
+            d.events.first(),
+            Some(&Event::SessionEnded(SessionEnded { session_id: Id(20) })),
+            "the least recently active session ends"
+        );
+        events.extend(d.events);
+        let dir = given_in(SYSTEM_TENANT, &events);
+        assert_eq!(dir.sessions.of_user(Id(1)).len(), 3);
+        assert!(dir.sessions.get(Id(20)).is_none());
+        assert!(dir.sessions.get(Id(30)).is_some());
     }
 }

@@ -32,3 +32,25 @@ pub fn given_in(tenant: TenantId, events: &[Event]) -> Directory {
     }
     dir
 }
+
+/// The system administrator (user 1) as an actor: holds everything.
+pub fn system_actor() -> crate::commands::Actor {
+    crate::commands::Actor {
+        user_id: switchboard_events::Id(1_000_001),
+        authority: crate::auth::roles::Authority::new("SystemAdmin", None, true),
+    }
+}
+
+/// A tenant user `user_id` with the built-in or custom `role` (custom
+/// flags as given) as an actor.
+pub fn actor(
+    user_id: switchboard_events::Id,
+    role: &str,
+    flags: Option<&[&str]>,
+) -> crate::commands::Actor {
+    let flags: Option<Vec<String>> = flags.map(|f| f.iter().map(|s| (*s).to_owned()).collect());
+    crate::commands::Actor {
+        user_id,
+        authority: crate::auth::roles::Authority::new(role, flags.as_deref(), false),
+    }
+}

@@ -2,8 +2,8 @@
 //! ResetUserProfile, DeleteUser. Decisions are pure functions of the
 //! tenant's scope.
 
-use super::{CommandError, Decision};
-use crate::auth::roles;
+use super::{Actor, CommandError, Decision};
+use crate::auth::roles::{self, Authority};
 use crate::schema::Table;
 use switchboard_events::domain::{
     ExtensionCreated, ExtensionType, PrimaryExtensionChanged, SecretKind, UserCreated, UserDeleted,
@@ -159,6 +159,39 @@ pub fn assignable_role(scope: &Scope, role: &str) -> Result<String, CommandError
         .ok_or_else(|| CommandError::invalid("role", format!("no role named {role:?}")))
 }
 
+/// The role `role` as `by` may give it (to a new user or by a role change):
+/// assignable in the tenant ([`assignable_role`]) and within the actor's
+/// own authority, so nobody hands out a capability, a permission flag or
+/// the Admin role they do not hold. `field` names the request field.
+pub fn grantable_role(
+    scope: &Scope,
+    by: &Actor,
+    role: &str,
+    field: &str,
+) -> Result<String, CommandError> {
+    let role = assignable_role(scope, role).map_err(|e| match e {
+        CommandError::Validation { message, .. } => CommandError::invalid(field, message),
+        other => other,
+    })?;
+    by.must_cover(&Authority::of_role(Some(scope), &role, false), field)?;
+    Ok(role)
+}
+
+/// What a user of the tenant holds.
+pub fn authority_of(scope: &Scope, u: &UserView) -> Authority {
+    Authority::of_role(Some(scope), &u.role, false)
+}
+
+/// Refuses unless `by` may act on `u` as an administrator: itself, or a
+/// user who holds nothing `by` does not (no resetting the password of, or
+/// disabling, someone above you).
+pub fn may_manage(scope: &Scope, by: &Actor, u: &UserView) -> Result<(), CommandError> {
+    if by.user_id == u.id {
+        return Ok(());
+    }
+    by.must_cover(&authority_of(scope, u), "id")
+}
+
 /// How a user gets the extension behind a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NumberClaim {
@@ -224,10 +257,13 @@ pub struct CreateUser {
     pub extension_number: ExtensionNumber,
     /// Validated other fields.
     pub attrs: Fields,
+    /// Who creates it (the role given must be within its authority).
+    pub by: Actor,
 }
 
-/// Decides CreateUser: unique name, assignable role, a free (or unlinked)
-/// extension number. User, extension, secrets and link land in one append.
+/// Decides CreateUser: unique name, a role the actor may give, a free (or
+/// unlinked) extension number. User, extension, secrets and link land in
+/// one append.
 pub fn create(scope: &Scope, cmd: CreateUser) -> Result<Decision, CommandError> {
     if scope.user_by_name(cmd.name.as_str()).is_some() {
         return Err(CommandError::conflict(
@@ -235,7 +271,7 @@ pub fn create(scope: &Scope, cmd: CreateUser) -> Result<Decision, CommandError> 
             format!("a user named {} already exists", cmd.name.as_str()),
         ));
     }
-    let role = assignable_role(scope, &cmd.role)?;
+    let role = grantable_role(scope, &cmd.by, &cmd.role, "role")?;
     let claim = claim_number(scope, &cmd.extension_number, "extension_number")?;
     let user_id = cmd.ids.user_id;
     let mut events = Vec::with_capacity(6);
@@ -326,12 +362,15 @@ pub struct UpdateUser {
     pub voicemail_pin_hash: Option<String>,
     /// Ids to use if the new number needs an extension and a link.
     pub ids: NewUserIds,
+    /// Who updates it (itself, or someone who holds at least what it holds).
+    pub by: Actor,
 }
 
 /// Decides UpdateUser: records only changed fields; moving the primary
 /// extension unlinks the old one and links the new one.
 pub fn update(scope: &Scope, table: &Table, cmd: UpdateUser) -> Result<Decision, CommandError> {
     let u = user(scope, cmd.user_id)?;
+    may_manage(scope, &cmd.by, u)?;
     let changes = table.diff(&u.attrs, &cmd.incoming);
     if changes.get("enabled") == Some(&Value::Bool(false)) && is_last_admin(scope, u) {
         return Err(last_admin());
@@ -421,35 +460,40 @@ fn move_primary(
     Ok(events)
 }
 
-/// Sets a secret (password, extension password or PIN) to a new hash.
+/// Sets a secret (password, extension password or PIN) to a new hash, for
+/// the actor itself or a user it [may manage](may_manage).
 pub fn set_secret(
     scope: &Scope,
+    by: &Actor,
     user_id: Id,
     kind: SecretKind,
     hash: String,
 ) -> Result<Decision, CommandError> {
     let u = user(scope, user_id)?;
+    may_manage(scope, by, u)?;
     Ok(Decision::events(vec![secret(user_id, kind, hash)]).expect(
         StreamId::of("user", user_id),
         Expected::Exactly(u.stamp.version),
     ))
 }
 
-/// Changes a user's role. Nobody changes their own role, and the last Admin
-/// cannot be demoted.
+/// Changes a user's role. Nobody changes their own role, the actor must
+/// hold what the user holds now and what the new role grants, and the last
+/// Admin cannot be demoted.
 pub fn change_role(
     scope: &Scope,
-    actor: Id,
+    by: &Actor,
     user_id: Id,
     role: &str,
 ) -> Result<Decision, CommandError> {
     let u = user(scope, user_id)?;
-    if actor == user_id {
+    if by.user_id == user_id {
         return Err(CommandError::Forbidden(
             "you cannot change your own role".into(),
         ));
     }
-    let role = assignable_role(scope, role)?;
+    may_manage(scope, by, u)?;
+    let role = grantable_role(scope, by, role, "role")?;
     if role == u.role {
         return Ok(Decision::none());
     }
@@ -498,9 +542,10 @@ pub fn reset_profile(
 }
 
 /// Deletes a user: unlinks its extensions, then deletes it. The last Admin
-/// cannot be deleted.
-pub fn delete(scope: &Scope, user_id: Id) -> Result<Decision, CommandError> {
+/// cannot be deleted, nor a user above the actor.
+pub fn delete(scope: &Scope, by: &Actor, user_id: Id) -> Result<Decision, CommandError> {
     let u = user(scope, user_id)?;
+    may_manage(scope, by, u)?;
     if is_last_admin(scope, u) {
         return Err(last_admin());
     }
@@ -568,7 +613,8 @@ mod tests {
         }
     }
 
-    use crate::commands::testing::given_in;
+    use crate::commands::testing::{actor, given_in, system_actor};
+    use crate::schema::user::USER as USER_TABLE;
     use switchboard_projections::Directory;
 
     const T: Id = Id(77);
@@ -591,6 +637,7 @@ mod tests {
             voicemail_pin_hash: "v".into(),
             extension_number: ExtensionNumber::parse(number, "extension_number").expect("number"),
             attrs: Fields::new(),
+            by: system_actor(),
         }
     }
 
@@ -698,26 +745,36 @@ mod tests {
             create(&Scope::default(), create_cmd(1, "boss", "100", "Admin")).expect("decides");
         let dir = after(std::slice::from_ref(&boss));
         assert!(matches!(
-            delete(scope(&dir), Id(1)),
+            delete(scope(&dir), &system_actor(), Id(1)),
             Err(CommandError::Conflict {
                 code: "LAST_ADMIN",
                 ..
             })
         ));
         assert!(matches!(
-            change_role(scope(&dir), Id(9), Id(1), "StandardUser"),
+            change_role(
+                scope(&dir),
+                &actor(Id(9), "Admin", None),
+                Id(1),
+                "StandardUser"
+            ),
             Err(CommandError::Conflict {
                 code: "LAST_ADMIN",
                 ..
             })
         ));
         assert!(matches!(
-            change_role(scope(&dir), Id(1), Id(1), "StandardUser"),
+            change_role(
+                scope(&dir),
+                &actor(Id(1), "Admin", None),
+                Id(1),
+                "StandardUser"
+            ),
             Err(CommandError::Forbidden(_))
         ));
         let second = create(scope(&dir), create_cmd(2, "alice", "101", "Admin")).expect("decides");
         let dir = after(&[boss, second]);
-        let d = delete(scope(&dir), Id(1)).expect("another admin remains");
+        let d = delete(scope(&dir), &system_actor(), Id(1)).expect("another admin remains");
         assert!(matches!(d.events.last(), Some(Event::UserDeleted(_))));
         assert!(d
             .events
@@ -734,8 +791,113 @@ mod tests {
         .expect("decides");
         let dir = after(&[alice]);
         assert_eq!(
-            change_role(scope(&dir), Id(9), Id(1), "StandardUser").expect("decides"),
+            change_role(
+                scope(&dir),
+                &actor(Id(9), "Admin", None),
+                Id(1),
+                "StandardUser"
+            )
+            .expect("decides"),
             Decision::none()
         );
+    }
+
+    /// A tenant with an Admin (1), a StandardUser (2) and a custom role
+    /// "Helpdesk" that manages users and holds the standard user's flags.
+    fn staffed() -> Directory {
+        let boss = create(&Scope::default(), create_cmd(1, "boss", "100", "Admin")).expect("boss");
+        let dir = after(std::slice::from_ref(&boss));
+        let alice =
+            create(scope(&dir), create_cmd(2, "alice", "101", "StandardUser")).expect("alice");
+        let helpdesk = Event::RoleCreated(switchboard_events::domain::RoleCreated {
+            role_id: Id(900),
+            name: "Helpdesk".into(),
+            description: String::new(),
+            permissions: HELPDESK.iter().map(|f| (*f).to_owned()).collect(),
+        });
+        let mut events: Vec<Event> = [boss, alice].into_iter().flat_map(|d| d.events).collect();
+        events.push(helpdesk);
+        given_in(T, &events)
+    }
+
+    const HELPDESK: &[&str] = &[
+        "user_management.users",
+        "general.voicemail_full_access",
+        "general.meeting",
+        "policies.internal_calls",
+        "policies.domestic_calls",
+    ];
+
+    fn helpdesk() -> Actor {
+        actor(Id(50), "Helpdesk", Some(HELPDESK))
+    }
+
+    fn escalation(r: Result<Decision, CommandError>) -> String {
+        match r {
+            Err(CommandError::Escalation { field, .. }) => field,
+            other => panic!("expected an escalation refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn given_a_user_manager_when_creating_or_promoting_an_admin_then_refused() {
+        let dir = staffed();
+        let s = scope(&dir);
+        let mut cmd = create_cmd(3, "mallory", "102", "Admin");
+        cmd.by = helpdesk();
+        assert_eq!(escalation(create(s, cmd)), "role");
+        assert_eq!(
+            escalation(change_role(s, &helpdesk(), Id(2), "Admin")),
+            "role"
+        );
+        // A role with a capability the manager lacks (queue management).
+        assert_eq!(
+            escalation(change_role(s, &helpdesk(), Id(2), "QueueManager")),
+            "role"
+        );
+        // What it holds itself it may give.
+        let mut cmd = create_cmd(3, "bob", "102", "StandardUser");
+        cmd.by = helpdesk();
+        assert!(create(s, cmd).is_ok());
+        let mut cmd = create_cmd(3, "carol", "102", "Helpdesk");
+        cmd.by = helpdesk();
+        assert!(create(s, cmd).is_ok());
+        // An Admin may create and promote Admins.
+        let admin = actor(Id(1), "Admin", None);
+        assert!(change_role(s, &admin, Id(2), "Admin").is_ok());
+    }
+
+    #[test]
+    fn given_a_user_manager_when_acting_on_an_admin_then_refused_but_on_itself_allowed() {
+        let dir = staffed();
+        let s = scope(&dir);
+        let reset = |by: &Actor, id| set_secret(s, by, id, SecretKind::Password, "h".into());
+        assert_eq!(escalation(reset(&helpdesk(), Id(1))), "id");
+        assert!(reset(&helpdesk(), Id(2)).is_ok(), "a standard user");
+        assert!(reset(&actor(Id(1), "Admin", None), Id(1)).is_ok(), "itself");
+        assert_eq!(escalation(delete(s, &helpdesk(), Id(1))), "id");
+        assert_eq!(
+            escalation(change_role(s, &helpdesk(), Id(1), "StandardUser")),
+            "id"
+        );
+        let mut off = Fields::new();
+        off.insert("enabled".into(), Value::Bool(false));
+        let disable = UpdateUser {
+            user_id: Id(1),
+            incoming: off,
+            extension_number: None,
+            voicemail_pin_hash: None,
+            ids: ids(9),
+            by: helpdesk(),
+        };
+        assert_eq!(escalation(update(s, &USER_TABLE, disable)), "id");
+    }
+
+    #[test]
+    fn given_a_manager_without_the_standard_flags_when_creating_a_standard_user_then_refused() {
+        let dir = staffed();
+        let mut cmd = create_cmd(3, "bob", "102", "StandardUser");
+        cmd.by = actor(Id(50), "Thin", Some(&["user_management.users"]));
+        assert_eq!(escalation(create(scope(&dir), cmd)), "role");
     }
 }

@@ -4,9 +4,11 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::caller::Caller;
-use crate::auth::roles::{self, Capability};
+use crate::auth::roles::{self, Authority, Capability};
+use crate::commands::Actor;
 use axum::http::StatusCode;
 use switchboard_events::{TenantId, SYSTEM_TENANT};
+use switchboard_projections::Directory;
 
 /// Refuses with 403 unless the caller's role allows `cap`.
 pub fn require(state: &AppState, caller: &Caller, cap: Capability) -> Result<(), ApiError> {
@@ -18,21 +20,30 @@ pub fn require(state: &AppState, caller: &Caller, cap: Capability) -> Result<(),
 }
 
 /// Whether the caller's role allows `cap` (custom roles looked up in the
-/// caller's own tenant).
+/// caller's own tenant, judged as they are now).
 pub fn allowed(state: &AppState, caller: &Caller, cap: Capability) -> bool {
     if roles::is_built_in(&caller.role) {
-        return roles::allows(&caller.role, None, cap);
+        // Built-in roles need no lookup (and no read lock).
+        let system = caller.home_tenant == SYSTEM_TENANT;
+        return Authority::new(&caller.role, None, system).allows(cap);
     }
-    let dir = state.pipeline.projector().read();
-    let flags = dir
-        .scope(caller.home_tenant)
-        .and_then(|s| {
-            s.roles_by_name
-                .get(&caller.role.to_lowercase())
-                .and_then(|id| s.roles.get(id))
-        })
-        .map(|r| r.permissions.clone());
-    roles::allows(&caller.role, flags.as_deref(), cap)
+    authority(&state.queries.read(), caller).allows(cap)
+}
+
+/// What the caller holds in `dir`: its role's capabilities and flags. Only
+/// users of the system scope get system-scope capabilities.
+pub fn authority(dir: &Directory, caller: &Caller) -> Authority {
+    let system = caller.home_tenant == SYSTEM_TENANT;
+    Authority::of_role(dir.scope(caller.home_tenant), &caller.role, system)
+}
+
+/// The acting caller as of `dir`, for decisions that depend on its
+/// privileges (call it inside the command's decision, under the lock).
+pub fn actor(dir: &Directory, caller: &Caller) -> Actor {
+    Actor {
+        user_id: caller.user_id,
+        authority: authority(dir, caller),
+    }
 }
 
 /// The tenant a tenant-scoped request acts in. The system administrator

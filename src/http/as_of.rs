@@ -1,12 +1,9 @@
 //! `?as_of=<RFC 3339 time | offset>`: answer a read as the directory was at
 //! that moment.
 //!
-//! `recorded_at` never decreases along offsets, so a time is a prefix of the
-//! log. The state is rebuilt by replaying that prefix into a fresh
-//! directory on a blocking thread; the cost is a replay of the prefix per
-//! request (see BENCHMARKS.md for replay rates), which is why it is an
-//! administrator's tool (`ViewAudit`). Without `as_of` the live projection
-//! is read as before.
+//! The queries layer rebuilds the state from the nearest retained snapshot
+//! ([`crate::queries::as_of`]); it is an administrator's tool (`ViewAudit`).
+//! Without `as_of` the live projection is read as before.
 
 use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
@@ -14,41 +11,22 @@ use crate::http::access::require;
 use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
+use crate::queries::ReadModel;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use parking_lot::RwLockReadGuard;
-use std::ops::Deref;
-use switchboard_projections::rebuild::{rebuild, Until};
-use switchboard_projections::Directory;
+use std::sync::Arc;
+use switchboard_projections::rebuild::Until;
 
 /// The state a read answers from: live, or rebuilt as of a past moment.
-pub struct AsOf(Option<Box<Directory>>);
-
-/// A read view of the directory (live under its read lock, or a past copy).
-pub enum DirView<'a> {
-    /// The live projection.
-    Live(RwLockReadGuard<'a, Directory>),
-    /// A rebuilt past state.
-    Past(&'a Directory),
-}
-
-impl Deref for DirView<'_> {
-    type Target = Directory;
-
-    fn deref(&self) -> &Directory {
-        match self {
-            DirView::Live(g) => g,
-            DirView::Past(d) => d,
-        }
-    }
-}
+pub struct AsOf(Option<Arc<ReadModel>>);
 
 impl AsOf {
-    /// The directory to answer from.
-    pub fn read<'a>(&'a self, state: &'a AppState) -> DirView<'a> {
+    /// The directory to answer from: the live projection's published
+    /// version, or the rebuilt past state.
+    pub fn read(&self, state: &AppState) -> Arc<ReadModel> {
         match &self.0 {
-            Some(d) => DirView::Past(d),
-            None => DirView::Live(state.pipeline.projector().read()),
+            Some(d) => d.clone(),
+            None => state.queries.read(),
         }
     }
 
@@ -77,29 +55,6 @@ pub fn parse(raw: &str) -> Result<Until, ApiError> {
         })
 }
 
-/// Rebuilds the directory as of `until` (blocking work on a blocking thread).
-pub async fn rebuild_at(state: &AppState, until: Until) -> Result<Directory, ApiError> {
-    let log = state.pipeline.log().clone();
-    // Never beyond what the live projection has applied: a request must not
-    // see events the live view does not show yet.
-    let applied = state.pipeline.projector().applied();
-    let until = match until {
-        Until::Offset(n) => Until::Offset(n.min(applied)),
-        other => other,
-    };
-    tokio::task::spawn_blocking(move || {
-        let mut dir = Directory::default();
-        let bounded = log.read_all(1).take_while(move |e| match e {
-            Ok(env) => env.offset <= applied,
-            Err(_) => true,
-        });
-        rebuild(&mut dir, bounded, until, |_, _, _| {}).map(|_| dir)
-    })
-    .await
-    .map_err(|e| ApiError::unavailable(format!("rebuilding the past state failed: {e}")))?
-    .map_err(|e| ApiError::unavailable(format!("rebuilding the past state failed: {e}")))
-}
-
 impl FromRequestParts<AppState> for AsOf {
     type Rejection = ApiError;
 
@@ -118,7 +73,11 @@ impl FromRequestParts<AppState> for AsOf {
         let until = parse(&raw)?;
         let caller = Caller::from_request_parts(parts, state).await?;
         require(state, &caller, Capability::ViewAudit)?;
-        Ok(AsOf(Some(Box::new(rebuild_at(state, until).await?))))
+        let past =
+            state.queries.as_of(until).await.map_err(|e| {
+                ApiError::unavailable(format!("rebuilding the past state failed: {e}"))
+            })?;
+        Ok(AsOf(Some(past)))
     }
 }
 

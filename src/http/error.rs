@@ -17,6 +17,8 @@ pub struct ApiError {
     pub message: String,
     /// Structured detail (`{"field": ...}` for validation errors), or null.
     pub detail: Value,
+    /// Seconds to send in `Retry-After` (429, 503), if any.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -27,7 +29,36 @@ impl ApiError {
             code,
             message: message.into(),
             detail: Value::Null,
+            retry_after: None,
         }
+    }
+
+    /// Asks the client to retry after `wait` (whole seconds, at least 1).
+    pub fn retry_after(mut self, wait: std::time::Duration) -> ApiError {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+
+    /// 429 `TOO_MANY_ATTEMPTS`: the password-guessing throttle refused.
+    pub fn too_many_attempts(wait: std::time::Duration) -> ApiError {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_ATTEMPTS",
+            "too many failed password attempts; retry later",
+        )
+        .retry_after(wait)
+    }
+
+    /// Answers `body` (the dialect's shape of this error) with this
+    /// error's status and headers.
+    pub fn respond(&self, body: Value) -> Response {
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 
     /// Adds detail.
@@ -85,6 +116,10 @@ impl From<CommandError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, code, message)
             }
             CommandError::Forbidden(m) => ApiError::forbidden(m),
+            CommandError::Escalation { field, message } => {
+                ApiError::forbidden(format!("{field}: {message}"))
+                    .with_detail(json!({ "field": field, "reason": message }))
+            }
             CommandError::Unavailable(m) => {
                 tracing::error!(reason = %m, "write refused: log unavailable");
                 ApiError::unavailable("the directory cannot accept changes right now")
@@ -98,6 +133,6 @@ impl IntoResponse for ApiError {
         let body = json!({
             "errors": [{ "code": self.code, "message": self.message, "detail": self.detail }]
         });
-        (self.status, axum::Json(body)).into_response()
+        self.respond(body)
     }
 }

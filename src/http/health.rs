@@ -17,9 +17,10 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     let ready = app.is_ready();
     let body = json!({
         "status": if ready { "ready" } else { "starting" },
-        "log_head": app.pipeline.log().head(),
-        "projected": app.pipeline.projector().applied(),
-        "writable": app.pipeline.log().is_writable(),
+        "log_head": app.queries.log_head(),
+        "projected": app.queries.applied(),
+        "writable": app.pipeline.is_writable(),
+        "following": app.pipeline.following(),
     });
     let status = if ready {
         StatusCode::OK

@@ -87,42 +87,36 @@ pub fn respond(
     Ok(Json(json!({ "count": page.count, "items": page.items })))
 }
 
-/// Builds a list schema from a resource's core fields and its field table.
-/// Called once per resource (the result is leaked into a `'static` so the
-/// query engine can borrow it for the life of the process).
-pub fn schema_from_table(
-    core: &[(&'static str, crate::schema::ListType)],
-    core_search: &[&'static str],
-    table: &crate::schema::Table,
-    default_order: &'static [(&'static str, switchboard_projections::query::Dir)],
-) -> ListSchema {
-    use switchboard_projections::query::FieldType;
-    let convert = |t: crate::schema::ListType| match t {
-        crate::schema::ListType::String => FieldType::String,
-        crate::schema::ListType::Number => FieldType::Number,
-        crate::schema::ListType::Bool => FieldType::Bool,
-        crate::schema::ListType::DateTime => FieldType::DateTime,
-    };
-    let fields: Vec<(&'static str, FieldType)> = core
-        .iter()
-        .map(|(n, t)| (*n, convert(*t)))
-        .chain(
-            table
-                .list_fields()
-                .into_iter()
-                .map(|(n, t)| (n, convert(t))),
-        )
-        .collect();
-    let search: Vec<&'static str> = core_search
-        .iter()
-        .copied()
-        .chain(table.search_fields())
-        .collect();
-    ListSchema {
-        fields: Box::leak(fields.into_boxed_slice()),
-        search: Box::leak(search.into_boxed_slice()),
-        default_order,
-    }
+pub use crate::queries::lists::schema_from_table;
+
+/// Parses the list query against `schema` (a bad one is a 400 naming the parameter).
+pub fn parse(params: &ListParams, schema: &ListSchema) -> Result<ListQuery, ApiError> {
+    ListQuery::parse(&params.0, schema).map_err(|e| ApiError::validation(&e.param, e.message))
+}
+
+/// Answers `{count, items}` from memoized item renderings (`bool`: the
+/// caller's spliced flag).
+pub fn answer_rendered(
+    count: usize,
+    items: Vec<(super::render_cache::Rendered, bool)>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let capacity = 32 + items.iter().map(|(r, _)| r.bytes.len() + 1).sum::<usize>();
+    let body = super::render_cache::page_body(count, items, capacity);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Answers `{count, items}` for a page the queries layer computed.
+pub fn answer(count: usize, items: impl IntoIterator<Item = Map<String, Value>>) -> Json<Value> {
+    let items: Vec<Value> = items.into_iter().map(Value::Object).collect();
+    Json(json!({ "count": count, "items": items }))
 }
 
 #[cfg(test)]

@@ -8,23 +8,28 @@
 
 pub mod access;
 pub mod as_of;
+pub mod cors;
 pub mod error;
 pub mod extract;
+pub mod forwarded;
 pub mod health;
 pub mod list;
 pub mod portsip;
+pub mod render_cache;
+pub mod routes;
 pub mod vendors;
+
+pub use routes::{route_table, Access, Dialect, Effect, RouteSpec};
 
 use crate::auth::password::SecretHasher;
 use crate::auth::throttle::Throttle;
 use crate::commands::Pipeline;
 use crate::config::Config;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Request, State};
 use axum::http::{HeaderName, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use error::ApiError;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,8 +41,12 @@ use tower_http::trace::TraceLayer;
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
-    /// The write side (and, through it, the projector and the log).
+    /// The write side.
     pub pipeline: Arc<Pipeline>,
+    /// The read side.
+    pub queries: Arc<crate::queries::Queries>,
+    /// Memoized list item renderings.
+    pub render_cache: Arc<render_cache::RenderCache>,
     /// The effective configuration.
     pub config: Arc<Config>,
     /// argon2id with the configured cost.
@@ -51,38 +60,41 @@ pub struct AppState {
     /// Becomes `true` when shutdown begins (long-lived responses such as
     /// event streams end themselves so shutdown need not wait for them).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// "Now" for every expiry and retention decision (a test clock in tests).
+    pub clock: crate::clock::SharedClock,
+    /// Webhook delivery (status, attempts and resume for the admin routes).
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// The key PBX secrets are sealed with before they reach the log.
+    pub secrets: Arc<crate::secrets::SecretKey>,
+    /// Permits for requests in progress (`max_concurrent_requests`).
+    pub admission: Arc<tokio::sync::Semaphore>,
+    /// The open change streams of each user (capped per user).
+    pub streams: Arc<portsip::events::Streams>,
 }
 
 impl AppState {
     /// Ready = replayed, following, and the log takes writes.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire) && self.pipeline.log().is_writable()
+        self.ready.load(Ordering::Acquire)
+            && self.pipeline.following()
+            && self.pipeline.is_writable()
     }
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Builds the whole router.
+/// Builds the whole router: every dialect's declared routes
+/// ([`routes::dialects`]) behind the service-wide layers.
 pub fn router(state: AppState) -> Router {
-    let api = portsip::routes()
-        .merge(vendors::voipappz::routes())
-        .fallback(route_not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), require_ready));
-
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .nest(
-            "/api/v1/user-extensions",
-            vendors::user_extensions::routes(state.clone()),
-        )
-        .nest("/api", api)
-        .nest("/client", vendors::client_users::routes(state.clone()))
-        .nest("/Etelecom", vendors::etelecom::routes(state.clone()))
-        .fallback(route_not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+    let router = routes::dialects(&state)
+        .fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
+            routes::route_not_found(&m, u.path())
+        })
+        .method_not_allowed_fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
+            routes::method_not_allowed(&m, u.path())
+        })
         .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(state.clone(), client_address))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -96,33 +108,34 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-}
-
-/// API requests wait for the startup replay: answering from a half-built
-/// view would be wrong, so say so.
-async fn require_ready(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !state.ready.load(Ordering::Acquire) {
-        return ApiError::unavailable("the directory is still loading; retry shortly")
-            .into_response();
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    // Outermost, so preflights are answered before routing (which would say
+    // 405) and every answer, errors included, carries the CORS headers.
+    // `app::start` has refused an invalid CORS setting already.
+    match cors::layer(&state.config) {
+        Ok(Some(cors)) => router.layer(cors),
+        _ => router,
     }
+}
+
+/// The client's address, as [`forwarded::client_ip`] finds it (the TCP
+/// peer unless it is a trusted proxy), put in the request's extensions
+/// once for everything downstream (throttle, event metadata).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+async fn client_address(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: middleware::Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let ip = forwarded::client_ip(peer, req.headers(), &state.config.trusted_proxies);
+    req.extensions_mut().insert(ClientIp(ip));
     next.run(req).await
-}
-
-async fn route_not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "ROUTE_NOT_FOUND",
-        format!("no route serves {method} {}", uri.path()),
-    )
-}
-
-async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
-        format!("{method} is not allowed on {}", uri.path()),
-    )
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -28,6 +28,12 @@
 //! * **Outbound caller IDs**: `provider_id` (non-empty) and `caller_id`
 //!   (1–64 characters) are required; at most one item may be `preferred`.
 //! * **BLFs**: all four keys are optional strings.
+//! * **List sizes**: the spec gives no `maxItems`; these limits bound what a
+//!   client can make every later read render: at most [`BLFS_MAX`] BLF
+//!   keys (more than any phone with expansion modules shows),
+//!   [`CALLER_IDS_MAX`] outbound caller IDs, [`CUSTOM_FORWARD_RULES_MAX`]
+//!   custom forward rules and [`RANGES_PER_DAY_MAX`] ranges per day of
+//!   weekly hours. A longer list is a 400 naming the field.
 //! * **URLs** (webhooks): the spec's pattern for `url` (`[a-z0-9]{6,64}`) is a
 //!   copy-paste of the credential pattern and cannot describe a URL; an
 //!   absolute `http(s)://` URL of at most 128 characters is required instead.
@@ -68,6 +74,14 @@ pub const FORWARD_TIMEOUT_MAX: i64 = 600;
 pub const FORWARD_NUMBER_MAX: usize = 64;
 /// Longest outbound caller ID (spec).
 pub const CALLER_ID_MAX: usize = 64;
+/// Most BLF keys a user may have.
+pub const BLFS_MAX: usize = 256;
+/// Most outbound caller IDs a user or tenant may have.
+pub const CALLER_IDS_MAX: usize = 64;
+/// Most custom forward rules a user may have.
+pub const CUSTOM_FORWARD_RULES_MAX: usize = 64;
+/// Most time ranges one day of weekly hours may have.
+pub const RANGES_PER_DAY_MAX: usize = 48;
 /// Longest outbound caller ID description (spec).
 pub const CALLER_ID_DESCRIPTION_MAX: usize = 1024;
 /// Longest accepted time zone name or language tag.
@@ -412,6 +426,18 @@ fn array<'a>(v: &'a Json, path: &str) -> Result<&'a Vec<Json>, FieldError> {
         .ok_or_else(|| FieldError::new(path, "must be an array"))
 }
 
+/// An array of at most `max` items.
+fn bounded<'a>(v: &'a Json, path: &str, max: usize) -> Result<&'a Vec<Json>, FieldError> {
+    let items = array(v, path)?;
+    if items.len() > max {
+        return Err(FieldError::new(
+            path,
+            format!("must have at most {max} items"),
+        ));
+    }
+    Ok(items)
+}
+
 fn closed(m: &Map<String, Json>, allowed: &[&str], path: &str) -> Result<(), FieldError> {
     match m.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(FieldError::new(join(path, k), "unknown field")),
@@ -517,7 +543,7 @@ fn day_hours(v: &Json, path: &str) -> Result<Value, FieldError> {
     }
     if let Some(ranges) = get(m, "ranges") {
         let rpath = join(path, "ranges");
-        let items = array(ranges, &rpath)?;
+        let items = bounded(ranges, &rpath, RANGES_PER_DAY_MAX)?;
         let mut parsed: Vec<(u32, u32, usize)> = Vec::with_capacity(items.len());
         let mut list = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
@@ -642,7 +668,7 @@ fn forward_rule(
 }
 
 fn custom_forward_rules(v: &Json, path: &str) -> Result<Value, FieldError> {
-    let items = array(v, path)?;
+    let items = bounded(v, path, CUSTOM_FORWARD_RULES_MAX)?;
     let mut list = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let ipath = index(path, i);
@@ -689,7 +715,7 @@ fn custom_forward_rules(v: &Json, path: &str) -> Result<Value, FieldError> {
 // ---------------------------------------------------------------- lists
 
 fn caller_ids(v: &Json, path: &str, preferred: bool) -> Result<Value, FieldError> {
-    let items = array(v, path)?;
+    let items = bounded(v, path, CALLER_IDS_MAX)?;
     let allowed: &[&str] = if preferred {
         &["provider_id", "caller_id", "preferred", "description"]
     } else {
@@ -739,7 +765,7 @@ fn caller_ids(v: &Json, path: &str, preferred: bool) -> Result<Value, FieldError
 
 fn blfs(v: &Json, path: &str) -> Result<Value, FieldError> {
     const KEYS: [&str; 4] = ["key", "value", "first_name", "last_name"];
-    let items = array(v, path)?;
+    let items = bounded(v, path, BLFS_MAX)?;
     let mut list = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let ipath = index(path, i);
@@ -782,6 +808,39 @@ mod tests {
     }
 
     const HOURS: Kind = Kind::WeekHours { with_mode: true };
+
+    #[test]
+    fn lists_are_bounded() {
+        let blf = json!({"key": "k"});
+        ok(Kind::Blfs, json!(vec![blf.clone(); BLFS_MAX]));
+        assert_eq!(
+            bad(Kind::Blfs, json!(vec![blf; BLFS_MAX + 1])),
+            e("f", "must have at most 256 items")
+        );
+        let id = json!({"provider_id": "p", "caller_id": "1"});
+        assert_eq!(
+            bad(
+                Kind::CallerIds { preferred: true },
+                json!(vec![id; CALLER_IDS_MAX + 1])
+            ),
+            e("f", "must have at most 64 items")
+        );
+        let rule = json!({"action": "HANGUP", "type": "ALL_HOURS"});
+        assert_eq!(
+            bad(
+                Kind::CustomForwardRules,
+                json!(vec![rule; CUSTOM_FORWARD_RULES_MAX + 1])
+            ),
+            e("f", "must have at most 64 items")
+        );
+        let ranges: Vec<Json> = (0..=RANGES_PER_DAY_MAX)
+            .map(|i| json!({"from": format!("{:02}:00", i % 24), "to": "24:00"}))
+            .collect();
+        assert_eq!(
+            bad(HOURS, json!({"monday": {"ranges": ranges}})),
+            e("f.monday.ranges", "must have at most 48 items")
+        );
+    }
 
     #[test]
     fn str_lengths_count_chars() {

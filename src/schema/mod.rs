@@ -540,6 +540,44 @@ impl Table {
         }
     }
 
+    /// A listed field's value as lists filter and sort it, without rendering:
+    /// exactly what [`Table::render`] would produce for it, read as `ty`
+    /// (`None`: as rendered). `None` in the result is null (unset without a
+    /// default, cleared, a secret, or not a scalar of that type).
+    pub fn list_scalar<'a>(
+        &self,
+        attrs: &'a Fields,
+        name: &str,
+        ty: Option<switchboard_projections::query::FieldType>,
+    ) -> Option<switchboard_projections::query::Scalar<'a>> {
+        use switchboard_projections::query::{parse_datetime, FieldType, Scalar};
+        let field = self.field(name)?;
+        if matches!(field.kind, Kind::Secret { .. } | Kind::Accepted) {
+            return None;
+        }
+        let scalar = match attrs.get(field.name) {
+            Some(Value::Null) | None => match field.default {
+                Default::Bool(b) => Scalar::Bool(b),
+                Default::Int(i) => Scalar::Num(i as f64),
+                Default::Str(s) => Scalar::Str(s),
+                _ => return None,
+            },
+            Some(Value::Bool(b)) => Scalar::Bool(*b),
+            Some(Value::Int(i)) => Scalar::Num(*i as f64),
+            Some(Value::Float(f)) if f.is_finite() => Scalar::Num(*f),
+            Some(Value::Str(s)) => Scalar::Str(s),
+            Some(_) => return None,
+        };
+        match (ty, scalar) {
+            (None, s)
+            | (Some(FieldType::String), s @ Scalar::Str(_))
+            | (Some(FieldType::Number), s @ Scalar::Num(_))
+            | (Some(FieldType::Bool), s @ Scalar::Bool(_)) => Some(s),
+            (Some(FieldType::DateTime), Scalar::Str(s)) => parse_datetime(s).map(Scalar::DateTime),
+            _ => None,
+        }
+    }
+
     /// `(name, type)` of every filterable field, in table order.
     pub fn list_fields(&self) -> Vec<(&'static str, ListType)> {
         self.fields
@@ -627,9 +665,9 @@ pub(crate) mod spec {
     use serde_json::{Map, Value as Json};
 
     /// Directory holding `portsip-users-openapi.json` and
-    /// `portsip-companion-openapi.json`. Adjust when moving the module
-    /// (in the project: `concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/spec")`).
-    pub const SPEC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/spec");
+    /// `portsip-companion-openapi.json`: the repository's own copy
+    /// (`spec/README.md` says where it comes from), so a clone alone passes.
+    pub const SPEC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/spec");
 
     /// Loads a spec file; panics loudly when it is missing.
     pub fn load(file: &str) -> Json {
@@ -841,6 +879,30 @@ pub(crate) mod spec {
         };
         if !ok {
             out.push(format!("{path}: default {sdef:?} vs {:?}", f.default));
+        }
+    }
+    #[cfg(test)]
+    mod tests {
+        use super::SPEC_DIR;
+        use sha2::{Digest, Sha256};
+
+        /// The copies are the reference the code conforms to: an edit that
+        /// makes a conformance test pass by changing the spec must show up.
+        #[test]
+        fn the_spec_copies_are_unaltered() {
+            let sums = std::fs::read_to_string(format!("{SPEC_DIR}/SHA256SUMS")).expect("sums");
+            let mut checked = 0;
+            for line in sums.lines().filter(|l| !l.trim().is_empty()) {
+                let (want, file) = line.split_once("  ").expect("`sha256  file` lines");
+                let bytes = std::fs::read(format!("{SPEC_DIR}/{file}")).expect(file);
+                let got: String = Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                assert_eq!(got, want, "spec/{file} differs from SHA256SUMS");
+                checked += 1;
+            }
+            assert_eq!(checked, 7, "every spec file is listed");
         }
     }
 }

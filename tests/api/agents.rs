@@ -398,10 +398,13 @@ async fn deleting_a_user_or_queue_removes_the_agent_and_logs_it_out() {
     );
 
     // deleting the queue logs ann out of it first (the history ends there)
-    app.post(
-        &format!("/api/call_queues/{q2}/destroy"),
-        Some(&t.admin),
-        &json!({}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/call_queues/{q2}/destroy"),
+            Some(&t.admin),
+            &json!({}),
+        )
+        .await,
     )
     .await;
     let h = history(&app, &t.admin, &ann_id, "").await;

@@ -27,7 +27,7 @@ fn canonical_of(dir: &Directory) -> BTreeMap<u64, String> {
 }
 
 fn live_canonical(app: &TestApp) -> BTreeMap<u64, String> {
-    canonical_of(&app.state().pipeline.projector().read())
+    canonical_of(&app.state().queries.read())
 }
 
 /// What the population created.
@@ -286,7 +286,7 @@ async fn replay_at_the_head_gives_the_live_projection_as_canonical_json() {
             "{section} is in the canonical state"
         );
     }
-    let head = app.state().pipeline.log().head();
+    let head = app.state().queries.log_head();
     assert!(live.len() >= 2, "system scope and the tenant");
     // While the server runs, the tools refuse clearly (sled's lock).
     let busy = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -466,16 +466,15 @@ async fn a_snapshot_from_another_log_is_not_used() {
 
 /// The offset of the last applied event.
 fn head(app: &TestApp) -> u64 {
-    app.state().pipeline.projector().applied()
+    app.state().queries.applied()
 }
 
 /// RFC 3339 (with microseconds) of the event at `offset`.
 fn time_of(app: &TestApp, offset: u64) -> String {
     let env = app
         .state()
-        .pipeline
-        .log()
-        .get(offset)
+        .queries
+        .record(offset)
         .expect("reads")
         .expect("present");
     switchboard_events::export::format_micros(env.recorded_at)
@@ -841,4 +840,53 @@ async fn audit_logs_are_served_from_the_log_per_tenant_with_list_options() {
     let standard = app.token_for("bob", "Passw0rd-123", "acme.example").await;
     let r = app.get("/api/audit_logs", Some(&standard)).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_audit_index_survives_restarts_and_is_rebuilt_from_the_log_when_lost() {
+    let mut app = spawn_app_with(|c| {
+        c.snapshot_every_events = 5;
+        c.snapshot_retain_every_events = 5;
+    })
+    .await;
+    let w = populate(&app).await;
+    let page = |app: &TestApp| {
+        let token = w.t.admin.clone();
+        let base = app.base.clone();
+        let client = app.client.clone();
+        async move {
+            let r = client
+                .get(format!("{base}/api/audit_logs?top=100"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("audit_logs");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let all = page(&app).await;
+    assert!(all["count"].as_u64().is_some_and(|n| n > 3), "{all}");
+    app.restart().await;
+    assert_eq!(
+        page(&app).await,
+        all,
+        "the index persisted across a restart"
+    );
+    app.stop().await;
+    let index = switchboard::queries::audit::index_path(&app.data_dir());
+    std::fs::remove_file(&index).expect("the index is a file beside the log");
+    app.restart().await;
+    assert_eq!(page(&app).await, all, "rebuilt from the log");
+
+    // as_of from a retained snapshot answers as a replay from the start does.
+    let retained = switchboard::snapshots::retained(&app.data_dir());
+    assert!(!retained.is_empty(), "snapshots were retained for as_of");
+    let at = head(&app) - 2;
+    let url = format!("/api/users?as_of={at}");
+    let from_snapshot = json_of(app.get(&url, Some(&w.t.admin)).await).await;
+    std::fs::remove_dir_all(switchboard::snapshots::retained_dir(&app.data_dir()))
+        .expect("remove retained snapshots");
+    let from_start = json_of(app.get(&url, Some(&w.t.admin)).await).await;
+    assert_eq!(from_snapshot, from_start);
 }

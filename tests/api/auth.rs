@@ -60,8 +60,25 @@ async fn wrong_credentials_get_401_and_are_throttled() {
     }
     // Blocked now, even with the right password.
     let resp = app.sign_in("admin", ADMIN_PASSWORD, None).await;
-    assert!(resp.headers().contains_key("retry-after"));
+    let retry_after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("whole seconds");
+    assert!(
+        (1..=300).contains(&retry_after),
+        "the wait is what is left of the 5-minute window: {retry_after}"
+    );
     assert_error(resp, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
+    // Still blocked just before the window ends, free once it has passed.
+    app.clock.advance(std::time::Duration::from_secs(
+        retry_after.saturating_sub(2),
+    ));
+    let resp = app.sign_in("admin", ADMIN_PASSWORD, None).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.clock.advance(std::time::Duration::from_secs(3));
+    let resp = app.sign_in("admin", ADMIN_PASSWORD, None).await;
+    assert_eq!(resp.status(), StatusCode::OK, "the window expired");
     // Unknown accounts and unknown domains are 401 too, indistinguishably.
     assert_error(
         app.sign_in("nobody", "x", Some("no.such.domain")).await,
@@ -73,7 +90,7 @@ async fn wrong_credentials_get_401_and_are_throttled() {
 
 #[tokio::test]
 async fn missing_bad_and_expired_tokens_get_401() {
-    let app = spawn_app_with(|c| c.access_token_ttl_secs = 1).await;
+    let app = spawn_app_with(|c| c.access_token_ttl_secs = 60).await;
     assert_error(
         app.get("/api/auth/user", None).await,
         StatusCode::UNAUTHORIZED,
@@ -87,7 +104,9 @@ async fn missing_bad_and_expired_tokens_get_401() {
     )
     .await;
     let token = app.admin_token().await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let resp = app.get("/api/auth/user", Some(&token)).await;
+    assert_eq!(resp.status(), StatusCode::OK, "valid within its lifetime");
+    app.clock.advance(std::time::Duration::from_secs(61));
     assert_error(
         app.get("/api/auth/user", Some(&token)).await,
         StatusCode::UNAUTHORIZED,

@@ -157,16 +157,22 @@ async fn business_favorites_belong_to_each_user() {
         .await;
     assert_error(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     // Deleting the contact drops the favorite with it.
-    app.post(
-        &format!("/api/user/business_contacts/{acme}/favorite"),
-        Some(&ann),
-        &json!({}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/user/business_contacts/{acme}/favorite"),
+            Some(&ann),
+            &json!({}),
+        )
+        .await,
     )
     .await;
-    app.post(
-        &format!("/api/contacts/{acme}/destroy"),
-        Some(&admin),
-        &json!({}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/contacts/{acme}/destroy"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await,
     )
     .await;
     let a = json_of(app.get("/api/user/business_contacts", Some(&ann)).await).await;

@@ -5,7 +5,9 @@
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::sync::Arc;
 use switchboard::app::{self, Running};
+use switchboard::clock::TestClock;
 use switchboard::config::Config;
 
 /// The system administrator's password in tests.
@@ -17,6 +19,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// The service's clock: `app.clock.advance(d)` moves past a TTL at once.
+    pub clock: Arc<TestClock>,
     running: Option<Running>,
     config: Config,
 }
@@ -54,7 +58,20 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = test_config(dir.path().join("data"));
     adjust(&mut config);
-    let running = app::start(config.clone()).await.expect("service starts");
+    started(dir, config, None).await
+}
+
+/// Starts the service (on `log` if given) with a fresh test clock and
+/// waits until it is ready.
+async fn started(
+    dir: tempfile::TempDir,
+    config: Config,
+    log: Option<Arc<dyn switchboard_events::EventLog>>,
+) -> TestApp {
+    let clock = TestClock::new();
+    let running = app::start_with(config.clone(), clock.clone(), log)
+        .await
+        .expect("service starts");
     running.ready().await;
     let addr = running.addr;
     TestApp {
@@ -62,18 +79,37 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),
         dir,
+        clock,
         running: Some(running),
         config,
     }
 }
 
+/// Starts the service on an already-open log (a wrapper that injects
+/// faults) over `dir`, and waits until ready.
+pub async fn spawn_app_on_log(
+    dir: tempfile::TempDir,
+    log: Arc<dyn switchboard_events::EventLog>,
+) -> TestApp {
+    init_tracing();
+    let config = test_config(dir.path().join("data"));
+    started(dir, config, Some(log)).await
+}
+
 impl TestApp {
+    /// Asks the service to stop without waiting (in-flight requests go on).
+    pub fn begin_shutdown(&self) {
+        if let Some(r) = &self.running {
+            r.shutdown();
+        }
+    }
+
     /// Stops the service gracefully and starts it again on the same data.
     pub async fn restart(&mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await.expect("clean stop");
         }
-        let running = app::start(self.config.clone())
+        let running = app::start_with_clock(self.config.clone(), self.clock.clone())
             .await
             .expect("service restarts");
         running.ready().await;
@@ -93,6 +129,9 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// A GET. `#[must_use]`: a request whose answer nobody checks proves nothing
+    /// (and a failed setup step would surface later as a confusing failure).
+    #[must_use = "check the answer (status or body) of every request"]
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         let mut req = self.client.get(self.url(path));
         if let Some(t) = token {
@@ -101,6 +140,8 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    /// A POST with a JSON body; `#[must_use]` like [`TestApp::get`].
+    #[must_use = "check the answer (status or body) of every request"]
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
         let mut req = self.client.post(self.url(path)).json(body);
         if let Some(t) = token {
@@ -125,6 +166,15 @@ impl TestApp {
         let body: Value = resp.json().await.expect("json");
         body["access_token"].as_str().expect("token").to_owned()
     }
+}
+
+/// Asserts a successful (2xx) answer, for setup steps a test relies on, and
+/// returns its JSON body (`null` when there is none).
+pub async fn ok(resp: Response) -> Value {
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    assert!(status.is_success(), "expected 2xx, got {status}: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 /// Asserts a PortSIP error answer and returns its first error.
@@ -226,6 +276,15 @@ impl TestApp {
     /// The running service's shared state (projector and log).
     pub fn state(&self) -> &switchboard::http::AppState {
         &self.running.as_ref().expect("the service is running").state
+    }
+
+    /// The running service's log (tests that write records directly).
+    pub fn log(&self) -> std::sync::Arc<dyn switchboard_events::EventLog> {
+        self.running
+            .as_ref()
+            .expect("the service is running")
+            .log
+            .clone()
     }
 
     /// The data directory.

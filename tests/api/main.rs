@@ -2,29 +2,44 @@
 //! fresh temporary data directory. One binary, one module per feature.
 
 mod helpers;
+#[path = "../support/receiver.rs"]
+mod receiver;
 
 mod agents;
 mod audit;
 mod auth;
 mod business_contacts;
 mod contacts;
+mod cors;
 mod cross_dialect;
 mod extension_contacts;
 mod extensions;
+mod failures;
+mod faults;
+mod fuzz;
 mod group_members;
 mod groups;
+mod limits;
 mod links;
+mod matrix;
 mod presence;
+mod privilege;
 mod queues;
 mod ring_groups;
 mod roles;
+mod secrets;
 mod service;
 mod sse;
+mod streams;
 mod sync;
 mod tenants;
+mod throttle;
 mod users;
 mod vendor_client_users;
 mod vendor_common;
 mod vendor_etelecom;
+mod vendor_isolation;
 mod vendor_user_extensions;
 mod vendor_voipappz;
+mod webhooks;
+mod world;

@@ -229,10 +229,13 @@ async fn queue_numbers_share_the_tenant_number_space() {
     let other = app.tenant("other.example").await;
     create_queue(&app, &other.admin, "Support", "800").await;
     // deleting frees the number
-    app.post(
-        &format!("/api/call_queues/{id}/destroy"),
-        Some(&t.admin),
-        &json!({}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/call_queues/{id}/destroy"),
+            Some(&t.admin),
+            &json!({}),
+        )
+        .await,
     )
     .await;
     let resp = app.get("/api/extension_numbers/800", Some(&t.admin)).await;

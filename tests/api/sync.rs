@@ -92,26 +92,41 @@ async fn diffs_follow_rfc6578() {
     let (items, t1) = full_diff(&app, base, &ann, &t0, None).await;
     assert!(items.is_empty(), "nothing changed yet");
 
-    app.post(
-        &format!("{base}/{change}"),
-        Some(&ann),
-        &json!({"title": "v2"}),
+    crate::helpers::ok(
+        app.post(
+            &format!("{base}/{change}"),
+            Some(&ann),
+            &json!({"title": "v2"}),
+        )
+        .await,
     )
     .await;
-    app.post(
-        &format!("{base}/{change}"),
-        Some(&ann),
-        &json!({"title": "v3"}),
+    crate::helpers::ok(
+        app.post(
+            &format!("{base}/{change}"),
+            Some(&ann),
+            &json!({"title": "v3"}),
+        )
+        .await,
     )
     .await;
-    app.post(&format!("{base}/{gone}/destroy"), Some(&ann), &json!({}))
-        .await;
+    crate::helpers::ok(
+        app.post(&format!("{base}/{gone}/destroy"), Some(&ann), &json!({}))
+            .await,
+    )
+    .await;
     let new = create_contact(&app, base, &ann, &json!({"name": "New"})).await;
     let flash = create_contact(&app, base, &ann, &json!({"name": "Flash"})).await;
-    app.post(&format!("{base}/{flash}/destroy"), Some(&ann), &json!({}))
-        .await;
-    app.post(&format!("{base}/{keep}/favorite"), Some(&ann), &json!({}))
-        .await;
+    crate::helpers::ok(
+        app.post(&format!("{base}/{flash}/destroy"), Some(&ann), &json!({}))
+            .await,
+    )
+    .await;
+    crate::helpers::ok(
+        app.post(&format!("{base}/{keep}/favorite"), Some(&ann), &json!({}))
+            .await,
+    )
+    .await;
 
     let (items, t2) = full_diff(&app, base, &ann, &t1, None).await;
     let got = types(&items);
@@ -160,8 +175,11 @@ async fn favorite_flags_show_only_in_their_owners_diffs() {
         new_token(&app, e, &ann).await,
         new_token(&app, e, &bob).await,
     );
-    app.post(&format!("{b}/{acme}/favorite"), Some(&ann), &json!({}))
-        .await;
+    crate::helpers::ok(
+        app.post(&format!("{b}/{acme}/favorite"), Some(&ann), &json!({}))
+            .await,
+    )
+    .await;
     let list = json_of(app.get(e, Some(&ann)).await).await;
     let boss = list["items"]
         .as_array()
@@ -170,8 +188,11 @@ async fn favorite_flags_show_only_in_their_owners_diffs() {
         .as_str()
         .expect("id")
         .to_owned();
-    app.post(&format!("{e}/{boss}/favorite"), Some(&ann), &json!({}))
-        .await;
+    crate::helpers::ok(
+        app.post(&format!("{e}/{boss}/favorite"), Some(&ann), &json!({}))
+            .await,
+    )
+    .await;
 
     let (items, _) = full_diff(&app, b, &ann, &ann_b, None).await;
     assert_eq!(items.len(), 1);
@@ -200,19 +221,25 @@ async fn favorite_flags_show_only_in_their_owners_diffs() {
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
     // A field the directory does not show is not a change.
-    app.post(
-        &format!("/api/users/{cid}"),
-        Some(&admin),
-        &json!({"enable_dnd": true}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/users/{cid}"),
+            Some(&admin),
+            &json!({"enable_dnd": true}),
+        )
+        .await,
     )
     .await;
     let (items, t) = full_diff(&app, e, &bob, &t, None).await;
     assert_eq!(types(&items), [(cid.clone(), "UPDATED".to_owned())].into());
     assert_eq!(items[0]["extension_number"], "299");
-    app.post(
-        &format!("/api/users/{cid}/destroy"),
-        Some(&admin),
-        &json!({}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/users/{cid}/destroy"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await,
     )
     .await;
     let (items, _) = full_diff(&app, e, &bob, &t, None).await;
@@ -341,8 +368,11 @@ async fn tokens_survive_a_restart() {
     let c = "/api/user/contacts";
     let before = create_contact(&app, c, &ann, &json!({"name": "Before"})).await;
     let t = new_token(&app, c, &ann).await;
-    app.post(&format!("{c}/{before}"), Some(&ann), &json!({"title": "x"}))
-        .await;
+    crate::helpers::ok(
+        app.post(&format!("{c}/{before}"), Some(&ann), &json!({"title": "x"}))
+            .await,
+    )
+    .await;
     app.restart().await;
     let ann = app.token_for("ann", "Passw0rd-123", "acme.example").await;
     let after = create_contact(&app, c, &ann, &json!({"name": "After"})).await;
@@ -359,12 +389,13 @@ async fn tokens_survive_a_restart() {
 
 #[tokio::test]
 async fn tokens_beyond_the_retention_horizon_expire() {
-    let app = spawn_app_with(|c| c.sync_token_retention_secs = 1).await;
+    let app = spawn_app_with(|c| c.sync_token_retention_secs = 600).await;
     let (_, ann, _) = two_users(&app, "acme.example").await;
     let c = "/api/user/contacts";
     let t = new_token(&app, c, &ann).await;
     diff_once(&app, c, &ann, &t, None).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // Past the horizon, well within the access token's hour.
+    app.clock.advance(std::time::Duration::from_secs(601));
     let resp = app
         .post(&format!("{c}/sync_tokens/{t}/diff"), Some(&ann), &json!({}))
         .await;

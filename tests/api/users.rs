@@ -388,10 +388,13 @@ async fn passwords_roles_and_the_last_admin() {
     let alice = app.token_for("alice", "N3w-password!", &t.domain).await;
 
     // Disabled users cannot sign in and lose their sessions.
-    app.post(
-        &format!("/api/users/{id}"),
-        Some(&t.admin),
-        &json!({"enabled": false}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/users/{id}"),
+            Some(&t.admin),
+            &json!({"enabled": false}),
+        )
+        .await,
     )
     .await;
     assert_error(
@@ -406,10 +409,13 @@ async fn passwords_roles_and_the_last_admin() {
         "USER_DISABLED",
     )
     .await;
-    app.post(
-        &format!("/api/users/{id}"),
-        Some(&t.admin),
-        &json!({"enabled": true}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/users/{id}"),
+            Some(&t.admin),
+            &json!({"enabled": true}),
+        )
+        .await,
     )
     .await;
 
@@ -458,10 +464,13 @@ async fn passwords_roles_and_the_last_admin() {
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let sys = app.admin_token().await;
-    app.post(
-        &format!("/api/tenants/switch?id={}", t.id),
-        Some(&sys),
-        &json!({}),
+    crate::helpers::ok(
+        app.post(
+            &format!("/api/tenants/switch?id={}", t.id),
+            Some(&sys),
+            &json!({}),
+        )
+        .await,
     )
     .await;
     assert_error(
@@ -581,6 +590,28 @@ async fn the_current_user_manages_their_own_settings_and_passwords() {
         )
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
+    // The change took: the old extension password no longer matches, the
+    // new one does.
+    assert_error(
+        app.post(
+            "/api/user/extension_password",
+            Some(&alice),
+            &json!({"old_password": "ext-pass-1", "new_password": "ext-pass-3"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "WRONG_PASSWORD",
+    )
+    .await;
+    crate::helpers::ok(
+        app.post(
+            "/api/user/extension_password",
+            Some(&alice),
+            &json!({"old_password": "ext-pass-2", "new_password": "ext-pass-3"}),
+        )
+        .await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -590,10 +621,13 @@ async fn profile_reset_for_all_users_and_data_survive_a_restart() {
     let a = app.create_user(&t.admin, &user_body("alice", "101")).await;
     let b = app.create_user(&t.admin, &user_body("bob", "102")).await;
     for id in [&a, &b] {
-        app.post(
-            &format!("/api/users/{id}"),
-            Some(&t.admin),
-            &json!({"enable_acb": true}),
+        crate::helpers::ok(
+            app.post(
+                &format!("/api/users/{id}"),
+                Some(&t.admin),
+                &json!({"enable_acb": true}),
+            )
+            .await,
         )
         .await;
     }
@@ -621,8 +655,11 @@ async fn profile_reset_for_all_users_and_data_survive_a_restart() {
         (ua["enable_acb"].clone(), ub["enable_acb"].clone()),
         (json!(false), json!(true))
     );
-    app.post("/api/users/profile", Some(&t.admin), &json!({}))
-        .await;
+    crate::helpers::ok(
+        app.post("/api/users/profile", Some(&t.admin), &json!({}))
+            .await,
+    )
+    .await;
     let ub: Value = app
         .get(&format!("/api/users/{b}"), Some(&t.admin))
         .await
@@ -654,7 +691,12 @@ async fn profile_reset_for_all_users_and_data_survive_a_restart() {
 async fn custom_roles_get_exactly_what_their_permissions_grant() {
     let app = spawn_app().await;
     let t = app.tenant("acme.example").await;
-    let role = json!({"name": "Helpdesk", "permissions": {"user_management": {"users": true}}});
+    // The standard user's own flags too: nobody hands out a role (here
+    // StandardUser, for ivy) with permissions they do not hold.
+    let role = json!({"name": "Helpdesk", "permissions": {
+        "user_management": {"users": true},
+        "general": {"voicemail_full_access": true, "meeting": true},
+        "policies": {"internal_calls": true, "domestic_calls": true}}});
     let resp = app.post("/api/roles", Some(&t.admin), &role).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let mut body = user_body("henry", "120");
@@ -748,4 +790,90 @@ async fn an_admin_resets_extension_passwords_with_validation() {
         "NOT_FOUND",
     )
     .await;
+}
+
+/// Lists render items once per version of each item: every kind of change
+/// to a listed field shows in the next page (no stale rendering).
+#[tokio::test]
+async fn list_pages_show_every_change_to_a_listed_item_at_once() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme.example").await;
+    let id = app.create_user(&t.admin, &user_body("alice", "101")).await;
+    let alice = |page: &Value| {
+        page["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|u| u["id"] == id.as_str()).cloned())
+            .unwrap_or(Value::Null)
+    };
+    let users = || async {
+        let r = app.get("/api/users", Some(&t.admin)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.expect("json")
+    };
+    let directory = || async {
+        let r = app
+            .get("/api/user/extension_contacts", Some(&t.admin))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.expect("json")
+    };
+    // Rendered (and memoized) once.
+    assert_eq!(alice(&users().await)["extension_number"], "101");
+    assert_eq!(alice(&directory().await)["favorite"], false);
+
+    let update = |body: Value| {
+        let path = format!("/api/users/{id}");
+        let app = &app;
+        let token = t.admin.clone();
+        async move {
+            let r = app.post(&path, Some(&token), &body).await;
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+    };
+    update(json!({"display_name": "Alice Liddell", "department": "Ops"})).await;
+    let page = users().await;
+    assert_eq!(alice(&page)["display_name"], "Alice Liddell");
+    assert_eq!(alice(&page)["department"], "Ops");
+    assert_eq!(alice(&directory().await)["display_name"], "Alice Liddell");
+
+    // A renumbering through the primary extension.
+    update(json!({"extension_number": "177"})).await;
+    assert_eq!(alice(&users().await)["extension_number"], "177");
+    assert_eq!(alice(&directory().await)["extension_number"], "177");
+
+    // The caller's own favorite flag is spliced per caller.
+    let r = app
+        .post(
+            &format!("/api/user/extension_contacts/{id}/favorite"),
+            Some(&t.admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = directory().await;
+    assert_eq!(alice(&page)["favorite"], true);
+    assert_eq!(alice(&page)["extension_number"], "177");
+    let filtered = app
+        .get(
+            "/api/user/extension_contacts?filter=favorite eq true",
+            Some(&t.admin),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(filtered["count"], 1);
+    assert_eq!(alice(&filtered)["favorite"], true);
+
+    // A deleted user leaves both lists.
+    let r = app
+        .post(
+            &format!("/api/users/{id}/destroy"),
+            Some(&t.admin),
+            &json!({}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(alice(&users().await), Value::Null);
+    assert_eq!(alice(&directory().await), Value::Null);
 }

@@ -606,3 +606,101 @@ async fn read_only_users_read_but_every_write_is_refused_in_every_dialect() {
     let (s, _) = send(&app, Method::GET, "/api/user", vt, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn read_only_users_take_sync_tokens_and_diffs_but_deletes_are_refused() {
+    let app = spawn_app().await;
+    let ctx = setup(&app).await;
+    let ext = num(&create_extension(&app, &ctx.admin, "511", "").await);
+    let mut b = body("viewer", ext);
+    b["access"] = json!("read_only");
+    create(&app, &ctx, &b).await;
+    let other = create(
+        &app,
+        &ctx,
+        &body(
+            "target",
+            num(&create_extension(&app, &ctx.admin, "512", "").await),
+        ),
+    )
+    .await;
+    let other = other["id"].as_u64().expect("id");
+    let mut admin_ro = body(
+        "boss2",
+        num(&create_extension(&app, &ctx.admin, "513", "").await),
+    );
+    admin_ro["access"] = json!("read_only");
+    let boss2 = create(&app, &ctx, &admin_ro).await["id"]
+        .as_u64()
+        .expect("id");
+    // boss2 holds Admin rights, read_only still wins for its deletes.
+    let (s, _) = send(
+        &app,
+        Method::POST,
+        &format!("/api/users/{}/role", portsip(boss2)),
+        Some(&ctx.admin),
+        Some(&json!({"role": "Admin"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let viewer = app.token_for("viewer", "Cl1ent-Passw0rd", DOMAIN).await;
+    let boss2 = app.token_for("boss2", "Cl1ent-Passw0rd", DOMAIN).await;
+
+    // Sync tokens and diffs are reads that travel as POST: allowed.
+    for collection in ["contacts", "business_contacts", "extension_contacts"] {
+        let (s, t) = send(
+            &app,
+            Method::POST,
+            &format!("/api/user/{collection}/sync_tokens"),
+            Some(&viewer),
+            Some(&json!({})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{collection}: {t}");
+        let token = t["token"].as_str().expect("a sync token").to_owned();
+        let (s, d) = send(
+            &app,
+            Method::POST,
+            &format!("/api/user/{collection}/sync_tokens/{token}/diff"),
+            Some(&viewer),
+            Some(&json!({})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{collection} diff: {d}");
+    }
+    // DELETE is a write: refused to read-only callers, even with Admin rights.
+    for tok in [&viewer, &boss2] {
+        let (s, e) = send(
+            &app,
+            Method::DELETE,
+            &format!("{}{other}", ctx.base),
+            Some(tok),
+            None,
+        )
+        .await;
+        assert_client_error(s, &e, StatusCode::FORBIDDEN, "FORBIDDEN");
+    }
+    let (s, e) = send(
+        &app,
+        Method::DELETE,
+        "/api/v1/user-extensions/5b030000-0000-8000-8000-000000000001",
+        Some(&boss2),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, e["success"].clone()),
+        (StatusCode::FORBIDDEN, json!(false)),
+        "{e}"
+    );
+    // The target still exists.
+    let (s, _) = send(
+        &app,
+        Method::GET,
+        &format!("{}{other}", ctx.base),
+        Some(&ctx.admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+}

@@ -7,8 +7,9 @@
 //! costs `O(log n + k)` for `k` changes, whatever the collection's size `n`.
 //! Items are classified as RFC 6578 says (see [`classify`]).
 
+use crate::pmap::{PHashMap as HashMap, PSet as BTreeSet};
+use imbl::Vector as VecDeque;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use switchboard_events::Id;
 

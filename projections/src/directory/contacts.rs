@@ -6,10 +6,12 @@
 //! [`ChangeIndex`] (see `changes.rs`), including changes to the extension
 //! directory (the tenant's users) that alter what it displays.
 
-use super::changes::ChangeIndex;
+use super::changes::{ChangeIndex, ChangeType};
+use super::classify::{self, DirectoryChange};
 use super::users::merge;
 use super::{Scope, Stamp};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::pmap::{PHashMap, PMap};
+use std::collections::BTreeSet;
 use switchboard_events::domain::{
     ContactCreated, ContactDeleted, ContactOwner, ContactUpdated, FavoriteAdded,
     FavoriteCollection, FavoriteRemoved,
@@ -77,13 +79,13 @@ impl Favorites {
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Contacts {
     /// Business contacts by id.
-    pub business: BTreeMap<Id, ContactView>,
+    pub business: PMap<Id, ContactView>,
     /// Personal contacts: owner → id → contact.
-    pub personal: HashMap<Id, BTreeMap<Id, ContactView>>,
+    pub personal: PHashMap<Id, PMap<Id, ContactView>>,
     /// Every live contact id → its owner (ids are unique in the tenant).
-    pub owners: HashMap<Id, ContactOwner>,
+    pub owners: PHashMap<Id, ContactOwner>,
     /// Favorites per user.
-    pub favorites: HashMap<Id, Favorites>,
+    pub favorites: PMap<Id, Favorites>,
     /// The sync change indexes.
     pub changes: ChangeIndex,
 }
@@ -170,9 +172,12 @@ pub(super) fn deleted(scope: &mut Scope, env: &Envelope, e: &ContactDeleted, ret
     // sync clients see (through the collection's tombstone).
     match e.owner {
         ContactOwner::Business => {
-            for f in c.favorites.values_mut() {
-                f.business.remove(&e.contact_id);
-            }
+            c.favorites.update_where(
+                |f| f.business.contains(&e.contact_id),
+                |f| {
+                    f.business.remove(&e.contact_id);
+                },
+            );
         }
         ContactOwner::User(u) => {
             if let Some(f) = c.favorites.get_mut(&u) {
@@ -197,8 +202,7 @@ fn favorite_log(
 pub(super) fn favorite_added(scope: &mut Scope, env: &Envelope, e: &FavoriteAdded) {
     let c = &mut scope.contacts;
     c.favorites
-        .entry(e.user_id)
-        .or_default()
+        .get_or_insert_with(e.user_id, Favorites::default)
         .of_mut(e.collection)
         .insert(e.item_id);
     favorite_log(c, e.user_id, e.collection).touch(e.item_id, env.offset);
@@ -225,28 +229,8 @@ pub(super) fn before(scope: Option<&Scope>, event: &Event) -> Before {
     let Some(scope) = scope else {
         return Before::default();
     };
-    let mut affected: Vec<Id> = Vec::new();
-    match event {
-        Event::UserDeleted(e) => affected.push(e.user_id),
-        Event::UserLinkedToExtension(e) => affected.push(e.user_id),
-        Event::UserUnlinkedFromExtension(e) => affected.push(e.user_id),
-        Event::PrimaryExtensionChanged(e) => affected.push(e.user_id),
-        Event::ExtensionUpdated(e) => affected.extend(
-            scope
-                .extensions
-                .get(&e.extension_id)
-                .and_then(|x| x.primary_of),
-        ),
-        Event::ExtensionDeleted(e) => affected.extend(
-            scope
-                .extensions
-                .get(&e.extension_id)
-                .and_then(|x| x.primary_of),
-        ),
-        _ => {}
-    }
     Before {
-        users: affected
+        users: classify::affected_users(Some(scope), event)
             .into_iter()
             .filter_map(|id| scope.users.get(&id))
             .map(|u| {
@@ -270,61 +254,51 @@ pub(super) fn after(
     before: Before,
     retention: u64,
 ) {
-    let shows = |fields: &Fields| {
-        fields
-            .keys()
-            .any(|k| EXTENSION_CONTACT_FIELDS.contains(&k.as_str()))
-    };
-    match event {
-        Event::UserCreated(e) => scope
-            .contacts
-            .changes
-            .extension
-            .created(e.user_id, env.offset),
-        Event::UserUpdated(e) if shows(&e.changes) => scope
-            .contacts
-            .changes
-            .extension
-            .touch(e.user_id, env.offset),
-        Event::UserProfileReset(e) if shows(&e.reset) => scope
-            .contacts
-            .changes
-            .extension
-            .touch(e.user_id, env.offset),
-        Event::UserDeleted(e) => {
-            if let Some((_, _, created)) = before.users.iter().find(|(u, _, _)| *u == e.user_id) {
-                scope.contacts.changes.extension.deleted(
-                    e.user_id,
-                    *created,
-                    env.offset,
-                    env.recorded_at.unix_timestamp(),
-                    retention,
-                );
-            }
-            let c = &mut scope.contacts;
-            if let Some(mine) = c.personal.remove(&e.user_id) {
-                for id in mine.keys() {
-                    c.owners.remove(id);
-                }
-            }
-            c.favorites.remove(&e.user_id);
-            for f in c.favorites.values_mut() {
-                f.extension.remove(&e.user_id);
-            }
-            c.changes.personal.remove(&e.user_id);
-            c.changes.business_favorites.remove(&e.user_id);
-            c.changes.extension_favorites.remove(&e.user_id);
+    if let Event::UserDeleted(e) = event {
+        if let Some((_, _, created)) = before.users.iter().find(|(u, _, _)| *u == e.user_id) {
+            scope.contacts.changes.extension.deleted(
+                e.user_id,
+                *created,
+                env.offset,
+                env.recorded_at.unix_timestamp(),
+                retention,
+            );
         }
-        _ => {
-            for (id, number, _) in before.users {
-                let now = scope
-                    .users
-                    .get(&id)
-                    .and_then(|u| scope.extension_number_of(u).map(str::to_owned));
-                if scope.users.contains_key(&id) && now != number {
-                    scope.contacts.changes.extension.touch(id, env.offset);
-                }
+        let c = &mut scope.contacts;
+        if let Some(mine) = c.personal.remove(&e.user_id) {
+            for id in mine.keys() {
+                c.owners.remove(id);
             }
+        }
+        c.favorites.remove(&e.user_id);
+        c.favorites.update_where(
+            |f| f.extension.contains(&e.user_id),
+            |f| {
+                f.extension.remove(&e.user_id);
+            },
+        );
+        c.changes.personal.remove(&e.user_id);
+        c.changes.business_favorites.remove(&e.user_id);
+        c.changes.extension_favorites.remove(&e.user_id);
+        return;
+    }
+    let log = &mut scope.contacts.changes.extension;
+    match classify::directory_change(event) {
+        Some(DirectoryChange::User {
+            user,
+            change: ChangeType::Created,
+        }) => log.created(user, env.offset),
+        Some(DirectoryChange::User { user, .. }) => log.touch(user, env.offset),
+        _ => {}
+    }
+    // Line and extension changes count only when the shown number changed.
+    for (id, number, _) in before.users {
+        let now = scope
+            .users
+            .get(&id)
+            .and_then(|u| scope.extension_number_of(u).map(str::to_owned));
+        if scope.users.contains_key(&id) && now != number {
+            scope.contacts.changes.extension.touch(id, env.offset);
         }
     }
 }
@@ -345,19 +319,7 @@ mod model_tests {
 
     const T: Id = Id(3);
 
-    /// xorshift64*: small, seedable, no dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::testing::Rng;
 
     fn apply(dir: &mut Directory, e: Event) {
         let env = Envelope {

@@ -2,7 +2,7 @@
 
 use super::users::merge;
 use super::{Scope, Stamp};
-use std::collections::BTreeSet;
+use crate::pmap::PSet;
 use switchboard_events::domain::{
     GroupCreated, GroupDeleted, GroupMemberAdded, GroupMemberRemoved, GroupUpdated,
 };
@@ -18,7 +18,7 @@ pub struct GroupView {
     /// Other fields.
     pub attrs: Fields,
     /// Member user ids.
-    pub members: BTreeSet<Id>,
+    pub members: PSet<Id>,
     /// Bookkeeping.
     pub stamp: Stamp,
 }
@@ -33,7 +33,7 @@ pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &GroupCreated) {
             id: e.group_id,
             name: e.name.clone(),
             attrs: e.attrs.clone(),
-            members: BTreeSet::new(),
+            members: PSet::new(),
             stamp: Stamp::new(env),
         },
     );

@@ -6,6 +6,7 @@
 //! has applied the command's events (see ARCHITECTURE.md, "Write model").
 
 pub mod changes;
+pub mod classify;
 mod contacts;
 mod extensions;
 mod groups;
@@ -28,8 +29,8 @@ pub use sessions::{SessionView, Sessions};
 pub use tenants::TenantView;
 pub use users::UserView;
 
+use crate::pmap::{PHashMap, PMap};
 use crate::runtime::Projection;
-use std::collections::{BTreeMap, HashMap};
 use switchboard_events::{Envelope, Event, Id, TenantId, SYSTEM_TENANT};
 use time::OffsetDateTime;
 
@@ -81,29 +82,29 @@ impl Stamp {
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Scope {
     /// Users by id.
-    pub users: BTreeMap<Id, UserView>,
+    pub users: PMap<Id, UserView>,
     /// Lower-cased user name → id.
-    pub users_by_name: HashMap<String, Id>,
+    pub users_by_name: PHashMap<String, Id>,
     /// Extension number → owner.
-    pub numbers: HashMap<String, NumberOwner>,
+    pub numbers: PHashMap<String, NumberOwner>,
     /// Extensions by id.
-    pub extensions: BTreeMap<Id, ExtensionView>,
+    pub extensions: PMap<Id, ExtensionView>,
     /// User↔extension links by link id.
-    pub links: BTreeMap<Id, LinkView>,
+    pub links: PMap<Id, LinkView>,
     /// Custom roles by id.
-    pub roles: BTreeMap<Id, RoleView>,
+    pub roles: PMap<Id, RoleView>,
     /// Lower-cased role name → id.
-    pub roles_by_name: HashMap<String, Id>,
+    pub roles_by_name: PHashMap<String, Id>,
     /// User groups by id.
-    pub groups: BTreeMap<Id, GroupView>,
+    pub groups: PMap<Id, GroupView>,
     /// Lower-cased group name → id.
-    pub groups_by_name: HashMap<String, Id>,
+    pub groups_by_name: PHashMap<String, Id>,
     /// Call queues by id.
-    pub call_queues: BTreeMap<Id, CallQueueView>,
+    pub call_queues: PMap<Id, CallQueueView>,
     /// Ring groups by id.
-    pub ring_groups: BTreeMap<Id, RingGroupView>,
+    pub ring_groups: PMap<Id, RingGroupView>,
     /// Presence, registrations and call state by user id.
-    pub presence: BTreeMap<Id, PresenceView>,
+    pub presence: PMap<Id, PresenceView>,
     /// Personal and business contacts, favorites, and the sync change index.
     pub contacts: Contacts,
 }
@@ -145,11 +146,11 @@ impl Scope {
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Directory {
     /// Tenants by id (the system scope has no entry here).
-    pub tenants: BTreeMap<Id, TenantView>,
+    pub tenants: PMap<Id, TenantView>,
     /// Lower-cased SIP domain → tenant.
-    pub domains: HashMap<String, Id>,
+    pub domains: PHashMap<String, Id>,
     /// Contents per tenant; tenant 0 is the system scope.
-    pub scopes: HashMap<TenantId, Scope>,
+    pub scopes: PMap<TenantId, Scope>,
     /// Sign-in sessions across all tenants.
     pub sessions: Sessions,
     /// Offset of the last applied event.
@@ -175,7 +176,13 @@ impl Directory {
     }
 
     fn scope_mut(&mut self, tenant: TenantId) -> &mut Scope {
-        self.scopes.entry(tenant).or_default()
+        self.scopes.get_or_insert_with(tenant, Scope::default)
+    }
+}
+
+impl AsRef<Directory> for Directory {
+    fn as_ref(&self) -> &Directory {
+        self
     }
 }
 
@@ -233,7 +240,7 @@ impl Projection for Directory {
             Event::GroupMemberRemoved(e) => groups::member_removed(self.scope_mut(tenant), env, e),
 
             Event::SessionStarted(e) => self.sessions.started(tenant, env, e),
-            Event::SessionRefreshed(e) => self.sessions.refreshed(e),
+            Event::SessionRefreshed(e) => self.sessions.refreshed(env, e),
             Event::SessionTenantSwitched(e) => self.sessions.switched(e),
             Event::SessionEnded(e) => self.sessions.ended(e),
 

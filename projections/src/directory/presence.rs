@@ -126,7 +126,9 @@ pub fn agent_status(
 }
 
 pub(super) fn presence_set(scope: &mut Scope, e: &PresenceSet) {
-    let p = scope.presence.entry(e.user_id).or_default();
+    let p = scope
+        .presence
+        .get_or_insert_with(e.user_id, PresenceView::default);
     if let Some(v) = &e.presence {
         p.presence = Some(v.clone());
     }
@@ -136,7 +138,9 @@ pub(super) fn presence_set(scope: &mut Scope, e: &PresenceSet) {
 }
 
 pub(super) fn registration_added(scope: &mut Scope, e: &RegistrationAdded) {
-    let p = scope.presence.entry(e.user_id).or_default();
+    let p = scope
+        .presence
+        .get_or_insert_with(e.user_id, PresenceView::default);
     p.registrations.insert(
         e.instance_id.clone(),
         RegistrationView {
@@ -158,7 +162,9 @@ pub(super) fn registration_removed(scope: &mut Scope, e: &RegistrationRemoved) {
 }
 
 pub(super) fn call_state_changed(scope: &mut Scope, env: &Envelope, e: &CallStateChanged) {
-    let p = scope.presence.entry(e.user_id).or_default();
+    let p = scope
+        .presence
+        .get_or_insert_with(e.user_id, PresenceView::default);
     p.call = match e.state {
         CallState::Idle => None,
         CallState::OnCall => Some(CallView {

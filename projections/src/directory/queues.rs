@@ -3,7 +3,7 @@
 
 use super::users::merge;
 use super::{NumberOwner, Scope, Stamp};
-use std::collections::BTreeMap;
+use crate::pmap::PMap;
 use switchboard_events::domain::{
     AgentStatus, AgentStatusSet, CallQueueAgentAdded, CallQueueAgentRemoved, CallQueueAgentUpdated,
     CallQueueCreated, CallQueueDeleted, CallQueueUpdated, RingGroupAgentAdded,
@@ -36,7 +36,7 @@ pub struct CallQueueView {
     /// Other fields.
     pub attrs: Fields,
     /// Agents by user id.
-    pub agents: BTreeMap<Id, QueueAgent>,
+    pub agents: PMap<Id, QueueAgent>,
     /// Bookkeeping.
     pub stamp: Stamp,
 }
@@ -53,7 +53,7 @@ pub struct RingGroupView {
     /// Other fields.
     pub attrs: Fields,
     /// Agents (user id → skill level).
-    pub agents: BTreeMap<Id, u8>,
+    pub agents: PMap<Id, u8>,
     /// Bookkeeping.
     pub stamp: Stamp,
 }
@@ -76,7 +76,7 @@ pub(super) fn queue_created(scope: &mut Scope, env: &Envelope, e: &CallQueueCrea
             name: e.name.clone(),
             number: e.extension_number.clone(),
             attrs: e.attrs.clone(),
-            agents: BTreeMap::new(),
+            agents: PMap::new(),
             stamp: Stamp::new(env),
         },
     );
@@ -154,7 +154,7 @@ pub(super) fn ring_group_created(scope: &mut Scope, env: &Envelope, e: &RingGrou
             name: e.name.clone(),
             number: e.extension_number.clone(),
             attrs: e.attrs.clone(),
-            agents: BTreeMap::new(),
+            agents: PMap::new(),
             stamp: Stamp::new(env),
         },
     );
@@ -212,11 +212,17 @@ pub(super) fn ring_group_agent_removed(
 /// The delete command records the removals explicitly; this is the safety
 /// net that keeps the view consistent whatever the log holds.
 pub(super) fn user_deleted(scope: &mut Scope, user_id: Id) {
-    for q in scope.call_queues.values_mut() {
-        q.agents.remove(&user_id);
-    }
-    for g in scope.ring_groups.values_mut() {
-        g.agents.remove(&user_id);
-    }
+    scope.call_queues.update_where(
+        |q| q.agents.contains_key(&user_id),
+        |q| {
+            q.agents.remove(&user_id);
+        },
+    );
+    scope.ring_groups.update_where(
+        |g| g.agents.contains_key(&user_id),
+        |g| {
+            g.agents.remove(&user_id);
+        },
+    );
     scope.presence.remove(&user_id);
 }

@@ -42,11 +42,9 @@ pub(super) fn updated(scope: &mut Scope, env: &Envelope, e: &RoleUpdated) {
         scope.roles_by_name.insert(name.to_lowercase(), e.role_id);
         // Users refer to roles by name: carry them along a rename.
         let old = std::mem::replace(&mut role.name, name.clone());
-        for user in scope.users.values_mut() {
-            if user.role == old {
-                user.role = name.clone();
-            }
-        }
+        scope
+            .users
+            .update_where(|u| u.role == old, |u| u.role = name.clone());
     }
     if let Some(d) = &e.description {
         role.description = d.clone();

@@ -1,6 +1,6 @@
 //! Sign-in sessions, looked up by token hash.
 
-use std::collections::HashMap;
+use crate::pmap::PHashMap as HashMap;
 use switchboard_events::domain::{
     SessionEnded, SessionRefreshed, SessionStarted, SessionTenantSwitched,
 };
@@ -25,6 +25,10 @@ pub struct SessionView {
     pub access_expires_at: i64,
     /// Refresh expiry, Unix seconds.
     pub refresh_expires_at: i64,
+    /// The offset of the event that started or last refreshed the session:
+    /// how recently it was active (a user's least recent session is the
+    /// one ended when it holds too many).
+    pub active_offset: u64,
 }
 
 /// All live sessions with token-hash indexes.
@@ -49,6 +53,12 @@ impl Sessions {
     /// A session by id.
     pub fn get(&self, id: Id) -> Option<&SessionView> {
         self.by_id.get(&id)
+    }
+
+    /// A user's live sessions (a scan of every session: called once per
+    /// sign-in, which costs an argon2 hash anyway).
+    pub fn of_user(&self, user: Id) -> Vec<&SessionView> {
+        self.by_id.values().filter(|s| s.user_id == user).collect()
     }
 
     /// Number of live sessions.
@@ -94,11 +104,12 @@ impl Sessions {
                 refresh_hash: e.refresh_hash,
                 access_expires_at: e.access_expires_at,
                 refresh_expires_at: e.refresh_expires_at,
+                active_offset: env.offset,
             },
         );
     }
 
-    pub(super) fn refreshed(&mut self, e: &SessionRefreshed) {
+    pub(super) fn refreshed(&mut self, env: &Envelope, e: &SessionRefreshed) {
         let Some(s) = self.by_id.get_mut(&e.session_id) else {
             return;
         };
@@ -108,6 +119,7 @@ impl Sessions {
         s.refresh_hash = e.refresh_hash;
         s.access_expires_at = e.access_expires_at;
         s.refresh_expires_at = e.refresh_expires_at;
+        s.active_offset = env.offset;
         self.by_access.insert(e.access_hash, e.session_id);
         self.by_refresh.insert(e.refresh_hash, e.session_id);
     }
@@ -137,7 +149,7 @@ impl Sessions {
 
     /// Sessions acting inside a deleted tenant fall back to their home tenant.
     pub(super) fn leave_tenant(&mut self, tenant: TenantId) {
-        for s in self.by_id.values_mut() {
+        for (_, s) in self.by_id.iter_mut() {
             if s.acting_tenant == tenant {
                 s.acting_tenant = s.home_tenant;
             }

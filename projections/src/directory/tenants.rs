@@ -42,7 +42,8 @@ pub(super) fn created(dir: &mut Directory, env: &Envelope, e: &TenantCreated) {
             stamp: Stamp::new(env),
         },
     );
-    dir.scopes.entry(e.tenant_id).or_default();
+    dir.scopes
+        .get_or_insert_with(e.tenant_id, super::Scope::default);
 }
 
 pub(super) fn updated(dir: &mut Directory, env: &Envelope, e: &TenantUpdated) {

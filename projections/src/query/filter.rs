@@ -21,10 +21,8 @@
 //!
 //! Positions in error messages are 0-based character (not byte) offsets into the filter.
 
-use serde_json::{Map, Value};
-
 use super::snippet;
-use super::value::{cmp_scalar, parse_datetime, typed};
+use super::value::{cmp_scalar, parse_datetime, Row};
 
 use super::value::Scalar;
 use super::{FieldType, ListSchema};
@@ -97,7 +95,7 @@ pub(crate) enum Literal {
 }
 
 impl Literal {
-    fn as_scalar(&self) -> Option<Scalar<'_>> {
+    pub(crate) fn as_scalar(&self) -> Option<Scalar<'_>> {
         match self {
             Literal::Null => None,
             Literal::Str(s) => Some(Scalar::Str(s)),
@@ -131,19 +129,19 @@ pub(crate) enum Expr {
 
 impl Expr {
     /// Evaluates the expression against one item.
-    pub(crate) fn eval(&self, item: &Map<String, Value>) -> bool {
+    pub(crate) fn eval<R: Row + ?Sized>(&self, item: &R) -> bool {
         match self {
             Expr::Or(terms) => terms.iter().any(|t| t.eval(item)),
             Expr::And(terms) => terms.iter().all(|t| t.eval(item)),
             Expr::Not(inner) => !inner.eval(item),
             Expr::Cmp { field, ty, op, lit } => {
-                compare(typed(item, field, *ty), *op, lit.as_scalar())
+                compare(item.value(field, Some(*ty)), *op, lit.as_scalar())
             }
             Expr::Func {
                 func,
                 field,
                 needle,
-            } => match typed(item, field, FieldType::String) {
+            } => match item.value(field, Some(FieldType::String)) {
                 Some(Scalar::Str(hay)) => {
                     let hay = hay.to_lowercase();
                     match func {
@@ -647,7 +645,7 @@ pub(crate) fn parse_filter(input: &str, schema: &ListSchema) -> Result<Expr, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use crate::query::test_support::SCHEMA;
 
@@ -1127,21 +1125,7 @@ mod tests {
 
     // --- randomized robustness ---------------------------------------------------------------
 
-    /// Tiny deterministic xorshift64* generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::testing::Rng;
 
     #[test]
     fn given_random_token_soup_when_parsing_and_evaluating_then_never_panics() {

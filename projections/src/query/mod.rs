@@ -38,6 +38,7 @@
 //! - Error positions are 0-based character offsets into the parameter's value.
 
 mod filter;
+pub mod index;
 mod order;
 #[cfg(test)]
 mod test_support;
@@ -47,6 +48,7 @@ use serde_json::{Map, Value};
 
 pub use filter::{MAX_FILTER_DEPTH, MAX_FILTER_LEN};
 pub use order::MAX_ORDERBY_LEN;
+pub use value::{cmp_nullable, cmp_scalar, number_text, parse_datetime, Key, Num, Row, Scalar};
 
 /// Largest accepted (and default) `top`.
 pub const MAX_TOP: usize = 100;
@@ -116,6 +118,8 @@ pub struct ListQuery {
     search_fields: &'static [&'static str],
     /// Requested keys followed by the default order.
     order: Vec<order::SortKey>,
+    /// Whether `orderby` was given (otherwise `order` is the default order).
+    requested_order: bool,
     skip: usize,
     top: usize,
     count: bool,
@@ -253,6 +257,7 @@ impl ListQuery {
             filter,
             search,
             search_fields: schema.search,
+            requested_order: !requested.is_empty(),
             order: order::plan(&requested, schema),
             skip: parse_skip(present(&raw.skip))?,
             top: parse_top(present(&raw.top))?,
@@ -276,40 +281,53 @@ impl ListQuery {
     }
 
     /// True if the item matches filter AND search.
-    pub fn matches(&self, item: &Map<String, Value>) -> bool {
+    pub fn matches<R: Row + ?Sized>(&self, item: &R) -> bool {
         self.filter.as_ref().is_none_or(|f| f.eval(item)) && self.matches_search(item)
+    }
+
+    /// Whether the query has neither a filter nor a search (every item matches).
+    pub fn matches_all(&self) -> bool {
+        self.filter.is_none() && self.search.is_none()
     }
 
     /// Case-insensitive substring match of the search text against any search field.
     /// String values are searched as they are, numbers as their JSON text.
-    fn matches_search(&self, item: &Map<String, Value>) -> bool {
+    fn matches_search<R: Row + ?Sized>(&self, item: &R) -> bool {
         let Some(needle) = &self.search else {
             return true;
         };
         self.search_fields
             .iter()
-            .any(|field| match item.get(*field) {
-                Some(Value::String(s)) => s.to_lowercase().contains(needle.as_str()),
-                Some(Value::Number(n)) => n.to_string().contains(needle.as_str()),
-                _ => false,
-            })
+            .any(|field| item.search_hit(field, needle))
     }
 
-    /// Filter, search, sort, then page. `count` in the result is the total after
-    /// filtering/search, before skip/top.
+    /// Filter, search, sort, then page, over rendered items: the reference
+    /// path (and what lists without an index use). `count` in the result is
+    /// the total after filtering/search, before skip/top.
     pub fn run(&self, items: impl IntoIterator<Item = Map<String, Value>>) -> Page {
-        let matching: Vec<Map<String, Value>> =
-            items.into_iter().filter(|it| self.matches(it)).collect();
+        let (count, items) = self.run_rows(items);
+        Page { count, items }
+    }
+
+    /// [`ListQuery::run`] over any rows: filter, search, stable sort, page.
+    /// Returns the count and the page's rows.
+    pub fn run_rows<R: Row>(&self, items: impl IntoIterator<Item = R>) -> (usize, Vec<R>) {
+        let matching: Vec<R> = items.into_iter().filter(|it| self.matches(it)).collect();
         let count = matching.len();
         let order = order::sorted_indices(&matching, &self.order);
-        let mut slots: Vec<Option<Map<String, Value>>> = matching.into_iter().map(Some).collect();
+        let mut slots: Vec<Option<R>> = matching.into_iter().map(Some).collect();
         let items = order
             .into_iter()
             .skip(self.skip)
             .take(self.top)
             .filter_map(|idx| slots.get_mut(idx).and_then(Option::take))
             .collect();
-        Page { count, items }
+        (count, items)
+    }
+
+    /// Whether the order is the schema's default (no `orderby` given).
+    pub fn default_order(&self) -> bool {
+        !self.requested_order
     }
 }
 

@@ -11,10 +11,8 @@
 
 use std::cmp::Ordering;
 
-use serde_json::{Map, Value};
-
 use super::snippet;
-use super::value::{cmp_nullable, inferred, typed};
+use super::value::{cmp_nullable, Row};
 
 use super::value::Scalar;
 use super::{Dir, FieldType, ListSchema};
@@ -33,11 +31,8 @@ pub(crate) struct SortKey {
 }
 
 impl SortKey {
-    fn extract<'a>(&self, item: &'a Map<String, Value>) -> Option<Scalar<'a>> {
-        match self.ty {
-            Some(ty) => typed(item, self.field, ty),
-            None => inferred(item, self.field),
-        }
+    pub(crate) fn extract<'a, R: Row + ?Sized>(&self, item: &'a R) -> Option<Scalar<'a>> {
+        item.value(self.field, self.ty)
     }
 }
 
@@ -178,7 +173,7 @@ pub(crate) fn plan(requested: &[(&'static str, Dir)], schema: &ListSchema) -> Ve
 
 /// Returns the indices of `items` in sorted order. The sort is stable: items equal on every
 /// key keep their input order. Each item's keys are extracted (and date-times parsed) once.
-pub(crate) fn sorted_indices(items: &[Map<String, Value>], keys: &[SortKey]) -> Vec<usize> {
+pub(crate) fn sorted_indices<R: Row>(items: &[R], keys: &[SortKey]) -> Vec<usize> {
     if keys.is_empty() {
         return (0..items.len()).collect();
     }
@@ -187,26 +182,33 @@ pub(crate) fn sorted_indices(items: &[Map<String, Value>], keys: &[SortKey]) -> 
         .enumerate()
         .map(|(idx, item)| (keys.iter().map(|k| k.extract(item)).collect(), idx))
         .collect();
-    decorated.sort_by(|(a, _), (b, _)| {
-        for ((key, x), y) in keys.iter().zip(a).zip(b) {
-            let ord = cmp_nullable(x, y);
-            let ord = match key.dir {
-                Dir::Asc => ord,
-                Dir::Desc => ord.reverse(),
-            };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        Ordering::Equal
-    });
+    decorated.sort_by(|(a, _), (b, _)| compare_decorated(keys, a, b));
     decorated.into_iter().map(|(_, idx)| idx).collect()
+}
+
+/// Compares two items' extracted sort values under `keys` (directions applied).
+pub(crate) fn compare_decorated(
+    keys: &[SortKey],
+    a: &[Option<Scalar<'_>>],
+    b: &[Option<Scalar<'_>>],
+) -> Ordering {
+    for ((key, x), y) in keys.iter().zip(a).zip(b) {
+        let ord = cmp_nullable(x, y);
+        let ord = match key.dir {
+            Dir::Asc => ord,
+            Dir::Desc => ord.reverse(),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use crate::query::test_support::SCHEMA;
 
@@ -432,17 +434,7 @@ mod tests {
         assert_eq!(ids, vec![4, 5, 3, 2, 1]);
     }
 
-    /// Tiny deterministic xorshift64 generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
+    use crate::testing::Rng;
 
     #[test]
     fn given_random_token_soup_when_parsing_orderby_then_never_panics() {

@@ -16,7 +16,7 @@ use super::FieldType;
 /// Date-times are kept as nanoseconds since the Unix epoch, so that equality and ordering
 /// compare instants regardless of the UTC offset they were written with.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Scalar<'a> {
+pub enum Scalar<'a> {
     /// A boolean (`false < true`).
     Bool(bool),
     /// A finite number.
@@ -44,7 +44,7 @@ impl Scalar<'_> {
 ///
 /// Numbers never contain NaN (JSON numbers and parsed literals are finite), so `partial_cmp`
 /// always succeeds; `Equal` is a harmless fallback.
-pub(crate) fn cmp_scalar(a: &Scalar<'_>, b: &Scalar<'_>) -> Ordering {
+pub fn cmp_scalar(a: &Scalar<'_>, b: &Scalar<'_>) -> Ordering {
     match (a, b) {
         (Scalar::Bool(x), Scalar::Bool(y)) => x.cmp(y),
         (Scalar::Num(x), Scalar::Num(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
@@ -56,7 +56,7 @@ pub(crate) fn cmp_scalar(a: &Scalar<'_>, b: &Scalar<'_>) -> Ordering {
 }
 
 /// Total order over optional scalars, with null (`None`) before every value.
-pub(crate) fn cmp_nullable(a: &Option<Scalar<'_>>, b: &Option<Scalar<'_>>) -> Ordering {
+pub fn cmp_nullable(a: &Option<Scalar<'_>>, b: &Option<Scalar<'_>>) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
@@ -66,7 +66,7 @@ pub(crate) fn cmp_nullable(a: &Option<Scalar<'_>>, b: &Option<Scalar<'_>>) -> Or
 }
 
 /// Parses an RFC 3339 date-time into nanoseconds since the Unix epoch.
-pub(crate) fn parse_datetime(s: &str) -> Option<i128> {
+pub fn parse_datetime(s: &str) -> Option<i128> {
     time::OffsetDateTime::parse(s, &Rfc3339)
         .ok()
         .map(time::OffsetDateTime::unix_timestamp_nanos)
@@ -96,6 +96,127 @@ pub(crate) fn inferred<'a>(item: &'a Map<String, Value>, field: &str) -> Option<
         Value::Number(n) => n.as_f64().map(Scalar::Num),
         Value::String(s) => Some(Scalar::Str(s)),
         _ => None,
+    }
+}
+
+/// Typed access to one item's list fields: what a filter, `search` and
+/// `orderby` read. Rendered JSON items implement it (the reference path);
+/// read models implement it over their typed state, so a list filters and
+/// sorts without rendering anything but its page.
+pub trait Row {
+    /// The value of `field` seen as `ty` (`None`: inferred from the value,
+    /// for default-order fields a schema does not declare). `None` in the
+    /// result means null: missing, null, or of another type.
+    fn value(&self, field: &str, ty: Option<FieldType>) -> Option<Scalar<'_>>;
+
+    /// Whether `field` contains the (lower-cased) `needle`: strings
+    /// case-insensitively, numbers as their JSON text.
+    fn search_hit(&self, field: &str, needle: &str) -> bool {
+        match self.value(field, None) {
+            Some(Scalar::Str(s)) => s.to_lowercase().contains(needle),
+            Some(Scalar::Num(n)) => number_text(n).contains(needle),
+            _ => false,
+        }
+    }
+}
+
+/// A number as JSON writes it (integers without a fraction).
+pub fn number_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+impl Row for Map<String, Value> {
+    fn value(&self, field: &str, ty: Option<FieldType>) -> Option<Scalar<'_>> {
+        match ty {
+            Some(ty) => typed(self, field, ty),
+            None => inferred(self, field),
+        }
+    }
+
+    fn search_hit(&self, field: &str, needle: &str) -> bool {
+        match self.get(field) {
+            Some(Value::String(s)) => s.to_lowercase().contains(needle),
+            Some(Value::Number(n)) => n.to_string().contains(needle),
+            _ => false,
+        }
+    }
+}
+
+/// A number with a total order (JSON numbers are finite; `-0` is `0`).
+#[derive(Debug, Clone, Copy)]
+pub struct Num(f64);
+
+impl Num {
+    /// Wraps a finite number.
+    pub fn new(n: f64) -> Num {
+        Num(if n == 0.0 { 0.0 } else { n })
+    }
+}
+
+impl PartialEq for Num {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+impl Eq for Num {}
+impl PartialOrd for Num {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Num {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+impl std::hash::Hash for Num {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.to_bits().hash(h);
+    }
+}
+
+/// An owned, totally ordered field value: what indexes store. The order is
+/// [`cmp_nullable`]'s: null first, then values (booleans, numbers, strings,
+/// instants, should kinds ever meet).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// Null, missing or mistyped.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Num(Num),
+    /// A string (shared, so copies of the key are cheap).
+    Str(std::sync::Arc<str>),
+    /// An instant, nanoseconds since the Unix epoch.
+    DateTime(i128),
+}
+
+impl Key {
+    /// The key of a (nullable) scalar.
+    pub fn of(value: Option<Scalar<'_>>) -> Key {
+        match value {
+            None => Key::Null,
+            Some(Scalar::Bool(b)) => Key::Bool(b),
+            Some(Scalar::Num(n)) => Key::Num(Num::new(n)),
+            Some(Scalar::Str(s)) => Key::Str(s.into()),
+            Some(Scalar::DateTime(t)) => Key::DateTime(t),
+        }
+    }
+
+    /// The key as a scalar (`None` for null).
+    pub fn scalar(&self) -> Option<Scalar<'_>> {
+        match self {
+            Key::Null => None,
+            Key::Bool(b) => Some(Scalar::Bool(*b)),
+            Key::Num(n) => Some(Scalar::Num(n.0)),
+            Key::Str(s) => Some(Scalar::Str(s)),
+            Key::DateTime(t) => Some(Scalar::DateTime(*t)),
+        }
     }
 }
 

@@ -29,10 +29,10 @@ use switchboard_projections::directory::Scope;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-/// The wall clock in Unix milliseconds: derived states are evaluated
+/// The service clock in Unix milliseconds: derived states are evaluated
 /// against it when read.
-pub fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+pub fn now_ms(state: &AppState) -> i64 {
+    state.clock.unix_ms()
 }
 
 /// Whether the caller may act on `user_id`'s agent data: themselves, or
@@ -95,7 +95,12 @@ fn user_queues(s: &Scope, user_id: Id) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "items": items })))
 }
 
-pub(crate) fn one_agent(s: &Scope, queue_id: Id, user_id: Id) -> Result<Json<Value>, ApiError> {
+pub(crate) fn one_agent(
+    s: &Scope,
+    queue_id: Id,
+    user_id: Id,
+    now_ms: i64,
+) -> Result<Json<Value>, ApiError> {
     let u = s
         .users
         .get(&user_id)
@@ -106,7 +111,7 @@ pub(crate) fn one_agent(s: &Scope, queue_id: Id, user_id: Id) -> Result<Json<Val
         u,
         a.skill_level,
         Some((a.status, queue_id)),
-        now_ms(),
+        now_ms,
     )))
 }
 
@@ -115,7 +120,7 @@ pub async fn own_queues(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     user_queues(scope_in(&dir, caller.home_tenant), caller.user_id)
 }
 
@@ -124,7 +129,7 @@ pub async fn own_ring_groups(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let s = scope_in(&dir, caller.home_tenant);
     let items: Vec<Value> = s
         .ring_groups
@@ -142,8 +147,13 @@ pub async fn own_agent(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let queue_id = parse_queue_id(&id)?;
-    let dir = state.pipeline.projector().read();
-    one_agent(scope_in(&dir, caller.home_tenant), queue_id, caller.user_id)
+    let dir = state.queries.read();
+    one_agent(
+        scope_in(&dir, caller.home_tenant),
+        queue_id,
+        caller.user_id,
+        now_ms(&state),
+    )
 }
 
 /// `POST /user/call_queues/{id}/agent`: sets the caller's own status.
@@ -176,7 +186,7 @@ pub async fn user_call_queues(
     if !may(&state, &caller, user_id, Capability::ViewQueues) {
         return Err(ApiError::forbidden("your role does not allow this"));
     }
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     user_queues(scope_in(&dir, tenant), user_id)
 }
 
@@ -192,8 +202,8 @@ pub async fn user_agent(
     if !may(&state, &caller, user_id, Capability::ViewQueues) {
         return Err(ApiError::forbidden("your role does not allow this"));
     }
-    let dir = state.pipeline.projector().read();
-    one_agent(scope_in(&dir, tenant), queue_id, user_id)
+    let dir = state.queries.read();
+    one_agent(scope_in(&dir, tenant), queue_id, user_id, now_ms(&state))
 }
 
 /// `POST /users/{id}/call_queues/{queue_id}/agent`.
@@ -258,7 +268,7 @@ pub async fn status_history(
     if !may(&state, &caller, user_id, Capability::ViewQueues) {
         return Err(ApiError::forbidden("your role does not allow this"));
     }
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let (mut from, mut to, mut only) = (None, None, None);
     for (k, v) in form_pairs(query.as_deref().unwrap_or("")) {
         match k.as_str() {
@@ -275,7 +285,7 @@ pub async fn status_history(
     }
     // Current members (and queue names) from the directory.
     let (queues_now, names): (BTreeMap<Id, AgentStatus>, BTreeMap<Id, (String, String)>) = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let s = scope_in(&dir, tenant);
         if !s.users.contains_key(&user_id) {
             return Err(ApiError::not_found("user"));
@@ -291,55 +301,48 @@ pub async fn status_history(
                 .collect(),
         )
     };
-    let log = state.pipeline.log().clone();
-    type Read = (Vec<Change>, Vec<(u64, OffsetDateTime, Fact)>);
-    let (changes, line) = tokio::task::spawn_blocking(move || -> Result<Read, String> {
-        let mut changes = Vec::new();
-        let mut line = Vec::new();
-        for category in ["agent", "presence"] {
-            for env in log.read_stream(&StreamId::of(category, user_id), 1) {
-                let env = env.map_err(|e| e.to_string())?;
-                if env.tenant != tenant {
-                    continue;
-                }
-                if env.recorded_at > to {
-                    break;
-                }
-                let fact = match Event::from_envelope(&env).map_err(|e| e.to_string())? {
-                    Event::AgentStatusSet(e) => {
-                        changes.push(Change {
-                            offset: env.offset,
-                            at: env.recorded_at,
-                            queue_id: e.queue_id,
-                            status: e.status,
-                            previous: e.previous,
-                        });
-                        continue;
-                    }
-                    Event::RegistrationAdded(e) => Fact::Registered {
-                        instance_id: e.instance_id,
-                        expires_at_ms: e.expires_at_ms,
-                    },
-                    Event::RegistrationRemoved(e) => Fact::Unregistered {
-                        instance_id: e.instance_id,
-                    },
-                    Event::CallStateChanged(e) => match e.state {
-                        CallState::OnCall => Fact::Call(e.queue_id),
-                        CallState::Idle => Fact::Idle,
-                    },
-                    _ => continue,
-                };
-                line.push((env.offset, env.recorded_at, fact));
+    // The agent's own stream, then its presence stream, each in log order.
+    let streams = [
+        StreamId::of("agent", user_id),
+        StreamId::of("presence", user_id),
+    ];
+    let read = state
+        .queries
+        .stream_events(tenant, &streams, to)
+        .await
+        .map_err(|e| {
+            tracing::error!(reason = %e, "agent history: log read failed");
+            ApiError::unavailable("the history cannot be read right now")
+        })?;
+    let mut changes = Vec::new();
+    let mut line = Vec::new();
+    for (env, event) in read {
+        let fact = match event {
+            Event::AgentStatusSet(e) => {
+                changes.push(Change {
+                    offset: env.offset,
+                    at: env.recorded_at,
+                    queue_id: e.queue_id,
+                    status: e.status,
+                    previous: e.previous,
+                });
+                continue;
             }
-        }
-        Ok((changes, line))
-    })
-    .await
-    .map_err(|e| ApiError::unavailable(format!("history read failed: {e}")))?
-    .map_err(|e| {
-        tracing::error!(reason = %e, "agent history: log read failed");
-        ApiError::unavailable("the history cannot be read right now")
-    })?;
+            Event::RegistrationAdded(e) => Fact::Registered {
+                instance_id: e.instance_id,
+                expires_at_ms: e.expires_at_ms,
+            },
+            Event::RegistrationRemoved(e) => Fact::Unregistered {
+                instance_id: e.instance_id,
+            },
+            Event::CallStateChanged(e) => match e.state {
+                CallState::OnCall => Fact::Call(e.queue_id),
+                CallState::Idle => Fact::Idle,
+            },
+            _ => continue,
+        };
+        line.push((env.offset, env.recorded_at, fact));
+    }
 
     let mut queue_ids: Vec<Id> = queues_now.keys().copied().collect();
     queue_ids.extend(changes.iter().map(|c| c.queue_id));

@@ -9,7 +9,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::AppState;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -35,7 +35,7 @@ pub struct Refresh {
 fn new_tokens(state: &AppState) -> (String, String, TokenHashes) {
     let access = new_token();
     let refresh = new_token();
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.unix_secs();
     let hashes = TokenHashes {
         access_hash: token_hash(&access),
         refresh_hash: token_hash(&refresh),
@@ -52,6 +52,16 @@ fn token_body(state: &AppState, access: String, refresh: String) -> Json<Value> 
         "refresh_token": refresh,
         "expires_in": state.config.access_token_ttl_secs,
     }))
+}
+
+/// The throttle's key for an account: `name@domain`, lower case (the
+/// system scope's domain is empty).
+pub fn account_key(username: &str, domain: Option<&str>) -> String {
+    format!(
+        "{}@{}",
+        username.to_lowercase(),
+        domain.unwrap_or("").to_lowercase()
+    )
 }
 
 fn invalid_credentials() -> ApiError {
@@ -89,26 +99,14 @@ pub async fn sign_in(
             );
         }
     }
-    let account = format!(
-        "{}@{}",
-        username.to_lowercase(),
-        body.domain.as_deref().unwrap_or("").to_lowercase()
-    );
-    if let Some(wait) = state.throttle.blocked(&account, origin.ip) {
-        let mut resp = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TOO_MANY_ATTEMPTS",
-            "too many failed sign-in attempts; retry later",
-        )
-        .into_response();
-        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            resp.headers_mut().insert("retry-after", v);
-        }
-        return Err(resp);
-    }
+    let account = account_key(username, body.domain.as_deref());
+    let attempt = state
+        .throttle
+        .begin(&account, origin.ip)
+        .map_err(|wait| ApiError::too_many_attempts(wait).into_response())?;
     // Resolve the account without holding the lock across argon2.
     let found = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let tenant = match &body.domain {
             None => Some(SYSTEM_TENANT),
             Some(d) => dir.tenant_by_domain(d).map(|t| t.id),
@@ -136,9 +134,10 @@ pub async fn sign_in(
         .unwrap_or_else(|| decoy_hash(&state));
     let ok = state.hasher.verify_async(hash, body.password.clone()).await;
     let Some((tenant, user_id, name, _, enabled, tenant_enabled)) = found.filter(|_| ok) else {
-        state.throttle.failed(&account, origin.ip);
+        attempt.failed();
         return Err(invalid_credentials().into_response());
     };
+    attempt.succeeded();
     if !enabled || !tenant_enabled {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -147,7 +146,6 @@ pub async fn sign_in(
         )
         .into_response());
     }
-    state.throttle.succeeded(&account);
     let (access, refresh, tokens) = new_tokens(&state);
     let metadata = Metadata {
         actor_id: Some(user_id),
@@ -164,6 +162,7 @@ pub async fn sign_in(
                 user_id,
                 tenant,
                 tokens,
+                max_per_user: state.config.sessions_per_user,
             };
             Ok((sessions::start(dir, cmd)?, ()))
         })
@@ -184,7 +183,7 @@ pub async fn refresh_token(
     let presented = token_hash(&body.refresh_token);
     let invalid = || ApiError::unauthorized("the refresh token is not valid");
     let (tenant, actor) = {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         let s = dir.sessions.by_refresh(&presented).ok_or_else(invalid)?;
         let name = dir
             .scope(s.home_tenant)
@@ -201,7 +200,7 @@ pub async fn refresh_token(
         source_ip: origin.ip,
         via: "portsip".into(),
     };
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.unix_secs();
     state
         .pipeline
         .execute(tenant, metadata, |dir| {
@@ -248,8 +247,8 @@ pub async fn auth_user(caller: Caller) -> Json<Value> {
 }
 
 /// `GET /login`: the caller's session.
-pub async fn login_status(caller: Caller) -> Json<Value> {
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+pub async fn login_status(State(state): State<AppState>, caller: Caller) -> Json<Value> {
+    let now = state.clock.unix_secs();
     let expires_at = OffsetDateTime::from_unix_timestamp(caller.access_expires_at)
         .map(switchboard_events::envelope::format_rfc3339)
         .ok();

@@ -16,7 +16,9 @@ use crate::commands::{fresh_id, CommandError, Decision};
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::list::{self, ListParams};
+use crate::http::render_cache::Shape;
 use crate::http::AppState;
+use crate::queries::users::extension_contact_page;
 use crate::schema::contact::{CONTACT, CONTACT_CORE_LIST, CONTACT_SKIP};
 use crate::schema::user::USER;
 use crate::schema::{to_json, Mode};
@@ -29,7 +31,7 @@ use std::sync::LazyLock;
 use switchboard_events::domain::{ContactOwner, FavoriteCollection};
 use switchboard_events::{Id, TenantId};
 use switchboard_projections::directory::{ContactView, Scope, UserView, EXTENSION_CONTACT_FIELDS};
-use switchboard_projections::query::{Dir, FieldType, ListSchema};
+use switchboard_projections::query::{Dir, ListSchema};
 
 /// List schema of personal and business contacts.
 pub static CONTACT_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
@@ -41,31 +43,7 @@ pub static CONTACT_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
     )
 });
 
-/// List schema of the extension directory.
-pub static EXTENSION_CONTACT_LIST: LazyLock<ListSchema> = LazyLock::new(|| ListSchema {
-    fields: &[
-        ("id", FieldType::String),
-        ("display_name", FieldType::String),
-        ("email", FieldType::String),
-        ("mobile_phone", FieldType::String),
-        ("work_phone", FieldType::String),
-        ("home_phone", FieldType::String),
-        ("address", FieldType::String),
-        ("department", FieldType::String),
-        ("extension_number", FieldType::String),
-        ("favorite", FieldType::Bool),
-    ],
-    search: &[
-        "display_name",
-        "email",
-        "extension_number",
-        "mobile_phone",
-        "work_phone",
-        "home_phone",
-        "department",
-    ],
-    default_order: &[("display_name", Dir::Asc), ("id", Dir::Asc)],
-});
+pub use crate::queries::users::EXTENSION_CONTACT_LIST;
 
 /// Renders a contact; `favorite` is the caller's flag (`None`: left out, as
 /// in the administrator's `/contacts` view).
@@ -100,7 +78,7 @@ pub(crate) fn with_home<T>(
     caller: &Caller,
     f: impl FnOnce(&Scope) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let empty = Scope::default();
     f(dir.scope(caller.home_tenant).unwrap_or(&empty))
 }
@@ -329,19 +307,33 @@ pub async fn list_extension(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
-    let items = with_home(&state, &caller, |s| {
-        Ok(s.users
-            .values()
-            .map(|u| {
-                let fav =
-                    s.contacts
-                        .is_favorite(caller.user_id, FavoriteCollection::Extension, u.id);
-                render_extension_contact(s, u, fav)
-            })
-            .collect::<Vec<_>>())
-    })?;
-    list::respond(&params, &EXTENSION_CONTACT_LIST, items)
+) -> Result<axum::response::Response, ApiError> {
+    let query = list::parse(&params, &EXTENSION_CONTACT_LIST)?;
+    let tenant = caller.home_tenant;
+    let model = state.queries.read();
+    let page = extension_contact_page(&model, tenant, caller.user_id, &query);
+    let (Some(s), Some(lists)) = (model.scope(tenant), model.lists(tenant)) else {
+        return Ok(list::answer(page.count, []).into_response());
+    };
+    let items = page
+        .ids
+        .iter()
+        .filter_map(|id| {
+            let u = s.users.get(id)?;
+            let fav = s
+                .contacts
+                .is_favorite(caller.user_id, FavoriteCollection::Extension, u.id);
+            let r = state.render_cache.get_or_render(
+                Shape::ExtensionContact,
+                tenant,
+                *id,
+                lists.version(*id),
+                || Value::Object(render_extension_contact(s, u, false)),
+            );
+            Some((r, fav))
+        })
+        .collect();
+    Ok(list::answer_rendered(page.count, items))
 }
 
 /// `POST /user/extension_contacts/{id}/favorite`.

@@ -50,7 +50,7 @@ pub async fn show(
     let Some(domain) = domain else {
         return Ok(Json(metadata(SERVICE_NAME, None)));
     };
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let tenant = dir
         .tenant_by_domain(&domain)
         .ok_or_else(|| ApiError::not_found("tenant"))?;

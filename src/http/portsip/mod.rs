@@ -18,214 +18,387 @@ pub mod sync;
 pub mod tenants;
 pub mod user;
 pub mod users;
+pub mod webhooks;
 
-use super::AppState;
-use axum::routing::{get, post};
-use axum::Router;
+use super::routes::{Access::*, Dialect, Routes};
+use crate::auth::roles::Capability::*;
 
-/// The PortSIP routes (relative to `/api`).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/sign_in", post(auth::sign_in))
-        .route("/login", post(auth::sign_in).get(auth::login_status))
-        .route("/auth/refresh_token", post(auth::refresh_token))
-        .route("/auth/sign_out", post(auth::sign_out))
-        .route("/auth/user", get(auth::auth_user))
-        .route("/tenants", get(tenants::list).post(tenants::create))
-        .route("/tenants/switch", post(tenants::switch))
-        .route("/tenants/{id}", get(tenants::show).post(tenants::update))
-        .route("/tenants/{id}/destroy", post(tenants::destroy))
-        .route("/tenant", get(tenants::show_own).post(tenants::update_own))
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/profile", post(users::reset_all_profiles))
-        .route("/users/{id}", get(users::show).post(users::update))
-        .route("/users/{id}/password", post(users::reset_password))
-        .route(
+/// The PortSIP routes (relative to `/api`), each with the access it
+/// requires. `SignedIn` routes are self-scoped: the caller's own data, or
+/// "yourself, or a capability" checked by the handler.
+pub fn routes() -> Routes {
+    Routes::new(Dialect::PortSip)
+        .post("/auth/sign_in", Public, auth::sign_in)
+        .post("/login", Public, auth::sign_in)
+        .get("/login", SignedIn, auth::login_status)
+        .post("/auth/refresh_token", Public, auth::refresh_token)
+        .post("/auth/sign_out", SignedIn, auth::sign_out)
+        .get("/auth/user", SignedIn, auth::auth_user)
+        .get("/tenants", SystemAdmin, tenants::list)
+        .post("/tenants", SystemAdmin, tenants::create)
+        .post("/tenants/switch", SystemAdmin, tenants::switch)
+        .get("/tenants/{id}", SystemAdmin, tenants::show)
+        .post("/tenants/{id}", SystemAdmin, tenants::update)
+        .post("/tenants/{id}/destroy", SystemAdmin, tenants::destroy)
+        .get("/tenant", Needs(ViewTenantSettings), tenants::show_own)
+        .post("/tenant", Needs(ManageTenantSettings), tenants::update_own)
+        .get("/users", Needs(ViewUsers), users::list)
+        .post("/users", Needs(ManageUsers), users::create)
+        .post(
+            "/users/profile",
+            Needs(ManageUsers),
+            users::reset_all_profiles,
+        )
+        .get("/users/{id}", Needs(ViewUsers), users::show)
+        .post("/users/{id}", Needs(ManageUsers), users::update)
+        .post(
+            "/users/{id}/password",
+            Needs(ManageUsers),
+            users::reset_password,
+        )
+        .post(
             "/users/{id}/extension_password",
-            post(users::reset_extension_password),
+            Needs(ManageUsers),
+            users::reset_extension_password,
         )
-        .route("/users/{id}/role", post(users::change_role))
-        .route("/users/{id}/profile", post(users::reset_profile))
-        .route("/users/{id}/destroy", post(users::destroy))
-        .route("/user", get(user::show).post(user::update))
-        .route("/user/password", post(user::change_password))
-        .route(
+        .post("/users/{id}/role", Needs(ManageUsers), users::change_role)
+        .post(
+            "/users/{id}/profile",
+            Needs(ManageUsers),
+            users::reset_profile,
+        )
+        .post("/users/{id}/destroy", Needs(ManageUsers), users::destroy)
+        .get("/user", SignedIn, user::show)
+        .post("/user", SignedIn, user::update)
+        .post("/user/password", SignedIn, user::change_password)
+        .post(
             "/user/extension_password",
-            post(user::change_extension_password),
+            SignedIn,
+            user::change_extension_password,
         )
-        .route("/user/profile", post(user::reset_profile))
-        .route("/roles", get(roles::list).post(roles::create))
-        .route("/roles/{name}", get(roles::show).post(roles::update))
-        .route("/roles/{name}/destroy", post(roles::destroy))
-        .route("/groups", get(groups::list).post(groups::create))
-        .route("/groups/{id}", get(groups::show).post(groups::update))
-        .route("/groups/{id}/destroy", post(groups::destroy))
-        .route("/groups/{id}/members", get(groups::members))
-        .route(
+        .post("/user/profile", SignedIn, user::reset_profile)
+        .get("/roles", Needs(ViewRoles), roles::list)
+        .post("/roles", Needs(ManageRoles), roles::create)
+        .get("/roles/{name}", Needs(ViewRoles), roles::show)
+        .post("/roles/{name}", Needs(ManageRoles), roles::update)
+        .post("/roles/{name}/destroy", Needs(ManageRoles), roles::destroy)
+        .get("/groups", Needs(ViewUsers), groups::list)
+        .post("/groups", Needs(ManageUsers), groups::create)
+        .get("/groups/{id}", Needs(ViewUsers), groups::show)
+        .post("/groups/{id}", Needs(ManageUsers), groups::update)
+        .post("/groups/{id}/destroy", Needs(ManageUsers), groups::destroy)
+        .get("/groups/{id}/members", Needs(ViewUsers), groups::members)
+        .get(
             "/groups/{id}/members/{extension_number}",
-            get(groups::member).post(groups::add_member),
+            Needs(ViewUsers),
+            groups::member,
         )
-        .route(
+        .post(
+            "/groups/{id}/members/{extension_number}",
+            Needs(ManageUsers),
+            groups::add_member,
+        )
+        .post(
             "/groups/{id}/members/{extension_number}/destroy",
-            post(groups::remove_member),
+            Needs(ManageUsers),
+            groups::remove_member,
         )
-        .route("/info", get(info::show))
-        .route(
-            "/extensions",
-            get(extensions::list).post(extensions::create),
+        .get("/info", Public, info::show)
+        .get("/extensions", Needs(ViewUsers), extensions::list)
+        .post("/extensions", Needs(ManageUsers), extensions::create)
+        .get("/extensions/{id}", Needs(ViewUsers), extensions::show)
+        .post("/extensions/{id}", Needs(ManageUsers), extensions::update)
+        .post(
+            "/extensions/{id}/destroy",
+            Needs(ManageUsers),
+            extensions::destroy,
         )
-        .route(
-            "/extensions/{id}",
-            get(extensions::show).post(extensions::update),
+        .get(
+            "/users/{id}/extensions",
+            Needs(ViewUsers),
+            extensions::user_links,
         )
-        .route("/extensions/{id}/destroy", post(extensions::destroy))
-        .route("/users/{id}/extensions", get(extensions::user_links))
-        .route(
+        .post(
             "/users/{id}/extensions/{extension_id}",
-            post(extensions::link),
+            Needs(ManageUsers),
+            extensions::link,
         )
-        .route(
+        .post(
             "/users/{id}/extensions/{extension_id}/destroy",
-            post(extensions::unlink),
+            Needs(ManageUsers),
+            extensions::unlink,
         )
-        .route(
+        .get(
             "/extension_numbers/{extension_number}",
-            get(extension_numbers::show),
+            Needs(ViewUsers),
+            extension_numbers::show,
         )
-        .route(
-            "/call_queues",
-            get(queues::list_queues).post(queues::create_queue),
-        )
-        .route(
+        .get("/call_queues", Needs(ViewQueues), queues::list_queues)
+        .post("/call_queues", Needs(ManageQueues), queues::create_queue)
+        .get("/call_queues/{id}", Needs(ViewQueues), queues::show_queue)
+        .post(
             "/call_queues/{id}",
-            get(queues::show_queue).post(queues::update_queue),
+            Needs(ManageQueues),
+            queues::update_queue,
         )
-        .route("/call_queues/{id}/destroy", post(queues::destroy_queue))
-        .route("/call_queues/{id}/status", get(queues::queue_status))
-        .route(
+        .post(
+            "/call_queues/{id}/destroy",
+            Needs(ManageQueues),
+            queues::destroy_queue,
+        )
+        .get(
+            "/call_queues/{id}/status",
+            Needs(ViewQueues),
+            queues::queue_status,
+        )
+        .get(
             "/call_queues/{id}/agents",
-            get(queues::queue_agents).post(queues::set_queue_agents),
+            Needs(ViewQueues),
+            queues::queue_agents,
         )
-        .route(
+        .post(
+            "/call_queues/{id}/agents",
+            Needs(ManageQueues),
+            queues::set_queue_agents,
+        )
+        // An agent reads and sets its own entry; others need the capability.
+        .get(
             "/call_queues/{id}/agents/{agent_number}",
-            get(queues::queue_agent).post(queues::set_queue_agent),
+            SignedIn,
+            queues::queue_agent,
         )
-        .route(
+        .post(
+            "/call_queues/{id}/agents/{agent_number}",
+            SignedIn,
+            queues::set_queue_agent,
+        )
+        .get("/ring_groups", Needs(ViewQueues), queues::list_ring_groups)
+        .post(
             "/ring_groups",
-            get(queues::list_ring_groups).post(queues::create_ring_group),
+            Needs(ManageQueues),
+            queues::create_ring_group,
         )
-        .route(
+        .get(
             "/ring_groups/{id}",
-            get(queues::show_ring_group).post(queues::update_ring_group),
+            Needs(ViewQueues),
+            queues::show_ring_group,
         )
-        .route(
+        .post(
+            "/ring_groups/{id}",
+            Needs(ManageQueues),
+            queues::update_ring_group,
+        )
+        .post(
             "/ring_groups/{id}/destroy",
-            post(queues::destroy_ring_group),
+            Needs(ManageQueues),
+            queues::destroy_ring_group,
         )
-        .route(
+        .get(
             "/ring_groups/{id}/agents",
-            get(queues::ring_group_agents).post(queues::set_ring_group_agents),
+            Needs(ViewQueues),
+            queues::ring_group_agents,
         )
-        .route(
+        .post(
+            "/ring_groups/{id}/agents",
+            Needs(ManageQueues),
+            queues::set_ring_group_agents,
+        )
+        .get(
             "/ring_groups/{id}/agents/{agent_number}",
-            get(queues::ring_group_agent),
+            SignedIn,
+            queues::ring_group_agent,
         )
-        .route("/user/call_queues", get(agents::own_queues))
-        .route(
+        .get("/user/call_queues", SignedIn, agents::own_queues)
+        .get("/user/call_queues/{id}/agent", SignedIn, agents::own_agent)
+        .post(
             "/user/call_queues/{id}/agent",
-            get(agents::own_agent).post(agents::set_own_agent),
+            SignedIn,
+            agents::set_own_agent,
         )
-        .route("/user/ring_groups", get(agents::own_ring_groups))
-        .route("/users/{id}/call_queues", get(agents::user_call_queues))
-        .route(
+        .get("/user/ring_groups", SignedIn, agents::own_ring_groups)
+        .get(
+            "/users/{id}/call_queues",
+            SignedIn,
+            agents::user_call_queues,
+        )
+        .get(
             "/users/{id}/call_queues/{queue_id}/agent",
-            get(agents::user_agent).post(agents::set_user_agent),
+            SignedIn,
+            agents::user_agent,
         )
-        .route(
+        .post(
+            "/users/{id}/call_queues/{queue_id}/agent",
+            SignedIn,
+            agents::set_user_agent,
+        )
+        .get(
             "/users/{id}/agent_status_history",
-            get(agents::status_history),
+            SignedIn,
+            agents::status_history,
         )
-        .route("/user/presence", post(presence::set_presence))
-        .route("/user/status", get(presence::own_status))
-        .route("/users/{id}/status", get(presence::user_status))
-        .route(
+        .post("/user/presence", SignedIn, presence::set_presence)
+        .get("/user/status", SignedIn, presence::own_status)
+        .get("/users/{id}/status", SignedIn, presence::user_status)
+        .post(
             "/users/{id}/status/{instance_id}/destroy_status",
-            post(presence::destroy_status),
+            NeedsAny(&[ReportRegistrations, ManageUsers]),
+            presence::destroy_status,
         )
-        .route("/users/{id}/call_state", post(presence::call_state))
-        .route("/registrations", post(presence::register))
-        .route(
+        .post(
+            "/users/{id}/call_state",
+            Needs(ReportRegistrations),
+            presence::call_state,
+        )
+        .post(
+            "/registrations",
+            Needs(ReportRegistrations),
+            presence::register,
+        )
+        .post(
             "/registrations/{instance_id}/destroy",
-            post(presence::unregister),
+            Needs(ReportRegistrations),
+            presence::unregister,
         )
-        .route("/user/contacts", get(contacts::list).post(contacts::create))
-        .route(
-            "/user/contacts/{id}",
-            get(contacts::show).post(contacts::update),
+        .get("/user/contacts", SignedIn, contacts::list)
+        .post("/user/contacts", SignedIn, contacts::create)
+        .get("/user/contacts/{id}", SignedIn, contacts::show)
+        .post("/user/contacts/{id}", SignedIn, contacts::update)
+        .post("/user/contacts/{id}/favorite", SignedIn, contacts::favorite)
+        .post(
+            "/user/contacts/{id}/unfavorite",
+            SignedIn,
+            contacts::unfavorite,
         )
-        .route("/user/contacts/{id}/favorite", post(contacts::favorite))
-        .route("/user/contacts/{id}/unfavorite", post(contacts::unfavorite))
-        .route("/user/contacts/{id}/destroy", post(contacts::destroy))
-        .route("/user/business_contacts", get(contacts::list_business))
-        .route(
+        .post("/user/contacts/{id}/destroy", SignedIn, contacts::destroy)
+        .get("/user/business_contacts", SignedIn, contacts::list_business)
+        .post(
             "/user/business_contacts/{id}/favorite",
-            post(contacts::favorite_business),
+            SignedIn,
+            contacts::favorite_business,
         )
-        .route(
+        .post(
             "/user/business_contacts/{id}/unfavorite",
-            post(contacts::unfavorite_business),
+            SignedIn,
+            contacts::unfavorite_business,
         )
-        .route("/user/extension_contacts", get(contacts::list_extension))
-        .route(
+        .get(
+            "/user/extension_contacts",
+            SignedIn,
+            contacts::list_extension,
+        )
+        .post(
             "/user/extension_contacts/{id}/favorite",
-            post(contacts::favorite_extension),
+            SignedIn,
+            contacts::favorite_extension,
         )
-        .route(
+        .post(
             "/user/extension_contacts/{id}/unfavorite",
-            post(contacts::unfavorite_extension),
+            SignedIn,
+            contacts::unfavorite_extension,
         )
-        .route(
+        .get(
             "/contacts",
-            get(business_contacts::list).post(business_contacts::create),
+            Needs(ViewBusinessContacts),
+            business_contacts::list,
         )
-        .route("/contacts/export", get(business_contacts::export))
-        .route(
+        .post(
+            "/contacts",
+            Needs(ManageBusinessContacts),
+            business_contacts::create,
+        )
+        .get(
+            "/contacts/export",
+            Needs(ViewBusinessContacts),
+            business_contacts::export,
+        )
+        .get(
             "/contacts/{id}",
-            get(business_contacts::show).post(business_contacts::update),
+            Needs(ViewBusinessContacts),
+            business_contacts::show,
         )
-        .route("/contacts/{id}/destroy", post(business_contacts::destroy))
-        .route(
+        .post(
+            "/contacts/{id}",
+            Needs(ManageBusinessContacts),
+            business_contacts::update,
+        )
+        .post(
+            "/contacts/{id}/destroy",
+            Needs(ManageBusinessContacts),
+            business_contacts::destroy,
+        )
+        .post_read(
             "/user/contacts/sync_tokens",
-            post(sync::personal_contacts_token),
+            SignedIn,
+            sync::personal_contacts_token,
         )
-        .route(
+        .post_read(
             "/user/contacts/sync_tokens/{token}/diff",
-            post(sync::personal_contacts_diff),
+            SignedIn,
+            sync::personal_contacts_diff,
         )
-        .route(
+        .post_read(
             "/user/business_contacts/sync_tokens",
-            post(sync::business_contacts_token),
+            SignedIn,
+            sync::business_contacts_token,
         )
-        .route(
+        .post_read(
             "/user/business_contacts/sync_tokens/{token}/diff",
-            post(sync::business_contacts_diff),
+            SignedIn,
+            sync::business_contacts_diff,
         )
-        .route(
+        .post_read(
             "/user/extension_contacts/sync_tokens",
-            post(sync::extension_contacts_token),
+            SignedIn,
+            sync::extension_contacts_token,
         )
-        .route(
+        .post_read(
             "/user/extension_contacts/sync_tokens/{token}/diff",
-            post(sync::extension_contacts_diff),
+            SignedIn,
+            sync::extension_contacts_diff,
         )
-        .route("/user/cdrs/sync_tokens", post(sync::cdrs_token))
-        .route("/user/cdrs/sync_tokens/{token}/diff", post(sync::cdrs_diff))
-        .route("/user/events", get(events::stream))
-        .route("/audit_logs", get(audit::audit_logs))
-        .route("/users/{id}/history", get(audit::user_history))
-        .route("/extensions/{id}/history", get(audit::extension_history))
-        .route("/groups/{id}/history", get(audit::group_history))
-        .route("/call_queues/{id}/history", get(audit::call_queue_history))
-        .route("/ring_groups/{id}/history", get(audit::ring_group_history))
-        .route("/contacts/{id}/history", get(audit::contact_history))
+        .post_read("/user/cdrs/sync_tokens", SignedIn, sync::cdrs_token)
+        .post_read(
+            "/user/cdrs/sync_tokens/{token}/diff",
+            SignedIn,
+            sync::cdrs_diff,
+        )
+        .get("/user/events", SignedIn, events::stream)
+        .get("/audit_logs", Needs(ViewAudit), audit::audit_logs)
+        .get("/users/{id}/history", Needs(ViewAudit), audit::user_history)
+        .get(
+            "/extensions/{id}/history",
+            Needs(ViewAudit),
+            audit::extension_history,
+        )
+        .get(
+            "/groups/{id}/history",
+            Needs(ViewAudit),
+            audit::group_history,
+        )
+        .get(
+            "/call_queues/{id}/history",
+            Needs(ViewAudit),
+            audit::call_queue_history,
+        )
+        .get(
+            "/ring_groups/{id}/history",
+            Needs(ViewAudit),
+            audit::ring_group_history,
+        )
+        .get(
+            "/contacts/{id}/history",
+            Needs(ViewAudit),
+            audit::contact_history,
+        )
+        .get("/webhooks", Needs(ViewTenantSettings), webhooks::list)
+        .get(
+            "/webhooks/{kind}/deliveries",
+            Needs(ViewTenantSettings),
+            webhooks::deliveries,
+        )
+        .post(
+            "/webhooks/{kind}/resume",
+            Needs(ManageTenantSettings),
+            webhooks::resume,
+        )
 }

@@ -3,10 +3,9 @@
 //! the tenant's custom roles; only custom roles can be written.
 
 use crate::auth::caller::Caller;
-use crate::auth::roles::Capability;
 use crate::commands::roles::{self, CreateRole, RoleName, UpdateRole};
 use crate::commands::{fresh_id, CommandError};
-use crate::http::access::{require, tenant_of};
+use crate::http::access::{actor, tenant_of};
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, JsonBody};
 use crate::http::list::{self, ListParams};
@@ -63,14 +62,13 @@ pub async fn list(
     caller: Caller,
     params: ListParams,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ViewRoles)?;
     let tenant = tenant_of(&caller)?;
     let mut items: Vec<_> = roles::BUILT_IN
         .iter()
         .map(|b| item(b.name, b.description))
         .collect();
     {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         if let Some(scope) = dir.scope(tenant) {
             let mut custom: Vec<_> = scope.roles.values().collect();
             custom.sort_by_key(|r| r.stamp.created_offset);
@@ -86,7 +84,6 @@ pub async fn create(
     caller: Caller,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<impl IntoResponse, ApiError> {
-    require(&state, &caller, Capability::ManageRoles)?;
     let tenant = tenant_of(&caller)?;
     check_fields(&body)?;
     let name =
@@ -112,6 +109,7 @@ pub async fn create(
                     name,
                     description,
                     permissions,
+                    by: actor(dir, &caller),
                 },
             )?;
             Ok((decision, ()))
@@ -127,12 +125,11 @@ pub async fn show(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ViewRoles)?;
     let tenant = tenant_of(&caller)?;
     let (name, description, permissions) = match roles::built_in(&name) {
         Some(b) => (b.name.to_owned(), b.description.to_owned(), b.permissions()),
         None => {
-            let dir = state.pipeline.projector().read();
+            let dir = state.queries.read();
             let r = dir
                 .scope(tenant)
                 .and_then(|s| roles::custom(s, &name))
@@ -155,7 +152,6 @@ pub async fn update(
     Path(role): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageRoles)?;
     let tenant = tenant_of(&caller)?;
     check_fields(&body)?;
     let name = match optional_str(&body, "name")? {
@@ -184,6 +180,7 @@ pub async fn update(
             };
             let decision = roles::update(
                 scope,
+                &actor(dir, &caller),
                 &role,
                 UpdateRole {
                     name,
@@ -204,14 +201,13 @@ pub async fn destroy(
     caller: Caller,
     Path(role): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require(&state, &caller, Capability::ManageRoles)?;
     let tenant = tenant_of(&caller)?;
     state
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {
             let empty = Scope::default();
             let scope = dir.scope(tenant).unwrap_or(&empty);
-            Ok((roles::delete(scope, &role)?, ()))
+            Ok((roles::delete(scope, &actor(dir, &caller), &role)?, ()))
         })
         .await
         .map_err(role_error)?;

@@ -24,7 +24,9 @@ use switchboard_events::Id;
 use switchboard_projections::directory::changes::{self, ChangeType, DiffPage, DiffRequest};
 use switchboard_projections::directory::{Directory, Scope, EXTENSION_CONTACT_FIELDS};
 
-/// The largest `top` a diff accepts.
+/// The largest `top` a diff accepts, and the page size of a diff that
+/// gives none: a client far behind gets its changes in pages (following
+/// the returned token while `has_more`), never in one unbounded answer.
 pub const MAX_DIFF_TOP: usize = 1000;
 
 /// 403 `INVALID_SYNC_TOKEN`.
@@ -36,10 +38,6 @@ pub fn invalid_token() -> ApiError {
     )
 }
 
-fn now_secs() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// Issues a token of `collection` for the caller at `offset`.
 pub fn issue(
     state: &AppState,
@@ -48,7 +46,14 @@ pub fn issue(
     offset: u64,
     page: Option<PageCursor>,
 ) -> String {
-    issue_at(state, caller, collection, offset, page, now_secs())
+    issue_at(
+        state,
+        caller,
+        collection,
+        offset,
+        page,
+        state.clock.unix_secs(),
+    )
 }
 
 /// Like [`issue`], with an explicit issue time: the pages of one diff keep
@@ -90,7 +95,7 @@ pub fn open(
         return Err(invalid_token());
     }
     let retention = state.config.sync_token_retention_secs;
-    if retention > 0 && now_secs().saturating_sub(t.issued_at) > retention as i64 {
+    if retention > 0 && state.clock.unix_secs().saturating_sub(t.issued_at) > retention as i64 {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "SYNC_TOKEN_EXPIRED",
@@ -101,7 +106,7 @@ pub fn open(
 }
 
 fn create(state: &AppState, caller: &Caller, collection: Collection) -> (StatusCode, Json<Value>) {
-    let head = state.pipeline.projector().read().offset;
+    let head = state.queries.read().offset;
     let token = issue(state, caller, collection, head, None);
     (StatusCode::CREATED, Json(json!({ "token": token })))
 }
@@ -256,8 +261,8 @@ fn diff(
     raw: &str,
     query: Option<&str>,
 ) -> Result<Json<Value>, ApiError> {
-    let top = parse_top(query)?;
-    let dir = state.pipeline.projector().read();
+    let top = Some(parse_top(query)?.unwrap_or(MAX_DIFF_TOP));
+    let dir = state.queries.read();
     let t = open(state, caller, Some(collection), raw, dir.offset)?;
     let (head, after) = match t.page {
         Some(p) => (p.head, Some(p.after)),

@@ -1,6 +1,7 @@
 //! The current user: `/user...`. Every signed-in user has these for their
 //! own account; they act in the user's home tenant.
 
+use super::auth::account_key;
 use super::users::{self, apply_update, reset_profiles, set_secret};
 use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
@@ -19,7 +20,7 @@ use switchboard_events::domain::SecretKind;
 
 /// `GET /user`.
 pub async fn show(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = dir
         .scope(caller.home_tenant)
         .ok_or_else(|| ApiError::not_found("user"))?;
@@ -61,22 +62,36 @@ async fn change_own_secret(
         SecretKind::Password => cmd::validate_password("new_password", &new)?,
         _ => cmd::validate_extension_password("new_password", &new)?,
     }
-    let current = {
-        let dir = state.pipeline.projector().read();
+    let (current, account) = {
+        let dir = state.queries.read();
         let u = dir
             .scope(caller.home_tenant)
             .and_then(|s| s.users.get(&caller.user_id))
             .ok_or_else(|| ApiError::not_found("user"))?;
-        match kind {
+        let domain = dir
+            .tenants
+            .get(&caller.home_tenant)
+            .map(|t| t.domain.clone());
+        let hash = match kind {
             SecretKind::Password => Some(u.password_hash.clone()),
             _ => u.extension_password_hash.clone(),
-        }
+        };
+        (hash, account_key(&u.name, domain.as_deref()))
     };
+    // The same throttle as sign-in: a stolen session cannot guess the
+    // password any faster than the sign-in page.
+    let attempt = state
+        .throttle
+        .begin(&account, caller.origin.ip)
+        .map_err(ApiError::too_many_attempts)?;
     let ok = match current {
         Some(hash) => state.hasher.verify_async(hash, old).await,
         None => false,
     };
-    if !ok {
+    if ok {
+        attempt.succeeded();
+    } else {
+        attempt.failed();
         let err = ApiError::new(
             StatusCode::FORBIDDEN,
             "WRONG_PASSWORD",

@@ -3,37 +3,28 @@
 
 use super::ids;
 use crate::auth::caller::Caller;
-use crate::auth::roles::Capability;
 use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
 use crate::commands::{fresh_id, CommandError};
-use crate::http::access::{require, tenant_of};
+use crate::http::access::{actor, tenant_of};
 use crate::http::as_of::AsOf;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, required_str, JsonBody};
 use crate::http::list::{self, ListParams};
+use crate::http::render_cache::Shape;
 use crate::http::AppState;
-use crate::schema::user::{USER, USER_CORE_LIST, USER_CORE_SEARCH, USER_SKIP};
+use crate::queries::users::{user_page, USER_LIST};
+use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::Mode;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use std::sync::LazyLock;
 use switchboard_events::domain::SecretKind;
 use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::{Id, TenantId};
 use switchboard_projections::directory::{Scope, UserView};
-use switchboard_projections::query::{Dir, ListSchema};
 use switchboard_projections::Directory;
-
-static LIST_SCHEMA: LazyLock<ListSchema> = LazyLock::new(|| {
-    list::schema_from_table(
-        USER_CORE_LIST,
-        USER_CORE_SEARCH,
-        &USER,
-        &[("created_at", Dir::Asc), ("id", Dir::Asc)],
-    )
-});
 
 /// Renders a user; `summary` for list items. Secrets are never rendered
 /// (`voicemail_pin` is always null).
@@ -80,21 +71,37 @@ pub async fn list(
     caller: Caller,
     params: ListParams,
     as_of: AsOf,
-) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ViewUsers)?;
+) -> Result<Response, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let items: Vec<_> = {
-        let dir = as_of.read(&state);
-        match dir.scope(tenant) {
-            Some(scope) => scope
-                .users
-                .values()
-                .map(|u| render(scope, u, true))
-                .collect(),
-            None => Vec::new(),
-        }
+    let query = list::parse(&params, &USER_LIST)?;
+    let model = as_of.read(&state);
+    let page = user_page(&model, tenant, &query);
+    let (Some(scope), Some(lists)) = (model.scope(tenant), model.lists(tenant)) else {
+        return Ok(list::answer(page.count, []).into_response());
     };
-    list::respond(&params, &LIST_SCHEMA, items)
+    if as_of.is_past() {
+        let items = page
+            .ids
+            .iter()
+            .filter_map(|id| scope.users.get(id).map(|u| render(scope, u, true)));
+        return Ok(list::answer(page.count, items).into_response());
+    }
+    let items = page
+        .ids
+        .iter()
+        .filter_map(|id| {
+            let u = scope.users.get(id)?;
+            let r = state.render_cache.get_or_render(
+                Shape::UserSummary,
+                tenant,
+                *id,
+                lists.version(*id),
+                || Value::Object(render(scope, u, true)),
+            );
+            Some((r, false))
+        })
+        .collect();
+    Ok(list::answer_rendered(page.count, items))
 }
 
 /// `POST /users`.
@@ -103,7 +110,6 @@ pub async fn create(
     caller: Caller,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let name = UserName::parse(&required_str(&body, "name")?)?;
     let role = required_str(&body, "role")?;
@@ -147,6 +153,7 @@ pub async fn create(
                     voicemail_pin_hash,
                     extension_number,
                     attrs,
+                    by: actor(dir, &caller),
                 },
             )?;
             Ok((decision, ids.user_id))
@@ -162,7 +169,6 @@ pub async fn show(
     Path(id): Path<String>,
     as_of: AsOf,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ViewUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     let dir = as_of.read(&state);
@@ -228,6 +234,7 @@ pub(crate) async fn apply_update(
                     extension_number,
                     voicemail_pin_hash,
                     ids,
+                    by: actor(dir, caller),
                 },
             )?;
             Ok((decision, ()))
@@ -243,7 +250,6 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     apply_update(&state, &caller, tenant, id, body).await?;
@@ -268,7 +274,13 @@ pub(crate) async fn set_secret(
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {
             Ok((
-                users::set_secret(scope_of(dir, tenant)?, user, kind, hash)?,
+                users::set_secret(
+                    scope_of(dir, tenant)?,
+                    &actor(dir, caller),
+                    user,
+                    kind,
+                    hash,
+                )?,
                 (),
             ))
         })
@@ -284,7 +296,6 @@ async fn admin_reset_secret(
     body: &Map<String, Value>,
     kind: SecretKind,
 ) -> Result<Json<Value>, ApiError> {
-    require(state, caller, Capability::ManageUsers)?;
     let tenant = tenant_of(caller)?;
     let id = parse_user_id(id)?;
     let password = required_str(body, "password")?;
@@ -323,16 +334,14 @@ pub async fn change_role(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     let role = required_str(&body, "role")?;
-    let actor = caller.user_id;
     state
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {
             Ok((
-                users::change_role(scope_of(dir, tenant)?, actor, id, &role)?,
+                users::change_role(scope_of(dir, tenant)?, &actor(dir, &caller), id, &role)?,
                 (),
             ))
         })
@@ -373,7 +382,6 @@ pub async fn reset_profile(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     reset_profiles(&state, &caller, tenant, Some(vec![id])).await?;
@@ -387,7 +395,6 @@ pub async fn reset_all_profiles(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let mut targets: Option<Vec<Id>> = None;
     for (k, v) in list::form_pairs(query.as_deref().unwrap_or("")) {
@@ -409,13 +416,15 @@ pub async fn destroy(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require(&state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     let id = parse_user_id(&id)?;
     state
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {
-            Ok((users::delete(scope_of(dir, tenant)?, id)?, ()))
+            Ok((
+                users::delete(scope_of(dir, tenant)?, &actor(dir, &caller), id)?,
+                (),
+            ))
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

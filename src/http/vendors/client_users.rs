@@ -42,22 +42,21 @@ use crate::auth::roles::Capability;
 use crate::auth::tokens::new_token;
 use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
 use crate::commands::{fresh_id, CommandError, Decision};
-use crate::http::access::{require, tenant_of};
+use crate::http::access::{actor, tenant_of};
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::list::form_pairs;
 use crate::http::portsip::extensions::scope_in;
+use crate::http::routes::{Access::Needs, Dialect, Routes};
 use crate::http::AppState;
 use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::vendor_user::VENDOR_USER;
 use crate::schema::{to_json, Mode, Table};
 use axum::extract::rejection::PathRejection;
-use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::{Method, StatusCode};
-use axum::middleware;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 use switchboard_events::domain::SecretKind;
@@ -82,7 +81,7 @@ impl IntoResponse for ClientError {
             "message": self.0.message,
             "field": super::field_of(&self.0),
         }});
-        (self.0.status, Json(body)).into_response()
+        self.0.respond(body)
     }
 }
 
@@ -117,25 +116,18 @@ fn invalid(field: &str, message: &str) -> ClientError {
     ClientError(ApiError::validation(field, message))
 }
 
-/// The routes, relative to `/client`.
-pub fn routes(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/{client_id}/user/extension/", get(list).post(create))
-        .route("/{client_id}/user/extension", get(list).post(create))
-        .route(
-            "/{client_id}/user/extension/{user_id}",
-            get(show).put(update).delete(destroy),
-        )
-        .fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
-            ClientError(super::route_not_found(&m, u.path()))
-        })
-        .method_not_allowed_fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
-            ClientError(super::method_not_allowed(&m, u.path()))
-        })
-        .layer(middleware::from_fn_with_state(
-            state,
-            super::require_ready::<ClientError>,
-        ))
+/// The routes, relative to `/client`: all the tenant Admin's
+/// (`ManageUsers`).
+pub fn routes() -> Routes {
+    let manage = Needs(Capability::ManageUsers);
+    Routes::new(Dialect::ClientUsers)
+        .get("/{client_id}/user/extension/", manage, list)
+        .post("/{client_id}/user/extension/", manage, create)
+        .get("/{client_id}/user/extension", manage, list)
+        .post("/{client_id}/user/extension", manage, create)
+        .get("/{client_id}/user/extension/{user_id}", manage, show)
+        .put("/{client_id}/user/extension/{user_id}", manage, update)
+        .delete("/{client_id}/user/extension/{user_id}", manage, destroy)
 }
 
 /// Resolves the caller and checks that `client_id` is its tenant.
@@ -145,9 +137,8 @@ fn authorize(
     client_id: &str,
 ) -> Result<(Caller, TenantId)> {
     let caller = caller?;
-    require(state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let named = match client_id.parse::<u64>() {
         Ok(n) => dir.tenants.get(&Id(n)).map(|t| t.id),
         Err(_) => dir.tenant_by_domain(client_id).map(|t| t.id),
@@ -373,12 +364,13 @@ pub async fn create(
                     voicemail_pin_hash,
                     extension_number,
                     attrs,
+                    by: actor(dir, &caller),
                 },
             )?;
             Ok((decision, ids.user_id))
         })
         .await?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let user = find_user(&dir, tenant, &id.0.to_string())?;
     Ok((StatusCode::CREATED, Json(Value::Object(user))))
 }
@@ -445,7 +437,7 @@ pub async fn list(
     let client_id = super::path(path)?;
     let (_, tenant) = authorize(&state, caller, &client_id)?;
     let filters = parse_filters(query.as_deref().unwrap_or(""))?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let mut users: Vec<&UserView> = scope.users.values().collect();
     users.sort_by_key(|u| (u.stamp.created_offset, u.id));
@@ -472,7 +464,7 @@ pub async fn show(
 ) -> Result<Json<Value>> {
     let (client_id, user_id) = super::path(path)?;
     let (_, tenant) = authorize(&state, caller, &client_id)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     Ok(Json(Value::Object(find_user(&dir, tenant, &user_id)?)))
 }
 
@@ -518,6 +510,7 @@ pub async fn update(
                 None => None,
             };
             let ids = fresh_ids(scope);
+            let by = actor(dir, &caller);
             let mut parts = vec![users::update(
                 scope,
                 &USER,
@@ -527,6 +520,7 @@ pub async fn update(
                     extension_number,
                     voicemail_pin_hash: None,
                     ids,
+                    by: by.clone(),
                 },
             )?];
             parts.push(users::update(
@@ -538,15 +532,16 @@ pub async fn update(
                     extension_number: None,
                     voicemail_pin_hash: None,
                     ids,
+                    by: by.clone(),
                 },
             )?);
             if let Some(h) = password_hash {
-                parts.push(users::set_secret(scope, id, SecretKind::Password, h)?);
+                parts.push(users::set_secret(scope, &by, id, SecretKind::Password, h)?);
             }
             Ok((merge(parts), ()))
         })
         .await?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     Ok(Json(Value::Object(find_user(&dir, tenant, &user_id)?)))
 }
 
@@ -562,7 +557,10 @@ pub async fn destroy(
     state
         .pipeline
         .execute(tenant, caller.metadata(VIA), |dir| {
-            Ok((users::delete(scope_in(dir, tenant), id)?, ()))
+            Ok((
+                users::delete(scope_in(dir, tenant), &actor(dir, &caller), id)?,
+                (),
+            ))
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

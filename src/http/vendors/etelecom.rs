@@ -44,21 +44,19 @@ use crate::auth::roles::Capability;
 use crate::auth::tokens::new_token;
 use crate::commands::extensions::{self, CreateExtension, ExtensionName, LinkUserToExtension};
 use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
-use crate::commands::{fresh_id, CommandError, Decision};
-use crate::http::access::{require, tenant_of};
+use crate::commands::{fresh_id, Actor, CommandError, Decision};
+use crate::http::access::{actor, tenant_of};
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::portsip::extensions::scope_in;
+use crate::http::routes::{Access::Needs, Dialect, Routes};
 use crate::http::AppState;
 use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::{to_json, Mode};
-use axum::extract::rejection::PathRejection;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{Method, StatusCode};
-use axum::middleware;
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 use switchboard_events::envelope::format_rfc3339;
@@ -79,7 +77,7 @@ dialect_error!(
 
 impl IntoResponse for TwirpError {
     fn into_response(self) -> Response {
-        let e = self.0;
+        let mut e = self.0;
         let (status, code) = match (e.status.as_u16(), e.code) {
             (_, "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED") => (StatusCode::NOT_FOUND, "bad_route"),
             (400, "MALFORMED") => (StatusCode::BAD_REQUEST, "malformed"),
@@ -89,6 +87,7 @@ impl IntoResponse for TwirpError {
             (404, _) => (e.status, "not_found"),
             (409, "CONCURRENT_MODIFICATION") => (e.status, "aborted"),
             (409, _) => (e.status, "already_exists"),
+            (429, _) => (e.status, "resource_exhausted"),
             (503, _) => (e.status, "unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
@@ -97,103 +96,115 @@ impl IntoResponse for TwirpError {
         if let Some(field) = super::field_of(&e) {
             meta.insert("argument".into(), json!(field));
         }
-        (
-            status,
-            Json(json!({ "code": code, "msg": e.message, "meta": meta })),
-        )
-            .into_response()
+        e.status = status;
+        let body = json!({ "code": code, "msg": e.message, "meta": meta });
+        e.respond(body)
     }
 }
 
 type Result<T> = std::result::Result<T, TwirpError>;
 
-/// The routes, relative to `/Etelecom`.
-pub fn routes(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/{method}", post(dispatch))
-        .fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
-            TwirpError(super::route_not_found(&m, u.path()))
-        })
-        .method_not_allowed_fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
-            TwirpError(super::method_not_allowed(&m, u.path()))
-        })
-        .layer(middleware::from_fn_with_state(
-            state,
-            super::require_ready::<TwirpError>,
-        ))
+/// The methods, each its own route relative to `/Etelecom` (so each is
+/// declared with its effect: the `Get*` calls only read). Unknown methods
+/// and other HTTP methods are Twirp's `bad_route` (the dialect's
+/// fallbacks).
+pub fn routes() -> Routes {
+    let manage = Needs(Capability::ManageUsers);
+    Routes::new(Dialect::Etelecom)
+        .post("/AssignUserToExtension", manage, assign_call)
+        .post("/RemoveUserOfExtension", manage, remove_user_call)
+        .post("/ChangeHotlineForExtension", manage, change_hotline_call)
+        .post("/CreateExtension", manage, create_extension_call)
+        .post_read("/GetExtensionInfo", manage, extension_info_call)
+        .post_read("/GetExtensionList", manage, extension_list_call)
+        .post("/CreateAccountUser", manage, create_user_call)
+        .post_read("/GetListUser", manage, user_list_call)
+        .post_read("/GetCallHistory", manage, call_history_call)
 }
 
 type Body = Map<String, Value>;
 
-/// `POST /Etelecom/{method}`.
-pub async fn dispatch(
-    State(state): State<AppState>,
-    caller: std::result::Result<Caller, ApiError>,
-    path: std::result::Result<Path<String>, PathRejection>,
-    OriginalUri(uri): OriginalUri,
-    body: std::result::Result<JsonBody<Body>, ApiError>,
-) -> Response {
-    let method = match super::path(path) {
-        Ok(p) => p,
-        Err(e) => return TwirpError(e).into_response(),
-    };
-    const UPDATED: &[&str] = &[
-        "AssignUserToExtension",
-        "RemoveUserOfExtension",
-        "ChangeHotlineForExtension",
-    ];
-    const OTHERS: &[&str] = &[
-        "CreateExtension",
-        "GetExtensionInfo",
-        "GetExtensionList",
-        "CreateAccountUser",
-        "GetListUser",
-        "GetCallHistory",
-    ];
-    let known = UPDATED.contains(&method.as_str()) || OTHERS.contains(&method.as_str());
-    if !known {
-        return TwirpError(super::route_not_found(&Method::POST, uri.path())).into_response();
-    }
-    // Authentication and authorization failures are Twirp errors for every
-    // method: the call was not attempted.
-    let (caller, tenant) = match authorize(&state, caller) {
-        Ok(ok) => ok,
-        Err(e) => return e.into_response(),
-    };
-    if UPDATED.contains(&method.as_str()) {
-        let outcome = match body {
-            Ok(JsonBody(body)) => match method.as_str() {
-                "AssignUserToExtension" => assign(&state, &caller, tenant, &body).await,
-                "RemoveUserOfExtension" => remove_user(&state, &caller, tenant, &body).await,
-                _ => change_hotline(&state, &caller, tenant, &body).await,
-            },
-            Err(e) => Err(e.into()),
-        };
-        let updated = match outcome {
-            Ok(()) => 1,
-            Err(e) => {
-                tracing::info!(method = %method, reason = %e.0.message, "eTelecom call not carried out");
-                0
-            }
-        };
-        return Json(json!({ "updated": updated })).into_response();
-    }
-    let result = match body {
-        Ok(JsonBody(body)) => match method.as_str() {
-            "CreateExtension" => create_extension(&state, &caller, tenant, &body).await,
-            "GetExtensionInfo" => extension_info(&state, tenant, &body),
-            "GetExtensionList" => extension_list(&state, tenant, &body),
-            "CreateAccountUser" => create_user(&state, &caller, tenant, &body).await,
-            "GetListUser" => user_list(&state, tenant, &body),
-            _ => call_history(&state, tenant, &body),
-        },
-        Err(e) => Err(malformed(e)),
-    };
-    match result {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+/// The caller and the tenant it acts in (authentication and the
+/// capability were checked by the route's guard).
+fn tenant_in(caller: std::result::Result<Caller, ApiError>) -> Result<(Caller, TenantId)> {
+    let caller = caller?;
+    let tenant = tenant_of(&caller)?;
+    Ok((caller, tenant))
 }
+
+/// Declares the handler of an `{updated}` method: `{updated: 1}` when the
+/// change was made, `{updated: 0}` when it was not (the reason is logged).
+/// Authentication and tenant failures are still Twirp errors: the call was
+/// not attempted.
+macro_rules! updated_method {
+    ($handler:ident, $name:literal, $run:ident) => {
+        async fn $handler(
+            State(state): State<AppState>,
+            caller: std::result::Result<Caller, ApiError>,
+            body: std::result::Result<JsonBody<Body>, ApiError>,
+        ) -> Response {
+            let (caller, tenant) = match tenant_in(caller) {
+                Ok(ok) => ok,
+                Err(e) => return e.into_response(),
+            };
+            let outcome = match body {
+                Ok(JsonBody(body)) => $run(&state, &caller, tenant, &body).await,
+                Err(e) => Err(e.into()),
+            };
+            let updated = match outcome {
+                Ok(()) => 1,
+                Err(e) => {
+                    tracing::info!(method = $name, reason = %e.0.message, "eTelecom call not carried out");
+                    0
+                }
+            };
+            Json(json!({ "updated": updated })).into_response()
+        }
+    };
+}
+
+updated_method!(assign_call, "AssignUserToExtension", assign);
+updated_method!(remove_user_call, "RemoveUserOfExtension", remove_user);
+updated_method!(
+    change_hotline_call,
+    "ChangeHotlineForExtension",
+    change_hotline
+);
+
+/// Declares the handler of a method answering a value (or a Twirp error;
+/// a body that is not a JSON object is `malformed`). `async` for methods
+/// that write, `read` for those that only read.
+macro_rules! value_method {
+    ($handler:ident, async $run:ident) => {
+        async fn $handler(
+            State(state): State<AppState>,
+            caller: std::result::Result<Caller, ApiError>,
+            body: std::result::Result<JsonBody<Body>, ApiError>,
+        ) -> Result<Json<Value>> {
+            let (caller, tenant) = tenant_in(caller)?;
+            let JsonBody(body) = body.map_err(malformed)?;
+            $run(&state, &caller, tenant, &body).await.map(Json)
+        }
+    };
+    ($handler:ident, read $run:ident) => {
+        async fn $handler(
+            State(state): State<AppState>,
+            caller: std::result::Result<Caller, ApiError>,
+            body: std::result::Result<JsonBody<Body>, ApiError>,
+        ) -> Result<Json<Value>> {
+            let (_, tenant) = tenant_in(caller)?;
+            let JsonBody(body) = body.map_err(malformed)?;
+            $run(&state, tenant, &body).map(Json)
+        }
+    };
+}
+
+value_method!(create_extension_call, async create_extension);
+value_method!(create_user_call, async create_user);
+value_method!(extension_info_call, read extension_info);
+value_method!(extension_list_call, read extension_list);
+value_method!(user_list_call, read user_list);
+value_method!(call_history_call, read call_history);
 
 /// A body that could not be read as a JSON object is Twirp's `malformed`.
 fn malformed(mut e: ApiError) -> TwirpError {
@@ -201,16 +212,6 @@ fn malformed(mut e: ApiError) -> TwirpError {
         e.code = "MALFORMED";
     }
     TwirpError(e)
-}
-
-fn authorize(
-    state: &AppState,
-    caller: std::result::Result<Caller, ApiError>,
-) -> Result<(Caller, TenantId)> {
-    let caller = caller?;
-    require(state, &caller, Capability::ManageUsers)?;
-    let tenant = tenant_of(&caller)?;
-    Ok((caller, tenant))
 }
 
 fn invalid(field: &str, message: &str) -> TwirpError {
@@ -387,6 +388,7 @@ fn hotline(body: &Body) -> Result<Option<String>> {
 /// replaced).
 fn set_hotline(
     scope: &Scope,
+    by: &Actor,
     user: Id,
     hotline: &str,
 ) -> std::result::Result<Decision, CommandError> {
@@ -426,6 +428,7 @@ fn set_hotline(
             extension_number: None,
             voicemail_pin_hash: None,
             ids: unused_ids(),
+            by: by.clone(),
         },
     )
 }
@@ -462,7 +465,7 @@ async fn change_hotline(
                     "the extension is nobody's primary extension, so it has no hotline",
                 )
             })?;
-            Ok((set_hotline(scope, user, &hotline)?, ()))
+            Ok((set_hotline(scope, &actor(dir, caller), user, &hotline)?, ()))
         })
         .await?;
     Ok(())
@@ -520,12 +523,13 @@ async fn create_extension(
                         "the user already has a primary extension, so this one has no hotline",
                     ));
                 }
-                d.events.extend(set_hotline(scope, user_id, h)?.events);
+                let by = actor(dir, caller);
+                d.events.extend(set_hotline(scope, &by, user_id, h)?.events);
             }
             Ok((d, extension_id))
         })
         .await?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let x = scope_in(&dir, tenant)
         .extensions
         .get(&extension_id)
@@ -536,7 +540,7 @@ async fn create_extension(
 /// `GetExtensionInfo`.
 fn extension_info(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
     let id = req_id(body, "extension_id")?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let x = scope_in(&dir, tenant)
         .extensions
         .get(&id)
@@ -547,7 +551,7 @@ fn extension_info(state: &AppState, tenant: TenantId, body: &Body) -> Result<Val
 /// `GetExtensionList`.
 fn extension_list(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
     let user = opt_id(body, "user_id")?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     if let Some(u) = user {
         if !scope.users.contains_key(&u) {
@@ -642,12 +646,13 @@ async fn create_user(
                     voicemail_pin_hash,
                     extension_number: number,
                     attrs,
+                    by: actor(dir, caller),
                 },
             )?;
             Ok((d, ids.user_id))
         })
         .await?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let u = scope
         .users
@@ -661,7 +666,7 @@ fn user_list(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
     if let Some(k) = body.keys().next() {
         return Err(invalid(k, "unknown field"));
     }
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let mut us: Vec<&UserView> = scope.users.values().collect();
     us.sort_by_key(|u| (u.stamp.created_offset, u.id));
@@ -683,7 +688,7 @@ fn call_history(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value
         return Err(invalid("date_to", "must not be before date_from"));
     }
     if let Some(x) = opt_id(body, "extension_id")? {
-        let dir = state.pipeline.projector().read();
+        let dir = state.queries.read();
         if !scope_in(&dir, tenant).extensions.contains_key(&x) {
             return Err(ApiError::not_found("extension").into());
         }

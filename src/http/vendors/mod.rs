@@ -50,11 +50,6 @@ pub mod user_extensions;
 pub mod voipappz;
 
 use super::error::ApiError;
-use super::AppState;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use std::sync::atomic::Ordering;
 use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::Id;
 use time::OffsetDateTime;
@@ -173,39 +168,6 @@ pub fn format_millis(t: OffsetDateTime) -> String {
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
     t.format(&fmt).unwrap_or_else(|_| format_rfc3339(t))
-}
-
-/// Answers 503 in the dialect's error shape until the startup replay is
-/// done (the same rule as PortSIP's).
-pub async fn require_ready<E>(State(state): State<AppState>, req: Request, next: Next) -> Response
-where
-    E: From<ApiError> + IntoResponse,
-{
-    if !state.ready.load(Ordering::Acquire) {
-        return E::from(ApiError::unavailable(
-            "the directory is still loading; retry shortly",
-        ))
-        .into_response();
-    }
-    next.run(req).await
-}
-
-/// A 404 for an unrouted path, in any dialect's shape.
-pub fn route_not_found(method: &axum::http::Method, path: &str) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
-        "ROUTE_NOT_FOUND",
-        format!("no route serves {method} {path}"),
-    )
-}
-
-/// A 405 for a known path, in any dialect's shape.
-pub fn method_not_allowed(method: &axum::http::Method, path: &str) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
-        format!("{method} is not allowed on {path}"),
-    )
 }
 
 /// A path parameter, or 400 naming the path when it cannot be decoded

@@ -28,18 +28,17 @@ use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
 use crate::commands::extensions::{self, LinkUserToExtension};
 use crate::commands::{fresh_id, CommandError};
-use crate::http::access::{require, tenant_of};
+use crate::http::access::tenant_of;
 use crate::http::error::ApiError;
 use crate::http::extract::{required_str, JsonBody};
 use crate::http::portsip::extensions::scope_in;
+use crate::http::routes::{Access::Needs, Dialect, Routes};
 use crate::http::AppState;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{Method, StatusCode};
-use axum::middleware;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Map, Value};
 use switchboard_events::domain::ExtensionType;
 use switchboard_events::Id;
@@ -66,7 +65,7 @@ impl IntoResponse for V1Error {
             "data": null,
             "metadata": metadata,
         });
-        (self.0.status, Json(body)).into_response()
+        self.0.respond(body)
     }
 }
 
@@ -77,23 +76,16 @@ fn ok(message: String, data: Value) -> Json<Value> {
     Json(json!({ "success": true, "message": message, "data": data, "metadata": {} }))
 }
 
-/// The routes, relative to `/api/v1/user-extensions`.
-pub fn routes(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/", get(list).post(create))
-        .route("/by-user/{user_uuid}", get(by_user))
-        .route("/by-extension/{ext_uuid}", get(by_extension))
-        .route("/{uuid}", delete(destroy))
-        .fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
-            V1Error(super::route_not_found(&m, u.path()))
-        })
-        .method_not_allowed_fallback(|m: Method, OriginalUri(u): OriginalUri| async move {
-            V1Error(super::method_not_allowed(&m, u.path()))
-        })
-        .layer(middleware::from_fn_with_state(
-            state,
-            super::require_ready::<V1Error>,
-        ))
+/// The routes, relative to `/api/v1/user-extensions`. "Level 0
+/// permission" is the tenant Admin's `ManageUsers`, for reads too.
+pub fn routes() -> Routes {
+    let level0 = Needs(Capability::ManageUsers);
+    Routes::new(Dialect::UserExtensionsV1)
+        .get("/", level0, list)
+        .post("/", level0, create)
+        .get("/by-user/{user_uuid}", level0, by_user)
+        .get("/by-extension/{ext_uuid}", level0, by_extension)
+        .delete("/{uuid}", level0, destroy)
 }
 
 /// The `type` of an extension in this dialect.
@@ -154,11 +146,10 @@ fn sorted<'a>(links: impl Iterator<Item = &'a LinkView>) -> Vec<&'a LinkView> {
 }
 
 fn authorize(
-    state: &AppState,
+    _state: &AppState,
     caller: std::result::Result<Caller, ApiError>,
 ) -> Result<(Caller, switchboard_events::TenantId)> {
     let caller = caller?;
-    require(state, &caller, Capability::ManageUsers)?;
     let tenant = tenant_of(&caller)?;
     Ok((caller, tenant))
 }
@@ -169,7 +160,7 @@ pub async fn list(
     caller: std::result::Result<Caller, ApiError>,
 ) -> Result<Json<Value>> {
     let (_, tenant) = authorize(&state, caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let data: Vec<Value> = sorted(scope.links.values())
         .into_iter()
@@ -189,7 +180,7 @@ pub async fn by_user(
 ) -> Result<Json<Value>> {
     let raw = super::path(path)?;
     let (_, tenant) = authorize(&state, caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let user = uuid::parse(Kind::User, &raw)
         .filter(|id| scope.users.contains_key(id))
@@ -216,7 +207,7 @@ pub async fn by_extension(
 ) -> Result<Json<Value>> {
     let raw = super::path(path)?;
     let (_, tenant) = authorize(&state, caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let ext = uuid::parse(Kind::Extension, &raw)
         .filter(|id| scope.extensions.contains_key(id))
@@ -271,7 +262,7 @@ pub async fn create(
             Ok((decision, link_id))
         })
         .await?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
     let link = scope
         .links

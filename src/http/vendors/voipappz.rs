@@ -42,19 +42,22 @@ use crate::commands::presence;
 use crate::commands::queues::{self as queue_cmds, AgentItem, Target};
 use crate::commands::users::{self, ExtensionNumber, NewUserIds, UpdateUser};
 use crate::commands::{fresh_id, CommandError, Decision};
-use crate::http::access::{allowed, require, tenant_of};
+use crate::http::access::{actor, allowed, require, tenant_of};
 use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
 use crate::http::portsip::extensions::scope_in;
 use crate::http::portsip::ids as portsip_ids;
+use crate::http::routes::{
+    Access::{Needs, SignedIn},
+    Dialect, Routes,
+};
 use crate::http::AppState;
 use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::Mode;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Map, Value};
 use switchboard_events::domain::AgentStatus;
 use switchboard_events::{Id, TenantId};
@@ -78,7 +81,7 @@ impl IntoResponse for VoipappzError {
             "code": e.code,
             "field": super::field_of(&e),
         });
-        (e.status, Json(body)).into_response()
+        e.respond(body)
     }
 }
 
@@ -86,10 +89,12 @@ type Result<T> = std::result::Result<T, VoipappzError>;
 
 /// The routes, relative to `/api` (merged with PortSIP's, which serve GET
 /// and POST on the same paths).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/users/{id}", patch(user_action))
-        .route("/users/agents", get(agents_list))
+/// `PATCH /users/{id}` is self-scoped: the user itself, or the rights each
+/// action asks for (checked by [`user_action`]).
+pub fn routes() -> Routes {
+    Routes::new(Dialect::Voipappz)
+        .patch("/users/{id}", SignedIn, user_action)
+        .get("/users/agents", Needs(Capability::ViewQueues), agents_list)
 }
 
 fn invalid(field: &str, message: &str) -> VoipappzError {
@@ -275,6 +280,7 @@ async fn set_primary(
                     extension_number: Some(number),
                     voicemail_pin_hash: None,
                     ids: no_new_ids(scope),
+                    by: actor(dir, caller),
                 },
             )?;
             Ok((d, ()))
@@ -316,6 +322,7 @@ async fn set_number(
                     extension_number: None,
                     voicemail_pin_hash: None,
                     ids: no_new_ids(scope),
+                    by: actor(dir, caller),
                 },
             )?;
             Ok((d, ()))
@@ -517,11 +524,10 @@ pub async fn agents_list(
     caller: std::result::Result<Caller, ApiError>,
 ) -> Result<Json<Value>> {
     let caller = caller?;
-    require(&state, &caller, Capability::ViewQueues)?;
     let tenant = tenant_of(&caller)?;
-    let dir = state.pipeline.projector().read();
+    let dir = state.queries.read();
     let scope = scope_in(&dir, tenant);
-    let now = crate::http::portsip::agents::now_ms();
+    let now = crate::http::portsip::agents::now_ms(&state);
     let mut rows: Vec<(&UserView, Vec<Value>, Vec<AgentStatus>)> = Vec::new();
     for u in scope.users.values() {
         let mut queues = Vec::new();

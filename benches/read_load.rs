@@ -1,0 +1,394 @@
+//! The read side under load: list pages, the extension directory, an update
+//! while lists run, the audit log and history, and `as_of`, against one
+//! tenant of N users, with `/healthz` measured in the same run as the
+//! baseline (figures in BENCHMARKS.md, "Read side at scale").
+//!
+//! Setup writes the tenant straight into a fresh log (as `replay.rs` does):
+//! a tenant, its Admin, and N users with typical PortSIP fields, each with
+//! an extension made its primary line (4 events per user). The service is
+//! then started in-process on that data directory (`durability = os`) and
+//! driven over HTTP by `wrk` (Debian's `wrk`, 2 threads, 32 connections):
+//! requests/s and latency percentiles per route, and their ratio to
+//! `/healthz`. Sequential probes (one client) time the update-while-listing
+//! case, a softphone's cold load of the directory by pages of 100, and
+//! `as_of`.
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=/tmp/bench-read cargo bench --bench read_load
+//! BENCH_USERS=1000,10000 BENCH_SECS=5 ...      # sizes, seconds per wrk run
+//! ```
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchboard::app;
+use switchboard::auth::password::SecretHasher;
+use switchboard::config::Config;
+use switchboard_events::domain::*;
+use switchboard_events::{
+    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, SledLog, Value,
+};
+
+const TENANT: Id = Id(9_000_000);
+const ADMIN: Id = Id(9_000_001);
+const DOMAIN: &str = "bench.example.com";
+const PASSWORD: &str = "bench-password-1";
+/// Users are `Id(FIRST_USER + i)`, their extensions `Id(FIRST_EXT + i)`.
+const FIRST_USER: u64 = 10_000_000;
+const FIRST_EXT: u64 = 20_000_000;
+const DEPARTMENTS: &[&str] = &[
+    "Ops",
+    "Sales",
+    "Support",
+    "R&D",
+    "Finance",
+    "Legal",
+    "HR",
+    "Marketing",
+    "IT",
+    "Logistics",
+];
+
+fn env_list(name: &str, default: &str) -> Vec<u64> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .map(|s| s.trim().replace('_', "").parse().expect("whole numbers"))
+        .collect()
+}
+
+fn user_attrs(i: u64) -> Fields {
+    let mut f = Fields::new();
+    let s = |v: String| Value::Str(v);
+    f.insert("email".into(), s(format!("user{i}@bench.example.com")));
+    f.insert("display_name".into(), s(format!("User {i:06}")));
+    f.insert("mobile_phone".into(), s(format!("+4915{i:08}")));
+    f.insert("work_phone".into(), s(format!("+4930{i:08}")));
+    f.insert(
+        "department".into(),
+        s(DEPARTMENTS[(i % DEPARTMENTS.len() as u64) as usize].into()),
+    );
+    f.insert("address".into(), s(format!("{} Bench Street", i % 500)));
+    f.insert("enable_dnd".into(), Value::Bool(i.is_multiple_of(7)));
+    f
+}
+
+/// Writes the tenant, its Admin and `n` users into a fresh log.
+async fn build_log(path: &std::path::Path, n: u64, admin_hash: &str) {
+    let mut config = LogConfig::new(path);
+    config.durability = Durability::Os;
+    let log = SledLog::open(config).expect("open the log");
+    let meta = Arc::new(Metadata::system("bench"));
+    let mut events = vec![
+        Event::TenantCreated(TenantCreated {
+            tenant_id: TENANT,
+            name: "Bench".into(),
+            domain: DOMAIN.into(),
+            attrs: Fields::new(),
+        }),
+        Event::UserCreated(UserCreated {
+            user_id: ADMIN,
+            name: "admin".into(),
+            role: "Admin".into(),
+            password_hash: admin_hash.into(),
+            attrs: user_attrs(0),
+        }),
+    ];
+    let flush = |events: &mut Vec<Event>| {
+        let batch: Vec<_> = events
+            .drain(..)
+            .map(|e| e.to_new_event(TENANT).expect("encodes"))
+            .collect();
+        let log = &log;
+        let meta = meta.clone();
+        async move {
+            log.append(AppendRequest {
+                events: batch,
+                expected: Vec::new(),
+                metadata: meta,
+            })
+            .await
+            .expect("append");
+        }
+    };
+    for i in 1..=n {
+        let (user_id, extension_id) = (Id(FIRST_USER + i), Id(FIRST_EXT + i));
+        events.push(Event::UserCreated(UserCreated {
+            user_id,
+            name: format!("user{i}"),
+            role: "StandardUser".into(),
+            password_hash: admin_hash.into(),
+            attrs: user_attrs(i),
+        }));
+        events.push(Event::ExtensionCreated(ExtensionCreated {
+            extension_id,
+            number: format!("{}", 100_000 + i),
+            name: String::new(),
+            ext_type: ExtensionType::Sip,
+            enabled: true,
+        }));
+        events.push(Event::UserLinkedToExtension(UserLinkedToExtension {
+            link_id: Id(30_000_000 + i),
+            user_id,
+            extension_id,
+        }));
+        events.push(Event::PrimaryExtensionChanged(PrimaryExtensionChanged {
+            user_id,
+            extension_id: Some(extension_id),
+        }));
+        if events.len() >= 4000 {
+            flush(&mut events).await;
+        }
+    }
+    if !events.is_empty() {
+        flush(&mut events).await;
+    }
+    log.close().await;
+}
+
+/// One wrk run: requests/s, and latency p50/p99 in ms.
+struct Wrk {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn parse_ms(s: &str) -> f64 {
+    let s = s.trim();
+    let (num, factor) = if let Some(v) = s.strip_suffix("us") {
+        (v, 0.001)
+    } else if let Some(v) = s.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1000.0)
+    } else {
+        (s, 1.0)
+    };
+    num.parse::<f64>().unwrap_or(f64::NAN) * factor
+}
+
+fn wrk(url: &str, token: &str, secs: u64) -> Wrk {
+    let out = Command::new("wrk")
+        .args(["-t2", "-c32", &format!("-d{secs}s"), "--latency"])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .arg(url)
+        .output()
+        .expect("wrk runs (apt-get install -y wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut w = Wrk {
+        rps: f64::NAN,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+    };
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some(v) = l.strip_prefix("Requests/sec:") {
+            w.rps = v.trim().parse().unwrap_or(f64::NAN);
+        } else if let Some(v) = l.strip_prefix("50%") {
+            w.p50_ms = parse_ms(v);
+        } else if let Some(v) = l.strip_prefix("99%") {
+            w.p99_ms = parse_ms(v);
+        } else if l.starts_with("Non-2xx") {
+            eprintln!("wrk {url}: {l}");
+        }
+    }
+    w
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn rustc_running() -> usize {
+    Command::new("pgrep")
+        .args(["-c", "rustc"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let sizes = env_list("BENCH_USERS", "1000,10000,100000");
+    let secs = env_list("BENCH_SECS", "5")[0];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let hasher = SecretHasher::new(1024, 1).expect("argon2 parameters");
+    let admin_hash = hasher.hash(PASSWORD).expect("hash");
+    println!(
+        "read_load: wrk -t2 -c32 -d{secs}s; rustc processes at start: {}",
+        rustc_running()
+    );
+    println!();
+    println!("| users | request | req/s | p50 ms | p99 ms | req/s ÷ /healthz |");
+    println!("|---:|---|---:|---:|---:|---:|");
+    let mut probes = Vec::new();
+    for &n in &sizes {
+        let dir = tempfile::tempdir().expect("temporary data dir");
+        let started = Instant::now();
+        runtime.block_on(build_log(dir.path(), n, &admin_hash));
+        let written = started.elapsed();
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            data_dir: dir.path().to_path_buf(),
+            durability: Durability::Os,
+            admin_password: Some(PASSWORD.into()),
+            argon2_memory_kib: 1024,
+            argon2_iterations: 1,
+            log_level: "warn".into(),
+            snapshot_every_events: 0,
+            ..Config::default()
+        };
+        let started = Instant::now();
+        let running = runtime.block_on(async {
+            let r = app::start(config).await.expect("start");
+            r.ready().await;
+            r
+        });
+        let loaded = started.elapsed();
+        let base = format!("http://{}", running.addr);
+        let client = reqwest::Client::new();
+        let token: String = runtime.block_on(async {
+            let v: serde_json::Value = client
+                .post(format!("{base}/api/auth/sign_in"))
+                .json(&serde_json::json!({"username": "admin", "password": PASSWORD, "domain": DOMAIN}))
+                .send()
+                .await
+                .expect("sign in")
+                .json()
+                .await
+                .expect("json");
+            v["access_token"].as_str().expect("a token").to_owned()
+        });
+        let some_user = switchboard::ids::render(Id(FIRST_USER + n / 2));
+        let routes: Vec<(&str, String)> = vec![
+            ("GET /healthz", format!("{base}/healthz")),
+            (
+                "GET /api/users?filter=department eq 'Ops'&orderby=name&top=100",
+                format!("{base}/api/users?filter=department%20eq%20%27Ops%27&orderby=name&top=100"),
+            ),
+            ("GET /api/users?top=1", format!("{base}/api/users?top=1")),
+            (
+                "GET /api/user/extension_contacts?top=100",
+                format!("{base}/api/user/extension_contacts?top=100"),
+            ),
+            (
+                "GET /api/audit_logs?top=100",
+                format!("{base}/api/audit_logs?top=100"),
+            ),
+            (
+                "GET /api/users/{id}/history",
+                format!("{base}/api/users/{some_user}/history"),
+            ),
+        ];
+        let mut healthz = f64::NAN;
+        for (name, url) in &routes {
+            let w = wrk(url, &token, secs);
+            if name.ends_with("healthz") {
+                healthz = w.rps;
+            }
+            println!(
+                "| {n} | `{name}` | {:.0} | {:.2} | {:.2} | {:.2} |",
+                w.rps,
+                w.p50_ms,
+                w.p99_ms,
+                w.rps / healthz
+            );
+        }
+
+        // One client: updates while 32 connections list users.
+        let list_url = routes[1].1.clone();
+        let lister_token = token.clone();
+        let lister = std::thread::spawn(move || wrk(&list_url, &lister_token, secs));
+        std::thread::sleep(Duration::from_millis(300));
+        let updates: Vec<f64> = runtime.block_on(async {
+            let mut times = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(secs.saturating_sub(1).max(1));
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                i += 1;
+                let id = switchboard::ids::render(Id(FIRST_USER + 1 + (i % n)));
+                let t = Instant::now();
+                let r = client
+                    .post(format!("{base}/api/users/{id}"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"display_name": format!("Renamed {i}")}))
+                    .send()
+                    .await
+                    .expect("update");
+                assert!(r.status().is_success(), "update: {}", r.status());
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            times.sort_by(f64::total_cmp);
+            times
+        });
+        let listing = lister.join().expect("lister");
+
+        // A softphone's cold load of the directory, pages of 100 (at most 10k entries).
+        let pages = n.min(10_000).div_ceil(100);
+        let cold = runtime.block_on(async {
+            let t = Instant::now();
+            for p in 0..pages {
+                let r = client
+                    .get(format!(
+                        "{base}/api/user/extension_contacts?top=100&skip={}",
+                        p * 100
+                    ))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("page");
+                assert!(r.status().is_success());
+                let _ = r.bytes().await;
+            }
+            t.elapsed()
+        });
+
+        // as_of: the state as of the middle of the log, three times.
+        let head = running.state.queries.applied();
+        let as_of: Vec<f64> = runtime.block_on(async {
+            let mut t = Vec::new();
+            for _ in 0..3 {
+                let s = Instant::now();
+                let r = client
+                    .get(format!("{base}/api/users?top=10&as_of={}", head / 2))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("as_of");
+                assert!(r.status().is_success());
+                t.push(s.elapsed().as_secs_f64() * 1e3);
+            }
+            t
+        });
+        probes.push(format!(
+            "| {n} | {:.1} s / {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms (offset {} of {head}, no retained snapshot) |",
+            written.as_secs_f64(),
+            loaded.as_secs_f64(),
+            updates.len(),
+            percentile(&updates, 0.5),
+            percentile(&updates, 0.99),
+            listing.rps,
+            cold.as_secs_f64() * 1e3,
+            as_of.iter().copied().fold(f64::NAN, f64::min),
+            head / 2,
+        ));
+        runtime.block_on(async {
+            running.stop().await.expect("stop");
+        });
+    }
+    println!();
+    println!("| users | log written / service ready | updates while 32 connections list (one client) | cold directory load | `as_of` (best of 3) |");
+    println!("|---:|---|---|---|---|");
+    for p in probes {
+        println!("{p}");
+    }
+    println!();
+    println!("rustc processes at end: {}", rustc_running());
+}
