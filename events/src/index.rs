@@ -580,7 +580,7 @@ mod tests {
         assert_eq!(meta.indexed_through, 200);
         // Pointers are sparse: every other frame here (40 kB apart, 64 KiB spacing).
         let (first, at) = index.pointer_before(10).expect("ok").expect("some");
-        assert!(first <= 10 && first >= 9, "{first}");
+        assert!((9..=10).contains(&first), "{first}");
         assert_eq!(at.pos, 24 + (first - 1) * 40_000);
         // Re-adding an indexed frame is refused, a gap too.
         let mut w2 = IndexWriter::new(index.clone()).expect("writer");

@@ -50,6 +50,21 @@ pub(crate) struct Recovered {
     pub torn_bytes: u64,
 }
 
+impl Recovered {
+    /// An empty log (after cutting `torn_bytes` of a segment that never
+    /// held an acknowledged frame).
+    fn empty(torn_bytes: u64) -> Recovered {
+        Recovered {
+            head: 0,
+            hash: GENESIS_HASH,
+            last_time_us: 0,
+            end: None,
+            scanned: 0,
+            torn_bytes,
+        }
+    }
+}
+
 /// Why a log cannot be opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refusal {
@@ -122,14 +137,7 @@ pub(crate) fn recover(
             tracing::warn!("the index describes records that no segment holds; clearing it");
             index.clear()?;
         }
-        return Ok(Recovered {
-            head: 0,
-            hash: GENESIS_HASH,
-            last_time_us: 0,
-            end: None,
-            scanned: 0,
-            torn_bytes: 0,
-        });
+        return Ok(Recovered::empty(0));
     };
     if first_segment != 1 {
         return Err(corrupt(
@@ -221,14 +229,7 @@ fn scan(
             // was ever acknowledged in it.
             cut_torn_tail(dirs, SegPos { segment: 1, pos: 0 })?;
             handles.forget(1);
-            return Ok(Recovered {
-                head: 0,
-                hash: GENESIS_HASH,
-                last_time_us: 0,
-                end: None,
-                scanned: 0,
-                torn_bytes: n as u64,
-            });
+            return Ok(Recovered::empty(n as u64));
         }
     }
     let last_segment = segments.last().copied().unwrap_or(1);

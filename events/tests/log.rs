@@ -13,7 +13,7 @@ use std::sync::Arc;
 use switchboard_events::domain::UserUpdated;
 use switchboard_events::files::{FileLayer, Files, OsFiles, SegmentFile};
 use switchboard_events::frame;
-use switchboard_events::segment::{segment_name, SEGMENT_HEADER_LEN};
+use switchboard_events::segment::segment_name;
 use switchboard_events::verify::verify_records;
 use switchboard_events::{
     AppendError, AppendRequest, Event, EventLog, Expected, Id, LogConfig, Metadata, OpenError,
