@@ -308,22 +308,31 @@ fn scan(
             }
             Next::End => break,
             Next::Bad { at, offset, error } => {
-                if start.from_index && scanned == 0 {
-                    return Err(ScanError::Restart(format!(
-                        "no frame where the index says offset {offset} starts: {error}"
-                    )));
-                }
-                if at.segment != last_segment {
-                    return Err(corrupt(offset, error.to_string()).into());
-                }
-                if let Some(pos) = complete_frame_after(dirs, at)? {
-                    return Err(corrupt(
-                        offset,
-                        format!(
-                            "{error}; a complete frame follows at byte {pos} of {}, so this is damage, not a torn write",
-                            segment_name(at.segment)
+                let follows = if at.segment == last_segment {
+                    complete_frame_after(dirs, at)?
+                } else {
+                    None
+                };
+                let torn = at.segment == last_segment && follows.is_none();
+                if !torn {
+                    if start.from_index && scanned == 0 {
+                        // Where the index says the next frame starts there is
+                        // none, yet this is not a torn tail: the index does not
+                        // describe these segments.
+                        return Err(ScanError::Restart(format!(
+                            "no frame where the index says offset {offset} starts: {error}"
+                        )));
+                    }
+                    return Err(match follows {
+                        Some(pos) => corrupt(
+                            offset,
+                            format!(
+                                "{error}; a complete frame follows at byte {pos} of {}, so this is damage, not a torn write",
+                                segment_name(at.segment)
+                            ),
                         ),
-                    )
+                        None => corrupt(offset, error.to_string()),
+                    }
                     .into());
                 }
                 torn_bytes = cut_torn_tail(dirs, at)?;
@@ -345,8 +354,12 @@ fn scan(
     let head = cursor.next_offset() - 1;
     let end = cursor.position();
     // Is every segment accounted for? A segment beyond where the records
-    // stop means records in between are missing.
-    if let Some(s) = segments.iter().find(|s| **s > end.segment) {
+    // stop means records in between are missing. (Listed again: a torn
+    // segment may have been removed above.)
+    if let Some(s) = list_segments(&dirs.segments)?
+        .iter()
+        .find(|s| **s > end.segment)
+    {
         return Err(corrupt(
             head + 1,
             format!(

@@ -556,3 +556,27 @@ async fn expectations_still_refuse_after_a_reopen_from_the_loaded_heads() {
     assert!(matches!(err, AppendError::Conflict { actual: 70, .. }));
     log.close().await;
 }
+
+#[tokio::test]
+async fn a_new_segment_whose_header_never_made_it_is_removed_and_the_log_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = LogConfig::new(dir.path());
+    config.segment_bytes = 512;
+    {
+        let log = SegmentLog::open(config.clone()).expect("opens");
+        for i in 0..6 {
+            log.append(request(&[event(1, i)])).await.expect("append");
+        }
+        log.close().await;
+    }
+    // A crash while the writer was starting the segment for offset 7.
+    let torn = segment(dir.path(), 7);
+    assert!(!torn.exists());
+    std::fs::write(&torn, b"SBSEG\0\0").expect("write");
+    let log = SegmentLog::open(config).expect("opens");
+    assert_eq!(log.head(), 6);
+    let done = log.append(request(&[event(1, 7)])).await.expect("append");
+    assert_eq!(done.first_offset, 7);
+    assert_eq!(log.get(7).expect("reads").expect("present").offset, 7);
+    log.close().await;
+}
