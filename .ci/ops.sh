@@ -22,7 +22,8 @@ install)
       -r .ci/ops-requirements.txt
   fi
   if [ ! -x "$tools/venv/bin/openapi-spec-validator" ]; then
-    "$tools/venv/bin/pip" install --quiet --require-hashes --only-binary=:all: \
+    # `python -m pip`: a venv's pip script names the path it was made at.
+    "$tools/venv/bin/python" -m pip install --quiet --require-hashes --only-binary=:all: \
       -r .ci/openapi-requirements.txt
   fi
   need=()
