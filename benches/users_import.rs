@@ -53,10 +53,7 @@ impl Client {
             .send()
             .await
             .expect("request");
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{path}: {status} {body}");
-        body
+        success(resp, path).await
     }
 
     async fn import(&self, csv: String, batch: usize) -> Value {
@@ -69,11 +66,16 @@ impl Client {
             .send()
             .await
             .expect("request");
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "import: {status} {body}");
-        body
+        success(resp, "import").await
     }
+}
+
+/// The JSON body of a 2xx answer (the run stops on anything else).
+async fn success(resp: reqwest::Response, what: &str) -> Value {
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{what}: {status} {body}");
+    body
 }
 
 fn rustc_running() -> usize {
