@@ -184,6 +184,8 @@ pub async fn start_with(
         metrics.clone(),
     )
     .map_err(|e| AppError::Other(e.to_string()))?;
+    let files = crate::files::Store::open(config.data_dir.join("files"), config.file_limits())
+        .map_err(|e| AppError::Other(format!("opening the file store: {e}")))?;
     let state = AppState {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
         queries: Arc::new(Queries::new(
@@ -207,6 +209,7 @@ pub async fn start_with(
         )),
         streams: Arc::default(),
         metrics,
+        files: Arc::new(files),
     };
     let listener = TcpListener::bind(config.listen)
         .await

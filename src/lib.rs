@@ -13,6 +13,7 @@
 //! - [`commands`]: the command pipeline and one file per command family.
 //! - [`auth`]: password hashing, tokens, roles and permissions.
 //! - [`bulk`]: bulk users: CSV / JSON Lines import (batches, all or nothing) and export.
+//! - [`files`]: the file store: content-addressed blobs on disk, resumable uploads, the sweep.
 //! - [`http`]: router, middleware, errors, and the API dialects.
 //! - [`ids`]: minting resource ids and their canonical string form.
 //! - [`queries`]: the read side for the dialects: indexed lists, audit, history, `as_of`, change feeds.
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod files;
 pub mod http;
 pub mod ids;
 pub mod keyfile;

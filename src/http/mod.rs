@@ -75,6 +75,8 @@ pub struct AppState {
     pub streams: Arc<portsip::events::Streams>,
     /// What `/metrics` shows.
     pub metrics: crate::metrics::SharedMetrics,
+    /// The file store (blobs and uploads under `<data_dir>/files`).
+    pub files: Arc<crate::files::Store>,
 }
 
 impl AppState {
