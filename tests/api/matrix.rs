@@ -127,6 +127,8 @@ pub fn fixture_key(path: &str, param: &str) -> Option<&'static str> {
         ("/api/v1/user-extensions/{uuid}", "uuid") => "link_y2_uuid",
         (p, "client_id") if p.starts_with("/client/") => "tenant_a_num",
         (p, "kind") if p.starts_with("/api/webhooks/{kind}") => "extension_event",
+        ("/api/blobs/uploads/{id}/destroy", "id") => "upload_doomed",
+        (p, "id") if p.starts_with("/api/blobs/uploads/{id}") => "upload",
         ("/client/{client_id}/user/extension/{user_id}", "user_id") => "alice_num",
         _ => return None,
     })
@@ -463,6 +465,16 @@ pub fn expectations() -> BTreeMap<String, Exp> {
         ("GET /api/webhooks/{kind}/deliveries", x(200).other(200)),
         // No webhook is configured: refused as a conflict once authorized.
         ("POST /api/webhooks/{kind}/resume", x(409).other(409)),
+        // Uploads are their uploader's: other users of the tenant get 404.
+        // The matrix sends no PortSIP-Upload-Token, which an append needs
+        // before anything else (tests/api/files.rs covers the rest).
+        ("POST /api/blobs/uploads", x(202).own()),
+        (
+            "POST /api/blobs/uploads/{id}/append",
+            x(400).users(400).other(400),
+        ),
+        ("GET /api/blobs/uploads/{id}/status", x(204).users(404)),
+        ("POST /api/blobs/uploads/{id}/destroy", x(204).users(404)),
         ("GET /api/v1/user-extensions", x(200)),
         (
             "POST /api/v1/user-extensions",

@@ -350,6 +350,19 @@ impl World {
             .await;
             w.fix(key, v["token"].as_str().expect("token"), false);
         }
+
+        // The owner's open uploads (the file store).
+        for key in ["upload", "upload_doomed"] {
+            let resp = app
+                .post("/api/blobs/uploads?filename=x.wav", Some(&boss), &json!({}))
+                .await;
+            assert_eq!(resp.status(), StatusCode::ACCEPTED, "{key}");
+            let id = resp.headers()["portsip-upload-id"]
+                .to_str()
+                .expect("upload id")
+                .to_owned();
+            w.fix(key, &id, true);
+        }
         w
     }
 

@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod blobs;
 pub mod business_contacts;
 pub mod contacts;
 pub mod events;
@@ -405,4 +406,9 @@ pub fn routes() -> Routes {
             Needs(ManageTenantSettings),
             webhooks::resume,
         )
+        // The file store (companion API): uploads are the uploader's own.
+        .post("/blobs/uploads", SignedIn, blobs::begin)
+        .post("/blobs/uploads/{id}/append", SignedIn, blobs::append)
+        .get("/blobs/uploads/{id}/status", SignedIn, blobs::status)
+        .post("/blobs/uploads/{id}/destroy", SignedIn, blobs::destroy)
 }

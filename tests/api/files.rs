@@ -1,0 +1,240 @@
+//! The file store over HTTP: resumable uploads (`/blobs/uploads…`).
+
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, user_body, TestApp};
+use reqwest::{Response, StatusCode};
+
+/// A minimal RIFF/WAVE file with `samples` bytes of silence.
+pub fn wav(samples: usize) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + samples as u32).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&8000u32.to_le_bytes());
+    b.extend_from_slice(&16000u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(samples as u32).to_le_bytes());
+    b.resize(44 + samples, 7);
+    b
+}
+
+/// An open upload: its id and token.
+pub struct Upload {
+    pub id: String,
+    pub token: String,
+}
+
+/// Begins an upload (`query` like `filename=a.wav&temporary=true`).
+pub async fn begin(app: &TestApp, token: &str, query: &str) -> Upload {
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/blobs/uploads?{query}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert_eq!(resp.headers()["range"], "0-0");
+    Upload {
+        id: header(&resp, "portsip-upload-id"),
+        token: header(&resp, "portsip-upload-token"),
+    }
+}
+
+fn header(resp: &Response, name: &str) -> String {
+    resp.headers()[name].to_str().expect("header").to_owned()
+}
+
+/// Appends `bytes` (at `start` with a `Content-Range` if given).
+pub async fn append(
+    app: &TestApp,
+    token: &str,
+    up: &Upload,
+    start: Option<u64>,
+    bytes: &[u8],
+) -> Response {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/api/blobs/uploads/{}/append", up.id)))
+        .bearer_auth(token)
+        .header("PortSIP-Upload-Token", &up.token)
+        .body(bytes.to_vec());
+    if let Some(s) = start {
+        let end = s + bytes.len() as u64 - 1;
+        req = req.header("Content-Range", format!("{s}-{end}"));
+    }
+    req.send().await.expect("send")
+}
+
+/// `GET …/status`.
+pub async fn status(app: &TestApp, token: &str, id: &str) -> Response {
+    app.get(&format!("/api/blobs/uploads/{id}/status"), Some(token))
+        .await
+}
+
+#[tokio::test]
+async fn an_upload_takes_chunks_in_order_and_reports_its_range() {
+    let app = spawn_app().await;
+    let t = app.tenant("a.example").await;
+    let up = begin(&app, &t.admin, "filename=hello.wav").await;
+    let bytes = wav(300);
+    let resp = append(&app, &t.admin, &up, Some(0), &bytes[..100]).await;
+    assert_eq!(resp.status(), StatusCode::NON_AUTHORITATIVE_INFORMATION);
+    assert_eq!(resp.headers()["range"], "0-99");
+    assert_eq!(header(&resp, "portsip-upload-id"), up.id);
+    // Without Content-Range a chunk goes at the end.
+    let resp = append(&app, &t.admin, &up, None, &bytes[100..200]).await;
+    assert_eq!(resp.headers()["range"], "0-199");
+    let resp = status(&app, &t.admin, &up.id).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(resp.headers()["range"], "0-199");
+    // Out of order: 416 naming where to resume.
+    let resp = append(&app, &t.admin, &up, Some(250), &bytes[250..]).await;
+    assert_eq!(resp.headers()["range"], "0-199");
+    let err = assert_error(
+        resp,
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "UPLOAD_OUT_OF_ORDER",
+    )
+    .await;
+    assert_eq!(err["detail"]["offset"], 200);
+    assert_eq!(err["detail"]["field"], "Content-Range");
+    // A Content-Range that does not cover the body is refused.
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/blobs/uploads/{}/append", up.id)))
+        .bearer_auth(&t.admin)
+        .header("PortSIP-Upload-Token", &up.token)
+        .header("Content-Range", "200-209")
+        .body(vec![0u8; 5])
+        .send()
+        .await
+        .expect("send");
+    let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+    assert_eq!(err["detail"]["field"], "Content-Range");
+}
+
+#[tokio::test]
+async fn uploads_are_their_uploaders_and_need_their_token() {
+    let app = spawn_app().await;
+    let t = app.tenant("a.example").await;
+    let b = app.tenant("b.example").await;
+    app.create_user(&t.admin, &user_body("sam", "101")).await;
+    let sam = app.token_for("sam", "Passw0rd-123", "a.example").await;
+    let up = begin(&app, &t.admin, "filename=x.wav").await;
+    for other in [&b.admin, &sam] {
+        assert_error(
+            status(&app, other, &up.id).await,
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+        )
+        .await;
+        assert_error(
+            append(&app, other, &up, None, b"x").await,
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+        )
+        .await;
+        let resp = app
+            .post(
+                &format!("/api/blobs/uploads/{}/destroy", up.id),
+                Some(other),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_error(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    }
+    let forged = Upload {
+        id: up.id.clone(),
+        token: "not-the-token".into(),
+    };
+    let err = assert_error(
+        append(&app, &t.admin, &forged, None, b"x").await,
+        StatusCode::FORBIDDEN,
+        "INVALID_UPLOAD_TOKEN",
+    )
+    .await;
+    assert_eq!(err["detail"]["field"], "PortSIP-Upload-Token");
+    // Garbage ids are just missing uploads.
+    assert_error(
+        status(&app, &t.admin, "not-a-uuid%2F..").await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    // The uploader abandons it.
+    let resp = app
+        .post(
+            &format!("/api/blobs/uploads/{}/destroy", up.id),
+            Some(&t.admin),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_error(
+        status(&app, &t.admin, &up.id).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sizes_and_open_uploads_are_limited() {
+    let app = spawn_app_with(|c| {
+        c.file_max_bytes = 1000;
+        c.upload_chunk_max_bytes = 600;
+        c.uploads_per_tenant = 2;
+    })
+    .await;
+    let t = app.tenant("a.example").await;
+    let up = begin(&app, &t.admin, "filename=x.wav").await;
+    // One request's body is bounded by upload_chunk_max_bytes...
+    let err = assert_error(
+        append(&app, &t.admin, &up, None, &[1u8; 700]).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "FILE_TOO_LARGE",
+    )
+    .await;
+    assert_eq!(err["detail"]["limit"], 600);
+    // ...and the whole file by file_max_bytes.
+    assert_eq!(
+        append(&app, &t.admin, &up, None, &[1u8; 600])
+            .await
+            .status(),
+        StatusCode::NON_AUTHORITATIVE_INFORMATION
+    );
+    let err = assert_error(
+        append(&app, &t.admin, &up, None, &[1u8; 500]).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "FILE_TOO_LARGE",
+    )
+    .await;
+    assert_eq!(err["detail"]["limit"], 1000);
+    assert_eq!(
+        status(&app, &t.admin, &up.id).await.headers()["range"],
+        "0-599"
+    );
+    begin(&app, &t.admin, "filename=y.wav").await;
+    let resp = app
+        .post(
+            "/api/blobs/uploads?filename=z.wav",
+            Some(&t.admin),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_error(resp, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_UPLOADS").await;
+    let resp = app
+        .post(
+            "/api/blobs/uploads?filename=a/b",
+            Some(&t.admin),
+            &serde_json::json!({}),
+        )
+        .await;
+    let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+    assert_eq!(err["detail"]["field"], "filename");
+}
