@@ -11,7 +11,7 @@
 use crate::auth::password::SecretHasher;
 use crate::auth::throttle::Throttle;
 use crate::commands::bootstrap::{self, CreateSystemAdministrator};
-use crate::commands::{fresh_id, Pipeline};
+use crate::commands::{Command, Context, NewId, Pipeline, Secret};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::queries::audit::AuditIndex;
@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_events::{EventLog, LogConfig, Metadata, SledLog, SYSTEM_TENANT};
+use switchboard_events::{EventLog, LogConfig, SledLog, SYSTEM_TENANT};
 use switchboard_projections::Projector;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -192,8 +192,14 @@ pub async fn start_with(
     let webhooks =
         crate::webhooks::Webhooks::new(&config, log.clone(), clock.clone(), shutdown_rx.clone())
             .map_err(|e| AppError::Other(e.to_string()))?;
+    let secrets = Arc::new(secrets);
     let state = AppState {
-        pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
+        pipeline: Arc::new(Pipeline::new(
+            log.clone(),
+            projector.clone(),
+            hasher.clone(),
+            secrets.clone(),
+        )),
         queries: Arc::new(Queries::new(
             projector.clone(),
             log.clone(),
@@ -209,7 +215,7 @@ pub async fn start_with(
         shutdown: shutdown_rx.clone(),
         clock,
         webhooks,
-        secrets: Arc::new(secrets),
+        secrets,
         admission: Arc::new(tokio::sync::Semaphore::new(
             config.max_concurrent_requests.max(1),
         )),
@@ -422,22 +428,16 @@ async fn bootstrap_admin(state: &AppState) -> Result<(), AppError> {
             true,
         ),
     };
-    let password_hash = state
-        .hasher
-        .hash_async(password.clone())
-        .await
-        .map_err(|e| AppError::Other(e.to_string()))?;
-    let cmd = CreateSystemAdministrator {
-        user_id: fresh_id(|_| false),
-        password_hash,
-    };
-    let (_, appended) = state
+    let cmd = Command::CreateSystemAdministrator(CreateSystemAdministrator {
+        user_id: NewId::default(),
+        password: Secret::Clear(password.clone()),
+    });
+    let appended = state
         .pipeline
-        .execute(SYSTEM_TENANT, Metadata::system("bootstrap"), |dir| {
-            Ok((bootstrap::decide(dir, cmd)?, ()))
-        })
+        .run(cmd, Context::system(SYSTEM_TENANT, "bootstrap"))
         .await
-        .map_err(|e| AppError::Other(e.to_string()))?;
+        .map_err(|e| AppError::Other(e.to_string()))?
+        .appended;
     if appended.is_some() && generated {
         // Printed once, on the run that created the account; never logged.
         println!("switchboard: created the system administrator 'admin' with password: {password}");

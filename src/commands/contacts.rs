@@ -1,7 +1,8 @@
 //! Contact and favorite commands: CreateContact, UpdateContact,
 //! DeleteContact (personal or business), Favorite and Unfavorite.
 
-use super::{CommandError, Decision};
+use super::prepare::NewId;
+use super::{CommandError, ConflictKind, Decision, Thing};
 use crate::schema::Table;
 use switchboard_events::domain::{
     ContactCreated, ContactDeleted, ContactOwner, ContactUpdated, FavoriteAdded,
@@ -16,7 +17,7 @@ pub fn contact(scope: &Scope, owner: ContactOwner, id: Id) -> Result<&ContactVie
     scope
         .contacts
         .get(owner, id)
-        .ok_or_else(|| CommandError::NotFound("contact".into()))
+        .ok_or(CommandError::NotFound(Thing::Contact))
 }
 
 fn expect(c: &ContactView) -> (StreamId, Expected) {
@@ -31,6 +32,41 @@ pub fn id_taken(scope: &Scope, id: Id) -> bool {
     scope.contacts.owners.contains_key(&id)
 }
 
+/// Create a personal (owned by a user) or business contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateContact {
+    /// Whose contact it is.
+    pub owner: ContactOwner,
+    /// New id.
+    pub contact_id: NewId,
+    /// Fields validated by the contact table.
+    pub attrs: Fields,
+}
+
+/// Update a contact (partial).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateContact {
+    /// Whose contact it is (another owner's id is not found).
+    pub owner: ContactOwner,
+    /// The contact.
+    pub contact_id: Id,
+    /// Validated incoming fields.
+    pub incoming: Fields,
+}
+
+/// Favorite or unfavorite an item of a collection, for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetFavorite {
+    /// Whose favorite.
+    pub user_id: Id,
+    /// Which collection.
+    pub collection: FavoriteCollection,
+    /// The item (a contact, or a user for the extension directory).
+    pub item: Id,
+    /// Favorite (`true`) or not.
+    pub on: bool,
+}
+
 /// Decides CreateContact: `attrs` were validated by the contact table.
 pub fn create(
     scope: &Scope,
@@ -40,13 +76,13 @@ pub fn create(
 ) -> Result<Decision, CommandError> {
     if id_taken(scope, contact_id) {
         return Err(CommandError::conflict(
-            "ALREADY_EXISTS",
+            ConflictKind::AlreadyExists,
             "contact id in use",
         ));
     }
     if let ContactOwner::User(u) = owner {
         if !scope.users.contains_key(&u) {
-            return Err(CommandError::NotFound("user".into()));
+            return Err(CommandError::NotFound(Thing::User));
         }
     }
     Ok(Decision::events(vec![Event::ContactCreated(ContactCreated {
@@ -116,7 +152,7 @@ pub fn set_favorite(
     on: bool,
 ) -> Result<Decision, CommandError> {
     if !visible(scope, user, collection, item) {
-        return Err(CommandError::NotFound("contact".into()));
+        return Err(CommandError::NotFound(Thing::Contact));
     }
     if scope.contacts.is_favorite(user, collection, item) == on {
         return Ok(Decision::none());
@@ -197,7 +233,7 @@ mod tests {
             created(ContactOwner::User(ANN)),
         ]);
         let bob = ContactOwner::User(BOB);
-        let nf = Err(CommandError::NotFound("contact".into()));
+        let nf = Err(CommandError::NotFound(Thing::Contact));
         assert_eq!(update(&s, &CONTACT, bob, C1, &named("X")), nf);
         assert_eq!(delete(&s, bob, C1), nf);
         assert_eq!(delete(&s, ContactOwner::Business, C1), nf);

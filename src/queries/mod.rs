@@ -8,6 +8,7 @@
 //! the log; `as_of` starts from the nearest retained snapshot.
 //!
 //! # Layout
+//! - [`agents`]: an agent's status history and time in each status.
 //! - [`model`]: the published read model (directory + per-tenant list indexes).
 //! - [`users`]: users as list rows (user list, extension directory) and their pages.
 //! - [`lists`]: list schemas derived from the field tables.
@@ -15,6 +16,7 @@
 //! - [`audit`]: the audit log and object history from a persisted index beside the log.
 //! - [`feed`]: the live change feed (what a user's event stream shows).
 
+pub mod agents;
 pub mod as_of;
 pub mod audit;
 pub mod feed;

@@ -168,6 +168,13 @@ impl Directory {
         self.scopes.get(&tenant)
     }
 
+    /// The scope of a tenant, or an empty one for a tenant nothing was ever
+    /// created in (it reads as empty, not as missing).
+    pub fn scope_or_empty(&self, tenant: TenantId) -> &Scope {
+        static EMPTY: std::sync::LazyLock<Scope> = std::sync::LazyLock::new(Scope::default);
+        self.scopes.get(&tenant).unwrap_or(&EMPTY)
+    }
+
     /// A tenant by its SIP domain (case-insensitive).
     pub fn tenant_by_domain(&self, domain: &str) -> Option<&TenantView> {
         self.domains

@@ -24,9 +24,10 @@
 
 use super::contacts::{render_contact, render_extension_contact};
 use super::sync::{issue, open};
-use super::{agents, ids, presence};
-use crate::auth::caller::Caller;
+use super::{agents, presence};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
+use crate::http::ids::portsip as ids;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
 use crate::queries::feed::{visible_to, FeedItem, Listener};
@@ -447,7 +448,7 @@ async fn produce(
                 let Some(item) = visible_to(&listener, &env, &event) else {
                     continue;
                 };
-                let now_ms = agents::now_ms(state);
+                let now_ms = state.clock.unix_ms();
                 let Some((name, data)) = render(&state.queries.read(), &listener, &item, now_ms) else {
                     continue;
                 };
@@ -508,6 +509,7 @@ mod tests {
             home_tenant: s.home_tenant,
             tenant: s.acting_tenant,
             access_expires_at: s.access_expires_at,
+            read_only: false,
             token: String::new(),
             origin: Default::default(),
         }

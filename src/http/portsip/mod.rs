@@ -9,7 +9,6 @@ pub mod events;
 pub mod extension_numbers;
 pub mod extensions;
 pub mod groups;
-pub mod ids;
 pub mod info;
 pub mod presence;
 pub mod queues;
@@ -23,6 +22,9 @@ pub mod webhooks;
 use super::routes::{Access::*, Dialect, Routes};
 use crate::auth::roles::Capability::*;
 
+/// Provenance recorded on the events this dialect causes.
+pub const VIA: &str = "portsip";
+
 /// The PortSIP routes (relative to `/api`), each with the access it
 /// requires. `SignedIn` routes are self-scoped: the caller's own data, or
 /// "yourself, or a capability" checked by the handler.
@@ -32,7 +34,7 @@ pub fn routes() -> Routes {
         .post("/login", Public, auth::sign_in)
         .get("/login", SignedIn, auth::login_status)
         .post("/auth/refresh_token", Public, auth::refresh_token)
-        .post("/auth/sign_out", SignedIn, auth::sign_out)
+        .post_own_session("/auth/sign_out", SignedIn, auth::sign_out)
         .get("/auth/user", SignedIn, auth::auth_user)
         .get("/tenants", SystemAdmin, tenants::list)
         .post("/tenants", SystemAdmin, tenants::create)
@@ -362,7 +364,7 @@ pub fn routes() -> Routes {
             SignedIn,
             sync::cdrs_diff,
         )
-        .get("/user/events", SignedIn, events::stream)
+        .get_stream("/user/events", SignedIn, events::stream)
         .get("/audit_logs", Needs(ViewAudit), audit::audit_logs)
         .get("/users/{id}/history", Needs(ViewAudit), audit::user_history)
         .get(

@@ -7,23 +7,23 @@
 //! queue agent's `status` is derived when read (see
 //! `switchboard_projections::directory::agent_status`).
 
-use super::agents::{now_ms, set_agent_status};
-use super::extensions::scope_in;
-use super::ids;
-use crate::auth::caller::Caller;
+use super::agents::set_agent_status;
+use super::VIA;
 use crate::auth::roles::Capability;
-use crate::commands::queues::{self, AgentItem, CreateQueue, QueueName, Target};
+use crate::commands::queues::{self, AgentItem, CreateQueue, QueueName, Target, UpdateQueue};
 use crate::commands::users::ExtensionNumber;
-use crate::commands::{fresh_id, CommandError, Decision};
+use crate::commands::{Command, NewId};
 use crate::http::access::{allowed, tenant_of};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
+use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use crate::schema::queue::{
     CALL_QUEUE, QUEUE_CORE_LIST, QUEUE_CORE_SEARCH, QUEUE_SKIP, RING_GROUP,
 };
-use crate::schema::{Mode, Table};
+use crate::schema::Mode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -31,6 +31,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 use std::sync::LazyLock;
 use switchboard_events::{Id, TenantId};
+
 use switchboard_projections::directory::{agent_status, Scope, UserView};
 use switchboard_projections::query::{Dir, ListSchema};
 
@@ -51,13 +52,6 @@ static RING_GROUP_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
         &[("extension_number", Dir::Asc), ("id", Dir::Asc)],
     )
 });
-
-fn table(t: Target) -> &'static Table {
-    match t {
-        Target::CallQueue => &CALL_QUEUE,
-        Target::RingGroup => &RING_GROUP,
-    }
-}
 
 fn parse_id(t: Target, raw: &str) -> Result<Id, ApiError> {
     ids::parse_or_404(raw, t.noun())
@@ -86,7 +80,7 @@ fn render(t: Target, (id, name, number, attrs): Found<'_>, summary: bool) -> Map
     m.insert("id".into(), json!(ids::render(id)));
     m.insert("name".into(), json!(name));
     m.insert("extension_number".into(), json!(number));
-    table(t).render(attrs, summary, &mut m);
+    t.table().render(attrs, summary, &mut m);
     m
 }
 
@@ -170,13 +164,11 @@ async fn run(
     state: &AppState,
     caller: &Caller,
     tenant: TenantId,
-    decide: impl FnOnce(&Scope) -> Result<Decision, CommandError>,
+    cmd: Command,
 ) -> Result<(), ApiError> {
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            Ok((decide(scope_in(dir, tenant))?, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
 }
@@ -190,7 +182,7 @@ async fn list_any(
     let tenant = tenant_of(&caller)?;
     let items: Vec<Map<String, Value>> = {
         let dir = state.queries.read();
-        let s = scope_in(&dir, tenant);
+        let s = dir.scope_or_empty(tenant);
         match t {
             Target::CallQueue => s
                 .call_queues
@@ -226,29 +218,25 @@ async fn create_any(
         }
         Some(_) => return Err(ApiError::validation("extension_number", "must be a string")),
     };
-    let attrs = table(t)
+    let attrs = t
+        .table()
         .validate(&body, Mode::Create, QUEUE_SKIP)
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    let (id, _) = state
+    let cmd = Command::CreateQueue(CreateQueue {
+        target: t,
+        id: NewId::default(),
+        name,
+        number,
+        attrs,
+    });
+    let out = state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let s = scope_in(dir, tenant);
-            let id =
-                fresh_id(|id| s.call_queues.contains_key(&id) || s.ring_groups.contains_key(&id));
-            let d = queues::create(
-                s,
-                CreateQueue {
-                    target: t,
-                    id,
-                    name,
-                    number,
-                    attrs,
-                },
-            )?;
-            Ok((d, id))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": ids::render(out.created()?) })),
+    ))
 }
 
 async fn show_any(
@@ -260,7 +248,7 @@ async fn show_any(
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
     let dir = state.queries.read();
-    let s = scope_in(&dir, tenant);
+    let s = dir.scope_or_empty(tenant);
     Ok(Json(Value::Object(render(t, find(s, t, id)?, false))))
 }
 
@@ -280,13 +268,17 @@ async fn update_any(
         ));
     }
     let name = name_field(&body)?;
-    let incoming = table(t)
+    let incoming = t
+        .table()
         .validate(&body, Mode::Update, QUEUE_SKIP)
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    run(&state, &caller, tenant, |s| {
-        queues::update(s, t, table(t), id, name, &incoming)
-    })
-    .await?;
+    let cmd = Command::UpdateQueue(UpdateQueue {
+        target: t,
+        id,
+        name,
+        incoming,
+    });
+    run(&state, &caller, tenant, cmd).await?;
     Ok(Json(json!({})))
 }
 
@@ -298,7 +290,13 @@ async fn destroy_any(
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
-    run(&state, &caller, tenant, |s| queues::delete(s, t, id)).await?;
+    run(
+        &state,
+        &caller,
+        tenant,
+        Command::DeleteQueue { target: t, id },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -310,9 +308,9 @@ async fn agents_any(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
-    let now = now_ms(&state);
+    let now = state.clock.unix_ms();
     let dir = state.queries.read();
-    let items = agent_items(scope_in(&dir, tenant), t, id, now)?;
+    let items = agent_items(dir.scope_or_empty(tenant), t, id, now)?;
     Ok(Json(json!({ "items": items })))
 }
 
@@ -392,10 +390,12 @@ async fn set_agents_any(
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
     let items = parse_agent_items(&body)?;
-    run(&state, &caller, tenant, |s| {
-        queues::set_agents(s, t, id, &items)
-    })
-    .await?;
+    let cmd = Command::SetQueueAgents {
+        target: t,
+        id,
+        items,
+    };
+    run(&state, &caller, tenant, cmd).await?;
     Ok(Json(json!({})))
 }
 
@@ -428,9 +428,9 @@ async fn agent_any(
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
     let may_view = allowed(&state, &caller, Capability::ViewQueues);
-    let now = now_ms(&state);
+    let now = state.clock.unix_ms();
     let dir = state.queries.read();
-    let s = scope_in(&dir, tenant);
+    let s = dir.scope_or_empty(tenant);
     let u = agent_user(s, t, id, &number)?;
     if !may_view && u.id != caller.user_id {
         return Err(ApiError::forbidden(
@@ -533,7 +533,13 @@ pub async fn set_queue_agent(
     let queue_id = parse_id(Target::CallQueue, &id)?;
     let user_id = {
         let dir = state.queries.read();
-        agent_user(scope_in(&dir, tenant), Target::CallQueue, queue_id, &number)?.id
+        agent_user(
+            dir.scope_or_empty(tenant),
+            Target::CallQueue,
+            queue_id,
+            &number,
+        )?
+        .id
     };
     set_agent_status(&state, &caller, tenant, queue_id, user_id, &body).await
 }
@@ -547,9 +553,9 @@ pub async fn queue_status(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let id = parse_id(Target::CallQueue, &id)?;
-    let now = now_ms(&state);
+    let now = state.clock.unix_ms();
     let dir = state.queries.read();
-    let s = scope_in(&dir, tenant);
+    let s = dir.scope_or_empty(tenant);
     let q = queues::queue(s, id)?;
     let online = q.agents.iter().any(|(u, a)| {
         !matches!(

@@ -8,9 +8,9 @@
 //! changes`), so it costs in proportion to the changes since the token.
 
 use super::contacts::{render_contact, render_extension_contact};
-use super::ids;
-use crate::auth::caller::Caller;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
+use crate::http::ids::portsip as ids;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
 use crate::schema::contact::CONTACT;
