@@ -3,7 +3,7 @@
 //! calls it and answers a refusal in the route's dialect).
 
 use super::tokens::token_hash;
-use crate::schema::vendor_user::{ACCESS, READ_ONLY};
+use crate::field_tables::vendor_user::{ACCESS, READ_ONLY};
 use switchboard_events::{Id, TenantId, Value, SYSTEM_TENANT};
 use switchboard_projections::directory::UserView;
 use switchboard_projections::Directory;

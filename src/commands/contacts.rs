@@ -3,7 +3,7 @@
 
 use super::prepare::NewId;
 use super::{CommandError, ConflictKind, Decision, Thing};
-use crate::schema::Table;
+use crate::field_tables::Table;
 use switchboard_events::domain::{
     ContactCreated, ContactDeleted, ContactOwner, ContactUpdated, FavoriteAdded,
     FavoriteCollection, FavoriteRemoved,
@@ -177,7 +177,7 @@ pub fn set_favorite(
 mod tests {
     use super::*;
     use crate::commands::testing::given_in;
-    use crate::schema::contact::CONTACT;
+    use crate::field_tables::contact::CONTACT;
     use switchboard_events::domain::UserCreated;
     use switchboard_events::{TenantId, Value};
 

@@ -26,8 +26,8 @@
 use super::prepare::NewId;
 use super::users::{self, number_taken, ExtensionNumber, UpdateUser};
 use super::{Actor, CommandError, ConflictKind, Decision, Thing};
-use crate::schema::user::{USER, USER_SKIP};
-use crate::schema::{to_json, Mode};
+use crate::field_tables::user::{USER, USER_SKIP};
+use crate::field_tables::{to_json, Mode};
 use serde_json::{json, Map, Value as Json};
 use switchboard_events::domain::{
     ExtensionCreated, ExtensionDeleted, ExtensionType, ExtensionUpdated, PrimaryExtensionChanged,

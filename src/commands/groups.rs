@@ -5,7 +5,7 @@
 use super::prepare::NewId;
 use super::users::ExtensionNumber;
 use super::{CommandError, ConflictKind, Decision, Thing};
-use crate::schema::Table;
+use crate::field_tables::Table;
 use switchboard_events::domain::{
     GroupCreated, GroupDeleted, GroupMemberAdded, GroupMemberRemoved, GroupUpdated,
 };
@@ -187,8 +187,8 @@ mod tests {
     use super::*;
     use crate::commands::prepare::NewId;
     use crate::commands::testing::given_in;
-    use crate::schema::group::{GROUP, GROUP_SKIP};
-    use crate::schema::Mode;
+    use crate::field_tables::group::{GROUP, GROUP_SKIP};
+    use crate::field_tables::Mode;
     use serde_json::json;
     use switchboard_events::TenantId;
 

@@ -207,7 +207,11 @@ impl Preparer<'_> {
     }
 
     /// Seals the secret fields of `table` in `fields`.
-    pub fn seal(&self, table: &crate::schema::Table, fields: &mut switchboard_events::Fields) {
+    pub fn seal(
+        &self,
+        table: &crate::field_tables::Table,
+        fields: &mut switchboard_events::Fields,
+    ) {
         self.key.seal_fields(table, fields);
     }
 }

@@ -6,8 +6,8 @@
 use super::prepare::NewId;
 use super::users::{number_taken, ExtensionNumber};
 use super::{CommandError, ConflictKind, Decision, Thing};
-use crate::schema::queue::{CALL_QUEUE, RING_GROUP};
-use crate::schema::Table;
+use crate::field_tables::queue::{CALL_QUEUE, RING_GROUP};
+use crate::field_tables::Table;
 use std::collections::{BTreeMap, HashSet};
 use switchboard_events::domain::{
     AgentStatus, AgentStatusSet, CallQueueAgentAdded, CallQueueAgentRemoved, CallQueueAgentUpdated,

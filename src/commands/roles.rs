@@ -490,7 +490,7 @@ mod tests {
 
     #[test]
     fn the_permission_object_matches_the_spec() {
-        use crate::schema::spec;
+        use crate::field_tables::spec;
         let doc = spec::load("portsip-users-openapi.json");
         let show = spec::response(&doc, "/roles/{name}", "get", "200");
         let sections = &show["properties"]["permissions"]["properties"];

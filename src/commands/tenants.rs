@@ -2,7 +2,7 @@
 
 use super::prepare::NewId;
 use super::{CommandError, ConflictKind, Decision, Thing};
-use crate::schema::Table;
+use crate::field_tables::Table;
 use switchboard_events::domain::{
     SessionTenantSwitched, TenantCreated, TenantDeleted, TenantUpdated,
 };

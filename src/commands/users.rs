@@ -5,8 +5,8 @@
 use super::prepare::{NewId, Secret};
 use super::{Actor, CommandError, ConflictKind, Decision, Denial, Thing};
 use crate::auth::roles::{self, Authority};
-use crate::schema::user::USER;
-use crate::schema::vendor_user::VENDOR_USER;
+use crate::field_tables::user::USER;
+use crate::field_tables::vendor_user::VENDOR_USER;
 use switchboard_events::domain::{
     ExtensionCreated, ExtensionType, PrimaryExtensionChanged, SecretKind, UserCreated, UserDeleted,
     UserLinkedToExtension, UserProfileReset, UserRoleChanged, UserSecretChanged,

@@ -89,7 +89,7 @@ pub struct AppState {
     /// Permits for requests in progress (`max_concurrent_requests`).
     pub admission: Arc<tokio::sync::Semaphore>,
     /// The open change streams of each user (capped per user).
-    pub streams: Arc<portsip::events::Streams>,
+    pub streams: Arc<portsip::change_stream::Streams>,
 }
 
 impl AppState {

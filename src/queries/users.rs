@@ -9,7 +9,7 @@
 
 use super::lists::schema_from_table;
 use super::model::ReadModel;
-use crate::schema::user::{USER, USER_CORE_LIST, USER_CORE_SEARCH};
+use crate::field_tables::user::{USER, USER_CORE_LIST, USER_CORE_SEARCH};
 use std::collections::BTreeSet;
 use std::sync::{LazyLock, OnceLock};
 use switchboard_events::{Id, TenantId};

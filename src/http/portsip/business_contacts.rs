@@ -6,6 +6,8 @@
 use super::contacts::{create_contact, render_contact, run, validate, CONTACT_LIST};
 use crate::commands::contacts::{self as cmd, UpdateContact};
 use crate::commands::Command;
+use crate::field_tables::contact::CONTACT;
+use crate::field_tables::{to_json, Mode};
 use crate::http::access::tenant_of;
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
@@ -13,8 +15,6 @@ use crate::http::extract::JsonBody;
 use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
-use crate::schema::contact::CONTACT;
-use crate::schema::{to_json, Mode};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;

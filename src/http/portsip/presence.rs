@@ -16,13 +16,13 @@ use crate::commands::presence::{
 };
 use crate::commands::users::ExtensionNumber;
 use crate::commands::Command;
+use crate::field_tables::restrict;
 use crate::http::access::{allowed, require, self_or, tenant_of};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, JsonBody};
 use crate::http::ids::portsip as ids;
 use crate::http::AppState;
-use crate::schema::restrict;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;

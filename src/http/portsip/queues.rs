@@ -1,7 +1,8 @@
-//! Call queues and ring groups (PortSIP companion API): CRUD, the agent
-//! lists under `…/agents`, one agent under `…/agents/{agent_number}` and
-//! the queue's status. Both share one implementation, told apart by
-//! [`Target`].
+//! Call queues (PortSIP companion API): CRUD, the agent list under
+//! `…/agents`, one agent under `…/agents/{agent_number}` and the queue's
+//! status. Ring groups ([`super::ring_groups`]) are the same resource
+//! without agent statuses: both share the `*_any` handlers here, told
+//! apart by [`Target`].
 //!
 //! Agents are users, addressed by their primary extension number. A call
 //! queue agent's `status` is derived when read (see
@@ -13,6 +14,10 @@ use crate::auth::roles::Capability;
 use crate::commands::queues::{self, AgentItem, CreateQueue, QueueName, Target, UpdateQueue};
 use crate::commands::users::ExtensionNumber;
 use crate::commands::{Command, NewId};
+use crate::field_tables::queue::{
+    CALL_QUEUE, QUEUE_CORE_LIST, QUEUE_CORE_SEARCH, QUEUE_SKIP, RING_GROUP,
+};
+use crate::field_tables::Mode;
 use crate::http::access::{allowed, tenant_of};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
@@ -20,10 +25,6 @@ use crate::http::extract::JsonBody;
 use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
-use crate::schema::queue::{
-    CALL_QUEUE, QUEUE_CORE_LIST, QUEUE_CORE_SEARCH, QUEUE_SKIP, RING_GROUP,
-};
-use crate::schema::Mode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -173,7 +174,7 @@ async fn run(
     Ok(())
 }
 
-async fn list_any(
+pub(super) async fn list_any(
     state: AppState,
     caller: Caller,
     params: ListParams,
@@ -203,7 +204,7 @@ async fn list_any(
     list::respond(&params, schema, items)
 }
 
-async fn create_any(
+pub(super) async fn create_any(
     state: AppState,
     caller: Caller,
     body: Map<String, Value>,
@@ -239,7 +240,7 @@ async fn create_any(
     ))
 }
 
-async fn show_any(
+pub(super) async fn show_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -252,7 +253,7 @@ async fn show_any(
     Ok(Json(Value::Object(render(t, find(s, t, id)?, false))))
 }
 
-async fn update_any(
+pub(super) async fn update_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -282,7 +283,7 @@ async fn update_any(
     Ok(Json(json!({})))
 }
 
-async fn destroy_any(
+pub(super) async fn destroy_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -300,7 +301,7 @@ async fn destroy_any(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn agents_any(
+pub(super) async fn agents_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -380,7 +381,7 @@ fn parse_agent_items(body: &Map<String, Value>) -> Result<Vec<AgentItem>, ApiErr
         .collect()
 }
 
-async fn set_agents_any(
+pub(super) async fn set_agents_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -418,7 +419,7 @@ fn agent_user<'a>(s: &'a Scope, t: Target, id: Id, raw: &str) -> Result<&'a User
         .ok_or_else(|| ApiError::not_found(format!("{} agent", t.noun())))
 }
 
-async fn agent_any(
+pub(super) async fn agent_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -566,78 +567,4 @@ pub async fn queue_status(
     Ok(Json(
         json!({ "status": if online { "ONLINE" } else { "OFFLINE" } }),
     ))
-}
-
-/// `GET /ring_groups`.
-pub async fn list_ring_groups(
-    State(state): State<AppState>,
-    caller: Caller,
-    params: ListParams,
-) -> Result<Json<Value>, ApiError> {
-    list_any(state, caller, params, Target::RingGroup).await
-}
-
-/// `POST /ring_groups`: answers 201 `{id}`.
-pub async fn create_ring_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonBody(body): JsonBody<Map<String, Value>>,
-) -> Result<impl IntoResponse, ApiError> {
-    create_any(state, caller, body, Target::RingGroup).await
-}
-
-/// `GET /ring_groups/{id}`.
-pub async fn show_ring_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    show_any(state, caller, id, Target::RingGroup).await
-}
-
-/// `POST /ring_groups/{id}`.
-pub async fn update_ring_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    update_any(state, caller, id, body, Target::RingGroup).await
-}
-
-/// `POST /ring_groups/{id}/destroy`.
-pub async fn destroy_ring_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    destroy_any(state, caller, id, Target::RingGroup).await
-}
-
-/// `GET /ring_groups/{id}/agents`.
-pub async fn ring_group_agents(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    agents_any(state, caller, id, Target::RingGroup).await
-}
-
-/// `POST /ring_groups/{id}/agents`: replaces the member list.
-pub async fn set_ring_group_agents(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    set_agents_any(state, caller, id, body, Target::RingGroup).await
-}
-
-/// `GET /ring_groups/{id}/agents/{agent_number}`.
-pub async fn ring_group_agent(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, number)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    agent_any(state, caller, id, number, Target::RingGroup).await
 }

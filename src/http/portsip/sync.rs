@@ -8,12 +8,12 @@
 //! changes`), so it costs in proportion to the changes since the token.
 
 use super::contacts::{render_contact, render_extension_contact};
+use crate::field_tables::contact::CONTACT;
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::ids::portsip as ids;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
-use crate::schema::contact::CONTACT;
 use crate::sync::{Collection, PageCursor, Token};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;

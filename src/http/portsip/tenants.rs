@@ -5,6 +5,10 @@
 use super::VIA;
 use crate::commands::tenants::{self, CreateTenant, UpdateTenant};
 use crate::commands::{Command, NewId};
+use crate::field_tables::tenant::{
+    TENANT, TENANT_CORE_LIST, TENANT_CORE_SEARCH, TENANT_SELF_UPDATABLE, TENANT_SKIP,
+};
+use crate::field_tables::Mode;
 use crate::http::access::tenant_of;
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
@@ -12,10 +16,6 @@ use crate::http::extract::{optional_str, JsonBody};
 use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
-use crate::schema::tenant::{
-    TENANT, TENANT_CORE_LIST, TENANT_CORE_SEARCH, TENANT_SELF_UPDATABLE, TENANT_SKIP,
-};
-use crate::schema::Mode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;

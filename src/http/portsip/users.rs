@@ -6,6 +6,8 @@ use crate::commands::users::{
     CreateUser, ExtensionNumber, NewUserIds, PrimaryChoice, SetUserSecret, UpdateUser, UserName,
 };
 use crate::commands::{Command, Secret, SecretRule};
+use crate::field_tables::user::{USER, USER_SKIP};
+use crate::field_tables::Mode;
 use crate::http::access::tenant_of;
 use crate::http::as_of::AsOf;
 use crate::http::caller::Caller;
@@ -16,8 +18,6 @@ use crate::http::list::{self, ListParams};
 use crate::http::render_cache::Shape;
 use crate::http::AppState;
 use crate::queries::users::{user_page, USER_LIST};
-use crate::schema::user::{USER, USER_SKIP};
-use crate::schema::Mode;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

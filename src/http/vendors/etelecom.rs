@@ -45,14 +45,14 @@ use crate::commands::extensions::{
 };
 use crate::commands::users::{CreateUser, ExtensionNumber, NewUserIds, PrimaryChoice, UserName};
 use crate::commands::{Command, CommandError, ConflictKind, NewId, Secret, SecretRule};
+use crate::field_tables::user::{USER, USER_SKIP};
+use crate::field_tables::{to_json, Mode};
 use crate::http::access::tenant_of;
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::routes::{Access::Needs, Dialect, Routes};
 use crate::http::AppState;
-use crate::schema::user::{USER, USER_SKIP};
-use crate::schema::{to_json, Mode};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -40,6 +40,8 @@ use crate::commands::presence::{self, SetPresence};
 use crate::commands::queues as queue_cmds;
 use crate::commands::users::{PrimaryChoice, UpdateUser};
 use crate::commands::{Command, CommandError};
+use crate::field_tables::user::{USER, USER_SKIP};
+use crate::field_tables::Mode;
 use crate::http::access::{require, tenant_of};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
@@ -51,8 +53,6 @@ use crate::http::routes::{
     Dialect, Routes,
 };
 use crate::http::AppState;
-use crate::schema::user::{USER, USER_SKIP};
-use crate::schema::Mode;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
