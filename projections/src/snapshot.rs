@@ -25,7 +25,7 @@
 use crate::directory::Directory;
 
 /// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_FORMAT: u16 = 2;
+pub const SNAPSHOT_FORMAT: u16 = 3;
 
 const MAGIC: &[u8; 8] = b"SBSNAP01";
 const HEADER_LEN: usize = 8 + 2 + 8 + 32 + 8 + 4 + 8;

@@ -15,8 +15,7 @@ use switchboard_projections::directory::{ContactView, Scope};
 /// personal contact asked for as a business one, is just as missing).
 pub fn contact(scope: &Scope, owner: ContactOwner, id: Id) -> Result<&ContactView, CommandError> {
     scope
-        .contacts
-        .get(owner, id)
+        .contact(owner, id)
         .ok_or(CommandError::NotFound(Thing::Contact))
 }
 
@@ -29,7 +28,7 @@ fn expect(c: &ContactView) -> (StreamId, Expected) {
 
 /// Whether a contact id is taken in the tenant.
 pub fn id_taken(scope: &Scope, id: Id) -> bool {
-    scope.contacts.owners.contains_key(&id)
+    scope.items.is_taken(id)
 }
 
 /// Create a personal (owned by a user) or business contact.
@@ -133,10 +132,8 @@ pub fn delete(
 /// Whether `item` exists in `collection` as `user` sees it.
 pub fn visible(scope: &Scope, user: Id, collection: FavoriteCollection, item: Id) -> bool {
     match collection {
-        FavoriteCollection::Personal => {
-            scope.contacts.get(ContactOwner::User(user), item).is_some()
-        }
-        FavoriteCollection::Business => scope.contacts.business.contains_key(&item),
+        FavoriteCollection::Personal => scope.contact(ContactOwner::User(user), item).is_some(),
+        FavoriteCollection::Business => scope.contact(ContactOwner::Business, item).is_some(),
         FavoriteCollection::Extension => scope.users.contains_key(&item),
     }
 }
@@ -313,6 +310,6 @@ mod tests {
         assert!(!s
             .contacts
             .is_favorite(ANN, FavoriteCollection::Business, C1));
-        assert!(s.contacts.owners.is_empty());
+        assert!(!s.items.is_taken(C1));
     }
 }

@@ -161,7 +161,7 @@ impl IdKind {
             IdKind::Role => s.roles.contains_key(&id),
             IdKind::Group => s.groups.contains_key(&id),
             IdKind::Queue => s.call_queues.contains_key(&id) || s.ring_groups.contains_key(&id),
-            IdKind::Contact => s.contacts.owners.contains_key(&id),
+            IdKind::Contact => s.items.is_taken(id),
             IdKind::Tenant | IdKind::Session => false,
         }
     }

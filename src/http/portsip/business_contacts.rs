@@ -40,9 +40,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let items = with_tenant(&state, tenant, |s| {
-        Ok(s.contacts
-            .business
-            .values()
+        Ok(s.business_contacts()
             .map(|c| render_contact(c, None))
             .collect::<Vec<Map<String, Value>>>())
     })?;
@@ -115,7 +113,7 @@ pub async fn export(
 ) -> Result<impl IntoResponse, ApiError> {
     let tenant = tenant_of(&caller)?;
     let csv = with_tenant(&state, tenant, |s| {
-        let mut rows: Vec<_> = s.contacts.business.values().collect();
+        let mut rows: Vec<_> = s.business_contacts().collect();
         rows.sort_by(|a, b| {
             CONTACT
                 .effective(&a.attrs, "name")

@@ -64,8 +64,7 @@ pub fn render(
             ContactOwner::Business => FavoriteCollection::Business,
             ContactOwner::User(_) => FavoriteCollection::Personal,
         };
-        s.contacts
-            .get(owner, id)
+        s.contact(owner, id)
             .map(|v| render_contact(v, Some(fav(c, id))))
             .unwrap_or_else(|| gone(id))
     };

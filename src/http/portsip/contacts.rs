@@ -151,11 +151,7 @@ pub async fn list(
     params: ListParams,
 ) -> Result<Json<Value>, ApiError> {
     let items = with_home(&state, &caller, |s| {
-        Ok(s.contacts
-            .personal
-            .get(&caller.user_id)
-            .into_iter()
-            .flat_map(|m| m.values())
+        Ok(s.personal_contacts(caller.user_id)
             .map(|c| {
                 let fav =
                     s.contacts
@@ -270,9 +266,7 @@ pub async fn list_business(
     params: ListParams,
 ) -> Result<Json<Value>, ApiError> {
     let items = with_home(&state, &caller, |s| {
-        Ok(s.contacts
-            .business
-            .values()
+        Ok(s.business_contacts()
             .map(|c| {
                 let fav =
                     s.contacts
