@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_events::{EventLog, LogConfig, SledLog, SYSTEM_TENANT};
+use switchboard_events::{EventLog, LogConfig, SegmentLog, SYSTEM_TENANT};
 use switchboard_projections::Projector;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -108,6 +108,18 @@ impl Running {
     }
 }
 
+/// How the service opens its log: the configured durability, tail check
+/// and segment size; migration and index rebuilds draw progress bars on a
+/// terminal.
+pub fn log_config(config: &Config) -> LogConfig {
+    let mut lc = LogConfig::new(&config.data_dir);
+    lc.durability = config.durability;
+    lc.tail_check = config.tail_check;
+    lc.segment_bytes = config.log_segment_mib.max(1) * 1024 * 1024;
+    lc.progress = crate::tools::log_progress();
+    lc
+}
+
 /// Starts the service on the wall clock; returns once it listens.
 pub async fn start(config: Config) -> Result<Running, AppError> {
     start_with_clock(config, crate::clock::system()).await
@@ -145,10 +157,8 @@ pub async fn start_with(
     let log: Arc<dyn EventLog> = match log {
         Some(log) => log,
         None => {
-            let mut log_config = LogConfig::new(&config.data_dir);
-            log_config.durability = config.durability;
-            log_config.tail_check = config.tail_check;
-            let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
+            let log_config = log_config(&config);
+            let log = tokio::task::spawn_blocking(move || SegmentLog::open(log_config))
                 .await
                 .map_err(|e| AppError::Other(e.to_string()))??;
             Arc::new(log)

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use switchboard_events::domain::UserUpdated;
 use switchboard_events::{
-    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, SledLog, Value,
+    AppendRequest, Durability, Event, EventLog, Fields, Id, Metadata, SegmentLog, Value,
 };
 use switchboard_projections::rebuild::Until;
 
@@ -38,8 +38,8 @@ pub enum Command {
         listen: Option<std::net::SocketAddr>,
     },
     /// Work on the event log of a data directory (the server must be stopped:
-    /// sled holds an exclusive lock, and these commands refuse clearly while
-    /// a server runs).
+    /// it holds the log's lock, and these commands refuse clearly while it
+    /// runs).
     Log {
         /// Which log tool.
         #[command(subcommand)]
@@ -89,6 +89,9 @@ pub enum LogCommand {
         /// The JSON Lines export.
         file: PathBuf,
     },
+    /// Rebuild the log's index (sled) from its segment files, e.g. when the
+    /// index was lost or sled refuses to open it.
+    Reindex,
     /// Counts per event type and tenant, size on disk, first and last times.
     Stats {
         /// Print JSON instead of text.
@@ -194,11 +197,10 @@ async fn serve(config: Config) -> i32 {
     }
 }
 
-fn open_log(config: &Config, durability: Durability) -> Result<SledLog, String> {
-    let mut lc = LogConfig::new(&config.data_dir);
+fn open_log(config: &Config, durability: Durability) -> Result<SegmentLog, String> {
+    let mut lc = crate::app::log_config(config);
     lc.durability = durability;
-    lc.tail_check = config.tail_check;
-    SledLog::open(lc).map_err(|e| e.to_string())
+    SegmentLog::open(lc).map_err(|e| e.to_string())
 }
 
 fn report<T>(result: Result<T, tools::ToolError>, ok: impl FnOnce(T)) -> i32 {
@@ -250,8 +252,17 @@ fn replay_command(
 
 async fn log_command(config: Config, command: LogCommand) -> i32 {
     match command {
-        LogCommand::Verify => report(tools::verify(&config.data_dir), |(count, head)| {
-            println!("ok: {count} records, head hash {head}");
+        LogCommand::Verify => report(tools::verify_report(&config.data_dir), |v| {
+            println!("ok: {} records, head hash {}", v.count, v.head_hash);
+            if let Some((offset, bytes)) = v.torn {
+                println!(
+                    "note: a torn write of {bytes} bytes follows (it would have been offset {offset}); \
+                     it was never acknowledged and is cut off at the next start"
+                );
+            }
+        }),
+        LogCommand::Reindex => report(tools::reindex(&config.data_dir), |(count, head)| {
+            println!("reindexed: {count} records, head hash {head}");
         }),
         LogCommand::Export {
             from,
@@ -328,7 +339,7 @@ async fn log_command(config: Config, command: LogCommand) -> i32 {
     }
 }
 
-async fn stress(log: SledLog, writers: usize, appends: u64, batch: usize) -> i32 {
+async fn stress(log: SegmentLog, writers: usize, appends: u64, batch: usize) -> i32 {
     use std::io::Write;
     let out = Arc::new(parking_lot::Mutex::new(std::io::stdout()));
     let mut tasks = Vec::new();

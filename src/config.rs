@@ -55,6 +55,8 @@ pub struct Config {
     pub argon2_iterations: u32,
     /// How many records at the log's tail are verified on start.
     pub tail_check: usize,
+    /// The log starts a new segment file beyond this many MiB.
+    pub log_segment_mib: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
     /// The server-side deadline of a request, in milliseconds (503 with
@@ -181,6 +183,7 @@ impl Default for Config {
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
             tail_check: 1024,
+            log_segment_mib: 256,
             shutdown_grace_secs: 30,
             request_deadline_ms: 30_000,
             max_concurrent_requests: 1024,

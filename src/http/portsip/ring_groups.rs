@@ -23,7 +23,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     list_any(state, caller, params, Target::RingGroup).await
 }
 
