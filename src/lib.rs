@@ -12,11 +12,13 @@
 //! - [`config`]: layered configuration (defaults, TOML, `SWITCHBOARD_*`).
 //! - [`field_tables`]: the PortSIP field tables (users, tenants, groups, queues, contacts, vendor user fields): validation, rendering, diffs, list metadata.
 //! - [`commands`]: every change as one [`commands::Command`] enum, decided by pure functions and run by [`commands::Pipeline::run`].
+//! - [`bulk`]: bulk users: CSV / JSON Lines import (batches, all or nothing) and export.
 //! - [`auth`]: password hashing, tokens and sessions, roles and permissions, throttling (no HTTP).
 //! - [`http`]: the route table, the shared edge (caller, errors, id codecs) and the API dialects, which translate only.
 //! - [`ids`]: minting resource ids and their canonical string form.
 //! - [`queries`]: the read side for the dialects: indexed lists, audit, history, `as_of`, change feeds.
 //! - [`keyfile`]: 32-byte keys from a configured secret or a 0600 file beside the data.
+//! - [`metrics`]: Prometheus metrics of one service instance (`/metrics`).
 //! - [`secrets`]: sealing secrets the PBX must use (AEAD) before they reach the log.
 //! - [`sync`]: sync tokens (MAC-protected log positions) and their key.
 //! - [`snapshots`]: projection snapshots at start-up, every N events and on shutdown.
@@ -26,6 +28,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bulk;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -35,6 +38,7 @@ pub mod http;
 pub mod ids;
 pub mod keyfile;
 mod layers;
+pub mod metrics;
 pub mod queries;
 pub mod secrets;
 pub mod snapshots;

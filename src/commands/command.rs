@@ -14,6 +14,7 @@ use super::queues::{self, AgentItem, CreateQueue, Target, UpdateQueue};
 use super::roles::{self, CreateRole, UpdateRole};
 use super::sessions::{self, RefreshSession, StartSession};
 use super::tenants::{self, CreateTenant, UpdateTenant};
+use super::user_import::{self, ImportUsers};
 use super::users::{self, CreateUser, ExtensionNumber, SetUserSecret, UpdateUser};
 use super::{Actor, CommandError, Decision, Denial};
 use crate::auth::roles::Authority;
@@ -65,6 +66,9 @@ pub enum Command {
     // ---- users ----
     /// Create a user with its secrets and primary extension.
     CreateUser(CreateUser),
+    /// Create the users of a bulk import's batch: every row a CreateUser,
+    /// all in one append or none (refused rows: [`CommandError::Rows`]).
+    ImportUsers(ImportUsers),
     /// Change a user's fields, primary extension, PIN or password.
     UpdateUser(UpdateUser),
     /// Set a password, SIP password or PIN.
@@ -344,6 +348,7 @@ impl Command {
             RefreshSession,
             EndSession,
             CreateUser,
+            ImportUsers,
             UpdateUser,
             SetUserSecret,
             ChangeUserRole,
@@ -398,14 +403,15 @@ impl Command {
             }
             Command::UpdateTenant(c) => p.seal(&TENANT, &mut c.incoming),
             Command::StartSession(c) => p.mint(&mut c.session_id, IdKind::Session),
-            Command::CreateUser(c) => {
-                p.mint(&mut c.ids.user_id, IdKind::User);
-                p.mint(&mut c.ids.extension_id, IdKind::Extension);
-                p.mint(&mut c.ids.link_id, IdKind::Link);
-                p.hash(&mut c.password, SecretRule::Password).await?;
-                p.hash(&mut c.extension_password, SecretRule::ExtensionPassword)
-                    .await?;
-                p.hash(&mut c.voicemail_pin, SecretRule::Pin).await?;
+            Command::CreateUser(c) => prepare_user(p, c, &mut Default::default()).await?,
+            Command::ImportUsers(c) => {
+                // Ids distinct across the rows too (the published directory
+                // cannot show the batch's own); an importer hashes clear
+                // secrets in parallel beforehand, so this is mostly minting.
+                let mut minted = std::collections::HashSet::new();
+                for r in &mut c.rows {
+                    prepare_user(p, &mut r.user, &mut minted).await?;
+                }
             }
             Command::UpdateUser(c) => {
                 if c.extension.is_some() {
@@ -494,6 +500,26 @@ impl Command {
     }
 }
 
+/// Mints a new user's ids (none of them in `minted`, which receives them)
+/// and hashes its secrets.
+async fn prepare_user(
+    p: &Preparer<'_>,
+    c: &mut CreateUser,
+    minted: &mut std::collections::HashSet<Id>,
+) -> Result<(), CommandError> {
+    for (id, kind) in [
+        (&mut c.ids.user_id, IdKind::User),
+        (&mut c.ids.extension_id, IdKind::Extension),
+        (&mut c.ids.link_id, IdKind::Link),
+    ] {
+        p.mint_distinct(id, kind, minted);
+    }
+    p.hash(&mut c.password, SecretRule::Password).await?;
+    p.hash(&mut c.extension_password, SecretRule::ExtensionPassword)
+        .await?;
+    p.hash(&mut c.voicemail_pin, SecretRule::Pin).await
+}
+
 /// Decides `command`, issued in `ctx`, against `dir`: the one pure function
 /// behind every change. Returns what to append and the id the command
 /// created (or resolved), if any. Deciding the same prepared command again
@@ -519,6 +545,7 @@ pub fn decide(
         Command::RefreshSession(c) => sessions::refresh(dir, c.clone())?.0,
         Command::EndSession { session_id } => sessions::end(dir, *session_id),
         Command::CreateUser(c) => users::create(s, &by()?, c)?,
+        Command::ImportUsers(c) => user_import::import(s, &by()?, c)?,
         Command::UpdateUser(c) => users::update(s, &by()?, c)?,
         Command::SetUserSecret(c) => users::set_secret(s, &by()?, c)?,
         Command::ChangeUserRole { user_id, role } => users::change_role(s, &by()?, *user_id, role)?,

@@ -37,6 +37,10 @@ pub enum CommandError {
     /// The log cannot take writes right now (or the projection stopped).
     #[error("{0}")]
     Unavailable(String),
+    /// A command over many rows (a bulk import's batch) was refused: every
+    /// failing row with its own rejection. Nothing of it was appended.
+    #[error("{} rows refused", .0.len())]
+    Rows(Vec<super::user_import::RowRefusal>),
 }
 
 impl CommandError {

@@ -37,7 +37,10 @@
 //! - [`error`]: [`CommandError`] and its kinds, mapped by each dialect.
 //! - one file per command family: [`bootstrap`], [`tenants`], [`sessions`],
 //!   [`users`], [`extensions`], [`roles`], [`groups`], [`queues`] (call
-//!   queues and ring groups), [`agents`], [`presence`], [`contacts`].
+//!   queues and ring groups), [`agents`], [`presence`], [`contacts`],
+//!   [`user_import`] (a bulk import's batch).
+//! - [`user_input`]: the one parser of a user creation (`POST /users`, CSV
+//!   and JSON Lines rows).
 
 pub mod agents;
 pub mod bootstrap;
@@ -55,6 +58,8 @@ pub mod sessions;
 pub mod tenants;
 #[cfg(test)]
 pub mod testing;
+pub mod user_import;
+pub mod user_input;
 pub mod users;
 
 pub use command::{decide, By, Command, Context, Outcome};

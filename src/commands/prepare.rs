@@ -9,6 +9,7 @@ use crate::auth::password::SecretHasher;
 use crate::auth::tokens::new_token;
 use crate::secrets::SecretKey;
 use rand::Rng;
+use std::collections::HashSet;
 use switchboard_events::{Id, TenantId};
 use switchboard_projections::Directory;
 
@@ -186,6 +187,19 @@ impl Preparer<'_> {
     pub fn mint(&self, id: &mut NewId, kind: IdKind) {
         if id.0.is_none() {
             id.0 = Some(super::fresh_id(|n| kind.taken(self.dir, self.tenant, n)));
+        }
+    }
+
+    /// [`Preparer::mint`], also avoiding the ids in `minted` (the other
+    /// new ids of one command), and records the id there.
+    pub fn mint_distinct(&self, id: &mut NewId, kind: IdKind, minted: &mut HashSet<Id>) {
+        if id.0.is_none() {
+            let fresh =
+                super::fresh_id(|n| kind.taken(self.dir, self.tenant, n) || minted.contains(&n));
+            id.0 = Some(fresh);
+        }
+        if let Some(n) = id.0 {
+            minted.insert(n);
         }
     }
 

@@ -143,6 +143,15 @@ impl From<CommandError> for ApiError {
                 tracing::error!(reason = %m, "write refused: log unavailable");
                 ApiError::unavailable("the directory cannot accept changes right now")
             }
+            CommandError::Rows(rows) => {
+                let detail: Vec<_> = rows
+                    .iter()
+                    .map(|r| json!({ "row": r.row, "column": r.column, "message": r.error.to_string() }))
+                    .collect();
+                let field = rows.first().map(|r| r.column.clone()).unwrap_or_default();
+                ApiError::validation(&field, format!("{} rows refused", rows.len()))
+                    .with_detail(json!({ "rows": detail }))
+            }
         }
     }
 }

@@ -2,9 +2,8 @@
 //! rendering used by the current-user endpoints.
 
 use super::VIA;
-use crate::commands::users::{
-    CreateUser, ExtensionNumber, NewUserIds, PrimaryChoice, SetUserSecret, UpdateUser, UserName,
-};
+use crate::commands::user_input::{self, Hashes};
+use crate::commands::users::{ExtensionNumber, PrimaryChoice, SetUserSecret, UpdateUser};
 use crate::commands::{Command, Secret, SecretRule};
 use crate::field_tables::user::{USER, USER_SKIP};
 use crate::field_tables::Mode;
@@ -83,32 +82,7 @@ pub async fn create(
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = tenant_of(&caller)?;
-    let name = UserName::parse(&required_str(&body, "name")?)?;
-    let role = required_str(&body, "role")?;
-    let password = SecretRule::Password.parse("password", &required_str(&body, "password")?)?;
-    let extension_number = ExtensionNumber::parse(
-        &required_str(&body, "extension_number")?,
-        "extension_number",
-    )?;
-    let extension_password = SecretRule::ExtensionPassword.parse(
-        "extension_password",
-        &required_str(&body, "extension_password")?,
-    )?;
-    let voicemail_pin =
-        SecretRule::Pin.parse("voicemail_pin", &required_str(&body, "voicemail_pin")?)?;
-    let attrs = USER
-        .validate(&body, Mode::Create, USER_SKIP)
-        .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    let cmd = Command::CreateUser(CreateUser {
-        ids: NewUserIds::default(),
-        name,
-        role,
-        password,
-        extension_password,
-        voicemail_pin,
-        extension: PrimaryChoice::Number(extension_number),
-        attrs,
-    });
+    let cmd = Command::CreateUser(user_input::parse(&body, Hashes::Refused)?.into_command());
     let out = state
         .pipeline
         .run(cmd, caller.acting_in(tenant, VIA))
