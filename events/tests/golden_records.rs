@@ -69,9 +69,9 @@ fn user_created() -> Event {
     })
 }
 
-/// The three records of the fixture, as the writer would frame them:
-/// every optional metadata field set, none set, and extreme values.
-fn records() -> Vec<(
+/// One fixture record's parts: offset, metadata, stream, event type,
+/// stream version, schema version, time (µs) and payload.
+type RecordSpec = (
     u64,
     Metadata,
     &'static str,
@@ -80,7 +80,11 @@ fn records() -> Vec<(
     u16,
     i64,
     Vec<u8>,
-)> {
+);
+
+/// The three records of the fixture, as the writer would frame them:
+/// every optional metadata field set, none set, and extreme values.
+fn records() -> Vec<RecordSpec> {
     let full = Metadata {
         actor_id: Some(Id(77)),
         actor_name: "boss".into(),

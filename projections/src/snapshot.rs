@@ -204,8 +204,10 @@ mod tests {
 
     #[test]
     fn a_snapshot_round_trips_and_any_damage_is_refused() {
-        let mut dir = Directory::default();
-        dir.offset = 42;
+        let dir = Directory {
+            offset: 42,
+            ..Directory::default()
+        };
         let bytes = encode(&dir, [7; 32]).expect("encodes");
         let (h, back) = decode(&bytes).expect("decodes");
         assert_eq!(h.offset, 42);

@@ -454,14 +454,16 @@ mod model_tests {
         }
     }
 
+    /// A paged diff in progress: (since, head, cursor, ids seen so far).
+    type Paging = (u64, u64, (u64, Id), HashSet<Id>);
+
     struct Client {
         user: Id,
         coll: Coll,
         top: Option<usize>,
         token: u64,
         replica: BTreeMap<Id, Seen>,
-        /// A paged diff in progress: (since, head, cursor, ids seen so far).
-        paging: Option<(u64, u64, (u64, Id), HashSet<Id>)>,
+        paging: Option<Paging>,
     }
 
     impl Client {
