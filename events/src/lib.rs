@@ -11,6 +11,7 @@
 //! - [`domain`]: the domain events, one file per family, and the [`Event`] enum.
 //! - [`upcast`]: old payload versions → today's types.
 //! - [`envelope`]: offset, stream, tenant, type, time, actor... around a payload.
+//! - [`batch`]: batches of decoded events with borrowed envelopes (replay).
 //! - [`codec`]: record format, CRC and the hash chain; borrowed record views.
 //! - [`frame`]: a group commit's records as one frame (reusable by any backend).
 //! - [`log`]: the [`EventLog`] trait, expectations and errors.
@@ -28,6 +29,7 @@
 //! - [`export`]: JSON Lines export and chain-checked import.
 //! - [`conformance`]: the test suite every [`EventLog`] backend must pass.
 
+pub mod batch;
 pub mod codec;
 pub mod conformance;
 pub mod domain;
@@ -50,8 +52,9 @@ pub mod value;
 pub mod verify;
 pub mod wave1;
 
+pub use batch::{EventBatch, EventBatches, ReadEventsError};
 pub use domain::{CodecError, Event};
-pub use envelope::{Envelope, Metadata, NewEvent};
+pub use envelope::{Envelope, EnvelopeRef, Metadata, MetadataRef, NewEvent};
 pub use ids::{Id, StreamId, TenantId, SYSTEM_TENANT};
 pub use log::{AppendError, AppendRequest, Appended, EventLog, Expected, LogError};
 pub use segment_log::{Durability, LogConfig, OpenError, SegmentLog, SledLog};

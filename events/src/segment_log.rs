@@ -31,8 +31,11 @@
 //! the stream heads are loaded from the index. A wave-1 data directory
 //! (records inside sled) is migrated first ([`crate::migrate`]).
 
+use crate::batch::{
+    batches_of, decode_event, EventBatch, EventBatches, ReadEventsError, EVENT_BATCH,
+};
 use crate::codec::{self, RecordParts, RecordView};
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, EnvelopeRef};
 use crate::files::Files;
 use crate::frame::{self, Frame, FrameBuilder};
 use crate::ids::StreamId;
@@ -509,33 +512,34 @@ impl Shared {
     }
 }
 
-/// Decodes a checked frame's records with offset ≥ `from` into envelopes.
-/// Each record's hash is the next record's `prev_hash`; only the frame's
-/// last record is hashed here.
-fn decode_frame(f: &Frame<'_>, from: u64, out: &mut impl Extend<Envelope>) -> Result<(), LogError> {
-    let mut held: Option<(u64, RecordView<'_>, &[u8])> = None;
+/// Calls `each` with every record of a checked frame with offset ≥ `from`,
+/// as a borrowed envelope. Each record's hash is the next record's
+/// `prev_hash`; only the frame's last record is hashed here.
+fn frame_views<'f, E: From<LogError>>(
+    f: &Frame<'f>,
+    from: u64,
+    mut each: impl FnMut(EnvelopeRef<'f>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut held: Option<(u64, RecordView<'f>, &'f [u8])> = None;
+    let mut emit = |o: u64, v: RecordView<'f>, hash: [u8; 32]| -> Result<(), E> {
+        if o < from {
+            return Ok(());
+        }
+        each(v.to_ref(hash).map_err(|e| corrupt(o, e))?)
+    };
     for (i, rec) in f.records().enumerate() {
         let offset = f.header.first_offset + i as u64;
         let view = RecordView::parse(rec).map_err(|e| corrupt(offset, e))?;
         if view.offset != offset {
-            return Err(corrupt(
-                offset,
-                format!("record claims offset {}", view.offset),
-            ));
+            return Err(corrupt(offset, format!("record claims offset {}", view.offset)).into());
         }
         if let Some((o, v, _)) = held.take() {
-            if o >= from {
-                out.extend([v.to_envelope(*view.prev_hash).map_err(|e| corrupt(o, e))?]);
-            }
+            emit(o, v, *view.prev_hash)?;
         }
         held = Some((offset, view, rec));
     }
     if let Some((o, v, rec)) = held {
-        if o >= from {
-            out.extend([v
-                .to_envelope(codec::hash_record(rec))
-                .map_err(|e| corrupt(o, e))?]);
-        }
+        emit(o, v, codec::hash_record(rec))?;
     }
     Ok(())
 }
@@ -558,7 +562,10 @@ pub(crate) fn raw_frame(
 }
 
 fn envelope_frame(f: &Frame<'_>, from: u64, out: &mut VecDeque<Envelope>) -> Result<(), LogError> {
-    decode_frame(f, from, out)
+    frame_views(f, from, |env| {
+        out.push_back(env.to_envelope());
+        Ok::<(), LogError>(())
+    })
 }
 
 /// Reads frames from `cursor` up to `limit`, decoding into `out`, until
@@ -572,19 +579,54 @@ fn read_into<T>(
     max: usize,
     decode: Decode<T>,
 ) -> Result<bool, LogError> {
-    let start = out.len();
-    while out.len() - start < max {
+    read_frames(cursor, limit, max, |f| {
+        let before = out.len();
+        decode(f, from, out)?;
+        Ok(out.len() - before)
+    })
+}
+
+/// Hands frames from `cursor` up to `limit` to `take` (which returns how
+/// many items it made of one) until `max` items were made or the limit is
+/// reached. Returns `false` when the limit was reached.
+fn read_frames<E: From<LogError>>(
+    cursor: &mut Cursor,
+    limit: u64,
+    max: usize,
+    mut take: impl FnMut(&Frame<'_>) -> Result<usize, E>,
+) -> Result<bool, E> {
+    let mut made = 0;
+    while made < max {
         let expected = cursor.next_offset();
         match cursor.next(limit).map_err(storage)? {
-            Next::Frame(f, _) => decode(&f, from, out)?,
+            Next::Frame(f, _) => made += take(&f)?,
             Next::End if expected <= limit => {
-                return Err(corrupt(expected, "record missing below the durable head"))
+                return Err(corrupt(expected, "record missing below the durable head").into())
             }
             Next::End => return Ok(false),
-            Next::Bad { offset, error, .. } => return Err(corrupt(offset, error)),
+            Next::Bad { offset, error, .. } => return Err(corrupt(offset, error).into()),
         }
     }
     Ok(true)
+}
+
+/// Reads events into `batch` until it holds [`EVENT_BATCH`] or the limit is
+/// reached (`false`). On an error, `batch` keeps the events before it.
+fn read_event_batch(
+    cursor: &mut Cursor,
+    from: u64,
+    limit: u64,
+    batch: &mut EventBatch,
+) -> Result<bool, ReadEventsError> {
+    read_frames(cursor, limit, EVENT_BATCH, |f| {
+        let before = batch.len();
+        frame_views(f, from, |env| {
+            let event = decode_event(&env)?;
+            batch.push(&env, event);
+            Ok::<(), ReadEventsError>(())
+        })?;
+        Ok(batch.len() - before)
+    })
 }
 
 /// Reads up to the durable head in the caller's thread (`read_all` near the
@@ -645,71 +687,105 @@ impl<T> Iterator for ReadIter<'_, T> {
     }
 }
 
-/// `read_all` far behind the head: a read-ahead thread reads, checks and
-/// decodes batches while the caller consumes the previous ones.
-struct PipelinedIter {
-    rx: mpsc::Receiver<Result<Vec<Envelope>, LogError>>,
-    batch: std::vec::IntoIter<Envelope>,
+/// A long read: a read-ahead thread reads, checks and decodes batches while
+/// the caller consumes the previous ones.
+struct PipelinedIter<T, E> {
+    rx: mpsc::Receiver<Result<T, E>>,
 }
 
-impl Iterator for PipelinedIter {
-    type Item = Result<Envelope, LogError>;
+impl<T, E> Iterator for PipelinedIter<T, E> {
+    type Item = Result<T, E>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(env) = self.batch.next() {
-                return Some(Ok(env));
-            }
-            match self.rx.recv() {
-                Ok(Ok(batch)) => self.batch = batch.into_iter(),
-                Ok(Err(e)) => return Some(Err(e)),
-                Err(_) => return None,
-            }
-        }
+        // The thread stops after sending an error, which ends the channel.
+        self.rx.recv().ok()
     }
 }
 
-fn spawn_read_ahead(
-    mut cursor: Cursor,
-    from: u64,
-    head: watch::Receiver<u64>,
-) -> Result<PipelinedIter, LogError> {
+/// Starts a read-ahead thread that calls `produce` until it returns `None`
+/// or an error, handing each item over through a bounded channel (so it
+/// reads at most [`PIPELINE_DEPTH`] items ahead). The thread ends when the
+/// reader drops the iterator.
+fn spawn_read_ahead<T: Send + 'static, E: Send + 'static>(
+    mut produce: impl FnMut() -> Option<Result<T, E>> + Send + 'static,
+) -> Result<PipelinedIter<T, E>, LogError> {
     let (tx, rx) = mpsc::sync_channel(PIPELINE_DEPTH);
     std::thread::Builder::new()
         .name("log-read-ahead".into())
         .spawn(move || {
-            let mut out = VecDeque::with_capacity(PIPELINE_BATCH + 64);
-            loop {
-                let limit = *head.borrow();
-                let more = match read_into(
-                    &mut cursor,
-                    from,
-                    limit,
-                    &mut out,
-                    PIPELINE_BATCH,
-                    envelope_frame,
-                ) {
-                    Ok(more) => more,
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                };
-                if !out.is_empty() {
-                    let batch: Vec<Envelope> = out.drain(..).collect();
-                    if tx.send(Ok(batch)).is_err() {
-                        return; // the reader went away
-                    }
-                }
-                if !more {
-                    return;
+            while let Some(item) = produce() {
+                let stop = item.is_err();
+                if tx.send(item).is_err() || stop {
+                    return; // the reader went away, or this was the end
                 }
             }
         })
         .map_err(storage)?;
-    Ok(PipelinedIter {
-        rx,
-        batch: Vec::new().into_iter(),
+    Ok(PipelinedIter { rx })
+}
+
+/// `read_all` far behind the head: batches of envelopes read ahead.
+fn envelopes_ahead(
+    mut cursor: Cursor,
+    from: u64,
+    head: watch::Receiver<u64>,
+) -> Result<impl Iterator<Item = Result<Envelope, LogError>>, LogError> {
+    let mut more = true;
+    let batches = spawn_read_ahead(move || {
+        if !more {
+            return None;
+        }
+        let mut out = VecDeque::with_capacity(PIPELINE_BATCH + 64);
+        let limit = *head.borrow();
+        match read_into(
+            &mut cursor,
+            from,
+            limit,
+            &mut out,
+            PIPELINE_BATCH,
+            envelope_frame,
+        ) {
+            Ok(m) => more = m,
+            Err(e) => return Some(Err(e)),
+        }
+        (!out.is_empty()).then(|| Ok(Vec::from(out)))
+    })?;
+    Ok(batches.flat_map(|batch: Result<Vec<Envelope>, LogError>| {
+        let (ok, err) = match batch {
+            Ok(b) => (b, None),
+            Err(e) => (Vec::new(), Some(Err(e))),
+        };
+        ok.into_iter().map(Ok).chain(err)
+    }))
+}
+
+/// `read_events` far behind the head: event batches read and decoded ahead.
+fn event_batches_ahead(
+    mut cursor: Cursor,
+    from: u64,
+    head: watch::Receiver<u64>,
+) -> Result<PipelinedIter<EventBatch, ReadEventsError>, LogError> {
+    let mut more = true;
+    let mut pending: Option<ReadEventsError> = None;
+    spawn_read_ahead(move || {
+        if let Some(e) = pending.take() {
+            return Some(Err(e));
+        }
+        if !more {
+            return None;
+        }
+        let mut batch = EventBatch::with_capacity(EVENT_BATCH);
+        let limit = *head.borrow();
+        match read_event_batch(&mut cursor, from, limit, &mut batch) {
+            Ok(m) => more = m,
+            Err(e) if batch.is_empty() => return Some(Err(e)),
+            Err(e) => {
+                // The events before the error first, then the error.
+                more = false;
+                pending = Some(e);
+            }
+        }
+        (!batch.is_empty()).then_some(Ok(batch))
     })
 }
 
@@ -1023,7 +1099,7 @@ impl EventLog for SegmentLog {
             let piped = self
                 .shared
                 .cursor_at(from, 1 << 20)
-                .and_then(|c| spawn_read_ahead(c, from, self.shared.head.subscribe()));
+                .and_then(|c| envelopes_ahead(c, from, self.shared.head.subscribe()));
             return match piped {
                 Ok(it) => Box::new(it),
                 Err(e) => Box::new(std::iter::once(Err(e))),
@@ -1035,6 +1111,22 @@ impl EventLog for SegmentLog {
             256 * 1024,
             envelope_frame,
         ))
+    }
+
+    fn read_events(&self, from: u64) -> EventBatches<'_> {
+        let from = from.max(1);
+        let head = self.head();
+        if from <= head && head - from >= PIPELINE_THRESHOLD {
+            let piped = self
+                .shared
+                .cursor_at(from, 1 << 20)
+                .and_then(|c| event_batches_ahead(c, from, self.shared.head.subscribe()));
+            return match piped {
+                Ok(it) => Box::new(it),
+                Err(e) => Box::new(std::iter::once(Err(e.into()))),
+            };
+        }
+        batches_of(self.read_all(from))
     }
 
     fn read_stream(&self, stream: &StreamId, from_version: u64) -> EnvelopeIter<'_> {
