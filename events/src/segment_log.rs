@@ -386,14 +386,19 @@ impl SegmentLog {
     }
 }
 
-/// Sum of the segment files' sizes in `dir`.
+/// Sum of the sizes of the files in the segments directory `dir`: the
+/// segments (with their preallocated zeros) and a prepared next one.
 pub(crate) fn segments_size(dir: &Path) -> u64 {
-    crate::segment::list_segments(dir)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|s| std::fs::metadata(dir.join(crate::segment::segment_name(*s))).ok())
-        .map(|m| m.len())
-        .sum()
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 struct Opened {
