@@ -313,18 +313,25 @@ impl SegmentWriter {
     /// Creates the segment starting at `first_offset` (zeros written and
     /// synced, renamed into place, header written and synced, directory
     /// synced) and writes there.
+    /// Without `preallocate`, segments grow as frames are written.
     pub fn create(
         dir: &Path,
         files: Arc<dyn FileLayer>,
         first_offset: u64,
         max_bytes: u64,
+        preallocate: bool,
     ) -> io::Result<SegmentWriter> {
         remove_prepared(dir, files.as_ref())?;
-        let size = max_bytes.clamp(1, FIRST_SEGMENT_BYTES);
-        let prepared = prepare(dir, files.as_ref(), size, &AtomicBool::new(false))?;
-        let file = start_segment(dir, files.as_ref(), first_offset, Some(prepared))?;
+        let (size, prepared) = if preallocate {
+            let size = max_bytes.clamp(1, FIRST_SEGMENT_BYTES);
+            let file = prepare(dir, files.as_ref(), size, &AtomicBool::new(false))?;
+            (size, Some(file))
+        } else {
+            (max_bytes.max(1), None)
+        };
+        let file = start_segment(dir, files.as_ref(), first_offset, prepared)?;
         Ok(SegmentWriter {
-            preparer: Preparer::new(dir, files.clone()),
+            preparer: Preparer::new(dir, files.clone(), preallocate),
             dir: dir.to_path_buf(),
             files,
             file,
@@ -343,14 +350,19 @@ impl SegmentWriter {
         segment: u64,
         len: u64,
         max_bytes: u64,
+        preallocate: bool,
     ) -> io::Result<SegmentWriter> {
         remove_prepared(dir, files.as_ref())?;
         let file = files.open(&dir.join(segment_name(segment)))?;
-        // A segment written before preallocation ends at its last frame:
-        // the next frame then starts a new (preallocated) segment.
-        let capacity = file.size()?.max(len);
+        let capacity = if preallocate {
+            // A segment written without preallocation ends at its last
+            // frame: the next frame then starts a new, preallocated one.
+            file.size()?.max(len)
+        } else {
+            max_bytes.max(len)
+        };
         Ok(SegmentWriter {
-            preparer: Preparer::new(dir, files.clone()),
+            preparer: Preparer::new(dir, files.clone(), preallocate),
             dir: dir.to_path_buf(),
             files,
             file,
@@ -494,6 +506,8 @@ fn start_segment(
 /// The background thread that prepares the next segment file, started at
 /// the first request. At most one preparation is asked for at a time.
 struct Preparer {
+    /// Whether to prepare at all (off: every segment grows as written).
+    enabled: bool,
     dir: PathBuf,
     files: Arc<dyn FileLayer>,
     /// The thread, its queue and its answers, once started.
@@ -510,8 +524,9 @@ struct PrepWorker {
 }
 
 impl Preparer {
-    fn new(dir: &Path, files: Arc<dyn FileLayer>) -> Preparer {
+    fn new(dir: &Path, files: Arc<dyn FileLayer>, enabled: bool) -> Preparer {
         Preparer {
+            enabled,
             dir: dir.to_path_buf(),
             files,
             worker: None,
@@ -522,7 +537,7 @@ impl Preparer {
 
     /// Asks for a prepared file of `size` bytes (nothing if one is pending).
     fn request(&mut self, size: u64) {
-        if self.pending {
+        if self.pending || !self.enabled {
             return;
         }
         if self.worker.is_none() {
@@ -532,6 +547,7 @@ impl Preparer {
             let spawned = std::thread::Builder::new()
                 .name("log-prepare".into())
                 .spawn(move || {
+                    crate::segment_log::lower_thread_priority();
                     for size in rx {
                         let result = prepare(&dir, files.as_ref(), size, &stop);
                         if tx.send(result).is_err() {

@@ -85,6 +85,9 @@ pub struct LogConfig {
     pub cache_bytes: u64,
     /// A segment file is closed and a new one started beyond this size.
     pub segment_bytes: u64,
+    /// Prepare every segment full of zeros before use (see
+    /// [`crate::segment`]); off, segments grow as frames are written.
+    pub preallocate: bool,
     /// The file layer the writer goes through (tests inject failures or
     /// record calls here).
     pub files: Files,
@@ -106,6 +109,7 @@ impl LogConfig {
             max_batch_events: 8192,
             cache_bytes: 64 * 1024 * 1024,
             segment_bytes: DEFAULT_SEGMENT_BYTES,
+            preallocate: true,
             files: Files::os(),
             progress: Progress::none(),
         }
@@ -277,13 +281,20 @@ impl SegmentLog {
             .map_err(|e| OpenError::storage(&config.path, e))?;
         let files = config.files.0.clone();
         let segments = match recovered.end {
-            None => SegmentWriter::create(&dirs.segments, files, 1, config.segment_bytes),
+            None => SegmentWriter::create(
+                &dirs.segments,
+                files,
+                1,
+                config.segment_bytes,
+                config.preallocate,
+            ),
             Some(end) => SegmentWriter::resume(
                 &dirs.segments,
                 files,
                 end.segment,
                 end.pos,
                 config.segment_bytes,
+                config.preallocate,
             ),
         }
         .map_err(|e| OpenError::storage(&config.path, e))?;
@@ -372,6 +383,16 @@ impl SegmentLog {
     /// Bytes on disk: segments plus index.
     pub fn size_on_disk(&self) -> u64 {
         segments_size(self.shared.handles.dir()) + self.shared.index.size_on_disk()
+    }
+
+    /// Durable events the index has not taken in yet (read from memory
+    /// until it has).
+    pub fn unindexed_events(&self) -> u64 {
+        let pending = self.shared.unindexed.read();
+        match (pending.front(), pending.back()) {
+            (Some(first), Some(last)) => last.last_offset + 1 - first.first_offset,
+            _ => 0,
+        }
     }
 
     /// Waits until the index has caught up with every durable frame (tests
@@ -1035,6 +1056,23 @@ fn fail(shared: &Shared, reason: String) {
     }
 }
 
+/// The nice value of the log's background threads.
+const BACKGROUND_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority. The log's background
+/// threads (the indexer, the segment preparer) are off the acknowledgement
+/// path: on a small machine they must not take the CPU from the writer and
+/// the callers it wakes, whose round trip bounds the throughput; they catch
+/// up when the CPU is free, and the writer waits for the indexer only when it
+/// lags by [`INDEX_LAG_FRAMES`]. Best effort: an error leaves the priority
+/// as it was.
+pub(crate) fn lower_thread_priority() {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), BACKGROUND_NICE) {
+        tracing::debug!(error = %e, "cannot lower a log thread's priority");
+    }
+}
+
 /// Writes durable frames into the index, in batches of whatever has
 /// arrived, then drops them from the unindexed list.
 fn run_indexer(
@@ -1042,6 +1080,7 @@ fn run_indexer(
     mut writer: IndexWriter,
     rx: mpsc::Receiver<Arc<IndexedFrame>>,
 ) {
+    lower_thread_priority();
     let mut broken = false;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];

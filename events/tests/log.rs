@@ -861,3 +861,33 @@ async fn when_a_segment_cannot_be_prepared_the_next_one_grows_as_written() {
     assert_eq!(log.read_all(1).count() as u64, last);
     log.close().await;
 }
+
+#[tokio::test]
+async fn without_preallocation_segments_grow_as_frames_are_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = LogConfig::new(dir.path());
+    config.preallocate = false;
+    config.segment_bytes = 64 << 10;
+    let log = SegmentLog::open(config.clone()).expect("opens");
+    while segment_files(dir.path()).len() < 3 {
+        let batch: Vec<Event> = (0..4).map(|i| big_event(i, 1000)).collect();
+        log.append(request(&batch)).await.expect("append");
+    }
+    log.close().await;
+    drop(log);
+    let files = segment_files(dir.path());
+    for pair in files.windows(2) {
+        let data = std::fs::read(segment(dir.path(), pair[0].0)).expect("read");
+        assert_eq!(
+            record_span(&data, pair[1].0 - 1).end,
+            data.len(),
+            "no zeros"
+        );
+        assert!(data.len() <= 64 << 10);
+    }
+    assert!(!dir.path().join("log/segments").join(PREPARED_NAME).exists());
+    let log = SegmentLog::open(config).expect("reopens");
+    let next = log.append(request(&[event(1, 1)])).await.expect("append");
+    assert_eq!(log.read_all(1).count() as u64, next.last_offset);
+    log.close().await;
+}
