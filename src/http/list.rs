@@ -113,6 +113,50 @@ pub fn answer_rendered(
         .into_response()
 }
 
+/// Answers one page of an indexed list (see [`crate::queries::collection`]):
+/// the queries layer finds the page's ids, and each item's JSON is copied
+/// from its memoized rendering (`render` runs once per item version) or,
+/// for a past state (`past`: `?as_of=`), rendered directly. In lists that
+/// show the caller's `favorite` flag (`list.favorites`), `render` is given
+/// the flag to render.
+#[allow(clippy::too_many_arguments)]
+pub fn indexed<C: crate::queries::collection::Collection>(
+    state: &super::AppState,
+    model: &crate::queries::ReadModel,
+    past: bool,
+    coll: &C,
+    shape: &'static str,
+    list: crate::queries::collection::ListOf<'_>,
+    query: &ListQuery,
+    render: impl Fn(switchboard_events::Id, Option<bool>) -> Option<Map<String, Value>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let page = crate::queries::collection::page(model, coll, list, query);
+    let favorite = |id| list.favorites.map(|f| f.contains(&id));
+    if past {
+        let items = page.ids.iter().filter_map(|id| render(*id, favorite(*id)));
+        return answer(page.count, items).into_response();
+    }
+    let flagged = list.favorites.is_some();
+    let items = page
+        .ids
+        .iter()
+        .map(|id| {
+            let version = model.version(coll.name(), list.tenant, list.owner, *id);
+            let r = state.render_cache.get_or_render(
+                super::render_cache::Shape::Item(shape),
+                list.tenant,
+                *id,
+                version,
+                flagged,
+                |f| Value::Object(render(*id, flagged.then_some(f)).unwrap_or_default()),
+            );
+            (r, favorite(*id).unwrap_or(false))
+        })
+        .collect();
+    answer_rendered(page.count, items)
+}
+
 /// Answers `{count, items}` for a page the queries layer computed.
 pub fn answer(count: usize, items: impl IntoIterator<Item = Map<String, Value>>) -> Json<Value> {
     let items: Vec<Value> = items.into_iter().map(Value::Object).collect();

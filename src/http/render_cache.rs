@@ -10,8 +10,10 @@
 //! stale: a new version simply misses. The bytes are exactly what
 //! `serde_json` writes for the item, so a page reads the same as before.
 //!
-//! A caller-specific flag (the extension directory's `favorite`) is
-//! rendered as `false` and spliced at read time. Only the live model uses
+//! A caller-specific flag (the `favorite` of the extension directory and of
+//! contacts as a user sees them) is rendered as `false` and spliced at read
+//! time: on a miss the item is rendered with the flag both ways, and the
+//! first byte where the two differ is where `false` is replaced by `true`. Only the live model uses
 //! the cache (versions are not comparable across rebuilt past states).
 //! Memory is bounded: a shard that outgrows its share is cleared.
 
@@ -24,10 +26,9 @@ use switchboard_events::{Id, TenantId};
 /// Which rendering of an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Shape {
-    /// A `GET /users` list item.
-    UserSummary,
-    /// A `GET /user/extension_contacts` item (`favorite` spliced).
-    ExtensionContact,
+    /// An item of the named list rendering (e.g. `"users"`,
+    /// `"extension_contacts"`, `"user_contacts"`).
+    Item(&'static str),
     /// A `GET /audit_logs` item (by offset; immutable: version 0).
     Audit,
     /// An object history item (by offset; immutable: version 0).
@@ -70,23 +71,23 @@ impl Default for RenderCache {
     }
 }
 
-/// The spliced flag as rendered.
-const FLAG: &[u8] = b"\"favorite\":false";
-
 impl RenderCache {
     fn shard(&self, key: &Key) -> &RwLock<HashMap<Key, Rendered>> {
         &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
     }
 
     /// The rendering of item `id` at `version`, rendering it with `render`
-    /// (its JSON value) on a miss.
+    /// (its JSON value, given the caller's flag) on a miss. `flagged`: the
+    /// item shows the caller's `favorite` flag (rendered as `false`,
+    /// spliced by [`page_body`]).
     pub fn get_or_render(
         &self,
         shape: Shape,
         tenant: TenantId,
         id: Id,
         version: u64,
-        render: impl FnOnce() -> serde_json::Value,
+        flagged: bool,
+        render: impl Fn(bool) -> serde_json::Value,
     ) -> Rendered {
         let key = Key { shape, tenant, id };
         let shard = self.shard(&key);
@@ -94,13 +95,17 @@ impl RenderCache {
             return hit.clone();
         }
         // Serializing a JSON value into memory cannot fail (no I/O, string keys).
-        let bytes = serde_json::to_vec(&render()).unwrap_or_default();
-        let flag_at = match shape {
-            Shape::ExtensionContact => bytes
-                .windows(FLAG.len())
-                .position(|w| w == FLAG)
-                .map(|p| p + FLAG.len() - "false".len()),
-            Shape::UserSummary | Shape::Audit | Shape::History => None,
+        let to_vec = |v: serde_json::Value| serde_json::to_vec(&v).unwrap_or_default();
+        let bytes = to_vec(render(false));
+        let flag_at = if flagged {
+            let set = to_vec(render(true));
+            bytes
+                .iter()
+                .zip(&set)
+                .position(|(a, b)| a != b)
+                .filter(|&at| bytes[at..].starts_with(b"false") && set[at..].starts_with(b"true"))
+        } else {
+            None
         };
         let rendered = Rendered {
             version,
@@ -152,17 +157,19 @@ mod tests {
     #[test]
     fn a_page_from_the_cache_is_what_serde_json_writes_and_versions_invalidate() {
         let cache = RenderCache::default();
-        let item = |name: &str| json!({"favorite": false, "id": "x", "name": name});
-        let a = cache.get_or_render(Shape::ExtensionContact, Id(1), Id(2), 5, || item("a"));
+        // A nested "favorite" before the caller's flag must not be mistaken for it.
+        let item = |name: &str, f: bool| json!({"a": {"favorite": false}, "favorite": f, "id": "x", "name": name});
+        const SHAPE: Shape = Shape::Item("extension_contacts");
+        let a = cache.get_or_render(SHAPE, Id(1), Id(2), 5, true, |f| item("a", f));
         // Same version: the memoized bytes, even if the renderer would differ.
-        let again = cache.get_or_render(Shape::ExtensionContact, Id(1), Id(2), 5, || item("zzz"));
+        let again = cache.get_or_render(SHAPE, Id(1), Id(2), 5, true, |f| item("zzz", f));
         assert_eq!(again.bytes, a.bytes);
         // A new version renders again.
-        let b = cache.get_or_render(Shape::ExtensionContact, Id(1), Id(2), 6, || item("b"));
+        let b = cache.get_or_render(SHAPE, Id(1), Id(2), 6, true, |f| item("b", f));
         let body = page_body(7, [(b.clone(), true), (b, false)], 0);
         let expected = json!({"count": 7, "items": [
-            {"favorite": true, "id": "x", "name": "b"},
-            {"favorite": false, "id": "x", "name": "b"},
+            {"a": {"favorite": false}, "favorite": true, "id": "x", "name": "b"},
+            {"a": {"favorite": false}, "favorite": false, "id": "x", "name": "b"},
         ]});
         assert_eq!(body, serde_json::to_vec(&expected).expect("json"));
     }

@@ -8,7 +8,11 @@
 //! the log; `as_of` starts from the nearest retained snapshot.
 //!
 //! # Layout
-//! - [`model`]: the published read model (directory + per-tenant list indexes).
+//! - [`model`]: the published read model (directory + the indexes of every list).
+//! - [`collection`]: the generic indexed collection: a list described once
+//!   (index spec, rows, what changes it), maintained by the model, paged.
+//! - [`collections`]: extensions, groups, roles, queues, ring groups,
+//!   tenants, business and personal contacts as indexed collections.
 //! - [`users`]: users as list rows (user list, extension directory) and their pages.
 //! - [`lists`]: list schemas derived from the field tables.
 //! - [`as_of`]: past states from the nearest retained snapshot.
@@ -17,12 +21,16 @@
 
 pub mod as_of;
 pub mod audit;
+pub mod collection;
+pub mod collections;
 pub mod feed;
 pub mod lists;
 pub mod model;
+#[cfg(test)]
+mod model_tests;
 pub mod users;
 
-pub use model::{ReadModel, TenantLists};
+pub use model::ReadModel;
 
 use audit::{AuditIndex, AuditRecord};
 use std::path::PathBuf;

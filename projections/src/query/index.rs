@@ -74,6 +74,13 @@ pub struct ListIndex {
     eq: Vec<imbl::OrdMap<Key, PSet<Id>>>,
 }
 
+/// Equal when they index the same items under the same keys.
+impl PartialEq for ListIndex {
+    fn eq(&self, other: &Self) -> bool {
+        self.count == other.count && self.ordered == other.ordered && self.eq == other.eq
+    }
+}
+
 impl std::fmt::Debug for ListIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ListIndex")

@@ -80,11 +80,12 @@ fn rendered(
     let items = records
         .iter()
         .map(|r| {
-            let item = state
-                .render_cache
-                .get_or_render(shape, r.tenant, Id(r.offset), 0, || {
-                    Value::Object(render(r))
-                });
+            let item =
+                state
+                    .render_cache
+                    .get_or_render(shape, r.tenant, Id(r.offset), 0, false, |_| {
+                        Value::Object(render(r))
+                    });
             (item, false)
         })
         .collect();

@@ -12,6 +12,8 @@ use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
+use crate::queries::collection::{Collection, ListOf, Owner};
+use crate::queries::collections::BUSINESS_CONTACTS;
 use crate::schema::contact::CONTACT;
 use crate::schema::{to_json, Mode};
 use axum::extract::{Path, State};
@@ -38,16 +40,26 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let items = with_tenant(&state, tenant, |s| {
-        Ok(s.contacts
-            .business
-            .values()
+    let query = list::parse(&params, &CONTACT_LIST)?;
+    let model = state.queries.read();
+    let book = BUSINESS_CONTACTS.at(&model, tenant, Owner::Tenant);
+    let render = |id, _| {
+        book.and_then(|b| b.get(&id))
             .map(|c| render_contact(c, None))
-            .collect::<Vec<Map<String, Value>>>())
-    })?;
-    list::respond(&params, &CONTACT_LIST, items)
+    };
+    let list = ListOf::tenant(tenant);
+    Ok(list::indexed(
+        &state,
+        &model,
+        false,
+        &BUSINESS_CONTACTS,
+        "business_contacts",
+        list,
+        &query,
+        render,
+    ))
 }
 
 /// `POST /contacts`: answers 201 `{id}`.

@@ -16,34 +16,41 @@ use crate::commands::{fresh_id, CommandError, Decision};
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::list::{self, ListParams};
-use crate::http::render_cache::Shape;
 use crate::http::AppState;
-use crate::queries::users::extension_contact_page;
-use crate::schema::contact::{CONTACT, CONTACT_CORE_LIST, CONTACT_SKIP};
+use crate::queries::collection::{favorites_of, Collection, ListOf, Owner};
+use crate::queries::collections::{BUSINESS_CONTACTS, PERSONAL_CONTACTS};
+use crate::queries::users::USERS;
+use crate::queries::ReadModel;
+use crate::schema::contact::{CONTACT, CONTACT_SKIP};
 use crate::schema::user::USER;
 use crate::schema::{to_json, Mode};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use std::sync::LazyLock;
 use switchboard_events::domain::{ContactOwner, FavoriteCollection};
 use switchboard_events::{Id, TenantId};
 use switchboard_projections::directory::{ContactView, Scope, UserView, EXTENSION_CONTACT_FIELDS};
-use switchboard_projections::query::{Dir, ListSchema};
 
-/// List schema of personal and business contacts.
-pub static CONTACT_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
-    list::schema_from_table(
-        CONTACT_CORE_LIST,
-        &[],
-        &CONTACT,
-        &[("name", Dir::Asc), ("id", Dir::Asc)],
-    )
-});
-
+pub use crate::queries::collections::CONTACT_LIST;
 pub use crate::queries::users::EXTENSION_CONTACT_LIST;
+
+/// A list of the caller's home tenant (`owner`'s) read with the caller's
+/// favorite flags of `collection`.
+fn flagged<'a>(
+    model: &'a ReadModel,
+    caller: &Caller,
+    collection: FavoriteCollection,
+    owner: Owner,
+) -> ListOf<'a> {
+    let tenant = caller.home_tenant;
+    ListOf {
+        tenant,
+        owner,
+        favorites: Some(favorites_of(model, tenant, caller.user_id, collection)),
+    }
+}
 
 /// Renders a contact; `favorite` is the caller's flag (`None`: left out, as
 /// in the administrator's `/contacts` view).
@@ -150,22 +157,23 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
-    let items = with_home(&state, &caller, |s| {
-        Ok(s.contacts
-            .personal
-            .get(&caller.user_id)
-            .into_iter()
-            .flat_map(|m| m.values())
-            .map(|c| {
-                let fav =
-                    s.contacts
-                        .is_favorite(caller.user_id, FavoriteCollection::Personal, c.id);
-                render_contact(c, Some(fav))
-            })
-            .collect::<Vec<_>>())
-    })?;
-    list::respond(&params, &CONTACT_LIST, items)
+) -> Result<Response, ApiError> {
+    let query = list::parse(&params, &CONTACT_LIST)?;
+    let model = state.queries.read();
+    let owner = Owner::User(caller.user_id);
+    let list = flagged(&model, &caller, FavoriteCollection::Personal, owner);
+    let mine = PERSONAL_CONTACTS.at(&model, caller.home_tenant, owner);
+    let render = |id, f| mine.and_then(|m| m.get(&id)).map(|c| render_contact(c, f));
+    Ok(list::indexed(
+        &state,
+        &model,
+        false,
+        &PERSONAL_CONTACTS,
+        "user_contacts",
+        list,
+        &query,
+        render,
+    ))
 }
 
 /// `POST /user/contacts`: answers 201 `{id}`.
@@ -268,20 +276,22 @@ pub async fn list_business(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
-    let items = with_home(&state, &caller, |s| {
-        Ok(s.contacts
-            .business
-            .values()
-            .map(|c| {
-                let fav =
-                    s.contacts
-                        .is_favorite(caller.user_id, FavoriteCollection::Business, c.id);
-                render_contact(c, Some(fav))
-            })
-            .collect::<Vec<_>>())
-    })?;
-    list::respond(&params, &CONTACT_LIST, items)
+) -> Result<Response, ApiError> {
+    let query = list::parse(&params, &CONTACT_LIST)?;
+    let model = state.queries.read();
+    let list = flagged(&model, &caller, FavoriteCollection::Business, Owner::Tenant);
+    let book = BUSINESS_CONTACTS.at(&model, caller.home_tenant, Owner::Tenant);
+    let render = |id, f| book.and_then(|b| b.get(&id)).map(|c| render_contact(c, f));
+    Ok(list::indexed(
+        &state,
+        &model,
+        false,
+        &BUSINESS_CONTACTS,
+        "user_business_contacts",
+        list,
+        &query,
+        render,
+    ))
 }
 
 /// `POST /user/business_contacts/{id}/favorite`.
@@ -311,29 +321,28 @@ pub async fn list_extension(
     let query = list::parse(&params, &EXTENSION_CONTACT_LIST)?;
     let tenant = caller.home_tenant;
     let model = state.queries.read();
-    let page = extension_contact_page(&model, tenant, caller.user_id, &query);
-    let (Some(s), Some(lists)) = (model.scope(tenant), model.lists(tenant)) else {
-        return Ok(list::answer(page.count, []).into_response());
+    let scope = model.scope(tenant);
+    let list = flagged(
+        &model,
+        &caller,
+        FavoriteCollection::Extension,
+        Owner::Tenant,
+    );
+    let render = |id, f: Option<bool>| {
+        let s = scope?;
+        let u = s.users.get(&id)?;
+        Some(render_extension_contact(s, u, f.unwrap_or(false)))
     };
-    let items = page
-        .ids
-        .iter()
-        .filter_map(|id| {
-            let u = s.users.get(id)?;
-            let fav = s
-                .contacts
-                .is_favorite(caller.user_id, FavoriteCollection::Extension, u.id);
-            let r = state.render_cache.get_or_render(
-                Shape::ExtensionContact,
-                tenant,
-                *id,
-                lists.version(*id),
-                || Value::Object(render_extension_contact(s, u, false)),
-            );
-            Some((r, fav))
-        })
-        .collect();
-    Ok(list::answer_rendered(page.count, items))
+    Ok(list::indexed(
+        &state,
+        &model,
+        false,
+        &USERS,
+        "extension_contacts",
+        list,
+        &query,
+        render,
+    ))
 }
 
 /// `POST /user/extension_contacts/{id}/favorite`.

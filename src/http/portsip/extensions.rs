@@ -21,6 +21,8 @@ use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, JsonBody};
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
+use crate::queries::collection::ListOf;
+use crate::queries::collections::{EXTENSIONS, EXTENSION_LIST};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -32,22 +34,6 @@ use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::{Id, TenantId};
 use switchboard_projections::directory::{ext_type_name, Directory, ExtensionView, Scope};
 use switchboard_projections::query::{Dir, FieldType, ListSchema};
-
-/// What `GET /extensions` may filter, search and order by.
-static LIST_SCHEMA: ListSchema = ListSchema {
-    fields: &[
-        ("id", FieldType::String),
-        ("number", FieldType::String),
-        ("name", FieldType::String),
-        ("type", FieldType::String),
-        ("enabled", FieldType::Bool),
-        ("created_at", FieldType::DateTime),
-    ],
-    search: &["number", "name"],
-    // created_at has one-second precision; the number (unique in the
-    // tenant) makes the default order deterministic within a second.
-    default_order: &[("created_at", Dir::Asc), ("number", Dir::Asc)],
-};
 
 /// What `GET /users/{id}/extensions` may filter, search and order by.
 static LINKS_SCHEMA: ListSchema = ListSchema {
@@ -146,17 +132,24 @@ pub async fn list(
     caller: Caller,
     params: ListParams,
     as_of: AsOf,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let items: Vec<_> = {
-        let dir = as_of.read(&state);
-        scope_in(&dir, tenant)
-            .extensions
-            .values()
-            .map(render)
-            .collect()
-    };
-    list::respond(&params, &LIST_SCHEMA, items)
+    let query = list::parse(&params, &EXTENSION_LIST)?;
+    let model = as_of.read(&state);
+    let scope = scope_in(&model, tenant);
+    let render = |id, _| scope.extensions.get(&id).map(render);
+    let list = ListOf::tenant(tenant);
+    let past = as_of.is_past();
+    Ok(list::indexed(
+        &state,
+        &model,
+        past,
+        &EXTENSIONS,
+        "extensions",
+        list,
+        &query,
+        render,
+    ))
 }
 
 /// `POST /extensions`: 201 `{id}`.

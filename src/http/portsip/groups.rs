@@ -13,26 +13,17 @@ use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
-use crate::schema::group::{GROUP, GROUP_CORE_LIST, GROUP_CORE_SEARCH, GROUP_SKIP};
+use crate::queries::collection::ListOf;
+use crate::queries::collections::{GROUPS, GROUP_LIST};
+use crate::schema::group::{GROUP, GROUP_SKIP};
 use crate::schema::Mode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Map, Value};
-use std::sync::LazyLock;
 use switchboard_events::{Id, TenantId};
 use switchboard_projections::directory::{GroupView, Scope, UserView};
-use switchboard_projections::query::{Dir, ListSchema};
-
-static LIST_SCHEMA: LazyLock<ListSchema> = LazyLock::new(|| {
-    list::schema_from_table(
-        GROUP_CORE_LIST,
-        GROUP_CORE_SEARCH,
-        &GROUP,
-        &[("name", Dir::Asc), ("id", Dir::Asc)],
-    )
-});
 
 /// Renders a group: `summary` for list items, full otherwise.
 pub fn render(g: &GroupView, summary: bool) -> Map<String, Value> {
@@ -116,15 +107,17 @@ pub async fn list(
     caller: Caller,
     params: ListParams,
     as_of: AsOf,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let items = with_scope_at(&state, &as_of, tenant, |s| {
-        Ok(s.groups
-            .values()
-            .map(|g| render(g, true))
-            .collect::<Vec<_>>())
-    })?;
-    list::respond(&params, &LIST_SCHEMA, items)
+    let query = list::parse(&params, &GROUP_LIST)?;
+    let model = as_of.read(&state);
+    let scope = model.scope(tenant);
+    let render = |id, _| scope?.groups.get(&id).map(|g| render(g, true));
+    let list = ListOf::tenant(tenant);
+    let past = as_of.is_past();
+    Ok(list::indexed(
+        &state, &model, past, &GROUPS, "groups", list, &query, render,
+    ))
 }
 
 /// `POST /groups`: answers 201 `{id}`.

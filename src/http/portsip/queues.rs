@@ -20,37 +20,19 @@ use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
-use crate::schema::queue::{
-    CALL_QUEUE, QUEUE_CORE_LIST, QUEUE_CORE_SEARCH, QUEUE_SKIP, RING_GROUP,
-};
+use crate::queries::collection::ListOf;
+use crate::queries::collections::{CALL_QUEUES, QUEUE_LIST, RING_GROUPS, RING_GROUP_LIST};
+use crate::schema::queue::{CALL_QUEUE, QUEUE_SKIP, RING_GROUP};
 use crate::schema::{Mode, Table};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Map, Value};
-use std::sync::LazyLock;
 use switchboard_events::{Id, TenantId};
-use switchboard_projections::directory::{agent_status, Scope, UserView};
-use switchboard_projections::query::{Dir, ListSchema};
-
-static QUEUE_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
-    list::schema_from_table(
-        QUEUE_CORE_LIST,
-        QUEUE_CORE_SEARCH,
-        &CALL_QUEUE,
-        &[("extension_number", Dir::Asc), ("id", Dir::Asc)],
-    )
-});
-
-static RING_GROUP_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
-    list::schema_from_table(
-        QUEUE_CORE_LIST,
-        QUEUE_CORE_SEARCH,
-        &RING_GROUP,
-        &[("extension_number", Dir::Asc), ("id", Dir::Asc)],
-    )
-});
+use switchboard_projections::directory::{
+    agent_status, CallQueueView, RingGroupView, Scope, UserView,
+};
 
 fn table(t: Target) -> &'static Table {
     match t {
@@ -88,6 +70,24 @@ fn render(t: Target, (id, name, number, attrs): Found<'_>, summary: bool) -> Map
     m.insert("extension_number".into(), json!(number));
     table(t).render(attrs, summary, &mut m);
     m
+}
+
+/// Renders a call queue: `summary` for list items, full otherwise.
+pub fn render_queue(q: &CallQueueView, summary: bool) -> Map<String, Value> {
+    render(
+        Target::CallQueue,
+        (q.id, &q.name, &q.number, &q.attrs),
+        summary,
+    )
+}
+
+/// Renders a ring group: `summary` for list items, full otherwise.
+pub fn render_ring_group(g: &RingGroupView, summary: bool) -> Map<String, Value> {
+    render(
+        Target::RingGroup,
+        (g.id, &g.name, &g.number, &g.attrs),
+        summary,
+    )
 }
 
 /// `{id, name, extension_number}`: how a user's own queues are listed.
@@ -186,29 +186,44 @@ async fn list_any(
     caller: Caller,
     params: ListParams,
     t: Target,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let items: Vec<Map<String, Value>> = {
-        let dir = state.queries.read();
-        let s = scope_in(&dir, tenant);
-        match t {
-            Target::CallQueue => s
-                .call_queues
-                .values()
-                .map(|q| render(t, (q.id, &q.name, &q.number, &q.attrs), true))
-                .collect(),
-            Target::RingGroup => s
-                .ring_groups
-                .values()
-                .map(|g| render(t, (g.id, &g.name, &g.number, &g.attrs), true))
-                .collect(),
-        }
-    };
     let schema = match t {
         Target::CallQueue => &*QUEUE_LIST,
         Target::RingGroup => &*RING_GROUP_LIST,
     };
-    list::respond(&params, schema, items)
+    let query = list::parse(&params, schema)?;
+    let model = state.queries.read();
+    let s = scope_in(&model, tenant);
+    let list = ListOf::tenant(tenant);
+    Ok(match t {
+        Target::CallQueue => {
+            let render = |id, _| s.call_queues.get(&id).map(|q| render_queue(q, true));
+            list::indexed(
+                &state,
+                &model,
+                false,
+                &CALL_QUEUES,
+                "call_queues",
+                list,
+                &query,
+                render,
+            )
+        }
+        Target::RingGroup => {
+            let render = |id, _| s.ring_groups.get(&id).map(|g| render_ring_group(g, true));
+            list::indexed(
+                &state,
+                &model,
+                false,
+                &RING_GROUPS,
+                "ring_groups",
+                list,
+                &query,
+                render,
+            )
+        }
+    })
 }
 
 async fn create_any(
@@ -452,7 +467,7 @@ pub async fn list_queues(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     list_any(state, caller, params, Target::CallQueue).await
 }
 
@@ -567,7 +582,7 @@ pub async fn list_ring_groups(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     list_any(state, caller, params, Target::RingGroup).await
 }
 

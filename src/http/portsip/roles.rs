@@ -10,29 +10,20 @@ use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, JsonBody};
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
+use crate::queries::collection::{Collection, ListOf, Owner};
+use crate::queries::collections::{Roles, ROLES, ROLE_LIST};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Map, Value};
 use switchboard_projections::directory::Scope;
-use switchboard_projections::query::{FieldType, ListSchema};
-
-/// Role list items are `{name, description}`. No default order: built-in
-/// roles come first in PortSIP's order, then custom roles as created.
-static LIST_SCHEMA: ListSchema = ListSchema {
-    fields: &[
-        ("name", FieldType::String),
-        ("description", FieldType::String),
-    ],
-    search: &["name", "description"],
-    default_order: &[],
-};
 
 /// The only fields a role body may carry.
 const BODY_FIELDS: &[&str] = &["name", "description", "permissions"];
 
-fn item(name: &str, description: &str) -> Map<String, Value> {
+/// A role as its list shows it.
+pub fn item(name: &str, description: &str) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("name".into(), json!(name));
     m.insert("description".into(), json!(description));
@@ -56,26 +47,25 @@ fn check_fields(body: &Map<String, Value>) -> Result<(), ApiError> {
     }
 }
 
-/// `GET /roles`.
+/// `GET /roles`: the built-in roles in PortSIP's order, then the tenant's
+/// custom roles as created.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let mut items: Vec<_> = roles::BUILT_IN
-        .iter()
-        .map(|b| item(b.name, b.description))
-        .collect();
-    {
-        let dir = state.queries.read();
-        if let Some(scope) = dir.scope(tenant) {
-            let mut custom: Vec<_> = scope.roles.values().collect();
-            custom.sort_by_key(|r| r.stamp.created_offset);
-            items.extend(custom.into_iter().map(|r| item(&r.name, &r.description)));
-        }
-    }
-    list::respond(&params, &LIST_SCHEMA, items)
+    let query = list::parse(&params, &ROLE_LIST)?;
+    let model = state.queries.read();
+    let roles = ROLES.at(&model, tenant, Owner::Tenant);
+    let render = |id, _| {
+        let (name, description) = Roles::lookup(roles.as_ref()?, id)?;
+        Some(item(name, description))
+    };
+    let list = ListOf::tenant(tenant);
+    Ok(list::indexed(
+        &state, &model, false, &ROLES, "roles", list, &query, render,
+    ))
 }
 
 /// `POST /roles`: answers 201 `{name}`.

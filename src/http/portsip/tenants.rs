@@ -11,29 +11,18 @@ use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, JsonBody};
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
-use crate::schema::tenant::{
-    TENANT, TENANT_CORE_LIST, TENANT_CORE_SEARCH, TENANT_SELF_UPDATABLE, TENANT_SKIP,
-};
+use crate::queries::collection::ListOf;
+use crate::queries::collections::{TENANTS, TENANT_LIST};
+use crate::schema::tenant::{TENANT, TENANT_SELF_UPDATABLE, TENANT_SKIP};
 use crate::schema::Mode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Map, Value};
-use std::sync::LazyLock;
 use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::{Id, SYSTEM_TENANT};
 use switchboard_projections::directory::TenantView;
-use switchboard_projections::query::{Dir, ListSchema};
-
-static LIST_SCHEMA: LazyLock<ListSchema> = LazyLock::new(|| {
-    list::schema_from_table(
-        TENANT_CORE_LIST,
-        TENANT_CORE_SEARCH,
-        &TENANT,
-        &[("created_at", Dir::Asc), ("id", Dir::Asc)],
-    )
-});
 
 /// Renders a tenant: `summary` for list items, full otherwise.
 pub fn render(t: &TenantView, summary: bool) -> Map<String, Value> {
@@ -58,12 +47,14 @@ pub async fn list(
     State(state): State<AppState>,
     _caller: Caller,
     params: ListParams,
-) -> Result<Json<Value>, ApiError> {
-    let items: Vec<_> = {
-        let dir = state.queries.read();
-        dir.tenants.values().map(|t| render(t, true)).collect()
-    };
-    list::respond(&params, &LIST_SCHEMA, items)
+) -> Result<axum::response::Response, ApiError> {
+    let query = list::parse(&params, &TENANT_LIST)?;
+    let model = state.queries.read();
+    let render = |id, _| model.tenants.get(&id).map(|t| render(t, true));
+    let list = ListOf::tenant(SYSTEM_TENANT);
+    Ok(list::indexed(
+        &state, &model, false, &TENANTS, "tenants", list, &query, render,
+    ))
 }
 
 /// `POST /tenants`.

@@ -10,14 +10,14 @@ use crate::http::as_of::AsOf;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, required_str, JsonBody};
 use crate::http::list::{self, ListParams};
-use crate::http::render_cache::Shape;
 use crate::http::AppState;
-use crate::queries::users::{user_page, USER_LIST};
+use crate::queries::collection::ListOf;
+use crate::queries::users::{USERS, USER_LIST};
 use crate::schema::user::{USER, USER_SKIP};
 use crate::schema::Mode;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Map, Value};
 use switchboard_events::domain::SecretKind;
@@ -75,33 +75,16 @@ pub async fn list(
     let tenant = tenant_of(&caller)?;
     let query = list::parse(&params, &USER_LIST)?;
     let model = as_of.read(&state);
-    let page = user_page(&model, tenant, &query);
-    let (Some(scope), Some(lists)) = (model.scope(tenant), model.lists(tenant)) else {
-        return Ok(list::answer(page.count, []).into_response());
+    let scope = model.scope(tenant);
+    let render = |id, _| {
+        let s = scope?;
+        s.users.get(&id).map(|u| render(s, u, true))
     };
-    if as_of.is_past() {
-        let items = page
-            .ids
-            .iter()
-            .filter_map(|id| scope.users.get(id).map(|u| render(scope, u, true)));
-        return Ok(list::answer(page.count, items).into_response());
-    }
-    let items = page
-        .ids
-        .iter()
-        .filter_map(|id| {
-            let u = scope.users.get(id)?;
-            let r = state.render_cache.get_or_render(
-                Shape::UserSummary,
-                tenant,
-                *id,
-                lists.version(*id),
-                || Value::Object(render(scope, u, true)),
-            );
-            Some((r, false))
-        })
-        .collect();
-    Ok(list::answer_rendered(page.count, items))
+    let list = ListOf::tenant(tenant);
+    let past = as_of.is_past();
+    Ok(list::indexed(
+        &state, &model, past, &USERS, "users", list, &query, render,
+    ))
 }
 
 /// `POST /users`.
