@@ -19,6 +19,7 @@
 //! - [`layout`]: where the log lives in a data directory; its lock.
 //! - [`segment`]: segment files, the segment writer and the sequential reader.
 //! - [`files`]: the file layer under the writer (injectable for tests).
+//! - [`heads`]: the writer's stream heads for optimistic concurrency, bounded.
 //! - [`index`]: the sled indexes (stream versions, frame pointers).
 //! - [`recovery`]: opening: torn tails, corruption, index catch-up, tail check.
 //! - [`migrate`]: the one-time migration of a wave-1 data directory.
@@ -37,6 +38,7 @@ pub mod envelope;
 pub mod export;
 pub mod files;
 pub mod frame;
+pub mod heads;
 pub mod ids;
 pub mod index;
 pub mod layout;

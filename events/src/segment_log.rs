@@ -3,7 +3,8 @@
 //! # Writing
 //! One writer thread owns offsets, stream versions and the hash chain. It
 //! takes every queued append (group commit), checks their expectations
-//! against the in-memory map of stream heads, frames all their records into
+//! against the stream heads ([`crate::heads`]: recently written streams in
+//! memory, older ones from the index), frames all their records into
 //! one frame ([`crate::frame`]), writes it with one `write` and `fdatasync`s
 //! the segment **before** acknowledging anyone. Only then does the index
 //! hear of the frame: a second thread (the indexer) writes it into sled,
@@ -28,7 +29,7 @@
 //! # Opening
 //! See [`crate::recovery`]: torn tails are cut, corruption is refused with
 //! its offset, the index is caught up or rebuilt, the tail is verified, and
-//! the stream heads are loaded from the index. A wave-1 data directory
+//! stream heads are read from the index as needed. A wave-1 data directory
 //! (records inside sled) is migrated first ([`crate::migrate`]).
 
 use crate::batch::{
@@ -38,6 +39,7 @@ use crate::codec::{self, RecordParts, RecordView};
 use crate::envelope::{Envelope, EnvelopeRef};
 use crate::files::Files;
 use crate::frame::{self, Frame, FrameBuilder};
+use crate::heads::Heads;
 use crate::ids::StreamId;
 use crate::index::{Index, IndexWriter, IndexedFrame};
 use crate::layout::{LockError, LogDirs, LogLock};
@@ -52,7 +54,7 @@ use futures::stream::BoxStream;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -88,6 +90,9 @@ pub struct LogConfig {
     /// Prepare every segment full of zeros before use (see
     /// [`crate::segment`]); off, segments grow as frames are written.
     pub preallocate: bool,
+    /// Streams whose head version the writer keeps in memory (see
+    /// [`crate::heads`]); older ones are read from the index.
+    pub stream_heads: usize,
     /// The file layer the writer goes through (tests inject failures or
     /// record calls here).
     pub files: Files,
@@ -110,6 +115,7 @@ impl LogConfig {
             cache_bytes: 64 * 1024 * 1024,
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             preallocate: true,
+            stream_heads: crate::heads::DEFAULT_STREAM_HEADS,
             files: Files::os(),
             progress: Progress::none(),
         }
@@ -208,8 +214,11 @@ struct Shared {
     closed: AtomicBool,
     /// Set when storage failed; appends are refused from then on.
     failure: Mutex<Option<String>>,
-    /// The durable version of every stream (the writer's OCC state).
-    heads: RwLock<HashMap<StreamId, u64>>,
+    /// The durable version of recently written streams (the writer's OCC
+    /// state); older ones are read from the index.
+    heads: RwLock<Heads>,
+    /// The last offset the index holds (advanced by the indexer).
+    indexed: AtomicU64,
     /// Durable frames the indexer has not written to sled yet, in order.
     unindexed: RwLock<VecDeque<Arc<IndexedFrame>>>,
     /// Held while the log is open.
@@ -276,9 +285,6 @@ impl SegmentLog {
                 "event log recovered"
             );
         }
-        let heads = index
-            .load_heads()
-            .map_err(|e| OpenError::storage(&config.path, e))?;
         let files = config.files.0.clone();
         let segments = match recovered.end {
             None => SegmentWriter::create(
@@ -305,7 +311,9 @@ impl SegmentLog {
             head: head_tx,
             closed: AtomicBool::new(false),
             failure: Mutex::new(None),
-            heads: RwLock::new(heads),
+            heads: RwLock::new(Heads::new(config.stream_heads)),
+            // Recovery brought the index up to the head.
+            indexed: AtomicU64::new(recovered.head),
             unindexed: RwLock::new(VecDeque::new()),
             _lock: lock,
         });
@@ -383,6 +391,12 @@ impl SegmentLog {
     /// Bytes on disk: segments plus index.
     pub fn size_on_disk(&self) -> u64 {
         segments_size(self.shared.handles.dir()) + self.shared.index.size_on_disk()
+    }
+
+    /// Streams whose head the writer holds in memory (bounded by
+    /// [`LogConfig::stream_heads`] once the index has caught up).
+    pub fn stream_heads_held(&self) -> usize {
+        self.shared.heads.read().len()
     }
 
     /// Durable events the index has not taken in yet (read from memory
@@ -896,14 +910,14 @@ impl Writer {
         let first_offset = self.next_offset;
         let start_hash = self.last_hash;
         let mut frame = FrameBuilder::with_buffer(std::mem::take(&mut self.buffer), first_offset);
+        // The streams' versions after this group's accepted jobs, and heads
+        // looked up in the index on the way (recorded with the group).
         let mut staged: HashMap<StreamId, u64> = HashMap::new();
         let mut entries: Vec<(StreamId, u64, u64)> = Vec::new();
         let mut accepted: Vec<(Job, Appended)> = Vec::with_capacity(group.len());
         {
             let heads = self.shared.heads.read();
-            let version_of = |staged: &HashMap<StreamId, u64>, s: &StreamId| {
-                staged.get(s).or_else(|| heads.get(s)).copied().unwrap_or(0)
-            };
+            let index = &self.shared.index;
             'jobs: for job in group {
                 if job.request.events.is_empty() {
                     let _ = job.reply.send(Err(AppendError::Empty));
@@ -911,7 +925,15 @@ impl Writer {
                 }
                 // Check every expectation before framing anything.
                 for (stream, expected) in &job.request.expected {
-                    let actual = version_of(&staged, stream);
+                    let actual = match version_of(&mut staged, &heads, index, stream) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            let _ = job.reply.send(Err(AppendError::Unavailable(format!(
+                                "cannot read the version of {stream}: {e}"
+                            ))));
+                            continue 'jobs;
+                        }
+                    };
                     let ok = match expected {
                         Expected::Any => true,
                         Expected::NoStream => actual == 0,
@@ -933,11 +955,22 @@ impl Writer {
                 let mut offset = self.next_offset;
                 let mut hash = self.last_hash;
                 for ev in &job.request.events {
-                    let version = job_staged
-                        .get(&ev.stream)
-                        .copied()
-                        .unwrap_or_else(|| version_of(&staged, &ev.stream))
-                        + 1;
+                    let current = match job_staged.get(&ev.stream) {
+                        Some(v) => Ok(*v),
+                        None => version_of(&mut staged, &heads, index, &ev.stream),
+                    };
+                    let version = match current {
+                        Ok(v) => v + 1,
+                        Err(e) => {
+                            frame.rollback(frame_len, frame_count);
+                            entries.truncate(entries_len);
+                            let _ = job.reply.send(Err(AppendError::Unavailable(format!(
+                                "cannot read the version of {}: {e}",
+                                ev.stream
+                            ))));
+                            continue 'jobs;
+                        }
+                    };
                     let encoded = codec::encode_record(&RecordParts {
                         offset,
                         stream: ev.stream.as_str(),
@@ -994,7 +1027,11 @@ impl Writer {
         match written {
             Ok(at) => {
                 let last_offset = self.next_offset - 1;
-                self.shared.heads.write().extend(staged);
+                let indexed = self.shared.indexed.load(Ordering::Acquire);
+                self.shared
+                    .heads
+                    .write()
+                    .record(staged, last_offset, indexed);
                 let indexed = Arc::new(IndexedFrame {
                     first_offset,
                     last_offset,
@@ -1046,6 +1083,23 @@ impl Writer {
     fn fail(&self, reason: String) {
         fail(&self.shared, reason);
     }
+}
+
+/// A stream's durable version as this group commit sees it: written or
+/// looked up earlier in the group, held in memory, or else the index's
+/// (which then holds every event of the stream: see [`Heads`]).
+fn version_of(
+    staged: &mut HashMap<StreamId, u64>,
+    heads: &Heads,
+    index: &Index,
+    stream: &StreamId,
+) -> Result<u64, crate::index::IndexError> {
+    if let Some(v) = staged.get(stream).copied().or_else(|| heads.get(stream)) {
+        return Ok(v);
+    }
+    let v = index.stream_head(stream)?;
+    staged.insert(stream.clone(), v);
+    Ok(v)
 }
 
 fn fail(shared: &Shared, reason: String) {
@@ -1100,6 +1154,9 @@ fn run_indexer(
             .and_then(|()| writer.flush());
         match written {
             Ok(()) => {
+                if let Some(last) = batch.last() {
+                    shared.indexed.store(last.last_offset, Ordering::Release);
+                }
                 let mut pending = shared.unindexed.write();
                 for _ in 0..batch.len() {
                     pending.pop_front();
@@ -1262,7 +1319,10 @@ impl EventLog for SegmentLog {
     }
 
     fn stream_version(&self, stream: &StreamId) -> Result<u64, LogError> {
-        Ok(self.shared.heads.read().get(stream).copied().unwrap_or(0))
+        if let Some(v) = self.shared.heads.read().get(stream) {
+            return Ok(v);
+        }
+        self.shared.index.stream_head(stream).map_err(storage)
     }
 
     fn get(&self, offset: u64) -> Result<Option<Envelope>, LogError> {

@@ -891,3 +891,72 @@ async fn without_preallocation_segments_grow_as_frames_are_written() {
     assert_eq!(log.read_all(1).count() as u64, next.last_offset);
     log.close().await;
 }
+
+// ---- Stream heads ------------------------------------------------------------
+
+#[tokio::test]
+async fn the_writer_holds_a_bounded_number_of_stream_heads_and_asks_the_index_for_the_rest() {
+    // Each sign-in starts a stream; a client who signs in over and over
+    // must not grow the writer's memory without bound.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = LogConfig::new(dir.path());
+    config.stream_heads = 16;
+    let log = SegmentLog::open(config.clone()).expect("opens");
+    let stream = |n: u64| StreamId::of("user", Id(n));
+    for n in 0..300u64 {
+        log.append(AppendRequest {
+            expected: vec![(stream(n), Expected::NoStream)],
+            ..request(&[event(n, 1)])
+        })
+        .await
+        .expect("a new stream");
+        if n % 10 == 9 {
+            log.wait_indexed();
+        }
+        assert!(
+            log.stream_heads_held() <= 16 + 10,
+            "{} heads held after {n} streams",
+            log.stream_heads_held()
+        );
+    }
+    log.wait_indexed();
+    log.append(request(&[event(1000, 1)]))
+        .await
+        .expect("append");
+    assert!(log.stream_heads_held() <= 16, "{}", log.stream_heads_held());
+    // Streams long gone from memory still check exactly.
+    let expect = |n: u64, expected: Expected| AppendRequest {
+        expected: vec![(stream(n), expected)],
+        ..request(&[event(n, 2)])
+    };
+    assert_eq!(log.stream_version(&stream(3)).expect("v"), 1);
+    assert!(matches!(
+        log.append(expect(3, Expected::NoStream)).await,
+        Err(AppendError::Conflict { actual: 1, .. })
+    ));
+    assert!(matches!(
+        log.append(expect(4, Expected::Exactly(0))).await,
+        Err(AppendError::Conflict { actual: 1, .. })
+    ));
+    log.append(expect(5, Expected::Exactly(1)))
+        .await
+        .expect("the version from the index");
+    assert!(matches!(
+        log.append(expect(5, Expected::Exactly(1))).await,
+        Err(AppendError::Conflict { actual: 2, .. })
+    ));
+    log.close().await;
+    drop(log);
+    // Reopened with nothing in memory: the index answers.
+    let log = SegmentLog::open(config).expect("reopens");
+    assert_eq!(log.stream_heads_held(), 0);
+    assert_eq!(log.stream_version(&stream(5)).expect("v"), 2);
+    log.append(expect(5, Expected::Exactly(2)))
+        .await
+        .expect("continues");
+    assert!(matches!(
+        log.append(expect(299, Expected::NoStream)).await,
+        Err(AppendError::Conflict { actual: 1, .. })
+    ));
+    log.close().await;
+}
