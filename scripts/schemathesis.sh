@@ -108,6 +108,7 @@ run() { # run SPEC TOKEN LABEL
       --max-examples "$max_examples" \
       --seed 20261201 \
       --workers 1 \
+      --generation-database none \
       --request-timeout 10 \
       --suppress-health-check all \
       --warnings off; then

@@ -54,6 +54,21 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// A progress bar over `len` bytes of a file, drawn only on a terminal.
+pub fn progress_bytes(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{prefix} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(what.to_owned());
+    bar
+}
+
 /// Log progress (migration, index rebuild) drawn as bars on a terminal.
 pub fn log_progress() -> Progress {
     let bar = parking_lot::Mutex::new(None::<ProgressBar>);

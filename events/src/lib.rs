@@ -58,7 +58,9 @@ pub use batch::{EventBatch, EventBatches, ReadEventsError};
 pub use domain::{CodecError, Event};
 pub use envelope::{Envelope, EnvelopeRef, Metadata, MetadataRef, NewEvent};
 pub use ids::{Id, StreamId, TenantId, SYSTEM_TENANT};
-pub use log::{AppendError, AppendRequest, Appended, EventLog, Expected, LogError};
+pub use log::{
+    AppendError, AppendRequest, Appended, CommitObserver, CommitStats, EventLog, Expected, LogError,
+};
 pub use segment_log::{Durability, LogConfig, OpenError, SegmentLog, SledLog};
 pub use value::{Fields, Value};
 

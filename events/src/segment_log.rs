@@ -98,6 +98,14 @@ pub struct LogConfig {
     pub files: Files,
     /// Where migration and index rebuild progress goes.
     pub progress: Progress,
+    /// Told about every group commit (metrics), if set.
+    pub observer: Option<Arc<dyn crate::CommitObserver>>,
+}
+
+impl std::fmt::Debug for dyn crate::CommitObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitObserver")
+    }
 }
 
 /// The default segment size: 256 MiB.
@@ -118,6 +126,7 @@ impl LogConfig {
             stream_heads: crate::heads::DEFAULT_STREAM_HEADS,
             files: Files::os(),
             progress: Progress::none(),
+            observer: None,
         }
     }
 }
@@ -330,6 +339,7 @@ impl SegmentLog {
             max_batch: config.max_batch_events.max(1),
             indexer: Some(index_tx),
             buffer: Vec::new(),
+            observer: config.observer.clone(),
         };
         let spawn_err = |e: std::io::Error| {
             OpenError::storage(&config.path, format!("cannot start a log thread: {e}"))
@@ -840,6 +850,7 @@ struct Writer {
     indexer: Option<mpsc::SyncSender<Arc<IndexedFrame>>>,
     /// The last frame's allocation, reused.
     buffer: Vec<u8>,
+    observer: Option<Arc<dyn crate::CommitObserver>>,
 }
 
 impl Writer {
@@ -1017,9 +1028,15 @@ impl Writer {
         }
         let bytes = frame.finish();
         let before = self.segments.position();
+        let mut fsync = std::time::Duration::ZERO;
         let written = self.segments.write(&bytes, first_offset).and_then(|at| {
             match self.durability {
-                Durability::Fsync => self.segments.sync(),
+                Durability::Fsync => {
+                    let started = std::time::Instant::now();
+                    let synced = self.segments.sync();
+                    fsync = started.elapsed();
+                    synced
+                }
                 Durability::Os => Ok(()),
             }
             .map(|()| at)
@@ -1027,6 +1044,14 @@ impl Writer {
         match written {
             Ok(at) => {
                 let last_offset = self.next_offset - 1;
+                if let Some(observer) = &self.observer {
+                    observer.committed(&crate::CommitStats {
+                        appends: accepted.len(),
+                        events: (last_offset + 1 - first_offset) as usize,
+                        fsync,
+                        head: last_offset,
+                    });
+                }
                 let indexed = self.shared.indexed.load(Ordering::Acquire);
                 self.shared
                     .heads

@@ -960,3 +960,36 @@ async fn the_writer_holds_a_bounded_number_of_stream_heads_and_asks_the_index_fo
     ));
     log.close().await;
 }
+
+/// Counts what the writer reports.
+#[derive(Default)]
+struct Counting(parking_lot::Mutex<Vec<switchboard_events::CommitStats>>);
+
+impl switchboard_events::CommitObserver for Counting {
+    fn committed(&self, stats: &switchboard_events::CommitStats) {
+        self.0.lock().push(*stats);
+    }
+}
+
+#[tokio::test]
+async fn the_commit_observer_hears_every_commit_with_its_appends_events_and_head() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let observer = Arc::new(Counting::default());
+    let mut config = LogConfig::new(dir.path());
+    config.observer = Some(observer.clone());
+    let log = SegmentLog::open(config).expect("opens");
+    log.append(request(&[event(1, 1), event(2, 2)]))
+        .await
+        .expect("append");
+    log.append(request(&[event(1, 3)])).await.expect("append");
+    log.close().await;
+    let seen = observer.0.lock().clone();
+    let events: usize = seen.iter().map(|s| s.events).sum();
+    let appends: usize = seen.iter().map(|s| s.appends).sum();
+    assert_eq!((appends, events), (2, 3));
+    assert_eq!(seen.last().map(|s| s.head), Some(3));
+    assert!(
+        seen.iter().all(|s| s.fsync > std::time::Duration::ZERO),
+        "fsync is timed"
+    );
+}
