@@ -13,7 +13,7 @@
 //! The work is [`crate::files::Store`]'s; this module translates requests
 //! and the store's refusals.
 
-use crate::auth::caller::Caller;
+use crate::http::caller::Caller;
 use crate::files::{self, FileError, Owner, Progress, UploadId};
 use crate::http::access::tenant_of;
 use crate::http::error::ApiError;
