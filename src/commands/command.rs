@@ -7,6 +7,7 @@ use super::agents::{self, Requested, StatusChange};
 use super::bootstrap::{self, CreateSystemAdministrator};
 use super::contacts::{self, CreateContact, SetFavorite, UpdateContact};
 use super::extensions::{self, CreateExtension, Hotline, LinkUserToExtension, UpdateExtension};
+use super::files::{self, FileCommand, GreetingCommand};
 use super::groups::{self, CreateGroup, UpdateGroup};
 use super::prepare::{IdKind, Preparer, SecretRule};
 use super::presence::{self, RemoveRegistration, ReportCallState, ReportRegistration, SetPresence};
@@ -236,6 +237,12 @@ pub enum Command {
     },
     /// Favorite or unfavorite an item of a collection.
     SetFavorite(SetFavorite),
+
+    // ---- files and greetings ----
+    /// Record, delete or collect the tenant's files (`files.rs`).
+    File(FileCommand),
+    /// Add, enable, disable or delete a user's greetings (`files.rs`).
+    Greeting(GreetingCommand),
 }
 
 /// Who issues a command. Decisions that depend on the actor's privileges
@@ -385,6 +392,8 @@ impl Command {
             UpdateContact,
             DeleteContact,
             SetFavorite,
+            File,
+            Greeting,
         )
     }
 
@@ -477,7 +486,13 @@ impl Command {
             | Command::ReportCallState(_)
             | Command::UpdateContact(_)
             | Command::DeleteContact { .. }
-            | Command::SetFavorite(_) => {}
+            | Command::SetFavorite(_)
+            | Command::File(_) => {}
+            Command::Greeting(GreetingCommand::Create { greeting_id, .. }) => {
+                // Greetings are items: their ids are unique among the tenant's items.
+                p.mint(greeting_id, IdKind::Contact)
+            }
+            Command::Greeting(_) => {}
         }
         Ok(())
     }
@@ -613,6 +628,8 @@ pub fn decide(
         Command::SetFavorite(c) => {
             contacts::set_favorite(s, c.user_id, c.collection, c.item, c.on)?
         }
+        Command::File(c) => return files::decide_file(s, &by()?, c),
+        Command::Greeting(c) => return files::decide_greeting(s, &by()?, c),
     };
     Ok((decision, command.created()))
 }

@@ -152,6 +152,10 @@ pub enum ConflictKind {
     /// An agent of the queue has no primary extension (agent lists are
     /// written by extension number).
     AgentWithoutExtension,
+    /// A file something references cannot be deleted.
+    FileInUse,
+    /// The list holds as many items as it may.
+    ListFull,
     /// A stream changed between the decision and its append (optimistic
     /// concurrency), and deciding again did not settle it.
     ConcurrentModification,
@@ -171,6 +175,8 @@ impl ConflictKind {
             ConflictKind::IllegalAgentTransition => "ILLEGAL_AGENT_TRANSITION",
             ConflictKind::NotAnAgent => "NOT_AN_AGENT",
             ConflictKind::AgentWithoutExtension => "AGENT_WITHOUT_EXTENSION",
+            ConflictKind::FileInUse => "FILE_IN_USE",
+            ConflictKind::ListFull => "LIST_FULL",
             ConflictKind::ConcurrentModification => "CONCURRENT_MODIFICATION",
         }
     }

@@ -49,6 +49,7 @@ pub mod contacts;
 pub mod decision;
 pub mod error;
 pub mod extensions;
+pub mod files;
 pub mod groups;
 pub mod prepare;
 pub mod presence;

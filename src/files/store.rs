@@ -624,18 +624,32 @@ impl Store {
         let mut s = slot.lock();
         self.check_open(&s, token)?;
         if s.meta.completed.is_none() {
+            let before = s.meta.clone();
             if !tail.is_empty() {
                 self.write_chunk(id, &mut s.meta, tail, now)?;
             }
             let dir = self.upload_dir(id);
             let (actual, head) = hash_file(&dir.join("data"), s.meta.size)?;
-            if actual != *expected {
-                return Err(FileError::DigestMismatch {
+            let checked = if actual != *expected {
+                Err(FileError::DigestMismatch {
                     expected: *expected,
                     actual,
-                });
-            }
-            let media_type = self.check_media(&head)?;
+                })
+            } else {
+                self.check_media(&head)
+            };
+            let media_type = match checked {
+                Ok(m) => m,
+                Err(e) => {
+                    // A refused completion changes nothing: its body is
+                    // forgotten (the next append cuts it off the data).
+                    if s.meta.size != before.size {
+                        disk::write_atomic(&dir.join("meta.json"), &json(&before)?)?;
+                        s.meta = before;
+                    }
+                    return Err(e);
+                }
+            };
             let pin = self.pin(actual);
             // The data file holds exactly the recorded size (appends cut
             // anything past it before writing), and was synced by them.

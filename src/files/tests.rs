@@ -240,6 +240,22 @@ fn out_of_order_wrong_digest_and_oversize_leave_the_upload_as_it_was() {
         Err(FileError::DigestMismatch { .. })
     ));
     assert_eq!(s.status(b.id, ALICE).expect("status").size, 50);
+    assert!(matches!(
+        s.complete(
+            b.id,
+            ALICE,
+            &b.token,
+            &Digest::of(b"wrong"),
+            &bytes[50..],
+            now()
+        ),
+        Err(FileError::DigestMismatch { .. })
+    ));
+    assert_eq!(
+        s.status(b.id, ALICE).expect("status").size,
+        50,
+        "a refused completion's body is not kept"
+    );
     assert_eq!(blobs(dir.path()), 0);
     // The body of the completing request is the last chunk.
     s.complete(

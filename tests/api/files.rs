@@ -238,3 +238,236 @@ async fn sizes_and_open_uploads_are_limited() {
     let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
     assert_eq!(err["detail"]["field"], "filename");
 }
+
+/// Completes an upload with `tail` as the last bytes; returns the file id
+/// and the digest.
+pub async fn complete(app: &TestApp, token: &str, up: &Upload, tail: &[u8]) -> (String, String) {
+    let digest = sha256_hex(&all_bytes(app, token, up, tail).await);
+    let resp = complete_with(app, token, up, &format!("sha256:{digest}"), tail).await;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (body["id"].as_str().expect("id").to_owned(), digest)
+}
+
+/// What the upload holds plus `tail` (read back by status: tests upload
+/// whole files in the completion, so this is `tail` when nothing was appended).
+async fn all_bytes(app: &TestApp, token: &str, up: &Upload, tail: &[u8]) -> Vec<u8> {
+    let resp = status(app, token, &up.id).await;
+    assert_eq!(
+        resp.headers()["range"],
+        "0-0",
+        "complete() sends the whole file"
+    );
+    tail.to_vec()
+}
+
+/// `POST …/complete?digest=` with `tail` as the body.
+pub async fn complete_with(
+    app: &TestApp,
+    token: &str,
+    up: &Upload,
+    digest: &str,
+    tail: &[u8],
+) -> Response {
+    app.client
+        .post(app.url(&format!(
+            "/api/blobs/uploads/{}/complete?digest={digest}",
+            up.id
+        )))
+        .bearer_auth(token)
+        .header("PortSIP-Upload-Token", &up.token)
+        .body(tail.to_vec())
+        .send()
+        .await
+        .expect("send")
+}
+
+/// The SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    switchboard::files::Digest::of(bytes).hex()
+}
+
+/// Uploads `bytes` as one file; returns (file id, digest).
+pub async fn upload(app: &TestApp, token: &str, query: &str, bytes: &[u8]) -> (String, String) {
+    let up = begin(app, token, query).await;
+    complete(app, token, &up, bytes).await
+}
+
+async fn download(app: &TestApp, token: &str, digest: &str) -> Response {
+    app.get(&format!("/api/blobs/{digest}"), Some(token)).await
+}
+
+#[tokio::test]
+async fn a_completed_upload_is_a_file_whose_bytes_download_verified() {
+    let app = spawn_app().await;
+    let t = app.tenant("a.example").await;
+    let bytes = wav(5000);
+    let up = begin(&app, &t.admin, "filename=hello%20world.wav").await;
+    append(&app, &t.admin, &up, Some(0), &bytes[..3000]).await;
+    // A wrong digest: refused, the upload stays as it was.
+    let wrong = sha256_hex(b"something else");
+    let err = assert_error(
+        complete_with(&app, &t.admin, &up, &wrong, &bytes[3000..]).await,
+        StatusCode::BAD_REQUEST,
+        "DIGEST_INVALID",
+    )
+    .await;
+    assert_eq!(err["detail"]["field"], "digest");
+    let err = assert_error(
+        complete_with(&app, &t.admin, &up, "md5:abc", &[]).await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATE_FAILED",
+    )
+    .await;
+    assert_eq!(err["detail"]["field"], "digest");
+    let digest = sha256_hex(&bytes);
+    let resp = complete_with(&app, &t.admin, &up, &digest, &[]).await;
+    assert_error(resp, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
+    // A refused completion changes nothing: its body was not kept.
+    assert_eq!(
+        status(&app, &t.admin, &up.id).await.headers()["range"],
+        "0-2999"
+    );
+    let resp = complete_with(&app, &t.admin, &up, &digest, &bytes[3000..]).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let id = resp.json::<serde_json::Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let f = crate::helpers::ok(app.get(&format!("/api/files/{id}"), Some(&t.admin)).await).await;
+    assert_eq!(f["name"], "hello world.wav");
+    assert_eq!(f["size"], bytes.len());
+    assert_eq!(f["media_type"], "audio/vnd.wave");
+    assert!(f["created_at"].as_str().is_some());
+    let list = crate::helpers::ok(
+        app.get(
+            "/api/files?filter=name%20eq%20%27hello%20world.wav%27",
+            Some(&t.admin),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["items"][0]["id"], id.as_str());
+    let resp = download(&app, &t.admin, &digest).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()["content-disposition"],
+        "attachment; filename=\"hello world.wav\"; filename*=UTF-8''hello%20world.wav"
+    );
+    assert_eq!(
+        resp.bytes().await.expect("bytes").as_ref(),
+        bytes.as_slice()
+    );
+    // The upload is finished: gone.
+    assert_error(
+        status(&app, &t.admin, &up.id).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_media_type_comes_from_the_bytes() {
+    let app = spawn_app().await;
+    let t = app.tenant("a.example").await;
+    let up = begin(&app, &t.admin, "filename=evil.wav").await;
+    let bytes = b"MZ\x90\0 this is not audio at all".to_vec();
+    let resp = complete_with(&app, &t.admin, &up, &sha256_hex(&bytes), &bytes).await;
+    let err = assert_error(
+        resp,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    .await;
+    assert!(err["detail"]["media_type"].as_str().is_some());
+    let list = crate::helpers::ok(app.get("/api/files", Some(&t.admin)).await).await;
+    assert_eq!(list["count"], 0, "a refused upload never becomes a file");
+}
+
+#[tokio::test]
+async fn files_are_per_tenant_and_per_uploader_even_with_the_same_bytes() {
+    let app = spawn_app().await;
+    let a = app.tenant("a.example").await;
+    let b = app.tenant("b.example").await;
+    app.create_user(&a.admin, &user_body("sam", "101")).await;
+    let sam = app.token_for("sam", "Passw0rd-123", "a.example").await;
+    let bytes = wav(64);
+    let (id, digest) = upload(&app, &a.admin, "filename=a.wav", &bytes).await;
+    // Another tenant: neither the id nor the digest.
+    assert_error(
+        app.get(&format!("/api/files/{id}"), Some(&b.admin)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_error(
+        download(&app, &b.admin, &digest).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    let resp = app
+        .post(
+            &format!("/api/files/{id}/destroy"),
+            Some(&b.admin),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    // Once B has the same bytes as a file of its own, B reads its own file;
+    // A's id stays invisible to it.
+    let (b_id, b_digest) = upload(&app, &b.admin, "filename=b.wav", &bytes).await;
+    assert_eq!(b_digest, digest);
+    assert_ne!(b_id, id);
+    assert_eq!(
+        download(&app, &b.admin, &digest).await.status(),
+        StatusCode::OK
+    );
+    assert_error(
+        app.get(&format!("/api/files/{id}"), Some(&b.admin)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    // A StandardUser sees its own uploads only.
+    assert_error(
+        app.get(&format!("/api/files/{id}"), Some(&sam)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    let (mine, _) = upload(&app, &sam, "filename=mine.wav", &wav(65)).await;
+    let list = crate::helpers::ok(app.get("/api/files", Some(&sam)).await).await;
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["items"][0]["id"], mine.as_str());
+    let list = crate::helpers::ok(app.get("/api/files", Some(&a.admin)).await).await;
+    assert_eq!(list["count"], 2, "the Admin sees the tenant's files");
+    // Deleting A's file leaves B's (and the shared bytes).
+    let resp = app
+        .post(
+            &format!("/api/files/{id}/destroy"),
+            Some(&a.admin),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_error(
+        app.get(&format!("/api/files/{id}"), Some(&a.admin)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_error(
+        download(&app, &a.admin, &digest).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_eq!(
+        download(&app, &b.admin, &digest).await.status(),
+        StatusCode::OK
+    );
+}

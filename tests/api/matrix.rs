@@ -128,6 +128,9 @@ pub fn fixture_key(path: &str, param: &str) -> Option<&'static str> {
         (p, "client_id") if p.starts_with("/client/") => "tenant_a_num",
         (p, "kind") if p.starts_with("/api/webhooks/{kind}") => "extension_event",
         ("/api/blobs/uploads/{id}/destroy", "id") => "upload_doomed",
+        ("/api/blobs/{digest}", "digest") => "digest",
+        ("/api/files/{id}/destroy", "id") => "file_doomed",
+        ("/api/files/{id}", "id") => "file",
         (p, "id") if p.starts_with("/api/blobs/uploads/{id}") => "upload",
         ("/client/{client_id}/user/extension/{user_id}", "user_id") => "alice_num",
         _ => return None,
@@ -475,6 +478,17 @@ pub fn expectations() -> BTreeMap<String, Exp> {
         ),
         ("GET /api/blobs/uploads/{id}/status", x(204).users(404)),
         ("POST /api/blobs/uploads/{id}/destroy", x(204).users(404)),
+        (
+            "POST /api/blobs/uploads/{id}/complete",
+            x(400).users(400).other(400),
+        ),
+        // Files are their uploader's, or everyone's who manages users or
+        // queues: the StandardUser and the flagless custom role see none
+        // of the Admin's.
+        ("GET /api/blobs/{digest}", x(200).users(404)),
+        ("GET /api/files", x(200).own()),
+        ("GET /api/files/{id}", x(200).users(404)),
+        ("POST /api/files/{id}/destroy", x(204).users(404)),
         ("GET /api/v1/user-extensions", x(200)),
         (
             "POST /api/v1/user-extensions",

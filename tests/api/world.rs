@@ -363,6 +363,16 @@ impl World {
                 .to_owned();
             w.fix(key, &id, true);
         }
+        // The owner's files (completed uploads of two distinct WAVs).
+        for (key, samples) in [("file", 10), ("file_doomed", 11)] {
+            let bytes = crate::files::wav(samples);
+            let up = crate::files::begin(app, &boss, "filename=prompt.wav").await;
+            let (id, digest) = crate::files::complete(app, &boss, &up, &bytes).await;
+            w.fix(key, &id, true);
+            if key == "file" {
+                w.fix("digest", &digest, true);
+            }
+        }
         w
     }
 

@@ -13,9 +13,9 @@
 //! The work is [`crate::files::Store`]'s; this module translates requests
 //! and the store's refusals.
 
-use crate::http::caller::Caller;
 use crate::files::{self, FileError, Owner, Progress, UploadId};
 use crate::http::access::tenant_of;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
@@ -270,6 +270,56 @@ pub async fn append(
         }
         Err(e) => Err(e),
     }
+}
+
+/// `POST /blobs/uploads/{id}/complete?digest=`: appends the body (if
+/// any), verifies the digest and the media type, moves the bytes into the
+/// blob store and records the file: 201 `{"id"}`. A retry (its answer was
+/// lost) names the same file.
+pub async fn complete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let owner = owner(&caller)?;
+    let id = upload_id(&id)?;
+    let token = token(&headers)?;
+    let digest = form_pairs(raw.as_deref().unwrap_or(""))
+        .into_iter()
+        .find(|(k, _)| k == "digest")
+        .map(|(_, v)| v)
+        .ok_or_else(|| ApiError::validation("digest", "is required (sha256:<hex> or <hex>)"))?;
+    let digest = files::Digest::parse(&digest).map_err(FileError::from)?;
+    let tail = read_body(&headers, body, state.config.upload_chunk_max_bytes).await?;
+    let now = state.clock.now();
+    let store = state.files.clone();
+    let done = blocking(move || store.complete(id, owner, &token, &digest, &tail, now)).await?;
+    let file = crate::commands::files::NewFile {
+        file_id: done.intent.file_id,
+        name: done.intent.name.clone(),
+        size: done.stored.size,
+        media_type: done.stored.media_type.clone(),
+        digest: done.stored.digest,
+        temporary: done.intent.temporary,
+        uploaded_by: done.owner.user,
+    };
+    let cmd = crate::commands::Command::File(crate::commands::files::FileCommand::Create(file));
+    let out = state
+        .pipeline
+        .run(cmd, caller.acting_in(owner.tenant, super::VIA))
+        .await?;
+    // The file record now references the blob: the upload is done.
+    let store = state.files.clone();
+    blocking(move || store.finish(id)).await?;
+    drop(done.stored.pin);
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "id": crate::ids::render(out.created()?) })),
+    )
+        .into_response())
 }
 
 /// `GET /blobs/uploads/{id}/status`: 204 with how much arrived in `Range`.

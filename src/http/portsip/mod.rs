@@ -9,6 +9,7 @@ pub mod change_stream;
 pub mod contacts;
 pub mod extension_numbers;
 pub mod extensions;
+pub mod files;
 pub mod groups;
 pub mod info;
 pub mod presence;
@@ -405,5 +406,11 @@ pub fn routes() -> Routes {
         .post("/blobs/uploads", SignedIn, blobs::begin)
         .post("/blobs/uploads/{id}/append", SignedIn, blobs::append)
         .get("/blobs/uploads/{id}/status", SignedIn, blobs::status)
+        .post("/blobs/uploads/{id}/complete", SignedIn, blobs::complete)
         .post("/blobs/uploads/{id}/destroy", SignedIn, blobs::destroy)
+        .get("/blobs/{digest}", SignedIn, files::download)
+        // Files: the caller's uploads, or all with ManageUsers/ManageQueues.
+        .get("/files", SignedIn, files::list)
+        .get("/files/{id}", SignedIn, files::show)
+        .post("/files/{id}/destroy", SignedIn, files::destroy)
 }
