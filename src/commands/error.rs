@@ -154,11 +154,11 @@ pub enum ConflictKind {
     AgentWithoutExtension,
     /// A file something references cannot be deleted.
     FileInUse,
-    /// The list holds as many items as it may.
-    ListFull,
     /// A stream changed between the decision and its append (optimistic
     /// concurrency), and deciding again did not settle it.
     ConcurrentModification,
+    /// A list of a declared collection holds as many items as it may.
+    ListFull,
 }
 
 impl ConflictKind {
@@ -176,8 +176,8 @@ impl ConflictKind {
             ConflictKind::NotAnAgent => "NOT_AN_AGENT",
             ConflictKind::AgentWithoutExtension => "AGENT_WITHOUT_EXTENSION",
             ConflictKind::FileInUse => "FILE_IN_USE",
-            ConflictKind::ListFull => "LIST_FULL",
             ConflictKind::ConcurrentModification => "CONCURRENT_MODIFICATION",
+            ConflictKind::ListFull => "LIST_FULL",
         }
     }
 }
