@@ -22,11 +22,13 @@
 //! # Layout
 //! - [`digest`]: [`Digest`] (SHA-256), parsed from `sha256:<hex>` or `<hex>`.
 //! - [`disk`]: durable writes (temporary file, fsync, rename, directory fsync).
+//! - [`gc`]: the collector: unreferenced temporary files, abandoned uploads, unreferenced blobs.
 //! - [`limits`]: size, media-type and open-upload limits; media types sniffed from the bytes.
 //! - [`store`]: [`Store`]: blobs, resumable uploads, pins and the sweep.
 
 pub mod digest;
 pub mod disk;
+pub mod gc;
 pub mod limits;
 pub mod store;
 

@@ -471,3 +471,196 @@ async fn files_are_per_tenant_and_per_uploader_even_with_the_same_bytes() {
         StatusCode::OK
     );
 }
+
+async fn greetings(app: &TestApp, token: &str) -> serde_json::Value {
+    crate::helpers::ok(app.get("/api/user/greetings", Some(token)).await).await
+}
+
+#[tokio::test]
+async fn greetings_play_files_and_one_is_enabled_at_a_time() {
+    let app = spawn_app().await;
+    let t = app.tenant("a.example").await;
+    let b = app.tenant("b.example").await;
+    let sam_id = app.create_user(&t.admin, &user_body("sam", "101")).await;
+    let sam = app.token_for("sam", "Passw0rd-123", "a.example").await;
+    let (f1, digest) = upload(&app, &sam, "filename=one.wav", &wav(10)).await;
+    let (f2, _) = upload(&app, &sam, "filename=two.wav", &wav(20)).await;
+    let mut ids = Vec::new();
+    for f in [&f1, &f2] {
+        let v = crate::helpers::ok(
+            app.post(
+                "/api/user/greetings",
+                Some(&sam),
+                &serde_json::json!({"file_id": f}),
+            )
+            .await,
+        )
+        .await;
+        ids.push(v["id"].as_str().expect("id").to_owned());
+    }
+    let list = greetings(&app, &sam).await;
+    let first = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|g| g["id"] == ids[0].as_str())
+        .expect("the first greeting")
+        .clone();
+    assert_eq!(first["file_name"], "one.wav");
+    assert_eq!(first["file_size"], 54);
+    assert_eq!(first["file_url"], format!("/api/blobs/{digest}"));
+    assert_eq!(first["enabled"], false);
+    for (on, off) in [(0, 1), (1, 0)] {
+        let path = format!("/api/user/greetings/{}/enable", ids[on]);
+        crate::helpers::ok(app.post(&path, Some(&sam), &serde_json::json!({})).await).await;
+        let list = greetings(&app, &sam).await;
+        let by_id = |i: usize| {
+            list["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .find(|g| g["id"] == ids[i].as_str())
+                .expect("greeting")["enabled"]
+                .clone()
+        };
+        assert_eq!(by_id(on), true);
+        assert_eq!(by_id(off), false, "enabling one disables the other");
+    }
+    // The administrator sees and changes them under /users/{id}.
+    let list = crate::helpers::ok(
+        app.get(&format!("/api/users/{sam_id}/greetings"), Some(&t.admin))
+            .await,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().expect("items").len(), 2);
+    let path = format!("/api/users/{sam_id}/greetings/{}/disable", ids[1]);
+    crate::helpers::ok(
+        app.post(&path, Some(&t.admin), &serde_json::json!({}))
+            .await,
+    )
+    .await;
+    // Another tenant's Admin: the user is not there.
+    let resp = app
+        .get(&format!("/api/users/{sam_id}/greetings"), Some(&b.admin))
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    // Another user's greeting is missing from my list.
+    let path = format!("/api/user/greetings/{}/enable", ids[0]);
+    let resp = app
+        .post(&path, Some(&t.admin), &serde_json::json!({}))
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    // file_id is checked: required, and a file of the tenant the actor may use.
+    for body in [
+        serde_json::json!({}),
+        serde_json::json!({"file_id": 5}),
+        serde_json::json!({"file_id": "bm9wZQ=="}),
+    ] {
+        let resp = app.post("/api/user/greetings", Some(&t.admin), &body).await;
+        let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+        assert_eq!(err["detail"]["field"], "file_id", "{body}");
+    }
+    let resp = app
+        .post(
+            "/api/user/greetings",
+            Some(&b.admin),
+            &serde_json::json!({"file_id": f1}),
+        )
+        .await;
+    let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+    assert_eq!(err["detail"]["field"], "file_id");
+    // A referenced file cannot be deleted.
+    let resp = app
+        .post(
+            &format!("/api/files/{f1}/destroy"),
+            Some(&sam),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_error(resp, StatusCode::CONFLICT, "FILE_IN_USE").await;
+}
+
+#[tokio::test]
+async fn a_temporary_file_goes_with_its_last_greeting_and_blobs_are_swept() {
+    let app = spawn_app().await;
+    let t = app.tenant("a.example").await;
+    let bytes = wav(30);
+    let (temp, digest) = upload(&app, &t.admin, "filename=t.wav&temporary=true", &bytes).await;
+    let (kept, kept_digest) = upload(&app, &t.admin, "filename=k.wav", &wav(31)).await;
+    let (loose, loose_digest) =
+        upload(&app, &t.admin, "filename=l.wav&temporary=true", &wav(32)).await;
+    let mut gs = Vec::new();
+    for f in [&temp, &temp, &kept] {
+        let v = crate::helpers::ok(
+            app.post(
+                "/api/user/greetings",
+                Some(&t.admin),
+                &serde_json::json!({"file_id": f}),
+            )
+            .await,
+        )
+        .await;
+        gs.push(v["id"].as_str().expect("id").to_owned());
+    }
+    let destroy = |g: String| {
+        let app = &app;
+        let token = t.admin.clone();
+        async move {
+            let resp = app
+                .post(
+                    &format!("/api/user/greetings/{g}/destroy"),
+                    Some(&token),
+                    &serde_json::json!({}),
+                )
+                .await;
+            assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        }
+    };
+    // The temporary file stays while a greeting still plays it...
+    destroy(gs[0].clone()).await;
+    crate::helpers::ok(app.get(&format!("/api/files/{temp}"), Some(&t.admin)).await).await;
+    // ...and goes with the last one; a permanent file stays.
+    destroy(gs[1].clone()).await;
+    destroy(gs[2].clone()).await;
+    assert_error(
+        app.get(&format!("/api/files/{temp}"), Some(&t.admin)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    crate::helpers::ok(app.get(&format!("/api/files/{kept}"), Some(&t.admin)).await).await;
+    // The collector: an unreferenced temporary file past its grace goes,
+    // then the blobs no file names are deleted from the disk.
+    let blob = |d: &str| {
+        app.data_dir()
+            .join("files/blobs/sha256")
+            .join(&d[..2])
+            .join(d)
+    };
+    assert!(blob(&digest).is_file(), "swept only by the collector");
+    app.clock
+        .advance(std::time::Duration::from_secs(2 * 24 * 3600));
+    let st = app.state();
+    let grace = std::time::Duration::from_secs(st.config.temporary_file_grace_secs);
+    let swept = switchboard::files::gc::collect(
+        &st.pipeline,
+        &st.queries,
+        &st.files,
+        st.clock.now(),
+        grace,
+    )
+    .await
+    .expect("collect");
+    assert_eq!(swept.files, 1);
+    let admin = app.token_for("boss", "Passw0rd-123", "a.example").await;
+    assert_error(
+        app.get(&format!("/api/files/{loose}"), Some(&admin)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    assert!(!blob(&digest).exists());
+    assert!(!blob(&loose_digest).exists());
+    assert!(blob(&kept_digest).is_file());
+    crate::helpers::ok(app.get(&format!("/api/files/{kept}"), Some(&admin)).await).await;
+}

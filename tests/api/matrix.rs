@@ -128,6 +128,10 @@ pub fn fixture_key(path: &str, param: &str) -> Option<&'static str> {
         (p, "client_id") if p.starts_with("/client/") => "tenant_a_num",
         (p, "kind") if p.starts_with("/api/webhooks/{kind}") => "extension_event",
         ("/api/blobs/uploads/{id}/destroy", "id") => "upload_doomed",
+        ("/api/user/greetings/{id}/destroy", "id") => "my_greeting_doomed",
+        (p, "id") if p.starts_with("/api/user/greetings/{id}") => "my_greeting",
+        (p, "greeting_id") if p.ends_with("/destroy") => "greeting_doomed",
+        (_, "greeting_id") => "greeting",
         ("/api/blobs/{digest}", "digest") => "digest",
         ("/api/files/{id}/destroy", "id") => "file_doomed",
         ("/api/files/{id}", "id") => "file",
@@ -487,6 +491,36 @@ pub fn expectations() -> BTreeMap<String, Exp> {
         // of the Admin's.
         ("GET /api/blobs/{digest}", x(200).users(404)),
         ("GET /api/files", x(200).own()),
+        // Greetings play a file the actor may use: the Admin's file is not
+        // the StandardUser's, nor another tenant's (400 naming file_id).
+        ("GET /api/user/greetings", x(200).own()),
+        (
+            "POST /api/user/greetings",
+            x(201)
+                .body(json!({"file_id": "$file"}))
+                .users(400)
+                .other(400),
+        ),
+        ("POST /api/user/greetings/{id}/enable", x(200).users(404)),
+        ("POST /api/user/greetings/{id}/disable", x(200).users(404)),
+        ("POST /api/user/greetings/{id}/destroy", x(204).users(404)),
+        ("GET /api/users/{id}/greetings", x(200)),
+        (
+            "POST /api/users/{id}/greetings",
+            x(201).body(json!({"file_id": "$file"})),
+        ),
+        (
+            "POST /api/users/{id}/greetings/{greeting_id}/enable",
+            x(200),
+        ),
+        (
+            "POST /api/users/{id}/greetings/{greeting_id}/disable",
+            x(200),
+        ),
+        (
+            "POST /api/users/{id}/greetings/{greeting_id}/destroy",
+            x(204),
+        ),
         ("GET /api/files/{id}", x(200).users(404)),
         ("POST /api/files/{id}/destroy", x(204).users(404)),
         ("GET /api/v1/user-extensions", x(200)),

@@ -373,6 +373,18 @@ impl World {
                 w.fix("digest", &digest, true);
             }
         }
+        // Greetings playing the owner's file: the owner's own and alice's.
+        let file = json!({"file_id": w.get("file")});
+        let alice_greetings = format!("/api/users/{}/greetings", w.get("alice"));
+        for (key, path) in [
+            ("my_greeting", "/api/user/greetings"),
+            ("my_greeting_doomed", "/api/user/greetings"),
+            ("greeting", alice_greetings.as_str()),
+            ("greeting_doomed", alice_greetings.as_str()),
+        ] {
+            let id = created_id(app, &boss, path, file.clone()).await;
+            w.fix(key, &id, true);
+        }
         w
     }
 

@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod extension_numbers;
 pub mod extensions;
 pub mod files;
+pub mod greetings;
 pub mod groups;
 pub mod info;
 pub mod items;
@@ -385,4 +386,43 @@ pub fn routes() -> Routes {
         .get("/files", SignedIn, files::list)
         .get("/files/{id}", SignedIn, files::show)
         .post("/files/{id}/destroy", SignedIn, files::destroy)
+        // Voicemail greetings: the caller's own, or any user's by an administrator.
+        .get("/user/greetings", SignedIn, greetings::list_mine)
+        .post("/user/greetings", SignedIn, greetings::create_mine)
+        .post(
+            "/user/greetings/{id}/enable",
+            SignedIn,
+            greetings::enable_mine,
+        )
+        .post(
+            "/user/greetings/{id}/disable",
+            SignedIn,
+            greetings::disable_mine,
+        )
+        .post(
+            "/user/greetings/{id}/destroy",
+            SignedIn,
+            greetings::destroy_mine,
+        )
+        .get("/users/{id}/greetings", Needs(ViewUsers), greetings::list)
+        .post(
+            "/users/{id}/greetings",
+            Needs(ManageUsers),
+            greetings::create_for,
+        )
+        .post(
+            "/users/{id}/greetings/{greeting_id}/enable",
+            Needs(ManageUsers),
+            greetings::enable,
+        )
+        .post(
+            "/users/{id}/greetings/{greeting_id}/disable",
+            Needs(ManageUsers),
+            greetings::disable,
+        )
+        .post(
+            "/users/{id}/greetings/{greeting_id}/destroy",
+            Needs(ManageUsers),
+            greetings::destroy,
+        )
 }
