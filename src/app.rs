@@ -110,14 +110,15 @@ impl Running {
     }
 }
 
-/// How the service opens its log: the configured durability, tail check
-/// and segment size; migration and index rebuilds draw progress bars on a
+/// How the service opens its log: the configured durability, tail check,
+/// segment size and preallocation; migration and index rebuilds draw progress bars on a
 /// terminal.
 pub fn log_config(config: &Config) -> LogConfig {
     let mut lc = LogConfig::new(&config.data_dir);
     lc.durability = config.durability;
     lc.tail_check = config.tail_check;
     lc.segment_bytes = config.log_segment_mib.max(1) * 1024 * 1024;
+    lc.preallocate = config.log_preallocate;
     lc.progress = crate::tools::log_progress();
     lc
 }
