@@ -7,24 +7,7 @@ mod support;
 use support::{admin_in_tenant, start_server};
 use switchboard::files::Digest;
 
-/// A RIFF/WAVE file with `samples` bytes of (non-silent) samples.
-fn wav(samples: usize) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + samples as u32).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&8000u32.to_le_bytes());
-    b.extend_from_slice(&16000u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(samples as u32).to_le_bytes());
-    b.extend((0..samples).map(|i| (i % 251) as u8));
-    b
-}
+use switchboard::files::testing::wav;
 
 async fn append(
     client: &reqwest::Client,

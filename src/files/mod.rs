@@ -25,12 +25,14 @@
 //! - [`gc`]: the collector: unreferenced temporary files, abandoned uploads, unreferenced blobs.
 //! - [`limits`]: size, media-type and open-upload limits; media types sniffed from the bytes.
 //! - [`store`]: [`Store`]: blobs, resumable uploads, pins and the sweep.
+//! - [`testing`]: fixtures for tests (a small WAV file).
 
 pub mod digest;
 pub mod disk;
 pub mod gc;
 pub mod limits;
 pub mod store;
+pub mod testing;
 
 pub use digest::{Digest, DigestError};
 pub use limits::Limits;

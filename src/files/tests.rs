@@ -7,24 +7,7 @@ use std::time::Duration;
 use switchboard_events::Id;
 use time::OffsetDateTime;
 
-/// A minimal RIFF/WAVE file (44-byte header, `samples` bytes of silence).
-pub fn wav_with(samples: usize) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + samples as u32).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    b.extend_from_slice(&1u16.to_le_bytes()); // mono
-    b.extend_from_slice(&8000u32.to_le_bytes());
-    b.extend_from_slice(&16000u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(samples as u32).to_le_bytes());
-    b.resize(44 + samples, 0);
-    b
-}
+pub use super::testing::wav as wav_with;
 
 /// A WAVE header without samples.
 pub fn wav() -> Vec<u8> {

@@ -3,24 +3,7 @@
 use crate::helpers::{assert_error, spawn_app, spawn_app_with, user_body, TestApp};
 use reqwest::{Response, StatusCode};
 
-/// A minimal RIFF/WAVE file with `samples` bytes of silence.
-pub fn wav(samples: usize) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + samples as u32).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&8000u32.to_le_bytes());
-    b.extend_from_slice(&16000u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(samples as u32).to_le_bytes());
-    b.resize(44 + samples, 7);
-    b
-}
+pub use switchboard::files::testing::wav;
 
 /// An open upload: its id and token.
 pub struct Upload {
