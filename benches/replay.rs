@@ -295,7 +295,7 @@ fn startup_with_and_without_snapshot(
 ) {
     use switchboard::snapshots;
     let data_dir = path.to_path_buf();
-    let snap = switchboard_projections::snapshot::path_in(&data_dir);
+    let snap = snapshots::path_in(&data_dir);
     let _ = std::fs::remove_file(&snap);
     let start = |label: &str| {
         let t = Instant::now();
