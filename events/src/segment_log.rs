@@ -11,7 +11,8 @@
 //! `write` and `fdatasync`s the segment **before** acknowledging anyone,
 //! strictly in offset order; whatever was framed meanwhile is the next
 //! frame (group commit), so framing overlaps the previous `fdatasync`.
-//! With [`LogConfig::pipeline`] off, one thread does both in turn. Only
+//! With [`LogConfig::pipeline`] off (the default), one thread does both in
+//! turn. Only
 //! after the acknowledgement does the index hear of the frame: a third
 //! thread (the indexer) writes it into sled, off the acknowledgement path.
 //! Until it has, readers find the frame in an in-memory list of unindexed
@@ -99,8 +100,9 @@ pub struct LogConfig {
     pub preallocate: bool,
     /// Frame the next group commit while the previous one's `fdatasync`
     /// runs (a second writer thread does the I/O and acknowledges in
-    /// order); off, one thread frames, writes, syncs and acknowledges each
-    /// group in turn.
+    /// order); off (the default: it measured slower on a 2-core machine,
+    /// see BENCHMARKS.md), one thread frames, writes, syncs and
+    /// acknowledges each group in turn.
     pub pipeline: bool,
     /// Streams whose head version the writer keeps in memory (see
     /// [`crate::heads`]); older ones are read from the index.
@@ -136,7 +138,7 @@ impl LogConfig {
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             preallocate: true,
             stream_heads: crate::heads::DEFAULT_STREAM_HEADS,
-            pipeline: true,
+            pipeline: false,
             files: Files::os(),
             progress: Progress::none(),
             observer: None,

@@ -1,7 +1,8 @@
 //! The segment log runs the backend conformance suite, with the default
-//! segment size, with tiny segments (so nearly every frame starts a new
-//! segment file and every read crosses segment boundaries), and with the
-//! writer unpipelined (one thread frames, writes, syncs and acknowledges).
+//! segment size and with tiny segments (so nearly every frame starts a new
+//! segment file and every read crosses segment boundaries), both with the
+//! pipelined writer, and with the default, unpipelined one (one thread
+//! frames, writes, syncs and acknowledges).
 
 use std::future::Future;
 use switchboard_events::conformance::LogFactory;
