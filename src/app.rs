@@ -186,6 +186,8 @@ pub async fn start_with(
         metrics.clone(),
     )
     .map_err(|e| AppError::Other(e.to_string()))?;
+    let files = crate::files::Store::open(config.data_dir.join("files"), config.file_limits())
+        .map_err(|e| AppError::Other(format!("opening the file store: {e}")))?;
     let secrets = Arc::new(secrets);
     let state = AppState {
         pipeline: Arc::new(Pipeline::new(
@@ -215,6 +217,7 @@ pub async fn start_with(
         )),
         streams: Arc::default(),
         metrics,
+        files: Arc::new(files),
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -471,6 +474,7 @@ async fn serve(
             (dir.tenants.keys().copied().collect::<Vec<_>>(), dir.offset)
         };
         state.webhooks.start(tenants, applied);
+        spawn_file_collector(&state);
         state.ready.store(true, Ordering::Release);
         tracing::info!("ready");
         Ok::<_, AppError>(snapshotter)
@@ -608,4 +612,44 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// Runs the file collector every `file_gc_interval_secs` (0: never) until
+/// shutdown begins. A failed pass is logged and retried at the next tick.
+fn spawn_file_collector(state: &AppState) {
+    let every = state.config.file_gc_interval_secs;
+    if every == 0 {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut shutdown = state.shutdown.clone();
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // the first tick is immediate: start after one interval
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let grace = std::time::Duration::from_secs(state.config.temporary_file_grace_secs);
+            match crate::files::gc::collect(
+                &state.pipeline,
+                &state.queries,
+                &state.files,
+                state.clock.now(),
+                grace,
+            )
+            .await
+            {
+                Ok(c) => tracing::info!(
+                    files = c.files,
+                    blobs = c.blobs,
+                    uploads = c.uploads,
+                    "file collector pass"
+                ),
+                Err(e) => tracing::warn!(error = %e, "file collector pass failed"),
+            }
+        }
+    });
 }

@@ -7,6 +7,7 @@ use super::agents::{self, Requested, StatusChange};
 use super::bootstrap::{self, CreateSystemAdministrator};
 use super::contacts::{self, SetFavorite};
 use super::extensions::{self, CreateExtension, Hotline, LinkUserToExtension, UpdateExtension};
+use super::files::{self, FileCommand, GreetingCommand};
 use super::groups::{self, CreateGroup, UpdateGroup};
 use super::items::{self, CreateItem, DeleteItem, UpdateItem};
 use super::prepare::{IdKind, Preparer, SecretRule};
@@ -231,6 +232,12 @@ pub enum Command {
     DeleteItem(DeleteItem),
     /// Favorite or unfavorite an item of a collection.
     SetFavorite(SetFavorite),
+
+    // ---- files and greetings ----
+    /// Record, delete or collect the tenant's files (`files.rs`).
+    File(FileCommand),
+    /// Add, enable, disable or delete a user's greetings (`files.rs`).
+    Greeting(GreetingCommand),
 }
 
 /// Who issues a command. Decisions that depend on the actor's privileges
@@ -380,6 +387,8 @@ impl Command {
             UpdateItem,
             DeleteItem,
             SetFavorite,
+            File,
+            Greeting,
         )
     }
 
@@ -472,7 +481,13 @@ impl Command {
             | Command::ReportCallState(_)
             | Command::UpdateItem(_)
             | Command::DeleteItem(_)
-            | Command::SetFavorite(_) => {}
+            | Command::SetFavorite(_)
+            | Command::File(_) => {}
+            Command::Greeting(GreetingCommand::Create { greeting_id, .. }) => {
+                // Greetings are items: their ids are unique among the tenant's items.
+                p.mint(greeting_id, IdKind::Item)
+            }
+            Command::Greeting(_) => {}
         }
         Ok(())
     }
@@ -604,6 +619,8 @@ pub fn decide(
         Command::SetFavorite(c) => {
             contacts::set_favorite(s, c.user_id, c.collection, c.item, c.on)?
         }
+        Command::File(c) => return files::decide_file(s, &by()?, c),
+        Command::Greeting(c) => return files::decide_greeting(s, &by()?, c),
     };
     Ok((decision, command.created()))
 }

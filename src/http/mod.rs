@@ -95,6 +95,8 @@ pub struct AppState {
     pub streams: Arc<portsip::change_stream::Streams>,
     /// What `/metrics` shows.
     pub metrics: crate::metrics::SharedMetrics,
+    /// The file store (blobs and uploads under `<data_dir>/files`).
+    pub files: Arc<crate::files::Store>,
 }
 
 impl AppState {
