@@ -16,6 +16,7 @@
 //! ```sh
 //! CARGO_TARGET_DIR=/tmp/bench-read cargo bench --bench read_load
 //! BENCH_USERS=1000,10000 BENCH_SECS=5 ...      # sizes, seconds per wrk run
+//! BENCH_ONLY=extension_contacts BENCH_PROBES=0 # some routes, no probes (to profile)
 //! ```
 
 use std::process::Command;
@@ -287,8 +288,13 @@ fn main() {
                 format!("{base}/api/users/{some_user}/history"),
             ),
         ];
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
         let mut healthz = f64::NAN;
         for (name, url) in &routes {
+            if !name.contains(&only) && !name.ends_with("healthz") {
+                continue;
+            }
+            eprintln!("# pid {} runs {name}", std::process::id());
             let w = wrk(url, &token, secs);
             if name.ends_with("healthz") {
                 healthz = w.rps;
@@ -302,6 +308,12 @@ fn main() {
             );
         }
 
+        if env_list("BENCH_PROBES", "1")[0] == 0 {
+            runtime.block_on(async {
+                running.stop().await.expect("stop");
+            });
+            continue;
+        }
         // One client: updates while 32 connections list users.
         let list_url = routes[1].1.clone();
         let lister_token = token.clone();

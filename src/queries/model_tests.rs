@@ -166,10 +166,16 @@ impl World {
             }
             6 => {
                 if let Some(user_id) = self.pick(&users) {
-                    let role = if self.rng.below(2) == 0 {
-                        self.rng.pick(ROLE_NAMES).to_owned()
-                    } else {
-                        self.word()
+                    // Custom roles too, so renaming one moves its users.
+                    let custom: Vec<String> = self
+                        .model
+                        .scope(T)
+                        .map(|s| s.roles.values().map(|r| r.name.clone()).collect())
+                        .unwrap_or_default();
+                    let role = match self.rng.below(3) {
+                        0 => self.rng.pick(ROLE_NAMES).to_owned(),
+                        1 if !custom.is_empty() => custom[self.rng.below(custom.len())].clone(),
+                        _ => self.word(),
                     };
                     self.apply(T, Event::UserRoleChanged(UserRoleChanged { user_id, role }));
                 }
