@@ -184,7 +184,8 @@ pub async fn start_with(
     .map_err(|e| AppError::Other(e.to_string()))?
     .map_err(|e| AppError::Other(e.to_string()))?;
     let audit = Arc::new(audit);
-    let model = ReadModel::new(directory).with_audit(audit.outbox());
+    // Indexes are built once the replay is done (see `ReadModel::deferred`).
+    let model = ReadModel::deferred(directory).with_audit(audit.outbox());
     let projector = Projector::new(model, loaded.offset);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
@@ -287,6 +288,10 @@ async fn serve(
                 .await
                 .map_err(|e| AppError::Replay(e.to_string()))?
                 .map_err(|e| AppError::Replay(e.to_string()))?;
+        let index_projector = projector.clone();
+        tokio::task::spawn_blocking(move || index_projector.update(ReadModel::index_all))
+            .await
+            .map_err(|e| AppError::Replay(e.to_string()))?;
         let secs = started.elapsed().as_secs_f64();
         tracing::info!(
             events = replayed,

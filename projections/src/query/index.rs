@@ -40,7 +40,7 @@ use std::cmp::Ordering;
 use switchboard_events::Id;
 
 /// An ordered index: ids in the index's order.
-type Ordered = imbl::Vector<Id>;
+type Ordered = super::sorted::SortedIds;
 
 /// What a list indexes.
 #[derive(Debug)]
@@ -169,52 +169,42 @@ struct Probe<'a, S> {
 }
 
 impl<S: Rows> Probe<'_, S> {
-    /// Where item `id` with `keys` (index `i`'s) is (`Ok`) or goes (`Err`)
-    /// in `seq`, ordered by `order` then id.
-    fn locate(
+    /// The order of `probe` relative to item `id` with `keys` (index `i`'s):
+    /// by `order`, then by id. Items still to be taken out compare by
+    /// their former keys.
+    fn cmp(
         &self,
-        seq: &Ordered,
         i: usize,
         order: &[SortKey],
         id: Id,
         keys: &[Key],
-    ) -> Result<usize, usize> {
-        seq.binary_search_by(|probe| {
-            if *probe == id {
+    ) -> impl FnMut(Id) -> Ordering + '_ {
+        let keys = keys.to_vec();
+        let order = order.to_vec();
+        move |probe| {
+            if probe == id {
                 return Ordering::Equal;
             }
-            let ord = match self.pending.get(probe) {
-                Some(k) => cmp_keys(order, &k.ordered[i], keys),
-                None => match self.rows.row(*probe) {
-                    Some(r) => cmp_row(order, &r, keys),
+            let ord = match self.pending.get(&probe) {
+                Some(k) => cmp_keys(&order, &k.ordered[i], &keys),
+                None => match self.rows.row(probe) {
+                    Some(r) => cmp_row(&order, &r, &keys),
                     // Not readable: an index out of step with its rows.
                     None => Ordering::Equal,
                 },
             };
             ord.then(probe.cmp(&id))
-        })
+        }
     }
 
     /// Removes `id` from `seq`, found by its former `keys`.
     fn remove(&self, seq: &mut Ordered, i: usize, order: &[SortKey], id: Id, keys: &[Key]) {
-        match self.locate(seq, i, order, id, keys) {
-            Ok(at) if seq.get(at) == Some(&id) => {
-                seq.remove(at);
-            }
-            // Only an index out of step with its rows gets here: find it anyway.
-            _ => {
-                if let Some(at) = seq.index_of(&id) {
-                    seq.remove(at);
-                }
-            }
-        }
+        seq.remove_by(id, self.cmp(i, order, id, keys));
     }
 
     /// Inserts `id` into `seq` where its `keys` put it.
     fn insert(&self, seq: &mut Ordered, i: usize, order: &[SortKey], id: Id, keys: &[Key]) {
-        if let Err(at) = self.locate(seq, i, order, id, keys) {
-            seq.insert(at, id);
-        }
+        seq.insert_by(id, self.cmp(i, order, id, keys));
     }
 }
 
@@ -241,11 +231,14 @@ impl ListIndex {
             });
             index.ordered[i] = sorted.iter().map(|(id, _)| *id).collect();
             for (e, map) in index.eq.iter_mut().enumerate() {
+                let mut by_value: std::collections::BTreeMap<&Key, Vec<Id>> = Default::default();
                 for (id, keys) in &sorted {
-                    map.entry(keys.eq[e].clone())
+                    by_value.entry(&keys.eq[e]).or_default().push(*id);
+                }
+                for (value, ids) in by_value {
+                    map.entry(value.clone())
                         .or_insert_with(|| Posting(vec![Ordered::new(); orders.len()]))
-                        .0[i]
-                        .push_back(*id);
+                        .0[i] = ids.into_iter().collect();
                 }
             }
         }
@@ -431,10 +424,7 @@ impl Candidates<'_> {
     fn ascending(&self) -> Vec<Id> {
         match self {
             Candidates::Posting(p) => {
-                let mut ids: Vec<Id> =
-                    p.0.first()
-                        .map(|s| s.iter().copied().collect())
-                        .unwrap_or_default();
+                let mut ids: Vec<Id> = p.0.first().map(|s| s.iter().collect()).unwrap_or_default();
                 ids.sort_unstable();
                 ids
             }
@@ -607,14 +597,10 @@ impl ListQuery {
                 .all(|(a, b)| a.field == b.field && a.dir == b.dir);
         if aligned {
             if unchecked {
-                let end = (self.skip.saturating_add(take)).min(seq.len());
-                let start = self.skip.min(end);
-                let mut focus = seq.focus();
-                return (start..end).filter_map(|i| focus.get(i).copied()).collect();
+                return seq.slice(self.skip, self.skip.saturating_add(take));
             }
             return seq
                 .iter()
-                .copied()
                 .filter(|id| passes(*id))
                 .skip(self.skip)
                 .take(take)
@@ -622,8 +608,8 @@ impl ListQuery {
         }
         let first = self.order[0];
         let entries: Box<dyn Iterator<Item = Id> + '_> = match first.dir {
-            Dir::Asc => Box::new(seq.iter().copied()),
-            Dir::Desc => Box::new(seq.iter().rev().copied()),
+            Dir::Asc => Box::new(seq.iter()),
+            Dir::Desc => Box::new(seq.iter().rev()),
         };
         let mut out = Vec::with_capacity(take);
         let mut skipped = 0usize;
