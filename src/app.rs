@@ -193,7 +193,7 @@ pub async fn start_with(
     let webhooks =
         crate::webhooks::Webhooks::new(&config, log.clone(), clock.clone(), shutdown_rx.clone())
             .map_err(|e| AppError::Other(e.to_string()))?;
-    let state = AppState {
+    let state = AppState::from(crate::http::Shared {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
         queries: Arc::new(Queries::new(
             projector.clone(),
@@ -215,7 +215,7 @@ pub async fn start_with(
             config.max_concurrent_requests.max(1),
         )),
         streams: Arc::default(),
-    };
+    });
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| AppError::Bind {
