@@ -17,6 +17,10 @@
 //! Run: `cargo bench --bench log_append` (`BENCH_SECS=N` sets the measured
 //! seconds per configuration, default 3).
 
+/// The binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -26,8 +30,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_events::domain::UserUpdated;
 use switchboard_events::{
-    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, NewEvent, SledLog,
-    Value,
+    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, NewEvent,
+    SegmentLog, Value,
 };
 
 /// Tenants the updates are spread over.
@@ -140,52 +144,36 @@ fn main() {
 
 /// Timings of one small durable write on this disk.
 struct Probe {
-    sled_flush: Vec<Duration>,
-    file_sync: Vec<Duration>,
+    append_sync: Vec<Duration>,
+    block_sync: Vec<Duration>,
 }
 
-/// Times `sled::Tree::flush` after a small insert (what the writer pays per
-/// fsync group commit, at least) and a 4 KiB write + `sync_data` on a plain
-/// file, each for ~1 s or 200 rounds.
+/// Times what one group commit of the log costs at least: an appending
+/// `write` of ~250 B (one framed record) + `fdatasync`, as the writer does
+/// with one appender; and, for scale, a 4 KiB write + `fdatasync`. Each for
+/// ~1 s or 200 rounds.
 async fn flush_probe() -> Probe {
     let dir = tempfile::tempdir().expect("temporary directory for the flush probe");
-    let log = SledLog::open(LogConfig::new(dir.path().join("log"))).expect("open the probe log");
-    let tree = log.raw_tree();
-    let mut sled_flush = Vec::new();
-    let started = Instant::now();
-    // A key outside the log's 'L' and 'S' families; the probe log is thrown away.
-    for i in 0u64..200 {
-        if started.elapsed() > Duration::from_secs(1) {
-            break;
+    let time = |len: usize| {
+        let path = dir.path().join(format!("fsync-probe-{len}"));
+        let mut file = std::fs::File::create(&path).expect("create the fsync probe file");
+        let block = vec![0x5au8; len];
+        let mut samples = Vec::new();
+        let started = Instant::now();
+        for _ in 0..200 {
+            if started.elapsed() > Duration::from_secs(1) {
+                break;
+            }
+            let t = Instant::now();
+            file.write_all(&block).expect("write the fsync probe file");
+            file.sync_data().expect("sync_data on the probe file");
+            samples.push(t.elapsed());
         }
-        let mut value = vec![0xa5u8; 200];
-        value[..8].copy_from_slice(&i.to_be_bytes());
-        tree.insert(format!("Zprobe-{}", i % 16).as_bytes(), value)
-            .expect("probe insert");
-        let t = Instant::now();
-        tree.flush().expect("probe flush");
-        sled_flush.push(t.elapsed());
-    }
-    log.close().await;
-    drop(log);
-
-    let path = dir.path().join("fsync-probe");
-    let mut file = std::fs::File::create(&path).expect("create the fsync probe file");
-    let block = vec![0x5au8; 4096];
-    let mut file_sync = Vec::new();
-    let started = Instant::now();
-    for _ in 0..200 {
-        if started.elapsed() > Duration::from_secs(1) {
-            break;
-        }
-        file.write_all(&block).expect("write the fsync probe file");
-        let t = Instant::now();
-        file.sync_data().expect("sync_data on the probe file");
-        file_sync.push(t.elapsed());
-    }
+        samples
+    };
     Probe {
-        sled_flush,
-        file_sync,
+        append_sync: time(250),
+        block_sync: time(4096),
     }
 }
 
@@ -195,8 +183,8 @@ fn print_probe(probe: &Probe) {
     println!("| operation | rounds | mean | p50 | p99 |");
     println!("|---|---:|---:|---:|---:|");
     for (name, samples) in [
-        ("sled `Tree::flush` after a 200 B insert", &probe.sled_flush),
-        ("4 KiB `write` + `File::sync_data`", &probe.file_sync),
+        ("250 B appending `write` + `fdatasync`", &probe.append_sync),
+        ("4 KiB appending `write` + `fdatasync`", &probe.block_sync),
     ] {
         let mut s = samples.clone();
         s.sort_unstable();
@@ -215,7 +203,7 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     let dir = tempfile::tempdir().expect("temporary directory for the log");
     let mut config = LogConfig::new(dir.path().join("log"));
     config.durability = scenario.durability;
-    let log = SledLog::open(config).expect("open the event log");
+    let log = SegmentLog::open(config).expect("open the event log");
 
     let start = Instant::now();
     let measure_from = start + warmup;
@@ -321,7 +309,7 @@ fn stat_cpu(stat: &str) -> Duration {
 /// One appender: append, wait, repeat, until `measure_to`. Returns the
 /// acknowledgements that arrived inside `[measure_from, measure_to]`.
 async fn appender_loop(
-    log: SledLog,
+    log: SegmentLog,
     appender: usize,
     scenario: Scenario,
     measure_from: Instant,
@@ -403,7 +391,7 @@ fn user_updated(rng: &mut StdRng, appender: usize, seq: u64, users_per_tenant: u
 }
 
 fn print_table(outcomes: &[Outcome], probe: &Probe) {
-    let mut flush = probe.sled_flush.clone();
+    let mut flush = probe.append_sync.clone();
     flush.sort_unstable();
     let flush_p50 = percentile(&flush, 0.50);
     println!("### Append throughput");

@@ -70,7 +70,7 @@ fn user_attrs(i: u64) -> Fields {
         s(DEPARTMENTS[(i % DEPARTMENTS.len() as u64) as usize].into()),
     );
     f.insert("address".into(), s(format!("{} Bench Street", i % 500)));
-    f.insert("enable_dnd".into(), Value::Bool(i % 7 == 0));
+    f.insert("enable_dnd".into(), Value::Bool(i.is_multiple_of(7)));
     f
 }
 

@@ -5,24 +5,33 @@
 //! appenders: a few tenants, users with ~10 attributes, one extension and one
 //! link per user, then mostly `UserUpdated` changes. The log is closed and
 //! reopened (fsync mode, as the service opens it), then each stage is timed
-//! over the whole log, the cumulative stages being:
+//! over the whole log:
 //!
-//! 1. `read_all`: sled scan, CRC, blake3 and record (envelope) decode;
-//! 2. + `Event::from_envelope` (postcard payload decode);
-//! 3. full `Projector::replay` into `Directory` (the headline figure).
+//! - 0a. the segments read sequentially with a cursor, every frame parsed and
+//!   every record's CRC checked, nothing copied (the floor of any replay);
+//! - 0b. + each record decoded as a borrowed view (`RecordView`, no allocation);
+//! - 0c. + its payload decoded into an `Event` (what apply needs besides the view);
+//! - 1: `read_all` (owned envelopes; far behind the head it reads ahead on a
+//!   second thread and hands over batches through a bounded channel);
+//! - 2: + `Event::from_envelope`;
+//! - 3: full `Projector::replay` into `Directory` (the headline figure): the
+//!   caller's thread decodes payloads and applies while the read-ahead
+//!   thread reads, checks and builds envelopes.
 //!
-//! Extra rows split the stages further so the table shows where the time
-//! goes: the bare sled scan (`raw_records`) and the scan plus
-//! `codec::check_record` (CRC32 + blake3) before stage 1, and stage 2 with
-//! the decoded pairs held in 4096-event batches the way `replay` holds them
-//! (but not applied) before stage 3, so that 3's increment is `apply` alone.
+//! It also reports the bytes on disk (segments, index) against the bytes of
+//! the records.
 //!
 //! Every stage runs `BENCH_REPEAT` times (default 2) after one untimed
 //! warm-up scan. The best run is reported (on a shared, noisy machine it is
 //! the estimate least polluted by other work), with the worst beside it.
 //!
 //! Run: `cargo bench --bench replay`. `BENCH_CACHE_MB` sets sled's page
-//! cache for the reopened log (default: `LogConfig::new`'s, as the service).
+//! cache for the reopened log's index (default: `LogConfig::new`'s, as the
+//! service).
+
+/// The binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -32,14 +41,15 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_events::codec;
+use switchboard_events::codec::RecordView;
 use switchboard_events::domain::{
     ExtensionCreated, ExtensionType, PrimaryExtensionChanged, TenantCreated, UserCreated,
     UserLinkedToExtension, UserUpdated,
 };
+use switchboard_events::segment::{Cursor, Handles, Next, SegPos, SEGMENT_HEADER_LEN};
 use switchboard_events::{
-    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, NewEvent, SledLog,
-    Value, SYSTEM_TENANT,
+    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, NewEvent,
+    SegmentLog, Value, SYSTEM_TENANT,
 };
 use switchboard_projections::{Directory, Projector};
 
@@ -49,8 +59,6 @@ const TENANTS: u64 = 8;
 const APPEND_BATCH: usize = 1000;
 /// Concurrent appenders while building the log.
 const APPENDERS: usize = 4;
-/// The batch `Projector::replay` decodes ahead of applying (runtime.rs).
-const REPLAY_BATCH: usize = 4096;
 /// One user (with its extension and link: 4 creation events) per this many events.
 const EVENTS_PER_USER: u64 = 50;
 
@@ -96,50 +104,61 @@ fn main() {
     }
     let cache_mb = config.cache_bytes / (1024 * 1024);
     let started = Instant::now();
-    let log = SledLog::open(config).expect("reopen the event log");
+    let log = SegmentLog::open(config).expect("reopen the event log");
     let reopen = started.elapsed();
     assert_eq!(log.head(), written, "the reopened log has every event");
     let record_bytes: u64 = log
         .raw_records(1)
         .map(|r| r.expect("raw record").1.len() as u64)
         .sum();
+    log.wait_indexed();
+    let segments_dir = path.join("log/segments");
+    let segment_bytes = dir_bytes(&segments_dir);
+    let index_bytes = dir_bytes(&path.join("log/index"));
     println!(
-        "reopened in {:.0} ms (sled cache {cache_mb} MiB); {} MB on disk; mean record {} bytes; \
-         repeats per stage: {repeat}",
+        "reopened in {:.0} ms (index cache {cache_mb} MiB); mean record {} bytes; repeats per stage: {repeat}",
         reopen.as_secs_f64() * 1e3,
-        log.size_on_disk() / 1_000_000,
         record_bytes / written.max(1)
+    );
+    println!(
+        "bytes: records {:.1} MB; on disk {:.1} MB = segments {:.1} MB + index {:.1} MB; \
+         on disk / records = {:.3} (segments alone {:.3})",
+        record_bytes as f64 / 1e6,
+        (segment_bytes + index_bytes) as f64 / 1e6,
+        segment_bytes as f64 / 1e6,
+        index_bytes as f64 / 1e6,
+        (segment_bytes + index_bytes) as f64 / record_bytes as f64,
+        segment_bytes as f64 / record_bytes as f64
     );
     println!();
 
     // --- stages ----------------------------------------------------------
     let stages: Vec<(&str, Stage<'_>)> = vec![
         (
-            "0a. sled scan only (`raw_records`, no checks)",
+            "0a. segments read + frames parsed + record CRC (cursor, no copy)",
+            Box::new(|| scan(&segments_dir, |_| {})),
+        ),
+        (
+            "0b. + borrowed record views (`RecordView::parse`)",
             Box::new(|| {
-                let mut n = 0u64;
-                for r in log.raw_records(1) {
-                    let (_, bytes) = r.expect("raw record");
-                    std::hint::black_box(&bytes);
-                    n += 1;
-                }
-                (n, Box::new(()))
+                scan(&segments_dir, |rec| {
+                    std::hint::black_box(RecordView::parse(rec).expect("view"));
+                })
             }),
         ),
         (
-            "0b. scan + CRC32 + blake3 (`codec::check_record`)",
+            "0c. + payload decoded into an `Event`",
             Box::new(|| {
-                let mut n = 0u64;
-                for r in log.raw_records(1) {
-                    let (_, bytes) = r.expect("raw record");
-                    codec::check_record(&bytes).expect("record checks out");
-                    n += 1;
-                }
-                (n, Box::new(()))
+                scan(&segments_dir, |rec| {
+                    let v = RecordView::parse(rec).expect("view");
+                    let e = Event::decode(v.event_type, v.schema_version, v.payload)
+                        .expect("payload decodes");
+                    std::hint::black_box(&e);
+                })
             }),
         ),
         (
-            "1. `read_all`: scan + checks + envelope decode",
+            "1. `read_all`: read-ahead thread reads, checks, builds envelopes",
             Box::new(|| {
                 let mut n = 0u64;
                 for env in log.read_all(1) {
@@ -164,25 +183,6 @@ fn main() {
             }),
         ),
         (
-            "2b. + held in 4096-event batches (as the old `replay` did), no apply",
-            Box::new(|| {
-                let mut n = 0u64;
-                let mut batch = Vec::with_capacity(REPLAY_BATCH);
-                for env in log.read_all(1) {
-                    let env = env.expect("envelope");
-                    let event = Event::from_envelope(&env).expect("payload decodes");
-                    batch.push((env, event));
-                    if batch.len() == REPLAY_BATCH {
-                        std::hint::black_box(&batch);
-                        n += batch.len() as u64;
-                        batch.clear();
-                    }
-                }
-                n += batch.len() as u64;
-                (n, Box::new(()))
-            }),
-        ),
-        (
             "3. full replay: `Projector::replay` into `Directory`",
             Box::new(|| {
                 let projector = Projector::new(Directory::default(), 0);
@@ -200,7 +200,7 @@ fn main() {
         ),
     ];
 
-    // One untimed scan warms sled's page cache for every stage alike.
+    // One untimed scan warms the page cache for every stage alike.
     let _ = log.raw_records(1).count();
     // BENCH_STAGES=0 skips the stage table (for 10M-event start-up runs).
     let mut stages = stages;
@@ -276,7 +276,7 @@ fn startup_with_and_without_snapshot(
     let _ = std::fs::remove_file(&snap);
     let start = |label: &str| {
         let t = Instant::now();
-        let log = SledLog::open(LogConfig::new(&data_dir)).expect("open");
+        let log = SegmentLog::open(LogConfig::new(&data_dir)).expect("open");
         let opened = t.elapsed();
         let loaded = snapshots::load(&data_dir, &log);
         let loaded_at = t.elapsed();
@@ -326,6 +326,50 @@ fn startup_with_and_without_snapshot(
         size as f64 / 1e6
     );
     println!();
+}
+
+/// Reads every segment in `dir` in order with a cursor (frames parsed, record
+/// CRCs checked), calling `f` with each record's bytes; returns the count.
+fn scan(dir: &Path, mut f: impl FnMut(&[u8])) -> (u64, Box<dyn Any>) {
+    let handles = Arc::new(Handles::new(dir.to_path_buf()));
+    let mut cursor = Cursor::new(
+        handles,
+        SegPos {
+            segment: 1,
+            pos: SEGMENT_HEADER_LEN,
+        },
+        1,
+        1 << 20,
+    )
+    .expect("cursor");
+    let mut n = 0u64;
+    loop {
+        match cursor.next(u64::MAX).expect("reads") {
+            Next::Frame(frame, _) => {
+                for rec in frame.records() {
+                    f(rec);
+                    n += 1;
+                }
+            }
+            Next::End => return (n, Box::new(())),
+            Next::Bad { offset, error, .. } => panic!("offset {offset}: {error}"),
+        }
+    }
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// One timed pass over the log: the number of events it saw, and whatever it
@@ -390,7 +434,7 @@ fn encode(event: impl Into<Event>, tenant: Id) -> NewEvent {
 async fn build_log(path: &Path, plan: &Plan) -> u64 {
     let mut config = LogConfig::new(path);
     config.durability = Durability::Os;
-    let log = SledLog::open(config).expect("open the event log");
+    let log = SegmentLog::open(config).expect("open the event log");
 
     // Tenants first, in the system scope.
     let tenants: Vec<NewEvent> = (0..plan.tenants)
@@ -499,7 +543,7 @@ async fn build_log(path: &Path, plan: &Plan) -> u64 {
 }
 
 /// Appends pre-built batches from `appenders` concurrent tasks.
-async fn append_all(log: &SledLog, batches: Vec<Vec<NewEvent>>, appenders: usize) {
+async fn append_all(log: &SegmentLog, batches: Vec<Vec<NewEvent>>, appenders: usize) {
     let batches = Arc::new(Mutex::new(VecDeque::from(batches)));
     let mut tasks = Vec::new();
     for appender in 0..appenders {

@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_events::{EventLog, LogConfig, Metadata, SledLog, SYSTEM_TENANT};
+use switchboard_events::{EventLog, LogConfig, Metadata, SegmentLog, SYSTEM_TENANT};
 use switchboard_projections::Projector;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -55,6 +55,8 @@ pub enum AppError {
 pub struct Running {
     /// The bound address (useful with port 0).
     pub addr: SocketAddr,
+    /// Where `/metrics` is served without authentication (`metrics_listen`).
+    pub metrics_addr: Option<SocketAddr>,
     /// Shared state (the dialects' view: writes through the pipeline,
     /// reads through the queries layer).
     pub state: AppState,
@@ -108,6 +110,18 @@ impl Running {
     }
 }
 
+/// How the service opens its log: the configured durability, tail check
+/// and segment size; migration and index rebuilds draw progress bars on a
+/// terminal.
+pub fn log_config(config: &Config) -> LogConfig {
+    let mut lc = LogConfig::new(&config.data_dir);
+    lc.durability = config.durability;
+    lc.tail_check = config.tail_check;
+    lc.segment_bytes = config.log_segment_mib.max(1) * 1024 * 1024;
+    lc.progress = crate::tools::log_progress();
+    lc
+}
+
 /// Starts the service on the wall clock; returns once it listens.
 pub async fn start(config: Config) -> Result<Running, AppError> {
     start_with_clock(config, crate::clock::system()).await
@@ -142,41 +156,14 @@ pub async fn start_with(
         &config.data_dir,
     )
     .map_err(|e| AppError::Other(e.to_string()))?;
+    let metrics = crate::metrics::Metrics::new();
     let log: Arc<dyn EventLog> = match log {
         Some(log) => log,
-        None => {
-            let mut log_config = LogConfig::new(&config.data_dir);
-            log_config.durability = config.durability;
-            log_config.tail_check = config.tail_check;
-            let log = tokio::task::spawn_blocking(move || SledLog::open(log_config))
-                .await
-                .map_err(|e| AppError::Other(e.to_string()))??;
-            Arc::new(log)
-        }
+        None => open_log(&config, Some(metrics.clone())).await?,
     };
-    // Start from the snapshot if it matches this log; the replay then only
-    // covers the tail.
-    let loading = std::time::Instant::now();
-    let (snap_dir, snap_log) = (config.data_dir.clone(), log.clone());
-    let loaded = tokio::task::spawn_blocking(move || snapshots::load(&snap_dir, snap_log.as_ref()))
-        .await
-        .map_err(|e| AppError::Other(e.to_string()))?;
-    match &loaded.fallback {
-        None => tracing::info!(
-            offset = loaded.offset,
-            seconds = loading.elapsed().as_secs_f64(),
-            "projection snapshot loaded"
-        ),
-        Some(why) => {
-            tracing::info!(reason = %why, "no usable projection snapshot; replaying the whole log")
-        }
-    }
-    // The retention horizon is configuration, not state: it applies whatever
-    // the snapshot was taken with.
-    let mut directory = loaded.directory;
-    directory.sync_retention_secs = config.sync_token_retention_secs;
+    let (directory, start) = load_directory(&config, &log).await?;
     // The audit index beside the log; the applier describes into it.
-    let (index_dir, index_log, start) = (config.data_dir.clone(), log.clone(), loaded.offset);
+    let (index_dir, index_log) = (config.data_dir.clone(), log.clone());
     let (audit, audit_from) = tokio::task::spawn_blocking(move || {
         AuditIndex::open(&index_dir, index_log.as_ref(), start)
     })
@@ -186,13 +173,18 @@ pub async fn start_with(
     let audit = Arc::new(audit);
     // Indexes are built once the replay is done (see `ReadModel::deferred`).
     let model = ReadModel::deferred(directory).with_audit(audit.outbox());
-    let projector = Projector::new(model, loaded.offset);
+    let projector = Projector::new(model, start);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let webhooks =
-        crate::webhooks::Webhooks::new(&config, log.clone(), clock.clone(), shutdown_rx.clone())
-            .map_err(|e| AppError::Other(e.to_string()))?;
+    let webhooks = crate::webhooks::Webhooks::new(
+        &config,
+        log.clone(),
+        clock.clone(),
+        shutdown_rx.clone(),
+        metrics.clone(),
+    )
+    .map_err(|e| AppError::Other(e.to_string()))?;
     let state = AppState::from(crate::http::Shared {
         pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
         queries: Arc::new(Queries::new(
@@ -215,6 +207,7 @@ pub async fn start_with(
             config.max_concurrent_requests.max(1),
         )),
         streams: Arc::default(),
+        metrics,
     });
     let listener = TcpListener::bind(config.listen)
         .await
@@ -226,6 +219,10 @@ pub async fn start_with(
         .local_addr()
         .map_err(|e| AppError::Other(e.to_string()))?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "switchboard listening");
+    let metrics_addr = match config.metrics_listen {
+        Some(at) => Some(serve_metrics(&state, at, shutdown_rx.clone()).await?),
+        None => None,
+    };
 
     // The audit index follows the applier; a gap (new or lost index) is
     // described in the background.
@@ -250,11 +247,146 @@ pub async fn start_with(
     ));
     Ok(Running {
         addr,
+        metrics_addr,
         state,
         log,
         shutdown: Arc::new(shutdown_tx),
         task,
     })
+}
+
+/// Serves `/metrics` alone, unauthenticated, on its own address until
+/// shutdown; returns the bound address.
+async fn serve_metrics(
+    state: &AppState,
+    at: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<SocketAddr, AppError> {
+    let listener = TcpListener::bind(at)
+        .await
+        .map_err(|source| AppError::Bind { addr: at, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AppError::Other(e.to_string()))?;
+    let app = axum::Router::new()
+        .route("/metrics", axum::routing::get(http::metrics::open))
+        .with_state(state.clone());
+    tracing::info!(%addr, "metrics listening");
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "the metrics listener stopped");
+        }
+    });
+    Ok(addr)
+}
+
+/// Opens the log in `config.data_dir` with the configured durability and
+/// tail check (on a blocking thread: opening reads and checks the tail),
+/// reporting its group commits to `metrics`.
+async fn open_log(
+    config: &Config,
+    metrics: Option<crate::metrics::SharedMetrics>,
+) -> Result<Arc<dyn EventLog>, AppError> {
+    let mut log_config = log_config(config);
+    log_config.observer = metrics.map(|m| m as Arc<dyn switchboard_events::CommitObserver>);
+    let log = tokio::task::spawn_blocking(move || SegmentLog::open(log_config))
+        .await
+        .map_err(|e| AppError::Other(e.to_string()))??;
+    Ok(Arc::new(log))
+}
+
+/// The directory to start from and the offset it is at: the snapshot if it
+/// matches this log (the replay then only covers the tail), else empty.
+async fn load_directory(
+    config: &Config,
+    log: &Arc<dyn EventLog>,
+) -> Result<(switchboard_projections::Directory, u64), AppError> {
+    let loading = std::time::Instant::now();
+    let (snap_dir, snap_log) = (config.data_dir.clone(), log.clone());
+    let loaded = tokio::task::spawn_blocking(move || snapshots::load(&snap_dir, snap_log.as_ref()))
+        .await
+        .map_err(|e| AppError::Other(e.to_string()))?;
+    match &loaded.fallback {
+        None => tracing::info!(
+            offset = loaded.offset,
+            seconds = loading.elapsed().as_secs_f64(),
+            "projection snapshot loaded"
+        ),
+        Some(why) => {
+            tracing::info!(reason = %why, "no usable projection snapshot; replaying the whole log")
+        }
+    }
+    // The retention horizon is configuration, not state: it applies whatever
+    // the snapshot was taken with.
+    let mut directory = loaded.directory;
+    directory.sync_retention_secs = config.sync_token_retention_secs;
+    Ok((directory, loaded.offset))
+}
+
+/// The write side without HTTP, for offline commands (`switchboard users
+/// import`): the log opened with its writer (so the directory must not be
+/// in use by a server: the log's lock refuses), the projection replayed and
+/// following it. The audit index is not maintained here; the next start of
+/// the server describes what was written meanwhile (it catches up gaps).
+pub struct Offline {
+    /// Runs commands.
+    pub pipeline: Arc<Pipeline>,
+    /// argon2id with the configured cost.
+    pub hasher: SecretHasher,
+    projector: Arc<Projector<ReadModel>>,
+    log: Arc<dyn EventLog>,
+}
+
+impl Offline {
+    /// Opens `config.data_dir` and replays it.
+    pub async fn open(config: &Config) -> Result<Offline, AppError> {
+        let log = open_log(config, None).await?;
+        let (directory, start) = load_directory(config, &log).await?;
+        let projector = Projector::new(ReadModel::deferred(directory), start);
+        let (replay_log, replay_projector) = (log.clone(), projector.clone());
+        tokio::task::spawn_blocking(move || {
+            replay_projector.replay(replay_log.as_ref())?;
+            replay_projector.update(ReadModel::index_all);
+            Ok::<_, switchboard_projections::ReplayError>(())
+        })
+        .await
+        .map_err(|e| AppError::Replay(e.to_string()))?
+        .map_err(|e| AppError::Replay(e.to_string()))?;
+        let pipeline = Arc::new(Pipeline::new(log.clone(), projector.clone()));
+        let follower = tokio::spawn(projector.clone().follow(log.clone()));
+        let stopped = pipeline.clone();
+        tokio::spawn(async move {
+            let reason = match follower.await {
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("the projection task failed: {e}"),
+                Ok(Ok(())) => return,
+            };
+            stopped.projection_stopped(reason);
+        });
+        let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
+            .map_err(|e| AppError::Other(e.to_string()))?;
+        Ok(Offline {
+            pipeline,
+            hasher,
+            projector,
+            log,
+        })
+    }
+
+    /// The directory as the projection holds it now.
+    pub fn read(&self) -> Arc<ReadModel> {
+        self.projector.read()
+    }
+
+    /// Drains the writer and flushes the log.
+    pub async fn close(self) {
+        self.log.close().await;
+    }
 }
 
 async fn serve(

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use switchboard_events::domain::UserUpdated;
 use switchboard_events::{
-    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, SledLog, Value,
+    AppendRequest, Durability, Event, EventLog, Fields, Id, Metadata, SegmentLog, Value,
 };
 use switchboard_projections::rebuild::Until;
 
@@ -38,12 +38,19 @@ pub enum Command {
         listen: Option<std::net::SocketAddr>,
     },
     /// Work on the event log of a data directory (the server must be stopped:
-    /// sled holds an exclusive lock, and these commands refuse clearly while
-    /// a server runs).
+    /// it holds the log's lock, and these commands refuse clearly while it
+    /// runs).
     Log {
         /// Which log tool.
         #[command(subcommand)]
         command: LogCommand,
+    },
+    /// Bulk work on a tenant's users, offline (the server must be stopped,
+    /// as for the log tools).
+    Users {
+        /// Which users tool.
+        #[command(subcommand)]
+        command: UsersCommand,
     },
     /// Rebuild the projections as of a point in the log and write them as
     /// canonical JSON, one file per tenant (`<tenant id>.json`, 0 = system).
@@ -57,6 +64,29 @@ pub enum Command {
         /// The output directory.
         #[arg(long, value_name = "PATH")]
         out: PathBuf,
+    },
+}
+
+/// `switchboard users ...`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create users from a CSV or JSON Lines file, as `POST /api/users/import`
+    /// does (same columns, checks, batches and report).
+    Import {
+        /// The file (`.csv`, or `.jsonl`/`.ndjson`; else give --format).
+        file: PathBuf,
+        /// The tenant: its SIP domain or its numeric id.
+        #[arg(long, value_name = "T")]
+        tenant: String,
+        /// `csv` or `jsonl` (default: from the file's extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Check every row, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Rows per all-or-nothing batch.
+        #[arg(long, default_value_t = crate::bulk::DEFAULT_BATCH)]
+        batch_size: usize,
     },
 }
 
@@ -89,6 +119,9 @@ pub enum LogCommand {
         /// The JSON Lines export.
         file: PathBuf,
     },
+    /// Rebuild the log's index (sled) from its segment files, e.g. when the
+    /// index was lost or sled refuses to open it.
+    Reindex,
     /// Counts per event type and tenant, size on disk, first and last times.
     Stats {
         /// Print JSON instead of text.
@@ -153,6 +186,10 @@ pub fn run(cli: Cli) -> i32 {
             warn_on_stderr(&warnings);
             runtime.block_on(log_command(config, command))
         }
+        Command::Users { command } => {
+            warn_on_stderr(&warnings);
+            runtime.block_on(users_command(config, command))
+        }
         Command::Replay {
             until_offset,
             until_time,
@@ -194,11 +231,141 @@ async fn serve(config: Config) -> i32 {
     }
 }
 
-fn open_log(config: &Config, durability: Durability) -> Result<SledLog, String> {
-    let mut lc = LogConfig::new(&config.data_dir);
+async fn users_command(config: Config, command: UsersCommand) -> i32 {
+    let UsersCommand::Import {
+        file,
+        tenant,
+        format,
+        dry_run,
+        batch_size,
+    } = command;
+    let format = match format
+        .as_deref()
+        .or(file.extension().and_then(|e| e.to_str()))
+    {
+        Some(f) => match crate::bulk::rows::Format::parse(f) {
+            Some(f) => f,
+            None => {
+                eprintln!("switchboard: --format must be csv or jsonl, not {f:?}");
+                return 2;
+            }
+        },
+        None => {
+            eprintln!("switchboard: give --format csv or --format jsonl");
+            return 2;
+        }
+    };
+    if !(1..=crate::bulk::MAX_BATCH).contains(&batch_size) {
+        eprintln!(
+            "switchboard: --batch-size must be 1 to {}",
+            crate::bulk::MAX_BATCH
+        );
+        return 2;
+    }
+    let (reader, len) = match std::fs::File::open(&file).and_then(|f| {
+        let len = f.metadata()?.len();
+        Ok((f, len))
+    }) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("switchboard: cannot read {}: {e}", file.display());
+            return 1;
+        }
+    };
+    let offline = match app::Offline::open(&config).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return 1;
+        }
+    };
+    let tenant_id = {
+        let dir = offline.read();
+        let by_domain = dir.tenant_by_domain(&tenant).map(|t| t.id);
+        let by_id = tenant
+            .parse::<u64>()
+            .ok()
+            .map(Id)
+            .filter(|id| dir.tenants.contains_key(id));
+        by_domain.or(by_id)
+    };
+    let Some(tenant_id) = tenant_id else {
+        eprintln!("switchboard: no tenant with domain or id {tenant:?}");
+        offline.close().await;
+        return 1;
+    };
+    let bar = tools::progress_bytes(len, if dry_run { "checking" } else { "importing" });
+    let target = crate::bulk::Target {
+        pipeline: &offline.pipeline,
+        hasher: &offline.hasher,
+        tenant: tenant_id,
+        metadata: Metadata::system("cli"),
+        // The operator at the data directory acts as the system administrator.
+        actor: Box::new(|dir| crate::commands::Actor {
+            user_id: dir
+                .scope(switchboard_events::SYSTEM_TENANT)
+                .and_then(|s| s.user_by_name(crate::commands::bootstrap::ADMIN_NAME))
+                .map(|u| u.id)
+                .unwrap_or(Id(0)),
+            authority: crate::auth::roles::Authority::new("SystemAdmin", None, true),
+        }),
+    };
+    let options = crate::bulk::Options {
+        format,
+        dry_run,
+        batch_size,
+    };
+    let report = crate::bulk::import(&target, reader, options, |p| {
+        bar.set_position(p.bytes);
+        bar.set_message(format!("{} rows, {} imported", p.rows, p.imported));
+    })
+    .await;
+    bar.finish_and_clear();
+    drop(target);
+    offline.close().await;
+    for e in &report.errors {
+        eprintln!(
+            "row {} (line {}){}: {} {}",
+            e.row,
+            e.line,
+            if e.column.is_empty() {
+                String::new()
+            } else {
+                format!(", column {}", e.column)
+            },
+            e.code,
+            e.message
+        );
+    }
+    if let Some(m) = &report.unavailable {
+        eprintln!("switchboard: stopped: {m}");
+    }
+    if let Some(b) = &report.failed_batch {
+        eprintln!(
+            "switchboard: rows {} to {} were not imported (their batch failed); nothing after them was read",
+            b.first_row, b.last_row
+        );
+    }
+    println!(
+        "{}: {} rows read, {} valid, {} imported in {} batches of up to {}",
+        if report.dry_run { "dry run" } else { "import" },
+        report.rows,
+        report.valid,
+        report.imported,
+        report.batches_committed,
+        report.batch_size
+    );
+    if report.is_ok() {
+        0
+    } else {
+        1
+    }
+}
+
+fn open_log(config: &Config, durability: Durability) -> Result<SegmentLog, String> {
+    let mut lc = crate::app::log_config(config);
     lc.durability = durability;
-    lc.tail_check = config.tail_check;
-    SledLog::open(lc).map_err(|e| e.to_string())
+    SegmentLog::open(lc).map_err(|e| e.to_string())
 }
 
 fn report<T>(result: Result<T, tools::ToolError>, ok: impl FnOnce(T)) -> i32 {
@@ -250,8 +417,17 @@ fn replay_command(
 
 async fn log_command(config: Config, command: LogCommand) -> i32 {
     match command {
-        LogCommand::Verify => report(tools::verify(&config.data_dir), |(count, head)| {
-            println!("ok: {count} records, head hash {head}");
+        LogCommand::Verify => report(tools::verify_report(&config.data_dir), |v| {
+            println!("ok: {} records, head hash {}", v.count, v.head_hash);
+            if let Some((offset, bytes)) = v.torn {
+                println!(
+                    "note: a torn write of {bytes} bytes follows (it would have been offset {offset}); \
+                     it was never acknowledged and is cut off at the next start"
+                );
+            }
+        }),
+        LogCommand::Reindex => report(tools::reindex(&config.data_dir), |(count, head)| {
+            println!("reindexed: {count} records, head hash {head}");
         }),
         LogCommand::Export {
             from,
@@ -328,7 +504,7 @@ async fn log_command(config: Config, command: LogCommand) -> i32 {
     }
 }
 
-async fn stress(log: SledLog, writers: usize, appends: u64, batch: usize) -> i32 {
+async fn stress(log: SegmentLog, writers: usize, appends: u64, batch: usize) -> i32 {
     use std::io::Write;
     let out = Arc::new(parking_lot::Mutex::new(std::io::stdout()));
     let mut tasks = Vec::new();

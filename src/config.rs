@@ -55,6 +55,8 @@ pub struct Config {
     pub argon2_iterations: u32,
     /// How many records at the log's tail are verified on start.
     pub tail_check: usize,
+    /// The log starts a new segment file beyond this many MiB.
+    pub log_segment_mib: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
     /// The server-side deadline of a request, in milliseconds (503 with
@@ -143,6 +145,16 @@ pub struct Config {
     /// to make switchboard probe its own network (or a cloud metadata
     /// service) and read the answers' status codes in the delivery log.
     pub webhook_allow_private_targets: bool,
+    /// Largest file `POST /api/users/import` reads, in bytes (the import is
+    /// streamed, so this bounds the work of one request, not memory).
+    pub import_max_bytes: usize,
+    /// Serve Prometheus `/metrics` without authentication on this separate
+    /// address (keep it off the public network). Unset: not served there.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serve `/metrics` on the main listener to callers presenting
+    /// `Authorization: Bearer <this token>`. Unset: the main listener does
+    /// not serve `/metrics` at all (404).
+    pub metrics_token: Option<String>,
 }
 
 /// Accepts a list either as a TOML/figment array or as one comma-separated
@@ -181,6 +193,7 @@ impl Default for Config {
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
             tail_check: 1024,
+            log_segment_mib: 256,
             shutdown_grace_secs: 30,
             request_deadline_ms: 30_000,
             max_concurrent_requests: 1024,
@@ -217,6 +230,9 @@ impl Default for Config {
             webhook_retry_max_ms: 300_000,
             webhook_timeout_secs: 10,
             webhook_allow_private_targets: false,
+            import_max_bytes: 256 * 1024 * 1024,
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 }

@@ -12,10 +12,12 @@
 //! - [`config`]: layered configuration (defaults, TOML, `SWITCHBOARD_*`).
 //! - [`commands`]: the command pipeline and one file per command family.
 //! - [`auth`]: password hashing, tokens, roles and permissions.
+//! - [`bulk`]: bulk users: CSV / JSON Lines import (batches, all or nothing) and export.
 //! - [`http`]: router, middleware, errors, and the API dialects.
 //! - [`ids`]: minting resource ids and their canonical string form.
 //! - [`queries`]: the read side for the dialects: indexed lists, audit, history, `as_of`, change feeds.
 //! - [`keyfile`]: 32-byte keys from a configured secret or a 0600 file beside the data.
+//! - [`metrics`]: Prometheus metrics of one service instance (`/metrics`).
 //! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
 //! - [`secrets`]: sealing secrets the PBX must use (AEAD) before they reach the log.
 //! - [`sync`]: sync tokens (MAC-protected log positions) and their key.
@@ -26,6 +28,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bulk;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -33,6 +36,7 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod keyfile;
+pub mod metrics;
 pub mod queries;
 pub mod schema;
 pub mod secrets;

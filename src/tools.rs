@@ -1,11 +1,11 @@
-//! The offline log tools behind `switchboard log verify|export|import|stats`
+//! The offline log tools behind `switchboard log verify|export|import|stats|reindex`
 //! and `switchboard replay`.
 //!
-//! They open the data directory without a writer ([`RawLog`]). sled holds an
-//! exclusive lock on a directory while a server runs, so every tool refuses
-//! clearly (exit 1, "in use by another process") instead of reading a state
-//! that is changing under it. To inspect a live server's log, stop it, or
-//! copy the directory while it is stopped.
+//! They open the data directory without a writer ([`RawLog`]), taking the
+//! log's lock: while a server runs, every tool refuses clearly (exit 1, "in
+//! use by another process") instead of reading a state that is changing
+//! under it. To inspect a live server's log, stop it, or copy the directory
+//! while it is stopped. Only `import` and `reindex` write.
 //!
 //! Long runs draw a progress bar on stderr when stderr is a terminal, and
 //! stay silent when piped.
@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use switchboard_events::export::{self, ExportLine};
+use switchboard_events::progress::{Progress, ProgressEvent};
 use switchboard_events::raw::RawLog;
 use switchboard_events::verify::{hex, verify_records};
-use switchboard_events::{Envelope, LogConfig, SledLog};
+use switchboard_events::{Envelope, LogConfig, SegmentLog};
 use switchboard_projections::rebuild::{rebuild, Until};
 use switchboard_projections::{canonical, Directory};
 
@@ -53,13 +54,66 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// A progress bar over `len` bytes of a file, drawn only on a terminal.
+pub fn progress_bytes(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{prefix} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(what.to_owned());
+    bar
+}
+
+/// Log progress (migration, index rebuild) drawn as bars on a terminal.
+pub fn log_progress() -> Progress {
+    let bar = parking_lot::Mutex::new(None::<ProgressBar>);
+    Progress::to(move |event| {
+        let mut bar = bar.lock();
+        match event {
+            ProgressEvent::Start { what, total } => *bar = Some(progress(total, what)),
+            ProgressEvent::Advance(n) => {
+                if let Some(b) = bar.as_ref() {
+                    b.set_position(n);
+                }
+            }
+            ProgressEvent::Finish => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+            }
+        }
+    })
+}
+
 fn open(dir: &Path) -> Result<RawLog, ToolError> {
     RawLog::open(dir).map_err(|e| fail(e.to_string()))
+}
+
+/// What `log verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Records.
+    pub count: u64,
+    /// The last record's hash, hex.
+    pub head_hash: String,
+    /// A torn write after the last record (cut at the next start; it was
+    /// never acknowledged): `(offset it would have had, bytes)`.
+    pub torn: Option<(u64, u64)>,
 }
 
 /// `log verify`: every CRC, dense offsets from 1, the whole hash chain.
 /// Returns `(count, head hash hex)`; the error names the first bad offset.
 pub fn verify(dir: &Path) -> Result<(u64, String), ToolError> {
+    verify_report(dir).map(|v| (v.count, v.head_hash))
+}
+
+/// [`verify`], also reporting a torn tail.
+pub fn verify_report(dir: &Path) -> Result<Verified, ToolError> {
     let log = open(dir)?;
     let last = log.last_offset().map_err(|e| fail(e.to_string()))?;
     let bar = progress(last, "verifying");
@@ -69,8 +123,16 @@ pub fn verify(dir: &Path) -> Result<(u64, String), ToolError> {
         }
     });
     bar.finish_and_clear();
+    let torn = log
+        .torn_tail()
+        .map_err(|e| fail(e.to_string()))?
+        .map(|t| (t.offset, t.bytes));
     match report {
-        Ok(r) => Ok((r.count, hex(&r.head_hash))),
+        Ok(r) => Ok(Verified {
+            count: r.count,
+            head_hash: hex(&r.head_hash),
+            torn,
+        }),
         Err(e) => Err(fail(format!(
             "log verification failed at offset {}: {}",
             e.offset, e.reason
@@ -135,20 +197,16 @@ pub fn import(dir: &Path, file: &Path) -> Result<(u64, String), ToolError> {
     let records = export::check_lines(std::io::BufReader::new(f).lines())
         .map_err(|e| fail(format!("refusing the import: {e}")))?;
     let bar = progress(records.len() as u64, "importing");
-    let report = export::write_fresh(dir, records, |o| {
-        if o % 4096 == 0 {
-            bar.set_position(o);
-        }
-    })
-    .map_err(|e| match e {
-        export::ImportError::Storage(reason) if reason.contains("could not acquire lock") => {
-            fail(format!("the data directory {} is in use by another process (a running switchboard server holds its lock)", dir.display()))
-        }
-        other => fail(format!("refusing the import: {other}")),
-    })?;
+    let ticker = bar.clone();
+    let report = export::write_fresh(dir, records, move |o| ticker.set_position(o))
+        .map_err(|e| match e {
+            export::ImportError::Storage(reason) if reason.contains("held by another process") => {
+                fail(format!("the data directory {} is in use by another process (a running switchboard server holds its lock)", dir.display()))
+            }
+            other => fail(format!("refusing the import: {other}")),
+        })?;
     bar.finish_and_clear();
-    // Open it as the service would (tail check) and verify end to end.
-    drop(SledLog::open(LogConfig::new(dir)).map_err(|e| fail(e.to_string()))?);
+    // Read it back as `log verify` does.
     let (count, head) = verify(dir)?;
     if count != report.count || head != hex(&report.head_hash) {
         return Err(fail(
@@ -158,13 +216,25 @@ pub fn import(dir: &Path, file: &Path) -> Result<(u64, String), ToolError> {
     Ok((count, head))
 }
 
+/// `log reindex`: rebuilds the index from the segments (also when sled
+/// refuses to open the old one). Returns `(count, head hash hex)`.
+pub fn reindex(dir: &Path) -> Result<(u64, String), ToolError> {
+    let mut config = LogConfig::new(dir);
+    config.progress = log_progress();
+    SegmentLog::reindex(&config)
+        .map(|(count, head)| (count, hex(&head)))
+        .map_err(|e| fail(e.to_string()))
+}
+
 /// `log stats`.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Stats {
     /// Records.
     pub count: u64,
-    /// Bytes on disk (sled files).
+    /// Bytes on disk (segments and index).
     pub size_on_disk: u64,
+    /// Segment files.
+    pub segments: u64,
     /// First record's time.
     pub first_at: Option<String>,
     /// Last record's time.
@@ -182,6 +252,7 @@ pub fn stats(dir: &Path) -> Result<Stats, ToolError> {
     let bar = progress(last, "counting");
     let mut s = Stats {
         size_on_disk: log.size_on_disk(),
+        segments: log.segment_paths().len() as u64,
         ..Stats::default()
     };
     let mut last_env: Option<Envelope> = None;

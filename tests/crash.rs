@@ -10,7 +10,7 @@ use support::{admin_in_tenant, start_server};
 #[path = "support/process.rs"]
 mod support;
 use switchboard_events::verify::verify_records;
-use switchboard_events::{Event, EventLog, LogConfig, SledLog};
+use switchboard_events::{Event, EventLog, LogConfig, SegmentLog};
 
 #[test]
 fn every_acknowledged_append_survives_sigkill() {
@@ -64,7 +64,7 @@ fn every_acknowledged_append_survives_sigkill() {
         }
         reader.join().expect("the reader thread");
 
-        let log = SledLog::open(LogConfig::new(&data)).expect("reopens after SIGKILL");
+        let log = SegmentLog::open(LogConfig::new(&data)).expect("reopens after SIGKILL");
         let max = acked.iter().map(|a| a.1).max().expect("some");
         assert!(
             log.head() >= max,
@@ -96,82 +96,34 @@ fn parse(line: &str) -> (u64, u64) {
     (a, b)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn users_acknowledged_by_32_concurrent_clients_survive_sigkill_without_duplicate_numbers() {
-    use serde_json::{json, Value};
+/// Rounds of the server kill test: `CRASH_TEST_ROUNDS` (CI runs 20 in a
+/// row; 3 by default so a local `cargo test` stays quick).
+fn crash_rounds() -> usize {
+    std::env::var("CRASH_TEST_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+}
+
+/// Every user a server acknowledged, across all rounds so far, is there
+/// with its number; no number is held twice. Returns how many users exist.
+async fn check_users(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    acked: &[(String, String)],
+    round: usize,
+) -> usize {
+    use serde_json::Value;
     use std::collections::{HashMap, HashSet};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let mut server = start_server(&data, &[]).await;
-    let client = reqwest::Client::new();
-    let token = admin_in_tenant(&client, &server.base, true).await;
-
-    let acked = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<(String, String)>::new()));
-    let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
-    let progress_tx = std::sync::Arc::new(progress_tx);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut clients = Vec::new();
-    for c in 0..32u32 {
-        let (client, base, token, acked, stop, progress_tx) = (
-            client.clone(),
-            server.base.clone(),
-            token.clone(),
-            acked.clone(),
-            stop.clone(),
-            progress_tx.clone(),
-        );
-        clients.push(tokio::spawn(async move {
-            let mut i = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                // Numbers collide on purpose across clients: 409s must keep them unique.
-                let number = format!("{}", 1000 + (c * 7 + i * 13) % 400);
-                let name = format!("u{c}x{i}");
-                let body = json!({
-                    "name": name, "display_name": name, "password": "Passw0rd-123",
-                    "email": format!("{name}@example.com"), "role": "StandardUser",
-                    "extension_number": number, "extension_password": "ext-pass-1", "voicemail_pin": "123456",
-                });
-                match client.post(format!("{base}/api/users")).bearer_auth(&token).json(&body).send().await {
-                    Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
-                        acked.lock().push((name, number));
-                        progress_tx.send_modify(|n| *n += 1);
-                    }
-                    Ok(r) => assert!(
-                        r.status() == reqwest::StatusCode::CONFLICT,
-                        "unexpected status {}",
-                        r.status()
-                    ),
-                    Err(_) => break, // the server died under us: outcome unknown
-                }
-                i += 1;
-            }
-        }));
-    }
-    // Kill once enough users were acknowledged (a count, not a duration).
-    progress
-        .wait_for(|n| *n >= 40)
-        .await
-        .expect("the clients report progress");
-    server.kill();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for c in clients {
-        // A failed assertion inside a client fails the test.
-        c.await.expect("a client task failed");
-    }
-    let acked = acked.lock().clone();
-    assert!(acked.len() >= 40, "made progress: {}", acked.len());
-
-    let mut server = start_server(&data, &[]).await;
-    let token = admin_in_tenant(&client, &server.base, false).await;
     let mut found: HashMap<String, String> = HashMap::new();
     let mut skip = 0;
     loop {
         let page: Value = client
             .get(format!(
-                "{}/api/users?orderby=name asc&skip={skip}&top=100",
-                server.base
+                "{base}/api/users?orderby=name asc&skip={skip}&top=100"
             ))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await
             .expect("list")
@@ -190,14 +142,102 @@ async fn users_acknowledged_by_32_concurrent_clients_survive_sigkill_without_dup
             break;
         }
     }
-    for (name, number) in &acked {
+    for (name, number) in acked {
         assert_eq!(
             found.get(name),
             Some(number),
-            "acknowledged user {name} survived with its number"
+            "round {round}: acknowledged user {name} survived with its number"
         );
     }
     let numbers: HashSet<_> = found.values().collect();
-    assert_eq!(numbers.len(), found.len(), "no duplicate extension numbers");
+    assert_eq!(
+        numbers.len(),
+        found.len(),
+        "round {round}: no duplicate extension numbers"
+    );
+    found.len()
+}
+
+/// kill -9 of a server under load from 32 clients whose user creations
+/// collide on extension numbers, repeated on the same data directory: after
+/// every restart, every user acknowledged in any round is there with its
+/// number, and no number is held twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn users_acknowledged_by_32_concurrent_clients_survive_sigkill_without_duplicate_numbers() {
+    use serde_json::json;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let mut server = start_server(&data, &[]).await;
+    let mut token = admin_in_tenant(&client, &server.base, true).await;
+    let mut acked_all: Vec<(String, String)> = Vec::new();
+    let rounds = crash_rounds();
+    for round in 0..rounds {
+        let acked = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<(String, String)>::new()));
+        let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
+        let progress_tx = std::sync::Arc::new(progress_tx);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut clients = Vec::new();
+        for c in 0..32u32 {
+            let (client, base, token, acked, stop, progress_tx) = (
+                client.clone(),
+                server.base.clone(),
+                token.clone(),
+                acked.clone(),
+                stop.clone(),
+                progress_tx.clone(),
+            );
+            clients.push(tokio::spawn(async move {
+                let mut i = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Numbers collide on purpose across clients: 409s must
+                    // keep them unique. Each round has its own 200 numbers,
+                    // so twenty rounds do not run out of free ones.
+                    let number = format!("{}", 1000 + round as u32 * 200 + (c * 7 + i * 13) % 200);
+                    let name = format!("r{round}u{c}x{i}");
+                    let body = json!({
+                        "name": name, "display_name": name, "password": "Passw0rd-123",
+                        "email": format!("{name}@example.com"), "role": "StandardUser",
+                        "extension_number": number, "extension_password": "ext-pass-1", "voicemail_pin": "123456",
+                    });
+                    match client.post(format!("{base}/api/users")).bearer_auth(&token).json(&body).send().await {
+                        Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
+                            acked.lock().push((name, number));
+                            progress_tx.send_modify(|n| *n += 1);
+                        }
+                        Ok(r) => assert!(
+                            r.status() == reqwest::StatusCode::CONFLICT,
+                            "unexpected status {}",
+                            r.status()
+                        ),
+                        Err(_) => break, // the server died under us: outcome unknown
+                    }
+                    i += 1;
+                }
+            }));
+        }
+        // Kill once enough users were acknowledged (a count, not a duration).
+        progress
+            .wait_for(|n| *n >= 40)
+            .await
+            .expect("the clients report progress");
+        server.kill();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for c in clients {
+            // A failed assertion inside a client fails the test.
+            c.await.expect("a client task failed");
+        }
+        acked_all.extend(acked.lock().iter().cloned());
+
+        server = start_server(&data, &[]).await;
+        token = admin_in_tenant(&client, &server.base, false).await;
+        let users = check_users(&client, &server.base, &token, &acked_all, round).await;
+        assert!(users >= acked_all.len());
+    }
+    assert!(
+        acked_all.len() >= 40 * rounds,
+        "made progress: {}",
+        acked_all.len()
+    );
     server.kill();
 }

@@ -1,12 +1,13 @@
 //! The offline log tools, run as the built binary: `log verify`,
-//! `log export`, `log import`, `log stats` and `replay`.
+//! `log export`, `log import`, `log stats`, `log reindex` and `replay`.
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use switchboard_events::domain::UserUpdated;
+use switchboard_events::segment::{locate_record, segment_name};
 use switchboard_events::{
-    AppendRequest, Event, EventLog, Fields, Id, LogConfig, Metadata, SledLog, Value,
+    AppendRequest, Event, EventLog, Fields, Id, LogConfig, Metadata, SegmentLog, Value,
 };
 
 fn switchboard(data: &Path, args: &[&str]) -> Output {
@@ -28,8 +29,8 @@ fn stderr(o: &Output) -> String {
 }
 
 /// Writes `n` events (in appends of 3) over 5 users in 2 tenants.
-async fn write_log(dir: &Path, n: u64) -> SledLog {
-    let log = SledLog::open(LogConfig::new(dir)).expect("opens");
+async fn write_log(dir: &Path, n: u64) -> SegmentLog {
+    let log = SegmentLog::open(LogConfig::new(dir)).expect("opens");
     let meta = Arc::new(Metadata::system("test"));
     let mut i = 0;
     while i < n {
@@ -57,10 +58,8 @@ async fn write_log(dir: &Path, n: u64) -> SledLog {
     log
 }
 
-fn record_key(offset: u64) -> Vec<u8> {
-    let mut k = vec![b'L'];
-    k.extend_from_slice(&offset.to_be_bytes());
-    k
+fn first_segment(data: &Path) -> std::path::PathBuf {
+    data.join("log/segments").join(segment_name(1))
 }
 
 fn head_hash_of(out: &str) -> String {
@@ -85,20 +84,11 @@ async fn verify_prints_count_and_head_hash_and_names_a_flipped_byte() {
     assert_eq!(head_hash_of(&stdout(&ok)).len(), 64);
 
     // Flip one byte in the middle of record 23.
-    {
-        let log = SledLog::open(LogConfig::new(&data)).expect("opens");
-        let tree = log.raw_tree();
-        let mut bytes = tree
-            .get(record_key(23))
-            .expect("get")
-            .expect("present")
-            .to_vec();
-        let mid = bytes.len() / 2;
-        bytes[mid] ^= 0x01;
-        tree.insert(record_key(23), bytes).expect("insert");
-        tree.flush().expect("flush");
-        log.close().await;
-    }
+    let path = first_segment(&data);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let span = locate_record(&bytes, 23).expect("record 23");
+    bytes[span.start + span.len() / 2] ^= 0x01;
+    std::fs::write(&path, &bytes).expect("write");
     let bad = switchboard(&data, &["log", "verify"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(
@@ -109,28 +99,93 @@ async fn verify_prints_count_and_head_hash_and_names_a_flipped_byte() {
 }
 
 #[tokio::test]
-async fn verify_names_a_record_removed_from_the_middle() {
+async fn verify_names_a_group_commit_removed_from_the_middle() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
     let log = write_log(&data, 40).await;
-    log.raw_tree().remove(record_key(17)).expect("remove");
-    log.raw_tree().flush().expect("flush");
     log.close().await;
     drop(log);
+    // Appends of 3: offsets 16..=18 are one frame. Cut it out.
+    let path = first_segment(&data);
+    let bytes = std::fs::read(&path).expect("read");
+    let start = locate_record(&bytes, 16).expect("16").start - 4 - 24;
+    let end = locate_record(&bytes, 18).expect("18").end;
+    let mut cut = bytes[..start].to_vec();
+    cut.extend_from_slice(&bytes[end..]);
+    std::fs::write(&path, &cut).expect("write");
     let bad = switchboard(&data, &["log", "verify"]);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(stderr(&bad).contains("offset 17"), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("offset 16"), "{}", stderr(&bad));
+}
+
+#[tokio::test]
+async fn verify_notes_a_torn_tail_and_the_next_start_cuts_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let log = write_log(&data, 9).await;
+    log.close().await;
+    drop(log);
+    let path = first_segment(&data);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let frame = locate_record(&bytes, 7).expect("7").start - 4 - 24;
+    let partial = bytes[frame..frame + 40].to_vec();
+    bytes.extend_from_slice(&partial);
+    std::fs::write(&path, &bytes).expect("write");
+    let o = switchboard(&data, &["log", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("9 records"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("torn write of 40 bytes"),
+        "{}",
+        stdout(&o)
+    );
+    let log = SegmentLog::open(LogConfig::new(&data)).expect("opens");
+    assert_eq!(log.head(), 9);
+    log.close().await;
+    drop(log);
+    let o = switchboard(&data, &["log", "verify"]);
+    assert!(!stdout(&o).contains("torn"), "{}", stdout(&o));
+}
+
+#[tokio::test]
+async fn reindex_rebuilds_a_lost_index() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let log = write_log(&data, 50).await;
+    log.close().await;
+    drop(log);
+    let head = head_hash_of(&stdout(&switchboard(&data, &["log", "verify"])));
+    // An index sled cannot open at all.
+    let index = data.join("log/index");
+    std::fs::remove_dir_all(&index).expect("rm");
+    std::fs::create_dir_all(&index).expect("mkdir");
+    std::fs::write(index.join("conf"), b"not a sled config").expect("write");
+    std::fs::write(index.join("db"), b"garbage").expect("write");
+    let o = switchboard(&data, &["log", "reindex"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("reindexed: 50 records"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(head_hash_of(&stdout(&o)), head);
+    let log = SegmentLog::open(LogConfig::new(&data)).expect("opens");
+    let stream = switchboard_events::StreamId::of("user", Id(3));
+    assert_eq!(log.stream_version(&stream).expect("v"), 10);
+    assert_eq!(log.read_stream(&stream, 1).count(), 10);
+    log.close().await;
 }
 
 #[tokio::test]
 async fn tools_refuse_clearly_while_another_process_holds_the_data_dir() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
-    let log = write_log(&data, 5).await; // stays open: we hold sled's lock
+    let log = write_log(&data, 5).await; // stays open: we hold the log's lock
     for args in [
         &["log", "verify"][..],
         &["log", "stats"],
         &["log", "export"],
+        &["log", "reindex"],
         &["replay", "--until-offset", "3", "--out"],
     ] {
         let mut args = args.to_vec();
@@ -249,6 +304,7 @@ async fn stats_count_types_and_tenants() {
     assert_eq!(v["by_tenant"]["1"], 6);
     assert_eq!(v["by_tenant"]["2"], 5);
     assert!(v["size_on_disk"].as_u64().expect("size") > 0);
+    assert_eq!(v["segments"], 1);
     assert!(v["first_at"].as_str().expect("first").ends_with('Z'));
     // Piped, so no progress bar is drawn.
     assert!(
@@ -263,28 +319,27 @@ async fn tampering_older_than_the_start_up_tail_check_is_caught_by_verify() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
     let log = write_log(&data, 60).await;
-    // Rewrite record 5 whole: new bytes with a recomputed, valid CRC, as a
-    // forger would. Only the hash chain can tell.
-    let forged = {
-        let tree = log.raw_tree();
-        let bytes = tree.get(record_key(5)).expect("get").expect("present");
-        let env = switchboard_events::codec::decode_record(&bytes).expect("decodes");
-        let mut line = switchboard_events::export::ExportLine::from_envelope(&env);
-        line.actor_name = "someone else".into();
-        let (forged, _) = line.reframe(&env.prev_hash).expect("re-frames");
-        forged
-    };
-    log.raw_tree()
-        .insert(record_key(5), forged)
-        .expect("insert");
-    log.raw_tree().flush().expect("flush");
     log.close().await;
     drop(log);
+    // Rewrite record 5 whole: new bytes with a recomputed, valid CRC, as a
+    // forger would (same length, so the frame around it still parses). Only
+    // the hash chain can tell.
+    let path = first_segment(&data);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let span = locate_record(&bytes, 5).expect("record 5");
+    let env = switchboard_events::codec::decode_record(&bytes[span.clone()]).expect("decodes");
+    let mut line = switchboard_events::export::ExportLine::from_envelope(&env);
+    assert_eq!(line.actor_name, "system");
+    line.actor_name = "forger".into();
+    let (forged, _) = line.reframe(&env.prev_hash).expect("re-frames");
+    assert_eq!(forged.len(), span.len());
+    bytes[span].copy_from_slice(&forged);
+    std::fs::write(&path, &bytes).expect("write");
 
     // Start-up checks only the last `tail_check` records: this log opens.
     let mut config = LogConfig::new(&data);
     config.tail_check = 10;
-    let reopened = SledLog::open(config).expect("the tail check does not reach offset 5");
+    let reopened = SegmentLog::open(config).expect("the tail check does not reach offset 5");
     reopened.close().await;
     drop(reopened);
     // `log verify` checks everything and names the forged record's successor,

@@ -114,6 +114,18 @@ pub fn encode_record(parts: &RecordParts<'_>) -> Result<(Vec<u8>, [u8; 32]), Rec
 
 /// Checks the CRC and framing without decoding the body; returns the hash.
 pub fn check_record(bytes: &[u8]) -> Result<[u8; 32], RecordError> {
+    check_crc(bytes)?;
+    Ok(hash_record(bytes))
+}
+
+/// The record's hash (what the next record's `prev_hash` must be).
+pub fn hash_record(bytes: &[u8]) -> [u8; 32] {
+    *blake3::hash(bytes).as_bytes()
+}
+
+/// Checks the CRC and framing only (no blake3): the cheap check every read
+/// does. The hash chain is checked by `log verify` and the tail check.
+pub fn check_crc(bytes: &[u8]) -> Result<(), RecordError> {
     if bytes.len() < 1 + 32 + 4 {
         return Err(RecordError::Truncated(bytes.len()));
     }
@@ -126,7 +138,7 @@ pub fn check_record(bytes: &[u8]) -> Result<[u8; 32], RecordError> {
     if data[0] != RECORD_FORMAT {
         return Err(RecordError::Format(data[0]));
     }
-    Ok(*blake3::hash(bytes).as_bytes())
+    Ok(())
 }
 
 /// Decodes a record into an envelope, checking its CRC and computing its hash.
@@ -137,38 +149,105 @@ pub fn decode_record(bytes: &[u8]) -> Result<Envelope, RecordError> {
 
 /// Decodes a record whose CRC was already checked, with its known hash.
 pub fn decode_checked(bytes: &[u8], hash: [u8; 32]) -> Result<Envelope, RecordError> {
-    let data = &bytes[..bytes.len() - 4];
-    let body_bytes = &data[1..data.len() - 32];
-    let mut prev_hash = [0u8; 32];
-    prev_hash.copy_from_slice(&data[data.len() - 32..]);
-    let (body, rest): (RecordBody<'_>, &[u8]) =
-        postcard::take_from_bytes(body_bytes).map_err(|e| RecordError::Body(e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(RecordError::Body(format!("{} trailing bytes", rest.len())));
-    }
-    let stream = StreamId::parse(body.stream).map_err(|e| RecordError::Body(e.to_string()))?;
-    let recorded_at =
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(body.recorded_at_us) * 1000)
-            .map_err(|e| RecordError::Body(e.to_string()))?;
-    Ok(Envelope {
-        offset: body.offset,
-        stream,
-        stream_version: body.stream_version,
-        tenant: Id(body.tenant),
-        event_type: body.event_type.to_owned(),
-        schema_version: body.schema_version,
-        recorded_at,
-        metadata: Metadata {
-            actor_id: body.actor_id.map(Id),
-            actor_name: body.actor_name.to_owned(),
-            request_id: body.request_id.map(str::to_owned),
+    RecordView::parse(bytes)?.to_envelope(hash)
+}
+
+/// A record decoded in place: every field borrows from the record bytes, so
+/// reading one costs no allocation. The replay, recovery and index paths
+/// use it; [`RecordView::to_envelope`] makes the owned [`Envelope`].
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
+    /// Global offset.
+    pub offset: u64,
+    /// Stream name (not yet checked; [`RecordView::to_envelope`] checks it).
+    pub stream: &'a str,
+    /// Version within the stream.
+    pub stream_version: u64,
+    /// Tenant id.
+    pub tenant: u64,
+    /// Event type name.
+    pub event_type: &'a str,
+    /// Payload schema version.
+    pub schema_version: u16,
+    /// Recorded time in microseconds since the Unix epoch.
+    pub recorded_at_us: i64,
+    /// Acting user id.
+    pub actor_id: Option<u64>,
+    /// Acting user name.
+    pub actor_name: &'a str,
+    /// Request id.
+    pub request_id: Option<&'a str>,
+    /// Client address.
+    pub source_ip: Option<IpAddr>,
+    /// Dialect or tool.
+    pub via: &'a str,
+    /// The postcard payload.
+    pub payload: &'a [u8],
+    /// The previous record's hash.
+    pub prev_hash: &'a [u8; 32],
+}
+
+impl<'a> RecordView<'a> {
+    /// Parses a record's fields in place. Does not check the CRC: call
+    /// [`check_crc`] or [`check_record`] first.
+    pub fn parse(bytes: &'a [u8]) -> Result<RecordView<'a>, RecordError> {
+        if bytes.len() < 1 + 32 + 4 {
+            return Err(RecordError::Truncated(bytes.len()));
+        }
+        let data = &bytes[..bytes.len() - 4];
+        let body_bytes = &data[1..data.len() - 32];
+        let prev_hash: &[u8; 32] = data[data.len() - 32..]
+            .try_into()
+            .map_err(|_| RecordError::Truncated(bytes.len()))?;
+        let (body, rest): (RecordBody<'a>, &[u8]) =
+            postcard::take_from_bytes(body_bytes).map_err(|e| RecordError::Body(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(RecordError::Body(format!("{} trailing bytes", rest.len())));
+        }
+        Ok(RecordView {
+            offset: body.offset,
+            stream: body.stream,
+            stream_version: body.stream_version,
+            tenant: body.tenant,
+            event_type: body.event_type,
+            schema_version: body.schema_version,
+            recorded_at_us: body.recorded_at_us,
+            actor_id: body.actor_id,
+            actor_name: body.actor_name,
+            request_id: body.request_id,
             source_ip: body.source_ip,
-            via: body.via.to_owned(),
-        },
-        payload: body.payload.to_vec(),
-        prev_hash,
-        hash,
-    })
+            via: body.via,
+            payload: body.payload,
+            prev_hash,
+        })
+    }
+
+    /// The owned envelope, given this record's hash.
+    pub fn to_envelope(&self, hash: [u8; 32]) -> Result<Envelope, RecordError> {
+        let stream = StreamId::parse(self.stream).map_err(|e| RecordError::Body(e.to_string()))?;
+        let recorded_at =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.recorded_at_us) * 1000)
+                .map_err(|e| RecordError::Body(e.to_string()))?;
+        Ok(Envelope {
+            offset: self.offset,
+            stream,
+            stream_version: self.stream_version,
+            tenant: Id(self.tenant),
+            event_type: self.event_type.to_owned(),
+            schema_version: self.schema_version,
+            recorded_at,
+            metadata: Metadata {
+                actor_id: self.actor_id.map(Id),
+                actor_name: self.actor_name.to_owned(),
+                request_id: self.request_id.map(str::to_owned),
+                source_ip: self.source_ip,
+                via: self.via.to_owned(),
+            },
+            payload: self.payload.to_vec(),
+            prev_hash: *self.prev_hash,
+            hash,
+        })
+    }
 }
 
 /// Microseconds since the Unix epoch.

@@ -12,7 +12,8 @@
 use crate::codec::{self, RecordParts, GENESIS_HASH};
 use crate::envelope::{Envelope, Metadata};
 use crate::ids::{Id, StreamId};
-use crate::sled_log::{log_key, stream_key};
+use crate::layout::LogDirs;
+use crate::segment_log::LogConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -140,7 +141,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Parses lower- or upper-case hex.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -260,47 +261,56 @@ where
 }
 
 /// Writes checked records (from [`check_lines`]) into a fresh data
-/// directory: the records and the stream index, in one sled batch per
-/// 10,000 records, then one flush. Refuses a directory that already holds
-/// records. The caller reopens it with [`crate::SledLog::open`] afterwards.
+/// directory's segments, one frame per original group commit, then builds
+/// the index from them (which verifies the chain again). Refuses a
+/// directory that already holds a log.
 pub fn write_fresh(
     path: &Path,
     records: Vec<FramedRecord>,
-    mut progress: impl FnMut(u64),
+    progress: impl Fn(u64) + Send + Sync + 'static,
 ) -> Result<ImportReport, ImportError> {
-    let storage = |e: sled::Error| ImportError::Storage(e.to_string());
-    let db = sled::Config::new().path(path).open().map_err(storage)?;
-    let tree = db.open_tree("log").map_err(storage)?;
-    if let Some(last) = tree
-        .range(log_key(0)..=log_key(u64::MAX))
-        .next_back()
-        .transpose()
-        .map_err(storage)?
-    {
-        let n = last
-            .0
-            .get(1..9)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map_or(0, u64::from_be_bytes);
-        return Err(ImportError::NotEmpty(n));
+    let dirs = LogDirs::of(path);
+    if crate::wave1::is_wave1(path) {
+        return Err(ImportError::NotEmpty(0));
     }
-    let mut head_hash = GENESIS_HASH;
-    let count = records.len() as u64;
-    let mut batch = sled::Batch::default();
-    let mut in_batch = 0;
-    for (offset, stream, version, bytes) in records {
-        head_hash = *blake3::hash(&bytes).as_bytes();
-        batch.insert(&log_key(offset)[..], bytes);
-        batch.insert(stream_key(&stream, version), &offset.to_be_bytes()[..]);
-        in_batch += 1;
-        if in_batch == 10_000 {
-            tree.apply_batch(std::mem::take(&mut batch))
-                .map_err(storage)?;
-            in_batch = 0;
+    let mut config = LogConfig::new(path);
+    config.progress = crate::progress::Progress::to(move |e| {
+        if let crate::progress::ProgressEvent::Advance(n) = e {
+            progress(n);
         }
-        progress(offset);
+    });
+    if dirs.exists() {
+        let present = crate::raw::RawLog::open(path)
+            .and_then(|l| {
+                l.last_offset()
+                    .map_err(|e| crate::segment_log::OpenError::storage(path, e))
+            })
+            .map_err(|e| ImportError::Storage(e.to_string()))?;
+        if present > 0 {
+            return Err(ImportError::NotEmpty(present));
+        }
+        // An empty log (opened once, never written): start over.
+        std::fs::remove_dir_all(&dirs.root).map_err(|e| ImportError::Storage(e.to_string()))?;
     }
-    tree.apply_batch(batch).map_err(storage)?;
-    db.flush().map_err(storage)?;
+    dirs.create()
+        .map_err(|e| ImportError::Storage(e.to_string()))?;
+    let lock = crate::layout::LogLock::acquire(&dirs.root).map_err(|e| {
+        ImportError::Storage(format!("the data directory {} is {e}", path.display()))
+    })?;
+    let (count, head_hash) = crate::migrate::write_records(
+        &dirs,
+        &config,
+        records.into_iter().map(|(_, _, _, bytes)| Ok(bytes)),
+        &config.progress,
+    )
+    .map_err(ImportError::Storage)?;
+    drop(lock);
+    let (indexed, indexed_hash) =
+        crate::SegmentLog::reindex(&config).map_err(|e| ImportError::Storage(e.to_string()))?;
+    if (indexed, indexed_hash) != (count, head_hash) {
+        return Err(ImportError::Storage(
+            "the imported log does not verify to the export's head".into(),
+        ));
+    }
     Ok(ImportReport { count, head_hash })
 }

@@ -2,7 +2,8 @@
 //!
 //! Everything switchboard knows is an event in this log. This crate holds
 //! the domain event types, the envelope around them, the on-disk codec, and
-//! the durable log itself (sled, behind the [`EventLog`] trait).
+//! the durable log itself (append-only segment files with a sled index,
+//! behind the [`EventLog`] trait).
 //!
 //! # Layout
 //! - [`ids`]: resource ids, tenant ids, stream names.
@@ -10,30 +11,52 @@
 //! - [`domain`]: the domain events, one file per family, and the [`Event`] enum.
 //! - [`upcast`]: old payload versions → today's types.
 //! - [`envelope`]: offset, stream, tenant, type, time, actor... around a payload.
-//! - [`codec`]: record framing, CRC and the hash chain.
+//! - [`codec`]: record format, CRC and the hash chain; borrowed record views.
+//! - [`frame`]: a group commit's records as one frame (reusable by any backend).
 //! - [`log`]: the [`EventLog`] trait, expectations and errors.
-//! - [`sled_log`]: the sled implementation with group commit.
+//! - [`segment_log`]: the log: group commit writer, readers, subscriptions.
+//! - [`layout`]: where the log lives in a data directory; its lock.
+//! - [`segment`]: segment files, the segment writer and the sequential reader.
+//! - [`files`]: the file layer under the writer (injectable for tests).
+//! - [`index`]: the sled indexes (stream versions, frame pointers).
+//! - [`recovery`]: opening: torn tails, corruption, index catch-up, tail check.
+//! - [`migrate`]: the one-time migration of a wave-1 data directory.
+//! - [`wave1`]: reading wave-1 data directories (records inside sled).
+//! - [`progress`]: progress reports of long operations.
 //! - [`verify`]: full-log verification (CRC, density, hash chain).
 //! - [`raw`]: writer-less access for the offline tools.
 //! - [`export`]: JSON Lines export and chain-checked import.
+//! - [`conformance`]: the test suite every [`EventLog`] backend must pass.
 
 pub mod codec;
+pub mod conformance;
 pub mod domain;
 pub mod envelope;
 pub mod export;
+pub mod files;
+pub mod frame;
 pub mod ids;
+pub mod index;
+pub mod layout;
 pub mod log;
+pub mod migrate;
+pub mod progress;
 pub mod raw;
-pub mod sled_log;
+mod recovery;
+pub mod segment;
+pub mod segment_log;
 pub mod upcast;
 pub mod value;
 pub mod verify;
+pub mod wave1;
 
 pub use domain::{CodecError, Event};
 pub use envelope::{Envelope, Metadata, NewEvent};
 pub use ids::{Id, StreamId, TenantId, SYSTEM_TENANT};
-pub use log::{AppendError, AppendRequest, Appended, EventLog, Expected, LogError};
-pub use sled_log::{Durability, LogConfig, OpenError, SledLog};
+pub use log::{
+    AppendError, AppendRequest, Appended, CommitObserver, CommitStats, EventLog, Expected, LogError,
+};
+pub use segment_log::{Durability, LogConfig, OpenError, SegmentLog, SledLog};
 pub use value::{Fields, Value};
 
 impl Event {

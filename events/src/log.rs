@@ -122,3 +122,25 @@ pub trait EventLog: Send + Sync + 'static {
     /// Whether appends are currently accepted.
     fn is_writable(&self) -> bool;
 }
+
+/// One group commit, as the writer saw it (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CommitStats {
+    /// Appends acknowledged by the commit.
+    pub appends: usize,
+    /// Events they held.
+    pub events: usize,
+    /// Time spent making the commit durable (the fsync; zero with
+    /// `Durability::Os`).
+    pub fsync: std::time::Duration,
+    /// The head offset after the commit.
+    pub head: u64,
+}
+
+/// Told about every successful group commit, on the writer's thread:
+/// must be cheap and never block (record a number and return). The log's
+/// only hook for observation, so the log needs no metrics library.
+pub trait CommitObserver: Send + Sync {
+    /// A group commit is durable and acknowledged.
+    fn committed(&self, stats: &CommitStats);
+}

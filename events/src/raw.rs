@@ -1,101 +1,108 @@
 //! Direct, writer-less access to a data directory's log for the offline
 //! tools (`switchboard log verify|export|stats`, `replay`).
 //!
-//! Unlike [`crate::SledLog::open`] this does not run the tail check (a
-//! damaged log must still be inspectable so `verify` can name the first bad
-//! offset) and starts no writer. sled takes an exclusive file lock on the
-//! directory, so while a server runs these tools are refused with
-//! [`OpenError::Locked`]; they never read a half-written state.
+//! Unlike [`crate::SegmentLog::open`] this changes nothing on disk: no
+//! recovery, no torn tail cut, no index update, no tail check (a damaged log
+//! must stay inspectable so `verify` can name the first bad offset). It
+//! reads the segments front to back. It takes the log's lock, so while a
+//! server runs these tools are refused with [`OpenError::Locked`]; they
+//! never read a state that is changing under them. A wave-1 data directory
+//! that was not migrated yet is read from its sled files.
 
 use crate::codec;
 use crate::envelope::Envelope;
+use crate::frame;
+use crate::layout::{LogDirs, LogLock};
 use crate::log::LogError;
-use crate::sled_log::{log_key, OpenError};
+use crate::segment::{
+    list_segments, read_full_at, segment_name, Cursor, Handles, Next, SegPos, SEGMENT_HEADER_LEN,
+};
+use crate::segment_log::OpenError;
+use crate::wave1::{self, Wave1Log};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+enum Source {
+    Segments {
+        handles: Arc<Handles>,
+        segments: Vec<u64>,
+        _lock: LogLock,
+    },
+    Wave1(Wave1Log),
+}
+
+/// Raw records `(offset, bytes)` in offset order.
+pub type RawRecords<'a> = Box<dyn Iterator<Item = Result<(u64, Vec<u8>), LogError>> + Send + 'a>;
 
 /// A data directory's log, opened for reading by a tool.
 pub struct RawLog {
-    db: sled::Db,
-    tree: sled::Tree,
-    path: PathBuf,
+    source: Source,
+    dirs: LogDirs,
 }
 
-/// Maps a sled open error, naming a held lock plainly.
-pub(crate) fn open_error(path: &Path, e: sled::Error) -> OpenError {
-    let reason = e.to_string();
-    if reason.contains("could not acquire lock") || reason.contains("WouldBlock") {
-        OpenError::Locked {
-            path: path.to_path_buf(),
-        }
-    } else {
-        OpenError::Storage {
-            path: path.to_path_buf(),
-            reason,
-        }
-    }
-}
-
-/// Opens a sled database, waiting briefly for a lock held by a log that was
-/// just closed in this process: sled's background flusher keeps the
-/// database (and its file lock) for up to one flush interval after the last
-/// handle is dropped. A lock still held after that is another process's.
-pub(crate) fn open_db(config: &sled::Config, path: &Path) -> Result<sled::Db, OpenError> {
-    const ATTEMPTS: u32 = 20;
-    let mut attempt = 0;
-    loop {
-        match config.open().map_err(|e| open_error(path, e)) {
-            Err(OpenError::Locked { .. }) if attempt + 1 < ATTEMPTS => {
-                attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            other => return other,
-        }
-    }
+/// A torn write at the tail: bytes the writer had not finished when it
+/// stopped. The next open cuts them; nothing there was acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TornTail {
+    /// The offset the torn frame would have started with.
+    pub offset: u64,
+    /// Bytes in it.
+    pub bytes: u64,
 }
 
 impl RawLog {
     /// Opens an existing data directory (refuses a missing one rather than
     /// creating an empty log).
     pub fn open(path: &Path) -> Result<RawLog, OpenError> {
-        if !path.join("conf").exists() && !path.join("db").exists() {
-            return Err(OpenError::Storage {
-                path: path.to_path_buf(),
-                reason: "no event log here (the directory is missing or was never used)".into(),
+        let dirs = LogDirs::of(path);
+        if dirs.exists() {
+            let lock = LogLock::acquire(&dirs.root).map_err(|e| OpenError::from_lock(path, e))?;
+            let segments =
+                list_segments(&dirs.segments).map_err(|e| OpenError::storage(path, e))?;
+            return Ok(RawLog {
+                source: Source::Segments {
+                    handles: Arc::new(Handles::new(dirs.segments.clone())),
+                    segments,
+                    _lock: lock,
+                },
+                dirs,
             });
         }
-        let db = open_db(&sled::Config::new().path(path), path)?;
-        let tree = db.open_tree("log").map_err(|e| open_error(path, e))?;
-        Ok(RawLog {
-            db,
-            tree,
+        if wave1::is_wave1(path) {
+            return Ok(RawLog {
+                source: Source::Wave1(Wave1Log::open(path)?),
+                dirs,
+            });
+        }
+        Err(OpenError::Storage {
             path: path.to_path_buf(),
+            reason: "no event log here (the directory is missing or was never used)".into(),
         })
     }
 
-    /// The directory.
+    /// The data directory.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.dirs.data_dir
     }
 
-    /// Raw records from `from` on: `(key offset, bytes)`.
-    pub fn records(
-        &self,
-        from: u64,
-    ) -> impl Iterator<Item = Result<(u64, sled::IVec), LogError>> + Send + '_ {
-        self.tree
-            .range(log_key(from.max(1))..=log_key(u64::MAX))
-            .map(|item| {
-                let (k, v) = item.map_err(|e| LogError::Storage(e.to_string()))?;
-                let offset = k
-                    .get(1..9)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| LogError::Corrupt {
-                        offset: 0,
-                        reason: "malformed log key".into(),
-                    })?;
-                Ok((offset, v))
-            })
+    /// Raw records from `from` on: `(offset, bytes)`, CRC-checked per
+    /// frame. Ends quietly at a torn tail (see [`RawLog::torn_tail`]); any
+    /// other damage is an error naming its offset.
+    pub fn records(&self, from: u64) -> RawRecords<'_> {
+        match &self.source {
+            Source::Wave1(w) => Box::new(w.records(from)),
+            Source::Segments {
+                handles, segments, ..
+            } => Box::new(SegmentRecords {
+                handles: handles.clone(),
+                segments: segments.clone(),
+                cursor: None,
+                from: from.max(1),
+                buf: VecDeque::new(),
+                done: false,
+            }),
+        }
     }
 
     /// Decoded envelopes from `from` on, checking CRCs and density (not the
@@ -121,20 +128,232 @@ impl RawLog {
         })
     }
 
-    /// The highest offset present (0 for an empty log).
+    /// The last complete record's offset (0 for an empty log), from the
+    /// frame headers of the last segment.
     pub fn last_offset(&self) -> Result<u64, LogError> {
-        match self.tree.range(log_key(0)..=log_key(u64::MAX)).next_back() {
-            Some(Ok((k, _))) => Ok(k
-                .get(1..9)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, u64::from_be_bytes)),
-            Some(Err(e)) => Err(LogError::Storage(e.to_string())),
-            None => Ok(0),
+        let Source::Segments {
+            handles, segments, ..
+        } = &self.source
+        else {
+            if let Source::Wave1(w) = &self.source {
+                return w.last_offset();
+            }
+            return Ok(0);
+        };
+        let Some(&last) = segments.last() else {
+            return Ok(0);
+        };
+        let file = handles
+            .get(last)
+            .map_err(|e| LogError::Storage(e.to_string()))?
+            .ok_or_else(|| LogError::Storage(format!("{} vanished", segment_name(last))))?;
+        let mut pos = SEGMENT_HEADER_LEN;
+        let mut head = last - 1;
+        let mut h = [0u8; frame::FRAME_HEADER_LEN];
+        loop {
+            let n =
+                read_full_at(&file, &mut h, pos).map_err(|e| LogError::Storage(e.to_string()))?;
+            match frame::parse_header(&h[..n]) {
+                Ok(header) if header.first_offset == head + 1 => {
+                    head = header.last_offset();
+                    pos += header.frame_len() as u64;
+                }
+                _ => return Ok(head),
+            }
         }
     }
 
-    /// Bytes the sled files occupy.
+    /// A torn write at the tail of the last segment, if there is one.
+    pub fn torn_tail(&self) -> Result<Option<TornTail>, LogError> {
+        let Source::Segments {
+            handles, segments, ..
+        } = &self.source
+        else {
+            return Ok(None);
+        };
+        let Some(&last) = segments.last() else {
+            return Ok(None);
+        };
+        let storage = |e: std::io::Error| LogError::Storage(e.to_string());
+        let mut cursor = Cursor::new(
+            handles.clone(),
+            SegPos {
+                segment: last,
+                pos: SEGMENT_HEADER_LEN,
+            },
+            last,
+            1 << 20,
+        )
+        .map_err(storage)?;
+        loop {
+            match cursor.next(u64::MAX).map_err(storage)? {
+                Next::Frame(..) => {}
+                Next::End => return Ok(None),
+                Next::Bad { at, offset, .. } => {
+                    let len = std::fs::metadata(self.dirs.segments.join(segment_name(at.segment)))
+                        .map_err(storage)?
+                        .len();
+                    return Ok(Some(TornTail {
+                        offset,
+                        bytes: len.saturating_sub(at.pos),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Bytes the log occupies (segments and index).
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        dir_size(&self.dirs.root)
+    }
+
+    /// The segment files, oldest first.
+    pub fn segment_paths(&self) -> Vec<PathBuf> {
+        match &self.source {
+            Source::Segments { segments, .. } => segments
+                .iter()
+                .map(|s| self.dirs.segments.join(segment_name(*s)))
+                .collect(),
+            Source::Wave1(_) => Vec::new(),
+        }
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+struct SegmentRecords {
+    handles: Arc<Handles>,
+    segments: Vec<u64>,
+    cursor: Option<Cursor>,
+    from: u64,
+    buf: VecDeque<(u64, Vec<u8>)>,
+    done: bool,
+}
+
+impl Iterator for SegmentRecords {
+    type Item = Result<(u64, Vec<u8>), LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.buf.pop_front() {
+                return Some(Ok(r));
+            }
+            if self.done {
+                return None;
+            }
+            if self.cursor.is_none() {
+                // Start at the segment holding `from` (the last one named ≤ it).
+                let Some(&segment) = self
+                    .segments
+                    .iter()
+                    .rev()
+                    .find(|s| **s <= self.from)
+                    .or(self.segments.first())
+                else {
+                    self.done = true;
+                    return None;
+                };
+                let file = match self.handles.get(segment) {
+                    Ok(Some(f)) => f,
+                    Ok(None) => {
+                        self.done = true;
+                        return Some(Err(LogError::Storage(format!(
+                            "{} vanished",
+                            segment_name(segment)
+                        ))));
+                    }
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(LogError::Storage(e.to_string())));
+                    }
+                };
+                let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
+                let n = read_full_at(&file, &mut h, 0).unwrap_or(0);
+                if let Err(reason) = crate::segment::check_segment_header(&h[..n], segment) {
+                    self.done = true;
+                    return Some(Err(LogError::Corrupt {
+                        offset: segment,
+                        reason,
+                    }));
+                }
+                match Cursor::new(
+                    self.handles.clone(),
+                    SegPos {
+                        segment,
+                        pos: SEGMENT_HEADER_LEN,
+                    },
+                    segment,
+                    1 << 20,
+                ) {
+                    Ok(c) => self.cursor = Some(c),
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(LogError::Storage(e.to_string())));
+                    }
+                }
+            }
+            let cursor = self.cursor.as_mut()?;
+            match cursor.next(u64::MAX) {
+                Ok(Next::Frame(f, _)) => {
+                    if let Err(e) = crate::segment_log::raw_frame(&f, self.from, &mut self.buf) {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+                Ok(Next::End) => {
+                    self.done = true;
+                    // Segments the cursor never reached mean missing records.
+                    let at = cursor.position().segment;
+                    if let Some(s) = self.segments.iter().find(|s| **s > at) {
+                        return Some(Err(LogError::Corrupt {
+                            offset: cursor.next_offset(),
+                            reason: format!(
+                                "record missing (segment {} follows)",
+                                segment_name(*s)
+                            ),
+                        }));
+                    }
+                }
+                Ok(Next::Bad { at, offset, error }) => {
+                    self.done = true;
+                    let last = self.segments.last().copied().unwrap_or(0);
+                    let torn = at.segment == last && !frame_follows(&self.handles, at);
+                    if !torn {
+                        return Some(Err(LogError::Corrupt {
+                            offset,
+                            reason: error.to_string(),
+                        }));
+                    }
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(LogError::Storage(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// Whether a complete frame follows `at` in its segment (then the bad bytes
+/// at `at` are damage, not a torn write).
+fn frame_follows(handles: &Handles, at: SegPos) -> bool {
+    match handles.get(at.segment) {
+        Ok(Some(file)) => !matches!(
+            crate::segment::complete_frame_after(&file, at.pos + 1),
+            Ok(None)
+        ),
+        _ => true,
     }
 }

@@ -40,8 +40,16 @@ impl SecretHasher {
     }
 
     /// Checks a secret against a stored PHC string (blocking). A malformed
-    /// stored hash never matches.
+    /// stored hash never matches. Besides the service's own argon2id, hashes
+    /// a bulk import brought along verify too: argon2 with their own
+    /// parameters (bounded at import, see
+    /// [`check_phc`](crate::commands::user_input::check_phc)) and bcrypt.
     pub fn verify(&self, hash: &str, secret: &str) -> bool {
+        if hash.starts_with("$2") {
+            // bcrypt compares in constant time; a malformed hash is an error,
+            // so a non-match.
+            return bcrypt::verify(secret.as_bytes(), hash).unwrap_or(false);
+        }
         match PasswordHash::new(hash) {
             Ok(parsed) => self
                 .argon()
@@ -81,5 +89,18 @@ mod tests {
         assert!(h.verify(&hash, "s3cret-pass"));
         assert!(!h.verify(&hash, "other"));
         assert!(!h.verify("not a hash", "s3cret-pass"));
+    }
+
+    #[test]
+    fn imported_bcrypt_and_other_argon2_hashes_verify_their_secret_only() {
+        let h = SecretHasher::new(1024, 1).expect("params");
+        let bcrypt = bcrypt::hash("migrated-pass", 4).expect("bcrypt");
+        assert!(h.verify(&bcrypt, "migrated-pass"));
+        assert!(!h.verify(&bcrypt, "migrated-pasS"));
+        let other = SecretHasher::new(2048, 2).expect("params");
+        let argon = other.hash("migrated-pass").expect("argon2");
+        assert!(h.verify(&argon, "migrated-pass"));
+        assert!(!h.verify(&argon, "other"));
+        assert!(!h.verify("$2b$04$garbage", "migrated-pass"));
     }
 }

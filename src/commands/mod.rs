@@ -36,6 +36,8 @@ pub mod sessions;
 pub mod tenants;
 #[cfg(test)]
 pub mod testing;
+pub mod user_import;
+pub mod user_input;
 pub mod users;
 
 use crate::auth::roles::Authority;

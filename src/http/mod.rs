@@ -9,11 +9,14 @@
 pub mod access;
 pub mod as_of;
 pub mod cors;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod forwarded;
 pub mod health;
 pub mod list;
+pub mod metrics;
+pub mod openapi;
 pub mod portsip;
 pub mod render_cache;
 pub mod routes;
@@ -90,6 +93,8 @@ pub struct Shared {
     pub admission: Arc<tokio::sync::Semaphore>,
     /// The open change streams of each user (capped per user).
     pub streams: Arc<portsip::events::Streams>,
+    /// What `/metrics` shows.
+    pub metrics: crate::metrics::SharedMetrics,
 }
 
 impl AppState {
@@ -128,7 +133,8 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track));
     // Outermost, so preflights are answered before routing (which would say
     // 405) and every answer, errors included, carries the CORS headers.
     // `app::start` has refused an invalid CORS setting already.

@@ -142,6 +142,8 @@ struct Route {
     /// The path relative to the dialect's prefix (what its router matches).
     relative: &'static str,
     handler: MethodRouter<AppState>,
+    /// Whether `request_deadline_ms` applies (see [`Routes::without_deadline`]).
+    deadline: bool,
 }
 
 /// A dialect's routes, declared one by one with their access and effect.
@@ -196,7 +198,18 @@ impl Routes {
             },
             relative,
             handler: axum::routing::on(filter, handler),
+            deadline: true,
         });
+        self
+    }
+
+    /// Exempts the route declared last from `request_deadline_ms`: for a
+    /// request whose work grows with its body (a bulk import, bounded by
+    /// its own size limit), where cutting it off half-way helps nobody.
+    pub fn without_deadline(mut self) -> Routes {
+        if let Some(last) = self.routes.last_mut() {
+            last.deadline = false;
+        }
         self
     }
 
@@ -264,14 +277,22 @@ impl Routes {
     /// route behind the guard of its own declaration.
     fn into_router(self, state: &AppState) -> Router<AppState> {
         self.routes.into_iter().fold(Router::new(), |router, r| {
-            let handler = r.handler.layer(middleware::from_fn_with_state(
-                Guard {
-                    state: state.clone(),
-                    dialect: r.spec.dialect,
-                    access: r.spec.access,
-                },
-                guard,
-            ));
+            let handler = r
+                .handler
+                .layer(middleware::from_fn_with_state(
+                    Guard {
+                        state: state.clone(),
+                        dialect: r.spec.dialect,
+                        access: r.spec.access,
+                        deadline: r.deadline,
+                    },
+                    guard,
+                ))
+                // Outside the guard, so refusals are labelled with the route too.
+                .layer(middleware::from_fn_with_state(
+                    Arc::<str>::from(r.spec.path.as_str()),
+                    super::metrics::record_template,
+                ));
             router.route(r.relative, handler)
         })
     }
@@ -283,7 +304,22 @@ fn all() -> Vec<Routes> {
     vec![
         Routes::new(Dialect::Service)
             .get("/healthz", Access::Public, health::healthz)
-            .get("/readyz", Access::Public, health::readyz),
+            .get("/readyz", Access::Public, health::readyz)
+            // Its own bearer token (metrics_token), not a user's: see http::metrics.
+            .get("/metrics", Access::Public, super::metrics::behind_token)
+            .get("/openapi.json", Access::Public, super::openapi::serve)
+            .get("/docs", Access::Public, super::docs::page)
+            .get(
+                "/docs/swagger-ui-bundle.js",
+                Access::Public,
+                super::docs::bundle,
+            )
+            .get("/docs/swagger-ui.css", Access::Public, super::docs::css)
+            .get(
+                "/docs/favicon-32x32.png",
+                Access::Public,
+                super::docs::favicon,
+            ),
         portsip::routes(),
         vendors::voipappz::routes(),
         vendors::user_extensions::routes(),
@@ -394,6 +430,7 @@ struct Guard {
     state: AppState,
     dialect: Dialect,
     access: Access,
+    deadline: bool,
 }
 
 /// Whether `caller` has `access` (everything but [`Access::Public`]).
@@ -435,7 +472,10 @@ async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
             }
         }
     };
-    let deadline = Duration::from_millis(g.state.config.request_deadline_ms);
+    let deadline = match g.deadline {
+        true => Duration::from_millis(g.state.config.request_deadline_ms),
+        false => Duration::ZERO,
+    };
     let dialect = g.dialect;
     let run = authorize_and_run(g, req, next);
     if deadline.is_zero() {
@@ -510,6 +550,14 @@ mod tests {
             [
                 "GET /healthz",
                 "GET /readyz",
+                // Checks its own bearer token (metrics_token); 404 without one.
+                "GET /metrics",
+                // What is served (every route, no data), and its page.
+                "GET /openapi.json",
+                "GET /docs",
+                "GET /docs/swagger-ui-bundle.js",
+                "GET /docs/swagger-ui.css",
+                "GET /docs/favicon-32x32.png",
                 "POST /api/auth/sign_in",
                 "POST /api/login",
                 "POST /api/auth/refresh_token",

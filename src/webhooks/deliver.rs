@@ -73,6 +73,8 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// Counts attempts recorded (and saved) across all subscriptions.
     pub recorded: watch::Sender<u64>,
+    /// Attempts by outcome, for `/metrics`.
+    pub metrics: crate::metrics::SharedMetrics,
 }
 
 /// A running worker's handles.
@@ -273,6 +275,9 @@ async fn deliver(
             }
             Err(f) => (Outcome::Failed, f.status, Some(f.error.clone())),
         };
+        shared
+            .metrics
+            .webhook_delivery(kind.name(), outcome.as_str());
         {
             let mut s = state.lock();
             s.record(Attempt {

@@ -101,6 +101,7 @@ impl Webhooks {
         log: Arc<dyn EventLog>,
         clock: SharedClock,
         shutdown: watch::Receiver<bool>,
+        metrics: crate::metrics::SharedMetrics,
     ) -> Result<Arc<Webhooks>, SetupError> {
         let key =
             crate::keyfile::load(config.webhook_secret.as_deref(), &config.data_dir, KEY_FILE)?;
@@ -136,6 +137,7 @@ impl Webhooks {
                 allow_private: config.webhook_allow_private_targets,
                 shutdown,
                 recorded: watch::channel(0).0,
+                metrics,
             }),
             workers: Mutex::new(HashMap::new()),
             known: Mutex::new(HashMap::new()),

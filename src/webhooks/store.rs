@@ -36,6 +36,17 @@ pub enum Outcome {
     DeadLetter,
 }
 
+impl Outcome {
+    /// The name the API and `/metrics` show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "DELIVERED",
+            Outcome::Failed => "FAILED",
+            Outcome::DeadLetter => "DEAD_LETTER",
+        }
+    }
+}
+
 /// One delivery attempt, as `GET /api/webhooks/{kind}/deliveries` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {

@@ -278,6 +278,14 @@ impl TestApp {
         &self.running.as_ref().expect("the service is running").state
     }
 
+    /// Where `/metrics` is served without a token (`metrics_listen`).
+    pub fn state_metrics_addr(&self) -> std::net::SocketAddr {
+        self.running
+            .as_ref()
+            .and_then(|r| r.metrics_addr)
+            .expect("metrics_listen is set and the service runs")
+    }
+
     /// The running service's log (tests that write records directly).
     pub fn log(&self) -> std::sync::Arc<dyn switchboard_events::EventLog> {
         self.running

@@ -169,6 +169,13 @@ pub fn expectations() -> BTreeMap<String, Exp> {
     let list: Vec<(&str, Exp)> = vec![
         ("GET /healthz", x(200)),
         ("GET /readyz", x(200)),
+        // No metrics_token in this configuration: not served (tests/api/metrics.rs).
+        ("GET /metrics", x(404)),
+        ("GET /openapi.json", x(200)),
+        ("GET /docs", x(200)),
+        ("GET /docs/swagger-ui-bundle.js", x(200)),
+        ("GET /docs/swagger-ui.css", x(200)),
+        ("GET /docs/favicon-32x32.png", x(200)),
         ("POST /api/auth/sign_in", x(200).body(sign_in.clone())),
         ("POST /api/login", x(200).body(sign_in)),
         ("GET /api/login", x(200).own()),
@@ -200,6 +207,13 @@ pub fn expectations() -> BTreeMap<String, Exp> {
         ),
         ("GET /api/users", x(200)),
         ("POST /api/users", x(201).body(new_user)),
+        (
+            "POST /api/users/import",
+            x(200)
+                .query("format=jsonl&dry_run=true")
+                .body(crate::helpers::user_body("importee", "171")),
+        ),
+        ("GET /api/users/export", x(200)),
         ("POST /api/users/profile", x(200)),
         ("GET /api/users/{id}", x(200)),
         (

@@ -100,10 +100,10 @@ pub async fn sign_in(
         }
     }
     let account = account_key(username, body.domain.as_deref());
-    let attempt = state
-        .throttle
-        .begin(&account, origin.ip)
-        .map_err(|wait| ApiError::too_many_attempts(wait).into_response())?;
+    let attempt = state.throttle.begin(&account, origin.ip).map_err(|wait| {
+        state.metrics.sign_in_throttled();
+        ApiError::too_many_attempts(wait).into_response()
+    })?;
     // Resolve the account without holding the lock across argon2.
     let found = {
         let dir = state.queries.read();
@@ -135,6 +135,7 @@ pub async fn sign_in(
     let ok = state.hasher.verify_async(hash, body.password.clone()).await;
     let Some((tenant, user_id, name, _, enabled, tenant_enabled)) = found.filter(|_| ok) else {
         attempt.failed();
+        state.metrics.sign_in_failed();
         return Err(invalid_credentials().into_response());
     };
     attempt.succeeded();

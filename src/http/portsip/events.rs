@@ -367,6 +367,9 @@ pub async fn stream(
     let (ticket, replaced) = state
         .streams
         .open(caller.user_id, state.config.event_streams_per_user);
+    // Counted open until the response body is dropped (the client left, or
+    // the stream ended).
+    let open = state.metrics.sse_opened();
     tokio::spawn(async move {
         let _ticket = ticket;
         let end = produce(&state, &caller, from, &tx, replaced).await;
@@ -378,7 +381,11 @@ pub async fn stream(
                 .data(data.to_string())));
         }
     });
-    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
+    let body = ReceiverStream::new(rx).map(move |item| {
+        let _still_open = &open;
+        item
+    });
+    Ok(Sse::new(body).keep_alive(KeepAlive::default()))
 }
 
 /// When the session's access token expires, as a tokio instant.

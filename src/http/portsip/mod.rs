@@ -18,6 +18,7 @@ pub mod sync;
 pub mod tenants;
 pub mod user;
 pub mod users;
+pub mod users_bulk;
 pub mod webhooks;
 
 use super::routes::{Access::*, Dialect, Routes};
@@ -49,6 +50,9 @@ pub fn routes() -> Routes {
             Needs(ManageUsers),
             users::reset_all_profiles,
         )
+        .post("/users/import", Needs(ManageUsers), users_bulk::import)
+        .without_deadline()
+        .get("/users/export", Needs(ViewUsers), users_bulk::export)
         .get("/users/{id}", Needs(ViewUsers), users::show)
         .post("/users/{id}", Needs(ManageUsers), users::update)
         .post(

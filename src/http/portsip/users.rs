@@ -3,7 +3,8 @@
 
 use super::ids;
 use crate::auth::caller::Caller;
-use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
+use crate::commands::user_input::{self, Hashes, Secret};
+use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser};
 use crate::commands::{fresh_id, CommandError};
 use crate::http::access::{actor, tenant_of};
 use crate::http::as_of::AsOf;
@@ -94,32 +95,24 @@ pub async fn create(
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = tenant_of(&caller)?;
-    let name = UserName::parse(&required_str(&body, "name")?)?;
-    let role = required_str(&body, "role")?;
-    let password = required_str(&body, "password")?;
-    users::validate_password("password", &password)?;
-    let extension_number = ExtensionNumber::parse(
-        &required_str(&body, "extension_number")?,
-        "extension_number",
-    )?;
-    let extension_password = required_str(&body, "extension_password")?;
-    users::validate_extension_password("extension_password", &extension_password)?;
-    let pin = required_str(&body, "voicemail_pin")?;
-    users::validate_pin("voicemail_pin", &pin)?;
-    let attrs = USER
-        .validate(&body, Mode::Create, USER_SKIP)
-        .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    let hash = |s: String| {
+    let input = user_input::parse(&body, Hashes::Refused)?;
+    let hash = |s: Secret| {
         let h = state.hasher.clone();
         async move {
-            h.hash_async(s)
-                .await
-                .map_err(|e| ApiError::unavailable(e.to_string()))
+            match s {
+                Secret::Clear(s) => h
+                    .hash_async(s)
+                    .await
+                    .map_err(|e| ApiError::unavailable(e.to_string())),
+                Secret::Hashed(s) => Ok(s),
+            }
         }
     };
-    let password_hash = hash(password).await?;
-    let extension_password_hash = hash(extension_password).await?;
-    let voicemail_pin_hash = hash(pin).await?;
+    let password_hash = hash(input.password).await?;
+    let extension_password_hash = hash(input.extension_password).await?;
+    let voicemail_pin_hash = hash(input.voicemail_pin).await?;
+    let (name, role, extension_number, attrs) =
+        (input.name, input.role, input.extension_number, input.attrs);
     let (id, _) = state
         .pipeline
         .execute(tenant, caller.metadata("portsip"), |dir| {

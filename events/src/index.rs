@@ -1,0 +1,597 @@
+//! The log's indexes, in sled: derived data, rebuilt from the segments.
+//!
+//! ```text
+//! 'S' · stream · 0x00 · base:u64be → offsets of versions base .. base+63 (varint deltas)
+//! 'P' · first_offset:u64be          → segment:u64be · position:u64be   (sparse frame pointers)
+//! 'M'                               → the indexed prefix (see Meta)
+//! ```
+//!
+//! - **Stream chunks.** A stream's versions are grouped 64 to a key, so the
+//!   index costs a few bytes per event instead of a key per event; a chunk
+//!   is rewritten as it fills. The last chunk of each stream gives the
+//!   stream's head, which is how the writer's in-memory map of heads is
+//!   loaded at open without scanning the records.
+//! - **Frame pointers.** One pointer per segment start and then one per
+//!   64 KiB of segment at most; finding an offset reads at most that much
+//!   frame headers forward from the pointer before it.
+//! - **Meta** names the last indexed offset, its hash, and where the next
+//!   frame starts. It is written in the same sled batch as the entries it
+//!   covers, so after a crash sled's atomic batches leave a consistent
+//!   prefix and the log re-indexes from there.
+//!
+//! The index trails the segments: nothing here is on the acknowledgement
+//! path, and nothing here is trusted over the segments (a missing, damaged
+//! or ahead-of-the-records index is rebuilt).
+
+use crate::ids::StreamId;
+use crate::segment::SegPos;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// Versions per stream chunk.
+pub const CHUNK: u64 = 64;
+
+/// Most segment bytes between two frame pointers.
+pub const POINTER_SPACING: u64 = 64 * 1024;
+
+const STREAM: u8 = b'S';
+const POINTER: u8 = b'P';
+const META: &[u8] = b"M";
+
+/// The index format (stored in meta; another value means "rebuild").
+const INDEX_FORMAT: u8 = 1;
+
+/// How far the index reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    /// The last offset whose entries are in the index.
+    pub indexed_through: u64,
+    /// That record's hash.
+    pub hash: [u8; 32],
+    /// Where the frame after it starts.
+    pub next: SegPos,
+    /// The last frame pointer written.
+    pub last_pointer: SegPos,
+}
+
+impl Meta {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(73);
+        v.push(INDEX_FORMAT);
+        v.extend_from_slice(&self.indexed_through.to_be_bytes());
+        v.extend_from_slice(&self.hash);
+        v.extend_from_slice(&self.next.segment.to_be_bytes());
+        v.extend_from_slice(&self.next.pos.to_be_bytes());
+        v.extend_from_slice(&self.last_pointer.segment.to_be_bytes());
+        v.extend_from_slice(&self.last_pointer.pos.to_be_bytes());
+        v
+    }
+
+    fn decode(v: &[u8]) -> Option<Meta> {
+        if v.len() != 73 || v[0] != INDEX_FORMAT {
+            return None;
+        }
+        let u = |at: usize| be_u64(&v[at..at + 8]);
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&v[9..41]);
+        Some(Meta {
+            indexed_through: u(1)?,
+            hash,
+            next: SegPos {
+                segment: u(41)?,
+                pos: u(49)?,
+            },
+            last_pointer: SegPos {
+                segment: u(57)?,
+                pos: u(65)?,
+            },
+        })
+    }
+}
+
+fn be_u64(b: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(b.try_into().ok()?))
+}
+
+/// The index could not be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    /// sled failed.
+    #[error("index storage: {0}")]
+    Storage(String),
+    /// The index disagrees with itself or with the records it is given.
+    #[error("index inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+fn storage(e: sled::Error) -> IndexError {
+    IndexError::Storage(e.to_string())
+}
+
+/// The base version of the chunk holding `version` (versions start at 1).
+pub fn chunk_base(version: u64) -> u64 {
+    (version.saturating_sub(1) / CHUNK) * CHUNK + 1
+}
+
+fn stream_prefix(stream: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(stream.len() + 10);
+    k.push(STREAM);
+    k.extend_from_slice(stream.as_bytes());
+    k.push(0);
+    k
+}
+
+fn chunk_key(stream: &str, base: u64) -> Vec<u8> {
+    let mut k = stream_prefix(stream);
+    k.extend_from_slice(&base.to_be_bytes());
+    k
+}
+
+fn pointer_key(first_offset: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = POINTER;
+    k[1..].copy_from_slice(&first_offset.to_be_bytes());
+    k
+}
+
+/// Encodes increasing offsets as LEB128 varints: the first absolute, then
+/// the differences.
+fn encode_offsets(offsets: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(offsets.len() * 3);
+    let mut prev = 0u64;
+    for &o in offsets {
+        let mut d = o.wrapping_sub(prev);
+        prev = o;
+        loop {
+            let byte = (d & 0x7f) as u8;
+            d >>= 7;
+            if d == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    out
+}
+
+fn decode_offsets(bytes: &[u8]) -> Option<Vec<u64>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut prev = 0u64;
+    let mut d = 0u64;
+    let mut shift = 0u32;
+    for &b in bytes {
+        if shift > 63 {
+            return None;
+        }
+        d |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            prev = prev.wrapping_add(d);
+            out.push(prev);
+            d = 0;
+            shift = 0;
+        } else {
+            shift += 7;
+        }
+    }
+    (shift == 0).then_some(out)
+}
+
+/// Counts the varints in a chunk without decoding them.
+fn count_offsets(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b & 0x80 == 0).count() as u64
+}
+
+/// The sled database holding the index.
+#[derive(Clone)]
+pub struct Index {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+impl Index {
+    /// Opens (or creates) the index at `path`.
+    pub fn open(path: &Path, cache_bytes: u64) -> Result<Index, IndexError> {
+        let db = open_db(
+            &sled::Config::new()
+                .path(path)
+                .cache_capacity(cache_bytes)
+                .flush_every_ms(Some(1000)),
+        )
+        .map_err(storage)?;
+        let tree = db.open_tree("index").map_err(storage)?;
+        Ok(Index { db, tree })
+    }
+
+    /// What the index covers, or `None` for an empty (or foreign-format) index.
+    pub fn meta(&self) -> Result<Option<Meta>, IndexError> {
+        Ok(self
+            .tree
+            .get(META)
+            .map_err(storage)?
+            .and_then(|v| Meta::decode(&v)))
+    }
+
+    /// Removes every entry (before a rebuild).
+    pub fn clear(&self) -> Result<(), IndexError> {
+        self.tree.clear().map_err(storage)?;
+        self.db.flush().map_err(storage)?;
+        Ok(())
+    }
+
+    /// Flushes the index to disk (at close, so the next open has nothing
+    /// to catch up).
+    pub fn flush(&self) -> Result<(), IndexError> {
+        self.db.flush().map(|_| ()).map_err(storage)
+    }
+
+    /// Bytes sled uses on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// `(version, offset)` of `stream`'s indexed events with version ≥
+    /// `from_version`, in order.
+    pub fn stream_offsets(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<(u64, u64)>, IndexError> {
+        let from_version = from_version.max(1);
+        let prefix = stream_prefix(stream.as_str());
+        let start = chunk_key(stream.as_str(), chunk_base(from_version));
+        let mut end = prefix.clone();
+        if let Some(last) = end.last_mut() {
+            *last = 1;
+        }
+        let mut out = Vec::new();
+        for item in self.tree.range(start..end) {
+            let (k, v) = item.map_err(storage)?;
+            let base = be_u64(&k[prefix.len()..]).ok_or_else(|| {
+                IndexError::Inconsistent(format!("malformed chunk key for {stream}"))
+            })?;
+            let offsets = decode_offsets(&v).ok_or_else(|| {
+                IndexError::Inconsistent(format!("malformed chunk {base} of {stream}"))
+            })?;
+            for (i, o) in offsets.into_iter().enumerate() {
+                let version = base + i as u64;
+                if version >= from_version {
+                    out.push((version, o));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last frame pointer at or before `offset`: `(first offset of that
+    /// frame, its position)`.
+    pub fn pointer_before(&self, offset: u64) -> Result<Option<(u64, SegPos)>, IndexError> {
+        match self
+            .tree
+            .range(pointer_key(0)..=pointer_key(offset))
+            .next_back()
+        {
+            None => Ok(None),
+            Some(item) => {
+                let (k, v) = item.map_err(storage)?;
+                let first = be_u64(&k[1..]);
+                let seg = v.get(0..8).and_then(be_u64);
+                let pos = v.get(8..16).and_then(be_u64);
+                match (first, seg, pos) {
+                    (Some(first), Some(segment), Some(pos)) => {
+                        Ok(Some((first, SegPos { segment, pos })))
+                    }
+                    _ => Err(IndexError::Inconsistent("malformed frame pointer".into())),
+                }
+            }
+        }
+    }
+
+    /// Every stream's head version, from the last chunk of each stream.
+    pub fn load_heads(&self) -> Result<HashMap<StreamId, u64>, IndexError> {
+        let mut heads = HashMap::new();
+        for item in self.tree.range(vec![STREAM]..vec![STREAM + 1]) {
+            let (k, v) = item.map_err(storage)?;
+            let Some(nul) = k.iter().position(|b| *b == 0) else {
+                return Err(IndexError::Inconsistent("malformed chunk key".into()));
+            };
+            let name = std::str::from_utf8(&k[1..nul])
+                .ok()
+                .and_then(|s| StreamId::parse(s).ok())
+                .ok_or_else(|| IndexError::Inconsistent("malformed stream name".into()))?;
+            let base = be_u64(&k[nul + 1..])
+                .ok_or_else(|| IndexError::Inconsistent("malformed chunk key".into()))?;
+            let n = count_offsets(&v);
+            if n > 0 {
+                // Keys sort by base within a stream, so the last one wins.
+                heads.insert(name, base + n - 1);
+            }
+        }
+        Ok(heads)
+    }
+}
+
+/// Opens sled, waiting briefly for a lock held by an index that was just
+/// closed in this process: sled's background flusher keeps the database
+/// (and its file lock) for up to one flush interval after the last handle
+/// goes. The log's own lock file already excludes other processes.
+fn open_db(config: &sled::Config) -> sled::Result<sled::Db> {
+    const ATTEMPTS: u32 = 40;
+    let mut attempt = 0;
+    loop {
+        match config.open() {
+            Err(e) if attempt + 1 < ATTEMPTS && is_lock_error(&e) => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    let s = e.to_string();
+    s.contains("could not acquire lock") || s.contains("WouldBlock")
+}
+
+/// One durable frame, as the index needs it.
+#[derive(Debug, Clone)]
+pub struct IndexedFrame {
+    /// First offset in the frame.
+    pub first_offset: u64,
+    /// Last offset in the frame.
+    pub last_offset: u64,
+    /// Where the frame starts.
+    pub at: SegPos,
+    /// Where the next frame starts.
+    pub next: SegPos,
+    /// Hash of the frame's last record.
+    pub last_hash: [u8; 32],
+    /// `(stream, version, offset)` of each record.
+    pub entries: Vec<(StreamId, u64, u64)>,
+}
+
+/// Writes frames into the index in batches.
+pub struct IndexWriter {
+    index: Index,
+    /// Chunks read or written recently (an optimisation: the last chunk of
+    /// an active stream is usually here, saving a sled read per event).
+    chunks: HashMap<Vec<u8>, Vec<u64>>,
+    dirty: HashSet<Vec<u8>>,
+    pointers: Vec<(u64, SegPos)>,
+    meta: Option<Meta>,
+    staged: bool,
+}
+
+/// Chunks kept in the writer's cache before it is cleared.
+const CHUNK_CACHE: usize = 200_000;
+
+impl IndexWriter {
+    /// A writer continuing from what `index` covers.
+    pub fn new(index: Index) -> Result<IndexWriter, IndexError> {
+        let meta = index.meta()?;
+        Ok(IndexWriter {
+            index,
+            chunks: HashMap::new(),
+            dirty: HashSet::new(),
+            pointers: Vec::new(),
+            meta,
+            staged: false,
+        })
+    }
+
+    /// What the index covers once staged frames are written.
+    pub fn meta(&self) -> Option<Meta> {
+        self.meta
+    }
+
+    /// Stages one frame (frames must come in offset order, without gaps).
+    pub fn add(&mut self, frame: &IndexedFrame) -> Result<(), IndexError> {
+        if let Some(m) = &self.meta {
+            if frame.first_offset != m.indexed_through + 1 {
+                return Err(IndexError::Inconsistent(format!(
+                    "frame at offset {} does not follow the indexed offset {}",
+                    frame.first_offset, m.indexed_through
+                )));
+            }
+        } else if frame.first_offset != 1 {
+            return Err(IndexError::Inconsistent(format!(
+                "the first indexed frame starts at offset {}",
+                frame.first_offset
+            )));
+        }
+        for (stream, version, offset) in &frame.entries {
+            self.add_entry(stream, *version, *offset)?;
+        }
+        let last_pointer = self.meta.map(|m| m.last_pointer);
+        let needs_pointer = match last_pointer {
+            None => true,
+            Some(p) => p.segment != frame.at.segment || frame.at.pos >= p.pos + POINTER_SPACING,
+        };
+        let pointer = if needs_pointer {
+            self.pointers.push((frame.first_offset, frame.at));
+            frame.at
+        } else {
+            last_pointer.unwrap_or(frame.at)
+        };
+        self.meta = Some(Meta {
+            indexed_through: frame.last_offset,
+            hash: frame.last_hash,
+            next: frame.next,
+            last_pointer: pointer,
+        });
+        self.staged = true;
+        Ok(())
+    }
+
+    fn add_entry(
+        &mut self,
+        stream: &StreamId,
+        version: u64,
+        offset: u64,
+    ) -> Result<(), IndexError> {
+        let base = chunk_base(version);
+        let key = chunk_key(stream.as_str(), base);
+        if !self.chunks.contains_key(&key) {
+            let existing = if version == base {
+                Vec::new()
+            } else {
+                match self.index.tree.get(&key).map_err(storage)? {
+                    Some(v) => decode_offsets(&v).ok_or_else(|| {
+                        IndexError::Inconsistent(format!("malformed chunk {base} of {stream}"))
+                    })?,
+                    None => Vec::new(),
+                }
+            };
+            self.chunks.insert(key.clone(), existing);
+        }
+        let chunk = self.chunks.get_mut(&key).ok_or_else(|| {
+            IndexError::Inconsistent("chunk vanished from the writer's cache".into())
+        })?;
+        let slot = (version - base) as usize;
+        match chunk.len().cmp(&slot) {
+            std::cmp::Ordering::Equal => chunk.push(offset),
+            std::cmp::Ordering::Greater if chunk[slot] == offset => return Ok(()),
+            _ => {
+                return Err(IndexError::Inconsistent(format!(
+                    "{stream} version {version} (offset {offset}) does not follow the indexed versions ({} in its chunk)",
+                    chunk.len()
+                )))
+            }
+        }
+        self.dirty.insert(key);
+        Ok(())
+    }
+
+    /// Number of frames' worth of work staged.
+    pub fn is_staged(&self) -> bool {
+        self.staged
+    }
+
+    /// Writes everything staged in one atomic sled batch.
+    pub fn flush(&mut self) -> Result<(), IndexError> {
+        if !self.staged {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for key in self.dirty.drain() {
+            if let Some(chunk) = self.chunks.get(&key) {
+                batch.insert(key, encode_offsets(chunk));
+            }
+        }
+        for (first, at) in self.pointers.drain(..) {
+            let mut v = [0u8; 16];
+            v[..8].copy_from_slice(&at.segment.to_be_bytes());
+            v[8..].copy_from_slice(&at.pos.to_be_bytes());
+            batch.insert(&pointer_key(first)[..], &v[..]);
+        }
+        if let Some(meta) = &self.meta {
+            batch.insert(META, meta.encode());
+        }
+        self.index.tree.apply_batch(batch).map_err(storage)?;
+        self.staged = false;
+        if self.chunks.len() > CHUNK_CACHE {
+            self.chunks.clear();
+        }
+        Ok(())
+    }
+
+    /// The index written to.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_round_trip_through_varint_deltas() {
+        let offsets = vec![1, 2, 130, 20_000, 1 << 40, (1 << 40) + 1];
+        let bytes = encode_offsets(&offsets);
+        assert_eq!(decode_offsets(&bytes), Some(offsets.clone()));
+        assert_eq!(count_offsets(&bytes), offsets.len() as u64);
+        assert_eq!(decode_offsets(&[0x80]), None, "a cut varint is refused");
+    }
+
+    #[test]
+    fn chunk_bases_group_64_versions() {
+        assert_eq!(chunk_base(1), 1);
+        assert_eq!(chunk_base(64), 1);
+        assert_eq!(chunk_base(65), 65);
+        assert_eq!(chunk_base(128), 65);
+    }
+
+    #[test]
+    fn meta_round_trips() {
+        let m = Meta {
+            indexed_through: 9,
+            hash: [7; 32],
+            next: SegPos {
+                segment: 1,
+                pos: 99,
+            },
+            last_pointer: SegPos {
+                segment: 1,
+                pos: 24,
+            },
+        };
+        assert_eq!(Meta::decode(&m.encode()), Some(m));
+    }
+
+    #[test]
+    fn the_index_finds_stream_versions_heads_and_pointers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = Index::open(dir.path(), 1 << 20).expect("opens");
+        let mut w = IndexWriter::new(index.clone()).expect("writer");
+        let a = StreamId::parse("user-1").expect("stream");
+        let b = StreamId::parse("user-2").expect("stream");
+        let mut pos = 24;
+        for offset in 1..=200u64 {
+            let stream = if offset % 3 == 0 { &b } else { &a };
+            let version = if offset % 3 == 0 {
+                offset / 3
+            } else {
+                offset - offset / 3
+            };
+            let at = SegPos { segment: 1, pos };
+            pos += 40_000;
+            w.add(&IndexedFrame {
+                first_offset: offset,
+                last_offset: offset,
+                at,
+                next: SegPos { segment: 1, pos },
+                last_hash: [offset as u8; 32],
+                entries: vec![(stream.clone(), version, offset)],
+            })
+            .expect("adds");
+            if offset % 50 == 0 {
+                w.flush().expect("flushes");
+            }
+        }
+        let heads = index.load_heads().expect("heads");
+        assert_eq!(heads.get(&a), Some(&134));
+        assert_eq!(heads.get(&b), Some(&66));
+        let bs = index.stream_offsets(&b, 60).expect("reads");
+        assert_eq!(bs.first(), Some(&(60, 180)));
+        assert_eq!(bs.last(), Some(&(66, 198)));
+        let meta = index.meta().expect("meta").expect("some");
+        assert_eq!(meta.indexed_through, 200);
+        // Pointers are sparse: every other frame here (40 kB apart, 64 KiB spacing).
+        let (first, at) = index.pointer_before(10).expect("ok").expect("some");
+        assert!((9..=10).contains(&first), "{first}");
+        assert_eq!(at.pos, 24 + (first - 1) * 40_000);
+        // Re-adding an indexed frame is refused, a gap too.
+        let mut w2 = IndexWriter::new(index.clone()).expect("writer");
+        let again = IndexedFrame {
+            first_offset: 200,
+            last_offset: 200,
+            at: SegPos { segment: 1, pos: 0 },
+            next: SegPos { segment: 1, pos: 0 },
+            last_hash: [0; 32],
+            entries: vec![],
+        };
+        assert!(w2.add(&again).is_err());
+    }
+}

@@ -1,0 +1,1203 @@
+//! The event log: records in append-only segment files, indexes in sled.
+//!
+//! # Writing
+//! One writer thread owns offsets, stream versions and the hash chain. It
+//! takes every queued append (group commit), checks their expectations
+//! against the in-memory map of stream heads, frames all their records into
+//! one frame ([`crate::frame`]), writes it with one `write` and `fdatasync`s
+//! the segment **before** acknowledging anyone. Only then does the index
+//! hear of the frame: a second thread (the indexer) writes it into sled,
+//! off the acknowledgement path. Until it has, readers find the frame in an
+//! in-memory list of unindexed frames.
+//!
+//! A failed write or sync stops the log: the frame is cut off the segment
+//! (and the cut synced), every caller in the group is told the append is
+//! unavailable, and nothing is written again until the log is reopened. No
+//! background flusher exists that could persist the refused frame later.
+//!
+//! # Reading
+//! Readers find a record through the frame pointers of the index (or the
+//! unindexed list), then read segments sequentially with a read-ahead
+//! buffer. Records are CRC-checked on every read; each envelope's hash is
+//! the next record's `prev_hash` (blake3 is computed only for the last
+//! record of a frame), and the whole chain is recomputed by the tail check
+//! at open and by `switchboard log verify`. Long reads (`read_all` far
+//! behind the head) decode on a separate thread and hand over batches
+//! through a bounded channel, so decoding overlaps with the caller's work.
+//!
+//! # Opening
+//! See [`crate::recovery`]: torn tails are cut, corruption is refused with
+//! its offset, the index is caught up or rebuilt, the tail is verified, and
+//! the stream heads are loaded from the index. A wave-1 data directory
+//! (records inside sled) is migrated first ([`crate::migrate`]).
+
+use crate::codec::{self, RecordParts, RecordView};
+use crate::envelope::Envelope;
+use crate::files::Files;
+use crate::frame::{self, Frame, FrameBuilder};
+use crate::ids::StreamId;
+use crate::index::{Index, IndexWriter, IndexedFrame};
+use crate::layout::{LockError, LogDirs, LogLock};
+use crate::log::{
+    AppendError, AppendRequest, Appended, EnvelopeIter, EventLog, Expected, LogError,
+};
+use crate::progress::Progress;
+use crate::recovery::{self, Refusal};
+use crate::segment::{read_full_at, Cursor, Handles, Next, SegPos, SegmentWriter};
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use parking_lot::{Mutex, RwLock};
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tokio::sync::{oneshot, watch};
+
+/// How hard an acknowledged append is pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// `fdatasync` before acknowledging (the default; an acknowledged write
+    /// survives power loss and `kill -9`).
+    Fsync,
+    /// Hand the write to the OS and acknowledge. For benchmarks only: a
+    /// power loss can lose acknowledged writes (`kill -9` cannot).
+    Os,
+}
+
+/// How to open the log.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// The data directory (the log lives in `<path>/log`).
+    pub path: PathBuf,
+    /// `fdatasync` per group commit, or not.
+    pub durability: Durability,
+    /// How many records at the tail to verify on open.
+    pub tail_check: usize,
+    /// Upper bound on events per group commit.
+    pub max_batch_events: usize,
+    /// sled page cache for the index, in bytes.
+    pub cache_bytes: u64,
+    /// A segment file is closed and a new one started beyond this size.
+    pub segment_bytes: u64,
+    /// The file layer the writer goes through (tests inject failures or
+    /// record calls here).
+    pub files: Files,
+    /// Where migration and index rebuild progress goes.
+    pub progress: Progress,
+    /// Told about every group commit (metrics), if set.
+    pub observer: Option<Arc<dyn crate::CommitObserver>>,
+}
+
+impl std::fmt::Debug for dyn crate::CommitObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitObserver")
+    }
+}
+
+/// The default segment size: 256 MiB.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 256 * 1024 * 1024;
+
+impl LogConfig {
+    /// Defaults for a data directory: fsync, 1024-record tail check, 256 MiB
+    /// segments.
+    pub fn new(path: impl Into<PathBuf>) -> LogConfig {
+        LogConfig {
+            path: path.into(),
+            durability: Durability::Fsync,
+            tail_check: 1024,
+            max_batch_events: 8192,
+            cache_bytes: 64 * 1024 * 1024,
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            files: Files::os(),
+            progress: Progress::none(),
+            observer: None,
+        }
+    }
+}
+
+/// The log could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another process (a running server) holds the directory's lock.
+    #[error("the data directory {path} is in use by another process (a running switchboard server holds its lock); stop it first, or work on a copy taken while it was stopped")]
+    Locked {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// Storage failed.
+    #[error("cannot open the event log at {path}: {reason}")]
+    Storage {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// Acknowledged records are damaged.
+    #[error("the event log at {path} is corrupt at offset {offset}: {reason}. Refusing to start; run `switchboard log verify` for a full report")]
+    Corrupt {
+        /// The directory.
+        path: PathBuf,
+        /// The first bad offset.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Migrating a wave-1 data directory failed; the old data is untouched.
+    #[error(
+        "cannot migrate the wave-1 event log at {path}: {reason}. The old records are untouched"
+    )]
+    Migration {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl OpenError {
+    pub(crate) fn storage(path: &Path, reason: impl ToString) -> OpenError {
+        OpenError::Storage {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub(crate) fn from_refusal(path: &Path, r: Refusal) -> OpenError {
+        match r {
+            Refusal::Corrupt { offset, reason } => OpenError::Corrupt {
+                path: path.to_path_buf(),
+                offset,
+                reason,
+            },
+            Refusal::Storage(reason) => OpenError::storage(path, reason),
+        }
+    }
+
+    pub(crate) fn from_lock(path: &Path, e: LockError) -> OpenError {
+        match e {
+            LockError::Held => OpenError::Locked {
+                path: path.to_path_buf(),
+            },
+            LockError::Io(e) => OpenError::storage(path, e),
+        }
+    }
+}
+
+fn storage(e: impl ToString) -> LogError {
+    LogError::Storage(e.to_string())
+}
+
+fn corrupt(offset: u64, reason: impl ToString) -> LogError {
+    LogError::Corrupt {
+        offset,
+        reason: reason.to_string(),
+    }
+}
+
+struct Job {
+    request: AppendRequest,
+    reply: oneshot::Sender<Result<Appended, AppendError>>,
+}
+
+/// What readers, subscribers, the writer and the indexer share.
+struct Shared {
+    handles: Arc<Handles>,
+    index: Index,
+    head: watch::Sender<u64>,
+    closed: AtomicBool,
+    /// Set when storage failed; appends are refused from then on.
+    failure: Mutex<Option<String>>,
+    /// The durable version of every stream (the writer's OCC state).
+    heads: RwLock<HashMap<StreamId, u64>>,
+    /// Durable frames the indexer has not written to sled yet, in order.
+    unindexed: RwLock<VecDeque<Arc<IndexedFrame>>>,
+    /// Held while the log is open.
+    _lock: LogLock,
+}
+
+/// The writer's queue and threads. Separate from [`Shared`] so that the
+/// threads (which hold `Shared`) do not keep themselves alive: when the last
+/// `SegmentLog` clone goes, this drops, the queue closes and they drain and
+/// exit.
+struct WriterHandle {
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+/// The event log. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct SegmentLog {
+    shared: Arc<Shared>,
+    writer: Arc<WriterHandle>,
+}
+
+/// The log's former name, from when records lived inside sled; kept so
+/// code written against it still compiles.
+pub type SledLog = SegmentLog;
+
+/// Frames the indexer may lag behind before the writer waits for it.
+const INDEX_LAG_FRAMES: usize = 16_384;
+
+/// `read_all` decodes on a separate thread when at least this many records
+/// are behind the head.
+const PIPELINE_THRESHOLD: u64 = 16_384;
+
+/// Envelopes per batch handed over by the read-ahead thread.
+const PIPELINE_BATCH: usize = 1024;
+
+/// Batches in flight between the read-ahead thread and the reader.
+const PIPELINE_DEPTH: usize = 4;
+
+impl SegmentLog {
+    /// Opens (or creates) the log in the data directory `config.path` and
+    /// starts its writer. Migrates a wave-1 data directory first.
+    pub fn open(config: LogConfig) -> Result<SegmentLog, OpenError> {
+        let dirs = LogDirs::of(&config.path);
+        crate::migrate::migrate_if_needed(&config, &dirs)?;
+        let opened = open_parts(&config, &dirs, false)?;
+        if config.durability == Durability::Os {
+            tracing::warn!(
+                "durability = \"os\": appends are acknowledged BEFORE they reach the disk; \
+                 a power loss can lose acknowledged writes. Use only for benchmarks."
+            );
+        }
+        let Opened {
+            lock,
+            index,
+            handles,
+            recovered,
+        } = opened;
+        if recovered.scanned > 0 || recovered.torn_bytes > 0 {
+            tracing::info!(
+                head = recovered.head,
+                checked_and_indexed = recovered.scanned,
+                torn_bytes_cut = recovered.torn_bytes,
+                "event log recovered"
+            );
+        }
+        let heads = index
+            .load_heads()
+            .map_err(|e| OpenError::storage(&config.path, e))?;
+        let files = config.files.0.clone();
+        let segments = match recovered.end {
+            None => SegmentWriter::create(&dirs.segments, files, 1, config.segment_bytes),
+            Some(end) => SegmentWriter::resume(
+                &dirs.segments,
+                files,
+                end.segment,
+                end.pos,
+                config.segment_bytes,
+            ),
+        }
+        .map_err(|e| OpenError::storage(&config.path, e))?;
+        let (head_tx, _) = watch::channel(recovered.head);
+        let shared = Arc::new(Shared {
+            handles,
+            index: index.clone(),
+            head: head_tx,
+            closed: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            heads: RwLock::new(heads),
+            unindexed: RwLock::new(VecDeque::new()),
+            _lock: lock,
+        });
+        let indexer = IndexWriter::new(index).map_err(|e| OpenError::storage(&config.path, e))?;
+        let (index_tx, index_rx) = mpsc::sync_channel::<Arc<IndexedFrame>>(INDEX_LAG_FRAMES);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let writer = Writer {
+            shared: shared.clone(),
+            segments,
+            next_offset: recovered.head + 1,
+            last_hash: recovered.hash,
+            last_time_us: recovered.last_time_us,
+            durability: config.durability,
+            max_batch: config.max_batch_events.max(1),
+            indexer: Some(index_tx),
+            buffer: Vec::new(),
+            observer: config.observer.clone(),
+        };
+        let spawn_err = |e: std::io::Error| {
+            OpenError::storage(&config.path, format!("cannot start a log thread: {e}"))
+        };
+        let indexer_shared = shared.clone();
+        let indexer_thread = std::thread::Builder::new()
+            .name("log-indexer".into())
+            .spawn(move || run_indexer(indexer_shared, indexer, index_rx))
+            .map_err(spawn_err)?;
+        let writer_thread = std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(spawn_err)?;
+        Ok(SegmentLog {
+            shared,
+            writer: Arc::new(WriterHandle {
+                sender: Mutex::new(Some(tx)),
+                // Joined in this order: the writer's exit ends the indexer's queue.
+                threads: Mutex::new(vec![writer_thread, indexer_thread]),
+            }),
+        })
+    }
+
+    /// Rebuilds the index of the log in `data_dir` from its segments
+    /// (`switchboard log reindex`): the old index is removed first, so this
+    /// works when sled refuses to open it. Returns the records indexed and
+    /// the head hash. Refuses while another process holds the log.
+    pub fn reindex(config: &LogConfig) -> Result<(u64, [u8; 32]), OpenError> {
+        SegmentLog::reindex_at(config, &LogDirs::of(&config.path))
+    }
+
+    /// [`SegmentLog::reindex`] of the log laid out in `dirs`.
+    pub(crate) fn reindex_at(
+        config: &LogConfig,
+        dirs: &LogDirs,
+    ) -> Result<(u64, [u8; 32]), OpenError> {
+        if !dirs.exists() {
+            return Err(OpenError::storage(
+                &config.path,
+                "no event log here (the directory is missing or was never used)",
+            ));
+        }
+        let opened = open_parts(config, dirs, true)?;
+        opened
+            .index
+            .flush()
+            .map_err(|e| OpenError::storage(&config.path, e))?;
+        Ok((opened.recovered.head, opened.recovered.hash))
+    }
+
+    /// Raw records from `from` on, `(offset, bytes)`, for verification.
+    pub fn raw_records(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), LogError>> + Send + '_ {
+        ReadIter::new(&self.shared, from.max(1), 1 << 20, raw_frame)
+    }
+
+    /// Bytes on disk: segments plus index.
+    pub fn size_on_disk(&self) -> u64 {
+        segments_size(self.shared.handles.dir()) + self.shared.index.size_on_disk()
+    }
+
+    /// Waits until the index has caught up with every durable frame (tests
+    /// and benchmarks that measure the index use it).
+    pub fn wait_indexed(&self) {
+        while !self.shared.unindexed.read().is_empty() {
+            if self.writer.sender.lock().is_none() && self.shared.closed.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Sum of the segment files' sizes in `dir`.
+pub(crate) fn segments_size(dir: &Path) -> u64 {
+    crate::segment::list_segments(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| std::fs::metadata(dir.join(crate::segment::segment_name(*s))).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+struct Opened {
+    lock: LogLock,
+    index: Index,
+    handles: Arc<Handles>,
+    recovered: recovery::Recovered,
+}
+
+/// Locks, opens (or rebuilds) the index and recovers the segments.
+fn open_parts(config: &LogConfig, dirs: &LogDirs, rebuild: bool) -> Result<Opened, OpenError> {
+    dirs.create()
+        .map_err(|e| OpenError::storage(&config.path, e))?;
+    let lock = LogLock::acquire(&dirs.root).map_err(|e| OpenError::from_lock(&config.path, e))?;
+    if rebuild && dirs.index.exists() {
+        std::fs::remove_dir_all(&dirs.index).map_err(|e| OpenError::storage(&config.path, e))?;
+    }
+    let index = match Index::open(&dirs.index, config.cache_bytes) {
+        Ok(i) => i,
+        Err(e) => {
+            // The index is derived data: set the unreadable one aside and rebuild.
+            let aside = dirs.root.join(format!(
+                "index.broken-{}",
+                OffsetDateTime::now_utc().unix_timestamp()
+            ));
+            tracing::warn!(error = %e, aside = %aside.display(), "the index does not open; rebuilding it from the segments");
+            std::fs::rename(&dirs.index, &aside)
+                .map_err(|e| OpenError::storage(&config.path, e))?;
+            Index::open(&dirs.index, config.cache_bytes)
+                .map_err(|e| OpenError::storage(&config.path, e))?
+        }
+    };
+    let handles = Arc::new(Handles::new(dirs.segments.clone()));
+    let recovered = recovery::recover(dirs, &handles, &index, config.tail_check, &config.progress)
+        .map_err(|r| OpenError::from_refusal(&config.path, r))?;
+    Ok(Opened {
+        lock,
+        index,
+        handles,
+        recovered,
+    })
+}
+
+impl Shared {
+    /// The frame holding (or a frame before) `offset`: `(its first offset,
+    /// its position)`. `offset` must be durable (≤ head).
+    fn locate(&self, offset: u64) -> Result<(u64, SegPos), LogError> {
+        {
+            let pending = self.unindexed.read();
+            if pending.front().is_some_and(|f| offset >= f.first_offset) {
+                let i = pending.partition_point(|f| f.last_offset < offset);
+                if let Some(f) = pending.get(i) {
+                    return Ok((f.first_offset, f.at));
+                }
+            }
+        }
+        // Everything before the first unindexed frame is in the index.
+        self.index
+            .pointer_before(offset)
+            .map_err(storage)?
+            .ok_or_else(|| corrupt(offset, "no frame pointer before this offset in the index"))
+    }
+
+    fn cursor_at(&self, offset: u64, read_ahead: usize) -> Result<Cursor, LogError> {
+        let (first, at) = self.locate(offset)?;
+        Cursor::new(self.handles.clone(), at, first, read_ahead).map_err(storage)
+    }
+
+    /// Reads and fully checks (CRC and hash) the record at `offset`.
+    fn read_record(&self, offset: u64) -> Result<Envelope, LogError> {
+        let (first, at) = self.locate(offset)?;
+        let file = self
+            .handles
+            .get(at.segment)
+            .map_err(storage)?
+            .ok_or_else(|| corrupt(offset, "its segment is missing"))?;
+        // Walk frame headers from the pointer to the frame holding `offset`.
+        let mut pos = at.pos;
+        let mut frame_first = first;
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut buf_pos, mut buf_len) = (pos, 0usize);
+        loop {
+            if pos < buf_pos || pos + frame::FRAME_HEADER_LEN as u64 > buf_pos + buf_len as u64 {
+                buf_pos = pos;
+                buf_len = read_full_at(&file, &mut buf, pos).map_err(storage)?;
+            }
+            let i = (pos - buf_pos) as usize;
+            let h = frame::parse_header(&buf[i..buf_len]).map_err(|e| corrupt(offset, e))?;
+            if h.first_offset != frame_first {
+                return Err(corrupt(
+                    frame_first,
+                    format!("frame starts at offset {} instead", h.first_offset),
+                ));
+            }
+            if offset <= h.last_offset() {
+                let mut bytes = vec![0u8; h.frame_len()];
+                let got = read_full_at(&file, &mut bytes, pos).map_err(storage)?;
+                let (f, _) = frame::parse_frame(&bytes[..got])
+                    .map_err(|e| corrupt(e.offset(h.first_offset), e))?;
+                let rec = f
+                    .records()
+                    .nth((offset - h.first_offset) as usize)
+                    .ok_or_else(|| corrupt(offset, "record missing from its frame"))?;
+                let env = codec::decode_record(rec).map_err(|e| corrupt(offset, e))?;
+                if env.offset != offset {
+                    return Err(corrupt(
+                        offset,
+                        format!("record claims offset {}", env.offset),
+                    ));
+                }
+                return Ok(env);
+            }
+            pos += h.frame_len() as u64;
+            frame_first = h.last_offset() + 1;
+        }
+    }
+}
+
+/// Decodes a checked frame's records with offset ≥ `from` into envelopes.
+/// Each record's hash is the next record's `prev_hash`; only the frame's
+/// last record is hashed here.
+fn decode_frame(f: &Frame<'_>, from: u64, out: &mut impl Extend<Envelope>) -> Result<(), LogError> {
+    let mut held: Option<(u64, RecordView<'_>, &[u8])> = None;
+    for (i, rec) in f.records().enumerate() {
+        let offset = f.header.first_offset + i as u64;
+        let view = RecordView::parse(rec).map_err(|e| corrupt(offset, e))?;
+        if view.offset != offset {
+            return Err(corrupt(
+                offset,
+                format!("record claims offset {}", view.offset),
+            ));
+        }
+        if let Some((o, v, _)) = held.take() {
+            if o >= from {
+                out.extend([v.to_envelope(*view.prev_hash).map_err(|e| corrupt(o, e))?]);
+            }
+        }
+        held = Some((offset, view, rec));
+    }
+    if let Some((o, v, rec)) = held {
+        if o >= from {
+            out.extend([v
+                .to_envelope(codec::hash_record(rec))
+                .map_err(|e| corrupt(o, e))?]);
+        }
+    }
+    Ok(())
+}
+
+/// Turns one checked frame's records with offset ≥ `from` into items.
+type Decode<T> = fn(&Frame<'_>, u64, &mut VecDeque<T>) -> Result<(), LogError>;
+
+/// A frame's records with offset ≥ `from`, as `(offset, bytes)` copies.
+pub(crate) fn raw_frame(
+    f: &Frame<'_>,
+    from: u64,
+    out: &mut VecDeque<(u64, Vec<u8>)>,
+) -> Result<(), LogError> {
+    for (offset, rec) in (f.header.first_offset..).zip(f.records()) {
+        if offset >= from {
+            out.push_back((offset, rec.to_vec()));
+        }
+    }
+    Ok(())
+}
+
+fn envelope_frame(f: &Frame<'_>, from: u64, out: &mut VecDeque<Envelope>) -> Result<(), LogError> {
+    decode_frame(f, from, out)
+}
+
+/// Reads frames from `cursor` up to `limit`, decoding into `out`, until
+/// `max` items were added or the limit is reached. Returns `false` when the
+/// limit was reached.
+fn read_into<T>(
+    cursor: &mut Cursor,
+    from: u64,
+    limit: u64,
+    out: &mut VecDeque<T>,
+    max: usize,
+    decode: Decode<T>,
+) -> Result<bool, LogError> {
+    let start = out.len();
+    while out.len() - start < max {
+        let expected = cursor.next_offset();
+        match cursor.next(limit).map_err(storage)? {
+            Next::Frame(f, _) => decode(&f, from, out)?,
+            Next::End if expected <= limit => {
+                return Err(corrupt(expected, "record missing below the durable head"))
+            }
+            Next::End => return Ok(false),
+            Next::Bad { offset, error, .. } => return Err(corrupt(offset, error)),
+        }
+    }
+    Ok(true)
+}
+
+/// Reads up to the durable head in the caller's thread (`read_all` near the
+/// head, `raw_records`).
+struct ReadIter<'a, T> {
+    shared: &'a Shared,
+    cursor: Option<Cursor>,
+    from: u64,
+    buf: VecDeque<T>,
+    done: bool,
+    read_ahead: usize,
+    decode: Decode<T>,
+}
+
+impl<'a, T> ReadIter<'a, T> {
+    fn new(shared: &'a Shared, from: u64, read_ahead: usize, decode: Decode<T>) -> Self {
+        ReadIter {
+            shared,
+            cursor: None,
+            from,
+            buf: VecDeque::new(),
+            done: false,
+            read_ahead,
+            decode,
+        }
+    }
+}
+
+impl<T> Iterator for ReadIter<'_, T> {
+    type Item = Result<T, LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.buf.pop_front() {
+                return Some(Ok(item));
+            }
+            if self.done {
+                return None;
+            }
+            let head = *self.shared.head.borrow();
+            let next = self.cursor.as_ref().map_or(self.from, Cursor::next_offset);
+            if next > head {
+                self.done = true;
+                return None;
+            }
+            let step = match &mut self.cursor {
+                Some(c) => read_into(c, self.from, head, &mut self.buf, 256, self.decode),
+                None => self.shared.cursor_at(self.from, self.read_ahead).map(|c| {
+                    self.cursor = Some(c);
+                    true
+                }),
+            };
+            if let Err(e) = step {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+/// `read_all` far behind the head: a read-ahead thread reads, checks and
+/// decodes batches while the caller consumes the previous ones.
+struct PipelinedIter {
+    rx: mpsc::Receiver<Result<Vec<Envelope>, LogError>>,
+    batch: std::vec::IntoIter<Envelope>,
+}
+
+impl Iterator for PipelinedIter {
+    type Item = Result<Envelope, LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(env) = self.batch.next() {
+                return Some(Ok(env));
+            }
+            match self.rx.recv() {
+                Ok(Ok(batch)) => self.batch = batch.into_iter(),
+                Ok(Err(e)) => return Some(Err(e)),
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+fn spawn_read_ahead(
+    mut cursor: Cursor,
+    from: u64,
+    head: watch::Receiver<u64>,
+) -> Result<PipelinedIter, LogError> {
+    let (tx, rx) = mpsc::sync_channel(PIPELINE_DEPTH);
+    std::thread::Builder::new()
+        .name("log-read-ahead".into())
+        .spawn(move || {
+            let mut out = VecDeque::with_capacity(PIPELINE_BATCH + 64);
+            loop {
+                let limit = *head.borrow();
+                let more = match read_into(
+                    &mut cursor,
+                    from,
+                    limit,
+                    &mut out,
+                    PIPELINE_BATCH,
+                    envelope_frame,
+                ) {
+                    Ok(more) => more,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                if !out.is_empty() {
+                    let batch: Vec<Envelope> = out.drain(..).collect();
+                    if tx.send(Ok(batch)).is_err() {
+                        return; // the reader went away
+                    }
+                }
+                if !more {
+                    return;
+                }
+            }
+        })
+        .map_err(storage)?;
+    Ok(PipelinedIter {
+        rx,
+        batch: Vec::new().into_iter(),
+    })
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    segments: SegmentWriter,
+    next_offset: u64,
+    last_hash: [u8; 32],
+    last_time_us: i64,
+    durability: Durability,
+    max_batch: usize,
+    indexer: Option<mpsc::SyncSender<Arc<IndexedFrame>>>,
+    /// The last frame's allocation, reused.
+    buffer: Vec<u8>,
+    observer: Option<Arc<dyn crate::CommitObserver>>,
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Job>) {
+        let mut pending: VecDeque<Job> = VecDeque::new();
+        loop {
+            if pending.is_empty() {
+                match rx.recv() {
+                    Ok(job) => pending.push_back(job),
+                    Err(_) => break,
+                }
+            }
+            // Group commit: take everything already queued, up to the cap.
+            let mut group = Vec::new();
+            let mut events = 0usize;
+            while let Some(job) = pending.pop_front() {
+                events += job.request.events.len();
+                group.push(job);
+                if events >= self.max_batch {
+                    break;
+                }
+                if pending.is_empty() {
+                    while let Ok(job) = rx.try_recv() {
+                        pending.push_back(job);
+                        if pending.len() >= self.max_batch {
+                            break;
+                        }
+                    }
+                }
+            }
+            let acknowledged = group.len();
+            self.commit(group);
+            if acknowledged > 1 && self.durability == Durability::Fsync {
+                // The callers just acknowledged are woken on other threads
+                // and usually append again at once: give them the CPU for a
+                // moment so their appends join the next group commit instead
+                // of forming a cohort that waits one fdatasync longer.
+                std::thread::yield_now();
+            }
+        }
+        // Every sender is gone. With `os` durability, sync what the OS
+        // holds; after a storage failure, touch nothing.
+        if self.durability == Durability::Os && self.shared.failure.lock().is_none() {
+            if let Err(e) = self.segments.sync() {
+                tracing::error!(error = %e, "final sync of the event log failed");
+            }
+        }
+        // Dropping the sender lets the indexer finish and exit.
+        self.indexer.take();
+    }
+
+    fn commit(&mut self, group: Vec<Job>) {
+        if let Some(reason) = self.shared.failure.lock().clone() {
+            for job in group {
+                let _ = job
+                    .reply
+                    .send(Err(AppendError::Unavailable(reason.clone())));
+            }
+            return;
+        }
+        let now_us = codec::to_micros(OffsetDateTime::now_utc());
+        // Time never runs backwards along offsets, so "as of time T" is a prefix.
+        let recorded_at_us = now_us.max(self.last_time_us);
+        let recorded_at =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(recorded_at_us) * 1000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+
+        let first_offset = self.next_offset;
+        let start_hash = self.last_hash;
+        let mut frame = FrameBuilder::with_buffer(std::mem::take(&mut self.buffer), first_offset);
+        let mut staged: HashMap<StreamId, u64> = HashMap::new();
+        let mut entries: Vec<(StreamId, u64, u64)> = Vec::new();
+        let mut accepted: Vec<(Job, Appended)> = Vec::with_capacity(group.len());
+        {
+            let heads = self.shared.heads.read();
+            let version_of = |staged: &HashMap<StreamId, u64>, s: &StreamId| {
+                staged.get(s).or_else(|| heads.get(s)).copied().unwrap_or(0)
+            };
+            'jobs: for job in group {
+                if job.request.events.is_empty() {
+                    let _ = job.reply.send(Err(AppendError::Empty));
+                    continue;
+                }
+                // Check every expectation before framing anything.
+                for (stream, expected) in &job.request.expected {
+                    let actual = version_of(&staged, stream);
+                    let ok = match expected {
+                        Expected::Any => true,
+                        Expected::NoStream => actual == 0,
+                        Expected::Exactly(v) => actual == *v,
+                    };
+                    if !ok {
+                        let _ = job.reply.send(Err(AppendError::Conflict {
+                            stream: stream.clone(),
+                            expected: *expected,
+                            actual,
+                        }));
+                        continue 'jobs;
+                    }
+                }
+                // Frame the job's records; a failure half-way rolls it back.
+                let (frame_len, frame_count, entries_len) =
+                    (frame.len(), frame.count(), entries.len());
+                let mut job_staged: HashMap<StreamId, u64> = HashMap::new();
+                let mut offset = self.next_offset;
+                let mut hash = self.last_hash;
+                for ev in &job.request.events {
+                    let version = job_staged
+                        .get(&ev.stream)
+                        .copied()
+                        .unwrap_or_else(|| version_of(&staged, &ev.stream))
+                        + 1;
+                    let encoded = codec::encode_record(&RecordParts {
+                        offset,
+                        stream: ev.stream.as_str(),
+                        stream_version: version,
+                        tenant: ev.tenant.0,
+                        event_type: ev.event_type,
+                        schema_version: ev.schema_version,
+                        recorded_at_us,
+                        metadata: &job.request.metadata,
+                        payload: &ev.payload,
+                        prev_hash: &hash,
+                    });
+                    let (bytes, h) = match encoded {
+                        Ok(x) => x,
+                        Err(e) => {
+                            frame.rollback(frame_len, frame_count);
+                            entries.truncate(entries_len);
+                            let _ = job.reply.send(Err(AppendError::Unavailable(format!(
+                                "encoding failed: {e}"
+                            ))));
+                            continue 'jobs;
+                        }
+                    };
+                    frame.push(&bytes);
+                    entries.push((ev.stream.clone(), version, offset));
+                    job_staged.insert(ev.stream.clone(), version);
+                    hash = h;
+                    offset += 1;
+                }
+                let appended = Appended {
+                    first_offset: self.next_offset,
+                    last_offset: offset - 1,
+                    recorded_at,
+                };
+                staged.extend(job_staged);
+                self.next_offset = offset;
+                self.last_hash = hash;
+                accepted.push((job, appended));
+            }
+        }
+        if accepted.is_empty() {
+            self.buffer = frame.finish();
+            return;
+        }
+        let bytes = frame.finish();
+        let before = self.segments.position();
+        let mut fsync = std::time::Duration::ZERO;
+        let written = self.segments.write(&bytes, first_offset).and_then(|at| {
+            match self.durability {
+                Durability::Fsync => {
+                    let started = std::time::Instant::now();
+                    let synced = self.segments.sync();
+                    fsync = started.elapsed();
+                    synced
+                }
+                Durability::Os => Ok(()),
+            }
+            .map(|()| at)
+        });
+        match written {
+            Ok(at) => {
+                let last_offset = self.next_offset - 1;
+                if let Some(observer) = &self.observer {
+                    observer.committed(&crate::CommitStats {
+                        appends: accepted.len(),
+                        events: (last_offset + 1 - first_offset) as usize,
+                        fsync,
+                        head: last_offset,
+                    });
+                }
+                self.shared.heads.write().extend(staged);
+                let indexed = Arc::new(IndexedFrame {
+                    first_offset,
+                    last_offset,
+                    at,
+                    next: SegPos {
+                        segment: at.segment,
+                        pos: at.pos + bytes.len() as u64,
+                    },
+                    last_hash: self.last_hash,
+                    entries,
+                });
+                // Readers must find the frame before they learn of the new head.
+                self.shared.unindexed.write().push_back(indexed.clone());
+                self.last_time_us = recorded_at_us;
+                self.shared.head.send_replace(last_offset);
+                for (job, appended) in accepted {
+                    let _ = job.reply.send(Ok(appended));
+                }
+                if let Some(tx) = &self.indexer {
+                    // Blocks only if the indexer lags by INDEX_LAG_FRAMES.
+                    if tx.send(indexed).is_err() {
+                        self.fail("the log indexer stopped".into());
+                    }
+                }
+            }
+            Err(e) => {
+                // Nobody can know how much of the frame reached the disk:
+                // cut it off, refuse this group, and stop writing.
+                let undo = self.segments.undo(before);
+                self.next_offset = first_offset;
+                self.last_hash = start_hash;
+                let reason = match undo {
+                    Ok(()) => format!("storage failed during append: {e}"),
+                    Err(u) => format!(
+                        "storage failed during append: {e}; cutting the failed write off also failed: {u}"
+                    ),
+                };
+                self.fail(reason.clone());
+                for (job, _) in accepted {
+                    let _ = job
+                        .reply
+                        .send(Err(AppendError::Unavailable(reason.clone())));
+                }
+            }
+        }
+        self.buffer = bytes;
+    }
+
+    fn fail(&self, reason: String) {
+        fail(&self.shared, reason);
+    }
+}
+
+fn fail(shared: &Shared, reason: String) {
+    tracing::error!(%reason, "the event log stops accepting writes");
+    let mut failure = shared.failure.lock();
+    if failure.is_none() {
+        *failure = Some(reason);
+    }
+}
+
+/// Writes durable frames into the index, in batches of whatever has
+/// arrived, then drops them from the unindexed list.
+fn run_indexer(
+    shared: Arc<Shared>,
+    mut writer: IndexWriter,
+    rx: mpsc::Receiver<Arc<IndexedFrame>>,
+) {
+    let mut broken = false;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 4096 {
+            match rx.try_recv() {
+                Ok(f) => batch.push(f),
+                Err(_) => break,
+            }
+        }
+        if broken {
+            // Keep the frames readable from memory; the writer has stopped.
+            continue;
+        }
+        let written = batch
+            .iter()
+            .try_for_each(|f| writer.add(f))
+            .and_then(|()| writer.flush());
+        match written {
+            Ok(()) => {
+                let mut pending = shared.unindexed.write();
+                for _ in 0..batch.len() {
+                    pending.pop_front();
+                }
+            }
+            Err(e) => {
+                // The records are safe in the segments; the index is rebuilt
+                // from them at the next open. Stop writing until then.
+                fail(&shared, format!("the index cannot be written: {e}"));
+                broken = true;
+            }
+        }
+    }
+    if !broken {
+        if let Err(e) = shared.index.flush() {
+            tracing::warn!(error = %e, "flushing the index at close failed; it is caught up at the next open");
+        }
+    }
+}
+
+impl EventLog for SegmentLog {
+    fn append(&self, request: AppendRequest) -> BoxFuture<'static, Result<Appended, AppendError>> {
+        let (reply, rx) = oneshot::channel();
+        let sent = match &*self.writer.sender.lock() {
+            Some(tx) => tx.send(Job { request, reply }).is_ok(),
+            None => false,
+        };
+        Box::pin(async move {
+            if !sent {
+                return Err(AppendError::Unavailable("the event log is closed".into()));
+            }
+            rx.await
+                .unwrap_or_else(|_| Err(AppendError::Unavailable("the log writer stopped".into())))
+        })
+    }
+
+    fn read_all(&self, from: u64) -> EnvelopeIter<'_> {
+        let from = from.max(1);
+        let head = self.head();
+        if from <= head && head - from >= PIPELINE_THRESHOLD {
+            let piped = self
+                .shared
+                .cursor_at(from, 1 << 20)
+                .and_then(|c| spawn_read_ahead(c, from, self.shared.head.subscribe()));
+            return match piped {
+                Ok(it) => Box::new(it),
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            };
+        }
+        Box::new(ReadIter::new(
+            &self.shared,
+            from,
+            256 * 1024,
+            envelope_frame,
+        ))
+    }
+
+    fn read_stream(&self, stream: &StreamId, from_version: u64) -> EnvelopeIter<'_> {
+        let from_version = from_version.max(1);
+        // Unindexed entries first: a frame leaves that list only after it
+        // is in the index, so this order cannot miss one.
+        let pending: Vec<(u64, u64)> = self
+            .shared
+            .unindexed
+            .read()
+            .iter()
+            .flat_map(|f| f.entries.iter())
+            .filter(|(s, v, _)| s == stream && *v >= from_version)
+            .map(|(_, v, o)| (*v, *o))
+            .collect();
+        let mut offsets = match self.shared.index.stream_offsets(stream, from_version) {
+            Ok(o) => o,
+            Err(e) => return Box::new(std::iter::once(Err(storage(e)))),
+        };
+        let indexed_to = offsets.last().map_or(0, |(v, _)| *v);
+        offsets.extend(pending.into_iter().filter(|(v, _)| *v > indexed_to));
+        let shared = &self.shared;
+        Box::new(
+            offsets
+                .into_iter()
+                .map(move |(_, offset)| shared.read_record(offset)),
+        )
+    }
+
+    fn subscribe(&self, from: u64) -> BoxStream<'static, Result<Envelope, LogError>> {
+        struct State {
+            log: Arc<Shared>,
+            next: u64,
+            cursor: Option<Cursor>,
+            buffer: VecDeque<Envelope>,
+            head: watch::Receiver<u64>,
+            done: bool,
+        }
+        let state = State {
+            log: self.shared.clone(),
+            next: from.max(1),
+            cursor: None,
+            buffer: VecDeque::new(),
+            head: self.shared.head.subscribe(),
+            done: false,
+        };
+        Box::pin(futures::stream::unfold(state, |mut st| async move {
+            loop {
+                if st.done {
+                    return None;
+                }
+                if let Some(env) = st.buffer.pop_front() {
+                    st.next = env.offset + 1;
+                    return Some((Ok(env), st));
+                }
+                let head = *st.head.borrow_and_update();
+                if st.next <= head {
+                    // Everything ≤ head is durable; reading strictly by
+                    // offset cannot skip or repeat.
+                    let step = match &mut st.cursor {
+                        Some(c) => read_into(c, st.next, head, &mut st.buffer, 512, envelope_frame)
+                            .map(|_| ()),
+                        None => st.log.cursor_at(st.next, 64 * 1024).map(|c| {
+                            st.cursor = Some(c);
+                        }),
+                    };
+                    if let Err(e) = step {
+                        st.done = true;
+                        return Some((Err(e), st));
+                    }
+                    continue;
+                }
+                if st.log.closed.load(Ordering::Acquire) {
+                    return None;
+                }
+                if st.head.changed().await.is_err() {
+                    return None;
+                }
+            }
+        }))
+    }
+
+    fn head(&self) -> u64 {
+        *self.shared.head.borrow()
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.shared.head.subscribe()
+    }
+
+    fn stream_version(&self, stream: &StreamId) -> Result<u64, LogError> {
+        Ok(self.shared.heads.read().get(stream).copied().unwrap_or(0))
+    }
+
+    fn get(&self, offset: u64) -> Result<Option<Envelope>, LogError> {
+        if offset == 0 || offset > self.head() {
+            return Ok(None);
+        }
+        self.shared.read_record(offset).map(Some)
+    }
+
+    fn close(&self) -> BoxFuture<'static, ()> {
+        let shared = self.shared.clone();
+        let writer = self.writer.clone();
+        Box::pin(async move {
+            // Dropping the sender lets the writer finish the queue and exit;
+            // its exit ends the indexer's queue.
+            writer.sender.lock().take();
+            let threads: Vec<_> = writer.threads.lock().drain(..).collect();
+            if !threads.is_empty() {
+                let _ = tokio::task::spawn_blocking(move || {
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                })
+                .await;
+            }
+            shared.closed.store(true, Ordering::Release);
+            // Wake subscribers so they see `closed`.
+            shared.head.send_modify(|_| {});
+        })
+    }
+
+    fn is_writable(&self) -> bool {
+        self.writer.sender.lock().is_some() && self.shared.failure.lock().is_none()
+    }
+}
+
+impl Drop for WriterHandle {
+    fn drop(&mut self) {
+        self.sender.get_mut().take();
+        for t in self.threads.get_mut().drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Opens a log in `data_dir` with default settings (fsync).
+pub fn open_default(data_dir: &Path) -> Result<SegmentLog, OpenError> {
+    SegmentLog::open(LogConfig::new(data_dir))
+}

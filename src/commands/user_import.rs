@@ -1,0 +1,239 @@
+//! ImportUsers: many CreateUser decisions as one, for a batch of a bulk
+//! import. Each row is decided by the very function `POST /users` uses
+//! ([`users::create`]); what a batch adds are the rules *across* its rows
+//! (no two rows with one account name or one extension number) and
+//! all-or-nothing: one failing row fails the batch, and every failing row
+//! is reported, not just the first.
+
+use super::users::{self, CreateUser};
+use super::{CommandError, Decision};
+use std::collections::HashSet;
+use switchboard_projections::directory::Scope;
+
+/// One row's refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowRefusal {
+    /// The row's number in its file (1-based, header excluded).
+    pub row: u64,
+    /// The column (top-level field) at fault.
+    pub column: String,
+    /// The reason, as the single-user API would give it.
+    pub error: CommandError,
+}
+
+/// Names and numbers already taken by earlier rows of the same import that
+/// the scope does not show yet (a dry run applies nothing; a real batch
+/// starts empty because earlier batches are already applied).
+#[derive(Debug, Default, Clone)]
+pub struct Claims {
+    names: HashSet<String>,
+    numbers: HashSet<String>,
+}
+
+/// The column a [`CommandError`] is about: the field for validation errors,
+/// the field a conflict concerns otherwise.
+pub fn column_of(error: &CommandError) -> String {
+    match error {
+        CommandError::Validation { field, .. } | CommandError::Escalation { field, .. } => {
+            field.split(['.', '[']).next().unwrap_or(field).to_owned()
+        }
+        CommandError::Conflict { code, .. } if code.starts_with("EXTENSION") => {
+            "extension_number".into()
+        }
+        CommandError::Conflict { .. } => "name".into(),
+        _ => String::new(),
+    }
+}
+
+/// Decides a batch of user creations against `scope` and the `claims` of
+/// earlier rows. Either every row is accepted (one decision holding all
+/// their events, each user's stream expected new) and `claims` records
+/// them, or the refusals of every failing row are returned and `claims` is
+/// unchanged.
+pub fn create_batch(
+    scope: &Scope,
+    claims: &mut Claims,
+    rows: Vec<(u64, CreateUser)>,
+) -> Result<Decision, Vec<RowRefusal>> {
+    let mut decision = Decision::none();
+    let mut refusals = Vec::new();
+    let mut batch = Claims::default();
+    for (row, cmd) in rows {
+        let name = cmd.name.as_str().to_lowercase();
+        let number = cmd.extension_number.as_str().to_owned();
+        let taken = if claims.names.contains(&name) || !batch.names.insert(name) {
+            Some(CommandError::conflict(
+                "ALREADY_EXISTS",
+                format!(
+                    "a user named {} is already in this import",
+                    cmd.name.as_str()
+                ),
+            ))
+        } else if claims.numbers.contains(&number) || !batch.numbers.insert(number) {
+            Some(users::number_taken(
+                &cmd.extension_number,
+                "extension_number",
+            ))
+        } else {
+            None
+        };
+        let result = match taken {
+            Some(e) => Err(e),
+            None => users::create(scope, cmd),
+        };
+        match result {
+            Ok(d) => {
+                decision.events.extend(d.events);
+                decision.expected.extend(d.expected);
+            }
+            Err(error) => refusals.push(RowRefusal {
+                row,
+                column: column_of(&error),
+                error,
+            }),
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(refusals);
+    }
+    claims.names.extend(batch.names);
+    claims.numbers.extend(batch.numbers);
+    Ok(decision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::testing::given_in;
+    use crate::commands::users::{ExtensionNumber, NewUserIds, UserName};
+    use switchboard_events::{Event, Fields, Id};
+    use switchboard_projections::Directory;
+
+    const T: Id = Id(77);
+
+    fn cmd(n: u64, name: &str, number: &str) -> (u64, CreateUser) {
+        (
+            n,
+            CreateUser {
+                ids: NewUserIds {
+                    user_id: Id(1000 + n),
+                    extension_id: Id(2000 + n),
+                    link_id: Id(3000 + n),
+                },
+                name: UserName::parse(name).expect("name"),
+                role: "StandardUser".into(),
+                password_hash: "h".into(),
+                extension_password_hash: "h".into(),
+                voicemail_pin_hash: "h".into(),
+                extension_number: ExtensionNumber::parse(number, "extension_number")
+                    .expect("number"),
+                attrs: Fields::new(),
+                by: crate::commands::testing::actor(Id(9), "Admin", None),
+            },
+        )
+    }
+
+    /// The directory holding the users of `rows` (decided one by one).
+    fn given_users(rows: Vec<(u64, CreateUser)>) -> Directory {
+        let mut events: Vec<Event> = Vec::new();
+        for (_, c) in rows {
+            let dir = given_in(T, &events);
+            let empty = Scope::default();
+            let scope = dir.scope(T).unwrap_or(&empty);
+            events.extend(users::create(scope, c).expect("given user").events);
+        }
+        given_in(T, &events)
+    }
+
+    fn scope_of(dir: &Directory) -> Scope {
+        dir.scope(T).cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn given_a_tenant_when_a_batch_of_new_users_then_every_users_events_in_one_decision() {
+        let mut claims = Claims::default();
+        let d = create_batch(
+            &Scope::default(),
+            &mut claims,
+            vec![cmd(1, "ann", "1001"), cmd(2, "bob", "1002")],
+        )
+        .expect("accepted");
+        let created: Vec<_> = d
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::UserCreated(u) => Some(u.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(created, ["ann", "bob"]);
+        assert_eq!(d.expected.len(), 2, "each user's stream expected new");
+        // The same import's later rows (in a dry run nothing is applied) see them.
+        let again = create_batch(&Scope::default(), &mut claims, vec![cmd(3, "Ann", "1003")]);
+        assert_eq!(again.expect_err("taken")[0].column, "name");
+    }
+
+    #[test]
+    fn given_existing_users_when_a_batch_repeats_names_or_numbers_then_every_failing_row_is_named()
+    {
+        let dir = given_users(vec![cmd(7, "carol", "1007")]);
+        let mut claims = Claims::default();
+        let refusals = create_batch(
+            &scope_of(&dir),
+            &mut claims,
+            vec![
+                cmd(1, "ann", "1001"),
+                cmd(2, "carol", "1002"),
+                cmd(3, "dave", "1001"),
+                cmd(4, "erin", "1007"),
+                cmd(5, "ANN", "1005"),
+            ],
+        )
+        .expect_err("refused");
+        let got: Vec<_> = refusals
+            .iter()
+            .map(|r| (r.row, r.column.as_str(), conflict_code(&r.error)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, "name", "ALREADY_EXISTS"),
+                (3, "extension_number", "EXTENSION_NUMBER_IN_USE"),
+                (4, "extension_number", "EXTENSION_NUMBER_IN_USE"),
+                (5, "name", "ALREADY_EXISTS"),
+            ]
+        );
+        // Nothing of a refused batch is claimed.
+        assert!(create_batch(&scope_of(&dir), &mut claims, vec![cmd(1, "ann", "1001")]).is_ok());
+    }
+
+    #[test]
+    fn given_a_tenant_when_a_row_asks_a_system_role_then_the_row_is_refused_on_role() {
+        let (n, mut c) = cmd(1, "ann", "1001");
+        c.role = "SystemAdmin".into();
+        let refusals = create_batch(&Scope::default(), &mut Claims::default(), vec![(n, c)])
+            .expect_err("refused");
+        assert_eq!(refusals[0].column, "role");
+    }
+
+    #[test]
+    fn given_a_helpdesk_importer_when_a_row_makes_an_admin_then_the_row_is_refused_as_escalation() {
+        let (n, mut c) = cmd(1, "ann", "1001");
+        c.role = "Admin".into();
+        c.by = crate::commands::testing::actor(Id(9), "StandardUser", None);
+        let refusals = create_batch(&Scope::default(), &mut Claims::default(), vec![(n, c)])
+            .expect_err("refused");
+        assert!(
+            matches!(refusals[0].error, CommandError::Escalation { .. }),
+            "{refusals:?}"
+        );
+        assert_eq!(refusals[0].column, "role");
+    }
+
+    fn conflict_code(e: &CommandError) -> &'static str {
+        match e {
+            CommandError::Conflict { code, .. } => code,
+            _ => "not a conflict",
+        }
+    }
+}
