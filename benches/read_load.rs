@@ -17,6 +17,7 @@
 //! CARGO_TARGET_DIR=/tmp/bench-read cargo bench --bench read_load
 //! BENCH_USERS=1000,10000 BENCH_SECS=5 ...      # sizes, seconds per wrk run
 //! BENCH_ONLY=extension_contacts BENCH_PROBES=0 # some routes, no probes (to profile)
+//! BENCH_TOKIO_DEFAULTS=1                       # tokio's default runtime, not app::runtime()
 //! ```
 
 use std::process::Command;
@@ -27,7 +28,7 @@ use switchboard::auth::password::SecretHasher;
 use switchboard::config::Config;
 use switchboard_events::domain::*;
 use switchboard_events::{
-    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, SledLog, Value,
+    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, SegmentLog, Value,
 };
 
 const TENANT: Id = Id(9_000_000);
@@ -78,7 +79,7 @@ fn user_attrs(i: u64) -> Fields {
 async fn build_log(path: &std::path::Path, n: u64, admin_hash: &str) {
     let mut config = LogConfig::new(path);
     config.durability = Durability::Os;
-    let log = SledLog::open(config).expect("open the log");
+    let log = SegmentLog::open(config).expect("open the log");
     let meta = Arc::new(Metadata::system("bench"));
     let mut events = vec![
         Event::TenantCreated(TenantCreated {

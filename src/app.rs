@@ -29,6 +29,25 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// The service's tokio runtime (the CLI's and the benches'), tuned for
+/// latency under load: a worker looks at the runtime's shared queue and at
+/// the I/O driver every few polls instead of every 61 (tokio's default).
+/// Tasks woken from outside the workers (the log's writer thread
+/// acknowledging an append and waking the projection's follower) land in
+/// that shared queue; with 32 connections of list pages queued locally the
+/// default interval made each such hop of a write wait behind tens of list
+/// requests (BENCHMARKS.md, "Read side at scale").
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .global_queue_interval(RUNTIME_POLL_INTERVAL)
+        .event_interval(RUNTIME_POLL_INTERVAL)
+        .build()
+}
+
+/// Polls between a worker's looks at the shared queue and the I/O driver.
+const RUNTIME_POLL_INTERVAL: u32 = 8;
+
 /// The service failed to start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
