@@ -17,8 +17,14 @@
 //! CARGO_TARGET_DIR=/tmp/bench-read cargo bench --bench read_load
 //! BENCH_USERS=1000,10000 BENCH_SECS=5 ...      # sizes, seconds per wrk run
 //! BENCH_ONLY=extension_contacts BENCH_PROBES=0 # some routes, no probes (to profile)
+//! BENCH_EXTRA_EVENTS=9600000                  # that many user updates after the users (a 10M-event log at 100k users)
 //! BENCH_TOKIO_DEFAULTS=1                       # tokio's default runtime, not app::runtime()
 //! ```
+
+/// The binary's allocator, so the figures are the binary's (with glibc's
+/// malloc, allocation was ~18% of a list page's profile).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -75,8 +81,9 @@ fn user_attrs(i: u64) -> Fields {
     f
 }
 
-/// Writes the tenant, its Admin and `n` users into a fresh log.
-async fn build_log(path: &std::path::Path, n: u64, admin_hash: &str) {
+/// Writes the tenant, its Admin and `n` users into a fresh log, then
+/// `extra` user updates.
+async fn build_log(path: &std::path::Path, n: u64, extra: u64, admin_hash: &str) {
     let mut config = LogConfig::new(path);
     config.durability = Durability::Os;
     let log = SegmentLog::open(config).expect("open the log");
@@ -137,6 +144,24 @@ async fn build_log(path: &std::path::Path, n: u64, admin_hash: &str) {
         events.push(Event::PrimaryExtensionChanged(PrimaryExtensionChanged {
             user_id,
             extension_id: Some(extension_id),
+        }));
+        if events.len() >= 4000 {
+            flush(&mut events).await;
+        }
+    }
+    // Then `extra` updates (a display name each), round robin over the
+    // users: a long log behind the same directory, for the audit log, the
+    // history and `as_of` (BENCH_EXTRA_EVENTS).
+    for j in 0..extra {
+        let i = 1 + j % n;
+        let mut changes = Fields::new();
+        changes.insert(
+            "display_name".into(),
+            Value::Str(format!("User {i:06} r{j}")),
+        );
+        events.push(Event::UserUpdated(UserUpdated {
+            user_id: Id(FIRST_USER + i),
+            changes,
         }));
         if events.len() >= 4000 {
             flush(&mut events).await;
@@ -217,6 +242,7 @@ fn rustc_running() -> usize {
 fn main() {
     let sizes = env_list("BENCH_USERS", "1000,10000,100000");
     let secs = env_list("BENCH_SECS", "5")[0];
+    let extra = env_list("BENCH_EXTRA_EVENTS", "0")[0];
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -234,7 +260,7 @@ fn main() {
     for &n in &sizes {
         let dir = tempfile::tempdir().expect("temporary data dir");
         let started = Instant::now();
-        runtime.block_on(build_log(dir.path(), n, &admin_hash));
+        runtime.block_on(build_log(dir.path(), n, extra, &admin_hash));
         let written = started.elapsed();
         let config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
@@ -267,6 +293,21 @@ fn main() {
                 .await
                 .expect("json");
             v["access_token"].as_str().expect("a token").to_owned()
+        });
+        // The audit index is built in the background from a log written
+        // without the service: wait until it answers (503 while it catches up).
+        let audit_ready = runtime.block_on(async {
+            loop {
+                let r = client
+                    .get(format!("{base}/api/audit_logs?top=1"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("audit");
+                if r.status().is_success() {
+                    break started.elapsed();
+                }
+            }
         });
         let some_user = switchboard::ids::render(Id(FIRST_USER + n / 2));
         let routes: Vec<(&str, String)> = vec![
@@ -381,9 +422,10 @@ fn main() {
             t
         });
         probes.push(format!(
-            "| {n} | {:.1} s / {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms (offset {} of {head}, no retained snapshot) |",
+            "| {n} | {:.1} s / {:.1} s / {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms (offset {} of {head}, no retained snapshot) |",
             written.as_secs_f64(),
             loaded.as_secs_f64(),
+            audit_ready.as_secs_f64(),
             updates.len(),
             percentile(&updates, 0.5),
             percentile(&updates, 0.99),
@@ -397,7 +439,7 @@ fn main() {
         });
     }
     println!();
-    println!("| users | log written / service ready | updates while 32 connections list (one client) | cold directory load | `as_of` (best of 3) |");
+    println!("| users | log written / service ready / audit index ready | updates while 32 connections list (one client) | cold directory load | `as_of` (best of 3) |");
     println!("|---:|---|---|---|---|");
     for p in probes {
         println!("{p}");
