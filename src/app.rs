@@ -359,6 +359,7 @@ pub struct Offline {
     pub hasher: SecretHasher,
     projector: Arc<Projector<ReadModel>>,
     log: Arc<dyn EventLog>,
+    _applier: ApplierThread,
 }
 
 impl Offline {
@@ -377,7 +378,8 @@ impl Offline {
         .map_err(|e| AppError::Replay(e.to_string()))?
         .map_err(|e| AppError::Replay(e.to_string()))?;
         let pipeline = Arc::new(Pipeline::new(log.clone(), projector.clone()));
-        let follower = tokio::spawn(projector.clone().follow(log.clone()));
+        let applier = ApplierThread::new()?;
+        let follower = applier.follow(&projector, &log);
         let stopped = pipeline.clone();
         tokio::spawn(async move {
             let reason = match follower.await {
@@ -394,6 +396,7 @@ impl Offline {
             hasher,
             projector,
             log,
+            _applier: applier,
         })
     }
 
@@ -427,6 +430,7 @@ async fn serve(
     });
     let server = tokio::spawn(async move { server.await });
 
+    let applier = ApplierThread::new()?;
     // Startup work runs beside the server so /healthz answers meanwhile.
     let snapshot_stop = shutdown.clone();
     let mut closing = shutdown.clone();
@@ -458,7 +462,7 @@ async fn serve(
             projector.applied(),
             snapshot_stop,
         ));
-        let follower = tokio::spawn(projector.clone().follow(log.clone()));
+        let follower = applier.follow(&projector, &log);
         let pipeline = state.pipeline.clone();
         tokio::spawn(async move {
             // However the follower ends (an error, a panic, the log closing
@@ -547,6 +551,48 @@ async fn serve(
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(AppError::Other(e.to_string())),
         Err(e) => Err(AppError::Other(e.to_string())),
+    }
+}
+
+/// The thread the projection's follower applies the log on: a one-worker
+/// runtime of its own, so applying a write never queues behind the request
+/// handlers on the service's workers (under 32 connections of list pages
+/// that queue was most of a write's latency; BENCHMARKS.md, "Read side at
+/// scale"). Shut down when dropped.
+struct ApplierThread(Option<tokio::runtime::Runtime>);
+
+impl ApplierThread {
+    fn new() -> Result<ApplierThread, AppError> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("applier")
+            .enable_all()
+            .build()
+            .map(|rt| ApplierThread(Some(rt)))
+            .map_err(|e| AppError::Other(format!("cannot start the applier thread: {e}")))
+    }
+
+    /// Follows `log` into `projector` on this thread.
+    fn follow(
+        &self,
+        projector: &Arc<Projector<ReadModel>>,
+        log: &Arc<dyn EventLog>,
+    ) -> JoinHandle<Result<(), switchboard_projections::ReplayError>> {
+        let task = projector.clone().follow(log.clone());
+        match &self.0 {
+            Some(rt) => rt.spawn(task),
+            // Only `drop` takes the runtime.
+            None => tokio::spawn(task),
+        }
+    }
+}
+
+impl Drop for ApplierThread {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            // Does not wait: the follower ends when the log closes.
+            rt.shutdown_background();
+        }
     }
 }
 
