@@ -1,106 +1,46 @@
-//! Contact and favorite commands: CreateContact, UpdateContact,
-//! DeleteContact (personal or business), Favorite and Unfavorite.
+//! Favorites (SetFavorite) and contact lookups. Creating, changing and
+//! deleting contacts are the generic item commands
+//! ([`super::items`]) on the collections declared in
+//! [`crate::collections::contacts`].
 
-use super::{CommandError, Decision};
-use crate::schema::Table;
+use super::{CommandError, Decision, Thing};
 use switchboard_events::domain::{
-    ContactCreated, ContactDeleted, ContactOwner, ContactUpdated, FavoriteAdded,
-    FavoriteCollection, FavoriteRemoved,
+    ContactOwner, FavoriteAdded, FavoriteCollection, FavoriteRemoved,
 };
-use switchboard_events::{Event, Expected, Fields, Id, StreamId};
+use switchboard_events::{Event, Id};
 use switchboard_projections::directory::{ContactView, Scope};
 
 /// The contact `id` of `owner`, or NotFound (another user's contact, or a
 /// personal contact asked for as a business one, is just as missing).
 pub fn contact(scope: &Scope, owner: ContactOwner, id: Id) -> Result<&ContactView, CommandError> {
     scope
-        .contacts
-        .get(owner, id)
-        .ok_or_else(|| CommandError::NotFound("contact".into()))
-}
-
-fn expect(c: &ContactView) -> (StreamId, Expected) {
-    (
-        StreamId::of("contact", c.id),
-        Expected::Exactly(c.stamp.version),
-    )
+        .contact(owner, id)
+        .ok_or(CommandError::NotFound(Thing::Contact))
 }
 
 /// Whether a contact id is taken in the tenant.
 pub fn id_taken(scope: &Scope, id: Id) -> bool {
-    scope.contacts.owners.contains_key(&id)
+    scope.items.is_taken(id)
 }
 
-/// Decides CreateContact: `attrs` were validated by the contact table.
-pub fn create(
-    scope: &Scope,
-    owner: ContactOwner,
-    contact_id: Id,
-    attrs: Fields,
-) -> Result<Decision, CommandError> {
-    if id_taken(scope, contact_id) {
-        return Err(CommandError::conflict(
-            "ALREADY_EXISTS",
-            "contact id in use",
-        ));
-    }
-    if let ContactOwner::User(u) = owner {
-        if !scope.users.contains_key(&u) {
-            return Err(CommandError::NotFound("user".into()));
-        }
-    }
-    Ok(Decision::events(vec![Event::ContactCreated(ContactCreated {
-        contact_id,
-        owner,
-        attrs,
-    })])
-    .expect(StreamId::of("contact", contact_id), Expected::NoStream))
-}
-
-/// Decides UpdateContact: records only effective changes.
-pub fn update(
-    scope: &Scope,
-    table: &Table,
-    owner: ContactOwner,
-    contact_id: Id,
-    incoming: &Fields,
-) -> Result<Decision, CommandError> {
-    let c = contact(scope, owner, contact_id)?;
-    let changes = table.diff(&c.attrs, incoming);
-    if changes.is_empty() {
-        return Ok(Decision::none());
-    }
-    let (stream, expected) = expect(c);
-    Ok(Decision::events(vec![Event::ContactUpdated(ContactUpdated {
-        contact_id,
-        owner,
-        changes,
-    })])
-    .expect(stream, expected))
-}
-
-/// Decides DeleteContact.
-pub fn delete(
-    scope: &Scope,
-    owner: ContactOwner,
-    contact_id: Id,
-) -> Result<Decision, CommandError> {
-    let c = contact(scope, owner, contact_id)?;
-    let (stream, expected) = expect(c);
-    Ok(Decision::events(vec![Event::ContactDeleted(ContactDeleted {
-        contact_id,
-        owner,
-    })])
-    .expect(stream, expected))
+/// Favorite or unfavorite an item of a collection, for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetFavorite {
+    /// Whose favorite.
+    pub user_id: Id,
+    /// Which collection.
+    pub collection: FavoriteCollection,
+    /// The item (a contact, or a user for the extension directory).
+    pub item: Id,
+    /// Favorite (`true`) or not.
+    pub on: bool,
 }
 
 /// Whether `item` exists in `collection` as `user` sees it.
 pub fn visible(scope: &Scope, user: Id, collection: FavoriteCollection, item: Id) -> bool {
     match collection {
-        FavoriteCollection::Personal => {
-            scope.contacts.get(ContactOwner::User(user), item).is_some()
-        }
-        FavoriteCollection::Business => scope.contacts.business.contains_key(&item),
+        FavoriteCollection::Personal => scope.contact(ContactOwner::User(user), item).is_some(),
+        FavoriteCollection::Business => scope.contact(ContactOwner::Business, item).is_some(),
         FavoriteCollection::Extension => scope.users.contains_key(&item),
     }
 }
@@ -116,7 +56,7 @@ pub fn set_favorite(
     on: bool,
 ) -> Result<Decision, CommandError> {
     if !visible(scope, user, collection, item) {
-        return Err(CommandError::NotFound("contact".into()));
+        return Err(CommandError::NotFound(Thing::Contact));
     }
     if scope.contacts.is_favorite(user, collection, item) == on {
         return Ok(Decision::none());
@@ -140,10 +80,15 @@ pub fn set_favorite(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collections::{contacts, Collection};
+    use crate::commands::items::{self, CreateItem, DeleteItem, UpdateItem};
     use crate::commands::testing::given_in;
-    use crate::schema::contact::CONTACT;
-    use switchboard_events::domain::UserCreated;
-    use switchboard_events::{TenantId, Value};
+    use crate::commands::NewId;
+    use crate::field_tables::contact::CONTACT;
+    use switchboard_events::domain::{
+        ContactCreated, ContactDeleted, ContactUpdated, ItemOwner, UserCreated,
+    };
+    use switchboard_events::{Expected, Fields, StreamId, TenantId, Value};
 
     const T: TenantId = Id(9);
     const ANN: Id = Id(100);
@@ -178,6 +123,64 @@ mod tests {
         given_in(T, events).scope(T).cloned().unwrap_or_default()
     }
 
+    // Contacts are decided by the generic item commands on their declared
+    // collections; these name the three decisions the contact way.
+    fn list_of(owner: ContactOwner) -> (Collection, ItemOwner) {
+        match owner {
+            ContactOwner::Business => (Collection(&contacts::BUSINESS), ItemOwner::Tenant),
+            ContactOwner::User(u) => (Collection(&contacts::PERSONAL), ItemOwner::User(u)),
+        }
+    }
+
+    fn create(
+        s: &Scope,
+        owner: ContactOwner,
+        id: Id,
+        attrs: Fields,
+    ) -> Result<Decision, CommandError> {
+        let (collection, owner) = list_of(owner);
+        items::create(
+            s,
+            &CreateItem {
+                collection,
+                owner,
+                item_id: NewId::given(id),
+                attrs,
+            },
+        )
+    }
+
+    fn update(
+        s: &Scope,
+        _: &crate::field_tables::Table,
+        owner: ContactOwner,
+        id: Id,
+        incoming: &Fields,
+    ) -> Result<Decision, CommandError> {
+        let (collection, owner) = list_of(owner);
+        items::update(
+            s,
+            &UpdateItem {
+                collection,
+                owner,
+                item_id: id,
+                incoming: incoming.clone(),
+            },
+        )
+    }
+
+    fn delete(s: &Scope, owner: ContactOwner, id: Id) -> Result<Decision, CommandError> {
+        let (collection, owner) = list_of(owner);
+        items::delete(
+            s,
+            &DeleteItem {
+                collection,
+                owner,
+                item_id: id,
+            },
+        )
+    }
+
     #[test]
     fn given_a_user_when_creating_a_personal_contact_then_it_is_created() {
         let s = scope(&[user(ANN, "ann")]);
@@ -197,7 +200,7 @@ mod tests {
             created(ContactOwner::User(ANN)),
         ]);
         let bob = ContactOwner::User(BOB);
-        let nf = Err(CommandError::NotFound("contact".into()));
+        let nf = Err(CommandError::NotFound(Thing::Contact));
         assert_eq!(update(&s, &CONTACT, bob, C1, &named("X")), nf);
         assert_eq!(delete(&s, bob, C1), nf);
         assert_eq!(delete(&s, ContactOwner::Business, C1), nf);
@@ -277,6 +280,6 @@ mod tests {
         assert!(!s
             .contacts
             .is_favorite(ANN, FavoriteCollection::Business, C1));
-        assert!(s.contacts.owners.is_empty());
+        assert!(!s.items.is_taken(C1));
     }
 }

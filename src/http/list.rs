@@ -125,7 +125,7 @@ pub fn indexed<C: crate::queries::collection::Collection>(
     model: &crate::queries::ReadModel,
     past: bool,
     coll: &C,
-    shape: &'static str,
+    shape: impl Into<super::render_cache::Shape>,
     list: crate::queries::collection::ListOf<'_>,
     query: &ListQuery,
     render: impl Fn(switchboard_events::Id, Option<bool>) -> Option<Map<String, Value>>,
@@ -139,19 +139,18 @@ pub fn indexed<C: crate::queries::collection::Collection>(
     }
     let flagged = list.favorites.is_some();
     let indexed = model.list(coll.name(), list.tenant, list.owner);
+    let shape = shape.into();
     let items = page
         .ids
         .iter()
         .map(|id| {
             let version = indexed.map_or(model.offset, |l| l.version(*id));
-            let r = state.render_cache.get_or_render(
-                super::render_cache::Shape::Item(shape),
-                list.tenant,
-                *id,
-                version,
-                flagged,
-                |f| Value::Object(render(*id, flagged.then_some(f)).unwrap_or_default()),
-            );
+            let r =
+                state
+                    .render_cache
+                    .get_or_render(shape, list.tenant, *id, version, flagged, |f| {
+                        Value::Object(render(*id, flagged.then_some(f)).unwrap_or_default())
+                    });
             (r, favorite(*id).unwrap_or(false))
         })
         .collect();

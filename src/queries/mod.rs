@@ -8,22 +8,26 @@
 //! the log; `as_of` starts from the nearest retained snapshot.
 //!
 //! # Layout
+//! - [`agents`]: an agent's status history and time in each status.
 //! - [`model`]: the published read model (directory + the indexes of every list).
 //! - [`collection`]: the generic indexed collection: a list described once
 //!   (index spec, rows, what changes it), maintained by the model, paged.
 //! - [`collections`]: extensions, groups, roles, queues, ring groups,
 //!   tenants, business and personal contacts as indexed collections.
+//! - [`items`]: every declared collection (`crate::collections`) as one indexed list kind.
 //! - [`users`]: users as list rows (user list, extension directory) and their pages.
 //! - [`lists`]: list schemas derived from the field tables.
 //! - [`as_of`]: past states from the nearest retained snapshot.
 //! - [`audit`]: the audit log and object history from a persisted index beside the log.
 //! - [`feed`]: the live change feed (what a user's event stream shows).
 
+pub mod agents;
 pub mod as_of;
 pub mod audit;
 pub mod collection;
 pub mod collections;
 pub mod feed;
+pub mod items;
 pub mod lists;
 pub mod model;
 #[cfg(test)]

@@ -1,7 +1,7 @@
-//! Contacts as a signed-in user sees them, under `/user`:
-//! - personal contacts: `GET/POST /user/contacts`, `GET/POST /user/contacts/{id}`,
-//!   `POST /user/contacts/{id}/favorite|unfavorite|destroy`;
-//! - the tenant's business contacts: `GET /user/business_contacts`,
+//! What contacts add to their declared collections
+//! ([`crate::collections::contacts`], whose list, item, create, update and
+//! destroy routes the router builder declares: [`super::items`]):
+//! - favorites: `POST /user/contacts/{id}/favorite|unfavorite`,
 //!   `POST /user/business_contacts/{id}/favorite|unfavorite`;
 //! - the extension directory (the tenant's users): `GET /user/extension_contacts`,
 //!   `POST /user/extension_contacts/{id}/favorite|unfavorite`.
@@ -9,59 +9,32 @@
 //! Every item carries the caller's own `favorite` flag. These act in the
 //! caller's home tenant, like the rest of `/user`.
 
-use super::ids;
-use crate::auth::caller::Caller;
-use crate::commands::contacts as cmd;
-use crate::commands::{fresh_id, CommandError, Decision};
+use super::VIA;
+use crate::commands::contacts::SetFavorite;
+use crate::commands::Command;
+use crate::field_tables::to_json;
+use crate::field_tables::user::USER;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
+use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
-use crate::queries::collection::{favorites_of, Collection, ListOf, Owner};
-use crate::queries::collections::{BUSINESS_CONTACTS, PERSONAL_CONTACTS};
+use crate::queries::collection::{favorites_of, ListOf, Owner};
 use crate::queries::users::USERS;
-use crate::queries::ReadModel;
-use crate::schema::contact::{CONTACT, CONTACT_SKIP};
-use crate::schema::user::USER;
-use crate::schema::{to_json, Mode};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use switchboard_events::domain::{ContactOwner, FavoriteCollection};
-use switchboard_events::{Id, TenantId};
+use switchboard_events::domain::FavoriteCollection;
+use switchboard_events::TenantId;
 use switchboard_projections::directory::{ContactView, Scope, UserView, EXTENSION_CONTACT_FIELDS};
 
 pub use crate::queries::collections::CONTACT_LIST;
 pub use crate::queries::users::EXTENSION_CONTACT_LIST;
 
-/// A list of the caller's home tenant (`owner`'s) read with the caller's
-/// favorite flags of `collection`.
-fn flagged<'a>(
-    model: &'a ReadModel,
-    caller: &Caller,
-    collection: FavoriteCollection,
-    owner: Owner,
-) -> ListOf<'a> {
-    let tenant = caller.home_tenant;
-    ListOf {
-        tenant,
-        owner,
-        favorites: Some(favorites_of(model, tenant, caller.user_id, collection)),
-    }
-}
-
 /// Renders a contact; `favorite` is the caller's flag (`None`: left out, as
 /// in the administrator's `/contacts` view).
 pub fn render_contact(c: &ContactView, favorite: Option<bool>) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), json!(ids::render(c.id)));
-    CONTACT.render(&c.attrs, false, &mut m);
-    if let Some(f) = favorite {
-        m.insert("favorite".into(), json!(f));
-    }
-    m
+    super::items::render(&crate::collections::contacts::PERSONAL, c, favorite)
 }
 
 /// Renders a user as an extension contact with the caller's flag.
@@ -79,158 +52,18 @@ pub fn render_extension_contact(scope: &Scope, u: &UserView, favorite: bool) -> 
     m
 }
 
-/// Runs `f` over the caller's home scope (empty if nothing exists yet).
-pub(crate) fn with_home<T>(
-    state: &AppState,
-    caller: &Caller,
-    f: impl FnOnce(&Scope) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let dir = state.queries.read();
-    let empty = Scope::default();
-    f(dir.scope(caller.home_tenant).unwrap_or(&empty))
-}
-
-/// Executes a decision in `tenant`.
+/// Runs a command in `tenant`.
 pub(crate) async fn run(
     state: &AppState,
     caller: &Caller,
     tenant: TenantId,
-    decide: impl FnOnce(&Scope) -> Result<Decision, CommandError>,
+    cmd: Command,
 ) -> Result<(), ApiError> {
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let empty = Scope::default();
-            Ok((decide(dir.scope(tenant).unwrap_or(&empty))?, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
-}
-
-/// Validates a contact body for create or update.
-pub(crate) fn validate(
-    body: &Map<String, Value>,
-    mode: Mode,
-) -> Result<switchboard_events::Fields, ApiError> {
-    if body.contains_key("favorite") {
-        return Err(ApiError::validation(
-            "favorite",
-            "is changed with the favorite and unfavorite actions",
-        ));
-    }
-    CONTACT
-        .validate(body, mode, CONTACT_SKIP)
-        .map_err(|e| ApiError::validation(&e.field, e.message))
-}
-
-/// Creates a contact of `owner` in `tenant`; answers 201 `{id}`.
-pub(crate) async fn create_contact(
-    state: &AppState,
-    caller: &Caller,
-    tenant: TenantId,
-    owner: ContactOwner,
-    body: &Map<String, Value>,
-) -> Result<impl IntoResponse, ApiError> {
-    let attrs = validate(body, Mode::Create)?;
-    let (id, _) = state
-        .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let empty = Scope::default();
-            let scope = dir.scope(tenant).unwrap_or(&empty);
-            let id = fresh_id(|id| cmd::id_taken(scope, id));
-            Ok((cmd::create(scope, owner, id, attrs)?, id))
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
-}
-
-fn parse_id(raw: &str) -> Result<Id, ApiError> {
-    ids::parse_or_404(raw, "contact")
-}
-
-fn mine(caller: &Caller) -> ContactOwner {
-    ContactOwner::User(caller.user_id)
-}
-
-/// `GET /user/contacts`.
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    params: ListParams,
-) -> Result<Response, ApiError> {
-    let query = list::parse(&params, &CONTACT_LIST)?;
-    let model = state.queries.read();
-    let owner = Owner::User(caller.user_id);
-    let list = flagged(&model, &caller, FavoriteCollection::Personal, owner);
-    let mine = PERSONAL_CONTACTS.at(&model, caller.home_tenant, owner);
-    let render = |id, f| mine.and_then(|m| m.get(&id)).map(|c| render_contact(c, f));
-    Ok(list::indexed(
-        &state,
-        &model,
-        false,
-        &PERSONAL_CONTACTS,
-        "user_contacts",
-        list,
-        &query,
-        render,
-    ))
-}
-
-/// `POST /user/contacts`: answers 201 `{id}`.
-pub async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonBody(body): JsonBody<Map<String, Value>>,
-) -> Result<impl IntoResponse, ApiError> {
-    create_contact(&state, &caller, caller.home_tenant, mine(&caller), &body).await
-}
-
-/// `GET /user/contacts/{id}`.
-pub async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
-    with_home(&state, &caller, |s| {
-        let c = cmd::contact(s, mine(&caller), id)?;
-        let fav = s
-            .contacts
-            .is_favorite(caller.user_id, FavoriteCollection::Personal, id);
-        Ok(Json(Value::Object(render_contact(c, Some(fav)))))
-    })
-}
-
-/// `POST /user/contacts/{id}`: a partial update.
-pub async fn update(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
-    let incoming = validate(&body, Mode::Update)?;
-    let owner = mine(&caller);
-    run(&state, &caller, caller.home_tenant, |s| {
-        cmd::update(s, &CONTACT, owner, id, &incoming)
-    })
-    .await?;
-    Ok(Json(json!({})))
-}
-
-/// `POST /user/contacts/{id}/destroy`.
-pub async fn destroy(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
-    let owner = mine(&caller);
-    run(&state, &caller, caller.home_tenant, |s| {
-        cmd::delete(s, owner, id)
-    })
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn set_favorite(
@@ -244,12 +77,13 @@ async fn set_favorite(
         FavoriteCollection::Extension => "extension contact",
         _ => "contact",
     };
-    let id = ids::parse_or_404(raw, what)?;
-    let user = caller.user_id;
-    run(state, caller, caller.home_tenant, |s| {
-        cmd::set_favorite(s, user, collection, id, on)
-    })
-    .await?;
+    let command = Command::SetFavorite(SetFavorite {
+        user_id: caller.user_id,
+        collection,
+        item: ids::parse_or_404(raw, what)?,
+        on,
+    });
+    run(state, caller, caller.home_tenant, command).await?;
     Ok(Json(json!({})))
 }
 
@@ -269,29 +103,6 @@ pub async fn unfavorite(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     set_favorite(&state, &caller, FavoriteCollection::Personal, &id, false).await
-}
-
-/// `GET /user/business_contacts`: the tenant's phonebook with the caller's flags.
-pub async fn list_business(
-    State(state): State<AppState>,
-    caller: Caller,
-    params: ListParams,
-) -> Result<Response, ApiError> {
-    let query = list::parse(&params, &CONTACT_LIST)?;
-    let model = state.queries.read();
-    let list = flagged(&model, &caller, FavoriteCollection::Business, Owner::Tenant);
-    let book = BUSINESS_CONTACTS.at(&model, caller.home_tenant, Owner::Tenant);
-    let render = |id, f| book.and_then(|b| b.get(&id)).map(|c| render_contact(c, f));
-    Ok(list::indexed(
-        &state,
-        &model,
-        false,
-        &BUSINESS_CONTACTS,
-        "user_business_contacts",
-        list,
-        &query,
-        render,
-    ))
 }
 
 /// `POST /user/business_contacts/{id}/favorite`.
@@ -322,12 +133,16 @@ pub async fn list_extension(
     let tenant = caller.home_tenant;
     let model = state.queries.read();
     let scope = model.scope(tenant);
-    let list = flagged(
-        &model,
-        &caller,
-        FavoriteCollection::Extension,
-        Owner::Tenant,
-    );
+    let list = ListOf {
+        tenant,
+        owner: Owner::Tenant,
+        favorites: Some(favorites_of(
+            &model,
+            tenant,
+            caller.user_id,
+            FavoriteCollection::Extension,
+        )),
+    };
     let render = |id, f: Option<bool>| {
         let s = scope?;
         let u = s.users.get(&id)?;
