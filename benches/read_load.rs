@@ -18,7 +18,6 @@
 //! BENCH_USERS=1000,10000 BENCH_SECS=5 ...      # sizes, seconds per wrk run
 //! BENCH_ONLY=extension_contacts,audit BENCH_PROBES=0 # some routes, no probes (to profile)
 //! BENCH_EXTRA_EVENTS=9600000                  # that many user updates after the users (a 10M-event log at 100k users)
-//! BENCH_TOKIO_DEFAULTS=1                       # tokio's default runtime, not app::runtime()
 //! ```
 
 /// The binary's allocator, so the figures are the binary's (with glibc's
@@ -243,10 +242,8 @@ fn main() {
     let sizes = env_list("BENCH_USERS", "1000,10000,100000");
     let secs = env_list("BENCH_SECS", "5")[0];
     let extra = env_list("BENCH_EXTRA_EVENTS", "0")[0];
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // The service's runtime, as the binary builds it.
+    let runtime = app::runtime().expect("runtime");
     let hasher = SecretHasher::new(1024, 1).expect("argon2 parameters");
     let admin_hash = hasher.hash(PASSWORD).expect("hash");
     println!(

@@ -29,24 +29,16 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The service's tokio runtime (the CLI's and the benches'), tuned for
-/// latency under load: a worker looks at the runtime's shared queue and at
-/// the I/O driver every few polls instead of every 61 (tokio's default).
-/// Tasks woken from outside the workers (the log's writer thread
-/// acknowledging an append and waking the projection's follower) land in
-/// that shared queue; with 32 connections of list pages queued locally the
-/// default interval made each such hop of a write wait behind tens of list
-/// requests (BENCHMARKS.md, "Read side at scale").
+/// The service's tokio runtime (the CLI's, and the read bench's so its
+/// figures are the binary's). Tokio's defaults: shorter shared-queue and
+/// I/O polling intervals, meant to shorten a write's hops while 32
+/// connections list, measured no different (BENCHMARKS.md, "Read side at
+/// scale").
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .global_queue_interval(RUNTIME_POLL_INTERVAL)
-        .event_interval(RUNTIME_POLL_INTERVAL)
         .build()
 }
-
-/// Polls between a worker's looks at the shared queue and the I/O driver.
-const RUNTIME_POLL_INTERVAL: u32 = 8;
 
 /// The service failed to start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -366,7 +358,6 @@ pub struct Offline {
     pub hasher: SecretHasher,
     projector: Arc<Projector<ReadModel>>,
     log: Arc<dyn EventLog>,
-    _applier: ApplierThread,
 }
 
 impl Offline {
@@ -399,8 +390,7 @@ impl Offline {
             hasher.clone(),
             Arc::new(secrets),
         ));
-        let applier = ApplierThread::new()?;
-        let follower = applier.follow(&projector, &log);
+        let follower = tokio::spawn(projector.clone().follow(log.clone()));
         let stopped = pipeline.clone();
         tokio::spawn(async move {
             let reason = match follower.await {
@@ -415,7 +405,6 @@ impl Offline {
             hasher,
             projector,
             log,
-            _applier: applier,
         })
     }
 
@@ -449,7 +438,6 @@ async fn serve(
     });
     let server = tokio::spawn(async move { server.await });
 
-    let applier = ApplierThread::new()?;
     // Startup work runs beside the server so /healthz answers meanwhile.
     let snapshot_stop = shutdown.clone();
     let mut closing = shutdown.clone();
@@ -481,7 +469,7 @@ async fn serve(
             projector.applied(),
             snapshot_stop,
         ));
-        let follower = applier.follow(&projector, &log);
+        let follower = tokio::spawn(projector.clone().follow(log.clone()));
         let pipeline = state.pipeline.clone();
         tokio::spawn(async move {
             // However the follower ends (an error, a panic, the log closing
@@ -570,48 +558,6 @@ async fn serve(
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(AppError::Other(e.to_string())),
         Err(e) => Err(AppError::Other(e.to_string())),
-    }
-}
-
-/// The thread the projection's follower applies the log on: a one-worker
-/// runtime of its own, so applying a write never queues behind the request
-/// handlers on the service's workers (under 32 connections of list pages
-/// that queue was most of a write's latency; BENCHMARKS.md, "Read side at
-/// scale"). Shut down when dropped.
-struct ApplierThread(Option<tokio::runtime::Runtime>);
-
-impl ApplierThread {
-    fn new() -> Result<ApplierThread, AppError> {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("applier")
-            .enable_all()
-            .build()
-            .map(|rt| ApplierThread(Some(rt)))
-            .map_err(|e| AppError::Other(format!("cannot start the applier thread: {e}")))
-    }
-
-    /// Follows `log` into `projector` on this thread.
-    fn follow(
-        &self,
-        projector: &Arc<Projector<ReadModel>>,
-        log: &Arc<dyn EventLog>,
-    ) -> JoinHandle<Result<(), switchboard_projections::ReplayError>> {
-        let task = projector.clone().follow(log.clone());
-        match &self.0 {
-            Some(rt) => rt.spawn(task),
-            // Only `drop` takes the runtime.
-            None => tokio::spawn(task),
-        }
-    }
-}
-
-impl Drop for ApplierThread {
-    fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
-            // Does not wait: the follower ends when the log closes.
-            rt.shutdown_background();
-        }
     }
 }
 
