@@ -29,6 +29,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// The service's tokio runtime (the CLI's, and the read bench's so its
+/// figures are the binary's). Tokio's defaults: shorter shared-queue and
+/// I/O polling intervals, meant to shorten a write's hops while 32
+/// connections list, measured no different (BENCHMARKS.md, "Read side at
+/// scale").
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
 /// The service failed to start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -173,7 +184,8 @@ pub async fn start_with(
     .map_err(|e| AppError::Other(e.to_string()))?
     .map_err(|e| AppError::Other(e.to_string()))?;
     let audit = Arc::new(audit);
-    let model = ReadModel::new(directory).with_audit(audit.outbox());
+    // Indexes are built once the replay is done (see `ReadModel::deferred`).
+    let model = ReadModel::deferred(directory).with_audit(audit.outbox());
     let projector = Projector::new(model, start);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
@@ -189,7 +201,7 @@ pub async fn start_with(
     let files = crate::files::Store::open(config.data_dir.join("files"), config.file_limits())
         .map_err(|e| AppError::Other(format!("opening the file store: {e}")))?;
     let secrets = Arc::new(secrets);
-    let state = AppState {
+    let state = AppState::from(crate::http::Shared {
         pipeline: Arc::new(Pipeline::new(
             log.clone(),
             projector.clone(),
@@ -218,7 +230,7 @@ pub async fn start_with(
         streams: Arc::default(),
         metrics,
         files: Arc::new(files),
-    };
+    });
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| AppError::Bind {
@@ -366,12 +378,16 @@ impl Offline {
             .map_err(|e| AppError::Other(e.to_string()))?;
         let log = open_log(config, None).await?;
         let (directory, start) = load_directory(config, &log).await?;
-        let projector = Projector::new(ReadModel::new(directory), start);
+        let projector = Projector::new(ReadModel::deferred(directory), start);
         let (replay_log, replay_projector) = (log.clone(), projector.clone());
-        tokio::task::spawn_blocking(move || replay_projector.replay(replay_log.as_ref()))
-            .await
-            .map_err(|e| AppError::Replay(e.to_string()))?
-            .map_err(|e| AppError::Replay(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            replay_projector.replay(replay_log.as_ref())?;
+            replay_projector.update(ReadModel::index_all);
+            Ok::<_, switchboard_projections::ReplayError>(())
+        })
+        .await
+        .map_err(|e| AppError::Replay(e.to_string()))?
+        .map_err(|e| AppError::Replay(e.to_string()))?;
         let pipeline = Arc::new(Pipeline::new(
             log.clone(),
             projector.clone(),
@@ -438,6 +454,10 @@ async fn serve(
                 .await
                 .map_err(|e| AppError::Replay(e.to_string()))?
                 .map_err(|e| AppError::Replay(e.to_string()))?;
+        let index_projector = projector.clone();
+        tokio::task::spawn_blocking(move || index_projector.update(ReadModel::index_all))
+            .await
+            .map_err(|e| AppError::Replay(e.to_string()))?;
         let secs = started.elapsed().as_secs_f64();
         tracing::info!(
             events = replayed,

@@ -40,6 +40,7 @@
 mod filter;
 pub mod index;
 mod order;
+pub mod sorted;
 #[cfg(test)]
 mod test_support;
 mod value;
