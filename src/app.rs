@@ -74,9 +74,17 @@ pub struct Running {
     /// The log itself, for operators' tools and tests that write records
     /// around the commands (never reachable from the HTTP handlers).
     pub log: Arc<dyn EventLog>,
+    /// Whether the service opened the log itself (then it also releases the
+    /// data directory before [`Running::wait`] returns).
+    owns_log: bool,
     shutdown: Arc<watch::Sender<bool>>,
     task: JoinHandle<Result<(), AppError>>,
 }
+
+/// How long [`Running::wait`] waits for the last background holders of the
+/// log (tasks that saw shutdown but were not polled yet, the audit index's
+/// catch-up thread) to let go of it.
+const RELEASE_WAIT: Duration = Duration::from_secs(30);
 
 /// Asks a running service to stop (cloneable, for signal handlers).
 #[derive(Clone)]
@@ -100,11 +108,34 @@ impl Running {
         ShutdownTrigger(self.shutdown.clone())
     }
 
-    /// Waits until the service has stopped.
+    /// Waits until the service has stopped and, when it opened the log
+    /// itself, until the data directory is released (the log's lock goes
+    /// with its last handle), so the same directory can be opened again at
+    /// once: a restart in the same process, or an operator's tool.
     pub async fn wait(self) -> Result<(), AppError> {
-        self.task
+        let Running {
+            state,
+            log,
+            owns_log,
+            task,
+            ..
+        } = self;
+        drop(state);
+        let result = task
             .await
-            .map_err(|e| AppError::Other(format!("server task failed: {e}")))?
+            .map_err(|e| AppError::Other(format!("server task failed: {e}")))?;
+        if owns_log {
+            // Background tasks end on shutdown but may not have run yet on a
+            // busy machine; each holds the shared state (and so the log).
+            let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+            while Arc::strong_count(&log) > 1 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if Arc::strong_count(&log) > 1 {
+                tracing::warn!("the log is still held after stopping; its directory stays locked");
+            }
+        }
+        result
     }
 
     /// Stops gracefully and waits.
@@ -170,6 +201,7 @@ pub async fn start_with(
     )
     .map_err(|e| AppError::Other(e.to_string()))?;
     let metrics = crate::metrics::Metrics::new();
+    let owns_log = log.is_none();
     let log: Arc<dyn EventLog> = match log {
         Some(log) => log,
         None => open_log(&config, Some(metrics.clone())).await?,
@@ -272,6 +304,7 @@ pub async fn start_with(
         metrics_addr,
         state,
         log,
+        owns_log,
         shutdown: Arc::new(shutdown_tx),
         task,
     })
