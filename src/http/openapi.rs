@@ -289,6 +289,10 @@ pub fn kind_schema(kind: &Kind) -> Value {
         }
         Kind::Url { max } => json!({"type": "string", "format": "uri", "maxLength": max}),
         Kind::DiskQuota => json!({"type": "string", "pattern": "^([1-9][0-9]*(KB|MB|GB|TB|PB))?$"}),
+        Kind::Mac => json!({"type": "string",
+            "pattern": "^([0-9A-Fa-f]{12}|([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}|([0-9A-Fa-f]{2}-){5}[0-9A-Fa-f]{2})$"}),
+        Kind::StrList { max_items, max_len } => json!({"type": "array", "maxItems": max_items,
+            "items": {"type": "string", "minLength": 1, "maxLength": max_len}}),
         Kind::Bool => json!({"type": "boolean"}),
         Kind::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
         Kind::Enum(values) => json!({"type": "string", "enum": values}),
