@@ -292,6 +292,12 @@ pub fn routes() -> Routes {
             contacts::unfavorite_extension,
         )
         .with(|r| items::declare(r, &crate::collections::contacts::BUSINESS))
+        // A user's settings lists and the tenant's holidays (issue #16).
+        .with(|r| items::declare(r, &crate::collections::settings::PHONES))
+        .with(|r| items::declare(r, &crate::collections::settings::SPEED_DIALS_8))
+        .with(|r| items::declare(r, &crate::collections::settings::SPEED_DIALS_100))
+        .with(|r| items::declare(r, &crate::collections::settings::USER_HOLIDAYS))
+        .with(|r| items::declare(r, &crate::collections::settings::TENANT_HOLIDAYS))
         .get(
             "/contacts/export",
             Needs(ViewBusinessContacts),
