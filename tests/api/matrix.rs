@@ -645,6 +645,7 @@ fn settings_expectations() -> Vec<(String, Exp)> {
     }
     let holiday = crate::settings::holiday_body("Matrix day");
     out.extend([
+        ("GET /api/user/outbound_caller_ids".to_owned(), x(200).own()),
         ("GET /api/holidays".to_owned(), x(200)),
         ("POST /api/holidays".to_owned(), x(201).body(holiday)),
         ("GET /api/holidays/{id}".to_owned(), x(200)),

@@ -481,3 +481,31 @@ async fn settings_lists_are_audited_and_survive_a_restart() {
     assert!(!all.to_string().contains("1008"), "{all}");
     assert!(all.to_string().contains("Founders' day"), "{all}");
 }
+
+#[tokio::test]
+async fn outbound_caller_ids_are_the_users_then_the_tenants() {
+    let app = spawn_app().await;
+    let (admin, ann, bob) = two_users(&app, "acme.example").await;
+    let ann_id = user_id(&app, &admin, "ann").await;
+    let resp = app
+        .post(
+            &format!("/api/users/{ann_id}"),
+            Some(&admin),
+            &json!({"outbound_caller_ids": [
+                {"provider_id": "trunk1", "caller_id": "+331000", "description": "main"},
+                {"provider_id": "trunk1", "caller_id": "+331001", "preferred": true}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let l = json_of(app.get("/api/user/outbound_caller_ids", Some(&ann)).await).await;
+    assert_eq!(
+        l["items"],
+        json!([{"provider_id": "trunk1", "caller_id": "+331001", "description": null},
+               {"provider_id": "trunk1", "caller_id": "+331000", "description": "main"}]),
+        "the preferred one first"
+    );
+    let l = json_of(app.get("/api/user/outbound_caller_ids", Some(&bob)).await).await;
+    assert_eq!(l["items"], json!([]), "bob has none of ann's");
+    let resp = app.get("/api/user/outbound_caller_ids", None).await;
+    assert_error(resp, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+}

@@ -15,6 +15,7 @@ pub mod presence;
 pub mod queues;
 pub mod ring_groups;
 pub mod roles;
+pub mod settings;
 pub mod sync;
 pub mod tenants;
 pub mod user;
@@ -298,6 +299,11 @@ pub fn routes() -> Routes {
         .with(|r| items::declare(r, &crate::collections::settings::SPEED_DIALS_100))
         .with(|r| items::declare(r, &crate::collections::settings::USER_HOLIDAYS))
         .with(|r| items::declare(r, &crate::collections::settings::TENANT_HOLIDAYS))
+        .get(
+            "/user/outbound_caller_ids",
+            SignedIn,
+            settings::own_outbound_caller_ids,
+        )
         .get(
             "/contacts/export",
             Needs(ViewBusinessContacts),
