@@ -19,6 +19,7 @@ use crate::field_tables::speed_dial::{
     speed_dial_8_code, SPEED_DIAL_100, SPEED_DIAL_8, SPEED_DIAL_SKIP, SPEED_DIAL_UNIQUE,
 };
 use crate::field_tables::ListType as L;
+use switchboard_events::{Fields, Id, Value};
 use switchboard_projections::query::Dir;
 
 /// Core list fields: the id.
@@ -162,3 +163,23 @@ pub static TENANT_HOLIDAYS: CollectionSpec = CollectionSpec {
         user_view: None,
     }),
 };
+
+/// The list a user's selection is filed under (one item per user).
+pub const GLOBAL_HOLIDAYS: &str = "global_holidays";
+
+/// The selection's field: the tenant holiday ids, in the order given.
+pub const SELECTED: &str = "holidays";
+
+/// The ids a stored selection holds (in order).
+pub fn selected(attrs: &Fields) -> Vec<Id> {
+    match attrs.get(SELECTED) {
+        Some(Value::List(items)) => items
+            .iter()
+            .filter_map(|v| match v {
+                Value::Int(i) => u64::try_from(*i).ok().map(Id),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}

@@ -8,6 +8,7 @@ use super::bootstrap::{self, CreateSystemAdministrator};
 use super::contacts::{self, SetFavorite};
 use super::extensions::{self, CreateExtension, Hotline, LinkUserToExtension, UpdateExtension};
 use super::groups::{self, CreateGroup, UpdateGroup};
+use super::holidays::{self, SelectGlobalHolidays};
 use super::items::{self, CreateItem, DeleteItem, UpdateItem};
 use super::prepare::{IdKind, Preparer, SecretRule};
 use super::presence::{self, RemoveRegistration, ReportCallState, ReportRegistration, SetPresence};
@@ -231,6 +232,8 @@ pub enum Command {
     DeleteItem(DeleteItem),
     /// Favorite or unfavorite an item of a collection.
     SetFavorite(SetFavorite),
+    /// Replace a user's selection of the tenant's holidays.
+    SelectGlobalHolidays(SelectGlobalHolidays),
 }
 
 /// Who issues a command. Decisions that depend on the actor's privileges
@@ -380,6 +383,7 @@ impl Command {
             UpdateItem,
             DeleteItem,
             SetFavorite,
+            SelectGlobalHolidays,
         )
     }
 
@@ -441,6 +445,7 @@ impl Command {
             Command::CreateGroup(c) => p.mint(&mut c.group_id, IdKind::Group),
             Command::CreateQueue(c) => p.mint(&mut c.id, IdKind::Queue),
             Command::CreateItem(c) => p.mint(&mut c.item_id, IdKind::Item),
+            Command::SelectGlobalHolidays(c) => p.mint(&mut c.selection_id, IdKind::Item),
             Command::DeleteTenant { .. }
             | Command::SwitchTenant { .. }
             | Command::RefreshSession(_)
@@ -601,6 +606,7 @@ pub fn decide(
         Command::CreateItem(c) => items::create(s, c)?,
         Command::UpdateItem(c) => items::update(s, c)?,
         Command::DeleteItem(c) => items::delete(s, c)?,
+        Command::SelectGlobalHolidays(c) => holidays::select(s, c)?,
         Command::SetFavorite(c) => {
             contacts::set_favorite(s, c.user_id, c.collection, c.item, c.on)?
         }

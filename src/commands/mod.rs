@@ -51,6 +51,7 @@ pub mod decision;
 pub mod error;
 pub mod extensions;
 pub mod groups;
+pub mod holidays;
 pub mod items;
 pub mod prepare;
 pub mod presence;

@@ -1,5 +1,6 @@
 //! Reads of a user's settings that are not lists of their own: the outbound
-//! caller IDs a user may present (`GET /user/outbound_caller_ids`).
+//! caller IDs a user may present (`GET /user/outbound_caller_ids`) and the
+//! tenant holidays a user selected (`GET /user/global_holidays`).
 
 use switchboard_events::TenantId;
 use switchboard_events::{Fields, Id, Value};
@@ -69,4 +70,30 @@ pub fn outbound_caller_ids(dir: &Directory, tenant: TenantId, user: Id) -> Optio
         }
     }
     Some(own)
+}
+
+/// The tenant holidays user `user` selected, in the order selected, each
+/// with its id; holidays deleted since are left out. `None` when the user
+/// does not exist.
+pub fn global_holidays(dir: &Directory, tenant: TenantId, user: Id) -> Option<Vec<(Id, Fields)>> {
+    use crate::collections::settings::{selected, GLOBAL_HOLIDAYS};
+    use switchboard_events::domain::ItemOwner;
+    let scope = dir.scope(tenant)?;
+    scope.users.get(&user)?;
+    let owner = ItemOwner::User(user);
+    let ids = scope
+        .items
+        .items(GLOBAL_HOLIDAYS, owner)
+        .next()
+        .map(|it| selected(&it.attrs))
+        .unwrap_or_default();
+    let name = crate::collections::settings::TENANT_HOLIDAYS.name;
+    Some(
+        ids.into_iter()
+            .filter_map(|id| {
+                let h = scope.items.get(name, ItemOwner::Tenant, id)?;
+                Some((id, h.attrs.clone()))
+            })
+            .collect(),
+    )
 }

@@ -646,6 +646,16 @@ fn settings_expectations() -> Vec<(String, Exp)> {
     let holiday = crate::settings::holiday_body("Matrix day");
     out.extend([
         ("GET /api/user/outbound_caller_ids".to_owned(), x(200).own()),
+        ("GET /api/user/global_holidays".to_owned(), x(200).own()),
+        (
+            "POST /api/user/global_holidays".to_owned(),
+            x(201).own().body(json!({"items": []})),
+        ),
+        ("GET /api/users/{id}/global_holidays".to_owned(), x(200)),
+        (
+            "POST /api/users/{id}/global_holidays".to_owned(),
+            x(201).body(json!({"items": ["$tenant_holiday"]})),
+        ),
         ("GET /api/holidays".to_owned(), x(200)),
         ("POST /api/holidays".to_owned(), x(201).body(holiday)),
         ("GET /api/holidays/{id}".to_owned(), x(200)),

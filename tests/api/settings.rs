@@ -509,3 +509,85 @@ async fn outbound_caller_ids_are_the_users_then_the_tenants() {
     let resp = app.get("/api/user/outbound_caller_ids", None).await;
     assert_error(resp, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
+
+#[tokio::test]
+async fn global_holidays_select_tenant_holidays_that_exist() {
+    let app = spawn_app().await;
+    let (admin, ann, bob) = two_users(&app, "acme.example").await;
+    let (other_admin, _, _) = two_users(&app, "other.example").await;
+    let foreign = created(&app, "/api/holidays", &other_admin, &holiday_body("Theirs")).await;
+    let a = created(&app, "/api/holidays", &admin, &holiday_body("New year")).await;
+    let b = created(&app, "/api/holidays", &admin, &holiday_body("Labour day")).await;
+    let l = json_of(app.get("/api/user/global_holidays", Some(&ann)).await).await;
+    assert_eq!(l["items"], json!([]), "none selected yet");
+
+    let resp = app
+        .post(
+            "/api/user/global_holidays",
+            Some(&ann),
+            &json!({"items": [b, a]}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let l = json_of(app.get("/api/user/global_holidays", Some(&ann)).await).await;
+    assert_eq!(l["items"][0]["id"], json!(b), "in the order selected");
+    assert_eq!(l["items"][0]["name"], "Labour day");
+    assert_eq!(l["items"][1]["month_start"], 7);
+    let l = json_of(app.get("/api/user/global_holidays", Some(&bob)).await).await;
+    assert_eq!(l["items"], json!([]), "bob's selection is his own");
+
+    // Another tenant's holiday, an unknown id, a duplicate: the place is named.
+    for (items, field) in [
+        (json!([a, foreign]), "items[1]"),
+        (json!(["garbage"]), "items[0]"),
+        (json!([a, a]), "items[1]"),
+        (json!([7]), "items[0]"),
+    ] {
+        let resp = app
+            .post(
+                "/api/user/global_holidays",
+                Some(&ann),
+                &json!({ "items": items }),
+            )
+            .await;
+        assert_eq!(field_error(resp).await, field, "{items}");
+    }
+    let resp = app
+        .post(
+            "/api/user/global_holidays",
+            Some(&ann),
+            &json!({"holidays": []}),
+        )
+        .await;
+    assert_eq!(field_error(resp).await, "holidays");
+
+    // A deleted tenant holiday drops out of every selection.
+    let resp = app
+        .post(
+            &format!("/api/holidays/{b}/destroy"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let l = json_of(app.get("/api/user/global_holidays", Some(&ann)).await).await;
+    assert_eq!(l["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(l["items"][0]["id"], json!(a));
+
+    // The Admin reads and sets Ann's selection; a StandardUser may not;
+    // another tenant's Admin does not find her.
+    let ann_id = user_id(&app, &admin, "ann").await;
+    let path = format!("/api/users/{ann_id}/global_holidays");
+    let l = json_of(app.get(&path, Some(&admin)).await).await;
+    assert_eq!(l["items"][0]["id"], json!(a));
+    let resp = app.post(&path, Some(&admin), &json!({"items": []})).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let l = json_of(app.get("/api/user/global_holidays", Some(&ann)).await).await;
+    assert_eq!(l["items"], json!([]));
+    let resp = app.get(&path, Some(&bob)).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = app
+        .post(&path, Some(&other_admin), &json!({"items": []}))
+        .await;
+    assert_error(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+}

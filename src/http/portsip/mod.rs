@@ -305,6 +305,26 @@ pub fn routes() -> Routes {
             settings::own_outbound_caller_ids,
         )
         .get(
+            "/user/global_holidays",
+            SignedIn,
+            settings::own_global_holidays,
+        )
+        .post(
+            "/user/global_holidays",
+            SignedIn,
+            settings::select_own_global_holidays,
+        )
+        .get(
+            "/users/{id}/global_holidays",
+            Needs(ViewUsers),
+            settings::user_global_holidays,
+        )
+        .post(
+            "/users/{id}/global_holidays",
+            Needs(ManageUsers),
+            settings::select_user_global_holidays,
+        )
+        .get(
             "/contacts/export",
             Needs(ViewBusinessContacts),
             business_contacts::export,
