@@ -212,6 +212,11 @@ impl Routes {
         self
     }
 
+    /// What is declared so far.
+    pub fn specs(&self) -> Vec<RouteSpec> {
+        self.routes.iter().map(|r| r.spec.clone()).collect()
+    }
+
     /// Applies `declare` to these routes (declarations made elsewhere, e.g.
     /// a declared collection's, inside one chain).
     pub fn with(self, declare: impl FnOnce(Routes) -> Routes) -> Routes {

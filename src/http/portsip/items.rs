@@ -362,3 +362,107 @@ fn validate(
         .validate(body, mode, spec.skip)
         .map_err(|e| ApiError::validation(&e.field, e.message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::roles::Capability;
+    use crate::collections::{AdminRoutes, Listing, OwnedBy, Recording, TenantRoutes, UserRoutes};
+    use crate::field_tables::contact::CONTACT;
+    use crate::http::routes::{Dialect, Effect};
+
+    fn spec(owned_by: OwnedBy, routing: Routing) -> CollectionSpec {
+        CollectionSpec {
+            name: "test_items",
+            noun: "thing",
+            schema: "Thing",
+            owned_by,
+            table: &CONTACT,
+            skip: &[],
+            refused: &[],
+            unique: &[],
+            max_items: 10,
+            check: None,
+            listing: Listing {
+                core: &[],
+                search: &[],
+                default_order: &[],
+                ordered: &[],
+                eq: &[],
+            },
+            favorites: None,
+            recording: Recording::Items,
+            routing,
+        }
+    }
+
+    fn declared(spec: CollectionSpec) -> Vec<String> {
+        let spec: &'static CollectionSpec = Box::leak(Box::new(spec));
+        let routes = declare(Routes::new(Dialect::PortSip), spec).specs();
+        let paths: Vec<String> = spec.paths().iter().map(|p| format!("/api{p}")).collect();
+        for r in &routes {
+            // Every route is a list, an item or an item's destroy action of
+            // the paths the OpenAPI description attaches the schema to.
+            let base = r.path.trim_end_matches("/destroy");
+            assert!(
+                paths.iter().any(|p| p == base),
+                "{} not in {paths:?}",
+                r.path
+            );
+            let writes = r.method == axum::http::Method::POST;
+            assert_eq!(r.effect == Effect::Write, writes, "{} {}", r.method, r.path);
+        }
+        routes
+            .iter()
+            .map(|r| format!("{} {} {:?}", r.method, r.path, r.access))
+            .collect()
+    }
+
+    #[test]
+    fn a_users_collection_declares_own_routes_and_the_administrators() {
+        let routing = Routing::User(UserRoutes {
+            path: "things",
+            admin: Some(AdminRoutes {
+                param: "thing_id",
+                view: Capability::ViewUsers,
+                manage: Capability::ManageUsers,
+            }),
+        });
+        assert_eq!(
+            declared(spec(OwnedBy::User, routing)),
+            [
+                "GET /api/user/things SignedIn",
+                "POST /api/user/things SignedIn",
+                "GET /api/user/things/{id} SignedIn",
+                "POST /api/user/things/{id} SignedIn",
+                "POST /api/user/things/{id}/destroy SignedIn",
+                "GET /api/users/{id}/things Needs(ViewUsers)",
+                "POST /api/users/{id}/things Needs(ManageUsers)",
+                "GET /api/users/{id}/things/{thing_id} Needs(ViewUsers)",
+                "POST /api/users/{id}/things/{thing_id} Needs(ManageUsers)",
+                "POST /api/users/{id}/things/{thing_id}/destroy Needs(ManageUsers)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tenants_collection_declares_its_routes_and_the_users_view() {
+        let routing = Routing::Tenant(TenantRoutes {
+            path: "things",
+            view: Capability::ViewBusinessContacts,
+            manage: Capability::ManageBusinessContacts,
+            user_view: Some("tenant_things"),
+        });
+        assert_eq!(
+            declared(spec(OwnedBy::Tenant, routing)),
+            [
+                "GET /api/things Needs(ViewBusinessContacts)",
+                "POST /api/things Needs(ManageBusinessContacts)",
+                "GET /api/things/{id} Needs(ViewBusinessContacts)",
+                "POST /api/things/{id} Needs(ManageBusinessContacts)",
+                "POST /api/things/{id}/destroy Needs(ManageBusinessContacts)",
+                "GET /api/user/tenant_things SignedIn",
+            ]
+        );
+    }
+}
