@@ -157,6 +157,9 @@ pub enum ConflictKind {
     ConcurrentModification,
     /// A list of a declared collection holds as many items as it may.
     ListFull,
+    /// The tenant has not enabled the integration the command needs (a
+    /// Microsoft 365 binding).
+    IntegrationDisabled,
 }
 
 impl ConflictKind {
@@ -174,6 +177,7 @@ impl ConflictKind {
             ConflictKind::NotAnAgent => "NOT_AN_AGENT",
             ConflictKind::AgentWithoutExtension => "AGENT_WITHOUT_EXTENSION",
             ConflictKind::ConcurrentModification => "CONCURRENT_MODIFICATION",
+            ConflictKind::IntegrationDisabled => "INTEGRATION_DISABLED",
             ConflictKind::ListFull => "LIST_FULL",
         }
     }
