@@ -21,38 +21,36 @@ pub const SPEED_DIAL_8_CODES: (char, char) = ('2', '9');
 const PHONE_NUMBER: Kind = Kind::Str { min: 1, max: 64 };
 const DESCRIPTION: Kind = Kind::Str { min: 0, max: 1024 };
 
-/// Speed dial 8, in `GET /user/speed_dial_8/{id}` order.
+/// A speed dial's fields, in `GET /user/speed_dial_8/{id}` order; the two
+/// lists differ only in their code's width.
+const fn dial_fields(code: Kind) -> [Field; 3] {
+    [
+        Field::new("code", code)
+            .required()
+            .summary()
+            .list(L::String),
+        Field::new("phone_number", PHONE_NUMBER)
+            .required()
+            .summary()
+            .list(L::String)
+            .search(),
+        Field::new("description", DESCRIPTION).summary().search(),
+    ]
+}
+
+static DIAL_8_FIELDS: [Field; 3] = dial_fields(Kind::Digits { min: 1, max: 1 });
+static DIAL_100_FIELDS: [Field; 3] = dial_fields(Kind::Digits { min: 2, max: 2 });
+
+/// Speed dial 8: one-digit codes.
 pub static SPEED_DIAL_8: Table = Table {
     resource: "speed dial 8",
-    fields: &[
-        Field::new("code", Kind::Digits { min: 1, max: 1 })
-            .required()
-            .summary()
-            .list(L::String),
-        Field::new("phone_number", PHONE_NUMBER)
-            .required()
-            .summary()
-            .list(L::String)
-            .search(),
-        Field::new("description", DESCRIPTION).summary().search(),
-    ],
+    fields: &DIAL_8_FIELDS,
 };
 
-/// Speed dial 100, in `GET /user/speed_dial_100/{id}` order.
+/// Speed dial 100: two-digit codes.
 pub static SPEED_DIAL_100: Table = Table {
     resource: "speed dial 100",
-    fields: &[
-        Field::new("code", Kind::Digits { min: 2, max: 2 })
-            .required()
-            .summary()
-            .list(L::String),
-        Field::new("phone_number", PHONE_NUMBER)
-            .required()
-            .summary()
-            .list(L::String)
-            .search(),
-        Field::new("description", DESCRIPTION).summary().search(),
-    ],
+    fields: &DIAL_100_FIELDS,
 };
 
 /// Names the caller handles itself.

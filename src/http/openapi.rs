@@ -713,8 +713,10 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
     } else {
         None
     };
+    // An item route ends with its item parameter, whatever its name
+    // (`/users/{id}/phones/{phone_id}`).
     let item_route =
-        route.path.ends_with("{id}") || route.path == "/api/user" || route.path == "/api/tenant";
+        route.path.ends_with('}') || route.path == "/api/user" || route.path == "/api/tenant";
     let mut responses = ResponsesBuilder::new();
     let (ok_status, ok_body) = match (resource, &route.method, item_route) {
         (Some(r), &Method::GET, false) => {
