@@ -12,9 +12,31 @@ spec_dir = root / "spec"
 router = (root / "src/http/portsip/mod.rs").read_text()
 
 served = set()
-for m in re.finditer(r'\.(get|post|post_read|put|patch|delete)\(\s*"([^"]+)"', router):
-    method = "POST" if m.group(1) == "post_read" else m.group(1).upper()
+for m in re.finditer(r'\.(get|post|post_read|post_own_session|put|patch|delete)\(\s*"([^"]+)"', router):
+    method = "POST" if m.group(1).startswith("post") else m.group(1).upper()
     served.add((method, re.sub(r"\{[^}]+\}", "{}", m.group(2))))
+
+# Declared collections (`items::declare(r, &crate::collections::<file>::<SPEC>)`):
+# the router builder serves list/create, show/update and destroy under the
+# spec's path (and `/users/{id}/<path>` when it has administrators' routes,
+# `/user/<view>` when the tenant's list has a users' view).
+for m in re.finditer(r"declare\(\s*r,\s*&crate::collections::(\w+)::(\w+)\)", router):
+    text = (root / "src/collections" / f"{m.group(1)}.rs").read_text()
+    block = text.split(f"pub static {m.group(2)}: CollectionSpec", 1)[1].split("\n};", 1)[0]
+    path = re.search(r'path: "([^"]+)"', block).group(1)
+    bases = []
+    if "Routing::User" in block:
+        bases.append(f"/user/{path}")
+        if not re.search(r"admin: None", block):
+            bases.append(f"/users/{{}}/{path}")
+    else:
+        bases.append(f"/{path}")
+        view = re.search(r'user_view: Some\("([^"]+)"\)', block)
+        if view:
+            served.add(("GET", f"/user/{view.group(1)}"))
+    for b in bases:
+        served.update({("GET", b), ("POST", b), ("GET", b + "/{}"), ("POST", b + "/{}"),
+                       ("POST", b + "/{}/destroy")})
 
 rows = []
 for name in ["portsip-users-openapi.json", "portsip-companion-openapi.json"]:

@@ -73,6 +73,15 @@ sign_in() {
 }
 admin=$(sign_in boss)
 alice=$(sign_in alice)
+# Alice's settings lists (one item each, made by the Admin under
+# /users/{id}/…) and a tenant holiday.
+mk() { post "$admin" "/api/users/$alice_id/$1" "$2" | id_of; }
+phone_id=$(mk phones '{"mac":"00:1A:2B:3C:4D:5E","filename":"t46u.xml","vendor":"Yealink","model":"T46U","password":"admin123","language":"ENGLISH","transfer":"BLIND","timezone":"+1","codecs":["PCMU"],"interface":"WEB_DOMAIN","preferred_transport":"TLS"}')
+dial8_id=$(mk speed_dial_8 '{"code":"2","phone_number":"1001"}')
+dial100_id=$(mk speed_dial_100 '{"code":"02","phone_number":"1001"}')
+holiday_body='{"name":"Bastille Day","region":"FRA","consecutive":false,"every_year":true,"month_start":7,"day_start":14}'
+user_holiday_id=$(mk holidays "$holiday_body")
+tenant_holiday_id=$(post "$admin" /api/holidays "$holiday_body" | id_of)
 
 # One worker: with two, schemathesis 4.32 on CPython 3.11 now and then fails
 # on its own ("AST constructor recursion depth mismatch" from Hypothesis
@@ -100,6 +109,44 @@ read -r open_upload _ <<< "$(begin_upload "$admin")"
 # Path parameters of existing objects, so generated requests reach real
 # objects and not only 404s: user routes get alice, group routes the group.
 cat > "$work/schemathesis.toml" <<TOML
+# Settings lists (issue #16): alice's items; as alice under /user/…, and
+# under /users/{id}/… with her id.
+[[operations]]
+include-path-regex = '^/users/\{id\}/phones/\{phone_id\}'
+parameters = { "path.id" = "$alice_id", "path.phone_id" = "$phone_id" }
+
+[[operations]]
+include-path-regex = '^/users/\{id\}/speed_dial_8/\{dial_id\}'
+parameters = { "path.id" = "$alice_id", "path.dial_id" = "$dial8_id" }
+
+[[operations]]
+include-path-regex = '^/users/\{id\}/speed_dial_100/\{dial_id\}'
+parameters = { "path.id" = "$alice_id", "path.dial_id" = "$dial100_id" }
+
+[[operations]]
+include-path-regex = '^/users/\{id\}/holidays/\{holiday_id\}'
+parameters = { "path.id" = "$alice_id", "path.holiday_id" = "$user_holiday_id" }
+
+[[operations]]
+include-path-regex = '^/user/phones/\{id\}'
+parameters = { "path.id" = "$phone_id" }
+
+[[operations]]
+include-path-regex = '^/user/speed_dial_8/\{id\}'
+parameters = { "path.id" = "$dial8_id" }
+
+[[operations]]
+include-path-regex = '^/user/speed_dial_100/\{id\}'
+parameters = { "path.id" = "$dial100_id" }
+
+[[operations]]
+include-path-regex = '^/user/holidays/\{id\}'
+parameters = { "path.id" = "$user_holiday_id" }
+
+[[operations]]
+include-path-regex = '^/holidays/\{id\}'
+parameters = { "path.id" = "$tenant_holiday_id" }
+
 [[operations]]
 include-path-regex = '^/users/\{id\}'
 parameters = { "path.id" = "$alice_id" }

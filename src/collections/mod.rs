@@ -28,8 +28,11 @@
 //! # Layout
 //! - [`contacts`]: personal and business contacts (which predate the item
 //!   events and keep their own: [`Recording::Contacts`]).
+//! - [`settings`]: a user's phones, speed dials 8 and 100 and holidays; the
+//!   tenant's holidays.
 
 pub mod contacts;
+pub mod settings;
 
 use crate::auth::roles::Capability;
 use crate::field_tables::{FieldError, ListType, Table};
@@ -193,7 +196,15 @@ impl CollectionSpec {
 }
 
 /// Every declared collection.
-pub static DECLARED: &[&CollectionSpec] = &[&contacts::PERSONAL, &contacts::BUSINESS];
+pub static DECLARED: &[&CollectionSpec] = &[
+    &contacts::PERSONAL,
+    &contacts::BUSINESS,
+    &settings::PHONES,
+    &settings::SPEED_DIALS_8,
+    &settings::SPEED_DIALS_100,
+    &settings::USER_HOLIDAYS,
+    &settings::TENANT_HOLIDAYS,
+];
 
 /// The declared collection called `name`.
 pub fn by_name(name: &str) -> Option<&'static CollectionSpec> {

@@ -9,6 +9,7 @@ use super::contacts::{self, SetFavorite};
 use super::extensions::{self, CreateExtension, Hotline, LinkUserToExtension, UpdateExtension};
 use super::files::{self, FileCommand, GreetingCommand};
 use super::groups::{self, CreateGroup, UpdateGroup};
+use super::holidays::{self, SelectGlobalHolidays};
 use super::items::{self, CreateItem, DeleteItem, UpdateItem};
 use super::prepare::{IdKind, Preparer, SecretRule};
 use super::presence::{self, RemoveRegistration, ReportCallState, ReportRegistration, SetPresence};
@@ -238,6 +239,8 @@ pub enum Command {
     File(FileCommand),
     /// Add, enable, disable or delete a user's greetings (`files.rs`).
     Greeting(GreetingCommand),
+    /// Replace a user's selection of the tenant's holidays.
+    SelectGlobalHolidays(SelectGlobalHolidays),
 }
 
 /// Who issues a command. Decisions that depend on the actor's privileges
@@ -389,6 +392,7 @@ impl Command {
             SetFavorite,
             File,
             Greeting,
+            SelectGlobalHolidays,
         )
     }
 
@@ -450,6 +454,7 @@ impl Command {
             Command::CreateGroup(c) => p.mint(&mut c.group_id, IdKind::Group),
             Command::CreateQueue(c) => p.mint(&mut c.id, IdKind::Queue),
             Command::CreateItem(c) => p.mint(&mut c.item_id, IdKind::Item),
+            Command::SelectGlobalHolidays(c) => p.mint(&mut c.selection_id, IdKind::Item),
             Command::DeleteTenant { .. }
             | Command::SwitchTenant { .. }
             | Command::RefreshSession(_)
@@ -616,6 +621,7 @@ pub fn decide(
         Command::CreateItem(c) => items::create(s, c)?,
         Command::UpdateItem(c) => items::update(s, c)?,
         Command::DeleteItem(c) => items::delete(s, c)?,
+        Command::SelectGlobalHolidays(c) => holidays::select(s, c)?,
         Command::SetFavorite(c) => {
             contacts::set_favorite(s, c.user_id, c.collection, c.item, c.on)?
         }

@@ -159,6 +159,9 @@ pub enum ConflictKind {
     ConcurrentModification,
     /// A list of a declared collection holds as many items as it may.
     ListFull,
+    /// The tenant has not enabled the integration the command needs (a
+    /// Microsoft 365 binding).
+    IntegrationDisabled,
 }
 
 impl ConflictKind {
@@ -177,6 +180,7 @@ impl ConflictKind {
             ConflictKind::AgentWithoutExtension => "AGENT_WITHOUT_EXTENSION",
             ConflictKind::FileInUse => "FILE_IN_USE",
             ConflictKind::ConcurrentModification => "CONCURRENT_MODIFICATION",
+            ConflictKind::IntegrationDisabled => "INTEGRATION_DISABLED",
             ConflictKind::ListFull => "LIST_FULL",
         }
     }

@@ -44,6 +44,7 @@
 //!   and JSON Lines rows).
 
 pub mod agents;
+pub mod balance;
 pub mod bootstrap;
 pub mod command;
 pub mod contacts;
@@ -52,7 +53,9 @@ pub mod error;
 pub mod extensions;
 pub mod files;
 pub mod groups;
+pub mod holidays;
 pub mod items;
+pub mod ms365;
 pub mod prepare;
 pub mod presence;
 pub mod queues;

@@ -190,6 +190,24 @@ pub(crate) fn check(kind: &Kind, v: &Json, path: &str) -> Result<Value, FieldErr
             }
             Ok(Value::Str(s.to_string()))
         }
+        Kind::Mac => {
+            let s = str_of(v, path)?;
+            if !is_mac(s) {
+                return Err(FieldError::new(
+                    path,
+                    "must be a MAC address such as 00:1A:2B:3C:4D:5E",
+                ));
+            }
+            Ok(Value::Str(s.to_string()))
+        }
+        Kind::StrList { max_items, max_len } => {
+            let items = bounded(v, path, max_items)?;
+            let mut list = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                list.push(Value::Str(string(item, &index(path, i), 1, max_len)?));
+            }
+            Ok(Value::List(list))
+        }
         Kind::Bool => match v {
             Json::Bool(b) => Ok(Value::Bool(*b)),
             _ => Err(FieldError::new(path, "must be a boolean")),
@@ -323,6 +341,19 @@ fn enumeration<'a>(v: &Json, path: &str, values: &'a [&'a str]) -> Result<&'a st
     v.as_str()
         .and_then(|s| values.iter().copied().find(|x| *x == s))
         .ok_or_else(|| FieldError::new(path, format!("must be one of {}", values.join(", "))))
+}
+
+/// Whether `s` is a MAC address: 12 hex digits, either bare or as six
+/// pairs joined by one separator (`:` or `-`) used throughout.
+pub fn is_mac(s: &str) -> bool {
+    let hex = |p: &str| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit());
+    if s.len() == 12 {
+        return s.chars().all(|c| c.is_ascii_hexdigit());
+    }
+    [':', '-'].iter().any(|sep| {
+        let parts: Vec<&str> = s.split(*sep).collect();
+        parts.len() == 6 && parts.iter().all(|p| hex(p))
+    })
 }
 
 /// Basic e-mail shape: exactly one `@`, non-empty local and domain parts,
@@ -1300,6 +1331,34 @@ mod tests {
             ),
             e("f[0].hours.monday.ranges[0].to", "must be HH:MM")
         );
+    }
+
+    #[test]
+    fn mac_addresses_and_string_lists() {
+        for mac in ["00:1A:2b:3C:4D:5E", "00-1A-2B-3C-4D-5E", "001A2B3C4D5E"] {
+            ok(Kind::Mac, json!(mac));
+        }
+        for mac in [
+            "00:1A:2B:3C:4D",
+            "00:1A-2B:3C:4D:5E",
+            "001A2B3C4D5G",
+            "",
+            "0:1A:2B:3C:4D:5E0",
+        ] {
+            assert_eq!(bad(Kind::Mac, json!(mac)).field, "f", "{mac}");
+        }
+        let k = Kind::StrList {
+            max_items: 2,
+            max_len: 3,
+        };
+        ok(k, json!(["a", "abc"]));
+        assert_eq!(
+            bad(k, json!(["a", "b", "c"])).message,
+            "must have at most 2 items"
+        );
+        assert_eq!(bad(k, json!(["a", ""])).field, "f[1]");
+        assert_eq!(bad(k, json!(["abcd"])).field, "f[0]");
+        assert_eq!(bad(k, json!("a")).field, "f");
     }
 
     #[test]

@@ -58,8 +58,11 @@
 
 pub mod contact;
 pub mod group;
+pub mod holiday;
 pub mod kinds;
+pub mod phone;
 pub mod queue;
+pub mod speed_dial;
 pub mod tenant;
 pub mod user;
 pub mod value;
@@ -147,6 +150,18 @@ pub enum Kind {
     /// A disk quota: empty (unlimited) or a positive integer followed by
     /// `KB`, `MB`, `GB`, `TB` or `PB`, e.g. `100MB`.
     DiskQuota,
+    /// A MAC address: six pairs of hex digits, separated by `:` or `-`
+    /// (one separator throughout) or not at all (`001A2B3C4D5E`). Stored as
+    /// sent.
+    Mac,
+    /// A list of at most `max_items` strings of 1 to `max_len` characters
+    /// each (a phone's codecs, in order of preference).
+    StrList {
+        /// Most items.
+        max_items: usize,
+        /// Longest item, in characters.
+        max_len: usize,
+    },
     /// A JSON boolean.
     Bool,
     /// A JSON integer in `min..=max`.
@@ -282,6 +297,15 @@ impl Field {
     /// Required (and not nullable) on create, optional on update.
     pub const fn required(mut self) -> Field {
         self.create = Access::Required;
+        self.nullable = false;
+        self
+    }
+
+    /// Required on create and read-only afterwards: what identifies an
+    /// item for good (a phone's MAC address, vendor and model).
+    pub const fn create_only(mut self) -> Field {
+        self.create = Access::Required;
+        self.update = Access::ReadOnly;
         self.nullable = false;
         self
     }

@@ -309,6 +309,10 @@ pub fn kind_schema(kind: &Kind) -> Value {
         }
         Kind::Url { max } => json!({"type": "string", "format": "uri", "maxLength": max}),
         Kind::DiskQuota => json!({"type": "string", "pattern": "^([1-9][0-9]*(KB|MB|GB|TB|PB))?$"}),
+        Kind::Mac => json!({"type": "string",
+            "pattern": "^([0-9A-Fa-f]{12}|([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}|([0-9A-Fa-f]{2}-){5}[0-9A-Fa-f]{2})$"}),
+        Kind::StrList { max_items, max_len } => json!({"type": "array", "maxItems": max_items,
+            "items": {"type": "string", "minLength": 1, "maxLength": max_len}}),
         Kind::Bool => json!({"type": "boolean"}),
         Kind::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
         Kind::Enum(values) => json!({"type": "string", "enum": values}),
@@ -709,8 +713,10 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
     } else {
         None
     };
+    // An item route ends with its item parameter, whatever its name
+    // (`/users/{id}/phones/{phone_id}`).
     let item_route =
-        route.path.ends_with("{id}") || route.path == "/api/user" || route.path == "/api/tenant";
+        route.path.ends_with('}') || route.path == "/api/user" || route.path == "/api/tenant";
     let mut responses = ResponsesBuilder::new();
     let (ok_status, ok_body) = match (resource, &route.method, item_route) {
         (Some(r), &Method::GET, false) => {

@@ -20,6 +20,7 @@
 //! - [`as_of`]: past states from the nearest retained snapshot.
 //! - [`audit`]: the audit log and object history from a persisted index beside the log.
 //! - [`feed`]: the live change feed (what a user's event stream shows).
+//! - [`settings`]: a user's outbound caller IDs.
 
 pub mod agents;
 pub mod as_of;
@@ -32,6 +33,7 @@ pub mod lists;
 pub mod model;
 #[cfg(test)]
 mod model_tests;
+pub mod settings;
 pub mod users;
 
 pub use model::ReadModel;

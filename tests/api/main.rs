@@ -32,6 +32,7 @@ mod ring_groups;
 mod roles;
 mod secrets;
 mod service;
+mod settings;
 mod sse;
 mod streams;
 mod sync;

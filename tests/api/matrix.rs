@@ -125,6 +125,8 @@ pub fn fixture_key(path: &str, param: &str) -> Option<&'static str> {
         ("/api/v1/user-extensions/by-user/{user_uuid}", "user_uuid") => "alice_uuid",
         ("/api/v1/user-extensions/by-extension/{ext_uuid}", "ext_uuid") => "ext_y2_uuid",
         ("/api/v1/user-extensions/{uuid}", "uuid") => "link_y2_uuid",
+        // Settings lists (issue #16): see `settings::MATRIX_LISTS`.
+        (p, q) if settings_fixture(p, q).is_some() => return settings_fixture(p, q),
         (p, "client_id") if p.starts_with("/client/") => "tenant_a_num",
         (p, "kind") if p.starts_with("/api/webhooks/{kind}") => "extension_event",
         ("/api/blobs/uploads/{id}/destroy", "id") => "upload_doomed",
@@ -139,6 +141,63 @@ pub fn fixture_key(path: &str, param: &str) -> Option<&'static str> {
         ("/client/{client_id}/user/extension/{user_id}", "user_id") => "alice_num",
         _ => return None,
     })
+}
+
+/// The fixture of a settings list's item parameter: the owner's own items
+/// under `/user/<coll>/{id}`, alice's under `/users/{id}/<coll>/{param}`,
+/// the tenant's holidays under `/holidays/{id}`.
+fn settings_fixture(path: &str, param: &str) -> Option<&'static str> {
+    const KEYS: &[(&str, &str, &str, &str, &str, &str)] = &[
+        (
+            "phones",
+            "phone_id",
+            "my_phones",
+            "my_phones_doomed",
+            "alice_phones",
+            "alice_phones_doomed",
+        ),
+        (
+            "speed_dial_8",
+            "dial_id",
+            "my_speed_dial_8",
+            "my_speed_dial_8_doomed",
+            "alice_speed_dial_8",
+            "alice_speed_dial_8_doomed",
+        ),
+        (
+            "speed_dial_100",
+            "dial_id",
+            "my_speed_dial_100",
+            "my_speed_dial_100_doomed",
+            "alice_speed_dial_100",
+            "alice_speed_dial_100_doomed",
+        ),
+        (
+            "holidays",
+            "holiday_id",
+            "my_holidays",
+            "my_holidays_doomed",
+            "alice_holidays",
+            "alice_holidays_doomed",
+        ),
+    ];
+    let doomed = path.ends_with("/destroy");
+    if param == "id" && path.starts_with("/api/holidays/{id}") {
+        return Some(if doomed {
+            "tenant_holiday_doomed"
+        } else {
+            "tenant_holiday"
+        });
+    }
+    for (coll, item, mine, mine_doomed, alices, alices_doomed) in KEYS {
+        if param == "id" && path.starts_with(&format!("/api/user/{coll}/{{id}}")) {
+            return Some(if doomed { mine_doomed } else { mine });
+        }
+        if param == *item && path.starts_with(&format!("/api/users/{{id}}/{coll}/")) {
+            return Some(if doomed { alices_doomed } else { alices });
+        }
+    }
+    None
 }
 
 /// Path parameters that take a literal rather than a fixture.
@@ -604,7 +663,69 @@ pub fn expectations() -> BTreeMap<String, Exp> {
                                "date_to": "2026-01-02T00:00:00Z"})),
         ),
     ];
-    list.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    let mut all: BTreeMap<String, Exp> = list.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    all.extend(settings_expectations());
+    all
+}
+
+/// The settings lists (issue #16): each user's own list (everyone signed in
+/// has one; another user's item is 404), alice's through `/users/{id}/…`
+/// (the user capabilities), and the tenant's holidays.
+fn settings_expectations() -> Vec<(String, Exp)> {
+    let mut out = Vec::new();
+    for (coll, _, _) in crate::settings::MATRIX_LISTS {
+        let create = crate::settings::sample(coll, 4);
+        let update = match coll {
+            "phones" => json!({"ringtone": "Ring2"}),
+            "holidays" => json!({"name": "Renamed"}),
+            _ => json!({"phone_number": "2002"}),
+        };
+        let item = match coll {
+            "phones" => "phone_id",
+            "holidays" => "holiday_id",
+            _ => "dial_id",
+        };
+        let own = format!("/api/user/{coll}");
+        let alice = format!("/api/users/{{id}}/{coll}");
+        out.extend([
+            (format!("GET {own}"), x(200).own()),
+            (format!("POST {own}"), x(201).own().body(create.clone())),
+            (format!("GET {own}/{{id}}"), x(200).users(404)),
+            (
+                format!("POST {own}/{{id}}"),
+                x(200).users(404).body(update.clone()),
+            ),
+            (format!("POST {own}/{{id}}/destroy"), x(204).users(404)),
+            (format!("GET {alice}"), x(200)),
+            (format!("POST {alice}"), x(201).body(create)),
+            (format!("GET {alice}/{{{item}}}"), x(200)),
+            (format!("POST {alice}/{{{item}}}"), x(200).body(update)),
+            (format!("POST {alice}/{{{item}}}/destroy"), x(204)),
+        ]);
+    }
+    let holiday = crate::settings::holiday_body("Matrix day");
+    out.extend([
+        ("GET /api/user/outbound_caller_ids".to_owned(), x(200).own()),
+        ("GET /api/user/global_holidays".to_owned(), x(200).own()),
+        (
+            "POST /api/user/global_holidays".to_owned(),
+            x(201).own().body(json!({"items": []})),
+        ),
+        ("GET /api/users/{id}/global_holidays".to_owned(), x(200)),
+        (
+            "POST /api/users/{id}/global_holidays".to_owned(),
+            x(201).body(json!({"items": ["$tenant_holiday"]})),
+        ),
+        ("GET /api/holidays".to_owned(), x(200)),
+        ("POST /api/holidays".to_owned(), x(201).body(holiday)),
+        ("GET /api/holidays/{id}".to_owned(), x(200)),
+        (
+            "POST /api/holidays/{id}".to_owned(),
+            x(200).body(json!({"name": "Renamed"})),
+        ),
+        ("POST /api/holidays/{id}/destroy".to_owned(), x(204)),
+    ]);
+    out
 }
 
 fn key(route: &RouteSpec) -> String {

@@ -317,6 +317,30 @@ impl World {
             w.fix(key, &id, true);
         }
 
+        // Settings lists (issue #16): the owner's own items and alice's,
+        // one to keep and one to destroy in each list; the tenant's holidays.
+        let alice = w.get("alice");
+        for (coll, keep, doomed) in crate::settings::MATRIX_LISTS {
+            for (owner, base) in [
+                ("my", format!("/api/user/{coll}")),
+                ("alice", format!("/api/users/{alice}/{coll}")),
+            ] {
+                for (suffix, n) in [("", keep), ("_doomed", doomed)] {
+                    let body = crate::settings::sample(coll, n);
+                    let id = created_id(app, &boss, &base, body).await;
+                    w.fix(&format!("{owner}_{coll}{suffix}"), &id, true);
+                }
+            }
+        }
+        for (key, name) in [
+            ("tenant_holiday", "Company day"),
+            ("tenant_holiday_doomed", "Gone day"),
+        ] {
+            let body = crate::settings::holiday_body(name);
+            let id = created_id(app, &boss, "/api/holidays", body).await;
+            w.fix(key, &id, true);
+        }
+
         // Registrations of alice's devices.
         for instance in ["inst-1", "inst-2"] {
             ok_json(

@@ -18,6 +18,7 @@ pub mod presence;
 pub mod queues;
 pub mod ring_groups;
 pub mod roles;
+pub mod settings;
 pub mod sync;
 pub mod tenants;
 pub mod user;
@@ -295,6 +296,37 @@ pub fn routes() -> Routes {
             contacts::unfavorite_extension,
         )
         .with(|r| items::declare(r, &crate::collections::contacts::BUSINESS))
+        // A user's settings lists and the tenant's holidays (issue #16).
+        .with(|r| items::declare(r, &crate::collections::settings::PHONES))
+        .with(|r| items::declare(r, &crate::collections::settings::SPEED_DIALS_8))
+        .with(|r| items::declare(r, &crate::collections::settings::SPEED_DIALS_100))
+        .with(|r| items::declare(r, &crate::collections::settings::USER_HOLIDAYS))
+        .with(|r| items::declare(r, &crate::collections::settings::TENANT_HOLIDAYS))
+        .get(
+            "/user/outbound_caller_ids",
+            SignedIn,
+            settings::own_outbound_caller_ids,
+        )
+        .get(
+            "/user/global_holidays",
+            SignedIn,
+            settings::own_global_holidays,
+        )
+        .post(
+            "/user/global_holidays",
+            SignedIn,
+            settings::select_own_global_holidays,
+        )
+        .get(
+            "/users/{id}/global_holidays",
+            Needs(ViewUsers),
+            settings::user_global_holidays,
+        )
+        .post(
+            "/users/{id}/global_holidays",
+            Needs(ManageUsers),
+            settings::select_user_global_holidays,
+        )
         .get(
             "/contacts/export",
             Needs(ViewBusinessContacts),
