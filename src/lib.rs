@@ -38,6 +38,7 @@ pub mod ids;
 pub mod keyfile;
 pub mod metrics;
 pub mod queries;
+pub mod records;
 pub mod schema;
 pub mod secrets;
 pub mod snapshots;
