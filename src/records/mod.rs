@@ -10,7 +10,14 @@
 //!
 //! - [`store`]: the per-tenant on-disk store: records by time, by user and
 //!   by the PBX's own id; pages for `filter/orderby/skip/top`; retention.
+//! - [`fields`]: what ingestion accepts and what lists and details render
+//!   (checked against PortSIP's definitions).
+//! - [`history`]: the service around it: the follower that applies the
+//!   log's call history to the store, waiting for it, ingestion locks,
+//!   retention.
 
+pub mod fields;
+pub mod history;
 pub mod store;
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod extension;
 pub mod group;
 pub mod presence;
 pub mod queue;
+pub mod record;
 pub mod role;
 pub mod session;
 pub mod tenant;
@@ -22,6 +23,7 @@ pub use extension::*;
 pub use group::*;
 pub use presence::*;
 pub use queue::*;
+pub use record::*;
 pub use role::*;
 pub use session::*;
 pub use tenant::*;
@@ -224,4 +226,9 @@ domain_events! {
     FavoriteAdded: 1, "favorite", user_id;
     /// A user unfavorited a contact or an extension contact.
     FavoriteRemoved: 1, "favorite", user_id;
+
+    /// The PBX reported a call detail record (tenant stream: call history).
+    CdrRecorded: 1, "cdrs", tenant_id;
+    /// The PBX reported an external message (tenant stream: call history).
+    ExternalMessageRecorded: 1, "messages", tenant_id;
 }

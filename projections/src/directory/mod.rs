@@ -289,6 +289,10 @@ impl Projection for Directory {
             }
             Event::FavoriteAdded(e) => contacts::favorite_added(self.scope_mut(tenant), env, e),
             Event::FavoriteRemoved(e) => contacts::favorite_removed(self.scope_mut(tenant), env, e),
+            // Call history is read from its own on-disk store, never from
+            // the directory (ARCHITECTURE.md, "Call history"): the
+            // directory does not grow with the number of calls.
+            Event::CdrRecorded(_) | Event::ExternalMessageRecorded(_) => {}
         }
         let retention = self.sync_retention_secs;
         if let Some(scope) = self.scopes.get_mut(&tenant) {
