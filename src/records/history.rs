@@ -32,12 +32,15 @@ use tokio::sync::watch;
 /// store's writer.
 const PRUNE_BATCH: usize = 10_000;
 
+/// One lock per tenant and kind of record.
+type IngestLocks = Mutex<HashMap<(TenantId, Kind), Arc<tokio::sync::Mutex<()>>>>;
+
 /// The call history service.
 pub struct CallHistory {
     store: Arc<RecordStore>,
     covered: watch::Sender<u64>,
     stopped: watch::Sender<Option<String>>,
-    locks: Mutex<HashMap<(TenantId, Kind), Arc<tokio::sync::Mutex<()>>>>,
+    locks: IngestLocks,
     retention: Option<Duration>,
     clock: SharedClock,
 }
