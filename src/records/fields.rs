@@ -5,9 +5,9 @@
 //! These records are immutable once reported, so their table is simpler
 //! than the directory's field tables (`src/schema/`): no update access, no
 //! defaults, no diffs. A record is validated once, normalized (date-times
-//! as RFC 3339 UTC at millisecond precision, so the store's time index and
-//! a filter on the rendered value agree to the instant) and kept as the
-//! JSON object it renders as.
+//! as PortSIP renders them, RFC 3339 UTC in whole seconds, so the store's
+//! time index and a filter on the rendered value agree to the instant) and
+//! kept as the JSON object it renders as.
 //!
 //! Ingestion-only fields (never rendered):
 //! - `message_id` (messages): the PBX's own id of the message, what makes
@@ -22,6 +22,7 @@
 //! record cannot be arbitrarily large.
 
 use serde_json::{Map, Value};
+use switchboard_events::envelope::format_rfc3339;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -229,15 +230,20 @@ fn err(field: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
-/// Parses an RFC 3339 date-time and renders it in UTC at millisecond
-/// precision; returns the instant in ms too.
+/// Parses an RFC 3339 date-time and renders it as PortSIP renders every
+/// time (UTC, whole seconds, `Z`); returns the instant in ms too (a whole
+/// second, so the store's time index and the rendered value agree).
 pub fn normalize_datetime(s: &str) -> Option<(String, i64)> {
     let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
-    let ms = i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000)).ok()?;
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
+    let t = t
+        .replace_nanosecond(0)
+        .ok()?
+        .to_offset(time::UtcOffset::UTC);
     // Years outside 0000..=9999 have no RFC 3339 rendering.
-    let text = t.format(&Rfc3339).ok()?;
-    Some((text, ms))
+    if !(0..=9999).contains(&t.year()) {
+        return None;
+    }
+    Some((format_rfc3339(t), t.unix_timestamp().checked_mul(1000)?))
 }
 
 fn check(field: &RecordField, raw: &Value) -> Result<Value, FieldError> {
@@ -550,10 +556,10 @@ mod tests {
         }))
         .expect("valid");
         assert_eq!(p.key, "abc@pbx");
-        assert_eq!(p.at_ms, 1_714_557_600_123);
+        assert_eq!(p.at_ms, 1_714_557_600_000);
         assert_eq!(p.numbers, vec!["+4930123", "101", "102"]);
         let body: Value = serde_json::from_str(&p.body).expect("json");
-        assert_eq!(body["started_at"], json!("2024-05-01T10:00:00.123Z"));
+        assert_eq!(body["started_at"], json!("2024-05-01T10:00:00Z"));
         assert!(body.get("extension_numbers").is_none());
     }
 

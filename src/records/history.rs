@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_events::{Envelope, Event, EventLog, TenantId};
+use switchboard_events::{Envelope, Event, EventLog, Id, TenantId};
 use tokio::sync::watch;
 
 /// Records pruned per transaction: bounds how long a prune holds the
@@ -74,7 +74,7 @@ pub fn record_of(env: &Envelope, event: &Event) -> Option<NewRecord> {
         Event::CdrRecorded(e) => Some(NewRecord {
             kind: Kind::Cdr,
             tenant: env.tenant,
-            id: e.cdr_id,
+            id: Id(env.offset),
             key: e.call_id.clone(),
             at_ms: e.started_at_ms,
             parties: e.parties.clone(),
@@ -84,7 +84,7 @@ pub fn record_of(env: &Envelope, event: &Event) -> Option<NewRecord> {
         Event::ExternalMessageRecorded(e) => Some(NewRecord {
             kind: Kind::Message,
             tenant: env.tenant,
-            id: e.message_id,
+            id: Id(env.offset),
             key: e.pbx_message_id.clone(),
             at_ms: e.created_at_ms,
             parties: e.parties.clone(),
@@ -262,5 +262,147 @@ impl CallHistory {
     /// Makes what the store applied durable (at shutdown).
     pub fn sync(&self) -> Result<(), StoreError> {
         self.store.sync()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::records::store::Scope;
+    use switchboard_events::domain::{CdrRecorded, UserDeleted};
+    use switchboard_events::{AppendRequest, LogConfig, Metadata, SegmentLog};
+
+    const T: TenantId = Id(7);
+
+    fn cdr(call_id: &str, at_ms: i64) -> Event {
+        Event::CdrRecorded(CdrRecorded {
+            tenant_id: T,
+            call_id: call_id.into(),
+            started_at_ms: at_ms,
+            parties: vec![Id(100)],
+            body: format!(r#"{{"call_id":"{call_id}"}}"#),
+        })
+    }
+
+    async fn append(log: &Arc<dyn EventLog>, events: Vec<Event>) -> u64 {
+        let events = events
+            .iter()
+            .map(|e| e.to_new_event(T).expect("encodes"))
+            .collect();
+        let appended = log
+            .append(AppendRequest {
+                events,
+                expected: Vec::new(),
+                metadata: Arc::new(Metadata::system("test")),
+            })
+            .await
+            .expect("appended");
+        appended.last_offset
+    }
+
+    fn open(
+        dir: &Path,
+        retention: Option<Duration>,
+        clock: SharedClock,
+    ) -> (Arc<dyn EventLog>, Arc<CallHistory>) {
+        let log: Arc<dyn EventLog> =
+            Arc::new(SegmentLog::open(LogConfig::new(dir.to_path_buf())).expect("log"));
+        let history = CallHistory::open(
+            &dir.join("read-index/records.redb"),
+            StoreConfig::default(),
+            retention,
+            clock,
+        )
+        .expect("store");
+        (log, history)
+    }
+
+    #[tokio::test]
+    async fn given_call_history_in_the_log_when_followed_then_the_store_has_it_under_the_offsets() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (log, history) = open(dir.path(), None, crate::clock::system());
+        tokio::spawn(Arc::clone(&history).follow(Arc::clone(&log)));
+        let first = append(&log, vec![cdr("a", 1_000), cdr("b", 2_000)]).await;
+        // Not call history: the follower moves past it too.
+        let last = append(
+            &log,
+            vec![Event::UserDeleted(UserDeleted { user_id: Id(5) })],
+        )
+        .await;
+        history.wait_covers(last).await.expect("covered");
+        let store = history.store();
+        assert_eq!(store.count(Kind::Cdr, T, Scope::Tenant).expect("count"), 2);
+        assert_eq!(
+            store.find_key(Kind::Cdr, T, "b").expect("find"),
+            Some(Id(first))
+        );
+        assert_eq!(
+            store.find_key(Kind::Cdr, T, "a").expect("find"),
+            Some(Id(first - 1))
+        );
+        // A repeated call id in the log (another writer) is stored once.
+        let again = append(&log, vec![cdr("a", 1_000)]).await;
+        history.wait_covers(again).await.expect("covered");
+        assert_eq!(store.count(Kind::Cdr, T, Scope::Tenant).expect("count"), 2);
+    }
+
+    #[tokio::test]
+    async fn given_a_restart_when_followed_again_then_it_resumes_where_the_store_was() {
+        let dir = tempfile::tempdir().expect("dir");
+        let offset = {
+            let (log, history) = open(dir.path(), None, crate::clock::system());
+            let task = tokio::spawn(Arc::clone(&history).follow(Arc::clone(&log)));
+            let offset = append(&log, vec![cdr("a", 1_000)]).await;
+            history.wait_covers(offset).await.expect("covered");
+            history.sync().expect("sync");
+            task.abort();
+            // The follower holds the log and the store: both must be gone
+            // (their file locks released) before they are opened again.
+            let _ = task.await;
+            log.close().await;
+            drop(history);
+            drop(log);
+            offset
+        };
+        let (log, history) = open(dir.path(), None, crate::clock::system());
+        assert_eq!(history.covered(), offset);
+        tokio::spawn(Arc::clone(&history).follow(Arc::clone(&log)));
+        let next = append(&log, vec![cdr("b", 2_000)]).await;
+        history.wait_covers(next).await.expect("covered");
+        assert_eq!(
+            history
+                .store()
+                .count(Kind::Cdr, T, Scope::Tenant)
+                .expect("count"),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_retention_when_pruned_then_only_records_inside_it_remain() {
+        let dir = tempfile::tempdir().expect("dir");
+        let clock = crate::clock::TestClock::new();
+        let (log, history) = open(dir.path(), Some(Duration::from_secs(3600)), clock.clone());
+        tokio::spawn(Arc::clone(&history).follow(Arc::clone(&log)));
+        let now = clock.unix_ms();
+        let offset = append(
+            &log,
+            vec![
+                cdr("old", now - 2 * 3_600_000),
+                cdr("recent", now - 45 * 60_000),
+                cdr("new", now),
+            ],
+        )
+        .await;
+        history.wait_covers(offset).await.expect("covered");
+        let store = history.store();
+        // Already past the horizon when applied: never stored.
+        assert_eq!(store.find_key(Kind::Cdr, T, "old").expect("find"), None);
+        assert_eq!(store.count(Kind::Cdr, T, Scope::Tenant).expect("count"), 2);
+        clock.advance(Duration::from_secs(30 * 60));
+        assert_eq!(history.prune_now().await.expect("prune"), 1);
+        assert_eq!(store.find_key(Kind::Cdr, T, "recent").expect("find"), None);
+        assert!(store.find_key(Kind::Cdr, T, "new").expect("find").is_some());
     }
 }

@@ -6,6 +6,11 @@
 //! per tenant, so the log's per-stream state does not grow with the number
 //! of records), the projection ignores them, and their read side is the
 //! on-disk call history store (ARCHITECTURE.md, "Call history").
+//!
+//! A record's id is the offset of the event that recorded it: unique for
+//! ever, known once appended, and needing no minting (random ids would
+//! collide now and then among ten million records of one tenant, and
+//! checking them would need the store inside the decision).
 
 use crate::ids::Id;
 use serde::{Deserialize, Serialize};
@@ -15,8 +20,6 @@ use serde::{Deserialize, Serialize};
 pub struct CdrRecorded {
     /// The tenant (its stream).
     pub tenant_id: Id,
-    /// The record's id.
-    pub cdr_id: Id,
     /// The PBX's own id of the call: unique per tenant.
     pub call_id: String,
     /// When the call started, Unix milliseconds (order, bounds, retention).
@@ -33,8 +36,6 @@ pub struct CdrRecorded {
 pub struct ExternalMessageRecorded {
     /// The tenant (its stream).
     pub tenant_id: Id,
-    /// The record's id.
-    pub message_id: Id,
     /// The PBX's own id of the message: unique per tenant.
     pub pbx_message_id: String,
     /// When the message was created, Unix milliseconds.
