@@ -1,9 +1,12 @@
-//! Append throughput and latency of the sled event log (group commit).
+//! Append throughput and latency of the event log (group commit).
 //!
 //! Closed loop: N concurrent appenders each keep exactly one `append` in
 //! flight, one realistic `UserUpdated` per call (or a batch of 16 for the
 //! batch configuration), for a fixed wall time after a warm-up. Every
-//! configuration gets a fresh log in a fresh temporary directory.
+//! configuration gets a fresh log in a fresh temporary directory. The
+//! `fsync` configurations run with segments preallocated with zeros (the
+//! default) and, marked `grow`, with segments that grow as written, in
+//! alternation, so the two are compared in the same minutes.
 //!
 //! Besides events/s and per-append latency it reports how the writer grouped
 //! the work: all the events of one group commit carry the same `recorded_at`
@@ -11,11 +14,13 @@
 //! share a microsecond in practice), so grouping the acknowledgements by
 //! `recorded_at` gives commits/s and events per commit without touching the
 //! log's internals. A probe first times the raw cost of one durable flush on
-//! this disk (`sled::Tree::flush` and a plain `File::sync_data`), the floor
+//! this disk (a write + `fdatasync` on a plain file: appending to a growing
+//! file, and overwriting a file written full of zeros beforehand), the floor
 //! under every fsync group commit.
 //!
 //! Run: `cargo bench --bench log_append` (`BENCH_SECS=N` sets the measured
-//! seconds per configuration, default 3).
+//! seconds per configuration, default 3; `BENCH_ONLY=fsync-64x1,fsync-64x1-grow`
+//! runs only the named configurations; `BENCH_ROUNDS=N` repeats them).
 
 /// The binary's allocator, so the figures are the binary's.
 #[global_allocator]
@@ -24,8 +29,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_events::domain::UserUpdated;
@@ -49,6 +54,27 @@ struct Scenario {
     appenders: usize,
     events_per_append: usize,
     users_per_tenant: u64,
+    /// Segments preallocated with zeros (`LogConfig::preallocate`).
+    preallocate: bool,
+}
+
+impl Scenario {
+    /// The name `BENCH_ONLY` selects it by: `fsync-64x1`, `fsync-64x1-grow`,
+    /// `os-8x1`, `fsync-64x1-hot`...
+    fn name(&self) -> String {
+        format!(
+            "{}-{}x{}{}{}",
+            durability_name(self.durability),
+            self.appenders,
+            self.events_per_append,
+            if self.preallocate { "" } else { "-grow" },
+            if self.users_per_tenant == HOT_USERS_PER_TENANT {
+                "-hot"
+            } else {
+                ""
+            }
+        )
+    }
 }
 
 /// What one configuration measured.
@@ -62,6 +88,11 @@ struct Outcome {
     commits: u64,
     max_events_per_commit: u64,
     cpu: CpuWindow,
+    /// Durable events not yet in the index when the window closed (the
+    /// indexer runs at a lower priority and catches up later).
+    index_lag: u64,
+    /// How long the index then took to catch up.
+    catch_up: Duration,
 }
 
 /// CPU time spent during the measured window, from `/proc` (Linux).
@@ -110,12 +141,21 @@ fn main() {
     let mut scenarios = Vec::new();
     for durability in [Durability::Fsync, Durability::Os] {
         for (appenders, events_per_append) in [(1, 1), (8, 1), (64, 1), (64, 16)] {
-            scenarios.push(Scenario {
-                durability,
-                appenders,
-                events_per_append,
-                users_per_tenant: USERS_PER_TENANT,
-            });
+            // Durable configurations also run with growing segments, right
+            // after, to compare in the same minutes.
+            let variants: &[bool] = match durability {
+                Durability::Fsync => &[true, false],
+                Durability::Os => &[true],
+            };
+            for &preallocate in variants {
+                scenarios.push(Scenario {
+                    durability,
+                    appenders,
+                    events_per_append,
+                    users_per_tenant: USERS_PER_TENANT,
+                    preallocate,
+                });
+            }
         }
     }
     scenarios.push(Scenario {
@@ -123,17 +163,25 @@ fn main() {
         appenders: 64,
         events_per_append: 1,
         users_per_tenant: HOT_USERS_PER_TENANT,
+        preallocate: true,
     });
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+        scenarios.retain(|s| wanted.contains(&s.name().as_str()));
+    }
+    let rounds = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let scenarios: Vec<Scenario> = (0..rounds).flat_map(|_| scenarios.clone()).collect();
 
     let mut outcomes = Vec::new();
     for scenario in scenarios {
         let outcome = runtime.block_on(run_scenario(scenario, warmup, measure));
         eprintln!(
-            "  done: {} x{} batch {} users {}: {:.0} events/s",
-            durability_name(scenario.durability),
-            scenario.appenders,
-            scenario.events_per_append,
-            scenario.users_per_tenant * TENANTS,
+            "  done: {}: {:.0} events/s",
+            scenario.name(),
             outcome.events as f64 / outcome.window.as_secs_f64()
         );
         outcomes.push(outcome);
@@ -142,39 +190,68 @@ fn main() {
     print_table(&outcomes, &probe);
 }
 
-/// Timings of one small durable write on this disk.
+/// Timings of small durable writes on this disk.
 struct Probe {
+    /// 250 B appended to a growing file + `fdatasync` (one record).
     append_sync: Vec<Duration>,
-    block_sync: Vec<Duration>,
+    /// 16 KiB appended to a growing file + `fdatasync` (a group commit of
+    /// 64 records).
+    grow_sync: Vec<Duration>,
+    /// 16 KiB written over a file written full of zeros and synced
+    /// beforehand + `fdatasync` (the same, on a preallocated segment).
+    zeroed_sync: Vec<Duration>,
 }
 
-/// Times what one group commit of the log costs at least: an appending
-/// `write` of ~250 B (one framed record) + `fdatasync`, as the writer does
-/// with one appender; and, for scale, a 4 KiB write + `fdatasync`. Each for
-/// ~1 s or 200 rounds.
+/// Times what one group commit of the log costs at least, alternating the
+/// kinds so they see the same disk: an appending 250 B `write` +
+/// `fdatasync` (one appender), and 16 KiB appended to a growing file or
+/// written over a pre-zeroed one + `fdatasync` (64 appenders). ~1.5 s or
+/// 200 rounds each.
 async fn flush_probe() -> Probe {
     let dir = tempfile::tempdir().expect("temporary directory for the flush probe");
-    let time = |len: usize| {
-        let path = dir.path().join(format!("fsync-probe-{len}"));
-        let mut file = std::fs::File::create(&path).expect("create the fsync probe file");
-        let block = vec![0x5au8; len];
-        let mut samples = Vec::new();
-        let started = Instant::now();
-        for _ in 0..200 {
-            if started.elapsed() > Duration::from_secs(1) {
-                break;
-            }
-            let t = Instant::now();
-            file.write_all(&block).expect("write the fsync probe file");
-            file.sync_data().expect("sync_data on the probe file");
-            samples.push(t.elapsed());
-        }
-        samples
+    let open = |name: &str| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.path().join(name))
+            .expect("create a probe file")
     };
-    Probe {
-        append_sync: time(250),
-        block_sync: time(4096),
+    let (small, grow, zeroed) = (open("append"), open("grow"), open("zeroed"));
+    let group = vec![0x5au8; 16 * 1024];
+    let record = vec![0x5au8; 250];
+    let rounds = 200u64;
+    let zeros = vec![0u8; 1 << 20];
+    let total = rounds * group.len() as u64;
+    (0..total.div_ceil(1 << 20))
+        .try_for_each(|i| zeroed.write_all_at(&zeros, i << 20))
+        .and_then(|()| zeroed.sync_all())
+        .expect("write the zeroed probe file");
+    let time = |file: &std::fs::File, bytes: &[u8], pos: u64| {
+        let t = Instant::now();
+        file.write_all_at(bytes, pos).expect("write a probe file");
+        file.sync_data().expect("sync_data on a probe file");
+        t.elapsed()
+    };
+    let mut probe = Probe {
+        append_sync: Vec::new(),
+        grow_sync: Vec::new(),
+        zeroed_sync: Vec::new(),
+    };
+    let started = Instant::now();
+    for i in 0..rounds {
+        if started.elapsed() > Duration::from_secs_f64(4.5) {
+            break;
+        }
+        probe
+            .append_sync
+            .push(time(&small, &record, i * record.len() as u64));
+        let at = i * group.len() as u64;
+        probe.grow_sync.push(time(&grow, &group, at));
+        probe.zeroed_sync.push(time(&zeroed, &group, at));
     }
+    probe
 }
 
 fn print_probe(probe: &Probe) {
@@ -183,8 +260,18 @@ fn print_probe(probe: &Probe) {
     println!("| operation | rounds | mean | p50 | p99 |");
     println!("|---|---:|---:|---:|---:|");
     for (name, samples) in [
-        ("250 B appending `write` + `fdatasync`", &probe.append_sync),
-        ("4 KiB appending `write` + `fdatasync`", &probe.block_sync),
+        (
+            "250 B appended to a growing file + `fdatasync`",
+            &probe.append_sync,
+        ),
+        (
+            "16 KiB appended to a growing file + `fdatasync`",
+            &probe.grow_sync,
+        ),
+        (
+            "16 KiB over a pre-zeroed file + `fdatasync`",
+            &probe.zeroed_sync,
+        ),
     ] {
         let mut s = samples.clone();
         s.sort_unstable();
@@ -203,6 +290,7 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     let dir = tempfile::tempdir().expect("temporary directory for the log");
     let mut config = LogConfig::new(dir.path().join("log"));
     config.durability = scenario.durability;
+    config.preallocate = scenario.preallocate;
     let log = SegmentLog::open(config).expect("open the event log");
 
     let start = Instant::now();
@@ -237,6 +325,13 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
         acks.extend(task.await.expect("appender task panicked"));
     }
     let cpu = sampler.join().expect("CPU sampler thread panicked");
+    let index_lag = log.unindexed_events();
+    let waiting = log.clone();
+    let t = Instant::now();
+    tokio::task::spawn_blocking(move || waiting.wait_indexed())
+        .await
+        .expect("wait for the index");
+    let catch_up = t.elapsed();
     log.close().await;
     drop(log);
     drop(dir);
@@ -259,6 +354,8 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
         commits: per_commit.len() as u64,
         max_events_per_commit: per_commit.values().copied().max().unwrap_or(0),
         cpu,
+        index_lag,
+        catch_up,
     }
 }
 
@@ -391,22 +488,23 @@ fn user_updated(rng: &mut StdRng, appender: usize, seq: u64, users_per_tenant: u
 }
 
 fn print_table(outcomes: &[Outcome], probe: &Probe) {
-    let mut flush = probe.append_sync.clone();
+    let mut flush = probe.zeroed_sync.clone();
     flush.sort_unstable();
     let flush_p50 = percentile(&flush, 0.50);
     println!("### Append throughput");
     println!();
     println!(
-        "| durability | appenders | events/append | users | events/s | appends/s | p50 append | p99 append | commits/s | events/commit (mean / max) | time/commit | CPU/event: process / writer | writer thread busy |"
+        "| durability | segments | appenders | events/append | users | events/s | appends/s | p50 append | p99 append | commits/s | events/commit (mean / max) | time/commit | CPU/event: process / writer | writer thread busy | index lag at end / caught up in |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for o in outcomes {
         let secs = o.window.as_secs_f64();
         let commits = o.commits.max(1);
         let events = u32::try_from(o.events.max(1)).unwrap_or(u32::MAX);
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.0} | {:.1} / {} | {} | {} / {} | {:.0}% |",
+            "| {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.0} | {:.1} / {} | {} | {} / {} | {:.0}% | {} / {} |",
             durability_name(o.scenario.durability),
+            if o.scenario.preallocate { "zeroed" } else { "grow" },
             o.scenario.appenders,
             o.scenario.events_per_append,
             o.scenario.users_per_tenant * TENANTS,
@@ -421,6 +519,8 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
             fmt_dur(o.cpu.process / events),
             fmt_dur(o.cpu.writer / events),
             100.0 * o.cpu.writer.as_secs_f64() / secs,
+            o.index_lag,
+            fmt_dur(o.catch_up),
         );
     }
     println!();
@@ -430,7 +530,9 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
          appender it also includes the round trip back to the appender. CPU/event = CPU time in the \
          window / events, for the whole process (appenders, writer, sled's IO threads; the \
          machine's budget is cores x window) and for the log-writer thread alone. writer thread busy = the log-writer thread's CPU \
-         time / window (100% = one core). Reference: sled flush p50 on this disk = {}.",
+         time / window (100% = one core). segments: zeroed = preallocated (the default), grow = \
+         growing as written. index lag = durable events the index (a lower-priority thread, off the \
+         acknowledgement path) had not taken in when the window closed, and how long it then took to catch up. Reference: 16 KiB over a pre-zeroed file + fdatasync, p50 on this disk = {}.",
         fmt_dur(flush_p50)
     );
 }

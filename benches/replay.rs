@@ -14,9 +14,11 @@
 //! - 1: `read_all` (owned envelopes; far behind the head it reads ahead on a
 //!   second thread and hands over batches through a bounded channel);
 //! - 2: + `Event::from_envelope`;
+//! - 2b: `read_events` instead: the read-ahead thread also decodes the
+//!   events and hands over batches of borrowed envelopes (what replay reads);
 //! - 3: full `Projector::replay` into `Directory` (the headline figure): the
-//!   caller's thread decodes payloads and applies while the read-ahead
-//!   thread reads, checks and builds envelopes.
+//!   caller's thread applies while the read-ahead thread reads, checks and
+//!   decodes.
 //!
 //! It also reports the bytes on disk (segments, index) against the bytes of
 //! the records.
@@ -25,7 +27,8 @@
 //! warm-up scan. The best run is reported (on a shared, noisy machine it is
 //! the estimate least polluted by other work), with the worst beside it.
 //!
-//! Run: `cargo bench --bench replay`. `BENCH_CACHE_MB` sets sled's page
+//! Run: `cargo bench --bench replay` (`BENCH_STAGES=2b,3` runs only those
+//! stages, `BENCH_STAGES=0` none). `BENCH_CACHE_MB` sets sled's page
 //! cache for the reopened log's index (default: `LogConfig::new`'s, as the
 //! service).
 
@@ -183,6 +186,20 @@ fn main() {
             }),
         ),
         (
+            "2b. `read_events`: read-ahead thread also decodes events (batches, borrowed envelopes)",
+            Box::new(|| {
+                let mut n = 0u64;
+                for batch in log.read_events(1) {
+                    let batch = batch.expect("batch");
+                    for (env, event) in batch.iter() {
+                        std::hint::black_box((&env, event));
+                        n += 1;
+                    }
+                }
+                (n, Box::new(()))
+            }),
+        ),
+        (
             "3. full replay: `Projector::replay` into `Directory`",
             Box::new(|| {
                 let projector = Projector::new(Directory::default(), 0);
@@ -202,10 +219,16 @@ fn main() {
 
     // One untimed scan warms the page cache for every stage alike.
     let _ = log.raw_records(1).count();
-    // BENCH_STAGES=0 skips the stage table (for 10M-event start-up runs).
+    // BENCH_STAGES=0 skips the stage table (for 10M-event start-up runs);
+    // BENCH_STAGES=2b,3 runs only the stages whose names start so.
     let mut stages = stages;
-    if env_number("BENCH_STAGES", 1) == 0 {
-        stages.clear();
+    match std::env::var("BENCH_STAGES").ok().as_deref() {
+        None | Some("all") => {}
+        Some("0") => stages.clear(),
+        Some(list) => {
+            let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
+            stages.retain(|(name, _)| wanted.iter().any(|w| name.starts_with(&format!("{w}."))));
+        }
     }
 
     let mut rows = Vec::new();
@@ -257,7 +280,7 @@ fn main() {
         previous = Some(ns);
     }
     println!();
-    println!("Stages are cumulative; \"added\" is this row's ns/event minus the previous row's.");
+    println!("Stages are cumulative (2b, what replay reads, stands beside 1 and 2); \"added\" is this row's ns/event minus the previous row's.");
 }
 
 /// Start-up as the service does it (`app::start`): open the log (tail
@@ -272,7 +295,7 @@ fn startup_with_and_without_snapshot(
 ) {
     use switchboard::snapshots;
     let data_dir = path.to_path_buf();
-    let snap = switchboard_projections::snapshot::path_in(&data_dir);
+    let snap = snapshots::path_in(&data_dir);
     let _ = std::fs::remove_file(&snap);
     let start = |label: &str| {
         let t = Instant::now();

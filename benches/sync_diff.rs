@@ -19,10 +19,11 @@ use switchboard::http::portsip::sync::diff_page;
 use switchboard::sync::Collection;
 use switchboard_events::domain::{
     ContactCreated, ContactDeleted, ContactOwner, ContactUpdated, FavoriteAdded,
-    FavoriteCollection, UserCreated,
+    FavoriteCollection, ItemOwner, UserCreated,
 };
 use switchboard_events::{Envelope, Event, Fields, Id, Metadata, Value};
 use switchboard_projections::directory::changes::{self, DiffRequest};
+use switchboard_projections::directory::items::BUSINESS_CONTACTS;
 use switchboard_projections::{Directory, Projection};
 use time::OffsetDateTime;
 
@@ -147,10 +148,17 @@ fn main() {
         for _ in 0..iters {
             let t = Instant::now();
             let page = changes::diff(
-                Some(&c.changes.business),
+                scope
+                    .items
+                    .list(BUSINESS_CONTACTS, ItemOwner::Tenant)
+                    .map(|l| &l.changes),
                 c.changes.business_favorites.get(&READER),
                 req,
-                |id| c.business.get(&id).map(|v| v.stamp.created_offset),
+                |id| {
+                    scope
+                        .contact(ContactOwner::Business, id)
+                        .map(|v| v.stamp.created_offset)
+                },
             );
             index.push(t.elapsed().as_secs_f64() * 1e6);
             found = page.changes.len();

@@ -3,7 +3,8 @@
 # strace and checks, syscall by syscall, that every acknowledgement the
 # stress tool prints ("acked FIRST LAST", one write(1, ...) each) comes after
 # an fdatasync of the segment file that completed after the frame holding
-# LAST was written. Then runs the same load with `--durability os` and
+# LAST was written. Segments are prepared as `next.prep` and renamed into
+# place; the check follows the rename. Then runs the same load with `--durability os` and
 # checks that the checker catches it (acknowledgements without fdatasync),
 # so the check itself is shown to be able to fail.
 #
@@ -20,7 +21,7 @@ trap 'rm -rf "$work"' EXIT
 
 trace() { # durability -> trace file
   strace -f -qq -xx -s 32 -o "$work/trace-$1" \
-    -e trace=openat,write,pwrite64,pwritev,pwritev2,fsync,fdatasync,sync_file_range \
+    -e trace=openat,close,rename,renameat,renameat2,write,pwrite64,pwritev,pwritev2,fsync,fdatasync,sync_file_range \
     "$bin" log stress --writers 8 --appends 40 --batch 2 --durability "$1" \
     --data-dir "$work/data-$1" >/dev/null 2>"$work/stderr-$1" \
     || { cat "$work/stderr-$1" >&2; exit 1; }
@@ -35,6 +36,7 @@ call = re.compile(r'^(\d+) +(\w+)\((.*)$')
 resumed = re.compile(r'^(\d+) +<\.\.\. (\w+) resumed>(.*)$')
 result = re.compile(r'= (-?\d+)')
 seg_fds = {}          # fd -> segment path
+prep_fds = []         # fds open on a prepared segment (next.prep), oldest first
 unfinished = {}       # pid -> (name, args)
 written = {}          # fd -> frames completed but not yet covered by a sync: [last_offset]
 sync_started = {}     # pid -> (fd, [last offsets written before the sync began])
@@ -44,6 +46,9 @@ bad = []
 
 def unhex(s):
     return bytes(int(h, 16) for h in re.findall(r'\\x([0-9a-f]{2})', s))
+
+def paths(s):
+    return [unhex(q) for q in re.findall(r'"((?:\\x[0-9a-f]{2})*)"', s)]
 
 def start(pid, name, args):
     global segment_sfr
@@ -69,6 +74,19 @@ def finish(pid, name, args, rest):
     ok = r is not None and int(r.group(1)) >= 0
     if name == 'openat' and ok and unhex(args).endswith(b'.seg'):
         seg_fds[int(r.group(1))] = args
+    elif name == 'openat' and ok and unhex(args).endswith(b'next.prep'):
+        # A segment is prepared (zeros written, synced) under this name
+        # and renamed to its segment name before any frame goes in.
+        prep_fds.append(int(r.group(1)))
+    elif name.startswith('rename') and ok:
+        names = paths(args)
+        if len(names) == 2 and names[0].endswith(b'next.prep') and names[1].endswith(b'.seg') and prep_fds:
+            seg_fds[prep_fds.pop(0)] = names[1]
+    elif name == 'close' and ok:
+        fd = int(re.match(r'\s*(\d+)', args).group(1))
+        seg_fds.pop(fd, None)
+        if fd in prep_fds:
+            prep_fds.remove(fd)
     elif name == 'pwrite64' and ok:
         fd = int(args.split(',')[0])
         data = unhex(args)

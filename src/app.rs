@@ -11,7 +11,7 @@
 use crate::auth::password::SecretHasher;
 use crate::auth::throttle::Throttle;
 use crate::commands::bootstrap::{self, CreateSystemAdministrator};
-use crate::commands::{fresh_id, Pipeline};
+use crate::commands::{Command, Context, NewId, Pipeline, Secret};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::queries::audit::AuditIndex;
@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_events::{EventLog, LogConfig, Metadata, SegmentLog, SYSTEM_TENANT};
+use switchboard_events::{EventLog, LogConfig, SegmentLog, SYSTEM_TENANT};
 use switchboard_projections::Projector;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -110,14 +110,15 @@ impl Running {
     }
 }
 
-/// How the service opens its log: the configured durability, tail check
-/// and segment size; migration and index rebuilds draw progress bars on a
+/// How the service opens its log: the configured durability, tail check,
+/// segment size and preallocation; migration and index rebuilds draw progress bars on a
 /// terminal.
 pub fn log_config(config: &Config) -> LogConfig {
     let mut lc = LogConfig::new(&config.data_dir);
     lc.durability = config.durability;
     lc.tail_check = config.tail_check;
     lc.segment_bytes = config.log_segment_mib.max(1) * 1024 * 1024;
+    lc.preallocate = config.log_preallocate;
     lc.progress = crate::tools::log_progress();
     lc
 }
@@ -184,8 +185,14 @@ pub async fn start_with(
         metrics.clone(),
     )
     .map_err(|e| AppError::Other(e.to_string()))?;
+    let secrets = Arc::new(secrets);
     let state = AppState {
-        pipeline: Arc::new(Pipeline::new(log.clone(), projector.clone())),
+        pipeline: Arc::new(Pipeline::new(
+            log.clone(),
+            projector.clone(),
+            hasher.clone(),
+            secrets.clone(),
+        )),
         queries: Arc::new(Queries::new(
             projector.clone(),
             log.clone(),
@@ -201,7 +208,7 @@ pub async fn start_with(
         shutdown: shutdown_rx.clone(),
         clock,
         webhooks,
-        secrets: Arc::new(secrets),
+        secrets,
         admission: Arc::new(tokio::sync::Semaphore::new(
             config.max_concurrent_requests.max(1),
         )),
@@ -344,6 +351,15 @@ pub struct Offline {
 impl Offline {
     /// Opens `config.data_dir` and replays it.
     pub async fn open(config: &Config) -> Result<Offline, AppError> {
+        // Keys and hasher first: failing here leaves no log open behind.
+        let secrets = crate::secrets::SecretKey::load(
+            config.secrets_key.as_deref(),
+            config.secrets_key_file.as_deref(),
+            &config.data_dir,
+        )
+        .map_err(|e| AppError::Other(e.to_string()))?;
+        let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
+            .map_err(|e| AppError::Other(e.to_string()))?;
         let log = open_log(config, None).await?;
         let (directory, start) = load_directory(config, &log).await?;
         let projector = Projector::new(ReadModel::new(directory), start);
@@ -352,7 +368,12 @@ impl Offline {
             .await
             .map_err(|e| AppError::Replay(e.to_string()))?
             .map_err(|e| AppError::Replay(e.to_string()))?;
-        let pipeline = Arc::new(Pipeline::new(log.clone(), projector.clone()));
+        let pipeline = Arc::new(Pipeline::new(
+            log.clone(),
+            projector.clone(),
+            hasher.clone(),
+            Arc::new(secrets),
+        ));
         let follower = tokio::spawn(projector.clone().follow(log.clone()));
         let stopped = pipeline.clone();
         tokio::spawn(async move {
@@ -363,8 +384,6 @@ impl Offline {
             };
             stopped.projection_stopped(reason);
         });
-        let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
-            .map_err(|e| AppError::Other(e.to_string()))?;
         Ok(Offline {
             pipeline,
             hasher,
@@ -550,22 +569,16 @@ async fn bootstrap_admin(state: &AppState) -> Result<(), AppError> {
             true,
         ),
     };
-    let password_hash = state
-        .hasher
-        .hash_async(password.clone())
-        .await
-        .map_err(|e| AppError::Other(e.to_string()))?;
-    let cmd = CreateSystemAdministrator {
-        user_id: fresh_id(|_| false),
-        password_hash,
-    };
-    let (_, appended) = state
+    let cmd = Command::CreateSystemAdministrator(CreateSystemAdministrator {
+        user_id: NewId::default(),
+        password: Secret::Clear(password.clone()),
+    });
+    let appended = state
         .pipeline
-        .execute(SYSTEM_TENANT, Metadata::system("bootstrap"), |dir| {
-            Ok((bootstrap::decide(dir, cmd)?, ()))
-        })
+        .run(cmd, Context::system(SYSTEM_TENANT, "bootstrap"))
         .await
-        .map_err(|e| AppError::Other(e.to_string()))?;
+        .map_err(|e| AppError::Other(e.to_string()))?
+        .appended;
     if appended.is_some() && generated {
         // Printed once, on the run that created the account; never logged.
         println!("switchboard: created the system administrator 'admin' with password: {password}");

@@ -298,17 +298,8 @@ async fn users_command(config: Config, command: UsersCommand) -> i32 {
     let target = crate::bulk::Target {
         pipeline: &offline.pipeline,
         hasher: &offline.hasher,
-        tenant: tenant_id,
-        metadata: Metadata::system("cli"),
-        // The operator at the data directory acts as the system administrator.
-        actor: Box::new(|dir| crate::commands::Actor {
-            user_id: dir
-                .scope(switchboard_events::SYSTEM_TENANT)
-                .and_then(|s| s.user_by_name(crate::commands::bootstrap::ADMIN_NAME))
-                .map(|u| u.id)
-                .unwrap_or(Id(0)),
-            authority: crate::auth::roles::Authority::new("SystemAdmin", None, true),
-        }),
+        // The operator at the data directory acts as the service itself.
+        ctx: crate::commands::Context::system(tenant_id, "cli"),
     };
     let options = crate::bulk::Options {
         format,

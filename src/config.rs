@@ -57,6 +57,11 @@ pub struct Config {
     pub tail_check: usize,
     /// The log starts a new segment file beyond this many MiB.
     pub log_segment_mib: u64,
+    /// Write each log segment full of zeros before use, so an `fdatasync`
+    /// never has to commit a grown file size (PostgreSQL's
+    /// `wal_init_zero`). Turn off on copy-on-write file systems (btrfs,
+    /// ZFS), where overwriting allocates anyway.
+    pub log_preallocate: bool,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
     /// The server-side deadline of a request, in milliseconds (503 with
@@ -194,6 +199,7 @@ impl Default for Config {
             argon2_iterations: 2,
             tail_check: 1024,
             log_segment_mib: 256,
+            log_preallocate: true,
             shutdown_grace_secs: 30,
             request_deadline_ms: 30_000,
             max_concurrent_requests: 1024,

@@ -10,15 +10,15 @@
 //! - [`cli`]: `switchboard serve` and the `log` tools.
 //! - [`clock`]: the service's clock (injected, so tests advance time instead of sleeping).
 //! - [`config`]: layered configuration (defaults, TOML, `SWITCHBOARD_*`).
-//! - [`commands`]: the command pipeline and one file per command family.
-//! - [`auth`]: password hashing, tokens, roles and permissions.
+//! - [`field_tables`]: the PortSIP field tables (users, tenants, groups, queues, contacts, vendor user fields): validation, rendering, diffs, list metadata.
+//! - [`commands`]: every change as one [`commands::Command`] enum, decided by pure functions and run by [`commands::Pipeline::run`].
 //! - [`bulk`]: bulk users: CSV / JSON Lines import (batches, all or nothing) and export.
-//! - [`http`]: router, middleware, errors, and the API dialects.
+//! - [`auth`]: password hashing, tokens and sessions, roles and permissions, throttling (no HTTP).
+//! - [`http`]: the route table, the shared edge (caller, errors, id codecs) and the API dialects, which translate only.
 //! - [`ids`]: minting resource ids and their canonical string form.
 //! - [`queries`]: the read side for the dialects: indexed lists, audit, history, `as_of`, change feeds.
 //! - [`keyfile`]: 32-byte keys from a configured secret or a 0600 file beside the data.
 //! - [`metrics`]: Prometheus metrics of one service instance (`/metrics`).
-//! - [`schema`]: field tables (users, tenants, groups): validation, rendering, diffs, list metadata.
 //! - [`secrets`]: sealing secrets the PBX must use (AEAD) before they reach the log.
 //! - [`sync`]: sync tokens (MAC-protected log positions) and their key.
 //! - [`snapshots`]: projection snapshots at start-up, every N events and on shutdown.
@@ -33,13 +33,14 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod field_tables;
 pub mod http;
 pub mod ids;
 pub mod keyfile;
+mod layers;
 pub mod metrics;
 pub mod queries;
 pub mod records;
-pub mod schema;
 pub mod secrets;
 pub mod snapshots;
 pub mod sync;

@@ -21,7 +21,7 @@
 //! them as [`Opened::Legacy`]. Setting the secret again stores it sealed;
 //! treat the old value as exposed.
 
-use crate::schema::{Fields, Kind, Table, Value};
+use crate::field_tables::{Fields, Kind, Table, Value};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn every_secret_field_of_every_table_is_known_to_the_audit_log() {
-        use crate::schema::{group, tenant, user};
+        use crate::field_tables::{group, tenant, user};
         for table in [&tenant::TENANT, &user::USER, &group::GROUP] {
             for f in table.fields {
                 if matches!(f.kind, Kind::Secret { .. }) {
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn secret_fields_are_sealed_and_cleared_ones_stay_null() {
-        use crate::schema::tenant::TENANT;
+        use crate::field_tables::tenant::TENANT;
         let k = key(3);
         let mut f = Fields::new();
         f.insert("stir_shaken_key".into(), Value::Str("KEY".into()));

@@ -11,12 +11,62 @@
 //!
 //! Taking a snapshot encodes a published version of the directory (nobody
 //! waits for it: the applier keeps publishing newer versions meanwhile),
-//! then writes the file.
+//! then writes the file. The byte format is the projections crate's
+//! (`switchboard_projections::snapshot`); the files are this module's:
+//! written to a temporary name, fsynced and renamed, so a crash mid-write
+//! leaves the previous snapshot.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use switchboard_events::EventLog;
-use switchboard_projections::{snapshot, Directory, Projection, Projector};
+use switchboard_projections::snapshot::{self, SnapshotError, SnapshotHeader};
+use switchboard_projections::{Directory, Projection, Projector};
+
+/// Where a data directory keeps its directory snapshot.
+pub fn path_in(data_dir: &Path) -> PathBuf {
+    data_dir.join("projections").join("directory.snapshot")
+}
+
+/// A snapshot file could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotFileError {
+    /// File system error.
+    #[error("snapshot i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The bytes are not a usable snapshot.
+    #[error(transparent)]
+    Bytes(#[from] SnapshotError),
+}
+
+/// Writes snapshot bytes atomically: temporary file, fsync, rename, fsync
+/// of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SnapshotFileError> {
+    let parent = path.parent().ok_or_else(|| {
+        SnapshotFileError::Io(std::io::Error::other("snapshot path has no parent"))
+    })?;
+    std::fs::create_dir_all(parent)?;
+    let tmp = path.with_extension("snapshot.tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(parent) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads and decodes a snapshot file; `Ok(None)` if there is none.
+pub fn read(path: &Path) -> Result<Option<(SnapshotHeader, Directory)>, SnapshotFileError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(snapshot::decode(&bytes)?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// What start-up found.
 pub struct Loaded {
@@ -35,8 +85,8 @@ pub fn load(data_dir: &Path, log: &dyn EventLog) -> Loaded {
         offset: 0,
         fallback: Some(why),
     };
-    let path = snapshot::path_in(data_dir);
-    let (header, directory) = match snapshot::read(&path) {
+    let path = path_in(data_dir);
+    let (header, directory) = match read(&path) {
         Ok(Some(x)) => x,
         Ok(None) => return empty("no snapshot".into()),
         Err(e) => return empty(format!("snapshot unusable: {e}")),
@@ -86,7 +136,7 @@ pub fn take<P: Projection + AsRef<Directory>>(
         let bytes = snapshot::encode(dir, env.hash).map_err(|e| e.to_string())?;
         (dir.offset, bytes)
     };
-    snapshot::write_atomic(&snapshot::path_in(data_dir), &bytes).map_err(|e| e.to_string())?;
+    write_atomic(&path_in(data_dir), &bytes).map_err(|e| e.to_string())?;
     tracing::info!(offset, bytes = bytes.len(), "projection snapshot written");
     Ok(Some(offset))
 }
@@ -123,7 +173,7 @@ pub fn load_retained(
     offset: u64,
     log: &dyn EventLog,
 ) -> Result<Directory, String> {
-    let (header, directory) = snapshot::read(&retained_path(data_dir, offset))
+    let (header, directory) = read(&retained_path(data_dir, offset))
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no retained snapshot at {offset}"))?;
     match log.get(header.offset).map_err(|e| e.to_string())? {
@@ -142,9 +192,9 @@ fn retain(data_dir: &Path, offset: u64, every: u64) -> Result<(), String> {
     if offset / every <= last / every {
         return Ok(());
     }
-    let bytes = std::fs::read(snapshot::path_in(data_dir)).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(path_in(data_dir)).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(retained_dir(data_dir)).map_err(|e| e.to_string())?;
-    snapshot::write_atomic(&retained_path(data_dir, offset), &bytes).map_err(|e| e.to_string())?;
+    write_atomic(&retained_path(data_dir, offset), &bytes).map_err(|e| e.to_string())?;
     tracing::info!(offset, "projection snapshot retained for as_of");
     Ok(())
 }

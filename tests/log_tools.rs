@@ -129,7 +129,10 @@ async fn verify_notes_a_torn_tail_and_the_next_start_cuts_it() {
     let mut bytes = std::fs::read(&path).expect("read");
     let frame = locate_record(&bytes, 7).expect("7").start - 4 - 24;
     let partial = bytes[frame..frame + 40].to_vec();
-    bytes.extend_from_slice(&partial);
+    // Where the writer would have written the next frame: over the zeros
+    // the segment was preallocated with, right after the last frame.
+    let end = locate_record(&bytes, 9).expect("9").end;
+    bytes[end..end + 40].copy_from_slice(&partial);
     std::fs::write(&path, &bytes).expect("write");
     let o = switchboard(&data, &["log", "verify"]);
     assert!(o.status.success(), "{}", stderr(&o));

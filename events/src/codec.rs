@@ -10,7 +10,7 @@
 //! `switchboard log verify`, because changing one record changes every hash
 //! after it.
 
-use crate::envelope::{Envelope, Metadata};
+use crate::envelope::{Envelope, EnvelopeRef, Metadata, MetadataRef};
 use crate::ids::{Id, StreamId};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -222,31 +222,42 @@ impl<'a> RecordView<'a> {
         })
     }
 
-    /// The owned envelope, given this record's hash.
-    pub fn to_envelope(&self, hash: [u8; 32]) -> Result<Envelope, RecordError> {
-        let stream = StreamId::parse(self.stream).map_err(|e| RecordError::Body(e.to_string()))?;
+    /// The borrowed envelope, given this record's hash: checks the stream
+    /// name and the time.
+    pub fn to_ref(&self, hash: [u8; 32]) -> Result<EnvelopeRef<'a>, RecordError> {
+        if !StreamId::is_valid(self.stream) {
+            return Err(RecordError::Body(format!(
+                "invalid stream name {:?}",
+                self.stream
+            )));
+        }
         let recorded_at =
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.recorded_at_us) * 1000)
                 .map_err(|e| RecordError::Body(e.to_string()))?;
-        Ok(Envelope {
+        Ok(EnvelopeRef {
             offset: self.offset,
-            stream,
+            stream: self.stream,
             stream_version: self.stream_version,
             tenant: Id(self.tenant),
-            event_type: self.event_type.to_owned(),
+            event_type: self.event_type,
             schema_version: self.schema_version,
             recorded_at,
-            metadata: Metadata {
+            metadata: MetadataRef {
                 actor_id: self.actor_id.map(Id),
-                actor_name: self.actor_name.to_owned(),
-                request_id: self.request_id.map(str::to_owned),
+                actor_name: self.actor_name,
+                request_id: self.request_id,
                 source_ip: self.source_ip,
-                via: self.via.to_owned(),
+                via: self.via,
             },
-            payload: self.payload.to_vec(),
+            payload: self.payload,
             prev_hash: *self.prev_hash,
             hash,
         })
+    }
+
+    /// The owned envelope, given this record's hash.
+    pub fn to_envelope(&self, hash: [u8; 32]) -> Result<Envelope, RecordError> {
+        Ok(self.to_ref(hash)?.to_envelope())
     }
 }
 

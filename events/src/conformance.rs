@@ -14,7 +14,8 @@
 //! catch-up → live without gap or repeat; monotonic `recorded_at` (across a
 //! reopen too); the record format and hash chain (every envelope re-encodes
 //! to its own hash and links to the one before); reopen; close; large
-//! batches and long streams; and a SIGKILL of a child process in the middle
+//! batches and long streams; `read_events` (decoded batches) equal to
+//! `read_all` from anywhere and stopping at an undecodable event; and a SIGKILL of a child process in the middle
 //! of a load, after which every acknowledged append is there, whole, and
 //! nothing else half-written is.
 //!
@@ -23,6 +24,7 @@
 //! appender, printing `acked FIRST LAST` for each acknowledged append. The
 //! parent kills it after a number of acknowledgements (not after a time).
 
+use crate::batch::ReadEventsError;
 use crate::codec::{self, RecordParts, GENESIS_HASH};
 use crate::domain::UserUpdated;
 use crate::envelope::{Envelope, Metadata};
@@ -72,7 +74,9 @@ macro_rules! conformance_suite {
             conformance_reopen_keeps_offsets_versions_and_chain,
             conformance_reads_by_stream_and_offset,
             conformance_close_ends_subscribers_and_refuses_appends,
-            conformance_large_batches_and_long_streams
+            conformance_large_batches_and_long_streams,
+            conformance_read_events_matches_read_all_from_anywhere,
+            conformance_read_events_stops_at_an_undecodable_event
         );
         #[test]
         fn conformance_reopen_after_sigkill_mid_load() {
@@ -602,6 +606,100 @@ pub async fn conformance_large_batches_and_long_streams<F: LogFactory>(factory: 
     assert_eq!(log.head(), 5300);
     assert_eq!(log.stream_version(&user(1000)).expect("v"), 300);
     assert_chain(&all(&log));
+    log.close().await;
+}
+
+/// `read_events` yields exactly what `read_all` does, decoded, from any
+/// offset: near the head and far behind it (where a backend may read ahead
+/// on another thread), across batch and frame boundaries.
+pub async fn conformance_read_events_matches_read_all_from_anywhere<F: LogFactory>(factory: &F) {
+    let log = factory.open(&factory.create()).await;
+    let meta = Metadata {
+        actor_id: Some(Id(42)),
+        actor_name: "alice".into(),
+        request_id: Some("req-1".into()),
+        source_ip: Some("192.0.2.7".parse().expect("ip")),
+        via: "portsip".into(),
+    };
+    for i in 0..40u64 {
+        let batch: Vec<Event> = (0..777)
+            .map(|j| event(j % 97, (i * 777 + j) as i64))
+            .collect();
+        let metadata = if i % 2 == 0 {
+            meta.clone()
+        } else {
+            Metadata::system("conformance")
+        };
+        log.append(request_with(&batch, vec![], metadata))
+            .await
+            .expect("append");
+    }
+    append_n(&log, 5, 3).await;
+    let head = log.head();
+    assert_eq!(head, 40 * 777 + 3);
+    let everything: Vec<Envelope> = all(&log);
+    for from in [0, 1, 2, 777, 778, 1025, 20_000, head - 5, head, head + 1] {
+        let mut got = Vec::new();
+        for batch in log.read_events(from) {
+            let batch = batch.expect("reads and decodes");
+            assert!(!batch.is_empty(), "no empty batch is yielded");
+            for (env, event) in batch.iter() {
+                let owned = env.to_envelope();
+                assert_eq!(owned.view(), env);
+                assert_eq!(
+                    &Event::from_envelope(&owned).expect("decodes"),
+                    event,
+                    "offset {}",
+                    env.offset
+                );
+                got.push(owned);
+            }
+        }
+        let start = from.max(1) as usize - 1;
+        let expected = everything.get(start..).unwrap_or(&[]);
+        assert_eq!(got.len(), expected.len(), "read_events({from})");
+        assert!(got == expected, "read_events({from}) differs from read_all");
+    }
+    log.close().await;
+}
+
+/// An event this build cannot decode stops `read_events` at its offset,
+/// after yielding everything before it; near the head and far behind it.
+pub async fn conformance_read_events_stops_at_an_undecodable_event<F: LogFactory>(factory: &F) {
+    let log = factory.open(&factory.create()).await;
+    let batch: Vec<Event> = (0..20_000).map(|j| event(j % 13, j as i64)).collect();
+    log.append(request(&batch, vec![])).await.expect("append");
+    let mut unknown = request(&[event(1, 0)], vec![]);
+    unknown.events[0].event_type = "NoSuchEventType";
+    let bad = log.append(unknown).await.expect("append").first_offset;
+    append_n(&log, 2, 3).await;
+    for from in [1, bad - 100] {
+        let mut last = from - 1;
+        let mut error = None;
+        for batch in log.read_events(from) {
+            match batch {
+                Ok(b) => {
+                    for (env, _) in b.iter() {
+                        assert_eq!(env.offset, last + 1);
+                        last = env.offset;
+                    }
+                }
+                Err(e) => {
+                    assert!(error.is_none(), "nothing after an error");
+                    error = Some(e);
+                }
+            }
+        }
+        assert_eq!(
+            last,
+            bad - 1,
+            "everything before the bad event, from {from}"
+        );
+        match error {
+            Some(ReadEventsError::Decode { offset, .. }) => assert_eq!(offset, bad),
+            other => panic!("expected a decode error at {bad}, got {other:?}"),
+        }
+    }
     log.close().await;
 }
 

@@ -93,3 +93,108 @@ pub fn format_rfc3339(t: OffsetDateTime) -> String {
         t.second()
     )
 }
+
+/// [`Metadata`] borrowed from wherever the record was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetadataRef<'a> {
+    /// The acting user's id (`None`: the system).
+    pub actor_id: Option<Id>,
+    /// The acting user's name at the time.
+    pub actor_name: &'a str,
+    /// The request id.
+    pub request_id: Option<&'a str>,
+    /// The client's IP address.
+    pub source_ip: Option<IpAddr>,
+    /// The dialect or tool the change came through.
+    pub via: &'a str,
+}
+
+impl MetadataRef<'_> {
+    /// The owned metadata.
+    pub fn to_owned(&self) -> Metadata {
+        Metadata {
+            actor_id: self.actor_id,
+            actor_name: self.actor_name.to_owned(),
+            request_id: self.request_id.map(str::to_owned),
+            source_ip: self.source_ip,
+            via: self.via.to_owned(),
+        }
+    }
+}
+
+/// An [`Envelope`] borrowed from a buffer it was read into: the same
+/// fields, no allocation. Replay hands these to projections
+/// ([`crate::log::EventBatch`]), so applying a million events builds no
+/// million owned envelopes; [`Envelope::view`] gives one for an owned
+/// envelope, [`EnvelopeRef::to_envelope`] goes the other way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvelopeRef<'a> {
+    /// Dense global position, starting at 1.
+    pub offset: u64,
+    /// The aggregate this event belongs to: a valid stream name
+    /// ([`StreamId::is_valid`]; [`EnvelopeRef::to_envelope`] relies on it).
+    pub stream: &'a str,
+    /// The version of `stream` after this event.
+    pub stream_version: u64,
+    /// The tenant this event belongs to (0 = system scope).
+    pub tenant: TenantId,
+    /// The event type name.
+    pub event_type: &'a str,
+    /// The schema version of the payload encoding.
+    pub schema_version: u16,
+    /// When the log recorded it.
+    pub recorded_at: OffsetDateTime,
+    /// Who, from where, through what.
+    pub metadata: MetadataRef<'a>,
+    /// The postcard-encoded payload.
+    pub payload: &'a [u8],
+    /// The hash of the previous record.
+    pub prev_hash: [u8; 32],
+    /// The hash of this record.
+    pub hash: [u8; 32],
+}
+
+impl EnvelopeRef<'_> {
+    /// The owned envelope.
+    pub fn to_envelope(&self) -> Envelope {
+        Envelope {
+            offset: self.offset,
+            // Views are made from checked stream names only.
+            stream: StreamId::trusted(self.stream),
+            stream_version: self.stream_version,
+            tenant: self.tenant,
+            event_type: self.event_type.to_owned(),
+            schema_version: self.schema_version,
+            recorded_at: self.recorded_at,
+            metadata: self.metadata.to_owned(),
+            payload: self.payload.to_vec(),
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+impl Envelope {
+    /// This envelope as a borrowed view.
+    pub fn view(&self) -> EnvelopeRef<'_> {
+        EnvelopeRef {
+            offset: self.offset,
+            stream: self.stream.as_str(),
+            stream_version: self.stream_version,
+            tenant: self.tenant,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            recorded_at: self.recorded_at,
+            metadata: MetadataRef {
+                actor_id: self.metadata.actor_id,
+                actor_name: &self.metadata.actor_name,
+                request_id: self.metadata.request_id.as_deref(),
+                source_ip: self.metadata.source_ip,
+                via: &self.metadata.via,
+            },
+            payload: &self.payload,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! The file layer under the log's writer: the only way records reach disk.
 //!
-//! Everything the writer does to storage (create a segment, write a frame,
-//! `fdatasync`, truncate after a failure, fsync the directory) goes through
+//! Everything the writer does to storage (prepare a segment, rename it into
+//! place, write a frame, `fdatasync`, truncate after a failure, fsync the
+//! directory) goes through
 //! [`FileLayer`], so a test can substitute a layer that records the calls
 //! (the fsync proof) or fails on purpose (a refused write never lands
 //! later). [`OsFiles`] is the real one. Readers use `std::fs` directly:
@@ -26,12 +27,17 @@ pub trait SegmentFile: Send {
     fn size(&self) -> io::Result<u64>;
 }
 
-/// Creates and opens segment files and syncs directories.
+/// Creates, opens, renames and removes segment files and syncs
+/// directories.
 pub trait FileLayer: Send + Sync + 'static {
     /// Creates a new, empty file (failing if it exists).
     fn create(&self, path: &Path) -> io::Result<Box<dyn SegmentFile>>;
     /// Opens an existing file for writing.
     fn open(&self, path: &Path) -> io::Result<Box<dyn SegmentFile>>;
+    /// Renames a file (a prepared segment taking its name).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file (a stale prepared segment).
+    fn remove(&self, path: &Path) -> io::Result<()>;
     /// fsyncs a directory, so that a file created in it survives a crash.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
@@ -73,6 +79,14 @@ impl FileLayer for OsFiles {
     fn open(&self, path: &Path) -> io::Result<Box<dyn SegmentFile>> {
         let f = OpenOptions::new().read(true).write(true).open(path)?;
         Ok(Box::new(OsFile(f)))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {

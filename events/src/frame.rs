@@ -229,6 +229,11 @@ pub struct Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
+    /// A frame whose `body` was checked by [`parse_frame`] with this header.
+    pub(crate) fn from_checked(header: FrameHeader, body: &'a [u8]) -> Frame<'a> {
+        Frame { header, body }
+    }
+
     /// The records in order (already length- and CRC-checked).
     pub fn records(&self) -> Records<'a> {
         Records {

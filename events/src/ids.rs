@@ -59,10 +59,21 @@ impl StreamId {
     /// Parses a stream name, refusing empty names, names over 200 bytes and
     /// anything outside printable ASCII.
     pub fn parse(s: &str) -> Result<StreamId, InvalidStreamId> {
-        if s.is_empty() || s.len() > 200 || !s.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        if !StreamId::is_valid(s) {
             return Err(InvalidStreamId(s.to_owned()));
         }
         Ok(StreamId(s.to_owned()))
+    }
+
+    /// Whether `s` is a valid stream name (what [`StreamId::parse`] accepts).
+    pub fn is_valid(s: &str) -> bool {
+        !s.is_empty() && s.len() <= 200 && s.bytes().all(|b| (0x21..0x7f).contains(&b))
+    }
+
+    /// A stream name already checked by [`StreamId::is_valid`].
+    pub(crate) fn trusted(s: &str) -> StreamId {
+        debug_assert!(StreamId::is_valid(s), "unchecked stream name {s:?}");
+        StreamId(s.to_owned())
     }
 
     /// The name as a string.

@@ -9,8 +9,9 @@
 //! - **Stream chunks.** A stream's versions are grouped 64 to a key, so the
 //!   index costs a few bytes per event instead of a key per event; a chunk
 //!   is rewritten as it fills. The last chunk of each stream gives the
-//!   stream's head, which is how the writer's in-memory map of heads is
-//!   loaded at open without scanning the records.
+//!   stream's head: the writer looks there for a stream it does not hold
+//!   in memory (see `segment_log`'s bounded heads) without scanning the
+//!   records.
 //! - **Frame pointers.** One pointer per segment start and then one per
 //!   64 KiB of segment at most; finding an offset reads at most that much
 //!   frame headers forward from the pointer before it.
@@ -287,27 +288,24 @@ impl Index {
         }
     }
 
-    /// Every stream's head version, from the last chunk of each stream.
-    pub fn load_heads(&self) -> Result<HashMap<StreamId, u64>, IndexError> {
-        let mut heads = HashMap::new();
-        for item in self.tree.range(vec![STREAM]..vec![STREAM + 1]) {
-            let (k, v) = item.map_err(storage)?;
-            let Some(nul) = k.iter().position(|b| *b == 0) else {
-                return Err(IndexError::Inconsistent("malformed chunk key".into()));
-            };
-            let name = std::str::from_utf8(&k[1..nul])
-                .ok()
-                .and_then(|s| StreamId::parse(s).ok())
-                .ok_or_else(|| IndexError::Inconsistent("malformed stream name".into()))?;
-            let base = be_u64(&k[nul + 1..])
-                .ok_or_else(|| IndexError::Inconsistent("malformed chunk key".into()))?;
-            let n = count_offsets(&v);
-            if n > 0 {
-                // Keys sort by base within a stream, so the last one wins.
-                heads.insert(name, base + n - 1);
-            }
+    /// The indexed head version of `stream` (0 if the index holds none of
+    /// its events), from its last chunk.
+    pub fn stream_head(&self, stream: &StreamId) -> Result<u64, IndexError> {
+        let prefix = stream_prefix(stream.as_str());
+        let mut end = prefix.clone();
+        if let Some(last) = end.last_mut() {
+            *last = 1;
         }
-        Ok(heads)
+        let Some(item) = self.tree.range(prefix.clone()..end).next_back() else {
+            return Ok(0);
+        };
+        let (k, v) = item.map_err(storage)?;
+        let base = be_u64(&k[prefix.len()..])
+            .ok_or_else(|| IndexError::Inconsistent(format!("malformed chunk key for {stream}")))?;
+        Ok(match count_offsets(&v) {
+            0 => base.saturating_sub(1),
+            n => base + n - 1,
+        })
     }
 }
 
@@ -570,9 +568,13 @@ mod tests {
                 w.flush().expect("flushes");
             }
         }
-        let heads = index.load_heads().expect("heads");
-        assert_eq!(heads.get(&a), Some(&134));
-        assert_eq!(heads.get(&b), Some(&66));
+        assert_eq!(index.stream_head(&a).expect("head"), 134);
+        assert_eq!(index.stream_head(&b).expect("head"), 66);
+        let never = StreamId::parse("user-3").expect("stream");
+        assert_eq!(index.stream_head(&never).expect("head"), 0);
+        // A stream whose name extends another's is another stream.
+        let longer = StreamId::parse("user-10").expect("stream");
+        assert_eq!(index.stream_head(&longer).expect("head"), 0);
         let bs = index.stream_offsets(&b, 60).expect("reads");
         assert_eq!(bs.first(), Some(&(60, 180)));
         assert_eq!(bs.last(), Some(&(66, 198)));

@@ -11,6 +11,7 @@
 //! - [`domain`]: the domain events, one file per family, and the [`Event`] enum.
 //! - [`upcast`]: old payload versions → today's types.
 //! - [`envelope`]: offset, stream, tenant, type, time, actor... around a payload.
+//! - [`batch`]: batches of decoded events with borrowed envelopes (replay).
 //! - [`codec`]: record format, CRC and the hash chain; borrowed record views.
 //! - [`frame`]: a group commit's records as one frame (reusable by any backend).
 //! - [`log`]: the [`EventLog`] trait, expectations and errors.
@@ -18,6 +19,7 @@
 //! - [`layout`]: where the log lives in a data directory; its lock.
 //! - [`segment`]: segment files, the segment writer and the sequential reader.
 //! - [`files`]: the file layer under the writer (injectable for tests).
+//! - [`heads`]: the writer's stream heads for optimistic concurrency, bounded.
 //! - [`index`]: the sled indexes (stream versions, frame pointers).
 //! - [`recovery`]: opening: torn tails, corruption, index catch-up, tail check.
 //! - [`migrate`]: the one-time migration of a wave-1 data directory.
@@ -28,6 +30,7 @@
 //! - [`export`]: JSON Lines export and chain-checked import.
 //! - [`conformance`]: the test suite every [`EventLog`] backend must pass.
 
+pub mod batch;
 pub mod codec;
 pub mod conformance;
 pub mod domain;
@@ -35,6 +38,7 @@ pub mod envelope;
 pub mod export;
 pub mod files;
 pub mod frame;
+pub mod heads;
 pub mod ids;
 pub mod index;
 pub mod layout;
@@ -50,8 +54,9 @@ pub mod value;
 pub mod verify;
 pub mod wave1;
 
+pub use batch::{EventBatch, EventBatches, ReadEventsError};
 pub use domain::{CodecError, Event};
-pub use envelope::{Envelope, Metadata, NewEvent};
+pub use envelope::{Envelope, EnvelopeRef, Metadata, MetadataRef, NewEvent};
 pub use ids::{Id, StreamId, TenantId, SYSTEM_TENANT};
 pub use log::{
     AppendError, AppendRequest, Appended, CommitObserver, CommitStats, EventLog, Expected, LogError,

@@ -4,6 +4,7 @@
 //! and the design expects to swap it (or add a distributed log) if the
 //! evidence says so.
 
+use crate::batch::EventBatches;
 use crate::envelope::{Envelope, Metadata, NewEvent};
 use crate::ids::StreamId;
 use futures::future::BoxFuture;
@@ -95,6 +96,15 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// Reads every event with offset ≥ `from`, in order (blocking iterator).
     fn read_all(&self, from: u64) -> EnvelopeIter<'_>;
+
+    /// Reads every event with offset ≥ `from`, in order, decoded, in
+    /// batches of borrowed envelopes (replay: no owned envelope per event).
+    /// The batch before an unreadable or undecodable event is yielded first,
+    /// then the error. The default decodes [`EventLog::read_all`]'s
+    /// envelopes on the caller's thread; a log can do better.
+    fn read_events(&self, from: u64) -> EventBatches<'_> {
+        crate::batch::batches_of(self.read_all(from))
+    }
 
     /// Reads one stream's events with version ≥ `from_version`, in order.
     fn read_stream(&self, stream: &StreamId, from_version: u64) -> EnvelopeIter<'_>;

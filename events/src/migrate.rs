@@ -159,6 +159,7 @@ pub(crate) fn write_records(
         config.files.0.clone(),
         1,
         config.segment_bytes,
+        config.preallocate,
     )
     .map_err(|e| e.to_string())?;
     let mut frame = FrameBuilder::new(1);

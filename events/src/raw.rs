@@ -15,7 +15,8 @@ use crate::frame;
 use crate::layout::{LogDirs, LogLock};
 use crate::log::LogError;
 use crate::segment::{
-    list_segments, read_full_at, segment_name, Cursor, Handles, Next, SegPos, SEGMENT_HEADER_LEN,
+    classify_tail, list_segments, read_full_at, segment_name, Cursor, Handles, Next, SegPos, Tail,
+    SEGMENT_HEADER_LEN,
 };
 use crate::segment_log::OpenError;
 use crate::wave1::{self, Wave1Log};
@@ -185,21 +186,27 @@ impl RawLog {
             1 << 20,
         )
         .map_err(storage)?;
-        loop {
+        let (at, offset) = loop {
             match cursor.next(u64::MAX).map_err(storage)? {
                 Next::Frame(..) => {}
-                Next::End => return Ok(None),
-                Next::Bad { at, offset, .. } => {
-                    let len = std::fs::metadata(self.dirs.segments.join(segment_name(at.segment)))
-                        .map_err(storage)?
-                        .len();
-                    return Ok(Some(TornTail {
-                        offset,
-                        bytes: len.saturating_sub(at.pos),
-                    }));
-                }
+                Next::End => break (cursor.position(), cursor.next_offset()),
+                Next::Bad { at, offset, .. } => break (at, offset),
             }
+        };
+        if at.segment != last {
+            return Ok(None);
         }
+        let file = handles
+            .get(at.segment)
+            .map_err(storage)?
+            .ok_or_else(|| LogError::Storage(format!("{} vanished", segment_name(last))))?;
+        Ok(match classify_tail(&file, at.pos).map_err(storage)? {
+            Tail::Torn { end } => Some(TornTail {
+                offset,
+                bytes: end - at.pos,
+            }),
+            Tail::Clean | Tail::FrameAt(_) => None,
+        })
     }
 
     /// Bytes the log occupies (segments and index).
@@ -314,8 +321,20 @@ impl Iterator for SegmentRecords {
                 }
                 Ok(Next::End) => {
                     self.done = true;
+                    // Zeros where the next frame would start: damage if a
+                    // complete frame follows them.
+                    let end = cursor.position();
+                    if frame_follows(&self.handles, end) {
+                        return Some(Err(LogError::Corrupt {
+                            offset: cursor.next_offset(),
+                            reason: format!(
+                                "zeros where a frame should start, yet a complete frame follows in {}",
+                                segment_name(end.segment)
+                            ),
+                        }));
+                    }
                     // Segments the cursor never reached mean missing records.
-                    let at = cursor.position().segment;
+                    let at = end.segment;
                     if let Some(s) = self.segments.iter().find(|s| **s > at) {
                         return Some(Err(LogError::Corrupt {
                             offset: cursor.next_offset(),
@@ -346,13 +365,13 @@ impl Iterator for SegmentRecords {
     }
 }
 
-/// Whether a complete frame follows `at` in its segment (then the bad bytes
-/// at `at` are damage, not a torn write).
+/// Whether the bad bytes at `at` are damage rather than a torn write: a
+/// complete frame follows them in their segment.
 fn frame_follows(handles: &Handles, at: SegPos) -> bool {
     match handles.get(at.segment) {
         Ok(Some(file)) => !matches!(
-            crate::segment::complete_frame_after(&file, at.pos + 1),
-            Ok(None)
+            crate::segment::classify_tail(&file, at.pos),
+            Ok(Tail::Clean | Tail::Torn { .. })
         ),
         _ => true,
     }

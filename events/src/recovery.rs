@@ -26,11 +26,12 @@ use crate::index::{Index, IndexError, IndexWriter, IndexedFrame};
 use crate::layout::LogDirs;
 use crate::progress::Progress;
 use crate::segment::{
-    check_segment_header, list_segments, read_full_at, segment_name, Cursor, Handles, Next, SegPos,
-    SEGMENT_HEADER_LEN,
+    check_segment_header, classify_tail, data_end_after, list_segments, read_full_at, segment_name,
+    Cursor, Handles, Next, SegPos, Tail, SEGMENT_HEADER_LEN,
 };
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// What opening found.
@@ -222,14 +223,16 @@ fn scan(
         let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
         let n = read_full_at(&file, &mut h, 0)?;
         if let Err(reason) = check_segment_header(&h[..n], 1) {
-            if segments.len() > 1 || n >= SEGMENT_HEADER_LEN as usize {
+            // A first segment whose header never made it to disk (zeros, or
+            // a torn header write) held nothing acknowledged: the header is
+            // synced before any frame goes in.
+            let tail = classify_tail(&file, 0)?;
+            if segments.len() > 1 || matches!(tail, Tail::FrameAt(_)) {
                 return Err(corrupt(1, reason).into());
             }
-            // A first segment whose header never made it to disk: nothing
-            // was ever acknowledged in it.
-            cut_torn_tail(dirs, SegPos { segment: 1, pos: 0 })?;
+            let cut = cut_torn_tail(dirs, SegPos { segment: 1, pos: 0 }, tail)?;
             handles.forget(1);
-            return Ok(Recovered::empty(n as u64));
+            return Ok(Recovered::empty(cut));
         }
     }
     let last_segment = segments.last().copied().unwrap_or(1);
@@ -242,6 +245,14 @@ fn scan(
     if big {
         progress.start("indexing the log", total_bytes);
     }
+    if start.from_index && start.next_offset > 1 && zeros_before(handles, start.at)? {
+        // The index says a frame ends here, yet only zeros precede this
+        // point: the index is ahead of the segments (durability `os` and a
+        // power loss), which a preallocated segment's length would not show.
+        return Err(ScanError::Restart(
+            "the index points past the records in the segments".into(),
+        ));
+    }
     let mut writer = IndexWriter::new(index.clone())?;
     let mut cursor = Cursor::new(handles.clone(), start.at, start.next_offset, 1 << 20)?;
     let mut hash = start.hash;
@@ -250,10 +261,17 @@ fn scan(
     let mut staged_entries = 0usize;
     let mut bytes_done = 0u64;
     let mut torn_bytes = 0u64;
+    // Where the frames of the segment being scanned end so far.
+    let mut frames_end = start.at;
     loop {
         let next = cursor.next(u64::MAX)?;
         match next {
             Next::Frame(f, at) => {
+                if at.segment != frames_end.segment {
+                    // The cursor left a segment: only zeros may follow its
+                    // last frame (a finished segment is never written again).
+                    check_finished_segment(handles, frames_end, f.header.first_offset)?;
+                }
                 let count = f.header.count as usize;
                 let mut entries = Vec::with_capacity(count);
                 for (expected, rec) in (f.header.first_offset..).zip(f.records()) {
@@ -291,6 +309,7 @@ fn scan(
                     last_hash: hash,
                     entries,
                 };
+                frames_end = indexed.next;
                 writer.add(&indexed).map_err(|e| match e {
                     IndexError::Inconsistent(why) => ScanError::Restart(why),
                     other => ScanError::Refuse(other.into()),
@@ -306,43 +325,25 @@ fn scan(
                     }
                 }
             }
-            Next::End => break,
-            Next::Bad { at, offset, error } => {
-                let follows = if at.segment == last_segment {
-                    complete_frame_after(dirs, at)?
-                } else {
-                    None
-                };
-                let torn = at.segment == last_segment && follows.is_none();
-                if !torn {
-                    if start.from_index && scanned == 0 {
-                        // Where the index says the next frame starts there is
-                        // none, yet this is not a torn tail: the index does not
-                        // describe these segments.
-                        return Err(ScanError::Restart(format!(
-                            "no frame where the index says offset {offset} starts: {error}"
-                        )));
-                    }
-                    return Err(match follows {
-                        Some(pos) => corrupt(
-                            offset,
-                            format!(
-                                "{error}; a complete frame follows at byte {pos} of {}, so this is damage, not a torn write",
-                                segment_name(at.segment)
-                            ),
-                        ),
-                        None => corrupt(offset, error.to_string()),
-                    }
-                    .into());
+            Next::End => {
+                // Zeros (or nothing) where the next frame would start. In
+                // the last segment, what follows must be zeros too.
+                let end = cursor.position();
+                if end.segment == last_segment {
+                    let offset = cursor.next_offset();
+                    let error = "no frame header (zeros) where the next frame starts".to_owned();
+                    let fresh = (start.from_index && scanned == 0).then_some(start);
+                    torn_bytes = settle_tail(dirs, handles, index, end, offset, &error, fresh)?;
                 }
-                torn_bytes = cut_torn_tail(dirs, at)?;
-                handles.forget(at.segment);
-                tracing::warn!(
-                    offset,
-                    bytes = torn_bytes,
-                    segment = %segment_name(at.segment),
-                    "cut a torn write at the tail of the log (never acknowledged); the bytes are kept under log/torn/"
-                );
+                break;
+            }
+            Next::Bad { at, offset, error } => {
+                let error = error.to_string();
+                let fresh = (start.from_index && scanned == 0).then_some(start);
+                if at.segment != last_segment {
+                    return Err(refuse_or_restart(fresh, offset, error, None));
+                }
+                torn_bytes = settle_tail(dirs, handles, index, at, offset, &error, fresh)?;
                 break;
             }
         }
@@ -372,7 +373,7 @@ fn scan(
     }
     if head > 0 {
         // A torn frame was cut where the recovered end lies, so end is valid.
-        let (tail_hash, tail_time) = check_tail(handles, index, head, tail_check.max(1))?;
+        let (tail_hash, tail_time, _) = check_tail(handles, index, head, tail_check.max(1))?;
         if tail_hash != hash {
             return Err(if start.from_index && scanned == 0 {
                 ScanError::Restart("the index's head hash differs from the records".into())
@@ -393,13 +394,13 @@ fn scan(
 }
 
 /// Verifies the last `n` records up to `head` (CRC, offsets, hash chain);
-/// returns the head's hash and time.
+/// returns the head's hash and time, and where its frame ends.
 fn check_tail(
     handles: &Arc<Handles>,
     index: &Index,
     head: u64,
     n: usize,
-) -> Result<([u8; 32], i64), ScanError> {
+) -> Result<([u8; 32], i64, SegPos), ScanError> {
     let from = head.saturating_sub(n as u64 - 1).max(1);
     let (first, at) = index
         .pointer_before(from)?
@@ -447,48 +448,169 @@ fn check_tail(
         }
     }
     match (last, cursor.next_offset() - 1) {
-        (Some(l), h) if h == head => Ok(l),
+        (Some((hash, time)), h) if h == head => Ok((hash, time, cursor.position())),
         (_, h) => Err(corrupt(h + 1, format!("offset {} is missing", h + 1)).into()),
     }
 }
 
-/// Looks for a complete frame anywhere after `at` in its segment.
-fn complete_frame_after(dirs: &LogDirs, at: SegPos) -> io::Result<Option<u64>> {
+/// After the last complete frame of the last segment, at `at` (where the
+/// record `offset` would start): zeros are the clean end of the log
+/// (preallocated space, or an unused new segment, which is removed);
+/// non-zero bytes with no complete frame after them are a torn write,
+/// saved and zeroed; a complete frame after them makes them damage.
+/// `fresh` is the scan's start if it began where the index said its
+/// records end and has found no frame yet. Returns the torn bytes cut.
+fn settle_tail(
+    dirs: &LogDirs,
+    handles: &Arc<Handles>,
+    index: &Index,
+    at: SegPos,
+    offset: u64,
+    error: &str,
+    fresh: Option<Start>,
+) -> Result<u64, ScanError> {
     let file = File::open(dirs.segments.join(segment_name(at.segment)))?;
-    crate::segment::complete_frame_after(&file, at.pos + 1)
+    let tail = classify_tail(&file, at.pos)?;
+    drop(file);
+    match tail {
+        Tail::Clean if at.pos >= SEGMENT_HEADER_LEN => Ok(0),
+        Tail::FrameAt(pos) => Err(refuse_or_restart(
+            fresh,
+            offset,
+            error.to_owned(),
+            Some(format!(
+                "a complete frame follows at byte {pos} of {}, so this is damage, not a torn write",
+                segment_name(at.segment)
+            )),
+        )),
+        Tail::Clean | Tail::Torn { .. } => {
+            if let Some(start) = fresh {
+                // Bad bytes right where the index says its records end: cut
+                // them only if the index's last record ends right there, so
+                // an index of other segments never makes us cut a record.
+                let (hash, _, end) = check_tail(handles, index, start.next_offset - 1, 1)?;
+                if hash != start.hash || end != start.at {
+                    return Err(ScanError::Restart(
+                        "the index's last record does not end where the records do".into(),
+                    ));
+                }
+            }
+            let cut = cut_torn_tail(dirs, at, tail)?;
+            handles.forget(at.segment);
+            if cut > 0 {
+                tracing::warn!(
+                    offset,
+                    bytes = cut,
+                    segment = %segment_name(at.segment),
+                    "cut a torn write at the tail of the log (never acknowledged); the bytes are kept under log/torn/"
+                );
+            }
+            Ok(cut)
+        }
+    }
 }
 
-/// Cuts a torn tail at `at`: copies the bytes to `log/torn/`, truncates (or
-/// removes a segment whose header never made it), and syncs. Returns the
-/// bytes cut.
-fn cut_torn_tail(dirs: &LogDirs, at: SegPos) -> io::Result<u64> {
+/// Damage found by a scan: if the scan started where the index said and
+/// found nothing valid at all (`fresh`), the index does not describe these
+/// segments (rebuild it); otherwise acknowledged records are damaged
+/// (refuse).
+fn refuse_or_restart(
+    fresh: Option<Start>,
+    offset: u64,
+    error: String,
+    detail: Option<String>,
+) -> ScanError {
+    if fresh.is_some() {
+        return ScanError::Restart(format!(
+            "no frame where the index says offset {offset} starts: {error}"
+        ));
+    }
+    ScanError::Refuse(match detail {
+        Some(d) => corrupt(offset, format!("{error}; {d}")),
+        None => corrupt(offset, error),
+    })
+}
+
+/// Whether the bytes just before `at` (where a frame should have ended: a
+/// record's previous hash and CRC) are all zeros: no frame ends there.
+fn zeros_before(handles: &Arc<Handles>, at: SegPos) -> Result<bool, ScanError> {
+    const TAIL: u64 = 36;
+    if at.pos < SEGMENT_HEADER_LEN + TAIL {
+        return Ok(false);
+    }
+    let Some(file) = handles.get(at.segment)? else {
+        return Ok(false);
+    };
+    let mut buf = [0u8; TAIL as usize];
+    let got = read_full_at(&file, &mut buf, at.pos - TAIL)?;
+    Ok(got == buf.len() && buf.iter().all(|b| *b == 0))
+}
+
+/// Checks that only zeros follow the last frame of a finished segment,
+/// which ends at `end`; `next_offset` starts the next segment.
+fn check_finished_segment(
+    handles: &Arc<Handles>,
+    end: SegPos,
+    next_offset: u64,
+) -> Result<(), ScanError> {
+    let Some(file) = handles.get(end.segment)? else {
+        return Ok(());
+    };
+    match data_end_after(&file, end.pos)? {
+        None => Ok(()),
+        Some(_) => Err(ScanError::Refuse(corrupt(
+            next_offset,
+            format!(
+                "bytes that are not a frame follow the last frame of {} at byte {}",
+                segment_name(end.segment),
+                end.pos
+            ),
+        ))),
+    }
+}
+
+/// Cuts the tail of a segment from `at`: non-zero bytes (a torn write) are
+/// copied to `log/torn/` and overwritten with zeros (the file keeps its
+/// preallocated size); a segment whose header never made it is removed.
+/// Everything is synced. Returns the non-zero bytes cut.
+fn cut_torn_tail(dirs: &LogDirs, at: SegPos, tail: Tail) -> io::Result<u64> {
     let path = dirs.segments.join(segment_name(at.segment));
-    let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
-    let len = file.metadata()?.len();
-    let cut = len.saturating_sub(at.pos);
-    let torn_dir = dirs.torn();
-    std::fs::create_dir_all(&torn_dir)?;
-    let mut bytes = vec![0u8; cut as usize];
-    let got = read_full_at(&file, &mut bytes, at.pos)?;
-    bytes.truncate(got);
-    // Named by segment, position and the time of the cut: the same tail
-    // position can tear again after a later crash.
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let saved = torn_dir.join(format!("{}.{}.{stamp}", segment_name(at.segment), at.pos));
-    let mut out = File::create(&saved)?;
-    out.write_all(&bytes)?;
-    out.sync_all()?;
-    crate::files::sync_dir(&torn_dir)?;
+    let file = OpenOptions::new().read(true).write(true).open(&path)?;
+    let end = match tail {
+        Tail::Torn { end } => end,
+        Tail::Clean | Tail::FrameAt(_) => at.pos,
+    };
+    let cut = end.saturating_sub(at.pos);
+    if cut > 0 {
+        let torn_dir = dirs.torn();
+        std::fs::create_dir_all(&torn_dir)?;
+        let mut bytes = vec![0u8; cut as usize];
+        let got = read_full_at(&file, &mut bytes, at.pos)?;
+        bytes.truncate(got);
+        // Named by segment, position and the time of the cut: the same tail
+        // position can tear again after a later crash.
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let saved = torn_dir.join(format!("{}.{}.{stamp}", segment_name(at.segment), at.pos));
+        let mut out = File::create(&saved)?;
+        out.write_all(&bytes)?;
+        out.sync_all()?;
+        crate::files::sync_dir(&torn_dir)?;
+    }
     if at.pos < SEGMENT_HEADER_LEN {
         drop(file);
         std::fs::remove_file(&path)?;
-    } else {
-        file.set_len(at.pos)?;
-        file.flush()?;
-        file.sync_all()?;
+        crate::files::sync_dir(&dirs.segments)?;
+    } else if cut > 0 {
+        let zeros = vec![0u8; (cut as usize).min(1 << 20)];
+        let mut pos = at.pos;
+        while pos < end {
+            let n = zeros.len().min((end - pos) as usize);
+            file.write_all_at(&zeros[..n], pos)?;
+            pos += n as u64;
+        }
+        file.sync_data()?;
     }
-    crate::files::sync_dir(&dirs.segments)?;
     Ok(cut)
 }

@@ -10,9 +10,27 @@
 //! A segment is named after the offset of its first record, so the segment
 //! holding offset N is the last one whose name is ≤ N, and a reader that
 //! reaches the end of one segment opens the one named after the next
-//! offset. The writer starts a new segment when the next frame would make
-//! the current one exceed the configured size (a frame never spans two
-//! segments; a single frame larger than the limit gets a segment of its own).
+//! offset. The writer starts a new segment when the next frame would not
+//! fit in the current one (a frame never spans two segments; a single frame
+//! larger than a segment gets one of its own, which grows to hold it).
+//!
+//! # Preallocated with zeros
+//! As PostgreSQL does with its WAL, a segment file is written full of zeros
+//! and synced *before* it takes its name, by a background thread, while
+//! the writer still fills the previous segment. Frames then overwrite
+//! blocks that already exist, so the writer's `fdatasync` flushes data
+//! only: the file's size and block allocation never change on the
+//! acknowledgement path, and no file-system journal commit rides on it
+//! (`fallocate` alone would not do: its unwritten extents are converted,
+//! a metadata change, when first written). The first segment of a log is
+//! [`FIRST_SEGMENT_BYTES`] and each next one twice the previous, up to the
+//! configured size, so a small log stays small.
+//!
+//! The bytes after a segment's last frame are therefore zeros: a frame
+//! header of zeros is where a segment's records end. Readers stop there;
+//! opening checks that only zeros follow in the last segment, and tells a
+//! torn frame (non-zero bytes, no complete frame after them) from damage
+//! followed by a complete frame ([`classify_tail`]).
 
 use crate::files::{FileLayer, SegmentFile};
 use crate::frame::{self, Frame, FrameError, FRAME_HEADER_LEN};
@@ -22,6 +40,8 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
 
 /// The first eight bytes of every segment file.
@@ -29,6 +49,17 @@ pub const SEGMENT_MAGIC: [u8; 8] = *b"SBSEG\0\0\x01";
 
 /// Bytes in a segment header.
 pub const SEGMENT_HEADER_LEN: u64 = 24;
+
+/// The size of a log's first segment; each next segment doubles, up to the
+/// configured segment size.
+pub const FIRST_SEGMENT_BYTES: u64 = 1 << 20;
+
+/// The file the next segment is prepared in (zeros, synced) before it is
+/// renamed to its segment name. Not a segment: readers ignore it.
+pub const PREPARED_NAME: &str = "next.prep";
+
+/// Zeros written per `write` while preparing a segment.
+const ZERO_CHUNK: usize = 1 << 20;
 
 /// A byte position in the log: which segment (by its first offset) and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -176,19 +207,19 @@ pub fn read_full_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> 
     Ok(done)
 }
 
-/// The position of the first complete frame at or after `pos` in `file`,
-/// found by searching for a frame header byte by byte. Recovery uses it to
-/// tell a torn tail (nothing complete after the damage) from damage in the
-/// middle of acknowledged frames.
-pub fn complete_frame_after(file: &File, mut pos: u64) -> io::Result<Option<u64>> {
-    let len = file.metadata()?.len();
+/// The position of the first complete frame that starts in `pos..end` of
+/// `file`, found by searching for a frame header byte by byte. Recovery
+/// uses it to tell a torn tail (nothing complete after the damage) from
+/// damage in the middle of acknowledged frames.
+pub fn complete_frame_within(file: &File, mut pos: u64, end: u64) -> io::Result<Option<u64>> {
     let mut buf = vec![0u8; 1 << 20];
-    while pos + (FRAME_HEADER_LEN as u64) <= len {
+    while pos + (FRAME_HEADER_LEN as u64) <= end {
         let n = read_full_at(file, &mut buf, pos)?;
         if n < FRAME_HEADER_LEN {
             break;
         }
-        for i in 0..=n - FRAME_HEADER_LEN {
+        let last = (n - FRAME_HEADER_LEN).min((end - pos) as usize - FRAME_HEADER_LEN);
+        for i in 0..=last {
             if buf[i..i + 4] != frame::FRAME_MAGIC {
                 continue;
             }
@@ -202,61 +233,142 @@ pub fn complete_frame_after(file: &File, mut pos: u64) -> io::Result<Option<u64>
             }
         }
         // Overlap by a header so a header straddling two reads is seen.
-        pos += (n - FRAME_HEADER_LEN + 1) as u64;
+        pos += (last + 1) as u64;
     }
     Ok(None)
 }
 
-/// Appends frames to the current segment and starts new ones.
+/// The position just after the last non-zero byte of `file` at or after
+/// `pos`, or `None` if only zeros (or nothing) follow `pos`. Reads the file
+/// backwards from its end, so it costs the zeros after the data.
+pub fn data_end_after(file: &File, pos: u64) -> io::Result<Option<u64>> {
+    let mut end = file.metadata()?.len();
+    let mut buf = vec![0u8; 1 << 20];
+    while end > pos {
+        let start = end.saturating_sub(buf.len() as u64).max(pos);
+        let chunk = &mut buf[..(end - start) as usize];
+        let got = read_full_at(file, chunk, start)?;
+        let chunk = &chunk[..got];
+        // OR-ing every byte vectorizes; only a non-zero chunk is searched.
+        if chunk.iter().fold(0u8, |acc, b| acc | b) != 0 {
+            if let Some(i) = chunk.iter().rposition(|b| *b != 0) {
+                return Ok(Some(start + i as u64 + 1));
+            }
+        }
+        end = start;
+    }
+    Ok(None)
+}
+
+/// What follows the last complete frame of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tail {
+    /// Zeros (preallocated space) or nothing.
+    Clean,
+    /// Non-zero bytes up to `end`, and no complete frame among them: a
+    /// frame the writer had not finished (so never acknowledged).
+    Torn {
+        /// Just after the last non-zero byte.
+        end: u64,
+    },
+    /// A complete frame starts at this position: the bytes before it are
+    /// damage, not a torn write.
+    FrameAt(u64),
+}
+
+/// Classifies the bytes of `file` from `pos` (where a frame should start,
+/// and none does) to its end.
+pub fn classify_tail(file: &File, pos: u64) -> io::Result<Tail> {
+    let Some(end) = data_end_after(file, pos)? else {
+        return Ok(Tail::Clean);
+    };
+    Ok(match complete_frame_within(file, pos + 1, end)? {
+        Some(at) => Tail::FrameAt(at),
+        None => Tail::Torn { end },
+    })
+}
+
+/// Whether `bytes` (a frame header's worth, or fewer at the end of a file)
+/// are all zeros: where a preallocated segment's records end.
+fn is_zero_header(bytes: &[u8]) -> bool {
+    bytes.iter().take(FRAME_HEADER_LEN).all(|b| *b == 0)
+}
+
+/// Appends frames to the current segment and starts new ones, each
+/// prepared with zeros in the background ([`Preparer`]).
 pub struct SegmentWriter {
     dir: PathBuf,
     files: Arc<dyn FileLayer>,
     file: Box<dyn SegmentFile>,
     segment: u64,
     len: u64,
+    /// The segment's preallocated size: a frame that would end beyond it
+    /// goes into a new segment.
+    capacity: u64,
     max_bytes: u64,
+    preparer: Preparer,
 }
 
 impl SegmentWriter {
-    /// Creates the segment starting at `first_offset` (header written,
-    /// synced, directory synced) and writes there.
+    /// Creates the segment starting at `first_offset` (zeros written and
+    /// synced, renamed into place, header written and synced, directory
+    /// synced) and writes there.
+    /// Without `preallocate`, segments grow as frames are written.
     pub fn create(
         dir: &Path,
         files: Arc<dyn FileLayer>,
         first_offset: u64,
         max_bytes: u64,
+        preallocate: bool,
     ) -> io::Result<SegmentWriter> {
-        let file = new_segment(dir, files.as_ref(), first_offset)?;
+        remove_prepared(dir, files.as_ref())?;
+        let (size, prepared) = if preallocate {
+            let size = max_bytes.clamp(1, FIRST_SEGMENT_BYTES);
+            let file = prepare(dir, files.as_ref(), size, &AtomicBool::new(false))?;
+            (size, Some(file))
+        } else {
+            (max_bytes.max(1), None)
+        };
+        let file = start_segment(dir, files.as_ref(), first_offset, prepared)?;
         Ok(SegmentWriter {
+            preparer: Preparer::new(dir, files.clone(), preallocate),
             dir: dir.to_path_buf(),
             files,
             file,
             segment: first_offset,
             len: SEGMENT_HEADER_LEN,
+            capacity: size,
             max_bytes,
         })
     }
 
-    /// Continues the existing segment `segment`, whose valid bytes end at
-    /// `len` (anything after is cut off).
+    /// Continues the existing segment `segment`, whose frames end at `len`
+    /// (only zeros may follow: recovery made sure).
     pub fn resume(
         dir: &Path,
         files: Arc<dyn FileLayer>,
         segment: u64,
         len: u64,
         max_bytes: u64,
+        preallocate: bool,
     ) -> io::Result<SegmentWriter> {
-        let mut file = files.open(&dir.join(segment_name(segment)))?;
-        if file.size()? != len {
-            file.truncate(len)?;
-            file.sync_data()?;
-        }
+        remove_prepared(dir, files.as_ref())?;
+        let file = files.open(&dir.join(segment_name(segment)))?;
+        let capacity = if preallocate {
+            // A segment written without preallocation ends at its last
+            // frame: the next frame then starts a new, preallocated one.
+            file.size()?.max(len)
+        } else {
+            max_bytes.max(len)
+        };
         Ok(SegmentWriter {
+            preparer: Preparer::new(dir, files.clone(), preallocate),
             dir: dir.to_path_buf(),
             files,
             file,
             segment,
             len,
+            capacity,
             max_bytes,
         })
     }
@@ -269,22 +381,44 @@ impl SegmentWriter {
         }
     }
 
+    /// The size of the segment after this one: twice this one's, at least
+    /// the first segment's, at most the configured size.
+    fn next_size(&self) -> u64 {
+        self.capacity
+            .saturating_mul(2)
+            .max(FIRST_SEGMENT_BYTES)
+            .min(self.max_bytes.max(1))
+    }
+
     /// Writes one frame whose first record is `first_offset`, starting a new
-    /// segment first if this one would grow past the limit. Returns where
-    /// the frame starts. Nothing is durable until [`SegmentWriter::sync`].
+    /// segment first if it would not fit in this one. Returns where the
+    /// frame starts. Nothing is durable until [`SegmentWriter::sync`].
     pub fn write(&mut self, frame: &[u8], first_offset: u64) -> io::Result<SegPos> {
-        if self.len > SEGMENT_HEADER_LEN && self.len + frame.len() as u64 > self.max_bytes {
+        if self.len > SEGMENT_HEADER_LEN && self.len + frame.len() as u64 > self.capacity {
             // The frames so far are synced (or, with durability `os`, are
             // synced now): a finished segment is never written again.
             self.file.sync_data()?;
-            let file = new_segment(&self.dir, self.files.as_ref(), first_offset)?;
+            let size = self.next_size();
+            let prepared = self.preparer.take();
+            let zeroed = prepared.is_some();
+            let file = start_segment(&self.dir, self.files.as_ref(), first_offset, prepared)?;
             self.file = file;
             self.segment = first_offset;
             self.len = SEGMENT_HEADER_LEN;
+            // Without a prepared file the segment grows as frames come.
+            self.capacity = if zeroed {
+                size
+            } else {
+                size.max(SEGMENT_HEADER_LEN)
+            };
         }
         let at = self.position();
         self.file.write_all_at(frame, self.len)?;
         self.len += frame.len() as u64;
+        if self.len.saturating_mul(4) >= self.capacity {
+            // A quarter full: prepare the next segment meanwhile.
+            self.preparer.request(self.next_size());
+        }
         Ok(at)
     }
 
@@ -310,16 +444,163 @@ impl SegmentWriter {
     }
 }
 
-fn new_segment(
+/// Removes a prepared segment left over by an earlier run (it may be
+/// incomplete; a new one is prepared when needed).
+fn remove_prepared(dir: &Path, files: &dyn FileLayer) -> io::Result<()> {
+    match files.remove(&dir.join(PREPARED_NAME)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Writes a [`PREPARED_NAME`] file of `size` zeros and syncs it. Gives up
+/// (with an error) when `stop` is set.
+fn prepare(
+    dir: &Path,
+    files: &dyn FileLayer,
+    size: u64,
+    stop: &AtomicBool,
+) -> io::Result<Box<dyn SegmentFile>> {
+    remove_prepared(dir, files)?;
+    let mut file = files.create(&dir.join(PREPARED_NAME))?;
+    let zeros = vec![0u8; ZERO_CHUNK.min(size as usize)];
+    let mut pos = 0u64;
+    while pos < size {
+        if stop.load(Ordering::Relaxed) {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "the log closed while a segment was being prepared",
+            ));
+        }
+        let n = zeros.len().min((size - pos) as usize);
+        file.write_all_at(&zeros[..n], pos)?;
+        pos += n as u64;
+    }
+    file.sync_data()?;
+    Ok(file)
+}
+
+/// Starts the segment for `first_offset`: the prepared file takes its name
+/// (or, with none, an empty file is created), the header is written and
+/// synced, then the directory. Only then may frames go in.
+fn start_segment(
     dir: &Path,
     files: &dyn FileLayer,
     first_offset: u64,
+    prepared: Option<Box<dyn SegmentFile>>,
 ) -> io::Result<Box<dyn SegmentFile>> {
-    let mut file = files.create(&dir.join(segment_name(first_offset)))?;
+    let path = dir.join(segment_name(first_offset));
+    let mut file = match prepared {
+        Some(file) => {
+            files.rename(&dir.join(PREPARED_NAME), &path)?;
+            file
+        }
+        None => files.create(&path)?,
+    };
     file.write_all_at(&segment_header(first_offset), 0)?;
     file.sync_data()?;
     files.sync_dir(dir)?;
     Ok(file)
+}
+
+/// The background thread that prepares the next segment file, started at
+/// the first request. At most one preparation is asked for at a time.
+struct Preparer {
+    /// Whether to prepare at all (off: every segment grows as written).
+    enabled: bool,
+    dir: PathBuf,
+    files: Arc<dyn FileLayer>,
+    /// The thread, its queue and its answers, once started.
+    worker: Option<PrepWorker>,
+    /// Whether a preparation was asked for and not yet taken.
+    pending: bool,
+    stop: Arc<AtomicBool>,
+}
+
+struct PrepWorker {
+    requests: mpsc::Sender<u64>,
+    prepared: mpsc::Receiver<io::Result<Box<dyn SegmentFile>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Preparer {
+    fn new(dir: &Path, files: Arc<dyn FileLayer>, enabled: bool) -> Preparer {
+        Preparer {
+            enabled,
+            dir: dir.to_path_buf(),
+            files,
+            worker: None,
+            pending: false,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Asks for a prepared file of `size` bytes (nothing if one is pending).
+    fn request(&mut self, size: u64) {
+        if self.pending || !self.enabled {
+            return;
+        }
+        if self.worker.is_none() {
+            let (requests, rx) = mpsc::channel::<u64>();
+            let (tx, prepared) = mpsc::channel();
+            let (dir, files, stop) = (self.dir.clone(), self.files.clone(), self.stop.clone());
+            let spawned = std::thread::Builder::new()
+                .name("log-prepare".into())
+                .spawn(move || {
+                    crate::segment_log::lower_thread_priority();
+                    for size in rx {
+                        let result = prepare(&dir, files.as_ref(), size, &stop);
+                        if tx.send(result).is_err() {
+                            return;
+                        }
+                    }
+                });
+            match spawned {
+                Ok(thread) => {
+                    self.worker = Some(PrepWorker {
+                        requests,
+                        prepared,
+                        thread,
+                    })
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start the segment preparer; new segments will grow as written");
+                    return;
+                }
+            }
+        }
+        if let Some(w) = &self.worker {
+            self.pending = w.requests.send(size).is_ok();
+        }
+    }
+
+    /// The prepared file, waiting for it if it is still being written;
+    /// `None` if none was asked for or preparing failed (then the next
+    /// segment grows as it is written, the old way).
+    fn take(&mut self) -> Option<Box<dyn SegmentFile>> {
+        if !std::mem::take(&mut self.pending) {
+            return None;
+        }
+        match self.worker.as_ref()?.prepared.recv() {
+            Ok(Ok(file)) => Some(file),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "preparing the next segment failed; it grows as written");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for Preparer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(w) = self.worker.take() {
+            drop(w.requests);
+            drop(w.prepared);
+            let _ = w.thread.join();
+        }
+    }
 }
 
 /// What a [`Cursor`] found next.
@@ -418,17 +699,69 @@ impl Cursor {
         Ok(self.end)
     }
 
+    /// Looks at what starts at the current position, reading more as
+    /// needed, without moving.
+    fn probe(&mut self) -> io::Result<Probe> {
+        let have = self.fill(FRAME_HEADER_LEN)?;
+        if have == 0 || is_zero_header(&self.buf[self.start..self.end]) {
+            return Ok(Probe::End);
+        }
+        let need = match frame::parse_header(&self.buf[self.start..self.end]) {
+            Ok(h) => h.frame_len(),
+            Err(error) => return Ok(Probe::Bad(error)),
+        };
+        self.fill(need)?;
+        let next_offset = self.next_offset;
+        Ok(match frame::parse_frame(&self.buf[self.start..self.end]) {
+            Ok((f, len)) if f.header.first_offset == next_offset => Probe::Frame(f.header, len),
+            Ok((f, _)) => Probe::Bad(FrameError::Header(format!(
+                "frame starts at offset {} where {next_offset} was expected",
+                f.header.first_offset
+            ))),
+            Err(error) => Probe::Bad(error),
+        })
+    }
+
     /// The next frame if its first record is ≤ `limit`. A frame that starts
     /// beyond the limit is never parsed (the writer may be writing it).
     pub fn next(&mut self, limit: u64) -> io::Result<Next<'_>> {
         if self.next_offset > limit {
             return Ok(Next::End);
         }
-        let mut have = self.fill(FRAME_HEADER_LEN)?;
-        if have == 0 {
-            // The end of this segment: the next one is named after the next offset.
-            match self.handles.get(self.next_offset)? {
-                Some(file) if self.next_offset != self.segment => {
+        // Whether the bytes at the current position were read just now. A
+        // segment is preallocated, so bytes read ahead earlier may be the
+        // zeros a frame has overwritten since: what does not parse from the
+        // buffer is read again once before it counts.
+        let mut fresh = false;
+        loop {
+            let at = self.position();
+            match self.probe()? {
+                Probe::Frame(header, len) => {
+                    let body = self.start + FRAME_HEADER_LEN..self.start + len;
+                    self.start += len;
+                    self.next_offset = header.last_offset() + 1;
+                    let f = Frame::from_checked(header, &self.buf[body]);
+                    return Ok(Next::Frame(f, at));
+                }
+                _ if !fresh => {
+                    // Drop what is buffered from here on and read it again.
+                    self.end = self.start;
+                    fresh = true;
+                }
+                Probe::Bad(error) => {
+                    return Ok(Next::Bad {
+                        at,
+                        offset: self.next_offset,
+                        error,
+                    })
+                }
+                Probe::End => {
+                    // The end of this segment: the next one is named after
+                    // the next offset.
+                    let file = match self.handles.get(self.next_offset)? {
+                        Some(file) if self.next_offset != self.segment => file,
+                        _ => return Ok(Next::End),
+                    };
                     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
                     let n = read_full_at(&file, &mut h, 0)?;
                     if let Err(reason) = check_segment_header(&h[..n], self.next_offset) {
@@ -446,48 +779,25 @@ impl Cursor {
                     self.file_pos = SEGMENT_HEADER_LEN;
                     self.start = 0;
                     self.end = 0;
-                    have = self.fill(FRAME_HEADER_LEN)?;
-                    if have == 0 {
+                    // Read from the new segment now; another end is the end.
+                    fresh = true;
+                    if matches!(self.probe()?, Probe::End) {
                         return Ok(Next::End);
                     }
                 }
-                _ => return Ok(Next::End),
             }
-        }
-        let at = self.position();
-        let need = match frame::parse_header(&self.buf[self.start..self.end]) {
-            Ok(h) => h.frame_len(),
-            Err(error) => {
-                return Ok(Next::Bad {
-                    at,
-                    offset: self.next_offset,
-                    error,
-                })
-            }
-        };
-        self.fill(need)?;
-        let next_offset = self.next_offset;
-        match frame::parse_frame(&self.buf[self.start..self.end]) {
-            Ok((f, len)) if f.header.first_offset == next_offset => {
-                self.start += len;
-                self.next_offset = f.header.last_offset() + 1;
-                Ok(Next::Frame(f, at))
-            }
-            Ok((f, _)) => Ok(Next::Bad {
-                at,
-                offset: next_offset,
-                error: FrameError::Header(format!(
-                    "frame starts at offset {} where {next_offset} was expected",
-                    f.header.first_offset
-                )),
-            }),
-            Err(error) => Ok(Next::Bad {
-                at,
-                offset: next_offset,
-                error,
-            }),
         }
     }
+}
+
+/// What starts at a cursor's position.
+enum Probe {
+    /// A complete, checked frame with the expected first offset, and its length.
+    Frame(frame::FrameHeader, usize),
+    /// Zeros or the end of the file: the segment's frames end here.
+    End,
+    /// Bytes that are not the expected frame.
+    Bad(FrameError),
 }
 
 #[cfg(test)]

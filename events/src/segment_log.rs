@@ -3,7 +3,8 @@
 //! # Writing
 //! One writer thread owns offsets, stream versions and the hash chain. It
 //! takes every queued append (group commit), checks their expectations
-//! against the in-memory map of stream heads, frames all their records into
+//! against the stream heads ([`crate::heads`]: recently written streams in
+//! memory, older ones from the index), frames all their records into
 //! one frame ([`crate::frame`]), writes it with one `write` and `fdatasync`s
 //! the segment **before** acknowledging anyone. Only then does the index
 //! hear of the frame: a second thread (the indexer) writes it into sled,
@@ -28,13 +29,17 @@
 //! # Opening
 //! See [`crate::recovery`]: torn tails are cut, corruption is refused with
 //! its offset, the index is caught up or rebuilt, the tail is verified, and
-//! the stream heads are loaded from the index. A wave-1 data directory
+//! stream heads are read from the index as needed. A wave-1 data directory
 //! (records inside sled) is migrated first ([`crate::migrate`]).
 
+use crate::batch::{
+    batches_of, decode_event, EventBatch, EventBatches, ReadEventsError, EVENT_BATCH,
+};
 use crate::codec::{self, RecordParts, RecordView};
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, EnvelopeRef};
 use crate::files::Files;
 use crate::frame::{self, Frame, FrameBuilder};
+use crate::heads::Heads;
 use crate::ids::StreamId;
 use crate::index::{Index, IndexWriter, IndexedFrame};
 use crate::layout::{LockError, LogDirs, LogLock};
@@ -49,7 +54,7 @@ use futures::stream::BoxStream;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -82,6 +87,12 @@ pub struct LogConfig {
     pub cache_bytes: u64,
     /// A segment file is closed and a new one started beyond this size.
     pub segment_bytes: u64,
+    /// Prepare every segment full of zeros before use (see
+    /// [`crate::segment`]); off, segments grow as frames are written.
+    pub preallocate: bool,
+    /// Streams whose head version the writer keeps in memory (see
+    /// [`crate::heads`]); older ones are read from the index.
+    pub stream_heads: usize,
     /// The file layer the writer goes through (tests inject failures or
     /// record calls here).
     pub files: Files,
@@ -111,6 +122,8 @@ impl LogConfig {
             max_batch_events: 8192,
             cache_bytes: 64 * 1024 * 1024,
             segment_bytes: DEFAULT_SEGMENT_BYTES,
+            preallocate: true,
+            stream_heads: crate::heads::DEFAULT_STREAM_HEADS,
             files: Files::os(),
             progress: Progress::none(),
             observer: None,
@@ -210,8 +223,11 @@ struct Shared {
     closed: AtomicBool,
     /// Set when storage failed; appends are refused from then on.
     failure: Mutex<Option<String>>,
-    /// The durable version of every stream (the writer's OCC state).
-    heads: RwLock<HashMap<StreamId, u64>>,
+    /// The durable version of recently written streams (the writer's OCC
+    /// state); older ones are read from the index.
+    heads: RwLock<Heads>,
+    /// The last offset the index holds (advanced by the indexer).
+    indexed: AtomicU64,
     /// Durable frames the indexer has not written to sled yet, in order.
     unindexed: RwLock<VecDeque<Arc<IndexedFrame>>>,
     /// Held while the log is open.
@@ -278,18 +294,22 @@ impl SegmentLog {
                 "event log recovered"
             );
         }
-        let heads = index
-            .load_heads()
-            .map_err(|e| OpenError::storage(&config.path, e))?;
         let files = config.files.0.clone();
         let segments = match recovered.end {
-            None => SegmentWriter::create(&dirs.segments, files, 1, config.segment_bytes),
+            None => SegmentWriter::create(
+                &dirs.segments,
+                files,
+                1,
+                config.segment_bytes,
+                config.preallocate,
+            ),
             Some(end) => SegmentWriter::resume(
                 &dirs.segments,
                 files,
                 end.segment,
                 end.pos,
                 config.segment_bytes,
+                config.preallocate,
             ),
         }
         .map_err(|e| OpenError::storage(&config.path, e))?;
@@ -300,7 +320,9 @@ impl SegmentLog {
             head: head_tx,
             closed: AtomicBool::new(false),
             failure: Mutex::new(None),
-            heads: RwLock::new(heads),
+            heads: RwLock::new(Heads::new(config.stream_heads)),
+            // Recovery brought the index up to the head.
+            indexed: AtomicU64::new(recovered.head),
             unindexed: RwLock::new(VecDeque::new()),
             _lock: lock,
         });
@@ -381,6 +403,22 @@ impl SegmentLog {
         segments_size(self.shared.handles.dir()) + self.shared.index.size_on_disk()
     }
 
+    /// Streams whose head the writer holds in memory (bounded by
+    /// [`LogConfig::stream_heads`] once the index has caught up).
+    pub fn stream_heads_held(&self) -> usize {
+        self.shared.heads.read().len()
+    }
+
+    /// Durable events the index has not taken in yet (read from memory
+    /// until it has).
+    pub fn unindexed_events(&self) -> u64 {
+        let pending = self.shared.unindexed.read();
+        match (pending.front(), pending.back()) {
+            (Some(first), Some(last)) => last.last_offset + 1 - first.first_offset,
+            _ => 0,
+        }
+    }
+
     /// Waits until the index has caught up with every durable frame (tests
     /// and benchmarks that measure the index use it).
     pub fn wait_indexed(&self) {
@@ -393,14 +431,19 @@ impl SegmentLog {
     }
 }
 
-/// Sum of the segment files' sizes in `dir`.
+/// Sum of the sizes of the files in the segments directory `dir`: the
+/// segments (with their preallocated zeros) and a prepared next one.
 pub(crate) fn segments_size(dir: &Path) -> u64 {
-    crate::segment::list_segments(dir)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|s| std::fs::metadata(dir.join(crate::segment::segment_name(*s))).ok())
-        .map(|m| m.len())
-        .sum()
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 struct Opened {
@@ -519,33 +562,34 @@ impl Shared {
     }
 }
 
-/// Decodes a checked frame's records with offset ≥ `from` into envelopes.
-/// Each record's hash is the next record's `prev_hash`; only the frame's
-/// last record is hashed here.
-fn decode_frame(f: &Frame<'_>, from: u64, out: &mut impl Extend<Envelope>) -> Result<(), LogError> {
-    let mut held: Option<(u64, RecordView<'_>, &[u8])> = None;
+/// Calls `each` with every record of a checked frame with offset ≥ `from`,
+/// as a borrowed envelope. Each record's hash is the next record's
+/// `prev_hash`; only the frame's last record is hashed here.
+fn frame_views<'f, E: From<LogError>>(
+    f: &Frame<'f>,
+    from: u64,
+    mut each: impl FnMut(EnvelopeRef<'f>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut held: Option<(u64, RecordView<'f>, &'f [u8])> = None;
+    let mut emit = |o: u64, v: RecordView<'f>, hash: [u8; 32]| -> Result<(), E> {
+        if o < from {
+            return Ok(());
+        }
+        each(v.to_ref(hash).map_err(|e| corrupt(o, e))?)
+    };
     for (i, rec) in f.records().enumerate() {
         let offset = f.header.first_offset + i as u64;
         let view = RecordView::parse(rec).map_err(|e| corrupt(offset, e))?;
         if view.offset != offset {
-            return Err(corrupt(
-                offset,
-                format!("record claims offset {}", view.offset),
-            ));
+            return Err(corrupt(offset, format!("record claims offset {}", view.offset)).into());
         }
         if let Some((o, v, _)) = held.take() {
-            if o >= from {
-                out.extend([v.to_envelope(*view.prev_hash).map_err(|e| corrupt(o, e))?]);
-            }
+            emit(o, v, *view.prev_hash)?;
         }
         held = Some((offset, view, rec));
     }
     if let Some((o, v, rec)) = held {
-        if o >= from {
-            out.extend([v
-                .to_envelope(codec::hash_record(rec))
-                .map_err(|e| corrupt(o, e))?]);
-        }
+        emit(o, v, codec::hash_record(rec))?;
     }
     Ok(())
 }
@@ -568,7 +612,10 @@ pub(crate) fn raw_frame(
 }
 
 fn envelope_frame(f: &Frame<'_>, from: u64, out: &mut VecDeque<Envelope>) -> Result<(), LogError> {
-    decode_frame(f, from, out)
+    frame_views(f, from, |env| {
+        out.push_back(env.to_envelope());
+        Ok::<(), LogError>(())
+    })
 }
 
 /// Reads frames from `cursor` up to `limit`, decoding into `out`, until
@@ -582,19 +629,54 @@ fn read_into<T>(
     max: usize,
     decode: Decode<T>,
 ) -> Result<bool, LogError> {
-    let start = out.len();
-    while out.len() - start < max {
+    read_frames(cursor, limit, max, |f| {
+        let before = out.len();
+        decode(f, from, out)?;
+        Ok(out.len() - before)
+    })
+}
+
+/// Hands frames from `cursor` up to `limit` to `take` (which returns how
+/// many items it made of one) until `max` items were made or the limit is
+/// reached. Returns `false` when the limit was reached.
+fn read_frames<E: From<LogError>>(
+    cursor: &mut Cursor,
+    limit: u64,
+    max: usize,
+    mut take: impl FnMut(&Frame<'_>) -> Result<usize, E>,
+) -> Result<bool, E> {
+    let mut made = 0;
+    while made < max {
         let expected = cursor.next_offset();
         match cursor.next(limit).map_err(storage)? {
-            Next::Frame(f, _) => decode(&f, from, out)?,
+            Next::Frame(f, _) => made += take(&f)?,
             Next::End if expected <= limit => {
-                return Err(corrupt(expected, "record missing below the durable head"))
+                return Err(corrupt(expected, "record missing below the durable head").into())
             }
             Next::End => return Ok(false),
-            Next::Bad { offset, error, .. } => return Err(corrupt(offset, error)),
+            Next::Bad { offset, error, .. } => return Err(corrupt(offset, error).into()),
         }
     }
     Ok(true)
+}
+
+/// Reads events into `batch` until it holds [`EVENT_BATCH`] or the limit is
+/// reached (`false`). On an error, `batch` keeps the events before it.
+fn read_event_batch(
+    cursor: &mut Cursor,
+    from: u64,
+    limit: u64,
+    batch: &mut EventBatch,
+) -> Result<bool, ReadEventsError> {
+    read_frames(cursor, limit, EVENT_BATCH, |f| {
+        let before = batch.len();
+        frame_views(f, from, |env| {
+            let event = decode_event(&env)?;
+            batch.push(&env, event);
+            Ok::<(), ReadEventsError>(())
+        })?;
+        Ok(batch.len() - before)
+    })
 }
 
 /// Reads up to the durable head in the caller's thread (`read_all` near the
@@ -655,71 +737,105 @@ impl<T> Iterator for ReadIter<'_, T> {
     }
 }
 
-/// `read_all` far behind the head: a read-ahead thread reads, checks and
-/// decodes batches while the caller consumes the previous ones.
-struct PipelinedIter {
-    rx: mpsc::Receiver<Result<Vec<Envelope>, LogError>>,
-    batch: std::vec::IntoIter<Envelope>,
+/// A long read: a read-ahead thread reads, checks and decodes batches while
+/// the caller consumes the previous ones.
+struct PipelinedIter<T, E> {
+    rx: mpsc::Receiver<Result<T, E>>,
 }
 
-impl Iterator for PipelinedIter {
-    type Item = Result<Envelope, LogError>;
+impl<T, E> Iterator for PipelinedIter<T, E> {
+    type Item = Result<T, E>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(env) = self.batch.next() {
-                return Some(Ok(env));
-            }
-            match self.rx.recv() {
-                Ok(Ok(batch)) => self.batch = batch.into_iter(),
-                Ok(Err(e)) => return Some(Err(e)),
-                Err(_) => return None,
-            }
-        }
+        // The thread stops after sending an error, which ends the channel.
+        self.rx.recv().ok()
     }
 }
 
-fn spawn_read_ahead(
-    mut cursor: Cursor,
-    from: u64,
-    head: watch::Receiver<u64>,
-) -> Result<PipelinedIter, LogError> {
+/// Starts a read-ahead thread that calls `produce` until it returns `None`
+/// or an error, handing each item over through a bounded channel (so it
+/// reads at most [`PIPELINE_DEPTH`] items ahead). The thread ends when the
+/// reader drops the iterator.
+fn spawn_read_ahead<T: Send + 'static, E: Send + 'static>(
+    mut produce: impl FnMut() -> Option<Result<T, E>> + Send + 'static,
+) -> Result<PipelinedIter<T, E>, LogError> {
     let (tx, rx) = mpsc::sync_channel(PIPELINE_DEPTH);
     std::thread::Builder::new()
         .name("log-read-ahead".into())
         .spawn(move || {
-            let mut out = VecDeque::with_capacity(PIPELINE_BATCH + 64);
-            loop {
-                let limit = *head.borrow();
-                let more = match read_into(
-                    &mut cursor,
-                    from,
-                    limit,
-                    &mut out,
-                    PIPELINE_BATCH,
-                    envelope_frame,
-                ) {
-                    Ok(more) => more,
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                };
-                if !out.is_empty() {
-                    let batch: Vec<Envelope> = out.drain(..).collect();
-                    if tx.send(Ok(batch)).is_err() {
-                        return; // the reader went away
-                    }
-                }
-                if !more {
-                    return;
+            while let Some(item) = produce() {
+                let stop = item.is_err();
+                if tx.send(item).is_err() || stop {
+                    return; // the reader went away, or this was the end
                 }
             }
         })
         .map_err(storage)?;
-    Ok(PipelinedIter {
-        rx,
-        batch: Vec::new().into_iter(),
+    Ok(PipelinedIter { rx })
+}
+
+/// `read_all` far behind the head: batches of envelopes read ahead.
+fn envelopes_ahead(
+    mut cursor: Cursor,
+    from: u64,
+    head: watch::Receiver<u64>,
+) -> Result<impl Iterator<Item = Result<Envelope, LogError>>, LogError> {
+    let mut more = true;
+    let batches = spawn_read_ahead(move || {
+        if !more {
+            return None;
+        }
+        let mut out = VecDeque::with_capacity(PIPELINE_BATCH + 64);
+        let limit = *head.borrow();
+        match read_into(
+            &mut cursor,
+            from,
+            limit,
+            &mut out,
+            PIPELINE_BATCH,
+            envelope_frame,
+        ) {
+            Ok(m) => more = m,
+            Err(e) => return Some(Err(e)),
+        }
+        (!out.is_empty()).then(|| Ok(Vec::from(out)))
+    })?;
+    Ok(batches.flat_map(|batch: Result<Vec<Envelope>, LogError>| {
+        let (ok, err) = match batch {
+            Ok(b) => (b, None),
+            Err(e) => (Vec::new(), Some(Err(e))),
+        };
+        ok.into_iter().map(Ok).chain(err)
+    }))
+}
+
+/// `read_events` far behind the head: event batches read and decoded ahead.
+fn event_batches_ahead(
+    mut cursor: Cursor,
+    from: u64,
+    head: watch::Receiver<u64>,
+) -> Result<PipelinedIter<EventBatch, ReadEventsError>, LogError> {
+    let mut more = true;
+    let mut pending: Option<ReadEventsError> = None;
+    spawn_read_ahead(move || {
+        if let Some(e) = pending.take() {
+            return Some(Err(e));
+        }
+        if !more {
+            return None;
+        }
+        let mut batch = EventBatch::with_capacity(EVENT_BATCH);
+        let limit = *head.borrow();
+        match read_event_batch(&mut cursor, from, limit, &mut batch) {
+            Ok(m) => more = m,
+            Err(e) if batch.is_empty() => return Some(Err(e)),
+            Err(e) => {
+                // The events before the error first, then the error.
+                more = false;
+                pending = Some(e);
+            }
+        }
+        (!batch.is_empty()).then_some(Ok(batch))
     })
 }
 
@@ -805,14 +921,14 @@ impl Writer {
         let first_offset = self.next_offset;
         let start_hash = self.last_hash;
         let mut frame = FrameBuilder::with_buffer(std::mem::take(&mut self.buffer), first_offset);
+        // The streams' versions after this group's accepted jobs, and heads
+        // looked up in the index on the way (recorded with the group).
         let mut staged: HashMap<StreamId, u64> = HashMap::new();
         let mut entries: Vec<(StreamId, u64, u64)> = Vec::new();
         let mut accepted: Vec<(Job, Appended)> = Vec::with_capacity(group.len());
         {
             let heads = self.shared.heads.read();
-            let version_of = |staged: &HashMap<StreamId, u64>, s: &StreamId| {
-                staged.get(s).or_else(|| heads.get(s)).copied().unwrap_or(0)
-            };
+            let index = &self.shared.index;
             'jobs: for job in group {
                 if job.request.events.is_empty() {
                     let _ = job.reply.send(Err(AppendError::Empty));
@@ -820,7 +936,15 @@ impl Writer {
                 }
                 // Check every expectation before framing anything.
                 for (stream, expected) in &job.request.expected {
-                    let actual = version_of(&staged, stream);
+                    let actual = match version_of(&mut staged, &heads, index, stream) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            let _ = job.reply.send(Err(AppendError::Unavailable(format!(
+                                "cannot read the version of {stream}: {e}"
+                            ))));
+                            continue 'jobs;
+                        }
+                    };
                     let ok = match expected {
                         Expected::Any => true,
                         Expected::NoStream => actual == 0,
@@ -842,11 +966,22 @@ impl Writer {
                 let mut offset = self.next_offset;
                 let mut hash = self.last_hash;
                 for ev in &job.request.events {
-                    let version = job_staged
-                        .get(&ev.stream)
-                        .copied()
-                        .unwrap_or_else(|| version_of(&staged, &ev.stream))
-                        + 1;
+                    let current = match job_staged.get(&ev.stream) {
+                        Some(v) => Ok(*v),
+                        None => version_of(&mut staged, &heads, index, &ev.stream),
+                    };
+                    let version = match current {
+                        Ok(v) => v + 1,
+                        Err(e) => {
+                            frame.rollback(frame_len, frame_count);
+                            entries.truncate(entries_len);
+                            let _ = job.reply.send(Err(AppendError::Unavailable(format!(
+                                "cannot read the version of {}: {e}",
+                                ev.stream
+                            ))));
+                            continue 'jobs;
+                        }
+                    };
                     let encoded = codec::encode_record(&RecordParts {
                         offset,
                         stream: ev.stream.as_str(),
@@ -917,7 +1052,11 @@ impl Writer {
                         head: last_offset,
                     });
                 }
-                self.shared.heads.write().extend(staged);
+                let indexed = self.shared.indexed.load(Ordering::Acquire);
+                self.shared
+                    .heads
+                    .write()
+                    .record(staged, last_offset, indexed);
                 let indexed = Arc::new(IndexedFrame {
                     first_offset,
                     last_offset,
@@ -971,11 +1110,45 @@ impl Writer {
     }
 }
 
+/// A stream's durable version as this group commit sees it: written or
+/// looked up earlier in the group, held in memory, or else the index's
+/// (which then holds every event of the stream: see [`Heads`]).
+fn version_of(
+    staged: &mut HashMap<StreamId, u64>,
+    heads: &Heads,
+    index: &Index,
+    stream: &StreamId,
+) -> Result<u64, crate::index::IndexError> {
+    if let Some(v) = staged.get(stream).copied().or_else(|| heads.get(stream)) {
+        return Ok(v);
+    }
+    let v = index.stream_head(stream)?;
+    staged.insert(stream.clone(), v);
+    Ok(v)
+}
+
 fn fail(shared: &Shared, reason: String) {
     tracing::error!(%reason, "the event log stops accepting writes");
     let mut failure = shared.failure.lock();
     if failure.is_none() {
         *failure = Some(reason);
+    }
+}
+
+/// The nice value of the log's background threads.
+const BACKGROUND_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority. The log's background
+/// threads (the indexer, the segment preparer) are off the acknowledgement
+/// path: on a small machine they must not take the CPU from the writer and
+/// the callers it wakes, whose round trip bounds the throughput; they catch
+/// up when the CPU is free, and the writer waits for the indexer only when it
+/// lags by [`INDEX_LAG_FRAMES`]. Best effort: an error leaves the priority
+/// as it was.
+pub(crate) fn lower_thread_priority() {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), BACKGROUND_NICE) {
+        tracing::debug!(error = %e, "cannot lower a log thread's priority");
     }
 }
 
@@ -986,6 +1159,7 @@ fn run_indexer(
     mut writer: IndexWriter,
     rx: mpsc::Receiver<Arc<IndexedFrame>>,
 ) {
+    lower_thread_priority();
     let mut broken = false;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -1005,6 +1179,9 @@ fn run_indexer(
             .and_then(|()| writer.flush());
         match written {
             Ok(()) => {
+                if let Some(last) = batch.last() {
+                    shared.indexed.store(last.last_offset, Ordering::Release);
+                }
                 let mut pending = shared.unindexed.write();
                 for _ in 0..batch.len() {
                     pending.pop_front();
@@ -1048,7 +1225,7 @@ impl EventLog for SegmentLog {
             let piped = self
                 .shared
                 .cursor_at(from, 1 << 20)
-                .and_then(|c| spawn_read_ahead(c, from, self.shared.head.subscribe()));
+                .and_then(|c| envelopes_ahead(c, from, self.shared.head.subscribe()));
             return match piped {
                 Ok(it) => Box::new(it),
                 Err(e) => Box::new(std::iter::once(Err(e))),
@@ -1060,6 +1237,22 @@ impl EventLog for SegmentLog {
             256 * 1024,
             envelope_frame,
         ))
+    }
+
+    fn read_events(&self, from: u64) -> EventBatches<'_> {
+        let from = from.max(1);
+        let head = self.head();
+        if from <= head && head - from >= PIPELINE_THRESHOLD {
+            let piped = self
+                .shared
+                .cursor_at(from, 1 << 20)
+                .and_then(|c| event_batches_ahead(c, from, self.shared.head.subscribe()));
+            return match piped {
+                Ok(it) => Box::new(it),
+                Err(e) => Box::new(std::iter::once(Err(e.into()))),
+            };
+        }
+        batches_of(self.read_all(from))
     }
 
     fn read_stream(&self, stream: &StreamId, from_version: u64) -> EnvelopeIter<'_> {
@@ -1151,7 +1344,10 @@ impl EventLog for SegmentLog {
     }
 
     fn stream_version(&self, stream: &StreamId) -> Result<u64, LogError> {
-        Ok(self.shared.heads.read().get(stream).copied().unwrap_or(0))
+        if let Some(v) = self.shared.heads.read().get(stream) {
+            return Ok(v);
+        }
+        self.shared.index.stream_head(stream).map_err(storage)
     }
 
     fn get(&self, offset: u64) -> Result<Option<Envelope>, LogError> {

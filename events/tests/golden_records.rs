@@ -69,9 +69,9 @@ fn user_created() -> Event {
     })
 }
 
-/// The three records of the fixture, as the writer would frame them:
-/// every optional metadata field set, none set, and extreme values.
-fn records() -> Vec<(
+/// One record of the fixture: offset, metadata, stream, event type,
+/// stream version, schema version, recorded_at (µs) and payload bytes.
+type Record = (
     u64,
     Metadata,
     &'static str,
@@ -80,7 +80,11 @@ fn records() -> Vec<(
     u16,
     i64,
     Vec<u8>,
-)> {
+);
+
+/// The three records of the fixture, as the writer would frame them:
+/// every optional metadata field set, none set, and extreme values.
+fn records() -> Vec<Record> {
     let full = Metadata {
         actor_id: Some(Id(77)),
         actor_name: "boss".into(),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use switchboard_events::domain::UserUpdated;
 use switchboard_events::files::{FileLayer, Files, OsFiles, SegmentFile};
 use switchboard_events::frame;
-use switchboard_events::segment::segment_name;
+use switchboard_events::segment::{segment_name, FIRST_SEGMENT_BYTES, PREPARED_NAME};
 use switchboard_events::verify::verify_records;
 use switchboard_events::{
     AppendError, AppendRequest, Event, EventLog, Expected, Id, LogConfig, Metadata, OpenError,
@@ -152,16 +152,19 @@ async fn a_torn_frame_at_the_tail_is_cut_kept_aside_and_never_acknowledged() {
         std::fs::read(segment(tmp.path(), 1)).expect("read")
     };
     let frame11 = record_span(&log_bytes, 11).start - 4 - frame::FRAME_HEADER_LEN;
+    // The writer writes the next frame where the last one ends, over the
+    // segment's preallocated zeros.
+    let end = record_span(&clean, 10).end;
     for cut in [3usize, frame::FRAME_HEADER_LEN + 10, 60] {
         let mut torn = clean.clone();
-        torn.extend_from_slice(&log_bytes[frame11..frame11 + cut]);
+        torn[end..end + cut].copy_from_slice(&log_bytes[frame11..frame11 + cut]);
         std::fs::write(&path, &torn).expect("write");
         let log = open(dir.path());
         assert_eq!(log.head(), 10, "cut {cut}: the torn frame is gone");
         assert_eq!(
             std::fs::read(&path).expect("read"),
             clean,
-            "truncated to the last frame"
+            "zeroed back after the last frame"
         );
         let done = log.append(request(&[event(1, 99)])).await.expect("append");
         assert_eq!(done.first_offset, 11, "offsets continue densely");
@@ -282,6 +285,8 @@ async fn a_second_open_of_the_same_directory_is_refused_while_the_first_runs() {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Op {
     Create(String),
+    Rename(String),
+    Remove(String),
     Write { pos: u64, len: usize },
     Sync,
     Truncate(u64),
@@ -299,6 +304,11 @@ struct Control {
     /// Hold `sync_data` calls until released; counts the held ones.
     hold_syncs: bool,
     held: usize,
+    /// Writes that went past the end of their file (grew it), as
+    /// `(pos, len)`.
+    growing_writes: Vec<(u64, usize)>,
+    /// Fail creating the prepared next segment.
+    fail_prepare: bool,
 }
 
 /// A file layer over the real files that records every call and can fail
@@ -350,6 +360,9 @@ impl SegmentFile for RecordedFile {
             self.inner.write_all_at(&bytes[..n.min(bytes.len())], pos)?;
             return Err(io::Error::other("injected write failure"));
         }
+        if pos + bytes.len() as u64 > self.inner.size()? {
+            self.rec.with(|c| c.growing_writes.push((pos, bytes.len())));
+        }
         self.inner.write_all_at(bytes, pos)
     }
 
@@ -387,7 +400,13 @@ impl SegmentFile for RecordedFile {
 
 impl FileLayer for Recorder {
     fn create(&self, path: &Path) -> io::Result<Box<dyn SegmentFile>> {
-        self.with(|c| c.ops.push(Op::Create(path.display().to_string())));
+        let fail = self.with(|c| {
+            c.ops.push(Op::Create(path.display().to_string()));
+            c.fail_prepare && path.ends_with(PREPARED_NAME)
+        });
+        if fail {
+            return Err(io::Error::other("injected failure: no space to prepare"));
+        }
         Ok(Box::new(RecordedFile {
             inner: OsFiles.create(path)?,
             rec: self.clone(),
@@ -399,6 +418,16 @@ impl FileLayer for Recorder {
             inner: OsFiles.open(path)?,
             rec: self.clone(),
         }))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.with(|c| c.ops.push(Op::Rename(to.display().to_string())));
+        OsFiles.rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.with(|c| c.ops.push(Op::Remove(path.display().to_string())));
+        OsFiles.remove(path)
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -421,10 +450,26 @@ fn recorded(dir: &Path) -> (SegmentLog, Recorder) {
 async fn no_append_is_acknowledged_before_the_fdatasync_that_covers_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (log, rec) = recorded(dir.path());
-    // A new segment: created, header written, synced, directory synced.
+    // A new segment: prepared (zeros written and synced), renamed into
+    // place, header written, synced, directory synced.
+    let segments = dir.path().join("log/segments");
+    let name = |n: &str| segments.join(n).display().to_string();
     assert_eq!(
-        rec.ops()[1..],
-        [Op::Write { pos: 0, len: 24 }, Op::Sync, Op::SyncDir]
+        rec.ops(),
+        [
+            Op::Remove(name("next.prep")),
+            Op::Remove(name("next.prep")),
+            Op::Create(name("next.prep")),
+            Op::Write {
+                pos: 0,
+                len: 1 << 20
+            },
+            Op::Sync,
+            Op::Rename(name(&segment_name(1))),
+            Op::Write { pos: 0, len: 24 },
+            Op::Sync,
+            Op::SyncDir
+        ]
     );
     // Whatever happens, held syncs are released so the log can close.
     struct Release(Recorder);
@@ -468,6 +513,9 @@ async fn no_append_is_acknowledged_before_the_fdatasync_that_covers_it() {
             "write at op {w} is synced next: {ops:?}"
         );
     }
+    // The segment was preallocated: no write grew it, so no fdatasync had
+    // to commit a new file size (only the zeros' writes, while preparing).
+    assert_eq!(rec.with(|c| c.growing_writes.clone()), [(0, 1 << 20)]);
     assert_eq!(log.head(), 40);
     log.close().await;
 }
@@ -478,9 +526,9 @@ async fn after_a_storage_failure_the_batch_never_lands(arm: impl FnOnce(&mut Con
     for i in 0..3 {
         log.append(request(&[event(1, i)])).await.expect("append");
     }
-    let size_before = std::fs::metadata(segment(dir.path(), 1))
-        .expect("meta")
-        .len();
+    // Where the frames end (the preallocated zeros follow).
+    let end_before =
+        record_span(&std::fs::read(segment(dir.path(), 1)).expect("read"), 3).end as u64;
     rec.with(arm);
     let failed = log.append(request(&[event(1, 1000), event(2, 1000)])).await;
     assert!(
@@ -495,7 +543,7 @@ async fn after_a_storage_failure_the_batch_never_lands(arm: impl FnOnce(&mut Con
         .expect("the write");
     assert_eq!(
         &ops[ops.len() - 2..],
-        &[Op::Truncate(size_before), Op::Sync],
+        &[Op::Truncate(end_before), Op::Sync],
         "{ops:?}"
     );
     assert!(fail_at < ops.len() - 2);
@@ -503,7 +551,7 @@ async fn after_a_storage_failure_the_batch_never_lands(arm: impl FnOnce(&mut Con
         std::fs::metadata(segment(dir.path(), 1))
             .expect("meta")
             .len(),
-        size_before
+        end_before
     );
     // Nothing more is accepted, written or synced: not by later appends,
     // not at close.
@@ -557,8 +605,9 @@ async fn expectations_still_refuse_after_a_reopen_from_the_loaded_heads() {
     log.close().await;
 }
 
-#[tokio::test]
-async fn a_new_segment_whose_header_never_made_it_is_removed_and_the_log_goes_on() {
+/// A crash while the writer was starting the segment for offset 7, leaving
+/// that file with `content`.
+async fn a_new_segment_that_never_got_its_header(content: &[u8]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = LogConfig::new(dir.path());
     config.segment_bytes = 512;
@@ -569,15 +618,346 @@ async fn a_new_segment_whose_header_never_made_it_is_removed_and_the_log_goes_on
         }
         log.close().await;
     }
-    // A crash while the writer was starting the segment for offset 7.
     let torn = segment(dir.path(), 7);
     assert!(!torn.exists());
-    std::fs::write(&torn, b"SBSEG\0\0").expect("write");
+    std::fs::write(&torn, content).expect("write");
     let log = SegmentLog::open(config).expect("opens");
     assert_eq!(log.head(), 6);
+    assert!(!torn.exists(), "the unused segment was removed");
     let done = log.append(request(&[event(1, 7)])).await.expect("append");
     assert_eq!(done.first_offset, 7);
     assert_eq!(log.get(7).expect("reads").expect("present").offset, 7);
+    log.close().await;
+}
+
+#[tokio::test]
+async fn a_new_segment_whose_header_never_made_it_is_removed_and_the_log_goes_on() {
+    a_new_segment_that_never_got_its_header(b"SBSEG\0\0").await;
+}
+
+#[tokio::test]
+async fn a_prepared_segment_of_zeros_that_never_got_its_header_is_removed_too() {
+    a_new_segment_that_never_got_its_header(&[0u8; 512]).await;
+}
+
+// ---- Preallocated segments ------------------------------------------------
+
+/// The segment files of a log, `(first offset, file size)`, oldest first.
+fn segment_files(dir: &Path) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = std::fs::read_dir(dir.join("log/segments"))
+        .expect("segments directory")
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let first = switchboard_events::segment::parse_segment_name(e.file_name().to_str()?)?;
+            Some((first, e.metadata().ok()?.len()))
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// An event of about `bytes` bytes.
+fn big_event(user: u64, bytes: usize) -> Event {
+    let mut changes = switchboard_events::Fields::new();
+    changes.insert("notes".into(), Value::Str("x".repeat(bytes)));
+    Event::UserUpdated(UserUpdated {
+        user_id: Id(user),
+        changes,
+    })
+}
+
+#[tokio::test]
+async fn segments_are_preallocated_with_zeros_and_double_up_to_the_configured_size() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = LogConfig::new(dir.path());
+    config.segment_bytes = 4 << 20;
+    let log = SegmentLog::open(config.clone()).expect("opens");
+    // The first segment exists at once, at its full size.
+    assert_eq!(segment_files(dir.path()), [(1, FIRST_SEGMENT_BYTES)]);
+    let mut appended = 0u64;
+    while segment_files(dir.path()).len() < 5 {
+        let batch: Vec<Event> = (0..8).map(|i| big_event(i, 2000)).collect();
+        appended = log
+            .append(request(&batch))
+            .await
+            .expect("append")
+            .last_offset;
+        // Every segment has its preallocated size from the moment it has
+        // its name: appends never grow a file.
+        for (i, (_, size)) in segment_files(dir.path()).iter().enumerate() {
+            let expected = (FIRST_SEGMENT_BYTES << i.min(2)).min(4 << 20);
+            assert_eq!(
+                *size,
+                expected,
+                "segment {i} of {:?}",
+                segment_files(dir.path())
+            );
+        }
+    }
+    log.close().await;
+    drop(log);
+    // Reopened: the zeros after the last frame are the clean end, nothing
+    // is cut, the sizes stay, and the log goes on.
+    let before = segment_files(dir.path());
+    let log = SegmentLog::open(config).expect("reopens");
+    assert_eq!(log.head(), appended);
+    assert_eq!(segment_files(dir.path()), before);
+    assert!(!dir.path().join("log/torn").exists(), "nothing was torn");
+    let next = log.append(request(&[event(1, 1)])).await.expect("append");
+    assert_eq!(next.first_offset, appended + 1);
+    assert_eq!(log.read_all(1).count() as u64, appended + 1);
+    log.close().await;
+}
+
+#[tokio::test]
+async fn a_torn_frame_whose_first_bytes_never_reached_the_disk_is_cut_too() {
+    // Pages of one write reach the disk in any order: the frame's header
+    // may be missing (still zeros) while later bytes of it landed.
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), 10).await;
+    let path = segment(dir.path(), 1);
+    let clean = std::fs::read(&path).expect("read");
+    let end = record_span(&clean, 10).end;
+    let mut torn = clean.clone();
+    torn[end + 100..end + 140].fill(0xab);
+    std::fs::write(&path, &torn).expect("write");
+    let log = open(dir.path());
+    assert_eq!(log.head(), 10);
+    assert_eq!(std::fs::read(&path).expect("read"), clean, "zeroed back");
+    let kept: Vec<_> = std::fs::read_dir(dir.path().join("log/torn"))
+        .expect("kept aside")
+        .map(|e| e.expect("entry").metadata().expect("meta").len())
+        .collect();
+    assert_eq!(
+        kept,
+        [140],
+        "the bytes from the end of the records to the last non-zero one"
+    );
+    let done = log.append(request(&[event(1, 99)])).await.expect("append");
+    assert_eq!(done.first_offset, 11);
+    log.close().await;
+}
+
+#[tokio::test]
+async fn an_acknowledged_frame_lost_to_zeros_before_complete_frames_is_refused() {
+    // Zeros where frame 5 was, frames 6..10 after it: damage (a lost
+    // write of acknowledged records), not the clean end of the log.
+    for with_index in [true, false] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), 10).await;
+        if !with_index {
+            std::fs::remove_dir_all(dir.path().join("log/index")).expect("rm index");
+        }
+        let path = segment(dir.path(), 1);
+        let mut bytes = std::fs::read(&path).expect("read");
+        let span = record_span(&bytes, 5);
+        bytes[span.start - 4 - frame::FRAME_HEADER_LEN..span.end].fill(0);
+        std::fs::write(&path, &bytes).expect("write");
+        let reason = expect_corrupt(dir.path(), 5);
+        if !with_index {
+            assert!(reason.contains("not a torn write"), "{reason}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_index_ahead_of_zeros_is_rebuilt_not_trusted() {
+    // The index says records end further than the segment holds (the
+    // segment lost its last frames, as durability `os` can after a power
+    // loss): its length no longer shows it, the zeros do.
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), 6).await;
+    let path = segment(dir.path(), 1);
+    let six = std::fs::read(&path).expect("read");
+    write(dir.path(), 4).await; // offsets 7..=10, indexed
+    std::fs::write(&path, &six).expect("rewind the segment");
+    let log = open(dir.path());
+    assert_eq!(log.head(), 6);
+    let done = log.append(request(&[event(1, 7)])).await.expect("append");
+    assert_eq!(done.first_offset, 7);
+    assert_eq!(
+        log.stream_version(&StreamId::of("user", Id(1))).expect("v"),
+        7
+    );
+    log.close().await;
+}
+
+#[tokio::test]
+async fn bytes_after_the_last_frame_of_a_finished_segment_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = LogConfig::new(dir.path());
+    config.segment_bytes = 512;
+    {
+        let log = SegmentLog::open(config.clone()).expect("opens");
+        for i in 0..12 {
+            log.append(request(&[event(1, i)])).await.expect("append");
+        }
+        log.close().await;
+    }
+    let files = segment_files(dir.path());
+    assert!(files.len() >= 3, "{files:?}");
+    let (first, _) = files[0];
+    let (second, _) = files[1];
+    let path = segment(dir.path(), first);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let end = record_span(&bytes, second - 1).end;
+    assert!(end < bytes.len(), "room after the last frame");
+    bytes[end] = 0x5a;
+    std::fs::write(&path, &bytes).expect("write");
+    // Found when the segments are scanned (no index), and by `verify`.
+    std::fs::remove_dir_all(dir.path().join("log/index")).expect("rm index");
+    match SegmentLog::open(config) {
+        Err(OpenError::Corrupt { offset, .. }) => assert_eq!(offset, second),
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("garbage inside the log must not open"),
+    }
+}
+
+#[tokio::test]
+async fn when_a_segment_cannot_be_prepared_the_next_one_grows_as_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rec = Recorder::default();
+    let mut config = LogConfig::new(dir.path());
+    config.files = Files(Arc::new(rec.clone()));
+    config.segment_bytes = 64 << 10;
+    let log = SegmentLog::open(config.clone()).expect("opens");
+    rec.with(|c| c.fail_prepare = true);
+    let mut last = 0;
+    while segment_files(dir.path()).len() < 3 {
+        let batch: Vec<Event> = (0..4).map(|i| big_event(i, 1000)).collect();
+        last = log
+            .append(request(&batch))
+            .await
+            .expect("append")
+            .last_offset;
+    }
+    assert!(log.is_writable(), "no preallocation is no failure");
+    let files = segment_files(dir.path());
+    assert_eq!(files[0].1, 64 << 10, "the first one was preallocated");
+    let data = std::fs::read(segment(dir.path(), files[1].0)).expect("read");
+    assert_eq!(
+        record_span(&data, files[2].0 - 1).end,
+        data.len(),
+        "the second grew with its frames: no zeros after them"
+    );
+    rec.with(|c| c.fail_prepare = false);
+    while segment_files(dir.path()).len() < 5 {
+        let batch: Vec<Event> = (0..4).map(|i| big_event(i, 1000)).collect();
+        last = log
+            .append(request(&batch))
+            .await
+            .expect("append")
+            .last_offset;
+    }
+    assert_eq!(
+        segment_files(dir.path())[4].1,
+        64 << 10,
+        "preallocated again"
+    );
+    log.close().await;
+    drop(log);
+    let log = SegmentLog::open(config).expect("reopens");
+    assert_eq!(log.head(), last);
+    assert_eq!(log.read_all(1).count() as u64, last);
+    log.close().await;
+}
+
+#[tokio::test]
+async fn without_preallocation_segments_grow_as_frames_are_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = LogConfig::new(dir.path());
+    config.preallocate = false;
+    config.segment_bytes = 64 << 10;
+    let log = SegmentLog::open(config.clone()).expect("opens");
+    while segment_files(dir.path()).len() < 3 {
+        let batch: Vec<Event> = (0..4).map(|i| big_event(i, 1000)).collect();
+        log.append(request(&batch)).await.expect("append");
+    }
+    log.close().await;
+    drop(log);
+    let files = segment_files(dir.path());
+    for pair in files.windows(2) {
+        let data = std::fs::read(segment(dir.path(), pair[0].0)).expect("read");
+        assert_eq!(
+            record_span(&data, pair[1].0 - 1).end,
+            data.len(),
+            "no zeros"
+        );
+        assert!(data.len() <= 64 << 10);
+    }
+    assert!(!dir.path().join("log/segments").join(PREPARED_NAME).exists());
+    let log = SegmentLog::open(config).expect("reopens");
+    let next = log.append(request(&[event(1, 1)])).await.expect("append");
+    assert_eq!(log.read_all(1).count() as u64, next.last_offset);
+    log.close().await;
+}
+
+// ---- Stream heads ------------------------------------------------------------
+
+#[tokio::test]
+async fn the_writer_holds_a_bounded_number_of_stream_heads_and_asks_the_index_for_the_rest() {
+    // Each sign-in starts a stream; a client who signs in over and over
+    // must not grow the writer's memory without bound.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = LogConfig::new(dir.path());
+    config.stream_heads = 16;
+    let log = SegmentLog::open(config.clone()).expect("opens");
+    let stream = |n: u64| StreamId::of("user", Id(n));
+    for n in 0..300u64 {
+        log.append(AppendRequest {
+            expected: vec![(stream(n), Expected::NoStream)],
+            ..request(&[event(n, 1)])
+        })
+        .await
+        .expect("a new stream");
+        if n % 10 == 9 {
+            log.wait_indexed();
+        }
+        assert!(
+            log.stream_heads_held() <= 16 + 10,
+            "{} heads held after {n} streams",
+            log.stream_heads_held()
+        );
+    }
+    log.wait_indexed();
+    log.append(request(&[event(1000, 1)]))
+        .await
+        .expect("append");
+    assert!(log.stream_heads_held() <= 16, "{}", log.stream_heads_held());
+    // Streams long gone from memory still check exactly.
+    let expect = |n: u64, expected: Expected| AppendRequest {
+        expected: vec![(stream(n), expected)],
+        ..request(&[event(n, 2)])
+    };
+    assert_eq!(log.stream_version(&stream(3)).expect("v"), 1);
+    assert!(matches!(
+        log.append(expect(3, Expected::NoStream)).await,
+        Err(AppendError::Conflict { actual: 1, .. })
+    ));
+    assert!(matches!(
+        log.append(expect(4, Expected::Exactly(0))).await,
+        Err(AppendError::Conflict { actual: 1, .. })
+    ));
+    log.append(expect(5, Expected::Exactly(1)))
+        .await
+        .expect("the version from the index");
+    assert!(matches!(
+        log.append(expect(5, Expected::Exactly(1))).await,
+        Err(AppendError::Conflict { actual: 2, .. })
+    ));
+    log.close().await;
+    drop(log);
+    // Reopened with nothing in memory: the index answers.
+    let log = SegmentLog::open(config).expect("reopens");
+    assert_eq!(log.stream_heads_held(), 0);
+    assert_eq!(log.stream_version(&stream(5)).expect("v"), 2);
+    log.append(expect(5, Expected::Exactly(2)))
+        .await
+        .expect("continues");
+    assert!(matches!(
+        log.append(expect(299, Expected::NoStream)).await,
+        Err(AppendError::Conflict { actual: 1, .. })
+    ));
     log.close().await;
 }
 

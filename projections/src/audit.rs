@@ -16,7 +16,7 @@
 use crate::directory::{ext_type_name, Directory, Scope};
 use serde_json::{json, Map, Value as Json};
 use switchboard_events::domain::{
-    CallQueueAgentAdded, CallQueueAgentUpdated, ContactOwner, RingGroupAgentAdded,
+    CallQueueAgentAdded, CallQueueAgentUpdated, ContactOwner, ItemOwner, RingGroupAgentAdded,
     RingGroupAgentUpdated,
 };
 use switchboard_events::{Envelope, Event, Fields, Id, Value};
@@ -458,15 +458,31 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
             contact_entry("CREATE", e.owner, e.contact_id, &name, c)
         }
         Event::ContactUpdated(e) => {
-            let old = scope.and_then(|s| s.contacts.get(e.owner, e.contact_id));
+            let old = scope.and_then(|s| s.contact(e.owner, e.contact_id));
             let c = field_changes(old.map(|c| &c.attrs), &e.changes);
             let name = old.map(|c| contact_name(&c.attrs)).unwrap_or_default();
             contact_entry("UPDATE", e.owner, e.contact_id, &name, c)
         }
         Event::ContactDeleted(e) => {
-            let old = scope.and_then(|s| s.contacts.get(e.owner, e.contact_id));
+            let old = scope.and_then(|s| s.contact(e.owner, e.contact_id));
             let name = old.map(|c| contact_name(&c.attrs)).unwrap_or_default();
             contact_entry("DELETE", e.owner, e.contact_id, &name, vec![])
+        }
+        Event::ItemCreated(e) => {
+            let c = created_fields(&e.attrs);
+            let name = contact_name(&e.attrs);
+            item_entry("CREATE", &e.collection, e.owner, e.item_id, &name, c)
+        }
+        Event::ItemUpdated(e) => {
+            let old = scope.and_then(|s| s.items.get(&e.collection, e.owner, e.item_id));
+            let c = field_changes(old.map(|i| &i.attrs), &e.changes);
+            let name = old.map(|i| contact_name(&i.attrs)).unwrap_or_default();
+            item_entry("UPDATE", &e.collection, e.owner, e.item_id, &name, c)
+        }
+        Event::ItemDeleted(e) => {
+            let old = scope.and_then(|s| s.items.get(&e.collection, e.owner, e.item_id));
+            let name = old.map(|i| contact_name(&i.attrs)).unwrap_or_default();
+            item_entry("DELETE", &e.collection, e.owner, e.item_id, &name, vec![])
         }
         // A favorite is a personal bookmark, and presence, registrations and
         // call state are the PBX's telemetry (many per minute per phone):
@@ -626,6 +642,28 @@ fn contact_entry(
         ContactOwner::User(_) => {
             let fields = changes.iter().map(|c| secret(&c.field)).collect();
             entry(action, contact_type(owner), id, "", fields)
+        }
+    }
+}
+
+/// An item's entry: its object type is its collection's name in upper
+/// case (`PHONES`, `SPEED_DIAL_8`). A user's own items are private like
+/// personal contacts: the auditor sees which fields changed, never the
+/// values nor the name; the tenant's are shown in full.
+fn item_entry(
+    action: &'static str,
+    collection: &str,
+    owner: ItemOwner,
+    id: Id,
+    name: &str,
+    changes: Vec<Change>,
+) -> AuditEntry {
+    let kind = collection.to_ascii_uppercase();
+    match owner {
+        ItemOwner::Tenant => entry(action, &kind, id, name, changes),
+        ItemOwner::User(_) => {
+            let fields = changes.iter().map(|c| secret(&c.field)).collect();
+            entry(action, &kind, id, "", fields)
         }
     }
 }

@@ -19,7 +19,9 @@ use arc_swap::ArcSwap;
 use futures::StreamExt;
 use parking_lot::Mutex;
 use std::sync::Arc;
-use switchboard_events::{CodecError, Envelope, Event, EventLog, LogError};
+use switchboard_events::{
+    CodecError, Envelope, EnvelopeRef, Event, EventLog, LogError, ReadEventsError,
+};
 use tokio::sync::watch;
 
 /// A read model fed by events.
@@ -27,6 +29,14 @@ pub trait Projection: Clone + Send + Sync + 'static {
     /// Applies one event. Must be deterministic: the same events in the same
     /// order always give the same state (no clocks, no randomness).
     fn apply(&mut self, envelope: &Envelope, event: &Event);
+
+    /// Applies one event given a borrowed envelope: what replay calls, with
+    /// envelopes borrowed from the log's batches. The default makes an
+    /// owned envelope for [`Projection::apply`]; a projection that needs
+    /// only the view overrides it and skips that copy.
+    fn apply_ref(&mut self, envelope: &EnvelopeRef<'_>, event: &Event) {
+        self.apply(&envelope.to_envelope(), event);
+    }
 }
 
 /// Replay stopped.
@@ -53,7 +63,17 @@ pub enum ReplayError {
     },
 }
 
-/// Events applied per write-lock acquisition during [`Projector::replay`].
+impl From<ReadEventsError> for ReplayError {
+    fn from(e: ReadEventsError) -> ReplayError {
+        match e {
+            ReadEventsError::Log(e) => ReplayError::Log(e),
+            ReadEventsError::Decode { offset, source } => ReplayError::Decode { offset, source },
+        }
+    }
+}
+
+/// Events applied (at least) per write-lock acquisition and published
+/// version during [`Projector::replay`].
 pub const REPLAY_CHUNK: usize = 4096;
 
 /// Holds a read model, applies events to it, publishes a version per
@@ -132,40 +152,41 @@ impl<P: Projection> Projector<P> {
     /// Replays every stored event after the applied offset (blocking; run it
     /// on a blocking thread). Returns the number of events applied.
     ///
-    /// Each event is decoded and applied at once, and a version is published
-    /// per chunk of [`REPLAY_CHUNK`] events: holding thousands of decoded
-    /// events before applying them cost more than the apply itself (see
-    /// BENCHMARKS.md, "Replay").
+    /// The log reads and decodes batches ahead ([`EventLog::read_events`]),
+    /// and each event is applied through [`Projection::apply_ref`] with an
+    /// envelope borrowed from its batch. A version is published per
+    /// [`REPLAY_CHUNK`] events or more (whole batches).
     pub fn replay(&self, log: &dyn EventLog) -> Result<u64, ReplayError> {
-        let mut events = log.read_all(self.applied() + 1);
+        let mut batches = log.read_events(self.applied() + 1);
         let mut count = 0u64;
         loop {
             let mut state = self.working.lock();
             let start = self.applied();
             let mut last = start;
             let mut failure = None;
-            for item in events.by_ref().take(REPLAY_CHUNK) {
-                let step = item.map_err(ReplayError::from).and_then(|env| {
+            let mut ended = false;
+            while last - start < REPLAY_CHUNK as u64 && failure.is_none() {
+                let Some(batch) = batches.next() else {
+                    ended = true;
+                    break;
+                };
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(e) => {
+                        failure = Some(e.into());
+                        break;
+                    }
+                };
+                for (env, event) in batch.iter() {
                     if env.offset != last + 1 {
-                        return Err(ReplayError::OutOfOrder {
+                        failure = Some(ReplayError::OutOfOrder {
                             expected: last + 1,
                             got: env.offset,
                         });
-                    }
-                    let event =
-                        Event::from_envelope(&env).map_err(|source| ReplayError::Decode {
-                            offset: env.offset,
-                            source,
-                        })?;
-                    state.apply(&env, &event);
-                    Ok(env.offset)
-                });
-                match step {
-                    Ok(offset) => last = offset,
-                    Err(e) => {
-                        failure = Some(e);
                         break;
                     }
+                    state.apply_ref(&env, event);
+                    last = env.offset;
                 }
             }
             // Publish what was applied, even when stopping on an error, so
@@ -178,7 +199,7 @@ impl<P: Projection> Projector<P> {
             if let Some(e) = failure {
                 return Err(e);
             }
-            if last - start < REPLAY_CHUNK as u64 {
+            if ended {
                 return Ok(count);
             }
         }
@@ -202,5 +223,70 @@ impl<P: Projection> Projector<P> {
             self.apply_batch(&batch)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc as StdArc;
+    use switchboard_events::domain::UserUpdated;
+    use switchboard_events::{AppendRequest, Fields, Id, LogConfig, Metadata, SegmentLog, Value};
+
+    /// Remembers what it was given, in order.
+    #[derive(Clone, Default)]
+    struct Seen(Vec<(u64, String)>);
+
+    impl Projection for Seen {
+        fn apply(&mut self, envelope: &Envelope, _event: &Event) {
+            self.0.push((envelope.offset, envelope.stream.to_string()));
+        }
+    }
+
+    fn updates(n: u64, from: u64) -> AppendRequest {
+        let events = (from..from + n)
+            .map(|i| {
+                let mut changes = Fields::new();
+                changes.insert("name".into(), Value::Int(i as i64));
+                Event::UserUpdated(UserUpdated {
+                    user_id: Id(i % 10 + 1),
+                    changes,
+                })
+                .to_new_event(Id(1))
+                .expect("encodes")
+            })
+            .collect();
+        AppendRequest {
+            events,
+            expected: vec![],
+            metadata: StdArc::new(Metadata::system("test")),
+        }
+    }
+
+    #[tokio::test]
+    async fn replay_applies_every_event_in_order_and_stops_at_one_it_cannot_decode() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let log = SegmentLog::open(LogConfig::new(dir.path())).expect("opens");
+        log.append(updates(20_000, 1)).await.expect("appends");
+        let mut bad = updates(1, 0);
+        bad.events[0].event_type = "FromANewerBuild";
+        log.append(bad).await.expect("appends");
+        log.append(updates(5, 20_002)).await.expect("appends");
+
+        // From the start (the log reads ahead on its own thread) and from
+        // a snapshot's offset near the end.
+        for start in [0, 19_990] {
+            let projector = Projector::new(Seen::default(), start);
+            match projector.replay(&log) {
+                Err(ReplayError::Decode { offset, .. }) => assert_eq!(offset, 20_001),
+                other => panic!("expected a decode error at 20001, got {other:?}"),
+            }
+            assert_eq!(projector.applied(), 20_000, "what was applied is published");
+            let seen = projector.read();
+            let offsets: Vec<u64> = seen.0.iter().map(|(o, _)| *o).collect();
+            assert_eq!(offsets, (start + 1..=20_000).collect::<Vec<_>>());
+            assert_eq!(seen.0.last().map(|(_, s)| s.as_str()), Some("user-1"));
+        }
+        log.close().await;
     }
 }

@@ -17,31 +17,23 @@
 //! snapshot, since postcard is not self-describing. A change to the
 //! directory's shape without a new event must bump [`SNAPSHOT_FORMAT`].
 //! Either way the fallback is a full replay, never a wrong state.
-//! Files are written to a temporary name,
-//! fsynced and renamed, so a crash mid-write leaves the previous snapshot.
+//!
+//! This module only encodes and decodes bytes: this crate keeps no storage.
+//! Where snapshot files live and how they are written (temporary name,
+//! fsync, rename) is the service's (`switchboard::snapshots`).
 
 use crate::directory::Directory;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 
 /// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_FORMAT: u16 = 2;
+pub const SNAPSHOT_FORMAT: u16 = 3;
 
 const MAGIC: &[u8; 8] = b"SBSNAP01";
 const HEADER_LEN: usize = 8 + 2 + 8 + 32 + 8 + 4 + 8;
 
-/// Where a data directory keeps its directory snapshot.
-pub fn path_in(data_dir: &Path) -> PathBuf {
-    data_dir.join("projections").join("directory.snapshot")
-}
-
-/// A snapshot could not be written or read.
+/// Snapshot bytes could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    /// File system error.
-    #[error("snapshot i/o: {0}")]
-    Io(#[from] std::io::Error),
-    /// The file is not a snapshot of a format this build reads.
+    /// The bytes is not a snapshot of a format this build reads.
     #[error("not a readable snapshot: {0}")]
     Format(String),
     /// The body does not match its checksum.
@@ -169,43 +161,16 @@ pub fn decode(bytes: &[u8]) -> Result<(SnapshotHeader, Directory), SnapshotError
     Ok((h, dir))
 }
 
-/// Writes snapshot bytes atomically: temporary file, fsync, rename, fsync
-/// of the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
-    let parent = path
-        .parent()
-        .ok_or_else(|| SnapshotError::Format("snapshot path has no parent".into()))?;
-    std::fs::create_dir_all(parent)?;
-    let tmp = path.with_extension("snapshot.tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(parent) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Reads and decodes a snapshot file; `Ok(None)` if there is none.
-pub fn read(path: &Path) -> Result<Option<(SnapshotHeader, Directory)>, SnapshotError> {
-    match std::fs::read(path) {
-        Ok(bytes) => decode(&bytes).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_snapshot_round_trips_and_any_damage_is_refused() {
-        let mut dir = Directory::default();
-        dir.offset = 42;
+        let dir = Directory {
+            offset: 42,
+            ..Directory::default()
+        };
         let bytes = encode(&dir, [7; 32]).expect("encodes");
         let (h, back) = decode(&bytes).expect("decodes");
         assert_eq!(h.offset, 42);

@@ -3,8 +3,8 @@
 //! secrets, which are never exported).
 
 use super::rows::{is_json_column, Format};
-use crate::schema::user::USER;
-use crate::schema::Kind;
+use crate::field_tables::user::USER;
+use crate::field_tables::Kind;
 use serde_json::{Map, Value};
 
 /// The export's columns, in order: the core fields, every attribute of the

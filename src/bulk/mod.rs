@@ -29,18 +29,17 @@ pub mod export;
 pub mod rows;
 
 use crate::auth::password::SecretHasher;
-use crate::commands::user_import::{self, Claims, RowRefusal};
-use crate::commands::user_input::{self, Hashes, Secret, UserInput};
+use crate::commands::user_import::{self, Claims, ImportRow, ImportUsers, RowRefusal};
+use crate::commands::user_input::{self, Hashes, UserInput};
 use crate::commands::users::{CreateUser, NewUserIds};
-use crate::commands::{fresh_id, Actor, CommandError, Pipeline};
+use crate::commands::{fresh_id, Command, CommandError, Context, NewId, Pipeline, Secret};
 use futures::StreamExt;
 use rows::{Batch, Format, ReadError};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::io::Read;
-use switchboard_events::{Id, Metadata, TenantId};
+use switchboard_events::Id;
 use switchboard_projections::directory::Scope;
-use switchboard_projections::Directory;
 
 /// Rows per batch unless told otherwise.
 pub const DEFAULT_BATCH: usize = 500;
@@ -129,22 +128,17 @@ pub struct Progress {
     pub imported: u64,
 }
 
-/// Who imports, as the decisions see it (their privileges bound the roles
-/// the rows may give), read from the directory the decision runs on.
-pub type ActorOf<'a> = Box<dyn Fn(&Directory) -> Actor + Send + Sync + 'a>;
-
 /// Where and as whom an import writes.
 pub struct Target<'a> {
     /// The write side.
     pub pipeline: &'a Pipeline,
-    /// The service's hasher (clear secrets are hashed with it).
+    /// The service's hasher (clear secrets are hashed with it, in parallel,
+    /// before the batch goes to the pipeline).
     pub hasher: &'a SecretHasher,
-    /// The tenant the users are created in.
-    pub tenant: TenantId,
-    /// Who is importing (recorded on every event).
-    pub metadata: Metadata,
-    /// Who is importing, for the decisions.
-    pub actor: ActorOf<'a>,
+    /// The tenant the users are created in (`ctx.tenant`) and who imports:
+    /// recorded on every event, and the decisions bound the roles the rows
+    /// may give by what the importer holds.
+    pub ctx: Context,
 }
 
 /// Imports users from `reader`. Never fails as a whole: what went wrong is
@@ -248,20 +242,20 @@ enum BatchError {
 
 fn code_of(e: &CommandError) -> &'static str {
     match e {
-        CommandError::Validation { .. } => "VALIDATE_FAILED",
+        CommandError::Invalid { .. } | CommandError::Rows(_) => "VALIDATE_FAILED",
         CommandError::NotFound(_) => "NOT_FOUND",
-        CommandError::Conflict { code, .. } => code,
-        CommandError::Forbidden(_) => "FORBIDDEN",
+        CommandError::Conflict(kind, _) => kind.code(),
+        CommandError::Forbidden(..) | CommandError::Escalation { .. } => "FORBIDDEN",
         CommandError::Unavailable(_) => "SERVICE_UNAVAILABLE",
-        CommandError::Escalation { .. } => "FORBIDDEN",
     }
 }
 
 fn message_of(e: &CommandError) -> String {
     match e {
         // The column is reported on its own; the message says the rest.
-        CommandError::Validation { field, message }
-        | CommandError::Escalation { field, message } => format!("{field}: {message}"),
+        CommandError::Invalid { field, reason } | CommandError::Escalation { field, reason } => {
+            format!("{field}: {reason}")
+        }
         other => other.to_string(),
     }
 }
@@ -331,37 +325,31 @@ async fn run_batch(
     };
     // Decide before hashing, so a batch that cannot pass costs no hashing
     // (and the rows that parsed get their conflicts reported beside the
-    // rows that did not). Placeholder hashes: the decision never reads them,
-    // and nothing is appended (an empty decision).
+    // rows that did not): the same decision as the write, with placeholder
+    // ids and hashes, under the tenant's lock, appending nothing.
     let mut trial = if dry_run {
         claims.clone()
     } else {
         // A real batch starts fresh: its predecessors are applied.
         Claims::default()
     };
+    let inputs: Vec<(u64, UserInput)> = parsed.iter().map(|p| (p.row, p.input.clone())).collect();
+    let (tenant, by) = (target.ctx.tenant, target.ctx.by);
     let checked = target
         .pipeline
-        .execute(target.tenant, target.metadata.clone(), |dir| {
-            let empty = Scope::default();
-            let scope = dir.scope(target.tenant).unwrap_or(&empty);
-            let by = (target.actor)(dir);
-            let cmds = parsed
-                .iter()
-                .map(|p| {
-                    (
-                        p.row,
-                        command(scope, &mut HashSet::new(), &p.input, None, by.clone()),
-                    )
-                })
-                .collect();
-            let verdict = user_import::create_batch(scope, &mut trial, cmds).map(|_| ());
+        .execute(tenant, target.ctx.metadata.clone(), move |dir| {
+            let scope = dir.scope_or_empty(tenant);
+            let actor = by.actor(dir)?;
+            let rows = placeholders(scope, inputs);
+            let verdict =
+                user_import::create_batch(scope, &actor, &mut trial, &rows).map(|_| trial);
             Ok((crate::commands::Decision::none(), verdict))
         })
         .await;
     match checked {
         // A dry run keeps the claims of its batches: nothing was applied.
-        Ok((Ok(()), _)) if dry_run => *claims = trial,
-        Ok((Ok(()), _)) => {}
+        Ok((Ok(trial), _)) if dry_run => *claims = trial,
+        Ok((Ok(_), _)) => {}
         Ok((Err(refusals), _)) => errors.extend(refused(refusals)),
         Err(CommandError::Unavailable(m)) => return Err(BatchError::Unavailable(m)),
         Err(other) => return Err(BatchError::Unavailable(other.to_string())),
@@ -374,84 +362,56 @@ async fn run_batch(
     if dry_run {
         return Ok(n);
     }
-    let hashed = hash_all(target.hasher, parsed)
+    let rows = hash_all(target.hasher, parsed)
         .await
         .map_err(BatchError::Unavailable)?;
-    let outcome = target
-        .pipeline
-        .execute(target.tenant, target.metadata.clone(), |dir| {
-            let empty = Scope::default();
-            let scope = dir.scope(target.tenant).unwrap_or(&empty);
-            let mut minted = HashSet::new();
-            let by = (target.actor)(dir);
-            let cmds = hashed
-                .into_iter()
-                .map(|(row, input, hashes)| {
-                    (
-                        row,
-                        command(scope, &mut minted, &input, Some(hashes), by.clone()),
-                    )
-                })
-                .collect();
-            match user_import::create_batch(scope, &mut Claims::default(), cmds) {
-                Ok(decision) => Ok((decision, Ok(()))),
-                // Someone else took a name or number since the check: nothing
-                // is appended, the rows are reported.
-                Err(refusals) => Ok((crate::commands::Decision::none(), Err(refusals))),
-            }
-        })
-        .await;
-    match outcome {
-        Ok((Ok(()), _)) => Ok(n),
-        Ok((Err(refusals), _)) => Err(BatchError::Rows(refused(refusals))),
+    let import = Command::ImportUsers(ImportUsers { rows });
+    match target.pipeline.run(import, target.ctx.clone()).await {
+        Ok(_) => Ok(n),
+        // Someone else took a name or number since the check: nothing is
+        // appended, the rows are reported.
+        Err(CommandError::Rows(refusals)) => Err(BatchError::Rows(refused(refusals))),
         Err(CommandError::Unavailable(m)) => Err(BatchError::Unavailable(m)),
         Err(other) => Err(BatchError::Unavailable(other.to_string())),
     }
 }
 
-/// The three stored hashes of a row.
-type RowHashes = [String; 3];
-
-/// A CreateUser for `input`, with fresh ids (not in `scope`, not already
-/// `minted` in this batch) and the given hashes (placeholders for a check).
-fn command(
-    scope: &Scope,
-    minted: &mut HashSet<Id>,
-    input: &UserInput,
-    hashes: Option<RowHashes>,
-    by: Actor,
-) -> CreateUser {
+/// CreateUser commands for a check: ids fresh in `scope` and distinct
+/// across the rows, placeholder hashes (the decision only passes hashes on
+/// to the events, and a check appends nothing).
+fn placeholders(scope: &Scope, inputs: Vec<(u64, UserInput)>) -> Vec<ImportRow> {
+    let mut minted = HashSet::new();
     let mut mint = |taken: &dyn Fn(Id) -> bool| {
         let id = fresh_id(|id| taken(id) || minted.contains(&id));
         minted.insert(id);
-        id
+        NewId::given(id)
     };
-    let ids = NewUserIds {
-        user_id: mint(&|id| scope.users.contains_key(&id)),
-        extension_id: mint(&|id| scope.extensions.contains_key(&id)),
-        link_id: mint(&|id| scope.links.contains_key(&id)),
-    };
-    let [password_hash, extension_password_hash, voicemail_pin_hash] = hashes.unwrap_or_default();
-    CreateUser {
-        ids,
-        name: input.name.clone(),
-        role: input.role.clone(),
-        password_hash,
-        extension_password_hash,
-        voicemail_pin_hash,
-        extension_number: input.extension_number.clone(),
-        attrs: input.attrs.clone(),
-        by,
-    }
+    inputs
+        .into_iter()
+        .map(|(row, input)| {
+            let ids = NewUserIds {
+                user_id: mint(&|id| scope.users.contains_key(&id)),
+                extension_id: mint(&|id| scope.extensions.contains_key(&id)),
+                link_id: mint(&|id| scope.links.contains_key(&id)),
+            };
+            let placeholder = || Secret::Hashed(String::new());
+            let user = CreateUser {
+                ids,
+                password: placeholder(),
+                extension_password: placeholder(),
+                voicemail_pin: placeholder(),
+                ..input.into_command()
+            };
+            ImportRow { row, user }
+        })
+        .collect()
 }
 
 /// Hashes every clear secret of the batch on the blocking pool, as many
 /// rows at a time as there are cores (argon2 is CPU- and memory-bound: more
-/// at once only queues and costs 19 MiB each). Rows keep their order.
-async fn hash_all(
-    hasher: &SecretHasher,
-    parsed: Vec<Parsed>,
-) -> Result<Vec<(u64, UserInput, RowHashes)>, String> {
+/// at once only queues and costs 19 MiB each). Rows keep their order; the
+/// pipeline then finds every secret hashed and only mints ids.
+async fn hash_all(hasher: &SecretHasher, parsed: Vec<Parsed>) -> Result<Vec<ImportRow>, String> {
     let parallel = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -459,28 +419,34 @@ async fn hash_all(
         .map(|p| {
             let hasher = hasher.clone();
             async move {
+                let mut input = p.input;
                 let secrets = [
-                    p.input.password.clone(),
-                    p.input.extension_password.clone(),
-                    p.input.voicemail_pin.clone(),
+                    std::mem::replace(&mut input.password, Secret::Random),
+                    std::mem::replace(&mut input.extension_password, Secret::Random),
+                    std::mem::replace(&mut input.voicemail_pin, Secret::Random),
                 ];
-                let hashes = if secrets.iter().any(Secret::is_clear) {
-                    tokio::task::spawn_blocking(move || {
-                        secrets.map(|s| match s {
-                            Secret::Clear(c) => hasher.hash(&c).map_err(|e| e.to_string()),
-                            Secret::Hashed(h) => Ok(h),
-                        })
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?
-                } else {
-                    secrets.map(|s| match s {
-                        Secret::Clear(_) => Err("unreachable: no clear secret".to_owned()),
-                        Secret::Hashed(h) => Ok(h),
-                    })
+                let hash = move |s: Secret| match s {
+                    Secret::Clear(c) => hasher
+                        .hash(&c)
+                        .map(Secret::Hashed)
+                        .map_err(|e| e.to_string()),
+                    other => Ok(other),
                 };
-                let [a, b, c] = hashes;
-                Ok::<_, String>((p.row, p.input, [a?, b?, c?]))
+                let hashed = if secrets.iter().any(|s| matches!(s, Secret::Clear(_))) {
+                    tokio::task::spawn_blocking(move || secrets.map(hash))
+                        .await
+                        .map_err(|e| e.to_string())?
+                } else {
+                    secrets.map(Ok::<Secret, String>)
+                };
+                let [a, b, c] = hashed;
+                input.password = a?;
+                input.extension_password = b?;
+                input.voicemail_pin = c?;
+                Ok::<_, String>(ImportRow {
+                    row: p.row,
+                    user: input.into_command(),
+                })
             }
         })
         .buffered(parallel)

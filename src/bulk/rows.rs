@@ -6,8 +6,8 @@
 //! bounded channel, so a large file is never held whole and a slow commit
 //! holds the reader back.
 
-use crate::schema::user::USER;
-use crate::schema::Kind;
+use crate::field_tables::user::USER;
+use crate::field_tables::Kind;
 use serde_json::{Map, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};

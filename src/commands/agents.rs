@@ -1,5 +1,6 @@
-//! SetAgentStatus: an agent's settable status in a call queue, its legal
-//! transitions, and the time-in-status report served from the log.
+//! SetAgentStatus and SetAgentStatusInAllQueues: an agent's settable
+//! status in a call queue and its legal transitions. (What an agent's
+//! status was over time is a read: `crate::queries::agents`.)
 //!
 //! # Transitions (settable statuses)
 //!
@@ -17,14 +18,11 @@
 //! follows READY, NOT_READY (or a call), never a break. ✗ answers 409
 //! `ILLEGAL_AGENT_TRANSITION`; a no-op appends nothing.
 
-use super::{CommandError, Decision};
-use std::collections::BTreeMap;
+use super::{Actor, CommandError, ConflictKind, Decision, Thing};
+use crate::auth::roles::Capability;
 use switchboard_events::domain::{AgentStatus, AgentStatusSet};
 use switchboard_events::{Event, Id};
-use switchboard_projections::directory::{
-    agent_status, CallView, PresenceView, QueueAgent, RegistrationView, Scope,
-};
-use time::{Duration, OffsetDateTime};
+use switchboard_projections::directory::{QueueAgent, Scope};
 
 /// What a client may ask for: a settable status, or LOGGED_IN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,11 +89,32 @@ pub fn agent(scope: &Scope, queue_id: Id, user_id: Id) -> Result<&QueueAgent, Co
     super::queues::queue(scope, queue_id)?
         .agents
         .get(&user_id)
-        .ok_or_else(|| CommandError::NotFound("call queue agent".into()))
+        .ok_or(CommandError::NotFound(Thing::CallQueueAgent))
+}
+
+/// Who may set an agent's status: the agent itself, or a caller who
+/// manages queues.
+fn may_set(by: &Actor, user_id: Id) -> Result<(), CommandError> {
+    by.must_be_or_hold(
+        user_id,
+        Capability::ManageQueues,
+        "you may only set your own agent status",
+    )
 }
 
 /// Decides SetAgentStatus for one agent in one queue.
 pub fn set_status(
+    scope: &Scope,
+    by: &Actor,
+    queue_id: Id,
+    user_id: Id,
+    requested: Requested,
+) -> Result<Decision, CommandError> {
+    may_set(by, user_id)?;
+    status_in(scope, queue_id, user_id, requested)
+}
+
+fn status_in(
     scope: &Scope,
     queue_id: Id,
     user_id: Id,
@@ -104,7 +123,7 @@ pub fn set_status(
     let current = agent(scope, queue_id, user_id)?.status;
     match transition(current, requested) {
         Err(e) => Err(CommandError::conflict(
-            "ILLEGAL_AGENT_TRANSITION",
+            ConflictKind::IllegalAgentTransition,
             e.to_string(),
         )),
         Ok(None) => Ok(Decision::none()),
@@ -119,162 +138,58 @@ pub fn set_status(
     }
 }
 
-/// Time spent in each status within `[from, to)`.
-///
-/// `initial` is the status before the first change; `changes` are
-/// `(time, new status)` in time order (any times: those before `from` only
-/// establish the status in effect at `from`, those at or after `to` are
-/// ignored). Intervals are clipped to the window, so the totals always add
-/// up to `to - from` (or zero for an empty window).
-pub fn time_in_status(
-    initial: AgentStatus,
-    changes: &[(OffsetDateTime, AgentStatus)],
-    from: OffsetDateTime,
-    to: OffsetDateTime,
-) -> BTreeMap<AgentStatus, Duration> {
-    let mut out = BTreeMap::new();
-    if to <= from {
-        return out;
-    }
-    let mut add = |s: AgentStatus, d: Duration| {
-        *out.entry(s).or_insert(Duration::ZERO) += d;
-    };
-    let mut current = initial;
-    let mut since = from;
-    for (at, status) in changes {
-        if *at <= from {
-            current = *status;
-            continue;
-        }
-        if *at >= to {
-            break;
-        }
-        add(current, *at - since);
-        since = *at;
-        current = *status;
-    }
-    add(current, to - since);
-    out
+/// What to set in every queue at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    /// This request in every queue.
+    To(Requested),
+    /// Available: LOGGED_IN where logged out, READY elsewhere.
+    Available,
 }
 
-/// A recorded fact that moves an agent's *reported* status.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fact {
-    /// The settable status in the queue changed.
-    Settable(AgentStatus),
-    /// A device registered (or refreshed) until `expires_at_ms`.
-    Registered {
-        /// Device instance.
-        instance_id: String,
-        /// Expiry, Unix milliseconds.
-        expires_at_ms: i64,
-    },
-    /// A device's registration was removed.
-    Unregistered {
-        /// Device instance.
-        instance_id: String,
-    },
-    /// A call began (through the given queue, if any).
-    Call(Option<Id>),
-    /// The call ended.
-    Idle,
-}
-
-fn unix_ms(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn apply_fact(settable: &mut AgentStatus, p: &mut PresenceView, at: OffsetDateTime, f: &Fact) {
-    match f {
-        Fact::Settable(s) => *settable = *s,
-        Fact::Registered {
-            instance_id,
-            expires_at_ms,
-        } => {
-            p.registrations.insert(
-                instance_id.clone(),
-                RegistrationView {
-                    instance_id: instance_id.clone(),
-                    user_agent: String::new(),
-                    application: String::new(),
-                    ip: String::new(),
-                    enable_push: false,
-                    contact_address: String::new(),
-                    expires_at_ms: *expires_at_ms,
-                },
-            );
+impl StatusChange {
+    /// The request for a queue where the agent's status is `current`.
+    pub fn request(self, current: AgentStatus) -> Requested {
+        match self {
+            StatusChange::To(r) => r,
+            StatusChange::Available if current == AgentStatus::LoggedOut => Requested::LoggedIn,
+            StatusChange::Available => Requested::Status(AgentStatus::Ready),
         }
-        Fact::Unregistered { instance_id } => {
-            p.registrations.remove(instance_id);
-        }
-        Fact::Call(queue_id) => {
-            p.call = Some(CallView {
-                queue_id: *queue_id,
-                since: at,
-            })
-        }
-        Fact::Idle => p.call = None,
     }
 }
 
-/// Time spent in each *reported* status of queue `queue_id` within
-/// `[from, to)`, derived states (QUEUE_CALL, OTHER_CALL, OFFLINE) included.
-///
-/// `facts` are this queue's settable changes merged with the user's
-/// presence facts, in log order; `initial` is the settable status before
-/// the first of them. The reported status is the same pure function the
-/// API shows (`agent_status`), evaluated on every interval between two
-/// facts or registration expiries, so a lapse counts as OFFLINE from the
-/// moment it expired without any expiry event.
-pub fn reported_time_in_status(
-    initial: AgentStatus,
-    facts: &[(OffsetDateTime, Fact)],
-    queue_id: Id,
-    from: OffsetDateTime,
-    to: OffsetDateTime,
-) -> BTreeMap<&'static str, Duration> {
-    let mut out = BTreeMap::new();
-    if to <= from {
-        return out;
+/// Decides SetAgentStatusInAllQueues: the change in every call queue the
+/// user is an agent of, in one append (all or nothing: one illegal
+/// transition refuses it all); a user in no queue is 409 `NOT_AN_AGENT`.
+pub fn set_status_everywhere(
+    scope: &Scope,
+    by: &Actor,
+    user_id: Id,
+    change: StatusChange,
+) -> Result<Decision, CommandError> {
+    may_set(by, user_id)?;
+    super::users::user(scope, user_id)?;
+    let queues = super::queues::queues_of(scope, user_id);
+    if queues.is_empty() {
+        return Err(super::queues::not_an_agent());
     }
-    let inside = |t: OffsetDateTime| t > from && t < to;
-    let mut points = vec![from, to];
-    for (at, f) in facts {
-        if inside(*at) {
-            points.push(*at);
-        }
-        if let Fact::Registered { expires_at_ms, .. } = f {
-            let expiry =
-                OffsetDateTime::from_unix_timestamp_nanos(i128::from(*expires_at_ms) * 1_000_000);
-            if let Some(e) = expiry.ok().filter(|e| inside(*e)) {
-                points.push(e);
-            }
-        }
+    let mut parts = Vec::with_capacity(queues.len());
+    for q in queues {
+        let current = agent(scope, q, user_id)?.status;
+        parts.push(status_in(scope, q, user_id, change.request(current))?);
     }
-    points.sort();
-    points.dedup();
-    let mut settable = initial;
-    let mut presence = PresenceView::default();
-    let mut next = 0;
-    for w in points.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        while let Some((at, f)) = facts.get(next).filter(|(at, _)| *at <= a) {
-            apply_fact(&mut settable, &mut presence, *at, f);
-            next += 1;
-        }
-        let shown = agent_status(settable, Some(&presence), queue_id, unix_ms(a));
-        *out.entry(shown).or_insert(Duration::ZERO) += b - a;
-    }
-    out
+    Decision::merge_all(parts)
 }
 
 #[cfg(test)]
 mod tests {
     use super::AgentStatus::*;
     use super::*;
+    use crate::commands::prepare::NewId;
     use crate::commands::queues::{self, AgentItem, CreateQueue, QueueName, Target};
-    use crate::commands::testing::given_in;
+    use crate::commands::testing::{actor, given_in, system_actor};
     use crate::commands::users::ExtensionNumber;
+    use crate::commands::Denial;
     use switchboard_events::{Fields, TenantId};
 
     const T: TenantId = Id(9);
@@ -342,9 +257,9 @@ mod tests {
         events.extend(
             queues::create(
                 &Scope::default(),
-                CreateQueue {
+                &CreateQueue {
                     target: Target::CallQueue,
-                    id: Q,
+                    id: NewId::given(Q),
                     name: QueueName::parse("Support").expect("name"),
                     number: ExtensionNumber::parse("800", "n").expect("n"),
                     attrs: Fields::new(),
@@ -374,7 +289,7 @@ mod tests {
     #[test]
     fn given_a_new_agent_when_logging_in_then_ready_is_recorded_with_the_previous_status() {
         let s = scope(&queue_with_alice());
-        let d = set_status(&s, Q, ALICE, Requested::LoggedIn).expect("log in");
+        let d = set_status(&s, &system_actor(), Q, ALICE, Requested::LoggedIn).expect("log in");
         assert_eq!(
             d.events,
             vec![Event::AgentStatusSet(AgentStatusSet {
@@ -385,88 +300,114 @@ mod tests {
             })]
         );
         let s = scope(&[queue_with_alice(), d.events].concat());
-        assert!(set_status(&s, Q, ALICE, set(Ready))
+        assert!(set_status(&s, &system_actor(), Q, ALICE, set(Ready))
             .expect("same")
             .events
             .is_empty());
-        let err = set_status(&s, Q, Id(1), set(Ready)).expect_err("not an agent");
+        let err = set_status(&s, &system_actor(), Q, Id(1), set(Ready)).expect_err("not an agent");
         assert!(matches!(err, CommandError::NotFound(_)));
     }
 
     #[test]
     fn given_a_logged_out_agent_when_setting_break_then_illegal_transition() {
         let s = scope(&queue_with_alice());
-        let err = set_status(&s, Q, ALICE, set(Break)).expect_err("illegal");
+        let err = set_status(&s, &system_actor(), Q, ALICE, set(Break)).expect_err("illegal");
         assert!(matches!(
             err,
-            CommandError::Conflict {
-                code: "ILLEGAL_AGENT_TRANSITION",
-                ..
-            }
+            CommandError::Conflict(ConflictKind::IllegalAgentTransition, _)
         ));
     }
 
-    fn at(s: i64) -> OffsetDateTime {
-        OffsetDateTime::UNIX_EPOCH + Duration::seconds(s)
-    }
-
-    #[test]
-    fn totals_clip_to_the_window_and_count_the_status_in_effect_at_from() {
-        // LOGGED_OUT until 10, READY 10..40, BREAK 40..50, READY from 50.
-        let changes = [(at(10), Ready), (at(40), Break), (at(50), Ready)];
-        let t = time_in_status(LoggedOut, &changes, at(20), at(60));
-        assert_eq!(t.get(&Ready), Some(&Duration::seconds(30)));
-        assert_eq!(t.get(&Break), Some(&Duration::seconds(10)));
-        assert_eq!(t.get(&LoggedOut), None);
-        let whole = time_in_status(LoggedOut, &changes, at(0), at(100));
-        assert_eq!(whole.get(&LoggedOut), Some(&Duration::seconds(10)));
-        assert_eq!(whole.get(&Ready), Some(&Duration::seconds(80)));
-        assert_eq!(
-            whole.values().copied().sum::<Duration>(),
-            Duration::seconds(100)
-        );
-        // a window with no change inside: all in the status in effect
-        let quiet = time_in_status(LoggedOut, &changes, at(41), at(49));
-        assert_eq!(
-            quiet.into_iter().collect::<Vec<_>>(),
-            vec![(Break, Duration::seconds(8))]
-        );
-        assert!(time_in_status(Ready, &changes, at(5), at(5)).is_empty());
-    }
-
-    #[test]
-    fn given_calls_and_an_expiring_registration_then_reported_totals_include_derived_states() {
-        // registered 0..30 (expires at 30 s), READY from 5, a queue call 10..15,
-        // a direct call 20..22, BREAK from 25; window 0..40.
-        let facts = vec![
-            (
-                at(0),
-                Fact::Registered {
-                    instance_id: "d".into(),
-                    expires_at_ms: 30_000,
+    fn in_two_queues() -> Vec<Event> {
+        const Q2: Id = Id(501);
+        let mut events = queue_with_alice();
+        events.extend(
+            queues::create(
+                &Scope::default(),
+                &CreateQueue {
+                    target: Target::CallQueue,
+                    id: NewId::given(Q2),
+                    name: QueueName::parse("Sales").expect("name"),
+                    number: ExtensionNumber::parse("801", "n").expect("n"),
+                    attrs: Fields::new(),
                 },
-            ),
-            (at(5), Fact::Settable(Ready)),
-            (at(10), Fact::Call(Some(Q))),
-            (at(15), Fact::Idle),
-            (at(20), Fact::Call(None)),
-            (at(22), Fact::Idle),
-            (at(25), Fact::Settable(Break)),
-        ];
-        let t = reported_time_in_status(LoggedOut, &facts, Q, at(0), at(40));
-        let secs = |k: &str| t.get(k).copied().unwrap_or(Duration::ZERO).whole_seconds();
-        assert_eq!(secs("LOGGED_OUT"), 5);
-        assert_eq!(secs("READY"), 5 + 5 + 3);
-        assert_eq!(secs("QUEUE_CALL"), 5);
-        assert_eq!(secs("OTHER_CALL"), 2);
-        assert_eq!(secs("BREAK"), 5);
-        assert_eq!(secs("OFFLINE"), 10, "the lapse counts from its expiry");
-        assert_eq!(t.values().copied().sum::<Duration>(), Duration::seconds(40));
-        // a window starting mid-call counts the call from `from`
-        let t = reported_time_in_status(LoggedOut, &facts, Q, at(12), at(14));
-        assert_eq!(
-            t.into_iter().collect::<Vec<_>>(),
-            vec![("QUEUE_CALL", Duration::seconds(2))]
+            )
+            .expect("queue")
+            .events,
         );
+        let item = AgentItem {
+            number: ExtensionNumber::parse("101", "n").expect("n"),
+            skill_level: 1,
+            field: "items[0]".into(),
+        };
+        events.extend(
+            queues::set_agents(&scope(&events), Target::CallQueue, Q2, &[item])
+                .expect("agents")
+                .events,
+        );
+        events
+    }
+
+    #[test]
+    fn given_an_agent_in_two_queues_when_going_available_then_logged_in_everywhere_in_one_append() {
+        let events = in_two_queues();
+        let s = scope(&events);
+        let me = actor(ALICE, "StandardUser", None);
+        let d = set_status_everywhere(&s, &me, ALICE, StatusChange::Available).expect("decides");
+        assert_eq!(d.events.len(), 2);
+        assert!(d.events.iter().all(|e| matches!(
+            e,
+            Event::AgentStatusSet(a) if a.status == Ready && a.previous == LoggedOut
+        )));
+        // Available again: READY already everywhere, nothing recorded.
+        let s = scope(&[events.clone(), d.events].concat());
+        assert_eq!(
+            set_status_everywhere(&s, &me, ALICE, StatusChange::Available),
+            Ok(Decision::none())
+        );
+        // BREAK from LOGGED_OUT is illegal in both queues: nothing at all.
+        let e = set_status_everywhere(&scope(&events), &me, ALICE, StatusChange::To(set(Break)))
+            .expect_err("illegal");
+        assert!(matches!(
+            e,
+            CommandError::Conflict(ConflictKind::IllegalAgentTransition, _)
+        ));
+    }
+
+    #[test]
+    fn given_someone_else_when_setting_an_agents_status_then_only_a_queue_manager_may() {
+        let s = scope(&in_two_queues());
+        let bob = actor(Id(1), "StandardUser", None);
+        for r in [
+            set_status_everywhere(&s, &bob, ALICE, StatusChange::Available),
+            set_status(&s, &bob, Q, ALICE, Requested::LoggedIn),
+        ] {
+            assert!(
+                matches!(r, Err(CommandError::Forbidden(Denial::NotYours, _))),
+                "{r:?}"
+            );
+        }
+        let manager = actor(Id(1), "QueueManager", None);
+        assert!(set_status_everywhere(&s, &manager, ALICE, StatusChange::Available).is_ok());
+        // A user who is in no queue is not an agent; an unknown user is missing.
+        let only_user = scope(&queues::tests_support::user(ALICE, "alice", "101"));
+        assert!(matches!(
+            set_status_everywhere(&only_user, &manager, ALICE, StatusChange::Available),
+            Err(CommandError::Conflict(ConflictKind::NotAnAgent, _))
+        ));
+        assert_eq!(
+            set_status_everywhere(&s, &manager, Id(77), StatusChange::Available),
+            Err(CommandError::NotFound(Thing::User))
+        );
+    }
+
+    #[test]
+    fn available_logs_in_a_logged_out_agent_and_readies_the_others() {
+        assert_eq!(
+            StatusChange::Available.request(LoggedOut),
+            Requested::LoggedIn
+        );
+        assert_eq!(StatusChange::Available.request(Break), set(Ready));
+        assert_eq!(StatusChange::To(set(Lunch)).request(Ready), set(Lunch));
     }
 }

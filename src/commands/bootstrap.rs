@@ -1,25 +1,29 @@
 //! CreateSystemAdministrator: the first event of every log.
 
+use super::prepare::{NewId, Secret};
 use super::{CommandError, Decision};
 use switchboard_events::domain::UserCreated;
-use switchboard_events::{Event, Expected, Fields, Id, StreamId, Value, SYSTEM_TENANT};
+use switchboard_events::{Event, Expected, Fields, StreamId, Value, SYSTEM_TENANT};
 use switchboard_projections::Directory;
 
 /// The system administrator's account name.
 pub const ADMIN_NAME: &str = "admin";
 
 /// Create the system administrator, once.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CreateSystemAdministrator {
     /// The new user's id.
-    pub user_id: Id,
-    /// argon2id hash of the chosen or generated password.
-    pub password_hash: String,
+    pub user_id: NewId,
+    /// The chosen or generated password.
+    pub password: Secret,
 }
 
 /// Decides whether to create the administrator: only if the system scope
 /// has no user of that name yet.
-pub fn decide(state: &Directory, cmd: CreateSystemAdministrator) -> Result<Decision, CommandError> {
+pub fn decide(
+    state: &Directory,
+    cmd: &CreateSystemAdministrator,
+) -> Result<Decision, CommandError> {
     let exists = state
         .scope(SYSTEM_TENANT)
         .and_then(|s| s.user_by_name(ADMIN_NAME))
@@ -30,20 +34,22 @@ pub fn decide(state: &Directory, cmd: CreateSystemAdministrator) -> Result<Decis
     let mut attrs = Fields::new();
     attrs.insert("display_name".into(), Value::from("System Administrator"));
     attrs.insert("enabled".into(), Value::Bool(true));
+    let user_id = cmd.user_id.get()?;
     Ok(Decision::events(vec![Event::UserCreated(UserCreated {
-        user_id: cmd.user_id,
+        user_id,
         name: ADMIN_NAME.into(),
         role: "SystemAdmin".into(),
-        password_hash: cmd.password_hash,
+        password_hash: cmd.password.hashed()?.to_owned(),
         attrs,
     })])
-    .expect(StreamId::of("user", cmd.user_id), Expected::NoStream))
+    .expect(StreamId::of("user", user_id), Expected::NoStream))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::commands::testing::given_in as given_scope;
+    use switchboard_events::Id;
 
     fn given(events: &[Event]) -> Directory {
         given_scope(SYSTEM_TENANT, events)
@@ -51,14 +57,14 @@ mod tests {
 
     fn cmd(id: u64) -> CreateSystemAdministrator {
         CreateSystemAdministrator {
-            user_id: Id(id),
-            password_hash: "$argon2id$x".into(),
+            user_id: NewId::given(Id(id)),
+            password: Secret::Hashed("$argon2id$x".into()),
         }
     }
 
     #[test]
     fn given_an_empty_log_when_bootstrapping_then_the_admin_is_created() {
-        let decision = decide(&given(&[]), cmd(1)).expect("decides");
+        let decision = decide(&given(&[]), &cmd(1)).expect("decides");
         assert_eq!(decision.events.len(), 1);
         match &decision.events[0] {
             Event::UserCreated(u) => {
@@ -72,8 +78,8 @@ mod tests {
 
     #[test]
     fn given_an_admin_when_bootstrapping_again_then_nothing_happens() {
-        let first = decide(&given(&[]), cmd(1)).expect("decides");
+        let first = decide(&given(&[]), &cmd(1)).expect("decides");
         let state = given(&first.events);
-        assert_eq!(decide(&state, cmd(2)).expect("decides"), Decision::none());
+        assert_eq!(decide(&state, &cmd(2)).expect("decides"), Decision::none());
     }
 }

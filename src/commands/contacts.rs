@@ -1,8 +1,9 @@
 //! Contact and favorite commands: CreateContact, UpdateContact,
 //! DeleteContact (personal or business), Favorite and Unfavorite.
 
-use super::{CommandError, Decision};
-use crate::schema::Table;
+use super::prepare::NewId;
+use super::{CommandError, ConflictKind, Decision, Thing};
+use crate::field_tables::Table;
 use switchboard_events::domain::{
     ContactCreated, ContactDeleted, ContactOwner, ContactUpdated, FavoriteAdded,
     FavoriteCollection, FavoriteRemoved,
@@ -14,9 +15,8 @@ use switchboard_projections::directory::{ContactView, Scope};
 /// personal contact asked for as a business one, is just as missing).
 pub fn contact(scope: &Scope, owner: ContactOwner, id: Id) -> Result<&ContactView, CommandError> {
     scope
-        .contacts
-        .get(owner, id)
-        .ok_or_else(|| CommandError::NotFound("contact".into()))
+        .contact(owner, id)
+        .ok_or(CommandError::NotFound(Thing::Contact))
 }
 
 fn expect(c: &ContactView) -> (StreamId, Expected) {
@@ -28,7 +28,42 @@ fn expect(c: &ContactView) -> (StreamId, Expected) {
 
 /// Whether a contact id is taken in the tenant.
 pub fn id_taken(scope: &Scope, id: Id) -> bool {
-    scope.contacts.owners.contains_key(&id)
+    scope.items.is_taken(id)
+}
+
+/// Create a personal (owned by a user) or business contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateContact {
+    /// Whose contact it is.
+    pub owner: ContactOwner,
+    /// New id.
+    pub contact_id: NewId,
+    /// Fields validated by the contact table.
+    pub attrs: Fields,
+}
+
+/// Update a contact (partial).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateContact {
+    /// Whose contact it is (another owner's id is not found).
+    pub owner: ContactOwner,
+    /// The contact.
+    pub contact_id: Id,
+    /// Validated incoming fields.
+    pub incoming: Fields,
+}
+
+/// Favorite or unfavorite an item of a collection, for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetFavorite {
+    /// Whose favorite.
+    pub user_id: Id,
+    /// Which collection.
+    pub collection: FavoriteCollection,
+    /// The item (a contact, or a user for the extension directory).
+    pub item: Id,
+    /// Favorite (`true`) or not.
+    pub on: bool,
 }
 
 /// Decides CreateContact: `attrs` were validated by the contact table.
@@ -40,13 +75,13 @@ pub fn create(
 ) -> Result<Decision, CommandError> {
     if id_taken(scope, contact_id) {
         return Err(CommandError::conflict(
-            "ALREADY_EXISTS",
+            ConflictKind::AlreadyExists,
             "contact id in use",
         ));
     }
     if let ContactOwner::User(u) = owner {
         if !scope.users.contains_key(&u) {
-            return Err(CommandError::NotFound("user".into()));
+            return Err(CommandError::NotFound(Thing::User));
         }
     }
     Ok(Decision::events(vec![Event::ContactCreated(ContactCreated {
@@ -97,10 +132,8 @@ pub fn delete(
 /// Whether `item` exists in `collection` as `user` sees it.
 pub fn visible(scope: &Scope, user: Id, collection: FavoriteCollection, item: Id) -> bool {
     match collection {
-        FavoriteCollection::Personal => {
-            scope.contacts.get(ContactOwner::User(user), item).is_some()
-        }
-        FavoriteCollection::Business => scope.contacts.business.contains_key(&item),
+        FavoriteCollection::Personal => scope.contact(ContactOwner::User(user), item).is_some(),
+        FavoriteCollection::Business => scope.contact(ContactOwner::Business, item).is_some(),
         FavoriteCollection::Extension => scope.users.contains_key(&item),
     }
 }
@@ -116,7 +149,7 @@ pub fn set_favorite(
     on: bool,
 ) -> Result<Decision, CommandError> {
     if !visible(scope, user, collection, item) {
-        return Err(CommandError::NotFound("contact".into()));
+        return Err(CommandError::NotFound(Thing::Contact));
     }
     if scope.contacts.is_favorite(user, collection, item) == on {
         return Ok(Decision::none());
@@ -141,7 +174,7 @@ pub fn set_favorite(
 mod tests {
     use super::*;
     use crate::commands::testing::given_in;
-    use crate::schema::contact::CONTACT;
+    use crate::field_tables::contact::CONTACT;
     use switchboard_events::domain::UserCreated;
     use switchboard_events::{TenantId, Value};
 
@@ -197,7 +230,7 @@ mod tests {
             created(ContactOwner::User(ANN)),
         ]);
         let bob = ContactOwner::User(BOB);
-        let nf = Err(CommandError::NotFound("contact".into()));
+        let nf = Err(CommandError::NotFound(Thing::Contact));
         assert_eq!(update(&s, &CONTACT, bob, C1, &named("X")), nf);
         assert_eq!(delete(&s, bob, C1), nf);
         assert_eq!(delete(&s, ContactOwner::Business, C1), nf);
@@ -277,6 +310,6 @@ mod tests {
         assert!(!s
             .contacts
             .is_favorite(ANN, FavoriteCollection::Business, C1));
-        assert!(s.contacts.owners.is_empty());
+        assert!(!s.items.is_taken(C1));
     }
 }

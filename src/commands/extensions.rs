@@ -1,5 +1,6 @@
 //! Extension commands: CreateExtension, UpdateExtension, DeleteExtension,
-//! LinkUserToExtension, UnlinkUserFromExtension. Decisions are pure
+//! LinkUserToExtension, UnlinkUserFromExtension, RemoveLink,
+//! UnlinkAllUsersOfExtension and AssignHotline. Decisions are pure
 //! functions of the tenant's scope.
 //!
 //! Rules:
@@ -16,10 +17,18 @@
 //! - unlinking a user's primary extension also records
 //!   `PrimaryExtensionChanged { extension_id: None }`: the user then has no
 //!   `extension_number` until it is given one (we do not pick another
-//!   linked extension behind the caller's back).
+//!   linked extension behind the caller's back);
+//! - an extension's *hotline* is the preferred outbound caller ID of the
+//!   user it is primary for (PortSIP's `outbound_caller_ids`, the entry
+//!   whose provider is [`HOTLINE_PROVIDER`]); an extension that is nobody's
+//!   primary has none (409 `EXTENSION_HAS_NO_USER`).
 
-use super::users::{number_taken, ExtensionNumber};
-use super::{CommandError, Decision};
+use super::prepare::NewId;
+use super::users::{self, number_taken, ExtensionNumber, UpdateUser};
+use super::{Actor, CommandError, ConflictKind, Decision, Thing};
+use crate::field_tables::user::{USER, USER_SKIP};
+use crate::field_tables::{to_json, Mode};
+use serde_json::{json, Map, Value as Json};
 use switchboard_events::domain::{
     ExtensionCreated, ExtensionDeleted, ExtensionType, ExtensionUpdated, PrimaryExtensionChanged,
     UserLinkedToExtension, UserUnlinkedFromExtension,
@@ -66,22 +75,62 @@ pub fn parse_type(s: &str) -> Result<ExtensionType, CommandError> {
         .ok_or_else(|| CommandError::invalid("type", "must be one of SIP, WEBRTC, EXTERNAL"))
 }
 
-fn extension(scope: &Scope, id: Id) -> Result<&ExtensionView, CommandError> {
+/// The extension `id` of the tenant, or NotFound.
+pub fn extension(scope: &Scope, id: Id) -> Result<&ExtensionView, CommandError> {
     scope
         .extensions
         .get(&id)
-        .ok_or_else(|| CommandError::NotFound("extension".into()))
+        .ok_or(CommandError::NotFound(Thing::Extension))
 }
 
 fn stream(id: Id) -> StreamId {
     StreamId::of("extension", id)
 }
 
-/// Create an extension.
-#[derive(Debug, Clone)]
+/// The caller-id provider name that marks a hotline.
+pub const HOTLINE_PROVIDER: &str = "etelecom-hotline";
+
+/// A hotline: a phone number (digits, an optional leading `+`, at most 64
+/// characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hotline(String);
+
+impl Hotline {
+    /// Parses a hotline number; `field` names it in the error.
+    pub fn parse(s: &str, field: &str) -> Result<Hotline, CommandError> {
+        let digits = s.strip_prefix('+').unwrap_or(s);
+        if digits.is_empty() || s.len() > 64 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CommandError::invalid(
+                field,
+                "must be a phone number (digits)",
+            ));
+        }
+        Ok(Hotline(s.to_owned()))
+    }
+
+    /// The number.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// For whom a new extension is created, in the same append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForUser {
+    /// The user it is linked to (and made primary for, if the user has none).
+    pub user_id: Id,
+    /// The link's id.
+    pub link_id: NewId,
+    /// A hotline to set: only possible when the extension becomes the
+    /// user's primary (409 `EXTENSION_HAS_NO_USER` otherwise).
+    pub hotline: Option<Hotline>,
+}
+
+/// Create an extension (optionally linked to a user, with a hotline).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateExtension {
     /// New id.
-    pub extension_id: Id,
+    pub extension_id: NewId,
     /// Its number.
     pub number: ExtensionNumber,
     /// Display name (may be empty).
@@ -90,63 +139,64 @@ pub struct CreateExtension {
     pub ext_type: ExtensionType,
     /// Whether it may register (true unless given).
     pub enabled: bool,
+    /// The user it is created for, if any.
+    pub for_user: Option<ForUser>,
 }
 
 /// Decides CreateExtension: the number must be free in the tenant's number
 /// space (whoever holds it: an extension, a call queue or a ring group).
-pub fn create(scope: &Scope, cmd: CreateExtension) -> Result<Decision, CommandError> {
+/// For a user, the extension is created and linked (and the hotline set)
+/// in one append: a failure leaves no half-made extension behind.
+pub fn create(scope: &Scope, by: &Actor, cmd: &CreateExtension) -> Result<Decision, CommandError> {
     if scope.numbers.contains_key(cmd.number.as_str()) {
-        return Err(number_taken(&cmd.number, "number"));
+        return Err(number_taken(&cmd.number));
     }
-    Ok(
-        Decision::events(vec![Event::ExtensionCreated(ExtensionCreated {
-            extension_id: cmd.extension_id,
-            number: cmd.number.as_str().to_owned(),
-            name: cmd.name.as_str().to_owned(),
-            ext_type: cmd.ext_type,
-            enabled: cmd.enabled,
-        })])
-        .expect(stream(cmd.extension_id), Expected::NoStream),
-    )
-}
-
-/// Decides CreateExtension and LinkUserToExtension as one atomic append:
-/// a new extension for an existing user. The new extension is nobody's
-/// primary, so it becomes the user's primary if the user has none (the
-/// rule of [`link`]).
-pub fn create_linked(
-    scope: &Scope,
-    cmd: CreateExtension,
-    link_id: Id,
-    user_id: Id,
-) -> Result<Decision, CommandError> {
-    let user = scope
-        .users
-        .get(&user_id)
-        .ok_or_else(|| CommandError::NotFound("user".into()))?;
-    let extension_id = cmd.extension_id;
-    let mut d = create(scope, cmd)?;
-    d.events
-        .push(Event::UserLinkedToExtension(UserLinkedToExtension {
-            link_id,
-            user_id,
-            extension_id,
+    let extension_id = cmd.extension_id.get()?;
+    let created = Decision::events(vec![Event::ExtensionCreated(ExtensionCreated {
+        extension_id,
+        number: cmd.number.as_str().to_owned(),
+        name: cmd.name.as_str().to_owned(),
+        ext_type: cmd.ext_type,
+        enabled: cmd.enabled,
+    })])
+    .expect(stream(extension_id), Expected::NoStream);
+    let Some(for_user) = &cmd.for_user else {
+        return Ok(created);
+    };
+    let user = users::user(scope, for_user.user_id)?;
+    // The new extension is nobody's primary, so it becomes the user's
+    // primary exactly when the user has none (the rule of [`link`]).
+    let becomes_primary = user.primary_extension.is_none();
+    let mut linked = vec![Event::UserLinkedToExtension(UserLinkedToExtension {
+        link_id: for_user.link_id.get()?,
+        user_id: user.id,
+        extension_id,
+    })];
+    if becomes_primary {
+        linked.push(Event::PrimaryExtensionChanged(PrimaryExtensionChanged {
+            user_id: user.id,
+            extension_id: Some(extension_id),
         }));
-    if user.primary_extension.is_none() {
-        d.events
-            .push(Event::PrimaryExtensionChanged(PrimaryExtensionChanged {
-                user_id,
-                extension_id: Some(extension_id),
-            }));
     }
-    Ok(d.expect(
-        StreamId::of("user", user_id),
+    let linked = Decision::events(linked).expect(
+        StreamId::of("user", user.id),
         Expected::Exactly(user.stamp.version),
-    ))
+    );
+    let hotline = match &for_user.hotline {
+        None => Decision::none(),
+        Some(_) if !becomes_primary => {
+            return Err(CommandError::conflict(
+                ConflictKind::ExtensionHasNoUser,
+                "the user already has a primary extension, so this one has no hotline",
+            ))
+        }
+        Some(h) => hotline_of_user(scope, by, user.id, h)?,
+    };
+    Decision::merge_all([created, linked, hotline])
 }
 
 /// Update an extension (partial: absent fields keep their value).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateExtension {
     /// The extension.
     pub extension_id: Id,
@@ -175,16 +225,16 @@ impl UpdateExtension {
 
 /// Decides UpdateExtension: records only the fields that change; a new
 /// number must be free.
-pub fn update(scope: &Scope, cmd: UpdateExtension) -> Result<Decision, CommandError> {
+pub fn update(scope: &Scope, cmd: &UpdateExtension) -> Result<Decision, CommandError> {
     let ext = extension(scope, cmd.extension_id)?;
     let mut changes = Fields::new();
-    if let Some(number) = cmd.number.filter(|n| n.as_str() != ext.number) {
+    if let Some(number) = cmd.number.as_ref().filter(|n| n.as_str() != ext.number) {
         if scope.numbers.contains_key(number.as_str()) {
-            return Err(number_taken(&number, "number"));
+            return Err(number_taken(number));
         }
         changes.insert("number".into(), Value::Str(number.as_str().to_owned()));
     }
-    if let Some(name) = cmd.name.filter(|n| n.as_str() != ext.name) {
+    if let Some(name) = cmd.name.as_ref().filter(|n| n.as_str() != ext.name) {
         changes.insert("name".into(), Value::Str(name.as_str().to_owned()));
     }
     if let Some(t) = cmd.ext_type.filter(|t| *t != ext.ext_type) {
@@ -213,7 +263,7 @@ pub fn delete(scope: &Scope, extension_id: Id) -> Result<Decision, CommandError>
     let ext = extension(scope, extension_id)?;
     if !ext.users.is_empty() {
         return Err(CommandError::conflict(
-            "EXTENSION_IN_USE",
+            ConflictKind::ExtensionInUse,
             format!(
                 "extension {} is linked to {} user(s); unlink them first",
                 ext.number,
@@ -238,10 +288,10 @@ pub fn link_between(scope: &Scope, user_id: Id, extension_id: Id) -> Option<&Lin
 }
 
 /// Link a user to an extension.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkUserToExtension {
     /// New link id.
-    pub link_id: Id,
+    pub link_id: NewId,
     /// The user.
     pub user_id: Id,
     /// The extension.
@@ -252,22 +302,19 @@ pub struct LinkUserToExtension {
 /// extension may be shared by many users. If the user has no primary
 /// extension and this one is nobody's primary, it becomes the user's
 /// primary (see the module docs).
-pub fn link(scope: &Scope, cmd: LinkUserToExtension) -> Result<Decision, CommandError> {
-    let user = scope
-        .users
-        .get(&cmd.user_id)
-        .ok_or_else(|| CommandError::NotFound("user".into()))?;
+pub fn link(scope: &Scope, cmd: &LinkUserToExtension) -> Result<Decision, CommandError> {
+    let user = users::user(scope, cmd.user_id)?;
     let ext = extension(scope, cmd.extension_id)?;
     if ext.users.contains(&cmd.user_id)
         || link_between(scope, cmd.user_id, cmd.extension_id).is_some()
     {
         return Err(CommandError::conflict(
-            "ALREADY_LINKED",
+            ConflictKind::AlreadyLinked,
             format!("the user is already linked to extension {}", ext.number),
         ));
     }
     let mut events = vec![Event::UserLinkedToExtension(UserLinkedToExtension {
-        link_id: cmd.link_id,
+        link_id: cmd.link_id.get()?,
         user_id: cmd.user_id,
         extension_id: cmd.extension_id,
     })];
@@ -287,12 +334,9 @@ pub fn link(scope: &Scope, cmd: LinkUserToExtension) -> Result<Decision, Command
 /// including for an unknown user or extension). Unlinking the user's
 /// primary extension leaves it without one.
 pub fn unlink(scope: &Scope, user_id: Id, extension_id: Id) -> Result<Decision, CommandError> {
-    let user = scope
-        .users
-        .get(&user_id)
-        .ok_or_else(|| CommandError::NotFound("user".into()))?;
-    let link = link_between(scope, user_id, extension_id)
-        .ok_or_else(|| CommandError::NotFound("link".into()))?;
+    let user = users::user(scope, user_id)?;
+    let link =
+        link_between(scope, user_id, extension_id).ok_or(CommandError::NotFound(Thing::Link))?;
     let mut events = vec![Event::UserUnlinkedFromExtension(
         UserUnlinkedFromExtension {
             link_id: link.id,
@@ -312,10 +356,96 @@ pub fn unlink(scope: &Scope, user_id: Id, extension_id: Id) -> Result<Decision, 
     ))
 }
 
+/// Decides RemoveLink: UnlinkUserFromExtension for the link with this id.
+pub fn remove_link(scope: &Scope, link_id: Id) -> Result<Decision, CommandError> {
+    let link = scope
+        .links
+        .get(&link_id)
+        .ok_or(CommandError::NotFound(Thing::Link))?;
+    unlink(scope, link.user_id, link.extension_id)
+}
+
+/// Decides UnlinkAllUsersOfExtension: every user of the extension is
+/// unlinked in one append (each user's expectation kept); an extension
+/// nobody is linked to has no link to remove (404).
+pub fn unlink_all(scope: &Scope, extension_id: Id) -> Result<Decision, CommandError> {
+    let ext = extension(scope, extension_id)?;
+    if ext.users.is_empty() {
+        return Err(CommandError::NotFound(Thing::Link));
+    }
+    Decision::merge_all(
+        ext.users
+            .iter()
+            .map(|u| unlink(scope, *u, extension_id))
+            .collect::<Result<Vec<_>, _>>()?,
+    )
+}
+
+/// Decides AssignHotline: `hotline` becomes the preferred outbound caller
+/// ID of the user the extension is primary for.
+pub fn assign_hotline(
+    scope: &Scope,
+    by: &Actor,
+    extension_id: Id,
+    hotline: &Hotline,
+) -> Result<Decision, CommandError> {
+    let x = extension(scope, extension_id)?;
+    let user = x.primary_of.ok_or_else(|| {
+        CommandError::conflict(
+            ConflictKind::ExtensionHasNoUser,
+            "the extension is nobody's primary extension, so it has no hotline",
+        )
+    })?;
+    hotline_of_user(scope, by, user, hotline)
+}
+
+/// The update that makes `hotline` the preferred outbound caller ID of
+/// `user` (other entries kept, no longer preferred; an earlier hotline
+/// replaced).
+fn hotline_of_user(
+    scope: &Scope,
+    by: &Actor,
+    user: Id,
+    hotline: &Hotline,
+) -> Result<Decision, CommandError> {
+    let u = users::user(scope, user)?;
+    let current = to_json(&USER.effective(&u.attrs, "outbound_caller_ids"));
+    let mut list: Vec<Json> = current
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c["provider_id"] != json!(HOTLINE_PROVIDER))
+        .map(|mut c| {
+            c["preferred"] = json!(false);
+            c
+        })
+        .collect();
+    list.push(json!({
+        "provider_id": HOTLINE_PROVIDER,
+        "caller_id": hotline.as_str(),
+        "preferred": true,
+        "description": "eTelecom hotline",
+    }));
+    let mut body = Map::new();
+    body.insert("outbound_caller_ids".into(), Json::Array(list));
+    let attrs = USER
+        .validate(&body, Mode::Update, USER_SKIP)
+        .map_err(|e| CommandError::invalid("hotline", e.message))?;
+    users::update(
+        scope,
+        by,
+        &UpdateUser {
+            attrs,
+            ..UpdateUser::of(user)
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::testing::given_in;
+    use crate::commands::testing::{given_in, system_actor};
     use crate::commands::users;
     use switchboard_events::domain::{UserCreated, UserDeleted};
     use switchboard_events::TenantId;
@@ -367,24 +497,53 @@ mod tests {
 
     fn create_cmd(id: u64, number: &str) -> CreateExtension {
         CreateExtension {
-            extension_id: Id(id),
+            extension_id: NewId::given(Id(id)),
             number: num(number),
             name: ExtensionName::default(),
             ext_type: ExtensionType::Sip,
             enabled: true,
+            for_user: None,
         }
+    }
+
+    fn for_user(
+        cmd: CreateExtension,
+        link: u64,
+        user: u64,
+        hotline: Option<&str>,
+    ) -> CreateExtension {
+        CreateExtension {
+            for_user: Some(ForUser {
+                user_id: Id(user),
+                link_id: NewId::given(Id(link)),
+                hotline: hotline.map(|h| Hotline::parse(h, "hotline").expect("hotline")),
+            }),
+            ..cmd
+        }
+    }
+
+    fn create(scope: &Scope, cmd: CreateExtension) -> Result<Decision, CommandError> {
+        super::create(scope, &system_actor(), &cmd)
+    }
+
+    fn update(scope: &Scope, cmd: UpdateExtension) -> Result<Decision, CommandError> {
+        super::update(scope, &cmd)
+    }
+
+    fn link(scope: &Scope, cmd: LinkUserToExtension) -> Result<Decision, CommandError> {
+        super::link(scope, &cmd)
     }
 
     fn conflict_code(r: Result<Decision, CommandError>) -> &'static str {
         match r {
-            Err(CommandError::Conflict { code, .. }) => code,
+            Err(CommandError::Conflict(kind, _)) => kind.code(),
             other => panic!("expected a conflict, got {other:?}"),
         }
     }
 
-    fn not_found(r: Result<Decision, CommandError>) -> String {
+    fn not_found(r: Result<Decision, CommandError>) -> &'static str {
         match r {
-            Err(CommandError::NotFound(what)) => what,
+            Err(CommandError::NotFound(what)) => what.noun(),
             other => panic!("expected not found, got {other:?}"),
         }
     }
@@ -396,7 +555,7 @@ mod tests {
         // Given ann without an extension, when a new extension is created for her,
         // then it is created, linked and made her primary, in one decision.
         let scope = given(&[user(1, "ann")]);
-        let d = create_linked(&scope, create_cmd(10, "201"), Id(50), Id(1)).expect("decides");
+        let d = create(&scope, for_user(create_cmd(10, "201"), 50, 1, None)).expect("decides");
         assert_eq!(
             d.events,
             vec![
@@ -418,7 +577,7 @@ mod tests {
             linked(51, 2, 11),
             primary(2, Some(11)),
         ]);
-        let d = create_linked(&scope, create_cmd(12, "203"), Id(52), Id(2)).expect("decides");
+        let d = create(&scope, for_user(create_cmd(12, "203"), 52, 2, None)).expect("decides");
         assert_eq!(
             d.events,
             vec![ext_with_default_name(12, "203"), linked(52, 2, 12)]
@@ -426,11 +585,11 @@ mod tests {
 
         // Unknown user: nothing; a taken number: nothing.
         assert_eq!(
-            not_found(create_linked(&scope, create_cmd(13, "204"), Id(53), Id(9))),
+            not_found(create(&scope, for_user(create_cmd(13, "204"), 53, 9, None))),
             "user"
         );
         assert!(matches!(
-            create_linked(&scope, create_cmd(13, "202"), Id(53), Id(2)),
+            create(&scope, for_user(create_cmd(13, "202"), 53, 2, None)),
             Err(CommandError::Conflict { .. })
         ));
     }
@@ -453,7 +612,7 @@ mod tests {
         assert!(ExtensionName::parse(&"é".repeat(64)).is_ok());
         for bad in ["a\nb", "\u{7}", &"x".repeat(65)] {
             let e = ExtensionName::parse(bad).expect_err(bad);
-            assert!(matches!(e, CommandError::Validation { ref field, .. } if field == "name"));
+            assert!(matches!(e, CommandError::Invalid { ref field, .. } if field == "name"));
         }
     }
 
@@ -464,7 +623,7 @@ mod tests {
         assert_eq!(parse_type("EXTERNAL"), Ok(ExtensionType::External));
         for bad in ["", "sip", "PSTN"] {
             assert!(
-                matches!(parse_type(bad), Err(CommandError::Validation { ref field, .. }) if field == "type"),
+                matches!(parse_type(bad), Err(CommandError::Invalid { ref field, .. }) if field == "type"),
                 "{bad}"
             );
         }
@@ -666,7 +825,7 @@ mod tests {
 
     fn link_cmd(link: u64, user: u64, ext: u64) -> LinkUserToExtension {
         LinkUserToExtension {
-            link_id: Id(link),
+            link_id: NewId::given(Id(link)),
             user_id: Id(user),
             extension_id: Id(ext),
         }
@@ -845,7 +1004,128 @@ mod tests {
         // extension, so creating an extension first and then a user on its
         // number works.
         let s = given(&[ext(1, "101")]);
-        let claim = users::claim_number(&s, &num("101"), "extension_number").expect("free");
+        let claim = users::claim_number(&s, &num("101")).expect("free");
         assert_eq!(claim, users::NumberClaim::Existing(Id(1)));
+    }
+
+    // ---- composites that were decided in the eTelecom and v1 dialects ----
+
+    fn unlinked(link: u64, user: u64, ext: u64) -> Event {
+        Event::UserUnlinkedFromExtension(UserUnlinkedFromExtension {
+            link_id: Id(link),
+            user_id: Id(user),
+            extension_id: Id(ext),
+        })
+    }
+
+    #[test]
+    fn given_a_shared_line_when_unlinking_all_its_users_then_one_append_keeps_every_expectation() {
+        let events = [alice_on_101(), vec![user(11, "bob"), linked(21, 11, 1)]].concat();
+        let s = given(&events);
+        let d = unlink_all(&s, Id(1)).expect("decides");
+        assert_eq!(
+            d.events,
+            vec![unlinked(20, 10, 1), primary(10, None), unlinked(21, 11, 1)]
+        );
+        assert_eq!(
+            d.expected,
+            vec![
+                (StreamId::of("user", Id(10)), Expected::Exactly(3)),
+                (StreamId::of("user", Id(11)), Expected::Exactly(2)),
+            ]
+        );
+        let s = given(&[events, d.events].concat());
+        assert!(s.extensions[&Id(1)].users.is_empty());
+        // Nobody left: nothing to unlink; an unknown extension: not found.
+        assert_eq!(not_found(unlink_all(&s, Id(1))), "link");
+        assert_eq!(not_found(unlink_all(&s, Id(99))), "extension");
+    }
+
+    #[test]
+    fn given_a_link_id_when_removing_it_then_its_user_is_unlinked() {
+        let s = given(&alice_on_101());
+        let d = remove_link(&s, Id(20)).expect("decides");
+        assert_eq!(d.events, vec![unlinked(20, 10, 1), primary(10, None)]);
+        assert_eq!(not_found(remove_link(&s, Id(99))), "link");
+    }
+
+    fn caller_ids(d: &Decision) -> Vec<serde_json::Value> {
+        let Some(Event::UserUpdated(u)) =
+            d.events.iter().find(|e| matches!(e, Event::UserUpdated(_)))
+        else {
+            panic!("no UserUpdated in {d:?}");
+        };
+        to_json(u.changes.get("outbound_caller_ids").expect("caller ids"))
+            .as_array()
+            .cloned()
+            .expect("a list")
+    }
+
+    #[test]
+    fn given_a_primary_extension_when_assigning_a_hotline_then_it_is_its_users_preferred_caller_id()
+    {
+        let s = given(&alice_on_101());
+        let hotline = Hotline::parse("+4930123", "hotline").expect("valid");
+        let d = assign_hotline(&s, &system_actor(), Id(1), &hotline).expect("decides");
+        let ids = caller_ids(&d);
+        assert_eq!(ids.len(), 1);
+        assert_eq!(ids[0]["provider_id"], HOTLINE_PROVIDER);
+        assert_eq!(ids[0]["caller_id"], "+4930123");
+        assert_eq!(ids[0]["preferred"], true);
+        // A second hotline replaces the first.
+        let s2 = given(&[alice_on_101(), d.events].concat());
+        let next = Hotline::parse("555", "hotline").expect("valid");
+        let ids = caller_ids(&assign_hotline(&s2, &system_actor(), Id(1), &next).expect("decides"));
+        assert_eq!(ids.len(), 1);
+        assert_eq!(ids[0]["caller_id"], "555");
+        // An extension that is nobody's primary has no hotline.
+        let s3 = given(&[ext(2, "102")]);
+        assert_eq!(
+            conflict_code(assign_hotline(&s3, &system_actor(), Id(2), &next)),
+            "EXTENSION_HAS_NO_USER"
+        );
+        assert_eq!(
+            not_found(assign_hotline(&s3, &system_actor(), Id(9), &next)),
+            "extension"
+        );
+        assert!(Hotline::parse("12a", "hotline_id").is_err());
+        assert!(Hotline::parse("+", "hotline_id").is_err());
+    }
+
+    #[test]
+    fn given_a_user_when_creating_an_extension_with_a_hotline_then_created_linked_and_set_in_one_append(
+    ) {
+        // ann has no primary: the new extension becomes hers, with the hotline.
+        let s = given(&[user(1, "ann")]);
+        let d = create(&s, for_user(create_cmd(10, "201"), 50, 1, Some("777"))).expect("decides");
+        let kinds: Vec<&str> = d.events.iter().map(|e| e.event_type()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "ExtensionCreated",
+                "UserLinkedToExtension",
+                "PrimaryExtensionChanged",
+                "UserUpdated"
+            ]
+        );
+        assert_eq!(caller_ids(&d)[0]["caller_id"], "777");
+        assert_eq!(
+            d.expected,
+            vec![
+                (StreamId::of("extension", Id(10)), Expected::NoStream),
+                (StreamId::of("user", Id(1)), Expected::Exactly(1)),
+            ],
+            "the hotline's expectation on the user is the link's, kept once"
+        );
+        // alice already has a primary: the new one would have no hotline,
+        // so nothing is created at all.
+        let s = given(&alice_on_101());
+        assert_eq!(
+            conflict_code(create(
+                &s,
+                for_user(create_cmd(11, "202"), 51, 10, Some("777"))
+            )),
+            "EXTENSION_HAS_NO_USER"
+        );
     }
 }

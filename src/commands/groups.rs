@@ -2,9 +2,10 @@
 //! AddGroupMember, RemoveGroupMember. Members are addressed by the number of
 //! their primary extension, as PortSIP does.
 
+use super::prepare::NewId;
 use super::users::ExtensionNumber;
-use super::{CommandError, Decision};
-use crate::schema::Table;
+use super::{CommandError, ConflictKind, Decision, Thing};
+use crate::field_tables::Table;
 use switchboard_events::domain::{
     GroupCreated, GroupDeleted, GroupMemberAdded, GroupMemberRemoved, GroupUpdated,
 };
@@ -36,7 +37,7 @@ pub fn group(scope: &Scope, id: Id) -> Result<&GroupView, CommandError> {
     scope
         .groups
         .get(&id)
-        .ok_or_else(|| CommandError::NotFound("group".into()))
+        .ok_or(CommandError::NotFound(Thing::Group))
 }
 
 /// The user whose primary extension has `number`, or NotFound.
@@ -46,13 +47,13 @@ pub fn member_user<'a>(
 ) -> Result<&'a UserView, CommandError> {
     scope
         .user_by_number(number.as_str())
-        .ok_or_else(|| CommandError::NotFound("user".into()))
+        .ok_or(CommandError::NotFound(Thing::User))
 }
 
 fn name_taken(scope: &Scope, name: &GroupName, except: Option<Id>) -> Result<(), CommandError> {
     match scope.groups_by_name.get(&name.as_str().to_lowercase()) {
         Some(id) if Some(*id) != except => Err(CommandError::conflict(
-            "ALREADY_EXISTS",
+            ConflictKind::AlreadyExists,
             format!("a group named {} already exists", name.as_str()),
         )),
         _ => Ok(()),
@@ -67,10 +68,10 @@ fn expect(g: &GroupView) -> (StreamId, Expected) {
 }
 
 /// Create a group.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CreateGroup {
     /// New id.
-    pub group_id: Id,
+    pub group_id: NewId,
     /// Name (validated).
     pub name: GroupName,
     /// Other fields, validated by the group table.
@@ -81,16 +82,17 @@ pub struct CreateGroup {
 /// (case-insensitively).
 pub fn create(scope: &Scope, cmd: CreateGroup) -> Result<Decision, CommandError> {
     name_taken(scope, &cmd.name, None)?;
+    let group_id = cmd.group_id.get()?;
     Ok(Decision::events(vec![Event::GroupCreated(GroupCreated {
-        group_id: cmd.group_id,
+        group_id,
         name: cmd.name.as_str().to_owned(),
         attrs: cmd.attrs,
     })])
-    .expect(StreamId::of("group", cmd.group_id), Expected::NoStream))
+    .expect(StreamId::of("group", group_id), Expected::NoStream))
 }
 
 /// Update a group.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UpdateGroup {
     /// The group.
     pub group_id: Id,
@@ -142,7 +144,7 @@ pub fn add_member(
     let u = member_user(scope, number)?;
     if g.members.contains(&u.id) {
         return Err(CommandError::conflict(
-            "ALREADY_EXISTS",
+            ConflictKind::AlreadyExists,
             format!(
                 "the user with extension {} is already a member",
                 number.as_str()
@@ -168,7 +170,7 @@ pub fn remove_member(
     let g = group(scope, group_id)?;
     let u = member_user(scope, number)?;
     if !g.members.contains(&u.id) {
-        return Err(CommandError::NotFound("group member".into()));
+        return Err(CommandError::NotFound(Thing::GroupMember));
     }
     let (stream, expected) = expect(g);
     Ok(
@@ -183,10 +185,10 @@ pub fn remove_member(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::prepare::NewId;
     use crate::commands::testing::given_in;
-    use crate::commands::users::{self, CreateUser, NewUserIds, UserName};
-    use crate::schema::group::{GROUP, GROUP_SKIP};
-    use crate::schema::Mode;
+    use crate::field_tables::group::{GROUP, GROUP_SKIP};
+    use crate::field_tables::Mode;
     use serde_json::json;
     use switchboard_events::TenantId;
 
@@ -215,22 +217,7 @@ mod tests {
     /// The events that create a user with a primary extension `number`,
     /// as the CreateUser decision makes them.
     fn user(id: Id, name: &str, number: &str) -> Vec<Event> {
-        let cmd = CreateUser {
-            ids: NewUserIds {
-                user_id: id,
-                extension_id: Id(id.0 + 1),
-                link_id: Id(id.0 + 2),
-            },
-            name: UserName::parse(name).expect("name"),
-            role: "StandardUser".into(),
-            password_hash: "h".into(),
-            extension_password_hash: "h".into(),
-            voicemail_pin_hash: "h".into(),
-            extension_number: num(number),
-            attrs: Fields::new(),
-            by: crate::commands::testing::system_actor(),
-        };
-        users::create(&Scope::default(), cmd).expect("user").events
+        crate::commands::queues::tests_support::user(id, name, number)
     }
 
     fn added(group_id: Id, user_id: Id) -> Event {
@@ -250,7 +237,7 @@ mod tests {
     }
 
     fn conflict(code: &'static str) -> impl Fn(&CommandError) -> bool {
-        move |e| matches!(e, CommandError::Conflict { code: c, .. } if *c == code)
+        move |e| matches!(e, CommandError::Conflict(k, _) if k.code() == code)
     }
 
     #[test]
@@ -260,7 +247,7 @@ mod tests {
         for bad in ["", "  ", &"a".repeat(65)] {
             assert!(matches!(
                 GroupName::parse(bad),
-                Err(CommandError::Validation { ref field, .. }) if field == "name"
+                Err(CommandError::Invalid { ref field, .. }) if field == "name"
             ));
         }
     }
@@ -279,7 +266,7 @@ mod tests {
         let d = create(
             &scope(&[]),
             CreateGroup {
-                group_id: SALES,
+                group_id: NewId::given(SALES),
                 name: GroupName::parse("Sales").expect("name"),
                 attrs: attrs.clone(),
             },
@@ -304,7 +291,7 @@ mod tests {
         let e = create(
             &scope(&[sales()]),
             CreateGroup {
-                group_id: OPS,
+                group_id: NewId::given(OPS),
                 name: GroupName::parse("SALES").expect("name"),
                 attrs: Fields::new(),
             },
@@ -400,7 +387,7 @@ mod tests {
     #[test]
     fn given_no_such_group_then_every_command_is_not_found() {
         let s = history(&[vec![ops()], user(ALICE, "alice", "101")]);
-        let nf = Err(CommandError::NotFound("group".into()));
+        let nf = Err(CommandError::NotFound(Thing::Group));
         assert_eq!(
             update(
                 &s,
@@ -474,11 +461,11 @@ mod tests {
         let s = history(&[vec![sales()], user(ALICE, "alice", "101")]);
         assert_eq!(
             add_member(&s, SALES, &num("102")),
-            Err(CommandError::NotFound("user".into()))
+            Err(CommandError::NotFound(Thing::User))
         );
         assert_eq!(
             remove_member(&s, SALES, &num("102")),
-            Err(CommandError::NotFound("user".into()))
+            Err(CommandError::NotFound(Thing::User))
         );
     }
 
@@ -514,7 +501,7 @@ mod tests {
         ]);
         assert_eq!(
             remove_member(&s, SALES, &num("101")),
-            Err(CommandError::NotFound("group member".into()))
+            Err(CommandError::NotFound(Thing::GroupMember))
         );
     }
 }

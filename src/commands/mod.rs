@@ -1,9 +1,14 @@
-//! The command pipeline: commands become events through pure decision
-//! functions, then the events are appended and projected.
+//! The command layer: everything the service can change, as one enum
+//! ([`Command`]), decided by pure functions and carried out by one entry
+//! point ([`Pipeline::run`]).
 //!
 //! ```text
-//! request → (hash secrets, mint ids: impure, outside the lock)
-//!         → lock tenant → decide(&Directory, command) → append → wait projected → unlock
+//! dialect: request → Command + Context
+//! Pipeline::run:
+//!   prepare (mint ids, hash and seal secrets: impure, once, outside the lock)
+//!   → lock the tenant → decide(&Directory, &Context, &Command) → append
+//!   → wait until projected → unlock
+//!   (append lost an optimistic-concurrency race? catch up, decide again)
 //! ```
 //!
 //! Decide-and-append is serialized per tenant: the tenant's lock is held
@@ -23,12 +28,29 @@
 //! If the projection stops following the log, writes are refused at once
 //! (`Unavailable`, 503) instead of waiting forever for an apply that will
 //! not come while holding a tenant's lock; readiness turns red.
+//!
+//! # Layout
+//! - [`command`]: the [`Command`] enum (the map of every change), [`Context`],
+//!   [`Outcome`] and [`decide`], which dispatches to the decisions below.
+//! - [`prepare`]: [`Secret`]s and [`NewId`]s, made ready once before deciding.
+//! - [`decision`]: [`Decision`] and its checked merge.
+//! - [`error`]: [`CommandError`] and its kinds, mapped by each dialect.
+//! - one file per command family: [`bootstrap`], [`tenants`], [`sessions`],
+//!   [`users`], [`extensions`], [`roles`], [`groups`], [`queues`] (call
+//!   queues and ring groups), [`agents`], [`presence`], [`contacts`],
+//!   [`user_import`] (a bulk import's batch).
+//! - [`user_input`]: the one parser of a user creation (`POST /users`, CSV
+//!   and JSON Lines rows).
 
 pub mod agents;
 pub mod bootstrap;
+pub mod command;
 pub mod contacts;
+pub mod decision;
+pub mod error;
 pub mod extensions;
 pub mod groups;
+pub mod prepare;
 pub mod presence;
 pub mod queues;
 pub mod roles;
@@ -40,127 +62,24 @@ pub mod user_import;
 pub mod user_input;
 pub mod users;
 
-use crate::auth::roles::Authority;
+pub use command::{decide, By, Command, Context, Outcome};
+pub use decision::Decision;
+pub use error::{CommandError, ConflictKind, Denial, Thing};
+pub use prepare::{NewId, Secret, SecretRule};
+
+use crate::auth::password::SecretHasher;
+use crate::auth::roles::{Authority, Capability};
 use crate::ids;
 use crate::queries::ReadModel;
+use crate::secrets::SecretKey;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use switchboard_events::{
-    AppendError, AppendRequest, Appended, CodecError, Event, EventLog, Expected, Id, Metadata,
-    StreamId, TenantId,
-};
+use switchboard_events::{AppendError, AppendRequest, Appended, EventLog, Id, Metadata, TenantId};
 use switchboard_projections::{Directory, Projector};
 
-/// What a decision produced: events to append (possibly none) and the
-/// version expectations they rely on.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Decision {
-    /// Events, in order; appended atomically.
-    pub events: Vec<Event>,
-    /// Optimistic-concurrency expectations, checked by the log.
-    pub expected: Vec<(StreamId, Expected)>,
-}
-
-impl Decision {
-    /// A decision to do nothing (e.g. setting a value it already has).
-    pub fn none() -> Decision {
-        Decision::default()
-    }
-
-    /// A decision to append these events.
-    pub fn events(events: Vec<Event>) -> Decision {
-        Decision {
-            events,
-            expected: Vec::new(),
-        }
-    }
-
-    /// Adds an expectation.
-    pub fn expect(mut self, stream: StreamId, expected: Expected) -> Decision {
-        self.expected.push((stream, expected));
-        self
-    }
-}
-
-/// Why a command was not carried out. Each dialect maps these to its own
-/// status codes and error bodies.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CommandError {
-    /// A field failed validation.
-    #[error("{field}: {message}")]
-    Validation {
-        /// The field (dotted path for nested fields).
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The target does not exist (or belongs to another tenant).
-    #[error("{0} not found")]
-    NotFound(String),
-    /// The command conflicts with current state.
-    #[error("{message}")]
-    Conflict {
-        /// UPPER_SNAKE_CASE code, e.g. `ALREADY_EXISTS`.
-        code: &'static str,
-        /// Human-readable message.
-        message: String,
-    },
-    /// The caller may not do this.
-    #[error("{0}")]
-    Forbidden(String),
-    /// The log cannot take writes right now.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The caller would give or touch more than it holds itself (a role
-    /// with a capability it lacks, an Admin it is not, a user above it).
-    #[error("{field}: {message}")]
-    Escalation {
-        /// The field whose value asks for too much.
-        field: String,
-        /// What the caller lacks.
-        message: String,
-    },
-}
-
-impl CommandError {
-    /// A validation error.
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> CommandError {
-        CommandError::Validation {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    /// A conflict.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> CommandError {
-        CommandError::Conflict {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<AppendError> for CommandError {
-    fn from(e: AppendError) -> Self {
-        match e {
-            AppendError::Conflict { stream, .. } => CommandError::conflict(
-                "CONCURRENT_MODIFICATION",
-                format!("{stream} was changed concurrently; retry"),
-            ),
-            AppendError::Empty => CommandError::Unavailable("empty append".into()),
-            AppendError::Unavailable(m) => CommandError::Unavailable(m),
-        }
-    }
-}
-
-impl From<CodecError> for CommandError {
-    fn from(e: CodecError) -> Self {
-        CommandError::Unavailable(format!("cannot encode event: {e}"))
-    }
-}
-
-/// Who is acting, for decisions that depend on the actor's privileges.
+/// Who is acting, for decisions that depend on the actor's privileges
+/// (resolved from the state being decided against: [`By::actor`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     /// The acting user.
@@ -177,8 +96,23 @@ impl Actor {
             .covers(other)
             .map_err(|excess| CommandError::Escalation {
                 field: field.to_owned(),
-                message: format!("you do not hold {excess} yourself"),
+                reason: format!("you do not hold {excess} yourself"),
             })
+    }
+
+    /// Refuses unless the actor is `user` itself or holds `cap` (the
+    /// "yourself, or a capability" rule of self-service commands).
+    pub fn must_be_or_hold(
+        &self,
+        user: Id,
+        cap: Capability,
+        message: &str,
+    ) -> Result<(), CommandError> {
+        if self.user_id == user || self.authority.allows(cap) {
+            Ok(())
+        } else {
+            Err(CommandError::forbidden(Denial::NotYours, message))
+        }
     }
 }
 
@@ -206,11 +140,18 @@ impl TenantLocks {
     }
 }
 
+/// How many times a command whose append lost an optimistic-concurrency
+/// race is decided again (against the state that won) before the conflict
+/// is reported.
+pub const REDECIDE_ATTEMPTS: u32 = 3;
+
 /// Runs commands: the write side of the service.
 pub struct Pipeline {
     log: Arc<dyn EventLog>,
     projector: Arc<Projector<ReadModel>>,
     locks: TenantLocks,
+    hasher: SecretHasher,
+    key: Arc<SecretKey>,
     /// Why the projection stopped following the log, once it has.
     stopped: tokio::sync::watch::Sender<Option<String>>,
 }
@@ -220,13 +161,25 @@ fn not_following(reason: &str) -> CommandError {
     CommandError::Unavailable(format!("the directory stopped following the log: {reason}"))
 }
 
+/// A decision function the pipeline may call more than once (to decide a
+/// command again after a lost race).
+type Decide<T> = Box<dyn FnMut(&Directory) -> Result<(Decision, T), CommandError> + Send>;
+
 impl Pipeline {
-    /// A pipeline over a log and the directory projector.
-    pub fn new(log: Arc<dyn EventLog>, projector: Arc<Projector<ReadModel>>) -> Pipeline {
+    /// A pipeline over a log and the directory projector, hashing with
+    /// `hasher` and sealing PBX secrets with `key`.
+    pub fn new(
+        log: Arc<dyn EventLog>,
+        projector: Arc<Projector<ReadModel>>,
+        hasher: SecretHasher,
+        key: Arc<SecretKey>,
+    ) -> Pipeline {
         Pipeline {
             log,
             projector,
             locks: TenantLocks::default(),
+            hasher,
+            key,
             stopped: tokio::sync::watch::channel(None).0,
         }
     }
@@ -273,28 +226,85 @@ impl Pipeline {
         wait_applied(&self.projector, self.stopped.subscribe(), offset).await
     }
 
-    /// Decides under `tenant`'s lock and appends. `decide` must be a pure
-    /// function of the directory; it returns the decision and the caller's
-    /// output. Resolves after the events are durable and projected.
-    pub async fn execute<T>(
+    /// Carries out `command` issued in `ctx`: prepares it once (new ids,
+    /// hashed and sealed secrets), then decides it under the tenant's lock,
+    /// appends, and waits until the projection has applied it. If the
+    /// append loses an optimistic-concurrency race (another writer of the
+    /// log moved a stream the decision relied on), the pipeline waits for
+    /// the projection to catch up with the log's head and decides the same
+    /// prepared command again, up to [`REDECIDE_ATTEMPTS`] times — without
+    /// minting or hashing anything again.
+    pub async fn run(&self, command: Command, ctx: Context) -> Result<Outcome, CommandError> {
+        let command = self.prepare(command, &ctx).await?;
+        self.run_prepared(command, ctx).await
+    }
+
+    /// [`Pipeline::run`]'s first half: the command with its ids minted and
+    /// its secrets hashed and sealed.
+    pub async fn prepare(
+        &self,
+        mut command: Command,
+        ctx: &Context,
+    ) -> Result<Command, CommandError> {
+        let dir = self.projector.read();
+        let preparer = prepare::Preparer {
+            hasher: &self.hasher,
+            key: &self.key,
+            dir: &dir,
+            tenant: ctx.tenant,
+        };
+        command.prepare(&preparer).await?;
+        Ok(command)
+    }
+
+    /// [`Pipeline::run`]'s second half: decides a prepared command (again,
+    /// after a lost race) and appends it.
+    pub async fn run_prepared(
+        &self,
+        command: Command,
+        ctx: Context,
+    ) -> Result<Outcome, CommandError> {
+        let mut scopes = vec![ctx.tenant];
+        scopes.extend(command.extra_scope());
+        let (tenant, metadata) = (ctx.tenant, ctx.metadata.clone());
+        let name = command.name();
+        let decide: Decide<Option<Id>> = Box::new(move |dir| decide(dir, &ctx, &command));
+        let (id, appended) = self
+            .critical(&scopes, tenant, metadata, decide, REDECIDE_ATTEMPTS)
+            .await
+            .inspect_err(|e| tracing::debug!(command = name, error = %e, "command refused"))?;
+        Ok(Outcome { id, appended })
+    }
+
+    /// Appends what `decide` (a pure function of the directory) decides,
+    /// under `tenant`'s lock, once: no deciding again after a lost race.
+    /// For decisions made outside the command layer (tests that record
+    /// events directly); everything else goes through [`Pipeline::run`].
+    pub async fn execute<T: Send + 'static>(
         &self,
         tenant: TenantId,
         metadata: Metadata,
-        decide: impl FnOnce(&Directory) -> Result<(Decision, T), CommandError>,
+        decide: impl FnOnce(&Directory) -> Result<(Decision, T), CommandError> + Send + 'static,
     ) -> Result<(T, Option<Appended>), CommandError> {
-        self.execute_scopes(&[tenant], tenant, metadata, decide)
-            .await
+        let mut once = Some(decide);
+        let decide: Decide<T> = Box::new(move |dir| match once.take() {
+            Some(f) => f(dir),
+            None => Err(CommandError::Unavailable("decided twice".into())),
+        });
+        self.critical(&[tenant], tenant, metadata, decide, 0).await
     }
 
-    /// Like [`Pipeline::execute`], holding several scopes' locks (always
-    /// taken in ascending order, so two such commands cannot deadlock).
+    /// The critical section: locks (ascending order, so two multi-scope
+    /// commands cannot deadlock), decide, append, wait for the projection;
+    /// on a lost race, catch up and decide again (at most `attempts` times).
     /// Events are recorded in `tenant`.
-    pub async fn execute_scopes<T>(
+    async fn critical<T: Send + 'static>(
         &self,
         scopes: &[TenantId],
         tenant: TenantId,
         metadata: Metadata,
-        decide: impl FnOnce(&Directory) -> Result<(Decision, T), CommandError>,
+        mut decide: Decide<T>,
+        attempts: u32,
     ) -> Result<(T, Option<Appended>), CommandError> {
         if let Some(reason) = self.stopped.borrow().as_deref() {
             return Err(not_following(reason));
@@ -312,33 +322,64 @@ impl Pipeline {
             let state = self.projector.read();
             decide(&state)?
         };
-        if decision.events.is_empty() {
+        if decision.is_empty() {
             return Ok((output, None));
         }
-        let events = decision
-            .events
-            .iter()
-            .map(|e| e.to_new_event(tenant))
-            .collect::<Result<Vec<_>, _>>()?;
+        let metadata = Arc::new(metadata);
         // Queued now: the write happens whether or not anyone awaits it.
-        let append = self.log.append(AppendRequest {
-            events,
-            expected: decision.expected,
-            metadata: Arc::new(metadata),
-        });
-        let projector = self.projector.clone();
+        let append = self
+            .log
+            .append(request(decision, tenant, metadata.clone())?);
+        let (log, projector) = (self.log.clone(), self.projector.clone());
         let stopped = self.stopped.subscribe();
         let critical = tokio::spawn(async move {
-            let appended = append.await?;
-            wait_applied(&projector, stopped, appended.last_offset).await?;
-            drop(guards);
-            Ok::<_, CommandError>(appended)
+            let _guards = guards;
+            let (mut append, mut output) = (append, output);
+            let mut left = attempts;
+            loop {
+                match append.await {
+                    Ok(appended) => {
+                        wait_applied(&projector, stopped.clone(), appended.last_offset).await?;
+                        return Ok((output, Some(appended)));
+                    }
+                    Err(AppendError::Conflict { stream, .. }) if left > 0 => {
+                        left -= 1;
+                        tracing::info!(%stream, "an append lost a race; deciding again");
+                        // What won the race is in the log: decide against it.
+                        wait_applied(&projector, stopped.clone(), log.head()).await?;
+                        let (decision, again) = decide(&projector.read())?;
+                        output = again;
+                        if decision.is_empty() {
+                            return Ok((output, None));
+                        }
+                        append = log.append(request(decision, tenant, metadata.clone())?);
+                    }
+                    Err(e) => return Err(CommandError::from(e)),
+                }
+            }
         });
-        let appended = critical
+        critical
             .await
-            .map_err(|e| CommandError::Unavailable(format!("the write did not complete: {e}")))??;
-        Ok((output, Some(appended)))
+            .map_err(|e| CommandError::Unavailable(format!("the write did not complete: {e}")))?
     }
+}
+
+/// The log request for a decision recorded in `tenant`.
+fn request(
+    decision: Decision,
+    tenant: TenantId,
+    metadata: Arc<Metadata>,
+) -> Result<AppendRequest, CommandError> {
+    let events = decision
+        .events
+        .iter()
+        .map(|e| e.to_new_event(tenant))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(AppendRequest {
+        events,
+        expected: decision.expected,
+        metadata,
+    })
 }
 
 /// Resolves once `offset` is applied, or fails once the projection stops.
@@ -372,27 +413,48 @@ pub fn fresh_id(taken: impl Fn(Id) -> bool) -> Id {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::testing::system_actor;
-    use crate::commands::users::{CreateUser, ExtensionNumber, NewUserIds, UserName};
+    use crate::commands::users::{
+        CreateUser, ExtensionNumber, NewUserIds, PrimaryChoice, UserName,
+    };
     use futures::future::BoxFuture;
     use futures::stream::BoxStream;
-    use switchboard_events::{Durability, Envelope, LogConfig, LogError, SledLog};
+    use switchboard_events::domain::{UserCreated, UserUpdated};
+    use switchboard_events::{Durability, Envelope, Event, LogConfig, LogError, SledLog, StreamId};
     use switchboard_projections::directory::Scope;
     use tokio::sync::{Notify, Semaphore};
 
     /// A log whose appends are queued at once (as the real writer's are)
-    /// but reach the real log only when the test opens the gate.
+    /// but reach the real log only when the test opens the gate. Before
+    /// the first append of ours, it may let a competitor win a race: the
+    /// competitor's events are appended and ours is refused as a lost
+    /// optimistic-concurrency race, as a log shared by several nodes
+    /// refuses an append whose expected head moved.
     struct Gated {
         inner: Arc<dyn EventLog>,
         gate: Arc<Semaphore>,
         queued: Arc<Notify>,
+        /// Appended just before our next append, which then loses.
+        competitors: Mutex<Vec<AppendRequest>>,
+        /// Appends refused as lost races so far.
+        lost: Arc<std::sync::atomic::AtomicU32>,
     }
 
     impl EventLog for Gated {
         fn append(&self, r: AppendRequest) -> BoxFuture<'static, Result<Appended, AppendError>> {
             let (inner, gate) = (self.inner.clone(), self.gate.clone());
+            let competitor = self.competitors.lock().pop();
+            let lost = self.lost.clone();
             let task = tokio::spawn(async move {
                 let _open = gate.acquire().await;
+                if let Some(c) = competitor {
+                    inner.append(c).await?;
+                    lost.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    return Err(AppendError::Conflict {
+                        stream: StreamId::of("head", Id(1)),
+                        expected: switchboard_events::Expected::Exactly(0),
+                        actual: inner.head(),
+                    });
+                }
                 inner.append(r).await
             });
             self.queued.notify_one();
@@ -452,8 +514,12 @@ mod tests {
             inner,
             gate: Arc::new(Semaphore::new(0)),
             queued: Arc::new(Notify::new()),
+            competitors: Mutex::new(Vec::new()),
+            lost: Arc::default(),
         });
-        let pipeline = Pipeline::new(gated.clone(), projector.clone());
+        let hasher = SecretHasher::new(1024, 1).expect("argon2 params");
+        let key = Arc::new(SecretKey::new([7; 32]));
+        let pipeline = Pipeline::new(gated.clone(), projector.clone(), hasher, key);
         World {
             _dir: dir,
             gated,
@@ -462,41 +528,49 @@ mod tests {
         }
     }
 
-    /// CreateUser `name` with extension `number`, as the HTTP handler
-    /// decides it.
-    fn create(
-        name: &str,
-        number: &str,
-        n: u64,
-    ) -> impl FnOnce(&Directory) -> Result<(Decision, ()), CommandError> {
-        let cmd = CreateUser {
+    fn ctx() -> Context {
+        Context::system(T, "test")
+    }
+
+    /// CreateUser `name` with extension `number`, its ids given.
+    fn create(name: &str, number: &str, n: u64) -> Command {
+        Command::CreateUser(CreateUser {
             ids: NewUserIds {
-                user_id: Id(n),
-                extension_id: Id(n + 100),
-                link_id: Id(n + 200),
+                user_id: NewId::given(Id(n)),
+                extension_id: NewId::given(Id(n + 100)),
+                link_id: NewId::given(Id(n + 200)),
             },
             name: UserName::parse(name).expect("name"),
             role: "StandardUser".into(),
-            password_hash: "p".into(),
-            extension_password_hash: "e".into(),
-            voicemail_pin_hash: "v".into(),
-            extension_number: ExtensionNumber::parse(number, "n").expect("number"),
+            password: Secret::Hashed("p".into()),
+            extension_password: Secret::Hashed("e".into()),
+            voicemail_pin: Secret::Hashed("v".into()),
+            extension: PrimaryChoice::Number(ExtensionNumber::parse(number, "n").expect("number")),
             attrs: Default::default(),
-            by: system_actor(),
-        };
-        move |dir: &Directory| {
-            let empty = Scope::default();
-            let scope = dir.scope(T).unwrap_or(&empty);
-            Ok((users::create(scope, cmd)?, ()))
+        })
+    }
+
+    /// What a competing node appends: events recorded in `T` as is.
+    fn competitor(events: Vec<Event>) -> AppendRequest {
+        AppendRequest {
+            events: events
+                .iter()
+                .map(|e| e.to_new_event(T))
+                .collect::<Result<Vec<_>, _>>()
+                .expect("encodes"),
+            expected: Vec::new(),
+            metadata: Arc::new(Metadata::system("other node")),
         }
+    }
+
+    fn scope(p: &Projector<ReadModel>) -> Scope {
+        p.read().scope(T).cloned().unwrap_or_default()
     }
 
     #[tokio::test]
     async fn a_dropped_request_keeps_its_tenant_locked_until_its_events_are_applied() {
         let w = world(true);
-        let first = w
-            .pipeline
-            .execute(T, Metadata::system("test"), create("ann", "101", 1));
+        let first = w.pipeline.run(create("ann", "101", 1), ctx());
         let mut first = Box::pin(first);
         // Run the request until its append is queued, then drop it (the
         // client went away).
@@ -510,23 +584,18 @@ mod tests {
             "the tenant stays locked while the dropped request's events are on their way"
         );
         w.gated.gate.add_permits(1000);
-        let second = w
-            .pipeline
-            .execute(T, Metadata::system("test"), create("bob", "101", 2))
-            .await;
+        let second = w.pipeline.run(create("bob", "101", 2), ctx()).await;
         assert!(
             matches!(
                 second,
-                Err(CommandError::Conflict {
-                    code: "EXTENSION_NUMBER_IN_USE",
-                    ..
-                })
+                Err(CommandError::Conflict(
+                    ConflictKind::ExtensionNumberInUse,
+                    _
+                ))
             ),
             "{second:?}"
         );
-        let dir = w.projector.read();
-        let scope = dir.scope(T).expect("scope");
-        assert_eq!(scope.users.len(), 1);
+        assert_eq!(scope(&w.projector).users.len(), 1);
         assert!(w.pipeline.locks.get(T).try_lock().is_ok(), "released");
     }
 
@@ -538,10 +607,7 @@ mod tests {
         let pipeline = Arc::new(w.pipeline);
         let waiting = tokio::spawn({
             let p = pipeline.clone();
-            async move {
-                p.execute(T, Metadata::system("test"), create("ann", "101", 1))
-                    .await
-            }
+            async move { p.run(create("ann", "101", 1), ctx()).await }
         });
         w.gated.queued.notified().await;
         assert!(pipeline.following());
@@ -549,9 +615,7 @@ mod tests {
         let r = waiting.await.expect("task");
         assert!(matches!(r, Err(CommandError::Unavailable(_))), "{r:?}");
         assert!(pipeline.locks.get(T).try_lock().is_ok(), "the lock is free");
-        let r = pipeline
-            .execute(T, Metadata::system("test"), create("bob", "102", 2))
-            .await;
+        let r = pipeline.run(create("bob", "102", 2), ctx()).await;
         assert!(matches!(r, Err(CommandError::Unavailable(_))), "{r:?}");
         assert!(!pipeline.following());
     }
@@ -561,10 +625,10 @@ mod tests {
         let w = world(true);
         w.gated.gate.add_permits(1000);
         for n in 0..20u64 {
+            // A sign-out of an unknown session decides nothing.
+            let cmd = Command::EndSession { session_id: Id(1) };
             w.pipeline
-                .execute(Id(100 + n), Metadata::system("test"), |_| {
-                    Ok((Decision::none(), ()))
-                })
+                .run(cmd, Context::system(Id(100 + n), "test"))
                 .await
                 .expect("no-op");
         }
@@ -573,5 +637,151 @@ mod tests {
             "{}",
             w.pipeline.tenant_locks()
         );
+    }
+
+    #[tokio::test]
+    async fn a_lost_race_is_decided_again_against_the_state_that_won() {
+        let w = world(true);
+        w.gated.gate.add_permits(1000);
+        w.pipeline
+            .run(create("ann", "101", 1), ctx())
+            .await
+            .expect("ann");
+        // Another node changes ann's e-mail just before our update of her
+        // display name reaches the log.
+        let mut email = switchboard_events::Fields::new();
+        email.insert("email".into(), "ann@example.com".into());
+        w.gated
+            .competitors
+            .lock()
+            .push(competitor(vec![Event::UserUpdated(UserUpdated {
+                user_id: Id(1),
+                changes: email,
+            })]));
+        let mut name = switchboard_events::Fields::new();
+        name.insert("display_name".into(), "Ann".into());
+        let update = Command::UpdateUser(users::UpdateUser {
+            user_id: Id(1),
+            attrs: name,
+            ..users::UpdateUser::of(Id(1))
+        });
+        let out = w.pipeline.run(update, ctx()).await.expect("decided again");
+        assert!(out.appended.is_some());
+        assert_eq!(w.gated.lost.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let s = scope(&w.projector);
+        let ann = s.users.get(&Id(1)).expect("ann");
+        assert_eq!(ann.attr("email"), Some(&"ann@example.com".into()));
+        assert_eq!(ann.attr("display_name"), Some(&"Ann".into()));
+        assert!(w.pipeline.locks.get(T).try_lock().is_ok(), "released");
+    }
+
+    #[tokio::test]
+    async fn a_race_lost_to_a_conflicting_write_is_refused_by_the_new_decision() {
+        let w = world(true);
+        w.gated.gate.add_permits(1000);
+        // Another node creates bob first: deciding again sees him, so the
+        // name is taken (a mere retry of the first decision would create a
+        // second bob).
+        w.gated
+            .competitors
+            .lock()
+            .push(competitor(vec![Event::UserCreated(UserCreated {
+                user_id: Id(50),
+                name: "bob".into(),
+                role: "StandardUser".into(),
+                password_hash: "h".into(),
+                attrs: Default::default(),
+            })]));
+        let r = w.pipeline.run(create("bob", "102", 2), ctx()).await;
+        assert!(
+            matches!(
+                r,
+                Err(CommandError::Conflict(ConflictKind::AlreadyExists, _))
+            ),
+            "{r:?}"
+        );
+        let s = scope(&w.projector);
+        assert_eq!(s.users.len(), 1);
+        assert!(s.users.contains_key(&Id(50)));
+    }
+
+    #[tokio::test]
+    async fn races_lost_again_and_again_end_in_a_conflict_and_release_the_lock() {
+        let w = world(true);
+        w.gated.gate.add_permits(1000);
+        // More competitors than the pipeline decides again.
+        for n in 0..=REDECIDE_ATTEMPTS {
+            w.gated
+                .competitors
+                .lock()
+                .push(competitor(vec![Event::UserCreated(UserCreated {
+                    user_id: Id(50 + u64::from(n)),
+                    name: format!("other{n}"),
+                    role: "StandardUser".into(),
+                    password_hash: "h".into(),
+                    attrs: Default::default(),
+                })]));
+        }
+        let r = w.pipeline.run(create("bob", "102", 2), ctx()).await;
+        assert!(
+            matches!(
+                r,
+                Err(CommandError::Conflict(
+                    ConflictKind::ConcurrentModification,
+                    _
+                ))
+            ),
+            "{r:?}"
+        );
+        assert_eq!(
+            w.gated.lost.load(std::sync::atomic::Ordering::SeqCst),
+            REDECIDE_ATTEMPTS + 1
+        );
+        assert!(w.pipeline.locks.get(T).try_lock().is_ok(), "released");
+    }
+
+    #[tokio::test]
+    async fn preparing_mints_ids_and_hashes_secrets_once() {
+        let w = world(true);
+        w.gated.gate.add_permits(1000);
+        let cmd = Command::CreateUser(CreateUser {
+            ids: NewUserIds::default(),
+            name: UserName::parse("cy").expect("name"),
+            role: "StandardUser".into(),
+            password: SecretRule::Password
+                .parse("password", "correct horse")
+                .expect("ok"),
+            extension_password: Secret::Random,
+            voicemail_pin: Secret::Random,
+            extension: PrimaryChoice::Number(ExtensionNumber::parse("103", "n").expect("n")),
+            attrs: Default::default(),
+        });
+        let prepared = w.pipeline.prepare(cmd, &ctx()).await.expect("prepared");
+        let Command::CreateUser(c) = &prepared else {
+            panic!("{prepared:?}");
+        };
+        assert!(c.ids.user_id.get().is_ok() && c.ids.link_id.get().is_ok());
+        for s in [&c.password, &c.extension_password, &c.voicemail_pin] {
+            assert!(s.hashed().expect("hashed").starts_with("$argon2id$"));
+        }
+        // Deciding it twice gives the same events: nothing is minted or
+        // hashed in a decision.
+        let dir = w.projector.read();
+        let a = decide(&dir, &ctx(), &prepared).expect("decides");
+        let b = decide(&dir, &ctx(), &prepared).expect("decides");
+        assert_eq!(a, b);
+        let out = w
+            .pipeline
+            .run_prepared(prepared, ctx())
+            .await
+            .expect("runs");
+        let user = scope(&w.projector)
+            .users
+            .get(&out.created().expect("id"))
+            .cloned()
+            .expect("created");
+        assert!(SecretHasher::new(1024, 1)
+            .expect("params")
+            .verify(&user.password_hash, "correct horse"));
     }
 }

@@ -2,7 +2,9 @@
 //! ReportRegistration / RemoveRegistration / ReportCallState (by the SIP
 //! registrar, acting with the Replicator role).
 
-use super::{CommandError, Decision};
+use super::users::ExtensionNumber;
+use super::{Actor, CommandError, Decision, Thing};
+use crate::auth::roles::Capability;
 use switchboard_events::domain::{
     CallState, CallStateChanged, PresenceSet, RegistrationAdded, RegistrationRemoved,
 };
@@ -22,20 +24,33 @@ pub const PRESENCES: &[&str] = &[
 pub const MAX_EXPIRES: i64 = 7 * 24 * 3600;
 
 fn user_exists(scope: &Scope, user_id: Id) -> Result<(), CommandError> {
-    if scope.users.contains_key(&user_id) {
-        Ok(())
-    } else {
-        Err(CommandError::NotFound("user".into()))
-    }
+    super::users::user(scope, user_id).map(|_| ())
 }
 
-/// Decides SetPresence: records only what changes (an empty note clears it).
+/// Set a user's presence and note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetPresence {
+    /// The user.
+    pub user_id: Id,
+    /// One of [`PRESENCES`], if given.
+    pub presence: Option<String>,
+    /// A note (at most 128 characters; empty clears it), if given.
+    pub note: Option<String>,
+}
+
+/// Decides SetPresence: records only what changes (an empty note clears
+/// it). The user itself, or a caller who manages users.
 pub fn set_presence(
     scope: &Scope,
-    user_id: Id,
-    presence: Option<String>,
-    note: Option<String>,
+    by: &Actor,
+    cmd: &SetPresence,
 ) -> Result<Decision, CommandError> {
+    by.must_be_or_hold(
+        cmd.user_id,
+        Capability::ManageUsers,
+        "you may only set your own presence",
+    )?;
+    let (user_id, presence, note) = (cmd.user_id, cmd.presence.clone(), cmd.note.clone());
     user_exists(scope, user_id)?;
     if let Some(p) = &presence {
         if !PRESENCES.contains(&p.as_str()) {
@@ -72,12 +87,33 @@ pub fn set_presence(
     })]))
 }
 
-/// A registration as reported by the registrar (validated by the caller,
+/// Who a registrar names: a user by account name, or by the number of its
+/// primary extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    /// The account name.
+    Name(String),
+    /// The number of the user's primary extension.
+    Number(ExtensionNumber),
+}
+
+impl UserRef {
+    /// The user named, as of `scope`.
+    pub fn resolve(&self, scope: &Scope) -> Result<Id, CommandError> {
+        let u = match self {
+            UserRef::Name(n) => scope.user_by_name(n),
+            UserRef::Number(x) => scope.user_by_number(x.as_str()),
+        };
+        u.map(|u| u.id).ok_or(CommandError::NotFound(Thing::User))
+    }
+}
+
+/// A registration as reported by the registrar (validated when parsed,
 /// except for the user's existence).
-#[derive(Debug, Clone)]
-pub struct Registration {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRegistration {
     /// The user.
-    pub user_id: Id,
+    pub user: UserRef,
     /// Device instance id (non-empty).
     pub instance_id: String,
     /// User-Agent.
@@ -95,21 +131,23 @@ pub struct Registration {
     pub expires_at_ms: i64,
 }
 
-/// Decides ReportRegistration: always recorded (a refresh moves the expiry).
-pub fn register(scope: &Scope, r: Registration) -> Result<Decision, CommandError> {
-    user_exists(scope, r.user_id)?;
-    Ok(Decision::events(vec![Event::RegistrationAdded(
-        RegistrationAdded {
-            user_id: r.user_id,
-            instance_id: r.instance_id,
-            user_agent: r.user_agent,
-            application: r.application,
-            ip: r.ip,
+/// Decides ReportRegistration: always recorded (a refresh moves the
+/// expiry). Returns the user it resolved.
+pub fn register(scope: &Scope, r: &ReportRegistration) -> Result<(Decision, Id), CommandError> {
+    let user_id = r.user.resolve(scope)?;
+    Ok((
+        Decision::events(vec![Event::RegistrationAdded(RegistrationAdded {
+            user_id,
+            instance_id: r.instance_id.clone(),
+            user_agent: r.user_agent.clone(),
+            application: r.application.clone(),
+            ip: r.ip.clone(),
             enable_push: r.enable_push,
-            contact_address: r.contact_address,
+            contact_address: r.contact_address.clone(),
             expires_at_ms: r.expires_at_ms,
-        },
-    )]))
+        })]),
+        user_id,
+    ))
 }
 
 /// The user holding a registration with this instance id, if any.
@@ -121,8 +159,31 @@ pub fn registered_user(scope: &Scope, instance_id: &str) -> Option<Id> {
         .map(|(u, _)| *u)
 }
 
-/// Decides RemoveRegistration (404 if the user has no such registration;
+/// Remove a registration: of a given user, or of whichever user holds
+/// that instance id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoveRegistration {
+    /// The user, if the caller names one.
+    pub user_id: Option<Id>,
+    /// The device instance.
+    pub instance_id: String,
+}
+
+/// Decides RemoveRegistration (404 if there is no such registration;
 /// expired ones can still be removed).
+pub fn remove_registration(
+    scope: &Scope,
+    cmd: &RemoveRegistration,
+) -> Result<Decision, CommandError> {
+    let user_id = match cmd.user_id {
+        Some(u) => u,
+        None => registered_user(scope, &cmd.instance_id)
+            .ok_or(CommandError::NotFound(Thing::Registration))?,
+    };
+    unregister(scope, user_id, &cmd.instance_id)
+}
+
+/// Decides RemoveRegistration of `user_id`'s `instance_id`.
 pub fn unregister(scope: &Scope, user_id: Id, instance_id: &str) -> Result<Decision, CommandError> {
     user_exists(scope, user_id)?;
     let known = scope
@@ -130,7 +191,7 @@ pub fn unregister(scope: &Scope, user_id: Id, instance_id: &str) -> Result<Decis
         .get(&user_id)
         .is_some_and(|p| p.registrations.contains_key(instance_id));
     if !known {
-        return Err(CommandError::NotFound("registration".into()));
+        return Err(CommandError::NotFound(Thing::Registration));
     }
     Ok(Decision::events(vec![Event::RegistrationRemoved(
         RegistrationRemoved {
@@ -140,14 +201,25 @@ pub fn unregister(scope: &Scope, user_id: Id, instance_id: &str) -> Result<Decis
     )]))
 }
 
+/// Report a user's call state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportCallState {
+    /// The user.
+    pub user_id: Id,
+    /// On a call or idle.
+    pub state: CallState,
+    /// The call queue the call came through, if any.
+    pub queue_id: Option<Id>,
+}
+
 /// Decides ReportCallState: a queue named must exist; reporting the state
 /// the user is already in (same queue) appends nothing.
-pub fn call_state(
-    scope: &Scope,
-    user_id: Id,
-    state: CallState,
-    queue_id: Option<Id>,
-) -> Result<Decision, CommandError> {
+pub fn call_state(scope: &Scope, cmd: &ReportCallState) -> Result<Decision, CommandError> {
+    let ReportCallState {
+        user_id,
+        state,
+        queue_id,
+    } = *cmd;
     user_exists(scope, user_id)?;
     if let Some(q) = queue_id {
         if state == CallState::Idle {
@@ -182,11 +254,28 @@ pub fn call_state(
 mod tests {
     use super::*;
     use crate::commands::queues::tests_support::user;
-    use crate::commands::testing::given_in;
+    use crate::commands::testing::{actor, given_in, system_actor};
+    use crate::commands::Denial;
     use switchboard_events::TenantId;
 
     const T: TenantId = Id(9);
     const ALICE: Id = Id(300);
+
+    fn presence(presence: Option<String>, note: Option<String>) -> SetPresence {
+        SetPresence {
+            user_id: ALICE,
+            presence,
+            note,
+        }
+    }
+
+    fn calling(state: CallState, queue_id: Option<Id>) -> ReportCallState {
+        ReportCallState {
+            user_id: ALICE,
+            state,
+            queue_id,
+        }
+    }
 
     fn scope(events: &[Event]) -> Scope {
         given_in(T, events).scope(T).cloned().unwrap_or_default()
@@ -195,15 +284,27 @@ mod tests {
     #[test]
     fn given_a_presence_when_setting_it_again_then_nothing_is_recorded() {
         let s = scope(&user(ALICE, "alice", "101"));
-        assert!(set_presence(&s, ALICE, Some("AVAILABLE".into()), None)
-            .expect("default")
-            .events
-            .is_empty());
-        let d =
-            set_presence(&s, ALICE, Some("AWAY".into()), Some("back at 3".into())).expect("away");
+        assert!(set_presence(
+            &s,
+            &system_actor(),
+            &presence(Some("AVAILABLE".into()), None)
+        )
+        .expect("default")
+        .events
+        .is_empty());
+        let d = set_presence(
+            &s,
+            &system_actor(),
+            &presence(Some("AWAY".into()), Some("back at 3".into())),
+        )
+        .expect("away");
         let s = scope(&[user(ALICE, "alice", "101"), d.events].concat());
-        let d =
-            set_presence(&s, ALICE, Some("AWAY".into()), Some("back at 4".into())).expect("note");
+        let d = set_presence(
+            &s,
+            &system_actor(),
+            &presence(Some("AWAY".into()), Some("back at 4".into())),
+        )
+        .expect("note");
         assert_eq!(
             d.events,
             vec![Event::PresenceSet(PresenceSet {
@@ -213,21 +314,21 @@ mod tests {
             })]
         );
         assert!(matches!(
-            set_presence(&s, ALICE, Some("ON_CALL".into()), None),
-            Err(CommandError::Validation { ref field, .. }) if field == "presence"
+            set_presence(&s, &system_actor(), &presence(Some("ON_CALL".into()), None)),
+            Err(CommandError::Invalid { ref field, .. }) if field == "presence"
         ));
     }
 
     #[test]
     fn given_no_call_when_reporting_idle_then_nothing_and_queue_ids_are_checked() {
         let s = scope(&user(ALICE, "alice", "101"));
-        assert!(call_state(&s, ALICE, CallState::Idle, None)
+        assert!(call_state(&s, &calling(CallState::Idle, None))
             .expect("idle")
             .events
             .is_empty());
-        assert!(call_state(&s, ALICE, CallState::OnCall, Some(Id(77))).is_err());
+        assert!(call_state(&s, &calling(CallState::OnCall, Some(Id(77)))).is_err());
         assert_eq!(
-            call_state(&s, ALICE, CallState::OnCall, None)
+            call_state(&s, &calling(CallState::OnCall, None))
                 .expect("call")
                 .events
                 .len(),
@@ -237,5 +338,63 @@ mod tests {
             unregister(&s, ALICE, "nope"),
             Err(CommandError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn given_another_user_when_setting_presence_then_only_a_user_manager_may() {
+        let s = scope(&user(ALICE, "alice", "101"));
+        let away = presence(Some("AWAY".into()), None);
+        assert!(set_presence(&s, &actor(ALICE, "StandardUser", None), &away).is_ok());
+        assert!(matches!(
+            set_presence(&s, &actor(Id(1), "StandardUser", None), &away),
+            Err(CommandError::Forbidden(Denial::NotYours, _))
+        ));
+        assert!(set_presence(&s, &actor(Id(1), "Admin", None), &away).is_ok());
+    }
+
+    #[test]
+    fn given_a_registration_then_it_is_found_by_name_number_or_instance() {
+        let s = scope(&user(ALICE, "alice", "101"));
+        let report = |user: UserRef| ReportRegistration {
+            user,
+            instance_id: "dev-1".into(),
+            user_agent: String::new(),
+            application: String::new(),
+            ip: String::new(),
+            enable_push: false,
+            contact_address: String::new(),
+            expires_at_ms: 1,
+        };
+        let number = UserRef::Number(ExtensionNumber::parse("101", "n").expect("n"));
+        let (d, who) = register(&s, &report(number)).expect("by number");
+        assert_eq!(who, ALICE);
+        assert_eq!(
+            register(&s, &report(UserRef::Name("ALICE".into()))).map(|r| r.1),
+            Ok(ALICE)
+        );
+        assert_eq!(
+            register(&s, &report(UserRef::Name("bob".into()))).map(|r| r.1),
+            Err(CommandError::NotFound(Thing::User))
+        );
+        let s = scope(&[user(ALICE, "alice", "101"), d.events].concat());
+        let by_instance = RemoveRegistration {
+            user_id: None,
+            instance_id: "dev-1".into(),
+        };
+        assert_eq!(
+            remove_registration(&s, &by_instance)
+                .expect("removes")
+                .events
+                .len(),
+            1
+        );
+        let unknown = RemoveRegistration {
+            user_id: None,
+            instance_id: "dev-2".into(),
+        };
+        assert_eq!(
+            remove_registration(&s, &unknown),
+            Err(CommandError::NotFound(Thing::Registration))
+        );
     }
 }

@@ -3,9 +3,11 @@
 //! parameterized by [`Target`]; their numbers claim the tenant's shared
 //! number space (409 `EXTENSION_NUMBER_IN_USE` on a clash).
 
+use super::prepare::NewId;
 use super::users::{number_taken, ExtensionNumber};
-use super::{CommandError, Decision};
-use crate::schema::Table;
+use super::{CommandError, ConflictKind, Decision, Thing};
+use crate::field_tables::queue::{CALL_QUEUE, RING_GROUP};
+use crate::field_tables::Table;
 use std::collections::{BTreeMap, HashSet};
 use switchboard_events::domain::{
     AgentStatus, AgentStatusSet, CallQueueAgentAdded, CallQueueAgentRemoved, CallQueueAgentUpdated,
@@ -28,9 +30,22 @@ pub enum Target {
 impl Target {
     /// The resource name used in messages.
     pub fn noun(self) -> &'static str {
+        self.thing().noun()
+    }
+
+    /// What a missing one of this kind is.
+    pub fn thing(self) -> Thing {
         match self {
-            Target::CallQueue => "call queue",
-            Target::RingGroup => "ring group",
+            Target::CallQueue => Thing::CallQueue,
+            Target::RingGroup => Thing::RingGroup,
+        }
+    }
+
+    /// The field table of this kind.
+    pub fn table(self) -> &'static Table {
+        match self {
+            Target::CallQueue => &CALL_QUEUE,
+            Target::RingGroup => &RING_GROUP,
         }
     }
 
@@ -93,7 +108,7 @@ fn existing(scope: &Scope, target: Target, id: Id) -> Result<Existing<'_>, Comma
             agents: g.agents.iter().map(|(u, l)| (*u, *l)).collect(),
         }),
     };
-    found.ok_or_else(|| CommandError::NotFound(target.noun().into()))
+    found.ok_or(CommandError::NotFound(target.thing()))
 }
 
 /// The call queue with this id, or NotFound.
@@ -101,7 +116,7 @@ pub fn queue(scope: &Scope, id: Id) -> Result<&CallQueueView, CommandError> {
     scope
         .call_queues
         .get(&id)
-        .ok_or_else(|| CommandError::NotFound("call queue".into()))
+        .ok_or(CommandError::NotFound(Thing::CallQueue))
 }
 
 fn expect(target: Target, id: Id, version: u64) -> (StreamId, Expected) {
@@ -112,12 +127,12 @@ fn expect(target: Target, id: Id, version: u64) -> (StreamId, Expected) {
 }
 
 /// Create a call queue or ring group.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CreateQueue {
     /// Which kind.
     pub target: Target,
     /// New id.
-    pub id: Id,
+    pub id: NewId,
     /// Name.
     pub name: QueueName,
     /// Number, which must be free in the tenant.
@@ -128,44 +143,51 @@ pub struct CreateQueue {
 
 /// Decides creation: the number must have no owner at all in the tenant
 /// (not even an unlinked extension, which users may reuse but queues may not).
-pub fn create(scope: &Scope, cmd: CreateQueue) -> Result<Decision, CommandError> {
+pub fn create(scope: &Scope, cmd: &CreateQueue) -> Result<Decision, CommandError> {
     if scope.numbers.contains_key(cmd.number.as_str()) {
-        return Err(number_taken(&cmd.number, "extension_number"));
+        return Err(number_taken(&cmd.number));
     }
-    let (name, extension_number) = (cmd.name.0, cmd.number.as_str().to_owned());
+    let id = cmd.id.get()?;
+    let (name, extension_number) = (cmd.name.0.clone(), cmd.number.as_str().to_owned());
+    let attrs = cmd.attrs.clone();
     let event = match cmd.target {
         Target::CallQueue => Event::CallQueueCreated(CallQueueCreated {
-            queue_id: cmd.id,
+            queue_id: id,
             name,
             extension_number,
-            attrs: cmd.attrs,
+            attrs,
         }),
         Target::RingGroup => Event::RingGroupCreated(RingGroupCreated {
-            ring_group_id: cmd.id,
+            ring_group_id: id,
             name,
             extension_number,
-            attrs: cmd.attrs,
+            attrs,
         }),
     };
-    Ok(Decision::events(vec![event]).expect(
-        StreamId::of(cmd.target.category(), cmd.id),
-        Expected::NoStream,
-    ))
+    Ok(Decision::events(vec![event])
+        .expect(StreamId::of(cmd.target.category(), id), Expected::NoStream))
+}
+
+/// Update a call queue or ring group (partial).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateQueue {
+    /// Which kind.
+    pub target: Target,
+    /// Which one.
+    pub id: Id,
+    /// A new name, if given.
+    pub name: Option<QueueName>,
+    /// Validated incoming fields of the kind's table.
+    pub incoming: Fields,
 }
 
 /// Decides an update: records only effective changes.
-pub fn update(
-    scope: &Scope,
-    target: Target,
-    table: &Table,
-    id: Id,
-    name: Option<QueueName>,
-    incoming: &Fields,
-) -> Result<Decision, CommandError> {
+pub fn update(scope: &Scope, cmd: &UpdateQueue) -> Result<Decision, CommandError> {
+    let (target, id) = (cmd.target, cmd.id);
     let x = existing(scope, target, id)?;
-    let mut changes = table.diff(x.attrs, incoming);
-    if let Some(n) = name.filter(|n| n.as_str() != x.name) {
-        changes.insert("name".into(), Value::Str(n.0));
+    let mut changes = target.table().diff(x.attrs, &cmd.incoming);
+    if let Some(n) = cmd.name.as_ref().filter(|n| n.as_str() != x.name) {
+        changes.insert("name".into(), Value::Str(n.0.clone()));
     }
     if changes.is_empty() {
         return Ok(Decision::none());
@@ -221,7 +243,7 @@ pub fn delete(scope: &Scope, target: Target, id: Id) -> Result<Decision, Command
 
 /// One requested agent: a number (some user's primary extension) and a
 /// skill level. `field` names it in errors (`items[2].extension_number`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentItem {
     /// The agent's number.
     pub number: ExtensionNumber,
@@ -318,6 +340,78 @@ fn removed(target: Target, id: Id, user_id: Id) -> Event {
     }
 }
 
+/// The call queues `user` is an agent of, in id order.
+pub fn queues_of(scope: &Scope, user: Id) -> Vec<Id> {
+    scope
+        .call_queues
+        .values()
+        .filter(|q| q.agents.contains_key(&user))
+        .map(|q| q.id)
+        .collect()
+}
+
+/// 409 `NOT_AN_AGENT`.
+pub fn not_an_agent() -> CommandError {
+    CommandError::conflict(
+        ConflictKind::NotAnAgent,
+        "the user is an agent of no call queue",
+    )
+}
+
+/// Decides SetAgentSkillLevel: the agent's skill level in every call queue
+/// it belongs to (or only in `only`), through each queue's agent list (as
+/// replacing the list with one level changed would), in one append.
+pub fn set_skill_level(
+    scope: &Scope,
+    user: Id,
+    skill_level: u8,
+    only: Option<Id>,
+) -> Result<Decision, CommandError> {
+    super::users::user(scope, user)?;
+    let ids = match only {
+        Some(q) => {
+            if !queue(scope, q)?.agents.contains_key(&user) {
+                return Err(CommandError::NotFound(Thing::CallQueueAgent));
+            }
+            vec![q]
+        }
+        None => queues_of(scope, user),
+    };
+    if ids.is_empty() {
+        return Err(not_an_agent());
+    }
+    let mut parts = Vec::with_capacity(ids.len());
+    for q in ids {
+        let mut items = Vec::new();
+        for (i, (agent, a)) in queue(scope, q)?.agents.iter().enumerate() {
+            // Agent lists are written by extension number: an agent whose
+            // user lost its primary extension cannot be written back.
+            let number = scope
+                .users
+                .get(agent)
+                .and_then(|u| scope.extension_number_of(u))
+                .ok_or_else(|| {
+                    CommandError::conflict(
+                        ConflictKind::AgentWithoutExtension,
+                        "an agent of the queue has no primary extension",
+                    )
+                })?;
+            let field = format!("items[{i}].extension_number");
+            items.push(AgentItem {
+                number: ExtensionNumber::parse(number, &field)?,
+                skill_level: if *agent == user {
+                    skill_level
+                } else {
+                    a.skill_level
+                },
+                field,
+            });
+        }
+        parts.push(set_agents(scope, Target::CallQueue, q, &items)?);
+    }
+    Decision::merge_all(parts)
+}
+
 /// The events that take a user out of every queue and ring group (logging
 /// it out of queues first). Part of deleting the user.
 pub fn leave_all(scope: &Scope, user_id: Id) -> Vec<Event> {
@@ -343,7 +437,10 @@ pub fn leave_all(scope: &Scope, user_id: Id) -> Vec<Event> {
 /// Test support shared with other decision tests.
 #[cfg(test)]
 pub mod tests_support {
-    use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UserName};
+    use crate::commands::prepare::{NewId, Secret};
+    use crate::commands::users::{
+        self, CreateUser, ExtensionNumber, NewUserIds, PrimaryChoice, UserName,
+    };
     use switchboard_events::{Event, Fields, Id};
     use switchboard_projections::directory::Scope;
 
@@ -351,20 +448,24 @@ pub mod tests_support {
     pub fn user(id: Id, name: &str, number: &str) -> Vec<Event> {
         let cmd = CreateUser {
             ids: NewUserIds {
-                user_id: id,
-                extension_id: Id(id.0 + 1),
-                link_id: Id(id.0 + 2),
+                user_id: NewId::given(id),
+                extension_id: NewId::given(Id(id.0 + 1)),
+                link_id: NewId::given(Id(id.0 + 2)),
             },
             name: UserName::parse(name).expect("name"),
             role: "StandardUser".into(),
-            password_hash: "h".into(),
-            extension_password_hash: "h".into(),
-            voicemail_pin_hash: "h".into(),
-            extension_number: ExtensionNumber::parse(number, "extension_number").expect("number"),
+            password: Secret::Hashed("h".into()),
+            extension_password: Secret::Hashed("h".into()),
+            voicemail_pin: Secret::Hashed("h".into()),
+            extension: PrimaryChoice::Number(
+                ExtensionNumber::parse(number, "extension_number").expect("number"),
+            ),
             attrs: Fields::new(),
-            by: crate::commands::testing::system_actor(),
         };
-        users::create(&Scope::default(), cmd).expect("user").events
+        let by = crate::commands::testing::system_actor();
+        users::create(&Scope::default(), &by, &cmd)
+            .expect("user")
+            .events
     }
 }
 
@@ -389,9 +490,9 @@ mod tests {
     fn created(target: Target, id: Id, number: &str) -> Vec<Event> {
         create(
             &Scope::default(),
-            CreateQueue {
+            &CreateQueue {
                 target,
-                id,
+                id: NewId::given(id),
                 name: QueueName::parse("Support").expect("name"),
                 number: num(number),
                 attrs: Fields::new(),
@@ -414,7 +515,7 @@ mod tests {
     }
 
     fn conflict(e: &CommandError, code: &str) -> bool {
-        matches!(e, CommandError::Conflict { code: c, .. } if *c == code)
+        matches!(e, CommandError::Conflict(kind, _) if kind.code() == code)
     }
 
     #[test]
@@ -433,9 +534,9 @@ mod tests {
         ] {
             let err = create(
                 &s,
-                CreateQueue {
+                &CreateQueue {
                     target,
-                    id: RG,
+                    id: NewId::given(RG),
                     name: QueueName::parse("x").expect("name"),
                     number: num(number),
                     attrs: Fields::new(),
@@ -445,7 +546,7 @@ mod tests {
             assert!(conflict(&err, "EXTENSION_NUMBER_IN_USE"), "{err:?}");
         }
         // and a user cannot take a queue's number either
-        let err = users::claim_number(&s, &num("800"), "extension_number").expect_err("taken");
+        let err = users::claim_number(&s, &num("800")).expect_err("taken");
         assert!(conflict(&err, "EXTENSION_NUMBER_IN_USE"));
     }
 
@@ -502,11 +603,11 @@ mod tests {
         );
         let err = set_agents(&s, Target::RingGroup, RG, &[item("999", 1)]).expect_err("no user");
         assert!(
-            matches!(err, CommandError::Validation { ref field, .. } if field == "items[0].extension_number")
+            matches!(err, CommandError::Invalid { ref field, .. } if field == "items[0].extension_number")
         );
         let err = set_agents(&s, Target::RingGroup, RG, &[item("101", 1), item("101", 2)])
             .expect_err("twice");
-        assert!(matches!(err, CommandError::Validation { .. }));
+        assert!(matches!(err, CommandError::Invalid { .. }));
         assert!(matches!(
             set_agents(&s, Target::CallQueue, RG, &[]),
             Err(CommandError::NotFound(_))
@@ -520,5 +621,89 @@ mod tests {
         assert!(skill_level(0, "s").is_err());
         assert!(skill_level(101, "s").is_err());
         assert!(skill_level(-1, "s").is_err());
+    }
+    #[test]
+    fn given_an_agent_in_two_queues_when_setting_its_skill_level_then_both_lists_change_in_one_append(
+    ) {
+        const Q2: Id = Id(501);
+        let mut events = [
+            user(ALICE, "alice", "101"),
+            user(BOB, "bob", "102"),
+            created(Target::CallQueue, Q, "800"),
+            created(Target::CallQueue, Q2, "801"),
+        ]
+        .concat();
+        let s = scope(&events);
+        for q in [Q, Q2] {
+            let d = set_agents(&s, Target::CallQueue, q, &[item("101", 1), item("102", 3)])
+                .expect("agents");
+            events.extend(d.events);
+        }
+        let s = scope(&events);
+        let d = set_skill_level(&s, ALICE, 9, None).expect("decides");
+        assert_eq!(
+            d.events,
+            vec![
+                Event::CallQueueAgentUpdated(CallQueueAgentUpdated {
+                    queue_id: Q,
+                    user_id: ALICE,
+                    skill_level: 9
+                }),
+                Event::CallQueueAgentUpdated(CallQueueAgentUpdated {
+                    queue_id: Q2,
+                    user_id: ALICE,
+                    skill_level: 9
+                }),
+            ],
+            "bob's levels are written back unchanged, so nothing records them"
+        );
+        assert_eq!(d.expected.len(), 2, "both queues' expectations kept");
+        let only = set_skill_level(&s, ALICE, 9, Some(Q2)).expect("decides");
+        assert_eq!(only.events.len(), 1);
+        // Not an agent anywhere; not an agent of that queue; no such user.
+        let s_no = scope(
+            &[
+                user(ALICE, "alice", "101"),
+                created(Target::CallQueue, Q, "800"),
+            ]
+            .concat(),
+        );
+        let e = set_skill_level(&s_no, ALICE, 9, None).expect_err("no queue");
+        assert!(conflict(&e, "NOT_AN_AGENT"), "{e:?}");
+        assert_eq!(
+            set_skill_level(&s_no, ALICE, 9, Some(Q)),
+            Err(CommandError::NotFound(Thing::CallQueueAgent))
+        );
+        assert_eq!(
+            set_skill_level(&s, Id(1), 9, None),
+            Err(CommandError::NotFound(Thing::User))
+        );
+    }
+
+    #[test]
+    fn given_an_agent_without_a_primary_extension_when_setting_a_skill_level_then_refused() {
+        let mut events = [
+            user(ALICE, "alice", "101"),
+            user(BOB, "bob", "102"),
+            created(Target::CallQueue, Q, "800"),
+        ]
+        .concat();
+        let d = set_agents(
+            &scope(&events),
+            Target::CallQueue,
+            Q,
+            &[item("101", 1), item("102", 1)],
+        )
+        .expect("agents");
+        events.extend(d.events);
+        // bob loses his primary extension (unlinked), yet stays an agent.
+        let bob_ext = scope(&events).users[&BOB]
+            .primary_extension
+            .expect("primary");
+        let unlink =
+            crate::commands::extensions::unlink(&scope(&events), BOB, bob_ext).expect("unlink");
+        events.extend(unlink.events);
+        let e = set_skill_level(&scope(&events), ALICE, 5, None).expect_err("refused");
+        assert!(conflict(&e, "AGENT_WITHOUT_EXTENSION"), "{e:?}");
     }
 }

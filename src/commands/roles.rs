@@ -2,12 +2,13 @@
 //! are code ([`crate::auth::roles`]): their names are reserved and they can
 //! be neither changed nor deleted.
 
-use super::{Actor, CommandError, Decision};
+use super::prepare::NewId;
+use super::{Actor, CommandError, ConflictKind, Decision, Denial, Thing};
 use crate::auth::roles::{self, Authority, PERMISSION_SECTIONS};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeSet;
 use switchboard_events::domain::{RoleCreated, RoleDeleted, RoleUpdated};
-use switchboard_events::{Event, Expected, Id, StreamId};
+use switchboard_events::{Event, Expected, StreamId};
 use switchboard_projections::directory::{RoleView, Scope};
 
 /// A valid custom role name: 1 to 64 characters, not blank, and not a
@@ -225,34 +226,35 @@ pub fn custom<'a>(scope: &'a Scope, name: &str) -> Option<&'a RoleView> {
 /// refused (`Forbidden`), unknown ones are `NotFound`.
 pub fn changeable<'a>(scope: &'a Scope, name: &str) -> Result<&'a RoleView, CommandError> {
     if let Some(b) = built_in(name) {
-        return Err(CommandError::Forbidden(format!(
-            "{} is a built-in role and cannot be changed or deleted",
-            b.name
-        )));
+        return Err(CommandError::forbidden(
+            Denial::BuiltInRole,
+            format!(
+                "{} is a built-in role and cannot be changed or deleted",
+                b.name
+            ),
+        ));
     }
-    custom(scope, name).ok_or_else(|| CommandError::NotFound("role".into()))
+    custom(scope, name).ok_or(CommandError::NotFound(Thing::Role))
 }
 
 fn name_taken(name: &RoleName) -> CommandError {
     CommandError::conflict(
-        "ALREADY_EXISTS",
+        ConflictKind::AlreadyExists,
         format!("a role named {} already exists", name.as_str()),
     )
 }
 
 /// Create a custom role.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateRole {
     /// New id.
-    pub role_id: Id,
+    pub role_id: NewId,
     /// Name (validated).
     pub name: RoleName,
     /// Description (validated).
     pub description: String,
     /// Granted `section.flag` names, sorted.
     pub permissions: Vec<String>,
-    /// Who creates it.
-    pub by: Actor,
 }
 
 /// Refuses unless `by` holds everything a custom role with `flags` grants.
@@ -263,58 +265,74 @@ fn within(by: &Actor, flags: &[String]) -> Result<(), CommandError> {
 /// Decides CreateRole: the name must be unused by the tenant's custom roles
 /// (case-insensitively; built-in names were refused by [`RoleName`]), and
 /// the role may grant only what its creator holds.
-pub fn create(scope: &Scope, cmd: CreateRole) -> Result<Decision, CommandError> {
+pub fn create(scope: &Scope, by: &Actor, cmd: &CreateRole) -> Result<Decision, CommandError> {
     if custom(scope, cmd.name.as_str()).is_some() {
         return Err(name_taken(&cmd.name));
     }
-    within(&cmd.by, &cmd.permissions)?;
+    within(by, &cmd.permissions)?;
+    let role_id = cmd.role_id.get()?;
     Ok(Decision::events(vec![Event::RoleCreated(RoleCreated {
-        role_id: cmd.role_id,
+        role_id,
         name: cmd.name.as_str().to_owned(),
-        description: cmd.description,
-        permissions: cmd.permissions,
+        description: cmd.description.clone(),
+        permissions: cmd.permissions.clone(),
     })])
-    .expect(StreamId::of("role", cmd.role_id), Expected::NoStream))
+    .expect(StreamId::of("role", role_id), Expected::NoStream))
 }
 
-/// Update a custom role; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
+/// Update the custom role called `role`; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpdateRole {
+    /// The role's current name (any letter case).
+    pub role: String,
     /// New name.
     pub name: Option<RoleName>,
     /// New description.
     pub description: Option<String>,
-    /// New complete permission set (sorted), already merged with the
-    /// current one by [`parse_permissions`].
-    pub permissions: Option<Vec<String>>,
+    /// PortSIP's permission object: the flags it mentions change, the
+    /// others keep their current value (merged when decided, against the
+    /// role as it is then: [`parse_permissions`]).
+    pub permissions: Option<Json>,
+}
+
+impl UpdateRole {
+    /// An update of the role called `role` that changes nothing yet.
+    pub fn of(role: &str) -> UpdateRole {
+        UpdateRole {
+            role: role.to_owned(),
+            ..UpdateRole::default()
+        }
+    }
 }
 
 /// Decides UpdateRole on the role called `role`: records only what changes;
 /// a new name must not belong to another custom role. The actor must hold
 /// what the role grants before and after, so nobody widens a role beyond
 /// themselves or reshapes one above them.
-pub fn update(
-    scope: &Scope,
-    by: &Actor,
-    role: &str,
-    cmd: UpdateRole,
-) -> Result<Decision, CommandError> {
-    let r = changeable(scope, role)?;
+pub fn update(scope: &Scope, by: &Actor, cmd: &UpdateRole) -> Result<Decision, CommandError> {
+    // Resolving the role first makes a built-in or unknown role answer
+    // 403/404 before the body's flags are judged.
+    let r = changeable(scope, &cmd.role)?;
+    let permissions = cmd
+        .permissions
+        .as_ref()
+        .map(|p| parse_permissions(p, &r.permissions))
+        .transpose()?;
     within(by, &r.permissions)?;
-    if let Some(p) = &cmd.permissions {
+    if let Some(p) = &permissions {
         within(by, p)?;
     }
-    let name = match cmd.name.filter(|n| n.as_str() != r.name) {
+    let name = match cmd.name.as_ref().filter(|n| n.as_str() != r.name) {
         Some(n) => {
             if custom(scope, n.as_str()).is_some_and(|other| other.id != r.id) {
-                return Err(name_taken(&n));
+                return Err(name_taken(n));
             }
             Some(n.as_str().to_owned())
         }
         None => None,
     };
-    let description = cmd.description.filter(|d| *d != r.description);
-    let permissions = cmd.permissions.filter(|p| *p != r.permissions);
+    let description = cmd.description.clone().filter(|d| *d != r.description);
+    let permissions = permissions.filter(|p| *p != r.permissions);
     if name.is_none() && description.is_none() && permissions.is_none() {
         return Ok(Decision::none());
     }
@@ -338,7 +356,7 @@ pub fn delete(scope: &Scope, by: &Actor, role: &str) -> Result<Decision, Command
     let holders = scope.count_role(&r.name);
     if holders > 0 {
         return Err(CommandError::conflict(
-            "ROLE_IN_USE",
+            ConflictKind::RoleInUse,
             format!("{holders} user(s) still hold the role {}", r.name),
         ));
     }
@@ -353,10 +371,11 @@ pub fn delete(scope: &Scope, by: &Actor, role: &str) -> Result<Decision, Command
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::prepare::NewId;
     use crate::commands::testing::{actor, given_in, system_actor};
     use serde_json::json;
     use switchboard_events::domain::{RoleCreated, UserCreated};
-    use switchboard_events::{Fields, TenantId};
+    use switchboard_events::{Fields, Id, TenantId};
 
     const T: TenantId = Id(7);
     const SUPPORT: Id = Id(100);
@@ -411,7 +430,7 @@ mod tests {
             "Replicator",
         ] {
             let e = RoleName::parse(bad).expect_err(bad);
-            assert!(matches!(e, CommandError::Validation { ref field, .. } if field == "name"));
+            assert!(matches!(e, CommandError::Invalid { ref field, .. } if field == "name"));
         }
     }
 
@@ -436,7 +455,7 @@ mod tests {
         .expect("valid");
         assert_eq!(merged, vec!["billing.view_only", "company.view_only"]);
         let field = |v: Json| match parse_permissions(&v, &[]) {
-            Err(CommandError::Validation { field, .. }) => field,
+            Err(CommandError::Invalid { field, .. }) => field,
             other => panic!("expected a validation error, got {other:?}"),
         };
         assert_eq!(
@@ -471,7 +490,7 @@ mod tests {
 
     #[test]
     fn the_permission_object_matches_the_spec() {
-        use crate::schema::spec;
+        use crate::field_tables::spec;
         let doc = spec::load("portsip-users-openapi.json");
         let show = spec::response(&doc, "/roles/{name}", "get", "200");
         let sections = &show["properties"]["permissions"]["properties"];
@@ -535,12 +554,12 @@ mod tests {
     fn given_nothing_when_creating_a_role_then_it_is_created() {
         let d = create(
             &scope(&[]),
-            CreateRole {
-                role_id: SUPPORT,
+            &system_actor(),
+            &CreateRole {
+                role_id: NewId::given(SUPPORT),
                 name: name("Support"),
                 description: "helpdesk".into(),
                 permissions: vec!["user_management.users".into()],
-                by: system_actor(),
             },
         )
         .expect("created");
@@ -555,21 +574,18 @@ mod tests {
     fn given_a_role_when_creating_the_same_name_in_another_case_then_conflict() {
         let e = create(
             &scope(&[support()]),
-            CreateRole {
-                role_id: SALES,
+            &system_actor(),
+            &CreateRole {
+                role_id: NewId::given(SALES),
                 name: name("SUPPORT"),
                 description: String::new(),
                 permissions: vec![],
-                by: system_actor(),
             },
         )
         .expect_err("duplicate");
         assert!(matches!(
             e,
-            CommandError::Conflict {
-                code: "ALREADY_EXISTS",
-                ..
-            }
+            CommandError::Conflict(ConflictKind::AlreadyExists, _)
         ));
     }
 
@@ -579,11 +595,11 @@ mod tests {
         let d = update(
             &s,
             &system_actor(),
-            "support",
-            UpdateRole {
+            &UpdateRole {
+                role: "support".into(),
                 name: Some(name("Support")),
                 description: Some("first line".into()),
-                permissions: Some(vec!["user_management.users".into()]),
+                permissions: Some(json!({"user_management": {"users": true}})),
             },
         )
         .expect("updated");
@@ -608,17 +624,17 @@ mod tests {
         let d = update(
             &s,
             &system_actor(),
-            "Support",
-            UpdateRole {
+            &UpdateRole {
+                role: "Support".into(),
                 name: Some(name("Support")),
                 description: Some("helpdesk".into()),
-                permissions: Some(vec!["user_management.users".into()]),
+                permissions: Some(json!({"user_management": {"users": true}})),
             },
         )
         .expect("no-op");
         assert_eq!(d, Decision::none());
         assert_eq!(
-            update(&s, &system_actor(), "Support", UpdateRole::default()).expect("no-op"),
+            update(&s, &system_actor(), &UpdateRole::of("Support")).expect("no-op"),
             Decision::none()
         );
     }
@@ -629,8 +645,8 @@ mod tests {
         let d = update(
             &s,
             &system_actor(),
-            "Support",
-            UpdateRole {
+            &UpdateRole {
+                role: "Support".into(),
                 name: Some(name("support")),
                 ..UpdateRole::default()
             },
@@ -653,8 +669,8 @@ mod tests {
         let e = update(
             &s,
             &system_actor(),
-            "Support",
-            UpdateRole {
+            &UpdateRole {
+                role: "Support".into(),
                 name: Some(name("sales")),
                 ..UpdateRole::default()
             },
@@ -662,10 +678,7 @@ mod tests {
         .expect_err("taken");
         assert!(matches!(
             e,
-            CommandError::Conflict {
-                code: "ALREADY_EXISTS",
-                ..
-            }
+            CommandError::Conflict(ConflictKind::AlreadyExists, _)
         ));
     }
 
@@ -673,12 +686,12 @@ mod tests {
     fn given_nothing_when_updating_or_deleting_an_unknown_role_then_not_found() {
         let s = scope(&[support()]);
         assert_eq!(
-            update(&s, &system_actor(), "Ghost", UpdateRole::default()),
-            Err(CommandError::NotFound("role".into()))
+            update(&s, &system_actor(), &UpdateRole::of("Ghost")),
+            Err(CommandError::NotFound(Thing::Role))
         );
         assert_eq!(
             delete(&s, &system_actor(), "Ghost"),
-            Err(CommandError::NotFound("role".into()))
+            Err(CommandError::NotFound(Thing::Role))
         );
     }
 
@@ -687,12 +700,12 @@ mod tests {
         let s = scope(&[]);
         for r in ["Admin", "standarduser", "SystemAdmin"] {
             assert!(matches!(
-                update(&s, &system_actor(), r, UpdateRole::default()),
-                Err(CommandError::Forbidden(_))
+                update(&s, &system_actor(), &UpdateRole::of(r)),
+                Err(CommandError::Forbidden(Denial::BuiltInRole, _))
             ));
             assert!(matches!(
                 delete(&s, &system_actor(), r),
-                Err(CommandError::Forbidden(_))
+                Err(CommandError::Forbidden(Denial::BuiltInRole, _))
             ));
         }
     }
@@ -716,10 +729,7 @@ mod tests {
         let e = delete(&s, &system_actor(), "Support").expect_err("in use");
         assert!(matches!(
             e,
-            CommandError::Conflict {
-                code: "ROLE_IN_USE",
-                ..
-            }
+            CommandError::Conflict(ConflictKind::RoleInUse, _)
         ));
     }
 
@@ -735,10 +745,7 @@ mod tests {
         assert!(custom(&s, "support").is_none());
         assert!(matches!(
             delete(&s, &system_actor(), "helpdesk"),
-            Err(CommandError::Conflict {
-                code: "ROLE_IN_USE",
-                ..
-            })
+            Err(CommandError::Conflict(ConflictKind::RoleInUse, _))
         ));
     }
 
@@ -746,7 +753,7 @@ mod tests {
     fn system_flags_are_refused_when_granted_and_dropped_from_old_roles() {
         let e = parse_permissions(&json!({"system": {"tenant": true}}), &[]).expect_err("system");
         assert!(
-            matches!(e, CommandError::Validation { ref field, .. } if field == "permissions.system.tenant")
+            matches!(e, CommandError::Invalid { ref field, .. } if field == "permissions.system.tenant")
         );
         // The full object a client read (system flags false) round-trips.
         let read_back = render_permissions(&["company.view_only".into()]);
@@ -772,12 +779,12 @@ mod tests {
         let create_with = |flags: &[&str]| {
             create(
                 &scope(&[]),
-                CreateRole {
-                    role_id: SALES,
+                &by,
+                &CreateRole {
+                    role_id: NewId::given(SALES),
                     name: name("Sales"),
                     description: String::new(),
                     permissions: flags.iter().map(|f| (*f).to_owned()).collect(),
-                    by: by.clone(),
                 },
             )
         };
@@ -790,11 +797,11 @@ mod tests {
         // can neither widen, reshape nor delete it.
         let s = scope(&[support()]);
         let widen = UpdateRole {
-            permissions: Some(vec!["company.view_only".into()]),
-            ..UpdateRole::default()
+            permissions: Some(json!({"company": {"view_only": true}})),
+            ..UpdateRole::of("Support")
         };
         assert!(matches!(
-            update(&s, &by, "Support", widen),
+            update(&s, &by, &widen),
             Err(CommandError::Escalation { .. })
         ));
         assert!(matches!(

@@ -1,6 +1,7 @@
 //! StartSession, RefreshSession, EndSession: sign-in as events.
 
-use super::{CommandError, Decision};
+use super::prepare::NewId;
+use super::{CommandError, Decision, Denial};
 use switchboard_events::domain::{SessionEnded, SessionRefreshed, SessionStarted};
 use switchboard_events::{Event, Expected, Id, StreamId, TenantId};
 use switchboard_projections::Directory;
@@ -19,10 +20,10 @@ pub struct TokenHashes {
 }
 
 /// Begin a session for a user whose password was verified.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartSession {
     /// New session id.
-    pub session_id: Id,
+    pub session_id: NewId,
     /// The user.
     pub user_id: Id,
     /// The user's tenant.
@@ -42,10 +43,16 @@ pub fn start(state: &Directory, cmd: StartSession) -> Result<Decision, CommandEr
     let user = state
         .scope(cmd.tenant)
         .and_then(|s| s.users.get(&cmd.user_id))
-        .ok_or_else(|| CommandError::Forbidden("the account no longer exists".into()))?;
+        .ok_or_else(|| {
+            CommandError::forbidden(Denial::Credentials, "the account no longer exists")
+        })?;
     if !user.enabled() {
-        return Err(CommandError::Forbidden("the account is disabled".into()));
+        return Err(CommandError::forbidden(
+            Denial::Credentials,
+            "the account is disabled",
+        ));
     }
+    let session_id = cmd.session_id.get()?;
     let mut held: Vec<_> = state.sessions.of_user(cmd.user_id);
     held.sort_by_key(|s| s.active_offset);
     let excess = (held.len() + 1).saturating_sub(cmd.max_per_user.max(1));
@@ -55,21 +62,18 @@ pub fn start(state: &Directory, cmd: StartSession) -> Result<Decision, CommandEr
         .map(|s| Event::SessionEnded(SessionEnded { session_id: s.id }))
         .collect();
     events.push(Event::SessionStarted(SessionStarted {
-        session_id: cmd.session_id,
+        session_id,
         user_id: cmd.user_id,
         access_hash: cmd.tokens.access_hash,
         refresh_hash: cmd.tokens.refresh_hash,
         access_expires_at: cmd.tokens.access_expires_at,
         refresh_expires_at: cmd.tokens.refresh_expires_at,
     }));
-    Ok(
-        Decision::events(events)
-            .expect(StreamId::of("session", cmd.session_id), Expected::NoStream),
-    )
+    Ok(Decision::events(events).expect(StreamId::of("session", session_id), Expected::NoStream))
 }
 
 /// Rotate a session's tokens with its refresh token.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshSession {
     /// SHA-256 of the presented refresh token.
     pub presented: [u8; 32],
@@ -82,7 +86,7 @@ pub struct RefreshSession {
 /// Decides a refresh: the refresh token must belong to a live session whose
 /// user is still enabled. Returns the session's user id.
 pub fn refresh(state: &Directory, cmd: RefreshSession) -> Result<(Decision, Id), CommandError> {
-    let invalid = || CommandError::Forbidden("the refresh token is not valid".into());
+    let invalid = || CommandError::forbidden(Denial::Session, "the refresh token is not valid");
     let session = state
         .sessions
         .by_refresh(&cmd.presented)
@@ -145,7 +149,7 @@ mod tests {
 
     fn start_cmd() -> StartSession {
         StartSession {
-            session_id: Id(9),
+            session_id: NewId::given(Id(9)),
             user_id: Id(1),
             tenant: SYSTEM_TENANT,
             tokens: tokens(1, 100),
@@ -233,7 +237,7 @@ mod tests {
         let mut events = vec![alice()];
         for n in 0..3u8 {
             let cmd = StartSession {
-                session_id: Id(20 + u64::from(n)),
+                session_id: NewId::given(Id(20 + u64::from(n))),
                 tokens: tokens(10 + n, 100 + i64::from(n)),
                 max_per_user: 3,
                 ..start_cmd()
@@ -247,7 +251,7 @@ mod tests {
         let dir = given_in(SYSTEM_TENANT, &events);
         assert_eq!(dir.sessions.of_user(Id(1)).len(), 3);
         let fourth = StartSession {
-            session_id: Id(30),
+            session_id: NewId::given(Id(30)),
             tokens: tokens(40, 500),
             max_per_user: 3,
             ..start_cmd()

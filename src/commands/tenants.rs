@@ -1,7 +1,8 @@
 //! CreateTenant, UpdateTenant, DeleteTenant, SwitchTenant.
 
-use super::{CommandError, Decision};
-use crate::schema::Table;
+use super::prepare::NewId;
+use super::{CommandError, ConflictKind, Decision, Thing};
+use crate::field_tables::Table;
 use switchboard_events::domain::{
     SessionTenantSwitched, TenantCreated, TenantDeleted, TenantUpdated,
 };
@@ -48,10 +49,10 @@ pub fn validate_domain(domain: &str) -> Result<String, CommandError> {
 }
 
 /// Create a tenant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CreateTenant {
     /// New id.
-    pub tenant_id: Id,
+    pub tenant_id: NewId,
     /// Display name (validated).
     pub name: String,
     /// SIP domain (validated, lower-cased).
@@ -64,21 +65,22 @@ pub struct CreateTenant {
 pub fn create(state: &Directory, cmd: CreateTenant) -> Result<Decision, CommandError> {
     if state.tenant_by_domain(&cmd.domain).is_some() {
         return Err(CommandError::conflict(
-            "ALREADY_EXISTS",
+            ConflictKind::AlreadyExists,
             format!("a tenant with domain {} already exists", cmd.domain),
         ));
     }
+    let tenant_id = cmd.tenant_id.get()?;
     Ok(Decision::events(vec![Event::TenantCreated(TenantCreated {
-        tenant_id: cmd.tenant_id,
+        tenant_id,
         name: cmd.name,
         domain: cmd.domain,
         attrs: cmd.attrs,
     })])
-    .expect(StreamId::of("tenant", cmd.tenant_id), Expected::NoStream))
+    .expect(StreamId::of("tenant", tenant_id), Expected::NoStream))
 }
 
 /// Update a tenant's settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UpdateTenant {
     /// The tenant.
     pub tenant_id: Id,
@@ -99,7 +101,7 @@ pub fn update(
     let tenant = state
         .tenants
         .get(&cmd.tenant_id)
-        .ok_or_else(|| CommandError::NotFound("tenant".into()))?;
+        .ok_or(CommandError::NotFound(Thing::Tenant))?;
     let mut changes = table.diff(&tenant.attrs, &cmd.incoming);
     if let Some(name) = cmd.name.filter(|n| *n != tenant.name) {
         changes.insert("name".into(), Value::Str(name));
@@ -107,7 +109,7 @@ pub fn update(
     if let Some(domain) = cmd.domain.filter(|d| *d != tenant.domain) {
         if state.tenant_by_domain(&domain).is_some() {
             return Err(CommandError::conflict(
-                "ALREADY_EXISTS",
+                ConflictKind::AlreadyExists,
                 format!("a tenant with domain {domain} already exists"),
             ));
         }
@@ -131,7 +133,7 @@ pub fn delete(state: &Directory, tenant_id: Id) -> Result<Decision, CommandError
     let tenant = state
         .tenants
         .get(&tenant_id)
-        .ok_or_else(|| CommandError::NotFound("tenant".into()))?;
+        .ok_or(CommandError::NotFound(Thing::Tenant))?;
     Ok(
         Decision::events(vec![Event::TenantDeleted(TenantDeleted { tenant_id })]).expect(
             StreamId::of("tenant", tenant_id),
@@ -143,7 +145,7 @@ pub fn delete(state: &Directory, tenant_id: Id) -> Result<Decision, CommandError
 /// Make a session act inside a tenant.
 pub fn switch(state: &Directory, session_id: Id, tenant_id: Id) -> Result<Decision, CommandError> {
     if !state.tenants.contains_key(&tenant_id) {
-        return Err(CommandError::NotFound("tenant".into()));
+        return Err(CommandError::NotFound(Thing::Tenant));
     }
     if state
         .sessions

@@ -2,13 +2,30 @@
 //! import. Each row is decided by the very function `POST /users` uses
 //! ([`users::create`]); what a batch adds are the rules *across* its rows
 //! (no two rows with one account name or one extension number) and
-//! all-or-nothing: one failing row fails the batch, and every failing row
-//! is reported, not just the first.
+//! all-or-nothing: one failing row fails the batch (one append or none,
+//! every row's version expectations kept by [`Decision::merge`]), and every
+//! failing row is reported, not just the first.
 
-use super::users::{self, CreateUser};
-use super::{CommandError, Decision};
+use super::users::{self, CreateUser, PrimaryChoice};
+use super::{Actor, CommandError, ConflictKind, Decision};
 use std::collections::HashSet;
 use switchboard_projections::directory::Scope;
+
+/// One row of an import: a user creation and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportRow {
+    /// The row's number in its file (1-based, header excluded).
+    pub row: u64,
+    /// The user to create.
+    pub user: CreateUser,
+}
+
+/// Create the users of a batch of rows, all or none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportUsers {
+    /// The rows, in file order.
+    pub rows: Vec<ImportRow>,
+}
 
 /// One row's refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +41,7 @@ pub struct RowRefusal {
 /// Names and numbers already taken by earlier rows of the same import that
 /// the scope does not show yet (a dry run applies nothing; a real batch
 /// starts empty because earlier batches are already applied).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Claims {
     names: HashSet<String>,
     numbers: HashSet<String>,
@@ -34,15 +51,19 @@ pub struct Claims {
 /// the field a conflict concerns otherwise.
 pub fn column_of(error: &CommandError) -> String {
     match error {
-        CommandError::Validation { field, .. } | CommandError::Escalation { field, .. } => {
+        CommandError::Invalid { field, .. } | CommandError::Escalation { field, .. } => {
             field.split(['.', '[']).next().unwrap_or(field).to_owned()
         }
-        CommandError::Conflict { code, .. } if code.starts_with("EXTENSION") => {
-            "extension_number".into()
-        }
-        CommandError::Conflict { .. } => "name".into(),
+        CommandError::Conflict(ConflictKind::ExtensionNumberInUse, _) => "extension_number".into(),
+        CommandError::Conflict(..) => "name".into(),
         _ => String::new(),
     }
+}
+
+/// Decides [`ImportUsers`] (see [`create_batch`]) for a batch whose
+/// predecessors are applied.
+pub fn import(scope: &Scope, by: &Actor, cmd: &ImportUsers) -> Result<Decision, CommandError> {
+    create_batch(scope, by, &mut Claims::default(), &cmd.rows).map_err(CommandError::Rows)
 }
 
 /// Decides a batch of user creations against `scope` and the `claims` of
@@ -52,45 +73,48 @@ pub fn column_of(error: &CommandError) -> String {
 /// unchanged.
 pub fn create_batch(
     scope: &Scope,
+    by: &Actor,
     claims: &mut Claims,
-    rows: Vec<(u64, CreateUser)>,
+    rows: &[ImportRow],
 ) -> Result<Decision, Vec<RowRefusal>> {
     let mut decision = Decision::none();
     let mut refusals = Vec::new();
     let mut batch = Claims::default();
-    for (row, cmd) in rows {
+    for ImportRow { row, user: cmd } in rows {
         let name = cmd.name.as_str().to_lowercase();
-        let number = cmd.extension_number.as_str().to_owned();
+        let number = match &cmd.extension {
+            PrimaryChoice::Number(n) => Some(n),
+            PrimaryChoice::Extension(_) => None,
+        };
         let taken = if claims.names.contains(&name) || !batch.names.insert(name) {
             Some(CommandError::conflict(
-                "ALREADY_EXISTS",
+                ConflictKind::AlreadyExists,
                 format!(
                     "a user named {} is already in this import",
                     cmd.name.as_str()
                 ),
             ))
-        } else if claims.numbers.contains(&number) || !batch.numbers.insert(number) {
-            Some(users::number_taken(
-                &cmd.extension_number,
-                "extension_number",
-            ))
         } else {
-            None
+            number
+                .filter(|n| {
+                    let n = n.as_str().to_owned();
+                    claims.numbers.contains(&n) || !batch.numbers.insert(n)
+                })
+                .map(users::number_taken)
         };
         let result = match taken {
             Some(e) => Err(e),
-            None => users::create(scope, cmd),
+            None => users::create(scope, by, cmd).and_then(|d| {
+                let whole = std::mem::take(&mut decision);
+                whole.merge(d).map(|m| decision = m)
+            }),
         };
-        match result {
-            Ok(d) => {
-                decision.events.extend(d.events);
-                decision.expected.extend(d.expected);
-            }
-            Err(error) => refusals.push(RowRefusal {
-                row,
+        if let Err(error) = result {
+            refusals.push(RowRefusal {
+                row: *row,
                 column: column_of(&error),
                 error,
-            }),
+            });
         }
     }
     if !refusals.is_empty() {
@@ -104,43 +128,52 @@ pub fn create_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::testing::given_in;
+    use crate::commands::testing::{actor, given_in};
     use crate::commands::users::{ExtensionNumber, NewUserIds, UserName};
+    use crate::commands::{NewId, Secret};
     use switchboard_events::{Event, Fields, Id};
     use switchboard_projections::Directory;
 
     const T: Id = Id(77);
 
-    fn cmd(n: u64, name: &str, number: &str) -> (u64, CreateUser) {
-        (
-            n,
-            CreateUser {
+    fn admin() -> Actor {
+        actor(Id(9), "Admin", None)
+    }
+
+    fn cmd(n: u64, name: &str, number: &str) -> ImportRow {
+        ImportRow {
+            row: n,
+            user: CreateUser {
                 ids: NewUserIds {
-                    user_id: Id(1000 + n),
-                    extension_id: Id(2000 + n),
-                    link_id: Id(3000 + n),
+                    user_id: NewId::given(Id(1000 + n)),
+                    extension_id: NewId::given(Id(2000 + n)),
+                    link_id: NewId::given(Id(3000 + n)),
                 },
                 name: UserName::parse(name).expect("name"),
                 role: "StandardUser".into(),
-                password_hash: "h".into(),
-                extension_password_hash: "h".into(),
-                voicemail_pin_hash: "h".into(),
-                extension_number: ExtensionNumber::parse(number, "extension_number")
-                    .expect("number"),
+                password: Secret::Hashed("h".into()),
+                extension_password: Secret::Hashed("h".into()),
+                voicemail_pin: Secret::Hashed("h".into()),
+                extension: PrimaryChoice::Number(
+                    ExtensionNumber::parse(number, "extension_number").expect("number"),
+                ),
                 attrs: Fields::new(),
-                by: crate::commands::testing::actor(Id(9), "Admin", None),
             },
-        )
+        }
     }
 
     /// The directory holding the users of `rows` (decided one by one).
-    fn given_users(rows: Vec<(u64, CreateUser)>) -> Directory {
+    fn given_users(rows: Vec<ImportRow>) -> Directory {
         let mut events: Vec<Event> = Vec::new();
-        for (_, c) in rows {
+        for r in rows {
             let dir = given_in(T, &events);
             let empty = Scope::default();
             let scope = dir.scope(T).unwrap_or(&empty);
-            events.extend(users::create(scope, c).expect("given user").events);
+            events.extend(
+                users::create(scope, &admin(), &r.user)
+                    .expect("given user")
+                    .events,
+            );
         }
         given_in(T, &events)
     }
@@ -154,8 +187,9 @@ mod tests {
         let mut claims = Claims::default();
         let d = create_batch(
             &Scope::default(),
+            &admin(),
             &mut claims,
-            vec![cmd(1, "ann", "1001"), cmd(2, "bob", "1002")],
+            &[cmd(1, "ann", "1001"), cmd(2, "bob", "1002")],
         )
         .expect("accepted");
         let created: Vec<_> = d
@@ -169,7 +203,12 @@ mod tests {
         assert_eq!(created, ["ann", "bob"]);
         assert_eq!(d.expected.len(), 2, "each user's stream expected new");
         // The same import's later rows (in a dry run nothing is applied) see them.
-        let again = create_batch(&Scope::default(), &mut claims, vec![cmd(3, "Ann", "1003")]);
+        let again = create_batch(
+            &Scope::default(),
+            &admin(),
+            &mut claims,
+            &[cmd(3, "Ann", "1003")],
+        );
         assert_eq!(again.expect_err("taken")[0].column, "name");
     }
 
@@ -180,8 +219,9 @@ mod tests {
         let mut claims = Claims::default();
         let refusals = create_batch(
             &scope_of(&dir),
+            &admin(),
             &mut claims,
-            vec![
+            &[
                 cmd(1, "ann", "1001"),
                 cmd(2, "carol", "1002"),
                 cmd(3, "dave", "1001"),
@@ -204,24 +244,30 @@ mod tests {
             ]
         );
         // Nothing of a refused batch is claimed.
-        assert!(create_batch(&scope_of(&dir), &mut claims, vec![cmd(1, "ann", "1001")]).is_ok());
+        assert!(create_batch(
+            &scope_of(&dir),
+            &admin(),
+            &mut claims,
+            &[cmd(1, "ann", "1001")]
+        )
+        .is_ok());
     }
 
     #[test]
     fn given_a_tenant_when_a_row_asks_a_system_role_then_the_row_is_refused_on_role() {
-        let (n, mut c) = cmd(1, "ann", "1001");
-        c.role = "SystemAdmin".into();
-        let refusals = create_batch(&Scope::default(), &mut Claims::default(), vec![(n, c)])
+        let mut c = cmd(1, "ann", "1001");
+        c.user.role = "SystemAdmin".into();
+        let refusals = create_batch(&Scope::default(), &admin(), &mut Claims::default(), &[c])
             .expect_err("refused");
         assert_eq!(refusals[0].column, "role");
     }
 
     #[test]
     fn given_a_helpdesk_importer_when_a_row_makes_an_admin_then_the_row_is_refused_as_escalation() {
-        let (n, mut c) = cmd(1, "ann", "1001");
-        c.role = "Admin".into();
-        c.by = crate::commands::testing::actor(Id(9), "StandardUser", None);
-        let refusals = create_batch(&Scope::default(), &mut Claims::default(), vec![(n, c)])
+        let mut c = cmd(1, "ann", "1001");
+        c.user.role = "Admin".into();
+        let helpdesk = actor(Id(9), "StandardUser", None);
+        let refusals = create_batch(&Scope::default(), &helpdesk, &mut Claims::default(), &[c])
             .expect_err("refused");
         assert!(
             matches!(refusals[0].error, CommandError::Escalation { .. }),
@@ -232,7 +278,7 @@ mod tests {
 
     fn conflict_code(e: &CommandError) -> &'static str {
         match e {
-            CommandError::Conflict { code, .. } => code,
+            CommandError::Conflict(kind, _) => kind.code(),
             _ => "not a conflict",
         }
     }

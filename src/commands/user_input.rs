@@ -8,10 +8,10 @@
 //! bcrypt), so a migration need not know clear passwords; `POST /users`
 //! refuses those keys (see [`Hashes`]).
 
-use super::users::{self, ExtensionNumber, UserName};
-use super::CommandError;
-use crate::schema::user::{USER, USER_SKIP};
-use crate::schema::{Fields, Mode};
+use super::users::{CreateUser, ExtensionNumber, NewUserIds, PrimaryChoice, UserName};
+use super::{CommandError, Secret, SecretRule};
+use crate::field_tables::user::{USER, USER_SKIP};
+use crate::field_tables::{Fields, Mode};
 use serde_json::{Map, Value};
 
 /// Whether pre-hashed secrets are accepted.
@@ -23,34 +23,9 @@ pub enum Hashes {
     Accepted,
 }
 
-/// A secret as given: to be hashed, or already a PHC hash.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Secret {
-    /// The clear value (validated), to be hashed with the service's argon2id.
-    Clear(String),
-    /// An accepted PHC hash, stored as it is.
-    Hashed(String),
-}
-
-impl std::fmt::Debug for Secret {
-    // Never print a clear secret, not even in a debug log.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Secret::Clear(_) => f.write_str("Clear(..)"),
-            Secret::Hashed(h) => write!(f, "Hashed({h})"),
-        }
-    }
-}
-
-impl Secret {
-    /// Whether it still needs hashing.
-    pub fn is_clear(&self) -> bool {
-        matches!(self, Secret::Clear(_))
-    }
-}
-
 /// A user creation, parsed and validated (everything but the checks that
-/// need the tenant's state, which are the decision's).
+/// need the tenant's state, which are the decision's). Secrets are
+/// [`Secret::Clear`] (validated) or, from an import, [`Secret::Hashed`].
 #[derive(Debug, Clone)]
 pub struct UserInput {
     /// Account name.
@@ -69,22 +44,35 @@ pub struct UserInput {
     pub attrs: Fields,
 }
 
-/// A secret's clear key, its hash key and the clear value's check.
-type SecretSpec = (
-    &'static str,
-    &'static str,
-    fn(&str, &str) -> Result<(), CommandError>,
-);
+impl UserInput {
+    /// The [`CreateUser`] command it asks for (ids minted and clear secrets
+    /// hashed by the pipeline).
+    pub fn into_command(self) -> CreateUser {
+        CreateUser {
+            ids: NewUserIds::default(),
+            name: self.name,
+            role: self.role,
+            password: self.password,
+            extension_password: self.extension_password,
+            voicemail_pin: self.voicemail_pin,
+            extension: PrimaryChoice::Number(self.extension_number),
+            attrs: self.attrs,
+        }
+    }
+}
 
-/// The secret keys of a user creation, with their validators.
+/// A secret's clear key, its hash key and the clear value's rule.
+type SecretSpec = (&'static str, &'static str, SecretRule);
+
+/// The secret keys of a user creation, with their rules.
 const SECRETS: [SecretSpec; 3] = [
-    ("password", "password_hash", users::validate_password),
+    ("password", "password_hash", SecretRule::Password),
     (
         "extension_password",
         "extension_password_hash",
-        users::validate_extension_password,
+        SecretRule::ExtensionPassword,
     ),
-    ("voicemail_pin", "voicemail_pin_hash", users::validate_pin),
+    ("voicemail_pin", "voicemail_pin_hash", SecretRule::Pin),
 ];
 
 /// The extra keys a bulk import accepts beyond the API's.
@@ -138,7 +126,7 @@ fn required(body: &Map<String, Value>, field: &str) -> Result<String, CommandErr
 
 fn secret(
     body: &Map<String, Value>,
-    (clear_key, hash_key, check): SecretSpec,
+    (clear_key, hash_key, rule): SecretSpec,
     hashes: Hashes,
 ) -> Result<Secret, CommandError> {
     let hashed = match hashes {
@@ -150,10 +138,7 @@ fn secret(
             hash_key,
             format!("give {clear_key} or {hash_key}, not both"),
         )),
-        (Some(clear), None) => {
-            check(clear_key, &clear)?;
-            Ok(Secret::Clear(clear))
-        }
+        (Some(clear), None) => rule.parse(clear_key, &clear),
         (None, Some(hash)) => {
             check_phc(&hash).map_err(|m| CommandError::invalid(hash_key, m))?;
             Ok(Secret::Hashed(hash))
@@ -252,7 +237,9 @@ mod tests {
     #[test]
     fn clear_secrets_parse_and_hash_keys_are_refused_by_the_api_parser() {
         let u = parse(&base(), Hashes::Refused).expect("valid");
-        assert!(u.password.is_clear() && u.voicemail_pin.is_clear());
+        assert!(
+            matches!(u.password, Secret::Clear(_)) && matches!(u.voicemail_pin, Secret::Clear(_))
+        );
         assert_eq!(u.attrs.len(), 2);
         let mut b = base();
         b.remove("password");
@@ -273,9 +260,9 @@ mod tests {
         b.insert("password_hash".into(), json!(ARGON));
         b.insert("voicemail_pin_hash".into(), json!(BCRYPT));
         let u = parse(&b, Hashes::Accepted).expect("valid");
-        assert_eq!(u.password, Secret::Hashed(ARGON.into()));
-        assert_eq!(u.voicemail_pin, Secret::Hashed(BCRYPT.into()));
-        assert!(u.extension_password.is_clear());
+        assert!(matches!(u.password, Secret::Hashed(ref h) if h == ARGON));
+        assert!(matches!(u.voicemail_pin, Secret::Hashed(ref h) if h == BCRYPT));
+        assert!(matches!(u.extension_password, Secret::Clear(_)));
     }
 
     #[test]
@@ -283,14 +270,12 @@ mod tests {
         let mut b = base();
         b.insert("password_hash".into(), json!(ARGON));
         let e = parse(&b, Hashes::Accepted).expect_err("both");
-        assert!(
-            matches!(e, CommandError::Validation { ref field, .. } if field == "password_hash")
-        );
+        assert!(matches!(e, CommandError::Invalid { ref field, .. } if field == "password_hash"));
         let mut b = base();
         b.remove("extension_password");
         let e = parse(&b, Hashes::Accepted).expect_err("neither");
         assert!(
-            matches!(e, CommandError::Validation { ref field, .. } if field == "extension_password")
+            matches!(e, CommandError::Invalid { ref field, .. } if field == "extension_password")
         );
     }
 
@@ -316,10 +301,10 @@ mod tests {
         let mut b = base();
         b.insert("enable_dnd".into(), json!("yes"));
         let e = parse(&b, Hashes::Accepted).expect_err("not a bool");
-        assert!(matches!(e, CommandError::Validation { ref field, .. } if field == "enable_dnd"));
+        assert!(matches!(e, CommandError::Invalid { ref field, .. } if field == "enable_dnd"));
         let mut b = base();
         b.insert("shoe_size".into(), json!(42));
         let e = parse(&b, Hashes::Accepted).expect_err("unknown");
-        assert!(matches!(e, CommandError::Validation { ref field, .. } if field == "shoe_size"));
+        assert!(matches!(e, CommandError::Invalid { ref field, .. } if field == "shoe_size"));
     }
 }

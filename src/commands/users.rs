@@ -1,10 +1,12 @@
 //! User commands: CreateUser, UpdateUser, SetUserSecret, ChangeUserRole,
-//! ResetUserProfile, DeleteUser. Decisions are pure functions of the
-//! tenant's scope.
+//! ResetUserProfiles, DeleteUser. Decisions are pure functions of the
+//! tenant's scope and the acting [`Actor`].
 
-use super::{Actor, CommandError, Decision};
+use super::prepare::{NewId, Secret};
+use super::{Actor, CommandError, ConflictKind, Decision, Denial, Thing};
 use crate::auth::roles::{self, Authority};
-use crate::schema::Table;
+use crate::field_tables::user::USER;
+use crate::field_tables::vendor_user::VENDOR_USER;
 use switchboard_events::domain::{
     ExtensionCreated, ExtensionType, PrimaryExtensionChanged, SecretKind, UserCreated, UserDeleted,
     UserLinkedToExtension, UserProfileReset, UserRoleChanged, UserSecretChanged,
@@ -53,32 +55,6 @@ pub const PROFILE_FIELDS: &[&str] = &[
     "preferred_transport",
     "blfs",
 ];
-
-/// Checks a sign-in password: 8 to 128 characters.
-pub fn validate_password(field: &str, s: &str) -> Result<(), CommandError> {
-    let n = s.chars().count();
-    if !(8..=128).contains(&n) {
-        return Err(CommandError::invalid(field, "must be 8 to 128 characters"));
-    }
-    Ok(())
-}
-
-/// Checks a SIP extension password: 6 to 64 characters.
-pub fn validate_extension_password(field: &str, s: &str) -> Result<(), CommandError> {
-    let n = s.chars().count();
-    if !(6..=64).contains(&n) {
-        return Err(CommandError::invalid(field, "must be 6 to 64 characters"));
-    }
-    Ok(())
-}
-
-/// Checks a voicemail PIN: 6 to 10 digits.
-pub fn validate_pin(field: &str, s: &str) -> Result<(), CommandError> {
-    if !(6..=10).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CommandError::invalid(field, "must be 6 to 10 digits"));
-    }
-    Ok(())
-}
 
 /// Names reserved for the system administrator.
 pub const RESERVED_NAMES: &[&str] = &["admin", "system", "administrator", "root"];
@@ -169,10 +145,7 @@ pub fn grantable_role(
     role: &str,
     field: &str,
 ) -> Result<String, CommandError> {
-    let role = assignable_role(scope, role).map_err(|e| match e {
-        CommandError::Validation { message, .. } => CommandError::invalid(field, message),
-        other => other,
-    })?;
+    let role = assignable_role(scope, role).map_err(|e| e.rename_field(|_| field.to_owned()))?;
     by.must_cover(&Authority::of_role(Some(scope), &role, false), field)?;
     Ok(role)
 }
@@ -202,111 +175,134 @@ pub enum NumberClaim {
 }
 
 /// Whether `number` can become a user's primary extension.
-pub fn claim_number(
-    scope: &Scope,
-    number: &ExtensionNumber,
-    field: &str,
-) -> Result<NumberClaim, CommandError> {
+pub fn claim_number(scope: &Scope, number: &ExtensionNumber) -> Result<NumberClaim, CommandError> {
     match scope.numbers.get(number.as_str()) {
         None => Ok(NumberClaim::New),
         Some(NumberOwner::Extension(ext)) => match scope.extensions.get(ext) {
             Some(x) if x.users.is_empty() => Ok(NumberClaim::Existing(*ext)),
-            _ => Err(number_taken(number, field)),
+            _ => Err(number_taken(number)),
         },
-        Some(_) => Err(number_taken(number, field)),
+        Some(_) => Err(number_taken(number)),
     }
 }
 
 /// 409 `EXTENSION_NUMBER_IN_USE`: the number already has an owner in the
 /// tenant's shared number space.
-pub fn number_taken(number: &ExtensionNumber, field: &str) -> CommandError {
-    let _ = field;
+pub fn number_taken(number: &ExtensionNumber) -> CommandError {
     CommandError::conflict(
-        "EXTENSION_NUMBER_IN_USE",
+        ConflictKind::ExtensionNumberInUse,
         format!("extension number {} is already in use", number.as_str()),
     )
 }
 
-/// Ids minted for a new user and, possibly, its extension and link.
-#[derive(Debug, Clone, Copy)]
-pub struct NewUserIds {
-    /// The user.
-    pub user_id: Id,
-    /// The extension, if one is created.
-    pub extension_id: Id,
-    /// The link.
-    pub link_id: Id,
+/// Which extension a user's primary extension is to be: one with this
+/// number (created when the number is free), or an existing one by id
+/// (the vendor dialects address extensions by id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrimaryChoice {
+    /// The extension with this number.
+    Number(ExtensionNumber),
+    /// This extension (missing: `NotFound(Extension)`).
+    Extension(Id),
 }
 
-/// Create a user.
-#[derive(Debug, Clone)]
+impl PrimaryChoice {
+    /// The number chosen, as of `scope`.
+    fn number(&self, scope: &Scope) -> Result<ExtensionNumber, CommandError> {
+        match self {
+            PrimaryChoice::Number(n) => Ok(n.clone()),
+            PrimaryChoice::Extension(id) => {
+                let x = scope
+                    .extensions
+                    .get(id)
+                    .ok_or(CommandError::NotFound(Thing::Extension))?;
+                Ok(ExtensionNumber(x.number.clone()))
+            }
+        }
+    }
+}
+
+/// Ids minted for a new user and, possibly, its extension and link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NewUserIds {
+    /// The user.
+    pub user_id: NewId,
+    /// The extension, if one is created.
+    pub extension_id: NewId,
+    /// The link.
+    pub link_id: NewId,
+}
+
+/// Create a user, its secrets and its primary extension (created when its
+/// number is free), in one append.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CreateUser {
     /// Ids to use.
     pub ids: NewUserIds,
     /// Account name.
     pub name: UserName,
-    /// Requested role.
+    /// Requested role (the actor must hold what it grants).
     pub role: String,
-    /// argon2id hash of the password.
-    pub password_hash: String,
-    /// argon2id hash of the extension password.
-    pub extension_password_hash: String,
-    /// argon2id hash of the voicemail PIN.
-    pub voicemail_pin_hash: String,
-    /// Primary extension number.
-    pub extension_number: ExtensionNumber,
-    /// Validated other fields.
+    /// The sign-in password.
+    pub password: Secret,
+    /// The SIP extension password.
+    pub extension_password: Secret,
+    /// The voicemail PIN.
+    pub voicemail_pin: Secret,
+    /// The primary extension.
+    pub extension: PrimaryChoice,
+    /// Validated other fields (the user table's and the vendor table's).
     pub attrs: Fields,
-    /// Who creates it (the role given must be within its authority).
-    pub by: Actor,
 }
 
 /// Decides CreateUser: unique name, a role the actor may give, a free (or
 /// unlinked) extension number. User, extension, secrets and link land in
 /// one append.
-pub fn create(scope: &Scope, cmd: CreateUser) -> Result<Decision, CommandError> {
+pub fn create(scope: &Scope, by: &Actor, cmd: &CreateUser) -> Result<Decision, CommandError> {
     if scope.user_by_name(cmd.name.as_str()).is_some() {
         return Err(CommandError::conflict(
-            "ALREADY_EXISTS",
+            ConflictKind::AlreadyExists,
             format!("a user named {} already exists", cmd.name.as_str()),
         ));
     }
-    let role = grantable_role(scope, &cmd.by, &cmd.role, "role")?;
-    let claim = claim_number(scope, &cmd.extension_number, "extension_number")?;
-    let user_id = cmd.ids.user_id;
+    let role = grantable_role(scope, by, &cmd.role, "role")?;
+    let number = cmd.extension.number(scope)?;
+    let claim = claim_number(scope, &number)?;
+    let user_id = cmd.ids.user_id.get()?;
     let mut events = Vec::with_capacity(6);
     let extension_id = match claim {
         NumberClaim::Existing(id) => id,
         NumberClaim::New => {
+            let id = cmd.ids.extension_id.get()?;
             events.push(Event::ExtensionCreated(ExtensionCreated {
-                extension_id: cmd.ids.extension_id,
-                number: cmd.extension_number.as_str().to_owned(),
+                extension_id: id,
+                number: number.as_str().to_owned(),
                 name: String::new(),
                 ext_type: ExtensionType::Sip,
                 enabled: true,
             }));
-            cmd.ids.extension_id
+            id
         }
     };
     events.push(Event::UserCreated(UserCreated {
         user_id,
         name: cmd.name.as_str().to_owned(),
         role,
-        password_hash: cmd.password_hash,
-        attrs: cmd.attrs,
+        password_hash: cmd.password.hashed()?.to_owned(),
+        attrs: cmd.attrs.clone(),
     }));
     events.push(secret(
         user_id,
         SecretKind::ExtensionPassword,
-        cmd.extension_password_hash,
-    ));
+        &cmd.extension_password,
+    )?);
     events.push(secret(
         user_id,
         SecretKind::VoicemailPin,
-        cmd.voicemail_pin_hash,
-    ));
+        &cmd.voicemail_pin,
+    )?);
     events.push(Event::UserLinkedToExtension(UserLinkedToExtension {
-        link_id: cmd.ids.link_id,
+        link_id: cmd.ids.link_id.get()?,
         user_id,
         extension_id,
     }));
@@ -317,19 +313,20 @@ pub fn create(scope: &Scope, cmd: CreateUser) -> Result<Decision, CommandError> 
     Ok(Decision::events(events).expect(StreamId::of("user", user_id), Expected::NoStream))
 }
 
-fn secret(user_id: Id, secret: SecretKind, hash: String) -> Event {
-    Event::UserSecretChanged(UserSecretChanged {
+fn secret(user_id: Id, kind: SecretKind, value: &Secret) -> Result<Event, CommandError> {
+    Ok(Event::UserSecretChanged(UserSecretChanged {
         user_id,
-        secret,
-        hash,
-    })
+        secret: kind,
+        hash: value.hashed()?.to_owned(),
+    }))
 }
 
-fn user(scope: &Scope, id: Id) -> Result<&UserView, CommandError> {
+/// The user `id` of the tenant, or NotFound.
+pub fn user(scope: &Scope, id: Id) -> Result<&UserView, CommandError> {
     scope
         .users
         .get(&id)
-        .ok_or_else(|| CommandError::NotFound("user".into()))
+        .ok_or(CommandError::NotFound(Thing::User))
 }
 
 fn is_admin(u: &UserView) -> bool {
@@ -344,34 +341,64 @@ fn is_last_admin(scope: &Scope, u: &UserView) -> bool {
 
 fn last_admin() -> CommandError {
     CommandError::conflict(
-        "LAST_ADMIN",
+        ConflictKind::LastAdmin,
         "the tenant's last enabled Admin cannot be removed, demoted or disabled",
     )
 }
 
-/// Update a user.
-#[derive(Debug, Clone)]
+/// Ids minted for an update that may give the user a new extension.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NewLinkIds {
+    /// The extension, if the new number is free.
+    pub extension_id: NewId,
+    /// The link to it.
+    pub link_id: NewId,
+}
+
+/// Update a user: fields of the user table and of the vendor table,
+/// possibly a new primary extension, a new PIN and a new password, all in
+/// one append (one `UserUpdated` for the fields).
+#[derive(Debug, Clone, PartialEq)]
 pub struct UpdateUser {
     /// The user.
     pub user_id: Id,
-    /// Validated incoming fields (partial).
-    pub incoming: Fields,
-    /// A new primary extension number, if given.
-    pub extension_number: Option<ExtensionNumber>,
-    /// A new voicemail PIN hash, if given.
-    pub voicemail_pin_hash: Option<String>,
+    /// Validated incoming fields of the user table (partial).
+    pub attrs: Fields,
+    /// Validated incoming fields of the vendor table (partial).
+    pub vendor_attrs: Fields,
+    /// A new primary extension, if given.
+    pub extension: Option<PrimaryChoice>,
+    /// A new voicemail PIN, if given.
+    pub voicemail_pin: Option<Secret>,
+    /// A new sign-in password, if given.
+    pub password: Option<Secret>,
     /// Ids to use if the new number needs an extension and a link.
-    pub ids: NewUserIds,
-    /// Who updates it (itself, or someone who holds at least what it holds).
-    pub by: Actor,
+    pub ids: NewLinkIds,
+}
+
+impl UpdateUser {
+    /// An update of `user_id` that changes nothing yet.
+    pub fn of(user_id: Id) -> UpdateUser {
+        UpdateUser {
+            user_id,
+            attrs: Fields::new(),
+            vendor_attrs: Fields::new(),
+            extension: None,
+            voicemail_pin: None,
+            password: None,
+            ids: NewLinkIds::default(),
+        }
+    }
 }
 
 /// Decides UpdateUser: records only changed fields; moving the primary
-/// extension unlinks the old one and links the new one.
-pub fn update(scope: &Scope, table: &Table, cmd: UpdateUser) -> Result<Decision, CommandError> {
+/// extension unlinks the old one and links the new one. The actor must be
+/// the user or [manage](may_manage) it.
+pub fn update(scope: &Scope, by: &Actor, cmd: &UpdateUser) -> Result<Decision, CommandError> {
     let u = user(scope, cmd.user_id)?;
-    may_manage(scope, &cmd.by, u)?;
-    let changes = table.diff(&u.attrs, &cmd.incoming);
+    may_manage(scope, by, u)?;
+    let mut changes = USER.diff(&u.attrs, &cmd.attrs);
+    changes.extend(VENDOR_USER.diff(&u.attrs, &cmd.vendor_attrs));
     if changes.get("enabled") == Some(&Value::Bool(false)) && is_last_admin(scope, u) {
         return Err(last_admin());
     }
@@ -382,10 +409,14 @@ pub fn update(scope: &Scope, table: &Table, cmd: UpdateUser) -> Result<Decision,
             changes,
         }));
     }
-    if let Some(hash) = cmd.voicemail_pin_hash {
-        events.push(secret(cmd.user_id, SecretKind::VoicemailPin, hash));
+    if let Some(pin) = &cmd.voicemail_pin {
+        events.push(secret(cmd.user_id, SecretKind::VoicemailPin, pin)?);
     }
-    if let Some(number) = cmd.extension_number {
+    if let Some(password) = &cmd.password {
+        events.push(secret(cmd.user_id, SecretKind::Password, password)?);
+    }
+    if let Some(choice) = &cmd.extension {
+        let number = choice.number(scope)?;
         if scope.extension_number_of(u) != Some(number.as_str()) {
             events.extend(move_primary(scope, u, &number, cmd.ids)?);
         }
@@ -405,7 +436,7 @@ fn move_primary(
     scope: &Scope,
     u: &UserView,
     number: &ExtensionNumber,
-    ids: NewUserIds,
+    ids: NewLinkIds,
 ) -> Result<Vec<Event>, CommandError> {
     let mut events = Vec::new();
     // The number may already be one of the user's own linked extensions.
@@ -417,17 +448,18 @@ fn move_primary(
     });
     let target = match own {
         Some(e) => e,
-        None => match claim_number(scope, number, "extension_number")? {
+        None => match claim_number(scope, number)? {
             NumberClaim::Existing(e) => e,
             NumberClaim::New => {
+                let id = ids.extension_id.get()?;
                 events.push(Event::ExtensionCreated(ExtensionCreated {
-                    extension_id: ids.extension_id,
+                    extension_id: id,
                     number: number.as_str().to_owned(),
                     name: String::new(),
                     ext_type: ExtensionType::Sip,
                     enabled: true,
                 }));
-                ids.extension_id
+                id
             }
         },
     };
@@ -448,7 +480,7 @@ fn move_primary(
     }
     if own.is_none() {
         events.push(Event::UserLinkedToExtension(UserLinkedToExtension {
-            link_id: ids.link_id,
+            link_id: ids.link_id.get()?,
             user_id: u.id,
             extension_id: target,
         }));
@@ -460,21 +492,32 @@ fn move_primary(
     Ok(events)
 }
 
-/// Sets a secret (password, extension password or PIN) to a new hash, for
-/// the actor itself or a user it [may manage](may_manage).
+/// Set a user's password, SIP extension password or voicemail PIN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetUserSecret {
+    /// The user.
+    pub user_id: Id,
+    /// Which secret.
+    pub kind: SecretKind,
+    /// The new value.
+    pub secret: Secret,
+}
+
+/// Decides SetUserSecret, for the actor itself or a user it
+/// [may manage](may_manage).
 pub fn set_secret(
     scope: &Scope,
     by: &Actor,
-    user_id: Id,
-    kind: SecretKind,
-    hash: String,
+    cmd: &SetUserSecret,
 ) -> Result<Decision, CommandError> {
-    let u = user(scope, user_id)?;
+    let u = user(scope, cmd.user_id)?;
     may_manage(scope, by, u)?;
-    Ok(Decision::events(vec![secret(user_id, kind, hash)]).expect(
-        StreamId::of("user", user_id),
-        Expected::Exactly(u.stamp.version),
-    ))
+    Ok(
+        Decision::events(vec![secret(cmd.user_id, cmd.kind, &cmd.secret)?]).expect(
+            StreamId::of("user", cmd.user_id),
+            Expected::Exactly(u.stamp.version),
+        ),
+    )
 }
 
 /// Changes a user's role. Nobody changes their own role, the actor must
@@ -488,8 +531,9 @@ pub fn change_role(
 ) -> Result<Decision, CommandError> {
     let u = user(scope, user_id)?;
     if by.user_id == user_id {
-        return Err(CommandError::Forbidden(
-            "you cannot change your own role".into(),
+        return Err(CommandError::forbidden(
+            Denial::OwnRole,
+            "you cannot change your own role",
         ));
     }
     may_manage(scope, by, u)?;
@@ -512,20 +556,15 @@ pub fn change_role(
     )
 }
 
-/// Resets the user's profile: every field in `profile_fields` goes back to
-/// its default. Nothing is recorded if nothing changes.
-pub fn reset_profile(
-    scope: &Scope,
-    table: &Table,
-    user_id: Id,
-    profile_fields: &[&str],
-) -> Result<Decision, CommandError> {
+/// Resets the user's profile: every field in [`PROFILE_FIELDS`] goes back
+/// to its default. Nothing is recorded if nothing changes.
+pub fn reset_profile(scope: &Scope, user_id: Id) -> Result<Decision, CommandError> {
     let u = user(scope, user_id)?;
-    let incoming: Fields = profile_fields
+    let incoming: Fields = PROFILE_FIELDS
         .iter()
         .map(|f| ((*f).to_owned(), Value::Null))
         .collect();
-    let reset = table.diff(&u.attrs, &incoming);
+    let reset = USER.diff(&u.attrs, &incoming);
     if reset.is_empty() {
         return Ok(Decision::none());
     }
@@ -538,6 +577,25 @@ pub fn reset_profile(
             StreamId::of("user", user_id),
             Expected::Exactly(u.stamp.version),
         ),
+    )
+}
+
+/// Decides ResetUserProfiles: the profile of each listed user (every user
+/// of the tenant when `users` is `None`), in one append; an unknown user
+/// refuses the whole command.
+pub fn reset_profiles(scope: &Scope, users: Option<&[Id]>) -> Result<Decision, CommandError> {
+    let all: Vec<Id>;
+    let ids = match users {
+        Some(ids) => ids,
+        None => {
+            all = scope.users.keys().copied().collect();
+            &all
+        }
+    };
+    Decision::merge_all(
+        ids.iter()
+            .map(|id| reset_profile(scope, *id))
+            .collect::<Result<Vec<_>, _>>()?,
     )
 }
 
@@ -614,16 +672,15 @@ mod tests {
     }
 
     use crate::commands::testing::{actor, given_in, system_actor};
-    use crate::schema::user::USER as USER_TABLE;
     use switchboard_projections::Directory;
 
     const T: Id = Id(77);
 
     fn ids(n: u64) -> NewUserIds {
         NewUserIds {
-            user_id: Id(n),
-            extension_id: Id(n + 1000),
-            link_id: Id(n + 2000),
+            user_id: NewId::given(Id(n)),
+            extension_id: NewId::given(Id(n + 1000)),
+            link_id: NewId::given(Id(n + 2000)),
         }
     }
 
@@ -632,13 +689,19 @@ mod tests {
             ids: ids(n),
             name: UserName::parse(name).expect("name"),
             role: role.into(),
-            password_hash: "p".into(),
-            extension_password_hash: "e".into(),
-            voicemail_pin_hash: "v".into(),
-            extension_number: ExtensionNumber::parse(number, "extension_number").expect("number"),
+            password: Secret::Hashed("p".into()),
+            extension_password: Secret::Hashed("e".into()),
+            voicemail_pin: Secret::Hashed("v".into()),
+            extension: PrimaryChoice::Number(
+                ExtensionNumber::parse(number, "extension_number").expect("number"),
+            ),
             attrs: Fields::new(),
-            by: system_actor(),
         }
+    }
+
+    /// CreateUser as the system administrator decides it.
+    fn create(scope: &Scope, cmd: CreateUser) -> Result<Decision, CommandError> {
+        super::create(scope, &system_actor(), &cmd)
     }
 
     fn scope(dir: &Directory) -> &Scope {
@@ -690,18 +753,15 @@ mod tests {
         let dup_name = create(scope(&dir), create_cmd(2, "ALICE", "102", "StandardUser"));
         assert!(matches!(
             dup_name,
-            Err(CommandError::Conflict {
-                code: "ALREADY_EXISTS",
-                ..
-            })
+            Err(CommandError::Conflict(ConflictKind::AlreadyExists, _))
         ));
         let dup_number = create(scope(&dir), create_cmd(2, "bob", "101", "StandardUser"));
         assert!(matches!(
             dup_number,
-            Err(CommandError::Conflict {
-                code: "EXTENSION_NUMBER_IN_USE",
-                ..
-            })
+            Err(CommandError::Conflict(
+                ConflictKind::ExtensionNumberInUse,
+                _
+            ))
         ));
     }
 
@@ -732,7 +792,7 @@ mod tests {
         for role in ["SystemAdmin", "Dealer", "Wizard"] {
             let r = create(&Scope::default(), create_cmd(1, "alice", "101", role));
             assert!(
-                matches!(r, Err(CommandError::Validation { ref field, .. }) if field == "role"),
+                matches!(r, Err(CommandError::Invalid { ref field, .. }) if field == "role"),
                 "{role}"
             );
         }
@@ -746,10 +806,7 @@ mod tests {
         let dir = after(std::slice::from_ref(&boss));
         assert!(matches!(
             delete(scope(&dir), &system_actor(), Id(1)),
-            Err(CommandError::Conflict {
-                code: "LAST_ADMIN",
-                ..
-            })
+            Err(CommandError::Conflict(ConflictKind::LastAdmin, _))
         ));
         assert!(matches!(
             change_role(
@@ -758,10 +815,7 @@ mod tests {
                 Id(1),
                 "StandardUser"
             ),
-            Err(CommandError::Conflict {
-                code: "LAST_ADMIN",
-                ..
-            })
+            Err(CommandError::Conflict(ConflictKind::LastAdmin, _))
         ));
         assert!(matches!(
             change_role(
@@ -770,7 +824,7 @@ mod tests {
                 Id(1),
                 "StandardUser"
             ),
-            Err(CommandError::Forbidden(_))
+            Err(CommandError::Forbidden(Denial::OwnRole, _))
         ));
         let second = create(scope(&dir), create_cmd(2, "alice", "101", "Admin")).expect("decides");
         let dir = after(&[boss, second]);
@@ -843,9 +897,8 @@ mod tests {
     fn given_a_user_manager_when_creating_or_promoting_an_admin_then_refused() {
         let dir = staffed();
         let s = scope(&dir);
-        let mut cmd = create_cmd(3, "mallory", "102", "Admin");
-        cmd.by = helpdesk();
-        assert_eq!(escalation(create(s, cmd)), "role");
+        let cmd = create_cmd(3, "mallory", "102", "Admin");
+        assert_eq!(escalation(super::create(s, &helpdesk(), &cmd)), "role");
         assert_eq!(
             escalation(change_role(s, &helpdesk(), Id(2), "Admin")),
             "role"
@@ -856,12 +909,10 @@ mod tests {
             "role"
         );
         // What it holds itself it may give.
-        let mut cmd = create_cmd(3, "bob", "102", "StandardUser");
-        cmd.by = helpdesk();
-        assert!(create(s, cmd).is_ok());
-        let mut cmd = create_cmd(3, "carol", "102", "Helpdesk");
-        cmd.by = helpdesk();
-        assert!(create(s, cmd).is_ok());
+        let cmd = create_cmd(3, "bob", "102", "StandardUser");
+        assert!(super::create(s, &helpdesk(), &cmd).is_ok());
+        let cmd = create_cmd(3, "carol", "102", "Helpdesk");
+        assert!(super::create(s, &helpdesk(), &cmd).is_ok());
         // An Admin may create and promote Admins.
         let admin = actor(Id(1), "Admin", None);
         assert!(change_role(s, &admin, Id(2), "Admin").is_ok());
@@ -871,7 +922,14 @@ mod tests {
     fn given_a_user_manager_when_acting_on_an_admin_then_refused_but_on_itself_allowed() {
         let dir = staffed();
         let s = scope(&dir);
-        let reset = |by: &Actor, id| set_secret(s, by, id, SecretKind::Password, "h".into());
+        let reset = |by: &Actor, id| {
+            let cmd = SetUserSecret {
+                user_id: id,
+                kind: SecretKind::Password,
+                secret: Secret::Hashed("h".into()),
+            };
+            set_secret(s, by, &cmd)
+        };
         assert_eq!(escalation(reset(&helpdesk(), Id(1))), "id");
         assert!(reset(&helpdesk(), Id(2)).is_ok(), "a standard user");
         assert!(reset(&actor(Id(1), "Admin", None), Id(1)).is_ok(), "itself");
@@ -883,21 +941,122 @@ mod tests {
         let mut off = Fields::new();
         off.insert("enabled".into(), Value::Bool(false));
         let disable = UpdateUser {
-            user_id: Id(1),
-            incoming: off,
-            extension_number: None,
-            voicemail_pin_hash: None,
-            ids: ids(9),
-            by: helpdesk(),
+            attrs: off,
+            ..UpdateUser::of(Id(1))
         };
-        assert_eq!(escalation(update(s, &USER_TABLE, disable)), "id");
+        assert_eq!(escalation(update(s, &helpdesk(), &disable)), "id");
     }
 
     #[test]
     fn given_a_manager_without_the_standard_flags_when_creating_a_standard_user_then_refused() {
         let dir = staffed();
-        let mut cmd = create_cmd(3, "bob", "102", "StandardUser");
-        cmd.by = actor(Id(50), "Thin", Some(&["user_management.users"]));
-        assert_eq!(escalation(create(scope(&dir), cmd)), "role");
+        let cmd = create_cmd(3, "bob", "102", "StandardUser");
+        let thin = actor(Id(50), "Thin", Some(&["user_management.users"]));
+        assert_eq!(escalation(super::create(scope(&dir), &thin, &cmd)), "role");
+    }
+
+    #[test]
+    fn given_a_user_when_updating_fields_of_both_tables_a_password_and_the_extension_then_one_append(
+    ) {
+        // The client-users dialect's PUT: display name (user table), access
+        // (vendor table), a new password and another extension, at once.
+        let alice = create(
+            &Scope::default(),
+            create_cmd(1, "alice", "101", "StandardUser"),
+        )
+        .expect("alice");
+        let desk = Event::ExtensionCreated(ExtensionCreated {
+            extension_id: Id(500),
+            number: "300".into(),
+            name: "Desk".into(),
+            ext_type: ExtensionType::Sip,
+            enabled: true,
+        });
+        let mut events = alice.events.clone();
+        events.push(desk);
+        let dir = given_in(T, &events);
+        let mut attrs = Fields::new();
+        attrs.insert("display_name".into(), Value::from("Alice A"));
+        let mut vendor_attrs = Fields::new();
+        vendor_attrs.insert("access".into(), Value::from("read_only"));
+        let cmd = UpdateUser {
+            attrs,
+            vendor_attrs,
+            extension: Some(PrimaryChoice::Extension(Id(500))),
+            password: Some(Secret::Hashed("new".into())),
+            ids: NewLinkIds {
+                extension_id: NewId::given(Id(600)),
+                link_id: NewId::given(Id(601)),
+            },
+            ..UpdateUser::of(Id(1))
+        };
+        let d = update(scope(&dir), &system_actor(), &cmd).expect("decides");
+        let kinds: Vec<&str> = d.events.iter().map(|e| e.event_type()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "UserUpdated",
+                "UserSecretChanged",
+                "UserUnlinkedFromExtension",
+                "UserLinkedToExtension",
+                "PrimaryExtensionChanged"
+            ]
+        );
+        match &d.events[0] {
+            Event::UserUpdated(u) => {
+                assert_eq!(u.changes.get("display_name"), Some(&Value::from("Alice A")));
+                assert_eq!(u.changes.get("access"), Some(&Value::from("read_only")));
+            }
+            other => panic!("{other:?}"),
+        }
+        let version = scope(&dir).users.get(&Id(1)).expect("alice").stamp.version;
+        assert_eq!(
+            d.expected,
+            vec![(StreamId::of("user", Id(1)), Expected::Exactly(version))],
+            "one expectation: the user's version when decided"
+        );
+        let after = given_in(T, &[events, d.events].concat());
+        let u = scope(&after).users.get(&Id(1)).expect("alice");
+        assert_eq!(u.password_hash, "new");
+        assert_eq!(scope(&after).extension_number_of(u), Some("300"));
+        // An unknown extension id refuses the whole update.
+        let cmd = UpdateUser {
+            extension: Some(PrimaryChoice::Extension(Id(999))),
+            ..cmd
+        };
+        assert_eq!(
+            update(scope(&dir), &system_actor(), &cmd),
+            Err(CommandError::NotFound(Thing::Extension))
+        );
+    }
+
+    #[test]
+    fn given_users_when_resetting_profiles_then_one_append_and_an_unknown_user_refuses_all() {
+        let a = create(
+            &Scope::default(),
+            create_cmd(1, "ann", "101", "StandardUser"),
+        )
+        .expect("a");
+        let dir = after(std::slice::from_ref(&a));
+        let b = create(scope(&dir), create_cmd(2, "bob", "102", "StandardUser")).expect("b");
+        let mut events: Vec<Event> = [a, b].into_iter().flat_map(|d| d.events).collect();
+        for user_id in [Id(1), Id(2)] {
+            let mut changes = Fields::new();
+            changes.insert("enable_dnd".into(), Value::Bool(true));
+            events.push(Event::UserUpdated(UserUpdated { user_id, changes }));
+        }
+        let dir = given_in(T, &events);
+        let d = reset_profiles(scope(&dir), None).expect("decides");
+        assert_eq!(d.events.len(), 2);
+        assert_eq!(d.expected.len(), 2, "each user's expectation kept");
+        let only_bob = reset_profiles(scope(&dir), Some(&[Id(2)])).expect("decides");
+        assert_eq!(only_bob.events.len(), 1);
+        assert_eq!(
+            reset_profiles(scope(&dir), Some(&[Id(2), Id(9)])),
+            Err(CommandError::NotFound(Thing::User))
+        );
+        // Nothing to reset: nothing recorded.
+        let reset = given_in(T, &[events, d.events].concat());
+        assert_eq!(reset_profiles(scope(&reset), None), Ok(Decision::none()));
     }
 }

@@ -1,13 +1,12 @@
 //! Authorization at the edge: does the caller's role allow this, and in
 //! which tenant does the request act?
 
+use super::caller::Caller;
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::caller::Caller;
 use crate::auth::roles::{self, Authority, Capability};
-use crate::commands::Actor;
 use axum::http::StatusCode;
-use switchboard_events::{TenantId, SYSTEM_TENANT};
+use switchboard_events::{Id, TenantId, SYSTEM_TENANT};
 use switchboard_projections::Directory;
 
 /// Refuses with 403 unless the caller's role allows `cap`.
@@ -37,13 +36,19 @@ pub fn authority(dir: &Directory, caller: &Caller) -> Authority {
     Authority::of_role(dir.scope(caller.home_tenant), &caller.role, system)
 }
 
-/// The acting caller as of `dir`, for decisions that depend on its
-/// privileges (call it inside the command's decision, under the lock).
-pub fn actor(dir: &Directory, caller: &Caller) -> Actor {
-    Actor {
-        user_id: caller.user_id,
-        authority: authority(dir, caller),
+/// Refuses with 403 unless the caller is `user` itself or its role allows
+/// `cap`: the "yourself, or a capability" rule of self-scoped reads (the
+/// commands judge the same rule for writes, `Actor::must_be_or_hold`).
+pub fn self_or(
+    state: &AppState,
+    caller: &Caller,
+    user: Id,
+    cap: Capability,
+) -> Result<(), ApiError> {
+    if caller.user_id == user {
+        return Ok(());
     }
+    require(state, caller, cap)
 }
 
 /// The tenant a tenant-scoped request acts in. The system administrator

@@ -5,9 +5,9 @@
 //! ([`crate::queries::as_of`]); it is an administrator's tool (`ViewAudit`).
 //! Without `as_of` the live projection is read as before.
 
-use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
 use crate::http::access::require;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
 use crate::http::AppState;

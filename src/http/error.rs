@@ -1,12 +1,19 @@
-//! PortSIP's error body: `{"errors":[{"code","message","detail"}]}` with
-//! UPPER_SNAKE_CASE codes.
+//! The edge's error: one value (status, UPPER_SNAKE_CASE code, message,
+//! detail naming the field) that every dialect renders in its own wire
+//! shape ([`super::routes::Dialect::reject`]). Its own `IntoResponse`
+//! writes PortSIP's `{"errors":[{"code","message","detail"}]}`, the shape
+//! of the PortSIP dialect and of the service's own endpoints.
+//!
+//! [`ApiError::from`] a [`CommandError`] is the status and code a typed
+//! rejection has in PortSIP, whose codes the vendor dialects carry too;
+//! each vendor dialect starts from it in its own single mapping function.
 
-use crate::commands::CommandError;
+use crate::commands::{CommandError, Denial};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-/// An error answer in the PortSIP dialect.
+/// An error answer, before a dialect gives it its shape.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     /// HTTP status.
@@ -110,19 +117,40 @@ impl ApiError {
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         match e {
-            CommandError::Validation { field, message } => ApiError::validation(&field, message),
-            CommandError::NotFound(what) => ApiError::not_found(what),
-            CommandError::Conflict { code, message } => {
-                ApiError::new(StatusCode::CONFLICT, code, message)
+            CommandError::Invalid { field, reason } => ApiError::validation(&field, reason),
+            CommandError::NotFound(what) => ApiError::not_found(what.noun()),
+            CommandError::Conflict(kind, message) => {
+                ApiError::new(StatusCode::CONFLICT, kind.code(), message)
             }
-            CommandError::Forbidden(m) => ApiError::forbidden(m),
-            CommandError::Escalation { field, message } => {
-                ApiError::forbidden(format!("{field}: {message}"))
-                    .with_detail(json!({ "field": field, "reason": message }))
+            CommandError::Forbidden(kind, message) => match kind {
+                // A sign-in whose account vanished or was disabled while
+                // its password was checked: as if the password were wrong.
+                Denial::Credentials => ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "INVALID_CREDENTIALS",
+                    "the username, password or domain is wrong",
+                ),
+                Denial::Session => ApiError::unauthorized(message),
+                Denial::BuiltInRole | Denial::OwnRole | Denial::NotYours => {
+                    ApiError::new(StatusCode::FORBIDDEN, kind.code(), message)
+                }
+            },
+            CommandError::Escalation { field, reason } => {
+                ApiError::forbidden(format!("{field}: {reason}"))
+                    .with_detail(json!({ "field": field, "reason": reason }))
             }
             CommandError::Unavailable(m) => {
                 tracing::error!(reason = %m, "write refused: log unavailable");
                 ApiError::unavailable("the directory cannot accept changes right now")
+            }
+            CommandError::Rows(rows) => {
+                let detail: Vec<_> = rows
+                    .iter()
+                    .map(|r| json!({ "row": r.row, "column": r.column, "message": r.error.to_string() }))
+                    .collect();
+                let field = rows.first().map(|r| r.column.clone()).unwrap_or_default();
+                ApiError::validation(&field, format!("{} rows refused", rows.len()))
+                    .with_detail(json!({ "rows": detail }))
             }
         }
     }

@@ -1,4 +1,22 @@
-//! The HTTP edge: router, middleware and the dialects.
+//! The HTTP edge: router, middleware, the shared edge helpers and the
+//! dialects. A dialect translates only: it parses a request into a
+//! [`Command`](crate::commands::Command) or a query, calls the command
+//! layer or the queries layer, and renders the answer in its own shape.
+//! Nothing here touches the log or decides anything, and no dialect
+//! imports another (shared helpers live in this module).
+//!
+//! # Layout
+//! - [`routes`]: the route table (every route's method, path, dialect,
+//!   access and effect) and the guard that enforces it.
+//! - [`caller`]: the signed-in caller (bearer token → session, via
+//!   `crate::auth::session`) and the request's origin.
+//! - [`access`]: capability checks and the tenant a request acts in.
+//! - [`error`]: the edge's error, rendered by each dialect.
+//! - [`ids`]: the dialects' id codecs (PortSIP base64, UUIDs, integers).
+//! - [`extract`], [`list`], [`as_of`]: JSON bodies, list parameters, past reads.
+//! - [`render_cache`]: memoized list item renderings.
+//! - [`forwarded`], [`cors`], [`health`]: client addresses, CORS, `/healthz`.
+//! - [`portsip`]: the PortSIP v22 dialect; [`vendors`]: the four others.
 //!
 //! Every answer is JSON. Unknown paths get 404 `ROUTE_NOT_FOUND` (distinct
 //! from a missing resource's `NOT_FOUND`), known paths with the wrong method
@@ -8,12 +26,14 @@
 
 pub mod access;
 pub mod as_of;
+pub mod caller;
 pub mod cors;
 pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod forwarded;
 pub mod health;
+pub mod ids;
 pub mod list;
 pub mod metrics;
 pub mod openapi;
@@ -72,7 +92,7 @@ pub struct AppState {
     /// Permits for requests in progress (`max_concurrent_requests`).
     pub admission: Arc<tokio::sync::Semaphore>,
     /// The open change streams of each user (capped per user).
-    pub streams: Arc<portsip::events::Streams>,
+    pub streams: Arc<portsip::change_stream::Streams>,
     /// What `/metrics` shows.
     pub metrics: crate::metrics::SharedMetrics,
 }

@@ -6,7 +6,7 @@
 //!   dialect as its tag, the declared access (bearer security, and the
 //!   capability in the description) and whether it reads or writes;
 //! - **request and response bodies** from the field tables in
-//!   [`crate::schema`] for the resources that have one (users, tenants,
+//!   [`crate::field_tables`] for the resources that have one (users, tenants,
 //!   groups, call queues, ring groups, contacts), plus their core fields;
 //!   bulk import/export with their media types; other routes say "a JSON
 //!   object" and link to the dialect's own documentation;
@@ -17,7 +17,7 @@
 //! data, not annotated functions.
 
 use super::routes::{route_table, Access, Dialect, Effect, RouteSpec};
-use crate::schema::{self, Access as FieldAccess, Field, Kind, Mode, Table};
+use crate::field_tables::{self, Access as FieldAccess, Field, Kind, Mode, Table};
 use axum::http::Method;
 use serde_json::{json, Value};
 use std::sync::LazyLock;
@@ -131,7 +131,7 @@ static RESOURCES: LazyLock<Vec<Resource>> = LazyLock::new(|| {
     vec![
         Resource {
             name: "User",
-            table: &schema::user::USER,
+            table: &field_tables::user::USER,
             core: || {
                 vec![
                     (
@@ -164,11 +164,11 @@ static RESOURCES: LazyLock<Vec<Resource>> = LazyLock::new(|| {
             write_only: &["password", "extension_password"],
             fixed: &["name", "role", "password", "extension_password"],
             not_listed: &["voicemail_pin"],
-            restricted: vec![("/api/user", schema::user::USER_SELF_UPDATABLE)],
+            restricted: vec![("/api/user", field_tables::user::USER_SELF_UPDATABLE)],
         },
         Resource {
             name: "Tenant",
-            table: &schema::tenant::TENANT,
+            table: &field_tables::tenant::TENANT,
             core: || {
                 vec![
                     ("id", json!({"type": "string"}), false),
@@ -185,19 +185,19 @@ static RESOURCES: LazyLock<Vec<Resource>> = LazyLock::new(|| {
             write_only: &[],
             fixed: &[],
             not_listed: &[],
-            restricted: vec![("/api/tenant", schema::tenant::TENANT_SELF_UPDATABLE)],
+            restricted: vec![("/api/tenant", field_tables::tenant::TENANT_SELF_UPDATABLE)],
         },
-        Resource::plain("Group", &schema::group::GROUP, || {
+        Resource::plain("Group", &field_tables::group::GROUP, || {
             vec![
                 ("id", json!({"type": "string"}), false),
                 ("name", s(1, 64), true),
             ]
         }),
-        Resource::plain("CallQueue", &schema::queue::CALL_QUEUE, queue_core),
-        Resource::plain("RingGroup", &schema::queue::RING_GROUP, queue_core),
+        Resource::plain("CallQueue", &field_tables::queue::CALL_QUEUE, queue_core),
+        Resource::plain("RingGroup", &field_tables::queue::RING_GROUP, queue_core),
         Resource {
             name: "Contact",
-            table: &schema::contact::CONTACT,
+            table: &field_tables::contact::CONTACT,
             core: || {
                 vec![
                     ("id", json!({"type": "string"}), false),
@@ -302,10 +302,10 @@ pub fn kind_schema(kind: &Kind) -> Value {
             if with_mode {
                 props.insert(
                     "mode".into(),
-                    json!({"type": "string", "enum": schema::kinds::OFFICE_HOURS_MODES}),
+                    json!({"type": "string", "enum": field_tables::kinds::OFFICE_HOURS_MODES}),
                 );
             }
-            for d in schema::kinds::WEEKDAYS {
+            for d in field_tables::kinds::WEEKDAYS {
                 props.insert(d.into(), day.clone());
             }
             json!({"type": "object", "properties": props})
@@ -380,7 +380,7 @@ fn fields_schema(fields: &[Field], direction: Direction, skip: &[&str]) -> Value
         let default = f.default_value();
         if rendered {
             // A secret's default renders as null; a null default says nothing.
-            let shown = schema::kinds::render_value(&f.kind, &default);
+            let shown = field_tables::kinds::render_value(&f.kind, &default);
             if !shown.is_null() {
                 v["default"] = shown;
             }
@@ -667,6 +667,7 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
             match route.effect {
                 Effect::Read => "reads",
                 Effect::Write => "writes",
+                Effect::OwnSession => "ends the caller's own session",
             }
         )))
         .description(Some(access_text(route.access)));
@@ -826,7 +827,7 @@ fn query(name: &str, text: &str) -> utoipa::openapi::path::Parameter {
 /// them (a test keeps that list equal to this one).
 #[cfg(test)]
 pub(crate) fn portsip_differences(doc: &Value) -> Vec<String> {
-    use crate::schema::spec::{body, flatten, load, props};
+    use crate::field_tables::spec::{body, flatten, load, props};
     let specs = [
         load("portsip-users-openapi.json"),
         load("portsip-companion-openapi.json"),

@@ -11,17 +11,18 @@
 //! The declared [`Access`] is enforced in one place, [`guard`], a layer put
 //! on each route from its own declaration: it resolves the caller (401 in
 //! the dialect's shape without a valid token), checks the access (403),
-//! and hands the resolved [`Caller`] to the handler through the request's
+//! refuses a read-only user every route declared as a write (403), and
+//! hands the resolved [`Caller`] to the handler through the request's
 //! extensions. Declaration and enforcement therefore cannot disagree.
 //! Handlers keep the finer checks a table cannot express: "yourself, or a
 //! capability" for self-scoped routes, object ownership, the tenant a
 //! request acts in.
 
+use super::caller::{self, Caller};
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::caller::Caller;
 use crate::auth::roles::{self, Capability};
-use axum::extract::{FromRequestParts, OriginalUri, Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -80,7 +81,7 @@ impl Dialect {
             Dialect::Voipappz => voipappz::VoipappzError(e).into_response(),
             Dialect::UserExtensionsV1 => user_extensions::V1Error(e).into_response(),
             Dialect::ClientUsers => client_users::ClientError(e).into_response(),
-            Dialect::Etelecom => etelecom::TwirpError(e).into_response(),
+            Dialect::Etelecom => etelecom::TwirpError::from(e).into_response(),
         }
     }
 }
@@ -102,13 +103,17 @@ pub enum Access {
 }
 
 /// Whether a route changes anything. Declared, not guessed from the
-/// method: some reads travel as POST (sync tokens, eTelecom `Get*`).
+/// method: some reads travel as POST (sync tokens, eTelecom `Get*`). A
+/// read-only user is refused every [`Effect::Write`] route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     /// Reads only.
     Read,
     /// May change the directory or the caller's sessions.
     Write,
+    /// Changes only the caller's own session (signing out): open to
+    /// read-only users too.
+    OwnSession,
 }
 
 /// One declared route.
@@ -141,6 +146,9 @@ struct Route {
     spec: RouteSpec,
     /// The path relative to the dialect's prefix (what its router matches).
     relative: &'static str,
+    /// Whether the caller's token may come as `?access_token=` (the live
+    /// change stream, which browsers open without headers).
+    token_in_query: bool,
     handler: MethodRouter<AppState>,
     /// Whether `request_deadline_ms` applies (see [`Routes::without_deadline`]).
     deadline: bool,
@@ -197,6 +205,7 @@ impl Routes {
                 effect,
             },
             relative,
+            token_in_query: false,
             handler: axum::routing::on(filter, handler),
             deadline: true,
         });
@@ -231,6 +240,32 @@ impl Routes {
         handler: H,
     ) -> Routes {
         self.add(Method::POST, path, access, Effect::Write, handler)
+    }
+
+    /// A GET route that streams (server-sent events) and also takes the
+    /// caller's token as `?access_token=`.
+    pub fn get_stream<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        access: Access,
+        handler: H,
+    ) -> Routes {
+        let mut routes = self.add(Method::GET, path, access, Effect::Read, handler);
+        if let Some(r) = routes.routes.last_mut() {
+            r.token_in_query = true;
+        }
+        routes
+    }
+
+    /// A POST route that ends the caller's own session (open to read-only
+    /// users).
+    pub fn post_own_session<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        access: Access,
+        handler: H,
+    ) -> Routes {
+        self.add(Method::POST, path, access, Effect::OwnSession, handler)
     }
 
     /// A POST route that only reads (sync tokens and diffs, eTelecom `Get*`).
@@ -284,6 +319,8 @@ impl Routes {
                         state: state.clone(),
                         dialect: r.spec.dialect,
                         access: r.spec.access,
+                        effect: r.spec.effect,
+                        token_in_query: r.token_in_query,
                         deadline: r.deadline,
                     },
                     guard,
@@ -430,6 +467,8 @@ struct Guard {
     state: AppState,
     dialect: Dialect,
     access: Access,
+    effect: Effect,
+    token_in_query: bool,
     deadline: bool,
 }
 
@@ -452,8 +491,8 @@ pub fn permits(state: &AppState, caller: &Caller, access: Access) -> bool {
 /// are in progress; the service's health endpoints are exempt), the
 /// server-side deadline (`request_deadline_ms`, 503 with `Retry-After`),
 /// and the one place declared access is enforced: resolving the caller
-/// (401), checking the declaration (403), passing the caller on to the
-/// handler.
+/// (401), checking the declaration (403; a read-only user on a route
+/// declared as a write too), passing the caller on to the handler.
 ///
 /// A write cut off by the deadline may still complete: once its events
 /// are queued the command finishes (see [`crate::commands`]), like any
@@ -498,10 +537,15 @@ async fn authorize_and_run(g: Guard, req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();
-    let caller = match Caller::from_request_parts(&mut parts, &g.state).await {
+    let caller = match caller::resolve(&parts, &g.state, g.token_in_query) {
         Ok(c) => c,
         Err(e) => return g.dialect.reject(e),
     };
+    if caller.read_only && g.effect == Effect::Write {
+        return g.dialect.reject(ApiError::forbidden(
+            "this user has read-only access and cannot make changes",
+        ));
+    }
     if !permits(&g.state, &caller, g.access) {
         return g
             .dialect

@@ -40,14 +40,10 @@ use switchboard_projections::query::index::{IdPage, IndexSpec, ListIndex, RowKey
 use switchboard_projections::query::{FieldType, ListQuery, Row, Scalar};
 use switchboard_projections::Directory;
 
-/// Whose list an item is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Owner {
-    /// The tenant's (shared by its users): users, extensions, business contacts...
-    Tenant,
-    /// One user's own (personal contacts).
-    User(Id),
-}
+/// Whose list an item is in: the tenant's (shared by its users: users,
+/// extensions, business contacts...) or one user's own (personal
+/// contacts, phones...). The same owner the item events record.
+pub use switchboard_events::domain::ItemOwner as Owner;
 
 /// One item of one list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -349,9 +345,9 @@ const CORE: usize = 4;
 /// A row over an item's core fields and its field table: `id` (rendered
 /// once, when a filter or sort reads it), up to four other core fields
 /// the item renders itself, and every other listed field from the table,
-/// exactly as [`crate::schema::Table::render`] shows it.
+/// exactly as [`crate::field_tables::Table::render`] shows it.
 pub struct TableRow<'r> {
-    table: &'static crate::schema::Table,
+    table: &'static crate::field_tables::Table,
     attrs: &'r Fields,
     id: Id,
     rendered: std::sync::OnceLock<String>,
@@ -362,7 +358,7 @@ impl<'r> TableRow<'r> {
     /// A row of item `id` with `core` fields (at most four; `None` values
     /// are null) and its `attrs` read through `table`.
     pub fn new(
-        table: &'static crate::schema::Table,
+        table: &'static crate::field_tables::Table,
         attrs: &'r Fields,
         id: Id,
         core: &[(&'static str, Option<Scalar<'r>>)],

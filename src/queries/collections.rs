@@ -9,16 +9,17 @@
 use super::collection::{as_type, instant, is_string, Affected, Collection, Item, Owner, TableRow};
 use super::lists::schema_from_table;
 use crate::commands::roles::{BuiltInRole, BUILT_IN};
-use crate::schema::contact::{CONTACT, CONTACT_CORE_LIST};
-use crate::schema::group::{GROUP, GROUP_CORE_LIST, GROUP_CORE_SEARCH};
-use crate::schema::queue::{CALL_QUEUE, QUEUE_CORE_LIST, QUEUE_CORE_SEARCH, RING_GROUP};
-use crate::schema::tenant::{TENANT, TENANT_CORE_LIST, TENANT_CORE_SEARCH};
-use crate::schema::Table;
+use crate::field_tables::contact::{CONTACT, CONTACT_CORE_LIST};
+use crate::field_tables::group::{GROUP, GROUP_CORE_LIST, GROUP_CORE_SEARCH};
+use crate::field_tables::queue::{CALL_QUEUE, QUEUE_CORE_LIST, QUEUE_CORE_SEARCH, RING_GROUP};
+use crate::field_tables::tenant::{TENANT, TENANT_CORE_LIST, TENANT_CORE_SEARCH};
+use crate::field_tables::Table;
 use std::collections::BTreeMap;
 use std::sync::{LazyLock, OnceLock};
 use switchboard_events::domain::ContactOwner;
 use switchboard_events::ids::ID_LIMIT;
 use switchboard_events::{Envelope, Event, Fields, Id, TenantId};
+use switchboard_projections::directory::items;
 use switchboard_projections::directory::{
     ext_type_name, ContactView, ExtensionView, RoleView, Scope, TenantView, SYSTEM,
 };
@@ -658,7 +659,10 @@ impl Collection for BusinessContacts {
         tenant: TenantId,
         _: Owner,
     ) -> Option<&'a PMap<Id, ContactView>> {
-        dir.scope(tenant).map(|s| &s.contacts.business)
+        dir.scope(tenant)?
+            .items
+            .list(items::BUSINESS_CONTACTS, Owner::Tenant)
+            .map(|l| &l.items)
     }
 
     fn ids<'r>(&self, at: &'r &PMap<Id, ContactView>) -> Box<dyn Iterator<Item = Id> + 'r> {
@@ -675,7 +679,9 @@ impl Collection for BusinessContacts {
     }
 
     fn lists(&self, dir: &Directory) -> Vec<(TenantId, Owner)> {
-        tenant_lists(dir, |s| !s.contacts.business.is_empty())
+        tenant_lists(dir, |s| {
+            s.items.count(items::BUSINESS_CONTACTS, Owner::Tenant) > 0
+        })
     }
 
     fn affected(&self, _: &Directory, env: &Envelope, event: &Event, out: &mut Vec<Affected>) {
@@ -704,7 +710,11 @@ impl Collection for PersonalContacts {
         owner: Owner,
     ) -> Option<&'a PMap<Id, ContactView>> {
         match owner {
-            Owner::User(u) => dir.scope(tenant)?.contacts.personal.get(&u),
+            Owner::User(u) => dir
+                .scope(tenant)?
+                .items
+                .list(items::PERSONAL_CONTACTS, Owner::User(u))
+                .map(|l| &l.items),
             Owner::Tenant => None,
         }
     }
@@ -726,11 +736,15 @@ impl Collection for PersonalContacts {
         dir.scopes
             .iter()
             .flat_map(|(t, s)| {
-                s.contacts
-                    .personal
-                    .iter()
-                    .filter(|(_, m)| !m.is_empty())
-                    .map(|(u, _)| (*t, Owner::User(*u)))
+                s.items
+                    .lists()
+                    .into_iter()
+                    .filter(|(c, o)| {
+                        *c == items::PERSONAL_CONTACTS
+                            && matches!(o, Owner::User(_))
+                            && s.items.count(c, *o) > 0
+                    })
+                    .map(|(_, o)| (*t, o))
             })
             .collect()
     }

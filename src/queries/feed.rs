@@ -14,6 +14,7 @@ use switchboard_events::domain::{ContactOwner, FavoriteCollection};
 use switchboard_events::{Envelope, Event, Id, TenantId};
 use switchboard_projections::directory::changes::ChangeType;
 use switchboard_projections::directory::classify::{directory_change, DirectoryChange};
+use switchboard_projections::Directory;
 
 /// Who a stream is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct Listener {
     pub tenant: TenantId,
     /// The caller.
     pub user: Id,
+    /// The session that opened the stream (it ends with it).
+    pub session: Id,
 }
 
 /// What a visible event is about (rendered from the projection afterwards).
@@ -136,5 +139,182 @@ impl Queries {
                 Err(e) => Some(Err(ReadError::Log(e.to_string()))),
             })
         })
+    }
+}
+/// Why a stream ended (its final `event: error` says so in the dialect's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The session was ended (sign-out, or evicted by a newer one).
+    SessionEnded,
+    /// The user's password changed (every session of the user ended).
+    PasswordChanged,
+    /// The user was disabled.
+    UserDisabled,
+    /// The user was deleted.
+    UserDeleted,
+    /// The user's tenant was disabled or deleted.
+    TenantDisabled,
+    /// The access token the stream was opened with expired (and was not
+    /// refreshed).
+    TokenExpired,
+    /// The user opened more streams than allowed; this was the oldest.
+    TooManyStreams,
+    /// The client fell more than the buffer behind.
+    TooSlow,
+    /// The server is shutting down.
+    ShuttingDown,
+    /// The directory stopped following the log (the server is not ready).
+    Unavailable,
+}
+
+/// Whether an event can end someone's session (so streams check theirs).
+pub fn may_end_sessions(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::SessionEnded(_)
+            | Event::SessionStarted(_)
+            | Event::UserSecretChanged(_)
+            | Event::UserUpdated(_)
+            | Event::UserDeleted(_)
+            | Event::TenantUpdated(_)
+            | Event::TenantDeleted(_)
+    )
+}
+
+/// Whether the stream of `listener` must end, judged on the directory
+/// after `cause` (the event just applied, if any) at `now` (Unix seconds).
+pub fn end_of(
+    dir: &Directory,
+    listener: &Listener,
+    cause: Option<&Event>,
+    now: i64,
+) -> Option<StreamEnd> {
+    let user = dir
+        .scope(listener.tenant)
+        .and_then(|s| s.users.get(&listener.user));
+    let Some(user) = user else {
+        return Some(StreamEnd::UserDeleted);
+    };
+    if !user.enabled() {
+        return Some(StreamEnd::UserDisabled);
+    }
+    let tenant_ok = listener.tenant == switchboard_events::SYSTEM_TENANT
+        || dir
+            .tenants
+            .get(&listener.tenant)
+            .is_some_and(|t| t.enabled());
+    if !tenant_ok {
+        return Some(StreamEnd::TenantDisabled);
+    }
+    let Some(session) = dir.sessions.get(listener.session) else {
+        return Some(match cause {
+            Some(Event::UserSecretChanged(e))
+                if e.user_id == listener.user
+                    && e.secret == switchboard_events::domain::SecretKind::Password =>
+            {
+                StreamEnd::PasswordChanged
+            }
+            _ => StreamEnd::SessionEnded,
+        });
+    };
+    (session.access_expires_at <= now).then_some(StreamEnd::TokenExpired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener(dir: &Directory) -> Listener {
+        let s = dir.sessions.get(Id(9)).expect("session");
+        Listener {
+            tenant: s.home_tenant,
+            user: s.user_id,
+            session: s.id,
+        }
+    }
+
+    #[test]
+    fn a_stream_ends_with_its_session_user_or_token() {
+        use crate::commands::testing::given_in;
+        use switchboard_events::domain::{
+            SecretKind, SessionEnded, SessionStarted, TenantCreated, UserCreated, UserDeleted,
+            UserSecretChanged, UserUpdated,
+        };
+        use switchboard_events::{Fields, TenantId, Value as V};
+        const T: TenantId = Id(5);
+        let tenant = Event::TenantCreated(TenantCreated {
+            tenant_id: T,
+            name: "Acme".into(),
+            domain: "acme.example".into(),
+            attrs: Fields::new(),
+        });
+        let alice = Event::UserCreated(UserCreated {
+            user_id: Id(1),
+            name: "alice".into(),
+            role: "StandardUser".into(),
+            password_hash: "h".into(),
+            attrs: Fields::new(),
+        });
+        let started = Event::SessionStarted(SessionStarted {
+            session_id: Id(9),
+            user_id: Id(1),
+            access_hash: [1; 32],
+            refresh_hash: [2; 32],
+            access_expires_at: 1_000,
+            refresh_expires_at: 2_000,
+        });
+        let live = given_in(T, &[tenant.clone(), alice.clone(), started.clone()]);
+        let c = listener(&live);
+        assert_eq!(end_of(&live, &c, None, 999), None);
+        assert_eq!(
+            end_of(&live, &c, None, 1_000),
+            Some(StreamEnd::TokenExpired)
+        );
+        let cases: Vec<(Event, StreamEnd)> = vec![
+            (
+                Event::SessionEnded(SessionEnded { session_id: Id(9) }),
+                StreamEnd::SessionEnded,
+            ),
+            (
+                Event::UserSecretChanged(UserSecretChanged {
+                    user_id: Id(1),
+                    secret: SecretKind::Password,
+                    hash: "h2".into(),
+                }),
+                StreamEnd::PasswordChanged,
+            ),
+            (
+                Event::UserUpdated(UserUpdated {
+                    user_id: Id(1),
+                    changes: [("enabled".to_owned(), V::Bool(false))].into(),
+                }),
+                StreamEnd::UserDisabled,
+            ),
+            (
+                Event::UserDeleted(UserDeleted { user_id: Id(1) }),
+                StreamEnd::UserDeleted,
+            ),
+        ];
+        for (cause, want) in cases {
+            let dir = given_in(
+                T,
+                &[
+                    tenant.clone(),
+                    alice.clone(),
+                    started.clone(),
+                    cause.clone(),
+                ],
+            );
+            assert!(may_end_sessions(&cause));
+            assert_eq!(end_of(&dir, &c, Some(&cause), 10), Some(want), "{cause:?}");
+        }
+        // Another user's events do not end this stream.
+        let other = Event::UserSecretChanged(UserSecretChanged {
+            user_id: Id(2),
+            secret: SecretKind::Password,
+            hash: "h".into(),
+        });
+        let dir = given_in(T, &[tenant, alice, started, other.clone()]);
+        assert_eq!(end_of(&dir, &c, Some(&other), 10), None);
     }
 }

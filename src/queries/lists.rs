@@ -6,16 +6,16 @@ use switchboard_projections::query::{Dir, FieldType, ListSchema};
 /// Called once per resource (the result is leaked into a `'static` so the
 /// query engine can borrow it for the life of the process).
 pub fn schema_from_table(
-    core: &[(&'static str, crate::schema::ListType)],
+    core: &[(&'static str, crate::field_tables::ListType)],
     core_search: &[&'static str],
-    table: &crate::schema::Table,
+    table: &crate::field_tables::Table,
     default_order: &'static [(&'static str, Dir)],
 ) -> ListSchema {
-    let convert = |t: crate::schema::ListType| match t {
-        crate::schema::ListType::String => FieldType::String,
-        crate::schema::ListType::Number => FieldType::Number,
-        crate::schema::ListType::Bool => FieldType::Bool,
-        crate::schema::ListType::DateTime => FieldType::DateTime,
+    let convert = |t: crate::field_tables::ListType| match t {
+        crate::field_tables::ListType::String => FieldType::String,
+        crate::field_tables::ListType::Number => FieldType::Number,
+        crate::field_tables::ListType::Bool => FieldType::Bool,
+        crate::field_tables::ListType::DateTime => FieldType::DateTime,
     };
     let fields: Vec<(&'static str, FieldType)> = core
         .iter()

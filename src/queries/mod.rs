@@ -8,6 +8,7 @@
 //! the log; `as_of` starts from the nearest retained snapshot.
 //!
 //! # Layout
+//! - [`agents`]: an agent's status history and time in each status.
 //! - [`model`]: the published read model (directory + the indexes of every list).
 //! - [`collection`]: the generic indexed collection: a list described once
 //!   (index spec, rows, what changes it), maintained by the model, paged.
@@ -19,6 +20,7 @@
 //! - [`audit`]: the audit log and object history from a persisted index beside the log.
 //! - [`feed`]: the live change feed (what a user's event stream shows).
 
+pub mod agents;
 pub mod as_of;
 pub mod audit;
 pub mod collection;

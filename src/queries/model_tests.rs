@@ -110,7 +110,7 @@ impl World {
     }
 
     /// Random values for a table's listed fields (`Null`s only in updates).
-    fn attrs(&mut self, table: &crate::schema::Table, update: bool) -> Fields {
+    fn attrs(&mut self, table: &crate::field_tables::Table, update: bool) -> Fields {
         let mut f = Fields::new();
         for (name, ty) in table.list_fields() {
             if self.rng.below(3) == 0 {
@@ -118,10 +118,10 @@ impl World {
             }
             let v = match ty {
                 _ if update && self.rng.below(5) == 0 => Value::Null,
-                crate::schema::ListType::String => Value::Str(self.word()),
-                crate::schema::ListType::Bool => Value::Bool(self.rng.below(2) == 0),
-                crate::schema::ListType::Number => Value::Int(self.rng.below(5) as i64),
-                crate::schema::ListType::DateTime => {
+                crate::field_tables::ListType::String => Value::Str(self.word()),
+                crate::field_tables::ListType::Bool => Value::Bool(self.rng.below(2) == 0),
+                crate::field_tables::ListType::Number => Value::Int(self.rng.below(5) as i64),
+                crate::field_tables::ListType::DateTime => {
                     Value::Str(format!("2026-01-0{}T00:00:00Z", 1 + self.rng.below(3)))
                 }
             };
@@ -143,7 +143,7 @@ impl World {
         match self.rng.below(40) {
             0..=3 => {
                 let id = self.id();
-                let attrs = self.attrs(&crate::schema::user::USER, false);
+                let attrs = self.attrs(&crate::field_tables::user::USER, false);
                 let name = format!("user{}", self.rng.below(1000));
                 let role = self.rng.pick(ROLE_NAMES).into();
                 self.apply(
@@ -160,7 +160,7 @@ impl World {
             }
             4..=5 => {
                 if let Some(user_id) = self.pick(&users) {
-                    let changes = self.attrs(&crate::schema::user::USER, true);
+                    let changes = self.attrs(&crate::field_tables::user::USER, true);
                     self.apply(T, Event::UserUpdated(UserUpdated { user_id, changes }));
                 }
             }
@@ -257,7 +257,7 @@ impl World {
             13..=14 => {
                 let group_id = self.id();
                 let name = format!("{} {}", self.word(), self.rng.below(100));
-                let attrs = self.attrs(&crate::schema::group::GROUP, false);
+                let attrs = self.attrs(&crate::field_tables::group::GROUP, false);
                 self.apply(
                     T,
                     Event::GroupCreated(GroupCreated {
@@ -271,7 +271,7 @@ impl World {
             15 => {
                 let gs = self.groups.clone();
                 if let Some(group_id) = self.pick(&gs) {
-                    let mut changes = self.attrs(&crate::schema::group::GROUP, true);
+                    let mut changes = self.attrs(&crate::field_tables::group::GROUP, true);
                     if self.rng.below(2) == 0 {
                         changes.insert("name".into(), Value::Str(self.word()));
                     }
@@ -324,7 +324,7 @@ impl World {
                 let queue_id = self.id();
                 let name = self.word();
                 let extension_number = self.number();
-                let attrs = self.attrs(&crate::schema::queue::CALL_QUEUE, false);
+                let attrs = self.attrs(&crate::field_tables::queue::CALL_QUEUE, false);
                 self.apply(
                     T,
                     Event::CallQueueCreated(CallQueueCreated {
@@ -339,7 +339,7 @@ impl World {
             21 => {
                 let qs = self.queues.clone();
                 if let (Some(queue_id), Some(user_id)) = (self.pick(&qs), self.pick(&users)) {
-                    let mut changes = self.attrs(&crate::schema::queue::CALL_QUEUE, true);
+                    let mut changes = self.attrs(&crate::field_tables::queue::CALL_QUEUE, true);
                     if self.rng.below(2) == 0 {
                         changes.insert("name".into(), Value::Str(self.word()));
                     }
@@ -366,7 +366,7 @@ impl World {
                 let ring_group_id = self.id();
                 let name = self.word();
                 let extension_number = self.number();
-                let attrs = self.attrs(&crate::schema::queue::RING_GROUP, false);
+                let attrs = self.attrs(&crate::field_tables::queue::RING_GROUP, false);
                 self.apply(
                     T,
                     Event::RingGroupCreated(RingGroupCreated {
@@ -381,7 +381,7 @@ impl World {
             24 => {
                 let rs = self.rings.clone();
                 if let Some(ring_group_id) = self.pick(&rs) {
-                    let changes = self.attrs(&crate::schema::queue::RING_GROUP, true);
+                    let changes = self.attrs(&crate::field_tables::queue::RING_GROUP, true);
                     self.apply(
                         T,
                         Event::RingGroupUpdated(RingGroupUpdated {
@@ -403,7 +403,7 @@ impl World {
                 let tenant_id = self.id();
                 let name = self.word();
                 let domain = format!("t{}.example.com", tenant_id.0);
-                let attrs = self.attrs(&crate::schema::tenant::TENANT, false);
+                let attrs = self.attrs(&crate::field_tables::tenant::TENANT, false);
                 self.apply(
                     SYSTEM,
                     Event::TenantCreated(TenantCreated {
@@ -418,7 +418,7 @@ impl World {
             27 => {
                 let ts = self.tenants.clone();
                 if let Some(tenant_id) = self.pick(&ts) {
-                    let mut changes = self.attrs(&crate::schema::tenant::TENANT, true);
+                    let mut changes = self.attrs(&crate::field_tables::tenant::TENANT, true);
                     changes.remove("enabled");
                     if self.rng.below(2) == 0 {
                         changes.insert("name".into(), Value::Str(self.word()));
@@ -437,7 +437,7 @@ impl World {
             29..=31 => {
                 // A contact: business, or some user's personal one.
                 let contact_id = self.id();
-                let mut attrs = self.attrs(&crate::schema::contact::CONTACT, false);
+                let mut attrs = self.attrs(&crate::field_tables::contact::CONTACT, false);
                 attrs.insert("name".into(), Value::Str(self.word()));
                 let owner = match self.pick(&users) {
                     Some(u) if self.rng.below(2) == 0 => {
@@ -460,7 +460,7 @@ impl World {
             }
             32 => {
                 if let Some((owner, contact_id)) = self.contact() {
-                    let changes = self.attrs(&crate::schema::contact::CONTACT, true);
+                    let changes = self.attrs(&crate::field_tables::contact::CONTACT, true);
                     self.apply(
                         T,
                         Event::ContactUpdated(ContactUpdated {

@@ -12,7 +12,7 @@ use super::collection::{
 };
 use super::lists::schema_from_table;
 use super::model::ReadModel;
-use crate::schema::user::{USER, USER_CORE_LIST, USER_CORE_SEARCH};
+use crate::field_tables::user::{USER, USER_CORE_LIST, USER_CORE_SEARCH};
 use std::sync::{LazyLock, OnceLock};
 use switchboard_events::domain::FavoriteCollection;
 use switchboard_events::{Envelope, Event, Id, TenantId};

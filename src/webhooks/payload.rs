@@ -24,8 +24,8 @@
 //! and never delivered); the source IP of the change is left out.
 
 use super::settings::Kind;
-use crate::http::portsip::ids::render;
-use crate::schema::to_json;
+use crate::field_tables::to_json;
+use crate::ids::render;
 use serde_json::{json, Map, Value as Json};
 use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::{Envelope, Event};

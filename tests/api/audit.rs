@@ -394,7 +394,7 @@ async fn a_snapshot_restart_gives_the_same_state_as_a_full_replay() {
     let mut app = spawn_app_with(|c| c.snapshot_every_events = 5).await;
     let w = populate(&app).await;
     populate_calls(&app, &w).await;
-    let snap_path = snapshot::path_in(&app.data_dir());
+    let snap_path = switchboard::snapshots::path_in(&app.data_dir());
     // Periodic snapshots are taken in the background.
     let mut waited = 0;
     while !snap_path.exists() && waited < 100 {
@@ -448,11 +448,15 @@ async fn a_snapshot_from_another_log_is_not_used() {
     populate(&two).await;
     let live_two = live_canonical(&two);
     two.stop().await;
-    std::fs::create_dir_all(snapshot::path_in(&two.data_dir()).parent().expect("parent"))
-        .expect("mkdir");
+    std::fs::create_dir_all(
+        switchboard::snapshots::path_in(&two.data_dir())
+            .parent()
+            .expect("parent"),
+    )
+    .expect("mkdir");
     std::fs::copy(
-        snapshot::path_in(&one.data_dir()),
-        snapshot::path_in(&two.data_dir()),
+        switchboard::snapshots::path_in(&one.data_dir()),
+        switchboard::snapshots::path_in(&two.data_dir()),
     )
     .expect("copy the foreign snapshot");
     let log = SledLog::open(LogConfig::new(two.data_dir())).expect("opens");

@@ -168,7 +168,7 @@ async fn a_change_that_slipped_past_the_write_model_is_refused_with_409() {
     // in a scope this directory does not route to ann, so the write model
     // still holds the old version, exactly as if the change had not been
     // applied yet; the log's version check must catch it.
-    let raw = switchboard::http::portsip::ids::parse(&user).expect("a PortSIP id");
+    let raw = switchboard::http::ids::portsip::parse(&user).expect("a PortSIP id");
     let event = Event::UserUpdated(UserUpdated {
         user_id: raw,
         changes: Fields::new(),

@@ -136,7 +136,7 @@ async fn a_request_past_its_deadline_gets_503_with_retry_after() {
     let t = app.tenant(DOMAIN).await;
     // The tenant's writes are held back, so this one waits past its
     // deadline.
-    let tenant = switchboard::http::portsip::ids::parse(&t.id).expect("id");
+    let tenant = switchboard::http::ids::portsip::parse(&t.id).expect("id");
     let hold = app.state().pipeline.quiesce(tenant).await;
     let resp = app
         .post("/api/users", Some(&t.admin), &user_body("alice", "101"))

@@ -341,7 +341,7 @@ async fn no_request_to_any_route_causes_a_server_error() {
                 }
             }
         }
-        if route.effect == Effect::Write {
+        if route.effect != Effect::Read {
             w.revive(&app).await;
         }
     }

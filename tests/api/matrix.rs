@@ -724,7 +724,7 @@ async fn every_route_answers_each_caller_as_its_declared_access_says() {
                 }
             }
         }
-        if route.effect == switchboard::http::Effect::Write {
+        if route.effect != switchboard::http::Effect::Read {
             w.revive(&app).await;
         }
     }

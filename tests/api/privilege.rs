@@ -15,7 +15,7 @@ async fn json_of(resp: reqwest::Response) -> Value {
 
 /// The numeric id behind a PortSIP id.
 fn id_of(portsip: &str) -> Id {
-    switchboard::http::portsip::ids::parse(portsip).expect("a PortSIP id")
+    switchboard::http::ids::portsip::parse(portsip).expect("a PortSIP id")
 }
 
 /// Records a custom role straight into the log, as an old version (before

@@ -113,7 +113,7 @@ async fn a_stir_shaken_key_never_reaches_the_log_an_export_a_replay_or_a_respons
 async fn a_key_written_in_clear_by_an_older_version_loads_and_is_never_rendered() {
     let mut app = spawn_app().await;
     let t = app.tenant("acme.example").await;
-    let tenant = switchboard::http::portsip::ids::parse(&t.id).expect("id");
+    let tenant = switchboard::http::ids::portsip::parse(&t.id).expect("id");
     // What an older version wrote: the key in clear in the event.
     let old = Event::TenantUpdated(TenantUpdated {
         tenant_id: tenant,

@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use switchboard::auth::roles::{self, Capability};
-use switchboard::http::vendors::uuid::{self, Kind};
+use switchboard::http::ids::uuid::{self, Kind};
 use switchboard::http::{Access, RouteSpec};
 use switchboard_events::Id;
 
@@ -81,7 +81,7 @@ pub struct World {
 }
 
 fn portsip_id(raw: &str) -> Id {
-    switchboard::http::portsip::ids::parse(raw).expect("a PortSIP id")
+    switchboard::http::ids::portsip::parse(raw).expect("a PortSIP id")
 }
 
 async fn ok_json(resp: reqwest::Response, what: &str) -> Value {

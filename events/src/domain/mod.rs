@@ -9,6 +9,7 @@ pub mod agent;
 pub mod contact;
 pub mod extension;
 pub mod group;
+pub mod item;
 pub mod presence;
 pub mod queue;
 pub mod record;
@@ -21,6 +22,7 @@ pub use agent::*;
 pub use contact::*;
 pub use extension::*;
 pub use group::*;
+pub use item::*;
 pub use presence::*;
 pub use queue::*;
 pub use record::*;
@@ -226,6 +228,13 @@ domain_events! {
     FavoriteAdded: 1, "favorite", user_id;
     /// A user unfavorited a contact or an extension contact.
     FavoriteRemoved: 1, "favorite", user_id;
+
+    /// An item of a declared collection was created.
+    ItemCreated: 1, "item", item_id;
+    /// Item fields changed (only the changed fields are recorded).
+    ItemUpdated: 1, "item", item_id;
+    /// An item was deleted.
+    ItemDeleted: 1, "item", item_id;
 
     /// The PBX reported a call detail record (tenant stream: call history).
     CdrRecorded: 1, "cdrs", tenant_id;

@@ -142,10 +142,6 @@ impl ChangeLog {
 /// The change indexes of one tenant.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChangeIndex {
-    /// Personal contacts, per owner (favorite flags included: only the owner sees them).
-    pub personal: HashMap<Id, ChangeLog>,
-    /// Business contacts (tenant-wide).
-    pub business: ChangeLog,
     /// The extension directory (the tenant's users), tenant-wide.
     pub extension: ChangeLog,
     /// Per user: their favorite flag changes on business contacts.

@@ -1,22 +1,25 @@
 //! Contacts, favorites and the sync change index in the directory view.
 //!
-//! Personal contacts are kept per owner, business contacts per tenant;
-//! contact ids are unique within a tenant. Favorites are per user. Every
-//! change a sync client can see is also recorded in the tenant's
-//! [`ChangeIndex`] (see `changes.rs`), including changes to the extension
-//! directory (the tenant's users) that alter what it displays.
+//! Personal and business contacts are items of two declared collections
+//! ([`super::items`]: [`PERSONAL_CONTACTS`] per owner, [`BUSINESS_CONTACTS`]
+//! per tenant; contact ids are unique within a tenant), so their lists and
+//! change indexes are the items'. Favorites are per user. Every change a
+//! sync client can see is recorded in a change log: the lists' own, the
+//! tenant's [`ChangeIndex`] for the extension directory (the tenant's users,
+//! including changes that alter what it displays) and each user's favorite
+//! flips on the shared collections.
 
 use super::changes::{ChangeIndex, ChangeType};
 use super::classify::{self, DirectoryChange};
-use super::users::merge;
-use super::{Scope, Stamp};
-use crate::pmap::{PHashMap, PMap};
+use super::items::{contact_list, ItemView, BUSINESS_CONTACTS, PERSONAL_CONTACTS};
+use super::Scope;
+use crate::pmap::PMap;
 use std::collections::BTreeSet;
 use switchboard_events::domain::{
     ContactCreated, ContactDeleted, ContactOwner, ContactUpdated, FavoriteAdded,
-    FavoriteCollection, FavoriteRemoved,
+    FavoriteCollection, FavoriteRemoved, ItemOwner,
 };
-use switchboard_events::{Envelope, Event, Fields, Id};
+use switchboard_events::{Envelope, Event, Id};
 
 /// User fields the extension directory shows; a change to one of them is a
 /// change of the user's extension contact. (`extension_number` is derived
@@ -32,18 +35,8 @@ pub const EXTENSION_CONTACT_FIELDS: &[&str] = &[
     "avatar_file_url",
 ];
 
-/// A personal or business contact.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ContactView {
-    /// Id.
-    pub id: Id,
-    /// Whose contact it is.
-    pub owner: ContactOwner,
-    /// The fields that are set.
-    pub attrs: Fields,
-    /// Bookkeeping.
-    pub stamp: Stamp,
-}
+/// A personal or business contact: an item of its collection.
+pub type ContactView = ItemView;
 
 /// One user's favorites, per collection.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -75,101 +68,73 @@ impl Favorites {
     }
 }
 
-/// Contacts, favorites and change indexes of one tenant.
+/// Favorites and the change indexes of the shared collections, of one
+/// tenant.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Contacts {
-    /// Business contacts by id.
-    pub business: PMap<Id, ContactView>,
-    /// Personal contacts: owner → id → contact.
-    pub personal: PHashMap<Id, PMap<Id, ContactView>>,
-    /// Every live contact id → its owner (ids are unique in the tenant).
-    pub owners: PHashMap<Id, ContactOwner>,
     /// Favorites per user.
     pub favorites: PMap<Id, Favorites>,
-    /// The sync change indexes.
+    /// The sync change indexes of the extension directory and of favorite
+    /// flips on shared collections.
     pub changes: ChangeIndex,
 }
 
 impl Contacts {
-    /// A contact of `owner`.
-    pub fn get(&self, owner: ContactOwner, id: Id) -> Option<&ContactView> {
-        match owner {
-            ContactOwner::Business => self.business.get(&id),
-            ContactOwner::User(u) => self.personal.get(&u).and_then(|m| m.get(&id)),
-        }
-    }
-
     /// Whether `user` favorited `id` in `collection`.
     pub fn is_favorite(&self, user: Id, collection: FavoriteCollection, id: Id) -> bool {
         self.favorites
             .get(&user)
             .is_some_and(|f| f.of(collection).contains(&id))
     }
+}
 
-    fn contact_mut(&mut self, owner: ContactOwner, id: Id) -> Option<&mut ContactView> {
-        match owner {
-            ContactOwner::Business => self.business.get_mut(&id),
-            ContactOwner::User(u) => self.personal.get_mut(&u).and_then(|m| m.get_mut(&id)),
-        }
+impl Scope {
+    /// The contact `id` of `owner` (another owner's is just as missing).
+    pub fn contact(&self, owner: ContactOwner, id: Id) -> Option<&ContactView> {
+        let (collection, owner) = contact_list(owner);
+        self.items.get(collection, owner, id)
     }
 
-    fn log_of(&mut self, owner: ContactOwner) -> &mut super::changes::ChangeLog {
-        match owner {
-            ContactOwner::Business => &mut self.changes.business,
-            ContactOwner::User(u) => self.changes.personal.entry(u).or_default(),
-        }
+    /// The tenant's business contacts, by id.
+    pub fn business_contacts(&self) -> impl DoubleEndedIterator<Item = &ContactView> + '_ {
+        self.items.items(BUSINESS_CONTACTS, ItemOwner::Tenant)
+    }
+
+    /// A user's personal contacts, by id.
+    pub fn personal_contacts(
+        &self,
+        user: Id,
+    ) -> impl DoubleEndedIterator<Item = &ContactView> + '_ {
+        self.items.items(PERSONAL_CONTACTS, ItemOwner::User(user))
     }
 }
 
 pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &ContactCreated) {
-    let c = &mut scope.contacts;
-    let view = ContactView {
-        id: e.contact_id,
-        owner: e.owner,
-        attrs: e.attrs.clone(),
-        stamp: Stamp::new(env),
-    };
-    match e.owner {
-        ContactOwner::Business => {
-            c.business.insert(e.contact_id, view);
-        }
-        ContactOwner::User(u) => {
-            c.personal.entry(u).or_default().insert(e.contact_id, view);
-        }
-    }
-    c.owners.insert(e.contact_id, e.owner);
-    c.log_of(e.owner).created(e.contact_id, env.offset);
+    let (collection, owner) = contact_list(e.owner);
+    scope
+        .items
+        .created(env, collection, owner, e.contact_id, &e.attrs);
 }
 
 pub(super) fn updated(scope: &mut Scope, env: &Envelope, e: &ContactUpdated) {
-    let c = &mut scope.contacts;
-    let Some(view) = c.contact_mut(e.owner, e.contact_id) else {
-        return;
-    };
-    merge(&mut view.attrs, &e.changes);
-    view.stamp.touch(env);
-    c.log_of(e.owner).touch(e.contact_id, env.offset);
+    let (collection, owner) = contact_list(e.owner);
+    scope
+        .items
+        .updated(env, collection, owner, e.contact_id, &e.changes);
 }
 
 pub(super) fn deleted(scope: &mut Scope, env: &Envelope, e: &ContactDeleted, retention: u64) {
-    let c = &mut scope.contacts;
-    let removed = match e.owner {
-        ContactOwner::Business => c.business.remove(&e.contact_id),
-        ContactOwner::User(u) => c.personal.get_mut(&u).and_then(|m| m.remove(&e.contact_id)),
-    };
-    let Some(view) = removed else {
+    let (collection, owner) = contact_list(e.owner);
+    if scope
+        .items
+        .deleted(env, collection, owner, e.contact_id, retention)
+        .is_none()
+    {
         return;
-    };
-    c.owners.remove(&e.contact_id);
-    c.log_of(e.owner).deleted(
-        e.contact_id,
-        view.stamp.created_offset,
-        env.offset,
-        env.recorded_at.unix_timestamp(),
-        retention,
-    );
+    }
     // Favorites of a deleted contact go with it; the deletion itself is what
     // sync clients see (through the collection's tombstone).
+    let c = &mut scope.contacts;
     match e.owner {
         ContactOwner::Business => {
             c.favorites.update_where(
@@ -187,33 +152,51 @@ pub(super) fn deleted(scope: &mut Scope, env: &Envelope, e: &ContactDeleted, ret
     }
 }
 
-fn favorite_log(
-    c: &mut Contacts,
-    user: Id,
-    collection: FavoriteCollection,
-) -> &mut super::changes::ChangeLog {
-    match collection {
-        FavoriteCollection::Personal => c.changes.personal.entry(user).or_default(),
-        FavoriteCollection::Business => c.changes.business_favorites.entry(user).or_default(),
-        FavoriteCollection::Extension => c.changes.extension_favorites.entry(user).or_default(),
-    }
-}
-
 pub(super) fn favorite_added(scope: &mut Scope, env: &Envelope, e: &FavoriteAdded) {
-    let c = &mut scope.contacts;
-    c.favorites
+    scope
+        .contacts
+        .favorites
         .get_or_insert_with(e.user_id, Favorites::default)
         .of_mut(e.collection)
         .insert(e.item_id);
-    favorite_log(c, e.user_id, e.collection).touch(e.item_id, env.offset);
+    log_favorite(scope, env, e.user_id, e.collection, e.item_id);
 }
 
 pub(super) fn favorite_removed(scope: &mut Scope, env: &Envelope, e: &FavoriteRemoved) {
-    let c = &mut scope.contacts;
-    if let Some(f) = c.favorites.get_mut(&e.user_id) {
+    if let Some(f) = scope.contacts.favorites.get_mut(&e.user_id) {
         f.of_mut(e.collection).remove(&e.item_id);
     }
-    favorite_log(c, e.user_id, e.collection).touch(e.item_id, env.offset);
+    log_favorite(scope, env, e.user_id, e.collection, e.item_id);
+}
+
+/// Records a favorite flip where `user`'s sync client sees it: in their
+/// own personal contacts' change log (only they see those), or in their
+/// log of flips on a shared collection.
+fn log_favorite(
+    scope: &mut Scope,
+    env: &Envelope,
+    user: Id,
+    collection: FavoriteCollection,
+    item: Id,
+) {
+    let changes = &mut scope.contacts.changes;
+    match collection {
+        FavoriteCollection::Personal => {
+            scope
+                .items
+                .touch(PERSONAL_CONTACTS, ItemOwner::User(user), item, env.offset)
+        }
+        FavoriteCollection::Business => changes
+            .business_favorites
+            .entry(user)
+            .or_default()
+            .touch(item, env.offset),
+        FavoriteCollection::Extension => changes
+            .extension_favorites
+            .entry(user)
+            .or_default()
+            .touch(item, env.offset),
+    }
 }
 
 /// What the extension directory looked like, for the users an event may
@@ -264,12 +247,8 @@ pub(super) fn after(
                 retention,
             );
         }
+        scope.items.user_deleted(e.user_id);
         let c = &mut scope.contacts;
-        if let Some(mine) = c.personal.remove(&e.user_id) {
-            for id in mine.keys() {
-                c.owners.remove(id);
-            }
-        }
         c.favorites.remove(&e.user_id);
         c.favorites.update_where(
             |f| f.extension.contains(&e.user_id),
@@ -277,7 +256,6 @@ pub(super) fn after(
                 f.extension.remove(&e.user_id);
             },
         );
-        c.changes.personal.remove(&e.user_id);
         c.changes.business_favorites.remove(&e.user_id);
         c.changes.extension_favorites.remove(&e.user_id);
         return;
@@ -312,6 +290,7 @@ mod model_tests {
     //! must end equal to the directory, and no diff may name an id twice.
 
     use super::super::changes::{diff, ChangeType, DiffRequest};
+    use super::super::items::{BUSINESS_CONTACTS, PERSONAL_CONTACTS};
     use crate::{Directory, Projection};
     use std::collections::{BTreeMap, HashSet};
     use switchboard_events::domain::*;
@@ -359,11 +338,7 @@ mod model_tests {
         let fav = |fc, id| s.contacts.is_favorite(user, fc, id);
         match c {
             Coll::Personal => s
-                .contacts
-                .personal
-                .get(&user)
-                .into_iter()
-                .flat_map(|m| m.values())
+                .personal_contacts(user)
                 .map(|v| {
                     (
                         v.id,
@@ -372,9 +347,7 @@ mod model_tests {
                 })
                 .collect(),
             Coll::Business => s
-                .contacts
-                .business
-                .values()
+                .business_contacts()
                 .map(|v| {
                     (
                         v.id,
@@ -410,13 +383,10 @@ mod model_tests {
         let fav = |fc| s.contacts.is_favorite(user, fc, id);
         match c {
             Coll::Personal => s
-                .contacts
-                .get(ContactOwner::User(user), id)
+                .contact(ContactOwner::User(user), id)
                 .map(|v| (v.attrs.clone(), fav(FavoriteCollection::Personal))),
             Coll::Business => s
-                .contacts
-                .business
-                .get(&id)
+                .contact(ContactOwner::Business, id)
                 .map(|v| (v.attrs.clone(), fav(FavoriteCollection::Business))),
             Coll::Extension => s
                 .users
@@ -434,16 +404,27 @@ mod model_tests {
         let s = dir.scope(T).expect("scope");
         let ch = &s.contacts.changes;
         match c {
-            Coll::Personal => diff(ch.personal.get(&user), None, req, |id| {
-                s.contacts
-                    .get(ContactOwner::User(user), id)
-                    .map(|v| v.stamp.created_offset)
-            }),
+            Coll::Personal => diff(
+                s.items
+                    .list(PERSONAL_CONTACTS, ItemOwner::User(user))
+                    .map(|l| &l.changes),
+                None,
+                req,
+                |id| {
+                    s.contact(ContactOwner::User(user), id)
+                        .map(|v| v.stamp.created_offset)
+                },
+            ),
             Coll::Business => diff(
-                Some(&ch.business),
+                s.items
+                    .list(BUSINESS_CONTACTS, ItemOwner::Tenant)
+                    .map(|l| &l.changes),
                 ch.business_favorites.get(&user),
                 req,
-                |id| s.contacts.business.get(&id).map(|v| v.stamp.created_offset),
+                |id| {
+                    s.contact(ContactOwner::Business, id)
+                        .map(|v| v.stamp.created_offset)
+                },
             ),
             Coll::Extension => diff(
                 Some(&ch.extension),
@@ -454,14 +435,16 @@ mod model_tests {
         }
     }
 
+    /// A paged diff in progress: (since, head, cursor, ids seen so far).
+    type Paging = (u64, u64, (u64, Id), HashSet<Id>);
+
     struct Client {
         user: Id,
         coll: Coll,
         top: Option<usize>,
         token: u64,
         replica: BTreeMap<Id, Seen>,
-        /// A paged diff in progress: (since, head, cursor, ids seen so far).
-        paging: Option<(u64, u64, (u64, Id), HashSet<Id>)>,
+        paging: Option<Paging>,
     }
 
     impl Client {
@@ -783,7 +766,13 @@ mod model_tests {
                 }),
             );
         }
-        let log = &dir.scope(T).expect("scope").contacts.changes.business;
+        let log = &dir
+            .scope(T)
+            .expect("scope")
+            .items
+            .list(BUSINESS_CONTACTS, ItemOwner::Tenant)
+            .expect("list")
+            .changes;
         assert!(
             log.tombstone(Id(1)).is_none(),
             "deleted 10000 s ago, horizon 3600 s"

@@ -10,6 +10,7 @@ pub mod classify;
 mod contacts;
 mod extensions;
 mod groups;
+pub mod items;
 mod presence;
 mod queues;
 mod roles;
@@ -105,8 +106,13 @@ pub struct Scope {
     pub ring_groups: PMap<Id, RingGroupView>,
     /// Presence, registrations and call state by user id.
     pub presence: PMap<Id, PresenceView>,
-    /// Personal and business contacts, favorites, and the sync change index.
+    /// Favorites, and the sync change indexes of the extension directory
+    /// and of favorite flips.
     pub contacts: Contacts,
+    /// Items of declared collections (personal and business contacts among
+    /// them), per owner, with their change indexes.
+    #[serde(default)]
+    pub items: items::Items,
 }
 
 impl Scope {
@@ -166,6 +172,13 @@ impl Directory {
     /// The scope of a tenant, if it exists (the system scope always does).
     pub fn scope(&self, tenant: TenantId) -> Option<&Scope> {
         self.scopes.get(&tenant)
+    }
+
+    /// The scope of a tenant, or an empty one for a tenant nothing was ever
+    /// created in (it reads as empty, not as missing).
+    pub fn scope_or_empty(&self, tenant: TenantId) -> &Scope {
+        static EMPTY: std::sync::LazyLock<Scope> = std::sync::LazyLock::new(Scope::default);
+        self.scopes.get(&tenant).unwrap_or(&EMPTY)
     }
 
     /// A tenant by its SIP domain (case-insensitive).
@@ -289,6 +302,30 @@ impl Projection for Directory {
             }
             Event::FavoriteAdded(e) => contacts::favorite_added(self.scope_mut(tenant), env, e),
             Event::FavoriteRemoved(e) => contacts::favorite_removed(self.scope_mut(tenant), env, e),
+            Event::ItemCreated(e) => self.scope_mut(tenant).items.created(
+                env,
+                &e.collection,
+                e.owner,
+                e.item_id,
+                &e.attrs,
+            ),
+            Event::ItemUpdated(e) => self.scope_mut(tenant).items.updated(
+                env,
+                &e.collection,
+                e.owner,
+                e.item_id,
+                &e.changes,
+            ),
+            Event::ItemDeleted(e) => {
+                let retention = self.sync_retention_secs;
+                self.scope_mut(tenant).items.deleted(
+                    env,
+                    &e.collection,
+                    e.owner,
+                    e.item_id,
+                    retention,
+                );
+            }
             // Call history is read from its own on-disk store, never from
             // the directory (ARCHITECTURE.md, "Call history"): the
             // directory does not grow with the number of calls.

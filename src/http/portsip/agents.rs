@@ -5,47 +5,36 @@
 //! QueueManager, custom roles with `phone_system.full_access`) may set
 //! anyone's in their tenant.
 
-use super::extensions::scope_in;
-use super::ids;
 use super::queues::{render_agent, render_brief};
 use super::users::parse_user_id;
-use crate::auth::caller::Caller;
+use super::VIA;
 use crate::auth::roles::Capability;
-use crate::commands::agents::{self, reported_time_in_status, time_in_status, Fact, Requested};
-
-use crate::http::access::{allowed, tenant_of};
+use crate::commands::agents::{self, Requested};
+use crate::commands::Command;
+use crate::http::access::{self_or, tenant_of};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
+use crate::http::ids::portsip as ids;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
+use crate::queries::agents::REPORTED;
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
-use switchboard_events::domain::{AgentStatus, CallState};
+use switchboard_events::domain::AgentStatus;
 use switchboard_events::envelope::format_rfc3339;
-use switchboard_events::{Event, Id, StreamId, TenantId};
+use switchboard_events::{Id, TenantId};
 use switchboard_projections::directory::Scope;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
-
-/// The service clock in Unix milliseconds: derived states are evaluated
-/// against it when read.
-pub fn now_ms(state: &AppState) -> i64 {
-    state.clock.unix_ms()
-}
-
-/// Whether the caller may act on `user_id`'s agent data: themselves, or
-/// anyone with `cap`.
-fn may(state: &AppState, caller: &Caller, user_id: Id, cap: Capability) -> bool {
-    caller.user_id == user_id || allowed(state, caller, cap)
-}
 
 fn parse_queue_id(raw: &str) -> Result<Id, ApiError> {
     ids::parse_or_404(raw, "call queue")
 }
 
-/// Validates `{status}` and runs SetAgentStatus, checking who may.
+/// Validates `{status}` and runs SetAgentStatus (the agent itself, or a
+/// caller who manages queues: decided by the command).
 pub async fn set_agent_status(
     state: &AppState,
     caller: &Caller,
@@ -54,11 +43,6 @@ pub async fn set_agent_status(
     user_id: Id,
     body: &Map<String, Value>,
 ) -> Result<Json<Value>, ApiError> {
-    if !may(state, caller, user_id, Capability::ManageQueues) {
-        return Err(ApiError::forbidden(
-            "you may only set your own agent status",
-        ));
-    }
     if let Some(k) = body.keys().find(|k| *k != "status") {
         return Err(ApiError::validation(k, "unknown field"));
     }
@@ -72,12 +56,14 @@ pub async fn set_agent_status(
         None | Some(Value::Null) => return Err(ApiError::validation("status", "is required")),
         Some(_) => return Err(ApiError::validation("status", "must be a string")),
     };
+    let cmd = Command::SetAgentStatus {
+        queue_id,
+        user_id,
+        requested,
+    };
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let d = agents::set_status(scope_in(dir, tenant), queue_id, user_id, requested)?;
-            Ok((d, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(Json(json!({})))
 }
@@ -121,7 +107,7 @@ pub async fn own_queues(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     let dir = state.queries.read();
-    user_queues(scope_in(&dir, caller.home_tenant), caller.user_id)
+    user_queues(dir.scope_or_empty(caller.home_tenant), caller.user_id)
 }
 
 /// `GET /user/ring_groups`: the ring groups the caller belongs to.
@@ -130,7 +116,7 @@ pub async fn own_ring_groups(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     let dir = state.queries.read();
-    let s = scope_in(&dir, caller.home_tenant);
+    let s = dir.scope_or_empty(caller.home_tenant);
     let items: Vec<Value> = s
         .ring_groups
         .values()
@@ -149,10 +135,10 @@ pub async fn own_agent(
     let queue_id = parse_queue_id(&id)?;
     let dir = state.queries.read();
     one_agent(
-        scope_in(&dir, caller.home_tenant),
+        dir.scope_or_empty(caller.home_tenant),
         queue_id,
         caller.user_id,
-        now_ms(&state),
+        state.clock.unix_ms(),
     )
 }
 
@@ -183,11 +169,9 @@ pub async fn user_call_queues(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let user_id = parse_user_id(&id)?;
-    if !may(&state, &caller, user_id, Capability::ViewQueues) {
-        return Err(ApiError::forbidden("your role does not allow this"));
-    }
+    self_or(&state, &caller, user_id, Capability::ViewQueues)?;
     let dir = state.queries.read();
-    user_queues(scope_in(&dir, tenant), user_id)
+    user_queues(dir.scope_or_empty(tenant), user_id)
 }
 
 /// `GET /users/{id}/call_queues/{queue_id}/agent`.
@@ -199,11 +183,14 @@ pub async fn user_agent(
     let tenant = tenant_of(&caller)?;
     let user_id = parse_user_id(&id)?;
     let queue_id = parse_queue_id(&queue)?;
-    if !may(&state, &caller, user_id, Capability::ViewQueues) {
-        return Err(ApiError::forbidden("your role does not allow this"));
-    }
+    self_or(&state, &caller, user_id, Capability::ViewQueues)?;
     let dir = state.queries.read();
-    one_agent(scope_in(&dir, tenant), queue_id, user_id, now_ms(&state))
+    one_agent(
+        dir.scope_or_empty(tenant),
+        queue_id,
+        user_id,
+        state.clock.unix_ms(),
+    )
 }
 
 /// `POST /users/{id}/call_queues/{queue_id}/agent`.
@@ -224,28 +211,6 @@ fn parse_time(v: &str, field: &str) -> Result<OffsetDateTime, ApiError> {
         .map_err(|_| ApiError::validation(field, "must be an RFC 3339 timestamp"))
 }
 
-/// One recorded status change, as read from the agent's stream.
-struct Change {
-    offset: u64,
-    at: OffsetDateTime,
-    queue_id: Id,
-    status: AgentStatus,
-    previous: AgentStatus,
-}
-
-/// Every status an agent can be reported in.
-const REPORTED: [&str; 9] = [
-    "READY",
-    "NOT_READY",
-    "QUEUE_CALL",
-    "OTHER_CALL",
-    "WRAP_UP",
-    "BREAK",
-    "LUNCH",
-    "LOGGED_OUT",
-    "OFFLINE",
-];
-
 fn seconds(d: Duration) -> f64 {
     (d.whole_milliseconds() as f64) / 1000.0
 }
@@ -265,9 +230,7 @@ pub async fn status_history(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let user_id = parse_user_id(&id)?;
-    if !may(&state, &caller, user_id, Capability::ViewQueues) {
-        return Err(ApiError::forbidden("your role does not allow this"));
-    }
+    self_or(&state, &caller, user_id, Capability::ViewQueues)?;
     let now = state.clock.now();
     let (mut from, mut to, mut only) = (None, None, None);
     for (k, v) in form_pairs(query.as_deref().unwrap_or("")) {
@@ -283,76 +246,18 @@ pub async fn status_history(
     if from > to {
         return Err(ApiError::validation("from", "must not be after to"));
     }
-    // Current members (and queue names) from the directory.
-    let (queues_now, names): (BTreeMap<Id, AgentStatus>, BTreeMap<Id, (String, String)>) = {
-        let dir = state.queries.read();
-        let s = scope_in(&dir, tenant);
-        if !s.users.contains_key(&user_id) {
-            return Err(ApiError::not_found("user"));
-        }
-        (
-            s.call_queues
-                .values()
-                .filter_map(|q| q.agents.get(&user_id).map(|a| (q.id, a.status)))
-                .collect(),
-            s.call_queues
-                .values()
-                .map(|q| (q.id, (q.name.clone(), q.number.clone())))
-                .collect(),
-        )
-    };
-    // The agent's own stream, then its presence stream, each in log order.
-    let streams = [
-        StreamId::of("agent", user_id),
-        StreamId::of("presence", user_id),
-    ];
-    let read = state
+    let history = state
         .queries
-        .stream_events(tenant, &streams, to)
+        .agent_history(tenant, user_id, from, to, only)
         .await
         .map_err(|e| {
             tracing::error!(reason = %e, "agent history: log read failed");
             ApiError::unavailable("the history cannot be read right now")
-        })?;
-    let mut changes = Vec::new();
-    let mut line = Vec::new();
-    for (env, event) in read {
-        let fact = match event {
-            Event::AgentStatusSet(e) => {
-                changes.push(Change {
-                    offset: env.offset,
-                    at: env.recorded_at,
-                    queue_id: e.queue_id,
-                    status: e.status,
-                    previous: e.previous,
-                });
-                continue;
-            }
-            Event::RegistrationAdded(e) => Fact::Registered {
-                instance_id: e.instance_id,
-                expires_at_ms: e.expires_at_ms,
-            },
-            Event::RegistrationRemoved(e) => Fact::Unregistered {
-                instance_id: e.instance_id,
-            },
-            Event::CallStateChanged(e) => match e.state {
-                CallState::OnCall => Fact::Call(e.queue_id),
-                CallState::Idle => Fact::Idle,
-            },
-            _ => continue,
-        };
-        line.push((env.offset, env.recorded_at, fact));
-    }
-
-    let mut queue_ids: Vec<Id> = queues_now.keys().copied().collect();
-    queue_ids.extend(changes.iter().map(|c| c.queue_id));
-    queue_ids.sort();
-    queue_ids.dedup();
-    queue_ids.retain(|q| only.is_none_or(|o| o == *q));
-
-    let items: Vec<Value> = changes
+        })?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let items: Vec<Value> = history
+        .changes
         .iter()
-        .filter(|c| c.at >= from && only.is_none_or(|o| o == c.queue_id))
         .map(|c| {
             json!({
                 "queue_id": ids::render(c.queue_id),
@@ -363,59 +268,30 @@ pub async fn status_history(
             })
         })
         .collect();
-    let queues: Vec<Value> = queue_ids
+    let queues: Vec<Value> = history
+        .queues
         .iter()
         .map(|q| {
-            let mine: Vec<&Change> = changes.iter().filter(|c| c.queue_id == *q).collect();
-            // Before its first recorded change an agent was LOGGED_OUT
-            // (new agents start there; `previous` records it).
-            let initial = mine
-                .first()
-                .map(|c| c.previous)
-                .or_else(|| queues_now.get(q).copied())
-                .unwrap_or(AgentStatus::LoggedOut);
-            let timeline: Vec<(OffsetDateTime, AgentStatus)> =
-                mine.iter().map(|c| (c.at, c.status)).collect();
-            let totals = time_in_status(initial, &timeline, from, to);
-            // Settable changes and line facts merged in log order.
-            let mut merged: Vec<(u64, OffsetDateTime, Fact)> = mine
-                .iter()
-                .map(|c| (c.offset, c.at, Fact::Settable(c.status)))
-                .chain(line.iter().cloned())
-                .collect();
-            merged.sort_by_key(|(offset, _, _)| *offset);
-            let facts: Vec<(OffsetDateTime, Fact)> =
-                merged.into_iter().map(|(_, at, f)| (at, f)).collect();
-            let reported = reported_time_in_status(initial, &facts, *q, from, to);
             let mut r = Map::new();
             for s in REPORTED {
-                r.insert(
-                    s.into(),
-                    json!(seconds(reported.get(s).copied().unwrap_or(Duration::ZERO))),
-                );
+                let d = q.reported.get(s).copied().unwrap_or(Duration::ZERO);
+                r.insert(s.into(), json!(seconds(d)));
             }
             let mut t = Map::new();
             for s in AgentStatus::ALL {
-                t.insert(
-                    s.as_str().into(),
-                    json!(seconds(totals.get(&s).copied().unwrap_or(Duration::ZERO))),
-                );
+                let d = q.totals.get(&s).copied().unwrap_or(Duration::ZERO);
+                t.insert(s.as_str().into(), json!(seconds(d)));
             }
-            let at_from = mine
-                .iter()
-                .take_while(|c| c.at <= from)
-                .last()
-                .map(|c| c.status)
-                .unwrap_or(initial);
-            let (name, number) = names
-                .get(q)
+            let (name, number) = q
+                .name_and_number
+                .as_ref()
                 .map(|(n, x)| (json!(n), json!(x)))
                 .unwrap_or((Value::Null, Value::Null));
             json!({
-                "queue_id": ids::render(*q),
+                "queue_id": ids::render(q.queue_id),
                 "name": name,
                 "extension_number": number,
-                "status_at_from": at_from.as_str(),
+                "status_at_from": q.status_at_from.as_str(),
                 "totals": t,
                 "reported_totals": r,
             })

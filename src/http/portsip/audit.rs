@@ -10,10 +10,10 @@
 //! resource (call queues, contacts) is one handler calling [`history`] with
 //! that resource's stream category, and one route.
 
-use super::ids;
-use crate::auth::caller::Caller;
 use crate::http::access::tenant_of;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
+use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::render_cache::Shape;
 use crate::http::AppState;

@@ -1,10 +1,11 @@
 //! Sign-in: `POST /auth/sign_in` and `POST /login`, `POST /auth/refresh_token`,
 //! `POST /auth/sign_out`, `GET /auth/user` and `GET /login`.
 
-use crate::auth::caller::{Caller, Origin};
+use super::VIA;
 use crate::auth::tokens::{new_token, token_hash};
-use crate::commands::sessions::{self, RefreshSession, StartSession, TokenHashes};
-use crate::commands::{fresh_id, CommandError};
+use crate::commands::sessions::{RefreshSession, StartSession, TokenHashes};
+use crate::commands::{By, Command, Context, NewId};
+use crate::http::caller::{Caller, Origin};
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
 use crate::http::AppState;
@@ -14,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use switchboard_events::{Metadata, SYSTEM_TENANT};
+use switchboard_events::SYSTEM_TENANT;
 use time::OffsetDateTime;
 
 /// `{username, password, domain}`; `domain` is left out for the system administrator.
@@ -148,30 +149,26 @@ pub async fn sign_in(
         .into_response());
     }
     let (access, refresh, tokens) = new_tokens(&state);
-    let metadata = Metadata {
-        actor_id: Some(user_id),
-        actor_name: name,
-        request_id: origin.request_id.clone(),
-        source_ip: origin.ip,
-        via: "portsip".into(),
+    let cmd = Command::StartSession(StartSession {
+        session_id: NewId::default(),
+        user_id,
+        tenant,
+        tokens,
+        max_per_user: state.config.sessions_per_user,
+    });
+    let ctx = Context {
+        tenant,
+        by: By::User {
+            user_id,
+            home_tenant: tenant,
+        },
+        metadata: origin.metadata(user_id, name, VIA),
     };
     state
         .pipeline
-        .execute(tenant, metadata, |dir| {
-            let cmd = StartSession {
-                session_id: fresh_id(|id| dir.sessions.get(id).is_some()),
-                user_id,
-                tenant,
-                tokens,
-                max_per_user: state.config.sessions_per_user,
-            };
-            Ok((sessions::start(dir, cmd)?, ()))
-        })
+        .run(cmd, ctx)
         .await
-        .map_err(|e| match e {
-            CommandError::Forbidden(_) => invalid_credentials().into_response(),
-            other => ApiError::from(other).into_response(),
-        })?;
+        .map_err(|e| ApiError::from(e).into_response())?;
     Ok(token_body(&state, access, refresh))
 }
 
@@ -194,32 +191,20 @@ pub async fn refresh_token(
         (s.home_tenant, (s.user_id, name))
     };
     let (access, refresh, tokens) = new_tokens(&state);
-    let metadata = Metadata {
-        actor_id: Some(actor.0),
-        actor_name: actor.1,
-        request_id: origin.request_id,
-        source_ip: origin.ip,
-        via: "portsip".into(),
+    let cmd = Command::RefreshSession(RefreshSession {
+        presented,
+        now: state.clock.unix_secs(),
+        tokens,
+    });
+    let ctx = Context {
+        tenant,
+        by: By::User {
+            user_id: actor.0,
+            home_tenant: tenant,
+        },
+        metadata: origin.metadata(actor.0, actor.1, VIA),
     };
-    let now = state.clock.unix_secs();
-    state
-        .pipeline
-        .execute(tenant, metadata, |dir| {
-            let (decision, _) = sessions::refresh(
-                dir,
-                RefreshSession {
-                    presented,
-                    now,
-                    tokens,
-                },
-            )?;
-            Ok((decision, ()))
-        })
-        .await
-        .map_err(|e| match e {
-            CommandError::Forbidden(_) => invalid(),
-            other => other.into(),
-        })?;
+    state.pipeline.run(cmd, ctx).await?;
     Ok(token_body(&state, access, refresh))
 }
 
@@ -228,13 +213,10 @@ pub async fn sign_out(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let session = caller.session_id;
-    state
-        .pipeline
-        .execute(caller.home_tenant, caller.metadata("portsip"), |dir| {
-            Ok((sessions::end(dir, session), ()))
-        })
-        .await?;
+    let cmd = Command::EndSession {
+        session_id: caller.session_id,
+    };
+    state.pipeline.run(cmd, caller.at_home(VIA)).await?;
     Ok(Json(json!({})))
 }
 

@@ -4,18 +4,19 @@
 //! Users read it (with their own favorite flags) at `/user/business_contacts`.
 
 use super::contacts::{create_contact, render_contact, run, validate, CONTACT_LIST};
-use super::ids;
-use crate::auth::caller::Caller;
-use crate::commands::contacts as cmd;
+use crate::commands::contacts::{self as cmd, UpdateContact};
+use crate::commands::Command;
+use crate::field_tables::contact::CONTACT;
+use crate::field_tables::{to_json, Mode};
 use crate::http::access::tenant_of;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
+use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use crate::queries::collection::{Collection, ListOf, Owner};
 use crate::queries::collections::BUSINESS_CONTACTS;
-use crate::schema::contact::CONTACT;
-use crate::schema::{to_json, Mode};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -30,9 +31,7 @@ fn with_tenant<T>(
     tenant: TenantId,
     f: impl FnOnce(&Scope) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let dir = state.queries.read();
-    let empty = Scope::default();
-    f(dir.scope(tenant).unwrap_or(&empty))
+    f(state.queries.read().scope_or_empty(tenant))
 }
 
 /// `GET /contacts`.
@@ -96,10 +95,12 @@ pub async fn update(
     let tenant = tenant_of(&caller)?;
     let id = ids::parse_or_404(&id, "contact")?;
     let incoming = validate(&body, Mode::Update)?;
-    run(&state, &caller, tenant, |s| {
-        cmd::update(s, &CONTACT, ContactOwner::Business, id, &incoming)
-    })
-    .await?;
+    let command = Command::UpdateContact(UpdateContact {
+        owner: ContactOwner::Business,
+        contact_id: id,
+        incoming,
+    });
+    run(&state, &caller, tenant, command).await?;
     Ok(Json(json!({})))
 }
 
@@ -110,11 +111,11 @@ pub async fn destroy(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let id = ids::parse_or_404(&id, "contact")?;
-    run(&state, &caller, tenant, |s| {
-        cmd::delete(s, ContactOwner::Business, id)
-    })
-    .await?;
+    let command = Command::DeleteContact {
+        owner: ContactOwner::Business,
+        contact_id: ids::parse_or_404(&id, "contact")?,
+    };
+    run(&state, &caller, tenant, command).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -126,7 +127,7 @@ pub async fn export(
 ) -> Result<impl IntoResponse, ApiError> {
     let tenant = tenant_of(&caller)?;
     let csv = with_tenant(&state, tenant, |s| {
-        let mut rows: Vec<_> = s.contacts.business.values().collect();
+        let mut rows: Vec<_> = s.business_contacts().collect();
         rows.sort_by(|a, b| {
             CONTACT
                 .effective(&a.attrs, "name")

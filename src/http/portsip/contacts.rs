@@ -9,21 +9,22 @@
 //! Every item carries the caller's own `favorite` flag. These act in the
 //! caller's home tenant, like the rest of `/user`.
 
-use super::ids;
-use crate::auth::caller::Caller;
-use crate::commands::contacts as cmd;
-use crate::commands::{fresh_id, CommandError, Decision};
+use super::VIA;
+use crate::commands::contacts::{self as cmd, CreateContact, SetFavorite, UpdateContact};
+use crate::commands::{Command, NewId};
+use crate::field_tables::contact::{CONTACT, CONTACT_SKIP};
+use crate::field_tables::user::USER;
+use crate::field_tables::{to_json, Mode};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
+use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use crate::queries::collection::{favorites_of, Collection, ListOf, Owner};
 use crate::queries::collections::{BUSINESS_CONTACTS, PERSONAL_CONTACTS};
 use crate::queries::users::USERS;
 use crate::queries::ReadModel;
-use crate::schema::contact::{CONTACT, CONTACT_SKIP};
-use crate::schema::user::USER;
-use crate::schema::{to_json, Mode};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -85,24 +86,19 @@ pub(crate) fn with_home<T>(
     caller: &Caller,
     f: impl FnOnce(&Scope) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let dir = state.queries.read();
-    let empty = Scope::default();
-    f(dir.scope(caller.home_tenant).unwrap_or(&empty))
+    f(state.queries.read().scope_or_empty(caller.home_tenant))
 }
 
-/// Executes a decision in `tenant`.
+/// Runs a command in `tenant`.
 pub(crate) async fn run(
     state: &AppState,
     caller: &Caller,
     tenant: TenantId,
-    decide: impl FnOnce(&Scope) -> Result<Decision, CommandError>,
+    cmd: Command,
 ) -> Result<(), ApiError> {
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let empty = Scope::default();
-            Ok((decide(dir.scope(tenant).unwrap_or(&empty))?, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
 }
@@ -132,16 +128,19 @@ pub(crate) async fn create_contact(
     body: &Map<String, Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let attrs = validate(body, Mode::Create)?;
-    let (id, _) = state
+    let command = Command::CreateContact(CreateContact {
+        owner,
+        contact_id: NewId::default(),
+        attrs,
+    });
+    let out = state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let empty = Scope::default();
-            let scope = dir.scope(tenant).unwrap_or(&empty);
-            let id = fresh_id(|id| cmd::id_taken(scope, id));
-            Ok((cmd::create(scope, owner, id, attrs)?, id))
-        })
+        .run(command, caller.acting_in(tenant, VIA))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": ids::render(out.created()?) })),
+    ))
 }
 
 fn parse_id(raw: &str) -> Result<Id, ApiError> {
@@ -210,11 +209,12 @@ pub async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let incoming = validate(&body, Mode::Update)?;
-    let owner = mine(&caller);
-    run(&state, &caller, caller.home_tenant, |s| {
-        cmd::update(s, &CONTACT, owner, id, &incoming)
-    })
-    .await?;
+    let command = Command::UpdateContact(UpdateContact {
+        owner: mine(&caller),
+        contact_id: id,
+        incoming,
+    });
+    run(&state, &caller, caller.home_tenant, command).await?;
     Ok(Json(json!({})))
 }
 
@@ -224,12 +224,11 @@ pub async fn destroy(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
-    let owner = mine(&caller);
-    run(&state, &caller, caller.home_tenant, |s| {
-        cmd::delete(s, owner, id)
-    })
-    .await?;
+    let command = Command::DeleteContact {
+        owner: mine(&caller),
+        contact_id: parse_id(&id)?,
+    };
+    run(&state, &caller, caller.home_tenant, command).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -244,12 +243,13 @@ async fn set_favorite(
         FavoriteCollection::Extension => "extension contact",
         _ => "contact",
     };
-    let id = ids::parse_or_404(raw, what)?;
-    let user = caller.user_id;
-    run(state, caller, caller.home_tenant, |s| {
-        cmd::set_favorite(s, user, collection, id, on)
-    })
-    .await?;
+    let command = Command::SetFavorite(SetFavorite {
+        user_id: caller.user_id,
+        collection,
+        item: ids::parse_or_404(raw, what)?,
+        on,
+    });
+    run(state, caller, caller.home_tenant, command).await?;
     Ok(Json(json!({})))
 }
 

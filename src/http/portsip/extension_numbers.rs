@@ -7,12 +7,11 @@
 //! extension that is nobody's primary answers as itself. Call queues and
 //! ring groups answer with their id, name and `CALL_QUEUE` / `RING_GROUP`.
 
-use super::extensions::scope_in;
-use super::ids;
-use crate::auth::caller::Caller;
 use crate::commands::users::ExtensionNumber;
 use crate::http::access::tenant_of;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
+use crate::http::ids::portsip as ids;
 use crate::http::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -28,7 +27,7 @@ pub async fn show(
     let tenant = tenant_of(&caller)?;
     let number = ExtensionNumber::parse(&number, "extension_number")?;
     let dir = state.queries.read();
-    let scope = scope_in(&dir, tenant);
+    let scope = dir.scope_or_empty(tenant);
     let not_found = || ApiError::not_found("extension number");
     let owner = scope.numbers.get(number.as_str()).ok_or_else(not_found)?;
     let (id, name, kind) = match owner {

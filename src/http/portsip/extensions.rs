@@ -8,17 +8,18 @@
 //! Everything is tenant-scoped: an id of another tenant is a 404, exactly
 //! like an id that never existed.
 
-use super::ids;
-use crate::auth::caller::Caller;
+use super::VIA;
 use crate::commands::extensions::{
     self, CreateExtension, ExtensionName, LinkUserToExtension, UpdateExtension,
 };
-use crate::commands::fresh_id;
 use crate::commands::users::ExtensionNumber;
+use crate::commands::{Command, NewId};
 use crate::http::access::tenant_of;
 use crate::http::as_of::AsOf;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, JsonBody};
+use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use crate::queries::collection::ListOf;
@@ -28,11 +29,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Map, Value};
-use std::sync::LazyLock;
 use switchboard_events::domain::ExtensionType;
 use switchboard_events::envelope::format_rfc3339;
-use switchboard_events::{Id, TenantId};
-use switchboard_projections::directory::{ext_type_name, Directory, ExtensionView, Scope};
+use switchboard_events::Id;
+use switchboard_projections::directory::{ext_type_name, ExtensionView};
 use switchboard_projections::query::{Dir, FieldType, ListSchema};
 
 /// What `GET /users/{id}/extensions` may filter, search and order by.
@@ -54,14 +54,6 @@ static LINKS_SCHEMA: ListSchema = ListSchema {
 /// and ignored, so that a client may send back what it read.
 const BODY_FIELDS: &[&str] = &["number", "name", "type", "enabled"];
 const READ_ONLY: &[&str] = &["id", "created_at"];
-
-/// A tenant that has no entities yet has no scope; it reads as empty.
-static EMPTY: LazyLock<Scope> = LazyLock::new(Scope::default);
-
-/// The scope of `tenant` (empty if nothing was ever created in it).
-pub fn scope_in(dir: &Directory, tenant: TenantId) -> &Scope {
-    dir.scope(tenant).unwrap_or(&EMPTY)
-}
 
 /// Renders an extension.
 pub fn render(x: &ExtensionView) -> Map<String, Value> {
@@ -136,7 +128,7 @@ pub async fn list(
     let tenant = tenant_of(&caller)?;
     let query = list::parse(&params, &EXTENSION_LIST)?;
     let model = as_of.read(&state);
-    let scope = scope_in(&model, tenant);
+    let scope = model.scope_or_empty(tenant);
     let render = |id, _| scope.extensions.get(&id).map(render);
     let list = ListOf::tenant(tenant);
     let past = as_of.is_past();
@@ -163,25 +155,22 @@ pub async fn create(
     let number = body
         .number
         .ok_or_else(|| ApiError::validation("number", "is required"))?;
-    let (id, _) = state
+    let cmd = Command::CreateExtension(CreateExtension {
+        extension_id: NewId::default(),
+        number,
+        name: body.name.unwrap_or_default(),
+        ext_type: body.ext_type.unwrap_or(ExtensionType::Sip),
+        enabled: body.enabled.unwrap_or(true),
+        for_user: None,
+    });
+    let out = state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let scope = scope_in(dir, tenant);
-            let extension_id = fresh_id(|id| scope.extensions.contains_key(&id));
-            let decision = extensions::create(
-                scope,
-                CreateExtension {
-                    extension_id,
-                    number,
-                    name: body.name.unwrap_or_default(),
-                    ext_type: body.ext_type.unwrap_or(ExtensionType::Sip),
-                    enabled: body.enabled.unwrap_or(true),
-                },
-            )?;
-            Ok((decision, extension_id))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": ids::render(out.created()?) })),
+    ))
 }
 
 /// `GET /extensions/{id}` (`?as_of=` answers from a past state).
@@ -194,7 +183,8 @@ pub async fn show(
     let tenant = tenant_of(&caller)?;
     let id = parse_extension_id(&id)?;
     let dir = as_of.read(&state);
-    let x = scope_in(&dir, tenant)
+    let x = dir
+        .scope_or_empty(tenant)
         .extensions
         .get(&id)
         .ok_or_else(|| ApiError::not_found("extension"))?;
@@ -211,21 +201,16 @@ pub async fn update(
     let tenant = tenant_of(&caller)?;
     let id = parse_extension_id(&id)?;
     let body = parse_body(&body)?;
+    let cmd = Command::UpdateExtension(UpdateExtension {
+        extension_id: id,
+        number: body.number,
+        name: body.name,
+        ext_type: body.ext_type,
+        enabled: body.enabled,
+    });
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let decision = extensions::update(
-                scope_in(dir, tenant),
-                UpdateExtension {
-                    extension_id: id,
-                    number: body.number,
-                    name: body.name,
-                    ext_type: body.ext_type,
-                    enabled: body.enabled,
-                },
-            )?;
-            Ok((decision, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(Json(json!({})))
 }
@@ -237,12 +222,11 @@ pub async fn destroy(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let id = parse_extension_id(&id)?;
+    let extension_id = parse_extension_id(&id)?;
+    let cmd = Command::DeleteExtension { extension_id };
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            Ok((extensions::delete(scope_in(dir, tenant), id)?, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -259,7 +243,7 @@ pub async fn user_links(
     let user_id = parse_user_id(&id)?;
     let items: Vec<_> = {
         let dir = state.queries.read();
-        let scope = scope_in(&dir, tenant);
+        let scope = dir.scope_or_empty(tenant);
         let user = scope
             .users
             .get(&user_id)
@@ -294,21 +278,14 @@ pub async fn link(
     let tenant = tenant_of(&caller)?;
     let user_id = parse_user_id(&user)?;
     let extension_id = parse_extension_id(&extension)?;
+    let cmd = Command::LinkUserToExtension(LinkUserToExtension {
+        link_id: NewId::default(),
+        user_id,
+        extension_id,
+    });
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let scope = scope_in(dir, tenant);
-            let link_id = fresh_id(|id| scope.links.contains_key(&id));
-            let decision = extensions::link(
-                scope,
-                LinkUserToExtension {
-                    link_id,
-                    user_id,
-                    extension_id,
-                },
-            )?;
-            Ok((decision, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(Json(json!({})))
 }
@@ -323,14 +300,13 @@ pub async fn unlink(
     let tenant = tenant_of(&caller)?;
     let user_id = parse_user_id(&user)?;
     let extension_id = parse_extension_id(&extension)?;
+    let cmd = Command::UnlinkUserFromExtension {
+        user_id,
+        extension_id,
+    };
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            Ok((
-                extensions::unlink(scope_in(dir, tenant), user_id, extension_id)?,
-                (),
-            ))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

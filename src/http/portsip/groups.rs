@@ -2,21 +2,22 @@
 //! `POST /groups/{id}/destroy`, and members addressed by extension number
 //! under `/groups/{id}/members`.
 
-use super::ids;
-use crate::auth::caller::Caller;
+use super::VIA;
 use crate::commands::groups::{self, CreateGroup, GroupName, UpdateGroup};
 use crate::commands::users::ExtensionNumber;
-use crate::commands::{fresh_id, CommandError};
+use crate::commands::{Command, NewId};
+use crate::field_tables::group::{GROUP, GROUP_SKIP};
+use crate::field_tables::Mode;
 use crate::http::access::tenant_of;
 use crate::http::as_of::AsOf;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
+use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use crate::queries::collection::ListOf;
 use crate::queries::collections::{GROUPS, GROUP_LIST};
-use crate::schema::group::{GROUP, GROUP_SKIP};
-use crate::schema::Mode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -67,9 +68,7 @@ fn with_scope<T>(
     tenant: TenantId,
     f: impl FnOnce(&Scope) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let dir = state.queries.read();
-    let empty = Scope::default();
-    f(dir.scope(tenant).unwrap_or(&empty))
+    f(state.queries.read().scope_or_empty(tenant))
 }
 
 /// Like [`with_scope`], from the state `as_of` names (live without it).
@@ -79,24 +78,19 @@ fn with_scope_at<T>(
     tenant: TenantId,
     f: impl FnOnce(&Scope) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let dir = as_of.read(state);
-    let empty = Scope::default();
-    f(dir.scope(tenant).unwrap_or(&empty))
+    f(as_of.read(state).scope_or_empty(tenant))
 }
 
-/// Executes a group decision in the tenant.
+/// Runs a group command in the tenant.
 async fn run(
     state: &AppState,
     caller: &Caller,
     tenant: TenantId,
-    decide: impl FnOnce(&Scope) -> Result<crate::commands::Decision, CommandError>,
+    cmd: Command,
 ) -> Result<(), ApiError> {
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let empty = Scope::default();
-            Ok((decide(dir.scope(tenant).unwrap_or(&empty))?, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
 }
@@ -131,24 +125,19 @@ pub async fn create(
     let attrs = GROUP
         .validate(&body, Mode::Create, GROUP_SKIP)
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    let (id, _) = state
+    let cmd = Command::CreateGroup(CreateGroup {
+        group_id: NewId::default(),
+        name,
+        attrs,
+    });
+    let out = state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let empty = Scope::default();
-            let scope = dir.scope(tenant).unwrap_or(&empty);
-            let group_id = fresh_id(|id| scope.groups.contains_key(&id));
-            let decision = groups::create(
-                scope,
-                CreateGroup {
-                    group_id,
-                    name,
-                    attrs,
-                },
-            )?;
-            Ok((decision, group_id))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": ids::render(out.created()?) })),
+    ))
 }
 
 /// `GET /groups/{id}` (`?as_of=` answers from a past state).
@@ -178,18 +167,12 @@ pub async fn update(
     let incoming = GROUP
         .validate(&body, Mode::Update, GROUP_SKIP)
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    run(&state, &caller, tenant, |s| {
-        groups::update(
-            s,
-            &GROUP,
-            UpdateGroup {
-                group_id,
-                name,
-                incoming,
-            },
-        )
-    })
-    .await?;
+    let cmd = Command::UpdateGroup(UpdateGroup {
+        group_id,
+        name,
+        incoming,
+    });
+    run(&state, &caller, tenant, cmd).await?;
     Ok(Json(json!({})))
 }
 
@@ -200,8 +183,8 @@ pub async fn destroy(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let id = parse_id(&id)?;
-    run(&state, &caller, tenant, |s| groups::delete(s, id)).await?;
+    let group_id = parse_id(&id)?;
+    run(&state, &caller, tenant, Command::DeleteGroup { group_id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -253,12 +236,10 @@ pub async fn add_member(
     Path((id, number)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let id = parse_id(&id)?;
+    let group_id = parse_id(&id)?;
     let number = parse_number(&number)?;
-    run(&state, &caller, tenant, |s| {
-        groups::add_member(s, id, &number)
-    })
-    .await?;
+    let cmd = Command::AddGroupMember { group_id, number };
+    run(&state, &caller, tenant, cmd).await?;
     Ok(Json(json!({})))
 }
 
@@ -269,11 +250,9 @@ pub async fn remove_member(
     Path((id, number)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let id = parse_id(&id)?;
+    let group_id = parse_id(&id)?;
     let number = parse_number(&number)?;
-    run(&state, &caller, tenant, |s| {
-        groups::remove_member(s, id, &number)
-    })
-    .await?;
+    let cmd = Command::RemoveGroupMember { group_id, number };
+    run(&state, &caller, tenant, cmd).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,15 +4,15 @@ pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod business_contacts;
+pub mod change_stream;
 pub mod contacts;
-pub mod events;
 pub mod extension_numbers;
 pub mod extensions;
 pub mod groups;
-pub mod ids;
 pub mod info;
 pub mod presence;
 pub mod queues;
+pub mod ring_groups;
 pub mod roles;
 pub mod sync;
 pub mod tenants;
@@ -24,6 +24,9 @@ pub mod webhooks;
 use super::routes::{Access::*, Dialect, Routes};
 use crate::auth::roles::Capability::*;
 
+/// Provenance recorded on the events this dialect causes.
+pub const VIA: &str = "portsip";
+
 /// The PortSIP routes (relative to `/api`), each with the access it
 /// requires. `SignedIn` routes are self-scoped: the caller's own data, or
 /// "yourself, or a capability" checked by the handler.
@@ -33,7 +36,7 @@ pub fn routes() -> Routes {
         .post("/login", Public, auth::sign_in)
         .get("/login", SignedIn, auth::login_status)
         .post("/auth/refresh_token", Public, auth::refresh_token)
-        .post("/auth/sign_out", SignedIn, auth::sign_out)
+        .post_own_session("/auth/sign_out", SignedIn, auth::sign_out)
         .get("/auth/user", SignedIn, auth::auth_user)
         .get("/tenants", SystemAdmin, tenants::list)
         .post("/tenants", SystemAdmin, tenants::create)
@@ -176,41 +179,33 @@ pub fn routes() -> Routes {
             SignedIn,
             queues::set_queue_agent,
         )
-        .get("/ring_groups", Needs(ViewQueues), queues::list_ring_groups)
-        .post(
-            "/ring_groups",
-            Needs(ManageQueues),
-            queues::create_ring_group,
-        )
-        .get(
-            "/ring_groups/{id}",
-            Needs(ViewQueues),
-            queues::show_ring_group,
-        )
+        .get("/ring_groups", Needs(ViewQueues), ring_groups::list)
+        .post("/ring_groups", Needs(ManageQueues), ring_groups::create)
+        .get("/ring_groups/{id}", Needs(ViewQueues), ring_groups::show)
         .post(
             "/ring_groups/{id}",
             Needs(ManageQueues),
-            queues::update_ring_group,
+            ring_groups::update,
         )
         .post(
             "/ring_groups/{id}/destroy",
             Needs(ManageQueues),
-            queues::destroy_ring_group,
+            ring_groups::destroy,
         )
         .get(
             "/ring_groups/{id}/agents",
             Needs(ViewQueues),
-            queues::ring_group_agents,
+            ring_groups::agents,
         )
         .post(
             "/ring_groups/{id}/agents",
             Needs(ManageQueues),
-            queues::set_ring_group_agents,
+            ring_groups::set_agents,
         )
         .get(
             "/ring_groups/{id}/agents/{agent_number}",
             SignedIn,
-            queues::ring_group_agent,
+            ring_groups::agent,
         )
         .get("/user/call_queues", SignedIn, agents::own_queues)
         .get("/user/call_queues/{id}/agent", SignedIn, agents::own_agent)
@@ -366,7 +361,7 @@ pub fn routes() -> Routes {
             SignedIn,
             sync::cdrs_diff,
         )
-        .get("/user/events", SignedIn, events::stream)
+        .get_stream("/user/events", SignedIn, change_stream::stream)
         .get("/audit_logs", Needs(ViewAudit), audit::audit_logs)
         .get("/users/{id}/history", Needs(ViewAudit), audit::user_history)
         .get(

@@ -8,19 +8,21 @@
 //! registrations count are evaluated at read time against the clock, so a
 //! registration lapses at its expiry without any timer or event.
 
-use super::agents::now_ms;
-use super::extensions::scope_in;
 use super::users::parse_user_id;
-use crate::auth::caller::Caller;
+use super::VIA;
 use crate::auth::roles::Capability;
-use crate::commands::presence::{self, Registration, MAX_EXPIRES};
+use crate::commands::presence::{
+    RemoveRegistration, ReportCallState, ReportRegistration, SetPresence, UserRef, MAX_EXPIRES,
+};
 use crate::commands::users::ExtensionNumber;
-use crate::commands::{CommandError, Decision};
-use crate::http::access::{allowed, require, tenant_of};
+use crate::commands::Command;
+use crate::field_tables::restrict;
+use crate::http::access::{allowed, require, self_or, tenant_of};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, JsonBody};
+use crate::http::ids::portsip as ids;
 use crate::http::AppState;
-use crate::schema::restrict;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -33,13 +35,11 @@ async fn run(
     state: &AppState,
     caller: &Caller,
     tenant: TenantId,
-    decide: impl FnOnce(&Scope) -> Result<Decision, CommandError>,
+    cmd: Command,
 ) -> Result<(), ApiError> {
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            Ok((decide(scope_in(dir, tenant))?, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
 }
@@ -84,9 +84,9 @@ pub async fn own_status(
 ) -> Result<Json<Value>, ApiError> {
     let dir = state.queries.read();
     render_status(
-        scope_in(&dir, caller.home_tenant),
+        dir.scope_or_empty(caller.home_tenant),
         caller.user_id,
-        now_ms(&state),
+        state.clock.unix_ms(),
     )
 }
 
@@ -98,11 +98,9 @@ pub async fn user_status(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let user_id = parse_user_id(&id)?;
-    if caller.user_id != user_id {
-        require(&state, &caller, Capability::ViewUsers)?;
-    }
+    self_or(&state, &caller, user_id, Capability::ViewUsers)?;
     let dir = state.queries.read();
-    render_status(scope_in(&dir, tenant), user_id, now_ms(&state))
+    render_status(dir.scope_or_empty(tenant), user_id, state.clock.unix_ms())
 }
 
 /// `POST /user/presence`: `{presence?, presence_note?}`.
@@ -113,13 +111,12 @@ pub async fn set_presence(
 ) -> Result<Json<Value>, ApiError> {
     restrict(&body, &["presence", "presence_note"])
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    let p = optional_str(&body, "presence")?;
-    let note = optional_str(&body, "presence_note")?;
-    let user_id = caller.user_id;
-    run(&state, &caller, caller.home_tenant, |s| {
-        presence::set_presence(s, user_id, p, note)
-    })
-    .await?;
+    let cmd = Command::SetPresence(SetPresence {
+        user_id: caller.user_id,
+        presence: optional_str(&body, "presence")?,
+        note: optional_str(&body, "presence_note")?,
+    });
+    run(&state, &caller, caller.home_tenant, cmd).await?;
     Ok(Json(json!({})))
 }
 
@@ -136,18 +133,13 @@ fn str_field(body: &Map<String, Value>, name: &str, max: usize) -> Result<String
 
 /// Who a registrar message names: `user` (account name) or
 /// `extension_number` (a user's primary extension), exactly one.
-enum Named {
-    Name(String),
-    Number(ExtensionNumber),
-}
-
-fn named(body: &Map<String, Value>) -> Result<Named, ApiError> {
+fn named(body: &Map<String, Value>) -> Result<UserRef, ApiError> {
     match (
         optional_str(body, "user")?,
         optional_str(body, "extension_number")?,
     ) {
-        (Some(n), None) => Ok(Named::Name(n)),
-        (None, Some(x)) => Ok(Named::Number(ExtensionNumber::parse(
+        (Some(n), None) => Ok(UserRef::Name(n)),
+        (None, Some(x)) => Ok(UserRef::Number(ExtensionNumber::parse(
             &x,
             "extension_number",
         )?)),
@@ -160,16 +152,6 @@ fn named(body: &Map<String, Value>) -> Result<Named, ApiError> {
             "user or extension_number is required",
         )),
     }
-}
-
-/// The user named, looked up in the scope the decision sees.
-fn resolve(s: &Scope, who: &Named) -> Result<Id, CommandError> {
-    let u = match who {
-        Named::Name(n) => s.user_by_name(n),
-        Named::Number(x) => s.user_by_number(x.as_str()),
-    };
-    u.map(|u| u.id)
-        .ok_or_else(|| CommandError::NotFound("user".into()))
 }
 
 /// `POST /registrations` (Replicator): `{user | extension_number,
@@ -219,27 +201,22 @@ pub async fn register(
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ApiError::validation("enable_push", "must be a boolean")),
     };
-    let mut reg = Registration {
-        user_id: Id(0),
+    let cmd = Command::ReportRegistration(ReportRegistration {
+        user: who,
         instance_id,
         user_agent: str_field(&body, "user_agent", 256)?,
         application: str_field(&body, "application", 128)?,
         ip: str_field(&body, "ip", 64)?,
         enable_push,
         contact_address: str_field(&body, "contact_address", 512)?,
-        expires_at_ms: now_ms(&state) + expires * 1000,
-    };
-    let (user_id, _) = state
+        expires_at_ms: state.clock.unix_ms() + expires * 1000,
+    });
+    let out = state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let s = scope_in(dir, tenant);
-            reg.user_id = resolve(s, &who)?;
-            let id = reg.user_id;
-            Ok((presence::register(s, reg)?, id))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(Json(
-        json!({ "user_id": super::ids::render(user_id), "expires": expires }),
+        json!({ "user_id": ids::render(out.created()?), "expires": expires }),
     ))
 }
 
@@ -250,12 +227,11 @@ pub async fn unregister(
     Path(instance_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&caller)?;
-    run(&state, &caller, tenant, |s| {
-        let user_id = presence::registered_user(s, &instance_id)
-            .ok_or_else(|| CommandError::NotFound("registration".into()))?;
-        presence::unregister(s, user_id, &instance_id)
-    })
-    .await?;
+    let cmd = Command::RemoveRegistration(RemoveRegistration {
+        user_id: None,
+        instance_id,
+    });
+    run(&state, &caller, tenant, cmd).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -270,11 +246,11 @@ pub async fn destroy_status(
         require(&state, &caller, Capability::ManageUsers)?;
     }
     let tenant = tenant_of(&caller)?;
-    let user_id = parse_user_id(&id)?;
-    run(&state, &caller, tenant, |s| {
-        presence::unregister(s, user_id, &instance_id)
-    })
-    .await?;
+    let cmd = Command::RemoveRegistration(RemoveRegistration {
+        user_id: Some(parse_user_id(&id)?),
+        instance_id,
+    });
+    run(&state, &caller, tenant, cmd).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -297,14 +273,15 @@ pub async fn call_state(
     };
     let queue_id = match optional_str(&body, "queue_id")? {
         Some(q) => Some(
-            super::ids::parse(&q)
-                .ok_or_else(|| ApiError::validation("queue_id", "no such call queue"))?,
+            ids::parse(&q).ok_or_else(|| ApiError::validation("queue_id", "no such call queue"))?,
         ),
         None => None,
     };
-    run(&state, &caller, tenant, |s| {
-        presence::call_state(s, user_id, call, queue_id)
-    })
-    .await?;
+    let cmd = Command::ReportCallState(ReportCallState {
+        user_id,
+        state: call,
+        queue_id,
+    });
+    run(&state, &caller, tenant, cmd).await?;
     Ok(Json(json!({})))
 }

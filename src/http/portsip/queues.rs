@@ -1,29 +1,30 @@
-//! Call queues and ring groups (PortSIP companion API): CRUD, the agent
-//! lists under `…/agents`, one agent under `…/agents/{agent_number}` and
-//! the queue's status. Both share one implementation, told apart by
-//! [`Target`].
+//! Call queues (PortSIP companion API): CRUD, the agent list under
+//! `…/agents`, one agent under `…/agents/{agent_number}` and the queue's
+//! status. Ring groups ([`super::ring_groups`]) are the same resource
+//! without agent statuses: both share the `*_any` handlers here, told
+//! apart by [`Target`].
 //!
 //! Agents are users, addressed by their primary extension number. A call
 //! queue agent's `status` is derived when read (see
 //! `switchboard_projections::directory::agent_status`).
 
-use super::agents::{now_ms, set_agent_status};
-use super::extensions::scope_in;
-use super::ids;
-use crate::auth::caller::Caller;
+use super::agents::set_agent_status;
+use super::VIA;
 use crate::auth::roles::Capability;
-use crate::commands::queues::{self, AgentItem, CreateQueue, QueueName, Target};
+use crate::commands::queues::{self, AgentItem, CreateQueue, QueueName, Target, UpdateQueue};
 use crate::commands::users::ExtensionNumber;
-use crate::commands::{fresh_id, CommandError, Decision};
+use crate::commands::{Command, NewId};
+use crate::field_tables::queue::QUEUE_SKIP;
+use crate::field_tables::Mode;
 use crate::http::access::{allowed, tenant_of};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
+use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use crate::queries::collection::ListOf;
 use crate::queries::collections::{CALL_QUEUES, QUEUE_LIST, RING_GROUPS, RING_GROUP_LIST};
-use crate::schema::queue::{CALL_QUEUE, QUEUE_SKIP, RING_GROUP};
-use crate::schema::{Mode, Table};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -33,13 +34,6 @@ use switchboard_events::{Id, TenantId};
 use switchboard_projections::directory::{
     agent_status, CallQueueView, RingGroupView, Scope, UserView,
 };
-
-fn table(t: Target) -> &'static Table {
-    match t {
-        Target::CallQueue => &CALL_QUEUE,
-        Target::RingGroup => &RING_GROUP,
-    }
-}
 
 fn parse_id(t: Target, raw: &str) -> Result<Id, ApiError> {
     ids::parse_or_404(raw, t.noun())
@@ -68,7 +62,7 @@ fn render(t: Target, (id, name, number, attrs): Found<'_>, summary: bool) -> Map
     m.insert("id".into(), json!(ids::render(id)));
     m.insert("name".into(), json!(name));
     m.insert("extension_number".into(), json!(number));
-    table(t).render(attrs, summary, &mut m);
+    t.table().render(attrs, summary, &mut m);
     m
 }
 
@@ -170,18 +164,16 @@ async fn run(
     state: &AppState,
     caller: &Caller,
     tenant: TenantId,
-    decide: impl FnOnce(&Scope) -> Result<Decision, CommandError>,
+    cmd: Command,
 ) -> Result<(), ApiError> {
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            Ok((decide(scope_in(dir, tenant))?, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
 }
 
-async fn list_any(
+pub(super) async fn list_any(
     state: AppState,
     caller: Caller,
     params: ListParams,
@@ -194,7 +186,7 @@ async fn list_any(
     };
     let query = list::parse(&params, schema)?;
     let model = state.queries.read();
-    let s = scope_in(&model, tenant);
+    let s = model.scope_or_empty(tenant);
     let list = ListOf::tenant(tenant);
     Ok(match t {
         Target::CallQueue => {
@@ -226,7 +218,7 @@ async fn list_any(
     })
 }
 
-async fn create_any(
+pub(super) async fn create_any(
     state: AppState,
     caller: Caller,
     body: Map<String, Value>,
@@ -241,32 +233,28 @@ async fn create_any(
         }
         Some(_) => return Err(ApiError::validation("extension_number", "must be a string")),
     };
-    let attrs = table(t)
+    let attrs = t
+        .table()
         .validate(&body, Mode::Create, QUEUE_SKIP)
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    let (id, _) = state
+    let cmd = Command::CreateQueue(CreateQueue {
+        target: t,
+        id: NewId::default(),
+        name,
+        number,
+        attrs,
+    });
+    let out = state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let s = scope_in(dir, tenant);
-            let id =
-                fresh_id(|id| s.call_queues.contains_key(&id) || s.ring_groups.contains_key(&id));
-            let d = queues::create(
-                s,
-                CreateQueue {
-                    target: t,
-                    id,
-                    name,
-                    number,
-                    attrs,
-                },
-            )?;
-            Ok((d, id))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": ids::render(out.created()?) })),
+    ))
 }
 
-async fn show_any(
+pub(super) async fn show_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -275,11 +263,11 @@ async fn show_any(
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
     let dir = state.queries.read();
-    let s = scope_in(&dir, tenant);
+    let s = dir.scope_or_empty(tenant);
     Ok(Json(Value::Object(render(t, find(s, t, id)?, false))))
 }
 
-async fn update_any(
+pub(super) async fn update_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -295,17 +283,21 @@ async fn update_any(
         ));
     }
     let name = name_field(&body)?;
-    let incoming = table(t)
+    let incoming = t
+        .table()
         .validate(&body, Mode::Update, QUEUE_SKIP)
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    run(&state, &caller, tenant, |s| {
-        queues::update(s, t, table(t), id, name, &incoming)
-    })
-    .await?;
+    let cmd = Command::UpdateQueue(UpdateQueue {
+        target: t,
+        id,
+        name,
+        incoming,
+    });
+    run(&state, &caller, tenant, cmd).await?;
     Ok(Json(json!({})))
 }
 
-async fn destroy_any(
+pub(super) async fn destroy_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -313,11 +305,17 @@ async fn destroy_any(
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
-    run(&state, &caller, tenant, |s| queues::delete(s, t, id)).await?;
+    run(
+        &state,
+        &caller,
+        tenant,
+        Command::DeleteQueue { target: t, id },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn agents_any(
+pub(super) async fn agents_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -325,9 +323,9 @@ async fn agents_any(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
-    let now = now_ms(&state);
+    let now = state.clock.unix_ms();
     let dir = state.queries.read();
-    let items = agent_items(scope_in(&dir, tenant), t, id, now)?;
+    let items = agent_items(dir.scope_or_empty(tenant), t, id, now)?;
     Ok(Json(json!({ "items": items })))
 }
 
@@ -397,7 +395,7 @@ fn parse_agent_items(body: &Map<String, Value>) -> Result<Vec<AgentItem>, ApiErr
         .collect()
 }
 
-async fn set_agents_any(
+pub(super) async fn set_agents_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -407,10 +405,12 @@ async fn set_agents_any(
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
     let items = parse_agent_items(&body)?;
-    run(&state, &caller, tenant, |s| {
-        queues::set_agents(s, t, id, &items)
-    })
-    .await?;
+    let cmd = Command::SetQueueAgents {
+        target: t,
+        id,
+        items,
+    };
+    run(&state, &caller, tenant, cmd).await?;
     Ok(Json(json!({})))
 }
 
@@ -433,7 +433,7 @@ fn agent_user<'a>(s: &'a Scope, t: Target, id: Id, raw: &str) -> Result<&'a User
         .ok_or_else(|| ApiError::not_found(format!("{} agent", t.noun())))
 }
 
-async fn agent_any(
+pub(super) async fn agent_any(
     state: AppState,
     caller: Caller,
     raw: String,
@@ -443,9 +443,9 @@ async fn agent_any(
     let tenant = tenant_of(&caller)?;
     let id = parse_id(t, &raw)?;
     let may_view = allowed(&state, &caller, Capability::ViewQueues);
-    let now = now_ms(&state);
+    let now = state.clock.unix_ms();
     let dir = state.queries.read();
-    let s = scope_in(&dir, tenant);
+    let s = dir.scope_or_empty(tenant);
     let u = agent_user(s, t, id, &number)?;
     if !may_view && u.id != caller.user_id {
         return Err(ApiError::forbidden(
@@ -548,7 +548,13 @@ pub async fn set_queue_agent(
     let queue_id = parse_id(Target::CallQueue, &id)?;
     let user_id = {
         let dir = state.queries.read();
-        agent_user(scope_in(&dir, tenant), Target::CallQueue, queue_id, &number)?.id
+        agent_user(
+            dir.scope_or_empty(tenant),
+            Target::CallQueue,
+            queue_id,
+            &number,
+        )?
+        .id
     };
     set_agent_status(&state, &caller, tenant, queue_id, user_id, &body).await
 }
@@ -562,9 +568,9 @@ pub async fn queue_status(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
     let id = parse_id(Target::CallQueue, &id)?;
-    let now = now_ms(&state);
+    let now = state.clock.unix_ms();
     let dir = state.queries.read();
-    let s = scope_in(&dir, tenant);
+    let s = dir.scope_or_empty(tenant);
     let q = queues::queue(s, id)?;
     let online = q.agents.iter().any(|(u, a)| {
         !matches!(
@@ -575,78 +581,4 @@ pub async fn queue_status(
     Ok(Json(
         json!({ "status": if online { "ONLINE" } else { "OFFLINE" } }),
     ))
-}
-
-/// `GET /ring_groups`.
-pub async fn list_ring_groups(
-    State(state): State<AppState>,
-    caller: Caller,
-    params: ListParams,
-) -> Result<axum::response::Response, ApiError> {
-    list_any(state, caller, params, Target::RingGroup).await
-}
-
-/// `POST /ring_groups`: answers 201 `{id}`.
-pub async fn create_ring_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonBody(body): JsonBody<Map<String, Value>>,
-) -> Result<impl IntoResponse, ApiError> {
-    create_any(state, caller, body, Target::RingGroup).await
-}
-
-/// `GET /ring_groups/{id}`.
-pub async fn show_ring_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    show_any(state, caller, id, Target::RingGroup).await
-}
-
-/// `POST /ring_groups/{id}`.
-pub async fn update_ring_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    update_any(state, caller, id, body, Target::RingGroup).await
-}
-
-/// `POST /ring_groups/{id}/destroy`.
-pub async fn destroy_ring_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    destroy_any(state, caller, id, Target::RingGroup).await
-}
-
-/// `GET /ring_groups/{id}/agents`.
-pub async fn ring_group_agents(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    agents_any(state, caller, id, Target::RingGroup).await
-}
-
-/// `POST /ring_groups/{id}/agents`: replaces the member list.
-pub async fn set_ring_group_agents(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    set_agents_any(state, caller, id, body, Target::RingGroup).await
-}
-
-/// `GET /ring_groups/{id}/agents/{agent_number}`.
-pub async fn ring_group_agent(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, number)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    agent_any(state, caller, id, number, Target::RingGroup).await
 }

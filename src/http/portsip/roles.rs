@@ -2,10 +2,11 @@
 //! `POST /roles/{name}/destroy`. Built-in roles are listed and shown next to
 //! the tenant's custom roles; only custom roles can be written.
 
-use crate::auth::caller::Caller;
+use super::VIA;
 use crate::commands::roles::{self, CreateRole, RoleName, UpdateRole};
-use crate::commands::{fresh_id, CommandError};
-use crate::http::access::{actor, tenant_of};
+use crate::commands::{Command, NewId};
+use crate::http::access::tenant_of;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, JsonBody};
 use crate::http::list::{self, ListParams};
@@ -17,7 +18,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Map, Value};
-use switchboard_projections::directory::Scope;
 
 /// The only fields a role body may carry.
 const BODY_FIELDS: &[&str] = &["name", "description", "permissions"];
@@ -28,16 +28,6 @@ pub fn item(name: &str, description: &str) -> Map<String, Value> {
     m.insert("name".into(), json!(name));
     m.insert("description".into(), json!(description));
     m
-}
-
-/// Maps a role command's refusal: the only `Forbidden` a role decision gives
-/// is an attempt on a built-in role, which PortSIP clients can tell apart
-/// by its code.
-fn role_error(e: CommandError) -> ApiError {
-    match e {
-        CommandError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "BUILT_IN_ROLE", m),
-        other => other.into(),
-    }
 }
 
 fn check_fields(body: &Map<String, Value>) -> Result<(), ApiError> {
@@ -86,26 +76,16 @@ pub async fn create(
         .ok_or_else(|| ApiError::validation("permissions", "is required"))?;
     let permissions = roles::parse_permissions(permissions, &[])?;
     let created = name.as_str().to_owned();
+    let cmd = Command::CreateRole(CreateRole {
+        role_id: NewId::default(),
+        name,
+        description,
+        permissions,
+    });
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let empty = Scope::default();
-            let scope = dir.scope(tenant).unwrap_or(&empty);
-            let role_id = fresh_id(|id| scope.roles.contains_key(&id));
-            let decision = roles::create(
-                scope,
-                CreateRole {
-                    role_id,
-                    name,
-                    description,
-                    permissions,
-                    by: actor(dir, &caller),
-                },
-            )?;
-            Ok((decision, ()))
-        })
-        .await
-        .map_err(role_error)?;
+        .run(cmd, caller.acting_in(tenant, VIA))
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({ "name": created }))))
 }
 
@@ -152,36 +132,17 @@ pub async fn update(
     if let Some(d) = &description {
         roles::validate_description(d)?;
     }
-    let permissions = body.get("permissions").cloned();
+    // The flags are merged into the role's current ones when decided.
+    let cmd = Command::UpdateRole(UpdateRole {
+        role,
+        name,
+        description,
+        permissions: body.get("permissions").cloned(),
+    });
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let empty = Scope::default();
-            let scope = dir.scope(tenant).unwrap_or(&empty);
-            // Merging needs the current flags, read under the tenant's lock.
-            // Resolving the role first also makes a built-in or unknown role
-            // answer 403/404 before the body's flags are judged.
-            let permissions = match &permissions {
-                Some(p) => {
-                    let base = &roles::changeable(scope, &role)?.permissions;
-                    Some(roles::parse_permissions(p, base)?)
-                }
-                None => None,
-            };
-            let decision = roles::update(
-                scope,
-                &actor(dir, &caller),
-                &role,
-                UpdateRole {
-                    name,
-                    description,
-                    permissions,
-                },
-            )?;
-            Ok((decision, ()))
-        })
-        .await
-        .map_err(role_error)?;
+        .run(cmd, caller.acting_in(tenant, VIA))
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -192,14 +153,10 @@ pub async fn destroy(
     Path(role): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&caller)?;
+    let cmd = Command::DeleteRole { role };
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let empty = Scope::default();
-            let scope = dir.scope(tenant).unwrap_or(&empty);
-            Ok((roles::delete(scope, &actor(dir, &caller), &role)?, ()))
-        })
-        .await
-        .map_err(role_error)?;
+        .run(cmd, caller.acting_in(tenant, VIA))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

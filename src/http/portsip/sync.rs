@@ -8,20 +8,21 @@
 //! changes`), so it costs in proportion to the changes since the token.
 
 use super::contacts::{render_contact, render_extension_contact};
-use super::ids;
-use crate::auth::caller::Caller;
+use crate::field_tables::contact::CONTACT;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
+use crate::http::ids::portsip as ids;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
-use crate::schema::contact::CONTACT;
 use crate::sync::{Collection, PageCursor, Token};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Map, Value};
-use switchboard_events::domain::{ContactOwner, FavoriteCollection};
+use switchboard_events::domain::{ContactOwner, FavoriteCollection, ItemOwner};
 use switchboard_events::Id;
 use switchboard_projections::directory::changes::{self, ChangeType, DiffPage, DiffRequest};
+use switchboard_projections::directory::items::{BUSINESS_CONTACTS, PERSONAL_CONTACTS};
 use switchboard_projections::directory::{Directory, Scope, EXTENSION_CONTACT_FIELDS};
 
 /// The largest `top` a diff accepts, and the page size of a diff that
@@ -144,21 +145,25 @@ pub fn diff_page(
     collection: Collection,
     req: DiffRequest,
 ) -> (DiffPage, Vec<Value>) {
-    let empty = Scope::default();
-    let s = dir.scope(tenant).unwrap_or(&empty);
+    let s = dir.scope_or_empty(tenant);
     let c = &s.contacts;
+    let created = |owner, id| s.contact(owner, id).map(|v| v.stamp.created_offset);
     let page = match collection {
-        Collection::PersonalContacts => {
-            changes::diff(c.changes.personal.get(&user), None, req, |id| {
-                c.get(ContactOwner::User(user), id)
-                    .map(|v| v.stamp.created_offset)
-            })
-        }
+        Collection::PersonalContacts => changes::diff(
+            s.items
+                .list(PERSONAL_CONTACTS, ItemOwner::User(user))
+                .map(|l| &l.changes),
+            None,
+            req,
+            |id| created(ContactOwner::User(user), id),
+        ),
         Collection::BusinessContacts => changes::diff(
-            Some(&c.changes.business),
+            s.items
+                .list(BUSINESS_CONTACTS, ItemOwner::Tenant)
+                .map(|l| &l.changes),
             c.changes.business_favorites.get(&user),
             req,
-            |id| c.business.get(&id).map(|v| v.stamp.created_offset),
+            |id| created(ContactOwner::Business, id),
         ),
         Collection::ExtensionContacts => changes::diff(
             Some(&c.changes.extension),
@@ -181,8 +186,7 @@ fn render_change(s: &Scope, user: Id, collection: Collection, id: Id, ct: Change
     let mut m = match (collection, ct) {
         (_, ChangeType::Deleted) => deleted_item(collection, id),
         (Collection::PersonalContacts, _) => s
-            .contacts
-            .get(ContactOwner::User(user), id)
+            .contact(ContactOwner::User(user), id)
             .map(|c| {
                 contact_item(
                     c,
@@ -192,9 +196,7 @@ fn render_change(s: &Scope, user: Id, collection: Collection, id: Id, ct: Change
             })
             .unwrap_or_else(|| deleted_item(collection, id)),
         (Collection::BusinessContacts, _) => s
-            .contacts
-            .business
-            .get(&id)
+            .contact(ContactOwner::Business, id)
             .map(|c| {
                 contact_item(
                     c,

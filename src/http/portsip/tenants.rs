@@ -2,19 +2,20 @@
 //! `POST /tenants/{id}/destroy`, `POST /tenants/switch?id=`, and an Admin's
 //! own tenant at `GET/POST /tenant`.
 
-use super::ids;
-use crate::auth::caller::Caller;
+use super::VIA;
 use crate::commands::tenants::{self, CreateTenant, UpdateTenant};
-use crate::commands::{fresh_id, CommandError};
+use crate::commands::{Command, NewId};
+use crate::field_tables::tenant::{TENANT, TENANT_SELF_UPDATABLE, TENANT_SKIP};
+use crate::field_tables::Mode;
 use crate::http::access::tenant_of;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, JsonBody};
+use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use crate::queries::collection::ListOf;
 use crate::queries::collections::{TENANTS, TENANT_LIST};
-use crate::schema::tenant::{TENANT, TENANT_SELF_UPDATABLE, TENANT_SKIP};
-use crate::schema::Mode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -69,26 +70,22 @@ pub async fn create(
     let domain = optional_str(&body, "domain")?
         .ok_or_else(|| ApiError::validation("domain", "is required"))?;
     let domain = tenants::validate_domain(&domain)?;
-    let mut attrs = TENANT
+    let attrs = TENANT
         .validate(&body, Mode::Create, TENANT_SKIP)
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    state.secrets.seal_fields(&TENANT, &mut attrs);
-    let (id, _) = state
+    // The pipeline seals the PBX secrets among the fields before deciding:
+    // the log only ever holds ciphertext.
+    let cmd = Command::CreateTenant(CreateTenant {
+        tenant_id: NewId::default(),
+        name,
+        domain,
+        attrs,
+    });
+    let id = state
         .pipeline
-        .execute(SYSTEM_TENANT, caller.metadata("portsip"), |dir| {
-            let tenant_id = fresh_id(|id| dir.tenants.contains_key(&id));
-            let decision = tenants::create(
-                dir,
-                CreateTenant {
-                    tenant_id,
-                    name,
-                    domain,
-                    attrs,
-                },
-            )?;
-            Ok((decision, tenant_id))
-        })
-        .await?;
+        .run(cmd, caller.acting_in(SYSTEM_TENANT, VIA))
+        .await?
+        .created()?;
     Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
 }
 
@@ -130,31 +127,18 @@ async fn apply_update(
         Some(d) => Some(tenants::validate_domain(&d)?),
         None => None,
     };
-    let mut incoming = TENANT
+    let incoming = TENANT
         .validate(&body, Mode::Update, TENANT_SKIP)
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    // Sealed before the command sees it: the log only ever holds ciphertext.
-    state.secrets.seal_fields(&TENANT, &mut incoming);
+    let cmd = Command::UpdateTenant(UpdateTenant {
+        tenant_id: id,
+        name,
+        domain,
+        incoming,
+    });
     state
         .pipeline
-        .execute_scopes(
-            &[SYSTEM_TENANT, id],
-            SYSTEM_TENANT,
-            caller.metadata("portsip"),
-            |dir| {
-                let decision = tenants::update(
-                    dir,
-                    &TENANT,
-                    UpdateTenant {
-                        tenant_id: id,
-                        name,
-                        domain,
-                        incoming,
-                    },
-                )?;
-                Ok((decision, ()))
-            },
-        )
+        .run(cmd, caller.acting_in(SYSTEM_TENANT, VIA))
         .await?;
     Ok(())
 }
@@ -177,15 +161,12 @@ pub async fn destroy(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
+    let cmd = Command::DeleteTenant {
+        tenant_id: parse_id(&id)?,
+    };
     state
         .pipeline
-        .execute_scopes(
-            &[SYSTEM_TENANT, id],
-            SYSTEM_TENANT,
-            caller.metadata("portsip"),
-            |dir| Ok((tenants::delete(dir, id)?, ())),
-        )
+        .run(cmd, caller.acting_in(SYSTEM_TENANT, VIA))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -201,18 +182,11 @@ pub async fn switch(
         .find(|(k, _)| k == "id")
         .map(|(_, v)| v)
         .ok_or_else(|| ApiError::validation("id", "is required"))?;
-    let id = parse_id(&raw)?;
-    let session = caller.session_id;
-    state
-        .pipeline
-        .execute(caller.home_tenant, caller.metadata("portsip"), |dir| {
-            Ok((tenants::switch(dir, session, id)?, ()))
-        })
-        .await
-        .map_err(|e| match e {
-            CommandError::NotFound(_) => ApiError::not_found("tenant"),
-            other => other.into(),
-        })?;
+    let cmd = Command::SwitchTenant {
+        session_id: caller.session_id,
+        tenant_id: parse_id(&raw)?,
+    };
+    state.pipeline.run(cmd, caller.at_home(VIA)).await?;
     Ok(Json(json!({})))
 }
 

@@ -3,15 +3,15 @@
 
 use super::auth::account_key;
 use super::users::{self, apply_update, reset_profiles, set_secret};
-use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
-use crate::commands::users as cmd;
+use crate::commands::SecretRule;
+use crate::field_tables::restrict;
+use crate::field_tables::user::USER_SELF_UPDATABLE;
 use crate::http::access::allowed;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{required_str, JsonBody};
 use crate::http::AppState;
-use crate::schema::restrict;
-use crate::schema::user::USER_SELF_UPDATABLE;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -57,11 +57,11 @@ async fn change_own_secret(
     kind: SecretKind,
 ) -> Result<(), ApiError> {
     let old = required_str(body, "old_password")?;
-    let new = required_str(body, "new_password")?;
-    match kind {
-        SecretKind::Password => cmd::validate_password("new_password", &new)?,
-        _ => cmd::validate_extension_password("new_password", &new)?,
-    }
+    let rule = match kind {
+        SecretKind::Password => SecretRule::Password,
+        _ => SecretRule::ExtensionPassword,
+    };
+    let new = rule.parse("new_password", &required_str(body, "new_password")?)?;
     let (current, account) = {
         let dir = state.queries.read();
         let u = dir

@@ -1,21 +1,22 @@
 //! Users, as an administrator sees them: `/users...`, and the shared
 //! rendering used by the current-user endpoints.
 
-use super::ids;
-use crate::auth::caller::Caller;
-use crate::commands::user_input::{self, Hashes, Secret};
-use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser};
-use crate::commands::{fresh_id, CommandError};
-use crate::http::access::{actor, tenant_of};
+use super::VIA;
+use crate::commands::user_input::{self, Hashes};
+use crate::commands::users::{ExtensionNumber, PrimaryChoice, SetUserSecret, UpdateUser};
+use crate::commands::{Command, Secret, SecretRule};
+use crate::field_tables::user::{USER, USER_SKIP};
+use crate::field_tables::Mode;
+use crate::http::access::tenant_of;
 use crate::http::as_of::AsOf;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{optional_str, required_str, JsonBody};
+use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
 use crate::queries::collection::ListOf;
 use crate::queries::users::{USERS, USER_LIST};
-use crate::schema::user::{USER, USER_SKIP};
-use crate::schema::Mode;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -25,7 +26,6 @@ use switchboard_events::domain::SecretKind;
 use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::{Id, TenantId};
 use switchboard_projections::directory::{Scope, UserView};
-use switchboard_projections::Directory;
 
 /// Renders a user; `summary` for list items. Secrets are never rendered
 /// (`voicemail_pin` is always null).
@@ -51,19 +51,6 @@ pub fn render(scope: &Scope, u: &UserView, summary: bool) -> Map<String, Value> 
 
 pub(crate) fn parse_user_id(raw: &str) -> Result<Id, ApiError> {
     ids::parse_or_404(raw, "user")
-}
-
-pub(crate) fn scope_of(dir: &Directory, tenant: TenantId) -> Result<&Scope, CommandError> {
-    dir.scope(tenant)
-        .ok_or_else(|| CommandError::NotFound("tenant".into()))
-}
-
-fn fresh_ids(scope: &Scope) -> NewUserIds {
-    NewUserIds {
-        user_id: fresh_id(|id| scope.users.contains_key(&id)),
-        extension_id: fresh_id(|id| scope.extensions.contains_key(&id)),
-        link_id: fresh_id(|id| scope.links.contains_key(&id)),
-    }
 }
 
 /// `GET /users` (`?as_of=` answers from a past state).
@@ -95,47 +82,15 @@ pub async fn create(
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = tenant_of(&caller)?;
-    let input = user_input::parse(&body, Hashes::Refused)?;
-    let hash = |s: Secret| {
-        let h = state.hasher.clone();
-        async move {
-            match s {
-                Secret::Clear(s) => h
-                    .hash_async(s)
-                    .await
-                    .map_err(|e| ApiError::unavailable(e.to_string())),
-                Secret::Hashed(s) => Ok(s),
-            }
-        }
-    };
-    let password_hash = hash(input.password).await?;
-    let extension_password_hash = hash(input.extension_password).await?;
-    let voicemail_pin_hash = hash(input.voicemail_pin).await?;
-    let (name, role, extension_number, attrs) =
-        (input.name, input.role, input.extension_number, input.attrs);
-    let (id, _) = state
+    let cmd = Command::CreateUser(user_input::parse(&body, Hashes::Refused)?.into_command());
+    let out = state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let scope = scope_of(dir, tenant)?;
-            let ids = fresh_ids(scope);
-            let decision = users::create(
-                scope,
-                CreateUser {
-                    ids,
-                    name,
-                    role,
-                    password_hash,
-                    extension_password_hash,
-                    voicemail_pin_hash,
-                    extension_number,
-                    attrs,
-                    by: actor(dir, &caller),
-                },
-            )?;
-            Ok((decision, ids.user_id))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": ids::render(id) }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": ids::render(out.created()?) })),
+    ))
 }
 
 /// `GET /users/{id}` (`?as_of=` answers from a past state).
@@ -167,8 +122,11 @@ pub(crate) async fn apply_update(
     user: Id,
     body: Map<String, Value>,
 ) -> Result<(), ApiError> {
-    let extension_number = match optional_str(&body, "extension_number")? {
-        Some(n) => Some(ExtensionNumber::parse(&n, "extension_number")?),
+    let extension = match optional_str(&body, "extension_number")? {
+        Some(n) => Some(PrimaryChoice::Number(ExtensionNumber::parse(
+            &n,
+            "extension_number",
+        )?)),
         None => None,
     };
     for read_only in ["name", "role", "password", "extension_password"] {
@@ -179,42 +137,22 @@ pub(crate) async fn apply_update(
             ));
         }
     }
-    let pin = optional_str(&body, "voicemail_pin")?;
-    if let Some(p) = &pin {
-        users::validate_pin("voicemail_pin", p)?;
-    }
-    let incoming = USER
-        .validate(&body, Mode::Update, USER_SKIP)
-        .map_err(|e| ApiError::validation(&e.field, e.message))?;
-    let voicemail_pin_hash = match pin {
-        Some(p) => Some(
-            state
-                .hasher
-                .hash_async(p)
-                .await
-                .map_err(|e| ApiError::unavailable(e.to_string()))?,
-        ),
+    let voicemail_pin = match optional_str(&body, "voicemail_pin")? {
+        Some(p) => Some(SecretRule::Pin.parse("voicemail_pin", &p)?),
         None => None,
     };
+    let attrs = USER
+        .validate(&body, Mode::Update, USER_SKIP)
+        .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    let cmd = Command::UpdateUser(UpdateUser {
+        attrs,
+        extension,
+        voicemail_pin,
+        ..UpdateUser::of(user)
+    });
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let scope = scope_of(dir, tenant)?;
-            let ids = fresh_ids(scope);
-            let decision = users::update(
-                scope,
-                &USER,
-                UpdateUser {
-                    user_id: user,
-                    incoming,
-                    extension_number,
-                    voicemail_pin_hash,
-                    ids,
-                    by: actor(dir, caller),
-                },
-            )?;
-            Ok((decision, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
 }
@@ -232,34 +170,23 @@ pub async fn update(
     Ok(Json(json!({})))
 }
 
-/// Hashes and records a new secret for `user`.
+/// Records a new secret for `user` (the pipeline hashes it).
 pub(crate) async fn set_secret(
     state: &AppState,
     caller: &Caller,
     tenant: TenantId,
     user: Id,
     kind: SecretKind,
-    value: String,
+    secret: Secret,
 ) -> Result<(), ApiError> {
-    let hash = state
-        .hasher
-        .hash_async(value)
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let cmd = Command::SetUserSecret(SetUserSecret {
+        user_id: user,
+        kind,
+        secret,
+    });
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            Ok((
-                users::set_secret(
-                    scope_of(dir, tenant)?,
-                    &actor(dir, caller),
-                    user,
-                    kind,
-                    hash,
-                )?,
-                (),
-            ))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
 }
@@ -274,12 +201,12 @@ async fn admin_reset_secret(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(caller)?;
     let id = parse_user_id(id)?;
-    let password = required_str(body, "password")?;
-    match kind {
-        SecretKind::Password => users::validate_password("password", &password)?,
-        _ => users::validate_extension_password("password", &password)?,
-    }
-    set_secret(state, caller, tenant, id, kind, password).await?;
+    let rule = match kind {
+        SecretKind::Password => SecretRule::Password,
+        _ => SecretRule::ExtensionPassword,
+    };
+    let secret = rule.parse("password", &required_str(body, "password")?)?;
+    set_secret(state, caller, tenant, id, kind, secret).await?;
     Ok(Json(json!({})))
 }
 
@@ -311,43 +238,27 @@ pub async fn change_role(
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let id = parse_user_id(&id)?;
+    let user_id = parse_user_id(&id)?;
     let role = required_str(&body, "role")?;
+    let cmd = Command::ChangeUserRole { user_id, role };
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            Ok((
-                users::change_role(scope_of(dir, tenant)?, &actor(dir, &caller), id, &role)?,
-                (),
-            ))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(Json(json!({})))
 }
 
-/// Resets the profile of each user in `targets` (all users when `None`).
+/// Resets the profile of each user in `users` (all users when `None`).
 pub(crate) async fn reset_profiles(
     state: &AppState,
     caller: &Caller,
     tenant: TenantId,
-    targets: Option<Vec<Id>>,
+    users: Option<Vec<Id>>,
 ) -> Result<(), ApiError> {
+    let cmd = Command::ResetUserProfiles { users };
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            let scope = scope_of(dir, tenant)?;
-            let ids: Vec<Id> = match &targets {
-                Some(t) => t.clone(),
-                None => scope.users.keys().copied().collect(),
-            };
-            let mut all = crate::commands::Decision::none();
-            for id in ids {
-                let d = users::reset_profile(scope, &USER, id, users::PROFILE_FIELDS)?;
-                all.events.extend(d.events);
-                all.expected.extend(d.expected);
-            }
-            Ok((all, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
 }
@@ -393,15 +304,11 @@ pub async fn destroy(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&caller)?;
-    let id = parse_user_id(&id)?;
+    let user_id = parse_user_id(&id)?;
+    let cmd = Command::DeleteUser { user_id };
     state
         .pipeline
-        .execute(tenant, caller.metadata("portsip"), |dir| {
-            Ok((
-                users::delete(scope_of(dir, tenant)?, &actor(dir, &caller), id)?,
-                (),
-            ))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

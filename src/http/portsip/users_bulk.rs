@@ -4,10 +4,10 @@
 //! only translates.
 
 use super::users::render;
-use crate::auth::caller::Caller;
 use crate::bulk::rows::Format;
 use crate::bulk::{self, Options, Report, Target};
-use crate::http::access::{actor, tenant_of};
+use crate::http::access::tenant_of;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::list::{form_pairs, ListParams};
 use crate::http::AppState;
@@ -144,9 +144,7 @@ pub async fn import(
     let target = Target {
         pipeline: &state.pipeline,
         hasher: &state.hasher,
-        tenant,
-        metadata: caller.metadata("portsip"),
-        actor: Box::new(|dir| actor(dir, &caller)),
+        ctx: caller.acting_in(tenant, super::VIA),
     };
     let options = Options {
         format,

@@ -10,9 +10,9 @@
 //!
 //! `kind` is `extension_event` or `cdr_event`; anything else is 404.
 
-use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
 use crate::http::access::{allowed, tenant_of};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::webhooks::settings::Kind;

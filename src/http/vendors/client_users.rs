@@ -36,30 +36,26 @@
 //! Errors: `{"error": {"code", "message", "field"}}` with the PortSIP codes
 //! and statuses (`field` is null unless one field is at fault).
 
-use super::int_id;
-use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
-use crate::auth::tokens::new_token;
-use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
-use crate::commands::{fresh_id, CommandError, Decision};
-use crate::http::access::{actor, tenant_of};
+use crate::commands::users::{CreateUser, NewUserIds, PrimaryChoice, UpdateUser, UserName};
+use crate::commands::{Command, CommandError, Secret, SecretRule, Thing};
+use crate::field_tables::user::{USER, USER_SKIP};
+use crate::field_tables::vendor_user::VENDOR_USER;
+use crate::field_tables::{to_json, Mode, Table};
+use crate::http::access::tenant_of;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
+use crate::http::ids::int::{self, render as int_id};
 use crate::http::list::form_pairs;
-use crate::http::portsip::extensions::scope_in;
 use crate::http::routes::{Access::Needs, Dialect, Routes};
 use crate::http::AppState;
-use crate::schema::user::{USER, USER_SKIP};
-use crate::schema::vendor_user::VENDOR_USER;
-use crate::schema::{to_json, Mode, Table};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rand::Rng;
 use serde_json::{json, Map, Value};
-use switchboard_events::domain::SecretKind;
 use switchboard_events::{Fields, Id, TenantId};
 use switchboard_projections::directory::{Directory, Scope, UserView};
 
@@ -71,8 +67,23 @@ const ROLE: &str = "StandardUser";
 
 dialect_error!(
     /// An error in this dialect's shape (field names are the dialect's).
-    ClientError, |e| rename_fields(e).into()
+    ClientError
 );
+
+/// Typed rejections keep PortSIP's statuses and codes, under this
+/// dialect's field names; an extension is named by id in a body field, so
+/// an unknown one is that field's fault rather than a missing resource.
+impl From<CommandError> for ClientError {
+    fn from(e: CommandError) -> Self {
+        let e = match e {
+            CommandError::NotFound(Thing::Extension) => {
+                CommandError::invalid("extension_id", "no such extension")
+            }
+            other => other.rename_field(|f| rename(f).to_owned()),
+        };
+        ClientError(e.into())
+    }
+}
 
 impl IntoResponse for ClientError {
     fn into_response(self) -> Response {
@@ -100,16 +111,6 @@ fn rename(field: &str) -> &str {
         .find(|(ours, _)| *ours == field)
         .map(|(_, theirs)| *theirs)
         .unwrap_or(field)
-}
-
-fn rename_fields(e: CommandError) -> CommandError {
-    match e {
-        CommandError::Validation { field, message } => CommandError::Validation {
-            field: rename(&field).to_owned(),
-            message,
-        },
-        other => other,
-    }
 }
 
 fn invalid(field: &str, message: &str) -> ClientError {
@@ -178,20 +179,15 @@ pub fn render(scope: &Scope, u: &UserView) -> Map<String, Value> {
 }
 
 fn find_user(dir: &Directory, tenant: TenantId, raw: &str) -> Result<Map<String, Value>> {
-    let scope = scope_in(dir, tenant);
-    raw.parse::<u64>()
-        .ok()
-        .and_then(|n| scope.users.get(&Id(n)))
+    let scope = dir.scope_or_empty(tenant);
+    int::parse(raw)
+        .and_then(|id| scope.users.get(&id))
         .map(|u| render(scope, u))
         .ok_or_else(|| ApiError::not_found("user").into())
 }
 
 fn parse_user_id(raw: &str) -> Result<Id> {
-    raw.parse::<u64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .map(Id)
-        .ok_or_else(|| ApiError::not_found("user").into())
+    int::parse(raw).ok_or_else(|| ApiError::not_found("user").into())
 }
 
 /// `extension_id` as an integer or a decimal string.
@@ -213,15 +209,6 @@ fn extension_id(body: &Map<String, Value>) -> Result<Option<Id>> {
     }
 }
 
-/// The number of extension `id`, as the user commands take it.
-fn number_of(scope: &Scope, id: Id) -> Result<ExtensionNumber> {
-    let x = scope
-        .extensions
-        .get(&id)
-        .ok_or_else(|| invalid("extension_id", "no such extension"))?;
-    ExtensionNumber::parse(&x.number, "extension_id").map_err(ClientError::from)
-}
-
 fn string_field(body: &Map<String, Value>, field: &str) -> Result<Option<String>> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
@@ -235,7 +222,7 @@ struct Parsed {
     user: Fields,
     vendor: Fields,
     extension: Option<Id>,
-    password: Option<String>,
+    password: Option<Secret>,
 }
 
 /// Splits and validates a body. Keys this dialect does not have are 400.
@@ -283,32 +270,16 @@ fn parse_body(body: &Map<String, Value>, mode: Mode) -> Result<Parsed> {
     let vendor = VENDOR_USER
         .validate(&vendor_body, mode, &[])
         .map_err(|e| invalid(&e.field, &e.message))?;
-    let password = string_field(body, "password")?;
-    if let Some(p) = &password {
-        users::validate_password("password", p)?;
-    }
+    let password = match string_field(body, "password")? {
+        Some(p) => Some(SecretRule::Password.parse("password", &p)?),
+        None => None,
+    };
     Ok(Parsed {
         user,
         vendor,
         extension: extension_id(body)?,
         password,
     })
-}
-
-async fn hash(state: &AppState, secret: String) -> Result<String> {
-    state
-        .hasher
-        .hash_async(secret)
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()).into())
-}
-
-fn fresh_ids(scope: &Scope) -> NewUserIds {
-    NewUserIds {
-        user_id: fresh_id(|id| scope.users.contains_key(&id)),
-        extension_id: fresh_id(|id| scope.extensions.contains_key(&id)),
-        link_id: fresh_id(|id| scope.links.contains_key(&id)),
-    }
 }
 
 /// `POST /client/{client_id}/user/extension/`.
@@ -322,10 +293,7 @@ pub async fn create(
     let (caller, tenant) = authorize(&state, caller, &client_id)?;
     let JsonBody(body) = body?;
     let login = string_field(&body, "login")?.ok_or_else(|| invalid("login", "is required"))?;
-    let login = UserName::parse(&login).map_err(|e| match e {
-        CommandError::Validation { message, .. } => invalid("login", &message),
-        other => other.into(),
-    })?;
+    let login = UserName::parse(&login).map_err(|e| e.rename_field(|_| "login".into()))?;
     for required in ["name", "email", "password", "extension_id"] {
         if body.get(required).is_none_or(Value::is_null) {
             return Err(invalid(required, "is required"));
@@ -338,38 +306,25 @@ pub async fn create(
     let password = parsed
         .password
         .ok_or_else(|| invalid("password", "is required"))?;
-    let password_hash = hash(&state, password).await?;
-    // The SIP password and voicemail PIN are not part of this dialect; the
-    // core requires them, so they start random (reset them through PortSIP).
-    let extension_password_hash = hash(&state, new_token()).await?;
-    let pin = format!("{:08}", rand::thread_rng().gen_range(0..100_000_000u32));
-    let voicemail_pin_hash = hash(&state, pin).await?;
     let mut attrs = parsed.user;
     attrs.extend(parsed.vendor);
-    let (id, _) = state
+    // The SIP password and voicemail PIN are not part of this dialect; the
+    // core requires them, so they start random (reset them through PortSIP).
+    let cmd = Command::CreateUser(CreateUser {
+        ids: NewUserIds::default(),
+        name: login,
+        role: ROLE.into(),
+        password,
+        extension_password: Secret::Random,
+        voicemail_pin: Secret::Random,
+        extension: PrimaryChoice::Extension(extension),
+        attrs,
+    });
+    let id = state
         .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            let extension_number = number_of(scope, extension)
-                .map_err(|e| CommandError::invalid("extension_id", e.0.message))?;
-            let ids = fresh_ids(scope);
-            let decision = users::create(
-                scope,
-                CreateUser {
-                    ids,
-                    name: login,
-                    role: ROLE.into(),
-                    password_hash,
-                    extension_password_hash,
-                    voicemail_pin_hash,
-                    extension_number,
-                    attrs,
-                    by: actor(dir, &caller),
-                },
-            )?;
-            Ok((decision, ids.user_id))
-        })
-        .await?;
+        .run(cmd, caller.acting_in(tenant, VIA))
+        .await?
+        .created()?;
     let dir = state.queries.read();
     let user = find_user(&dir, tenant, &id.0.to_string())?;
     Ok((StatusCode::CREATED, Json(Value::Object(user))))
@@ -438,7 +393,7 @@ pub async fn list(
     let (_, tenant) = authorize(&state, caller, &client_id)?;
     let filters = parse_filters(query.as_deref().unwrap_or(""))?;
     let dir = state.queries.read();
-    let scope = scope_in(&dir, tenant);
+    let scope = dir.scope_or_empty(tenant);
     let mut users: Vec<&UserView> = scope.users.values().collect();
     users.sort_by_key(|u| (u.stamp.created_offset, u.id));
     let items: Vec<Value> = users
@@ -468,21 +423,8 @@ pub async fn show(
     Ok(Json(Value::Object(find_user(&dir, tenant, &user_id)?)))
 }
 
-/// Merges several decisions about one user into one append.
-fn merge(decisions: Vec<Decision>) -> Decision {
-    let mut all = Decision::none();
-    for d in decisions {
-        all.events.extend(d.events);
-        for e in d.expected {
-            if !all.expected.contains(&e) {
-                all.expected.push(e);
-            }
-        }
-    }
-    all
-}
-
-/// `PUT /client/{client_id}/user/extension/{user_id}`.
+/// `PUT /client/{client_id}/user/extension/{user_id}`: the fields of
+/// both tables, the extension and the password in one command.
 pub async fn update(
     State(state): State<AppState>,
     caller: std::result::Result<Caller, ApiError>,
@@ -494,52 +436,16 @@ pub async fn update(
     let JsonBody(body) = body?;
     let id = parse_user_id(&user_id)?;
     let parsed = parse_body(&body, Mode::Update)?;
-    let password_hash = match parsed.password {
-        Some(p) => Some(hash(&state, p).await?),
-        None => None,
-    };
+    let cmd = Command::UpdateUser(UpdateUser {
+        attrs: parsed.user,
+        vendor_attrs: parsed.vendor,
+        extension: parsed.extension.map(PrimaryChoice::Extension),
+        password: parsed.password,
+        ..UpdateUser::of(id)
+    });
     state
         .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            let extension_number = match parsed.extension {
-                Some(e) => Some(
-                    number_of(scope, e)
-                        .map_err(|e| CommandError::invalid("extension_id", e.0.message))?,
-                ),
-                None => None,
-            };
-            let ids = fresh_ids(scope);
-            let by = actor(dir, &caller);
-            let mut parts = vec![users::update(
-                scope,
-                &USER,
-                UpdateUser {
-                    user_id: id,
-                    incoming: parsed.user,
-                    extension_number,
-                    voicemail_pin_hash: None,
-                    ids,
-                    by: by.clone(),
-                },
-            )?];
-            parts.push(users::update(
-                scope,
-                &VENDOR_USER,
-                UpdateUser {
-                    user_id: id,
-                    incoming: parsed.vendor,
-                    extension_number: None,
-                    voicemail_pin_hash: None,
-                    ids,
-                    by: by.clone(),
-                },
-            )?);
-            if let Some(h) = password_hash {
-                parts.push(users::set_secret(scope, &by, id, SecretKind::Password, h)?);
-            }
-            Ok((merge(parts), ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     let dir = state.queries.read();
     Ok(Json(Value::Object(find_user(&dir, tenant, &user_id)?)))
@@ -553,15 +459,12 @@ pub async fn destroy(
 ) -> Result<StatusCode> {
     let (client_id, user_id) = super::path(path)?;
     let (caller, tenant) = authorize(&state, caller, &client_id)?;
-    let id = parse_user_id(&user_id)?;
+    let cmd = Command::DeleteUser {
+        user_id: parse_user_id(&user_id)?,
+    };
     state
         .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            Ok((
-                users::delete(scope_in(dir, tenant), &actor(dir, &caller), id)?,
-                (),
-            ))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -39,25 +39,24 @@
 //! (also `bad_route` 404 for unknown methods and non-POST requests),
 //! `already_exists`/`aborted` 409, `unavailable` 503.
 
-use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
-use crate::auth::tokens::new_token;
-use crate::commands::extensions::{self, CreateExtension, ExtensionName, LinkUserToExtension};
-use crate::commands::users::{self, CreateUser, ExtensionNumber, NewUserIds, UpdateUser, UserName};
-use crate::commands::{fresh_id, Actor, CommandError, Decision};
-use crate::http::access::{actor, tenant_of};
+use crate::commands::extensions::{
+    CreateExtension, ExtensionName, ForUser, Hotline, LinkUserToExtension,
+};
+use crate::commands::users::{CreateUser, ExtensionNumber, NewUserIds, PrimaryChoice, UserName};
+use crate::commands::{Command, CommandError, ConflictKind, NewId, Secret, SecretRule};
+use crate::field_tables::user::{USER, USER_SKIP};
+use crate::field_tables::{to_json, Mode};
+use crate::http::access::tenant_of;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
-use crate::http::portsip::extensions::scope_in;
 use crate::http::routes::{Access::Needs, Dialect, Routes};
 use crate::http::AppState;
-use crate::schema::user::{USER, USER_SKIP};
-use crate::schema::{to_json, Mode};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rand::Rng;
 use serde_json::{json, Map, Value};
 use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::{Id, TenantId};
@@ -67,28 +66,60 @@ use time::OffsetDateTime;
 /// Provenance recorded on the events this dialect causes.
 const VIA: &str = "etelecom";
 
-/// The caller-id provider name that marks a hotline.
-const HOTLINE_PROVIDER: &str = "etelecom-hotline";
+/// A Twirp error: the edge's error and, for a typed command rejection, the
+/// Twirp code chosen from the rejection itself.
+#[derive(Debug)]
+pub struct TwirpError {
+    /// Status, PortSIP code (carried in `meta.code`), message, field.
+    pub error: ApiError,
+    /// The Twirp code, when the rejection chose it.
+    twirp: Option<&'static str>,
+}
 
-dialect_error!(
-    /// A Twirp error.
-    TwirpError
-);
+impl From<ApiError> for TwirpError {
+    fn from(error: ApiError) -> Self {
+        TwirpError { error, twirp: None }
+    }
+}
+
+/// The dialect's one mapping of typed rejections: PortSIP's status and code
+/// (carried in `meta.code`) under this dialect's field names, and the Twirp
+/// code from the rejection (a lost race is `aborted`, another conflict
+/// `already_exists`).
+impl From<CommandError> for TwirpError {
+    fn from(e: CommandError) -> Self {
+        let twirp = match &e {
+            CommandError::Conflict(ConflictKind::ConcurrentModification, _) => Some("aborted"),
+            CommandError::Conflict(..) => Some("already_exists"),
+            _ => None,
+        };
+        let e = e.rename_field(|f| match f {
+            "hotline" => "hotline_id".into(),
+            other => other.to_owned(),
+        });
+        TwirpError {
+            error: e.into(),
+            twirp,
+        }
+    }
+}
 
 impl IntoResponse for TwirpError {
     fn into_response(self) -> Response {
-        let mut e = self.0;
-        let (status, code) = match (e.status.as_u16(), e.code) {
-            (_, "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED") => (StatusCode::NOT_FOUND, "bad_route"),
-            (400, "MALFORMED") => (StatusCode::BAD_REQUEST, "malformed"),
-            (400 | 413, _) => (e.status, "invalid_argument"),
-            (401, _) => (e.status, "unauthenticated"),
-            (403, _) => (e.status, "permission_denied"),
-            (404, _) => (e.status, "not_found"),
-            (409, "CONCURRENT_MODIFICATION") => (e.status, "aborted"),
-            (409, _) => (e.status, "already_exists"),
-            (429, _) => (e.status, "resource_exhausted"),
-            (503, _) => (e.status, "unavailable"),
+        let mut e = self.error;
+        let (status, code) = match (e.status.as_u16(), e.code, self.twirp) {
+            (_, _, Some(chosen)) => (e.status, chosen),
+            (_, "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED", _) => {
+                (StatusCode::NOT_FOUND, "bad_route")
+            }
+            (400, "MALFORMED", _) => (StatusCode::BAD_REQUEST, "malformed"),
+            (400 | 413, _, _) => (e.status, "invalid_argument"),
+            (401, _, _) => (e.status, "unauthenticated"),
+            (403, _, _) => (e.status, "permission_denied"),
+            (404, _, _) => (e.status, "not_found"),
+            (409, _, _) => (e.status, "already_exists"),
+            (429, _, _) => (e.status, "resource_exhausted"),
+            (503, _, _) => (e.status, "unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let mut meta = Map::new();
@@ -154,7 +185,7 @@ macro_rules! updated_method {
             let updated = match outcome {
                 Ok(()) => 1,
                 Err(e) => {
-                    tracing::info!(method = $name, reason = %e.0.message, "eTelecom call not carried out");
+                    tracing::info!(method = $name, reason = %e.error.message, "eTelecom call not carried out");
                     0
                 }
             };
@@ -211,11 +242,11 @@ fn malformed(mut e: ApiError) -> TwirpError {
     if e.status == StatusCode::BAD_REQUEST {
         e.code = "MALFORMED";
     }
-    TwirpError(e)
+    e.into()
 }
 
 fn invalid(field: &str, message: &str) -> TwirpError {
-    TwirpError(ApiError::validation(field, message))
+    ApiError::validation(field, message).into()
 }
 
 /// A decimal id sent as a string or a number; `None` when absent.
@@ -278,7 +309,7 @@ fn hotline_of(scope: &Scope, x: &ExtensionView) -> Option<String> {
 
 /// Renders an extension in this dialect.
 fn render_extension(dir: &Directory, tenant: TenantId, x: &ExtensionView) -> Value {
-    let scope = scope_in(dir, tenant);
+    let scope = dir.scope_or_empty(tenant);
     json!({
         "id": id_str(x.id),
         "extension_number": x.number,
@@ -313,28 +344,19 @@ fn render_user(scope: &Scope, u: &UserView) -> Value {
 
 /// `AssignUserToExtension`.
 async fn assign(state: &AppState, caller: &Caller, tenant: TenantId, body: &Body) -> Result<()> {
-    let extension_id = req_id(body, "extension_id")?;
-    let user_id = req_id(body, "user_id")?;
+    let cmd = Command::LinkUserToExtension(LinkUserToExtension {
+        link_id: NewId::default(),
+        user_id: req_id(body, "user_id")?,
+        extension_id: req_id(body, "extension_id")?,
+    });
     state
         .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            let link_id = fresh_id(|id| scope.links.contains_key(&id));
-            let d = extensions::link(
-                scope,
-                LinkUserToExtension {
-                    link_id,
-                    user_id,
-                    extension_id,
-                },
-            )?;
-            Ok((d, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
 }
 
-/// `RemoveUserOfExtension`.
+/// `RemoveUserOfExtension`: one user, or every user of the extension.
 async fn remove_user(
     state: &AppState,
     caller: &Caller,
@@ -342,103 +364,25 @@ async fn remove_user(
     body: &Body,
 ) -> Result<()> {
     let extension_id = req_id(body, "extension_id")?;
-    let user_id = opt_id(body, "user_id")?;
+    let cmd = match opt_id(body, "user_id")? {
+        Some(user_id) => Command::UnlinkUserFromExtension {
+            user_id,
+            extension_id,
+        },
+        None => Command::UnlinkAllUsersOfExtension { extension_id },
+    };
     state
         .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            let x = scope
-                .extensions
-                .get(&extension_id)
-                .ok_or_else(|| CommandError::NotFound("extension".into()))?;
-            let targets: Vec<Id> = match user_id {
-                Some(u) => vec![u],
-                None => x.users.iter().copied().collect(),
-            };
-            if targets.is_empty() {
-                return Err(CommandError::NotFound("link".into()));
-            }
-            let mut all = Decision::none();
-            for u in targets {
-                let d = extensions::unlink(scope, u, extension_id)?;
-                all.events.extend(d.events);
-                all.expected.extend(d.expected);
-            }
-            Ok((all, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
 }
 
-/// Checks a hotline number: 1 to 64 characters, digits with an optional
-/// leading `+`.
-fn hotline(body: &Body) -> Result<Option<String>> {
-    let Some(h) = opt_str(body, "hotline_id")?.filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    let digits = h.strip_prefix('+').unwrap_or(&h);
-    if digits.is_empty() || h.len() > 64 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid("hotline_id", "must be a phone number (digits)"));
-    }
-    Ok(Some(h))
-}
-
-/// The decision that makes `hotline` the preferred outbound caller ID of
-/// `user` (other entries kept, no longer preferred; earlier hotlines
-/// replaced).
-fn set_hotline(
-    scope: &Scope,
-    by: &Actor,
-    user: Id,
-    hotline: &str,
-) -> std::result::Result<Decision, CommandError> {
-    let u = scope
-        .users
-        .get(&user)
-        .ok_or_else(|| CommandError::NotFound("user".into()))?;
-    let current = to_json(&USER.effective(&u.attrs, "outbound_caller_ids"));
-    let mut list: Vec<Value> = current
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c["provider_id"] != json!(HOTLINE_PROVIDER))
-        .map(|mut c| {
-            c["preferred"] = json!(false);
-            c
-        })
-        .collect();
-    list.push(json!({
-        "provider_id": HOTLINE_PROVIDER,
-        "caller_id": hotline,
-        "preferred": true,
-        "description": "eTelecom hotline",
-    }));
-    let mut body = Map::new();
-    body.insert("outbound_caller_ids".into(), Value::Array(list));
-    let incoming = USER
-        .validate(&body, Mode::Update, USER_SKIP)
-        .map_err(|e| CommandError::invalid("hotline_id", e.message))?;
-    users::update(
-        scope,
-        &USER,
-        UpdateUser {
-            user_id: user,
-            incoming,
-            extension_number: None,
-            voicemail_pin_hash: None,
-            ids: unused_ids(),
-            by: by.clone(),
-        },
-    )
-}
-
-/// Ids for an update that moves no extension (never used).
-fn unused_ids() -> NewUserIds {
-    NewUserIds {
-        user_id: Id(0),
-        extension_id: Id(0),
-        link_id: Id(0),
+/// `hotline_id`, if given (empty counts as absent).
+fn hotline(body: &Body) -> Result<Option<Hotline>> {
+    match opt_str(body, "hotline_id")?.filter(|s| !s.is_empty()) {
+        Some(h) => Ok(Some(Hotline::parse(&h, "hotline_id")?)),
+        None => Ok(None),
     }
 }
 
@@ -451,27 +395,19 @@ async fn change_hotline(
 ) -> Result<()> {
     let extension_id = req_id(body, "extension_id")?;
     let hotline = hotline(body)?.ok_or_else(|| invalid("hotline_id", "is required"))?;
+    let cmd = Command::AssignHotline {
+        extension_id,
+        hotline,
+    };
     state
         .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            let x = scope
-                .extensions
-                .get(&extension_id)
-                .ok_or_else(|| CommandError::NotFound("extension".into()))?;
-            let user = x.primary_of.ok_or_else(|| {
-                CommandError::conflict(
-                    "EXTENSION_HAS_NO_USER",
-                    "the extension is nobody's primary extension, so it has no hotline",
-                )
-            })?;
-            Ok((set_hotline(scope, &actor(dir, caller), user, &hotline)?, ()))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(())
 }
 
-/// `CreateExtension`.
+/// `CreateExtension`: created, linked to `user_id` (and given the
+/// hotline) in one append.
 async fn create_extension(
     state: &AppState,
     caller: &Caller,
@@ -480,10 +416,7 @@ async fn create_extension(
 ) -> Result<Value> {
     let number = ExtensionNumber::parse(&req_str(body, "extension_number")?, "extension_number")?;
     let name = ExtensionName::parse(&opt_str(body, "extension_name")?.unwrap_or_default())
-        .map_err(|e| match e {
-            CommandError::Validation { message, .. } => invalid("extension_name", &message),
-            other => other.into(),
-        })?;
+        .map_err(|e| e.rename_field(|_| "extension_name".into()))?;
     let user_id = opt_id(body, "user_id")?;
     let hotline = hotline(body)?;
     if hotline.is_some() && user_id.is_none() {
@@ -492,45 +425,26 @@ async fn create_extension(
             "needs user_id: a hotline is the outbound caller ID of the extension's user",
         ));
     }
-    let (extension_id, _) = state
+    let cmd = Command::CreateExtension(CreateExtension {
+        extension_id: NewId::default(),
+        number,
+        name,
+        ext_type: switchboard_events::domain::ExtensionType::Sip,
+        enabled: true,
+        for_user: user_id.map(|user_id| ForUser {
+            user_id,
+            link_id: NewId::default(),
+            hotline,
+        }),
+    });
+    let extension_id = state
         .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            let extension_id = fresh_id(|id| scope.extensions.contains_key(&id));
-            let cmd = CreateExtension {
-                extension_id,
-                number,
-                name,
-                ext_type: switchboard_events::domain::ExtensionType::Sip,
-                enabled: true,
-            };
-            let Some(user_id) = user_id else {
-                return Ok((extensions::create(scope, cmd)?, extension_id));
-            };
-            // Created, linked (and the hotline set) in one append: a
-            // failure leaves no half-made extension behind.
-            let link_id = fresh_id(|id| scope.links.contains_key(&id));
-            let mut d = extensions::create_linked(scope, cmd, link_id, user_id)?;
-            if let Some(h) = &hotline {
-                // The hotline belongs to the user the extension is primary
-                // for; only set it if this link made it so.
-                let becomes_primary = d.events.iter().any(|e| {
-                    matches!(e, switchboard_events::Event::PrimaryExtensionChanged(p) if p.extension_id == Some(extension_id))
-                });
-                if !becomes_primary {
-                    return Err(CommandError::conflict(
-                        "EXTENSION_HAS_NO_USER",
-                        "the user already has a primary extension, so this one has no hotline",
-                    ));
-                }
-                let by = actor(dir, caller);
-                d.events.extend(set_hotline(scope, &by, user_id, h)?.events);
-            }
-            Ok((d, extension_id))
-        })
-        .await?;
+        .run(cmd, caller.acting_in(tenant, VIA))
+        .await?
+        .created()?;
     let dir = state.queries.read();
-    let x = scope_in(&dir, tenant)
+    let x = dir
+        .scope_or_empty(tenant)
         .extensions
         .get(&extension_id)
         .ok_or_else(|| ApiError::not_found("extension"))?;
@@ -541,7 +455,8 @@ async fn create_extension(
 fn extension_info(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
     let id = req_id(body, "extension_id")?;
     let dir = state.queries.read();
-    let x = scope_in(&dir, tenant)
+    let x = dir
+        .scope_or_empty(tenant)
         .extensions
         .get(&id)
         .ok_or_else(|| ApiError::not_found("extension"))?;
@@ -552,7 +467,7 @@ fn extension_info(state: &AppState, tenant: TenantId, body: &Body) -> Result<Val
 fn extension_list(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
     let user = opt_id(body, "user_id")?;
     let dir = state.queries.read();
-    let scope = scope_in(&dir, tenant);
+    let scope = dir.scope_or_empty(tenant);
     if let Some(u) = user {
         if !scope.users.contains_key(&u) {
             return Err(ApiError::not_found("user").into());
@@ -578,13 +493,10 @@ async fn create_user(
     tenant: TenantId,
     body: &Body,
 ) -> Result<Value> {
-    let name = UserName::parse(&req_str(body, "username")?).map_err(|e| match e {
-        CommandError::Validation { message, .. } => invalid("username", &message),
-        other => other.into(),
-    })?;
+    let name = UserName::parse(&req_str(body, "username")?)
+        .map_err(|e| e.rename_field(|_| "username".into()))?;
     let number = ExtensionNumber::parse(&req_str(body, "extension_number")?, "extension_number")?;
-    let password = req_str(body, "password")?;
-    users::validate_password("password", &password)?;
+    let password = SecretRule::Password.parse("password", &req_str(body, "password")?)?;
     let role = opt_str(body, "role")?.unwrap_or_else(|| "StandardUser".into());
     let mut user_body = Map::new();
     user_body.insert("display_name".into(), json!(req_str(body, "full_name")?));
@@ -614,46 +526,25 @@ async fn create_user(
             };
             invalid(field, &e.message)
         })?;
-    let hash = |s: String| {
-        let h = state.hasher.clone();
-        async move {
-            h.hash_async(s)
-                .await
-                .map_err(|e| TwirpError(ApiError::unavailable(e.to_string())))
-        }
-    };
-    let password_hash = hash(password).await?;
-    let extension_password_hash = hash(new_token()).await?;
-    let pin = format!("{:08}", rand::thread_rng().gen_range(0..100_000_000u32));
-    let voicemail_pin_hash = hash(pin).await?;
-    let (id, _) = state
+    // The SIP password and voicemail PIN are not part of this dialect; they
+    // start random.
+    let cmd = Command::CreateUser(CreateUser {
+        ids: NewUserIds::default(),
+        name,
+        role,
+        password,
+        extension_password: Secret::Random,
+        voicemail_pin: Secret::Random,
+        extension: PrimaryChoice::Number(number),
+        attrs,
+    });
+    let id = state
         .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            let ids = NewUserIds {
-                user_id: fresh_id(|id| scope.users.contains_key(&id)),
-                extension_id: fresh_id(|id| scope.extensions.contains_key(&id)),
-                link_id: fresh_id(|id| scope.links.contains_key(&id)),
-            };
-            let d = users::create(
-                scope,
-                CreateUser {
-                    ids,
-                    name,
-                    role,
-                    password_hash,
-                    extension_password_hash,
-                    voicemail_pin_hash,
-                    extension_number: number,
-                    attrs,
-                    by: actor(dir, caller),
-                },
-            )?;
-            Ok((d, ids.user_id))
-        })
-        .await?;
+        .run(cmd, caller.acting_in(tenant, VIA))
+        .await?
+        .created()?;
     let dir = state.queries.read();
-    let scope = scope_in(&dir, tenant);
+    let scope = dir.scope_or_empty(tenant);
     let u = scope
         .users
         .get(&id)
@@ -667,7 +558,7 @@ fn user_list(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
         return Err(invalid(k, "unknown field"));
     }
     let dir = state.queries.read();
-    let scope = scope_in(&dir, tenant);
+    let scope = dir.scope_or_empty(tenant);
     let mut us: Vec<&UserView> = scope.users.values().collect();
     us.sort_by_key(|u| (u.stamp.created_offset, u.id));
     let items: Vec<Value> = us.into_iter().map(|u| render_user(scope, u)).collect();
@@ -689,7 +580,7 @@ fn call_history(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value
     }
     if let Some(x) = opt_id(body, "extension_id")? {
         let dir = state.queries.read();
-        if !scope_in(&dir, tenant).extensions.contains_key(&x) {
+        if !dir.scope_or_empty(tenant).extensions.contains_key(&x) {
             return Err(ApiError::not_found("extension").into());
         }
     }

@@ -22,16 +22,15 @@
 //! number and name; `type` is `chan_sip`, `webrtc` or `external` for SIP,
 //! WEBRTC and EXTERNAL extensions; `created_at` is when the link was made.
 
-use super::uuid::{self, Kind};
 use super::{format_millis, split_name};
-use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
-use crate::commands::extensions::{self, LinkUserToExtension};
-use crate::commands::{fresh_id, CommandError};
+use crate::commands::extensions::LinkUserToExtension;
+use crate::commands::{Command, CommandError, NewId};
 use crate::http::access::tenant_of;
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{required_str, JsonBody};
-use crate::http::portsip::extensions::scope_in;
+use crate::http::ids::uuid::{self, Kind};
 use crate::http::routes::{Access::Needs, Dialect, Routes};
 use crate::http::AppState;
 use axum::extract::rejection::PathRejection;
@@ -51,6 +50,14 @@ dialect_error!(
     /// An error in this dialect's envelope.
     V1Error
 );
+
+/// Typed rejections keep PortSIP's statuses and codes here (the envelope
+/// carries the code in `metadata.code`).
+impl From<CommandError> for V1Error {
+    fn from(e: CommandError) -> Self {
+        V1Error(e.into())
+    }
+}
 
 impl IntoResponse for V1Error {
     fn into_response(self) -> Response {
@@ -161,7 +168,7 @@ pub async fn list(
 ) -> Result<Json<Value>> {
     let (_, tenant) = authorize(&state, caller)?;
     let dir = state.queries.read();
-    let scope = scope_in(&dir, tenant);
+    let scope = dir.scope_or_empty(tenant);
     let data: Vec<Value> = sorted(scope.links.values())
         .into_iter()
         .map(|l| Value::Object(render(scope, l, FULL)))
@@ -181,7 +188,7 @@ pub async fn by_user(
     let raw = super::path(path)?;
     let (_, tenant) = authorize(&state, caller)?;
     let dir = state.queries.read();
-    let scope = scope_in(&dir, tenant);
+    let scope = dir.scope_or_empty(tenant);
     let user = uuid::parse(Kind::User, &raw)
         .filter(|id| scope.users.contains_key(id))
         .ok_or_else(|| ApiError::not_found("user"))?;
@@ -208,7 +215,7 @@ pub async fn by_extension(
     let raw = super::path(path)?;
     let (_, tenant) = authorize(&state, caller)?;
     let dir = state.queries.read();
-    let scope = scope_in(&dir, tenant);
+    let scope = dir.scope_or_empty(tenant);
     let ext = uuid::parse(Kind::Extension, &raw)
         .filter(|id| scope.extensions.contains_key(id))
         .ok_or_else(|| ApiError::not_found("extension"))?;
@@ -246,24 +253,18 @@ pub async fn create(
     let JsonBody(body) = body?;
     let user_id = body_uuid(&body, "user_uuid", Kind::User, "user")?;
     let extension_id = body_uuid(&body, "extension_uuid", Kind::Extension, "extension")?;
-    let (link_id, _) = state
+    let cmd = Command::LinkUserToExtension(LinkUserToExtension {
+        link_id: NewId::default(),
+        user_id,
+        extension_id,
+    });
+    let link_id = state
         .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            let link_id = fresh_id(|id| scope.links.contains_key(&id));
-            let decision = extensions::link(
-                scope,
-                LinkUserToExtension {
-                    link_id,
-                    user_id,
-                    extension_id,
-                },
-            )?;
-            Ok((decision, link_id))
-        })
-        .await?;
+        .run(cmd, caller.acting_in(tenant, VIA))
+        .await?
+        .created()?;
     let dir = state.queries.read();
-    let scope = scope_in(&dir, tenant);
+    let scope = dir.scope_or_empty(tenant);
     let link = scope
         .links
         .get(&link_id)
@@ -286,19 +287,10 @@ pub async fn destroy(
     let raw = super::path(path)?;
     let (caller, tenant) = authorize(&state, caller)?;
     let link_id = uuid::parse(Kind::Link, &raw).ok_or_else(|| ApiError::not_found("link"))?;
+    let cmd = Command::RemoveLink { link_id };
     state
         .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            let link = scope
-                .links
-                .get(&link_id)
-                .ok_or_else(|| CommandError::NotFound("link".into()))?;
-            Ok((
-                extensions::unlink(scope, link.user_id, link.extension_id)?,
-                (),
-            ))
-        })
+        .run(cmd, caller.acting_in(tenant, VIA))
         .await?;
     Ok(ok("Link deleted".into(), Value::Null))
 }

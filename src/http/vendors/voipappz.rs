@@ -34,34 +34,33 @@
 //! Errors: `{statusCode, error, message, code, field}` — `statusCode` is the
 //! HTTP status, `error` its reason phrase, `code` the PortSIP code.
 
-use super::uuid::{self, Kind};
-use crate::auth::caller::Caller;
 use crate::auth::roles::Capability;
-use crate::commands::agents::{self, Requested};
-use crate::commands::presence;
-use crate::commands::queues::{self as queue_cmds, AgentItem, Target};
-use crate::commands::users::{self, ExtensionNumber, NewUserIds, UpdateUser};
-use crate::commands::{fresh_id, CommandError, Decision};
-use crate::http::access::{actor, allowed, require, tenant_of};
+use crate::commands::agents::{Requested, StatusChange};
+use crate::commands::presence::{self, SetPresence};
+use crate::commands::queues as queue_cmds;
+use crate::commands::users::{PrimaryChoice, UpdateUser};
+use crate::commands::{Command, CommandError};
+use crate::field_tables::user::{USER, USER_SKIP};
+use crate::field_tables::Mode;
+use crate::http::access::{require, tenant_of};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
+use crate::http::ids::portsip as portsip_ids;
+use crate::http::ids::uuid::{self, Kind};
 use crate::http::list::form_pairs;
-use crate::http::portsip::extensions::scope_in;
-use crate::http::portsip::ids as portsip_ids;
 use crate::http::routes::{
     Access::{Needs, SignedIn},
     Dialect, Routes,
 };
 use crate::http::AppState;
-use crate::schema::user::{USER, USER_SKIP};
-use crate::schema::Mode;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use switchboard_events::domain::AgentStatus;
-use switchboard_events::{Id, TenantId};
-use switchboard_projections::directory::{Scope, UserView};
+use switchboard_events::Id;
+use switchboard_projections::directory::UserView;
 
 /// Provenance recorded on the events this dialect causes.
 const VIA: &str = "voipappz";
@@ -70,6 +69,14 @@ dialect_error!(
     /// An error in this dialect's shape.
     VoipappzError
 );
+
+/// Typed rejections keep PortSIP's statuses and codes here (`code` in the
+/// body), as the outline's own errors do.
+impl From<CommandError> for VoipappzError {
+    fn from(e: CommandError) -> Self {
+        VoipappzError(e.into())
+    }
+}
 
 impl IntoResponse for VoipappzError {
     fn into_response(self) -> Response {
@@ -169,39 +176,39 @@ pub async fn user_action(
     let id = user_id(&raw)?;
     let q = Query::parse(query.as_deref())?;
     let action = q.required("action")?.to_owned();
-    // Agents act on themselves; acting on someone else needs the capability
-    // PortSIP asks for the same change.
-    let may = |cap: Capability| -> Result<()> {
-        if caller.user_id == id || allowed(&state, &caller, cap) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("your role does not allow this").into())
-        }
-    };
-    match action.as_str() {
+    // Agent and presence actions are the user's own, or need what PortSIP
+    // asks for the same change (judged by the commands); the others always
+    // need their capability, as declared here.
+    let cmd = match action.as_str() {
         "login" | "logout" | "break" => {
             q.only(&["action"])?;
-            may(Capability::ManageQueues)?;
             let requested = match action.as_str() {
                 "login" => Requested::LoggedIn,
                 "logout" => Requested::Status(AgentStatus::LoggedOut),
                 _ => Requested::Status(AgentStatus::Break),
             };
-            set_agent_everywhere(&state, &caller, tenant, id, |_| requested).await?;
+            Command::SetAgentStatusInAllQueues {
+                user_id: id,
+                change: StatusChange::To(requested),
+            }
         }
         "state" => {
             q.only(&["action", "state"])?;
-            may(Capability::ManageQueues)?;
-            let pick = state_request(q.required("state")?).ok_or_else(|| {
+            let change = state_change(q.required("state")?).ok_or_else(|| {
                 invalid("state", "must be one of logged_out, available, on_break")
             })?;
-            set_agent_everywhere(&state, &caller, tenant, id, pick).await?;
+            Command::SetAgentStatusInAllQueues {
+                user_id: id,
+                change,
+            }
         }
         "status" => {
             q.only(&["action", "status"])?;
-            may(Capability::ManageUsers)?;
-            let value = q.required("status")?.to_owned();
-            set_presence(&state, &caller, tenant, id, &value).await?;
+            Command::SetPresence(SetPresence {
+                user_id: id,
+                presence: Some(presence_of(q.required("status")?)?),
+                note: None,
+            })
         }
         "tier" => {
             q.only(&["action", "tier", "queue_uuid"])?;
@@ -210,15 +217,19 @@ pub async fn user_action(
                 .required("tier")?
                 .parse::<i64>()
                 .map_err(|_| invalid("tier", "must be an integer from 1 to 100"))?;
-            let tier = queue_cmds::skill_level(tier, "tier")?;
-            let only = match q.get("queue_uuid") {
+            let skill_level = queue_cmds::skill_level(tier, "tier")?;
+            let queue_id = match q.get("queue_uuid") {
                 Some(raw) => Some(
                     uuid::parse(Kind::Queue, raw)
                         .ok_or_else(|| VoipappzError(ApiError::not_found("call queue")))?,
                 ),
                 None => None,
             };
-            set_tier(&state, &caller, tenant, id, tier, only).await?;
+            Command::SetAgentSkillLevel {
+                user_id: id,
+                skill_level,
+                queue_id,
+            }
         }
         "extension" => {
             q.only(&["action", "extension_uuid"])?;
@@ -226,7 +237,12 @@ pub async fn user_action(
             let raw = q.required("extension_uuid")?;
             let ext = uuid::parse(Kind::Extension, raw)
                 .ok_or_else(|| VoipappzError(ApiError::not_found("extension")))?;
-            set_primary(&state, &caller, tenant, id, ext).await?;
+            // The extension becomes the user's primary one (linked if it
+            // was not; the old primary is unlinked).
+            Command::UpdateUser(UpdateUser {
+                extension: Some(PrimaryChoice::Extension(ext)),
+                ..UpdateUser::of(id)
+            })
         }
         "number" => {
             q.only(&["action", "number"])?;
@@ -234,7 +250,10 @@ pub async fn user_action(
             let number = q
                 .get("number")
                 .ok_or_else(|| invalid("number", "is required"))?;
-            set_number(&state, &caller, tenant, id, number).await?;
+            Command::UpdateUser(UpdateUser {
+                attrs: mobile_phone(number)?,
+                ..UpdateUser::of(id)
+            })
         }
         _ => {
             return Err(invalid(
@@ -242,61 +261,17 @@ pub async fn user_action(
                 &format!("must be one of {}", ACTIONS.join(", ")),
             ))
         }
-    }
+    };
+    state
+        .pipeline
+        .run(cmd, caller.acting_in(tenant, VIA))
+        .await?;
     Ok(Json(json!({})))
 }
 
-fn no_new_ids(scope: &Scope) -> NewUserIds {
-    NewUserIds {
-        user_id: Id(0),
-        extension_id: fresh_id(|id| scope.extensions.contains_key(&id)),
-        link_id: fresh_id(|id| scope.links.contains_key(&id)),
-    }
-}
-
-/// `action=extension`: the extension becomes the user's primary one.
-async fn set_primary(
-    state: &AppState,
-    caller: &Caller,
-    tenant: TenantId,
-    user: Id,
-    extension: Id,
-) -> Result<()> {
-    state
-        .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            let x = scope
-                .extensions
-                .get(&extension)
-                .ok_or_else(|| CommandError::NotFound("extension".into()))?;
-            let number = ExtensionNumber::parse(&x.number, "extension_uuid")?;
-            let d = users::update(
-                scope,
-                &USER,
-                UpdateUser {
-                    user_id: user,
-                    incoming: Default::default(),
-                    extension_number: Some(number),
-                    voicemail_pin_hash: None,
-                    ids: no_new_ids(scope),
-                    by: actor(dir, caller),
-                },
-            )?;
-            Ok((d, ()))
-        })
-        .await?;
-    Ok(())
-}
-
-/// `action=number`: the user's `mobile_phone`.
-async fn set_number(
-    state: &AppState,
-    caller: &Caller,
-    tenant: TenantId,
-    user: Id,
-    number: &str,
-) -> Result<()> {
+/// `number=`: the user's `mobile_phone`, the number the agent is reached
+/// at (empty clears it).
+fn mobile_phone(number: &str) -> Result<switchboard_events::Fields> {
     let mut body = Map::new();
     body.insert(
         "mobile_phone".into(),
@@ -306,191 +281,37 @@ async fn set_number(
             json!(number)
         },
     );
-    let incoming = USER
-        .validate(&body, Mode::Update, USER_SKIP)
-        .map_err(|e| invalid("number", &e.message))?;
-    state
-        .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            let d = users::update(
-                scope,
-                &USER,
-                UpdateUser {
-                    user_id: user,
-                    incoming,
-                    extension_number: None,
-                    voicemail_pin_hash: None,
-                    ids: no_new_ids(scope),
-                    by: actor(dir, caller),
-                },
-            )?;
-            Ok((d, ()))
-        })
-        .await?;
-    Ok(())
+    USER.validate(&body, Mode::Update, USER_SKIP)
+        .map_err(|e| invalid("number", &e.message))
 }
 
-// ---- agent status, presence, tiers and the agent list (issue 5) ----
-
-/// The call queues `user` is an agent of, in id order.
-fn queues_of(scope: &Scope, user: Id) -> Vec<Id> {
-    scope
-        .call_queues
-        .values()
-        .filter(|q| q.agents.contains_key(&user))
-        .map(|q| q.id)
-        .collect()
-}
-
-fn user_in(scope: &Scope, user: Id) -> std::result::Result<(), CommandError> {
-    if scope.users.contains_key(&user) {
-        Ok(())
-    } else {
-        Err(CommandError::NotFound("user".into()))
-    }
-}
-
-fn not_an_agent() -> CommandError {
-    CommandError::conflict("NOT_AN_AGENT", "the user is an agent of no call queue")
-}
-
-/// SetAgentStatus in every call queue the user belongs to, in one append
-/// (all or nothing); `pick` chooses the request from the current status.
-async fn set_agent_everywhere(
-    state: &AppState,
-    caller: &Caller,
-    tenant: TenantId,
-    user: Id,
-    pick: impl Fn(AgentStatus) -> Requested,
-) -> Result<()> {
-    state
-        .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            user_in(scope, user)?;
-            let queues = queues_of(scope, user);
-            if queues.is_empty() {
-                return Err(not_an_agent());
-            }
-            let mut all = Decision::none();
-            for q in queues {
-                let current = agents::agent(scope, q, user)?.status;
-                let d = agents::set_status(scope, q, user, pick(current))?;
-                all.events.extend(d.events);
-                all.expected.extend(d.expected);
-            }
-            Ok((all, ()))
-        })
-        .await?;
-    Ok(())
-}
-
-/// `state=` values and what they request.
-fn state_request(value: &str) -> Option<fn(AgentStatus) -> Requested> {
+/// `state=` values and what they set in every queue.
+fn state_change(value: &str) -> Option<StatusChange> {
     match value {
-        "logged_out" => Some(|_| Requested::Status(AgentStatus::LoggedOut)),
-        "available" => Some(|current| {
-            if current == AgentStatus::LoggedOut {
-                Requested::LoggedIn
-            } else {
-                Requested::Status(AgentStatus::Ready)
-            }
-        }),
-        "on_break" => Some(|_| Requested::Status(AgentStatus::Break)),
+        "logged_out" => Some(StatusChange::To(Requested::Status(AgentStatus::LoggedOut))),
+        "available" => Some(StatusChange::Available),
+        "on_break" => Some(StatusChange::To(Requested::Status(AgentStatus::Break))),
         _ => None,
     }
 }
 
-/// `action=status`: the user's presence (SetPresence).
-async fn set_presence(
-    state: &AppState,
-    caller: &Caller,
-    tenant: TenantId,
-    user: Id,
-    value: &str,
-) -> Result<()> {
+/// `status=`: a presence in any letter case.
+fn presence_of(value: &str) -> Result<String> {
     let wanted = value.to_ascii_uppercase();
-    if !presence::PRESENCES.contains(&wanted.as_str()) {
-        return Err(invalid(
-            "status",
-            &format!(
-                "must be one of {}",
-                presence::PRESENCES
-                    .iter()
-                    .map(|p| p.to_ascii_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
+    if presence::PRESENCES.contains(&wanted.as_str()) {
+        return Ok(wanted);
     }
-    state
-        .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let d = presence::set_presence(scope_in(dir, tenant), user, Some(wanted), None)?;
-            Ok((d, ()))
-        })
-        .await?;
-    Ok(())
-}
-
-/// `action=tier`: the agent's skill level in every call queue it belongs
-/// to (or only `queue_uuid`'s), through the queue's agent-list command.
-async fn set_tier(
-    state: &AppState,
-    caller: &Caller,
-    tenant: TenantId,
-    user: Id,
-    tier: u8,
-    only: Option<Id>,
-) -> Result<()> {
-    state
-        .pipeline
-        .execute(tenant, caller.metadata(VIA), |dir| {
-            let scope = scope_in(dir, tenant);
-            user_in(scope, user)?;
-            let queues = match only {
-                Some(q) => {
-                    let queue = queue_cmds::queue(scope, q)?;
-                    if !queue.agents.contains_key(&user) {
-                        return Err(CommandError::NotFound("call queue agent".into()));
-                    }
-                    vec![q]
-                }
-                None => queues_of(scope, user),
-            };
-            if queues.is_empty() {
-                return Err(not_an_agent());
-            }
-            let mut all = Decision::none();
-            for q in queues {
-                let queue = queue_cmds::queue(scope, q)?;
-                let mut items = Vec::with_capacity(queue.agents.len());
-                for (agent, a) in &queue.agents {
-                    let number = scope
-                        .users
-                        .get(agent)
-                        .and_then(|u| scope.extension_number_of(u))
-                        .ok_or_else(|| {
-                            CommandError::conflict(
-                                "AGENT_WITHOUT_EXTENSION",
-                                "an agent of the queue has no primary extension",
-                            )
-                        })?;
-                    items.push(AgentItem {
-                        number: ExtensionNumber::parse(number, "tier")?,
-                        skill_level: if *agent == user { tier } else { a.skill_level },
-                        field: "tier".into(),
-                    });
-                }
-                let d = queue_cmds::set_agents(scope, Target::CallQueue, q, &items)?;
-                all.events.extend(d.events);
-                all.expected.extend(d.expected);
-            }
-            Ok((all, ()))
-        })
-        .await?;
-    Ok(())
+    Err(invalid(
+        "status",
+        &format!(
+            "must be one of {}",
+            presence::PRESENCES
+                .iter()
+                .map(|p| p.to_ascii_lowercase())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
 }
 
 /// An agent's overall state, in the outline's words: `logged_out` when
@@ -526,8 +347,8 @@ pub async fn agents_list(
     let caller = caller?;
     let tenant = tenant_of(&caller)?;
     let dir = state.queries.read();
-    let scope = scope_in(&dir, tenant);
-    let now = crate::http::portsip::agents::now_ms(&state);
+    let scope = dir.scope_or_empty(tenant);
+    let now = state.clock.unix_ms();
     let mut rows: Vec<(&UserView, Vec<Value>, Vec<AgentStatus>)> = Vec::new();
     for u in scope.users.values() {
         let mut queues = Vec::new();
@@ -591,13 +412,13 @@ mod tests {
 
     #[test]
     fn state_values_become_agent_requests() {
-        let available = state_request("available").expect("known");
-        assert_eq!(available(LoggedOut), Requested::LoggedIn);
-        assert_eq!(available(Break), Requested::Status(Ready));
-        let on_break = state_request("on_break").expect("known");
-        assert_eq!(on_break(Ready), Requested::Status(Break));
-        let out = state_request("logged_out").expect("known");
-        assert_eq!(out(Ready), Requested::Status(LoggedOut));
-        assert!(state_request("asleep").is_none());
+        let available = state_change("available").expect("known");
+        assert_eq!(available.request(LoggedOut), Requested::LoggedIn);
+        assert_eq!(available.request(Break), Requested::Status(Ready));
+        let on_break = state_change("on_break").expect("known");
+        assert_eq!(on_break.request(Ready), Requested::Status(Break));
+        let out = state_change("logged_out").expect("known");
+        assert_eq!(out.request(Ready), Requested::Status(LoggedOut));
+        assert!(state_change("asleep").is_none());
     }
 }

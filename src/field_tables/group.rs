@@ -33,7 +33,7 @@ pub static GROUP_CORE_SEARCH: &[&str] = &["name"];
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{spec, FieldError, Fields, Mode, Value};
+    use crate::field_tables::{spec, FieldError, Fields, Mode, Value};
     use serde_json::{json, Map, Value as Json};
     use std::collections::BTreeSet;
 

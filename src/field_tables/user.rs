@@ -252,7 +252,7 @@ pub static USER_SELF_UPDATABLE: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{restrict, spec, Access, FieldError, Fields, Mode, Value};
+    use crate::field_tables::{restrict, spec, Access, FieldError, Fields, Mode, Value};
     use serde_json::{json, Map, Value as Json};
     use std::collections::BTreeSet;
 

@@ -90,7 +90,7 @@ pub use switchboard_projections::directory::EXTENSION_CONTACT_FIELDS;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{spec, FieldError, Mode};
+    use crate::field_tables::{spec, FieldError, Mode};
     use serde_json::{json, Map, Value as Json};
     use std::collections::BTreeSet;
 
@@ -115,7 +115,7 @@ mod tests {
         let writable = set(CONTACT
             .fields
             .iter()
-            .filter(|f| f.update != crate::schema::Access::ReadOnly)
+            .filter(|f| f.update != crate::field_tables::Access::ReadOnly)
             .map(|f| f.name));
         for (path, method) in [("/user/contacts", "post"), ("/user/contacts/{id}", "post")] {
             assert_eq!(set(spec::props(&spec::body(&doc, path, method))), writable);

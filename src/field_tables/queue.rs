@@ -161,7 +161,7 @@ pub static QUEUE_CORE_SEARCH: &[&str] = &["name", "extension_number"];
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{spec, FieldError, Mode};
+    use crate::field_tables::{spec, FieldError, Mode};
     use serde_json::{json, Map, Value as Json};
     use std::collections::BTreeSet;
 
@@ -183,7 +183,7 @@ mod tests {
         set(t
             .fields
             .iter()
-            .filter(|f| f.create != crate::schema::Access::ReadOnly)
+            .filter(|f| f.create != crate::field_tables::Access::ReadOnly)
             .map(|f| f.name))
     }
 

@@ -1,4 +1,5 @@
-//! Declarative field tables for PortSIP resources.
+//! The PortSIP field tables: every attribute of a PortSIP resource declared
+//! once (kind, limits, enum values, default, access, list flags).
 //!
 //! # Design
 //!

@@ -340,7 +340,7 @@ pub static TENANT_SELF_UPDATABLE: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{restrict, spec, Access, Mode};
+    use crate::field_tables::{restrict, spec, Access, Mode};
     use serde_json::{json, Map, Value as Json};
     use std::collections::BTreeSet;
 

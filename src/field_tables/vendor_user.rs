@@ -39,8 +39,8 @@ pub static VENDOR_USER: Table = Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::user::USER;
-    use crate::schema::{Mode, Value};
+    use crate::field_tables::user::USER;
+    use crate::field_tables::{Mode, Value};
     use serde_json::json;
 
     #[test]

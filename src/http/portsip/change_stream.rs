@@ -1,4 +1,4 @@
-//! `GET /user/events`: a Server-Sent Events stream of the changes the caller
+//! The live change stream, `GET /user/events`: a Server-Sent Events stream of the changes the caller
 //! may see — their personal contacts and favorites, the tenant's business
 //! contacts, the extension directory, and the caller's own call-queue agent
 //! status and presence/registration status.
@@ -24,12 +24,13 @@
 
 use super::contacts::{render_contact, render_extension_contact};
 use super::sync::{issue, open};
-use super::{agents, ids, presence};
-use crate::auth::caller::Caller;
+use super::{agents, presence};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
+use crate::http::ids::portsip as ids;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
-use crate::queries::feed::{visible_to, FeedItem, Listener};
+use crate::queries::feed::{end_of, may_end_sessions, visible_to, FeedItem, Listener, StreamEnd};
 use crate::sync::Collection;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -41,7 +42,7 @@ use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use switchboard_events::domain::{ContactOwner, FavoriteCollection};
-use switchboard_events::{Event, Id};
+use switchboard_events::Id;
 use switchboard_projections::directory::changes::ChangeType;
 use switchboard_projections::directory::{Directory, Scope};
 use tokio::sync::{mpsc, oneshot};
@@ -63,8 +64,7 @@ pub fn render(
             ContactOwner::Business => FavoriteCollection::Business,
             ContactOwner::User(_) => FavoriteCollection::Personal,
         };
-        s.contacts
-            .get(owner, id)
+        s.contact(owner, id)
             .map(|v| render_contact(v, Some(fav(c, id))))
             .unwrap_or_else(|| gone(id))
     };
@@ -153,113 +153,30 @@ pub fn push<T>(tx: &mpsc::Sender<T>, item: T) -> bool {
     tx.try_send(item).is_ok()
 }
 
-/// Why a stream ended, as its final `event: error` says (`code`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamEnd {
-    /// The session was ended (sign-out, or evicted by a newer one).
-    SessionEnded,
-    /// The user's password changed (every session of the user ended).
-    PasswordChanged,
-    /// The user was disabled.
-    UserDisabled,
-    /// The user was deleted.
-    UserDeleted,
-    /// The user's tenant was disabled or deleted.
-    TenantDisabled,
-    /// The access token the stream was opened with expired (and was not
-    /// refreshed).
-    TokenExpired,
-    /// The user opened more streams than allowed; this was the oldest.
-    TooManyStreams,
-    /// The client fell more than the buffer behind.
-    TooSlow,
-    /// The server is shutting down.
-    ShuttingDown,
-    /// The directory stopped following the log (the server is not ready).
-    Unavailable,
-}
-
-impl StreamEnd {
-    /// The code sent to the client.
-    pub fn code(self) -> &'static str {
-        match self {
-            StreamEnd::SessionEnded => "SESSION_ENDED",
-            StreamEnd::PasswordChanged => "PASSWORD_CHANGED",
-            StreamEnd::UserDisabled => "USER_DISABLED",
-            StreamEnd::UserDeleted => "USER_DELETED",
-            StreamEnd::TenantDisabled => "TENANT_DISABLED",
-            StreamEnd::TokenExpired => "TOKEN_EXPIRED",
-            StreamEnd::TooManyStreams => "TOO_MANY_STREAMS",
-            StreamEnd::TooSlow => "TOO_SLOW",
-            StreamEnd::ShuttingDown => "SHUTTING_DOWN",
-            StreamEnd::Unavailable => "SERVICE_UNAVAILABLE",
-        }
-    }
-
-    /// What the client should do, in words.
-    fn message(self) -> &'static str {
-        match self {
-            StreamEnd::TooManyStreams => "a newer stream of this user replaced this one",
-            StreamEnd::TooSlow => "the client fell behind; reconnect with Last-Event-ID",
-            StreamEnd::ShuttingDown | StreamEnd::Unavailable => {
-                "the server is shutting down or not ready; reconnect later"
-            }
-            _ => "the session that opened this stream is no longer valid; sign in again",
-        }
-    }
-}
-
-/// Whether an event can end someone's session (so streams check theirs).
-fn may_end_sessions(event: &Event) -> bool {
-    matches!(
-        event,
-        Event::SessionEnded(_)
-            | Event::SessionStarted(_)
-            | Event::UserSecretChanged(_)
-            | Event::UserUpdated(_)
-            | Event::UserDeleted(_)
-            | Event::TenantUpdated(_)
-            | Event::TenantDeleted(_)
-    )
-}
-
-/// Whether the stream of `caller` must end, judged on the directory after
-/// `cause` (the event just applied, if any) at `now` (Unix seconds).
-pub fn end_of(
-    dir: &Directory,
-    caller: &Caller,
-    cause: Option<&Event>,
-    now: i64,
-) -> Option<StreamEnd> {
-    let user = dir
-        .scope(caller.home_tenant)
-        .and_then(|s| s.users.get(&caller.user_id));
-    let Some(user) = user else {
-        return Some(StreamEnd::UserDeleted);
+/// What the stream's final `event: error` says about why it ended:
+/// `(code, message)`.
+fn wire(end: StreamEnd) -> (&'static str, &'static str) {
+    let code = match end {
+        StreamEnd::SessionEnded => "SESSION_ENDED",
+        StreamEnd::PasswordChanged => "PASSWORD_CHANGED",
+        StreamEnd::UserDisabled => "USER_DISABLED",
+        StreamEnd::UserDeleted => "USER_DELETED",
+        StreamEnd::TenantDisabled => "TENANT_DISABLED",
+        StreamEnd::TokenExpired => "TOKEN_EXPIRED",
+        StreamEnd::TooManyStreams => "TOO_MANY_STREAMS",
+        StreamEnd::TooSlow => "TOO_SLOW",
+        StreamEnd::ShuttingDown => "SHUTTING_DOWN",
+        StreamEnd::Unavailable => "SERVICE_UNAVAILABLE",
     };
-    if !user.enabled() {
-        return Some(StreamEnd::UserDisabled);
-    }
-    let tenant_ok = caller.home_tenant == switchboard_events::SYSTEM_TENANT
-        || dir
-            .tenants
-            .get(&caller.home_tenant)
-            .is_some_and(|t| t.enabled());
-    if !tenant_ok {
-        return Some(StreamEnd::TenantDisabled);
-    }
-    let Some(session) = dir.sessions.get(caller.session_id) else {
-        return Some(match cause {
-            Some(Event::UserSecretChanged(e))
-                if e.user_id == caller.user_id
-                    && e.secret == switchboard_events::domain::SecretKind::Password =>
-            {
-                StreamEnd::PasswordChanged
-            }
-            _ => StreamEnd::SessionEnded,
-        });
+    let message = match end {
+        StreamEnd::TooManyStreams => "a newer stream of this user replaced this one",
+        StreamEnd::TooSlow => "the client fell behind; reconnect with Last-Event-ID",
+        StreamEnd::ShuttingDown | StreamEnd::Unavailable => {
+            "the server is shutting down or not ready; reconnect later"
+        }
+        _ => "the session that opened this stream is no longer valid; sign in again",
     };
-    (session.access_expires_at <= now).then_some(StreamEnd::TokenExpired)
+    (code, message)
 }
 
 /// The live streams of each user, so a user holds at most
@@ -374,8 +291,9 @@ pub async fn stream(
         let _ticket = ticket;
         let end = produce(&state, &caller, from, &tx, replaced).await;
         if let Some(end) = end {
-            tracing::info!(user = %caller.user_id, code = end.code(), "event stream ended");
-            let data = json!({ "code": end.code(), "message": end.message() });
+            let (code, message) = wire(end);
+            tracing::info!(user = %caller.user_id, code, "event stream ended");
+            let data = json!({ "code": code, "message": message });
             let _ = tx.try_send(Ok(SseEvent::default()
                 .event("error")
                 .data(data.to_string())));
@@ -412,11 +330,17 @@ async fn produce(
     let listener = Listener {
         tenant: caller.home_tenant,
         user: caller.user_id,
+        session: caller.session_id,
     };
     let mut shutdown = state.shutdown.clone();
     let mut source = std::pin::pin!(state.queries.events_from(from + 1));
     // The session may have ended between the request's check and now.
-    if let Some(end) = end_of(&state.queries.read(), caller, None, state.clock.unix_secs()) {
+    if let Some(end) = end_of(
+        &state.queries.read(),
+        &listener,
+        None,
+        state.clock.unix_secs(),
+    ) {
         return Some(end);
     }
     loop {
@@ -431,7 +355,7 @@ async fn produce(
             }
             _ = expiry => {
                 // A refresh may have moved the expiry: judge it again.
-                if let Some(end) = end_of(&state.queries.read(), caller, None, state.clock.unix_secs()) {
+                if let Some(end) = end_of(&state.queries.read(), &listener, None, state.clock.unix_secs()) {
                     return Some(end);
                 }
             }
@@ -447,14 +371,14 @@ async fn produce(
                     return Some(StreamEnd::Unavailable);
                 }
                 if may_end_sessions(&event) {
-                    if let Some(end) = end_of(&state.queries.read(), caller, Some(&event), state.clock.unix_secs()) {
+                    if let Some(end) = end_of(&state.queries.read(), &listener, Some(&event), state.clock.unix_secs()) {
                         return Some(end);
                     }
                 }
                 let Some(item) = visible_to(&listener, &env, &event) else {
                     continue;
                 };
-                let now_ms = agents::now_ms(state);
+                let now_ms = state.clock.unix_ms();
                 let Some((name, data)) = render(&state.queries.read(), &listener, &item, now_ms) else {
                     continue;
                 };
@@ -503,105 +427,5 @@ mod tests {
         drop(_c);
         assert_eq!(streams.count(Id(1)), 0);
         assert_eq!(streams.users(), 1, "users without streams leave the map");
-    }
-
-    fn caller(dir: &Directory) -> Caller {
-        let s = dir.sessions.get(Id(9)).expect("session");
-        Caller {
-            session_id: s.id,
-            user_id: s.user_id,
-            name: "alice".into(),
-            role: "StandardUser".into(),
-            home_tenant: s.home_tenant,
-            tenant: s.acting_tenant,
-            access_expires_at: s.access_expires_at,
-            token: String::new(),
-            origin: Default::default(),
-        }
-    }
-
-    #[test]
-    fn a_stream_ends_with_its_session_user_or_token() {
-        use crate::commands::testing::given_in;
-        use switchboard_events::domain::{
-            SecretKind, SessionEnded, SessionStarted, TenantCreated, UserCreated, UserDeleted,
-            UserSecretChanged, UserUpdated,
-        };
-        use switchboard_events::{Fields, TenantId, Value as V};
-        const T: TenantId = Id(5);
-        let tenant = Event::TenantCreated(TenantCreated {
-            tenant_id: T,
-            name: "Acme".into(),
-            domain: "acme.example".into(),
-            attrs: Fields::new(),
-        });
-        let alice = Event::UserCreated(UserCreated {
-            user_id: Id(1),
-            name: "alice".into(),
-            role: "StandardUser".into(),
-            password_hash: "h".into(),
-            attrs: Fields::new(),
-        });
-        let started = Event::SessionStarted(SessionStarted {
-            session_id: Id(9),
-            user_id: Id(1),
-            access_hash: [1; 32],
-            refresh_hash: [2; 32],
-            access_expires_at: 1_000,
-            refresh_expires_at: 2_000,
-        });
-        let live = given_in(T, &[tenant.clone(), alice.clone(), started.clone()]);
-        let c = caller(&live);
-        assert_eq!(end_of(&live, &c, None, 999), None);
-        assert_eq!(
-            end_of(&live, &c, None, 1_000),
-            Some(StreamEnd::TokenExpired)
-        );
-        let cases: Vec<(Event, StreamEnd)> = vec![
-            (
-                Event::SessionEnded(SessionEnded { session_id: Id(9) }),
-                StreamEnd::SessionEnded,
-            ),
-            (
-                Event::UserSecretChanged(UserSecretChanged {
-                    user_id: Id(1),
-                    secret: SecretKind::Password,
-                    hash: "h2".into(),
-                }),
-                StreamEnd::PasswordChanged,
-            ),
-            (
-                Event::UserUpdated(UserUpdated {
-                    user_id: Id(1),
-                    changes: [("enabled".to_owned(), V::Bool(false))].into(),
-                }),
-                StreamEnd::UserDisabled,
-            ),
-            (
-                Event::UserDeleted(UserDeleted { user_id: Id(1) }),
-                StreamEnd::UserDeleted,
-            ),
-        ];
-        for (cause, want) in cases {
-            let dir = given_in(
-                T,
-                &[
-                    tenant.clone(),
-                    alice.clone(),
-                    started.clone(),
-                    cause.clone(),
-                ],
-            );
-            assert!(may_end_sessions(&cause));
-            assert_eq!(end_of(&dir, &c, Some(&cause), 10), Some(want), "{cause:?}");
-        }
-        // Another user's events do not end this stream.
-        let other = Event::UserSecretChanged(UserSecretChanged {
-            user_id: Id(2),
-            secret: SecretKind::Password,
-            hash: "h".into(),
-        });
-        let dir = given_in(T, &[tenant, alice, started, other.clone()]);
-        assert_eq!(end_of(&dir, &c, Some(&other), 10), None);
     }
 }

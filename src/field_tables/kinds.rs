@@ -786,7 +786,7 @@ fn blfs(v: &Json, path: &str) -> Result<Value, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Default, Field};
+    use crate::field_tables::{Default, Field};
     use serde_json::json;
 
     fn ok(kind: Kind, v: Json) -> Value {
