@@ -5,6 +5,7 @@
 
 use super::agents::{self, Requested, StatusChange};
 use super::bootstrap::{self, CreateSystemAdministrator};
+use super::call_history::{self, RecordCallHistory};
 use super::contacts::{self, CreateContact, SetFavorite, UpdateContact};
 use super::extensions::{self, CreateExtension, Hotline, LinkUserToExtension, UpdateExtension};
 use super::groups::{self, CreateGroup, UpdateGroup};
@@ -221,6 +222,8 @@ pub enum Command {
     RemoveRegistration(RemoveRegistration),
     /// Record a user's call state (by the registrar).
     ReportCallState(ReportCallState),
+    /// Record a CDR or an external message the PBX reported.
+    RecordCallHistory(RecordCallHistory),
 
     // ---- contacts and favorites ----
     /// Create a personal or business contact.
@@ -381,6 +384,7 @@ impl Command {
             ReportRegistration,
             RemoveRegistration,
             ReportCallState,
+            RecordCallHistory,
             CreateContact,
             UpdateContact,
             DeleteContact,
@@ -475,6 +479,7 @@ impl Command {
             | Command::ReportRegistration(_)
             | Command::RemoveRegistration(_)
             | Command::ReportCallState(_)
+            | Command::RecordCallHistory(_)
             | Command::UpdateContact(_)
             | Command::DeleteContact { .. }
             | Command::SetFavorite(_) => {}
@@ -603,6 +608,7 @@ pub fn decide(
         }
         Command::RemoveRegistration(c) => presence::remove_registration(s, c)?,
         Command::ReportCallState(c) => presence::call_state(s, c)?,
+        Command::RecordCallHistory(c) => call_history::record(s, ctx.tenant, &by()?, c)?,
         Command::CreateContact(c) => {
             contacts::create(s, c.owner, c.contact_id.get()?, c.attrs.clone())?
         }

@@ -44,6 +44,7 @@
 
 pub mod agents;
 pub mod bootstrap;
+pub mod call_history;
 pub mod command;
 pub mod contacts;
 pub mod decision;

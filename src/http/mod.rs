@@ -95,6 +95,8 @@ pub struct AppState {
     pub streams: Arc<portsip::change_stream::Streams>,
     /// What `/metrics` shows.
     pub metrics: crate::metrics::SharedMetrics,
+    /// CDRs and external messages: their on-disk store and its follower.
+    pub history: Arc<crate::records::history::CallHistory>,
 }
 
 impl AppState {
@@ -102,6 +104,7 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
             && self.pipeline.following()
+            && self.history.following()
             && self.pipeline.is_writable()
     }
 }

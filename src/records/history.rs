@@ -68,6 +68,15 @@ pub enum HistoryError {
     Interrupted(String),
 }
 
+impl From<HistoryError> for super::store::QueryFailure {
+    fn from(e: HistoryError) -> Self {
+        match e {
+            HistoryError::Store(s) => super::store::QueryFailure::Store(s),
+            other => super::store::QueryFailure::Store(StoreError::Db(other.to_string())),
+        }
+    }
+}
+
 /// The record an event adds to the store, if it is call history.
 pub fn record_of(env: &Envelope, event: &Event) -> Option<NewRecord> {
     match event {

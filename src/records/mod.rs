@@ -15,9 +15,11 @@
 //! - [`history`]: the service around it: the follower that applies the
 //!   log's call history to the store, waiting for it, ingestion locks,
 //!   retention.
+//! - [`ingest`]: ingestion, idempotent by the PBX's own id.
 
 pub mod fields;
 pub mod history;
+pub mod ingest;
 pub mod store;
 
 #[cfg(test)]
