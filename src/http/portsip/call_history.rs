@@ -150,6 +150,13 @@ pub async fn own_cdrs(
     list(&state, &caller, &CDRS, true, &params).await
 }
 
+/// A CDR's detail: PortSIP's carries no `id` (the caller asked by it).
+fn cdr_detail(r: &Record) -> Map<String, Value> {
+    let mut m = detail(&CDRS, r);
+    m.remove("id");
+    m
+}
+
 /// `GET /cdrs/{id}`: PortSIP answers `{items: [cdr]}`.
 pub async fn cdr(
     State(state): State<AppState>,
@@ -157,7 +164,7 @@ pub async fn cdr(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let r = one(&state, &caller, &CDRS, false, &id).await?;
-    Ok(Json(json!({"items": [detail(&CDRS, &r)]})))
+    Ok(Json(json!({"items": [cdr_detail(&r)]})))
 }
 
 /// `GET /user/cdrs/{id}`: PortSIP answers `{items: cdr}`.
@@ -167,7 +174,7 @@ pub async fn own_cdr(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let r = one(&state, &caller, &CDRS, true, &id).await?;
-    Ok(Json(json!({"items": detail(&CDRS, &r)})))
+    Ok(Json(json!({"items": cdr_detail(&r)})))
 }
 
 /// `GET /external_messages`.
