@@ -366,3 +366,89 @@ async fn records_past_the_retention_are_not_kept() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_cdr_sync_diff_reports_a_users_new_cdrs_page_by_page() {
+    let app = spawn_app().await;
+    let w = world(&app, "sync.example").await;
+    let token = json_of(
+        app.post("/api/user/cdrs/sync_tokens", Some(&w.ann), &json!({}))
+            .await,
+    )
+    .await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    for i in 0..5 {
+        let callee = if i == 2 { "+4930999" } else { "101" };
+        let (status, _) = report(
+            &app,
+            &w.pbx,
+            &cdr(&format!("s-{i}"), "102", callee, "2024-05-01T10:00:00Z"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let diff = |token: String, top: &str| {
+        let (app, path, ann) = (
+            &app,
+            format!("/api/user/cdrs/sync_tokens/{token}/diff?top={top}"),
+            w.ann.clone(),
+        );
+        async move { json_of(app.post(&path, Some(&ann), &json!({})).await).await }
+    };
+    let first = diff(token.clone(), "3").await;
+    assert_eq!(first["has_more"], true);
+    let calls: Vec<&str> = first["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["items"][0]["callee"].as_str())
+        .collect();
+    assert_eq!(calls, ["101", "101", "101"]);
+    assert_eq!(first["items"][0]["change_type"], "CREATED");
+    let second = diff(first["token"].as_str().expect("token").to_owned(), "3").await;
+    assert_eq!(
+        (
+            second["has_more"].clone(),
+            second["items"].as_array().map(Vec::len)
+        ),
+        (json!(false), Some(1))
+    );
+    // Nothing new since: an empty diff; bob (a party of all five) sees five.
+    let third = diff(second["token"].as_str().expect("token").to_owned(), "3").await;
+    assert_eq!(third["items"], json!([]));
+    let bob_token = json_of(
+        app.post("/api/user/cdrs/sync_tokens", Some(&w.bob), &json!({}))
+            .await,
+    )
+    .await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let (_, _) = report(
+        &app,
+        &w.pbx,
+        &cdr("s-late", "102", "+4930", "2024-05-01T11:00:00Z"),
+    )
+    .await;
+    let bob = json_of(
+        app.post(
+            &format!("/api/user/cdrs/sync_tokens/{bob_token}/diff"),
+            Some(&w.bob),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(bob["items"].as_array().map(Vec::len), Some(1));
+    // Another user's token is refused.
+    let resp = app
+        .post(
+            &format!("/api/user/cdrs/sync_tokens/{token}/diff"),
+            Some(&w.bob),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
