@@ -12,8 +12,8 @@ spec_dir = root / "spec"
 router = (root / "src/http/portsip/mod.rs").read_text()
 
 served = set()
-for m in re.finditer(r'\.(get|post|post_read|put|patch|delete)\(\s*"([^"]+)"', router):
-    method = "POST" if m.group(1) == "post_read" else m.group(1).upper()
+for m in re.finditer(r'\.(get|post|post_read|post_own_session|put|patch|delete)\(\s*"([^"]+)"', router):
+    method = "POST" if m.group(1) in ("post_read", "post_own_session") else m.group(1).upper()
     served.add((method, re.sub(r"\{[^}]+\}", "{}", m.group(2))))
 
 rows = []
