@@ -3,15 +3,15 @@
 //!
 //! ```text
 //! http (dialects → shared edge) → commands, queries → projections → events
-//!                        ↘ auth, field_tables ↙
+//!                        ↘ auth, field_tables, collections ↙
 //! ```
 //!
 //! - a vendor dialect imports nothing from the PortSIP dialect (shared edge
 //!   helpers live in `src/http/` itself);
 //! - nothing under `src/http/` reaches the log (reads go through the
 //!   queries layer, writes through the command pipeline);
-//! - `src/auth`, the command and queries layers, the field tables and the
-//!   webhooks import nothing from `src/http`.
+//! - `src/auth`, the command and queries layers, the field tables, the declared
+//!   collections and the webhooks import nothing from `src/http`.
 //!
 //! Only code counts: a file's test module (from `#[cfg(test)]` followed by
 //! `mod …`), a whole file declared as a test module (`#[cfg(test)] mod x;`)
@@ -71,6 +71,11 @@ mod tests {
             dir: "src/field_tables",
             needles: &["crate::http", "super::http"],
             why: "the field tables import nothing from the edge",
+        },
+        Rule {
+            dir: "src/collections",
+            needles: &["crate::http", "super::http"],
+            why: "a collection is declared as data; the edge reads it, not the reverse",
         },
         Rule {
             dir: "src/webhooks",

@@ -9,6 +9,7 @@
 //! - [`app`]: start-up (replay, bootstrap, readiness) and graceful shutdown.
 //! - [`cli`]: `switchboard serve` and the `log` tools.
 //! - [`clock`]: the service's clock (injected, so tests advance time instead of sleeping).
+//! - [`collections`]: declared collections (a user's or the tenant's lists of field sets: contacts, phones...): one spec each drives commands, projection, list and routes.
 //! - [`config`]: layered configuration (defaults, TOML, `SWITCHBOARD_*`).
 //! - [`field_tables`]: the PortSIP field tables (users, tenants, groups, queues, contacts, vendor user fields): validation, rendering, diffs, list metadata.
 //! - [`commands`]: every change as one [`commands::Command`] enum, decided by pure functions and run by [`commands::Pipeline::run`].
@@ -31,6 +32,7 @@ pub mod auth;
 pub mod bulk;
 pub mod cli;
 pub mod clock;
+pub mod collections;
 pub mod commands;
 pub mod config;
 pub mod field_tables;

@@ -6,9 +6,10 @@
 use super::agents::{self, Requested, StatusChange};
 use super::bootstrap::{self, CreateSystemAdministrator};
 use super::call_history::{self, RecordCallHistory};
-use super::contacts::{self, CreateContact, SetFavorite, UpdateContact};
+use super::contacts::{self, SetFavorite};
 use super::extensions::{self, CreateExtension, Hotline, LinkUserToExtension, UpdateExtension};
 use super::groups::{self, CreateGroup, UpdateGroup};
+use super::items::{self, CreateItem, DeleteItem, UpdateItem};
 use super::prepare::{IdKind, Preparer, SecretRule};
 use super::presence::{self, RemoveRegistration, ReportCallState, ReportRegistration, SetPresence};
 use super::queues::{self, AgentItem, CreateQueue, Target, UpdateQueue};
@@ -19,10 +20,8 @@ use super::user_import::{self, ImportUsers};
 use super::users::{self, CreateUser, ExtensionNumber, SetUserSecret, UpdateUser};
 use super::{Actor, CommandError, Decision, Denial};
 use crate::auth::roles::Authority;
-use crate::field_tables::contact::CONTACT;
 use crate::field_tables::group::GROUP;
 use crate::field_tables::tenant::TENANT;
-use switchboard_events::domain::ContactOwner;
 use switchboard_events::{Id, Metadata, TenantId, SYSTEM_TENANT};
 use switchboard_projections::Directory;
 
@@ -226,17 +225,13 @@ pub enum Command {
     RecordCallHistory(RecordCallHistory),
 
     // ---- contacts and favorites ----
-    /// Create a personal or business contact.
-    CreateContact(CreateContact),
-    /// Change a contact.
-    UpdateContact(UpdateContact),
-    /// Delete a contact.
-    DeleteContact {
-        /// Whose contact it is.
-        owner: ContactOwner,
-        /// The contact.
-        contact_id: Id,
-    },
+    /// Create an item in a declared collection (a user's or the tenant's
+    /// list: personal and business contacts, phones, speed dials...).
+    CreateItem(CreateItem),
+    /// Change an item of a declared collection.
+    UpdateItem(UpdateItem),
+    /// Delete an item of a declared collection.
+    DeleteItem(DeleteItem),
     /// Favorite or unfavorite an item of a collection.
     SetFavorite(SetFavorite),
 }
@@ -385,9 +380,9 @@ impl Command {
             RemoveRegistration,
             ReportCallState,
             RecordCallHistory,
-            CreateContact,
-            UpdateContact,
-            DeleteContact,
+            CreateItem,
+            UpdateItem,
+            DeleteItem,
             SetFavorite,
         )
     }
@@ -449,7 +444,7 @@ impl Command {
             Command::CreateRole(c) => p.mint(&mut c.role_id, IdKind::Role),
             Command::CreateGroup(c) => p.mint(&mut c.group_id, IdKind::Group),
             Command::CreateQueue(c) => p.mint(&mut c.id, IdKind::Queue),
-            Command::CreateContact(c) => p.mint(&mut c.contact_id, IdKind::Contact),
+            Command::CreateItem(c) => p.mint(&mut c.item_id, IdKind::Item),
             Command::DeleteTenant { .. }
             | Command::SwitchTenant { .. }
             | Command::RefreshSession(_)
@@ -480,8 +475,8 @@ impl Command {
             | Command::RemoveRegistration(_)
             | Command::ReportCallState(_)
             | Command::RecordCallHistory(_)
-            | Command::UpdateContact(_)
-            | Command::DeleteContact { .. }
+            | Command::UpdateItem(_)
+            | Command::DeleteItem(_)
             | Command::SetFavorite(_) => {}
         }
         Ok(())
@@ -499,7 +494,7 @@ impl Command {
             Command::CreateRole(c) => c.role_id.get().ok(),
             Command::CreateGroup(c) => c.group_id.get().ok(),
             Command::CreateQueue(c) => c.id.get().ok(),
-            Command::CreateContact(c) => c.contact_id.get().ok(),
+            Command::CreateItem(c) => c.item_id.get().ok(),
             _ => None,
         }
     }
@@ -609,13 +604,9 @@ pub fn decide(
         Command::RemoveRegistration(c) => presence::remove_registration(s, c)?,
         Command::ReportCallState(c) => presence::call_state(s, c)?,
         Command::RecordCallHistory(c) => call_history::record(s, ctx.tenant, &by()?, c)?,
-        Command::CreateContact(c) => {
-            contacts::create(s, c.owner, c.contact_id.get()?, c.attrs.clone())?
-        }
-        Command::UpdateContact(c) => {
-            contacts::update(s, &CONTACT, c.owner, c.contact_id, &c.incoming)?
-        }
-        Command::DeleteContact { owner, contact_id } => contacts::delete(s, *owner, *contact_id)?,
+        Command::CreateItem(c) => items::create(s, c)?,
+        Command::UpdateItem(c) => items::update(s, c)?,
+        Command::DeleteItem(c) => items::delete(s, c)?,
         Command::SetFavorite(c) => {
             contacts::set_favorite(s, c.user_id, c.collection, c.item, c.on)?
         }

@@ -1,14 +1,13 @@
-//! Contact and favorite commands: CreateContact, UpdateContact,
-//! DeleteContact (personal or business), Favorite and Unfavorite.
+//! Favorites (SetFavorite) and contact lookups. Creating, changing and
+//! deleting contacts are the generic item commands
+//! ([`super::items`]) on the collections declared in
+//! [`crate::collections::contacts`].
 
-use super::prepare::NewId;
-use super::{CommandError, ConflictKind, Decision, Thing};
-use crate::field_tables::Table;
+use super::{CommandError, Decision, Thing};
 use switchboard_events::domain::{
-    ContactCreated, ContactDeleted, ContactOwner, ContactUpdated, FavoriteAdded,
-    FavoriteCollection, FavoriteRemoved,
+    ContactOwner, FavoriteAdded, FavoriteCollection, FavoriteRemoved,
 };
-use switchboard_events::{Event, Expected, Fields, Id, StreamId};
+use switchboard_events::{Event, Id};
 use switchboard_projections::directory::{ContactView, Scope};
 
 /// The contact `id` of `owner`, or NotFound (another user's contact, or a
@@ -19,38 +18,9 @@ pub fn contact(scope: &Scope, owner: ContactOwner, id: Id) -> Result<&ContactVie
         .ok_or(CommandError::NotFound(Thing::Contact))
 }
 
-fn expect(c: &ContactView) -> (StreamId, Expected) {
-    (
-        StreamId::of("contact", c.id),
-        Expected::Exactly(c.stamp.version),
-    )
-}
-
 /// Whether a contact id is taken in the tenant.
 pub fn id_taken(scope: &Scope, id: Id) -> bool {
     scope.items.is_taken(id)
-}
-
-/// Create a personal (owned by a user) or business contact.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CreateContact {
-    /// Whose contact it is.
-    pub owner: ContactOwner,
-    /// New id.
-    pub contact_id: NewId,
-    /// Fields validated by the contact table.
-    pub attrs: Fields,
-}
-
-/// Update a contact (partial).
-#[derive(Debug, Clone, PartialEq)]
-pub struct UpdateContact {
-    /// Whose contact it is (another owner's id is not found).
-    pub owner: ContactOwner,
-    /// The contact.
-    pub contact_id: Id,
-    /// Validated incoming fields.
-    pub incoming: Fields,
 }
 
 /// Favorite or unfavorite an item of a collection, for a user.
@@ -64,69 +34,6 @@ pub struct SetFavorite {
     pub item: Id,
     /// Favorite (`true`) or not.
     pub on: bool,
-}
-
-/// Decides CreateContact: `attrs` were validated by the contact table.
-pub fn create(
-    scope: &Scope,
-    owner: ContactOwner,
-    contact_id: Id,
-    attrs: Fields,
-) -> Result<Decision, CommandError> {
-    if id_taken(scope, contact_id) {
-        return Err(CommandError::conflict(
-            ConflictKind::AlreadyExists,
-            "contact id in use",
-        ));
-    }
-    if let ContactOwner::User(u) = owner {
-        if !scope.users.contains_key(&u) {
-            return Err(CommandError::NotFound(Thing::User));
-        }
-    }
-    Ok(Decision::events(vec![Event::ContactCreated(ContactCreated {
-        contact_id,
-        owner,
-        attrs,
-    })])
-    .expect(StreamId::of("contact", contact_id), Expected::NoStream))
-}
-
-/// Decides UpdateContact: records only effective changes.
-pub fn update(
-    scope: &Scope,
-    table: &Table,
-    owner: ContactOwner,
-    contact_id: Id,
-    incoming: &Fields,
-) -> Result<Decision, CommandError> {
-    let c = contact(scope, owner, contact_id)?;
-    let changes = table.diff(&c.attrs, incoming);
-    if changes.is_empty() {
-        return Ok(Decision::none());
-    }
-    let (stream, expected) = expect(c);
-    Ok(Decision::events(vec![Event::ContactUpdated(ContactUpdated {
-        contact_id,
-        owner,
-        changes,
-    })])
-    .expect(stream, expected))
-}
-
-/// Decides DeleteContact.
-pub fn delete(
-    scope: &Scope,
-    owner: ContactOwner,
-    contact_id: Id,
-) -> Result<Decision, CommandError> {
-    let c = contact(scope, owner, contact_id)?;
-    let (stream, expected) = expect(c);
-    Ok(Decision::events(vec![Event::ContactDeleted(ContactDeleted {
-        contact_id,
-        owner,
-    })])
-    .expect(stream, expected))
 }
 
 /// Whether `item` exists in `collection` as `user` sees it.
@@ -173,10 +80,15 @@ pub fn set_favorite(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collections::{contacts, Collection};
+    use crate::commands::items::{self, CreateItem, DeleteItem, UpdateItem};
     use crate::commands::testing::given_in;
+    use crate::commands::NewId;
     use crate::field_tables::contact::CONTACT;
-    use switchboard_events::domain::UserCreated;
-    use switchboard_events::{TenantId, Value};
+    use switchboard_events::domain::{
+        ContactCreated, ContactDeleted, ContactUpdated, ItemOwner, UserCreated,
+    };
+    use switchboard_events::{Expected, Fields, StreamId, TenantId, Value};
 
     const T: TenantId = Id(9);
     const ANN: Id = Id(100);
@@ -209,6 +121,64 @@ mod tests {
 
     fn scope(events: &[Event]) -> Scope {
         given_in(T, events).scope(T).cloned().unwrap_or_default()
+    }
+
+    // Contacts are decided by the generic item commands on their declared
+    // collections; these name the three decisions the contact way.
+    fn list_of(owner: ContactOwner) -> (Collection, ItemOwner) {
+        match owner {
+            ContactOwner::Business => (Collection(&contacts::BUSINESS), ItemOwner::Tenant),
+            ContactOwner::User(u) => (Collection(&contacts::PERSONAL), ItemOwner::User(u)),
+        }
+    }
+
+    fn create(
+        s: &Scope,
+        owner: ContactOwner,
+        id: Id,
+        attrs: Fields,
+    ) -> Result<Decision, CommandError> {
+        let (collection, owner) = list_of(owner);
+        items::create(
+            s,
+            &CreateItem {
+                collection,
+                owner,
+                item_id: NewId::given(id),
+                attrs,
+            },
+        )
+    }
+
+    fn update(
+        s: &Scope,
+        _: &crate::field_tables::Table,
+        owner: ContactOwner,
+        id: Id,
+        incoming: &Fields,
+    ) -> Result<Decision, CommandError> {
+        let (collection, owner) = list_of(owner);
+        items::update(
+            s,
+            &UpdateItem {
+                collection,
+                owner,
+                item_id: id,
+                incoming: incoming.clone(),
+            },
+        )
+    }
+
+    fn delete(s: &Scope, owner: ContactOwner, id: Id) -> Result<Decision, CommandError> {
+        let (collection, owner) = list_of(owner);
+        items::delete(
+            s,
+            &DeleteItem {
+                collection,
+                owner,
+                item_id: id,
+            },
+        )
     }
 
     #[test]

@@ -155,6 +155,8 @@ pub enum ConflictKind {
     /// A stream changed between the decision and its append (optimistic
     /// concurrency), and deciding again did not settle it.
     ConcurrentModification,
+    /// A list of a declared collection holds as many items as it may.
+    ListFull,
 }
 
 impl ConflictKind {
@@ -172,6 +174,7 @@ impl ConflictKind {
             ConflictKind::NotAnAgent => "NOT_AN_AGENT",
             ConflictKind::AgentWithoutExtension => "AGENT_WITHOUT_EXTENSION",
             ConflictKind::ConcurrentModification => "CONCURRENT_MODIFICATION",
+            ConflictKind::ListFull => "LIST_FULL",
         }
     }
 }

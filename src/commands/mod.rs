@@ -37,7 +37,8 @@
 //! - [`error`]: [`CommandError`] and its kinds, mapped by each dialect.
 //! - one file per command family: [`bootstrap`], [`tenants`], [`sessions`],
 //!   [`users`], [`extensions`], [`roles`], [`groups`], [`queues`] (call
-//!   queues and ring groups), [`agents`], [`presence`], [`contacts`],
+//!   queues and ring groups), [`agents`], [`presence`], [`contacts`]
+//!   (favorites), [`items`] (items of declared collections),
 //!   [`user_import`] (a bulk import's batch).
 //! - [`user_input`]: the one parser of a user creation (`POST /users`, CSV
 //!   and JSON Lines rows).
@@ -51,6 +52,7 @@ pub mod decision;
 pub mod error;
 pub mod extensions;
 pub mod groups;
+pub mod items;
 pub mod prepare;
 pub mod presence;
 pub mod queues;

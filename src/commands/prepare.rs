@@ -139,8 +139,9 @@ pub enum IdKind {
     Group,
     /// A call queue or ring group of the tenant (one id space).
     Queue,
-    /// A contact of the tenant (personal and business share ids).
-    Contact,
+    /// An item of a declared collection (every collection's items share
+    /// the tenant's item ids: contacts, phones...).
+    Item,
 }
 
 impl IdKind {
@@ -162,7 +163,7 @@ impl IdKind {
             IdKind::Role => s.roles.contains_key(&id),
             IdKind::Group => s.groups.contains_key(&id),
             IdKind::Queue => s.call_queues.contains_key(&id) || s.ring_groups.contains_key(&id),
-            IdKind::Contact => s.items.is_taken(id),
+            IdKind::Item => s.items.is_taken(id),
             IdKind::Tenant | IdKind::Session => false,
         }
     }

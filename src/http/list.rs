@@ -125,7 +125,7 @@ pub fn indexed<C: crate::queries::collection::Collection>(
     model: &crate::queries::ReadModel,
     past: bool,
     coll: &C,
-    shape: &'static str,
+    shape: impl Into<super::render_cache::Shape>,
     list: crate::queries::collection::ListOf<'_>,
     query: &ListQuery,
     render: impl Fn(switchboard_events::Id, Option<bool>) -> Option<Map<String, Value>>,
@@ -138,19 +138,18 @@ pub fn indexed<C: crate::queries::collection::Collection>(
         return answer(page.count, items).into_response();
     }
     let flagged = list.favorites.is_some();
+    let shape = shape.into();
     let items = page
         .ids
         .iter()
         .map(|id| {
             let version = model.version(coll.name(), list.tenant, list.owner, *id);
-            let r = state.render_cache.get_or_render(
-                super::render_cache::Shape::Item(shape),
-                list.tenant,
-                *id,
-                version,
-                flagged,
-                |f| Value::Object(render(*id, flagged.then_some(f)).unwrap_or_default()),
-            );
+            let r =
+                state
+                    .render_cache
+                    .get_or_render(shape, list.tenant, *id, version, flagged, |f| {
+                        Value::Object(render(*id, flagged.then_some(f)).unwrap_or_default())
+                    });
             (r, favorite(*id).unwrap_or(false))
         })
         .collect();

@@ -7,7 +7,8 @@
 //!   capability in the description) and whether it reads or writes;
 //! - **request and response bodies** from the field tables in
 //!   [`crate::field_tables`] for the resources that have one (users, tenants,
-//!   groups, call queues, ring groups, contacts), plus their core fields;
+//!   groups, call queues, ring groups, and every declared collection:
+//!   contacts...), plus their core fields;
 //!   bulk import/export with their media types; other routes say "a JSON
 //!   object" and link to the dialect's own documentation;
 //! - **errors** in each dialect's own shape.
@@ -198,23 +199,39 @@ static RESOURCES: LazyLock<Vec<Resource>> = LazyLock::new(|| {
         }),
         Resource::plain("CallQueue", &field_tables::queue::CALL_QUEUE, queue_core),
         Resource::plain("RingGroup", &field_tables::queue::RING_GROUP, queue_core),
-        Resource {
-            name: "Contact",
-            table: &field_tables::contact::CONTACT,
-            core: || {
-                vec![
-                    ("id", json!({"type": "string"}), false),
-                    ("favorite", json!({"type": "boolean"}), false),
-                ]
-            },
-            read_only: &["id", "favorite"],
-            write_only: &[],
-            fixed: &[],
-            not_listed: &[],
-            restricted: vec![],
-        },
     ]
+    .into_iter()
+    .chain(declared_resources())
+    .collect()
 });
+
+/// One resource per schema of the declared collections
+/// ([`crate::collections`]): `id` and, where users favorite items, the
+/// caller's `favorite` flag besides the field table.
+fn declared_resources() -> Vec<Resource> {
+    fn id() -> Vec<(&'static str, Value, bool)> {
+        vec![("id", json!({"type": "string"}), false)]
+    }
+    fn id_and_favorite() -> Vec<(&'static str, Value, bool)> {
+        vec![
+            ("id", json!({"type": "string"}), false),
+            ("favorite", json!({"type": "boolean"}), false),
+        ]
+    }
+    let mut out: Vec<Resource> = Vec::new();
+    for c in crate::collections::DECLARED {
+        if out.iter().any(|r| r.name == c.schema) {
+            continue;
+        }
+        let mut r = Resource::plain(c.schema, c.table, id);
+        if c.favorites.is_some() {
+            r.core = id_and_favorite;
+            r.read_only = &["id", "favorite"];
+        }
+        out.push(r);
+    }
+    out
+}
 
 /// Which resource a PortSIP path is about (collection and item routes).
 fn resource_of(path: &str) -> Option<&'static Resource> {
@@ -224,13 +241,16 @@ fn resource_of(path: &str) -> Option<&'static Resource> {
         "/api/groups" | "/api/groups/{id}" => "Group",
         "/api/call_queues" | "/api/call_queues/{id}" => "CallQueue",
         "/api/ring_groups" | "/api/ring_groups/{id}" => "RingGroup",
-        "/api/contacts"
-        | "/api/contacts/{id}"
-        | "/api/user/contacts"
-        | "/api/user/contacts/{id}"
-        | "/api/user/business_contacts"
-        | "/api/user/business_contacts/{id}" => "Contact",
-        _ => return None,
+        _ => {
+            crate::collections::DECLARED
+                .iter()
+                .find(|c| {
+                    c.paths()
+                        .iter()
+                        .any(|p| path.strip_prefix("/api") == Some(p))
+                })?
+                .schema
+        }
     };
     RESOURCES.iter().find(|r| r.name == name)
 }

@@ -29,10 +29,24 @@ pub enum Shape {
     /// An item of the named list rendering (e.g. `"users"`,
     /// `"extension_contacts"`, `"user_contacts"`).
     Item(&'static str),
+    /// An item of a declared collection, with or without the caller's
+    /// favorite flag (the tenant's view of a list shows none).
+    Declared {
+        /// The collection.
+        collection: &'static str,
+        /// Whether the rendering carries a `favorite` flag.
+        flagged: bool,
+    },
     /// A `GET /audit_logs` item (by offset; immutable: version 0).
     Audit,
     /// An object history item (by offset; immutable: version 0).
     History,
+}
+
+impl From<&'static str> for Shape {
+    fn from(name: &'static str) -> Shape {
+        Shape::Item(name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -145,7 +145,7 @@ impl RouteSpec {
 struct Route {
     spec: RouteSpec,
     /// The path relative to the dialect's prefix (what its router matches).
-    relative: &'static str,
+    relative: String,
     /// Whether the caller's token may come as `?access_token=` (the live
     /// change stream, which browsers open without headers).
     token_in_query: bool,
@@ -173,7 +173,7 @@ impl Routes {
     fn add<H, T>(
         mut self,
         method: Method,
-        relative: &'static str,
+        relative: &str,
         access: Access,
         effect: Effect,
         handler: H,
@@ -204,12 +204,23 @@ impl Routes {
                 access,
                 effect,
             },
-            relative,
+            relative: relative.to_owned(),
             token_in_query: false,
             handler: axum::routing::on(filter, handler),
             deadline: true,
         });
         self
+    }
+
+    /// What is declared so far.
+    pub fn specs(&self) -> Vec<RouteSpec> {
+        self.routes.iter().map(|r| r.spec.clone()).collect()
+    }
+
+    /// Applies `declare` to these routes (declarations made elsewhere, e.g.
+    /// a declared collection's, inside one chain).
+    pub fn with(self, declare: impl FnOnce(Routes) -> Routes) -> Routes {
+        declare(self)
     }
 
     /// Exempts the route declared last from `request_deadline_ms`: for a
@@ -225,7 +236,7 @@ impl Routes {
     /// A GET route (a read).
     pub fn get<H: Handler<T, AppState>, T: 'static>(
         self,
-        path: &'static str,
+        path: &str,
         access: Access,
         handler: H,
     ) -> Routes {
@@ -235,7 +246,7 @@ impl Routes {
     /// A POST route that writes.
     pub fn post<H: Handler<T, AppState>, T: 'static>(
         self,
-        path: &'static str,
+        path: &str,
         access: Access,
         handler: H,
     ) -> Routes {
@@ -246,7 +257,7 @@ impl Routes {
     /// caller's token as `?access_token=`.
     pub fn get_stream<H: Handler<T, AppState>, T: 'static>(
         self,
-        path: &'static str,
+        path: &str,
         access: Access,
         handler: H,
     ) -> Routes {
@@ -261,7 +272,7 @@ impl Routes {
     /// users).
     pub fn post_own_session<H: Handler<T, AppState>, T: 'static>(
         self,
-        path: &'static str,
+        path: &str,
         access: Access,
         handler: H,
     ) -> Routes {
@@ -271,7 +282,7 @@ impl Routes {
     /// A POST route that only reads (sync tokens and diffs, eTelecom `Get*`).
     pub fn post_read<H: Handler<T, AppState>, T: 'static>(
         self,
-        path: &'static str,
+        path: &str,
         access: Access,
         handler: H,
     ) -> Routes {
@@ -281,7 +292,7 @@ impl Routes {
     /// A PUT route (a write).
     pub fn put<H: Handler<T, AppState>, T: 'static>(
         self,
-        path: &'static str,
+        path: &str,
         access: Access,
         handler: H,
     ) -> Routes {
@@ -291,7 +302,7 @@ impl Routes {
     /// A PATCH route (a write).
     pub fn patch<H: Handler<T, AppState>, T: 'static>(
         self,
-        path: &'static str,
+        path: &str,
         access: Access,
         handler: H,
     ) -> Routes {
@@ -301,7 +312,7 @@ impl Routes {
     /// A DELETE route (a write).
     pub fn delete<H: Handler<T, AppState>, T: 'static>(
         self,
-        path: &'static str,
+        path: &str,
         access: Access,
         handler: H,
     ) -> Routes {
@@ -330,7 +341,7 @@ impl Routes {
                     Arc::<str>::from(r.spec.path.as_str()),
                     super::metrics::record_template,
                 ));
-            router.route(r.relative, handler)
+            router.route(&r.relative, handler)
         })
     }
 }

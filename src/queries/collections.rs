@@ -7,21 +7,20 @@
 //! row can never read a field the list does not declare.
 
 use super::collection::{as_type, instant, is_string, Affected, Collection, Item, Owner, TableRow};
+use super::items::DeclaredList;
 use super::lists::schema_from_table;
+use crate::collections::contacts;
 use crate::commands::roles::{BuiltInRole, BUILT_IN};
-use crate::field_tables::contact::{CONTACT, CONTACT_CORE_LIST};
 use crate::field_tables::group::{GROUP, GROUP_CORE_LIST, GROUP_CORE_SEARCH};
 use crate::field_tables::queue::{CALL_QUEUE, QUEUE_CORE_LIST, QUEUE_CORE_SEARCH, RING_GROUP};
 use crate::field_tables::tenant::{TENANT, TENANT_CORE_LIST, TENANT_CORE_SEARCH};
 use crate::field_tables::Table;
 use std::collections::BTreeMap;
 use std::sync::{LazyLock, OnceLock};
-use switchboard_events::domain::ContactOwner;
 use switchboard_events::ids::ID_LIMIT;
 use switchboard_events::{Envelope, Event, Fields, Id, TenantId};
-use switchboard_projections::directory::items;
 use switchboard_projections::directory::{
-    ext_type_name, ContactView, ExtensionView, RoleView, Scope, TenantView, SYSTEM,
+    ext_type_name, ExtensionView, RoleView, Scope, TenantView, SYSTEM,
 };
 use switchboard_projections::pmap::PMap;
 use switchboard_projections::query::index::IndexSpec;
@@ -42,7 +41,10 @@ impl RenderedId {
 }
 
 /// The lists of a tenant-wide collection kept in each scope.
-fn tenant_lists(dir: &Directory, has: impl Fn(&Scope) -> bool) -> Vec<(TenantId, Owner)> {
+pub(crate) fn tenant_lists(
+    dir: &Directory,
+    has: impl Fn(&Scope) -> bool,
+) -> Vec<(TenantId, Owner)> {
     dir.scopes
         .iter()
         .filter(|(_, s)| has(s))
@@ -596,171 +598,14 @@ impl Collection for Roles {
 
 // --- contacts -----------------------------------------------------------------
 
-/// List schema of personal and business contacts.
-pub static CONTACT_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
-    schema_from_table(
-        CONTACT_CORE_LIST,
-        &[],
-        &CONTACT,
-        &[("name", Dir::Asc), ("id", Dir::Asc)],
-    )
-});
-
-static CONTACT_INDEX: LazyLock<IndexSpec> = LazyLock::new(|| IndexSpec {
-    schema: LazyLock::force(&CONTACT_LIST),
-    ordered: &[("name", "id"), ("company", "name")],
-    eq: &[],
-});
+/// List schema of personal and business contacts (their declared listing).
+pub static CONTACT_LIST: LazyLock<ListSchema> =
+    LazyLock::new(|| *super::items::list_schema(&contacts::PERSONAL));
 
 /// A tenant's business phonebook (`GET /contacts`, and with the caller's
-/// favorite flags `GET /user/business_contacts`).
-pub struct BusinessContacts;
-/// The business contact list.
-pub static BUSINESS_CONTACTS: BusinessContacts = BusinessContacts;
+/// favorite flags `GET /user/business_contacts`): a declared collection.
+pub static BUSINESS_CONTACTS: DeclaredList = DeclaredList(&contacts::BUSINESS);
 
-/// One user's personal contacts (`GET /user/contacts`, with their flags).
-pub struct PersonalContacts;
-/// The personal contact lists.
-pub static PERSONAL_CONTACTS: PersonalContacts = PersonalContacts;
-
-fn contact_row<'r>(c: &'r ContactView, favorite: Option<bool>) -> TableRow<'r> {
-    TableRow::new(
-        &CONTACT,
-        &c.attrs,
-        c.id,
-        &[("favorite", favorite.map(Scalar::Bool))],
-    )
-}
-
-fn contact_affected(event: &Event) -> Option<(ContactOwner, Id)> {
-    match event {
-        Event::ContactCreated(e) => Some((e.owner, e.contact_id)),
-        Event::ContactUpdated(e) => Some((e.owner, e.contact_id)),
-        Event::ContactDeleted(e) => Some((e.owner, e.contact_id)),
-        _ => None,
-    }
-}
-
-impl Collection for BusinessContacts {
-    type At<'a> = &'a PMap<Id, ContactView>;
-    type Row<'r> = TableRow<'r>;
-
-    fn name(&self) -> &'static str {
-        "business_contacts"
-    }
-
-    fn spec(&self) -> &'static IndexSpec {
-        &CONTACT_INDEX
-    }
-
-    fn at<'a>(
-        &self,
-        dir: &'a Directory,
-        tenant: TenantId,
-        _: Owner,
-    ) -> Option<&'a PMap<Id, ContactView>> {
-        dir.scope(tenant)?
-            .items
-            .list(items::BUSINESS_CONTACTS, Owner::Tenant)
-            .map(|l| &l.items)
-    }
-
-    fn ids<'r>(&self, at: &'r &PMap<Id, ContactView>) -> Box<dyn Iterator<Item = Id> + 'r> {
-        Box::new(at.keys().copied())
-    }
-
-    fn row<'r>(
-        &self,
-        at: &'r &PMap<Id, ContactView>,
-        id: Id,
-        favorite: Option<bool>,
-    ) -> Option<TableRow<'r>> {
-        at.get(&id).map(|c| contact_row(c, favorite))
-    }
-
-    fn lists(&self, dir: &Directory) -> Vec<(TenantId, Owner)> {
-        tenant_lists(dir, |s| {
-            s.items.count(items::BUSINESS_CONTACTS, Owner::Tenant) > 0
-        })
-    }
-
-    fn affected(&self, _: &Directory, env: &Envelope, event: &Event, out: &mut Vec<Affected>) {
-        if let Some((ContactOwner::Business, id)) = contact_affected(event) {
-            out.push(item(env, id));
-        }
-    }
-}
-
-impl Collection for PersonalContacts {
-    type At<'a> = &'a PMap<Id, ContactView>;
-    type Row<'r> = TableRow<'r>;
-
-    fn name(&self) -> &'static str {
-        "personal_contacts"
-    }
-
-    fn spec(&self) -> &'static IndexSpec {
-        &CONTACT_INDEX
-    }
-
-    fn at<'a>(
-        &self,
-        dir: &'a Directory,
-        tenant: TenantId,
-        owner: Owner,
-    ) -> Option<&'a PMap<Id, ContactView>> {
-        match owner {
-            Owner::User(u) => dir
-                .scope(tenant)?
-                .items
-                .list(items::PERSONAL_CONTACTS, Owner::User(u))
-                .map(|l| &l.items),
-            Owner::Tenant => None,
-        }
-    }
-
-    fn ids<'r>(&self, at: &'r &PMap<Id, ContactView>) -> Box<dyn Iterator<Item = Id> + 'r> {
-        Box::new(at.keys().copied())
-    }
-
-    fn row<'r>(
-        &self,
-        at: &'r &PMap<Id, ContactView>,
-        id: Id,
-        favorite: Option<bool>,
-    ) -> Option<TableRow<'r>> {
-        at.get(&id).map(|c| contact_row(c, favorite))
-    }
-
-    fn lists(&self, dir: &Directory) -> Vec<(TenantId, Owner)> {
-        dir.scopes
-            .iter()
-            .flat_map(|(t, s)| {
-                s.items
-                    .lists()
-                    .into_iter()
-                    .filter(|(c, o)| {
-                        *c == items::PERSONAL_CONTACTS
-                            && matches!(o, Owner::User(_))
-                            && s.items.count(c, *o) > 0
-                    })
-                    .map(|(_, o)| (*t, o))
-            })
-            .collect()
-    }
-
-    fn affected(&self, _: &Directory, env: &Envelope, event: &Event, out: &mut Vec<Affected>) {
-        match (event, contact_affected(event)) {
-            (_, Some((ContactOwner::User(u), id))) => out.push(Affected::Item(Item {
-                tenant: env.tenant,
-                owner: Owner::User(u),
-                id,
-            })),
-            // A deleted user's contacts go with them.
-            (Event::UserDeleted(e), _) => {
-                out.push(Affected::List(env.tenant, Owner::User(e.user_id)))
-            }
-            _ => {}
-        }
-    }
-}
+/// One user's personal contacts (`GET /user/contacts`, with their flags):
+/// a declared collection.
+pub static PERSONAL_CONTACTS: DeclaredList = DeclaredList(&contacts::PERSONAL);

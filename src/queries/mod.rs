@@ -14,6 +14,7 @@
 //!   (index spec, rows, what changes it), maintained by the model, paged.
 //! - [`collections`]: extensions, groups, roles, queues, ring groups,
 //!   tenants, business and personal contacts as indexed collections.
+//! - [`items`]: every declared collection (`crate::collections`) as one indexed list kind.
 //! - [`users`]: users as list rows (user list, extension directory) and their pages.
 //! - [`lists`]: list schemas derived from the field tables.
 //! - [`as_of`]: past states from the nearest retained snapshot.
@@ -26,6 +27,7 @@ pub mod audit;
 pub mod collection;
 pub mod collections;
 pub mod feed;
+pub mod items;
 pub mod lists;
 pub mod model;
 #[cfg(test)]

@@ -772,7 +772,7 @@ fn views() -> Vec<View> {
         View {
             name: "user_contacts",
             schema: &CONTACT_LIST,
-            collection: "personal_contacts",
+            collection: "contacts",
             per_caller: true,
             read: |m, caller, q| {
                 let owner = Owner::User(caller);

@@ -1,28 +1,19 @@
-//! The tenant's business phonebook, managed by administrators (PortSIP's
-//! companion API): `GET/POST /contacts`, `GET/POST /contacts/{id}`,
-//! `POST /contacts/{id}/destroy`, `GET /contacts/export` (CSV).
-//! Users read it (with their own favorite flags) at `/user/business_contacts`.
+//! What the tenant's business phonebook adds to its declared collection
+//! ([`crate::collections::contacts::BUSINESS`], whose `/contacts…` routes and
+//! users' `/user/business_contacts` view the router builder declares:
+//! [`super::items`]): `GET /contacts/export` (CSV).
 
-use super::contacts::{create_contact, render_contact, run, validate, CONTACT_LIST};
-use crate::commands::contacts::{self as cmd, UpdateContact};
-use crate::commands::Command;
 use crate::field_tables::contact::CONTACT;
-use crate::field_tables::{to_json, Mode};
+use crate::field_tables::to_json;
 use crate::http::access::tenant_of;
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
-use crate::http::extract::JsonBody;
 use crate::http::ids::portsip as ids;
-use crate::http::list::{self, ListParams};
 use crate::http::AppState;
-use crate::queries::collection::{Collection, ListOf, Owner};
-use crate::queries::collections::BUSINESS_CONTACTS;
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::extract::State;
+use axum::http::header;
 use axum::response::IntoResponse;
-use axum::Json;
-use serde_json::{json, Map, Value};
-use switchboard_events::domain::ContactOwner;
+use serde_json::Value;
 use switchboard_events::TenantId;
 use switchboard_projections::directory::Scope;
 
@@ -32,91 +23,6 @@ fn with_tenant<T>(
     f: impl FnOnce(&Scope) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     f(state.queries.read().scope_or_empty(tenant))
-}
-
-/// `GET /contacts`.
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    params: ListParams,
-) -> Result<axum::response::Response, ApiError> {
-    let tenant = tenant_of(&caller)?;
-    let query = list::parse(&params, &CONTACT_LIST)?;
-    let model = state.queries.read();
-    let book = BUSINESS_CONTACTS.at(&model, tenant, Owner::Tenant);
-    let render = |id, _| {
-        book.and_then(|b| b.get(&id))
-            .map(|c| render_contact(c, None))
-    };
-    let list = ListOf::tenant(tenant);
-    Ok(list::indexed(
-        &state,
-        &model,
-        false,
-        &BUSINESS_CONTACTS,
-        "business_contacts",
-        list,
-        &query,
-        render,
-    ))
-}
-
-/// `POST /contacts`: answers 201 `{id}`.
-pub async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonBody(body): JsonBody<Map<String, Value>>,
-) -> Result<impl IntoResponse, ApiError> {
-    let tenant = tenant_of(&caller)?;
-    create_contact(&state, &caller, tenant, ContactOwner::Business, &body).await
-}
-
-/// `GET /contacts/{id}`.
-pub async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let tenant = tenant_of(&caller)?;
-    let id = ids::parse_or_404(&id, "contact")?;
-    with_tenant(&state, tenant, |s| {
-        let c = cmd::contact(s, ContactOwner::Business, id)?;
-        Ok(Json(Value::Object(render_contact(c, None))))
-    })
-}
-
-/// `POST /contacts/{id}`: a partial update.
-pub async fn update(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
-    let tenant = tenant_of(&caller)?;
-    let id = ids::parse_or_404(&id, "contact")?;
-    let incoming = validate(&body, Mode::Update)?;
-    let command = Command::UpdateContact(UpdateContact {
-        owner: ContactOwner::Business,
-        contact_id: id,
-        incoming,
-    });
-    run(&state, &caller, tenant, command).await?;
-    Ok(Json(json!({})))
-}
-
-/// `POST /contacts/{id}/destroy`.
-pub async fn destroy(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let tenant = tenant_of(&caller)?;
-    let command = Command::DeleteContact {
-        owner: ContactOwner::Business,
-        contact_id: ids::parse_or_404(&id, "contact")?,
-    };
-    run(&state, &caller, tenant, command).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /contacts/export`: every business contact as CSV (RFC 4180, a header

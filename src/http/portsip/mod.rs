@@ -11,6 +11,7 @@ pub mod extension_numbers;
 pub mod extensions;
 pub mod groups;
 pub mod info;
+pub mod items;
 pub mod presence;
 pub mod queues;
 pub mod ring_groups;
@@ -289,18 +290,13 @@ pub fn routes() -> Routes {
             Needs(ReportCallHistory),
             call_history::report_message,
         )
-        .get("/user/contacts", SignedIn, contacts::list)
-        .post("/user/contacts", SignedIn, contacts::create)
-        .get("/user/contacts/{id}", SignedIn, contacts::show)
-        .post("/user/contacts/{id}", SignedIn, contacts::update)
+        .with(|r| items::declare(r, &crate::collections::contacts::PERSONAL))
         .post("/user/contacts/{id}/favorite", SignedIn, contacts::favorite)
         .post(
             "/user/contacts/{id}/unfavorite",
             SignedIn,
             contacts::unfavorite,
         )
-        .post("/user/contacts/{id}/destroy", SignedIn, contacts::destroy)
-        .get("/user/business_contacts", SignedIn, contacts::list_business)
         .post(
             "/user/business_contacts/{id}/favorite",
             SignedIn,
@@ -326,35 +322,11 @@ pub fn routes() -> Routes {
             SignedIn,
             contacts::unfavorite_extension,
         )
-        .get(
-            "/contacts",
-            Needs(ViewBusinessContacts),
-            business_contacts::list,
-        )
-        .post(
-            "/contacts",
-            Needs(ManageBusinessContacts),
-            business_contacts::create,
-        )
+        .with(|r| items::declare(r, &crate::collections::contacts::BUSINESS))
         .get(
             "/contacts/export",
             Needs(ViewBusinessContacts),
             business_contacts::export,
-        )
-        .get(
-            "/contacts/{id}",
-            Needs(ViewBusinessContacts),
-            business_contacts::show,
-        )
-        .post(
-            "/contacts/{id}",
-            Needs(ManageBusinessContacts),
-            business_contacts::update,
-        )
-        .post(
-            "/contacts/{id}/destroy",
-            Needs(ManageBusinessContacts),
-            business_contacts::destroy,
         )
         .post_read(
             "/user/contacts/sync_tokens",
