@@ -155,7 +155,7 @@ fn main() {
     {
         let build = StoreConfig {
             cache_bytes: 1 << 30,
-            durable_every: 1_000_000,
+            durable_every: 4,
         };
         let store = match RecordStore::open(&path, build) {
             Ok(s) => s,
