@@ -20,7 +20,7 @@
 //!
 //! Run: `cargo bench --bench cdr_page` (`BENCH_CDRS=1000000` for a smaller
 //! run; `BENCH_DIR` for where the store goes, default a temporary directory
-//! under the system's; the store takes ~450 bytes a CDR and is deleted at
+//! under the system's; the store is deleted at
 //! the end).
 
 use rand::rngs::StdRng;
