@@ -9,11 +9,10 @@
 //! alternation, so the two are compared in the same minutes.
 //!
 //! Besides events/s and per-append latency it reports how the writer grouped
-//! the work: all the events of one group commit carry the same `recorded_at`
-//! (the writer stamps it once per commit, and commits are serial and never
-//! share a microsecond in practice), so grouping the acknowledgements by
-//! `recorded_at` gives commits/s and events per commit without touching the
-//! log's internals. A probe first times the raw cost of one durable flush on
+//! the work, from the log's commit observer (`LogConfig::observer`, the hook
+//! the service's metrics use): commits (one frame, one `fdatasync` each),
+//! events per commit and the mean time of the commits' `fdatasync`. A probe
+//! first times the raw cost of one durable flush on
 //! this disk (a write + `fdatasync` on a plain file: appending to a growing
 //! file, and overwriting a file written full of zeros beforehand), the floor
 //! under every fsync group commit.
@@ -28,15 +27,15 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_events::domain::UserUpdated;
 use switchboard_events::{
-    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, NewEvent,
-    SegmentLog, Value,
+    AppendRequest, CommitObserver, CommitStats, Durability, Event, EventLog, Fields, Id, LogConfig,
+    Metadata, NewEvent, SegmentLog, Value,
 };
 
 /// Tenants the updates are spread over.
@@ -56,18 +55,22 @@ struct Scenario {
     users_per_tenant: u64,
     /// Segments preallocated with zeros (`LogConfig::preallocate`).
     preallocate: bool,
+    /// The next group framed during the previous `fdatasync`
+    /// (`LogConfig::pipeline`).
+    pipeline: bool,
 }
 
 impl Scenario {
     /// The name `BENCH_ONLY` selects it by: `fsync-64x1`, `fsync-64x1-grow`,
-    /// `os-8x1`, `fsync-64x1-hot`...
+    /// `fsync-64x1-inline`, `os-8x1`, `fsync-64x1-hot`...
     fn name(&self) -> String {
         format!(
-            "{}-{}x{}{}{}",
+            "{}-{}x{}{}{}{}",
             durability_name(self.durability),
             self.appenders,
             self.events_per_append,
             if self.preallocate { "" } else { "-grow" },
+            if self.pipeline { "" } else { "-inline" },
             if self.users_per_tenant == HOT_USERS_PER_TENANT {
                 "-hot"
             } else {
@@ -85,7 +88,12 @@ struct Outcome {
     events: u64,
     p50: Duration,
     p99: Duration,
+    /// Group commits (frames) in the window, from the commit observer.
     commits: u64,
+    /// Events they held.
+    commit_events: u64,
+    /// Their mean `fdatasync` time.
+    fsync: Duration,
     max_events_per_commit: u64,
     cpu: CpuWindow,
     /// Durable events not yet in the index when the window closed (the
@@ -100,7 +108,7 @@ struct Outcome {
 struct CpuWindow {
     /// The whole process (every thread, including exited ones).
     process: Duration,
-    /// The log's writer thread alone.
+    /// The log's writer threads alone.
     writer: Duration,
 }
 
@@ -108,8 +116,6 @@ struct CpuWindow {
 struct Ack {
     latency: Duration,
     events: u64,
-    /// `recorded_at` in µs: identifies the group commit it was part of.
-    commit: i128,
 }
 
 fn main() {
@@ -141,19 +147,20 @@ fn main() {
     let mut scenarios = Vec::new();
     for durability in [Durability::Fsync, Durability::Os] {
         for (appenders, events_per_append) in [(1, 1), (8, 1), (64, 1), (64, 16)] {
-            // Durable configurations also run with growing segments, right
-            // after, to compare in the same minutes.
-            let variants: &[bool] = match durability {
-                Durability::Fsync => &[true, false],
-                Durability::Os => &[true],
+            // Durable configurations also run unpipelined and with growing
+            // segments, right after, to compare in the same minutes.
+            let variants: &[(bool, bool)] = match durability {
+                Durability::Fsync => &[(true, true), (true, false), (false, true)],
+                Durability::Os => &[(true, true)],
             };
-            for &preallocate in variants {
+            for &(preallocate, pipeline) in variants {
                 scenarios.push(Scenario {
                     durability,
                     appenders,
                     events_per_append,
                     users_per_tenant: USERS_PER_TENANT,
                     preallocate,
+                    pipeline,
                 });
             }
         }
@@ -164,6 +171,7 @@ fn main() {
         events_per_append: 1,
         users_per_tenant: HOT_USERS_PER_TENANT,
         preallocate: true,
+        pipeline: true,
     });
     if let Ok(only) = std::env::var("BENCH_ONLY") {
         let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
@@ -291,22 +299,37 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     let mut config = LogConfig::new(dir.path().join("log"));
     config.durability = scenario.durability;
     config.preallocate = scenario.preallocate;
+    config.pipeline = scenario.pipeline;
+    let commits = Arc::new(Commits::default());
+    config.observer = Some(commits.clone());
     let log = SegmentLog::open(config).expect("open the event log");
 
     let start = Instant::now();
     let measure_from = start + warmup;
     let measure_to = measure_from + measure;
 
-    // Reads CPU counters at the window's edges, off the runtime's threads.
+    // Reads CPU and commit counters at the window's edges, off the
+    // runtime's threads.
+    let counted = commits.clone();
     let sampler = std::thread::spawn(move || {
         sleep_until(measure_from);
-        let before = cpu_now();
+        let before = (cpu_now(), counted.now());
+        counted.max_events.store(0, Ordering::Relaxed);
         sleep_until(measure_to);
-        let after = cpu_now();
-        CpuWindow {
-            process: after.process.saturating_sub(before.process),
-            writer: after.writer.saturating_sub(before.writer),
-        }
+        let after = (cpu_now(), counted.now());
+        let max = counted.max_events.load(Ordering::Relaxed);
+        (
+            CpuWindow {
+                process: after.0.process.saturating_sub(before.0.process),
+                writer: after.0.writer.saturating_sub(before.0.writer),
+            },
+            (
+                after.1 .0 - before.1 .0,
+                after.1 .1 - before.1 .1,
+                after.1 .2 - before.1 .2,
+                max,
+            ),
+        )
     });
 
     let mut tasks = Vec::with_capacity(scenario.appenders);
@@ -324,7 +347,8 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     for task in tasks {
         acks.extend(task.await.expect("appender task panicked"));
     }
-    let cpu = sampler.join().expect("CPU sampler thread panicked");
+    let (cpu, (commits, commit_events, fsync_ns, max_events_per_commit)) =
+        sampler.join().expect("CPU sampler thread panicked");
     let index_lag = log.unindexed_events();
     let waiting = log.clone();
     let t = Instant::now();
@@ -340,10 +364,6 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     let events = acks.iter().map(|a| a.events).sum();
     let mut latencies: Vec<Duration> = acks.iter().map(|a| a.latency).collect();
     latencies.sort_unstable();
-    let mut per_commit: HashMap<i128, u64> = HashMap::new();
-    for ack in &acks {
-        *per_commit.entry(ack.commit).or_default() += ack.events;
-    }
     Outcome {
         scenario,
         window: measure,
@@ -351,11 +371,47 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
         events,
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
-        commits: per_commit.len() as u64,
-        max_events_per_commit: per_commit.values().copied().max().unwrap_or(0),
+        commits,
+        commit_events,
+        fsync: Duration::from_nanos(fsync_ns / commits.max(1)),
+        max_events_per_commit,
         cpu,
         index_lag,
         catch_up,
+    }
+}
+
+/// Counts the log's group commits (its commit observer).
+#[derive(Default)]
+struct Commits {
+    commits: AtomicU64,
+    events: AtomicU64,
+    fsync_ns: AtomicU64,
+    max_events: AtomicU64,
+}
+
+impl Commits {
+    /// `(commits, events, fsync ns)` so far.
+    fn now(&self) -> (u64, u64, u64) {
+        (
+            self.commits.load(Ordering::Relaxed),
+            self.events.load(Ordering::Relaxed),
+            self.fsync_ns.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl CommitObserver for Commits {
+    fn committed(&self, stats: &CommitStats) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.events
+            .fetch_add(stats.events as u64, Ordering::Relaxed);
+        self.fsync_ns.fetch_add(
+            u64::try_from(stats.fsync.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.max_events
+            .fetch_max(stats.events as u64, Ordering::Relaxed);
     }
 }
 
@@ -366,7 +422,8 @@ fn sleep_until(t: Instant) {
     }
 }
 
-/// CPU time so far of the process and of the thread named `log-writer`.
+/// CPU time so far of the process and of the log's writer threads
+/// (`log-writer` and, pipelined, `log-sync`).
 /// Zero where `/proc` is unavailable.
 fn cpu_now() -> CpuWindow {
     let process = std::fs::read_to_string("/proc/self/stat")
@@ -376,8 +433,8 @@ fn cpu_now() -> CpuWindow {
     if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
         for task in tasks.flatten() {
             let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            if comm.trim_end() == "log-writer" {
-                writer = std::fs::read_to_string(task.path().join("stat"))
+            if matches!(comm.trim_end(), "log-writer" | "log-sync") {
+                writer += std::fs::read_to_string(task.path().join("stat"))
                     .map(|s| stat_cpu(&s))
                     .unwrap_or_default();
             }
@@ -451,7 +508,6 @@ async fn appender_loop(
             acks.push(Ack {
                 latency: done - issued,
                 events: appended.last_offset - appended.first_offset + 1,
-                commit: appended.recorded_at.unix_timestamp_nanos() / 1000,
             });
         }
     }
@@ -494,17 +550,18 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
     println!("### Append throughput");
     println!();
     println!(
-        "| durability | segments | appenders | events/append | users | events/s | appends/s | p50 append | p99 append | commits/s | events/commit (mean / max) | time/commit | CPU/event: process / writer | writer thread busy | index lag at end / caught up in |"
+        "| durability | segments | writer | appenders | events/append | users | events/s | appends/s | p50 append | p99 append | commits/s | events/commit (mean / max) | time/commit | fdatasync (mean) | CPU/event: process / writer | writer thread busy | index lag at end / caught up in |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for o in outcomes {
         let secs = o.window.as_secs_f64();
         let commits = o.commits.max(1);
         let events = u32::try_from(o.events.max(1)).unwrap_or(u32::MAX);
         println!(
-            "| {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.0} | {:.1} / {} | {} | {} / {} | {:.0}% | {} / {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.0} | {:.1} / {} | {} | {} | {} / {} | {:.0}% | {} / {} |",
             durability_name(o.scenario.durability),
             if o.scenario.preallocate { "zeroed" } else { "grow" },
+            if o.scenario.pipeline { "pipelined" } else { "inline" },
             o.scenario.appenders,
             o.scenario.events_per_append,
             o.scenario.users_per_tenant * TENANTS,
@@ -513,9 +570,10 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
             fmt_dur(o.p50),
             fmt_dur(o.p99),
             o.commits as f64 / secs,
-            o.events as f64 / commits as f64,
+            o.commit_events as f64 / commits as f64,
             o.max_events_per_commit,
             fmt_dur(o.window / u32::try_from(commits).unwrap_or(u32::MAX)),
+            fmt_dur(o.fsync),
             fmt_dur(o.cpu.process / events),
             fmt_dur(o.cpu.writer / events),
             100.0 * o.cpu.writer.as_secs_f64() / secs,
@@ -525,13 +583,13 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
     }
     println!();
     println!(
-        "users = distinct user streams the updates hit. time/commit = window / commits: the \
+        "users = distinct user streams the updates hit. commits = group commits (one frame and one fdatasync each) counted by the log's commit observer; fdatasync (mean) = their fdatasync as the writer timed it. time/commit = window / commits: the \
          writer's time per group commit when it is saturated (many appenders); with one \
          appender it also includes the round trip back to the appender. CPU/event = CPU time in the \
          window / events, for the whole process (appenders, writer, sled's IO threads; the \
-         machine's budget is cores x window) and for the log-writer thread alone. writer thread busy = the log-writer thread's CPU \
+         machine's budget is cores x window) and for the log's writer threads alone (log-writer, plus log-sync when pipelined). writer thread busy = their CPU \
          time / window (100% = one core). segments: zeroed = preallocated (the default), grow = \
-         growing as written. index lag = durable events the index (a lower-priority thread, off the \
+         growing as written. writer: pipelined = the next group framed while the previous one's fdatasync runs (the default), inline = frame, write, sync, acknowledge in turn on one thread. index lag = durable events the index (a lower-priority thread, off the \
          acknowledgement path) had not taken in when the window closed, and how long it then took to catch up. Reference: 16 KiB over a pre-zeroed file + fdatasync, p50 on this disk = {}.",
         fmt_dur(flush_p50)
     );

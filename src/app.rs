@@ -119,6 +119,7 @@ pub fn log_config(config: &Config) -> LogConfig {
     lc.tail_check = config.tail_check;
     lc.segment_bytes = config.log_segment_mib.max(1) * 1024 * 1024;
     lc.preallocate = config.log_preallocate;
+    lc.pipeline = config.log_pipeline;
     lc.progress = crate::tools::log_progress();
     lc
 }

@@ -62,6 +62,11 @@ pub struct Config {
     /// `wal_init_zero`). Turn off on copy-on-write file systems (btrfs,
     /// ZFS), where overwriting allocates anyway.
     pub log_preallocate: bool,
+    /// Frame the next group commit while the previous one's `fdatasync`
+    /// runs (two writer threads, acknowledgements still in order); off,
+    /// one thread frames, writes and syncs in turn (the default: the
+    /// pipeline measured slower on 2 cores; see BENCHMARKS.md).
+    pub log_pipeline: bool,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
     /// The server-side deadline of a request, in milliseconds (503 with
@@ -207,6 +212,7 @@ impl Default for Config {
             tail_check: 1024,
             log_segment_mib: 256,
             log_preallocate: true,
+            log_pipeline: false,
             shutdown_grace_secs: 30,
             request_deadline_ms: 30_000,
             max_concurrent_requests: 1024,

@@ -390,11 +390,17 @@ impl SegmentWriter {
             .min(self.max_bytes.max(1))
     }
 
+    /// Whether a frame of `len` bytes goes into the current segment (else
+    /// [`SegmentWriter::write`] starts a new one for it).
+    pub fn fits(&self, len: usize) -> bool {
+        self.len <= SEGMENT_HEADER_LEN || self.len + len as u64 <= self.capacity
+    }
+
     /// Writes one frame whose first record is `first_offset`, starting a new
     /// segment first if it would not fit in this one. Returns where the
     /// frame starts. Nothing is durable until [`SegmentWriter::sync`].
     pub fn write(&mut self, frame: &[u8], first_offset: u64) -> io::Result<SegPos> {
-        if self.len > SEGMENT_HEADER_LEN && self.len + frame.len() as u64 > self.capacity {
+        if !self.fits(frame.len()) {
             // The frames so far are synced (or, with durability `os`, are
             // synced now): a finished segment is never written again.
             self.file.sync_data()?;

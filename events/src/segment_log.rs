@@ -1,20 +1,28 @@
 //! The event log: records in append-only segment files, indexes in sled.
 //!
 //! # Writing
-//! One writer thread owns offsets, stream versions and the hash chain. It
-//! takes every queued append (group commit), checks their expectations
-//! against the stream heads ([`crate::heads`]: recently written streams in
-//! memory, older ones from the index), frames all their records into
-//! one frame ([`crate::frame`]), writes it with one `write` and `fdatasync`s
-//! the segment **before** acknowledging anyone. Only then does the index
-//! hear of the frame: a second thread (the indexer) writes it into sled,
-//! off the acknowledgement path. Until it has, readers find the frame in an
-//! in-memory list of unindexed frames.
+//! The writer owns offsets, stream versions and the hash chain, in two
+//! halves. The framing half (thread `log-writer`) takes queued appends,
+//! checks their expectations against the stream versions (those of frames
+//! not yet durable first, then the stream heads of [`crate::heads`]:
+//! recently written streams in memory, older ones from the index) and
+//! frames their records into the open frame ([`crate::frame`]). The I/O
+//! half (thread `log-sync`) takes the open frame, writes it with one
+//! `write` and `fdatasync`s the segment **before** acknowledging anyone,
+//! strictly in offset order; whatever was framed meanwhile is the next
+//! frame (group commit), so framing overlaps the previous `fdatasync`.
+//! With [`LogConfig::pipeline`] off (the default), one thread does both in
+//! turn. Only
+//! after the acknowledgement does the index hear of the frame: a third
+//! thread (the indexer) writes it into sled, off the acknowledgement path.
+//! Until it has, readers find the frame in an in-memory list of unindexed
+//! frames.
 //!
 //! A failed write or sync stops the log: the frame is cut off the segment
-//! (and the cut synced), every caller in the group is told the append is
-//! unavailable, and nothing is written again until the log is reopened. No
-//! background flusher exists that could persist the refused frame later.
+//! (and the cut synced), every caller in it and in the frame framed
+//! meanwhile (never written) is told the append is unavailable, and
+//! nothing is written again until the log is reopened. No background
+//! flusher exists that could persist the refused frame later.
 //!
 //! # Reading
 //! Readers find a record through the frame pointers of the index (or the
@@ -51,7 +59,7 @@ use crate::recovery::{self, Refusal};
 use crate::segment::{read_full_at, Cursor, Handles, Next, SegPos, SegmentWriter};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -90,6 +98,12 @@ pub struct LogConfig {
     /// Prepare every segment full of zeros before use (see
     /// [`crate::segment`]); off, segments grow as frames are written.
     pub preallocate: bool,
+    /// Frame the next group commit while the previous one's `fdatasync`
+    /// runs (a second writer thread does the I/O and acknowledges in
+    /// order); off (the default: it measured slower on a 2-core machine,
+    /// see BENCHMARKS.md), one thread frames, writes, syncs and
+    /// acknowledges each group in turn.
+    pub pipeline: bool,
     /// Streams whose head version the writer keeps in memory (see
     /// [`crate::heads`]); older ones are read from the index.
     pub stream_heads: usize,
@@ -124,6 +138,7 @@ impl LogConfig {
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             preallocate: true,
             stream_heads: crate::heads::DEFAULT_STREAM_HEADS,
+            pipeline: false,
             files: Files::os(),
             progress: Progress::none(),
             observer: None,
@@ -220,6 +235,8 @@ struct Shared {
     handles: Arc<Handles>,
     index: Index,
     head: watch::Sender<u64>,
+    /// The last offset the writer framed (durable or on its way).
+    framed: watch::Sender<u64>,
     closed: AtomicBool,
     /// Set when storage failed; appends are refused from then on.
     failure: Mutex<Option<String>>,
@@ -318,6 +335,7 @@ impl SegmentLog {
             handles,
             index: index.clone(),
             head: head_tx,
+            framed: watch::channel(recovered.head).0,
             closed: AtomicBool::new(false),
             failure: Mutex::new(None),
             heads: RwLock::new(Heads::new(config.stream_heads)),
@@ -329,20 +347,39 @@ impl SegmentLog {
         let indexer = IndexWriter::new(index).map_err(|e| OpenError::storage(&config.path, e))?;
         let (index_tx, index_rx) = mpsc::sync_channel::<Arc<IndexedFrame>>(INDEX_LAG_FRAMES);
         let (tx, rx) = mpsc::channel::<Job>();
+        let pipe = Arc::new(Pipe::new());
+        let io = Io {
+            shared: shared.clone(),
+            pipe: pipe.clone(),
+            segments,
+            durability: config.durability,
+            indexer: Some(index_tx),
+            observer: config.observer.clone(),
+        };
+        let spawn_err = |e: std::io::Error| {
+            OpenError::storage(&config.path, format!("cannot start a log thread: {e}"))
+        };
+        let mut threads = Vec::new();
+        let inline_io = if config.pipeline {
+            threads.push(
+                std::thread::Builder::new()
+                    .name("log-sync".into())
+                    .spawn(move || io.run())
+                    .map_err(spawn_err)?,
+            );
+            None
+        } else {
+            Some(Box::new(io))
+        };
         let writer = Writer {
             shared: shared.clone(),
-            segments,
+            pipe,
             next_offset: recovered.head + 1,
             last_hash: recovered.hash,
             last_time_us: recovered.last_time_us,
             durability: config.durability,
             max_batch: config.max_batch_events.max(1),
-            indexer: Some(index_tx),
-            buffer: Vec::new(),
-            observer: config.observer.clone(),
-        };
-        let spawn_err = |e: std::io::Error| {
-            OpenError::storage(&config.path, format!("cannot start a log thread: {e}"))
+            inline_io,
         };
         let indexer_shared = shared.clone();
         let indexer_thread = std::thread::Builder::new()
@@ -353,12 +390,16 @@ impl SegmentLog {
             .name("log-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(spawn_err)?;
+        // Joined in this order: the writer's exit ends the sync thread's
+        // queue, and the sync thread's (or the inline writer's) the
+        // indexer's.
+        threads.insert(0, writer_thread);
+        threads.push(indexer_thread);
         Ok(SegmentLog {
             shared,
             writer: Arc::new(WriterHandle {
                 sender: Mutex::new(Some(tx)),
-                // Joined in this order: the writer's exit ends the indexer's queue.
-                threads: Mutex::new(vec![writer_thread, indexer_thread]),
+                threads: Mutex::new(threads),
             }),
         })
     }
@@ -401,6 +442,13 @@ impl SegmentLog {
     /// Bytes on disk: segments plus index.
     pub fn size_on_disk(&self) -> u64 {
         segments_size(self.shared.handles.dir()) + self.shared.index.size_on_disk()
+    }
+
+    /// The last offset the writer has framed: durable, or on its way to
+    /// the disk (written or not yet, not acknowledged before its
+    /// `fdatasync`). Tests watch the pipeline with it.
+    pub fn framed_head(&self) -> watch::Receiver<u64> {
+        self.shared.framed.subscribe()
     }
 
     /// Streams whose head the writer holds in memory (bounded by
@@ -839,18 +887,97 @@ fn event_batches_ahead(
     })
 }
 
+/// The framing half of the writer (thread `log-writer`): takes appends off
+/// the queue, checks their expectations, assigns offsets, versions and the
+/// hash chain, and frames them into the open frame of the [`Pipe`]; the
+/// [`Io`] half takes the open frame, writes it, syncs and acknowledges.
+/// Pipelined ([`LogConfig::pipeline`]) the halves run on two threads, so
+/// appends that arrive while one frame's `fdatasync` runs are framed
+/// meanwhile, into the next frame; unpipelined, the writer thread does
+/// both in turn.
 struct Writer {
     shared: Arc<Shared>,
-    segments: SegmentWriter,
+    pipe: Arc<Pipe>,
     next_offset: u64,
     last_hash: [u8; 32],
     last_time_us: i64,
     durability: Durability,
     max_batch: usize,
-    indexer: Option<mpsc::SyncSender<Arc<IndexedFrame>>>,
-    /// The last frame's allocation, reused.
-    buffer: Vec<u8>,
-    observer: Option<Arc<dyn crate::CommitObserver>>,
+    /// The I/O half, when it runs on this thread (unpipelined).
+    inline_io: Option<Box<Io>>,
+}
+
+/// The hand-over between the two halves of the writer.
+struct Pipe {
+    state: Mutex<PipeState>,
+    /// The open frame got records, or the writer closed.
+    ready: Condvar,
+    /// The open frame was taken (room for more).
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct PipeState {
+    /// Records framed and not yet taken by the I/O half.
+    open: Option<Open>,
+    /// Versions of frames the I/O half took and has not published yet
+    /// (not yet in the heads), oldest first, with each frame's last offset.
+    taken: VecDeque<(u64, HashMap<StreamId, u64>)>,
+    /// The framing half has exited: take what is open, then stop.
+    closed: bool,
+}
+
+/// The frame being filled.
+struct Open {
+    frame: FrameBuilder,
+    first_offset: u64,
+    /// The hash of its last record.
+    last_hash: [u8; 32],
+    /// Events framed.
+    events: usize,
+    /// The versions its streams reach (and heads looked up in the index
+    /// for it).
+    staged: HashMap<StreamId, u64>,
+    entries: Vec<(StreamId, u64, u64)>,
+    accepted: Vec<(Job, Appended)>,
+}
+
+/// A frame taken by the I/O half, on its way to the disk.
+struct Framed {
+    bytes: Vec<u8>,
+    first_offset: u64,
+    last_offset: u64,
+    last_hash: [u8; 32],
+    entries: Vec<(StreamId, u64, u64)>,
+    accepted: Vec<(Job, Appended)>,
+}
+
+impl Pipe {
+    fn new() -> Pipe {
+        Pipe {
+            state: Mutex::new(PipeState::default()),
+            ready: Condvar::new(),
+            room: Condvar::new(),
+        }
+    }
+}
+
+impl PipeState {
+    /// Takes the open frame (its versions move to `taken` until
+    /// published).
+    fn take(&mut self) -> Option<Framed> {
+        let open = self.open.take()?;
+        let last_offset = open.first_offset + open.entries.len() as u64 - 1;
+        self.taken.push_back((last_offset, open.staged));
+        Some(Framed {
+            bytes: open.frame.finish(),
+            first_offset: open.first_offset,
+            last_offset,
+            last_hash: open.last_hash,
+            entries: open.entries,
+            accepted: open.accepted,
+        })
+    }
 }
 
 impl Writer {
@@ -863,7 +990,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            // Group commit: take everything already queued, up to the cap.
+            // Everything already queued, up to the cap.
             let mut group = Vec::new();
             let mut events = 0usize;
             while let Some(job) = pending.pop_front() {
@@ -881,250 +1008,401 @@ impl Writer {
                     }
                 }
             }
-            let acknowledged = group.len();
-            self.commit(group);
-            if acknowledged > 1 && self.durability == Durability::Fsync {
-                // The callers just acknowledged are woken on other threads
-                // and usually append again at once: give them the CPU for a
-                // moment so their appends join the next group commit instead
-                // of forming a cohort that waits one fdatasync longer.
-                std::thread::yield_now();
-            }
+            self.frame_group(group);
         }
-        // Every sender is gone. With `os` durability, sync what the OS
-        // holds; after a storage failure, touch nothing.
-        if self.durability == Durability::Os && self.shared.failure.lock().is_none() {
-            if let Err(e) = self.segments.sync() {
-                tracing::error!(error = %e, "final sync of the event log failed");
-            }
+        // Every sender is gone: the I/O half writes what is open and stops.
+        self.pipe.state.lock().closed = true;
+        self.pipe.ready.notify_all();
+        if let Some(mut io) = self.inline_io.take() {
+            io.drain();
+            io.finish();
         }
-        // Dropping the sender lets the indexer finish and exit.
-        self.indexer.take();
     }
 
-    fn commit(&mut self, group: Vec<Job>) {
+    /// Frames `group` into the open frame, one append at a time (the I/O
+    /// half may take the frame between two), then, unpipelined, writes it.
+    fn frame_group(&mut self, group: Vec<Job>) {
         if let Some(reason) = self.shared.failure.lock().clone() {
-            for job in group {
-                let _ = job
-                    .reply
-                    .send(Err(AppendError::Unavailable(reason.clone())));
-            }
+            refuse(group, &reason);
             return;
         }
         let now_us = codec::to_micros(OffsetDateTime::now_utc());
         // Time never runs backwards along offsets, so "as of time T" is a prefix.
         let recorded_at_us = now_us.max(self.last_time_us);
+        self.last_time_us = recorded_at_us;
         let recorded_at =
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(recorded_at_us) * 1000)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-
-        let first_offset = self.next_offset;
-        let start_hash = self.last_hash;
-        let mut frame = FrameBuilder::with_buffer(std::mem::take(&mut self.buffer), first_offset);
-        // The streams' versions after this group's accepted jobs, and heads
-        // looked up in the index on the way (recorded with the group).
-        let mut staged: HashMap<StreamId, u64> = HashMap::new();
-        let mut entries: Vec<(StreamId, u64, u64)> = Vec::new();
-        let mut accepted: Vec<(Job, Appended)> = Vec::with_capacity(group.len());
-        {
-            let heads = self.shared.heads.read();
-            let index = &self.shared.index;
-            'jobs: for job in group {
-                if job.request.events.is_empty() {
-                    let _ = job.reply.send(Err(AppendError::Empty));
-                    continue;
+        for job in group {
+            if job.request.events.is_empty() {
+                let _ = job.reply.send(Err(AppendError::Empty));
+                continue;
+            }
+            let mut state = self.pipe.state.lock();
+            // Backpressure (pipelined): the open frame is full until the
+            // I/O half takes it.
+            while self.inline_io.is_none()
+                && state
+                    .open
+                    .as_ref()
+                    .is_some_and(|o| o.events >= self.max_batch)
+            {
+                self.pipe.room.wait(&mut state);
+            }
+            let state = &mut *state;
+            let open = state.open.get_or_insert_with(|| Open {
+                frame: FrameBuilder::new(self.next_offset),
+                first_offset: self.next_offset,
+                last_hash: self.last_hash,
+                events: 0,
+                staged: HashMap::new(),
+                entries: Vec::new(),
+                accepted: Vec::new(),
+            });
+            let known = Known {
+                taken: &state.taken,
+                shared: &self.shared,
+            };
+            let framed = frame_job(
+                &known,
+                open,
+                &job,
+                self.next_offset,
+                self.last_hash,
+                recorded_at_us,
+            );
+            let empty = open.entries.is_empty();
+            match framed {
+                Ok((next_offset, last_hash)) => {
+                    open.events += job.request.events.len();
+                    open.accepted.push((
+                        job,
+                        Appended {
+                            first_offset: self.next_offset,
+                            last_offset: next_offset - 1,
+                            recorded_at,
+                        },
+                    ));
+                    open.last_hash = last_hash;
+                    self.next_offset = next_offset;
+                    self.last_hash = last_hash;
                 }
-                // Check every expectation before framing anything.
-                for (stream, expected) in &job.request.expected {
-                    let actual = match version_of(&mut staged, &heads, index, stream) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            let _ = job.reply.send(Err(AppendError::Unavailable(format!(
-                                "cannot read the version of {stream}: {e}"
-                            ))));
-                            continue 'jobs;
-                        }
-                    };
-                    let ok = match expected {
-                        Expected::Any => true,
-                        Expected::NoStream => actual == 0,
-                        Expected::Exactly(v) => actual == *v,
-                    };
-                    if !ok {
-                        let _ = job.reply.send(Err(AppendError::Conflict {
-                            stream: stream.clone(),
-                            expected: *expected,
-                            actual,
-                        }));
-                        continue 'jobs;
+                Err(refusal) => {
+                    if empty {
+                        state.open = None;
                     }
+                    let _ = job.reply.send(Err(refusal));
                 }
-                // Frame the job's records; a failure half-way rolls it back.
-                let (frame_len, frame_count, entries_len) =
-                    (frame.len(), frame.count(), entries.len());
-                let mut job_staged: HashMap<StreamId, u64> = HashMap::new();
-                let mut offset = self.next_offset;
-                let mut hash = self.last_hash;
-                for ev in &job.request.events {
-                    let current = match job_staged.get(&ev.stream) {
-                        Some(v) => Ok(*v),
-                        None => version_of(&mut staged, &heads, index, &ev.stream),
-                    };
-                    let version = match current {
-                        Ok(v) => v + 1,
-                        Err(e) => {
-                            frame.rollback(frame_len, frame_count);
-                            entries.truncate(entries_len);
-                            let _ = job.reply.send(Err(AppendError::Unavailable(format!(
-                                "cannot read the version of {}: {e}",
-                                ev.stream
-                            ))));
-                            continue 'jobs;
-                        }
-                    };
-                    let encoded = codec::encode_record(&RecordParts {
-                        offset,
-                        stream: ev.stream.as_str(),
-                        stream_version: version,
-                        tenant: ev.tenant.0,
-                        event_type: ev.event_type,
-                        schema_version: ev.schema_version,
-                        recorded_at_us,
-                        metadata: &job.request.metadata,
-                        payload: &ev.payload,
-                        prev_hash: &hash,
-                    });
-                    let (bytes, h) = match encoded {
-                        Ok(x) => x,
-                        Err(e) => {
-                            frame.rollback(frame_len, frame_count);
-                            entries.truncate(entries_len);
-                            let _ = job.reply.send(Err(AppendError::Unavailable(format!(
-                                "encoding failed: {e}"
-                            ))));
-                            continue 'jobs;
-                        }
-                    };
-                    frame.push(&bytes);
-                    entries.push((ev.stream.clone(), version, offset));
-                    job_staged.insert(ev.stream.clone(), version);
-                    hash = h;
-                    offset += 1;
-                }
-                let appended = Appended {
-                    first_offset: self.next_offset,
-                    last_offset: offset - 1,
-                    recorded_at,
-                };
-                staged.extend(job_staged);
-                self.next_offset = offset;
-                self.last_hash = hash;
-                accepted.push((job, appended));
             }
         }
-        if accepted.is_empty() {
-            self.buffer = frame.finish();
+        self.shared.framed.send_replace(self.next_offset - 1);
+        match &mut self.inline_io {
+            None => {
+                self.pipe.ready.notify_one();
+            }
+            Some(io) => {
+                let acknowledged = io.drain();
+                if acknowledged > 1 && self.durability == Durability::Fsync {
+                    // The callers just acknowledged are woken on other
+                    // threads and usually append again at once: give them
+                    // the CPU for a moment so their appends join the next
+                    // group commit instead of forming a cohort that waits
+                    // one fdatasync longer.
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
+/// Frames one append's records at the end of `open`, its expectations
+/// checked first; returns the next offset and the last record's hash, or
+/// why the append is refused (nothing of it stays in the frame).
+fn frame_job(
+    known: &Known<'_>,
+    open: &mut Open,
+    job: &Job,
+    first_offset: u64,
+    start_hash: [u8; 32],
+    recorded_at_us: i64,
+) -> Result<(u64, [u8; 32]), AppendError> {
+    let unreadable = |stream: &StreamId, e: crate::index::IndexError| {
+        AppendError::Unavailable(format!("cannot read the version of {stream}: {e}"))
+    };
+    for (stream, expected) in &job.request.expected {
+        let actual = known
+            .version_of(&mut open.staged, stream)
+            .map_err(|e| unreadable(stream, e))?;
+        let ok = match expected {
+            Expected::Any => true,
+            Expected::NoStream => actual == 0,
+            Expected::Exactly(v) => actual == *v,
+        };
+        if !ok {
+            return Err(AppendError::Conflict {
+                stream: stream.clone(),
+                expected: *expected,
+                actual,
+            });
+        }
+    }
+    let (frame_len, frame_count, entries_len) =
+        (open.frame.len(), open.frame.count(), open.entries.len());
+    let mut job_staged: HashMap<StreamId, u64> = HashMap::new();
+    let mut offset = first_offset;
+    let mut hash = start_hash;
+    let mut framed = || -> Result<(), AppendError> {
+        for ev in &job.request.events {
+            let version = match job_staged.get(&ev.stream) {
+                Some(v) => *v,
+                None => known
+                    .version_of(&mut open.staged, &ev.stream)
+                    .map_err(|e| unreadable(&ev.stream, e))?,
+            } + 1;
+            let (bytes, h) = codec::encode_record(&RecordParts {
+                offset,
+                stream: ev.stream.as_str(),
+                stream_version: version,
+                tenant: ev.tenant.0,
+                event_type: ev.event_type,
+                schema_version: ev.schema_version,
+                recorded_at_us,
+                metadata: &job.request.metadata,
+                payload: &ev.payload,
+                prev_hash: &hash,
+            })
+            .map_err(|e| AppendError::Unavailable(format!("encoding failed: {e}")))?;
+            open.frame.push(&bytes);
+            open.entries.push((ev.stream.clone(), version, offset));
+            job_staged.insert(ev.stream.clone(), version);
+            hash = h;
+            offset += 1;
+        }
+        Ok(())
+    };
+    match framed() {
+        Ok(()) => {
+            open.staged.extend(job_staged);
+            Ok((offset, hash))
+        }
+        Err(e) => {
+            // A failure half-way rolls the append back.
+            open.frame.rollback(frame_len, frame_count);
+            open.entries.truncate(entries_len);
+            Err(e)
+        }
+    }
+}
+
+/// What the writer knows of stream versions while it frames.
+struct Known<'a> {
+    taken: &'a VecDeque<(u64, HashMap<StreamId, u64>)>,
+    shared: &'a Shared,
+}
+
+impl Known<'_> {
+    /// A stream's version as the open frame sees it: written or looked up
+    /// earlier in the frame, in a frame not durable yet, held in memory, or
+    /// else the index's (which then holds every event of the stream: see
+    /// [`Heads`]).
+    fn version_of(
+        &self,
+        staged: &mut HashMap<StreamId, u64>,
+        stream: &StreamId,
+    ) -> Result<u64, crate::index::IndexError> {
+        if let Some(v) = staged.get(stream) {
+            return Ok(*v);
+        }
+        if let Some(v) = self.taken.iter().rev().find_map(|(_, s)| s.get(stream)) {
+            return Ok(*v);
+        }
+        if let Some(v) = self.shared.heads.read().get(stream) {
+            return Ok(v);
+        }
+        let v = self.shared.index.stream_head(stream)?;
+        staged.insert(stream.clone(), v);
+        Ok(v)
+    }
+}
+
+/// Answers every append of `jobs` with `reason`.
+fn refuse(jobs: impl IntoIterator<Item = Job>, reason: &str) {
+    for job in jobs {
+        let _ = job
+            .reply
+            .send(Err(AppendError::Unavailable(reason.to_owned())));
+    }
+}
+
+/// The I/O half of the writer: takes the open frame, writes it,
+/// `fdatasync`s, and only then publishes and acknowledges, strictly in
+/// order.
+struct Io {
+    shared: Arc<Shared>,
+    pipe: Arc<Pipe>,
+    segments: SegmentWriter,
+    durability: Durability,
+    indexer: Option<mpsc::SyncSender<Arc<IndexedFrame>>>,
+    observer: Option<Arc<dyn crate::CommitObserver>>,
+}
+
+impl Io {
+    /// The `log-sync` thread: whatever was framed while the last frame was
+    /// written and synced is the next frame.
+    fn run(mut self) {
+        loop {
+            let framed = {
+                let mut state = self.pipe.state.lock();
+                while state.open.is_none() && !state.closed {
+                    self.pipe.ready.wait(&mut state);
+                }
+                match state.take() {
+                    Some(f) => f,
+                    None => break,
+                }
+            };
+            self.pipe.room.notify_all();
+            let acknowledged = framed.accepted.len();
+            self.commit(framed);
+            if acknowledged > 1 && self.durability == Durability::Fsync {
+                // As in the unpipelined writer: let the acknowledged
+                // callers append again before the next frame is taken.
+                std::thread::yield_now();
+            }
+        }
+        self.finish();
+    }
+
+    /// Writes the open frame, if any (unpipelined); returns the appends
+    /// acknowledged.
+    fn drain(&mut self) -> usize {
+        let Some(framed) = self.pipe.state.lock().take() else {
+            return 0;
+        };
+        let acknowledged = framed.accepted.len();
+        self.commit(framed);
+        acknowledged
+    }
+
+    /// After the last frame: with `os` durability, sync what the OS holds;
+    /// after a storage failure, touch nothing. Dropping the indexer's
+    /// sender lets it finish and exit.
+    fn finish(mut self) {
+        if self.durability == Durability::Os && self.shared.failure.lock().is_none() {
+            if let Err(e) = self.segments.sync() {
+                tracing::error!(error = %e, "final sync of the event log failed");
+            }
+        }
+        self.indexer.take();
+    }
+
+    /// Writes `framed`, makes it durable, then publishes and acknowledges
+    /// it. After a failure, nothing more is written or synced.
+    fn commit(&mut self, framed: Framed) {
+        let failure = self.shared.failure.lock().clone();
+        if let Some(reason) = failure {
+            self.refuse_all(framed, &reason);
             return;
         }
-        let bytes = frame.finish();
         let before = self.segments.position();
         let mut fsync = std::time::Duration::ZERO;
-        let written = self.segments.write(&bytes, first_offset).and_then(|at| {
-            match self.durability {
-                Durability::Fsync => {
-                    let started = std::time::Instant::now();
-                    let synced = self.segments.sync();
-                    fsync = started.elapsed();
-                    synced
-                }
-                Durability::Os => Ok(()),
-            }
-            .map(|()| at)
-        });
-        match written {
-            Ok(at) => {
-                let last_offset = self.next_offset - 1;
-                if let Some(observer) = &self.observer {
-                    observer.committed(&crate::CommitStats {
-                        appends: accepted.len(),
-                        events: (last_offset + 1 - first_offset) as usize,
-                        fsync,
-                        head: last_offset,
-                    });
-                }
-                let indexed = self.shared.indexed.load(Ordering::Acquire);
-                self.shared
-                    .heads
-                    .write()
-                    .record(staged, last_offset, indexed);
-                let indexed = Arc::new(IndexedFrame {
-                    first_offset,
-                    last_offset,
-                    at,
-                    next: SegPos {
-                        segment: at.segment,
-                        pos: at.pos + bytes.len() as u64,
-                    },
-                    last_hash: self.last_hash,
-                    entries,
-                });
-                // Readers must find the frame before they learn of the new head.
-                self.shared.unindexed.write().push_back(indexed.clone());
-                self.last_time_us = recorded_at_us;
-                self.shared.head.send_replace(last_offset);
-                for (job, appended) in accepted {
-                    let _ = job.reply.send(Ok(appended));
-                }
-                if let Some(tx) = &self.indexer {
-                    // Blocks only if the indexer lags by INDEX_LAG_FRAMES.
-                    if tx.send(indexed).is_err() {
-                        self.fail("the log indexer stopped".into());
+        let written = self
+            .segments
+            .write(&framed.bytes, framed.first_offset)
+            .and_then(|at| {
+                match self.durability {
+                    Durability::Fsync => {
+                        let started = std::time::Instant::now();
+                        let synced = self.segments.sync();
+                        fsync = started.elapsed();
+                        synced
                     }
+                    Durability::Os => Ok(()),
                 }
-            }
+                .map(|()| at)
+            });
+        match written {
+            Ok(at) => self.publish(framed, at, fsync),
             Err(e) => {
                 // Nobody can know how much of the frame reached the disk:
-                // cut it off, refuse this group, and stop writing.
+                // cut it off, refuse it and everything framed after it, and
+                // stop writing.
                 let undo = self.segments.undo(before);
-                self.next_offset = first_offset;
-                self.last_hash = start_hash;
                 let reason = match undo {
                     Ok(()) => format!("storage failed during append: {e}"),
                     Err(u) => format!(
                         "storage failed during append: {e}; cutting the failed write off also failed: {u}"
                     ),
                 };
-                self.fail(reason.clone());
-                for (job, _) in accepted {
-                    let _ = job
-                        .reply
-                        .send(Err(AppendError::Unavailable(reason.clone())));
-                }
+                fail(&self.shared, reason.clone());
+                self.refuse_all(framed, &reason);
             }
         }
-        self.buffer = bytes;
     }
 
-    fn fail(&self, reason: String) {
-        fail(&self.shared, reason);
+    /// Refuses `framed` and whatever is framed after it.
+    fn refuse_all(&mut self, framed: Framed, reason: &str) {
+        let open = {
+            let mut state = self.pipe.state.lock();
+            state.taken.clear();
+            state.open.take()
+        };
+        self.pipe.room.notify_all();
+        let jobs = framed
+            .accepted
+            .into_iter()
+            .chain(open.into_iter().flat_map(|o| o.accepted))
+            .map(|(job, _)| job);
+        refuse(jobs, reason);
     }
-}
 
-/// A stream's durable version as this group commit sees it: written or
-/// looked up earlier in the group, held in memory, or else the index's
-/// (which then holds every event of the stream: see [`Heads`]).
-fn version_of(
-    staged: &mut HashMap<StreamId, u64>,
-    heads: &Heads,
-    index: &Index,
-    stream: &StreamId,
-) -> Result<u64, crate::index::IndexError> {
-    if let Some(v) = staged.get(stream).copied().or_else(|| heads.get(stream)) {
-        return Ok(v);
+    /// A frame just made durable: heads, readers, the head, the callers and
+    /// the indexer hear of it, in that order.
+    fn publish(&mut self, f: Framed, at: SegPos, fsync: std::time::Duration) {
+        if let Some(observer) = &self.observer {
+            observer.committed(&crate::CommitStats {
+                appends: f.accepted.len(),
+                events: (f.last_offset + 1 - f.first_offset) as usize,
+                fsync,
+                head: f.last_offset,
+            });
+        }
+        {
+            // The versions move from `taken` to the heads with the pipe
+            // locked, so the writer finds them in one or the other.
+            let mut state = self.pipe.state.lock();
+            if let Some((_, staged)) = state.taken.pop_front() {
+                let indexed = self.shared.indexed.load(Ordering::Acquire);
+                self.shared
+                    .heads
+                    .write()
+                    .record(staged, f.last_offset, indexed);
+            }
+        }
+        let frame = Arc::new(IndexedFrame {
+            first_offset: f.first_offset,
+            last_offset: f.last_offset,
+            at,
+            next: SegPos {
+                segment: at.segment,
+                pos: at.pos + f.bytes.len() as u64,
+            },
+            last_hash: f.last_hash,
+            entries: f.entries,
+        });
+        // Readers must find the frame before they learn of the new head.
+        self.shared.unindexed.write().push_back(frame.clone());
+        self.shared.head.send_replace(f.last_offset);
+        for (job, appended) in f.accepted {
+            let _ = job.reply.send(Ok(appended));
+        }
+        if let Some(tx) = &self.indexer {
+            // Blocks only if the indexer lags by INDEX_LAG_FRAMES.
+            if tx.send(frame).is_err() {
+                fail(&self.shared, "the log indexer stopped".into());
+            }
+        }
     }
-    let v = index.stream_head(stream)?;
-    staged.insert(stream.clone(), v);
-    Ok(v)
 }
 
 fn fail(shared: &Shared, reason: String) {

@@ -437,9 +437,15 @@ impl FileLayer for Recorder {
 }
 
 fn recorded(dir: &Path) -> (SegmentLog, Recorder) {
+    recorded_with(dir, true)
+}
+
+/// A log over the recording file layer, its writer pipelined or not.
+fn recorded_with(dir: &Path, pipeline: bool) -> (SegmentLog, Recorder) {
     let rec = Recorder::default();
     let mut config = LogConfig::new(dir);
     config.files = Files(Arc::new(rec.clone()));
+    config.pipeline = pipeline;
     (SegmentLog::open(config).expect("opens"), rec)
 }
 
@@ -520,9 +526,12 @@ async fn no_append_is_acknowledged_before_the_fdatasync_that_covers_it() {
     log.close().await;
 }
 
-async fn after_a_storage_failure_the_batch_never_lands(arm: impl FnOnce(&mut Control)) {
+async fn after_a_storage_failure_the_batch_never_lands(
+    arm: impl FnOnce(&mut Control),
+    pipeline: bool,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (log, rec) = recorded(dir.path());
+    let (log, rec) = recorded_with(dir.path(), pipeline);
     for i in 0..3 {
         log.append(request(&[event(1, i)])).await.expect("append");
     }
@@ -581,12 +590,106 @@ async fn after_a_storage_failure_the_batch_never_lands(arm: impl FnOnce(&mut Con
 
 #[tokio::test]
 async fn a_failed_fdatasync_stops_the_log_and_its_batch_never_lands_later() {
-    after_a_storage_failure_the_batch_never_lands(|c| c.fail_sync = true).await;
+    for pipeline in [true, false] {
+        after_a_storage_failure_the_batch_never_lands(|c| c.fail_sync = true, pipeline).await;
+    }
 }
 
 #[tokio::test]
 async fn a_failed_write_stops_the_log_and_its_partial_frame_never_lands_later() {
-    after_a_storage_failure_the_batch_never_lands(|c| c.fail_write_after = Some(30)).await;
+    for pipeline in [true, false] {
+        after_a_storage_failure_the_batch_never_lands(|c| c.fail_write_after = Some(30), pipeline)
+            .await;
+    }
+}
+
+/// The pipeline: while one group's `fdatasync` runs, the next is framed
+/// against the versions the first one will give its streams; if that sync
+/// fails, both are refused, the second is never written, and the log
+/// stops as after any failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_framed_during_an_fdatasync_waits_for_it_and_falls_with_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, rec) = recorded(dir.path());
+    for i in 0..3 {
+        log.append(request(&[event(1, i)])).await.expect("append");
+    }
+    struct Release(Recorder);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            self.0.with(|c| c.hold_syncs = false);
+        }
+    }
+    let _release = Release(rec.clone());
+    let user1 = StreamId::of("user", Id(1));
+    let on_user1 = |n: i64, version: u64| AppendRequest {
+        expected: vec![(user1.clone(), Expected::Exactly(version))],
+        ..request(&[event(1, n)])
+    };
+    let mut framed = log.framed_head();
+    for fail in [false, true] {
+        let head = log.head();
+        let v = log.stream_version(&user1).expect("v");
+        rec.with(|c| {
+            c.hold_syncs = true;
+            c.fail_sync = fail;
+        });
+        let first = tokio::spawn({
+            let log = log.clone();
+            let req = on_user1(10, v);
+            async move { log.append(req).await }
+        });
+        rec.wait_for_held_sync();
+        // Framed while the first group's sync is held: it expects the
+        // version the first group gives the stream, not yet durable.
+        let second = tokio::spawn({
+            let log = log.clone();
+            let req = on_user1(11, v + 1);
+            async move { log.append(req).await }
+        });
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            framed.wait_for(|f| *f >= head + 2),
+        )
+        .await
+        .expect("the second group is framed while the first one's sync is held")
+        .expect("the log is open");
+        assert!(!first.is_finished() && !second.is_finished());
+        let ops_held = rec.ops().len();
+        rec.with(|c| c.hold_syncs = false);
+        let (first, second) = (first.await.expect("task"), second.await.expect("task"));
+        if !fail {
+            assert_eq!(first.expect("durable").first_offset, head + 1);
+            assert_eq!(second.expect("durable").first_offset, head + 2);
+            assert_eq!(log.stream_version(&user1).expect("v"), v + 2);
+            continue;
+        }
+        assert!(
+            matches!(first, Err(AppendError::Unavailable(_))),
+            "{first:?}"
+        );
+        assert!(
+            matches!(second, Err(AppendError::Unavailable(_))),
+            "{second:?}"
+        );
+        // After the failed sync only the cut of the first frame and its
+        // sync: the second frame was never written.
+        let ops = rec.ops();
+        let end = record_span(&std::fs::read(segment(dir.path(), 1)).expect("read"), head).end;
+        assert_eq!(
+            &ops[ops_held..],
+            &[Op::Truncate(end as u64), Op::Sync],
+            "{ops:?}"
+        );
+    }
+    let durable = log.head();
+    assert_eq!(durable, 5);
+    log.close().await;
+    drop(log);
+    let log = open(dir.path());
+    assert_eq!(log.head(), durable);
+    assert_eq!(log.stream_version(&user1).expect("v"), 5);
+    log.close().await;
 }
 
 #[tokio::test]

@@ -72,10 +72,6 @@ impl From<ReadEventsError> for ReplayError {
     }
 }
 
-/// Events applied (at least) per write-lock acquisition and published
-/// version during [`Projector::replay`].
-pub const REPLAY_CHUNK: usize = 4096;
-
 /// Holds a read model, applies events to it, publishes a version per
 /// applied batch, and tells waiters how far it got.
 pub struct Projector<P> {
@@ -154,54 +150,44 @@ impl<P: Projection> Projector<P> {
     ///
     /// The log reads and decodes batches ahead ([`EventLog::read_events`]),
     /// and each event is applied through [`Projection::apply_ref`] with an
-    /// envelope borrowed from its batch. A version is published per
-    /// [`REPLAY_CHUNK`] events or more (whole batches).
+    /// envelope borrowed from its batch. One version is published, at the
+    /// end (or where replay stops on an error): until then no published
+    /// version shares the working state's persistent maps, so every change
+    /// mutates them in place instead of copying the path (and the row) a
+    /// published version still holds.
     pub fn replay(&self, log: &dyn EventLog) -> Result<u64, ReplayError> {
-        let mut batches = log.read_events(self.applied() + 1);
-        let mut count = 0u64;
-        loop {
-            let mut state = self.working.lock();
-            let start = self.applied();
-            let mut last = start;
-            let mut failure = None;
-            let mut ended = false;
-            while last - start < REPLAY_CHUNK as u64 && failure.is_none() {
-                let Some(batch) = batches.next() else {
-                    ended = true;
+        let mut state = self.working.lock();
+        let start = self.applied();
+        let mut last = start;
+        let mut failure = None;
+        'batches: for batch in log.read_events(start + 1) {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    failure = Some(e.into());
                     break;
-                };
-                let batch = match batch {
-                    Ok(b) => b,
-                    Err(e) => {
-                        failure = Some(e.into());
-                        break;
-                    }
-                };
-                for (env, event) in batch.iter() {
-                    if env.offset != last + 1 {
-                        failure = Some(ReplayError::OutOfOrder {
-                            expected: last + 1,
-                            got: env.offset,
-                        });
-                        break;
-                    }
-                    state.apply_ref(&env, event);
-                    last = env.offset;
                 }
+            };
+            for (env, event) in batch.iter() {
+                if env.offset != last + 1 {
+                    failure = Some(ReplayError::OutOfOrder {
+                        expected: last + 1,
+                        got: env.offset,
+                    });
+                    break 'batches;
+                }
+                state.apply_ref(&env, event);
+                last = env.offset;
             }
-            // Publish what was applied, even when stopping on an error, so
-            // the applied offset always matches the state.
-            if last > start {
-                self.publish(&state, last);
-                count += last - start;
-            }
-            drop(state);
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            if ended {
-                return Ok(count);
-            }
+        }
+        // Publish what was applied, even when stopping on an error, so the
+        // applied offset always matches the state.
+        if last > start {
+            self.publish(&state, last);
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(last - start),
         }
     }
 
