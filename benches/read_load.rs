@@ -16,7 +16,14 @@
 //! ```sh
 //! CARGO_TARGET_DIR=/tmp/bench-read cargo bench --bench read_load
 //! BENCH_USERS=1000,10000 BENCH_SECS=5 ...      # sizes, seconds per wrk run
+//! BENCH_ONLY=extension_contacts,audit BENCH_PROBES=0 # some routes, no probes (to profile)
+//! BENCH_EXTRA_EVENTS=9600000                  # that many user updates after the users (a 10M-event log at 100k users)
 //! ```
+
+/// The binary's allocator, so the figures are the binary's (with glibc's
+/// malloc, allocation was ~18% of a list page's profile).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -26,7 +33,7 @@ use switchboard::auth::password::SecretHasher;
 use switchboard::config::Config;
 use switchboard_events::domain::*;
 use switchboard_events::{
-    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, SledLog, Value,
+    AppendRequest, Durability, Event, EventLog, Fields, Id, LogConfig, Metadata, SegmentLog, Value,
 };
 
 const TENANT: Id = Id(9_000_000);
@@ -73,11 +80,12 @@ fn user_attrs(i: u64) -> Fields {
     f
 }
 
-/// Writes the tenant, its Admin and `n` users into a fresh log.
-async fn build_log(path: &std::path::Path, n: u64, admin_hash: &str) {
+/// Writes the tenant, its Admin and `n` users into a fresh log, then
+/// `extra` user updates.
+async fn build_log(path: &std::path::Path, n: u64, extra: u64, admin_hash: &str) {
     let mut config = LogConfig::new(path);
     config.durability = Durability::Os;
-    let log = SledLog::open(config).expect("open the log");
+    let log = SegmentLog::open(config).expect("open the log");
     let meta = Arc::new(Metadata::system("bench"));
     let mut events = vec![
         Event::TenantCreated(TenantCreated {
@@ -135,6 +143,24 @@ async fn build_log(path: &std::path::Path, n: u64, admin_hash: &str) {
         events.push(Event::PrimaryExtensionChanged(PrimaryExtensionChanged {
             user_id,
             extension_id: Some(extension_id),
+        }));
+        if events.len() >= 4000 {
+            flush(&mut events).await;
+        }
+    }
+    // Then `extra` updates (a display name each), round robin over the
+    // users: a long log behind the same directory, for the audit log, the
+    // history and `as_of` (BENCH_EXTRA_EVENTS).
+    for j in 0..extra {
+        let i = 1 + j % n;
+        let mut changes = Fields::new();
+        changes.insert(
+            "display_name".into(),
+            Value::Str(format!("User {i:06} r{j}")),
+        );
+        events.push(Event::UserUpdated(UserUpdated {
+            user_id: Id(FIRST_USER + i),
+            changes,
         }));
         if events.len() >= 4000 {
             flush(&mut events).await;
@@ -215,10 +241,9 @@ fn rustc_running() -> usize {
 fn main() {
     let sizes = env_list("BENCH_USERS", "1000,10000,100000");
     let secs = env_list("BENCH_SECS", "5")[0];
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let extra = env_list("BENCH_EXTRA_EVENTS", "0")[0];
+    // The service's runtime, as the binary builds it.
+    let runtime = app::runtime().expect("runtime");
     let hasher = SecretHasher::new(1024, 1).expect("argon2 parameters");
     let admin_hash = hasher.hash(PASSWORD).expect("hash");
     println!(
@@ -232,7 +257,7 @@ fn main() {
     for &n in &sizes {
         let dir = tempfile::tempdir().expect("temporary data dir");
         let started = Instant::now();
-        runtime.block_on(build_log(dir.path(), n, &admin_hash));
+        runtime.block_on(build_log(dir.path(), n, extra, &admin_hash));
         let written = started.elapsed();
         let config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
@@ -266,6 +291,21 @@ fn main() {
                 .expect("json");
             v["access_token"].as_str().expect("a token").to_owned()
         });
+        // The audit index is built in the background from a log written
+        // without the service: wait until it answers (503 while it catches up).
+        let audit_ready = runtime.block_on(async {
+            loop {
+                let r = client
+                    .get(format!("{base}/api/audit_logs?top=1"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("audit");
+                if r.status().is_success() {
+                    break started.elapsed();
+                }
+            }
+        });
         let some_user = switchboard::ids::render(Id(FIRST_USER + n / 2));
         let routes: Vec<(&str, String)> = vec![
             ("GET /healthz", format!("{base}/healthz")),
@@ -287,8 +327,14 @@ fn main() {
                 format!("{base}/api/users/{some_user}/history"),
             ),
         ];
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
         let mut healthz = f64::NAN;
         for (name, url) in &routes {
+            let chosen = only.split(',').any(|o| name.contains(o.trim()));
+            if !chosen && !name.ends_with("healthz") {
+                continue;
+            }
+            eprintln!("# pid {} runs {name}", std::process::id());
             let w = wrk(url, &token, secs);
             if name.ends_with("healthz") {
                 healthz = w.rps;
@@ -302,6 +348,12 @@ fn main() {
             );
         }
 
+        if env_list("BENCH_PROBES", "1")[0] == 0 {
+            runtime.block_on(async {
+                running.stop().await.expect("stop");
+            });
+            continue;
+        }
         // One client: updates while 32 connections list users.
         let list_url = routes[1].1.clone();
         let lister_token = token.clone();
@@ -354,7 +406,8 @@ fn main() {
         let head = running.state.queries.applied();
         let as_of: Vec<f64> = runtime.block_on(async {
             let mut t = Vec::new();
-            for _ in 0..3 {
+            // Once on a long log (each replays from the start).
+            for _ in 0..if extra > 0 { 1 } else { 3 } {
                 let s = Instant::now();
                 let r = client
                     .get(format!("{base}/api/users?top=10&as_of={}", head / 2))
@@ -368,9 +421,10 @@ fn main() {
             t
         });
         probes.push(format!(
-            "| {n} | {:.1} s / {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms (offset {} of {head}, no retained snapshot) |",
+            "| {n} | {:.1} s / {:.1} s / {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms (offset {} of {head}, no retained snapshot) |",
             written.as_secs_f64(),
             loaded.as_secs_f64(),
+            audit_ready.as_secs_f64(),
             updates.len(),
             percentile(&updates, 0.5),
             percentile(&updates, 0.99),
@@ -384,7 +438,7 @@ fn main() {
         });
     }
     println!();
-    println!("| users | log written / service ready | updates while 32 connections list (one client) | cold directory load | `as_of` (best of 3) |");
+    println!("| users | log written / service ready / audit index ready | updates while 32 connections list (one client) | cold directory load | `as_of` (best of 3) |");
     println!("|---:|---|---|---|---|");
     for p in probes {
         println!("{p}");

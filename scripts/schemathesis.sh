@@ -83,6 +83,20 @@ alice=$(sign_in alice)
 # destroying users or tenants (their refusals are covered by tests/api).
 exclude='(/auth/sign_out|/password$|/extension_password$|/users/\{id\}/role$|/users/\{id\}/destroy$|/tenants/\{id\}/destroy$|/tenants/switch$|/users/profile$)'
 
+# The file store: boss uploads a WAV (a file, its digest), alice gets a
+# greeting playing it, and boss keeps an upload open.
+python3 -c 'import struct,sys; d=bytes(range(200)); sys.stdout.buffer.write(b"RIFF"+struct.pack("<I",36+len(d))+b"WAVEfmt "+struct.pack("<IHHIIHH",16,1,1,8000,16000,2,16)+b"data"+struct.pack("<I",len(d))+d)' > "$work/a.wav"
+begin_upload() { # token -> "id token"
+  curl -fsS -D - -o /dev/null -X POST "$base/api/blobs/uploads?filename=a.wav" -H "Authorization: Bearer $1" \
+    | tr -d '\r' | awk -F': ' 'tolower($1)=="portsip-upload-id"{i=$2} tolower($1)=="portsip-upload-token"{t=$2} END{print i, t}'
+}
+read -r up_id up_token <<< "$(begin_upload "$admin")"
+digest=$(sha256sum "$work/a.wav" | cut -d' ' -f1)
+file_id=$(curl -fsS -X POST "$base/api/blobs/uploads/$up_id/complete?digest=$digest" \
+  -H "Authorization: Bearer $admin" -H "PortSIP-Upload-Token: $up_token" --data-binary @"$work/a.wav" | id_of)
+greeting_id=$(post "$admin" "/api/users/$alice_id/greetings" "{\"file_id\":\"$file_id\"}" | id_of)
+read -r open_upload _ <<< "$(begin_upload "$admin")"
+
 # Path parameters of existing objects, so generated requests reach real
 # objects and not only 404s: user routes get alice, group routes the group.
 cat > "$work/schemathesis.toml" <<TOML
@@ -93,6 +107,22 @@ parameters = { "path.id" = "$alice_id" }
 [[operations]]
 include-path-regex = '^/groups/\{id\}'
 parameters = { "path.id" = "$group_id" }
+
+[[operations]]
+include-path-regex = '^/users/\{id\}/greetings/\{greeting_id\}'
+parameters = { "path.id" = "$alice_id", "path.greeting_id" = "$greeting_id" }
+
+[[operations]]
+include-path-regex = '^/files/\{id\}'
+parameters = { "path.id" = "$file_id" }
+
+[[operations]]
+include-path-regex = '^/blobs/uploads/\{id\}'
+parameters = { "path.id" = "$open_upload" }
+
+[[operations]]
+include-path-regex = '^/blobs/\{digest\}'
+parameters = { "path.digest" = "$digest" }
 TOML
 
 status=0

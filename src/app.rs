@@ -29,6 +29,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// The service's tokio runtime (the CLI's, and the read bench's so its
+/// figures are the binary's). Tokio's defaults: shorter shared-queue and
+/// I/O polling intervals, meant to shorten a write's hops while 32
+/// connections list, measured no different (BENCHMARKS.md, "Read side at
+/// scale").
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
 /// The service failed to start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -173,7 +184,8 @@ pub async fn start_with(
     .map_err(|e| AppError::Other(e.to_string()))?
     .map_err(|e| AppError::Other(e.to_string()))?;
     let audit = Arc::new(audit);
-    let model = ReadModel::new(directory).with_audit(audit.outbox());
+    // Indexes are built once the replay is done (see `ReadModel::deferred`).
+    let model = ReadModel::deferred(directory).with_audit(audit.outbox());
     let projector = Projector::new(model, start);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
@@ -186,6 +198,8 @@ pub async fn start_with(
         metrics.clone(),
     )
     .map_err(|e| AppError::Other(e.to_string()))?;
+    let files = crate::files::Store::open(config.data_dir.join("files"), config.file_limits())
+        .map_err(|e| AppError::Other(format!("opening the file store: {e}")))?;
     let secrets = Arc::new(secrets);
     // Call history beside the log; its follower starts at once (it reads
     // only the log) and readers wait for it to cover what they need.
@@ -213,7 +227,7 @@ pub async fn start_with(
     .map_err(|e| AppError::Other(e.to_string()))?;
     tokio::spawn(history.clone().follow(log.clone()));
     tokio::spawn(prune_history(history.clone(), shutdown_rx.clone()));
-    let state = AppState {
+    let state = AppState::from(crate::http::Shared {
         pipeline: Arc::new(Pipeline::new(
             log.clone(),
             projector.clone(),
@@ -242,7 +256,8 @@ pub async fn start_with(
         streams: Arc::default(),
         metrics,
         history,
-    };
+        files: Arc::new(files),
+    });
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| AppError::Bind {
@@ -416,12 +431,16 @@ impl Offline {
             .map_err(|e| AppError::Other(e.to_string()))?;
         let log = open_log(config, None).await?;
         let (directory, start) = load_directory(config, &log).await?;
-        let projector = Projector::new(ReadModel::new(directory), start);
+        let projector = Projector::new(ReadModel::deferred(directory), start);
         let (replay_log, replay_projector) = (log.clone(), projector.clone());
-        tokio::task::spawn_blocking(move || replay_projector.replay(replay_log.as_ref()))
-            .await
-            .map_err(|e| AppError::Replay(e.to_string()))?
-            .map_err(|e| AppError::Replay(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            replay_projector.replay(replay_log.as_ref())?;
+            replay_projector.update(ReadModel::index_all);
+            Ok::<_, switchboard_projections::ReplayError>(())
+        })
+        .await
+        .map_err(|e| AppError::Replay(e.to_string()))?
+        .map_err(|e| AppError::Replay(e.to_string()))?;
         let pipeline = Arc::new(Pipeline::new(
             log.clone(),
             projector.clone(),
@@ -488,6 +507,10 @@ async fn serve(
                 .await
                 .map_err(|e| AppError::Replay(e.to_string()))?
                 .map_err(|e| AppError::Replay(e.to_string()))?;
+        let index_projector = projector.clone();
+        tokio::task::spawn_blocking(move || index_projector.update(ReadModel::index_all))
+            .await
+            .map_err(|e| AppError::Replay(e.to_string()))?;
         let secs = started.elapsed().as_secs_f64();
         tracing::info!(
             events = replayed,
@@ -524,6 +547,7 @@ async fn serve(
             (dir.tenants.keys().copied().collect::<Vec<_>>(), dir.offset)
         };
         state.webhooks.start(tenants, applied);
+        spawn_file_collector(&state);
         state.ready.store(true, Ordering::Release);
         tracing::info!("ready");
         Ok::<_, AppError>(snapshotter)
@@ -661,4 +685,44 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// Runs the file collector every `file_gc_interval_secs` (0: never) until
+/// shutdown begins. A failed pass is logged and retried at the next tick.
+fn spawn_file_collector(state: &AppState) {
+    let every = state.config.file_gc_interval_secs;
+    if every == 0 {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut shutdown = state.shutdown.clone();
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // the first tick is immediate: start after one interval
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let grace = std::time::Duration::from_secs(state.config.temporary_file_grace_secs);
+            match crate::files::gc::collect(
+                &state.pipeline,
+                &state.queries,
+                &state.files,
+                state.clock.now(),
+                grace,
+            )
+            .await
+            {
+                Ok(c) => tracing::info!(
+                    files = c.files,
+                    blobs = c.blobs,
+                    uploads = c.uploads,
+                    "file collector pass"
+                ),
+                Err(e) => tracing::warn!(error = %e, "file collector pass failed"),
+            }
+        }
+    });
 }

@@ -172,6 +172,39 @@ pub struct Config {
     /// `Authorization: Bearer <this token>`. Unset: the main listener does
     /// not serve `/metrics` at all (404).
     pub metrics_token: Option<String>,
+    /// The largest file the file store accepts, in bytes.
+    pub file_max_bytes: u64,
+    /// Media types the file store accepts (read from the bytes): exact
+    /// (`audio/mpeg`), a whole type (`audio/*`) or `*/*`. In the
+    /// environment: a comma-separated list.
+    #[serde(deserialize_with = "list")]
+    pub file_media_types: Vec<String>,
+    /// Largest body of one upload request (an append, or a completion
+    /// carrying the last bytes), in bytes; larger files go in several
+    /// appends.
+    pub upload_chunk_max_bytes: usize,
+    /// Uploads one tenant may have open at once.
+    pub uploads_per_tenant: usize,
+    /// An upload untouched this many seconds is abandoned.
+    pub upload_expiry_secs: u64,
+    /// Seconds between two passes of the file collector (expired uploads,
+    /// unreferenced temporary files, unreferenced blobs); 0 = never.
+    pub file_gc_interval_secs: u64,
+    /// A temporary file nothing references is collected this many seconds
+    /// after its upload.
+    pub temporary_file_grace_secs: u64,
+}
+
+impl Config {
+    /// The file store's limits.
+    pub fn file_limits(&self) -> crate::files::Limits {
+        crate::files::Limits {
+            max_file_bytes: self.file_max_bytes,
+            media_types: self.file_media_types.clone(),
+            open_uploads_per_tenant: self.uploads_per_tenant.max(1),
+            upload_expiry: std::time::Duration::from_secs(self.upload_expiry_secs),
+        }
+    }
 }
 
 /// Accepts a list either as a TOML/figment array or as one comma-separated
@@ -254,6 +287,13 @@ impl Default for Config {
             import_max_bytes: 256 * 1024 * 1024,
             metrics_listen: None,
             metrics_token: None,
+            file_max_bytes: 100 * 1024 * 1024,
+            file_media_types: crate::files::limits::default_media_types(),
+            upload_chunk_max_bytes: 16 * 1024 * 1024,
+            uploads_per_tenant: 64,
+            upload_expiry_secs: 24 * 3600,
+            file_gc_interval_secs: 3600,
+            temporary_file_grace_secs: 24 * 3600,
         }
     }
 }

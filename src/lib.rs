@@ -16,6 +16,8 @@
 //! - [`bulk`]: bulk users: CSV / JSON Lines import (batches, all or nothing) and export.
 //! - [`auth`]: password hashing, tokens and sessions, roles and permissions, throttling (no HTTP).
 //! - [`http`]: the route table, the shared edge (caller, errors, id codecs) and the API dialects, which translate only.
+//! - [`files`]: the file store: content-addressed blobs on disk, resumable uploads, the sweep.
+//! - [`http`]: router, middleware, errors, and the API dialects.
 //! - [`ids`]: minting resource ids and their canonical string form.
 //! - [`queries`]: the read side for the dialects: indexed lists, audit, history, `as_of`, change feeds.
 //! - [`keyfile`]: 32-byte keys from a configured secret or a 0600 file beside the data.
@@ -36,6 +38,7 @@ pub mod collections;
 pub mod commands;
 pub mod config;
 pub mod field_tables;
+pub mod files;
 pub mod http;
 pub mod ids;
 pub mod keyfile;

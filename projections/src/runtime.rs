@@ -126,6 +126,14 @@ impl<P: Projection> Projector<P> {
         let _ = rx.wait_for(|applied| *applied >= offset).await;
     }
 
+    /// Changes the working state without an event (e.g. building indexes
+    /// deferred during a replay), then publishes it at the same offset.
+    pub fn update(&self, change: impl FnOnce(&mut P)) {
+        let mut state = self.working.lock();
+        change(&mut state);
+        self.publish(&state, self.applied());
+    }
+
     /// Applies decoded events (already in offset order) under one write lock.
     pub fn apply_batch(&self, batch: &[(Envelope, Event)]) -> Result<(), ReplayError> {
         let Some(last) = batch.last() else {

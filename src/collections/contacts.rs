@@ -24,7 +24,7 @@ const LISTING: Listing = Listing {
     core: CONTACT_CORE_LIST,
     search: &[],
     default_order: &[("name", Dir::Asc), ("id", Dir::Asc)],
-    ordered: &[("name", "id"), ("company", "name")],
+    ordered: &[&["name", "id"], &["company", "name", "id"]],
     eq: &[],
 };
 

@@ -68,9 +68,10 @@ pub struct Listing {
     pub search: &'static [&'static str],
     /// The default order.
     pub default_order: &'static [(&'static str, Dir)],
-    /// Ordered indexes: `(field, then)` (the default order's first key and
-    /// the usual `orderby` fields).
-    pub ordered: &'static [(&'static str, &'static str)],
+    /// Ordered indexes, each by these fields then by id (the default
+    /// order's, and the usual `orderby` fields followed by the default
+    /// order's tie-breakers; see `IndexSpec::ordered`).
+    pub ordered: &'static [&'static [&'static str]],
     /// Equality indexes (fields clients filter by).
     pub eq: &'static [&'static str],
 }

@@ -8,6 +8,7 @@ use super::bootstrap::{self, CreateSystemAdministrator};
 use super::call_history::{self, RecordCallHistory};
 use super::contacts::{self, SetFavorite};
 use super::extensions::{self, CreateExtension, Hotline, LinkUserToExtension, UpdateExtension};
+use super::files::{self, FileCommand, GreetingCommand};
 use super::groups::{self, CreateGroup, UpdateGroup};
 use super::items::{self, CreateItem, DeleteItem, UpdateItem};
 use super::prepare::{IdKind, Preparer, SecretRule};
@@ -234,6 +235,12 @@ pub enum Command {
     DeleteItem(DeleteItem),
     /// Favorite or unfavorite an item of a collection.
     SetFavorite(SetFavorite),
+
+    // ---- files and greetings ----
+    /// Record, delete or collect the tenant's files (`files.rs`).
+    File(FileCommand),
+    /// Add, enable, disable or delete a user's greetings (`files.rs`).
+    Greeting(GreetingCommand),
 }
 
 /// Who issues a command. Decisions that depend on the actor's privileges
@@ -384,6 +391,8 @@ impl Command {
             UpdateItem,
             DeleteItem,
             SetFavorite,
+            File,
+            Greeting,
         )
     }
 
@@ -477,7 +486,13 @@ impl Command {
             | Command::RecordCallHistory(_)
             | Command::UpdateItem(_)
             | Command::DeleteItem(_)
-            | Command::SetFavorite(_) => {}
+            | Command::SetFavorite(_)
+            | Command::File(_) => {}
+            Command::Greeting(GreetingCommand::Create { greeting_id, .. }) => {
+                // Greetings are items: their ids are unique among the tenant's items.
+                p.mint(greeting_id, IdKind::Item)
+            }
+            Command::Greeting(_) => {}
         }
         Ok(())
     }
@@ -610,6 +625,8 @@ pub fn decide(
         Command::SetFavorite(c) => {
             contacts::set_favorite(s, c.user_id, c.collection, c.item, c.on)?
         }
+        Command::File(c) => return files::decide_file(s, &by()?, c),
+        Command::Greeting(c) => return files::decide_greeting(s, &by()?, c),
     };
     Ok((decision, command.created()))
 }

@@ -152,6 +152,8 @@ pub enum ConflictKind {
     /// An agent of the queue has no primary extension (agent lists are
     /// written by extension number).
     AgentWithoutExtension,
+    /// A file something references cannot be deleted.
+    FileInUse,
     /// A stream changed between the decision and its append (optimistic
     /// concurrency), and deciding again did not settle it.
     ConcurrentModification,
@@ -173,6 +175,7 @@ impl ConflictKind {
             ConflictKind::IllegalAgentTransition => "ILLEGAL_AGENT_TRANSITION",
             ConflictKind::NotAnAgent => "NOT_AN_AGENT",
             ConflictKind::AgentWithoutExtension => "AGENT_WITHOUT_EXTENSION",
+            ConflictKind::FileInUse => "FILE_IN_USE",
             ConflictKind::ConcurrentModification => "CONCURRENT_MODIFICATION",
             ConflictKind::ListFull => "LIST_FULL",
         }

@@ -51,6 +51,7 @@ pub mod contacts;
 pub mod decision;
 pub mod error;
 pub mod extensions;
+pub mod files;
 pub mod groups;
 pub mod items;
 pub mod prepare;

@@ -138,12 +138,13 @@ pub fn indexed<C: crate::queries::collection::Collection>(
         return answer(page.count, items).into_response();
     }
     let flagged = list.favorites.is_some();
+    let indexed = model.list(coll.name(), list.tenant, list.owner);
     let shape = shape.into();
     let items = page
         .ids
         .iter()
         .map(|id| {
-            let version = model.version(coll.name(), list.tenant, list.owner, *id);
+            let version = indexed.map_or(model.offset, |l| l.version(*id));
             let r =
                 state
                     .render_cache

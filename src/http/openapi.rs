@@ -905,6 +905,11 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
                     .build(),
             );
         }
+        (p, _, _, _) if p.starts_with("/api/blobs/") => {
+            let (o, r) = blob_operation(route, op, responses);
+            op = o;
+            responses = r;
+        }
         (_, Some(r), &Method::POST, item) if route.effect == Effect::Write => {
             let direction = if item {
                 Direction::Update
@@ -948,6 +953,124 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
     }
     responses = responses.response("4XX", error("a refused request (400 names the field)"));
     op.responses(responses.build()).build()
+}
+
+/// The file store's routes: octet-stream bodies, the upload headers, and
+/// the status codes PortSIP's definitions give them.
+fn blob_operation(
+    route: &RouteSpec,
+    mut op: OperationBuilder,
+    responses: ResponsesBuilder,
+) -> (OperationBuilder, ResponsesBuilder) {
+    let string = || ObjectBuilder::new().schema_type(Type::String).build();
+    let header = |text: &str| {
+        utoipa::openapi::HeaderBuilder::new()
+            .schema(string())
+            .description(Some(text))
+            .build()
+    };
+    let upload_headers = |r: ResponseBuilder| {
+        r.header("PortSIP-Upload-ID", header("the upload's UUID"))
+            .header("PortSIP-Upload-Token", header("the upload's token"))
+            .header(
+                "Range",
+                header("bytes received: 0-<last byte> (0-0 before any)"),
+            )
+    };
+    let in_header = |name: &str, required: bool, text: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(if required {
+                Required::True
+            } else {
+                Required::False
+            })
+            .description(Some(text))
+            .schema(Some(string()))
+            .build()
+    };
+    let octets = |text: &str| {
+        RequestBodyBuilder::new()
+            .description(Some(text))
+            .content(
+                "application/octet-stream",
+                ContentBuilder::new()
+                    .schema(Some(RefOr::T(Schema::Object(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                                utoipa::openapi::KnownFormat::Binary,
+                            )))
+                            .build(),
+                    ))))
+                    .build(),
+            )
+            .build()
+    };
+    let token = || in_header("PortSIP-Upload-Token", true, "the upload's token");
+    let (code, response) = match route.path.as_str() {
+        "/api/blobs/uploads" => {
+            op = op
+                .parameter(query("filename", "the file's name"))
+                .parameter(query(
+                    "temporary",
+                    "true: collected once nothing references it",
+                ));
+            (
+                "202",
+                upload_headers(ResponseBuilder::new().description("upload begun")),
+            )
+        }
+        "/api/blobs/uploads/{id}/append" => {
+            op = op
+                .parameter(token())
+                .parameter(in_header(
+                    "Content-Range",
+                    false,
+                    "<start>-<end>: where the bytes go (must be where the upload ends)",
+                ))
+                .request_body(Some(octets("the next bytes")));
+            (
+                "203",
+                upload_headers(ResponseBuilder::new().description("bytes appended and synced")),
+            )
+        }
+        "/api/blobs/uploads/{id}/status" => (
+            "204",
+            upload_headers(ResponseBuilder::new().description("how much arrived")),
+        ),
+        "/api/blobs/uploads/{id}/complete" => {
+            op = op
+                .parameter(token())
+                .parameter(query(
+                    "digest",
+                    "sha256:<hex> or <hex> of the whole content",
+                ))
+                .request_body(Some(octets("the last bytes, if any")));
+            (
+                "201",
+                ResponseBuilder::new().description("the file").content(
+                    "application/json",
+                    json_content(json_schema(
+                        json!({"type": "object", "properties": {"id": {"type": "string"}}}),
+                    )),
+                ),
+            )
+        }
+        "/api/blobs/{digest}" => (
+            "200",
+            ResponseBuilder::new()
+                .description("the bytes")
+                .header(
+                    "Content-Disposition",
+                    header("attachment; filename=\"<the file's name>\""),
+                )
+                .content("application/octet-stream", ContentBuilder::new().build()),
+        ),
+        _ => ("204", ResponseBuilder::new().description("done")),
+    };
+    (op, responses.response(code, response.build()))
 }
 
 fn query(name: &str, text: &str) -> utoipa::openapi::path::Parameter {
@@ -1042,7 +1165,8 @@ pub(crate) fn portsip_differences(doc: &Value) -> Vec<String> {
             }
         };
         let spec_op = &spec["paths"][&spec_path][&method];
-        if !spec_op["requestBody"].is_null() && route.method != Method::GET {
+        let json_body = &spec_op["requestBody"]["content"]["application/json"];
+        if !json_body.is_null() && route.method != Method::GET {
             let mine = resolve(&op["requestBody"]["content"]["application/json"]["schema"]);
             compare("request", mine, body(spec, &spec_path, &method));
         }

@@ -17,9 +17,10 @@
 //! the cache (versions are not comparable across rebuilt past states).
 //! Memory is bounded: a shard that outgrows its share is cleared.
 
+use foldhash::fast::RandomState;
 use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use switchboard_events::{Id, TenantId};
 
@@ -72,21 +73,25 @@ const CAPACITY: usize = 262_144;
 
 /// The cache (shared by every handler).
 pub struct RenderCache {
-    shards: Vec<RwLock<HashMap<Key, Rendered>>>,
+    shards: Vec<RwLock<HashMap<Key, Rendered, RandomState>>>,
+    /// foldhash, not SipHash: the keys are server-made ids, and SipHash
+    /// was the largest single cost of a memoized page (two hashes per item).
     hasher: RandomState,
 }
 
 impl Default for RenderCache {
     fn default() -> Self {
         RenderCache {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashMap::with_hasher(RandomState::default())))
+                .collect(),
+            hasher: RandomState::default(),
         }
     }
 }
 
 impl RenderCache {
-    fn shard(&self, key: &Key) -> &RwLock<HashMap<Key, Rendered>> {
+    fn shard(&self, key: &Key) -> &RwLock<HashMap<Key, Rendered, RandomState>> {
         &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
     }
 

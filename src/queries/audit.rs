@@ -615,11 +615,35 @@ impl AuditIndex {
         let txn = self.db.begin_read().map_err(storage)?;
         let streams = txn.open_table(STREAMS).map_err(storage)?;
         let entries = txn.open_table(ENTRIES).map_err(storage)?;
-        let mut records = Vec::new();
-        for item in streams
+        let range = streams
             .range((tenant.0, stream, 0)..=(tenant.0, stream, applied))
-            .map_err(storage)?
-        {
+            .map_err(storage)?;
+        if query.matches_all() && query.default_order() {
+            // The default page (oldest first, no filter): only the first
+            // entry (the object's type) and the page's entries are decoded;
+            // the others are counted (an object with thousands of changes
+            // cost a decode of each: 0.3 s a page at 1,000 changes).
+            let (mut count, mut kind, mut page) = (0usize, None, Vec::new());
+            for item in range {
+                let (k, _) = item.map_err(storage)?;
+                let (_, _, offset) = k.value();
+                let Some(v) = entries.get((tenant.0, offset)).map_err(storage)? else {
+                    continue;
+                };
+                let in_page = count >= query.skip() && page.len() < query.top();
+                if kind.is_none() || in_page {
+                    let r = AuditRecord::decode(v.value())?;
+                    kind.get_or_insert_with(|| r.object_type.clone());
+                    if in_page {
+                        page.push(r);
+                    }
+                }
+                count += 1;
+            }
+            return Ok(kind.map(|kind| (kind, count, page)));
+        }
+        let mut records = Vec::new();
+        for item in range {
             let (k, _) = item.map_err(storage)?;
             let (_, _, offset) = k.value();
             if let Some(v) = entries.get((tenant.0, offset)).map_err(storage)? {

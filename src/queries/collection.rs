@@ -36,7 +36,9 @@ use super::model::ReadModel;
 use std::collections::BTreeSet;
 use switchboard_events::{Envelope, Event, Fields, Id, TenantId};
 use switchboard_projections::pmap::PHashMap;
-use switchboard_projections::query::index::{IdPage, IndexSpec, ListIndex, RowKeys, Source};
+use switchboard_projections::query::index::{
+    IdPage, IndexSpec, ListIndex, Move, RowKeys, Rows, Source,
+};
 use switchboard_projections::query::{FieldType, ListQuery, Row, Scalar};
 use switchboard_projections::Directory;
 
@@ -124,9 +126,35 @@ pub trait Maintained: Send + Sync {
     /// [`Collection::affected`].
     fn affected(&self, before: &Directory, env: &Envelope, event: &Event, out: &mut Vec<Affected>);
     /// The index keys of one item (`None`: it is not in the list).
-    fn keys(&self, dir: &Directory, item: Item, index: &ListIndex) -> Option<RowKeys>;
+    fn keys(&self, dir: &Directory, item: Item) -> Option<RowKeys>;
+    /// Moves items in one list's index (their rows read from `dir`).
+    fn update(
+        &self,
+        dir: &Directory,
+        tenant: TenantId,
+        owner: Owner,
+        index: &mut ListIndex,
+        moves: &[Move],
+    );
     /// The index of one whole list (`None`: the list has no items).
     fn build(&self, dir: &Directory, tenant: TenantId, owner: Owner) -> Option<ListIndex>;
+}
+
+/// The items of one list, read as its collection reads them.
+struct RowsOf<'s, 'a, C: Collection> {
+    coll: &'s C,
+    at: &'s C::At<'a>,
+}
+
+impl<C: Collection> Rows for RowsOf<'_, '_, C> {
+    type Row<'b>
+        = C::Row<'b>
+    where
+        Self: 'b;
+
+    fn row(&self, id: Id) -> Option<C::Row<'_>> {
+        self.coll.row(self.at, id, None)
+    }
 }
 
 impl<C: Collection> Maintained for C {
@@ -142,22 +170,52 @@ impl<C: Collection> Maintained for C {
         Collection::affected(self, before, env, event, out)
     }
 
-    fn keys(&self, dir: &Directory, item: Item, index: &ListIndex) -> Option<RowKeys> {
+    fn keys(&self, dir: &Directory, item: Item) -> Option<RowKeys> {
         let at = self.at(dir, item.tenant, item.owner)?;
         let row = self.row(&at, item.id, None)?;
-        Some(index.keys(&row))
+        Some(self.spec().keys(&row))
+    }
+
+    fn update(
+        &self,
+        dir: &Directory,
+        tenant: TenantId,
+        owner: Owner,
+        index: &mut ListIndex,
+        moves: &[Move],
+    ) {
+        match self.at(dir, tenant, owner) {
+            Some(at) => index.update(
+                &RowsOf {
+                    coll: self,
+                    at: &at,
+                },
+                moves,
+            ),
+            // The list is gone: nothing left to read (only removals remain).
+            None => index.update(&NoRows, moves),
+        }
     }
 
     fn build(&self, dir: &Directory, tenant: TenantId, owner: Owner) -> Option<ListIndex> {
         let at = self.at(dir, tenant, owner)?;
-        let mut index = ListIndex::new(self.spec());
-        for id in self.ids(&at) {
-            if let Some(row) = self.row(&at, id, None) {
-                let keys = index.keys(&row);
-                index.update(id, None, Some(&keys));
-            }
-        }
-        (!index.is_empty()).then_some(index)
+        let spec = self.spec();
+        let items: Vec<_> = self
+            .ids(&at)
+            .filter_map(|id| self.row(&at, id, None).map(|row| (id, spec.keys(&row))))
+            .collect();
+        (!items.is_empty()).then(|| ListIndex::build(spec, items))
+    }
+}
+
+/// No items (a list that is gone).
+struct NoRows;
+
+impl Rows for NoRows {
+    type Row<'b> = serde_json::Map<String, serde_json::Value>;
+
+    fn row(&self, _: Id) -> Option<Self::Row<'_>> {
+        None
     }
 }
 
@@ -211,19 +269,21 @@ struct Listed<'s, 'a, C: Collection> {
     favorites: Option<&'s BTreeSet<Id>>,
 }
 
-impl<C: Collection> Source for Listed<'_, '_, C> {
+impl<C: Collection> Rows for Listed<'_, '_, C> {
     type Row<'b>
         = C::Row<'b>
     where
         Self: 'b;
 
-    fn index(&self) -> &ListIndex {
-        self.index
-    }
-
     fn row(&self, id: Id) -> Option<C::Row<'_>> {
         let favorite = self.favorites.map(|f| f.contains(&id));
         self.coll.row(self.at, id, favorite)
+    }
+}
+
+impl<C: Collection> Source for Listed<'_, '_, C> {
+    fn index(&self) -> &ListIndex {
+        self.index
     }
 
     fn ids(&self) -> Box<dyn Iterator<Item = Id> + '_> {

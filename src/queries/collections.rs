@@ -80,7 +80,7 @@ pub static EXTENSION_LIST: ListSchema = ListSchema {
 
 static EXTENSION_INDEX: IndexSpec = IndexSpec {
     schema: &EXTENSION_LIST,
-    ordered: &[("created_at", "number"), ("number", "created_at")],
+    ordered: &[&["created_at", "number"], &["number", "created_at"]],
     eq: &["type", "enabled"],
 };
 
@@ -169,7 +169,7 @@ pub static GROUP_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
 
 static GROUP_INDEX: LazyLock<IndexSpec> = LazyLock::new(|| IndexSpec {
     schema: LazyLock::force(&GROUP_LIST),
-    ordered: &[("name", "id")],
+    ordered: &[&["name", "id"]],
     eq: &[],
 });
 
@@ -244,7 +244,10 @@ pub static RING_GROUP_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
     )
 });
 
-const QUEUE_ORDERED: &[(&str, &str)] = &[("extension_number", "id"), ("name", "extension_number")];
+const QUEUE_ORDERED: &[&[&str]] = &[
+    &["extension_number", "id"],
+    &["name", "extension_number", "id"],
+];
 
 static QUEUE_INDEX: LazyLock<IndexSpec> = LazyLock::new(|| IndexSpec {
     schema: LazyLock::force(&QUEUE_LIST),
@@ -379,9 +382,9 @@ pub static TENANT_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
 static TENANT_INDEX: LazyLock<IndexSpec> = LazyLock::new(|| IndexSpec {
     schema: LazyLock::force(&TENANT_LIST),
     ordered: &[
-        ("created_at", "id"),
-        ("name", "created_at"),
-        ("domain", "created_at"),
+        &["created_at", "id"],
+        &["name", "created_at", "id"],
+        &["domain", "created_at", "id"],
     ],
     eq: &[],
 });
@@ -475,7 +478,7 @@ pub static ROLE_LIST: ListSchema = ListSchema {
 
 static ROLE_INDEX: IndexSpec = IndexSpec {
     schema: &ROLE_LIST,
-    ordered: &[("name", "description")],
+    ordered: &[&["name"]],
     eq: &[],
 };
 

@@ -16,7 +16,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use switchboard_events::{Envelope, Event, Id, TenantId};
 use switchboard_projections::pmap::PMap;
-use switchboard_projections::query::index::RowKeys;
+use switchboard_projections::query::index::Move;
 use switchboard_projections::{Directory, Projection};
 
 /// Which list: its tenant, its collection and its owner.
@@ -30,6 +30,8 @@ pub struct ReadModel {
     /// Where the applier describes events for the audit index (the live
     /// model only; past states rebuilt for `as_of` have none).
     audit: Option<Arc<Outbox>>,
+    /// Indexes are not kept (a replay at start-up; see [`ReadModel::deferred`]).
+    deferring: bool,
 }
 
 impl ReadModel {
@@ -50,7 +52,32 @@ impl ReadModel {
             directory,
             lists,
             audit: None,
+            deferring: false,
         }
+    }
+
+    /// A read model over `directory` that keeps no indexes until
+    /// [`ReadModel::index_all`]: a replay applies events to the directory
+    /// alone, then every list is indexed in one pass (sorting each order
+    /// once instead of a binary search per moved item). Meanwhile lists
+    /// are indexed on the fly when read ([`super::collection::page`]), so
+    /// every published version still answers correctly.
+    pub fn deferred(directory: Directory) -> ReadModel {
+        ReadModel {
+            directory,
+            lists: PMap::new(),
+            audit: None,
+            deferring: true,
+        }
+    }
+
+    /// Indexes every list from the directory and keeps them from now on.
+    pub fn index_all(&mut self) {
+        let directory = std::mem::take(&mut self.directory);
+        let indexed = ReadModel::new(directory);
+        self.directory = indexed.directory;
+        self.lists = indexed.lists;
+        self.deferring = false;
     }
 
     /// The same model, describing every event it applies into `outbox`.
@@ -83,57 +110,38 @@ impl ReadModel {
             .map_or(self.directory.offset, |l| l.version(id))
     }
 
-    /// The lists `affected` names, with their items' keys before the event.
-    fn before(&self, affected: &[(&'static dyn Maintained, Affected)]) -> Vec<Option<RowKeys>> {
-        affected
-            .iter()
-            .map(|(c, a)| match a {
-                Affected::Item(item) => {
-                    let list = self.lists.get(&(item.tenant, c.name(), item.owner))?;
-                    c.keys(&self.directory, *item, &list.index)
-                }
-                Affected::List(..) => None,
-            })
-            .collect()
-    }
-
-    /// Brings one list up to date after an event at `offset`: an item
-    /// moves in its index (or the list is indexed from the state, when it
-    /// was not yet), a whole list is indexed again.
+    /// Brings one list up to date after an event at `offset`: its items
+    /// move in its index (or the list is indexed from the state, when it was
+    /// not yet, or when the event named the whole list).
     fn refresh(
         &mut self,
         c: &'static dyn Maintained,
-        a: Affected,
-        old: Option<RowKeys>,
+        list: (TenantId, Owner),
+        moves: Vec<Move>,
+        whole: bool,
         offset: u64,
     ) {
-        let (tenant, owner) = match a {
-            Affected::Item(Item { tenant, owner, .. }) | Affected::List(tenant, owner) => {
-                (tenant, owner)
-            }
-        };
+        let (tenant, owner) = list;
         let key = (tenant, c.name(), owner);
-        let item = match a {
-            Affected::Item(item) if self.lists.contains_key(&key) => item,
-            _ => {
-                match c.build(&self.directory, tenant, owner) {
-                    Some(index) => {
-                        self.lists.insert(key, IndexedList::new(index, offset));
-                    }
-                    None => {
-                        self.lists.remove(&key);
-                    }
+        if whole || !self.lists.contains_key(&key) {
+            match c.build(&self.directory, tenant, owner) {
+                Some(index) => {
+                    self.lists.insert(key, IndexedList::new(index, offset));
                 }
-                return;
+                None => {
+                    self.lists.remove(&key);
+                }
             }
-        };
+            return;
+        }
         let directory = &self.directory;
         let Some(list) = self.lists.get_mut(&key) else {
             return;
         };
-        let new = c.keys(directory, item, &list.index);
-        list.index.update(item.id, old.as_ref(), new.as_ref());
-        list.touch(item.id, offset, new.is_some());
+        c.update(directory, tenant, owner, &mut list.index, &moves);
+        for m in &moves {
+            list.touch(m.id, offset, m.new.is_some());
+        }
         if list.index.is_empty() {
             self.lists.remove(&key);
         }
@@ -156,19 +164,54 @@ impl AsRef<Directory> for ReadModel {
 
 impl Projection for ReadModel {
     fn apply(&mut self, env: &Envelope, event: &Event) {
-        let mut affected: Vec<(&'static dyn Maintained, Affected)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        if self.deferring {
+            if let Some(outbox) = &self.audit {
+                outbox.describe(env, event, &self.directory);
+            }
+            self.directory.apply(env, event);
+            return;
+        }
+        // What the event changes, list by list, with the items' keys before it.
+        let mut lists: Vec<Changed> = Vec::new();
         let mut found = Vec::new();
         for c in COLLECTIONS {
             c.affected(&self.directory, env, event, &mut found);
             for a in found.drain(..) {
-                // An item named twice moves once.
-                if seen.insert((c.name(), a)) {
-                    affected.push((*c, a));
+                let (list, item) = match a {
+                    Affected::Item(i) => ((i.tenant, i.owner), Some(i)),
+                    Affected::List(t, o) => ((t, o), None),
+                };
+                let at = match lists
+                    .iter()
+                    .position(|l| l.c.name() == c.name() && l.list == list)
+                {
+                    Some(at) => at,
+                    None => {
+                        lists.push(Changed {
+                            c: *c,
+                            list,
+                            moves: Vec::new(),
+                            whole: false,
+                        });
+                        lists.len() - 1
+                    }
+                };
+                let changed = &mut lists[at];
+                match item {
+                    None => changed.whole = true,
+                    // An item named twice moves once.
+                    Some(i) if changed.moves.iter().any(|m| m.id == i.id) => {}
+                    Some(i) => {
+                        let indexed = self.lists.contains_key(&(list.0, c.name(), list.1));
+                        changed.moves.push(Move {
+                            id: i.id,
+                            old: indexed.then(|| c.keys(&self.directory, i)).flatten(),
+                            new: None,
+                        });
+                    }
                 }
             }
         }
-        let before = self.before(&affected);
         if let Some(outbox) = &self.audit {
             outbox.describe(env, event, &self.directory);
         }
@@ -177,21 +220,31 @@ impl Projection for ReadModel {
             self.lists
                 .retain(|(tenant, _, _), _| *tenant != e.tenant_id);
         }
-        // Lists indexed from the state during this event already show it.
-        let mut indexed: Vec<(&'static str, TenantId, Owner)> = Vec::new();
-        for ((c, a), old) in affected.into_iter().zip(before) {
-            let (tenant, owner) = match a {
-                Affected::Item(i) => (i.tenant, i.owner),
-                Affected::List(t, o) => (t, o),
-            };
-            if indexed.contains(&(c.name(), tenant, owner)) {
-                continue;
+        for mut changed in lists {
+            for m in &mut changed.moves {
+                let item = Item {
+                    tenant: changed.list.0,
+                    owner: changed.list.1,
+                    id: m.id,
+                };
+                m.new = changed.c.keys(&self.directory, item);
             }
-            let existed = self.lists.contains_key(&(tenant, c.name(), owner));
-            if !existed || matches!(a, Affected::List(..)) {
-                indexed.push((c.name(), tenant, owner));
-            }
-            self.refresh(c, a, old, env.offset);
+            self.refresh(
+                changed.c,
+                changed.list,
+                changed.moves,
+                changed.whole,
+                env.offset,
+            );
         }
     }
+}
+
+/// The items of one list an event changes.
+struct Changed {
+    c: &'static dyn Maintained,
+    list: (TenantId, Owner),
+    moves: Vec<Move>,
+    /// The whole list is indexed again.
+    whole: bool,
 }

@@ -34,15 +34,17 @@ pub static USER_LIST: LazyLock<ListSchema> = LazyLock::new(|| {
 
 /// What `GET /users` indexes: its default order and the usual sort fields,
 /// and the fields administrators filter by. The extension directory walks
-/// the same index (its `display_name` and `extension_number` orders, its
-/// `department` filter).
+/// the same index: its default order is `display_name, id` (so that index
+/// is in the directory's order, and the user list's `orderby=display_name`
+/// walks it run by run), its `extension_number` order and `department`
+/// filter are the user list's.
 pub static USER_INDEX: LazyLock<IndexSpec> = LazyLock::new(|| IndexSpec {
     schema: LazyLock::force(&USER_LIST),
     ordered: &[
-        ("created_at", "id"),
-        ("name", "created_at"),
-        ("extension_number", "created_at"),
-        ("display_name", "created_at"),
+        &["created_at", "id"],
+        &["name", "created_at", "id"],
+        &["extension_number", "created_at", "id"],
+        &["display_name", "id"],
     ],
     eq: &["department", "role", "enabled"],
 });

@@ -894,3 +894,38 @@ async fn the_audit_index_survives_restarts_and_is_rebuilt_from_the_log_when_lost
     let from_start = json_of(app.get(&url, Some(&w.t.admin)).await).await;
     assert_eq!(from_snapshot, from_start);
 }
+
+#[tokio::test]
+async fn a_default_history_page_is_the_slice_of_the_whole_history() {
+    let app = spawn_app().await;
+    let w = populate(&app).await;
+    for i in 0..5 {
+        let r = app
+            .post(
+                &format!("/api/users/{}", w.alice),
+                Some(&w.t.admin),
+                &json!({"display_name": format!("Alice {i}")}),
+            )
+            .await;
+        assert!(r.status().is_success(), "update: {}", r.status());
+    }
+    let page = |query: String| {
+        let app = &app;
+        let (alice, admin) = (w.alice.clone(), w.t.admin.clone());
+        async move {
+            json_of(
+                app.get(&format!("/api/users/{alice}/history?{query}"), Some(&admin))
+                    .await,
+            )
+            .await
+        }
+    };
+    // The default order reads only the page; an explicit `orderby` of the
+    // same order takes the general path (every record, then the query).
+    for (skip, top) in [(0, 2), (1, 3), (3, 100), (6, 2), (50, 1)] {
+        let fast = page(format!("skip={skip}&top={top}")).await;
+        let general = page(format!("skip={skip}&top={top}&orderby=created_at")).await;
+        assert_eq!(fast, general, "skip={skip} top={top}");
+        assert!(fast["count"].as_u64().expect("count") >= 6, "{fast}");
+    }
+}

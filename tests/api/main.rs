@@ -17,6 +17,7 @@ mod extension_contacts;
 mod extensions;
 mod failures;
 mod faults;
+mod files;
 mod fuzz;
 mod group_members;
 mod groups;

@@ -129,6 +129,15 @@ pub fn fixture_key(path: &str, param: &str) -> Option<&'static str> {
         ("/api/v1/user-extensions/{uuid}", "uuid") => "link_y2_uuid",
         (p, "client_id") if p.starts_with("/client/") => "tenant_a_num",
         (p, "kind") if p.starts_with("/api/webhooks/{kind}") => "extension_event",
+        ("/api/blobs/uploads/{id}/destroy", "id") => "upload_doomed",
+        ("/api/user/greetings/{id}/destroy", "id") => "my_greeting_doomed",
+        (p, "id") if p.starts_with("/api/user/greetings/{id}") => "my_greeting",
+        (p, "greeting_id") if p.ends_with("/destroy") => "greeting_doomed",
+        (_, "greeting_id") => "greeting",
+        ("/api/blobs/{digest}", "digest") => "digest",
+        ("/api/files/{id}/destroy", "id") => "file_doomed",
+        ("/api/files/{id}", "id") => "file",
+        (p, "id") if p.starts_with("/api/blobs/uploads/{id}") => "upload",
         ("/client/{client_id}/user/extension/{user_id}", "user_id") => "alice_num",
         _ => return None,
     })
@@ -483,6 +492,57 @@ pub fn expectations() -> BTreeMap<String, Exp> {
         ("GET /api/webhooks/{kind}/deliveries", x(200).other(200)),
         // No webhook is configured: refused as a conflict once authorized.
         ("POST /api/webhooks/{kind}/resume", x(409).other(409)),
+        // Uploads are their uploader's: other users of the tenant get 404.
+        // The matrix sends no PortSIP-Upload-Token, which an append needs
+        // before anything else (tests/api/files.rs covers the rest).
+        ("POST /api/blobs/uploads", x(202).own()),
+        (
+            "POST /api/blobs/uploads/{id}/append",
+            x(400).users(400).other(400),
+        ),
+        ("GET /api/blobs/uploads/{id}/status", x(204).users(404)),
+        ("POST /api/blobs/uploads/{id}/destroy", x(204).users(404)),
+        (
+            "POST /api/blobs/uploads/{id}/complete",
+            x(400).users(400).other(400),
+        ),
+        // Files are their uploader's, or everyone's who manages users or
+        // queues: the StandardUser and the flagless custom role see none
+        // of the Admin's.
+        ("GET /api/blobs/{digest}", x(200).users(404)),
+        ("GET /api/files", x(200).own()),
+        // Greetings play a file the actor may use: the Admin's file is not
+        // the StandardUser's, nor another tenant's (400 naming file_id).
+        ("GET /api/user/greetings", x(200).own()),
+        (
+            "POST /api/user/greetings",
+            x(201)
+                .body(json!({"file_id": "$file"}))
+                .users(400)
+                .other(400),
+        ),
+        ("POST /api/user/greetings/{id}/enable", x(200).users(404)),
+        ("POST /api/user/greetings/{id}/disable", x(200).users(404)),
+        ("POST /api/user/greetings/{id}/destroy", x(204).users(404)),
+        ("GET /api/users/{id}/greetings", x(200)),
+        (
+            "POST /api/users/{id}/greetings",
+            x(201).body(json!({"file_id": "$file"})),
+        ),
+        (
+            "POST /api/users/{id}/greetings/{greeting_id}/enable",
+            x(200),
+        ),
+        (
+            "POST /api/users/{id}/greetings/{greeting_id}/disable",
+            x(200),
+        ),
+        (
+            "POST /api/users/{id}/greetings/{greeting_id}/destroy",
+            x(204),
+        ),
+        ("GET /api/files/{id}", x(200).users(404)),
+        ("POST /api/files/{id}/destroy", x(204).users(404)),
         ("GET /api/v1/user-extensions", x(200)),
         (
             "POST /api/v1/user-extensions",

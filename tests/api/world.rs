@@ -363,6 +363,41 @@ impl World {
             .await;
             w.fix(key, v["token"].as_str().expect("token"), false);
         }
+
+        // The owner's open uploads (the file store).
+        for key in ["upload", "upload_doomed"] {
+            let resp = app
+                .post("/api/blobs/uploads?filename=x.wav", Some(&boss), &json!({}))
+                .await;
+            assert_eq!(resp.status(), StatusCode::ACCEPTED, "{key}");
+            let id = resp.headers()["portsip-upload-id"]
+                .to_str()
+                .expect("upload id")
+                .to_owned();
+            w.fix(key, &id, true);
+        }
+        // The owner's files (completed uploads of two distinct WAVs).
+        for (key, samples) in [("file", 10), ("file_doomed", 11)] {
+            let bytes = crate::files::wav(samples);
+            let up = crate::files::begin(app, &boss, "filename=prompt.wav").await;
+            let (id, digest) = crate::files::complete(app, &boss, &up, &bytes).await;
+            w.fix(key, &id, true);
+            if key == "file" {
+                w.fix("digest", &digest, true);
+            }
+        }
+        // Greetings playing the owner's file: the owner's own and alice's.
+        let file = json!({"file_id": w.get("file")});
+        let alice_greetings = format!("/api/users/{}/greetings", w.get("alice"));
+        for (key, path) in [
+            ("my_greeting", "/api/user/greetings"),
+            ("my_greeting_doomed", "/api/user/greetings"),
+            ("greeting", alice_greetings.as_str()),
+            ("greeting_doomed", alice_greetings.as_str()),
+        ] {
+            let id = created_id(app, &boss, path, file.clone()).await;
+            w.fix(key, &id, true);
+        }
         w
     }
 

@@ -1,47 +1,58 @@
 //! Indexed lists: a page costs its page, not the size of the collection.
 //!
-//! A [`ListIndex`] keeps, for one collection of one tenant:
-//! - the number of items (so an unfiltered `count` is not recounted);
-//! - **ordered indexes** `(key, then-key, id)` for the fields lists are
-//!   commonly sorted by, so `orderby` + `skip`/`top` walks the index and
-//!   stops after the page;
-//! - **equality indexes** `key → ids` for the fields lists are commonly
-//!   filtered by, so `field eq value` (alone or in a conjunction) starts from
-//!   the matching ids, and answers its `count` without a scan.
+//! A [`ListIndex`] keeps, for one list:
+//! - **ordered indexes**: the item ids in the order of a list of fields
+//!   (ascending, then by id), e.g. the list's default order or `orderby=name`
+//!   followed by the default order's tail, so a page in that order is a slice
+//!   of the index (`skip` jumps, `top` stops), and a page in any order that
+//!   starts with the index's first field walks it run by run;
+//! - **equality indexes**: per value of a field clients filter by with
+//!   `eq`, the ids having it, kept in each ordered index's order
+//!   (composites), so `field eq value` answers its count and walks its page
+//!   without touching an item that does not match;
+//! - the number of items (so an unfiltered `count` is not recounted).
 //!
-//! Keys are read through the same [`Row`] accessor the filter and the sort
-//! use, so an index can never disagree with the reference evaluation
-//! ([`ListQuery::run`] over rendered items): the model-based test in the
-//! service compares both on random writes and queries.
+//! An index holds ids only (8 bytes an entry in a persistent vector,
+//! [`imbl::Vector`]): the order is the items' own values, read through the
+//! same [`Row`] accessor the filter and the sort use, so an index can never
+//! disagree with the reference evaluation ([`ListQuery::run`] over rendered
+//! items; the service's model-based test compares both on random writes and
+//! queries). Moving an item is a binary search over the others' rows (the
+//! caller hands them in as [`Rows`]), with the item's own keys given before
+//! and after the change ([`RowKeys`]).
 //!
 //! [`ListQuery::run_indexed`] plans a query over a [`Source`]:
-//! 1. candidates: the smallest equality-index posting among the filter's
+//! 1. candidates: the smallest equality posting among the filter's
 //!    top-level `eq` conjuncts (or a source's own candidate set, e.g. the
 //!    caller's favorites), else every item;
 //! 2. count: kept (no filter), the posting's size (one indexed `eq`), or a
 //!    typed evaluation of the candidates;
-//! 3. page: a walk of the first sort key's ordered index (equal keys are
-//!    ordered by the remaining keys, run by run), or, when the matches are
-//!    few or no index fits, a typed sort of the matches.
+//! 3. page: a walk of the ordered index (or the posting's composite) of the
+//!    first sort key — a slice when the query's order is the index's — or,
+//!    when the matches are few or no index fits, a typed sort of the matches.
 //!
 //! Nothing is rendered here; the caller renders the ids of the page.
 
 use super::filter::{CmpOp, Expr};
 use super::order::{compare_decorated, SortKey};
-use super::{Dir, FieldType, Key, ListQuery, ListSchema, Row, Scalar};
-use crate::pmap::PSet;
+use super::{cmp_nullable, Dir, FieldType, Key, ListQuery, ListSchema, Row, Scalar};
 use std::cmp::Ordering;
 use switchboard_events::Id;
 
-/// What a collection indexes.
+/// An ordered index: ids in the index's order.
+type Ordered = super::sorted::SortedIds;
+
+/// What a list indexes.
 #[derive(Debug)]
 pub struct IndexSpec {
     /// The list schema (field types).
     pub schema: &'static ListSchema,
-    /// Ordered indexes: `(field, then)`; entries are ordered by `field`, then
-    /// by `then` (the next key of the usual order), then by id.
-    pub ordered: &'static [(&'static str, &'static str)],
-    /// Equality indexes.
+    /// Ordered indexes, each by these fields (ascending), then by id. The
+    /// first field is the one the index serves; the rest should be the
+    /// list's usual tie-breakers (the default order's), so that the page of
+    /// `orderby=<first>` is a slice of the index.
+    pub ordered: &'static [&'static [&'static str]],
+    /// Equality indexes (each kept in every ordered index's order).
     pub eq: &'static [&'static str],
 }
 
@@ -53,28 +64,55 @@ impl IndexSpec {
             .find(|(n, _)| *n == field)
             .map(|&(_, t)| t)
     }
+
+    /// The keys `row` is indexed under.
+    pub fn keys<R: Row + ?Sized>(&self, row: &R) -> RowKeys {
+        let key = |field: &str| Key::of(row.value(field, self.ty(field)));
+        RowKeys {
+            ordered: self
+                .ordered
+                .iter()
+                .map(|fields| fields.iter().map(|f| key(f)).collect())
+                .collect(),
+            eq: self.eq.iter().map(|f| key(f)).collect(),
+        }
+    }
+
+    /// The sort keys of ordered index `i`.
+    fn order(&self, i: usize) -> Vec<SortKey> {
+        self.ordered[i]
+            .iter()
+            .map(|f| SortKey {
+                field: f,
+                dir: Dir::Asc,
+                ty: self.ty(f),
+            })
+            .collect()
+    }
 }
 
-/// One ordered index: `(key, then-key, id)` in order.
-type Ordered = PSet<(Key, Key, Id)>;
-
-/// The indexed keys of one item.
+/// The indexed keys of one item: each ordered index's fields, and each
+/// equality index's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowKeys {
-    ordered: Vec<(Key, Key)>,
+    ordered: Vec<Vec<Key>>,
     eq: Vec<Key>,
 }
 
-/// The indexes of one collection (persistent: cheap to clone and publish).
+/// The items of one value of an equality index, in each ordered index's order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Posting(Vec<Ordered>);
+
+/// The indexes of one list (persistent: cheap to clone and publish).
 #[derive(Clone)]
 pub struct ListIndex {
     spec: &'static IndexSpec,
     count: usize,
     ordered: Vec<Ordered>,
-    eq: Vec<imbl::OrdMap<Key, PSet<Id>>>,
+    eq: Vec<imbl::OrdMap<Key, Posting>>,
 }
 
-/// Equal when they index the same items under the same keys.
+/// Equal when they index the same items in the same orders.
 impl PartialEq for ListIndex {
     fn eq(&self, other: &Self) -> bool {
         self.count == other.count && self.ordered == other.ordered && self.eq == other.eq
@@ -84,8 +122,89 @@ impl PartialEq for ListIndex {
 impl std::fmt::Debug for ListIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ListIndex")
-            .field("count", &self.count)
+            .field("count", &self.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// Items by id, as an index reads them while it moves one of them.
+pub trait Rows {
+    /// The typed view of one item.
+    type Row<'a>: Row
+    where
+        Self: 'a;
+
+    /// The item `id`, if present.
+    fn row(&self, id: Id) -> Option<Self::Row<'_>>;
+}
+
+/// Compares an item's row with keys under an order (ascending keys).
+fn cmp_row<R: Row + ?Sized>(order: &[SortKey], row: &R, keys: &[Key]) -> Ordering {
+    for (k, key) in order.iter().zip(keys) {
+        let ord = cmp_nullable(&k.extract(row), &key.scalar());
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+/// One item moving in an index: its keys before (`None`: it was absent)
+/// and after (`None`: it is gone).
+#[derive(Debug, Clone)]
+pub struct Move {
+    /// The item.
+    pub id: Id,
+    /// Its keys before the change.
+    pub old: Option<RowKeys>,
+    /// Its keys after the change.
+    pub new: Option<RowKeys>,
+}
+
+/// Reads the items of an index while some of them move: the ones still
+/// waiting to be taken out are compared by their former keys.
+struct Probe<'a, S> {
+    rows: &'a S,
+    pending: &'a std::collections::HashMap<Id, &'a RowKeys>,
+}
+
+impl<S: Rows> Probe<'_, S> {
+    /// The order of `probe` relative to item `id` with `keys` (index `i`'s):
+    /// by `order`, then by id. Items still to be taken out compare by
+    /// their former keys.
+    fn cmp(
+        &self,
+        i: usize,
+        order: &[SortKey],
+        id: Id,
+        keys: &[Key],
+    ) -> impl FnMut(Id) -> Ordering + '_ {
+        let keys = keys.to_vec();
+        let order = order.to_vec();
+        move |probe| {
+            if probe == id {
+                return Ordering::Equal;
+            }
+            let ord = match self.pending.get(&probe) {
+                Some(k) => cmp_keys(&order, &k.ordered[i], &keys),
+                None => match self.rows.row(probe) {
+                    Some(r) => cmp_row(&order, &r, &keys),
+                    // Not readable: an index out of step with its rows.
+                    None => Ordering::Equal,
+                },
+            };
+            ord.then(probe.cmp(&id))
+        }
+    }
+
+    /// Removes `id` from `seq`, found by its former `keys`.
+    fn remove(&self, seq: &mut Ordered, i: usize, order: &[SortKey], id: Id, keys: &[Key]) {
+        seq.remove_by(id, self.cmp(i, order, id, keys));
+    }
+
+    /// Inserts `id` into `seq` where its `keys` put it.
+    fn insert(&self, seq: &mut Ordered, i: usize, order: &[SortKey], id: Id, keys: &[Key]) {
+        seq.insert_by(id, self.cmp(i, order, id, keys));
     }
 }
 
@@ -95,9 +214,35 @@ impl ListIndex {
         ListIndex {
             spec,
             count: 0,
-            ordered: spec.ordered.iter().map(|_| PSet::new()).collect(),
+            ordered: spec.ordered.iter().map(|_| Ordered::new()).collect(),
             eq: spec.eq.iter().map(|_| imbl::OrdMap::new()).collect(),
         }
+    }
+
+    /// An index of `items` (built in one pass: each order sorted once).
+    pub fn build(spec: &'static IndexSpec, items: Vec<(Id, RowKeys)>) -> ListIndex {
+        let mut index = ListIndex::new(spec);
+        index.count = items.len();
+        let orders: Vec<Vec<SortKey>> = (0..spec.ordered.len()).map(|i| spec.order(i)).collect();
+        for (i, order) in orders.iter().enumerate() {
+            let mut sorted: Vec<&(Id, RowKeys)> = items.iter().collect();
+            sorted.sort_by(|(a, ka), (b, kb)| {
+                cmp_keys(order, &ka.ordered[i], &kb.ordered[i]).then(a.cmp(b))
+            });
+            index.ordered[i] = sorted.iter().map(|(id, _)| *id).collect();
+            for (e, map) in index.eq.iter_mut().enumerate() {
+                let mut by_value: std::collections::BTreeMap<&Key, Vec<Id>> = Default::default();
+                for (id, keys) in &sorted {
+                    by_value.entry(&keys.eq[e]).or_default().push(*id);
+                }
+                for (value, ids) in by_value {
+                    map.entry(value.clone())
+                        .or_insert_with(|| Posting(vec![Ordered::new(); orders.len()]))
+                        .0[i] = ids.into_iter().collect();
+                }
+            }
+        }
+        index
     }
 
     /// Number of indexed items.
@@ -107,84 +252,146 @@ impl ListIndex {
 
     /// Whether nothing is indexed.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.len() == 0
     }
 
     /// The keys `row` is indexed under.
     pub fn keys<R: Row + ?Sized>(&self, row: &R) -> RowKeys {
-        let key = |field: &str| Key::of(row.value(field, self.spec.ty(field)));
-        RowKeys {
-            ordered: self
-                .spec
-                .ordered
-                .iter()
-                .map(|(f, then)| (key(f), key(then)))
-                .collect(),
-            eq: self.spec.eq.iter().map(|f| key(f)).collect(),
-        }
+        self.spec.keys(row)
     }
 
-    /// Moves item `id` from `old` keys (`None`: it was absent) to `new`
-    /// (`None`: it is gone).
-    pub fn update(&mut self, id: Id, old: Option<&RowKeys>, new: Option<&RowKeys>) {
-        if old == new {
+    /// Moves items from their old keys to their new ones (see [`Move`]).
+    /// `rows` reads every item as it is now; an item that does not move
+    /// must not have changed its place since it was indexed.
+    ///
+    /// Items are first taken out (compared with the others, those still to
+    /// be taken out by their former keys), then put in by their new keys,
+    /// so an event that moves many items (a role renamed) keeps every
+    /// binary search on consistent neighbours.
+    pub fn update<S: Rows>(&mut self, rows: &S, moves: &[Move]) {
+        let moves: Vec<&Move> = moves.iter().filter(|m| m.old != m.new).collect();
+        if moves.is_empty() {
             return;
         }
-        if let Some(old) = old {
-            for (set, (k, then)) in self.ordered.iter_mut().zip(&old.ordered) {
-                set.remove(&(k.clone(), then.clone(), id));
-            }
-            for (map, k) in self.eq.iter_mut().zip(&old.eq) {
-                let emptied = match map.get_mut(k) {
-                    Some(ids) => {
-                        ids.remove(&id);
-                        ids.is_empty()
-                    }
-                    None => false,
+        let orders: Vec<Vec<SortKey>> = (0..self.ordered.len())
+            .map(|i| self.spec.order(i))
+            .collect();
+        let moved = |m: &Move, i: usize| {
+            m.old.as_ref().map(|k| &k.ordered[i]) != m.new.as_ref().map(|k| &k.ordered[i])
+        };
+        let regrouped = |m: &Move, e: usize| {
+            m.old.as_ref().map(|k| &k.eq[e]) != m.new.as_ref().map(|k| &k.eq[e])
+        };
+        // Out with the old keys.
+        let mut pending: std::collections::HashMap<Id, &RowKeys> = moves
+            .iter()
+            .filter_map(|m| m.old.as_ref().map(|k| (m.id, k)))
+            .collect();
+        let mut emptied: Vec<(usize, Key)> = Vec::new();
+        for m in &moves {
+            let Some(old) = &m.old else { continue };
+            for (i, order) in orders.iter().enumerate() {
+                let probe = Probe {
+                    rows,
+                    pending: &pending,
                 };
-                if emptied {
-                    map.remove(k);
+                let keys = &old.ordered[i];
+                if moved(m, i) {
+                    probe.remove(&mut self.ordered[i], i, order, m.id, keys);
+                }
+                for (e, map) in self.eq.iter_mut().enumerate() {
+                    if !moved(m, i) && !regrouped(m, e) {
+                        continue;
+                    }
+                    if let Some(p) = map.get_mut(&old.eq[e]) {
+                        probe.remove(&mut p.0[i], i, order, m.id, keys);
+                        if p.0[i].is_empty() {
+                            emptied.push((e, old.eq[e].clone()));
+                        }
+                    }
                 }
             }
+            pending.remove(&m.id);
             self.count -= 1;
         }
-        if let Some(new) = new {
-            for (set, (k, then)) in self.ordered.iter_mut().zip(&new.ordered) {
-                set.insert((k.clone(), then.clone(), id));
+        for (e, value) in emptied {
+            if self.eq[e]
+                .get(&value)
+                .is_some_and(|p| p.0.iter().all(Ordered::is_empty))
+            {
+                self.eq[e].remove(&value);
             }
-            for (map, k) in self.eq.iter_mut().zip(&new.eq) {
-                map.entry(k.clone()).or_default().insert(id);
+        }
+        // In with the new ones.
+        let none = std::collections::HashMap::new();
+        let probe = Probe {
+            rows,
+            pending: &none,
+        };
+        let n = orders.len();
+        for m in &moves {
+            let Some(new) = &m.new else { continue };
+            for (i, order) in orders.iter().enumerate() {
+                let keys = &new.ordered[i];
+                if moved(m, i) {
+                    probe.insert(&mut self.ordered[i], i, order, m.id, keys);
+                }
+                for (e, map) in self.eq.iter_mut().enumerate() {
+                    if !moved(m, i) && !regrouped(m, e) {
+                        continue;
+                    }
+                    let p = map
+                        .entry(new.eq[e].clone())
+                        .or_insert_with(|| Posting(vec![Ordered::new(); n]));
+                    probe.insert(&mut p.0[i], i, order, m.id, keys);
+                }
             }
             self.count += 1;
         }
     }
 
-    fn postings(&self, field: &str, value: Option<Scalar<'_>>) -> Option<Candidates<'_>> {
-        let i = self.spec.eq.iter().position(|f| *f == field)?;
-        Some(match self.eq[i].get(&Key::of(value)) {
-            Some(ids) => Candidates::Set(ids),
+    fn posting(&self, field: &str, value: Option<Scalar<'_>>) -> Option<Candidates<'_>> {
+        let e = self.spec.eq.iter().position(|f| *f == field)?;
+        Some(match self.eq[e].get(&Key::of(value)) {
+            Some(p) => Candidates::Posting(p),
             None => Candidates::Owned(Vec::new()),
         })
     }
 
-    fn ordered_on(&self, field: &str) -> Option<(&Ordered, &'static str)> {
-        let i = self.spec.ordered.iter().position(|(f, _)| *f == field)?;
-        Some((&self.ordered[i], self.spec.ordered[i].1))
+    /// The ordered index for a query's `order`: one in exactly that order
+    /// if there is one, else one whose first field is the order's first.
+    fn ordered_for(&self, order: &[SortKey]) -> Option<usize> {
+        let first = order.first()?;
+        let exact = |fields: &[&str]| {
+            fields.len() == order.len()
+                && fields
+                    .iter()
+                    .zip(order)
+                    .all(|(f, k)| *f == k.field && k.dir == Dir::Asc)
+        };
+        let ordered = self.spec.ordered;
+        ordered
+            .iter()
+            .position(|f| exact(f))
+            .or_else(|| ordered.iter().position(|f| f.first() == Some(&first.field)))
     }
 }
 
-/// A collection a query can run over with its index.
-pub trait Source {
-    /// The typed view of one item.
-    type Row<'a>: Row
-    where
-        Self: 'a;
+/// Compares two items' keys under an order (ascending keys).
+fn cmp_keys(order: &[SortKey], a: &[Key], b: &[Key]) -> Ordering {
+    for ((_, x), y) in order.iter().zip(a).zip(b) {
+        let ord = cmp_nullable(&x.scalar(), &y.scalar());
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
 
+/// A collection a query can run over with its index.
+pub trait Source: Rows {
     /// The collection's index.
     fn index(&self) -> &ListIndex;
-
-    /// The item `id`, if present.
-    fn row(&self, id: Id) -> Option<Self::Row<'_>>;
 
     /// Every item's id, ascending (the order the reference path lists them).
     fn ids(&self) -> Box<dyn Iterator<Item = Id> + '_>;
@@ -197,24 +404,31 @@ pub trait Source {
     }
 }
 
-/// Ids matching an `eq` conjunct, ascending.
+/// Ids matching an `eq` conjunct.
 enum Candidates<'a> {
-    Set(&'a PSet<Id>),
+    /// An equality posting (in each ordered index's order).
+    Posting(&'a Posting),
+    /// Ascending ids.
     Owned(Vec<Id>),
 }
 
 impl Candidates<'_> {
     fn len(&self) -> usize {
         match self {
-            Candidates::Set(s) => s.len(),
+            Candidates::Posting(p) => p.0.first().map_or(0, Ordered::len),
             Candidates::Owned(v) => v.len(),
         }
     }
 
-    fn iter(&self) -> Box<dyn Iterator<Item = Id> + '_> {
+    /// The ids, ascending.
+    fn ascending(&self) -> Vec<Id> {
         match self {
-            Candidates::Set(s) => Box::new(s.iter().copied()),
-            Candidates::Owned(v) => Box::new(v.iter().copied()),
+            Candidates::Posting(p) => {
+                let mut ids: Vec<Id> = p.0.first().map(|s| s.iter().collect()).unwrap_or_default();
+                ids.sort_unstable();
+                ids
+            }
+            Candidates::Owned(v) => v.clone(),
         }
     }
 }
@@ -250,7 +464,7 @@ impl ListQuery {
                 ..
             } = c
             {
-                let found = idx.postings(field, lit.as_scalar()).or_else(|| {
+                let found = idx.posting(field, lit.as_scalar()).or_else(|| {
                     src.candidates(field, lit.as_scalar())
                         .map(Candidates::Owned)
                 });
@@ -271,11 +485,12 @@ impl ListQuery {
         } else if exact {
             best.as_ref().map_or(0, Candidates::len)
         } else {
-            let source: Box<dyn Iterator<Item = Id> + '_> = match &best {
-                Some(c) => c.iter(),
-                None => src.ids(),
+            let source: Vec<Id> = match &best {
+                Some(c) => c.ascending(),
+                None => src.ids().collect(),
             };
             let m: Vec<Id> = source
+                .into_iter()
                 .filter(|id| src.row(*id).is_some_and(|r| self.matches(&r)))
                 .collect();
             let n = m.len();
@@ -292,39 +507,50 @@ impl ListQuery {
         let want = self.skip + take;
 
         // 3. The page.
-        let Some(first) = self.order.first() else {
-            let all: Box<dyn Iterator<Item = Id> + '_> = match (matched, &best) {
-                (Some(m), _) => Box::new(m.into_iter()),
-                (None, Some(c)) if exact => c.iter(),
-                _ => Box::new(src.ids()),
+        if self.order.is_empty() {
+            let all: Vec<Id> = match (matched, &best) {
+                (Some(m), _) => m,
+                (None, Some(c)) if exact => c.ascending(),
+                _ => src.ids().collect(),
             };
-            let ids = all.skip(self.skip).take(take).collect();
+            let ids = all.into_iter().skip(self.skip).take(take).collect();
             return IdPage { count, ids };
-        };
-        if let Some((set, then)) = idx.ordered_on(first.field) {
-            // Walking visits about want × total / count entries; sorting the
-            // matches costs count × log(count).
-            let walk = want.saturating_mul(total) / count.max(1);
+        }
+        if let Some(i) = idx.ordered_for(&self.order) {
+            // What to walk: the posting's own order when the candidates are
+            // a posting (every entry a candidate), else the whole index.
+            let (seq, every_entry_a_candidate) = match &best {
+                Some(Candidates::Posting(p)) => (&p.0[i], true),
+                _ => (&idx.ordered[i], false),
+            };
+            // Walking visits about want × walked / count entries; sorting
+            // the matches costs count × log(count).
+            let walked = seq.len();
+            let walk = want.saturating_mul(walked) / count.max(1);
             let sort = count.saturating_mul(usize::BITS as usize - count.leading_zeros() as usize);
             if matched.is_none() || walk <= sort {
+                let unchecked = self.matches_all() || (exact && every_entry_a_candidate);
+                let favorites: Option<std::collections::HashSet<Id>> = match &best {
+                    Some(Candidates::Owned(v)) if exact => Some(v.iter().copied().collect()),
+                    _ => None,
+                };
                 let passes = |id: Id| {
-                    if self.matches_all() {
+                    if unchecked {
                         return true;
                     }
-                    if exact {
-                        if let Some(Candidates::Set(s)) = &best {
-                            return s.contains(&id);
-                        }
+                    if let Some(f) = &favorites {
+                        return f.contains(&id);
                     }
                     src.row(id).is_some_and(|r| self.matches(&r))
                 };
-                let ids = self.walk(src, set, then, first, &passes, take);
+                let order = idx.spec.order(i);
+                let ids = self.walk(src, seq, &order, &passes, unchecked, take);
                 return IdPage { count, ids };
             }
         }
         let list: Vec<Id> = match (matched, &best) {
             (Some(m), _) => m,
-            (None, Some(c)) if exact => c.iter().collect(),
+            (None, Some(c)) if exact => c.ascending(),
             _ => src.ids().collect(),
         };
         let sorted = self.sort_ids(src, list);
@@ -336,7 +562,7 @@ impl ListQuery {
 
     /// Sorts ids (given ascending) by the query's keys; ties keep the
     /// given order, as the reference's stable sort does.
-    fn sort_ids<S: Source>(&self, src: &S, ids: Vec<Id>) -> Vec<Id> {
+    fn sort_ids<S: Rows>(&self, src: &S, ids: Vec<Id>) -> Vec<Id> {
         let rows: Vec<(Id, S::Row<'_>)> = ids
             .into_iter()
             .filter_map(|id| src.row(id).map(|r| (id, r)))
@@ -349,33 +575,53 @@ impl ListQuery {
         decorated.into_iter().map(|(_, id)| id).collect()
     }
 
-    /// Walks an ordered index in the first key's direction, ordering each
-    /// run of equal keys by the remaining keys, until the page is complete.
-    fn walk<S: Source>(
+    /// Walks an ordered index (`order`: its keys) until the page is
+    /// complete. When the query's order is the index's, the index is the
+    /// answer: a slice of it (`unchecked`: every entry passes) or its
+    /// passing entries. Otherwise it is walked in the first key's
+    /// direction, and each run of entries with an equal first key is
+    /// ordered by the query's keys.
+    fn walk<S: Rows>(
         &self,
         src: &S,
-        set: &Ordered,
-        then: &str,
-        first: &SortKey,
+        seq: &Ordered,
+        order: &[SortKey],
         passes: &dyn Fn(Id) -> bool,
+        unchecked: bool,
         take: usize,
     ) -> Vec<Id> {
-        // Ascending with the usual next key: entries with equal (key, then)
-        // form a run; otherwise entries with an equal key do.
-        let by_then = first.dir == Dir::Asc
-            && self
-                .order
-                .get(1)
-                .is_some_and(|k| k.field == then && k.dir == Dir::Asc);
-        let entries: Box<dyn Iterator<Item = &(Key, Key, Id)> + '_> = match first.dir {
-            Dir::Asc => Box::new(set.iter()),
-            Dir::Desc => Box::new(set.iter().rev()),
+        let aligned = order.len() == self.order.len()
+            && order
+                .iter()
+                .zip(&self.order)
+                .all(|(a, b)| a.field == b.field && a.dir == b.dir);
+        if aligned {
+            if unchecked {
+                return seq.slice(self.skip, self.skip.saturating_add(take));
+            }
+            return seq
+                .iter()
+                .filter(|id| passes(*id))
+                .skip(self.skip)
+                .take(take)
+                .collect();
+        }
+        let first = self.order[0];
+        let entries: Box<dyn Iterator<Item = Id> + '_> = match first.dir {
+            Dir::Asc => Box::new(seq.iter()),
+            Dir::Desc => Box::new(seq.iter().rev()),
         };
         let mut out = Vec::with_capacity(take);
         let mut skipped = 0usize;
         let mut run: Vec<Id> = Vec::new();
-        let mut run_key: Option<(&Key, &Key)> = None;
+        let mut run_key: Option<Key> = None;
         let mut flush = |run: &mut Vec<Id>, out: &mut Vec<Id>| {
+            if skipped + run.len() <= self.skip {
+                // The whole run is skipped: no need to order it.
+                skipped += run.len();
+                run.clear();
+                return;
+            }
             let ordered = if run.len() > 1 {
                 run.sort_unstable();
                 self.sort_ids(src, std::mem::take(run))
@@ -393,19 +639,18 @@ impl ListQuery {
                 }
             }
         };
-        for (k, t, id) in entries {
-            let same = run_key.is_some_and(|(rk, rt)| {
-                rk.cmp(k) == Ordering::Equal && (!by_then || rt.cmp(t) == Ordering::Equal)
-            });
-            if !same {
+        for id in entries {
+            let Some(row) = src.row(id) else { continue };
+            let key = Key::of(first.extract(&row));
+            if run_key.as_ref() != Some(&key) {
                 flush(&mut run, &mut out);
                 if out.len() == take {
                     return out;
                 }
-                run_key = Some((k, t));
+                run_key = Some(key);
             }
-            if passes(*id) {
-                run.push(*id);
+            if passes(id) {
+                run.push(id);
             }
         }
         flush(&mut run, &mut out);

@@ -41,6 +41,7 @@ mod filter;
 pub mod index;
 mod order;
 mod range;
+pub mod sorted;
 #[cfg(test)]
 mod test_support;
 mod value;

@@ -3,12 +3,15 @@
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod blobs;
 pub mod business_contacts;
 pub mod call_history;
 pub mod change_stream;
 pub mod contacts;
 pub mod extension_numbers;
 pub mod extensions;
+pub mod files;
+pub mod greetings;
 pub mod groups;
 pub mod info;
 pub mod items;
@@ -402,5 +405,55 @@ pub fn routes() -> Routes {
             "/webhooks/{kind}/resume",
             Needs(ManageTenantSettings),
             webhooks::resume,
+        )
+        // The file store (companion API): uploads are the uploader's own.
+        .post("/blobs/uploads", SignedIn, blobs::begin)
+        .post("/blobs/uploads/{id}/append", SignedIn, blobs::append)
+        .get("/blobs/uploads/{id}/status", SignedIn, blobs::status)
+        .post("/blobs/uploads/{id}/complete", SignedIn, blobs::complete)
+        .post("/blobs/uploads/{id}/destroy", SignedIn, blobs::destroy)
+        .get("/blobs/{digest}", SignedIn, files::download)
+        // Files: the caller's uploads, or all with ManageUsers/ManageQueues.
+        .get("/files", SignedIn, files::list)
+        .get("/files/{id}", SignedIn, files::show)
+        .post("/files/{id}/destroy", SignedIn, files::destroy)
+        // Voicemail greetings: the caller's own, or any user's by an administrator.
+        .get("/user/greetings", SignedIn, greetings::list_mine)
+        .post("/user/greetings", SignedIn, greetings::create_mine)
+        .post(
+            "/user/greetings/{id}/enable",
+            SignedIn,
+            greetings::enable_mine,
+        )
+        .post(
+            "/user/greetings/{id}/disable",
+            SignedIn,
+            greetings::disable_mine,
+        )
+        .post(
+            "/user/greetings/{id}/destroy",
+            SignedIn,
+            greetings::destroy_mine,
+        )
+        .get("/users/{id}/greetings", Needs(ViewUsers), greetings::list)
+        .post(
+            "/users/{id}/greetings",
+            Needs(ManageUsers),
+            greetings::create_for,
+        )
+        .post(
+            "/users/{id}/greetings/{greeting_id}/enable",
+            Needs(ManageUsers),
+            greetings::enable,
+        )
+        .post(
+            "/users/{id}/greetings/{greeting_id}/disable",
+            Needs(ManageUsers),
+            greetings::disable,
+        )
+        .post(
+            "/users/{id}/greetings/{greeting_id}/destroy",
+            Needs(ManageUsers),
+            greetings::destroy,
         )
 }
