@@ -233,6 +233,32 @@ pub async fn start_with(
     let files = crate::files::Store::open(config.data_dir.join("files"), config.file_limits())
         .map_err(|e| AppError::Other(format!("opening the file store: {e}")))?;
     let secrets = Arc::new(secrets);
+    // Call history beside the log; its follower starts at once (it reads
+    // only the log) and readers wait for it to cover what they need.
+    let retention = match config.records_retention_days {
+        0 => None,
+        days => Some(Duration::from_secs(days.saturating_mul(86_400))),
+    };
+    let history_path = config.data_dir.join("read-index").join("records.redb");
+    let history_config = crate::records::store::StoreConfig {
+        cache_bytes: usize::try_from(config.records_cache_mib.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX),
+        ..Default::default()
+    };
+    let history_clock = clock.clone();
+    let history = tokio::task::spawn_blocking(move || {
+        crate::records::history::CallHistory::open(
+            &history_path,
+            history_config,
+            retention,
+            history_clock,
+        )
+    })
+    .await
+    .map_err(|e| AppError::Other(e.to_string()))?
+    .map_err(|e| AppError::Other(e.to_string()))?;
+    tokio::spawn(history.clone().follow(log.clone()));
+    tokio::spawn(prune_history(history.clone(), shutdown_rx.clone()));
     let state = AppState::from(crate::http::Shared {
         pipeline: Arc::new(Pipeline::new(
             log.clone(),
@@ -261,6 +287,7 @@ pub async fn start_with(
         )),
         streams: Arc::default(),
         metrics,
+        history,
         files: Arc::new(files),
     });
     let listener = TcpListener::bind(config.listen)
@@ -308,6 +335,32 @@ pub async fn start_with(
         shutdown: Arc::new(shutdown_tx),
         task,
     })
+}
+
+/// Prunes call history past its retention at start and hourly, until
+/// shutdown; then makes what the store applied durable.
+async fn prune_history(
+    history: Arc<crate::records::history::CallHistory>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                match history.prune_now().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(pruned = n, "call history past its retention pruned"),
+                    Err(e) => tracing::warn!(error = %e, "pruning call history failed"),
+                }
+            }
+            _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break,
+        }
+    }
+    let store = history.clone();
+    let synced = tokio::task::spawn_blocking(move || store.sync()).await;
+    if let Ok(Err(e)) = synced {
+        tracing::warn!(error = %e, "call history: the last commits were not made durable (they are rebuilt from the log)");
+    }
 }
 
 /// Serves `/metrics` alone, unauthenticated, on its own address until

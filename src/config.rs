@@ -90,6 +90,13 @@ pub struct Config {
     /// `SYNC_TOKEN_EXPIRED` (the client resyncs in full); 0 = unlimited.
     /// With a horizon, tombstones of items deleted before it are pruned.
     pub sync_token_retention_secs: u64,
+    /// Keep CDRs and external messages this many days (by the record's
+    /// own time: a call's start, a message's creation); older ones are
+    /// pruned from the call history store hourly. 0 keeps them for ever.
+    pub records_retention_days: u64,
+    /// The call history store's page cache in MiB: the bound on the memory
+    /// CDRs and messages take, whatever their number.
+    pub records_cache_mib: u64,
     /// How many events a live change stream (`GET /api/user/events`) may
     /// have queued for a slow client before it is cut off (the client
     /// resumes with `Last-Event-ID`).
@@ -246,6 +253,8 @@ impl Default for Config {
             secrets_key: None,
             secrets_key_file: None,
             sync_token_retention_secs: 0,
+            records_retention_days: 0,
+            records_cache_mib: 64,
             event_stream_buffer: 1024,
             event_streams_per_user: 8,
             trusted_proxies: Vec::new(),

@@ -53,6 +53,11 @@ mod tests {
             why: "src/auth imports nothing from src/http",
         },
         Rule {
+            dir: "src/records",
+            needles: &["crate::http", "super::http", "super::super::http"],
+            why: "call history (store, follower, ingestion) imports nothing from the edge",
+        },
+        Rule {
             dir: "src/commands",
             needles: &["crate::http", "super::http"],
             why: "the command layer imports nothing from the edge",

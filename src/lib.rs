@@ -45,6 +45,7 @@ pub mod keyfile;
 mod layers;
 pub mod metrics;
 pub mod queries;
+pub mod records;
 pub mod secrets;
 pub mod snapshots;
 pub mod sync;

@@ -494,6 +494,11 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
         | Event::RegistrationAdded(_)
         | Event::RegistrationRemoved(_)
         | Event::CallStateChanged(_) => return None,
+        // Call history is millions of records, each its own audit trail in
+        // the log (actor, dialect, address, time) and in the call history
+        // store (its offset); describing each again would copy every call
+        // into the audit index (ARCHITECTURE.md, "Call history").
+        Event::CdrRecorded(_) | Event::ExternalMessageRecorded(_) => return None,
 
         Event::CallQueueCreated(e) => numbered_created(
             "CALL_QUEUE",

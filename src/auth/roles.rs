@@ -11,7 +11,7 @@
 //! | Dealer | manage tenants (system scope), and everything inside a tenant it switched to |
 //! | Admin | everything inside its own tenant |
 //! | QueueManager | its own data, plus call queues, ring groups and every agent's status in its tenant |
-//! | Replicator | read the directory, report registrations and call state |
+//! | Replicator | read the directory, report registrations, call state, CDRs and messages |
 //! | StandardUser, StandardInternationalUser | only `/api/user/...`: their own data |
 //! | custom | its own data, plus what its permission flags grant (table below) |
 //!
@@ -21,6 +21,7 @@
 //! | `user_management.roles` | manage custom roles |
 //! | `company.full_access` / `company.view_only` | tenant settings and business contacts (write / read) |
 //! | `phone_system.full_access` / `phone_system.view_only` | call queues, ring groups, agent status (write / read) |
+//! | `company_call_log.call_log_view_only` / `company_call_log.call_log_full_access` | the tenant's CDRs and external messages (read) |
 //! | `system.*` | nothing: system-scope permissions are refused on custom roles and never take effect inside a tenant |
 //!
 //! Tenants themselves (list, create, update, delete, switch into) are the
@@ -130,6 +131,10 @@ pub enum Capability {
     ReportRegistrations,
     /// Read audit logs and history.
     ViewAudit,
+    /// Report call detail records and external messages (the PBX).
+    ReportCallHistory,
+    /// Read the tenant's call detail records and external messages.
+    ViewCallHistory,
 }
 
 impl Capability {
@@ -149,6 +154,8 @@ impl Capability {
         Capability::ManageQueues,
         Capability::ReportRegistrations,
         Capability::ViewAudit,
+        Capability::ReportCallHistory,
+        Capability::ViewCallHistory,
     ];
 
     /// Capabilities of the system scope: never granted inside a tenant.
@@ -173,7 +180,7 @@ fn built_in_allows(role: &str, cap: Capability) -> Option<bool> {
         "QueueManager" => matches!(cap, ViewQueues | ManageQueues | ViewUsers),
         "Replicator" => matches!(
             cap,
-            ReportRegistrations | ViewUsers | ViewQueues | ViewBusinessContacts
+            ReportRegistrations | ReportCallHistory | ViewUsers | ViewQueues | ViewBusinessContacts
         ),
         "StandardUser" | "StandardInternationalUser" => false,
         _ => return None,
@@ -196,7 +203,11 @@ fn flags_allow(flags: &[String], cap: Capability) -> bool {
         ManageBusinessContacts => has("company.full_access"),
         ViewQueues => has("phone_system.view_only") || has("phone_system.full_access"),
         ManageQueues => has("phone_system.full_access"),
-        ReportRegistrations => false,
+        ReportRegistrations | ReportCallHistory => false,
+        ViewCallHistory => {
+            has("company_call_log.call_log_view_only")
+                || has("company_call_log.call_log_full_access")
+        }
     }
 }
 

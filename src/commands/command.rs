@@ -5,6 +5,7 @@
 
 use super::agents::{self, Requested, StatusChange};
 use super::bootstrap::{self, CreateSystemAdministrator};
+use super::call_history::{self, RecordCallHistory};
 use super::contacts::{self, SetFavorite};
 use super::extensions::{self, CreateExtension, Hotline, LinkUserToExtension, UpdateExtension};
 use super::files::{self, FileCommand, GreetingCommand};
@@ -222,6 +223,8 @@ pub enum Command {
     RemoveRegistration(RemoveRegistration),
     /// Record a user's call state (by the registrar).
     ReportCallState(ReportCallState),
+    /// Record a CDR or an external message the PBX reported.
+    RecordCallHistory(RecordCallHistory),
 
     // ---- contacts and favorites ----
     /// Create an item in a declared collection (a user's or the tenant's
@@ -386,6 +389,7 @@ impl Command {
             ReportRegistration,
             RemoveRegistration,
             ReportCallState,
+            RecordCallHistory,
             CreateItem,
             UpdateItem,
             DeleteItem,
@@ -484,6 +488,7 @@ impl Command {
             | Command::ReportRegistration(_)
             | Command::RemoveRegistration(_)
             | Command::ReportCallState(_)
+            | Command::RecordCallHistory(_)
             | Command::UpdateItem(_)
             | Command::DeleteItem(_)
             | Command::SetFavorite(_)
@@ -618,6 +623,7 @@ pub fn decide(
         }
         Command::RemoveRegistration(c) => presence::remove_registration(s, c)?,
         Command::ReportCallState(c) => presence::call_state(s, c)?,
+        Command::RecordCallHistory(c) => call_history::record(s, ctx.tenant, &by()?, c)?,
         Command::CreateItem(c) => items::create(s, c)?,
         Command::UpdateItem(c) => items::update(s, c)?,
         Command::DeleteItem(c) => items::delete(s, c)?,

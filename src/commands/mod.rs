@@ -46,6 +46,7 @@
 pub mod agents;
 pub mod balance;
 pub mod bootstrap;
+pub mod call_history;
 pub mod command;
 pub mod contacts;
 pub mod decision;

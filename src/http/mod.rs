@@ -115,6 +115,8 @@ pub struct Shared {
     pub streams: Arc<portsip::change_stream::Streams>,
     /// What `/metrics` shows.
     pub metrics: crate::metrics::SharedMetrics,
+    /// CDRs and external messages: their on-disk store and its follower.
+    pub history: Arc<crate::records::history::CallHistory>,
     /// The file store (blobs and uploads under `<data_dir>/files`).
     pub files: Arc<crate::files::Store>,
 }
@@ -124,6 +126,7 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
             && self.pipeline.following()
+            && self.history.following()
             && self.pipeline.is_writable()
     }
 }

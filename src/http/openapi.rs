@@ -19,6 +19,9 @@
 
 use super::routes::{route_table, Access, Dialect, Effect, RouteSpec};
 use crate::field_tables::{self, Access as FieldAccess, Field, Kind, Mode, Table};
+use crate::records::fields::{
+    FieldKind as RecordKind, RecordTable, CDR_FIELDS, MAX_EXTRA_NUMBERS, MESSAGE_FIELDS,
+};
 use axum::http::Method;
 use serde_json::{json, Value};
 use std::sync::LazyLock;
@@ -597,6 +600,82 @@ fn list_of(name: &str) -> RefOr<Schema> {
     ))
 }
 
+/// The JSON Schema of a call history record (`records::fields`): every
+/// field (`listed_only`: a list item's), with `id` for responses; for
+/// ingestion (`report`) without `id`, with the required fields and the
+/// ingestion-only ones.
+fn record_schema(table: &RecordTable, listed_only: bool, report: bool, with_id: bool) -> Value {
+    let mut props = serde_json::Map::new();
+    if with_id {
+        props.insert("id".into(), json!({"type": "string"}));
+    }
+    let mut required: Vec<&str> = Vec::new();
+    for f in table.fields.iter().filter(|f| !listed_only || f.listed) {
+        let schema = match f.kind {
+            RecordKind::Text { min, max } => {
+                json!({"type": "string", "minLength": min, "maxLength": max})
+            }
+            RecordKind::DateTime => json!({"type": "string", "format": "date-time"}),
+            RecordKind::Int { min, max } => {
+                json!({"type": "integer", "minimum": min, "maximum": max})
+            }
+            RecordKind::Number => json!({"type": "number"}),
+            RecordKind::Enum(values) => json!({"type": "string", "enum": values}),
+        };
+        props.insert(f.name.into(), schema);
+        if report && f.required {
+            required.push(f.name);
+        }
+    }
+    if report {
+        if table.key_hidden {
+            props.insert(
+                table.key.into(),
+                json!({"type": "string", "minLength": 1, "maxLength": 256,
+                       "description": "the PBX's own id of the record: a repeat is answered 200 with the existing id"}),
+            );
+            required.push(table.key);
+        }
+        props.insert(
+            "extension_numbers".into(),
+            json!({"type": "array", "maxItems": MAX_EXTRA_NUMBERS, "items": {"type": "string", "minLength": 1, "maxLength": 64},
+                   "description": "extension numbers the record also belongs to"}),
+        );
+        return json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
+    }
+    json!({"type": "object", "properties": props})
+}
+
+/// Call history routes: (request body component, success status, response schema).
+fn record_route(route: &RouteSpec) -> Option<(Option<&'static str>, &'static str, RefOr<Schema>)> {
+    let items_of = |name: &str| {
+        json_schema(
+            json!({"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}}}}),
+        )
+    };
+    let id = || json_schema(json!({"type": "object", "properties": {"id": {"type": "string"}}}));
+    Some(match (route.method.as_str(), route.path.as_str()) {
+        ("GET", "/api/cdrs" | "/api/user/cdrs") => (None, "200", list_of("CdrSummary")),
+        ("GET", "/api/cdrs/{id}") => (None, "200", items_of("Cdr")),
+        ("GET", "/api/user/cdrs/{id}") => (
+            None,
+            "200",
+            json_schema(
+                json!({"type": "object", "properties": {"items": {"$ref": "#/components/schemas/Cdr"}}}),
+            ),
+        ),
+        ("GET", "/api/external_messages" | "/api/user/external_messages") => {
+            (None, "200", list_of("ExternalMessage"))
+        }
+        ("GET", "/api/external_messages/{id}" | "/api/user/external_messages/{id}") => {
+            (None, "200", reference("ExternalMessage"))
+        }
+        ("POST", "/api/cdrs") => (Some("CdrReport"), "201", id()),
+        ("POST", "/api/external_messages") => (Some("ExternalMessageReport"), "201", id()),
+        _ => return None,
+    })
+}
+
 /// Builds the document from the route table and the field tables.
 pub fn document() -> OpenApi {
     let mut components = ComponentsBuilder::new().security_scheme(
@@ -646,6 +725,20 @@ pub fn document() -> OpenApi {
                 "column": {"type": "string"}, "code": {"type": "string"},
                 "message": {"type": "string"}}}}}})),
     );
+    // PortSIP's CDR details carry no `id` (the caller asked by it); its
+    // message details do.
+    for (name, table, listed_only, report, with_id) in [
+        ("Cdr", &CDR_FIELDS, false, false, false),
+        ("CdrSummary", &CDR_FIELDS, true, false, true),
+        ("CdrReport", &CDR_FIELDS, false, true, false),
+        ("ExternalMessage", &MESSAGE_FIELDS, false, false, true),
+        ("ExternalMessageReport", &MESSAGE_FIELDS, false, true, false),
+    ] {
+        components = components.schema(
+            name,
+            json_schema(record_schema(table, listed_only, report, with_id)),
+        );
+    }
     let mut paths = Paths::new();
     for route in route_table() {
         let op = operation(&route);
@@ -740,7 +833,34 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
             )
             .build()
     };
+    let record = record_route(route);
     match (route.path.as_str(), resource, &route.method, item_route) {
+        _ if record.is_some() => {
+            if let Some((body, status, schema)) = record {
+                if let Some(name) = body {
+                    op = op.request_body(Some(
+                        RequestBodyBuilder::new()
+                            .content("application/json", json_content(reference(name)))
+                            .required(Some(Required::True))
+                            .build(),
+                    ));
+                    responses = responses.response(
+                        "200",
+                        ResponseBuilder::new()
+                            .description("already reported: the existing id, nothing written")
+                            .content("application/json", json_content(schema.clone()))
+                            .build(),
+                    );
+                }
+                responses = responses.response(
+                    status,
+                    ResponseBuilder::new()
+                        .description("done")
+                        .content("application/json", json_content(schema))
+                        .build(),
+                );
+            }
+        }
         ("/api/users/import", _, _, _) => {
             let body = RequestBodyBuilder::new()
                 .description(Some(
@@ -1065,7 +1185,11 @@ pub(crate) fn portsip_differences(doc: &Value) -> Vec<String> {
                 mine["properties"]["items"].clone(),
                 theirs["properties"]["items"].clone(),
             ) {
-                (Value::Object(m), Value::Object(t)) => (resolve(&m["items"]), t["items"].clone()),
+                (Value::Object(m), Value::Object(t)) => match (m.get("items"), t.get("items")) {
+                    (Some(mi), Some(ti)) => (resolve(mi), ti.clone()),
+                    // `{items: object}` (PortSIP's `GET /user/cdrs/{id}`).
+                    _ => (resolve(&Value::Object(m)), Value::Object(t)),
+                },
                 _ => (mine, theirs),
             };
             compare("response", mine, theirs);

@@ -65,6 +65,14 @@ pub enum FeedItem {
     },
     /// The caller's own presence, registrations or call state changed.
     Presence,
+    /// A CDR or an external message the caller is a party of was
+    /// recorded (rendered from the event, which carries the record).
+    CallRecord {
+        /// A message (else a CDR).
+        message: bool,
+        /// The record's id (its offset).
+        id: Id,
+    },
 }
 
 /// Whether `listener` may see `event`, and what it is about. One function
@@ -119,6 +127,16 @@ pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<
         Event::RegistrationAdded(e) if e.user_id == listener.user => Some(FeedItem::Presence),
         Event::RegistrationRemoved(e) if e.user_id == listener.user => Some(FeedItem::Presence),
         Event::CallStateChanged(e) if e.user_id == listener.user => Some(FeedItem::Presence),
+        Event::CdrRecorded(e) if e.parties.contains(&listener.user) => Some(FeedItem::CallRecord {
+            message: false,
+            id: Id(env.offset),
+        }),
+        Event::ExternalMessageRecorded(e) if e.parties.contains(&listener.user) => {
+            Some(FeedItem::CallRecord {
+                message: true,
+                id: Id(env.offset),
+            })
+        }
         _ => None,
     }
 }

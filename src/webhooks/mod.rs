@@ -10,9 +10,8 @@
 //! projections, so what is sent is exactly what was recorded.
 //!
 //! Extension events are the changes to a tenant's extensions and their
-//! links to users (see [`payload`] for the types and the JSON body). No
-//! CDRs are recorded yet, so an enabled `cdr_event` delivers nothing
-//! (its status says so).
+//! links to users; CDR events are the CDRs the PBX reports (`cdr.created`;
+//! see [`payload`] for the types and the JSON body).
 //!
 //! # Layout
 //! - [`settings`]: a tenant's subscriptions, folded from its stream (pure).

@@ -19,6 +19,7 @@
 //! | `extension.deleted` | `extension_id` |
 //! | `extension.user_linked`, `extension.user_unlinked` | `link_id`, `user_id`, `extension_id` |
 //! | `user.primary_extension_changed` | `user_id`, `extension_id` (or `null`) |
+//! | `cdr.created` (`cdr_event`) | the CDR as `GET /cdrs/{id}` shows it, with its `id`, and `user_ids` (the tenant's users who are parties) |
 //!
 //! Extension events carry no secret (extension passwords are user events
 //! and never delivered); the source IP of the change is left out.
@@ -44,8 +45,7 @@ pub fn wanted(kind: Kind, event_type: &str) -> bool {
                 | "UserUnlinkedFromExtension"
                 | "PrimaryExtensionChanged"
         ),
-        // No CDR events exist yet.
-        Kind::CdrEvent => false,
+        Kind::CdrEvent => event_type == "CdrRecorded",
     }
 }
 
@@ -102,6 +102,17 @@ pub fn body(kind: Kind, envelope: &Envelope, event: &Event) -> Option<(&'static 
             "user.primary_extension_changed",
             json!({"user_id": render(e.user_id), "extension_id": e.extension_id.map(render)}),
         ),
+        Event::CdrRecorded(e) => {
+            // The CDR as `GET /cdrs/{id}` shows it, with its id (the offset).
+            let id = switchboard_events::Id(envelope.offset);
+            let mut cdr =
+                crate::records::fields::CDR_FIELDS.render(&render(id), e.body.as_bytes(), false);
+            cdr.insert(
+                "user_ids".into(),
+                Json::Array(e.parties.iter().map(|u| Json::String(render(*u))).collect()),
+            );
+            ("cdr.created", Json::Object(cdr))
+        }
         _ => return None,
     };
     let m = &envelope.metadata;
@@ -169,7 +180,26 @@ mod tests {
     }
 
     #[test]
-    fn only_extension_events_are_wanted_and_cdrs_have_none_yet() {
+    fn given_a_recorded_cdr_then_the_cdr_event_sends_it_and_the_extension_event_does_not() {
+        let e = Event::CdrRecorded(switchboard_events::domain::CdrRecorded {
+            tenant_id: Id(56),
+            call_id: "c-1".into(),
+            started_at_ms: 0,
+            parties: vec![Id(77)],
+            body: r#"{"call_id":"c-1","caller":"101","started_at":"2026-12-01T12:00:00Z"}"#.into(),
+        });
+        let (ty, b) = body(Kind::CdrEvent, &envelope(9, &e), &e).expect("wanted");
+        assert_eq!(ty, "cdr.created");
+        assert_eq!(b["data"]["id"], "OQ==");
+        assert_eq!(b["data"]["caller"], "101");
+        assert_eq!(b["data"]["user_ids"], json!(["Nzc="]));
+        assert_eq!(b["data"]["duration"], Json::Null);
+        assert_eq!(body(Kind::ExtensionEvent, &envelope(9, &e), &e), None);
+        assert!(deliverable(Kind::CdrEvent));
+    }
+
+    #[test]
+    fn only_extension_events_are_wanted_by_the_extension_event() {
         let created = Event::ExtensionCreated(switchboard_events::domain::ExtensionCreated {
             extension_id: Id(1),
             number: "101".into(),
@@ -189,6 +219,5 @@ mod tests {
         });
         assert_eq!(body(Kind::ExtensionEvent, &envelope(4, &user), &user), None);
         assert!(deliverable(Kind::ExtensionEvent));
-        assert!(!deliverable(Kind::CdrEvent));
     }
 }

@@ -9,6 +9,7 @@ mod agents;
 mod audit;
 mod auth;
 mod business_contacts;
+mod call_history;
 mod contacts;
 mod cors;
 mod cross_dialect;

@@ -122,6 +122,8 @@ pub fn fixture_key(path: &str, param: &str) -> Option<&'static str> {
         ("/api/user/business_contacts/sync_tokens/{token}/diff", "token") => "token_business",
         ("/api/user/extension_contacts/sync_tokens/{token}/diff", "token") => "token_extension",
         ("/api/user/cdrs/sync_tokens/{token}/diff", "token") => "token_cdrs",
+        ("/api/cdrs/{id}" | "/api/user/cdrs/{id}", "id") => "cdr",
+        ("/api/external_messages/{id}" | "/api/user/external_messages/{id}", "id") => "message",
         ("/api/v1/user-extensions/by-user/{user_uuid}", "user_uuid") => "alice_uuid",
         ("/api/v1/user-extensions/by-extension/{ext_uuid}", "ext_uuid") => "ext_y2_uuid",
         ("/api/v1/user-extensions/{uuid}", "uuid") => "link_y2_uuid",
@@ -506,6 +508,24 @@ pub fn expectations() -> BTreeMap<String, Exp> {
         (
             "POST /api/user/extension_contacts/sync_tokens/{token}/diff",
             x(200).users(403).other(403),
+        ),
+        ("GET /api/user/cdrs", x(200).own()),
+        ("GET /api/user/cdrs/{id}", x(200).users(404)),
+        ("GET /api/cdrs", x(200)),
+        ("GET /api/cdrs/{id}", x(200)),
+        (
+            "POST /api/cdrs",
+            x(201).body(json!({"call_id": "matrix-call", "caller": "100",
+                               "started_at": "2024-05-01T11:00:00Z"})),
+        ),
+        ("GET /api/user/external_messages", x(200).own()),
+        ("GET /api/user/external_messages/{id}", x(200).users(404)),
+        ("GET /api/external_messages", x(200)),
+        ("GET /api/external_messages/{id}", x(200)),
+        (
+            "POST /api/external_messages",
+            x(201).body(json!({"message_id": "matrix-sms", "sender": "100",
+                               "created_at": "2024-05-01T11:00:00Z"})),
         ),
         ("POST /api/user/cdrs/sync_tokens", x(201).own()),
         (

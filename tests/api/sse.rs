@@ -337,3 +337,36 @@ async fn a_browser_event_source_may_send_its_token_in_the_query_of_the_stream_on
         .expect("request");
     assert_error(resp, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
+
+#[tokio::test]
+async fn a_users_new_cdrs_and_messages_are_streamed_to_them_only() {
+    use crate::queues::user_with_role;
+    let app = spawn_app().await;
+    let t = app.tenant("cdr-sse.example").await;
+    let (_, ann) = user_with_role(&app, &t, "ann", "101", "StandardUser").await;
+    let (_, pbx) = user_with_role(&app, &t, "pbx", "190", "Replicator").await;
+    let resp = connect(&app, &ann, None, "").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+    let post = |path: &str, body: Value| {
+        let (app, pbx, path) = (&app, pbx.clone(), path.to_owned());
+        async move {
+            let resp = app.post(&path, Some(&pbx), &body).await;
+            assert_eq!(resp.status(), StatusCode::CREATED);
+            resp.json::<Value>().await.expect("json")["id"].clone()
+        }
+    };
+    // Not ann's: never shown to her.
+    post("/api/cdrs", json!({"call_id": "x", "caller": "102", "callee": "+1", "started_at": "2024-05-01T10:00:00Z"})).await;
+    let cdr = post("/api/cdrs", json!({"call_id": "y", "caller": "+1", "callee": "101", "started_at": "2024-05-01T10:00:00Z"})).await;
+    let sms = post("/api/external_messages", json!({"message_id": "m", "sender": "+1", "receiver": "101", "content": "hi", "created_at": "2024-05-01T10:00:00Z"})).await;
+    let frames = read_frames(&mut stream, &mut buf, 2).await;
+    assert_eq!(frames[0].event, "cdrs");
+    assert_eq!(frames[0].data["change_type"], "CREATED");
+    assert_eq!(frames[0].data["item"]["id"], cdr);
+    assert_eq!(frames[0].data["item"]["call_id"], "y");
+    assert_eq!(frames[1].event, "external_messages");
+    assert_eq!(frames[1].data["item"]["id"], sms);
+    assert_eq!(frames[1].data["item"]["content"], "hi");
+}

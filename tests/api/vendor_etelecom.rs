@@ -503,3 +503,44 @@ async fn twirp_errors() {
     assert_twirp(s, &e, StatusCode::CONFLICT, "already_exists");
     assert!(!ext.is_empty());
 }
+
+#[tokio::test]
+async fn call_history_answers_from_the_reported_cdrs() {
+    let app = spawn_app().await;
+    let t = app.tenant(DOMAIN).await;
+    let a = t.admin.as_str();
+    let ext = create_extension(&app, a, "720", "").await;
+    // The PBX (here the Admin, who holds every tenant capability) reports.
+    for (call_id, caller, at) in [
+        ("h-1", "720", "2026-01-05T10:00:00Z"),
+        ("h-2", "721", "2026-01-06T10:00:00Z"),
+        ("h-3", "720", "2026-03-01T10:00:00Z"),
+    ] {
+        let resp = app
+            .post(
+                "/api/cdrs",
+                Some(a),
+                &json!({"call_id": call_id, "caller": caller, "callee": "+15550100",
+                        "started_at": at, "duration": 7, "direction": "OUTBOUND_CALL"}),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    let window = json!({"date_from": "2026-01-01T00:00:00Z", "date_to": "2026-02-01T00:00:00Z"});
+    let (s, h) = call(&app, a, "GetCallHistory", window.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["total"], 2);
+    let ids: Vec<&str> = h["call_logs"]
+        .as_array()
+        .expect("call_logs")
+        .iter()
+        .filter_map(|c| c["call_id"].as_str())
+        .collect();
+    assert_eq!(ids, ["h-2", "h-1"], "newest first");
+    assert_eq!(h["call_logs"][0]["duration"], 7);
+    let mut by_ext = window;
+    by_ext["extension_id"] = json!(num(&ext).to_string());
+    let (s, h) = call(&app, a, "GetCallHistory", by_ext).await;
+    assert_eq!((s, h["total"].clone()), (StatusCode::OK, json!(1)));
+    assert_eq!(h["call_logs"][0]["call_id"], "h-1");
+}

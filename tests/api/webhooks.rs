@@ -493,3 +493,40 @@ async fn basic_and_digest_credentials_are_presented() {
     assert_eq!(got[1].body, got[2].body, "the same delivery");
     assert_eq!(got[2].json["data"]["number"], "802");
 }
+
+#[tokio::test]
+async fn reported_cdrs_feed_the_cdr_event_webhook() {
+    let app = hooked_app().await;
+    let rx = Receiver::start().await;
+    let t = app.tenant("cdr-hooks.example").await;
+    let resp = app
+        .post(
+            "/api/tenant",
+            Some(&t.admin),
+            &json!({"cdr_event": {"enabled": true, "url": rx.url, "auth": "BEARER", "token": "t0k3n-abc"}}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // An extension change is not a CDR event.
+    create_extension(&app, &t, "201").await;
+    let resp = app
+        .post(
+            "/api/cdrs",
+            Some(&t.admin),
+            &json!({"call_id": "c-1", "caller": "100", "callee": "+15550100",
+                    "started_at": "2026-12-01T12:00:00Z", "duration": 9}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let id = resp.json::<Value>().await.expect("json")["id"].clone();
+    let got = rx.wait_for(1).await;
+    assert_eq!(got[0].json["type"], "cdr.created");
+    assert_eq!(got[0].json["data"]["id"], id);
+    assert_eq!(got[0].json["data"]["call_id"], "c-1");
+    assert_eq!(got[0].json["data"]["duration"], 9);
+    assert_eq!(
+        got[0].json["data"]["user_ids"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(got[0].header("authorization"), "Bearer t0k3n-abc");
+}

@@ -355,6 +355,19 @@ impl World {
             .await;
         }
 
+        // Call history the owner is a party of (boss is 100, alice 101).
+        let cdr = json!({"call_id": "world-call", "caller": "100", "callee": "101",
+                         "started_at": "2024-05-01T10:00:00Z"});
+        // Not secrets for the leak check: a record's id is its log offset,
+        // whose short base64 (`MjEy`) turns up inside other random ids. The
+        // call history tests check another tenant sees none of them.
+        let id = created_id(app, &boss, "/api/cdrs", cdr).await;
+        w.fix("cdr", &id, false);
+        let message = json!({"message_id": "world-sms", "sender": "100", "receiver": "+15550199",
+                             "content": "hi", "created_at": "2024-05-01T10:00:00Z"});
+        let id = created_id(app, &boss, "/api/external_messages", message).await;
+        w.fix("message", &id, false);
+
         // The owner's sync tokens.
         for (key, collection) in [
             ("token_personal", "contacts"),

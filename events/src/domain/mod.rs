@@ -12,6 +12,7 @@ pub mod group;
 pub mod item;
 pub mod presence;
 pub mod queue;
+pub mod record;
 pub mod role;
 pub mod session;
 pub mod tenant;
@@ -24,6 +25,7 @@ pub use group::*;
 pub use item::*;
 pub use presence::*;
 pub use queue::*;
+pub use record::*;
 pub use role::*;
 pub use session::*;
 pub use tenant::*;
@@ -233,4 +235,9 @@ domain_events! {
     ItemUpdated: 1, "item", item_id;
     /// An item was deleted.
     ItemDeleted: 1, "item", item_id;
+
+    /// The PBX reported a call detail record (tenant stream: call history).
+    CdrRecorded: 1, "cdrs", tenant_id;
+    /// The PBX reported an external message (tenant stream: call history).
+    ExternalMessageRecorded: 1, "messages", tenant_id;
 }

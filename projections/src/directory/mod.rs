@@ -326,6 +326,10 @@ impl Projection for Directory {
                     retention,
                 );
             }
+            // Call history is read from its own on-disk store, never from
+            // the directory (ARCHITECTURE.md, "Call history"): the
+            // directory does not grow with the number of calls.
+            Event::CdrRecorded(_) | Event::ExternalMessageRecorded(_) => {}
         }
         let retention = self.sync_retention_secs;
         if let Some(scope) = self.scopes.get_mut(&tenant) {

@@ -122,6 +122,8 @@ pub fn render(
                 _ => ("call_queue_agent", ChangeType::Deleted, gone(queue_id)),
             }
         }
+        // Rendered from the event itself ([`render_call_record`]).
+        FeedItem::CallRecord { .. } => return None,
         FeedItem::Presence => {
             let Json(Value::Object(m)) = presence::render_status(s, listener.user, now_ms).ok()?
             else {
@@ -133,6 +135,28 @@ pub fn render(
     Some((
         name,
         json!({ "collection": name, "change_type": change.as_str(), "item": item }),
+    ))
+}
+
+/// A recorded CDR (`cdrs`) or external message (`external_messages`) `id`,
+/// as the lists show it: the event carries the record (the caller of
+/// [`visible_to`] checked the listener is a party).
+pub fn render_call_record(
+    event: &switchboard_events::Event,
+    id: Id,
+) -> Option<(&'static str, Value)> {
+    use crate::records::fields::{CDR_FIELDS, MESSAGE_FIELDS};
+    let (name, table, body) = match event {
+        switchboard_events::Event::CdrRecorded(e) => ("cdrs", &CDR_FIELDS, &e.body),
+        switchboard_events::Event::ExternalMessageRecorded(e) => {
+            ("external_messages", &MESSAGE_FIELDS, &e.body)
+        }
+        _ => return None,
+    };
+    let item = table.render(&ids::render(id), body.as_bytes(), true);
+    Some((
+        name,
+        json!({ "collection": name, "change_type": "CREATED", "item": item }),
     ))
 }
 
@@ -379,7 +403,11 @@ async fn produce(
                     continue;
                 };
                 let now_ms = state.clock.unix_ms();
-                let Some((name, data)) = render(&state.queries.read(), &listener, &item, now_ms) else {
+                let rendered = match item {
+                    FeedItem::CallRecord { id, .. } => render_call_record(&event, id),
+                    _ => render(&state.queries.read(), &listener, &item, now_ms),
+                };
+                let Some((name, data)) = rendered else {
                     continue;
                 };
                 let id = issue(state, caller, Collection::Events, env.offset, None);

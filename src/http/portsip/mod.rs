@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod blobs;
 pub mod business_contacts;
+pub mod call_history;
 pub mod change_stream;
 pub mod contacts;
 pub mod extension_numbers;
@@ -262,6 +263,36 @@ pub fn routes() -> Routes {
             "/registrations/{instance_id}/destroy",
             Needs(ReportRegistrations),
             presence::unregister,
+        )
+        .get("/user/cdrs", SignedIn, call_history::own_cdrs)
+        .get("/user/cdrs/{id}", SignedIn, call_history::own_cdr)
+        .get("/cdrs", Needs(ViewCallHistory), call_history::cdrs)
+        .get("/cdrs/{id}", Needs(ViewCallHistory), call_history::cdr)
+        .post("/cdrs", Needs(ReportCallHistory), call_history::report_cdr)
+        .get(
+            "/user/external_messages",
+            SignedIn,
+            call_history::own_messages,
+        )
+        .get(
+            "/user/external_messages/{id}",
+            SignedIn,
+            call_history::own_message,
+        )
+        .get(
+            "/external_messages",
+            Needs(ViewCallHistory),
+            call_history::messages,
+        )
+        .get(
+            "/external_messages/{id}",
+            Needs(ViewCallHistory),
+            call_history::message,
+        )
+        .post(
+            "/external_messages",
+            Needs(ReportCallHistory),
+            call_history::report_message,
         )
         .with(|r| items::declare(r, &crate::collections::contacts::PERSONAL))
         .post("/user/contacts/{id}/favorite", SignedIn, contacts::favorite)

@@ -14,6 +14,8 @@ use crate::http::error::ApiError;
 use crate::http::ids::portsip as ids;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
+use crate::records::history::HistoryError;
+use crate::records::store::{Kind, Scope as RecordScope};
 use crate::sync::{Collection, PageCursor, Token};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -171,7 +173,8 @@ pub fn diff_page(
             req,
             |id| s.users.get(&id).map(|u| u.stamp.created_offset),
         ),
-        // No CDR ingestion yet: the collection is empty, so nothing changes.
+        // CDRs are diffed from the call history store (`cdrs_diff`), and
+        // the change stream's tokens are not diffed.
         Collection::PersonalCdrs | Collection::Events => DiffPage::default(),
     };
     let items = page
@@ -338,9 +341,10 @@ sync_endpoints!(
     "/user/extension_contacts"
 );
 
-/// `POST /user/cdrs/sync_tokens[?date_from=RFC3339]`: a token for now.
-/// `date_from` is validated; CDRs are not ingested yet, so there is nothing
-/// before "now" to replay and the token is the current position.
+/// `POST /user/cdrs/sync_tokens[?date_from=RFC3339]`: a token for now
+/// (its diff reports the CDRs recorded after it). `date_from` is
+/// validated; the CDRs before now are read from `GET /user/cdrs` with a
+/// `started_at` filter.
 pub async fn cdrs_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -355,18 +359,87 @@ pub async fn cdrs_token(
     Ok(create(&state, &caller, Collection::PersonalCdrs))
 }
 
-/// `POST /user/cdrs/sync_tokens/{token}/diff`.
+/// The fields of a CDR in a diff item (PortSIP's definition of the diff).
+const CDR_DIFF_FIELDS: &[&str] = &[
+    "caller",
+    "callee",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "outbound_caller_id",
+    "did_cid",
+    "trunk",
+    "status_code",
+];
+
+/// `POST /user/cdrs/sync_tokens/{token}/diff`: the caller's CDRs recorded
+/// after the token's offset, up to the head it was read at, in log order,
+/// each `CREATED` (a CDR never changes) as PortSIP's diff item
+/// `{id, change_type, items: [cdr]}`; paged by `top` like the other diffs.
+/// Served from the call history store's by-user-and-offset index.
 pub async fn cdrs_diff(
     State(state): State<AppState>,
     caller: Caller,
     Path(token): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    diff(
-        &state,
-        &caller,
-        Collection::PersonalCdrs,
-        &token,
-        query.as_deref(),
-    )
+    let collection = Collection::PersonalCdrs;
+    let top = parse_top(query.as_deref())?.unwrap_or(MAX_DIFF_TOP);
+    let now = state.queries.read().offset;
+    let t = open(&state, &caller, Some(collection), &token, now)?;
+    let (head, after) = match t.page {
+        Some(p) => (p.head, p.after.0),
+        None => (now, t.offset),
+    };
+    state.history.wait_covers(head).await?;
+    let (tenant, user) = (caller.home_tenant, caller.user_id);
+    let mut records = state
+        .history
+        .read(move |store| {
+            let mut out = Vec::new();
+            for (offset, id) in
+                store.recorded_between(Kind::Cdr, tenant, user, after, head, top + 1)?
+            {
+                if let Some(r) = store.get(Kind::Cdr, tenant, RecordScope::User(user), id)? {
+                    out.push((offset, r));
+                }
+            }
+            Ok::<_, HistoryError>(out)
+        })
+        .await?;
+    let has_more = records.len() > top;
+    records.truncate(top);
+    let items: Vec<Value> = records
+        .iter()
+        .map(|(_, r)| {
+            let fields: Map<String, Value> = serde_json::from_slice(&r.body).unwrap_or_default();
+            let cdr: Map<String, Value> = CDR_DIFF_FIELDS
+                .iter()
+                .map(|f| {
+                    (
+                        (*f).to_owned(),
+                        fields.get(*f).cloned().unwrap_or(Value::Null),
+                    )
+                })
+                .collect();
+            json!({"id": ids::render(r.id), "change_type": "CREATED", "items": [cdr]})
+        })
+        .collect();
+    let next = match records.last() {
+        Some((offset, r)) if has_more => issue_at(
+            &state,
+            &caller,
+            collection,
+            t.offset,
+            Some(PageCursor {
+                head,
+                after: (*offset, r.id),
+            }),
+            t.issued_at,
+        ),
+        _ => issue(&state, &caller, collection, head, None),
+    };
+    Ok(Json(
+        json!({ "token": next, "items": items, "has_more": has_more }),
+    ))
 }

@@ -14,7 +14,7 @@
 //! | `GetExtensionList` | `{user_id?}` | `{extensions: [extension]}` |
 //! | `CreateAccountUser` | `{username, full_name, email, password, extension_number, phone?, role?}` | CreateUser; the user |
 //! | `GetListUser` | `{}` | `{users: [user]}` |
-//! | `GetCallHistory` | `{date_from, date_to, extension_id?}` | `{call_logs: [], total: 0}` — CDR ingestion does not exist yet |
+//! | `GetCallHistory` | `{date_from, date_to, extension_id?}` | `{call_logs: [{id, call_id, caller, callee, direction, started_at, answered_at, ended_at, duration, status_code, end_reason}], total}`: the tenant's CDRs in the window (the extension's as caller or callee), newest 100, from the call history store |
 //!
 //! An extension renders as `{id, extension_number, extension_name,
 //! user_id, user_ids, hotline_id, tenant_id, tenant_domain, state,
@@ -235,7 +235,7 @@ value_method!(create_user_call, async create_user);
 value_method!(extension_info_call, read extension_info);
 value_method!(extension_list_call, read extension_list);
 value_method!(user_list_call, read user_list);
-value_method!(call_history_call, read call_history);
+value_method!(call_history_call, async call_history);
 
 /// A body that could not be read as a JSON object is Twirp's `malformed`.
 fn malformed(mut e: ApiError) -> TwirpError {
@@ -565,9 +565,16 @@ fn user_list(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
     Ok(json!({ "users": items }))
 }
 
-/// `GetCallHistory`: validates the window and the extension; no CDRs are
-/// ingested yet, so the list is empty.
-fn call_history(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value> {
+/// `GetCallHistory`: the tenant's CDRs started in `[date_from, date_to]`
+/// (and with the extension's number as caller or callee when
+/// `extension_id` is given), newest first, at most 100, with the total;
+/// read from the same call history store as PortSIP's `/cdrs`.
+async fn call_history(
+    state: &AppState,
+    _caller: &Caller,
+    tenant: TenantId,
+    body: &Body,
+) -> Result<Value> {
     let parse = |field: &str| -> Result<OffsetDateTime> {
         let raw = req_str(body, field)?;
         OffsetDateTime::parse(&raw, &time::format_description::well_known::Rfc3339)
@@ -578,11 +585,67 @@ fn call_history(state: &AppState, tenant: TenantId, body: &Body) -> Result<Value
     if from > to {
         return Err(invalid("date_to", "must not be before date_from"));
     }
-    if let Some(x) = opt_id(body, "extension_id")? {
-        let dir = state.queries.read();
-        if !dir.scope_or_empty(tenant).extensions.contains_key(&x) {
-            return Err(ApiError::not_found("extension").into());
+    let number = match opt_id(body, "extension_id")? {
+        Some(x) => {
+            let dir = state.queries.read();
+            let ext = dir.scope_or_empty(tenant).extensions.get(&x).cloned();
+            match ext {
+                Some(e) => Some(e.number.clone()),
+                None => return Err(ApiError::not_found("extension").into()),
+            }
         }
+        None => None,
+    };
+    let mut filter = format!(
+        "started_at ge '{}' and started_at le '{}'",
+        format_rfc3339(from),
+        format_rfc3339(to)
+    );
+    if let Some(n) = &number {
+        let quoted = n.replace('\'', "''");
+        filter.push_str(&format!(
+            " and (caller eq '{quoted}' or callee eq '{quoted}')"
+        ));
     }
-    Ok(json!({ "call_logs": [], "total": 0 }))
+    let raw = switchboard_projections::query::RawListParams {
+        filter: Some(filter),
+        ..Default::default()
+    };
+    let query = switchboard_projections::query::ListQuery::parse(&raw, &crate::records::CDR_LIST)
+        .map_err(|e| invalid(&e.param, &e.message))?;
+    let page = state
+        .history
+        .read(move |store| {
+            store.page(
+                crate::records::store::Kind::Cdr,
+                tenant,
+                crate::records::store::Scope::Tenant,
+                &query,
+                crate::records::CDR_TIME,
+            )
+        })
+        .await
+        .map_err(ApiError::from)?;
+    let call_logs: Vec<Value> = page
+        .items
+        .iter()
+        .map(|r| {
+            let f: Map<String, Value> = serde_json::from_slice(&r.body).unwrap_or_default();
+            let get = |k: &str| f.get(k).cloned().unwrap_or(Value::Null);
+            json!({
+                "id": r.id.0.to_string(),
+                "call_id": get("call_id"),
+                "caller": get("caller"),
+                "callee": get("callee"),
+                "direction": get("direction"),
+                "started_at": get("started_at"),
+                "answered_at": get("answered_at"),
+                "ended_at": get("ended_at"),
+                "duration": get("duration"),
+                "status_code": get("status_code"),
+                "end_reason": get("end_reason"),
+            })
+        })
+        .collect();
+    Ok(json!({ "call_logs": call_logs, "total": page.count }))
 }
