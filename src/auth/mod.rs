@@ -1,7 +1,8 @@
 //! Authentication and authorization below the edge: argon2id secrets,
 //! opaque bearer tokens and the sessions they resolve to, roles and
-//! capabilities, sign-in throttling. Nothing here knows HTTP; the edge's
-//! `Caller` extractor (`crate::http::caller`) is built on [`session`].
+//! capabilities, sign-in throttling. Nothing here knows HTTP: the edge's
+//! `Caller` extractor (in the HTTP layer) is built on [`session`], and the
+//! arrow points from there to here only.
 
 pub mod password;
 pub mod roles;
