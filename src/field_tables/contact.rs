@@ -90,23 +90,12 @@ pub use switchboard_projections::directory::EXTENSION_CONTACT_FIELDS;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field_tables::test_support::{obj, set};
     use crate::field_tables::{spec, FieldError, Mode};
-    use serde_json::{json, Map, Value as Json};
-    use std::collections::BTreeSet;
+    use serde_json::{json, Value as Json};
 
     const USERS: &str = "portsip-users-openapi.json";
     const COMPANION: &str = "portsip-companion-openapi.json";
-
-    fn set(items: impl IntoIterator<Item = impl ToString>) -> BTreeSet<String> {
-        items.into_iter().map(|s| s.to_string()).collect()
-    }
-
-    fn obj(v: Json) -> Map<String, Json> {
-        match v {
-            Json::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
 
     #[test]
     fn personal_contacts_match_the_users_spec() {

@@ -33,22 +33,11 @@ pub static GROUP_CORE_SEARCH: &[&str] = &["name"];
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field_tables::test_support::{obj, set};
     use crate::field_tables::{spec, FieldError, Fields, Mode, Value};
     use serde_json::{json, Map, Value as Json};
-    use std::collections::BTreeSet;
 
     const USERS: &str = "portsip-users-openapi.json";
-
-    fn obj(v: Json) -> Map<String, Json> {
-        match v {
-            Json::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
-
-    fn set(items: impl IntoIterator<Item = impl ToString>) -> BTreeSet<String> {
-        items.into_iter().map(|s| s.to_string()).collect()
-    }
 
     fn validate(v: Json, mode: Mode) -> Result<Fields, FieldError> {
         GROUP.validate(&obj(v), mode, GROUP_SKIP)

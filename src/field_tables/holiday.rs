@@ -219,20 +219,9 @@ pub fn holiday_dates(_table: &Table, item: &Fields) -> Result<(), FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field_tables::test_support::{obj, set};
     use crate::field_tables::{spec, Mode};
-    use serde_json::{json, Map, Value as Json};
-    use std::collections::BTreeSet;
-
-    fn set(items: impl IntoIterator<Item = impl ToString>) -> BTreeSet<String> {
-        items.into_iter().map(|s| s.to_string()).collect()
-    }
-
-    fn obj(v: Json) -> Map<String, Json> {
-        match v {
-            Json::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
+    use serde_json::{json, Value as Json};
 
     /// On purpose (module docs): every date part is bounded.
     fn narrowed() -> Vec<String> {

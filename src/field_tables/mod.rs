@@ -932,10 +932,31 @@ pub(crate) mod spec {
     }
 }
 
+/// Helpers the field tables' tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use serde_json::{Map, Value as Json};
+    use std::collections::BTreeSet;
+
+    /// The object a test's `json!` literal holds (empty for anything else).
+    pub(crate) fn obj(v: Json) -> Map<String, Json> {
+        match v {
+            Json::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    /// Names as a set, to compare field lists whatever their order.
+    pub(crate) fn set(items: impl IntoIterator<Item = impl ToString>) -> BTreeSet<String> {
+        items.into_iter().map(|s| s.to_string()).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use test_support::obj;
 
     static NESTED: &[Field] = &[
         Field::new("flag", Kind::Bool).default(Default::Bool(true)),
@@ -971,13 +992,6 @@ mod tests {
             Field::new("file_id", Kind::Accepted),
         ],
     };
-
-    fn obj(v: Json) -> Map<String, Json> {
-        match v {
-            Json::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
 
     fn err(v: Json, mode: Mode) -> FieldError {
         match T.validate(&obj(v), mode, &[]) {

@@ -143,20 +143,10 @@ pub static PHONE_SKIP: &[&str] = &["id"];
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field_tables::test_support::{obj, set};
     use crate::field_tables::{spec, Access, FieldError, Mode};
     use serde_json::{json, Map, Value as Json};
     use std::collections::BTreeSet;
-
-    fn set(items: impl IntoIterator<Item = impl ToString>) -> BTreeSet<String> {
-        items.into_iter().map(|s| s.to_string()).collect()
-    }
-
-    fn obj(v: Json) -> Map<String, Json> {
-        match v {
-            Json::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
 
     fn names(access: impl Fn(&Field) -> bool) -> BTreeSet<String> {
         set(PHONE.fields.iter().filter(|f| access(f)).map(|f| f.name))

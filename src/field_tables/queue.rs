@@ -161,22 +161,12 @@ pub static QUEUE_CORE_SEARCH: &[&str] = &["name", "extension_number"];
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field_tables::test_support::{obj, set};
     use crate::field_tables::{spec, FieldError, Mode};
-    use serde_json::{json, Map, Value as Json};
+    use serde_json::json;
     use std::collections::BTreeSet;
 
     const COMPANION: &str = "portsip-companion-openapi.json";
-
-    fn set(items: impl IntoIterator<Item = impl ToString>) -> BTreeSet<String> {
-        items.into_iter().map(|s| s.to_string()).collect()
-    }
-
-    fn obj(v: Json) -> Map<String, Json> {
-        match v {
-            Json::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
 
     /// The table's input names (what a body may carry besides core fields).
     fn inputs(t: &Table) -> BTreeSet<String> {

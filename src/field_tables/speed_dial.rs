@@ -80,20 +80,9 @@ pub fn speed_dial_8_code(_table: &Table, item: &Fields) -> Result<(), FieldError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field_tables::test_support::{obj, set};
     use crate::field_tables::{spec, Mode, Value};
-    use serde_json::{json, Map, Value as Json};
-    use std::collections::BTreeSet;
-
-    fn set(items: impl IntoIterator<Item = impl ToString>) -> BTreeSet<String> {
-        items.into_iter().map(|s| s.to_string()).collect()
-    }
-
-    fn obj(v: Json) -> Map<String, Json> {
-        match v {
-            Json::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
+    use serde_json::json;
 
     /// On purpose (module docs): bounds the spec does not give.
     const NARROWED: &[&str] = &[

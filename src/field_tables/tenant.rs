@@ -340,22 +340,12 @@ pub static TENANT_SELF_UPDATABLE: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field_tables::test_support::{obj, set};
     use crate::field_tables::{restrict, spec, Access, Mode};
     use serde_json::{json, Map, Value as Json};
     use std::collections::BTreeSet;
 
     const COMPANION: &str = "portsip-companion-openapi.json";
-
-    fn obj(v: Json) -> Map<String, Json> {
-        match v {
-            Json::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
-
-    fn set(items: impl IntoIterator<Item = impl ToString>) -> BTreeSet<String> {
-        items.into_iter().map(|s| s.to_string()).collect()
-    }
 
     fn table_names(pred: impl Fn(&Field) -> bool) -> BTreeSet<String> {
         set(TENANT.fields.iter().filter(|f| pred(f)).map(|f| f.name))

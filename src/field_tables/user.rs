@@ -252,18 +252,12 @@ pub static USER_SELF_UPDATABLE: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field_tables::test_support::{obj, set};
     use crate::field_tables::{restrict, spec, Access, FieldError, Fields, Mode, Value};
     use serde_json::{json, Map, Value as Json};
     use std::collections::BTreeSet;
 
     const USERS: &str = "portsip-users-openapi.json";
-
-    fn obj(v: Json) -> Map<String, Json> {
-        match v {
-            Json::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
 
     fn create_body() -> Json {
         json!({
@@ -286,10 +280,6 @@ mod tests {
 
     fn e(field: &str, message: &str) -> FieldError {
         FieldError::new(field, message)
-    }
-
-    fn set(items: impl IntoIterator<Item = impl ToString>) -> BTreeSet<String> {
-        items.into_iter().map(|s| s.to_string()).collect()
     }
 
     fn table_names(pred: impl Fn(&Field) -> bool) -> BTreeSet<String> {
