@@ -4,6 +4,7 @@
 //! [`decide`] maps each to its pure decision function.
 
 use super::agents::{self, Requested, StatusChange};
+use super::balance::{self, SetBalance};
 use super::bootstrap::{self, CreateSystemAdministrator};
 use super::call_history::{self, RecordCallHistory};
 use super::contacts::{self, SetFavorite};
@@ -12,6 +13,7 @@ use super::files::{self, FileCommand, GreetingCommand};
 use super::groups::{self, CreateGroup, UpdateGroup};
 use super::holidays::{self, SelectGlobalHolidays};
 use super::items::{self, CreateItem, DeleteItem, UpdateItem};
+use super::ms365::{self, BindMs365};
 use super::prepare::{IdKind, Preparer, SecretRule};
 use super::presence::{self, RemoveRegistration, ReportCallState, ReportRegistration, SetPresence};
 use super::queues::{self, AgentItem, CreateQueue, Target, UpdateQueue};
@@ -244,6 +246,15 @@ pub enum Command {
     Greeting(GreetingCommand),
     /// Replace a user's selection of the tenant's holidays.
     SelectGlobalHolidays(SelectGlobalHolidays),
+    /// Set a user's balance, recorded as an adjustment of its ledger.
+    SetBalance(SetBalance),
+    /// Bind a user to a Microsoft 365 account (the tenant's integration on).
+    BindMs365(BindMs365),
+    /// Remove a user's Microsoft 365 binding.
+    UnbindMs365 {
+        /// The user.
+        user_id: Id,
+    },
 }
 
 /// Who issues a command. Decisions that depend on the actor's privileges
@@ -397,6 +408,9 @@ impl Command {
             File,
             Greeting,
             SelectGlobalHolidays,
+            SetBalance,
+            BindMs365,
+            UnbindMs365,
         )
     }
 
@@ -459,6 +473,9 @@ impl Command {
             Command::CreateQueue(c) => p.mint(&mut c.id, IdKind::Queue),
             Command::CreateItem(c) => p.mint(&mut c.item_id, IdKind::Item),
             Command::SelectGlobalHolidays(c) => p.mint(&mut c.selection_id, IdKind::Item),
+            Command::SetBalance(c) => p.mint(&mut c.adjustment_id, IdKind::Item),
+            Command::BindMs365(c) => p.mint(&mut c.binding_id, IdKind::Item),
+            Command::UnbindMs365 { .. } => {}
             Command::DeleteTenant { .. }
             | Command::SwitchTenant { .. }
             | Command::RefreshSession(_)
@@ -597,8 +614,8 @@ pub fn decide(
         Command::RemoveGroupMember { group_id, number } => {
             groups::remove_member(s, *group_id, number)?
         }
-        Command::CreateQueue(c) => queues::create(s, c)?,
-        Command::UpdateQueue(c) => queues::update(s, c)?,
+        Command::CreateQueue(c) => queues::create(s, &by()?, c)?,
+        Command::UpdateQueue(c) => queues::update(s, &by()?, c)?,
         Command::DeleteQueue { target, id } => queues::delete(s, *target, *id)?,
         Command::SetQueueAgents { target, id, items } => {
             queues::set_agents(s, *target, *id, items)?
@@ -628,6 +645,22 @@ pub fn decide(
         Command::UpdateItem(c) => items::update(s, c)?,
         Command::DeleteItem(c) => items::delete(s, c)?,
         Command::SelectGlobalHolidays(c) => holidays::select(s, c)?,
+        Command::SetBalance(c) => {
+            let currency = dir
+                .tenants
+                .get(&ctx.tenant)
+                .and_then(|t| t.attrs.get("currency"))
+                .and_then(switchboard_events::Value::as_str);
+            balance::set(s, currency, by()?.user_id, c)?
+        }
+        Command::BindMs365(c) => {
+            let enabled = dir.tenants.get(&ctx.tenant).is_some_and(|t| {
+                TENANT.effective(&t.attrs, ms365::INTEGRATION_SETTING)
+                    == switchboard_events::Value::Bool(true)
+            });
+            ms365::bind_user(s, enabled, c)?
+        }
+        Command::UnbindMs365 { user_id } => ms365::unbind_user(s, *user_id)?,
         Command::SetFavorite(c) => {
             contacts::set_favorite(s, c.user_id, c.collection, c.item, c.on)?
         }

@@ -369,6 +369,9 @@ pub fn kind_schema(kind: &Kind) -> Value {
             v
         }
         Kind::Accepted => json!({"type": "string"}),
+        Kind::FileRef => {
+            json!({"type": "string", "description": "The unique ID of a file of the tenant."})
+        }
     }
 }
 
@@ -387,7 +390,7 @@ fn fields_schema(fields: &[Field], direction: Direction, skip: &[&str]) -> Value
         };
         let rendered = matches!(direction, Direction::Response | Direction::Summary);
         if (!rendered && access == FieldAccess::ReadOnly)
-            || (rendered && matches!(f.kind, Kind::Accepted))
+            || (rendered && f.kind.input_only())
             || (direction == Direction::Summary && !f.summary)
         {
             continue;

@@ -8,6 +8,7 @@ mod receiver;
 mod agents;
 mod audit;
 mod auth;
+mod balance;
 mod business_contacts;
 mod call_history;
 mod contacts;

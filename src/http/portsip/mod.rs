@@ -358,6 +358,32 @@ pub fn routes() -> Routes {
             Needs(ManageUsers),
             settings::select_user_global_holidays,
         )
+        .get("/user/balance", SignedIn, settings::own_balance)
+        .get(
+            "/users/{id}/balance",
+            Needs(ViewUsers),
+            settings::user_balance,
+        )
+        .post(
+            "/users/{id}/balance",
+            Needs(ManageUsers),
+            settings::set_user_balance,
+        )
+        .get(
+            "/users/{id}/balance/history",
+            Needs(ViewUsers),
+            settings::user_balance_history,
+        )
+        .post(
+            "/users/{id}/ms365_binding",
+            Needs(ManageUsers),
+            settings::bind_ms365,
+        )
+        .post(
+            "/users/{id}/ms365_binding/destroy",
+            Needs(ManageUsers),
+            settings::unbind_ms365,
+        )
         .get(
             "/contacts/export",
             Needs(ViewBusinessContacts),
