@@ -731,11 +731,7 @@ async fn queue_prompts_play_files_of_the_tenant_which_are_then_kept() {
             .join(d)
     };
     assert!(blob(&intro_digest).is_file());
-    crate::helpers::ok(
-        app.get(&format!("/api/files/{intro}"), Some(&t.admin))
-            .await,
-    )
-    .await;
+    crate::helpers::ok(app.get(&format!("/api/files/{intro}"), Some(&admin)).await).await;
 
     // Once the queue stops playing it, the temporary file is collected.
     let resp = app

@@ -744,6 +744,21 @@ fn settings_expectations() -> Vec<(String, Exp)> {
             x(200).body(json!({"name": "Renamed"})),
         ),
         ("POST /api/holidays/{id}/destroy".to_owned(), x(204)),
+        ("GET /api/user/balance".to_owned(), x(200).own()),
+        ("GET /api/users/{id}/balance".to_owned(), x(200)),
+        (
+            "POST /api/users/{id}/balance".to_owned(),
+            x(200).body(json!({"balance": 12.5, "reason": "matrix"})),
+        ),
+        ("GET /api/users/{id}/balance/history".to_owned(), x(200)),
+        (
+            "POST /api/users/{id}/ms365_binding".to_owned(),
+            x(200).body(json!({"id": "matrix@contoso.com"})),
+        ),
+        (
+            "POST /api/users/{id}/ms365_binding/destroy".to_owned(),
+            x(204),
+        ),
     ]);
     out
 }

@@ -341,6 +341,19 @@ impl World {
             w.fix(key, &id, true);
         }
 
+        // Alice's balance and Microsoft 365 binding (the integration on).
+        let path = format!("/api/users/{alice}/balance");
+        ok_json(
+            app.post(&path, Some(&boss), &json!({"balance": 5})).await,
+            &path,
+        )
+        .await;
+        let on = json!({"enable_ms365_integration": true});
+        ok_json(app.post("/api/tenant", Some(&boss), &on).await, "ms365 on").await;
+        let path = format!("/api/users/{alice}/ms365_binding");
+        let account = json!({"id": "matrix@contoso.com"});
+        ok_json(app.post(&path, Some(&boss), &account).await, &path).await;
+
         // Registrations of alice's devices.
         for instance in ["inst-1", "inst-2"] {
             ok_json(
