@@ -105,6 +105,12 @@ file_id=$(curl -fsS -X POST "$base/api/blobs/uploads/$up_id/complete?digest=$dig
   -H "Authorization: Bearer $admin" -H "PortSIP-Upload-Token: $up_token" --data-binary @"$work/a.wav" | id_of)
 greeting_id=$(post "$admin" "/api/users/$alice_id/greetings" "{\"file_id\":\"$file_id\"}" | id_of)
 read -r open_upload _ <<< "$(begin_upload "$admin")"
+# Balance, Microsoft 365 binding and queue prompts (issue #16): the tenant's
+# integration on, alice with a balance and a binding, a queue playing the file.
+post "$admin" /api/tenant '{"enable_ms365_integration":true}' > /dev/null
+post "$admin" "/api/users/$alice_id/balance" '{"balance":12.5}' > /dev/null
+post "$admin" "/api/users/$alice_id/ms365_binding" '{"id":"alice@contoso.com"}' > /dev/null
+queue_id=$(post "$admin" /api/call_queues "{\"name\":\"fuzz\",\"extension_number\":\"800\",\"polling_strategy\":\"RING_SIMULTANEOUSLY\",\"moh_prompt_file_id\":\"$file_id\",\"intro_prompt_file_id\":\"$file_id\"}" | id_of)
 
 # Path parameters of existing objects, so generated requests reach real
 # objects and not only 404s: user routes get alice, group routes the group.
@@ -170,6 +176,10 @@ parameters = { "path.id" = "$open_upload" }
 [[operations]]
 include-path-regex = '^/blobs/\{digest\}'
 parameters = { "path.digest" = "$digest" }
+
+[[operations]]
+include-path-regex = '^/call_queues/\{id\}'
+parameters = { "path.id" = "$queue_id" }
 TOML
 
 status=0
