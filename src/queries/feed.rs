@@ -10,7 +10,7 @@
 
 use super::{Queries, ReadError};
 use futures::{Stream, StreamExt};
-use switchboard_events::domain::{ContactOwner, FavoriteCollection};
+use switchboard_events::domain::{ContactOwner, FavoriteCollection, ItemOwner};
 use switchboard_events::{Envelope, Event, Id, TenantId};
 use switchboard_projections::directory::changes::ChangeType;
 use switchboard_projections::directory::classify::{directory_change, DirectoryChange};
@@ -65,6 +65,20 @@ pub enum FeedItem {
     },
     /// The caller's own presence, registrations or call state changed.
     Presence,
+    /// One of the caller's own settings items changed (issue #16: phones,
+    /// speed dials, holidays, the global holiday selection, greetings,
+    /// balance adjustments, the Microsoft 365 binding), or one of the
+    /// tenant's holidays, which apply to every user.
+    Setting {
+        /// Its collection (one of [`SETTINGS`]).
+        collection: &'static str,
+        /// Whose list: the caller's own or the tenant's.
+        owner: ItemOwner,
+        /// The item.
+        id: Id,
+        /// What happened.
+        change: ChangeType,
+    },
     /// A CDR or an external message the caller is a party of was
     /// recorded (rendered from the event, which carries the record).
     CallRecord {
@@ -73,6 +87,44 @@ pub enum FeedItem {
         /// The record's id (its offset).
         id: Id,
     },
+}
+
+/// The item collections the stream carries: a user's own settings lists
+/// (its own items only) and the tenant's holidays (everyone's). Files are
+/// not among them: who sees a file depends on the caller's role, and a
+/// deletion does not say whose upload it was.
+pub const SETTINGS: &[&str] = &[
+    crate::collections::settings::PHONES.name,
+    crate::collections::settings::SPEED_DIALS_8.name,
+    crate::collections::settings::SPEED_DIALS_100.name,
+    crate::collections::settings::USER_HOLIDAYS.name,
+    crate::collections::settings::GLOBAL_HOLIDAYS,
+    crate::commands::files::GREETINGS,
+    crate::commands::balance::ADJUSTMENTS,
+    crate::commands::ms365::BINDINGS,
+    crate::collections::settings::TENANT_HOLIDAYS.name,
+];
+
+/// An item event as the stream carries it, if `listener` may see it.
+fn setting(
+    listener: &Listener,
+    collection: &str,
+    owner: ItemOwner,
+    id: Id,
+    change: ChangeType,
+) -> Option<FeedItem> {
+    let tenants = crate::collections::settings::TENANT_HOLIDAYS.name;
+    let visible = match owner {
+        ItemOwner::User(u) => u == listener.user && collection != tenants,
+        ItemOwner::Tenant => collection == tenants,
+    };
+    let collection = SETTINGS.iter().copied().find(|c| *c == collection)?;
+    visible.then_some(FeedItem::Setting {
+        collection,
+        owner,
+        id,
+        change,
+    })
 }
 
 /// Whether `listener` may see `event`, and what it is about. One function
@@ -127,6 +179,27 @@ pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<
         Event::RegistrationAdded(e) if e.user_id == listener.user => Some(FeedItem::Presence),
         Event::RegistrationRemoved(e) if e.user_id == listener.user => Some(FeedItem::Presence),
         Event::CallStateChanged(e) if e.user_id == listener.user => Some(FeedItem::Presence),
+        Event::ItemCreated(e) => setting(
+            listener,
+            &e.collection,
+            e.owner,
+            e.item_id,
+            ChangeType::Created,
+        ),
+        Event::ItemUpdated(e) => setting(
+            listener,
+            &e.collection,
+            e.owner,
+            e.item_id,
+            ChangeType::Updated,
+        ),
+        Event::ItemDeleted(e) => setting(
+            listener,
+            &e.collection,
+            e.owner,
+            e.item_id,
+            ChangeType::Deleted,
+        ),
         Event::CdrRecorded(e) if e.parties.contains(&listener.user) => Some(FeedItem::CallRecord {
             message: false,
             id: Id(env.offset),

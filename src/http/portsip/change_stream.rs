@@ -1,7 +1,10 @@
 //! The live change stream, `GET /user/events`: a Server-Sent Events stream of the changes the caller
 //! may see — their personal contacts and favorites, the tenant's business
-//! contacts, the extension directory, and the caller's own call-queue agent
-//! status and presence/registration status.
+//! contacts, the extension directory, the caller's own call-queue agent
+//! status and presence/registration status, the caller's own settings
+//! (phones, speed dials, holidays, global holidays, greetings, balance
+//! adjustments, Microsoft 365 binding) and the tenant's holidays, each
+//! named by its collection and rendered as its own route renders it.
 //!
 //! The stream is driven from the log through the queries layer
 //! ([`crate::queries::feed`]): it reads from an offset (so catch-up and live
@@ -24,7 +27,7 @@
 
 use super::contacts::{render_contact, render_extension_contact};
 use super::sync::{issue, open};
-use super::{agents, presence};
+use super::{agents, items, presence};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::ids::portsip as ids;
@@ -121,6 +124,22 @@ pub fn render(
                 }
                 _ => ("call_queue_agent", ChangeType::Deleted, gone(queue_id)),
             }
+        }
+        FeedItem::Setting {
+            collection,
+            owner,
+            id,
+            change,
+        } => {
+            let item = match s.items.get(collection, owner, id) {
+                Some(it) if change != ChangeType::Deleted => super::settings::render_setting(s, it)
+                    .or_else(|| {
+                        crate::collections::by_name(collection).map(|c| items::render(c, it, None))
+                    })
+                    .unwrap_or_else(|| gone(id)),
+                _ => gone(id),
+            };
+            (collection, change, item)
         }
         // Rendered from the event itself ([`render_call_record`]).
         FeedItem::CallRecord { .. } => return None,

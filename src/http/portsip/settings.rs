@@ -25,8 +25,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Map, Value};
+use switchboard_events::domain::ItemOwner;
 use switchboard_events::envelope::format_rfc3339;
 use switchboard_events::{Id, TenantId};
+use switchboard_projections::directory::items::ItemView;
+use switchboard_projections::directory::Scope;
 use switchboard_projections::query::{Dir, FieldType, ListSchema};
 
 /// `GET /user/outbound_caller_ids`: the caller IDs the signed-in user may
@@ -263,6 +266,25 @@ pub async fn set_user_balance(
     Ok(Json(json!({})))
 }
 
+/// One adjustment as the balance history lists it (`sequence`: its place
+/// in the ledger, from 1).
+fn render_adjustment(a: &balance::Adjustment<'_>, sequence: usize) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(a.item.id)));
+    m.insert("sequence".into(), json!(sequence));
+    m.insert("amount".into(), money(a.amount));
+    m.insert("balance".into(), money(a.balance));
+    m.insert("currency".into(), json!(a.currency));
+    m.insert("reason".into(), json!(a.reason));
+    let actor = (a.actor != Id(0)).then(|| ids::render(a.actor));
+    m.insert("actor_id".into(), json!(actor));
+    m.insert(
+        "created_at".into(),
+        json!(format_rfc3339(a.item.stamp.created_at)),
+    );
+    m
+}
+
 /// What `GET /users/{id}/balance/history` may filter, search and order by.
 static ADJUSTMENTS_SCHEMA: ListSchema = ListSchema {
     fields: &[
@@ -295,22 +317,7 @@ pub async fn user_balance_history(
     let items: Vec<Map<String, Value>> = balance::adjustments(s, user)
         .into_iter()
         .enumerate()
-        .map(|(i, a)| {
-            let mut m = Map::new();
-            m.insert("id".into(), json!(ids::render(a.item.id)));
-            m.insert("sequence".into(), json!(i + 1));
-            m.insert("amount".into(), money(a.amount));
-            m.insert("balance".into(), money(a.balance));
-            m.insert("currency".into(), json!(a.currency));
-            m.insert("reason".into(), json!(a.reason));
-            let actor = (a.actor != Id(0)).then(|| ids::render(a.actor));
-            m.insert("actor_id".into(), json!(actor));
-            m.insert(
-                "created_at".into(),
-                json!(format_rfc3339(a.item.stamp.created_at)),
-            );
-            m
-        })
+        .map(|(i, a)| render_adjustment(&a, i + 1))
         .collect();
     list::respond(&params, &ADJUSTMENTS_SCHEMA, items)
 }
@@ -362,4 +369,44 @@ pub async fn unbind_ms365(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A settings item that is no declared collection's, rendered as its own
+/// route shows it (for the change stream): a greeting, a balance
+/// adjustment, the global holiday selection (`{id, items: [holiday ids]}`)
+/// or the Microsoft 365 binding (`{id, object_id | principal_name}`).
+/// `None`: a declared collection's item (rendered by its table).
+pub fn render_setting(s: &Scope, it: &ItemView) -> Option<Map<String, Value>> {
+    let ItemOwner::User(user) = it.owner else {
+        return None;
+    };
+    let collection = s.items.owners.get(&it.id).map(|(c, _)| c.as_str())?;
+    Some(match collection {
+        c if c == crate::commands::files::GREETINGS => super::greetings::render_greeting(s, it),
+        c if c == balance::ADJUSTMENTS => {
+            let all = balance::adjustments(s, user);
+            let place = all.iter().position(|a| a.item.id == it.id)?;
+            render_adjustment(&all[place], place + 1)
+        }
+        c if c == crate::commands::holidays::GLOBAL_HOLIDAYS => {
+            let chosen: Vec<Value> = crate::commands::holidays::selected(&it.attrs)
+                .into_iter()
+                .map(|id| json!(ids::render(id)))
+                .collect();
+            let mut m = Map::new();
+            m.insert("id".into(), json!(ids::render(it.id)));
+            m.insert("items".into(), Value::Array(chosen));
+            m
+        }
+        c if c == crate::commands::ms365::BINDINGS => {
+            let mut m = Map::new();
+            m.insert("id".into(), json!(ids::render(it.id)));
+            for k in ["object_id", "principal_name"] {
+                let v = it.attrs.get(k).and_then(switchboard_events::Value::as_str);
+                m.insert(k.into(), json!(v));
+            }
+            m
+        }
+        _ => return None,
+    })
 }
