@@ -272,7 +272,6 @@ pub fn set(
 mod tests {
     use super::*;
     use crate::commands::testing::given_in;
-    use switchboard_events::domain::UserCreated;
     use switchboard_events::TenantId;
 
     const T: TenantId = Id(9);
@@ -280,13 +279,7 @@ mod tests {
     const ADMIN: Id = Id(7);
 
     fn ann() -> Event {
-        Event::UserCreated(UserCreated {
-            user_id: ANN,
-            name: "ann".into(),
-            role: "StandardUser".into(),
-            password_hash: "h".into(),
-            attrs: Fields::new(),
-        })
+        crate::commands::testing::user_created(ANN, "ann")
     }
 
     fn set_to(id: u64, text: &str) -> SetBalance {

@@ -210,19 +210,12 @@ pub fn binding_of(s: &Scope, user_id: Id) -> Option<&Fields> {
 mod tests {
     use super::*;
     use crate::commands::testing::given_in;
-    use switchboard_events::domain::UserCreated;
     use switchboard_events::TenantId;
 
     const T: TenantId = Id(9);
 
     fn user(id: u64) -> Event {
-        Event::UserCreated(UserCreated {
-            user_id: Id(id),
-            name: format!("u{id}"),
-            role: "StandardUser".into(),
-            password_hash: "h".into(),
-            attrs: Fields::new(),
-        })
+        crate::commands::testing::user_created(Id(id), &format!("u{id}"))
     }
 
     fn cmd(user: u64, binding: u64, account: &str) -> BindMs365 {

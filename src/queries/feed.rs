@@ -325,6 +325,68 @@ mod tests {
     }
 
     #[test]
+    fn own_settings_items_and_the_tenants_holidays_are_visible_nothing_else() {
+        use switchboard_events::domain::{ItemCreated, ItemDeleted};
+        use switchboard_events::{Fields, Metadata};
+        const ME: Id = Id(1);
+        let me = Listener {
+            tenant: Id(5),
+            user: ME,
+            session: Id(9),
+        };
+        let env = |tenant| Envelope {
+            offset: 1,
+            stream: switchboard_events::StreamId::of("item", Id(70)),
+            stream_version: 1,
+            tenant,
+            event_type: String::new(),
+            schema_version: 1,
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+            metadata: Metadata::system("test"),
+            payload: vec![],
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        let created = |collection: &str, owner| {
+            Event::ItemCreated(ItemCreated {
+                item_id: Id(70),
+                collection: collection.into(),
+                owner,
+                attrs: Fields::new(),
+            })
+        };
+        let seen = |e: &Event| visible_to(&me, &env(Id(5)), e);
+        assert_eq!(
+            seen(&created("phones", ItemOwner::User(ME))),
+            Some(FeedItem::Setting {
+                collection: "phones",
+                owner: ItemOwner::User(ME),
+                id: Id(70),
+                change: ChangeType::Created,
+            })
+        );
+        let deleted = Event::ItemDeleted(ItemDeleted {
+            item_id: Id(70),
+            collection: "tenant_holidays".into(),
+            owner: ItemOwner::Tenant,
+        });
+        assert!(matches!(
+            seen(&deleted),
+            Some(FeedItem::Setting {
+                change: ChangeType::Deleted,
+                ..
+            })
+        ));
+        // Someone else's item, the tenant's files, another tenant's holiday,
+        // a collection the stream does not carry: not visible.
+        assert_eq!(seen(&created("phones", ItemOwner::User(Id(2)))), None);
+        assert_eq!(seen(&created("files", ItemOwner::Tenant)), None);
+        assert_eq!(seen(&created("business_contacts", ItemOwner::Tenant)), None);
+        let elsewhere = created("tenant_holidays", ItemOwner::Tenant);
+        assert_eq!(visible_to(&me, &env(Id(6)), &elsewhere), None);
+    }
+
+    #[test]
     fn a_stream_ends_with_its_session_user_or_token() {
         use crate::commands::testing::given_in;
         use switchboard_events::domain::{

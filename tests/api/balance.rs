@@ -5,18 +5,9 @@
 
 use crate::contacts::{json_of, two_users};
 use crate::helpers::{assert_error, ok, spawn_app, TestApp};
+use crate::settings::user_id;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-/// The id of user `name` in the caller's tenant.
-async fn user_id(app: &TestApp, admin: &str, name: &str) -> String {
-    let l = json_of(
-        app.get(&format!("/api/users?filter=name eq '{name}'"), Some(admin))
-            .await,
-    )
-    .await;
-    l["items"][0]["id"].as_str().expect("user id").to_owned()
-}
 
 async fn field_of(resp: reqwest::Response) -> Value {
     let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
