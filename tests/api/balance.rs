@@ -109,6 +109,25 @@ async fn a_balance_is_refused_when_out_of_range_inexact_or_in_another_currency()
         let resp = app.post(&path, Some(&admin), &body).await;
         assert_eq!(field_of(resp).await, field, "{body}");
     }
+    // Read from the number's own text: digits a double would round away
+    // are refused, not rounded (reqwest's JSON would go through a double,
+    // so these bodies are sent as text).
+    for text in [
+        r#"{"balance": 0.100000000000000001}"#,
+        r#"{"balance": 1e-400}"#,
+        r#"{"balance": 12345678901234567890}"#,
+    ] {
+        let resp = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(&admin)
+            .header("Content-Type", "application/json")
+            .body(text)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(field_of(resp).await, "balance", "{text}");
+    }
     // Nothing was recorded.
     let h = json_of(app.get(&format!("{path}/history"), Some(&admin)).await).await;
     assert_eq!(h["count"], 0);

@@ -215,28 +215,34 @@ pub async fn user_balance(
     show_balance(&state, tenant, user)
 }
 
+/// A JSON body whose values are kept as their text: the balance is read
+/// from the number exactly as the client wrote it, never through a double.
+type RawBody = std::collections::BTreeMap<String, Box<serde_json::value::RawValue>>;
+
 /// `{balance, currency?, reason?}` → the command's parts. `balance` is
-/// read from the number's decimal text, never through arithmetic on a
-/// double; `currency` and `reason` are switchboard's additions.
-fn parse_balance(
-    body: &Map<String, Value>,
-) -> Result<(Amount, Option<String>, Option<String>), ApiError> {
+/// parsed from the number's own decimal text (`Amount::parse`: more than
+/// five decimals or too much money is refused, never rounded); `currency`
+/// and `reason` are switchboard's additions.
+fn parse_balance(body: &RawBody) -> Result<(Amount, Option<String>, Option<String>), ApiError> {
     if let Some(k) = body
         .keys()
         .find(|k| !matches!(k.as_str(), "balance" | "currency" | "reason"))
     {
         return Err(ApiError::validation(k, "unknown field"));
     }
-    let amount = match body.get("balance") {
-        Some(Value::Number(n)) => {
-            Amount::parse(&n.to_string()).map_err(|m| ApiError::validation("balance", m))?
+    let amount = match body.get("balance").map(|raw| raw.get().trim()) {
+        None | Some("null") => return Err(ApiError::validation("balance", "is required")),
+        Some(text) if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => {
+            Amount::parse(text).map_err(|m| ApiError::validation("balance", m))?
         }
-        None | Some(Value::Null) => return Err(ApiError::validation("balance", "is required")),
         Some(_) => return Err(ApiError::validation("balance", "must be a number")),
     };
-    let text = |k: &str| match body.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+    let text = |k: &str| match body
+        .get(k)
+        .map(|raw| serde_json::from_str::<Value>(raw.get()))
+    {
+        None | Some(Ok(Value::Null)) => Ok(None),
+        Some(Ok(Value::String(s))) => Ok(Some(s)),
         Some(_) => Err(ApiError::validation(k, "must be a string")),
     };
     Ok((amount, text("currency")?, text("reason")?))
@@ -248,7 +254,7 @@ pub async fn set_user_balance(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<Map<String, Value>>,
+    JsonBody(body): JsonBody<RawBody>,
 ) -> Result<Json<Value>, ApiError> {
     let (tenant, user) = other_user(&state, &caller, &id)?;
     let (amount, currency, reason) = parse_balance(&body)?;
