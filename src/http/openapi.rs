@@ -914,6 +914,32 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
                     .build(),
             );
         }
+        (p, _, _, _) if settings_route(p).is_some() => {
+            if let Some((body, status, answer)) = settings_route(p) {
+                let body = if route.method == Method::POST {
+                    body
+                } else {
+                    None
+                };
+                if let Some(b) = body {
+                    op = op.request_body(Some(
+                        RequestBodyBuilder::new()
+                            .content("application/json", json_content(json_schema(b)))
+                            .required(Some(Required::True))
+                            .build(),
+                    ));
+                }
+                let (status, answer) = match route.method {
+                    Method::GET => ("200", answer),
+                    _ => (status, None),
+                };
+                let mut done = ResponseBuilder::new().description("done");
+                if let Some(a) = answer {
+                    done = done.content("application/json", json_content(json_schema(a)));
+                }
+                responses = responses.response(status, done.build());
+            }
+        }
         (p, _, _, _) if p.starts_with("/api/blobs/") => {
             let (o, r) = blob_operation(route, op, responses);
             op = o;
@@ -962,6 +988,49 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
     }
     responses = responses.response("4XX", error("a refused request (400 names the field)"));
     op.responses(responses.build()).build()
+}
+
+/// The balance and Microsoft 365 routes (issue #16), as PortSIP's
+/// definitions give them: (request body of the POST, its status, the GET's
+/// answer). `currency` and `reason` are switchboard's additions.
+fn settings_route(path: &str) -> Option<(Option<Value>, &'static str, Option<Value>)> {
+    let money = json!({"type": "number", "format": "double",
+                       "description": "Exact to five decimals; below 10000000000 in magnitude."});
+    let balance = json!({"type": "object", "properties": {"balance": money}});
+    Some(match path {
+        "/api/user/balance" => (None, "200", Some(balance)),
+        "/api/users/{id}/balance" => (
+            Some(
+                json!({"type": "object", "required": ["balance"], "properties": {
+                "balance": money,
+                "currency": {"type": "string", "description": "The tenant's currency (nothing is converted)."},
+                "reason": {"type": "string", "maxLength": 255}}}),
+            ),
+            "200",
+            Some(balance),
+        ),
+        "/api/users/{id}/balance/history" => {
+            let item = json!({"type": "object", "properties": {
+                "id": {"type": "string"}, "sequence": {"type": "integer"},
+                "amount": money, "balance": money, "currency": {"type": "string"},
+                "reason": {"type": ["string", "null"]}, "actor_id": {"type": ["string", "null"]},
+                "created_at": {"type": "string", "format": "date-time"}}});
+            let list = json!({"type": "object", "required": ["count", "items"], "properties": {
+                "count": {"type": "integer"}, "items": {"type": "array", "items": item}}});
+            (None, "200", Some(list))
+        }
+        "/api/users/{id}/ms365_binding" => (
+            Some(
+                json!({"type": "object", "required": ["id"], "properties": {"id": {
+                "type": "string",
+                "description": "The `OID` or `Principal Name` of Microsoft 365 user."}}}),
+            ),
+            "200",
+            None,
+        ),
+        "/api/users/{id}/ms365_binding/destroy" => (None, "204", None),
+        _ => return None,
+    })
 }
 
 /// The file store's routes: octet-stream bodies, the upload headers, and
