@@ -915,23 +915,19 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
             );
         }
         (p, _, _, _) if settings_route(p).is_some() => {
-            if let Some((body, status, answer)) = settings_route(p) {
-                let body = if route.method == Method::POST {
-                    body
+            if let Some(r) = settings_route(p) {
+                let (status, answer) = if route.method == Method::POST {
+                    if let Some(b) = r.post_body {
+                        op = op.request_body(Some(
+                            RequestBodyBuilder::new()
+                                .content("application/json", json_content(json_schema(b)))
+                                .required(Some(Required::True))
+                                .build(),
+                        ));
+                    }
+                    (r.post_status, r.post_answer)
                 } else {
-                    None
-                };
-                if let Some(b) = body {
-                    op = op.request_body(Some(
-                        RequestBodyBuilder::new()
-                            .content("application/json", json_content(json_schema(b)))
-                            .required(Some(Required::True))
-                            .build(),
-                    ));
-                }
-                let (status, answer) = match route.method {
-                    Method::GET => ("200", answer),
-                    _ => (status, None),
+                    ("200", r.get_answer)
                 };
                 let mut done = ResponseBuilder::new().description("done");
                 if let Some(a) = answer {
@@ -990,45 +986,84 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
     op.responses(responses.build()).build()
 }
 
-/// The balance and Microsoft 365 routes (issue #16), as PortSIP's
-/// definitions give them: (request body of the POST, its status, the GET's
-/// answer). `currency` and `reason` are switchboard's additions.
-fn settings_route(path: &str) -> Option<(Option<Value>, &'static str, Option<Value>)> {
+/// How [`settings_route`] describes a route (JSON Schemas).
+struct SettingsRoute {
+    /// The POST's request body.
+    post_body: Option<Value>,
+    /// The POST's success status.
+    post_status: &'static str,
+    /// The POST's answer.
+    post_answer: Option<Value>,
+    /// The GET's answer.
+    get_answer: Option<Value>,
+}
+
+/// A user's settings routes that are no declared collection's (issue #16:
+/// global holidays, outbound caller ids, balance, Microsoft 365 binding),
+/// as PortSIP's definitions give them; the balance's `currency` and
+/// `reason` are switchboard's additions.
+fn settings_route(path: &str) -> Option<SettingsRoute> {
     let money = json!({"type": "number", "format": "double",
                        "description": "Exact to five decimals; below 10000000000 in magnitude."});
     let balance = json!({"type": "object", "properties": {"balance": money}});
+    let items = |item: Value| json!({"type": "object", "properties": {"items": {"type": "array", "items": item}}});
+    let get = |answer: Value| SettingsRoute {
+        post_body: None,
+        post_status: "200",
+        post_answer: None,
+        get_answer: Some(answer),
+    };
     Some(match path {
-        "/api/user/balance" => (None, "200", Some(balance)),
-        "/api/users/{id}/balance" => (
-            Some(
+        "/api/user/balance" => get(balance),
+        "/api/users/{id}/balance" => SettingsRoute {
+            post_body: Some(
                 json!({"type": "object", "required": ["balance"], "properties": {
                 "balance": money,
                 "currency": {"type": "string", "description": "The tenant's currency (nothing is converted)."},
                 "reason": {"type": "string", "maxLength": 255}}}),
             ),
-            "200",
-            Some(balance),
-        ),
+            post_status: "200",
+            post_answer: None,
+            get_answer: Some(balance),
+        },
         "/api/users/{id}/balance/history" => {
             let item = json!({"type": "object", "properties": {
                 "id": {"type": "string"}, "sequence": {"type": "integer"},
                 "amount": money, "balance": money, "currency": {"type": "string"},
                 "reason": {"type": ["string", "null"]}, "actor_id": {"type": ["string", "null"]},
                 "created_at": {"type": "string", "format": "date-time"}}});
-            let list = json!({"type": "object", "required": ["count", "items"], "properties": {
-                "count": {"type": "integer"}, "items": {"type": "array", "items": item}}});
-            (None, "200", Some(list))
+            get(
+                json!({"type": "object", "required": ["count", "items"], "properties": {
+                "count": {"type": "integer"}, "items": {"type": "array", "items": item}}}),
+            )
         }
-        "/api/users/{id}/ms365_binding" => (
-            Some(
+        "/api/users/{id}/ms365_binding" => SettingsRoute {
+            post_body: Some(
                 json!({"type": "object", "required": ["id"], "properties": {"id": {
                 "type": "string",
                 "description": "The `OID` or `Principal Name` of Microsoft 365 user."}}}),
             ),
-            "200",
-            None,
-        ),
-        "/api/users/{id}/ms365_binding/destroy" => (None, "204", None),
+            post_status: "200",
+            post_answer: None,
+            get_answer: None,
+        },
+        "/api/users/{id}/ms365_binding/destroy" => SettingsRoute {
+            post_body: None,
+            post_status: "204",
+            post_answer: None,
+            get_answer: None,
+        },
+        "/api/user/global_holidays" | "/api/users/{id}/global_holidays" => SettingsRoute {
+            post_body: Some(items(
+                json!({"type": "string", "description": "The unique ID of a tenant holiday."}),
+            )),
+            post_status: "201",
+            post_answer: Some(json!({"type": "object", "properties": {"id": {"type": "string"}}})),
+            get_answer: Some(items(json!({"$ref": "#/components/schemas/Holiday"}))),
+        },
+        "/api/user/outbound_caller_ids" => get(items(json!({"type": "object", "properties": {
+            "provider_id": {"type": "string"}, "caller_id": {"type": "string"},
+            "description": {"type": ["string", "null"]}}}))),
         _ => return None,
     })
 }
