@@ -913,11 +913,14 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
             )
             .build()
     };
-    let record = record_route(route);
-    let meeting = meeting_route(route);
+    // Call history and meeting routes: their own bodies and answers (a
+    // call history report may also answer 200 for a repeat).
+    let special = record_route(route)
+        .map(|(body, status, schema)| (body, status, schema, true))
+        .or_else(|| meeting_route(route).map(|(body, schema)| (body, "200", schema, false)));
     match (route.path.as_str(), resource, &route.method, item_route) {
-        _ if meeting.is_some() => {
-            if let Some((body, schema)) = meeting {
+        _ if special.is_some() => {
+            if let Some((body, status, schema, repeat)) = special {
                 if let Some(name) = body {
                     op = op.request_body(Some(
                         RequestBodyBuilder::new()
@@ -925,32 +928,15 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
                             .required(Some(Required::True))
                             .build(),
                     ));
-                }
-                responses = responses.response(
-                    "200",
-                    ResponseBuilder::new()
-                        .description("done")
-                        .content("application/json", json_content(schema))
-                        .build(),
-                );
-            }
-        }
-        _ if record.is_some() => {
-            if let Some((body, status, schema)) = record {
-                if let Some(name) = body {
-                    op = op.request_body(Some(
-                        RequestBodyBuilder::new()
-                            .content("application/json", json_content(reference(name)))
-                            .required(Some(Required::True))
-                            .build(),
-                    ));
-                    responses = responses.response(
-                        "200",
-                        ResponseBuilder::new()
-                            .description("already reported: the existing id, nothing written")
-                            .content("application/json", json_content(schema.clone()))
-                            .build(),
-                    );
+                    if repeat {
+                        responses = responses.response(
+                            "200",
+                            ResponseBuilder::new()
+                                .description("already reported: the existing id, nothing written")
+                                .content("application/json", json_content(schema.clone()))
+                                .build(),
+                        );
+                    }
                 }
                 responses = responses.response(
                     status,

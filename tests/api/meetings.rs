@@ -54,11 +54,24 @@ async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::R
     app.post(path, Some(token), &body).await
 }
 
+/// Posts a control without a body to `base/action`.
+async fn act(app: &TestApp, token: &str, base: &str, action: &str) -> reqwest::Response {
+    post(app, token, &format!("{base}/{action}"), json!({})).await
+}
+
 /// The media server reports `state` of `room`.
 async fn report(app: &TestApp, media: &str, room: &str, state: Value) -> Value {
     let resp = post(app, media, &format!("/api/meetings/{room}/state"), state).await;
     assert_eq!(resp.status(), StatusCode::OK);
     json_of(resp).await
+}
+
+/// Ann (chairing, from her extension) and a guest, muted or not.
+fn ann_and_guest(guest_muted: bool) -> Value {
+    json!([
+        {"id": "p-ann", "display_name": "Ann", "chairman": true, "extension_number": "101"},
+        {"id": "p-ext", "display_name": "+4930", "muted": guest_muted, "position": 1}
+    ])
 }
 
 fn on_call(participants: Value) -> Value {
@@ -197,13 +210,13 @@ async fn desired_and_actual_state_meet_through_the_change_stream_and_the_media_s
     let mut buf = String::new();
 
     // Nothing runs yet: stopping, muting are illegal.
-    let stop = post(&app, &w.ann, &format!("{base}/stop"), json!({})).await;
+    let stop = act(&app, &w.ann, &base, "stop").await;
     assert_error(stop, StatusCode::CONFLICT, "MEETING_STATE_UNCHANGED").await;
-    let lock = post(&app, &w.ann, &format!("{base}/lock"), json!({})).await;
+    let lock = act(&app, &w.ann, &base, "lock").await;
     assert_error(lock, StatusCode::CONFLICT, "MEETING_NOT_RUNNING").await;
 
     // Ann starts it: the desired state says running, the actual does not.
-    let resp = post(&app, &w.ann, &format!("{base}/start"), json!({})).await;
+    let resp = act(&app, &w.ann, &base, "start").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let status = json_of(app.get(&format!("{base}/status"), Some(&w.ann)).await).await;
     assert_eq!(status["status"], "OFFLINE");
@@ -214,16 +227,7 @@ async fn desired_and_actual_state_meet_through_the_change_stream_and_the_media_s
     assert_eq!(frames[0].event, "meetings");
     assert_eq!(frames[0].data["item"]["id"], json!(w.room));
     assert_eq!(frames[0].data["item"]["action"], "start");
-    let out = report(
-        &app,
-        &w.media,
-        &w.room,
-        on_call(json!([
-            {"id": "p-ann", "display_name": "Ann", "chairman": true, "extension_number": "101"},
-            {"id": "p-ext", "display_name": "+4930", "position": 1}
-        ])),
-    )
-    .await;
+    let out = report(&app, &w.media, &w.room, on_call(ann_and_guest(false))).await;
     assert_eq!(out, json!({"id": w.room, "recorded": true}));
     let status = json_of(app.get(&format!("{base}/status"), Some(&w.ann)).await).await;
     assert_eq!(
@@ -234,37 +238,16 @@ async fn desired_and_actual_state_meet_through_the_change_stream_and_the_media_s
     );
     // The same report again writes nothing.
     let head = app.log().head();
-    let again = report(
-        &app,
-        &w.media,
-        &w.room,
-        on_call(json!([
-            {"id": "p-ann", "display_name": "Ann", "chairman": true, "extension_number": "101"},
-            {"id": "p-ext", "display_name": "+4930", "position": 1}
-        ])),
-    )
-    .await;
+    let again = report(&app, &w.media, &w.room, on_call(ann_and_guest(false))).await;
     assert_eq!(again["recorded"], false);
     assert_eq!(app.log().head(), head);
 
     // Muting a participant who is not there is illegal; the one who is, fine.
-    let absent = post(
-        &app,
-        &w.ann,
-        &format!("{base}/participants/nobody/mute"),
-        json!({}),
-    )
-    .await;
+    let absent = act(&app, &w.ann, &base, "participants/nobody/mute").await;
     assert_error(absent, StatusCode::CONFLICT, "PARTICIPANT_NOT_PRESENT").await;
-    let resp = post(
-        &app,
-        &w.ann,
-        &format!("{base}/participants/p-ext/mute"),
-        json!({}),
-    )
-    .await;
+    let resp = act(&app, &w.ann, &base, "participants/p-ext/mute").await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = post(&app, &w.ann, &format!("{base}/start_recording"), json!({})).await;
+    let resp = act(&app, &w.ann, &base, "start_recording").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let resp = post(
         &app,
@@ -298,10 +281,7 @@ async fn desired_and_actual_state_meet_through_the_change_stream_and_the_media_s
         &app,
         &w.media,
         &w.room,
-        json!({"status": "ON_CALL", "recording": true, "participants": [
-            {"id": "p-ann", "display_name": "Ann", "chairman": true, "extension_number": "101"},
-            {"id": "p-ext", "display_name": "+4930", "muted": true, "position": 1}
-        ]}),
+        json!({"status": "ON_CALL", "recording": true, "participants": ann_and_guest(true)}),
     )
     .await;
     let status = json_of(app.get(&format!("{base}/status"), Some(&w.ann)).await).await;
@@ -319,23 +299,11 @@ async fn desired_and_actual_state_meet_through_the_change_stream_and_the_media_s
         json!({"id": "p-ext", "display_name": "+4930", "muted": true, "chairman": false,
                "position": 1, "desired": {}})
     );
-    let again = post(
-        &app,
-        &w.ann,
-        &format!("{base}/participants/p-ext/mute"),
-        json!({}),
-    )
-    .await;
+    let again = act(&app, &w.ann, &base, "participants/p-ext/mute").await;
     assert_error(again, StatusCode::CONFLICT, "MEETING_STATE_UNCHANGED").await;
 
     // Kicking out: 204, and the participant shows the wish until gone.
-    let resp = post(
-        &app,
-        &w.ann,
-        &format!("{base}/participants/p-ext/destroy"),
-        json!({}),
-    )
-    .await;
+    let resp = act(&app, &w.ann, &base, "participants/p-ext/destroy").await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let one = json_of(
         app.get(&format!("{base}/participants/p-ext"), Some(&w.ann))
@@ -408,18 +376,12 @@ async fn only_the_owner_or_the_reported_chairman_controls_and_other_tenants_get_
         ),
     )
     .await;
-    let resp = post(&app, &w.bob, &format!("{base}/lock"), json!({})).await;
+    let resp = act(&app, &w.bob, &base, "lock").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let status = json_of(app.get(&format!("{base}/status"), Some(&w.bob)).await).await;
     assert_eq!(status["desired"], json!({"locked": true}));
     // Bob hands the chair on: once reported, bob is out again.
-    let resp = post(
-        &app,
-        &w.bob,
-        &format!("{base}/participants/p-x/chairman"),
-        json!({}),
-    )
-    .await;
+    let resp = act(&app, &w.bob, &base, "participants/p-x/chairman").await;
     assert_eq!(resp.status(), StatusCode::OK);
     report(
         &app,
@@ -429,10 +391,10 @@ async fn only_the_owner_or_the_reported_chairman_controls_and_other_tenants_get_
                        {"id": "p-x", "chairman": true}])),
     )
     .await;
-    let resp = post(&app, &w.bob, &format!("{base}/unlock"), json!({})).await;
+    let resp = act(&app, &w.bob, &base, "unlock").await;
     assert_error(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     // Ann, the owner, still does.
-    let resp = post(&app, &w.ann, &format!("{base}/unlock"), json!({})).await;
+    let resp = act(&app, &w.ann, &base, "unlock").await;
     assert_eq!(resp.status(), StatusCode::OK);
     // Bob's CRUD view never included it (a chairman controls, not owns).
     let resp = app.get(&base, Some(&w.bob)).await;

@@ -198,15 +198,7 @@ impl Meetings {
 
     /// Forgets a deleted user's meetings.
     pub(super) fn user_deleted(&mut self, user: Id) {
-        let mine: Vec<Id> = self
-            .live
-            .iter()
-            .filter(|(_, m)| m.owner == user)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in mine {
-            self.live.remove(&id);
-        }
+        self.live.retain(|_, m| m.owner != user);
     }
 }
 
