@@ -337,11 +337,24 @@ fn list_items(
 }
 
 /// Renders an item: `id`, its table's fields, and the caller's `favorite`
-/// flag when given.
+/// flag when given. A read-only `created_at` in the table (a meeting's) is
+/// the item's creation time: the service sets it, never a client.
 pub fn render(spec: &CollectionSpec, it: &ItemView, favorite: Option<bool>) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), json!(ids::render(it.id)));
     spec.table.render(&it.attrs, false, &mut m);
+    if spec
+        .table
+        .field("created_at")
+        .is_some_and(|f| f.create == crate::field_tables::Access::ReadOnly)
+    {
+        m.insert(
+            "created_at".into(),
+            json!(switchboard_events::envelope::format_rfc3339(
+                it.stamp.created_at
+            )),
+        );
+    }
     if let Some(f) = favorite {
         m.insert("favorite".into(), json!(f));
     }
