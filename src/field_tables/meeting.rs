@@ -9,9 +9,9 @@
 //!   room gets the default (9).
 //! * `extension_number`, `created_at`, `domain`, `sbc_host`, `sbc_port`,
 //!   `token` and `ownership` are the PBX's or the service's, never sent:
-//!   read-only. `created_at` is the item's creation time (rendered by the
-//!   collection's renderer); the others stay `null` until something
-//!   records them.
+//!   read-only. `created_at` is the item's creation time and `ownership`
+//!   true (the list is the owner's), both rendered by the collection's
+//!   renderer; the others stay `null` until something records them.
 //! * `admin_pin` and `room_pin` are "numeric sequences": digits.
 //! * Free-text strings the spec leaves unbounded are bounded (`language`
 //!   is a BCP 47 tag, `timezone` an IANA name, `external_invitees` at most

@@ -106,6 +106,7 @@ async fn a_user_creates_lists_shows_updates_and_destroys_a_meeting() {
         .as_str()
         .expect("created_at is set by the service");
     assert!(created.ends_with('Z') && created.len() == 20, "{created}");
+    assert_eq!(shown["ownership"], true);
     // Bob neither sees nor changes ann's meeting.
     let bobs = json_of(app.get("/api/user/meetings", Some(&w.bob)).await).await;
     assert_eq!(bobs["count"], 0);
