@@ -405,3 +405,54 @@ async fn only_the_owner_or_the_reported_chairman_controls_and_other_tenants_get_
     let resp = app.get(&base, Some(&w.bob)).await;
     assert_error(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await;
 }
+
+/// A meeting's status and participants, as its owner reads them.
+async fn read_state(app: &TestApp, token: &str, base: &str) -> (Value, Value) {
+    let status = json_of(app.get(&format!("{base}/status"), Some(token)).await).await;
+    let people = json_of(app.get(&format!("{base}/participants"), Some(token)).await).await;
+    (status, people)
+}
+
+#[tokio::test]
+async fn desired_and_actual_state_survive_a_restart_from_a_snapshot_and_from_a_full_replay() {
+    let mut app = crate::helpers::spawn_app_with(|c| c.snapshot_every_events = 5).await;
+    let w = world(&app, "meet-replay.example").await;
+    let base = format!("/api/user/meetings/{}", w.room);
+    assert_eq!(
+        act(&app, &w.ann, &base, "start").await.status(),
+        StatusCode::OK
+    );
+    report(&app, &w.media, &w.room, on_call(ann_and_guest(false))).await;
+    for action in [
+        "lock",
+        "participants/p-ext/mute",
+        "participants/p-ext/destroy",
+    ] {
+        assert!(
+            act(&app, &w.ann, &base, action).await.status().is_success(),
+            "{action}"
+        );
+    }
+    let before = read_state(&app, &w.ann, &base).await;
+    assert_eq!(before.0["desired"], json!({"locked": true}));
+    assert_eq!(
+        before.1["items"][1]["desired"],
+        json!({"muted": true, "present": false})
+    );
+    // From the shutdown snapshot.
+    app.restart().await;
+    assert_eq!(
+        read_state(&app, &w.ann, &base).await,
+        before,
+        "from the snapshot"
+    );
+    app.stop().await;
+    // From the log alone.
+    std::fs::remove_file(switchboard::snapshots::path_in(&app.data_dir())).expect("snapshot");
+    app.restart().await;
+    assert_eq!(
+        read_state(&app, &w.ann, &base).await,
+        before,
+        "from a full replay"
+    );
+}
