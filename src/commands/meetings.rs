@@ -69,6 +69,8 @@ pub struct ReportMeetingState {
     pub actual: MeetingActual,
     /// The participants, with the numbers they joined from.
     pub participants: Vec<ReportedParticipant>,
+    /// The media server's counter of its reports of this meeting, if sent.
+    pub sequence: Option<u64>,
 }
 
 /// The meeting `id` of the tenant, with its owner.
@@ -240,7 +242,8 @@ pub fn control(scope: &Scope, by: &Actor, cmd: &ControlMeeting) -> Result<Decisi
 /// Decides ReportMeetingState: only the media server (a caller holding
 /// [`Capability::ReportMeetings`]) reports; participants' numbers are
 /// resolved to the tenant's users; a report equal to the last one records
-/// nothing (a repeat is harmless).
+/// nothing (a repeat is harmless), and so does one whose `sequence` is at
+/// or below the last recorded (a stale report arriving late).
 pub fn report(
     scope: &Scope,
     by: &Actor,
@@ -267,13 +270,16 @@ pub fn report(
         })
         .collect();
     let stored = scope.meetings.get(cmd.meeting_id);
-    if stored.is_some_and(|m| m.reported_offset > 0 && m.actual == actual) {
+    let stale =
+        |m: &MeetingLive| matches!((cmd.sequence, m.sequence), (Some(n), Some(last)) if n <= last);
+    if stored.is_some_and(|m| stale(m) || (m.reported_offset > 0 && m.actual == actual)) {
         return Ok(Decision::none());
     }
     let event = Event::MeetingStateReported(MeetingStateReported {
         meeting_id: cmd.meeting_id,
         owner,
         actual,
+        sequence: cmd.sequence,
     });
     Ok(Decision::events(vec![event]).expect(stream(cmd.meeting_id), expected(stored)))
 }
@@ -333,6 +339,7 @@ mod tests {
                 participants,
                 ..MeetingActual::default()
             },
+            sequence: None,
         })
     }
 
@@ -419,6 +426,7 @@ mod tests {
                 locked: true,
                 ..MeetingActual::default()
             },
+            sequence: None,
         }));
         assert_eq!(
             conflict(when(&locked, ANN, MeetingControl::Lock(true))),
@@ -501,6 +509,7 @@ mod tests {
                 participant: who("p1", true, None),
                 number: Some("999".into()),
             }],
+            sequence: Some(5),
         };
         let d = report(dir.scope_or_empty(T), &replicator, &cmd).expect("report");
         assert_eq!(d.events.len(), 1);
@@ -510,6 +519,26 @@ mod tests {
         assert_eq!(
             report(after.scope_or_empty(T), &replicator, &cmd),
             Ok(Decision::none())
+        );
+        // An older report arriving late (a lower sequence) records nothing,
+        // even though it differs.
+        let stale = ReportMeetingState {
+            actual: MeetingActual::default(),
+            participants: Vec::new(),
+            sequence: Some(4),
+            ..cmd.clone()
+        };
+        assert_eq!(
+            report(after.scope_or_empty(T), &replicator, &stale),
+            Ok(Decision::none())
+        );
+        let newer = ReportMeetingState {
+            sequence: Some(6),
+            ..stale
+        };
+        assert_eq!(
+            report(after.scope_or_empty(T), &replicator, &newer).map(|d| d.events.len()),
+            Ok(1)
         );
         let user = actor(ANN, "StandardUser", None);
         assert!(matches!(

@@ -715,6 +715,9 @@ fn meeting_schemas() -> Vec<(&'static str, Value)> {
                 "properties": {
                 "status": status, "locked": {"type": "boolean"},
                 "muted": {"type": "boolean"}, "recording": {"type": "boolean"},
+                "sequence": {"type": "integer", "minimum": 0, "description":
+                    "the media server's counter of its reports of this meeting: a report at or \
+                     below the last recorded is stale and writes nothing"},
                 "participants": {"type": "array", "maxItems": 200, "items": {
                     "type": "object", "required": ["id"], "additionalProperties": false,
                     "properties": {

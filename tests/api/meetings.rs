@@ -330,6 +330,24 @@ async fn desired_and_actual_state_meet_through_the_change_stream_and_the_media_s
         .await;
     assert_error(gone, StatusCode::NOT_FOUND, "NOT_FOUND").await;
 
+    // With the media server's counter, an older report arriving late is
+    // stale: 200, nothing written, the newer state stands.
+    let newer = report(
+        &app,
+        &w.media,
+        &w.room,
+        json!({"status": "OFFLINE", "sequence": 10}),
+    )
+    .await;
+    assert_eq!(newer["recorded"], true);
+    let late = json!({"status": "ON_CALL", "sequence": 9, "participants": ann_and_guest(false)});
+    assert_eq!(
+        report(&app, &w.media, &w.room, late).await["recorded"],
+        false
+    );
+    let status = json_of(app.get(&format!("{base}/status"), Some(&w.ann)).await).await;
+    assert_eq!(status["status"], "OFFLINE");
+
     // The audit log names who asked what of the meeting.
     let audit = json_of(app.get("/api/audit_logs?top=100", Some(&w.t.admin)).await).await;
     assert!(

@@ -144,4 +144,7 @@ pub struct MeetingStateReported {
     pub owner: Id,
     /// The state as reported (replaces the previous report).
     pub actual: MeetingActual,
+    /// The media server's own counter of its reports of this meeting, if
+    /// it sends one: a report at or below the last recorded is stale.
+    pub sequence: Option<u64>,
 }

@@ -78,6 +78,8 @@ pub struct MeetingLive {
     /// The version of the meeting's stream (optimistic concurrency of
     /// controls decided against this state).
     pub version: u64,
+    /// The media server's counter of the last report, if it sent one.
+    pub sequence: Option<u64>,
 }
 
 impl MeetingLive {
@@ -91,6 +93,7 @@ impl MeetingLive {
             reported_offset: 0,
             updated_offset: 0,
             version: 0,
+            sequence: None,
         }
     }
 
@@ -184,6 +187,9 @@ impl Meetings {
         m.reported_offset = env.offset;
         m.updated_offset = env.offset;
         m.version = env.stream_version;
+        if e.sequence.is_some() {
+            m.sequence = e.sequence;
+        }
         let present = |id: &str| e.actual.participants.iter().any(|p| p.id == id);
         m.desired.participants.retain(|id, _| present(id));
         if m.desired.chairman.as_deref().is_some_and(|c| !present(c)) {
@@ -269,6 +275,7 @@ mod tests {
                     participants: vec![who("p2")],
                     ..MeetingActual::default()
                 },
+                sequence: None,
             },
         );
         let live = m.get(Id(1)).expect("live");

@@ -467,6 +467,8 @@ struct ReportBody {
     recording: bool,
     #[serde(default)]
     participants: Vec<ParticipantBody>,
+    #[serde(default)]
+    sequence: Option<u64>,
 }
 
 /// Validates a report, naming the field at fault.
@@ -560,6 +562,7 @@ fn reported(body: ReportBody, meeting_id: Id) -> Result<ReportMeetingState, ApiE
             participants: Vec::new(),
         },
         participants,
+        sequence: body.sequence,
     })
 }
 
