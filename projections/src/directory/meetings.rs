@@ -212,22 +212,9 @@ impl Meetings {
 mod tests {
     use super::*;
     use switchboard_events::domain::{MeetingParticipant, MeetingStatus};
-    use switchboard_events::{Metadata, StreamId};
 
     fn env(offset: u64) -> Envelope {
-        Envelope {
-            offset,
-            stream: StreamId::of("meeting", Id(1)),
-            stream_version: offset,
-            tenant: Id(3),
-            event_type: "MeetingControlled".into(),
-            schema_version: 1,
-            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
-            metadata: Metadata::system("test"),
-            payload: vec![],
-            prev_hash: [0; 32],
-            hash: [0; 32],
-        }
+        crate::testing::envelope(offset, "meeting", "MeetingControlled")
     }
 
     fn control(control: MeetingControl) -> MeetingControlled {
