@@ -236,10 +236,22 @@ impl Items {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_events::Value;
+    use switchboard_events::{Metadata, StreamId, Value};
 
     fn env(offset: u64) -> Envelope {
-        crate::testing::envelope(offset, "item", "ItemCreated")
+        Envelope {
+            offset,
+            stream: StreamId::of("item", Id(1)),
+            stream_version: offset,
+            tenant: Id(3),
+            event_type: "ItemCreated".into(),
+            schema_version: 1,
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+            metadata: Metadata::system("test"),
+            payload: vec![],
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
     }
 
     fn named(n: &str) -> Fields {
