@@ -19,7 +19,7 @@ use switchboard_events::domain::{
     ContactCreated, ContactDeleted, ContactOwner, ContactUpdated, FavoriteAdded,
     FavoriteCollection, FavoriteRemoved, ItemOwner,
 };
-use switchboard_events::{Envelope, Event, Id};
+use switchboard_events::{EnvelopeRef, Event, Id};
 
 /// User fields the extension directory shows; a change to one of them is a
 /// change of the user's extension contact. (`extension_number` is derived
@@ -109,21 +109,26 @@ impl Scope {
     }
 }
 
-pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &ContactCreated) {
+pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ContactCreated) {
     let (collection, owner) = contact_list(e.owner);
     scope
         .items
         .created(env, collection, owner, e.contact_id, &e.attrs);
 }
 
-pub(super) fn updated(scope: &mut Scope, env: &Envelope, e: &ContactUpdated) {
+pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ContactUpdated) {
     let (collection, owner) = contact_list(e.owner);
     scope
         .items
         .updated(env, collection, owner, e.contact_id, &e.changes);
 }
 
-pub(super) fn deleted(scope: &mut Scope, env: &Envelope, e: &ContactDeleted, retention: u64) {
+pub(super) fn deleted(
+    scope: &mut Scope,
+    env: &EnvelopeRef<'_>,
+    e: &ContactDeleted,
+    retention: u64,
+) {
     let (collection, owner) = contact_list(e.owner);
     if scope
         .items
@@ -152,7 +157,7 @@ pub(super) fn deleted(scope: &mut Scope, env: &Envelope, e: &ContactDeleted, ret
     }
 }
 
-pub(super) fn favorite_added(scope: &mut Scope, env: &Envelope, e: &FavoriteAdded) {
+pub(super) fn favorite_added(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &FavoriteAdded) {
     scope
         .contacts
         .favorites
@@ -162,7 +167,7 @@ pub(super) fn favorite_added(scope: &mut Scope, env: &Envelope, e: &FavoriteAdde
     log_favorite(scope, env, e.user_id, e.collection, e.item_id);
 }
 
-pub(super) fn favorite_removed(scope: &mut Scope, env: &Envelope, e: &FavoriteRemoved) {
+pub(super) fn favorite_removed(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &FavoriteRemoved) {
     if let Some(f) = scope.contacts.favorites.get_mut(&e.user_id) {
         f.of_mut(e.collection).remove(&e.item_id);
     }
@@ -174,7 +179,7 @@ pub(super) fn favorite_removed(scope: &mut Scope, env: &Envelope, e: &FavoriteRe
 /// log of flips on a shared collection.
 fn log_favorite(
     scope: &mut Scope,
-    env: &Envelope,
+    env: &EnvelopeRef<'_>,
     user: Id,
     collection: FavoriteCollection,
     item: Id,
@@ -212,6 +217,18 @@ pub(super) fn before(scope: Option<&Scope>, event: &Event) -> Before {
     let Some(scope) = scope else {
         return Before::default();
     };
+    // These change only the user's own fields, never its lines or an
+    // extension's number: nothing to compare afterwards (and no vector or
+    // string built for the most frequent events of a replay).
+    if matches!(
+        event,
+        Event::UserUpdated(_)
+            | Event::UserProfileReset(_)
+            | Event::UserRoleChanged(_)
+            | Event::UserSecretChanged(_)
+    ) {
+        return Before::default();
+    }
     Before {
         users: classify::affected_users(Some(scope), event)
             .into_iter()
@@ -232,7 +249,7 @@ pub(super) fn before(scope: Option<&Scope>, event: &Event) -> Before {
 /// favorites.
 pub(super) fn after(
     scope: &mut Scope,
-    env: &Envelope,
+    env: &EnvelopeRef<'_>,
     event: &Event,
     before: Before,
     retention: u64,

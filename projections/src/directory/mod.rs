@@ -32,7 +32,7 @@ pub use users::UserView;
 
 use crate::pmap::{PHashMap, PMap};
 use crate::runtime::Projection;
-use switchboard_events::{Envelope, Event, Id, TenantId, SYSTEM_TENANT};
+use switchboard_events::{Envelope, EnvelopeRef, Event, Id, TenantId, SYSTEM_TENANT};
 use time::OffsetDateTime;
 
 /// What owns an extension number in a tenant's shared number space.
@@ -62,7 +62,7 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    fn new(env: &Envelope) -> Stamp {
+    fn new(env: &EnvelopeRef<'_>) -> Stamp {
         Stamp {
             created_at: env.recorded_at,
             created_offset: env.offset,
@@ -72,7 +72,7 @@ impl Stamp {
         }
     }
 
-    fn touch(&mut self, env: &Envelope) {
+    fn touch(&mut self, env: &EnvelopeRef<'_>) {
         self.updated_at = env.recorded_at;
         self.updated_offset = env.offset;
         self.version = env.stream_version;
@@ -201,6 +201,13 @@ impl AsRef<Directory> for Directory {
 
 impl Projection for Directory {
     fn apply(&mut self, env: &Envelope, event: &Event) {
+        self.apply_ref(&env.view(), event);
+    }
+
+    /// The directory reads only an event's offset, tenant, time and stream
+    /// version, so it works on the borrowed view: a replay builds no owned
+    /// envelope (six allocations and a payload copy) per event.
+    fn apply_ref(&mut self, env: &EnvelopeRef<'_>, event: &Event) {
         self.offset = env.offset;
         let tenant = env.tenant;
         let before = contacts::before(self.scopes.get(&tenant), event);
