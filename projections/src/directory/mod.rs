@@ -32,6 +32,8 @@ pub use users::UserView;
 
 use crate::pmap::{PHashMap, PMap};
 use crate::runtime::Projection;
+#[cfg(doc)]
+use changes::ChangeLog;
 use switchboard_events::{Envelope, EnvelopeRef, Event, Id, TenantId, SYSTEM_TENANT};
 use time::OffsetDateTime;
 
@@ -166,6 +168,10 @@ pub struct Directory {
     /// Set from the configuration when the directory is created.
     #[serde(default)]
     pub sync_retention_secs: u64,
+    /// Inside a replay ([`Projection::replay_started`]): the tenants'
+    /// extension change indexes are deferred until it finishes.
+    #[serde(skip)]
+    pub(crate) replaying: bool,
 }
 
 impl Directory {
@@ -189,7 +195,14 @@ impl Directory {
     }
 
     fn scope_mut(&mut self, tenant: TenantId) -> &mut Scope {
-        self.scopes.get_or_insert_with(tenant, Scope::default)
+        let replaying = self.replaying;
+        self.scopes.get_or_insert_with(tenant, || {
+            let mut scope = Scope::default();
+            if replaying {
+                scope.contacts.changes.extension.defer();
+            }
+            scope
+        })
     }
 }
 
@@ -202,6 +215,29 @@ impl AsRef<Directory> for Directory {
 impl Projection for Directory {
     fn apply(&mut self, env: &Envelope, event: &Event) {
         self.apply_ref(&env.view(), event);
+    }
+
+    /// Every user change touches the tenant's extension change index (for
+    /// sync diffs); a replay keeps only each user's latest offset there and
+    /// orders them once at the end ([`ChangeLog::defer`]).
+    fn replay_started(&mut self) {
+        self.replaying = true;
+        let tenants: Vec<TenantId> = self.scopes.keys().copied().collect();
+        for tenant in tenants {
+            if let Some(scope) = self.scopes.get_mut(&tenant) {
+                scope.contacts.changes.extension.defer();
+            }
+        }
+    }
+
+    fn replay_finished(&mut self) {
+        self.replaying = false;
+        let tenants: Vec<TenantId> = self.scopes.keys().copied().collect();
+        for tenant in tenants {
+            if let Some(scope) = self.scopes.get_mut(&tenant) {
+                scope.contacts.changes.extension.settle();
+            }
+        }
     }
 
     /// The directory reads only an event's offset, tenant, time and stream
