@@ -42,8 +42,9 @@ pub(super) fn created(dir: &mut Directory, env: &EnvelopeRef<'_>, e: &TenantCrea
             stamp: Stamp::new(env),
         },
     );
-    dir.scopes
-        .get_or_insert_with(e.tenant_id, super::Scope::default);
+    // Through `scope_mut`, so a scope created in a replay defers its
+    // change index like the others.
+    dir.scope_mut(e.tenant_id);
 }
 
 pub(super) fn updated(dir: &mut Directory, env: &EnvelopeRef<'_>, e: &TenantUpdated) {
