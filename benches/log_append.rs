@@ -589,7 +589,7 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
          window / events, for the whole process (appenders, writer, sled's IO threads; the \
          machine's budget is cores x window) and for the log's writer threads alone (log-writer, plus log-sync when pipelined). writer thread busy = their CPU \
          time / window (100% = one core). segments: zeroed = preallocated (the default), grow = \
-         growing as written. writer: pipelined = the next group framed while the previous one's fdatasync runs (the default), inline = frame, write, sync, acknowledge in turn on one thread. index lag = durable events the index (a lower-priority thread, off the \
+         growing as written. writer: pipelined = the next group framed while the previous one's fdatasync runs (`log_pipeline = true`), inline = frame, write, sync, acknowledge in turn on one thread (the service's default). index lag = durable events the index (a lower-priority thread, off the \
          acknowledgement path) had not taken in when the window closed, and how long it then took to catch up. Reference: 16 KiB over a pre-zeroed file + fdatasync, p50 on this disk = {}.",
         fmt_dur(flush_p50)
     );
