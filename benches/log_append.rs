@@ -25,6 +25,10 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+#[path = "support/proc_stat.rs"]
+mod proc_stat;
+
+use proc_stat::stat_cpu;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::net::{IpAddr, Ipv4Addr};
@@ -441,23 +445,6 @@ fn cpu_now() -> CpuWindow {
         }
     }
     CpuWindow { process, writer }
-}
-
-/// utime + stime from a `/proc/.../stat` line (USER_HZ = 100 on Linux).
-fn stat_cpu(stat: &str) -> Duration {
-    // Fields after the parenthesised command name, which may contain spaces.
-    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-        return Duration::ZERO;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state); utime and stime are fields 14 and 15.
-    let ticks = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_millis((ticks(14) + ticks(15)) * 10)
 }
 
 /// One appender: append, wait, repeat, until `measure_to`. Returns the

@@ -36,6 +36,9 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+#[path = "support/proc_stat.rs"]
+mod proc_stat;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::any::Any;
@@ -299,25 +302,12 @@ fn process_cpu() -> Duration {
     proc_cpu("/proc/self/stat")
 }
 
-/// utime + stime of a `/proc/.../stat` file (USER_HZ = 100 on Linux); zero
-/// where `/proc` is unavailable.
+/// utime + stime of a `/proc/.../stat` file; zero where `/proc` is
+/// unavailable.
 fn proc_cpu(path: &str) -> Duration {
-    let Ok(stat) = std::fs::read_to_string(path) else {
-        return Duration::ZERO;
-    };
-    // Fields after the parenthesised command name, which may contain spaces;
-    // `rest` starts at field 3 (state); utime and stime are fields 14 and 15.
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return Duration::ZERO;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_millis((ticks(14) + ticks(15)) * 10)
+    std::fs::read_to_string(path)
+        .map(|s| proc_stat::stat_cpu(&s))
+        .unwrap_or_default()
 }
 
 /// Writes the planned log into `path` and says how long it took.

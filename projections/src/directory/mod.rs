@@ -194,6 +194,16 @@ impl Directory {
             .and_then(|id| self.tenants.get(id))
     }
 
+    /// Changes every scope in place.
+    fn each_scope(&mut self, mut change: impl FnMut(&mut Scope)) {
+        let tenants: Vec<TenantId> = self.scopes.keys().copied().collect();
+        for tenant in tenants {
+            if let Some(scope) = self.scopes.get_mut(&tenant) {
+                change(scope);
+            }
+        }
+    }
+
     fn scope_mut(&mut self, tenant: TenantId) -> &mut Scope {
         let replaying = self.replaying;
         self.scopes.get_or_insert_with(tenant, || {
@@ -222,22 +232,12 @@ impl Projection for Directory {
     /// orders them once at the end ([`ChangeLog::defer`]).
     fn replay_started(&mut self) {
         self.replaying = true;
-        let tenants: Vec<TenantId> = self.scopes.keys().copied().collect();
-        for tenant in tenants {
-            if let Some(scope) = self.scopes.get_mut(&tenant) {
-                scope.contacts.changes.extension.defer();
-            }
-        }
+        self.each_scope(|scope| scope.contacts.changes.extension.defer());
     }
 
     fn replay_finished(&mut self) {
         self.replaying = false;
-        let tenants: Vec<TenantId> = self.scopes.keys().copied().collect();
-        for tenant in tenants {
-            if let Some(scope) = self.scopes.get_mut(&tenant) {
-                scope.contacts.changes.extension.settle();
-            }
-        }
+        self.each_scope(|scope| scope.contacts.changes.extension.settle());
     }
 
     /// The directory reads only an event's offset, tenant, time and stream
