@@ -225,6 +225,8 @@ pub enum Command {
     ReportCallState(ReportCallState),
     /// Record a CDR or an external message the PBX reported.
     RecordCallHistory(RecordCallHistory),
+    /// Record or destroy call recordings.
+    Recording(super::recordings::RecordingCommand),
 
     // ---- contacts and favorites ----
     /// Create an item in a declared collection (a user's or the tenant's
@@ -390,6 +392,7 @@ impl Command {
             RemoveRegistration,
             ReportCallState,
             RecordCallHistory,
+            Recording,
             CreateItem,
             UpdateItem,
             DeleteItem,
@@ -489,6 +492,7 @@ impl Command {
             | Command::RemoveRegistration(_)
             | Command::ReportCallState(_)
             | Command::RecordCallHistory(_)
+            | Command::Recording(_)
             | Command::UpdateItem(_)
             | Command::DeleteItem(_)
             | Command::SetFavorite(_)
@@ -624,6 +628,7 @@ pub fn decide(
         Command::RemoveRegistration(c) => presence::remove_registration(s, c)?,
         Command::ReportCallState(c) => presence::call_state(s, c)?,
         Command::RecordCallHistory(c) => call_history::record(s, ctx.tenant, &by()?, c)?,
+        Command::Recording(c) => super::recordings::decide(s, ctx.tenant, &by()?, c)?,
         Command::CreateItem(c) => items::create(s, c)?,
         Command::UpdateItem(c) => items::update(s, c)?,
         Command::DeleteItem(c) => items::delete(s, c)?,

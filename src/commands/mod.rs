@@ -60,6 +60,7 @@ pub mod ms365;
 pub mod prepare;
 pub mod presence;
 pub mod queues;
+pub mod recordings;
 pub mod roles;
 pub mod sessions;
 pub mod tenants;

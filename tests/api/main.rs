@@ -29,6 +29,7 @@ mod openapi;
 mod presence;
 mod privilege;
 mod queues;
+mod recordings;
 mod ring_groups;
 mod roles;
 mod secrets;

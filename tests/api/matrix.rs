@@ -124,6 +124,9 @@ pub fn fixture_key(path: &str, param: &str) -> Option<&'static str> {
         ("/api/user/cdrs/sync_tokens/{token}/diff", "token") => "token_cdrs",
         ("/api/cdrs/{id}" | "/api/user/cdrs/{id}", "id") => "cdr",
         ("/api/external_messages/{id}" | "/api/user/external_messages/{id}", "id") => "message",
+        ("/api/recordings/{id}/destroy", "id") => "recording_doomed",
+        ("/api/user/recordings/{id}/destroy", "id") => "my_recording_doomed",
+        ("/api/recordings/{id}" | "/api/user/recordings/{id}", "id") => "recording",
         ("/api/v1/user-extensions/by-user/{user_uuid}", "user_uuid") => "alice_uuid",
         ("/api/v1/user-extensions/by-extension/{ext_uuid}", "ext_uuid") => "ext_y2_uuid",
         ("/api/v1/user-extensions/{uuid}", "uuid") => "link_y2_uuid",
@@ -526,6 +529,20 @@ pub fn expectations() -> BTreeMap<String, Exp> {
             "POST /api/external_messages",
             x(201).body(json!({"message_id": "matrix-sms", "sender": "100",
                                "created_at": "2024-05-01T11:00:00Z"})),
+        ),
+        ("GET /api/user/recordings", x(200).own()),
+        ("GET /api/user/recordings/{id}", x(200).users(404)),
+        ("POST /api/user/recordings/{id}/destroy", x(204).users(404)),
+        ("GET /api/recordings", x(200)),
+        ("GET /api/recordings/{id}", x(200)),
+        ("POST /api/recordings/{id}/destroy", x(204)),
+        // The other tenant's PBX cannot claim tenant A's file (400 naming file_id).
+        (
+            "POST /api/recordings",
+            x(201)
+                .body(json!({"recording_id": "matrix-rec", "file_id": "$rec_file",
+                             "started_at": "2024-05-01T11:00:00Z"}))
+                .other(400),
         ),
         ("POST /api/user/cdrs/sync_tokens", x(201).own()),
         (

@@ -410,6 +410,28 @@ impl World {
                 w.fix("digest", &digest, true);
             }
         }
+        // Call recordings the owner (100) and alice (101) are parties of,
+        // each on its own file; and a file for the matrix's report.
+        for (key, samples) in [
+            ("recording", 12),
+            ("recording_doomed", 13),
+            ("my_recording_doomed", 14),
+            ("rec_file", 15),
+        ] {
+            let bytes = crate::files::wav(samples);
+            let up = crate::files::begin(app, &boss, "filename=call.wav&temporary=true").await;
+            let (file, _) = crate::files::complete(app, &boss, &up, &bytes).await;
+            if key == "rec_file" {
+                w.fix(key, &file, true);
+                continue;
+            }
+            let meta = json!({"recording_id": format!("world-{key}"), "file_id": file,
+                              "caller": "100", "callee": "101",
+                              "started_at": "2024-05-01T10:00:00Z"});
+            // Not secrets, as call history ids (above).
+            let id = created_id(app, &boss, "/api/recordings", meta).await;
+            w.fix(key, &id, false);
+        }
         // Greetings playing the owner's file: the owner's own and alice's.
         let file = json!({"file_id": w.get("file")});
         let alice_greetings = format!("/api/users/{}/greetings", w.get("alice"));

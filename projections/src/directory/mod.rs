@@ -329,7 +329,10 @@ impl Projection for Directory {
             // Call history is read from its own on-disk store, never from
             // the directory (ARCHITECTURE.md, "Call history"): the
             // directory does not grow with the number of calls.
-            Event::CdrRecorded(_) | Event::ExternalMessageRecorded(_) => {}
+            Event::CdrRecorded(_)
+            | Event::ExternalMessageRecorded(_)
+            | Event::RecordingRecorded(_)
+            | Event::RecordingDestroyed(_) => {}
         }
         let retention = self.sync_retention_secs;
         if let Some(scope) = self.scopes.get_mut(&tenant) {

@@ -294,6 +294,37 @@ pub fn routes() -> Routes {
             Needs(ReportCallHistory),
             call_history::report_message,
         )
+        .get("/user/recordings", SignedIn, call_history::own_recordings)
+        .get(
+            "/user/recordings/{id}",
+            SignedIn,
+            call_history::own_recording,
+        )
+        .post(
+            "/user/recordings/{id}/destroy",
+            SignedIn,
+            call_history::destroy_own_recording,
+        )
+        .get(
+            "/recordings",
+            Needs(ViewCallHistory),
+            call_history::recordings,
+        )
+        .get(
+            "/recordings/{id}",
+            Needs(ViewCallHistory),
+            call_history::recording,
+        )
+        .post(
+            "/recordings/{id}/destroy",
+            Needs(ManageCallHistory),
+            call_history::destroy_recording,
+        )
+        .post(
+            "/recordings",
+            Needs(ReportCallHistory),
+            call_history::report_recording,
+        )
         .with(|r| items::declare(r, &crate::collections::contacts::PERSONAL))
         .post("/user/contacts/{id}/favorite", SignedIn, contacts::favorite)
         .post(
