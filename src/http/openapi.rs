@@ -21,6 +21,7 @@ use super::routes::{route_table, Access, Dialect, Effect, RouteSpec};
 use crate::field_tables::{self, Access as FieldAccess, Field, Kind, Mode, Table};
 use crate::records::fields::{
     FieldKind as RecordKind, RecordTable, CDR_FIELDS, MAX_EXTRA_NUMBERS, MESSAGE_FIELDS,
+    RECORDING_FIELDS,
 };
 use axum::http::Method;
 use serde_json::{json, Value};
@@ -610,7 +611,12 @@ fn record_schema(table: &RecordTable, listed_only: bool, report: bool, with_id: 
         props.insert("id".into(), json!({"type": "string"}));
     }
     let mut required: Vec<&str> = Vec::new();
-    for f in table.fields.iter().filter(|f| !listed_only || f.listed) {
+    for f in table
+        .fields
+        .iter()
+        .filter(|f| !listed_only || f.listed)
+        .filter(|f| !(report && f.read_only))
+    {
         let schema = match f.kind {
             RecordKind::Text { min, max } => {
                 json!({"type": "string", "minLength": min, "maxLength": max})
@@ -641,6 +647,13 @@ fn record_schema(table: &RecordTable, listed_only: bool, report: bool, with_id: 
             json!({"type": "array", "maxItems": MAX_EXTRA_NUMBERS, "items": {"type": "string", "minLength": 1, "maxLength": 64},
                    "description": "extension numbers the record also belongs to"}),
         );
+        if table.resource == RECORDING_FIELDS.resource {
+            props.insert(
+                "file_id".into(),
+                json!({"type": "string", "description": "the file the PBX uploaded the audio as (`/blobs/uploads`, may be temporary): the recording keeps it, and destroying the recording deletes it"}),
+            );
+            required.push("file_id");
+        }
         return json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
     }
     json!({"type": "object", "properties": props})
@@ -672,6 +685,13 @@ fn record_route(route: &RouteSpec) -> Option<(Option<&'static str>, &'static str
         }
         ("POST", "/api/cdrs") => (Some("CdrReport"), "201", id()),
         ("POST", "/api/external_messages") => (Some("ExternalMessageReport"), "201", id()),
+        ("GET", "/api/recordings" | "/api/user/recordings") => {
+            (None, "200", list_of("RecordingSummary"))
+        }
+        ("GET", "/api/recordings/{id}" | "/api/user/recordings/{id}") => {
+            (None, "200", items_of("Recording"))
+        }
+        ("POST", "/api/recordings") => (Some("RecordingReport"), "201", id()),
         _ => return None,
     })
 }
@@ -733,6 +753,9 @@ pub fn document() -> OpenApi {
         ("CdrReport", &CDR_FIELDS, false, true, false),
         ("ExternalMessage", &MESSAGE_FIELDS, false, false, true),
         ("ExternalMessageReport", &MESSAGE_FIELDS, false, true, false),
+        ("Recording", &RECORDING_FIELDS, false, false, false),
+        ("RecordingSummary", &RECORDING_FIELDS, true, false, true),
+        ("RecordingReport", &RECORDING_FIELDS, false, true, false),
     ] {
         components = components.schema(
             name,
