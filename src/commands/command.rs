@@ -20,6 +20,7 @@ use super::sessions::{self, RefreshSession, StartSession};
 use super::tenants::{self, CreateTenant, UpdateTenant};
 use super::user_import::{self, ImportUsers};
 use super::users::{self, CreateUser, ExtensionNumber, SetUserSecret, UpdateUser};
+use super::waiting::WaitingCommand;
 use super::{Actor, CommandError, Decision, Denial};
 use crate::auth::roles::Authority;
 use crate::field_tables::group::GROUP;
@@ -227,6 +228,8 @@ pub enum Command {
     RecordCallHistory(RecordCallHistory),
     /// Record or destroy call recordings.
     Recording(super::recordings::RecordingCommand),
+    /// A call queue's waiting list: callers the PBX reports, pickups.
+    Waiting(super::waiting::WaitingCommand),
 
     // ---- contacts and favorites ----
     /// Create an item in a declared collection (a user's or the tenant's
@@ -393,6 +396,7 @@ impl Command {
             ReportCallState,
             RecordCallHistory,
             Recording,
+            Waiting,
             CreateItem,
             UpdateItem,
             DeleteItem,
@@ -461,6 +465,12 @@ impl Command {
             Command::CreateGroup(c) => p.mint(&mut c.group_id, IdKind::Group),
             Command::CreateQueue(c) => p.mint(&mut c.id, IdKind::Queue),
             Command::CreateItem(c) => p.mint(&mut c.item_id, IdKind::Item),
+            // Waiting callers and pickup requests are items.
+            Command::Waiting(WaitingCommand::Report(c)) => p.mint(&mut c.entry_id, IdKind::Item),
+            Command::Waiting(WaitingCommand::Pickup { pickup_id, .. }) => {
+                p.mint(pickup_id, IdKind::Item)
+            }
+            Command::Waiting(WaitingCommand::Remove { .. }) => {}
             Command::SelectGlobalHolidays(c) => p.mint(&mut c.selection_id, IdKind::Item),
             Command::DeleteTenant { .. }
             | Command::SwitchTenant { .. }
@@ -629,6 +639,7 @@ pub fn decide(
         Command::ReportCallState(c) => presence::call_state(s, c)?,
         Command::RecordCallHistory(c) => call_history::record(s, ctx.tenant, &by()?, c)?,
         Command::Recording(c) => super::recordings::decide(s, ctx.tenant, &by()?, c)?,
+        Command::Waiting(c) => return super::waiting::decide(s, &by()?, c),
         Command::CreateItem(c) => items::create(s, c)?,
         Command::UpdateItem(c) => items::update(s, c)?,
         Command::DeleteItem(c) => items::delete(s, c)?,

@@ -162,6 +162,8 @@ pub enum ConflictKind {
     /// The tenant has not enabled the integration the command needs (a
     /// Microsoft 365 binding).
     IntegrationDisabled,
+    /// Another agent already asked to pick up the waiting call.
+    CallTaken,
 }
 
 impl ConflictKind {
@@ -181,6 +183,7 @@ impl ConflictKind {
             ConflictKind::FileInUse => "FILE_IN_USE",
             ConflictKind::ConcurrentModification => "CONCURRENT_MODIFICATION",
             ConflictKind::IntegrationDisabled => "INTEGRATION_DISABLED",
+            ConflictKind::CallTaken => "CALL_ALREADY_PICKED_UP",
             ConflictKind::ListFull => "LIST_FULL",
         }
     }

@@ -69,6 +69,7 @@ pub mod testing;
 pub mod user_import;
 pub mod user_input;
 pub mod users;
+pub mod waiting;
 
 pub use command::{decide, By, Command, Context, Outcome};
 pub use decision::Decision;

@@ -73,6 +73,12 @@ pub enum FeedItem {
         /// The record's id (its offset).
         id: Id,
     },
+    /// An agent asked to pick up a waiting call the listener (the PBX)
+    /// reported (rendered from the event, which carries the request).
+    Pickup {
+        /// The request's id.
+        id: Id,
+    },
 }
 
 /// Whether `listener` may see `event`, and what it is about. One function
@@ -131,6 +137,13 @@ pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<
             message: false,
             id: Id(env.offset),
         }),
+        Event::ItemCreated(e)
+            if e.collection == crate::commands::waiting::PICKUPS
+                && e.attrs.get("reported_by")
+                    == Some(&switchboard_events::Value::Int(listener.user.0 as i64)) =>
+        {
+            Some(FeedItem::Pickup { id: e.item_id })
+        }
         Event::ExternalMessageRecorded(e) if e.parties.contains(&listener.user) => {
             Some(FeedItem::CallRecord {
                 message: true,

@@ -48,5 +48,6 @@ mod vendor_etelecom;
 mod vendor_isolation;
 mod vendor_user_extensions;
 mod vendor_voipappz;
+mod waiting;
 mod webhooks;
 mod world;

@@ -410,6 +410,15 @@ impl World {
                 w.fix("digest", &digest, true);
             }
         }
+        // Callers waiting in the owner's queue (boss and alice are its agents).
+        let waiting = format!("/api/call_queues/{}/waiting", w.get("queue"));
+        for key in ["wait", "wait_doomed"] {
+            let session = format!("world-{key}");
+            let body = json!({"session_id": session, "extension_number": "4930555"});
+            let resp = app.post(&waiting, Some(&boss), &body).await;
+            assert_eq!(resp.status(), StatusCode::CREATED, "{key}");
+            w.fix(key, &session, false);
+        }
         // Call recordings the owner (100) and alice (101) are parties of,
         // each on its own file; and a file for the matrix's report.
         for (key, samples) in [

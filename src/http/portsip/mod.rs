@@ -25,6 +25,7 @@ pub mod tenants;
 pub mod user;
 pub mod users;
 pub mod users_bulk;
+pub mod waiting;
 pub mod webhooks;
 
 use super::routes::{Access::*, Dialect, Routes};
@@ -324,6 +325,23 @@ pub fn routes() -> Routes {
             "/recordings",
             Needs(ReportCallHistory),
             call_history::report_recording,
+        )
+        // A call queue's waiting list: the PBX reports, agents pick up.
+        .get("/call_queues/{id}/waiting", SignedIn, waiting::list)
+        .post(
+            "/call_queues/{id}/waiting/{session_id}/pickup",
+            SignedIn,
+            waiting::pickup,
+        )
+        .post(
+            "/call_queues/{id}/waiting",
+            Needs(ReportCallHistory),
+            waiting::report,
+        )
+        .post(
+            "/call_queues/{id}/waiting/{session_id}/destroy",
+            Needs(ReportCallHistory),
+            waiting::remove,
         )
         .with(|r| items::declare(r, &crate::collections::contacts::PERSONAL))
         .post("/user/contacts/{id}/favorite", SignedIn, contacts::favorite)
