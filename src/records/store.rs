@@ -714,6 +714,28 @@ impl RecordStore {
         Ok(out)
     }
 
+    /// The log offset of the earliest recorded of `user`'s records of
+    /// `kind` whose time is at or after `from_ms` (a record's id is the
+    /// offset of its event), if any: where a sync token "from a date"
+    /// starts. Steps the user's keys from `from_ms` on.
+    pub fn first_recorded_since(
+        &self,
+        kind: Kind,
+        tenant: TenantId,
+        user: Id,
+        from_ms: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let party = tx.open_table(kind.tables().party)?;
+        let (t, u) = (tenant.get(), user.get());
+        let mut first: Option<u64> = None;
+        for entry in party.range((t, u, from_ms, 0)..=(t, u, i64::MAX, u64::MAX))? {
+            let id = entry?.0.value().3;
+            first = Some(first.map_or(id, |f| f.min(id)));
+        }
+        Ok(first)
+    }
+
     /// Deletes every record of `kind` older than `before_ms` (all tenants),
     /// at most `batch` per transaction. Returns how many went.
     pub fn prune(&self, kind: Kind, before_ms: i64, batch: usize) -> Result<usize, StoreError> {
