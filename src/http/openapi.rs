@@ -659,7 +659,8 @@ fn record_schema(table: &RecordTable, listed_only: bool, report: bool, with_id: 
     json!({"type": "object", "properties": props})
 }
 
-/// Call history routes: (request body component, success status, response schema).
+/// Call history and waiting-list routes: (request body component, success
+/// status, response schema).
 fn record_route(route: &RouteSpec) -> Option<(Option<&'static str>, &'static str, RefOr<Schema>)> {
     let items_of = |name: &str| {
         json_schema(
@@ -692,6 +693,26 @@ fn record_route(route: &RouteSpec) -> Option<(Option<&'static str>, &'static str
             (None, "200", items_of("Recording"))
         }
         ("POST", "/api/recordings") => (Some("RecordingReport"), "201", id()),
+        ("GET", "/api/call_queues/{id}/waiting") => (
+            None,
+            "200",
+            json_schema(
+                json!({"type": "object", "properties": {"items": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "session_id": {"type": "string"},
+                    "extension_number": {"type": "string", "minLength": 3, "maxLength": 65},
+                    "display_name": {"type": "string"},
+                    "waiting_time": {"type": "integer", "minimum": 0}}}}}}),
+            ),
+        ),
+        ("POST", "/api/call_queues/{id}/waiting/{session_id}/pickup") => (None, "200", id()),
+        ("POST", "/api/call_queues/{id}/waiting") => (
+            Some("WaitingCallReport"),
+            "201",
+            json_schema(
+                json!({"type": "object", "properties": {"session_id": {"type": "string"}}}),
+            ),
+        ),
         _ => return None,
     })
 }
@@ -744,6 +765,17 @@ pub fn document() -> OpenApi {
                 "row": {"type": "integer"}, "line": {"type": "integer"},
                 "column": {"type": "string"}, "code": {"type": "string"},
                 "message": {"type": "string"}}}}}})),
+    );
+    components = components.schema(
+        "WaitingCallReport",
+        json_schema(json!({"type": "object", "additionalProperties": false,
+            "required": ["session_id", "extension_number"], "properties": {
+            "session_id": {"type": "string", "minLength": 1, "maxLength": 128,
+                           "description": "the PBX's own id of the call in the queue: a repeat is answered 200 and writes nothing"},
+            "extension_number": {"type": "string", "pattern": "^\\+?[0-9]{3,64}$"},
+            "display_name": {"type": "string", "maxLength": 256},
+            "waiting_since": {"type": "string", "format": "date-time",
+                              "description": "when the caller started waiting (default: now)"}}})),
     );
     // PortSIP's CDR details carry no `id` (the caller asked by it); its
     // message details do.
