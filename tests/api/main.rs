@@ -35,6 +35,7 @@ mod roles;
 mod secrets;
 mod service;
 mod settings;
+mod simulator;
 mod sse;
 mod streams;
 mod sync;
