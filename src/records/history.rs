@@ -2,8 +2,9 @@
 //! with the log, the ingestion locks, and retention.
 //!
 //! - **Follower** ([`CallHistory::follow`]): subscribes to the log from
-//!   the offset the store covers, applies `CdrRecorded` /
-//!   `ExternalMessageRecorded` in batches (one redb transaction per batch
+//!   the offset the store covers, applies `CdrRecorded`,
+//!   `ExternalMessageRecorded`, `RecordingRecorded` and (removing)
+//!   `RecordingDestroyed` in order, in batches (one redb transaction per batch
 //!   of whatever has arrived), and publishes the offset it has read
 //!   through on a `watch`, also past events that are not call history, so
 //!   waiting for "the store covers offset N" always ends.
@@ -14,8 +15,10 @@
 //!   ([`CallHistory::ingest_lock`]); the command layer checks the PBX's id
 //!   under it (see ARCHITECTURE.md, "Call history").
 //! - **Retention** ([`CallHistory::prune_now`], run by a timer the app
-//!   starts): records older than `retention` by their own time are
-//!   deleted; the follower does not apply records already past it.
+//!   starts): CDRs and messages older than `retention` by their own time
+//!   are deleted; the follower does not apply those already past it.
+//!   Recordings expire through the log instead, their files with them
+//!   (`records::recordings::expire`, on the same timer).
 
 use super::store::{Change, Kind, NewRecord, RecordStore, StoreConfig, StoreError};
 use crate::clock::SharedClock;

@@ -1,5 +1,5 @@
-//! The on-disk store of call history: CDRs and external messages, per
-//! tenant, by time and by user.
+//! The on-disk store of call history: CDRs, external messages and call
+//! recordings' metadata, per tenant, by time and by user.
 //!
 //! One redb database (`<data_dir>/read-index/records.redb`). Every kind of
 //! record ([`Kind`]) has its own tables; every key starts with the tenant,
