@@ -17,6 +17,7 @@
 //! a call another agent already asked for is 409 `CALL_ALREADY_PICKED_UP`;
 //! the same agent asking again changes nothing.
 
+use super::files::{int_of, str_of};
 use super::{Actor, CommandError, ConflictKind, Decision, Denial, NewId, Thing};
 use crate::auth::roles::Capability;
 use switchboard_events::domain::{ItemCreated, ItemDeleted, ItemOwner};
@@ -85,17 +86,6 @@ pub struct Waiting<'a> {
     pub display_name: &'a str,
     /// Since when, Unix ms.
     pub since_ms: i64,
-}
-
-fn str_of<'a>(f: &'a Fields, k: &str) -> &'a str {
-    f.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
-fn int_of(f: &Fields, k: &str) -> i64 {
-    match f.get(k) {
-        Some(Value::Int(n)) => *n,
-        _ => 0,
-    }
 }
 
 fn of_queue(item: &ItemView, queue: Id) -> bool {
