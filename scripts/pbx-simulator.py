@@ -10,17 +10,26 @@ state ON_CALL and back to IDLE, then the CDR (idempotent by its call id: a
 CDR is sent twice on purpose, and the second answer must be 200 with the
 same id); every third call an inbound SMS; every second call a recording
 (the audio uploaded through the file store as a temporary file, then the
-metadata naming it; sent twice too). Meeting participants are not played.
+metadata naming it; sent twice too).
 
 With `--check-user` (an Admin of the tenant) it then reads back every CDR,
 message and recording it reported (`GET /api/cdrs/{id}`, …), downloads
 each recording's audio and compares the bytes, and checks the waiting
 list showed each caller while waiting and not after.
 
+With `--meeting ROOM_ID` (a meeting some user created under
+`/api/user/meetings`) it also plays the media server: it reports the room
+running with the numbers as participants (twice: the repeat must answer
+`"recorded": false`), then follows the change stream for `--follow`
+seconds and, for every control of that room (start, mute, lock, kick,
+invite...), applies it to its own copy and reports the new actual state,
+so `GET /api/user/meetings/{id}/status` shows desired and actual meeting.
+
 Usage:
   scripts/pbx-simulator.py --base http://127.0.0.1:8899 --domain acme.example \\
       --user pbx --password 'Passw0rd-123' --numbers 101,102,103 --calls 20 \\
-      [--queue 800] [--check-user boss --check-password 'Passw0rd-123']
+      [--queue 800] [--check-user boss --check-password 'Passw0rd-123'] \\
+      [--meeting ROOM_ID --follow 60]
 
 Only the standard library; exits non-zero on any unexpected answer.
 """
@@ -32,6 +41,7 @@ import json
 import random
 import struct
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -98,6 +108,79 @@ def upload(base, token, name, content):
     return json.loads(body)["id"]
 
 
+def apply_control(state, item):
+    """What the media server does with one control: its new actual state."""
+    action = item["action"]
+    people = state["participants"]
+    who = next((p for p in people if p["id"] == item.get("participant_id")), None)
+    flags = {"mute": ("muted", True), "unmute": ("muted", False), "lock": ("locked", True),
+             "unlock": ("locked", False), "start_recording": ("recording", True),
+             "stop_recording": ("recording", False)}
+    if action in flags:
+        key, value = flags[action]
+        state[key] = value
+    elif action == "start":
+        state["status"] = "ON_CALL" if people else "ONLINE"
+    elif action == "stop":
+        state.update(status="OFFLINE", participants=[], locked=False, muted=False, recording=False)
+    elif action in ("mute_participant", "unmute_participant") and who:
+        who["muted"] = action == "mute_participant"
+    elif action == "chairman" and who:
+        for p in people:
+            p["chairman"] = p is who
+    elif action == "position" and who:
+        who["position"] = item["position"]
+    elif action == "layout":
+        for p in people:
+            p["position"] = item["items"].index(p["id"]) if p["id"] in item["items"] else -1
+    elif action == "destroy_participant" and who:
+        people.remove(who)
+    elif action == "invite" and state["status"] != "OFFLINE":
+        people.append({"id": f"p-{item['number']}", "display_name": item["number"],
+                       "position": -1})
+        state["status"] = "ON_CALL"
+
+
+def play_meeting(a, token, numbers):
+    """Plays the media server of meeting `a.meeting` (module docs)."""
+    room = a.meeting
+    state = {"status": "ON_CALL", "locked": False, "muted": False, "recording": False,
+             "participants": [{"id": f"p-{n}", "display_name": n, "extension_number": n,
+                               "chairman": i == 0, "position": i if i < 9 else -1}
+                              for i, n in enumerate(numbers[:200])]}
+
+    def report():
+        out = expect("meeting state", request(a.base, "POST", f"/api/meetings/{room}/state",
+                                              token, state), 200)
+        print(f"meeting {room}: {state['status']}, {len(state['participants'])} in, "
+              f"recorded={out['recorded']}")
+        return out
+
+    report()
+    if report()["recorded"]:
+        sys.exit("a repeated meeting report was recorded again")
+    req = urllib.request.Request(a.base + "/api/user/events")
+    req.add_header("authorization", "Bearer " + token)
+    deadline = time.monotonic() + a.follow
+    event = None
+    try:
+        with urllib.request.urlopen(req, timeout=max(a.follow, 1)) as resp:
+            for raw in resp:
+                if time.monotonic() > deadline:
+                    break
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event:"):
+                    event = line[len("event:"):].strip()
+                elif line.startswith("data:") and event == "meetings":
+                    item = json.loads(line[len("data:"):])["item"]
+                    if item.get("id") == room and item.get("action") not in (None, "state"):
+                        print(f"meeting {room}: asked {item['action']}")
+                        apply_control(state, item)
+                        report()
+    except TimeoutError:
+        pass
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--base", default="http://127.0.0.1:8899")
@@ -110,6 +193,9 @@ def main():
     p.add_argument("--check-user", help="an Admin of the tenant, to read everything back")
     p.add_argument("--check-password")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--meeting", help="a meeting id to play the media server of")
+    p.add_argument("--follow", type=int, default=30,
+                   help="seconds to follow the change stream for meeting controls")
     a = p.parse_args()
     rnd = random.Random(a.seed)
     numbers = [n.strip() for n in a.numbers.split(",") if n.strip()]
@@ -217,6 +303,8 @@ def main():
                   not any(w["session_id"] in waited for w in listed["items"]), listed)
         print(f"checked {len(cdrs)} CDRs, {len(messages)} messages, {len(recordings)} recordings, "
               f"{len(waited)} waiting callers")
+    if a.meeting:
+        play_meeting(a, token, numbers)
     print("done")
 
 

@@ -12,6 +12,7 @@ use super::files::{self, FileCommand, GreetingCommand};
 use super::groups::{self, CreateGroup, UpdateGroup};
 use super::holidays::{self, SelectGlobalHolidays};
 use super::items::{self, CreateItem, DeleteItem, UpdateItem};
+use super::meetings::{self, ControlMeeting, ReportMeetingState};
 use super::prepare::{IdKind, Preparer, SecretRule};
 use super::presence::{self, RemoveRegistration, ReportCallState, ReportRegistration, SetPresence};
 use super::queues::{self, AgentItem, CreateQueue, Target, UpdateQueue};
@@ -230,6 +231,10 @@ pub enum Command {
     Recording(super::recordings::RecordingCommand),
     /// A call queue's waiting list: callers the PBX reports, pickups.
     Waiting(super::waiting::WaitingCommand),
+    /// Change a running meeting's desired state (its owner or chairman).
+    ControlMeeting(ControlMeeting),
+    /// Record a meeting's actual state (the media server).
+    ReportMeetingState(ReportMeetingState),
 
     // ---- contacts and favorites ----
     /// Create an item in a declared collection (a user's or the tenant's
@@ -397,6 +402,8 @@ impl Command {
             RecordCallHistory,
             Recording,
             Waiting,
+            ControlMeeting,
+            ReportMeetingState,
             CreateItem,
             UpdateItem,
             DeleteItem,
@@ -503,6 +510,8 @@ impl Command {
             | Command::ReportCallState(_)
             | Command::RecordCallHistory(_)
             | Command::Recording(_)
+            | Command::ControlMeeting(_)
+            | Command::ReportMeetingState(_)
             | Command::UpdateItem(_)
             | Command::DeleteItem(_)
             | Command::SetFavorite(_)
@@ -640,6 +649,8 @@ pub fn decide(
         Command::RecordCallHistory(c) => call_history::record(s, ctx.tenant, &by()?, c)?,
         Command::Recording(c) => super::recordings::decide(s, ctx.tenant, &by()?, c)?,
         Command::Waiting(c) => return super::waiting::decide(s, &by()?, c),
+        Command::ControlMeeting(c) => meetings::control(s, &by()?, c)?,
+        Command::ReportMeetingState(c) => meetings::report(s, &by()?, c)?,
         Command::CreateItem(c) => items::create(s, c)?,
         Command::UpdateItem(c) => items::update(s, c)?,
         Command::DeleteItem(c) => items::delete(s, c)?,

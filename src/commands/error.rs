@@ -164,6 +164,14 @@ pub enum ConflictKind {
     IntegrationDisabled,
     /// Another agent already asked to pick up the waiting call.
     CallTaken,
+    /// A meeting control needs a running meeting (or one asked to run).
+    MeetingNotRunning,
+    /// A participant control names someone the media server does not
+    /// report in the meeting.
+    ParticipantNotPresent,
+    /// The meeting (or participant) already is, and was already asked to
+    /// be, in the state the control asks for.
+    MeetingStateUnchanged,
 }
 
 impl ConflictKind {
@@ -184,6 +192,9 @@ impl ConflictKind {
             ConflictKind::ConcurrentModification => "CONCURRENT_MODIFICATION",
             ConflictKind::IntegrationDisabled => "INTEGRATION_DISABLED",
             ConflictKind::CallTaken => "CALL_ALREADY_PICKED_UP",
+            ConflictKind::MeetingNotRunning => "MEETING_NOT_RUNNING",
+            ConflictKind::ParticipantNotPresent => "PARTICIPANT_NOT_PRESENT",
+            ConflictKind::MeetingStateUnchanged => "MEETING_STATE_UNCHANGED",
             ConflictKind::ListFull => "LIST_FULL",
         }
     }

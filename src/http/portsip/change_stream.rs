@@ -125,6 +125,8 @@ pub fn render(
         // Rendered from the event itself ([`render_call_record`],
         // [`render_pickup`]).
         FeedItem::CallRecord { .. } | FeedItem::Pickup { .. } => return None,
+        // Rendered from the event itself ([`super::meetings::render_event`]).
+        FeedItem::Meeting => return None,
         FeedItem::Presence => {
             let Json(Value::Object(m)) = presence::render_status(s, listener.user, now_ms).ok()?
             else {
@@ -356,6 +358,11 @@ async fn produce(
         tenant: caller.home_tenant,
         user: caller.user_id,
         session: caller.session_id,
+        media: crate::http::access::allowed(
+            state,
+            caller,
+            crate::auth::roles::Capability::ReportMeetings,
+        ),
     };
     let mut shutdown = state.shutdown.clone();
     let mut source = std::pin::pin!(state.queries.events_from(from + 1));
@@ -407,6 +414,7 @@ async fn produce(
                 let rendered = match item {
                     FeedItem::CallRecord { id, .. } => render_call_record(&event, id),
                     FeedItem::Pickup { .. } => render_pickup(&event),
+                    FeedItem::Meeting => super::meetings::render_event(&event),
                     _ => render(&state.queries.read(), &listener, &item, now_ms),
                 };
                 let Some((name, data)) = rendered else {
