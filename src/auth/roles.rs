@@ -135,6 +135,8 @@ pub enum Capability {
     ReportCallHistory,
     /// Read the tenant's call detail records and external messages.
     ViewCallHistory,
+    /// Destroy any of the tenant's call recordings.
+    ManageCallHistory,
     /// Report meetings' actual state and follow every meeting's controls
     /// (the media server).
     ReportMeetings,
@@ -159,6 +161,7 @@ impl Capability {
         Capability::ViewAudit,
         Capability::ReportCallHistory,
         Capability::ViewCallHistory,
+        Capability::ManageCallHistory,
         Capability::ReportMeetings,
     ];
 
@@ -217,6 +220,7 @@ fn flags_allow(flags: &[String], cap: Capability) -> bool {
             has("company_call_log.call_log_view_only")
                 || has("company_call_log.call_log_full_access")
         }
+        ManageCallHistory => has("company_call_log.call_log_full_access"),
     }
 }
 

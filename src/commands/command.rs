@@ -23,6 +23,7 @@ use super::sessions::{self, RefreshSession, StartSession};
 use super::tenants::{self, CreateTenant, UpdateTenant};
 use super::user_import::{self, ImportUsers};
 use super::users::{self, CreateUser, ExtensionNumber, SetUserSecret, UpdateUser};
+use super::waiting::WaitingCommand;
 use super::{Actor, CommandError, Decision, Denial};
 use crate::auth::roles::Authority;
 use crate::field_tables::group::GROUP;
@@ -228,6 +229,10 @@ pub enum Command {
     ReportCallState(ReportCallState),
     /// Record a CDR or an external message the PBX reported.
     RecordCallHistory(RecordCallHistory),
+    /// Record or destroy call recordings.
+    Recording(super::recordings::RecordingCommand),
+    /// A call queue's waiting list: callers the PBX reports, pickups.
+    Waiting(super::waiting::WaitingCommand),
     /// Change a running meeting's desired state (its owner or chairman).
     ControlMeeting(ControlMeeting),
     /// Record a meeting's actual state (the media server).
@@ -406,6 +411,8 @@ impl Command {
             RemoveRegistration,
             ReportCallState,
             RecordCallHistory,
+            Recording,
+            Waiting,
             ControlMeeting,
             ReportMeetingState,
             CreateItem,
@@ -479,6 +486,12 @@ impl Command {
             Command::CreateGroup(c) => p.mint(&mut c.group_id, IdKind::Group),
             Command::CreateQueue(c) => p.mint(&mut c.id, IdKind::Queue),
             Command::CreateItem(c) => p.mint(&mut c.item_id, IdKind::Item),
+            // Waiting callers and pickup requests are items.
+            Command::Waiting(WaitingCommand::Report(c)) => p.mint(&mut c.entry_id, IdKind::Item),
+            Command::Waiting(WaitingCommand::Pickup { pickup_id, .. }) => {
+                p.mint(pickup_id, IdKind::Item)
+            }
+            Command::Waiting(WaitingCommand::Remove { .. }) => {}
             Command::SelectGlobalHolidays(c) => p.mint(&mut c.selection_id, IdKind::Item),
             Command::SetBalance(c) => p.mint(&mut c.adjustment_id, IdKind::Item),
             Command::BindMs365(c) => p.mint(&mut c.binding_id, IdKind::Item),
@@ -513,6 +526,7 @@ impl Command {
             | Command::RemoveRegistration(_)
             | Command::ReportCallState(_)
             | Command::RecordCallHistory(_)
+            | Command::Recording(_)
             | Command::ControlMeeting(_)
             | Command::ReportMeetingState(_)
             | Command::UpdateItem(_)
@@ -650,6 +664,8 @@ pub fn decide(
         Command::RemoveRegistration(c) => presence::remove_registration(s, c)?,
         Command::ReportCallState(c) => presence::call_state(s, c)?,
         Command::RecordCallHistory(c) => call_history::record(s, ctx.tenant, &by()?, c)?,
+        Command::Recording(c) => super::recordings::decide(s, ctx.tenant, &by()?, c)?,
+        Command::Waiting(c) => return super::waiting::decide(s, &by()?, c),
         Command::ControlMeeting(c) => meetings::control(s, &by()?, c)?,
         Command::ReportMeetingState(c) => meetings::report(s, &by()?, c)?,
         Command::CreateItem(c) => items::create(s, c)?,

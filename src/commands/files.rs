@@ -127,11 +127,13 @@ pub struct FileView<'a> {
     pub uploaded_by: Id,
 }
 
-fn str_of<'a>(f: &'a Fields, k: &str) -> &'a str {
+/// A text field of an item's attributes (`""` when absent).
+pub(crate) fn str_of<'a>(f: &'a Fields, k: &str) -> &'a str {
     f.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
-fn int_of(f: &Fields, k: &str) -> i64 {
+/// An integer field of an item's attributes (0 when absent).
+pub(crate) fn int_of(f: &Fields, k: &str) -> i64 {
     match f.get(k) {
         Some(Value::Int(n)) => *n,
         _ => 0,

@@ -21,6 +21,7 @@ use super::routes::{route_table, Access, Dialect, Effect, RouteSpec};
 use crate::field_tables::{self, Access as FieldAccess, Field, Kind, Mode, Table};
 use crate::records::fields::{
     FieldKind as RecordKind, RecordTable, CDR_FIELDS, MAX_EXTRA_NUMBERS, MESSAGE_FIELDS,
+    RECORDING_FIELDS,
 };
 use axum::http::Method;
 use serde_json::{json, Value};
@@ -614,7 +615,12 @@ fn record_schema(table: &RecordTable, listed_only: bool, report: bool, with_id: 
         props.insert("id".into(), json!({"type": "string"}));
     }
     let mut required: Vec<&str> = Vec::new();
-    for f in table.fields.iter().filter(|f| !listed_only || f.listed) {
+    for f in table
+        .fields
+        .iter()
+        .filter(|f| !listed_only || f.listed)
+        .filter(|f| !(report && f.read_only))
+    {
         let schema = match f.kind {
             RecordKind::Text { min, max } => {
                 json!({"type": "string", "minLength": min, "maxLength": max})
@@ -645,12 +651,20 @@ fn record_schema(table: &RecordTable, listed_only: bool, report: bool, with_id: 
             json!({"type": "array", "maxItems": MAX_EXTRA_NUMBERS, "items": {"type": "string", "minLength": 1, "maxLength": 64},
                    "description": "extension numbers the record also belongs to"}),
         );
+        if table.resource == RECORDING_FIELDS.resource {
+            props.insert(
+                "file_id".into(),
+                json!({"type": "string", "description": "the file the PBX uploaded the audio as (`/blobs/uploads`, may be temporary): the recording keeps it, and destroying the recording deletes it"}),
+            );
+            required.push("file_id");
+        }
         return json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
     }
     json!({"type": "object", "properties": props})
 }
 
-/// Call history routes: (request body component, success status, response schema).
+/// Call history and waiting-list routes: (request body component, success
+/// status, response schema).
 fn record_route(route: &RouteSpec) -> Option<(Option<&'static str>, &'static str, RefOr<Schema>)> {
     let items_of = |name: &str| {
         json_schema(
@@ -676,6 +690,33 @@ fn record_route(route: &RouteSpec) -> Option<(Option<&'static str>, &'static str
         }
         ("POST", "/api/cdrs") => (Some("CdrReport"), "201", id()),
         ("POST", "/api/external_messages") => (Some("ExternalMessageReport"), "201", id()),
+        ("GET", "/api/recordings" | "/api/user/recordings") => {
+            (None, "200", list_of("RecordingSummary"))
+        }
+        ("GET", "/api/recordings/{id}" | "/api/user/recordings/{id}") => {
+            (None, "200", items_of("Recording"))
+        }
+        ("POST", "/api/recordings") => (Some("RecordingReport"), "201", id()),
+        ("GET", "/api/call_queues/{id}/waiting") => (
+            None,
+            "200",
+            json_schema(
+                json!({"type": "object", "properties": {"items": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "session_id": {"type": "string"},
+                    "extension_number": {"type": "string", "minLength": 3, "maxLength": 65},
+                    "display_name": {"type": "string"},
+                    "waiting_time": {"type": "integer", "minimum": 0}}}}}}),
+            ),
+        ),
+        ("POST", "/api/call_queues/{id}/waiting/{session_id}/pickup") => (None, "200", id()),
+        ("POST", "/api/call_queues/{id}/waiting") => (
+            Some("WaitingCallReport"),
+            "201",
+            json_schema(
+                json!({"type": "object", "properties": {"session_id": {"type": "string"}}}),
+            ),
+        ),
         _ => return None,
     })
 }
@@ -808,6 +849,17 @@ pub fn document() -> OpenApi {
                 "column": {"type": "string"}, "code": {"type": "string"},
                 "message": {"type": "string"}}}}}})),
     );
+    components = components.schema(
+        "WaitingCallReport",
+        json_schema(json!({"type": "object", "additionalProperties": false,
+            "required": ["session_id", "extension_number"], "properties": {
+            "session_id": {"type": "string", "minLength": 1, "maxLength": 128,
+                           "description": "the PBX's own id of the call in the queue: a repeat is answered 200 and writes nothing"},
+            "extension_number": {"type": "string", "pattern": "^\\+?[0-9]{3,64}$"},
+            "display_name": {"type": "string", "maxLength": 256},
+            "waiting_since": {"type": "string", "format": "date-time",
+                              "description": "when the caller started waiting (default: now)"}}})),
+    );
     // PortSIP's CDR details carry no `id` (the caller asked by it); its
     // message details do.
     for (name, table, listed_only, report, with_id) in [
@@ -816,6 +868,9 @@ pub fn document() -> OpenApi {
         ("CdrReport", &CDR_FIELDS, false, true, false),
         ("ExternalMessage", &MESSAGE_FIELDS, false, false, true),
         ("ExternalMessageReport", &MESSAGE_FIELDS, false, true, false),
+        ("Recording", &RECORDING_FIELDS, false, false, false),
+        ("RecordingSummary", &RECORDING_FIELDS, true, false, true),
+        ("RecordingReport", &RECORDING_FIELDS, false, true, false),
     ] {
         components = components.schema(
             name,

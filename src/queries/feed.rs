@@ -90,6 +90,12 @@ pub enum FeedItem {
         /// The record's id (its offset).
         id: Id,
     },
+    /// An agent asked to pick up a waiting call the listener (the PBX)
+    /// reported (rendered from the event, which carries the request).
+    Pickup {
+        /// The request's id.
+        id: Id,
+    },
     /// A meeting the caller owns or acts on was controlled, or its state
     /// was reported (rendered from the event, which carries it).
     Meeting,
@@ -210,6 +216,13 @@ pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<
             message: false,
             id: Id(env.offset),
         }),
+        Event::ItemCreated(e)
+            if e.collection == crate::commands::waiting::PICKUPS
+                && e.attrs.get("reported_by")
+                    == Some(&switchboard_events::Value::Int(listener.user.0 as i64)) =>
+        {
+            Some(FeedItem::Pickup { id: e.item_id })
+        }
         Event::ExternalMessageRecorded(e) if e.parties.contains(&listener.user) => {
             Some(FeedItem::CallRecord {
                 message: true,

@@ -450,3 +450,45 @@ async fn a_users_own_settings_and_the_tenants_holidays_are_streamed_nobody_elses
     assert_eq!(frames[2].data["item"]["sequence"], 1);
     assert_eq!(frames[3].data["item"], json!({ "id": dial }));
 }
+
+#[tokio::test]
+async fn a_pickup_request_is_streamed_to_the_pbx_that_reported_the_call() {
+    use crate::queues::{create_queue, set_agents, user_with_role};
+    let app = spawn_app().await;
+    let t = app.tenant("pickup-sse.example").await;
+    let (_, ann) = user_with_role(&app, &t, "ann", "101", "StandardUser").await;
+    let (_, pbx) = user_with_role(&app, &t, "pbx", "190", "Replicator").await;
+    let (_, other_pbx) = user_with_role(&app, &t, "pbx2", "191", "Replicator").await;
+    let q = create_queue(&app, &t.admin, "Support", "800").await;
+    set_agents(&app, &t.admin, "call_queues", &q, &["101"]).await;
+    let resp = connect(&app, &pbx, None, "").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+    let waiting = format!("/api/call_queues/{q}/waiting");
+    // Another PBX's call: its pickup is not this PBX's to act on.
+    for (token, session) in [(&other_pbx, "s-other"), (&pbx, "s-1")] {
+        let body = json!({"session_id": session, "extension_number": "4930555"});
+        let resp = app.post(&waiting, Some(token), &body).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    for session in ["s-other", "s-1"] {
+        let resp = app
+            .post(
+                &format!("{waiting}/{session}/pickup"),
+                Some(&ann),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let frames = read_frames(&mut stream, &mut buf, 1).await;
+    assert_eq!(frames[0].event, "call_queue_pickups");
+    let item = &frames[0].data["item"];
+    assert_eq!(frames[0].data["change_type"], "CREATED");
+    assert_eq!(
+        (item["queue_id"].as_str(), item["session_id"].as_str()),
+        (Some(q.as_str()), Some("s-1"))
+    );
+    assert_eq!(item["agent_number"], "101");
+}

@@ -457,6 +457,37 @@ impl World {
                 w.fix("digest", &digest, true);
             }
         }
+        // Callers waiting in the owner's queue (boss and alice are its agents).
+        let waiting = format!("/api/call_queues/{}/waiting", w.get("queue"));
+        for key in ["wait", "wait_doomed"] {
+            let session = format!("world-{key}");
+            let body = json!({"session_id": session, "extension_number": "4930555"});
+            let resp = app.post(&waiting, Some(&boss), &body).await;
+            assert_eq!(resp.status(), StatusCode::CREATED, "{key}");
+            w.fix(key, &session, false);
+        }
+        // Call recordings the owner (100) and alice (101) are parties of,
+        // each on its own file; and a file for the matrix's report.
+        for (key, samples) in [
+            ("recording", 12),
+            ("recording_doomed", 13),
+            ("my_recording_doomed", 14),
+            ("rec_file", 15),
+        ] {
+            let bytes = crate::files::wav(samples);
+            let up = crate::files::begin(app, &boss, "filename=call.wav&temporary=true").await;
+            let (file, _) = crate::files::complete(app, &boss, &up, &bytes).await;
+            if key == "rec_file" {
+                w.fix(key, &file, true);
+                continue;
+            }
+            let meta = json!({"recording_id": format!("world-{key}"), "file_id": file,
+                              "caller": "100", "callee": "101",
+                              "started_at": "2024-05-01T10:00:00Z"});
+            // Not secrets, as call history ids (above).
+            let id = created_id(app, &boss, "/api/recordings", meta).await;
+            w.fix(key, &id, false);
+        }
         // Greetings playing the owner's file: the owner's own and alice's.
         let file = json!({"file_id": w.get("file")});
         let alice_greetings = format!("/api/users/{}/greetings", w.get("alice"));

@@ -377,7 +377,10 @@ impl Projection for Directory {
             // Call history is read from its own on-disk store, never from
             // the directory (ARCHITECTURE.md, "Call history"): the
             // directory does not grow with the number of calls.
-            Event::CdrRecorded(_) | Event::ExternalMessageRecorded(_) => {}
+            Event::CdrRecorded(_)
+            | Event::ExternalMessageRecorded(_)
+            | Event::RecordingRecorded(_)
+            | Event::RecordingDestroyed(_) => {}
             Event::MeetingControlled(e) => self.scope_mut(tenant).meetings.controlled(env, e),
             Event::MeetingStateReported(e) => self.scope_mut(tenant).meetings.reported(env, e),
         }

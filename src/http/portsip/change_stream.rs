@@ -141,8 +141,9 @@ pub fn render(
             };
             (collection, change, item)
         }
-        // Rendered from the event itself ([`render_call_record`]).
-        FeedItem::CallRecord { .. } => return None,
+        // Rendered from the event itself ([`render_call_record`],
+        // [`render_pickup`]).
+        FeedItem::CallRecord { .. } | FeedItem::Pickup { .. } => return None,
         // Rendered from the event itself ([`super::meetings::render_event`]).
         FeedItem::Meeting => return None,
         FeedItem::Presence => {
@@ -431,6 +432,7 @@ async fn produce(
                 let now_ms = state.clock.unix_ms();
                 let rendered = match item {
                     FeedItem::CallRecord { id, .. } => render_call_record(&event, id),
+                    FeedItem::Pickup { .. } => render_pickup(&event),
                     FeedItem::Meeting => super::meetings::render_event(&event),
                     _ => render(&state.queries.read(), &listener, &item, now_ms),
                 };
@@ -445,6 +447,38 @@ async fn produce(
             }
         }
     }
+}
+
+/// A pickup request (`call_queue_pickups`, CREATED) for the PBX that
+/// reported the waiting call: `{id, queue_id, session_id, agent_id,
+/// agent_number}` (the caller of [`visible_to`] checked the listener).
+pub fn render_pickup(event: &switchboard_events::Event) -> Option<(&'static str, Value)> {
+    let switchboard_events::Event::ItemCreated(e) = event else {
+        return None;
+    };
+    let int = |k: &str| match e.attrs.get(k) {
+        Some(switchboard_events::Value::Int(n)) => Id(*n as u64),
+        _ => Id(0),
+    };
+    let text = |k: &str| {
+        e.attrs
+            .get(k)
+            .and_then(switchboard_events::Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let name = "call_queue_pickups";
+    let item = json!({
+        "id": ids::render(e.item_id),
+        "queue_id": ids::render(int("queue_id")),
+        "session_id": text("session_id"),
+        "agent_id": ids::render(int("agent_id")),
+        "agent_number": text("agent_number"),
+    });
+    Some((
+        name,
+        json!({ "collection": name, "change_type": "CREATED", "item": item }),
+    ))
 }
 
 #[cfg(test)]

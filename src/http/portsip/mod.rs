@@ -26,6 +26,7 @@ pub mod tenants;
 pub mod user;
 pub mod users;
 pub mod users_bulk;
+pub mod waiting;
 pub mod webhooks;
 
 use super::routes::{Access::*, Dialect, Routes};
@@ -294,6 +295,54 @@ pub fn routes() -> Routes {
             "/external_messages",
             Needs(ReportCallHistory),
             call_history::report_message,
+        )
+        .get("/user/recordings", SignedIn, call_history::own_recordings)
+        .get(
+            "/user/recordings/{id}",
+            SignedIn,
+            call_history::own_recording,
+        )
+        .post(
+            "/user/recordings/{id}/destroy",
+            SignedIn,
+            call_history::destroy_own_recording,
+        )
+        .get(
+            "/recordings",
+            Needs(ViewCallHistory),
+            call_history::recordings,
+        )
+        .get(
+            "/recordings/{id}",
+            Needs(ViewCallHistory),
+            call_history::recording,
+        )
+        .post(
+            "/recordings/{id}/destroy",
+            Needs(ManageCallHistory),
+            call_history::destroy_recording,
+        )
+        .post(
+            "/recordings",
+            Needs(ReportCallHistory),
+            call_history::report_recording,
+        )
+        // A call queue's waiting list: the PBX reports, agents pick up.
+        .get("/call_queues/{id}/waiting", SignedIn, waiting::list)
+        .post(
+            "/call_queues/{id}/waiting/{session_id}/pickup",
+            SignedIn,
+            waiting::pickup,
+        )
+        .post(
+            "/call_queues/{id}/waiting",
+            Needs(ReportCallHistory),
+            waiting::report,
+        )
+        .post(
+            "/call_queues/{id}/waiting/{session_id}/destroy",
+            Needs(ReportCallHistory),
+            waiting::remove,
         )
         .with(|r| items::declare(r, &crate::collections::contacts::PERSONAL))
         .post("/user/contacts/{id}/favorite", SignedIn, contacts::favorite)
