@@ -177,6 +177,8 @@ struct Wrk {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Bytes read per response (wrk's Transfer/sec ÷ requests/s).
+    bytes: f64,
 }
 
 fn parse_ms(s: &str) -> f64 {
@@ -205,7 +207,9 @@ fn wrk(url: &str, token: &str, secs: u64) -> Wrk {
         rps: f64::NAN,
         p50_ms: f64::NAN,
         p99_ms: f64::NAN,
+        bytes: f64::NAN,
     };
+    let mut transfer = f64::NAN;
     for line in text.lines() {
         let l = line.trim();
         if let Some(v) = l.strip_prefix("Requests/sec:") {
@@ -214,11 +218,31 @@ fn wrk(url: &str, token: &str, secs: u64) -> Wrk {
             w.p50_ms = parse_ms(v);
         } else if let Some(v) = l.strip_prefix("99%") {
             w.p99_ms = parse_ms(v);
+        } else if let Some(v) = l.strip_prefix("Transfer/sec:") {
+            transfer = parse_bytes(v);
         } else if l.starts_with("Non-2xx") {
             eprintln!("wrk {url}: {l}");
         }
     }
+    w.bytes = transfer / w.rps;
     w
+}
+
+/// wrk's `5.12MB` (binary units).
+fn parse_bytes(s: &str) -> f64 {
+    let s = s.trim();
+    let units = [
+        ("GB", 1u64 << 30),
+        ("MB", 1 << 20),
+        ("KB", 1 << 10),
+        ("B", 1),
+    ];
+    for (suffix, factor) in units {
+        if let Some(v) = s.strip_suffix(suffix) {
+            return v.trim().parse::<f64>().unwrap_or(f64::NAN) * factor as f64;
+        }
+    }
+    f64::NAN
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -251,8 +275,8 @@ fn main() {
         rustc_running()
     );
     println!();
-    println!("| users | request | req/s | p50 ms | p99 ms | req/s ÷ /healthz |");
-    println!("|---:|---|---:|---:|---:|---:|");
+    println!("| users | request | req/s | p50 ms | p99 ms | req/s ÷ /healthz | bytes/response |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
     let mut probes = Vec::new();
     for &n in &sizes {
         let dir = tempfile::tempdir().expect("temporary data dir");
@@ -340,11 +364,12 @@ fn main() {
                 healthz = w.rps;
             }
             println!(
-                "| {n} | `{name}` | {:.0} | {:.2} | {:.2} | {:.2} |",
+                "| {n} | `{name}` | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} |",
                 w.rps,
                 w.p50_ms,
                 w.p99_ms,
-                w.rps / healthz
+                w.rps / healthz,
+                w.bytes
             );
         }
 
