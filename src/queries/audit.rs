@@ -648,17 +648,21 @@ impl AuditIndex {
             let count = usize::try_from(kept)
                 .unwrap_or(usize::MAX)
                 .saturating_sub(beyond);
-            let decode_at = |item: Result<(redb::AccessGuard<'_, (u64, &str, u64)>, _), _>| {
-                let (k, _) = item.map_err(storage)?;
-                let (_, _, offset) = k.value();
+            let decode = |offset: u64| -> Result<Option<AuditRecord>, ReadError> {
                 entries
                     .get((tenant.0, offset))
                     .map_err(storage)?
                     .map(|v| AuditRecord::decode(v.value()))
                     .transpose()
             };
-            let mut range = range;
-            let Some(first) = range.next().map(decode_at).transpose()?.flatten() else {
+            let mut offsets = range.map(|item| item.map(|(k, _)| k.value().2).map_err(storage));
+            let Some(first) = offsets
+                .next()
+                .transpose()?
+                .map(decode)
+                .transpose()?
+                .flatten()
+            else {
                 return Ok(None);
             };
             let kind = first.object_type.clone();
@@ -667,10 +671,10 @@ impl AuditIndex {
             if query.skip() == 0 && wanted > 0 {
                 page.push(first);
             }
-            // `range` is past the first entry (position 0).
+            // `offsets` is past the first entry (position 0).
             let from = query.skip().max(1);
-            for item in range.skip(from - 1).take(wanted.saturating_sub(from)) {
-                if let Some(r) = decode_at(item)? {
+            for offset in offsets.skip(from - 1).take(wanted.saturating_sub(from)) {
+                if let Some(r) = decode(offset?)? {
                     page.push(r);
                 }
             }
