@@ -191,6 +191,14 @@ pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<
         Event::RegistrationAdded(e) if e.user_id == listener.user => Some(FeedItem::Presence),
         Event::RegistrationRemoved(e) if e.user_id == listener.user => Some(FeedItem::Presence),
         Event::CallStateChanged(e) if e.user_id == listener.user => Some(FeedItem::Presence),
+        // Before the settings arm, which takes every other created item.
+        Event::ItemCreated(e)
+            if e.collection == crate::commands::waiting::PICKUPS
+                && e.attrs.get("reported_by")
+                    == Some(&switchboard_events::Value::Int(listener.user.0 as i64)) =>
+        {
+            Some(FeedItem::Pickup { id: e.item_id })
+        }
         Event::ItemCreated(e) => setting(
             listener,
             &e.collection,
@@ -216,13 +224,6 @@ pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<
             message: false,
             id: Id(env.offset),
         }),
-        Event::ItemCreated(e)
-            if e.collection == crate::commands::waiting::PICKUPS
-                && e.attrs.get("reported_by")
-                    == Some(&switchboard_events::Value::Int(listener.user.0 as i64)) =>
-        {
-            Some(FeedItem::Pickup { id: e.item_id })
-        }
         Event::ExternalMessageRecorded(e) if e.parties.contains(&listener.user) => {
             Some(FeedItem::CallRecord {
                 message: true,
