@@ -10,15 +10,17 @@ use crate::queues::{json_of, user_with_role};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-struct World {
-    t: TenantCtx,
-    pbx: String,
-    ann: String,
-    bob: String,
-    carl: String,
+/// A tenant with a PBX account (190, Replicator) and three users: ann
+/// (101), bob (102), carl (103). The waiting-list tests build on it too.
+pub(crate) struct World {
+    pub(crate) t: TenantCtx,
+    pub(crate) pbx: String,
+    pub(crate) ann: String,
+    pub(crate) bob: String,
+    pub(crate) carl: String,
 }
 
-async fn world(app: &TestApp, domain: &str) -> World {
+pub(crate) async fn world(app: &TestApp, domain: &str) -> World {
     let t = app.tenant(domain).await;
     let (_, pbx) = user_with_role(app, &t, "pbx", "190", "Replicator").await;
     let (_, ann) = user_with_role(app, &t, "ann", "101", "StandardUser").await;

@@ -20,11 +20,13 @@ struct World {
 
 /// Ann (101) answers Support, bob (102) Sales, carl (103) nothing.
 async fn world(app: &TestApp, domain: &str) -> World {
-    let t = app.tenant(domain).await;
-    let (_, pbx) = user_with_role(app, &t, "pbx", "190", "Replicator").await;
-    let (_, ann) = user_with_role(app, &t, "ann", "101", "StandardUser").await;
-    let (_, bob) = user_with_role(app, &t, "bob", "102", "StandardUser").await;
-    let (_, carl) = user_with_role(app, &t, "carl", "103", "StandardUser").await;
+    let crate::recordings::World {
+        t,
+        pbx,
+        ann,
+        bob,
+        carl,
+    } = crate::recordings::world(app, domain).await;
     let support = create_queue(app, &t.admin, "Support", "800").await;
     let sales = create_queue(app, &t.admin, "Sales", "801").await;
     set_agents(app, &t.admin, "call_queues", &support, &["101"]).await;
