@@ -277,6 +277,22 @@ pub async fn upload(app: &TestApp, token: &str, query: &str, bytes: &[u8]) -> (S
     complete(app, token, &up, bytes).await
 }
 
+/// Neither the file's id nor its digest is there for this caller (404).
+async fn assert_no_file(app: &TestApp, token: &str, id: &str, digest: &str) {
+    assert_error(
+        app.get(&format!("/api/files/{id}"), Some(token)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_error(
+        download(app, token, digest).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+}
+
 async fn download(app: &TestApp, token: &str, digest: &str) -> Response {
     app.get(&format!("/api/blobs/{digest}"), Some(token)).await
 }
@@ -380,18 +396,7 @@ async fn files_are_per_tenant_and_per_uploader_even_with_the_same_bytes() {
     let bytes = wav(64);
     let (id, digest) = upload(&app, &a.admin, "filename=a.wav", &bytes).await;
     // Another tenant: neither the id nor the digest.
-    assert_error(
-        app.get(&format!("/api/files/{id}"), Some(&b.admin)).await,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await;
-    assert_error(
-        download(&app, &b.admin, &digest).await,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await;
+    assert_no_file(&app, &b.admin, &id, &digest).await;
     let resp = app
         .post(
             &format!("/api/files/{id}/destroy"),
@@ -437,18 +442,7 @@ async fn files_are_per_tenant_and_per_uploader_even_with_the_same_bytes() {
         )
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    assert_error(
-        app.get(&format!("/api/files/{id}"), Some(&a.admin)).await,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await;
-    assert_error(
-        download(&app, &a.admin, &digest).await,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await;
+    assert_no_file(&app, &a.admin, &id, &digest).await;
     assert_eq!(
         download(&app, &b.admin, &digest).await.status(),
         StatusCode::OK
