@@ -291,6 +291,22 @@ impl Index {
     /// The indexed head version of `stream` (0 if the index holds none of
     /// its events), from its last chunk.
     pub fn stream_head(&self, stream: &StreamId) -> Result<u64, IndexError> {
+        // Point reads first: sled's reverse range read below clones node
+        // data at every step (it was ~40% of the writer's CPU with many
+        // streams new to the writer). Chunks are dense from version 1, so
+        // no first chunk means no version, and no second chunk means the
+        // head is in the first.
+        let first = self
+            .tree
+            .get(chunk_key(stream.as_str(), 1))
+            .map_err(storage)?;
+        let Some(first) = first else {
+            return Ok(0);
+        };
+        let second = chunk_key(stream.as_str(), 1 + CHUNK);
+        if !self.tree.contains_key(second).map_err(storage)? {
+            return Ok(count_offsets(&first));
+        }
         let prefix = stream_prefix(stream.as_str());
         let mut end = prefix.clone();
         if let Some(last) = end.last_mut() {
@@ -570,6 +586,29 @@ mod tests {
         }
         assert_eq!(index.stream_head(&a).expect("head"), 134);
         assert_eq!(index.stream_head(&b).expect("head"), 66);
+        // Heads inside the first chunk, and at its very end.
+        let five = StreamId::parse("user-5").expect("stream");
+        let full = StreamId::parse("user-64").expect("stream");
+        let mut offset = 200;
+        for (stream, versions) in [(&five, 5u64), (&full, 64)] {
+            for version in 1..=versions {
+                offset += 1;
+                let at = SegPos { segment: 1, pos };
+                pos += 100;
+                w.add(&IndexedFrame {
+                    first_offset: offset,
+                    last_offset: offset,
+                    at,
+                    next: SegPos { segment: 1, pos },
+                    last_hash: [offset as u8; 32],
+                    entries: vec![(stream.clone(), version, offset)],
+                })
+                .expect("adds");
+            }
+        }
+        w.flush().expect("flushes");
+        assert_eq!(index.stream_head(&five).expect("head"), 5);
+        assert_eq!(index.stream_head(&full).expect("head"), 64);
         let never = StreamId::parse("user-3").expect("stream");
         assert_eq!(index.stream_head(&never).expect("head"), 0);
         // A stream whose name extends another's is another stream.
@@ -579,7 +618,7 @@ mod tests {
         assert_eq!(bs.first(), Some(&(60, 180)));
         assert_eq!(bs.last(), Some(&(66, 198)));
         let meta = index.meta().expect("meta").expect("some");
-        assert_eq!(meta.indexed_through, 200);
+        assert_eq!(meta.indexed_through, 269);
         // Pointers are sparse: every other frame here (40 kB apart, 64 KiB spacing).
         let (first, at) = index.pointer_before(10).expect("ok").expect("some");
         assert!((9..=10).contains(&first), "{first}");
