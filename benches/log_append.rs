@@ -15,7 +15,18 @@
 //! first times the raw cost of one durable flush on
 //! this disk (a write + `fdatasync` on a plain file: appending to a growing
 //! file, and overwriting a file written full of zeros beforehand), the floor
-//! under every fsync group commit.
+//! under every fsync group commit. Two more tables follow: where a commit's
+//! time goes (framing, write, fdatasync, acknowledging, and the rest: the
+//! wait for the callers' next appends), and each durable configuration
+//! against its physical bound, appenders × events per append / fdatasync
+//! (a commit carries at most what is in flight and takes at least one
+//! fdatasync), beside its software ceiling: the same configuration with
+//! `durability = os` (no fdatasync) in the same run.
+//!
+//! Durable configurations run with the inline writer (the service's
+//! default) and pipelined (`-inline` marks the former in names), each with
+//! and without group commit gathering (`LogConfig::gather`, on by default;
+//! `-nogather` marks it off).
 //!
 //! Run: `cargo bench --bench log_append` (`BENCH_SECS=N` sets the measured
 //! seconds per configuration, default 3; `BENCH_ONLY=fsync-64x1,fsync-64x1-grow`
@@ -62,19 +73,27 @@ struct Scenario {
     /// The next group framed during the previous `fdatasync`
     /// (`LogConfig::pipeline`).
     pipeline: bool,
+    /// Group commit gathering (`LogConfig::gather`, durable only).
+    gather: bool,
 }
 
 impl Scenario {
     /// The name `BENCH_ONLY` selects it by: `fsync-64x1`, `fsync-64x1-grow`,
-    /// `fsync-64x1-inline`, `os-8x1`, `fsync-64x1-hot`...
+    /// `fsync-64x1-inline`, `fsync-64x1-inline-nogather`, `os-8x1`,
+    /// `fsync-64x1-hot`...
     fn name(&self) -> String {
         format!(
-            "{}-{}x{}{}{}{}",
+            "{}-{}x{}{}{}{}{}",
             durability_name(self.durability),
             self.appenders,
             self.events_per_append,
             if self.preallocate { "" } else { "-grow" },
             if self.pipeline { "" } else { "-inline" },
+            if self.gather || self.durability == Durability::Os {
+                ""
+            } else {
+                "-nogather"
+            },
             if self.users_per_tenant == HOT_USERS_PER_TENANT {
                 "-hot"
             } else {
@@ -98,6 +117,12 @@ struct Outcome {
     commit_events: u64,
     /// Their mean `fdatasync` time.
     fsync: Duration,
+    /// Their mean time spent framing, writing and acknowledging (the rest
+    /// of the commit's share of the window is the wait for the callers'
+    /// next appends, see the table's note).
+    framing: Duration,
+    write: Duration,
+    acknowledge: Duration,
     max_events_per_commit: u64,
     cpu: CpuWindow,
     /// Durable events not yet in the index when the window closed (the
@@ -151,13 +176,20 @@ fn main() {
     let mut scenarios = Vec::new();
     for durability in [Durability::Fsync, Durability::Os] {
         for (appenders, events_per_append) in [(1, 1), (8, 1), (64, 1), (64, 16)] {
-            // Durable configurations also run unpipelined and with growing
-            // segments, right after, to compare in the same minutes.
-            let variants: &[(bool, bool)] = match durability {
-                Durability::Fsync => &[(true, true), (true, false), (false, true)],
-                Durability::Os => &[(true, true)],
+            // Durable configurations also run unpipelined, without
+            // gathering and with growing segments, right after, to compare
+            // in the same minutes.
+            let variants: &[(bool, bool, bool)] = match durability {
+                Durability::Fsync => &[
+                    (true, false, true),
+                    (true, false, false),
+                    (true, true, true),
+                    (true, true, false),
+                    (false, false, true),
+                ],
+                Durability::Os => &[(true, false, true), (true, true, true)],
             };
-            for &(preallocate, pipeline) in variants {
+            for &(preallocate, pipeline, gather) in variants {
                 scenarios.push(Scenario {
                     durability,
                     appenders,
@@ -165,6 +197,7 @@ fn main() {
                     users_per_tenant: USERS_PER_TENANT,
                     preallocate,
                     pipeline,
+                    gather,
                 });
             }
         }
@@ -175,7 +208,8 @@ fn main() {
         events_per_append: 1,
         users_per_tenant: HOT_USERS_PER_TENANT,
         preallocate: true,
-        pipeline: true,
+        pipeline: false,
+        gather: true,
     });
     if let Ok(only) = std::env::var("BENCH_ONLY") {
         let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
@@ -304,6 +338,7 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     config.durability = scenario.durability;
     config.preallocate = scenario.preallocate;
     config.pipeline = scenario.pipeline;
+    config.gather = scenario.gather;
     let commits = Arc::new(Commits::default());
     config.observer = Some(commits.clone());
     let log = SegmentLog::open(config).expect("open the event log");
@@ -327,12 +362,7 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
                 process: after.0.process.saturating_sub(before.0.process),
                 writer: after.0.writer.saturating_sub(before.0.writer),
             },
-            (
-                after.1 .0 - before.1 .0,
-                after.1 .1 - before.1 .1,
-                after.1 .2 - before.1 .2,
-                max,
-            ),
+            (after.1.since(&before.1), max),
         )
     });
 
@@ -351,7 +381,7 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     for task in tasks {
         acks.extend(task.await.expect("appender task panicked"));
     }
-    let (cpu, (commits, commit_events, fsync_ns, max_events_per_commit)) =
+    let (cpu, (counted, max_events_per_commit)) =
         sampler.join().expect("CPU sampler thread panicked");
     let index_lag = log.unindexed_events();
     let waiting = log.clone();
@@ -368,6 +398,8 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     let events = acks.iter().map(|a| a.events).sum();
     let mut latencies: Vec<Duration> = acks.iter().map(|a| a.latency).collect();
     latencies.sort_unstable();
+    let commits = counted.commits;
+    let per_commit = |ns: u64| Duration::from_nanos(ns / commits.max(1));
     Outcome {
         scenario,
         window: measure,
@@ -376,8 +408,11 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
         commits,
-        commit_events,
-        fsync: Duration::from_nanos(fsync_ns / commits.max(1)),
+        commit_events: counted.events,
+        fsync: per_commit(counted.fsync_ns),
+        framing: per_commit(counted.framing_ns),
+        write: per_commit(counted.write_ns),
+        acknowledge: per_commit(counted.acknowledge_ns),
         max_events_per_commit,
         cpu,
         index_lag,
@@ -391,29 +426,67 @@ struct Commits {
     commits: AtomicU64,
     events: AtomicU64,
     fsync_ns: AtomicU64,
+    framing_ns: AtomicU64,
+    write_ns: AtomicU64,
+    acknowledge_ns: AtomicU64,
     max_events: AtomicU64,
 }
 
+/// The commit counters at one moment.
+#[derive(Clone, Copy, Default)]
+struct Counted {
+    commits: u64,
+    events: u64,
+    fsync_ns: u64,
+    framing_ns: u64,
+    write_ns: u64,
+    acknowledge_ns: u64,
+}
+
+impl Counted {
+    /// What was counted between `before` and `self`.
+    fn since(&self, before: &Counted) -> Counted {
+        Counted {
+            commits: self.commits - before.commits,
+            events: self.events - before.events,
+            fsync_ns: self.fsync_ns - before.fsync_ns,
+            framing_ns: self.framing_ns - before.framing_ns,
+            write_ns: self.write_ns - before.write_ns,
+            acknowledge_ns: self.acknowledge_ns - before.acknowledge_ns,
+        }
+    }
+}
+
 impl Commits {
-    /// `(commits, events, fsync ns)` so far.
-    fn now(&self) -> (u64, u64, u64) {
-        (
-            self.commits.load(Ordering::Relaxed),
-            self.events.load(Ordering::Relaxed),
-            self.fsync_ns.load(Ordering::Relaxed),
-        )
+    /// The counters so far.
+    fn now(&self) -> Counted {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counted {
+            commits: load(&self.commits),
+            events: load(&self.events),
+            fsync_ns: load(&self.fsync_ns),
+            framing_ns: load(&self.framing_ns),
+            write_ns: load(&self.write_ns),
+            acknowledge_ns: load(&self.acknowledge_ns),
+        }
     }
 }
 
 impl CommitObserver for Commits {
     fn committed(&self, stats: &CommitStats) {
+        let add = |a: &AtomicU64, d: Duration| {
+            a.fetch_add(
+                u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+        };
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.events
             .fetch_add(stats.events as u64, Ordering::Relaxed);
-        self.fsync_ns.fetch_add(
-            u64::try_from(stats.fsync.as_nanos()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        add(&self.fsync_ns, stats.fsync);
+        add(&self.framing_ns, stats.framing);
+        add(&self.write_ns, stats.write);
+        add(&self.acknowledge_ns, stats.acknowledge);
         self.max_events
             .fetch_max(stats.events as u64, Ordering::Relaxed);
     }
@@ -548,7 +621,12 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
             "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.0} | {:.1} / {} | {} | {} | {} / {} | {:.0}% | {} / {} |",
             durability_name(o.scenario.durability),
             if o.scenario.preallocate { "zeroed" } else { "grow" },
-            if o.scenario.pipeline { "pipelined" } else { "inline" },
+            match (o.scenario.pipeline, o.scenario.gather || o.scenario.durability == Durability::Os) {
+                (true, true) => "pipelined",
+                (true, false) => "pipelined, no gathering",
+                (false, true) => "inline",
+                (false, false) => "inline, no gathering",
+            },
             o.scenario.appenders,
             o.scenario.events_per_append,
             o.scenario.users_per_tenant * TENANTS,
@@ -576,10 +654,111 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
          window / events, for the whole process (appenders, writer, sled's IO threads; the \
          machine's budget is cores x window) and for the log's writer threads alone (log-writer, plus log-sync when pipelined). writer thread busy = their CPU \
          time / window (100% = one core). segments: zeroed = preallocated (the default), grow = \
-         growing as written. writer: pipelined = the next group framed while the previous one's fdatasync runs (`log_pipeline = true`), inline = frame, write, sync, acknowledge in turn on one thread (the service's default). index lag = durable events the index (a lower-priority thread, off the \
+         growing as written. writer: pipelined = the next group framed while the previous one's fdatasync runs (`log_pipeline = true`), inline = frame, write, sync, acknowledge in turn on one thread (the service's default); no gathering = `LogConfig::gather` off (the writer yields its CPU once after a commit instead of waiting for the acknowledged callers' next appends). index lag = durable events the index (a lower-priority thread, off the \
          acknowledgement path) had not taken in when the window closed, and how long it then took to catch up. Reference: 16 KiB over a pre-zeroed file + fdatasync, p50 on this disk = {}.",
         fmt_dur(flush_p50)
     );
+    println!();
+    print_breakdown(outcomes);
+    print_bound(outcomes, flush_p50);
+}
+
+/// Where a commit's share of the window goes, from the commit observer.
+fn print_breakdown(outcomes: &[Outcome]) {
+    println!("### Where the time of a commit goes");
+    println!();
+    println!("| configuration | time/commit | framing | write | fdatasync | acknowledge | rest: waiting for the next appends |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for o in outcomes {
+        let per_commit = o.window / u32::try_from(o.commits.max(1)).unwrap_or(u32::MAX);
+        let rest = per_commit.saturating_sub(o.framing + o.write + o.fsync + o.acknowledge);
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {}{} |",
+            o.scenario.name(),
+            fmt_dur(per_commit),
+            fmt_dur(o.framing),
+            fmt_dur(o.write),
+            fmt_dur(o.fsync),
+            fmt_dur(o.acknowledge),
+            fmt_dur(rest),
+            if o.scenario.pipeline {
+                " (framing overlaps)"
+            } else {
+                ""
+            },
+        );
+    }
+    println!();
+    println!(
+        "Means per commit. framing = the writer's time checking expectations, assigning offsets and \
+         encoding and hashing the records; write = the one write of the frame; acknowledge = from \
+         durable to every caller told. rest = time/commit minus those: with an inline writer, the \
+         time the writer waited for the next appends (the acknowledged callers woken, run, and \
+         appending again); pipelined, framing runs beside the I/O, so rest is only a lower bound."
+    );
+    println!();
+}
+
+/// Each durable configuration against its physical bound: with `A`
+/// appenders of `E` events each in flight, a commit carries at most `A·E`
+/// events and takes at least one `fdatasync`, so events/s ≤ A·E /
+/// fdatasync (Little's law: in flight / the least time an append can take).
+/// The software ceiling is the same configuration without the fdatasync
+/// (`durability = os`), measured in the same run.
+fn print_bound(outcomes: &[Outcome], probe_p50: Duration) {
+    println!("### Against the bound in flight / fdatasync");
+    println!();
+    println!("| configuration | in flight | events/s | events/commit | time/commit | fdatasync (log's mean) | time/commit ÷ fdatasync | bound: in flight / log's fdatasync | % of bound | bound at the probe's p50 | software ceiling (same, os) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for o in outcomes
+        .iter()
+        .filter(|o| o.scenario.durability == Durability::Fsync)
+    {
+        let secs = o.window.as_secs_f64();
+        let in_flight = (o.scenario.appenders * o.scenario.events_per_append) as f64;
+        let rate = o.events as f64 / secs;
+        let per_commit = secs / o.commits.max(1) as f64;
+        let fsync = o.fsync.as_secs_f64();
+        let bound = if fsync > 0.0 { in_flight / fsync } else { 0.0 };
+        let ceiling: Vec<f64> = outcomes
+            .iter()
+            .filter(|c| {
+                c.scenario.durability == Durability::Os
+                    && c.scenario.appenders == o.scenario.appenders
+                    && c.scenario.events_per_append == o.scenario.events_per_append
+                    && c.scenario.pipeline == o.scenario.pipeline
+                    && c.scenario.users_per_tenant == o.scenario.users_per_tenant
+            })
+            .map(|c| c.events as f64 / c.window.as_secs_f64())
+            .collect();
+        println!(
+            "| {} | {} | {:.0} | {:.1} | {} | {} | {:.2}× | {:.0} | {:.0}% | {:.0} | {} |",
+            o.scenario.name(),
+            in_flight,
+            rate,
+            o.commit_events as f64 / o.commits.max(1) as f64,
+            fmt_dur(Duration::from_secs_f64(per_commit)),
+            fmt_dur(o.fsync),
+            if fsync > 0.0 { per_commit / fsync } else { 0.0 },
+            bound,
+            if bound > 0.0 {
+                100.0 * rate / bound
+            } else {
+                0.0
+            },
+            in_flight / probe_p50.as_secs_f64().max(1e-9),
+            if ceiling.is_empty() {
+                "not run".to_owned()
+            } else {
+                format!(
+                    "{:.0} (mean of {})",
+                    ceiling.iter().sum::<f64>() / ceiling.len() as f64,
+                    ceiling.len()
+                )
+            },
+        );
+    }
+    println!();
 }
 
 fn durability_name(d: Durability) -> &'static str {

@@ -293,6 +293,7 @@ mod tests {
             events: 7,
             fsync: Duration::from_micros(300),
             head: 42,
+            ..CommitStats::default()
         });
         let guard = m.sse_opened();
         let _second = m.sse_opened();

@@ -133,8 +133,9 @@ pub trait EventLog: Send + Sync + 'static {
     fn is_writable(&self) -> bool;
 }
 
-/// One group commit, as the writer saw it (for metrics).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One group commit, as the writer saw it (for metrics, and for the
+/// append bench's account of where the time of a commit goes).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct CommitStats {
     /// Appends acknowledged by the commit.
     pub appends: usize,
@@ -145,6 +146,15 @@ pub struct CommitStats {
     pub fsync: std::time::Duration,
     /// The head offset after the commit.
     pub head: u64,
+    /// Writer time spent framing the commit's appends: checking their
+    /// expectations, assigning offsets and versions, encoding and hashing
+    /// their records.
+    pub framing: std::time::Duration,
+    /// Time of the one `write` of the frame.
+    pub write: std::time::Duration,
+    /// Time from durable to every caller told (stream heads, readers, the
+    /// head, the acknowledgements).
+    pub acknowledge: std::time::Duration,
 }
 
 /// Told about every successful group commit, on the writer's thread:

@@ -65,6 +65,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio::sync::{oneshot, watch};
 
@@ -104,6 +105,13 @@ pub struct LogConfig {
     /// see BENCHMARKS.md), one thread frames, writes, syncs and
     /// acknowledges each group in turn.
     pub pipeline: bool,
+    /// Group commit gathering: after a durable commit of several appends,
+    /// the next frame is written once as many appends have been framed
+    /// again (the callers just acknowledged usually append again at once),
+    /// or after about one `fdatasync` time (a moving average), whichever
+    /// comes first. Off, the next frame takes whatever arrived while the
+    /// writer yielded its CPU once. Only with `Durability::Fsync`.
+    pub gather: bool,
     /// Streams whose head version the writer keeps in memory (see
     /// [`crate::heads`]); older ones are read from the index.
     pub stream_heads: usize,
@@ -139,6 +147,7 @@ impl LogConfig {
             preallocate: true,
             stream_heads: crate::heads::DEFAULT_STREAM_HEADS,
             pipeline: false,
+            gather: true,
             files: Files::os(),
             progress: Progress::none(),
             observer: None,
@@ -227,7 +236,55 @@ fn corrupt(offset: u64, reason: impl ToString) -> LogError {
 
 struct Job {
     request: AppendRequest,
-    reply: oneshot::Sender<Result<Appended, AppendError>>,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// What the caller of one append is told: its own result, and the rest of
+/// its group commit's acknowledgements, which it delivers from its own
+/// thread (see [`acknowledge`]).
+struct Reply {
+    result: Result<Appended, AppendError>,
+    others: Acks,
+}
+
+impl Reply {
+    /// A reply that passes nothing on (refusals).
+    fn alone(result: Result<Appended, AppendError>) -> Reply {
+        Reply {
+            result,
+            others: Acks(Vec::new()),
+        }
+    }
+}
+
+/// Acknowledgements still to deliver. Whatever is left is delivered when
+/// this drops, so none is lost whichever way its [`Reply`] ends: read by
+/// its caller, or dropped unread with a caller that went away.
+struct Acks(Vec<(oneshot::Sender<Reply>, Result<Appended, AppendError>)>);
+
+impl Drop for Acks {
+    fn drop(&mut self) {
+        for (reply, result) in self.0.drain(..) {
+            let _ = reply.send(Reply::alone(result));
+        }
+    }
+}
+
+/// Tells a durable group commit's callers, waking one task from the
+/// writer: the first caller gets every other acknowledgement with its own
+/// and delivers them from its runtime's thread, where waking a task is a
+/// push onto that thread's run queue rather than a cross-thread hand-over
+/// (measured at 5–10 µs per caller on the writer's thread, see
+/// BENCHMARKS.md). If the first caller is gone, its reply drops here and
+/// delivers the others from this thread.
+fn acknowledge(acks: Vec<(oneshot::Sender<Reply>, Result<Appended, AppendError>)>) {
+    let mut acks = acks.into_iter();
+    if let Some((reply, result)) = acks.next() {
+        let _ = reply.send(Reply {
+            result,
+            others: Acks(acks.collect()),
+        });
+    }
 }
 
 /// What readers, subscribers, the writer and the indexer share.
@@ -355,6 +412,9 @@ impl SegmentLog {
             durability: config.durability,
             indexer: Some(index_tx),
             observer: config.observer.clone(),
+            gather: config.gather && config.durability == Durability::Fsync,
+            max_batch: config.max_batch_events.max(1),
+            fsync_avg: Duration::ZERO,
         };
         let spawn_err = |e: std::io::Error| {
             OpenError::storage(&config.path, format!("cannot start a log thread: {e}"))
@@ -925,6 +985,13 @@ struct PipeState {
     taken: VecDeque<(u64, HashMap<StreamId, u64>)>,
     /// The framing half has exited: take what is open, then stop.
     closed: bool,
+    /// Appends answered since the open frame was last taken (framed or
+    /// refused).
+    arrived: usize,
+    /// Gathering: the next frame waits for this many appends...
+    want: usize,
+    /// ...until then at the latest.
+    gather_until: Option<Instant>,
 }
 
 /// The frame being filled.
@@ -940,6 +1007,8 @@ struct Open {
     staged: HashMap<StreamId, u64>,
     entries: Vec<(StreamId, u64, u64)>,
     accepted: Vec<(Job, Appended)>,
+    /// Writer time spent framing it.
+    framing: Duration,
 }
 
 /// A frame taken by the I/O half, on its way to the disk.
@@ -950,6 +1019,7 @@ struct Framed {
     last_hash: [u8; 32],
     entries: Vec<(StreamId, u64, u64)>,
     accepted: Vec<(Job, Appended)>,
+    framing: Duration,
 }
 
 impl Pipe {
@@ -963,10 +1033,22 @@ impl Pipe {
 }
 
 impl PipeState {
+    /// How long the open frame should still wait for appends before it is
+    /// taken (gathering, see [`LogConfig::gather`]); `None`: take it now.
+    fn gather_wait(&self, max_batch: usize) -> Option<Duration> {
+        let open = self.open.as_ref()?;
+        if self.closed || self.arrived >= self.want || open.events >= max_batch {
+            return None;
+        }
+        let left = self.gather_until?.checked_duration_since(Instant::now())?;
+        (!left.is_zero()).then_some(left)
+    }
+
     /// Takes the open frame (its versions move to `taken` until
     /// published).
     fn take(&mut self) -> Option<Framed> {
         let open = self.open.take()?;
+        self.arrived = 0;
         let last_offset = open.first_offset + open.entries.len() as u64 - 1;
         self.taken.push_back((last_offset, open.staged));
         Some(Framed {
@@ -976,6 +1058,7 @@ impl PipeState {
             last_hash: open.last_hash,
             entries: open.entries,
             accepted: open.accepted,
+            framing: open.framing,
         })
     }
 }
@@ -990,25 +1073,12 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            // Everything already queued, up to the cap.
-            let mut group = Vec::new();
-            let mut events = 0usize;
-            while let Some(job) = pending.pop_front() {
-                events += job.request.events.len();
-                group.push(job);
-                if events >= self.max_batch {
-                    break;
-                }
-                if pending.is_empty() {
-                    while let Ok(job) = rx.try_recv() {
-                        pending.push_back(job);
-                        if pending.len() >= self.max_batch {
-                            break;
-                        }
-                    }
-                }
-            }
+            let group = self.take_group(&mut pending, &rx);
             self.frame_group(group);
+            if self.inline_io.is_some() {
+                self.gather(&mut pending, &rx);
+                self.write_inline();
+            }
         }
         // Every sender is gone: the I/O half writes what is open and stops.
         self.pipe.state.lock().closed = true;
@@ -1019,10 +1089,70 @@ impl Writer {
         }
     }
 
+    /// Everything already queued, up to the cap.
+    fn take_group(&self, pending: &mut VecDeque<Job>, rx: &mpsc::Receiver<Job>) -> Vec<Job> {
+        let mut group = Vec::new();
+        let mut events = 0usize;
+        while let Some(job) = pending.pop_front() {
+            events += job.request.events.len();
+            group.push(job);
+            if events >= self.max_batch {
+                break;
+            }
+            if pending.is_empty() {
+                while let Ok(job) = rx.try_recv() {
+                    pending.push_back(job);
+                    if pending.len() >= self.max_batch {
+                        break;
+                    }
+                }
+            }
+        }
+        group
+    }
+
+    /// Unpipelined gathering (see [`LogConfig::gather`]): frames the appends
+    /// that arrive until the frame has as many as the last commit
+    /// acknowledged, or the gathering time is up. Framing them as they come
+    /// overlaps it with the callers' round trip.
+    fn gather(&mut self, pending: &mut VecDeque<Job>, rx: &mpsc::Receiver<Job>) {
+        loop {
+            let Some(wait) = self.pipe.state.lock().gather_wait(self.max_batch) else {
+                return;
+            };
+            match rx.recv_timeout(wait) {
+                Ok(job) => {
+                    pending.push_back(job);
+                    let group = self.take_group(pending, rx);
+                    self.frame_group(group);
+                }
+                // Time is up, or every sender is gone (the caller's loop
+                // sees that next).
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Unpipelined: writes, syncs and acknowledges the open frame.
+    fn write_inline(&mut self) {
+        let Some(io) = &mut self.inline_io else {
+            return;
+        };
+        let acknowledged = io.drain();
+        if !io.gather && acknowledged > 1 && self.durability == Durability::Fsync {
+            // The callers just acknowledged are woken on other threads and
+            // usually append again at once: give them the CPU for a moment
+            // so their appends join the next group commit instead of
+            // forming a cohort that waits one fdatasync longer.
+            std::thread::yield_now();
+        }
+    }
+
     /// Frames `group` into the open frame, one append at a time (the I/O
-    /// half may take the frame between two), then, unpipelined, writes it.
+    /// half may take the frame between two).
     fn frame_group(&mut self, group: Vec<Job>) {
         if let Some(reason) = self.shared.failure.lock().clone() {
+            self.pipe.state.lock().arrived += group.len();
             refuse(group, &reason);
             return;
         }
@@ -1035,7 +1165,8 @@ impl Writer {
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         for job in group {
             if job.request.events.is_empty() {
-                let _ = job.reply.send(Err(AppendError::Empty));
+                self.pipe.state.lock().arrived += 1;
+                let _ = job.reply.send(Reply::alone(Err(AppendError::Empty)));
                 continue;
             }
             let mut state = self.pipe.state.lock();
@@ -1050,6 +1181,7 @@ impl Writer {
                 self.pipe.room.wait(&mut state);
             }
             let state = &mut *state;
+            state.arrived += 1;
             let open = state.open.get_or_insert_with(|| Open {
                 frame: FrameBuilder::new(self.next_offset),
                 first_offset: self.next_offset,
@@ -1058,7 +1190,9 @@ impl Writer {
                 staged: HashMap::new(),
                 entries: Vec::new(),
                 accepted: Vec::new(),
+                framing: Duration::ZERO,
             });
+            let started = Instant::now();
             let known = Known {
                 taken: &state.taken,
                 shared: &self.shared,
@@ -1071,6 +1205,7 @@ impl Writer {
                 self.last_hash,
                 recorded_at_us,
             );
+            open.framing += started.elapsed();
             let empty = open.entries.is_empty();
             match framed {
                 Ok((next_offset, last_hash)) => {
@@ -1091,26 +1226,13 @@ impl Writer {
                     if empty {
                         state.open = None;
                     }
-                    let _ = job.reply.send(Err(refusal));
+                    let _ = job.reply.send(Reply::alone(Err(refusal)));
                 }
             }
         }
         self.shared.framed.send_replace(self.next_offset - 1);
-        match &mut self.inline_io {
-            None => {
-                self.pipe.ready.notify_one();
-            }
-            Some(io) => {
-                let acknowledged = io.drain();
-                if acknowledged > 1 && self.durability == Durability::Fsync {
-                    // The callers just acknowledged are woken on other
-                    // threads and usually append again at once: give them
-                    // the CPU for a moment so their appends join the next
-                    // group commit instead of forming a cohort that waits
-                    // one fdatasync longer.
-                    std::thread::yield_now();
-                }
-            }
+        if self.inline_io.is_none() {
+            self.pipe.ready.notify_one();
         }
     }
 }
@@ -1228,10 +1350,17 @@ impl Known<'_> {
 /// Answers every append of `jobs` with `reason`.
 fn refuse(jobs: impl IntoIterator<Item = Job>, reason: &str) {
     for job in jobs {
-        let _ = job
-            .reply
-            .send(Err(AppendError::Unavailable(reason.to_owned())));
+        let _ = job.reply.send(Reply::alone(Err(AppendError::Unavailable(
+            reason.to_owned(),
+        ))));
     }
+}
+
+/// How long the I/O half's two system calls took for one frame.
+#[derive(Default)]
+struct IoTiming {
+    write: Duration,
+    fsync: Duration,
 }
 
 /// The I/O half of the writer: takes the open frame, writes it,
@@ -1244,6 +1373,13 @@ struct Io {
     durability: Durability,
     indexer: Option<mpsc::SyncSender<Arc<IndexedFrame>>>,
     observer: Option<Arc<dyn crate::CommitObserver>>,
+    /// [`LogConfig::gather`] (with `Durability::Fsync`).
+    gather: bool,
+    /// [`LogConfig::max_batch_events`].
+    max_batch: usize,
+    /// Moving average of the `fdatasync` time: how long gathering waits
+    /// at most.
+    fsync_avg: Duration,
 }
 
 impl Io {
@@ -1253,8 +1389,16 @@ impl Io {
         loop {
             let framed = {
                 let mut state = self.pipe.state.lock();
-                while state.open.is_none() && !state.closed {
-                    self.pipe.ready.wait(&mut state);
+                loop {
+                    if state.open.is_none() && !state.closed {
+                        self.pipe.ready.wait(&mut state);
+                    } else if let Some(wait) = state.gather_wait(self.max_batch) {
+                        // Gathering: the framing half notifies after each
+                        // group it frames.
+                        self.pipe.ready.wait_for(&mut state, wait);
+                    } else {
+                        break;
+                    }
                 }
                 match state.take() {
                     Some(f) => f,
@@ -1264,7 +1408,7 @@ impl Io {
             self.pipe.room.notify_all();
             let acknowledged = framed.accepted.len();
             self.commit(framed);
-            if acknowledged > 1 && self.durability == Durability::Fsync {
+            if !self.gather && acknowledged > 1 && self.durability == Durability::Fsync {
                 // As in the unpipelined writer: let the acknowledged
                 // callers append again before the next frame is taken.
                 std::thread::yield_now();
@@ -1305,16 +1449,18 @@ impl Io {
             return;
         }
         let before = self.segments.position();
-        let mut fsync = std::time::Duration::ZERO;
+        let mut timing = IoTiming::default();
+        let started = Instant::now();
         let written = self
             .segments
             .write(&framed.bytes, framed.first_offset)
             .and_then(|at| {
+                timing.write = started.elapsed();
                 match self.durability {
                     Durability::Fsync => {
-                        let started = std::time::Instant::now();
+                        let started = Instant::now();
                         let synced = self.segments.sync();
-                        fsync = started.elapsed();
+                        timing.fsync = started.elapsed();
                         synced
                     }
                     Durability::Os => Ok(()),
@@ -1322,7 +1468,7 @@ impl Io {
                 .map(|()| at)
             });
         match written {
-            Ok(at) => self.publish(framed, at, fsync),
+            Ok(at) => self.publish(framed, at, timing),
             Err(e) => {
                 // Nobody can know how much of the frame reached the disk:
                 // cut it off, refuse it and everything framed after it, and
@@ -1356,17 +1502,19 @@ impl Io {
         refuse(jobs, reason);
     }
 
-    /// A frame just made durable: heads, readers, the head, the callers and
-    /// the indexer hear of it, in that order.
-    fn publish(&mut self, f: Framed, at: SegPos, fsync: std::time::Duration) {
-        if let Some(observer) = &self.observer {
-            observer.committed(&crate::CommitStats {
-                appends: f.accepted.len(),
-                events: (f.last_offset + 1 - f.first_offset) as usize,
-                fsync,
-                head: f.last_offset,
-            });
-        }
+    /// A frame just made durable: heads, readers, the head, the callers,
+    /// the observer and the indexer hear of it, in that order.
+    fn publish(&mut self, f: Framed, at: SegPos, timing: IoTiming) {
+        let started = Instant::now();
+        let stats = crate::CommitStats {
+            appends: f.accepted.len(),
+            events: (f.last_offset + 1 - f.first_offset) as usize,
+            fsync: timing.fsync,
+            head: f.last_offset,
+            framing: f.framing,
+            write: timing.write,
+            acknowledge: Duration::ZERO,
+        };
         {
             // The versions move from `taken` to the heads with the pipe
             // locked, so the writer finds them in one or the other.
@@ -1377,6 +1525,20 @@ impl Io {
                     .heads
                     .write()
                     .record(staged, f.last_offset, indexed);
+            }
+            // Gathering for the next frame: the callers acknowledged below
+            // usually append again at once.
+            if self.gather && f.accepted.len() > 1 {
+                self.fsync_avg = if self.fsync_avg.is_zero() {
+                    timing.fsync
+                } else {
+                    (self.fsync_avg * 7 + timing.fsync) / 8
+                };
+                state.want = f.accepted.len();
+                state.gather_until = Some(Instant::now() + self.fsync_avg);
+            } else {
+                state.want = 0;
+                state.gather_until = None;
             }
         }
         let frame = Arc::new(IndexedFrame {
@@ -1393,8 +1555,17 @@ impl Io {
         // Readers must find the frame before they learn of the new head.
         self.shared.unindexed.write().push_back(frame.clone());
         self.shared.head.send_replace(f.last_offset);
-        for (job, appended) in f.accepted {
-            let _ = job.reply.send(Ok(appended));
+        acknowledge(
+            f.accepted
+                .into_iter()
+                .map(|(job, appended)| (job.reply, Ok(appended)))
+                .collect(),
+        );
+        if let Some(observer) = &self.observer {
+            observer.committed(&crate::CommitStats {
+                acknowledge: started.elapsed(),
+                ..stats
+            });
         }
         if let Some(tx) = &self.indexer {
             // Blocks only if the indexer lags by INDEX_LAG_FRAMES.
@@ -1491,8 +1662,15 @@ impl EventLog for SegmentLog {
             if !sent {
                 return Err(AppendError::Unavailable("the event log is closed".into()));
             }
-            rx.await
-                .unwrap_or_else(|_| Err(AppendError::Unavailable("the log writer stopped".into())))
+            match rx.await {
+                Ok(Reply { result, others }) => {
+                    // This caller delivers the rest of its commit's
+                    // acknowledgements first (see `acknowledge`).
+                    drop(others);
+                    result
+                }
+                Err(_) => Err(AppendError::Unavailable("the log writer stopped".into())),
+            }
         })
     }
 
@@ -1674,4 +1852,58 @@ impl Drop for WriterHandle {
 /// Opens a log in `data_dir` with default settings (fsync).
 pub fn open_default(data_dir: &Path) -> Result<SegmentLog, OpenError> {
     SegmentLog::open(LogConfig::new(data_dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_frame(events: usize) -> Open {
+        Open {
+            frame: FrameBuilder::new(1),
+            first_offset: 1,
+            last_hash: [0; 32],
+            events,
+            staged: HashMap::new(),
+            entries: Vec::new(),
+            accepted: Vec::new(),
+            framing: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn gathering_waits_only_for_a_missing_cohort_until_its_deadline() {
+        let later = Instant::now() + Duration::from_secs(60);
+        let gathering = |arrived, want, until, events, closed| {
+            PipeState {
+                open: Some(open_frame(events)),
+                arrived,
+                want,
+                gather_until: until,
+                closed,
+                ..PipeState::default()
+            }
+            .gather_wait(100)
+        };
+        // Given a commit that acknowledged 4 callers, when 3 are back, wait.
+        assert!(gathering(3, 4, Some(later), 3, false).is_some_and(|w| w > Duration::ZERO));
+        // When all 4 are back (or more), take the frame.
+        assert_eq!(gathering(4, 4, Some(later), 4, false), None);
+        assert_eq!(gathering(5, 4, Some(later), 5, false), None);
+        // When the deadline passed, the frame goes with whoever is in it.
+        let past = Instant::now() - Duration::from_millis(1);
+        assert_eq!(gathering(1, 4, Some(past), 1, false), None);
+        // No gathering without a deadline (gathering off, one caller, os).
+        assert_eq!(gathering(1, 4, None, 1, false), None);
+        // A full frame, or the writer closing, never waits.
+        assert_eq!(gathering(1, 4, Some(later), 100, false), None);
+        assert_eq!(gathering(1, 4, Some(later), 1, true), None);
+        // Nothing framed: nothing to take (the I/O half waits for a frame).
+        let empty = PipeState {
+            want: 4,
+            gather_until: Some(later),
+            ..PipeState::default()
+        };
+        assert_eq!(empty.gather_wait(100), None);
+    }
 }
