@@ -554,6 +554,34 @@ mod tests {
         assert_eq!(Meta::decode(&m.encode()), Some(m));
     }
 
+    /// Adds a one-event frame of `len` bytes at `*pos` (moved past it).
+    fn add_one(
+        w: &mut IndexWriter,
+        pos: &mut u64,
+        len: u64,
+        stream: &StreamId,
+        version: u64,
+        offset: u64,
+    ) {
+        let at = SegPos {
+            segment: 1,
+            pos: *pos,
+        };
+        *pos += len;
+        w.add(&IndexedFrame {
+            first_offset: offset,
+            last_offset: offset,
+            at,
+            next: SegPos {
+                segment: 1,
+                pos: *pos,
+            },
+            last_hash: [offset as u8; 32],
+            entries: vec![(stream.clone(), version, offset)],
+        })
+        .expect("adds");
+    }
+
     #[test]
     fn the_index_finds_stream_versions_heads_and_pointers() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -569,17 +597,7 @@ mod tests {
             } else {
                 offset - offset / 3
             };
-            let at = SegPos { segment: 1, pos };
-            pos += 40_000;
-            w.add(&IndexedFrame {
-                first_offset: offset,
-                last_offset: offset,
-                at,
-                next: SegPos { segment: 1, pos },
-                last_hash: [offset as u8; 32],
-                entries: vec![(stream.clone(), version, offset)],
-            })
-            .expect("adds");
+            add_one(&mut w, &mut pos, 40_000, stream, version, offset);
             if offset % 50 == 0 {
                 w.flush().expect("flushes");
             }
@@ -593,17 +611,7 @@ mod tests {
         for (stream, versions) in [(&five, 5u64), (&full, 64)] {
             for version in 1..=versions {
                 offset += 1;
-                let at = SegPos { segment: 1, pos };
-                pos += 100;
-                w.add(&IndexedFrame {
-                    first_offset: offset,
-                    last_offset: offset,
-                    at,
-                    next: SegPos { segment: 1, pos },
-                    last_hash: [offset as u8; 32],
-                    entries: vec![(stream.clone(), version, offset)],
-                })
-                .expect("adds");
+                add_one(&mut w, &mut pos, 100, stream, version, offset);
             }
         }
         w.flush().expect("flushes");
