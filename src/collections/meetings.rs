@@ -10,7 +10,7 @@ use crate::field_tables::ListType as L;
 use switchboard_projections::query::Dir;
 
 /// The collection's name: what its events and lists are filed under.
-pub const NAME: &str = "meetings";
+pub const NAME: &str = switchboard_projections::directory::items::MEETINGS;
 
 /// A user's meetings (PortSIP has no administrators' routes for them).
 pub static MEETINGS: CollectionSpec = CollectionSpec {
