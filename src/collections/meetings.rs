@@ -4,7 +4,8 @@
 //! recorded by `MeetingControlled` / `MeetingStateReported` and served
 //! beside the list by `http::portsip::meetings`.
 
-use super::{CollectionSpec, Listing, OwnedBy, Recording, Routing, UserRoutes};
+use super::{CollectionSpec, Listing, OwnedBy, Recording, Routing, TenantRules, UserRoutes};
+use crate::commands::meeting_rooms;
 use crate::field_tables::meeting::{scheduled_times, MEETING, MEETING_SKIP};
 use crate::field_tables::ListType as L;
 use switchboard_projections::query::Dir;
@@ -24,6 +25,12 @@ pub static MEETINGS: CollectionSpec = CollectionSpec {
     unique: &[],
     max_items: 256,
     check: Some(scheduled_times),
+    tenant: Some(TenantRules {
+        mint: meeting_rooms::mint,
+        create: meeting_rooms::create,
+        update: meeting_rooms::update,
+        shared_with: Some(meeting_rooms::INVITEES),
+    }),
     listing: Listing {
         core: &[("id", L::String)],
         search: &[],

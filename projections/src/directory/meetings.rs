@@ -8,12 +8,15 @@
 //! A participant's wishes last as long as the participant is reported
 //! present: once gone, what was asked about them is moot.
 
+use super::items::{ItemView, MEETINGS};
+use super::{NumberOwner, Scope};
 use crate::pmap::PMap;
 use std::collections::BTreeMap;
+use switchboard_events::domain::ItemOwner;
 use switchboard_events::domain::{
     MeetingActual, MeetingControl, MeetingControlled, MeetingStateReported,
 };
-use switchboard_events::{EnvelopeRef, Id};
+use switchboard_events::{EnvelopeRef, Fields, Id, Value};
 
 /// The most invitations a meeting remembers (the newest are kept): the
 /// PBX acts on each as it follows the log, the list only shows them.
@@ -115,6 +118,54 @@ impl MeetingLive {
             .iter()
             .find(|p| p.chairman)
             .and_then(|p| p.user_id)
+    }
+}
+
+/// The field of a meeting item holding its room's number.
+const NUMBER: &str = "extension_number";
+
+/// A meeting created with a number claims it in the tenant's number space
+/// (the decision made sure it was free).
+pub(super) fn number_claimed(scope: &mut Scope, collection: &str, id: Id, attrs: &Fields) {
+    if collection != MEETINGS {
+        return;
+    }
+    if let Some(Value::Str(n)) = attrs.get(NUMBER) {
+        scope.numbers.insert(n.clone(), NumberOwner::Meeting(id));
+    }
+}
+
+/// A deleted meeting releases its number (if it still holds it).
+pub(super) fn number_released(scope: &mut Scope, collection: &str, item: &ItemView) {
+    if collection == MEETINGS {
+        if let Some(n) = number_of(item) {
+            release(scope, n, item.id);
+        }
+    }
+}
+
+/// A deleted user's meetings release their numbers.
+pub(super) fn owner_deleted(scope: &mut Scope, user: Id) {
+    let held: Vec<(String, Id)> = scope
+        .items
+        .items(MEETINGS, ItemOwner::User(user))
+        .filter_map(|i| number_of(i).map(|n| (n.to_owned(), i.id)))
+        .collect();
+    for (n, id) in held {
+        release(scope, &n, id);
+    }
+}
+
+fn number_of(item: &ItemView) -> Option<&str> {
+    match item.attrs.get(NUMBER) {
+        Some(Value::Str(n)) => Some(n),
+        _ => None,
+    }
+}
+
+fn release(scope: &mut Scope, number: &str, meeting: Id) {
+    if scope.numbers.get(number) == Some(&NumberOwner::Meeting(meeting)) {
+        scope.numbers.remove(number);
     }
 }
 
