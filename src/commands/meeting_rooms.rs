@@ -201,6 +201,61 @@ mod tests {
     }
 
     #[test]
+    fn given_an_invitee_when_they_change_or_delete_the_meeting_then_403_and_a_stranger_404() {
+        use crate::collections::{meetings::MEETINGS, Collection};
+        use crate::commands::items::{self, DeleteItem, UpdateItem};
+        use crate::commands::Denial;
+        use switchboard_events::domain::{ItemCreated, ItemOwner};
+        let mut events = q::user(Id(1), "ann", "101");
+        events.extend(q::user(Id(10), "bob", "102"));
+        events.extend(q::user(Id(20), "carl", "103"));
+        let bob = crate::ids::render(Id(10));
+        events.push(switchboard_events::Event::ItemCreated(ItemCreated {
+            item_id: Id(50),
+            collection: MEETINGS.name.into(),
+            owner: ItemOwner::User(Id(1)),
+            attrs: meeting(&[(INVITEES, invitees(&[bob]))]),
+        }));
+        let s = scope(events);
+        let c = Collection(&MEETINGS);
+        let mut incoming = Fields::new();
+        incoming.insert("subject".into(), Value::from("Mine"));
+        for (who, forbidden) in [(Id(10), true), (Id(20), false)] {
+            let owner = ItemOwner::User(who);
+            let update = UpdateItem {
+                collection: c,
+                owner,
+                item_id: Id(50),
+                incoming: incoming.clone(),
+            };
+            let delete = DeleteItem {
+                collection: c,
+                owner,
+                item_id: Id(50),
+            };
+            for err in [
+                items::update(&s, &update).expect_err("not theirs"),
+                items::delete(&s, &delete).expect_err("not theirs"),
+            ] {
+                match forbidden {
+                    true => assert!(
+                        matches!(err, CommandError::Forbidden(Denial::NotYours, _)),
+                        "{err:?}"
+                    ),
+                    false => assert!(matches!(err, CommandError::NotFound(_)), "{err:?}"),
+                }
+            }
+        }
+        let owner = UpdateItem {
+            collection: c,
+            owner: ItemOwner::User(Id(1)),
+            item_id: Id(50),
+            incoming,
+        };
+        assert!(items::update(&s, &owner).is_ok(), "the owner changes it");
+    }
+
+    #[test]
     fn given_no_token_when_deciding_then_it_is_refused_as_unprepared() {
         let s = scope(vec![]);
         let mut f = Fields::new();

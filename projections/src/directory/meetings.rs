@@ -290,6 +290,70 @@ mod tests {
     }
 
     #[test]
+    fn given_meeting_rooms_with_numbers_then_they_hold_them_until_they_or_their_owner_go() {
+        use crate::runtime::Projection as _;
+        use crate::Directory;
+        use switchboard_events::domain::{ItemCreated, ItemDeleted, UserDeleted};
+        use switchboard_events::Event;
+        let room = |id: u64, owner: u64, number: &str| {
+            let mut attrs = Fields::new();
+            attrs.insert(NUMBER.into(), Value::from(number));
+            Event::ItemCreated(ItemCreated {
+                item_id: Id(id),
+                collection: MEETINGS.into(),
+                owner: ItemOwner::User(Id(owner)),
+                attrs,
+            })
+        };
+        let mut dir = Directory::default();
+        let mut n = 0;
+        let mut apply = |dir: &mut Directory, e: Event| {
+            n += 1;
+            dir.apply(&crate::testing::envelope(n, "item", "Item"), &e);
+        };
+        apply(&mut dir, room(50, 2, "900000"));
+        apply(&mut dir, room(51, 2, "900001"));
+        apply(&mut dir, room(52, 4, "555"));
+        let numbers = |dir: &Directory| -> Vec<(String, NumberOwner)> {
+            let mut v: Vec<_> = dir
+                .scope(Id(3))
+                .map(|s| s.numbers.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .unwrap_or_default();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        assert_eq!(numbers(&dir).len(), 3);
+        assert_eq!(
+            numbers(&dir)[0],
+            ("555".to_owned(), NumberOwner::Meeting(Id(52)))
+        );
+        apply(
+            &mut dir,
+            Event::ItemDeleted(ItemDeleted {
+                item_id: Id(50),
+                collection: MEETINGS.into(),
+                owner: ItemOwner::User(Id(2)),
+            }),
+        );
+        apply(&mut dir, Event::UserDeleted(UserDeleted { user_id: Id(4) }));
+        assert_eq!(
+            numbers(&dir),
+            [("900001".to_owned(), NumberOwner::Meeting(Id(51)))]
+        );
+        // Another collection's item with such a field claims nothing.
+        let mut attrs = Fields::new();
+        attrs.insert(NUMBER.into(), Value::from("777"));
+        let phone = ItemCreated {
+            item_id: Id(60),
+            collection: "phones".into(),
+            owner: ItemOwner::User(Id(2)),
+            attrs,
+        };
+        apply(&mut dir, Event::ItemCreated(phone));
+        assert_eq!(numbers(&dir).len(), 1);
+    }
+
+    #[test]
     fn given_controls_and_reports_then_desired_and_actual_are_kept_apart() {
         let mut m = Meetings::default();
         m.controlled(&env(1).view(), &control(MeetingControl::Run(true)));
