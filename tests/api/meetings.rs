@@ -748,3 +748,27 @@ async fn invitees_must_be_users_of_the_tenant_and_another_tenants_user_is_the_sa
     let shown = json_of(app.get(&path, Some(&ann)).await).await;
     assert_eq!(shown["internal_invitees"], json!([bob_id]));
 }
+
+#[tokio::test]
+async fn a_report_naming_a_participant_layout_or_invite_is_refused_as_unaddressable() {
+    let app = spawn_app().await;
+    let w = world(&app, "meet-reserved.example").await;
+    for reserved in ["layout", "invite"] {
+        let state = on_call(json!([{"id": "p1"}, {"id": reserved}]));
+        let resp = post(
+            &app,
+            &w.media,
+            &format!("/api/meetings/{}/state", w.room),
+            state,
+        )
+        .await;
+        let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+        assert!(err.to_string().contains("participants[1].id"), "{err}");
+    }
+    // …so `GET …/participants/{participant_id}` never has to tell one
+    // from the routes of the same name.
+    report(&app, &w.media, &w.room, on_call(json!([{"id": "p1"}]))).await;
+    let base = format!("/api/user/meetings/{}/participants", w.room);
+    let p1 = json_of(app.get(&format!("{base}/p1"), Some(&w.ann)).await).await;
+    assert_eq!(p1["id"], "p1");
+}
