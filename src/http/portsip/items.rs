@@ -7,6 +7,9 @@
 //! - `GET|POST /user/p`, `GET|POST /user/p/{id}`, `POST /user/p/{id}/destroy`:
 //!   the caller's own list (any signed-in user, in their home tenant; items
 //!   carry the caller's `favorite` flag when the collection has favorites);
+//!   a collection whose tenant rules share items (`shared_with`: a
+//!   meeting's invitees) lists and shows the caller's own items and those
+//!   naming them, with `ownership` telling which;
 //! - with `admin` routes, the same under `/users/{id}/p…` for another user of
 //!   the tenant the caller acts in, with the declared view / manage
 //!   capabilities (a StandardUser only ever reaches `/user/p…`).
