@@ -230,7 +230,7 @@ pub fn referenced_by(s: &Scope, id: Id) -> Option<String> {
             return Some(format!("a greeting of user {}", crate::ids::render(*user)));
         }
     }
-    let prompts = |attrs: &Attrs| PROMPT_FIELDS.iter().any(|f| attrs.get(*f) == Some(&wanted));
+    let prompts = |attrs: &Attrs| PROMPT_FIELDS.iter().any(|f| attrs.get(f) == Some(&wanted));
     if let Some(q) = s.call_queues.values().find(|q| prompts(&q.attrs)) {
         return Some(format!("call queue {}", q.name));
     }
@@ -440,7 +440,7 @@ pub fn decide_greeting(
 
 fn prompt_uses(s: &Scope, id: Id) -> bool {
     let wanted = Value::Int(id.0 as i64);
-    let prompts = |attrs: &Attrs| PROMPT_FIELDS.iter().any(|f| attrs.get(*f) == Some(&wanted));
+    let prompts = |attrs: &Attrs| PROMPT_FIELDS.iter().any(|f| attrs.get(f) == Some(&wanted));
     s.call_queues.values().any(|q| prompts(&q.attrs))
         || s.ring_groups.values().any(|g| prompts(&g.attrs))
 }

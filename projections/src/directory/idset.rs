@@ -119,7 +119,7 @@ mod tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let id = Id(seed % 12);
-            if seed % 3 == 0 {
+            if seed.is_multiple_of(3) {
                 assert_eq!(set.remove(&id), reference.remove(&id));
             } else {
                 assert_eq!(set.insert(id), reference.insert(id));
