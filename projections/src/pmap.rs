@@ -27,8 +27,8 @@ pub type PHashMap<K, V> = imbl::HashMap<K, V>;
 /// trie allocates its 32-slot nodes whole, and at 100k keys most of the
 /// lowest ones hold two or three entries: 205–238 bytes per entry measured
 /// (`benches/read_memory.rs`), against ~60 for this B-tree's 16-entry nodes.
-/// A lookup walks four or five nodes instead of hashing; replay and reads
-/// measured no worse (BENCHMARKS.md, "Compact rows").
+/// A lookup walks four or five nodes instead of hashing; replay measured no
+/// slower (BENCHMARKS.md, "Compact rows"; reads were not re-measured).
 pub type POrdMap<K, V> = imbl::OrdMap<K, V>;
 
 /// A persistent ordered set.
