@@ -157,6 +157,56 @@ fn measure<P: Projection + Default>(events: Vec<Event>, wrap: impl FnOnce(P) -> 
     (held, model)
 }
 
+/// Bytes freed by dropping what `slot` holds (it is left at its default).
+fn freed<T: Default>(slot: &mut T) -> isize {
+    let before = LIVE.load(Ordering::Relaxed);
+    drop(std::mem::take(slot));
+    before - LIVE.load(Ordering::Relaxed)
+}
+
+/// Where the directory's bytes per user go (`BENCH_BREAKDOWN=1`): each part
+/// is dropped in turn and the bytes it freed are reported. The user rows'
+/// own parts (fields, hashes) are dropped first, then each collection.
+fn breakdown(mut d: Directory, n: u64) {
+    let per = |b: isize| b as f64 / n as f64;
+    let mut rows: Vec<(&str, isize)> = Vec::new();
+    let Some(scope) = d.scopes.get_mut(&T) else {
+        return;
+    };
+    let ids: Vec<Id> = scope.users.keys().copied().collect();
+    let (mut attrs, mut hashes) = (0, 0);
+    for id in &ids {
+        if let Some(u) = scope.users.get_mut(id) {
+            attrs += freed(&mut u.attrs);
+            hashes += freed(&mut u.password_hash)
+                + freed(&mut u.extension_password_hash)
+                + freed(&mut u.voicemail_pin_hash);
+        }
+    }
+    rows.push(("user fields (attrs)", attrs));
+    rows.push(("user secret hashes", hashes));
+    rows.push((
+        "users (the rest of the rows, the map)",
+        freed(&mut scope.users),
+    ));
+    rows.push(("users_by_name", freed(&mut scope.users_by_name)));
+    rows.push(("numbers", freed(&mut scope.numbers)));
+    rows.push(("extensions", freed(&mut scope.extensions)));
+    rows.push(("links", freed(&mut scope.links)));
+    rows.push((
+        "contacts (favorites, change index)",
+        freed(&mut scope.contacts),
+    ));
+    rows.push(("items", freed(&mut scope.items)));
+    rows.push(("presence", freed(&mut scope.presence)));
+    let rest = freed(&mut d);
+    rows.push(("everything else", rest));
+    println!("\n| directory part ({n} users) | bytes/user |\n|---|---:|");
+    for (name, bytes) in rows {
+        println!("| {name} | {:.0} |", per(bytes));
+    }
+}
+
 fn main() {
     let sizes: Vec<u64> = std::env::var("BENCH_USERS")
         .unwrap_or_else(|_| "1000,10000,100000".into())
@@ -165,9 +215,14 @@ fn main() {
         .collect();
     println!("| items | directory bytes/user | read model (with list indexes) bytes/user | list indexes bytes/user | business contact bytes/contact |");
     println!("|---:|---:|---:|---:|---:|");
+    let mut breakdowns = Vec::new();
     for n in sizes {
         let (dir, d) = measure::<Directory>(user_events(n), |d| d);
-        drop(d);
+        if std::env::var_os("BENCH_BREAKDOWN").is_some() {
+            breakdowns.push((d, n));
+        } else {
+            drop(d);
+        }
         let (model, m) = measure::<ReadModel>(user_events(n), |m| m);
         drop(m);
         let (contacts, c) = measure::<Directory>(contact_events(n), |d| d);
@@ -180,5 +235,8 @@ fn main() {
             per(model - dir),
             per(contacts)
         );
+    }
+    for (d, n) in breakdowns {
+        breakdown(d, n);
     }
 }

@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`ids`]: resource ids, tenant ids, stream names.
 //! - [`value`]: the postcard-friendly value type for schema-driven fields.
+//! - [`attrs`]: compact field sets for long-lived rows (interned names).
 //! - [`domain`]: the domain events, one file per family, and the [`Event`] enum.
 //! - [`upcast`]: old payload versions → today's types.
 //! - [`envelope`]: offset, stream, tenant, type, time, actor... around a payload.
@@ -30,6 +31,7 @@
 //! - [`export`]: JSON Lines export and chain-checked import.
 //! - [`conformance`]: the test suite every [`EventLog`] backend must pass.
 
+pub mod attrs;
 pub mod batch;
 pub mod codec;
 pub mod conformance;
@@ -54,6 +56,7 @@ pub mod value;
 pub mod verify;
 pub mod wave1;
 
+pub use attrs::{Attrs, FieldSet};
 pub use batch::{EventBatch, EventBatches, ReadEventsError};
 pub use domain::{CodecError, Event};
 pub use envelope::{Envelope, EnvelopeRef, Metadata, MetadataRef, NewEvent};

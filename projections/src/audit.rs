@@ -20,7 +20,7 @@ use switchboard_events::domain::{
     CallQueueAgentAdded, CallQueueAgentUpdated, ContactOwner, ItemOwner, RingGroupAgentAdded,
     RingGroupAgentUpdated,
 };
-use switchboard_events::{Envelope, Event, Fields, Id, Value};
+use switchboard_events::{Attrs, Envelope, Event, FieldSet, Fields, Id, Value};
 
 /// The placeholder a secret's old and new value are shown as.
 pub const SECRET: &str = "changed";
@@ -104,7 +104,7 @@ fn secret(field: &str) -> Change {
 pub const SECRET_ATTRS: &[&str] = &["stir_shaken_key"];
 
 /// Field changes `old attrs → changes`, only where the value differs.
-fn field_changes(old: Option<&Fields>, changes: &Fields) -> Vec<Change> {
+fn field_changes<F: FieldSet + ?Sized>(old: Option<&F>, changes: &Fields) -> Vec<Change> {
     changes
         .iter()
         .filter_map(|(k, v)| {
@@ -123,7 +123,7 @@ fn field_changes(old: Option<&Fields>, changes: &Fields) -> Vec<Change> {
 }
 
 fn created_fields(attrs: &Fields) -> Vec<Change> {
-    field_changes(None, attrs)
+    field_changes(None::<&Fields>, attrs)
 }
 
 fn entry(
@@ -742,7 +742,7 @@ fn contact_type(owner: ContactOwner) -> &'static str {
     }
 }
 
-fn contact_name(attrs: &Fields) -> String {
+fn contact_name(attrs: &(impl FieldSet + ?Sized)) -> String {
     match attrs.get("name") {
         Some(Value::Str(n)) => n.clone(),
         _ => String::new(),
@@ -764,11 +764,11 @@ fn numbered_created(kind: &str, id: Id, name: &str, number: &str, attrs: &Fields
 fn numbered_updated(
     kind: &str,
     id: Id,
-    before: Option<(&str, &str, &Fields)>,
+    before: Option<(&str, &str, &Attrs)>,
     changes: &Fields,
 ) -> AuditEntry {
     let old = before.map(|(name, number, attrs)| {
-        let mut old = attrs.clone();
+        let mut old = attrs.to_fields();
         old.insert("name".into(), Value::Str(name.to_owned()));
         old.insert("extension_number".into(), Value::Str(number.to_owned()));
         old

@@ -22,6 +22,15 @@ use std::sync::Arc;
 /// A persistent hash map (small values: ids, owners).
 pub type PHashMap<K, V> = imbl::HashMap<K, V>;
 
+/// A persistent ordered map of small values kept inline (names and numbers
+/// → ids, change offsets): the indexes with one entry per user. imbl's hash
+/// trie allocates its 32-slot nodes whole, and at 100k keys most of the
+/// lowest ones hold two or three entries: 205–238 bytes per entry measured
+/// (`benches/read_memory.rs`), against ~60 for this B-tree's 16-entry nodes.
+/// A lookup walks four or five nodes instead of hashing; replay measured no
+/// slower (BENCHMARKS.md, "Compact rows"; reads were not re-measured).
+pub type POrdMap<K, V> = imbl::OrdMap<K, V>;
+
 /// A persistent ordered set.
 pub type PSet<T> = imbl::OrdSet<T>;
 

@@ -25,7 +25,13 @@
 use crate::directory::Directory;
 
 /// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_FORMAT: u16 = 3;
+///
+/// 4: user, item, group, queue and tenant rows keep their fields as
+/// [`switchboard_events::Attrs`] and users their hashes as
+/// [`crate::directory::SecretHash`]. Both encode as the map and strings of
+/// format 3, but the rows are a new shape: a format 3 snapshot is not read
+/// (the fallback is a full replay), so no decoder has to guess.
+pub const SNAPSHOT_FORMAT: u16 = 4;
 
 const MAGIC: &[u8; 8] = b"SBSNAP01";
 const HEADER_LEN: usize = 8 + 2 + 8 + 32 + 8 + 4 + 8;
@@ -189,5 +195,24 @@ mod tests {
         let mut other = bytes.clone();
         other[62] ^= 1;
         assert!(matches!(decode(&other), Err(SnapshotError::Format(_))));
+    }
+
+    #[test]
+    fn a_snapshot_of_an_older_format_is_refused_not_misread() {
+        let dir = Directory {
+            offset: 9,
+            ..Directory::default()
+        };
+        let mut bytes = encode(&dir, [1; 32]).expect("encodes");
+        for old in 0..SNAPSHOT_FORMAT {
+            bytes[8..10].copy_from_slice(&old.to_le_bytes());
+            match decode(&bytes) {
+                Err(SnapshotError::Format(why)) => {
+                    assert!(why.contains(&format!("format {old}")), "{why}")
+                }
+                other => panic!("format {old} read: {other:?}"),
+            }
+            assert!(header(&bytes).is_err());
+        }
     }
 }

@@ -152,7 +152,11 @@ pub struct TenantRules {
 
 impl TenantRules {
     /// Whether `attrs` (an item's) name `user` in the shared field.
-    pub fn shares_with(&self, attrs: &Fields, user: switchboard_events::Id) -> bool {
+    pub fn shares_with(
+        &self,
+        attrs: &impl switchboard_events::FieldSet,
+        user: switchboard_events::Id,
+    ) -> bool {
         let Some(field) = self.shared_with else {
             return false;
         };

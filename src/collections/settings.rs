@@ -19,7 +19,7 @@ use crate::field_tables::speed_dial::{
     speed_dial_8_code, SPEED_DIAL_100, SPEED_DIAL_8, SPEED_DIAL_SKIP, SPEED_DIAL_UNIQUE,
 };
 use crate::field_tables::ListType as L;
-use switchboard_events::{Fields, Id, Value};
+use switchboard_events::{FieldSet, Id, Value};
 use switchboard_projections::query::Dir;
 
 /// Core list fields: the id.
@@ -176,7 +176,7 @@ pub const GLOBAL_HOLIDAYS: &str = "global_holidays";
 pub const SELECTED: &str = "holidays";
 
 /// The ids a stored selection holds (in order).
-pub fn selected(attrs: &Fields) -> Vec<Id> {
+pub fn selected(attrs: &(impl FieldSet + ?Sized)) -> Vec<Id> {
     match attrs.get(SELECTED) {
         Some(Value::List(items)) => items
             .iter()

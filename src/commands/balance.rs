@@ -11,7 +11,7 @@
 use super::prepare::NewId;
 use super::{CommandError, Decision, Thing};
 use switchboard_events::domain::{ItemCreated, ItemOwner};
-use switchboard_events::{Event, Expected, Fields, Id, Value};
+use switchboard_events::{Event, Expected, FieldSet, Fields, Id, Value};
 use switchboard_projections::directory::items::ItemView;
 use switchboard_projections::directory::Scope;
 
@@ -161,7 +161,7 @@ pub struct Adjustment<'a> {
     pub actor: Id,
 }
 
-fn amount_of(attrs: &Fields, key: &str) -> Amount {
+fn amount_of(attrs: &(impl FieldSet + ?Sized), key: &str) -> Amount {
     match attrs.get(key) {
         Some(Value::Int(n)) => Amount(*n),
         _ => Amount(0),

@@ -193,7 +193,7 @@ pub fn update(scope: &Scope, cmd: &UpdateItem) -> Result<Decision, CommandError>
     if let Some(t) = c.tenant {
         (t.update)(scope, &changes)?;
     }
-    let mut after = it.attrs.clone();
+    let mut after = it.attrs.to_fields();
     after.extend(changes.iter().map(|(k, v)| (k.clone(), v.clone())));
     rules(scope, c, cmd.owner, it.id, &after)?;
     let event = match c.recording {

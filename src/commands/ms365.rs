@@ -9,7 +9,7 @@
 use super::prepare::NewId;
 use super::{CommandError, ConflictKind, Decision, Thing};
 use switchboard_events::domain::{ItemCreated, ItemDeleted, ItemOwner, ItemUpdated};
-use switchboard_events::{Event, Expected, Fields, Id, StreamId, Value};
+use switchboard_events::{Attrs, Event, Expected, FieldSet, Fields, Id, StreamId, Value};
 use switchboard_projections::directory::Scope;
 
 /// The list a user's binding is the one item of.
@@ -86,7 +86,7 @@ impl Ms365Account {
 
     /// Whether a stored binding names the same account (principal names
     /// compare without case, as Microsoft 365 compares them).
-    fn same(&self, attrs: &Fields) -> bool {
+    fn same(&self, attrs: &(impl FieldSet + ?Sized)) -> bool {
         let text = |k: &str| attrs.get(k).and_then(Value::as_str);
         match self {
             Ms365Account::ObjectId(id) => text("object_id") == Some(id.as_str()),
@@ -148,7 +148,7 @@ pub fn bind_user(
             // Replacing an object id by a principal name clears the other key.
             let mut changes = attrs.clone();
             for k in it.attrs.keys().filter(|k| !attrs.contains_key(*k)) {
-                changes.insert(k.clone(), Value::Null);
+                changes.insert(k.to_owned(), Value::Null);
             }
             (
                 Event::ItemUpdated(ItemUpdated {
@@ -199,7 +199,7 @@ pub fn unbind_user(s: &Scope, user_id: Id) -> Result<Decision, CommandError> {
 
 /// The account user `user_id` is bound to, if any (`object_id` or
 /// `principal_name` attributes).
-pub fn binding_of(s: &Scope, user_id: Id) -> Option<&Fields> {
+pub fn binding_of(s: &Scope, user_id: Id) -> Option<&Attrs> {
     s.items
         .items(BINDINGS, ItemOwner::User(user_id))
         .next()

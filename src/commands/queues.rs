@@ -19,7 +19,7 @@ use switchboard_events::domain::{
     RingGroupAgentRemoved, RingGroupAgentUpdated, RingGroupCreated, RingGroupDeleted,
     RingGroupUpdated,
 };
-use switchboard_events::{Event, Expected, Fields, Id, StreamId, Value};
+use switchboard_events::{Attrs, Event, Expected, Fields, Id, StreamId, Value};
 use switchboard_projections::directory::{CallQueueView, Scope};
 
 /// Which kind of agent group a command addresses.
@@ -92,7 +92,7 @@ pub fn skill_level(v: i64, field: &str) -> Result<u8, CommandError> {
 /// What the commands need to know about an existing queue or ring group.
 struct Existing<'a> {
     name: &'a str,
-    attrs: &'a Fields,
+    attrs: &'a Attrs,
     version: u64,
     agents: BTreeMap<Id, u8>,
 }

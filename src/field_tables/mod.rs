@@ -72,6 +72,7 @@ pub mod vendor_user;
 pub use value::{Fields, Value};
 
 use serde_json::{Map, Number, Value as Json};
+use switchboard_events::FieldSet;
 
 /// Whether a field may, must, or must not be sent in a given [`Mode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -529,7 +530,12 @@ impl Table {
     /// JSON `null`), nested defaults filled in, secrets as `null`, and
     /// [`Kind::Accepted`] fields left out. With `summary_only`, only fields
     /// marked `summary` are rendered (the list representation).
-    pub fn render(&self, attrs: &Fields, summary_only: bool, out: &mut Map<String, Json>) {
+    pub fn render(
+        &self,
+        attrs: &(impl FieldSet + ?Sized),
+        summary_only: bool,
+        out: &mut Map<String, Json>,
+    ) {
         for field in self.fields {
             if field.kind.input_only() || (summary_only && !field.summary) {
                 continue;
@@ -548,7 +554,7 @@ impl Table {
     /// a change only if the current effective value differs from the default.
     /// Names that are not in the table (or are [`Kind::Accepted`]) are
     /// dropped. The returned values are the incoming ones, as given.
-    pub fn diff(&self, current: &Fields, incoming: &Fields) -> Fields {
+    pub fn diff(&self, current: &(impl FieldSet + ?Sized), incoming: &Fields) -> Fields {
         let mut out = Fields::new();
         for (name, new) in incoming {
             let Some(field) = self.field(name) else {
@@ -569,14 +575,14 @@ impl Table {
     /// The effective value of a field: the stored value (with nested defaults
     /// filled in) or the field's default. Unknown names give [`Value::Null`].
     /// Secrets are returned as stored (this is not a rendering).
-    pub fn effective(&self, attrs: &Fields, name: &str) -> Value {
+    pub fn effective(&self, attrs: &(impl FieldSet + ?Sized), name: &str) -> Value {
         match self.field(name) {
             Some(field) => self.effective_of(field, attrs),
             None => Value::Null,
         }
     }
 
-    fn effective_of(&self, field: &Field, attrs: &Fields) -> Value {
+    fn effective_of(&self, field: &Field, attrs: &(impl FieldSet + ?Sized)) -> Value {
         match attrs.get(field.name) {
             Some(v) => effective_of_value(field, v),
             None => field.default_value(),
@@ -589,7 +595,7 @@ impl Table {
     /// default, cleared, a secret, or not a scalar of that type).
     pub fn list_scalar<'a>(
         &self,
-        attrs: &'a Fields,
+        attrs: &'a (impl FieldSet + ?Sized),
         name: &str,
         ty: Option<switchboard_projections::query::FieldType>,
     ) -> Option<switchboard_projections::query::Scalar<'a>> {

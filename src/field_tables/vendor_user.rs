@@ -68,6 +68,8 @@ mod tests {
         assert_eq!(e.field, "access");
         // Setting the default on a user without the attribute changes nothing.
         let incoming = [(ACCESS.to_owned(), Value::Str("full".into()))].into();
-        assert!(VENDOR_USER.diff(&Default::default(), &incoming).is_empty());
+        assert!(VENDOR_USER
+            .diff(&crate::field_tables::Fields::new(), &incoming)
+            .is_empty());
     }
 }

@@ -34,7 +34,7 @@
 
 use super::model::ReadModel;
 use std::collections::BTreeSet;
-use switchboard_events::{Envelope, Event, Fields, Id, TenantId};
+use switchboard_events::{Attrs, Envelope, Event, Id, TenantId};
 use switchboard_projections::pmap::PHashMap;
 use switchboard_projections::query::index::{
     IdPage, IndexSpec, ListIndex, Move, RowKeys, Rows, Source,
@@ -408,7 +408,7 @@ const CORE: usize = 4;
 /// exactly as [`crate::field_tables::Table::render`] shows it.
 pub struct TableRow<'r> {
     table: &'static crate::field_tables::Table,
-    attrs: &'r Fields,
+    attrs: &'r Attrs,
     id: Id,
     rendered: std::sync::OnceLock<String>,
     core: [(&'static str, Option<Scalar<'r>>); CORE],
@@ -419,7 +419,7 @@ impl<'r> TableRow<'r> {
     /// are null) and its `attrs` read through `table`.
     pub fn new(
         table: &'static crate::field_tables::Table,
-        attrs: &'r Fields,
+        attrs: &'r Attrs,
         id: Id,
         core: &[(&'static str, Option<Scalar<'r>>)],
     ) -> TableRow<'r> {

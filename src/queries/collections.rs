@@ -18,7 +18,7 @@ use crate::field_tables::Table;
 use std::collections::BTreeMap;
 use std::sync::{LazyLock, OnceLock};
 use switchboard_events::ids::ID_LIMIT;
-use switchboard_events::{Envelope, Event, Fields, Id, TenantId};
+use switchboard_events::{Attrs, Envelope, Event, Id, TenantId};
 use switchboard_projections::directory::{
     ext_type_name, ExtensionView, RoleView, Scope, TenantView, SYSTEM,
 };
@@ -276,7 +276,7 @@ fn queue_row<'r>(
     id: Id,
     name: &'r str,
     number: &'r str,
-    attrs: &'r Fields,
+    attrs: &'r Attrs,
 ) -> TableRow<'r> {
     TableRow::new(
         table,

@@ -3,7 +3,7 @@
 //! tenant holidays a user selected (`GET /user/global_holidays`).
 
 use switchboard_events::TenantId;
-use switchboard_events::{Fields, Id, Value};
+use switchboard_events::{Attrs, FieldSet, Fields, Id, Value};
 use switchboard_projections::directory::Directory;
 
 /// One outbound caller ID a user may present: the trunk it goes out on, the
@@ -18,7 +18,7 @@ pub struct CallerId {
     pub description: Option<String>,
 }
 
-fn caller_ids(attrs: &Fields) -> Vec<CallerId> {
+fn caller_ids(attrs: &(impl FieldSet + ?Sized)) -> Vec<CallerId> {
     let Some(Value::List(items)) = attrs.get("outbound_caller_ids") else {
         return Vec::new();
     };
@@ -42,7 +42,7 @@ fn caller_ids(attrs: &Fields) -> Vec<CallerId> {
 pub fn outbound_caller_ids(dir: &Directory, tenant: TenantId, user: Id) -> Option<Vec<CallerId>> {
     let u = dir.scope(tenant)?.users.get(&user)?;
     let mut own = caller_ids(&u.attrs);
-    let preferred = |attrs: &Fields, c: &CallerId| {
+    let preferred = |attrs: &Attrs, c: &CallerId| {
         let Some(Value::List(items)) = attrs.get("outbound_caller_ids") else {
             return false;
         };
@@ -92,7 +92,7 @@ pub fn global_holidays(dir: &Directory, tenant: TenantId, user: Id) -> Option<Ve
         ids.into_iter()
             .filter_map(|id| {
                 let h = scope.items.get(name, ItemOwner::Tenant, id)?;
-                Some((id, h.attrs.clone()))
+                Some((id, h.attrs.to_fields()))
             })
             .collect(),
     )

@@ -7,7 +7,7 @@
 //! costs `O(log n + k)` for `k` changes, whatever the collection's size `n`.
 //! Items are classified as RFC 6578 says (see [`classify`]).
 
-use crate::pmap::{PHashMap as HashMap, PSet as BTreeSet};
+use crate::pmap::{POrdMap, PSet as BTreeSet};
 use imbl::Vector as VecDeque;
 use serde::{Deserialize, Serialize};
 use std::ops::Bound;
@@ -29,9 +29,9 @@ pub struct ChangeLog {
     /// `(offset, item)` of each item's latest change.
     by_offset: BTreeSet<(u64, Id)>,
     /// item → its latest change offset (to drop the older entry).
-    latest: HashMap<Id, u64>,
+    latest: POrdMap<Id, u64>,
     /// Deleted items.
-    tombstones: HashMap<Id, Tombstone>,
+    tombstones: POrdMap<Id, Tombstone>,
     /// `(deleted at, unix seconds; item)` in deletion order, kept only when a
     /// retention horizon is set, so old tombstones can be pruned.
     #[serde(default)]
@@ -176,9 +176,9 @@ pub struct ChangeIndex {
     /// The extension directory (the tenant's users), tenant-wide.
     pub extension: ChangeLog,
     /// Per user: their favorite flag changes on business contacts.
-    pub business_favorites: HashMap<Id, ChangeLog>,
+    pub business_favorites: POrdMap<Id, ChangeLog>,
     /// Per user: their favorite flag changes on extension contacts.
-    pub extension_favorites: HashMap<Id, ChangeLog>,
+    pub extension_favorites: POrdMap<Id, ChangeLog>,
 }
 
 /// RFC 6578 change types.
@@ -267,7 +267,7 @@ pub fn diff(
     created_of: impl Fn(Id) -> Option<u64>,
 ) -> DiffPage {
     let after = req.after.unwrap_or((req.since, Id(u64::MAX)));
-    let mut latest: HashMap<Id, u64> = HashMap::new();
+    let mut latest: POrdMap<Id, u64> = POrdMap::new();
     for log in [main, extra].into_iter().flatten() {
         for (offset, id) in log.range(after, req.head) {
             let slot = latest.entry(id).or_insert(offset);
@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn each_item_once_with_rfc6578_types() {
         let mut log = ChangeLog::default();
-        let mut created = HashMap::new();
+        let mut created = POrdMap::new();
         // A created at 1, B at 2, C at 3.
         for (o, id) in [(1, Id(10)), (2, Id(20)), (3, Id(30))] {
             log.created(id, o);

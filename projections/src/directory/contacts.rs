@@ -311,7 +311,7 @@ mod model_tests {
     use crate::{Directory, Projection};
     use std::collections::{BTreeMap, HashSet};
     use switchboard_events::domain::*;
-    use switchboard_events::{Envelope, Event, Fields, Id, Metadata, Value};
+    use switchboard_events::{Attrs, Envelope, Event, Fields, Id, Metadata, Value};
 
     const T: Id = Id(3);
 
@@ -369,7 +369,7 @@ mod model_tests {
                 .map(|v| {
                     (
                         v.id,
-                        (v.attrs.clone(), fav(FavoriteCollection::Personal, v.id)),
+                        (v.attrs.to_fields(), fav(FavoriteCollection::Personal, v.id)),
                     )
                 })
                 .collect(),
@@ -378,7 +378,7 @@ mod model_tests {
                 .map(|v| {
                     (
                         v.id,
-                        (v.attrs.clone(), fav(FavoriteCollection::Business, v.id)),
+                        (v.attrs.to_fields(), fav(FavoriteCollection::Business, v.id)),
                     )
                 })
                 .collect(),
@@ -396,11 +396,11 @@ mod model_tests {
     }
 
     /// The user fields the extension directory shows.
-    fn shown(attrs: &Fields) -> Fields {
+    fn shown(attrs: &Attrs) -> Fields {
         attrs
             .iter()
-            .filter(|(k, _)| super::EXTENSION_CONTACT_FIELDS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .filter(|(k, _)| super::EXTENSION_CONTACT_FIELDS.contains(k))
+            .map(|(k, v)| (k.to_owned(), v.clone()))
             .collect()
     }
 
@@ -411,10 +411,10 @@ mod model_tests {
         match c {
             Coll::Personal => s
                 .contact(ContactOwner::User(user), id)
-                .map(|v| (v.attrs.clone(), fav(FavoriteCollection::Personal))),
+                .map(|v| (v.attrs.to_fields(), fav(FavoriteCollection::Personal))),
             Coll::Business => s
                 .contact(ContactOwner::Business, id)
-                .map(|v| (v.attrs.clone(), fav(FavoriteCollection::Business))),
+                .map(|v| (v.attrs.to_fields(), fav(FavoriteCollection::Business))),
             Coll::Extension => s
                 .users
                 .get(&id)

@@ -1,7 +1,7 @@
 //! Extensions and user↔extension links in the directory view.
 
+use super::idset::IdSet;
 use super::{NumberOwner, Scope, Stamp};
-use crate::pmap::PSet;
 use switchboard_events::domain::{
     ExtensionCreated, ExtensionDeleted, ExtensionType, ExtensionUpdated, PrimaryExtensionChanged,
     UserLinkedToExtension, UserUnlinkedFromExtension,
@@ -23,7 +23,7 @@ pub struct ExtensionView {
     /// Whether it may register.
     pub enabled: bool,
     /// Users linked to it.
-    pub users: PSet<Id>,
+    pub users: IdSet,
     /// The user for whom this is the primary extension.
     pub primary_of: Option<Id>,
     /// Bookkeeping.
@@ -55,7 +55,7 @@ pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionCre
             name: e.name.clone(),
             ext_type: e.ext_type,
             enabled: e.enabled,
-            users: PSet::new(),
+            users: IdSet::new(),
             primary_of: None,
             stamp: Stamp::new(env),
         },

@@ -1,12 +1,11 @@
 //! User groups in the directory view.
 
-use super::users::merge;
 use super::{Scope, Stamp};
 use crate::pmap::PSet;
 use switchboard_events::domain::{
     GroupCreated, GroupDeleted, GroupMemberAdded, GroupMemberRemoved, GroupUpdated,
 };
-use switchboard_events::{EnvelopeRef, Fields, Id, Value};
+use switchboard_events::{Attrs, EnvelopeRef, Id, Value};
 
 /// A user group.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -16,7 +15,7 @@ pub struct GroupView {
     /// Name (unique in the tenant).
     pub name: String,
     /// Other fields.
-    pub attrs: Fields,
+    pub attrs: Attrs,
     /// Member user ids.
     pub members: PSet<Id>,
     /// Bookkeeping.
@@ -32,7 +31,7 @@ pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &GroupCreated
         GroupView {
             id: e.group_id,
             name: e.name.clone(),
-            attrs: e.attrs.clone(),
+            attrs: Attrs::from(&e.attrs),
             members: PSet::new(),
             stamp: Stamp::new(env),
         },
@@ -49,7 +48,7 @@ pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &GroupUpdated
         scope.groups_by_name.insert(name.to_lowercase(), e.group_id);
         group.name = name;
     }
-    merge(&mut group.attrs, &changes);
+    group.attrs.merge(&changes);
     group.stamp.touch(env);
 }
 

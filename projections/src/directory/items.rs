@@ -12,11 +12,11 @@
 //! (a user's) and [`BUSINESS_CONTACTS`] (the tenant's).
 
 use super::changes::ChangeLog;
-use super::users::merge;
 use super::Stamp;
-use crate::pmap::{PHashMap, PMap};
+use crate::pmap::{PMap, POrdMap};
+use switchboard_events::attrs::Name;
 use switchboard_events::domain::{ContactOwner, ItemOwner};
-use switchboard_events::{EnvelopeRef, Fields, Id};
+use switchboard_events::{Attrs, EnvelopeRef, Fields, Id};
 
 /// The collection personal contacts are filed under.
 pub const PERSONAL_CONTACTS: &str = "contacts";
@@ -50,7 +50,7 @@ pub struct ItemView {
     /// Whose list it is in.
     pub owner: ItemOwner,
     /// The fields that are set.
-    pub attrs: Fields,
+    pub attrs: Attrs,
     /// Bookkeeping (the version is the item's stream's).
     pub stamp: Stamp,
 }
@@ -70,7 +70,7 @@ pub struct Lists {
     /// The tenant's list.
     pub tenant: ItemList,
     /// Each user's list.
-    pub users: PHashMap<Id, ItemList>,
+    pub users: POrdMap<Id, ItemList>,
 }
 
 impl Lists {
@@ -95,7 +95,7 @@ pub struct Items {
     /// Collection name → its lists.
     pub collections: PMap<String, Lists>,
     /// Every live item id → its collection and owner.
-    pub owners: PHashMap<Id, (String, ItemOwner)>,
+    pub owners: POrdMap<Id, (Name, ItemOwner)>,
 }
 
 impl Items {
@@ -164,13 +164,13 @@ impl Items {
         let view = ItemView {
             id,
             owner,
-            attrs: attrs.clone(),
+            attrs: Attrs::from(attrs),
             stamp: Stamp::new(env),
         };
         let list = self.list_mut(collection, owner);
         list.items.insert(id, view);
         list.changes.created(id, env.offset);
-        self.owners.insert(id, (collection.to_owned(), owner));
+        self.owners.insert(id, (Name::intern(collection), owner));
     }
 
     /// Applies a change of an item's fields.
@@ -187,7 +187,7 @@ impl Items {
         }
         let list = self.list_mut(collection, owner);
         if let Some(view) = list.items.get_mut(&id) {
-            merge(&mut view.attrs, changes);
+            view.attrs.merge(changes);
             view.stamp.touch(env);
         }
         list.changes.touch(id, env.offset);

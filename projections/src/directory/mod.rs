@@ -10,11 +10,13 @@ pub mod classify;
 mod contacts;
 mod extensions;
 mod groups;
+pub mod idset;
 pub mod items;
 pub mod meetings;
 mod presence;
 mod queues;
 mod roles;
+pub mod secret;
 mod sessions;
 mod tenants;
 mod users;
@@ -22,16 +24,18 @@ mod users;
 pub use contacts::{ContactView, Contacts, Favorites, EXTENSION_CONTACT_FIELDS};
 pub use extensions::{ext_type_name, parse_ext_type, ExtensionView, LinkView};
 pub use groups::GroupView;
+pub use idset::IdSet;
 pub use presence::{
     agent_status, line_status, shown_presence, CallView, PresenceView, RegistrationView,
 };
 pub use queues::{CallQueueView, QueueAgent, RingGroupView};
 pub use roles::RoleView;
+pub use secret::SecretHash;
 pub use sessions::{SessionView, Sessions};
 pub use tenants::TenantView;
 pub use users::UserView;
 
-use crate::pmap::{PHashMap, PMap};
+use crate::pmap::{PHashMap, PMap, POrdMap};
 use crate::runtime::Projection;
 #[cfg(doc)]
 use changes::ChangeLog;
@@ -90,9 +94,9 @@ pub struct Scope {
     /// Users by id.
     pub users: PMap<Id, UserView>,
     /// Lower-cased user name → id.
-    pub users_by_name: PHashMap<String, Id>,
+    pub users_by_name: POrdMap<String, Id>,
     /// Extension number → owner.
-    pub numbers: PHashMap<String, NumberOwner>,
+    pub numbers: POrdMap<String, NumberOwner>,
     /// Extensions by id.
     pub extensions: PMap<Id, ExtensionView>,
     /// User↔extension links by link id.

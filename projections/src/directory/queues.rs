@@ -1,7 +1,6 @@
 //! Call queues and ring groups in the directory view, with their agents.
 //! Both own an extension number in the tenant's shared number space.
 
-use super::users::merge;
 use super::{NumberOwner, Scope, Stamp};
 use crate::pmap::PMap;
 use switchboard_events::domain::{
@@ -10,7 +9,7 @@ use switchboard_events::domain::{
     RingGroupAgentRemoved, RingGroupAgentUpdated, RingGroupCreated, RingGroupDeleted,
     RingGroupUpdated,
 };
-use switchboard_events::{EnvelopeRef, Fields, Id, Value};
+use switchboard_events::{Attrs, EnvelopeRef, Fields, Id, Value};
 use time::OffsetDateTime;
 
 /// One agent of a call queue.
@@ -34,7 +33,7 @@ pub struct CallQueueView {
     /// Its extension number.
     pub number: String,
     /// Other fields.
-    pub attrs: Fields,
+    pub attrs: Attrs,
     /// Agents by user id.
     pub agents: PMap<Id, QueueAgent>,
     /// Bookkeeping.
@@ -51,7 +50,7 @@ pub struct RingGroupView {
     /// Its extension number.
     pub number: String,
     /// Other fields.
-    pub attrs: Fields,
+    pub attrs: Attrs,
     /// Agents (user id → skill level).
     pub agents: PMap<Id, u8>,
     /// Bookkeeping.
@@ -75,7 +74,7 @@ pub(super) fn queue_created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &CallQu
             id: e.queue_id,
             name: e.name.clone(),
             number: e.extension_number.clone(),
-            attrs: e.attrs.clone(),
+            attrs: Attrs::from(&e.attrs),
             agents: PMap::new(),
             stamp: Stamp::new(env),
         },
@@ -86,7 +85,7 @@ pub(super) fn queue_updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &CallQu
     if let Some(q) = scope.call_queues.get_mut(&e.queue_id) {
         let mut changes = e.changes.clone();
         rename(&mut q.name, &mut changes);
-        merge(&mut q.attrs, &changes);
+        q.attrs.merge(&changes);
         q.stamp.touch(env);
     }
 }
@@ -161,7 +160,7 @@ pub(super) fn ring_group_created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &R
             id: e.ring_group_id,
             name: e.name.clone(),
             number: e.extension_number.clone(),
-            attrs: e.attrs.clone(),
+            attrs: Attrs::from(&e.attrs),
             agents: PMap::new(),
             stamp: Stamp::new(env),
         },
@@ -172,7 +171,7 @@ pub(super) fn ring_group_updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &R
     if let Some(g) = scope.ring_groups.get_mut(&e.ring_group_id) {
         let mut changes = e.changes.clone();
         rename(&mut g.name, &mut changes);
-        merge(&mut g.attrs, &changes);
+        g.attrs.merge(&changes);
         g.stamp.touch(env);
     }
 }

@@ -1,9 +1,8 @@
 //! Tenants in the directory view.
 
-use super::users::merge;
 use super::{Directory, Stamp};
 use switchboard_events::domain::{TenantCreated, TenantDeleted, TenantUpdated};
-use switchboard_events::{EnvelopeRef, Fields, Id, Value};
+use switchboard_events::{Attrs, EnvelopeRef, Id, Value};
 
 /// A tenant.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -15,7 +14,7 @@ pub struct TenantView {
     /// SIP domain (unique).
     pub domain: String,
     /// Every other setting; missing = default.
-    pub attrs: Fields,
+    pub attrs: Attrs,
     /// Bookkeeping.
     pub stamp: Stamp,
 }
@@ -38,7 +37,7 @@ pub(super) fn created(dir: &mut Directory, env: &EnvelopeRef<'_>, e: &TenantCrea
             id: e.tenant_id,
             name: e.name.clone(),
             domain: e.domain.clone(),
-            attrs: e.attrs.clone(),
+            attrs: Attrs::from(&e.attrs),
             stamp: Stamp::new(env),
         },
     );
@@ -60,7 +59,7 @@ pub(super) fn updated(dir: &mut Directory, env: &EnvelopeRef<'_>, e: &TenantUpda
         dir.domains.insert(domain.to_lowercase(), e.tenant_id);
         tenant.domain = domain;
     }
-    merge(&mut tenant.attrs, &changes);
+    tenant.attrs.merge(&changes);
     tenant.stamp.touch(env);
     if !tenant.enabled() {
         let users: Vec<Id> = dir

@@ -122,7 +122,7 @@ pub async fn sign_in(
                         t,
                         u.id,
                         u.name.clone(),
-                        u.password_hash.clone(),
+                        u.password_hash.to_phc(),
                         u.enabled(),
                         tenant_enabled,
                     )

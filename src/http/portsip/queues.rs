@@ -40,7 +40,7 @@ fn parse_id(t: Target, raw: &str) -> Result<Id, ApiError> {
 }
 
 /// A queue or ring group as `(id, name, number, attrs)`.
-type Found<'a> = (Id, &'a str, &'a str, &'a switchboard_events::Fields);
+type Found<'a> = (Id, &'a str, &'a str, &'a switchboard_events::Attrs);
 
 /// A queue or ring group, or 404.
 fn find(s: &Scope, t: Target, id: Id) -> Result<Found<'_>, ApiError> {
@@ -276,7 +276,7 @@ pub(super) async fn show_any(
 fn prompt_files(
     s: &Scope,
     t: Target,
-    attrs: &switchboard_events::Fields,
+    attrs: &switchboard_events::Attrs,
     out: &mut Map<String, Value>,
 ) {
     use crate::commands::files::{view, FILES};
