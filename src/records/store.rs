@@ -156,11 +156,14 @@ impl Kind {
     }
 }
 
+/// A record's `number` entries: each distinct number with its field bits.
+type NumberEntries = Vec<(String, u8)>;
+
 /// The `number` entries of a record: each distinct string value of its
 /// number fields with the bits of the fields holding it.
-fn number_entries(kind: Kind, body: &[u8]) -> Vec<(String, u8)> {
+fn number_entries(kind: Kind, body: &[u8]) -> NumberEntries {
     let fields: Map<String, Value> = serde_json::from_slice(body).unwrap_or_default();
-    let mut out: Vec<(String, u8)> = Vec::new();
+    let mut out: NumberEntries = Vec::new();
     for (i, name) in kind.numbers().iter().enumerate().take(8) {
         let Some(Value::String(v)) = fields.get(*name) else {
             continue;
@@ -498,7 +501,7 @@ impl RecordStore {
             let mut after: Option<(u64, u64)> = None;
             loop {
                 let tx = self.db.begin_write()?;
-                let mut batch: Vec<(u64, u64, i64, Vec<(String, u8)>)> = Vec::new();
+                let mut batch: Vec<(u64, u64, i64, NumberEntries)> = Vec::new();
                 {
                     let rec = tx.open_table(t.rec)?;
                     let lo = after.map_or(Bound::Unbounded, Bound::Excluded);
