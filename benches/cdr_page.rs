@@ -12,7 +12,10 @@
 //! - `tenant_skip_10k`: `skip=10000&top=100`;
 //! - `user_newest`: `/user/cdrs` of a random user;
 //! - `hour_window`: `started_at ge X and started_at lt X+1h`, count and page;
-//! - `hour_window_caller`: the same and `caller eq '…'` (reads the hour);
+//! - `hour_window_caller`: the same and `caller eq '…'` (the number
+//!   index's entries of that caller inside the hour);
+//! - `caller_all_time`: `caller eq '…'` of a random user's number, no time
+//!   bound: newest 100 and the count (the caller's entries, ~n/1,000);
 //! - `get`: one CDR by id.
 //!
 //! It prints the process RSS after opening and after the queries: the
@@ -262,6 +265,10 @@ fn main() {
                 rfc3339(from + HOUR_MS),
                 1000 + r.gen_range(0..USERS)
             );
+            (Scope::Tenant, query(&[("filter", f)]))
+        });
+        run("caller_all_time", tenant, total, &mut |r| {
+            let f = format!("caller eq '{}'", 1000 + r.gen_range(0..USERS));
             (Scope::Tenant, query(&[("filter", f)]))
         });
     }

@@ -13,8 +13,17 @@
 //! key:   (tenant, pbx_key)           → id                 idempotency by the PBX's own id
 //! seq:   (tenant, user, offset)      → id                 a user's records by log offset (sync diffs)
 //! count: (tenant, user | ALL)        → n                  unfiltered counts
+//! number:(tenant, number, at_ms, id) → fields             the records a number appears in, by time
 //! meta:  "covered" → the log offset applied through
+//!        "format"  → FORMAT (which indexes the file has; older files are upgraded at open)
 //! ```
+//!
+//! `number` holds, for each string value of the kind's number fields (a
+//! CDR's or recording's `caller` and `callee`, a message's `sender` and
+//! `receiver`: [`Kind::numbers`]), the exact text as the filter compares
+//! it, with a bit per field it appears in (bit `i`: the `i`-th number
+//! field), so `caller eq 'X'`, `callee eq 'X'` and `caller eq 'X' or
+//! callee eq 'X'` all walk the one posting of `X`.
 //!
 //! Nothing is kept in memory per record: a page walks the time (or party)
 //! index in the requested direction inside the bounds the filter puts on
@@ -26,8 +35,13 @@
 //! Costs (BENCHMARKS.md, "Call history"): an unfiltered page in time order
 //! is `O(log n + skip + top)` key steps, its count a counter; a page
 //! bounded by time (`started_at ge … and started_at lt …`) counts by
-//! stepping the keys of the range; any other filter or search reads and
-//! evaluates every record inside the time bounds. An order other than by
+//! stepping the keys of the range. A tenant's page whose filter has a
+//! top-level number equality (`caller eq 'X'`, or `caller eq 'X' or callee
+//! eq 'X'`: [`ListQuery::string_eq`]) walks that number's entries inside
+//! the time bounds: `O(log n + entries of X in the range)` key steps, and
+//! it reads only those records, none when nothing else filters. Any other
+//! filter or search reads and evaluates every record inside the time
+//! bounds (a user's page: the user's records inside them). An order other than by
 //! the time field keeps a window of the best `skip + top` rows
 //! ([`MAX_SORT_WINDOW`]), never every match.
 //!
@@ -76,6 +90,7 @@ struct Tables {
     key: TableDefinition<'static, (u64, &'static str), u64>,
     seq: TableDefinition<'static, (u64, u64, u64), u64>,
     count: TableDefinition<'static, (u64, u64), u64>,
+    number: TableDefinition<'static, (u64, &'static str, i64, u64), u8>,
 }
 
 const CDR: Tables = Tables {
@@ -85,6 +100,7 @@ const CDR: Tables = Tables {
     key: TableDefinition::new("cdr.key"),
     seq: TableDefinition::new("cdr.seq"),
     count: TableDefinition::new("cdr.count"),
+    number: TableDefinition::new("cdr.number"),
 };
 
 const MESSAGE: Tables = Tables {
@@ -94,6 +110,7 @@ const MESSAGE: Tables = Tables {
     key: TableDefinition::new("msg.key"),
     seq: TableDefinition::new("msg.seq"),
     count: TableDefinition::new("msg.count"),
+    number: TableDefinition::new("msg.number"),
 };
 
 const RECORDING: Tables = Tables {
@@ -103,9 +120,18 @@ const RECORDING: Tables = Tables {
     key: TableDefinition::new("rec.key"),
     seq: TableDefinition::new("rec.seq"),
     count: TableDefinition::new("rec.count"),
+    number: TableDefinition::new("rec.number"),
 };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// The store's format: 2 added the `number` index. A file of an older
+/// format (no `format` key) is upgraded when opened: its number index is
+/// built from its records before any page is served.
+pub const FORMAT: u64 = 2;
+
+/// How many records one transaction of the number index's upgrade reads.
+const UPGRADE_BATCH: usize = 20_000;
 
 impl Kind {
     fn tables(self) -> &'static Tables {
@@ -118,6 +144,37 @@ impl Kind {
 
     /// Every kind.
     pub const ALL: [Kind; 3] = [Kind::Cdr, Kind::Message, Kind::Recording];
+
+    /// The body fields holding numbers (the call's or message's parties),
+    /// indexed by value in `number`; bit `i` of an entry is field `i`.
+    pub fn numbers(self) -> &'static [&'static str] {
+        match self {
+            Kind::Cdr => super::fields::CDR_FIELDS.numbers,
+            Kind::Message => super::fields::MESSAGE_FIELDS.numbers,
+            Kind::Recording => super::fields::RECORDING_FIELDS.numbers,
+        }
+    }
+}
+
+/// A record's `number` entries: each distinct number with its field bits.
+type NumberEntries = Vec<(String, u8)>;
+
+/// The `number` entries of a record: each distinct string value of its
+/// number fields with the bits of the fields holding it.
+fn number_entries(kind: Kind, body: &[u8]) -> NumberEntries {
+    let fields: Map<String, Value> = serde_json::from_slice(body).unwrap_or_default();
+    let mut out: NumberEntries = Vec::new();
+    for (i, name) in kind.numbers().iter().enumerate().take(8) {
+        let Some(Value::String(v)) = fields.get(*name) else {
+            continue;
+        };
+        let bit = 1u8 << i;
+        match out.iter_mut().find(|(n, _)| n == v) {
+            Some((_, bits)) => *bits |= bit,
+            None => out.push((v.clone(), bit)),
+        }
+    }
+    out
 }
 
 /// The further keys a record is found by besides the PBX's id: a
@@ -410,10 +467,72 @@ impl RecordStore {
             tx.open_table(t.key)?;
             tx.open_table(t.seq)?;
             tx.open_table(t.count)?;
+            tx.open_table(t.number)?;
         }
-        tx.open_table(META)?;
+        let format = tx.open_table(META)?.get("format")?.map_or(0, |v| v.value());
         tx.commit()?;
+        if format < FORMAT {
+            store.upgrade()?;
+        }
         Ok(store)
+    }
+
+    /// The format the file is at (see [`FORMAT`]).
+    pub fn format(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        Ok(meta.get("format")?.map_or(0, |v| v.value()))
+    }
+
+    /// Builds the number index of a file written before it existed, from
+    /// the stored records, in transactions of [`UPGRADE_BATCH`] records,
+    /// then records [`FORMAT`] durably. The index is dropped first, so an
+    /// upgrade cut short is simply redone at the next open: the format is
+    /// only written once every record is indexed.
+    fn upgrade(&self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        for kind in Kind::ALL {
+            tx.delete_table(kind.tables().number)?;
+            tx.open_table(kind.tables().number)?;
+        }
+        self.commit(tx, false)?;
+        for kind in Kind::ALL {
+            let t = kind.tables();
+            let mut after: Option<(u64, u64)> = None;
+            loop {
+                let tx = self.db.begin_write()?;
+                let mut batch: Vec<(u64, u64, i64, NumberEntries)> = Vec::new();
+                {
+                    let rec = tx.open_table(t.rec)?;
+                    let lo = after.map_or(Bound::Unbounded, Bound::Excluded);
+                    for entry in rec.range::<(u64, u64)>((lo, Bound::Unbounded))? {
+                        let (k, v) = entry?;
+                        let (tenant, id) = k.value();
+                        let r = Record::decode(tenant, id, v.value())?;
+                        batch.push((tenant, id, r.at_ms, number_entries(kind, &r.body)));
+                        if batch.len() >= UPGRADE_BATCH {
+                            break;
+                        }
+                    }
+                }
+                let Some(&(tenant, id, _, _)) = batch.last() else {
+                    break;
+                };
+                after = Some((tenant, id));
+                {
+                    let mut number = tx.open_table(t.number)?;
+                    for (tenant, id, at_ms, entries) in &batch {
+                        for (n, bits) in entries {
+                            number.insert((*tenant, n.as_str(), *at_ms, *id), *bits)?;
+                        }
+                    }
+                }
+                self.commit(tx, false)?;
+            }
+        }
+        let tx = self.db.begin_write()?;
+        tx.open_table(META)?.insert("format", FORMAT)?;
+        self.commit(tx, true)
     }
 
     fn commit(&self, mut tx: WriteTransaction, durable: bool) -> Result<(), StoreError> {
@@ -604,18 +723,41 @@ impl RecordStore {
         let from = range.from.map_or(i64::MIN, ms_ceil);
         let to = range.to.map(ms_ceil);
         let tx = self.db.begin_read()?;
+        // A tenant's page with a number equality walks that number's
+        // entries; a user's page walks the user's own records (bounded by
+        // the user, not the tenant), as it would without the equality.
+        let number = match scope {
+            Scope::Tenant => query.string_eq(kind.numbers(), time_field),
+            Scope::User(_) => None,
+        };
+        let (source, exact) = match (&number, scope) {
+            (Some(eq), _) => {
+                let bits = eq
+                    .fields
+                    .iter()
+                    .filter_map(|f| kind.numbers().iter().position(|n| n == f))
+                    .fold(0u8, |b, i| b | (1u8 << i));
+                let source = Source::Number {
+                    value: eq.value.as_str(),
+                    bits,
+                };
+                (source, eq.exact)
+            }
+            (None, Scope::Tenant) => (Source::Time, range.exact),
+            (None, Scope::User(u)) => (Source::Party(u.get()), range.exact),
+        };
         let walk = Walk {
             tx: &tx,
             kind,
             tenant: tenant.get(),
-            scope,
+            source,
             from,
             to,
             desc: by_time == Some(Dir::Desc),
         };
         match by_time {
-            Some(_) if range.exact => {
-                let unbounded = range.from.is_none() && range.to.is_none();
+            Some(_) if exact => {
+                let unbounded = range.from.is_none() && range.to.is_none() && number.is_none();
                 let count = if unbounded {
                     let counts = tx.open_table(kind.tables().count)?;
                     counts
@@ -816,6 +958,12 @@ fn insert(tx: &WriteTransaction, r: &NewRecord) -> Result<bool, StoreError> {
     tx.open_table(t.rec)?
         .insert((tenant, id), bytes.as_slice())?;
     tx.open_table(t.time)?.insert((tenant, r.at_ms, id), ())?;
+    {
+        let mut number = tx.open_table(t.number)?;
+        for (n, bits) in number_entries(r.kind, &r.body) {
+            number.insert((tenant, n.as_str(), r.at_ms, id), bits)?;
+        }
+    }
     let mut party = tx.open_table(t.party)?;
     let mut seq = tx.open_table(t.seq)?;
     let mut counts = tx.open_table(t.count)?;
@@ -840,6 +988,12 @@ fn remove(tx: &WriteTransaction, kind: Kind, tenant: u64, id: u64) -> Result<(),
     };
     let r = Record::decode(tenant, id, &bytes)?;
     tx.open_table(t.time)?.remove((tenant, r.at_ms, id))?;
+    {
+        let mut number = tx.open_table(t.number)?;
+        for (n, _) in number_entries(kind, &r.body) {
+            number.remove((tenant, n.as_str(), r.at_ms, id))?;
+        }
+    }
     {
         let mut keys = tx.open_table(t.key)?;
         keys.remove((tenant, r.key.as_str()))?;
@@ -874,12 +1028,24 @@ fn bump(
     Ok(())
 }
 
-/// A walk over one scope's time range in one direction.
+/// Which index a walk steps.
+#[derive(Debug, Clone, Copy)]
+enum Source<'q> {
+    /// The tenant's records by time.
+    Time,
+    /// One user's records by time.
+    Party(u64),
+    /// The tenant's records holding `value` in one of the number fields
+    /// of `bits`, by time.
+    Number { value: &'q str, bits: u8 },
+}
+
+/// A walk over one index's time range in one direction.
 struct Walk<'a> {
     tx: &'a ReadTransaction,
     kind: Kind,
     tenant: u64,
-    scope: Scope,
+    source: Source<'a>,
     from: i64,
     to: Option<i64>,
     desc: bool,
@@ -890,8 +1056,28 @@ impl Walk<'_> {
     fn ids(&self, f: &mut dyn FnMut(u64) -> bool) -> Result<(), StoreError> {
         let t = self.kind.tables();
         let tn = self.tenant;
-        match self.scope {
-            Scope::Tenant => {
+        match self.source {
+            Source::Number { value, bits } => {
+                let table = self.tx.open_table(t.number)?;
+                let lo = Bound::Included((tn, value, self.from, 0));
+                let hi = match self.to {
+                    Some(to) => Bound::Excluded((tn, value, to, 0)),
+                    None => Bound::Included((tn, value, i64::MAX, u64::MAX)),
+                };
+                let range = table.range::<(u64, &str, i64, u64)>((lo, hi))?;
+                let iter: Box<dyn Iterator<Item = _>> = if self.desc {
+                    Box::new(range.rev())
+                } else {
+                    Box::new(range)
+                };
+                for entry in iter {
+                    let (k, v) = entry?;
+                    if v.value() & bits != 0 && !f(k.value().3) {
+                        break;
+                    }
+                }
+            }
+            Source::Time => {
                 let table = self.tx.open_table(t.time)?;
                 let lo = Bound::Included((tn, self.from, 0));
                 let hi = match self.to {
@@ -910,8 +1096,7 @@ impl Walk<'_> {
                     }
                 }
             }
-            Scope::User(u) => {
-                let u = u.get();
+            Source::Party(u) => {
                 let table = self.tx.open_table(t.party)?;
                 let lo = Bound::Included((tn, u, self.from, 0));
                 let hi = match self.to {

@@ -391,33 +391,9 @@ fn given_random_records_and_queries_when_paging_then_pages_equal_the_reference_p
         let got = store
             .page(Kind::Cdr, T, scope, &q, "started_at")
             .expect("page");
-        // Reference: the scope's records in id order (the store's tie order).
-        let mut visible: Vec<&NewRecord> = all
-            .iter()
-            .filter(|r| match scope {
-                Scope::Tenant => true,
-                Scope::User(u) => r.parties.contains(&u),
-            })
-            .collect();
-        visible.sort_by_key(|r| r.id.get());
-        let items: Vec<Map<String, Value>> = visible
-            .iter()
-            .map(|r| {
-                let mut m: Map<String, Value> =
-                    serde_json::from_slice(&r.body).expect("body is an object");
-                m.insert("_id".into(), json!(r.id.get()));
-                m
-            })
-            .collect();
-        let want = q.run(items);
-        let want_ids: Vec<u64> = want
-            .items
-            .iter()
-            .map(|m| m.get("_id").and_then(Value::as_u64).unwrap_or(0))
-            .collect();
         assert_eq!(
             (got.count, ids(&got)),
-            (want.count, want_ids),
+            reference(&all, scope, &q),
             "round {round}: {pairs:?} as {scope:?}"
         );
     }
@@ -551,4 +527,284 @@ fn given_recordings_when_applied_and_removed_then_their_file_and_blob_keys_follo
         3
     );
     assert_eq!(store.covered().expect("covered"), 11);
+}
+
+/// A CDR between two numbers (`callee` absent when `None`).
+fn call(
+    tenant: Id,
+    n: u64,
+    at_ms: i64,
+    caller: &str,
+    callee: Option<&str>,
+    parties: &[Id],
+) -> NewRecord {
+    let mut body = json!({
+        "call_id": format!("call-{n}"),
+        "caller": caller,
+        "started_at": rfc3339(at_ms),
+        "duration": n % 60,
+    });
+    if let (Some(callee), Some(m)) = (callee, body.as_object_mut()) {
+        m.insert("callee".into(), json!(callee));
+    }
+    NewRecord {
+        kind: Kind::Cdr,
+        tenant,
+        id: Id(1000 + n),
+        key: format!("call-{n}"),
+        at_ms,
+        parties: parties.to_vec(),
+        offset: n,
+        body: serde_json::to_vec(&body).expect("json"),
+    }
+}
+
+/// The reference page: [`ListQuery::run`] over `scope`'s records of `T`
+/// among `all`, in id order (the store's tie order).
+fn reference(all: &[NewRecord], scope: Scope, q: &ListQuery) -> (usize, Vec<u64>) {
+    let mut visible: Vec<&NewRecord> = all
+        .iter()
+        .filter(|r| r.tenant == T)
+        .filter(|r| match scope {
+            Scope::Tenant => true,
+            Scope::User(u) => r.parties.contains(&u),
+        })
+        .collect();
+    visible.sort_by_key(|r| r.id.get());
+    let items: Vec<Map<String, Value>> = visible
+        .iter()
+        .map(|r| {
+            let mut m: Map<String, Value> =
+                serde_json::from_slice(&r.body).expect("body is an object");
+            m.insert("_id".into(), json!(r.id.get()));
+            m
+        })
+        .collect();
+    let want = q.run(items);
+    let ids = want
+        .items
+        .iter()
+        .map(|m| m.get("_id").and_then(Value::as_u64).unwrap_or(0))
+        .collect();
+    (want.count, ids)
+}
+
+const NUMBERS: [&str; 4] = ["100", "101", "+4930555", "1000"];
+
+/// Records of `T` and of `OTHER` with the same numbers (a caller sometimes
+/// its own callee, sometimes no callee), at distinct times.
+fn numbered_calls(rng: &mut StdRng) -> Vec<NewRecord> {
+    let users = [ALICE, BOB, Id(102)];
+    (0..500u64)
+        .map(|n| {
+            let tenant = if n % 5 == 4 { OTHER } else { T };
+            let at = BASE_MS + ((n * 7919) % 500) as i64 * 1_000_000 + n as i64;
+            let caller = NUMBERS[rng.gen_range(0..NUMBERS.len())];
+            let callee = match rng.gen_range(0..6) {
+                0 => None,
+                1 => Some(caller),
+                _ => Some(NUMBERS[rng.gen_range(0..NUMBERS.len())]),
+            };
+            let parties = [users[rng.gen_range(0..3)]];
+            call(tenant, n, at, caller, callee, &parties)
+        })
+        .collect()
+}
+
+/// Pages whose filter has a number equality (answered from the number
+/// index) equal the reference path, in both orders and others, with
+/// skip/top, time bounds, other conjuncts and search, and never show
+/// `OTHER`'s records with the same numbers; `or`s of two numbers (a
+/// scan) too.
+#[test]
+fn given_number_filters_when_paging_then_pages_equal_the_reference_path() {
+    let (_d, store) = open();
+    let mut rng = StdRng::seed_from_u64(23);
+    let all = numbered_calls(&mut rng);
+    for chunk in all.chunks(50) {
+        store
+            .apply(chunk, chunk.last().map_or(0, |r| r.offset))
+            .expect("apply");
+    }
+    let instants: Vec<String> = all.iter().map(|r| rfc3339(r.at_ms)).collect();
+    for round in 0..400 {
+        let x = NUMBERS[rng.gen_range(0..NUMBERS.len())];
+        let y = NUMBERS[rng.gen_range(0..NUMBERS.len())];
+        let a = &instants[rng.gen_range(0..instants.len())];
+        let b = &instants[rng.gen_range(0..instants.len())];
+        let number = match rng.gen_range(0..4) {
+            0 => format!("caller eq '{x}'"),
+            1 => format!("callee eq '{x}'"),
+            2 => format!("(caller eq '{x}' or callee eq '{x}')"),
+            _ => format!("(caller eq '{x}' or callee eq '{y}')"),
+        };
+        let filter = match rng.gen_range(0..5) {
+            0 => number,
+            1 => format!("{number} and started_at ge '{a}'"),
+            2 => format!("started_at gt '{a}' and {number} and started_at le '{b}'"),
+            3 => format!("{number} and duration gt {}", rng.gen_range(0..60)),
+            _ => format!("{number} and callee ne null"),
+        };
+        let mut pairs: Vec<(&str, String)> = vec![("filter", filter)];
+        if rng.gen_bool(0.15) {
+            pairs.push(("search", "49".into()));
+        }
+        match rng.gen_range(0..4) {
+            0 => {}
+            1 => pairs.push(("orderby", "started_at asc".into())),
+            2 => pairs.push(("orderby", "started_at desc".into())),
+            _ => pairs.push(("orderby", "duration".into())),
+        }
+        pairs.push(("skip", format!("{}", rng.gen_range(0..40))));
+        pairs.push(("top", format!("{}", rng.gen_range(1..30))));
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let q = query(&refs);
+        let scope = if rng.gen_bool(0.8) {
+            Scope::Tenant
+        } else {
+            Scope::User(BOB)
+        };
+        let got = store
+            .page(Kind::Cdr, T, scope, &q, "started_at")
+            .expect("page");
+        // `OTHER`'s records are the ids 1000 + n with n % 5 == 4.
+        assert!(got.items.iter().all(|r| r.id.get() % 5 != 4));
+        assert_eq!(
+            (got.count, ids(&got)),
+            reference(&all, scope, &q),
+            "round {round}: {pairs:?} as {scope:?}"
+        );
+    }
+}
+
+/// Pruning and removal take a record's number entries with it: an exact
+/// number count (read from the index alone) drops with the records.
+#[test]
+fn given_numbered_records_when_pruned_or_removed_then_the_number_counts_follow() {
+    let (_d, store) = open();
+    let batch: Vec<NewRecord> = (0..30u64)
+        .map(|n| {
+            let callee = if n % 2 == 0 { "100" } else { "101" };
+            call(
+                T,
+                n,
+                BASE_MS + n as i64 * 1000,
+                "100",
+                Some(callee),
+                &[ALICE],
+            )
+        })
+        .collect();
+    store.apply(&batch, 30).expect("apply");
+    store
+        .apply(&[call(OTHER, 99, BASE_MS, "100", Some("100"), &[BOB])], 31)
+        .expect("apply");
+    let count = |filter: &str| page(&store, Scope::Tenant, &[("filter", filter)]).count;
+    assert_eq!(count("caller eq '100'"), 30);
+    assert_eq!(count("callee eq '100'"), 15);
+    assert_eq!(count("caller eq '101' or callee eq '101'"), 15);
+    assert_eq!(
+        store.prune(Kind::Cdr, BASE_MS + 10_000, 4).expect("prune"),
+        11
+    );
+    assert_eq!(count("caller eq '100'"), 20);
+    assert_eq!(count("callee eq '100'"), 10);
+    assert_eq!(count("caller eq '101' or callee eq '101'"), 10);
+    store
+        .apply_changes(
+            &[Change::Remove {
+                kind: Kind::Cdr,
+                tenant: T,
+                id: Id(1029),
+            }],
+            32,
+        )
+        .expect("remove");
+    assert_eq!(count("caller eq '100'"), 19);
+    assert_eq!(count("callee eq '101'"), 9);
+    let p = page(
+        &store,
+        Scope::Tenant,
+        &[
+            ("filter", "callee eq '101'"),
+            ("orderby", "started_at desc"),
+            ("top", "2"),
+        ],
+    );
+    assert_eq!(ids(&p), vec![1027, 1025]);
+}
+
+/// A file written before the number index (no `format`, no `number`
+/// table) is upgraded when opened: its number pages are right at once.
+/// The format is what tells: a file claiming the current format whose
+/// index is missing would answer number filters from the empty index.
+#[test]
+fn given_a_store_from_before_the_number_index_when_opened_then_it_is_indexed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("records.redb");
+    let mut rng = StdRng::seed_from_u64(5);
+    let all = numbered_calls(&mut rng);
+    let strip = |format_too: bool| {
+        let db = redb::Database::open(&path).expect("raw open");
+        let tx = db.begin_write().expect("tx");
+        for name in ["cdr.number", "msg.number", "rec.number"] {
+            let t: redb::TableDefinition<(u64, &str, i64, u64), u8> =
+                redb::TableDefinition::new(name);
+            assert!(tx.delete_table(t).expect("delete"), "{name} existed");
+        }
+        if format_too {
+            let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+            let mut m = tx.open_table(meta).expect("meta");
+            assert_eq!(
+                m.remove("format").expect("remove").map(|v| v.value()),
+                Some(FORMAT)
+            );
+        }
+        tx.commit().expect("commit");
+    };
+    {
+        let store = RecordStore::open(&path, StoreConfig::default()).expect("open");
+        store.apply(&all, 500).expect("apply");
+        store.sync().expect("sync");
+    }
+    let q = query(&[("filter", "caller eq '100'"), ("top", "7")]);
+    let want = reference(&all, Scope::Tenant, &q);
+    assert!(want.0 > 7);
+
+    // The current format with its index gone: the index answers (nothing).
+    strip(false);
+    {
+        let store = RecordStore::open(&path, StoreConfig::default()).expect("open");
+        let got = store
+            .page(Kind::Cdr, T, Scope::Tenant, &q, "started_at")
+            .expect("page");
+        assert_eq!(got.count, 0);
+    }
+    // An old file: no index and no format. Opening upgrades it.
+    strip(true);
+    let store = RecordStore::open(&path, StoreConfig::default()).expect("open");
+    assert_eq!(store.format().expect("format"), FORMAT);
+    assert_eq!(store.covered().expect("covered"), 500);
+    for filter in [
+        "caller eq '100'",
+        "callee eq '+4930555'",
+        "caller eq '1000' or callee eq '1000'",
+    ] {
+        for orderby in ["started_at asc", "started_at desc"] {
+            let q = query(&[
+                ("filter", filter),
+                ("orderby", orderby),
+                ("skip", "3"),
+                ("top", "9"),
+            ]);
+            let got = store
+                .page(Kind::Cdr, T, Scope::Tenant, &q, "started_at")
+                .expect("page");
+            assert_eq!(
+                (got.count, ids(&got)),
+                reference(&all, Scope::Tenant, &q),
+                "{filter} {orderby}"
+            );
+        }
+    }
 }

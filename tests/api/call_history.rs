@@ -253,6 +253,103 @@ async fn pages_filter_order_and_search_over_the_store() {
     assert_eq!(err["detail"]["field"], "skip");
 }
 
+/// Searching by number (`caller eq`, `callee eq`, either) answers from the
+/// store's number index: the tenant's calls of that number in time order,
+/// bounded by time when asked, a user's only among their own, and never
+/// another tenant's calls of the same number.
+#[tokio::test]
+async fn cdrs_are_found_by_number_and_never_another_tenants() {
+    let app = spawn_app().await;
+    let w = world(&app, "numbers.example").await;
+    let other = world(&app, "numbers.other").await;
+    let calls = [
+        ("n-a", "101", "102", "2024-05-01T10:00:00Z"),
+        ("n-b", "102", "101", "2024-05-01T11:00:00Z"),
+        ("n-c", "101", "+4930111", "2024-05-01T12:00:00Z"),
+        ("n-d", "103", "101", "2024-05-01T13:00:00Z"),
+    ];
+    for (id, caller, callee, at) in calls {
+        let (status, body) = report(&app, &w.pbx, &cdr(id, caller, callee, at)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // The other tenant's calls with the same numbers.
+    for (id, caller, callee, at) in [
+        ("o-a", "101", "102", "2024-05-01T10:30:00Z"),
+        ("o-b", "102", "101", "2024-05-01T11:30:00Z"),
+    ] {
+        let (status, _) = report(&app, &other.pbx, &cdr(id, caller, callee, at)).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let ids = |page: &Value| -> (Value, Vec<String>) {
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        let ids = items
+            .iter()
+            .filter_map(|i| i["call_id"].as_str().map(str::to_owned))
+            .collect();
+        (page["count"].clone(), ids)
+    };
+    let list = |path: String, token: String| {
+        let app = &app;
+        async move { json_of(app.get(&path, Some(&token)).await).await }
+    };
+    let admin = w.t.admin.clone();
+    let cases: [(&str, i64, &[&str]); 7] = [
+        ("filter=caller%20eq%20'101'", 2, &["n-c", "n-a"]),
+        (
+            "filter=callee%20eq%20'101'&orderby=started_at%20asc",
+            2,
+            &["n-b", "n-d"],
+        ),
+        (
+            "filter=caller%20eq%20'101'%20or%20callee%20eq%20'101'",
+            4,
+            &["n-d", "n-c", "n-b", "n-a"],
+        ),
+        (
+            "filter=caller%20eq%20'101'%20or%20callee%20eq%20'101'&skip=1&top=2",
+            4,
+            &["n-c", "n-b"],
+        ),
+        (
+            "filter=started_at%20ge%20'2024-05-01T11:00:00Z'%20and%20caller%20eq%20'101'",
+            1,
+            &["n-c"],
+        ),
+        ("filter=callee%20eq%20'%2B4930111'", 1, &["n-c"]),
+        // Two numbers: no single posting answers it; the scan does.
+        (
+            "filter=caller%20eq%20'102'%20or%20callee%20eq%20'102'%20or%20caller%20eq%20'103'",
+            3,
+            &["n-d", "n-b", "n-a"],
+        ),
+    ];
+    for (q, count, want) in cases {
+        let page = list(format!("/api/cdrs?{q}"), admin.clone()).await;
+        assert_eq!(
+            ids(&page),
+            (json!(count), want.iter().map(|s| s.to_string()).collect()),
+            "{q}"
+        );
+    }
+    // Bob (102) sees only his own calls of 101.
+    let page = list(
+        "/api/user/cdrs?filter=caller%20eq%20'101'".into(),
+        w.bob.clone(),
+    )
+    .await;
+    assert_eq!(ids(&page), (json!(1), vec!["n-a".to_string()]));
+    // The other tenant sees its own calls of the same numbers only.
+    let page = list(
+        "/api/cdrs?filter=caller%20eq%20'101'%20or%20callee%20eq%20'101'".into(),
+        other.t.admin.clone(),
+    )
+    .await;
+    assert_eq!(
+        ids(&page),
+        (json!(2), vec!["o-b".to_string(), "o-a".to_string()])
+    );
+}
+
 #[tokio::test]
 async fn external_messages_are_reported_once_and_seen_by_their_parties() {
     let app = spawn_app().await;

@@ -50,7 +50,7 @@ use serde_json::{Map, Value};
 
 pub use filter::{MAX_FILTER_DEPTH, MAX_FILTER_LEN};
 pub use order::MAX_ORDERBY_LEN;
-pub use range::TimeRange;
+pub use range::{StrEq, TimeRange};
 pub use value::{cmp_nullable, cmp_scalar, number_text, parse_datetime, Key, Num, Row, Scalar};
 
 /// Largest accepted (and default) `top`.
