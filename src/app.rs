@@ -13,6 +13,7 @@ use crate::auth::throttle::Throttle;
 use crate::commands::bootstrap::{self, CreateSystemAdministrator};
 use crate::commands::{Command, Context, NewId, Pipeline, Secret};
 use crate::config::Config;
+use crate::config::LogBackend;
 use crate::http::{self, AppState};
 use crate::queries::audit::AuditIndex;
 use crate::queries::{Queries, ReadModel};
@@ -23,6 +24,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_events::jetstream::{JetStreamConfig, JetStreamLog};
 use switchboard_events::{EventLog, LogConfig, SegmentLog, SYSTEM_TENANT};
 use switchboard_projections::Projector;
 use tokio::net::TcpListener;
@@ -164,6 +166,45 @@ pub fn log_config(config: &Config) -> LogConfig {
     lc.pipeline = config.log_pipeline;
     lc.progress = crate::tools::log_progress();
     lc
+}
+
+/// How the service reaches its JetStream log. Several nodes share the
+/// stream, so what must be equal on every node is required here: the sync
+/// token secret (a token taken on one node is read on another) and the key
+/// sealing PBX secrets (sealed by one node, opened by another).
+pub fn jetstream_config(config: &Config) -> Result<JetStreamConfig, AppError> {
+    let refuse = |what: &str| {
+        AppError::Other(format!(
+            "log_backend = \"jetstream\" needs {what} (the same on every node)"
+        ))
+    };
+    if config.jetstream_servers.is_empty() {
+        return Err(refuse("jetstream_servers"));
+    }
+    if config.sync_token_secret.is_none() {
+        return Err(refuse("sync_token_secret"));
+    }
+    if config.secrets_key.is_none() && config.secrets_key_file.is_none() {
+        return Err(refuse("secrets_key or secrets_key_file"));
+    }
+    if !matches!(config.jetstream_replicas, 1 | 3 | 5) {
+        return Err(AppError::Other(format!(
+            "jetstream_replicas = {}: 1, 3 or 5",
+            config.jetstream_replicas
+        )));
+    }
+    let mut js = JetStreamConfig::new(
+        config.jetstream_servers.clone(),
+        config.jetstream_stream.clone(),
+    );
+    js.replicas = config.jetstream_replicas;
+    js.credentials = config.jetstream_credentials.clone();
+    js.timeout = Duration::from_millis(config.jetstream_timeout_ms.max(100));
+    js.node = config
+        .node_name
+        .clone()
+        .unwrap_or_else(|| config.listen.to_string());
+    Ok(js)
 }
 
 /// Starts the service on the wall clock; returns once it listens.
@@ -400,8 +441,17 @@ async fn open_log(
     config: &Config,
     metrics: Option<crate::metrics::SharedMetrics>,
 ) -> Result<Arc<dyn EventLog>, AppError> {
+    let observer = metrics.map(|m| m as Arc<dyn switchboard_events::CommitObserver>);
+    if config.log_backend == LogBackend::Jetstream {
+        let mut js = jetstream_config(config)?;
+        js.observer = observer;
+        let log = JetStreamLog::open(js)
+            .await
+            .map_err(|e| AppError::Other(e.to_string()))?;
+        return Ok(Arc::new(log));
+    }
     let mut log_config = log_config(config);
-    log_config.observer = metrics.map(|m| m as Arc<dyn switchboard_events::CommitObserver>);
+    log_config.observer = observer;
     let log = tokio::task::spawn_blocking(move || SegmentLog::open(log_config))
         .await
         .map_err(|e| AppError::Other(e.to_string()))??;

@@ -1,0 +1,340 @@
+//! Several switchboard nodes on one JetStream log (issue #18), in one
+//! process: each node is a whole service (`app::start`) with its own data
+//! directory, all on one stream of a `nats-server` started by the harness.
+//!
+//! What is checked here: a node serves end to end on JetStream (and its
+//! state comes from the stream, not its disk); writers on two nodes never
+//! hand out one extension number twice (the lost race is decided again);
+//! a sync token taken on one node reads the same diff on another;
+//! readiness and metrics show the replication lag.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use switchboard::app::{self, Running};
+use switchboard::config::{Config, LogBackend};
+use switchboard_events::jetstream::harness::NatsServer;
+
+const ADMIN_PASSWORD: &str = "admin-Passw0rd";
+
+fn server() -> &'static NatsServer {
+    static SERVER: OnceLock<NatsServer> = OnceLock::new();
+    SERVER.get_or_init(|| NatsServer::start().expect("nats-server starts"))
+}
+
+/// A fresh stream name per test.
+fn stream() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("nodes-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn node_config(data_dir: &Path, stream: &str, name: &str) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: data_dir.to_path_buf(),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        argon2_memory_kib: 64,
+        argon2_iterations: 1,
+        shutdown_grace_secs: 5,
+        log_backend: LogBackend::Jetstream,
+        jetstream_servers: vec![server().url.clone()],
+        jetstream_stream: stream.to_owned(),
+        sync_token_secret: Some("shared by every node".into()),
+        secrets_key: Some("shared sealing key".into()),
+        node_name: Some(name.to_owned()),
+        ..Config::default()
+    }
+}
+
+/// One node: a running service and a client.
+struct Node {
+    running: Running,
+    base: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    async fn start(stream: &str, name: &str) -> Node {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let running = app::start(node_config(&dir.path().join("data"), stream, name))
+            .await
+            .expect("the node starts");
+        running.ready().await;
+        Node {
+            base: format!("http://{}", running.addr),
+            running,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut req = self.client.post(format!("{}{path}", self.base)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Waits until this node has applied everything `other` has.
+    async fn catch_up_with(&self, other: &Node) {
+        let head = other.running.log.head();
+        self.running
+            .state
+            .pipeline
+            .wait_applied(head)
+            .await
+            .expect("the node follows the log");
+    }
+
+    async fn sign_in(&self, username: &str, password: &str, domain: Option<&str>) -> String {
+        let mut body = json!({ "username": username, "password": password });
+        if let Some(d) = domain {
+            body["domain"] = json!(d);
+        }
+        let resp = self.post("/api/auth/sign_in", None, &body).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{username} signs in");
+        let body: Value = resp.json().await.expect("json");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// Creates a tenant with an Admin (`boss`, extension 100); returns the
+    /// Admin's token.
+    async fn tenant(&self, domain: &str) -> String {
+        let sys = self.sign_in("admin", ADMIN_PASSWORD, None).await;
+        let body = json!({"name": domain, "domain": domain, "timezone": "UTC", "currency": "USD", "region": "USA"});
+        let resp = self.post("/api/tenants", Some(&sys), &body).await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "tenant created");
+        let id = resp.json::<Value>().await.expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let resp = self
+            .post(
+                &format!("/api/tenants/switch?id={id}"),
+                Some(&sys),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "switched");
+        let mut boss = user_body("boss", "100");
+        boss["role"] = json!("Admin");
+        let resp = self.post("/api/users", Some(&sys), &boss).await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "admin created");
+        self.sign_in("boss", "Passw0rd-123", Some(domain)).await
+    }
+
+    /// Every user of the tenant: name → extension number.
+    async fn users(&self, token: &str) -> BTreeMap<String, String> {
+        let resp = self.get("/api/users?top=100", token).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: Value = resp.json().await.expect("json");
+        body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|u| {
+                (
+                    u["name"].as_str().unwrap_or_default().to_owned(),
+                    u["extension_number"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    async fn stop(self) {
+        self.running.stop().await.expect("clean stop");
+    }
+}
+
+fn user_body(name: &str, number: &str) -> Value {
+    json!({
+        "name": name,
+        "display_name": format!("{name} display"),
+        "password": "Passw0rd-123",
+        "email": format!("{name}@example.com"),
+        "role": "StandardUser",
+        "extension_number": number,
+        "extension_password": "ext-pass-1",
+        "voicemail_pin": "123456",
+    })
+}
+
+/// One node on JetStream serves writes and reads; a node started afresh
+/// (new, empty data directory) on the same stream serves the same state:
+/// the directory comes from the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_serves_on_jetstream_and_a_fresh_node_finds_the_same_state() {
+    let stream = stream();
+    let a = Node::start(&stream, "a").await;
+    let boss = a.tenant("solo.example").await;
+    for (name, number) in [("ann", "201"), ("bob", "202")] {
+        let resp = a
+            .post("/api/users", Some(&boss), &user_body(name, number))
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    // Read your writes on the node that took them.
+    let on_a = a.users(&boss).await;
+    assert_eq!(on_a.get("bob").map(String::as_str), Some("202"));
+    let head = a.running.log.head();
+    a.stop().await;
+
+    let b = Node::start(&stream, "b").await;
+    assert_eq!(b.running.log.head(), head, "the whole log, from the stream");
+    let boss = b
+        .sign_in("boss", "Passw0rd-123", Some("solo.example"))
+        .await;
+    assert_eq!(b.users(&boss).await, on_a);
+    let ready: Value = b
+        .client
+        .get(format!("{}/readyz", b.base))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["replication_lag"], 0, "{ready}");
+    b.stop().await;
+}
+
+/// Writers on two nodes ask for the same extension numbers at once: each
+/// number is handed out exactly once (the other request gets 409), and
+/// both nodes end with the same users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_never_hand_out_one_extension_number_twice() {
+    let stream = stream();
+    let a = Node::start(&stream, "a").await;
+    let b = Node::start(&stream, "b").await;
+    let boss_a = a.tenant("pair.example").await;
+    b.catch_up_with(&a).await;
+    let boss_b = b
+        .sign_in("boss", "Passw0rd-123", Some("pair.example"))
+        .await;
+    let nodes = [(&a, boss_a.as_str()), (&b, boss_b.as_str())];
+    let mut requests = Vec::new();
+    for round in 0..3 {
+        for n in 0..8 {
+            for (i, (node, token)) in nodes.iter().enumerate() {
+                let name = format!("u{round}-{n}-{i}");
+                let number = format!("{}", 300 + round * 10 + n);
+                requests.push(async move {
+                    let resp = node
+                        .post("/api/users", Some(token), &user_body(&name, &number))
+                        .await;
+                    (name, number, resp.status())
+                });
+            }
+        }
+    }
+    let results = futures::future::join_all(requests).await;
+    let mut created: BTreeMap<String, String> = BTreeMap::new();
+    let mut per_number: BTreeMap<String, usize> = BTreeMap::new();
+    for (name, number, status) in results {
+        match status {
+            StatusCode::CREATED => {
+                *per_number.entry(number.clone()).or_default() += 1;
+                created.insert(name, number);
+            }
+            StatusCode::CONFLICT => {}
+            other => panic!("{name} ({number}): unexpected {other}"),
+        }
+    }
+    assert_eq!(per_number.len(), 24, "every number was handed out");
+    assert!(
+        per_number.values().all(|n| *n == 1),
+        "a number handed out twice: {per_number:?}"
+    );
+    b.catch_up_with(&a).await;
+    a.catch_up_with(&b).await;
+    let on_a = a.users(&boss_a).await;
+    let on_b = b.users(&boss_b).await;
+    assert_eq!(on_a, on_b, "both nodes serve the same directory");
+    for (name, number) in &created {
+        assert_eq!(on_a.get(name), Some(number), "{name} is there");
+    }
+    let numbers: BTreeSet<&String> = on_a.values().collect();
+    assert_eq!(numbers.len(), on_a.len(), "no number twice");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A sync token taken on node A reads, on node B, the same diff as on A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sync_token_from_one_node_reads_the_same_diff_on_another() {
+    let stream = stream();
+    let a = Node::start(&stream, "a").await;
+    let b = Node::start(&stream, "b").await;
+    let boss = a.tenant("sync.example").await;
+    let resp = a
+        .post("/api/users", Some(&boss), &user_body("ann", "201"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let ann = a.sign_in("ann", "Passw0rd-123", Some("sync.example")).await;
+    let base = "/api/user/contacts";
+    let resp = a.post(base, Some(&ann), &json!({"name": "Carol"})).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let resp = a
+        .post(&format!("{base}/sync_tokens"), Some(&ann), &json!({}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let token: Value = resp.json().await.expect("json");
+    let token = token["token"].as_str().expect("token").to_owned();
+    for name in ["Dave", "Erin"] {
+        let resp = a.post(base, Some(&ann), &json!({ "name": name })).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    b.catch_up_with(&a).await;
+    let diff = |node: &Node| {
+        let (ann, token) = (ann.clone(), token.clone());
+        let client = node.client.clone();
+        let url = format!("{}{base}/sync_tokens/{token}/diff", node.base);
+        async move {
+            let resp = client
+                .post(url)
+                .bearer_auth(ann)
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("diff");
+            assert_eq!(resp.status(), StatusCode::OK);
+            let body: Value = resp.json().await.expect("json");
+            body
+        }
+    };
+    let on_a = diff(&a).await;
+    let on_b = diff(&b).await;
+    let names = |body: &Value| -> Vec<String> {
+        let mut v: Vec<String> = body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| format!("{} {}", i["change_type"], i["name"]))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&on_a).len(), 2, "{on_a}");
+    assert_eq!(on_a["items"], on_b["items"], "the same diff on both nodes");
+    assert_eq!(on_a["token"], on_b["token"], "and the same next token");
+    a.stop().await;
+    b.stop().await;
+}
