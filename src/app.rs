@@ -170,8 +170,9 @@ pub fn log_config(config: &Config) -> LogConfig {
 
 /// How the service reaches its JetStream log. Several nodes share the
 /// stream, so what must be equal on every node is required here: the sync
-/// token secret (a token taken on one node is read on another) and the key
-/// sealing PBX secrets (sealed by one node, opened by another).
+/// token secret (a token taken on one node is read on another), the key
+/// sealing PBX secrets (sealed by one node, opened by another) and the
+/// webhook signing secret (a receiver checks one signature whoever sent).
 pub fn jetstream_config(config: &Config) -> Result<JetStreamConfig, AppError> {
     let refuse = |what: &str| {
         AppError::Other(format!(
@@ -186,6 +187,9 @@ pub fn jetstream_config(config: &Config) -> Result<JetStreamConfig, AppError> {
     }
     if config.secrets_key.is_none() && config.secrets_key_file.is_none() {
         return Err(refuse("secrets_key or secrets_key_file"));
+    }
+    if config.webhook_secret.is_none() {
+        return Err(refuse("webhook_secret"));
     }
     if !matches!(config.jetstream_replicas, 1 | 3 | 5) {
         return Err(AppError::Other(format!(

@@ -44,6 +44,7 @@ fn node_config(data_dir: &Path, stream: &str, name: &str) -> Config {
         jetstream_stream: stream.to_owned(),
         sync_token_secret: Some("shared by every node".into()),
         secrets_key: Some("shared sealing key".into()),
+        webhook_secret: Some("shared webhook key".into()),
         node_name: Some(name.to_owned()),
         ..Config::default()
     }
@@ -59,7 +60,11 @@ struct Node {
 
 impl Node {
     async fn start(stream: &str, name: &str) -> Node {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Node::start_in(tempfile::tempdir().expect("tempdir"), stream, name).await
+    }
+
+    /// Starts a node whose data directory is `dir`/data.
+    async fn start_in(dir: tempfile::TempDir, stream: &str, name: &str) -> Node {
         let running = app::start(node_config(&dir.path().join("data"), stream, name))
             .await
             .expect("the node starts");
@@ -161,6 +166,12 @@ impl Node {
     async fn stop(self) {
         self.running.stop().await.expect("clean stop");
     }
+
+    /// Stops the node and hands back its data directory.
+    async fn stop_keeping_data(self) -> tempfile::TempDir {
+        self.running.stop().await.expect("clean stop");
+        self._dir
+    }
 }
 
 fn user_body(name: &str, number: &str) -> Value {
@@ -194,7 +205,30 @@ async fn a_node_serves_on_jetstream_and_a_fresh_node_finds_the_same_state() {
     let on_a = a.users(&boss).await;
     assert_eq!(on_a.get("bob").map(String::as_str), Some("202"));
     let head = a.running.log.head();
-    a.stop().await;
+    // Restarted on its own data directory: the snapshot taken at shutdown,
+    // then the stream's tail.
+    let dir = a.stop_keeping_data().await;
+    let a = Node::start_in(dir, &stream, "a").await;
+    assert_eq!(a.running.log.head(), head);
+    let boss = a
+        .sign_in("boss", "Passw0rd-123", Some("solo.example"))
+        .await;
+    assert_eq!(
+        a.users(&boss).await,
+        on_a,
+        "the same state from the snapshot"
+    );
+    let dir = a.stop_keeping_data().await;
+    let snapshot = switchboard::snapshots::path_in(&dir.path().join("data"));
+    let (header, _) = switchboard::snapshots::read(&snapshot)
+        .expect("readable")
+        .expect("a snapshot beside a JetStream log");
+    assert_eq!(
+        header.offset,
+        head + 1,
+        "taken at the second stop (one sign-in later)"
+    );
+    let head = header.offset;
 
     let b = Node::start(&stream, "b").await;
     assert_eq!(b.running.log.head(), head, "the whole log, from the stream");
@@ -336,5 +370,111 @@ async fn a_sync_token_from_one_node_reads_the_same_diff_on_another() {
     assert_eq!(on_a["items"], on_b["items"], "the same diff on both nodes");
     assert_eq!(on_a["token"], on_b["token"], "and the same next token");
     a.stop().await;
+    b.stop().await;
+}
+
+/// Runs the CLI; returns (exit code, stdout, stderr).
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env("SWITCHBOARD_LOG_LEVEL", "warn")
+        .output()
+        .expect("run switchboard");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The head hash in a tool's `... head hash H` line.
+fn head_hash(stdout: &str) -> String {
+    stdout
+        .rsplit("head hash ")
+        .next()
+        .map(|h| h.trim().to_owned())
+        .expect("a head hash")
+}
+
+/// `log copy` moves a local log onto a stream and back, record for record:
+/// the same count and head hash everywhere, a non-empty target refused,
+/// and a node started on the copied stream serves the directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn log_copy_moves_a_log_onto_a_stream_and_back() {
+    let local = tempfile::tempdir().expect("tempdir");
+    let data = local.path().join("data");
+    let mut config = node_config(&data, "unused", "local");
+    config.log_backend = LogBackend::Local;
+    let running = app::start(config).await.expect("a local node starts");
+    running.ready().await;
+    let node = Node {
+        base: format!("http://{}", running.addr),
+        running,
+        client: reqwest::Client::new(),
+        _dir: tempfile::tempdir().expect("tempdir"),
+    };
+    let boss = node.tenant("copy.example").await;
+    let resp = node
+        .post("/api/users", Some(&boss), &user_body("ann", "201"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let users = node.users(&boss).await;
+    node.stop().await;
+
+    let data = data.to_string_lossy().into_owned();
+    let (code, out, err) = cli(&["--data-dir", &data, "log", "verify"]);
+    assert_eq!(code, 0, "{err}");
+    let hash = head_hash(&out);
+    let target = format!("jetstream:{}/{}", server().url, stream());
+    let (code, out, err) = cli(&[
+        "log",
+        "copy",
+        "--from",
+        &format!("local:{data}"),
+        "--to",
+        &target,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(head_hash(&out), hash, "{out}");
+    let (code, out, err) = cli(&["log", "verify", "--on", &target]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(head_hash(&out), hash);
+    let (code, _, err) = cli(&[
+        "log",
+        "copy",
+        "--from",
+        &format!("local:{data}"),
+        "--to",
+        &target,
+    ]);
+    assert_eq!(code, 1, "a stream holding records is refused");
+    assert!(err.contains("already holds"), "{err}");
+
+    let back = tempfile::tempdir().expect("tempdir");
+    let back_data = back.path().join("data").to_string_lossy().into_owned();
+    let (code, out, err) = cli(&[
+        "log",
+        "copy",
+        "--from",
+        &target,
+        "--to",
+        &format!("local:{back_data}"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(head_hash(&out), hash);
+    let (code, out, err) = cli(&["--data-dir", &back_data, "log", "verify"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(head_hash(&out), hash);
+
+    let stream = target.rsplit('/').next().expect("stream").to_owned();
+    let b = Node::start(&stream, "b").await;
+    let boss = b
+        .sign_in("boss", "Passw0rd-123", Some("copy.example"))
+        .await;
+    assert_eq!(
+        b.users(&boss).await,
+        users,
+        "the directory, from the copied stream"
+    );
     b.stop().await;
 }

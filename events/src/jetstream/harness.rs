@@ -85,7 +85,8 @@ impl NatsServer {
         std::fs::write(&conf, &self.config).map_err(err)?;
         let log = self.dir.join("server.log");
         let script = format!(
-            "nats-server -c '{}' >>'{}' 2>&1 & p=$!; echo $p; read _; kill $p 2>/dev/null; wait $p",
+            "ns=$(command -v nats-server || echo /usr/sbin/nats-server); \
+             \"$ns\" -c '{}' >>'{}' 2>&1 & p=$!; echo $p; read _; kill $p 2>/dev/null; wait $p",
             conf.display(),
             log.display()
         );
