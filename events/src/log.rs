@@ -24,6 +24,17 @@ pub enum Expected {
     Exactly(u64),
 }
 
+impl Expected {
+    /// Whether a stream at version `actual` (0: absent) meets this.
+    pub fn holds(self, actual: u64) -> bool {
+        match self {
+            Expected::Any => true,
+            Expected::NoStream => actual == 0,
+            Expected::Exactly(v) => actual == v,
+        }
+    }
+}
+
 /// One atomic append: all events land together, or none do.
 #[derive(Debug, Clone)]
 pub struct AppendRequest {

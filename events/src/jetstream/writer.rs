@@ -17,7 +17,7 @@ use super::Shared;
 use crate::codec::{self, RecordParts};
 use crate::frame::FrameBuilder;
 use crate::ids::StreamId;
-use crate::log::{AppendError, AppendRequest, Appended, Basis, CommitStats, Expected};
+use crate::log::{AppendError, AppendRequest, Appended, Basis, CommitStats};
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
@@ -345,12 +345,7 @@ fn check(
 ) -> Result<(), AppendError> {
     for (stream, expected) in &job.request.expected {
         let actual = version(staged, stream);
-        let ok = match expected {
-            Expected::Any => true,
-            Expected::NoStream => actual == 0,
-            Expected::Exactly(v) => actual == *v,
-        };
-        if !ok {
+        if !expected.holds(actual) {
             return Err(AppendError::Conflict {
                 stream: stream.clone(),
                 expected: *expected,
