@@ -46,6 +46,7 @@ fn node_config(data_dir: &Path, stream: &str, name: &str) -> Config {
         secrets_key: Some("shared sealing key".into()),
         webhook_secret: Some("shared webhook key".into()),
         node_name: Some(name.to_owned()),
+        metrics_listen: Some("127.0.0.1:0".parse().expect("addr")),
         ..Config::default()
     }
 }
@@ -247,6 +248,24 @@ async fn a_node_serves_on_jetstream_and_a_fresh_node_finds_the_same_state() {
         .expect("json");
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["replication_lag"], 0, "{ready}");
+    let metrics = b
+        .client
+        .get(format!(
+            "http://{}/metrics",
+            b.running.metrics_addr.expect("metrics_listen")
+        ))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "switchboard_log_replication_lag_commits 0"),
+        "the lag series: {metrics}"
+    );
     b.stop().await;
 }
 
@@ -477,4 +496,75 @@ async fn log_copy_moves_a_log_onto_a_stream_and_back() {
         "the directory, from the copied stream"
     );
     b.stop().await;
+}
+
+/// Polls `/readyz` until its status code is `want` (no push signal from
+/// the server's connection state reaches a client; bounded).
+async fn ready_becomes(node: &Node, want: StatusCode) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let resp = node
+            .client
+            .get(format!("{}/readyz", node.base))
+            .send()
+            .await
+            .expect("readyz");
+        let status = resp.status();
+        let body: Value = resp.json().await.expect("json");
+        if status == want {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "readyz stayed {status}: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A node that cannot reach JetStream turns unready and answers writes
+/// 503 (nothing it could not store is acknowledged); once the server is
+/// back, it is ready and takes writes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_cut_off_from_jetstream_is_unready_and_refuses_writes() {
+    let mut own = NatsServer::start().expect("a server of its own");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = node_config(&dir.path().join("data"), "cutoff", "a");
+    config.jetstream_servers = vec![own.url.clone()];
+    let running = app::start(config).await.expect("the node starts");
+    running.ready().await;
+    let node = Node {
+        base: format!("http://{}", running.addr),
+        running,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    };
+    let boss = node.tenant("cut.example").await;
+
+    own.kill9().expect("kill -9 the server");
+    let body = ready_becomes(&node, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["writable"], false, "{body}");
+    let resp = node
+        .post("/api/users", Some(&boss), &user_body("lost", "201"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let resp = node.get("/api/users?top=100", &boss).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "reads go on from the projection"
+    );
+
+    own.restart().expect("the server starts again");
+    own.wait_ready(std::time::Duration::from_secs(30))
+        .expect("ready again");
+    ready_becomes(&node, StatusCode::OK).await;
+    let resp = node
+        .post("/api/users", Some(&boss), &user_body("kept", "202"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let users = node.users(&boss).await;
+    assert!(users.contains_key("kept"));
+    assert!(!users.contains_key("lost"), "the refused write is nowhere");
+    node.stop().await;
 }
