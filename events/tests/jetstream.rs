@@ -75,6 +75,42 @@ mod shared_stream {
         }
     }
 
+    /// Many appends at once on a server with nats-server's default 1 MiB
+    /// `max_payload`: the writer splits its groups so every commit fits
+    /// one message, and every append lands.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn group_commits_fit_the_servers_max_payload() {
+        let server = NatsServer::start_with_max_payload(1024 * 1024).expect("a 1 MiB server");
+        let log = JetStreamLog::open(JetStreamConfig::new(vec![server.url.clone()], "fit"))
+            .await
+            .expect("opens");
+        let tasks: Vec<_> = (0..8u64)
+            .map(|w| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    // ~500-byte records, 1,000 per append: two appends
+                    // would not fit one message.
+                    let mut changes = Fields::new();
+                    changes.insert("display_name".into(), Value::Str("x".repeat(400)));
+                    let event = Event::UserUpdated(UserUpdated {
+                        user_id: Id(w),
+                        changes,
+                    })
+                    .to_new_event(Id(1))
+                    .expect("encodes");
+                    let mut request = request(1, w, 1, vec![], "big");
+                    request.events = vec![event; 1000];
+                    log.append(request).await
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task").expect("every append lands");
+        }
+        assert_eq!(log.head(), 8 * 1000);
+        log.close().await;
+    }
+
     async fn two_nodes() -> (JetStreamLog, JetStreamLog) {
         let location = Streams.create();
         let a = Streams.open(&location).await;

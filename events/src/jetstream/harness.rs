@@ -56,14 +56,21 @@ fn temp_dir(name: &str) -> Result<PathBuf, HarnessError> {
 }
 
 impl NatsServer {
-    /// Starts one stand-alone JetStream server.
+    /// Starts one stand-alone JetStream server taking messages up to
+    /// [`TEST_MAX_PAYLOAD`].
     pub fn start() -> Result<NatsServer, HarnessError> {
+        NatsServer::start_with_max_payload(TEST_MAX_PAYLOAD)
+    }
+
+    /// Starts one stand-alone JetStream server taking messages up to
+    /// `max_payload` bytes (nats-server's own default is 1 MiB).
+    pub fn start_with_max_payload(max_payload: usize) -> Result<NatsServer, HarnessError> {
         let dir = temp_dir("single")?;
         let port = free_port()?;
         let monitor_port = free_port()?;
         let config = format!(
             "server_name: n1\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{monitor_port}\n\
-             max_payload: {TEST_MAX_PAYLOAD}\njetstream {{ store_dir: \"{}\" }}\n",
+             max_payload: {max_payload}\njetstream {{ store_dir: \"{}\" }}\n",
             dir.join("store").display()
         );
         let mut server = NatsServer {

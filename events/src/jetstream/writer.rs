@@ -39,6 +39,22 @@ pub(crate) struct Job {
 /// before its appends are answered `Unavailable` (outcome unknown).
 const RETRIES_AFTER_CLOSE: u32 = 3;
 
+/// Bytes of a message kept for its headers and the frame header.
+const PAYLOAD_HEADROOM: usize = 8 * 1024;
+
+/// An upper bound of the bytes `request` takes in a frame: each record is
+/// its strings and payload plus the fixed fields (offset, versions, time,
+/// tenant, ids: varints), the previous hash, the CRC and its length prefix.
+fn estimated_bytes(request: &AppendRequest) -> usize {
+    let m = &request.metadata;
+    let meta = m.actor_name.len() + m.via.len() + m.request_id.as_ref().map_or(0, String::len) + 32;
+    request
+        .events
+        .iter()
+        .map(|e| e.payload.len() + e.stream.as_str().len() + e.event_type.len() + meta + 96)
+        .sum()
+}
+
 /// The writer task.
 pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut closing = shared.closing.subscribe();
@@ -52,6 +68,11 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Job
     );
     let mut counter = 0u64;
     let mut carry: VecDeque<Job> = VecDeque::new();
+    let payload_limit = shared
+        .client
+        .server_info()
+        .max_payload
+        .saturating_sub(PAYLOAD_HEADROOM);
     loop {
         if carry.is_empty() {
             tokio::select! {
@@ -66,13 +87,19 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Job
             carry.push_back(job);
         }
         let mut group = Vec::new();
-        let mut events = 0;
+        let (mut events, mut bytes) = (0, 0);
         while let Some(job) = carry.front() {
             let n = job.request.events.len();
-            if !group.is_empty() && events + n > shared.config.max_batch {
+            let b = estimated_bytes(&job.request);
+            // A group is one message: it must fit the servers' max_payload
+            // (a single append larger than that is refused on its own).
+            if !group.is_empty()
+                && (events + n > shared.config.max_batch || bytes + b > payload_limit)
+            {
                 break;
             }
             events += n;
+            bytes += b;
             group.extend(carry.pop_front());
         }
         commit(&shared, group, &tag, &mut counter).await;
