@@ -10,9 +10,12 @@ import json, re, pathlib
 root = pathlib.Path(__file__).resolve().parent.parent
 spec_dir = root / "spec"
 router = (root / "src/http/portsip/mod.rs").read_text()
+# Route families declared beside the router (`.with(meetings::declare)`)
+# spell their paths out too.
+declared = "".join(p.read_text() for p in sorted((root / "src/http/portsip").glob("*.rs")))
 
 served = set()
-for m in re.finditer(r'\.(get|post|post_read|post_own_session|put|patch|delete)\(\s*"([^"]+)"', router):
+for m in re.finditer(r'\.(get|post|post_read|post_own_session|put|patch|delete)\(\s*"([^"]+)"', declared):
     method = "POST" if m.group(1).startswith("post") else m.group(1).upper()
     served.add((method, re.sub(r"\{[^}]+\}", "{}", m.group(2))))
 

@@ -7,12 +7,20 @@ As a user holding the Replicator role (the PBX's account) it, for each
 call: registers the caller's device, reports the call state ON_CALL and
 back to IDLE, then reports the CDR (idempotent by its call id: a CDR is
 sent twice on purpose, and the second answer must be 200 with the same
-id); every few calls it reports an inbound SMS too. Meeting participants
-are not played: meetings are not served yet.
+id); every few calls it reports an inbound SMS too.
+
+With `--meeting ROOM_ID` (a meeting some user created under
+`/api/user/meetings`) it also plays the media server: it reports the room
+running with the numbers as participants (twice: the repeat must answer
+`"recorded": false`), then follows the change stream for `--follow`
+seconds and, for every control of that room (start, mute, lock, kick,
+invite...), applies it to its own copy and reports the new actual state,
+so `GET /api/user/meetings/{id}/status` shows desired and actual meeting.
 
 Usage:
   scripts/pbx-simulator.py --base http://127.0.0.1:8899 --domain acme.example \
-      --user pbx --password 'Passw0rd-123' --numbers 101,102,103 --calls 20
+      --user pbx --password 'Passw0rd-123' --numbers 101,102,103 --calls 20 \
+      [--meeting ROOM_ID --follow 60]
 
 Only the standard library; exits non-zero on any unexpected answer.
 """
@@ -22,6 +30,7 @@ import datetime
 import json
 import random
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -48,6 +57,79 @@ def expect(what, got, *statuses):
     return body
 
 
+def apply_control(state, item):
+    """What the media server does with one control: its new actual state."""
+    action = item["action"]
+    people = state["participants"]
+    who = next((p for p in people if p["id"] == item.get("participant_id")), None)
+    flags = {"mute": ("muted", True), "unmute": ("muted", False), "lock": ("locked", True),
+             "unlock": ("locked", False), "start_recording": ("recording", True),
+             "stop_recording": ("recording", False)}
+    if action in flags:
+        key, value = flags[action]
+        state[key] = value
+    elif action == "start":
+        state["status"] = "ON_CALL" if people else "ONLINE"
+    elif action == "stop":
+        state.update(status="OFFLINE", participants=[], locked=False, muted=False, recording=False)
+    elif action in ("mute_participant", "unmute_participant") and who:
+        who["muted"] = action == "mute_participant"
+    elif action == "chairman" and who:
+        for p in people:
+            p["chairman"] = p is who
+    elif action == "position" and who:
+        who["position"] = item["position"]
+    elif action == "layout":
+        for p in people:
+            p["position"] = item["items"].index(p["id"]) if p["id"] in item["items"] else -1
+    elif action == "destroy_participant" and who:
+        people.remove(who)
+    elif action == "invite" and state["status"] != "OFFLINE":
+        people.append({"id": f"p-{item['number']}", "display_name": item["number"],
+                       "position": -1})
+        state["status"] = "ON_CALL"
+
+
+def play_meeting(a, token, numbers):
+    """Plays the media server of meeting `a.meeting` (module docs)."""
+    room = a.meeting
+    state = {"status": "ON_CALL", "locked": False, "muted": False, "recording": False,
+             "participants": [{"id": f"p-{n}", "display_name": n, "extension_number": n,
+                               "chairman": i == 0, "position": i if i < 9 else -1}
+                              for i, n in enumerate(numbers[:200])]}
+
+    def report():
+        out = expect("meeting state", request(a.base, "POST", f"/api/meetings/{room}/state",
+                                              token, state), 200)
+        print(f"meeting {room}: {state['status']}, {len(state['participants'])} in, "
+              f"recorded={out['recorded']}")
+        return out
+
+    report()
+    if report()["recorded"]:
+        sys.exit("a repeated meeting report was recorded again")
+    req = urllib.request.Request(a.base + "/api/user/events")
+    req.add_header("authorization", "Bearer " + token)
+    deadline = time.monotonic() + a.follow
+    event = None
+    try:
+        with urllib.request.urlopen(req, timeout=max(a.follow, 1)) as resp:
+            for raw in resp:
+                if time.monotonic() > deadline:
+                    break
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event:"):
+                    event = line[len("event:"):].strip()
+                elif line.startswith("data:") and event == "meetings":
+                    item = json.loads(line[len("data:"):])["item"]
+                    if item.get("id") == room and item.get("action") not in (None, "state"):
+                        print(f"meeting {room}: asked {item['action']}")
+                        apply_control(state, item)
+                        report()
+    except TimeoutError:
+        pass
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--base", default="http://127.0.0.1:8899")
@@ -57,13 +139,16 @@ def main():
     p.add_argument("--numbers", required=True, help="extension numbers, comma-separated")
     p.add_argument("--calls", type=int, default=10)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--meeting", help="a meeting id to play the media server of")
+    p.add_argument("--follow", type=int, default=30,
+                   help="seconds to follow the change stream for meeting controls")
     a = p.parse_args()
     rnd = random.Random(a.seed)
     numbers = [n.strip() for n in a.numbers.split(",") if n.strip()]
     signed = expect(
         "sign in",
         request(a.base, "POST", "/api/auth/sign_in",
-                body={"name": a.user, "password": a.password, "domain": a.domain}),
+                body={"username": a.user, "password": a.password, "domain": a.domain}),
         200,
     )
     token = signed["access_token"]
@@ -109,6 +194,8 @@ def main():
         print(f"call {i}: {caller} -> {callee}, {duration}s, cdr {first['id']}")
     for n in numbers:
         request(a.base, "POST", f"/api/registrations/sim-{n}/destroy", token)
+    if a.meeting:
+        play_meeting(a, token, numbers)
     print("done")
 
 

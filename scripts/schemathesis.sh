@@ -82,6 +82,11 @@ dial100_id=$(mk speed_dial_100 '{"code":"02","phone_number":"1001"}')
 holiday_body='{"name":"Bastille Day","region":"FRA","consecutive":false,"every_year":true,"month_start":7,"day_start":14}'
 user_holiday_id=$(mk holidays "$holiday_body")
 tenant_holiday_id=$(post "$admin" /api/holidays "$holiday_body" | id_of)
+# Alice's meeting (issue #17), running with participants p1 and p2 as the
+# media server reports it (boss: an Admin holds ReportMeetings).
+meeting_id=$(post "$alice" /api/user/meetings '{"mode":"VIDEO","subject":"Fuzz","timezone":"Europe/Paris"}' | id_of)
+post "$admin" "/api/meetings/$meeting_id/state" \
+  '{"status":"ON_CALL","participants":[{"id":"p1","display_name":"One"},{"id":"p2","display_name":"Two"}]}' > /dev/null
 
 # One worker: with two, schemathesis 4.32 on CPython 3.11 now and then fails
 # on its own ("AST constructor recursion depth mismatch" from Hypothesis
@@ -126,6 +131,14 @@ parameters = { "path.id" = "$alice_id", "path.dial_id" = "$dial100_id" }
 [[operations]]
 include-path-regex = '^/users/\{id\}/holidays/\{holiday_id\}'
 parameters = { "path.id" = "$alice_id", "path.holiday_id" = "$user_holiday_id" }
+
+[[operations]]
+include-path-regex = '^/user/meetings/\{id\}/participants/\{participant_id\}'
+parameters = { "path.id" = "$meeting_id", "path.participant_id" = "p1" }
+
+[[operations]]
+include-path-regex = '^/user/meetings/\{id\}'
+parameters = { "path.id" = "$meeting_id" }
 
 [[operations]]
 include-path-regex = '^/user/phones/\{id\}'

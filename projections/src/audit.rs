@@ -499,6 +499,11 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
         // store (its offset); describing each again would copy every call
         // into the audit index (ARCHITECTURE.md, "Call history").
         Event::CdrRecorded(_) | Event::ExternalMessageRecorded(_) => return None,
+        // What an owner or chairman asked of a running meeting is a change
+        // an auditor asks about (who muted, kicked, recorded); what the
+        // media server reports back is telemetry, like call state.
+        Event::MeetingControlled(e) => meeting_control_entry(scope, e),
+        Event::MeetingStateReported(_) => return None,
 
         Event::CallQueueCreated(e) => numbered_created(
             "CALL_QUEUE",
@@ -666,6 +671,50 @@ fn item_entry(
             entry(action, &kind, id, "", fields)
         }
     }
+}
+
+/// A meeting control as a field-level change of the desired state
+/// (`null`: nothing was asked before).
+fn meeting_control_entry(
+    scope: Option<&crate::directory::Scope>,
+    e: &switchboard_events::domain::MeetingControlled,
+) -> AuditEntry {
+    use switchboard_events::domain::MeetingControl as C;
+    let desired = scope
+        .and_then(|s| s.meetings.get(e.meeting_id))
+        .map(|m| m.desired.clone())
+        .unwrap_or_default();
+    let who = |p: &str| desired.participants.get(p).cloned().unwrap_or_default();
+    let c = match &e.control {
+        C::Run(on) => change("running", json!(desired.running), json!(on)),
+        C::Mute(on) => change("muted", json!(desired.muted), json!(on)),
+        C::Lock(on) => change("locked", json!(desired.locked), json!(on)),
+        C::Record(on) => change("recording", json!(desired.recording), json!(on)),
+        C::Layout(items) => change("layout", json!(desired.layout), json!(items)),
+        C::Invite { number } => change("invitation", Json::Null, json!(number)),
+        C::MuteParticipant { participant, muted } => change(
+            &format!("participants.{participant}.muted"),
+            json!(who(participant).muted),
+            json!(muted),
+        ),
+        C::Chairman { participant } => {
+            change("chairman", json!(desired.chairman), json!(participant))
+        }
+        C::Position {
+            participant,
+            position,
+        } => change(
+            &format!("participants.{participant}.position"),
+            json!(who(participant).position),
+            json!(position),
+        ),
+        C::Kick { participant } => change(
+            &format!("participants.{participant}.removed"),
+            json!(who(participant).removed),
+            json!(true),
+        ),
+    };
+    entry("UPDATE", "MEETING", e.meeting_id, "", vec![c])
 }
 
 fn contact_type(owner: ContactOwner) -> &'static str {

@@ -24,3 +24,23 @@ impl Rng {
         from[self.below(from.len())]
     }
 }
+
+/// An envelope as the log would give it for an event of `stream` (its
+/// version = `offset`) in tenant 3, recorded at the epoch by the system:
+/// for tests that apply events by hand.
+pub fn envelope(offset: u64, stream: &str, event_type: &str) -> switchboard_events::Envelope {
+    use switchboard_events::{Envelope, Id, Metadata, StreamId};
+    Envelope {
+        offset,
+        stream: StreamId::of(stream, Id(1)),
+        stream_version: offset,
+        tenant: Id(3),
+        event_type: event_type.into(),
+        schema_version: 1,
+        recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+        metadata: Metadata::system("test"),
+        payload: vec![],
+        prev_hash: [0; 32],
+        hash: [0; 32],
+    }
+}

@@ -11,7 +11,7 @@
 //! | Dealer | manage tenants (system scope), and everything inside a tenant it switched to |
 //! | Admin | everything inside its own tenant |
 //! | QueueManager | its own data, plus call queues, ring groups and every agent's status in its tenant |
-//! | Replicator | read the directory, report registrations, call state, CDRs and messages |
+//! | Replicator | read the directory, report registrations, call state, CDRs, messages and meetings' state |
 //! | StandardUser, StandardInternationalUser | only `/api/user/...`: their own data |
 //! | custom | its own data, plus what its permission flags grant (table below) |
 //!
@@ -135,6 +135,9 @@ pub enum Capability {
     ReportCallHistory,
     /// Read the tenant's call detail records and external messages.
     ViewCallHistory,
+    /// Report meetings' actual state and follow every meeting's controls
+    /// (the media server).
+    ReportMeetings,
 }
 
 impl Capability {
@@ -156,6 +159,7 @@ impl Capability {
         Capability::ViewAudit,
         Capability::ReportCallHistory,
         Capability::ViewCallHistory,
+        Capability::ReportMeetings,
     ];
 
     /// Capabilities of the system scope: never granted inside a tenant.
@@ -180,7 +184,12 @@ fn built_in_allows(role: &str, cap: Capability) -> Option<bool> {
         "QueueManager" => matches!(cap, ViewQueues | ManageQueues | ViewUsers),
         "Replicator" => matches!(
             cap,
-            ReportRegistrations | ReportCallHistory | ViewUsers | ViewQueues | ViewBusinessContacts
+            ReportRegistrations
+                | ReportCallHistory
+                | ReportMeetings
+                | ViewUsers
+                | ViewQueues
+                | ViewBusinessContacts
         ),
         "StandardUser" | "StandardInternationalUser" => false,
         _ => return None,
@@ -203,7 +212,7 @@ fn flags_allow(flags: &[String], cap: Capability) -> bool {
         ManageBusinessContacts => has("company.full_access"),
         ViewQueues => has("phone_system.view_only") || has("phone_system.full_access"),
         ManageQueues => has("phone_system.full_access"),
-        ReportRegistrations | ReportCallHistory => false,
+        ReportRegistrations | ReportCallHistory | ReportMeetings => false,
         ViewCallHistory => {
             has("company_call_log.call_log_view_only")
                 || has("company_call_log.call_log_full_access")

@@ -28,10 +28,12 @@
 //! # Layout
 //! - [`contacts`]: personal and business contacts (which predate the item
 //!   events and keep their own: [`Recording::Contacts`]).
+//! - [`meetings`]: a user's scheduled meetings.
 //! - [`settings`]: a user's phones, speed dials 8 and 100 and holidays; the
 //!   tenant's holidays.
 
 pub mod contacts;
+pub mod meetings;
 pub mod settings;
 
 use crate::auth::roles::Capability;
@@ -204,6 +206,7 @@ pub static DECLARED: &[&CollectionSpec] = &[
     &settings::SPEED_DIALS_100,
     &settings::USER_HOLIDAYS,
     &settings::TENANT_HOLIDAYS,
+    &meetings::MEETINGS,
 ];
 
 /// The declared collection called `name`.

@@ -12,6 +12,7 @@ use super::files::{self, FileCommand, GreetingCommand};
 use super::groups::{self, CreateGroup, UpdateGroup};
 use super::holidays::{self, SelectGlobalHolidays};
 use super::items::{self, CreateItem, DeleteItem, UpdateItem};
+use super::meetings::{self, ControlMeeting, ReportMeetingState};
 use super::prepare::{IdKind, Preparer, SecretRule};
 use super::presence::{self, RemoveRegistration, ReportCallState, ReportRegistration, SetPresence};
 use super::queues::{self, AgentItem, CreateQueue, Target, UpdateQueue};
@@ -225,6 +226,10 @@ pub enum Command {
     ReportCallState(ReportCallState),
     /// Record a CDR or an external message the PBX reported.
     RecordCallHistory(RecordCallHistory),
+    /// Change a running meeting's desired state (its owner or chairman).
+    ControlMeeting(ControlMeeting),
+    /// Record a meeting's actual state (the media server).
+    ReportMeetingState(ReportMeetingState),
 
     // ---- contacts and favorites ----
     /// Create an item in a declared collection (a user's or the tenant's
@@ -390,6 +395,8 @@ impl Command {
             RemoveRegistration,
             ReportCallState,
             RecordCallHistory,
+            ControlMeeting,
+            ReportMeetingState,
             CreateItem,
             UpdateItem,
             DeleteItem,
@@ -489,6 +496,8 @@ impl Command {
             | Command::RemoveRegistration(_)
             | Command::ReportCallState(_)
             | Command::RecordCallHistory(_)
+            | Command::ControlMeeting(_)
+            | Command::ReportMeetingState(_)
             | Command::UpdateItem(_)
             | Command::DeleteItem(_)
             | Command::SetFavorite(_)
@@ -624,6 +633,8 @@ pub fn decide(
         Command::RemoveRegistration(c) => presence::remove_registration(s, c)?,
         Command::ReportCallState(c) => presence::call_state(s, c)?,
         Command::RecordCallHistory(c) => call_history::record(s, ctx.tenant, &by()?, c)?,
+        Command::ControlMeeting(c) => meetings::control(s, &by()?, c)?,
+        Command::ReportMeetingState(c) => meetings::report(s, &by()?, c)?,
         Command::CreateItem(c) => items::create(s, c)?,
         Command::UpdateItem(c) => items::update(s, c)?,
         Command::DeleteItem(c) => items::delete(s, c)?,

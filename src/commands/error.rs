@@ -162,6 +162,14 @@ pub enum ConflictKind {
     /// The tenant has not enabled the integration the command needs (a
     /// Microsoft 365 binding).
     IntegrationDisabled,
+    /// A meeting control needs a running meeting (or one asked to run).
+    MeetingNotRunning,
+    /// A participant control names someone the media server does not
+    /// report in the meeting.
+    ParticipantNotPresent,
+    /// The meeting (or participant) already is, and was already asked to
+    /// be, in the state the control asks for.
+    MeetingStateUnchanged,
 }
 
 impl ConflictKind {
@@ -181,6 +189,9 @@ impl ConflictKind {
             ConflictKind::FileInUse => "FILE_IN_USE",
             ConflictKind::ConcurrentModification => "CONCURRENT_MODIFICATION",
             ConflictKind::IntegrationDisabled => "INTEGRATION_DISABLED",
+            ConflictKind::MeetingNotRunning => "MEETING_NOT_RUNNING",
+            ConflictKind::ParticipantNotPresent => "PARTICIPANT_NOT_PRESENT",
+            ConflictKind::MeetingStateUnchanged => "MEETING_STATE_UNCHANGED",
             ConflictKind::ListFull => "LIST_FULL",
         }
     }

@@ -172,6 +172,21 @@ pub(crate) fn check(kind: &Kind, v: &Json, path: &str) -> Result<Value, FieldErr
             }
             Ok(Value::Str(s.to_string()))
         }
+        Kind::DateTime => {
+            let s = str_of(v, path)?;
+            let rfc3339 = &time::format_description::well_known::Rfc3339;
+            let t = time::OffsetDateTime::parse(s, rfc3339)
+                .ok()
+                .and_then(|t| t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).ok())
+                .and_then(|t| t.format(rfc3339).ok())
+                .ok_or_else(|| {
+                    FieldError::new(
+                        path,
+                        "must be an RFC 3339 date-time such as 2017-07-21T17:32:28Z",
+                    )
+                })?;
+            Ok(Value::Str(t))
+        }
         Kind::Url { max } => {
             let s = string(v, path, 1, max)?;
             if !is_http_url(&s) {
@@ -967,6 +982,18 @@ mod tests {
         for v in ["usd", "US", "USDD", "U5D"] {
             assert_eq!(bad(k, json!(v)), e("f", "must be 3 uppercase letters"));
         }
+    }
+
+    #[test]
+    fn date_times_are_rfc3339_normalized_to_utc_seconds() {
+        assert_eq!(
+            ok(Kind::DateTime, json!("2026-12-01T22:30:00.250+01:00")),
+            Value::Str("2026-12-01T21:30:00Z".into())
+        );
+        for v in ["", "2026-12-01", "2026-13-01T00:00:00Z", "tomorrow"] {
+            assert_eq!(bad(Kind::DateTime, json!(v)).field, "f", "{v}");
+        }
+        bad(Kind::DateTime, json!(5));
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub mod contact;
 pub mod group;
 pub mod holiday;
 pub mod kinds;
+pub mod meeting;
 pub mod phone;
 pub mod queue;
 pub mod speed_dial;
@@ -142,6 +143,9 @@ pub enum Kind {
     TimeZone,
     /// A BCP 47 language tag such as `en-US` (shape check only).
     LangTag,
+    /// An RFC 3339 date-time such as `2017-07-21T17:32:28Z`, stored in UTC
+    /// to the second (PortSIP's `date_time` format).
+    DateTime,
     /// An absolute `http://` or `https://` URL of at most `max` characters.
     Url {
         /// Maximum length in characters.

@@ -310,6 +310,7 @@ pub fn kind_schema(kind: &Kind) -> Value {
         Kind::LangTag => {
             json!({"type": "string", "description": "a BCP 47 language tag, e.g. en-US"})
         }
+        Kind::DateTime => json!({"type": "string", "format": "date-time"}),
         Kind::Url { max } => json!({"type": "string", "format": "uri", "maxLength": max}),
         Kind::DiskQuota => json!({"type": "string", "pattern": "^([1-9][0-9]*(KB|MB|GB|TB|PB))?$"}),
         Kind::Mac => json!({"type": "string",
@@ -676,6 +677,85 @@ fn record_route(route: &RouteSpec) -> Option<(Option<&'static str>, &'static str
     })
 }
 
+/// A running meeting's participant as `GET …/participants` shows it.
+fn meeting_participant_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "id": {"type": "string"}, "display_name": {"type": "string"},
+        "muted": {"type": "boolean"}, "chairman": {"type": "boolean"},
+        "position": {"type": "integer", "minimum": -1, "maximum": 8},
+        "desired": {"type": "object", "description":
+            "what was asked about the participant and is not so yet (empty: they agree)",
+            "properties": {"muted": {"type": "boolean"},
+                           "position": {"type": "integer", "minimum": -1, "maximum": 8},
+                           "chairman": {"type": "boolean"},
+                           "present": {"type": "boolean"}}}}})
+}
+
+/// The meeting schemas beside the `Meeting` resource (issue #17).
+fn meeting_schemas() -> Vec<(&'static str, Value)> {
+    let status = json!({"type": "string", "enum": ["ONLINE", "OFFLINE", "ON_CALL"]});
+    vec![
+        (
+            "MeetingStatus",
+            json!({"type": "object", "properties": {
+                "status": status, "locked": {"type": "boolean"},
+                "muted": {"type": "boolean"}, "recording": {"type": "boolean"},
+                "desired": {"type": "object", "description":
+                    "what was asked of the meeting and is not so yet (empty: they agree)",
+                    "properties": {"status": status, "locked": {"type": "boolean"},
+                                   "muted": {"type": "boolean"}, "recording": {"type": "boolean"},
+                                   "layout": {"type": "array", "items": {"type": "string"}}}}}}),
+        ),
+        ("MeetingParticipant", meeting_participant_schema()),
+        (
+            "MeetingStateReport",
+            json!({"type": "object", "required": ["status"], "additionalProperties": false,
+                "description": "the actual state of a meeting, as the media server reports it \
+                    (replaces the previous report; the same report again writes nothing)",
+                "properties": {
+                "status": status, "locked": {"type": "boolean"},
+                "muted": {"type": "boolean"}, "recording": {"type": "boolean"},
+                "sequence": {"type": "integer", "minimum": 0, "description":
+                    "the media server's counter of its reports of this meeting: a report at or \
+                     below the last recorded is stale and writes nothing"},
+                "participants": {"type": "array", "maxItems": 200, "items": {
+                    "type": "object", "required": ["id"], "additionalProperties": false,
+                    "properties": {
+                        "id": {"type": "string", "minLength": 1, "maxLength": 64},
+                        "display_name": {"type": "string", "maxLength": 128},
+                        "muted": {"type": "boolean"}, "chairman": {"type": "boolean"},
+                        "position": {"type": "integer", "minimum": -1, "maximum": 8},
+                        "extension_number": {"type": "string", "pattern": "^[0-9]{1,64}$",
+                            "description": "the tenant extension the participant joined from"}}}}}}),
+        ),
+    ]
+}
+
+/// Meeting routes with their own shapes: (request body component, response
+/// schema), answered 200.
+fn meeting_route(route: &RouteSpec) -> Option<(Option<&'static str>, RefOr<Schema>)> {
+    let base = "/api/user/meetings/{id}";
+    let path = route.path.as_str();
+    Some(match (route.method.as_str(), path.strip_prefix(base)) {
+        ("GET", Some("/status")) => (None, reference("MeetingStatus")),
+        ("GET", Some("/participants")) => (
+            None,
+            json_schema(
+                json!({"type": "object", "properties": {"items": {"type": "array",
+                "items": {"$ref": "#/components/schemas/MeetingParticipant"}}}}),
+            ),
+        ),
+        ("GET", Some("/participants/{participant_id}")) => (None, reference("MeetingParticipant")),
+        _ if route.method == Method::POST && path == "/api/meetings/{id}/state" => (
+            Some("MeetingStateReport"),
+            json_schema(json!({"type": "object", "properties": {
+                "id": {"type": "string"},
+                "recorded": {"type": "boolean", "description": "false: the same as the last report, nothing written"}}})),
+        ),
+        _ => return None,
+    })
+}
+
 /// Builds the document from the route table and the field tables.
 pub fn document() -> OpenApi {
     let mut components = ComponentsBuilder::new().security_scheme(
@@ -738,6 +818,9 @@ pub fn document() -> OpenApi {
             name,
             json_schema(record_schema(table, listed_only, report, with_id)),
         );
+    }
+    for (name, schema) in meeting_schemas() {
+        components = components.schema(name, json_schema(schema));
     }
     let mut paths = Paths::new();
     for route in route_table() {
@@ -833,10 +916,14 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
             )
             .build()
     };
-    let record = record_route(route);
+    // Call history and meeting routes: their own bodies and answers (a
+    // call history report may also answer 200 for a repeat).
+    let special = record_route(route)
+        .map(|(body, status, schema)| (body, status, schema, true))
+        .or_else(|| meeting_route(route).map(|(body, schema)| (body, "200", schema, false)));
     match (route.path.as_str(), resource, &route.method, item_route) {
-        _ if record.is_some() => {
-            if let Some((body, status, schema)) = record {
+        _ if special.is_some() => {
+            if let Some((body, status, schema, repeat)) = special {
                 if let Some(name) = body {
                     op = op.request_body(Some(
                         RequestBodyBuilder::new()
@@ -844,13 +931,15 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
                             .required(Some(Required::True))
                             .build(),
                     ));
-                    responses = responses.response(
-                        "200",
-                        ResponseBuilder::new()
-                            .description("already reported: the existing id, nothing written")
-                            .content("application/json", json_content(schema.clone()))
-                            .build(),
-                    );
+                    if repeat {
+                        responses = responses.response(
+                            "200",
+                            ResponseBuilder::new()
+                                .description("already reported: the existing id, nothing written")
+                                .content("application/json", json_content(schema.clone()))
+                                .build(),
+                        );
+                    }
                 }
                 responses = responses.response(
                     status,

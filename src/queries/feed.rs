@@ -25,6 +25,9 @@ pub struct Listener {
     pub user: Id,
     /// The session that opened the stream (it ends with it).
     pub session: Id,
+    /// Whether the caller follows every meeting of its tenant (it holds
+    /// `ReportMeetings`: the media server acting on controls).
+    pub media: bool,
 }
 
 /// What a visible event is about (rendered from the projection afterwards).
@@ -73,6 +76,9 @@ pub enum FeedItem {
         /// The record's id (its offset).
         id: Id,
     },
+    /// A meeting the caller owns or acts on was controlled, or its state
+    /// was reported (rendered from the event, which carries it).
+    Meeting,
 }
 
 /// Whether `listener` may see `event`, and what it is about. One function
@@ -137,6 +143,14 @@ pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<
                 id: Id(env.offset),
             })
         }
+        // The media server follows every control of its tenant; the owner
+        // and whoever issued a control see the controls and the reports.
+        Event::MeetingControlled(e)
+            if listener.media || e.owner == listener.user || e.by == listener.user =>
+        {
+            Some(FeedItem::Meeting)
+        }
+        Event::MeetingStateReported(e) if e.owner == listener.user => Some(FeedItem::Meeting),
         _ => None,
     }
 }
@@ -248,6 +262,7 @@ mod tests {
             tenant: s.home_tenant,
             user: s.user_id,
             session: s.id,
+            media: false,
         }
     }
 

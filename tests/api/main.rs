@@ -24,6 +24,7 @@ mod groups;
 mod limits;
 mod links;
 mod matrix;
+mod meetings;
 mod metrics;
 mod openapi;
 mod presence;

@@ -127,6 +127,11 @@ pub fn fixture_key(path: &str, param: &str) -> Option<&'static str> {
         ("/api/v1/user-extensions/by-user/{user_uuid}", "user_uuid") => "alice_uuid",
         ("/api/v1/user-extensions/by-extension/{ext_uuid}", "ext_uuid") => "ext_y2_uuid",
         ("/api/v1/user-extensions/{uuid}", "uuid") => "link_y2_uuid",
+        ("/api/user/meetings/{id}/destroy", "id") => "my_meeting_doomed",
+        (p, "id") if p.starts_with("/api/user/meetings/{id}") => "my_meeting",
+        ("/api/meetings/{id}/state", "id") => "my_meeting",
+        (p, "participant_id") if p.ends_with("/destroy") => "p2",
+        (_, "participant_id") => "p1",
         // Settings lists (issue #16): see `settings::MATRIX_LISTS`.
         (p, q) if settings_fixture(p, q).is_some() => return settings_fixture(p, q),
         (p, "client_id") if p.starts_with("/client/") => "tenant_a_num",
@@ -211,6 +216,8 @@ const LITERALS: &[&str] = &[
     "inst-1",
     "inst-2",
     "extension_event",
+    "p1",
+    "p2",
 ];
 
 /// The value of a path parameter (a fixture, or a literal).
@@ -685,7 +692,66 @@ pub fn expectations() -> BTreeMap<String, Exp> {
     ];
     let mut all: BTreeMap<String, Exp> = list.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     all.extend(settings_expectations());
+    all.extend(meeting_expectations());
     all
+}
+
+/// Meetings (issue #17): the owner's own (another user of the tenant gets
+/// 404 for the owner's meeting), and the media server's report (a
+/// capability).
+fn meeting_expectations() -> Vec<(String, Exp)> {
+    let base = "/api/user/meetings";
+    let room = format!("{base}/{{id}}");
+    let who = format!("{room}/participants/{{participant_id}}");
+    let mut out = vec![
+        (format!("GET {base}"), x(200).own()),
+        (
+            format!("POST {base}"),
+            x(201).own().body(crate::meetings::body("New")),
+        ),
+        (format!("GET {room}"), x(200).users(404)),
+        (
+            format!("POST {room}"),
+            x(200).users(404).body(json!({"subject": "Renamed"})),
+        ),
+        (format!("POST {room}/destroy"), x(204).users(404)),
+        (format!("GET {room}/status"), x(200).users(404)),
+        (format!("GET {room}/participants"), x(200).users(404)),
+        (format!("GET {who}"), x(200).users(404)),
+        (
+            format!("POST {room}/participants/layout"),
+            x(200).users(404).body(json!({"items": ["p1"]})),
+        ),
+        (
+            format!("POST {room}/participants/invite"),
+            x(200).users(404).body(json!({"number": "+4930123"})),
+        ),
+        (
+            format!("POST {who}/position"),
+            x(200).users(404).body(json!({"position": 3})),
+        ),
+        (format!("POST {who}/destroy"), x(204).users(404)),
+        (
+            "POST /api/meetings/{id}/state".to_owned(),
+            x(200).body(crate::meetings::matrix_state()),
+        ),
+    ];
+    for action in [
+        "mute",
+        "unmute",
+        "lock",
+        "unlock",
+        "start",
+        "stop",
+        "start_recording",
+        "stop_recording",
+    ] {
+        out.push((format!("POST {room}/{action}"), x(200).users(404)));
+    }
+    for action in ["mute", "unmute", "chairman"] {
+        out.push((format!("POST {who}/{action}"), x(200).users(404)));
+    }
+    out
 }
 
 /// The settings lists (issue #16): each user's own list (everyone signed in

@@ -14,13 +14,14 @@ use std::time::Duration;
 
 /// One parsed SSE event.
 #[derive(Debug, Clone)]
-struct Frame {
-    id: String,
-    event: String,
-    data: Value,
+pub struct Frame {
+    pub id: String,
+    pub event: String,
+    pub data: Value,
 }
 
-async fn connect(
+/// Opens the caller's change stream (shared with other families' tests).
+pub async fn connect(
     app: &TestApp,
     token: &str,
     last_id: Option<&str>,
@@ -38,7 +39,7 @@ async fn connect(
 
 /// Reads frames until `n` data frames arrived (keep-alive comments skipped),
 /// or panics after a timeout.
-async fn read_frames<B: AsRef<[u8]>>(
+pub async fn read_frames<B: AsRef<[u8]>>(
     stream: &mut (impl futures::Stream<Item = reqwest::Result<B>> + Unpin),
     buf: &mut String,
     n: usize,

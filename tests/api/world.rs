@@ -368,6 +368,40 @@ impl World {
         let id = created_id(app, &boss, "/api/external_messages", message).await;
         w.fix("message", &id, false);
 
+        // Meetings (issue #17): the owner's, one to keep and one to destroy.
+        // The kept one runs (reported by the owner: an Admin holds
+        // `ReportMeetings`) with participants p1 and p2, and every toggle
+        // was asked the other way than it is, so each control of the matrix
+        // is legal whatever order it runs in.
+        for (key, subject) in [("my_meeting", "Matrix"), ("my_meeting_doomed", "Gone")] {
+            let id = created_id(
+                app,
+                &boss,
+                "/api/user/meetings",
+                crate::meetings::body(subject),
+            )
+            .await;
+            w.fix(key, &id, true);
+        }
+        let room = w.get("my_meeting");
+        let path = format!("/api/meetings/{room}/state");
+        ok_json(
+            app.post(&path, Some(&boss), &crate::meetings::matrix_state())
+                .await,
+            &path,
+        )
+        .await;
+        for action in [
+            "stop",
+            "mute",
+            "lock",
+            "start_recording",
+            "participants/p1/mute",
+        ] {
+            let path = format!("/api/user/meetings/{room}/{action}");
+            ok_json(app.post(&path, Some(&boss), &json!({})).await, &path).await;
+        }
+
         // The owner's sync tokens.
         for (key, collection) in [
             ("token_personal", "contacts"),

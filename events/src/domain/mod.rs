@@ -10,6 +10,7 @@ pub mod contact;
 pub mod extension;
 pub mod group;
 pub mod item;
+pub mod meeting;
 pub mod presence;
 pub mod queue;
 pub mod record;
@@ -23,6 +24,7 @@ pub use contact::*;
 pub use extension::*;
 pub use group::*;
 pub use item::*;
+pub use meeting::*;
 pub use presence::*;
 pub use queue::*;
 pub use record::*;
@@ -240,4 +242,9 @@ domain_events! {
     CdrRecorded: 1, "cdrs", tenant_id;
     /// The PBX reported an external message (tenant stream: call history).
     ExternalMessageRecorded: 1, "messages", tenant_id;
+
+    /// A meeting's desired state changed (its owner or chairman asked).
+    MeetingControlled: 1, "meeting", meeting_id;
+    /// The media server reported a meeting's actual state.
+    MeetingStateReported: 1, "meeting", meeting_id;
 }

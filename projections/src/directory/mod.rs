@@ -11,6 +11,7 @@ mod contacts;
 mod extensions;
 mod groups;
 pub mod items;
+pub mod meetings;
 mod presence;
 mod queues;
 mod roles;
@@ -113,6 +114,10 @@ pub struct Scope {
     /// them), per owner, with their change indexes.
     #[serde(default)]
     pub items: items::Items,
+    /// Meetings as they run: desired and actual state (the scheduled
+    /// meetings themselves are items of the `meetings` collection).
+    #[serde(default)]
+    pub meetings: meetings::Meetings,
 }
 
 impl Scope {
@@ -228,6 +233,7 @@ impl Projection for Directory {
             Event::UserDeleted(e) => {
                 users::deleted(self.scope_mut(tenant), e);
                 queues::user_deleted(self.scope_mut(tenant), e.user_id);
+                self.scope_mut(tenant).meetings.user_deleted(e.user_id);
                 self.sessions.revoke_user(e.user_id);
             }
 
@@ -318,18 +324,19 @@ impl Projection for Directory {
             ),
             Event::ItemDeleted(e) => {
                 let retention = self.sync_retention_secs;
-                self.scope_mut(tenant).items.deleted(
-                    env,
-                    &e.collection,
-                    e.owner,
-                    e.item_id,
-                    retention,
-                );
+                let scope = self.scope_mut(tenant);
+                scope
+                    .items
+                    .deleted(env, &e.collection, e.owner, e.item_id, retention);
+                // A meeting's live state goes with the meeting.
+                scope.meetings.removed(e.item_id);
             }
             // Call history is read from its own on-disk store, never from
             // the directory (ARCHITECTURE.md, "Call history"): the
             // directory does not grow with the number of calls.
             Event::CdrRecorded(_) | Event::ExternalMessageRecorded(_) => {}
+            Event::MeetingControlled(e) => self.scope_mut(tenant).meetings.controlled(env, e),
+            Event::MeetingStateReported(e) => self.scope_mut(tenant).meetings.reported(env, e),
         }
         let retention = self.sync_retention_secs;
         if let Some(scope) = self.scopes.get_mut(&tenant) {

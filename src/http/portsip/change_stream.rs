@@ -124,6 +124,8 @@ pub fn render(
         }
         // Rendered from the event itself ([`render_call_record`]).
         FeedItem::CallRecord { .. } => return None,
+        // Rendered from the event itself ([`super::meetings::render_event`]).
+        FeedItem::Meeting => return None,
         FeedItem::Presence => {
             let Json(Value::Object(m)) = presence::render_status(s, listener.user, now_ms).ok()?
             else {
@@ -355,6 +357,11 @@ async fn produce(
         tenant: caller.home_tenant,
         user: caller.user_id,
         session: caller.session_id,
+        media: crate::http::access::allowed(
+            state,
+            caller,
+            crate::auth::roles::Capability::ReportMeetings,
+        ),
     };
     let mut shutdown = state.shutdown.clone();
     let mut source = std::pin::pin!(state.queries.events_from(from + 1));
@@ -405,6 +412,7 @@ async fn produce(
                 let now_ms = state.clock.unix_ms();
                 let rendered = match item {
                     FeedItem::CallRecord { id, .. } => render_call_record(&event, id),
+                    FeedItem::Meeting => super::meetings::render_event(&event),
                     _ => render(&state.queries.read(), &listener, &item, now_ms),
                 };
                 let Some((name, data)) = rendered else {

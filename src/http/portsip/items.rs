@@ -337,11 +337,25 @@ fn list_items(
 }
 
 /// Renders an item: `id`, its table's fields, and the caller's `favorite`
-/// flag when given.
+/// flag when given. Two read-only fields of a table (a meeting's) are the
+/// service's: `created_at`, the item's creation time, and `ownership`,
+/// true (a user's list holds only what they own).
 pub fn render(spec: &CollectionSpec, it: &ItemView, favorite: Option<bool>) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), json!(ids::render(it.id)));
     spec.table.render(&it.attrs, false, &mut m);
+    let service_set = |name: &str| {
+        spec.table
+            .field(name)
+            .is_some_and(|f| f.create == crate::field_tables::Access::ReadOnly)
+    };
+    if service_set("created_at") {
+        let at = switchboard_events::envelope::format_rfc3339(it.stamp.created_at);
+        m.insert("created_at".into(), json!(at));
+    }
+    if service_set("ownership") && spec.owned_by == crate::collections::OwnedBy::User {
+        m.insert("ownership".into(), json!(true));
+    }
     if let Some(f) = favorite {
         m.insert("favorite".into(), json!(f));
     }

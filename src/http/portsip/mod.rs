@@ -15,6 +15,7 @@ pub mod greetings;
 pub mod groups;
 pub mod info;
 pub mod items;
+pub mod meetings;
 pub mod presence;
 pub mod queues;
 pub mod ring_groups;
@@ -333,6 +334,11 @@ pub fn routes() -> Routes {
         .with(|r| items::declare(r, &crate::collections::settings::SPEED_DIALS_100))
         .with(|r| items::declare(r, &crate::collections::settings::USER_HOLIDAYS))
         .with(|r| items::declare(r, &crate::collections::settings::TENANT_HOLIDAYS))
+        // Meetings (issue #17): scheduled meetings are a declared
+        // collection; their controls, status and the media server's
+        // reports are declared beside it.
+        .with(|r| items::declare(r, &crate::collections::meetings::MEETINGS))
+        .with(meetings::declare)
         .get(
             "/user/outbound_caller_ids",
             SignedIn,
