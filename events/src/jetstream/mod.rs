@@ -59,7 +59,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 /// The header naming a marker message (no records).
 pub const MARKER_HEADER: &str = "Switchboard-Marker";
@@ -167,6 +167,9 @@ pub(crate) struct Shared {
     pub(crate) stream_last: AtomicU64,
     /// Why the log stopped (the stream failed its checks).
     pub(crate) failure: Mutex<Option<String>>,
+    /// Tells the follower to drop its consumer and follow again from the
+    /// mirror's next sequence (the probe saw it stalled).
+    pub(crate) refollow: Notify,
     pub(crate) client: async_nats::Client,
     pub(crate) js: jetstream::Context,
     pub(crate) stream: jetstream::stream::Stream,
@@ -354,6 +357,7 @@ impl JetStreamLog {
             unsure: AtomicBool::new(false),
             stream_last: AtomicU64::new(target),
             failure: Mutex::new(None),
+            refollow: Notify::new(),
             client,
             js,
             stream,
@@ -450,22 +454,85 @@ impl Shared {
 /// How often the probe asks the stream for its last sequence.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 
+/// After how many probes in a row that see the stream ahead of the mirror
+/// and the mirror not moving the follower counts as stalled.
+const STALLED_PROBES: u32 = 2;
+
 /// Asks the server for the stream's last sequence every [`PROBE_EVERY`],
 /// so the replication lag shows even while the consumer is cut off.
+///
+/// It also un-sticks the follower: an ordered consumer whose server died
+/// can stop delivering without an error, and a node that does not write
+/// never fetches by sequence on its own. When [`STALLED_PROBES`] probes in
+/// a row see the stream ahead and the mirror where it was, the probe
+/// fetches the missing messages by sequence (from the stream's leader) and
+/// has the follower re-create its consumer from the mirror's next
+/// sequence. Applying is idempotent and strictly in order, so whatever the
+/// old or new consumer still delivers is either already applied or next:
+/// no gap, no repeat.
 async fn probe(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(PROBE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stall = Stall::new(shared.mirror.read().last_seq());
     loop {
         tick.tick().await;
-        if shared.closed.load(Ordering::Acquire) {
+        if shared.closed.load(Ordering::Acquire) || shared.failure.lock().is_some() {
             return;
         }
         let info = tokio::time::timeout(shared.config.timeout, shared.stream.get_info()).await;
-        match info {
-            Ok(Ok(info)) => shared.saw(info.state.last_sequence),
-            Ok(Err(e)) => tracing::debug!(error = %e, "jetstream probe failed"),
-            Err(_) => tracing::debug!("jetstream probe timed out"),
+        let last = match info {
+            Ok(Ok(info)) => info.state.last_sequence,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "jetstream probe failed");
+                continue;
+            }
+            Err(_) => {
+                tracing::debug!("jetstream probe timed out");
+                continue;
+            }
+        };
+        shared.saw(last);
+        let applied = shared.mirror.read().last_seq();
+        if !stall.observe(last, applied) {
+            continue;
         }
+        tracing::warn!(
+            applied,
+            stream_last = last,
+            "jetstream follower stalled behind the stream; fetching by sequence and re-creating its consumer"
+        );
+        shared.refollow.notify_one();
+        if let Err(e) = shared.catch_up().await {
+            tracing::warn!(error = %e, "jetstream probe: catching up by sequence failed");
+        }
+    }
+}
+
+/// Counts probes that see the stream ahead of a mirror that is not moving.
+struct Stall {
+    applied: u64,
+    probes: u32,
+}
+
+impl Stall {
+    fn new(applied: u64) -> Stall {
+        Stall { applied, probes: 0 }
+    }
+
+    /// Records one probe (the stream's last sequence, the mirror's);
+    /// true when the follower counts as stalled (the count starts again).
+    fn observe(&mut self, stream_last: u64, applied: u64) -> bool {
+        if stream_last > applied && applied == self.applied {
+            self.probes += 1;
+        } else {
+            self.probes = 0;
+        }
+        self.applied = applied;
+        if self.probes >= STALLED_PROBES {
+            self.probes = 0;
+            return true;
+        }
+        false
     }
 }
 
@@ -493,7 +560,17 @@ async fn follow(shared: Arc<Shared>) {
         };
         match messages {
             Ok(mut messages) => {
-                while let Some(next) = messages.next().await {
+                let refollow = shared.refollow.notified();
+                tokio::pin!(refollow);
+                loop {
+                    let next = tokio::select! {
+                        next = messages.next() => next,
+                        () = &mut refollow => {
+                            tracing::info!("jetstream follower: re-creating the consumer");
+                            break;
+                        }
+                    };
+                    let Some(next) = next else { break };
                     let msg = match next {
                         Ok(msg) => msg,
                         Err(e) => {
@@ -689,5 +766,34 @@ impl EventLog for JetStreamLog {
     fn replication_lag(&self) -> Option<u64> {
         let last = self.shared.stream_last.load(Ordering::Acquire);
         Some(last.saturating_sub(self.applied_sequence()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Stall, STALLED_PROBES};
+
+    #[test]
+    fn a_mirror_that_keeps_up_or_moves_is_never_stalled() {
+        let mut stall = Stall::new(5);
+        // Given the stream at the mirror's sequence, or the mirror moving,
+        // when probed many times, then never stalled.
+        for i in 0..10 {
+            assert!(!stall.observe(5, 5));
+            assert!(!stall.observe(20 + i, 6 + i));
+        }
+    }
+
+    #[test]
+    fn a_mirror_behind_and_not_moving_is_stalled_after_some_probes_then_counts_again() {
+        let mut stall = Stall::new(5);
+        for _ in 1..STALLED_PROBES {
+            assert!(!stall.observe(9, 5));
+        }
+        assert!(stall.observe(9, 5));
+        // The count starts again: one more probe is not yet a stall.
+        assert!(!stall.observe(9, 5));
+        // Progress resets it.
+        assert!(!stall.observe(9, 6));
     }
 }
