@@ -25,6 +25,10 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+#[path = "support/proc_stat.rs"]
+mod proc_stat;
+
+use proc_stat::stat_cpu;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::net::{IpAddr, Ipv4Addr};
@@ -443,23 +447,6 @@ fn cpu_now() -> CpuWindow {
     CpuWindow { process, writer }
 }
 
-/// utime + stime from a `/proc/.../stat` line (USER_HZ = 100 on Linux).
-fn stat_cpu(stat: &str) -> Duration {
-    // Fields after the parenthesised command name, which may contain spaces.
-    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-        return Duration::ZERO;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state); utime and stime are fields 14 and 15.
-    let ticks = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_millis((ticks(14) + ticks(15)) * 10)
-}
-
 /// One appender: append, wait, repeat, until `measure_to`. Returns the
 /// acknowledgements that arrived inside `[measure_from, measure_to]`.
 async fn appender_loop(
@@ -589,7 +576,7 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
          window / events, for the whole process (appenders, writer, sled's IO threads; the \
          machine's budget is cores x window) and for the log's writer threads alone (log-writer, plus log-sync when pipelined). writer thread busy = their CPU \
          time / window (100% = one core). segments: zeroed = preallocated (the default), grow = \
-         growing as written. writer: pipelined = the next group framed while the previous one's fdatasync runs (the default), inline = frame, write, sync, acknowledge in turn on one thread. index lag = durable events the index (a lower-priority thread, off the \
+         growing as written. writer: pipelined = the next group framed while the previous one's fdatasync runs (`log_pipeline = true`), inline = frame, write, sync, acknowledge in turn on one thread (the service's default). index lag = durable events the index (a lower-priority thread, off the \
          acknowledgement path) had not taken in when the window closed, and how long it then took to catch up. Reference: 16 KiB over a pre-zeroed file + fdatasync, p50 on this disk = {}.",
         fmt_dur(flush_p50)
     );

@@ -11,7 +11,10 @@
 //! requests/s and latency percentiles per route, and their ratio to
 //! `/healthz`. Sequential probes (one client) time the update-while-listing
 //! case, a softphone's cold load of the directory by pages of 100, and
-//! `as_of`.
+//! `as_of` (mid-log with no kept snapshot, then — after a restart that
+//! keeps the shutdown snapshot and one retention interval of appended
+//! updates — as of the last of them, the worst case with the default
+//! `snapshot_retain_every_events`).
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=/tmp/bench-read cargo bench --bench read_load
@@ -152,16 +155,7 @@ async fn build_log(path: &std::path::Path, n: u64, extra: u64, admin_hash: &str)
     // users: a long log behind the same directory, for the audit log, the
     // history and `as_of` (BENCH_EXTRA_EVENTS).
     for j in 0..extra {
-        let i = 1 + j % n;
-        let mut changes = Fields::new();
-        changes.insert(
-            "display_name".into(),
-            Value::Str(format!("User {i:06} r{j}")),
-        );
-        events.push(Event::UserUpdated(UserUpdated {
-            user_id: Id(FIRST_USER + i),
-            changes,
-        }));
+        events.push(update(n, j));
         if events.len() >= 4000 {
             flush(&mut events).await;
         }
@@ -172,11 +166,88 @@ async fn build_log(path: &std::path::Path, n: u64, extra: u64, admin_hash: &str)
     log.close().await;
 }
 
+/// The `j`th user update (a display name), round robin over `n` users.
+fn update(n: u64, j: u64) -> Event {
+    let i = 1 + j % n;
+    let mut changes = Fields::new();
+    changes.insert(
+        "display_name".into(),
+        Value::Str(format!("User {i:06} r{j}")),
+    );
+    Event::UserUpdated(UserUpdated {
+        user_id: Id(FIRST_USER + i),
+        changes,
+    })
+}
+
+/// Appends `count` user updates to the log at `path` (the service stopped).
+async fn append_updates(path: &std::path::Path, n: u64, from: u64, count: u64) {
+    let mut config = LogConfig::new(path);
+    config.durability = Durability::Os;
+    let log = SegmentLog::open(config).expect("open the log");
+    let meta = Arc::new(Metadata::system("bench"));
+    let mut j = from;
+    while j < from + count {
+        let upto = (j + 4000).min(from + count);
+        let batch: Vec<_> = (j..upto)
+            .map(|j| update(n, j).to_new_event(TENANT).expect("encodes"))
+            .collect();
+        log.append(AppendRequest {
+            events: batch,
+            expected: Vec::new(),
+            metadata: meta.clone(),
+        })
+        .await
+        .expect("append");
+        j = upto;
+    }
+    log.close().await;
+}
+
+/// The quickest of `tries` reads of the user list as of `offset`, in ms.
+async fn best_as_of(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    offset: u64,
+    tries: usize,
+) -> f64 {
+    let mut best = f64::NAN;
+    for _ in 0..tries {
+        let s = Instant::now();
+        let r = client
+            .get(format!("{base}/api/users?top=10&as_of={offset}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("as_of");
+        assert!(r.status().is_success(), "as_of: {}", r.status());
+        best = best.min(s.elapsed().as_secs_f64() * 1e3);
+    }
+    best
+}
+
+/// Signs the Admin in: its bearer token.
+async fn sign_in(client: &reqwest::Client, base: &str) -> String {
+    let v: serde_json::Value = client
+        .post(format!("{base}/api/auth/sign_in"))
+        .json(&serde_json::json!({"username": "admin", "password": PASSWORD, "domain": DOMAIN}))
+        .send()
+        .await
+        .expect("sign in")
+        .json()
+        .await
+        .expect("json");
+    v["access_token"].as_str().expect("a token").to_owned()
+}
+
 /// One wrk run: requests/s, and latency p50/p99 in ms.
 struct Wrk {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Bytes read per response (wrk's Transfer/sec ÷ requests/s).
+    bytes: f64,
 }
 
 fn parse_ms(s: &str) -> f64 {
@@ -205,7 +276,9 @@ fn wrk(url: &str, token: &str, secs: u64) -> Wrk {
         rps: f64::NAN,
         p50_ms: f64::NAN,
         p99_ms: f64::NAN,
+        bytes: f64::NAN,
     };
+    let mut transfer = f64::NAN;
     for line in text.lines() {
         let l = line.trim();
         if let Some(v) = l.strip_prefix("Requests/sec:") {
@@ -214,11 +287,31 @@ fn wrk(url: &str, token: &str, secs: u64) -> Wrk {
             w.p50_ms = parse_ms(v);
         } else if let Some(v) = l.strip_prefix("99%") {
             w.p99_ms = parse_ms(v);
+        } else if let Some(v) = l.strip_prefix("Transfer/sec:") {
+            transfer = parse_bytes(v);
         } else if l.starts_with("Non-2xx") {
             eprintln!("wrk {url}: {l}");
         }
     }
+    w.bytes = transfer / w.rps;
     w
+}
+
+/// wrk's `5.12MB` (binary units).
+fn parse_bytes(s: &str) -> f64 {
+    let s = s.trim();
+    let units = [
+        ("GB", 1u64 << 30),
+        ("MB", 1 << 20),
+        ("KB", 1 << 10),
+        ("B", 1),
+    ];
+    for (suffix, factor) in units {
+        if let Some(v) = s.strip_suffix(suffix) {
+            return v.trim().parse::<f64>().unwrap_or(f64::NAN) * factor as f64;
+        }
+    }
+    f64::NAN
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -251,14 +344,15 @@ fn main() {
         rustc_running()
     );
     println!();
-    println!("| users | request | req/s | p50 ms | p99 ms | req/s ÷ /healthz |");
-    println!("|---:|---|---:|---:|---:|---:|");
+    println!("| users | request | req/s | p50 ms | p99 ms | req/s ÷ /healthz | bytes/response |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
     let mut probes = Vec::new();
     for &n in &sizes {
         let dir = tempfile::tempdir().expect("temporary data dir");
         let started = Instant::now();
         runtime.block_on(build_log(dir.path(), n, extra, &admin_hash));
         let written = started.elapsed();
+        let retain_every = Config::default().snapshot_retain_every_events;
         let config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             data_dir: dir.path().to_path_buf(),
@@ -267,30 +361,20 @@ fn main() {
             argon2_memory_kib: 1024,
             argon2_iterations: 1,
             log_level: "warn".into(),
-            snapshot_every_events: 0,
+            // Snapshots and retention as the service's defaults: the
+            // shutdown snapshot is kept for the `as_of` probe below.
             ..Config::default()
         };
         let started = Instant::now();
         let running = runtime.block_on(async {
-            let r = app::start(config).await.expect("start");
+            let r = app::start(config.clone()).await.expect("start");
             r.ready().await;
             r
         });
         let loaded = started.elapsed();
         let base = format!("http://{}", running.addr);
         let client = reqwest::Client::new();
-        let token: String = runtime.block_on(async {
-            let v: serde_json::Value = client
-                .post(format!("{base}/api/auth/sign_in"))
-                .json(&serde_json::json!({"username": "admin", "password": PASSWORD, "domain": DOMAIN}))
-                .send()
-                .await
-                .expect("sign in")
-                .json()
-                .await
-                .expect("json");
-            v["access_token"].as_str().expect("a token").to_owned()
-        });
+        let token = runtime.block_on(sign_in(&client, &base));
         // The audit index is built in the background from a log written
         // without the service: wait until it answers (503 while it catches up).
         let audit_ready = runtime.block_on(async {
@@ -340,11 +424,12 @@ fn main() {
                 healthz = w.rps;
             }
             println!(
-                "| {n} | `{name}` | {:.0} | {:.2} | {:.2} | {:.2} |",
+                "| {n} | `{name}` | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} |",
                 w.rps,
                 w.p50_ms,
                 w.p99_ms,
-                w.rps / healthz
+                w.rps / healthz,
+                w.bytes
             );
         }
 
@@ -404,24 +489,38 @@ fn main() {
 
         // as_of: the state as of the middle of the log, three times.
         let head = running.state.queries.applied();
-        let as_of: Vec<f64> = runtime.block_on(async {
-            let mut t = Vec::new();
-            // Once on a long log (each replays from the start).
-            for _ in 0..if extra > 0 { 1 } else { 3 } {
-                let s = Instant::now();
-                let r = client
-                    .get(format!("{base}/api/users?top=10&as_of={}", head / 2))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .expect("as_of");
-                assert!(r.status().is_success());
-                t.push(s.elapsed().as_secs_f64() * 1e3);
-            }
-            t
+        // Once on a long log (each replays from the start).
+        let tries = if extra > 0 { 1 } else { 3 };
+        let as_of = runtime.block_on(best_as_of(&client, &base, &token, head / 2, tries));
+        runtime.block_on(async {
+            running.stop().await.expect("stop");
+        });
+
+        // `as_of` as the service keeps snapshots: the shutdown snapshot was
+        // kept (a retained one); append one retention interval less one
+        // event of updates, start again, and read as of the last of them
+        // (the worst case: the nearest kept snapshot is a whole interval back).
+        let kept = switchboard::snapshots::retained(dir.path());
+        let tail = retain_every.saturating_sub(1);
+        runtime.block_on(append_updates(dir.path(), n, extra, tail));
+        let snapshot_bytes = kept.last().map_or(0, |k| {
+            std::fs::metadata(
+                switchboard::snapshots::retained_dir(dir.path()).join(format!("{k:020}.snapshot")),
+            )
+            .map_or(0, |m| m.len())
+        });
+        let retained_as_of = runtime.block_on(async {
+            let r = app::start(config.clone()).await.expect("start again");
+            r.ready().await;
+            let base = format!("http://{}", r.addr);
+            let target = r.state.queries.applied();
+            let token = sign_in(&client, &base).await;
+            let best = best_as_of(&client, &base, &token, target, 3).await;
+            r.stop().await.expect("stop");
+            (target, best)
         });
         probes.push(format!(
-            "| {n} | {:.1} s / {:.1} s / {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms (offset {} of {head}, no retained snapshot) |",
+            "| {n} | {:.1} s / {:.1} s / {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms (offset {} of {head}, no retained snapshot) | {:.0} ms (offset {}, {tail} events after the snapshot kept at {:?}, {:.1} MB) |",
             written.as_secs_f64(),
             loaded.as_secs_f64(),
             audit_ready.as_secs_f64(),
@@ -430,16 +529,17 @@ fn main() {
             percentile(&updates, 0.99),
             listing.rps,
             cold.as_secs_f64() * 1e3,
-            as_of.iter().copied().fold(f64::NAN, f64::min),
+            as_of,
             head / 2,
+            retained_as_of.1,
+            retained_as_of.0,
+            kept.last(),
+            snapshot_bytes as f64 / 1e6,
         ));
-        runtime.block_on(async {
-            running.stop().await.expect("stop");
-        });
     }
     println!();
-    println!("| users | log written / service ready / audit index ready | updates while 32 connections list (one client) | cold directory load | `as_of` (best of 3) |");
-    println!("|---:|---|---|---|---|");
+    println!("| users | log written / service ready / audit index ready | updates while 32 connections list (one client) | cold directory load | `as_of` mid-log (best of 3) | `as_of` a retention interval after a kept snapshot (best of 3) |");
+    println!("|---:|---|---|---|---|---|");
     for p in probes {
         println!("{p}");
     }

@@ -36,6 +36,9 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+#[path = "support/proc_stat.rs"]
+mod proc_stat;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::any::Any;
@@ -80,25 +83,27 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let dir = tempfile::tempdir().expect("temporary directory for the log");
-    let path = dir.path().join("log");
+    // BENCH_LOG_DIR keeps the generated log (and reuses one generated there
+    // before with the same BENCH_EVENTS), so that two builds are measured on
+    // the same log without paying the setup twice. Delete it after use.
+    let kept = std::env::var_os("BENCH_LOG_DIR").map(std::path::PathBuf::from);
+    let path = kept.clone().unwrap_or_else(|| dir.path().join("log"));
 
     // --- setup -----------------------------------------------------------
     let plan = Plan::new(total);
-    let started = Instant::now();
-    let written = runtime.block_on(build_log(&path, &plan));
-    let setup = started.elapsed();
-    println!(
-        "replay: wrote {written} events ({} tenants, {} users, {} extensions, {} links, {} updates) \
-         in {:.1} s ({:.0} events/s, durability os, {APPEND_BATCH}-event appends, {APPENDERS} appenders)",
-        plan.tenants,
-        plan.users,
-        plan.users,
-        plan.users,
-        plan.updates,
-        setup.as_secs_f64(),
-        written as f64 / setup.as_secs_f64()
-    );
-
+    if kept.is_some() && path.join("log").exists() {
+        let log = SegmentLog::open(LogConfig::new(&path)).expect("open the kept log");
+        let head = log.head();
+        runtime.block_on(log.close());
+        assert_eq!(
+            head, total,
+            "the log in BENCH_LOG_DIR holds {head} events, not BENCH_EVENTS"
+        );
+        println!("replay: reusing the {head} events in {}", path.display());
+    } else {
+        run_setup(&runtime, &path, &plan);
+    }
+    let written = total;
     // --- reopen as the service does ------------------------------------
     let mut config = LogConfig::new(&path);
     if let Ok(mb) = std::env::var("BENCH_CACHE_MB") {
@@ -236,16 +241,17 @@ fn main() {
         let mut times = Vec::with_capacity(repeat);
         for _ in 0..repeat {
             let t = Instant::now();
+            let cpu = (thread_cpu(), process_cpu());
             let (n, keep) = stage();
-            times.push(t.elapsed());
+            times.push((t.elapsed(), thread_cpu() - cpu.0, process_cpu() - cpu.1));
             drop(keep);
             assert_eq!(n, written, "{name}: saw every event");
         }
         times.sort_unstable();
-        let (best, worst) = (times[0], times[times.len() - 1]);
+        let (best, worst) = (times[0], times[times.len() - 1].0);
         eprintln!(
             "  done: {name}: {:.0} events/s",
-            written as f64 / best.as_secs_f64()
+            written as f64 / best.0.as_secs_f64()
         );
         rows.push((name.to_string(), best, worst));
     }
@@ -261,26 +267,65 @@ fn main() {
 
     println!("### Replay of {written} events");
     println!();
-    println!("| stage | events/s (best) | time (best) | time (worst) | ns/event (best) | added by this stage |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("| stage | events/s (best) | time (best) | time (worst) | ns/event (best) | added by this stage | CPU ns/event: calling thread / process (best run) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     let per_event = |d: Duration| d.as_secs_f64() * 1e9 / written.max(1) as f64;
     let mut previous: Option<f64> = None;
-    for (name, best, worst) in &rows {
+    for (name, (best, thread, process), worst) in &rows {
         let ns = per_event(*best);
         let added = match (name.starts_with("0a"), previous) {
             (false, Some(p)) => format!("{:+.0} ns", ns - p),
             _ => "–".to_owned(),
         };
         println!(
-            "| {name} | {:.0} | {:.2} s | {:.2} s | {ns:.0} | {added} |",
+            "| {name} | {:.0} | {:.2} s | {:.2} s | {ns:.0} | {added} | {:.0} / {:.0} |",
             written as f64 / best.as_secs_f64(),
             best.as_secs_f64(),
-            worst.as_secs_f64()
+            worst.as_secs_f64(),
+            per_event(*thread),
+            per_event(*process)
         );
         previous = Some(ns);
     }
     println!();
     println!("Stages are cumulative (2b, what replay reads, stands beside 1 and 2); \"added\" is this row's ns/event minus the previous row's.");
+    println!("CPU: time the calling (applying) thread and the whole process ran, per event, from /proc (10 ms ticks): unlike the wall clock, it barely moves when other work shares the cores.");
+}
+
+/// CPU time (user + system) of the calling thread so far.
+fn thread_cpu() -> Duration {
+    proc_cpu("/proc/thread-self/stat")
+}
+
+/// CPU time (user + system) of the whole process so far.
+fn process_cpu() -> Duration {
+    proc_cpu("/proc/self/stat")
+}
+
+/// utime + stime of a `/proc/.../stat` file; zero where `/proc` is
+/// unavailable.
+fn proc_cpu(path: &str) -> Duration {
+    std::fs::read_to_string(path)
+        .map(|s| proc_stat::stat_cpu(&s))
+        .unwrap_or_default()
+}
+
+/// Writes the planned log into `path` and says how long it took.
+fn run_setup(runtime: &tokio::runtime::Runtime, path: &Path, plan: &Plan) {
+    let started = Instant::now();
+    let written = runtime.block_on(build_log(path, plan));
+    let setup = started.elapsed();
+    println!(
+        "replay: wrote {written} events ({} tenants, {} users, {} extensions, {} links, {} updates) \
+         in {:.1} s ({:.0} events/s, durability os, {APPEND_BATCH}-event appends, {APPENDERS} appenders)",
+        plan.tenants,
+        plan.users,
+        plan.users,
+        plan.users,
+        plan.updates,
+        setup.as_secs_f64(),
+        written as f64 / setup.as_secs_f64()
+    );
 }
 
 /// Start-up as the service does it (`app::start`): open the log (tail
@@ -299,6 +344,7 @@ fn startup_with_and_without_snapshot(
     let _ = std::fs::remove_file(&snap);
     let start = |label: &str| {
         let t = Instant::now();
+        let cpu = thread_cpu();
         let log = SegmentLog::open(LogConfig::new(&data_dir)).expect("open");
         let opened = t.elapsed();
         let loaded = snapshots::load(&data_dir, &log);
@@ -307,6 +353,7 @@ fn startup_with_and_without_snapshot(
         let projector = Projector::new(loaded.directory, loaded.offset);
         let replayed = projector.replay(&log).expect("replay");
         let total = t.elapsed();
+        let cpu = thread_cpu() - cpu;
         let n_users: usize = projector
             .read()
             .scopes
@@ -316,7 +363,7 @@ fn startup_with_and_without_snapshot(
         assert_eq!(n_users as u64, users, "every user is there");
         assert_eq!(projector.applied(), written);
         println!(
-            "| {label} | {written} | {:.2} s | {:.2} s | {} | {replayed} | {:.2} s |",
+            "| {label} | {written} | {:.2} s | {:.2} s | {} | {replayed} | {:.2} s | {:.2} s |",
             opened.as_secs_f64(),
             (loaded_at - opened).as_secs_f64(),
             if loaded.fallback.is_none() {
@@ -324,15 +371,34 @@ fn startup_with_and_without_snapshot(
             } else {
                 "none".into()
             },
-            total.as_secs_f64()
+            total.as_secs_f64(),
+            cpu.as_secs_f64()
         );
         (log, projector)
     };
     println!("### Start-up with and without a projection snapshot ({written} events)");
     println!();
-    println!("| start-up | events in log | open (tail check) | snapshot load + check | snapshot used | events replayed | total |");
-    println!("|---|---:|---:|---:|---|---:|---:|");
+    println!("| start-up | events in log | open (tail check) | snapshot load + check | snapshot used | events replayed | total | CPU of the starting thread |");
+    println!("|---|---:|---:|---:|---|---:|---:|---:|");
     let (log, projector) = start("no snapshot (full replay)");
+    {
+        // The service's model: the directory replayed with its list
+        // indexes deferred, then every list indexed once (`app::start`;
+        // the audit outbox, which the service also fills, is left out).
+        use switchboard::queries::model::ReadModel;
+        let t = Instant::now();
+        let cpu = thread_cpu();
+        let model = Projector::new(ReadModel::deferred(Directory::default()), 0);
+        let replayed = model.replay(&log).expect("replay");
+        let applied = t.elapsed();
+        model.update(ReadModel::index_all);
+        println!(
+            "| no snapshot, the service's read model (lists indexed at the end: +{:.2} s) | {written} | (open) | – | none | {replayed} | {:.2} s + open | {:.2} s |",
+            (t.elapsed() - applied).as_secs_f64(),
+            t.elapsed().as_secs_f64(),
+            (thread_cpu() - cpu).as_secs_f64()
+        );
+    }
     let t = Instant::now();
     snapshots::take(&data_dir, &projector, &log).expect("snapshot");
     let took = t.elapsed();

@@ -110,6 +110,34 @@ file_id=$(curl -fsS -X POST "$base/api/blobs/uploads/$up_id/complete?digest=$dig
   -H "Authorization: Bearer $admin" -H "PortSIP-Upload-Token: $up_token" --data-binary @"$work/a.wav" | id_of)
 greeting_id=$(post "$admin" "/api/users/$alice_id/greetings" "{\"file_id\":\"$file_id\"}" | id_of)
 read -r open_upload _ <<< "$(begin_upload "$admin")"
+# Balance, Microsoft 365 binding and queue prompts (issue #16): the tenant's
+# integration on, alice with a balance and a binding, a queue playing the file.
+post "$admin" /api/tenant '{"enable_ms365_integration":true}' > /dev/null
+post "$admin" "/api/users/$alice_id/balance" '{"balance":12.5}' > /dev/null
+post "$admin" "/api/users/$alice_id/ms365_binding" '{"id":"alice@contoso.com"}' > /dev/null
+queue_id=$(post "$admin" /api/call_queues "{\"name\":\"fuzz\",\"extension_number\":\"800\",\"polling_strategy\":\"RING_SIMULTANEOUSLY\",\"moh_prompt_file_id\":\"$file_id\",\"intro_prompt_file_id\":\"$file_id\"}" | id_of)
+
+# Call history (issue #17), reported by boss (an Admin holds the PBX's
+# capability): a CDR and a message both boss (100) and alice (101) are
+# parties of, two recordings on uploads of their own (one to destroy), a
+# call queue they answer with a caller waiting.
+cdr_id=$(post "$admin" /api/cdrs '{"call_id":"st-call","caller":"100","callee":"101","started_at":"2024-05-01T10:00:00Z"}' | id_of)
+message_id=$(post "$admin" /api/external_messages '{"message_id":"st-sms","sender":"100","receiver":"101","content":"hi","created_at":"2024-05-01T10:00:00Z"}' | id_of)
+upload_file() { # token -> file id
+  local id tok
+  read -r id tok <<< "$(begin_upload "$1")"
+  curl -fsS -X POST "$base/api/blobs/uploads/$id/complete?digest=$digest" \
+    -H "Authorization: Bearer $1" -H "PortSIP-Upload-Token: $tok" --data-binary @"$work/a.wav" | id_of
+}
+recording() { # key -> recording id
+  post "$admin" /api/recordings "{\"recording_id\":\"$1\",\"file_id\":\"$(upload_file "$admin")\",\"caller\":\"100\",\"callee\":\"101\",\"started_at\":\"2024-05-01T10:00:00Z\"}" | id_of
+}
+recording_id=$(recording st-rec)
+doomed_recording_id=$(recording st-rec-doomed)
+waiting_queue_id=$(post "$admin" /api/call_queues '{"name":"st-queue","extension_number":"500","polling_strategy":"RING_SIMULTANEOUSLY"}' | id_of)
+post "$admin" "/api/call_queues/$waiting_queue_id/agents" \
+  '{"items":[{"extension_number":"100","skill_level":1},{"extension_number":"101","skill_level":1}]}' > /dev/null
+post "$admin" "/api/call_queues/$waiting_queue_id/waiting" '{"session_id":"st-session","extension_number":"4930555"}' > /dev/null
 
 # Path parameters of existing objects, so generated requests reach real
 # objects and not only 404s: user routes get alice, group routes the group.
@@ -183,6 +211,32 @@ parameters = { "path.id" = "$open_upload" }
 [[operations]]
 include-path-regex = '^/blobs/\{digest\}'
 parameters = { "path.digest" = "$digest" }
+
+[[operations]]
+# Every queue route but the waiting list's (the prompt queue).
+include-path-regex = '^/call_queues/\{id\}(/(?!waiting).*)?$'
+parameters = { "path.id" = "$queue_id" }
+
+# Call history (issue #17): the tenant's and alice's own records.
+[[operations]]
+include-path-regex = '^(/user)?/cdrs/\{id\}'
+parameters = { "path.id" = "$cdr_id" }
+
+[[operations]]
+include-path-regex = '^(/user)?/external_messages/\{id\}'
+parameters = { "path.id" = "$message_id" }
+
+[[operations]]
+include-path-regex = '^(/user)?/recordings/\{id\}/destroy$'
+parameters = { "path.id" = "$doomed_recording_id" }
+
+[[operations]]
+include-path-regex = '^(/user)?/recordings/\{id\}$'
+parameters = { "path.id" = "$recording_id" }
+
+[[operations]]
+include-path-regex = '^/call_queues/\{id\}/waiting'
+parameters = { "path.id" = "$waiting_queue_id", "path.session_id" = "st-session" }
 TOML
 
 status=0

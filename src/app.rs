@@ -303,7 +303,6 @@ pub async fn start_with(
     .map_err(|e| AppError::Other(e.to_string()))?
     .map_err(|e| AppError::Other(e.to_string()))?;
     tokio::spawn(history.clone().follow(log.clone()));
-    tokio::spawn(prune_history(history.clone(), shutdown_rx.clone()));
     let state = AppState::from(crate::http::Shared {
         pipeline: Arc::new(Pipeline::new(
             log.clone(),
@@ -335,6 +334,7 @@ pub async fn start_with(
         history,
         files: Arc::new(files),
     });
+    tokio::spawn(prune_history(state.clone(), shutdown_rx.clone()));
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| AppError::Bind {
@@ -382,12 +382,11 @@ pub async fn start_with(
     })
 }
 
-/// Prunes call history past its retention at start and hourly, until
+/// Prunes call history past its retention at start and hourly (call
+/// recordings expire through the log, their files with them), until
 /// shutdown; then makes what the store applied durable.
-async fn prune_history(
-    history: Arc<crate::records::history::CallHistory>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+async fn prune_history(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let history = state.history.clone();
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
@@ -396,6 +395,12 @@ async fn prune_history(
                     Ok(0) => {}
                     Ok(n) => tracing::info!(pruned = n, "call history past its retention pruned"),
                     Err(e) => tracing::warn!(error = %e, "pruning call history failed"),
+                }
+                let applied = state.queries.applied();
+                match crate::records::recordings::expire(&state.pipeline, &history, applied).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "call recordings past their retention destroyed"),
+                    Err(e) => tracing::warn!(error = %e, "expiring call recordings failed"),
                 }
             }
             _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break,

@@ -303,7 +303,7 @@ impl Default for Config {
             signin_free_failures: 5,
             signin_max_delay_secs: 60,
             snapshot_every_events: 100_000,
-            snapshot_retain_every_events: 1_000_000,
+            snapshot_retain_every_events: 100_000,
             cors_allowed_origins: Vec::new(),
             cors_allowed_methods: ["GET", "POST", "PATCH", "PUT", "DELETE"]
                 .map(String::from)

@@ -498,7 +498,14 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
         // the log (actor, dialect, address, time) and in the call history
         // store (its offset); describing each again would copy every call
         // into the audit index (ARCHITECTURE.md, "Call history").
-        Event::CdrRecorded(_) | Event::ExternalMessageRecorded(_) => return None,
+        Event::CdrRecorded(_) | Event::ExternalMessageRecorded(_) | Event::RecordingRecorded(_) => {
+            return None
+        }
+        // Destroying a recording is a person's decision about evidence:
+        // who did it is what an auditor asks (retention is the system's).
+        Event::RecordingDestroyed(e) => {
+            entry("DELETE", "CALL_RECORDING", e.id, &e.recording_id, vec![])
+        }
         // What an owner or chairman asked of a running meeting is a change
         // an auditor asks about (who muted, kicked, recorded); what the
         // media server reports back is telemetry, like call state.

@@ -37,6 +37,17 @@ pub trait Projection: Clone + Send + Sync + 'static {
     fn apply_ref(&mut self, envelope: &EnvelopeRef<'_>, event: &Event) {
         self.apply(&envelope.to_envelope(), event);
     }
+
+    /// Called before [`Projector::replay`] applies anything: no version is
+    /// published until [`Projection::replay_finished`], so a projection may
+    /// defer upkeep that only readers need (an ordered index it can rebuild
+    /// in one pass).
+    fn replay_started(&mut self) {}
+
+    /// Called when a replay stops (at the end of the log or on an error),
+    /// before the state is published: whatever was deferred is brought up
+    /// to date.
+    fn replay_finished(&mut self) {}
 }
 
 /// Replay stopped.
@@ -168,6 +179,7 @@ impl<P: Projection> Projector<P> {
         let start = self.applied();
         let mut last = start;
         let mut failure = None;
+        state.replay_started();
         'batches: for batch in log.read_events(start + 1) {
             let batch = match batch {
                 Ok(b) => b,
@@ -188,6 +200,7 @@ impl<P: Projection> Projector<P> {
                 last = env.offset;
             }
         }
+        state.replay_finished();
         // Publish what was applied, even when stopping on an error, so the
         // applied offset always matches the state.
         if last > start {

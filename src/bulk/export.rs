@@ -14,7 +14,7 @@ pub fn columns() -> Vec<&'static str> {
     out.extend(
         USER.fields
             .iter()
-            .filter(|f| !matches!(f.kind, Kind::Secret { .. } | Kind::Accepted))
+            .filter(|f| !matches!(f.kind, Kind::Secret { .. }) && !f.kind.input_only())
             .map(|f| f.name),
     );
     out.push("created_at");

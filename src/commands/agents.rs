@@ -257,6 +257,7 @@ mod tests {
         events.extend(
             queues::create(
                 &Scope::default(),
+                &crate::commands::testing::system_actor(),
                 &CreateQueue {
                     target: Target::CallQueue,
                     id: NewId::given(Q),
@@ -324,6 +325,7 @@ mod tests {
         events.extend(
             queues::create(
                 &Scope::default(),
+                &crate::commands::testing::system_actor(),
                 &CreateQueue {
                     target: Target::CallQueue,
                     id: NewId::given(Q2),

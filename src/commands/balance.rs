@@ -1,12 +1,28 @@
-//! A user's balance as a ledger (issue #16; decisions only, not served
-//! yet): `POST /users/{id}/balance {balance}` sets the balance, recorded as
-//! an adjustment (the difference, the tenant's currency, a reason, the
-//! actor); `GET` is the sum of the adjustments. Money never passes through
-//! floating point here: amounts are [`Amount`]s, whole hundred-thousandths
-//! (the spec's "precision is five digits"), parsed from the number's
-//! decimal text and summed with checked integer arithmetic.
+//! SetBalance: a user's balance as a ledger (issue #16).
+//! `POST /users/{id}/balance {balance}` sets the balance, recorded as an
+//! adjustment (the difference, the tenant's currency, a reason, the actor):
+//! one item of the user's `balance_adjustments` list, with the item events,
+//! so audit, history, `as_of`, replay and snapshots cover it. `GET` is the
+//! sum of the adjustments. Money never passes through floating point here:
+//! amounts are [`Amount`]s, whole hundred-thousandths (the spec's
+//! "precision is five digits"), parsed from the number's decimal text and
+//! summed with checked integer arithmetic.
 
-use super::CommandError;
+use super::prepare::NewId;
+use super::{CommandError, Decision, Thing};
+use switchboard_events::domain::{ItemCreated, ItemOwner};
+use switchboard_events::{Event, Expected, Fields, Id, Value};
+use switchboard_projections::directory::items::ItemView;
+use switchboard_projections::directory::Scope;
+
+/// The list a user's balance adjustments are items of.
+pub const ADJUSTMENTS: &str = "balance_adjustments";
+
+/// The longest reason an adjustment may carry, in characters.
+pub const REASON_MAX: usize = 255;
+
+/// The currency recorded when the tenant has none (ISO 4217's "no currency").
+pub const NO_CURRENCY: &str = "XXX";
 
 /// Hundred-thousandths per unit of currency (five decimal digits).
 pub const SCALE: i64 = 100_000;
@@ -112,9 +128,281 @@ pub fn adjustment(current: Amount, requested: Amount) -> Result<Option<Amount>, 
     Ok((delta != 0).then_some(Amount(delta)))
 }
 
+/// Set user `user_id`'s balance to `balance`, recording the difference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetBalance {
+    /// Whose balance.
+    pub user_id: Id,
+    /// The adjustment's id (an item id).
+    pub adjustment_id: NewId,
+    /// The balance requested.
+    pub balance: Amount,
+    /// The currency the client says the amount is in: it must be the
+    /// tenant's (a ledger has one currency; nothing is converted).
+    pub currency: Option<String>,
+    /// Why (free text, at most [`REASON_MAX`] characters).
+    pub reason: Option<String>,
+}
+
+/// One recorded adjustment, as read back from its item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adjustment<'a> {
+    /// The item.
+    pub item: &'a ItemView,
+    /// The amount added (negative: taken away).
+    pub amount: Amount,
+    /// The balance after it.
+    pub balance: Amount,
+    /// The currency, ISO 4217.
+    pub currency: &'a str,
+    /// Why, if given.
+    pub reason: Option<&'a str>,
+    /// Who (0: the service itself).
+    pub actor: Id,
+}
+
+fn amount_of(attrs: &Fields, key: &str) -> Amount {
+    match attrs.get(key) {
+        Some(Value::Int(n)) => Amount(*n),
+        _ => Amount(0),
+    }
+}
+
+/// Reads an adjustment item.
+pub fn adjustment_of(item: &ItemView) -> Adjustment<'_> {
+    let text = |k: &str| item.attrs.get(k).and_then(Value::as_str);
+    Adjustment {
+        item,
+        amount: amount_of(&item.attrs, "amount"),
+        balance: amount_of(&item.attrs, "balance"),
+        currency: text("currency").unwrap_or(NO_CURRENCY),
+        reason: text("reason"),
+        actor: match item.attrs.get("actor") {
+            Some(Value::Int(n)) => Id(u64::try_from(*n).unwrap_or(0)),
+            _ => Id(0),
+        },
+    }
+}
+
+/// User `user`'s adjustments, in the order they were recorded.
+pub fn adjustments(s: &Scope, user: Id) -> Vec<Adjustment<'_>> {
+    let mut all: Vec<Adjustment<'_>> = s
+        .items
+        .items(ADJUSTMENTS, ItemOwner::User(user))
+        .map(adjustment_of)
+        .collect();
+    all.sort_by_key(|a| (a.item.stamp.created_offset, a.item.id));
+    all
+}
+
+/// User `user`'s balance: the sum of its adjustments.
+pub fn balance_of(s: &Scope, user: Id) -> Amount {
+    balance(
+        s.items
+            .items(ADJUSTMENTS, ItemOwner::User(user))
+            .map(|i| amount_of(&i.attrs, "amount")),
+    )
+}
+
+/// A tenant currency code as the ledger records it (three letters, else
+/// [`NO_CURRENCY`]).
+pub fn ledger_currency(tenant_currency: Option<&str>) -> &str {
+    tenant_currency
+        .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        .unwrap_or(NO_CURRENCY)
+}
+
+/// Decides SetBalance: the user exists; a currency, if given, is the
+/// tenant's; the reason fits; the adjustment is the exact difference
+/// between the requested and the current balance (none when equal). The
+/// actor `actor` (0: the service) is recorded with it.
+pub fn set(
+    s: &Scope,
+    tenant_currency: Option<&str>,
+    actor: Id,
+    cmd: &SetBalance,
+) -> Result<Decision, CommandError> {
+    if !s.users.contains_key(&cmd.user_id) {
+        return Err(CommandError::NotFound(Thing::User));
+    }
+    let currency = ledger_currency(tenant_currency);
+    if let Some(given) = cmd.currency.as_deref() {
+        if given != currency {
+            return Err(CommandError::invalid(
+                "currency",
+                format!("must be the tenant's currency, {currency}"),
+            ));
+        }
+    }
+    if let Some(reason) = cmd.reason.as_deref() {
+        if reason.chars().count() > REASON_MAX || reason.chars().any(char::is_control) {
+            return Err(CommandError::invalid(
+                "reason",
+                format!("must be at most {REASON_MAX} characters, without control characters"),
+            ));
+        }
+    }
+    let Some(delta) = adjustment(balance_of(s, cmd.user_id), cmd.balance)? else {
+        return Ok(Decision::none());
+    };
+    let mut attrs = Fields::from([
+        ("amount".to_owned(), Value::Int(delta.0)),
+        ("balance".to_owned(), Value::Int(cmd.balance.0)),
+        ("currency".to_owned(), Value::from(currency)),
+        (
+            "actor".to_owned(),
+            Value::Int(i64::try_from(actor.0).unwrap_or(0)),
+        ),
+    ]);
+    if let Some(reason) = cmd.reason.as_deref().filter(|r| !r.is_empty()) {
+        attrs.insert("reason".to_owned(), Value::from(reason));
+    }
+    let item_id = cmd.adjustment_id.get()?;
+    let event = Event::ItemCreated(ItemCreated {
+        item_id,
+        collection: ADJUSTMENTS.to_owned(),
+        owner: ItemOwner::User(cmd.user_id),
+        attrs,
+    });
+    let stream = event.stream();
+    Ok(Decision::events(vec![event]).expect(stream, Expected::NoStream))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::testing::given_in;
+    use switchboard_events::TenantId;
+
+    const T: TenantId = Id(9);
+    const ANN: Id = Id(100);
+    const ADMIN: Id = Id(7);
+
+    fn ann() -> Event {
+        crate::commands::testing::user_created(ANN, "ann")
+    }
+
+    fn set_to(id: u64, text: &str) -> SetBalance {
+        SetBalance {
+            user_id: ANN,
+            adjustment_id: NewId::given(Id(id)),
+            balance: Amount::parse(text).unwrap_or_default(),
+            currency: None,
+            reason: Some("top-up".into()),
+        }
+    }
+
+    /// Decides `cmd` after `events` and returns the events with the new ones.
+    fn after(mut events: Vec<Event>, cmd: &SetBalance) -> Result<Vec<Event>, CommandError> {
+        let dir = given_in(T, &events);
+        let d = set(dir.scope_or_empty(T), Some("EUR"), ADMIN, cmd)?;
+        events.extend(d.events);
+        Ok(events)
+    }
+
+    #[test]
+    fn given_no_adjustments_when_a_balance_is_set_then_the_difference_is_recorded() {
+        let dir = given_in(T, &[ann()]);
+        let d = set(
+            dir.scope_or_empty(T),
+            Some("EUR"),
+            ADMIN,
+            &set_to(1, "12.5"),
+        )
+        .expect("set");
+        assert_eq!(
+            d.events,
+            vec![Event::ItemCreated(ItemCreated {
+                item_id: Id(1),
+                collection: ADJUSTMENTS.into(),
+                owner: ItemOwner::User(ANN),
+                attrs: Fields::from([
+                    ("amount".to_owned(), Value::Int(1_250_000)),
+                    ("balance".to_owned(), Value::Int(1_250_000)),
+                    ("currency".to_owned(), Value::from("EUR")),
+                    ("actor".to_owned(), Value::Int(7)),
+                    ("reason".to_owned(), Value::from("top-up")),
+                ]),
+            })]
+        );
+        assert_eq!(
+            d.expected,
+            vec![(
+                switchboard_events::StreamId::of("item", Id(1)),
+                Expected::NoStream
+            )]
+        );
+    }
+
+    #[test]
+    fn given_adjustments_when_set_again_then_the_balance_is_their_exact_sum() {
+        let events = after(vec![ann()], &set_to(1, "0.1")).expect("first");
+        let events = after(events, &set_to(2, "0.3")).expect("second");
+        let events = after(events, &set_to(3, "-2")).expect("third");
+        let dir = given_in(T, &events);
+        let s = dir.scope_or_empty(T);
+        assert_eq!(balance_of(s, ANN), Amount(-200_000));
+        let amounts: Vec<i64> = adjustments(s, ANN).iter().map(|a| a.amount.0).collect();
+        assert_eq!(amounts, vec![10_000, 20_000, -230_000]);
+        let last = &adjustments(s, ANN)[2];
+        assert_eq!(
+            (last.balance, last.currency, last.actor),
+            (Amount(-200_000), "EUR", ADMIN)
+        );
+    }
+
+    #[test]
+    fn given_the_same_balance_when_set_then_nothing_is_recorded() {
+        let events = after(vec![ann()], &set_to(1, "5")).expect("first");
+        let dir = given_in(T, &events);
+        let d = set(
+            dir.scope_or_empty(T),
+            Some("EUR"),
+            ADMIN,
+            &set_to(2, "5.00000"),
+        )
+        .expect("same");
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn given_another_currency_or_a_bad_reason_then_the_field_is_named() {
+        let dir = given_in(T, &[ann()]);
+        let s = dir.scope_or_empty(T);
+        let mut cmd = set_to(1, "1");
+        cmd.currency = Some("USD".into());
+        assert!(matches!(
+            set(s, Some("EUR"), ADMIN, &cmd),
+            Err(CommandError::Invalid { ref field, .. }) if field == "currency"
+        ));
+        cmd.currency = Some("EUR".into());
+        cmd.reason = Some("x".repeat(REASON_MAX + 1));
+        assert!(matches!(
+            set(s, Some("EUR"), ADMIN, &cmd),
+            Err(CommandError::Invalid { ref field, .. }) if field == "reason"
+        ));
+        cmd.reason = Some("line\nbreak".into());
+        assert!(matches!(
+            set(s, Some("EUR"), ADMIN, &cmd),
+            Err(CommandError::Invalid { ref field, .. }) if field == "reason"
+        ));
+    }
+
+    #[test]
+    fn given_no_such_user_then_not_found() {
+        let dir = given_in(T, &[]);
+        assert_eq!(
+            set(dir.scope_or_empty(T), Some("EUR"), ADMIN, &set_to(1, "1")),
+            Err(CommandError::NotFound(Thing::User))
+        );
+    }
+
+    #[test]
+    fn given_a_tenant_without_a_currency_then_the_ledger_says_xxx() {
+        assert_eq!(ledger_currency(None), NO_CURRENCY);
+        assert_eq!(ledger_currency(Some("eur")), NO_CURRENCY);
+        assert_eq!(ledger_currency(Some("CHF")), "CHF");
+    }
 
     #[test]
     fn given_decimal_text_when_parsed_then_it_is_exact_hundred_thousandths() {

@@ -4,6 +4,7 @@
 //! [`decide`] maps each to its pure decision function.
 
 use super::agents::{self, Requested, StatusChange};
+use super::balance::{self, SetBalance};
 use super::bootstrap::{self, CreateSystemAdministrator};
 use super::call_history::{self, RecordCallHistory};
 use super::contacts::{self, SetFavorite};
@@ -13,6 +14,7 @@ use super::groups::{self, CreateGroup, UpdateGroup};
 use super::holidays::{self, SelectGlobalHolidays};
 use super::items::{self, CreateItem, DeleteItem, UpdateItem};
 use super::meetings::{self, ControlMeeting, ReportMeetingState};
+use super::ms365::{self, BindMs365};
 use super::prepare::{IdKind, Preparer, SecretRule};
 use super::presence::{self, RemoveRegistration, ReportCallState, ReportRegistration, SetPresence};
 use super::queues::{self, AgentItem, CreateQueue, Target, UpdateQueue};
@@ -21,6 +23,7 @@ use super::sessions::{self, RefreshSession, StartSession};
 use super::tenants::{self, CreateTenant, UpdateTenant};
 use super::user_import::{self, ImportUsers};
 use super::users::{self, CreateUser, ExtensionNumber, SetUserSecret, UpdateUser};
+use super::waiting::WaitingCommand;
 use super::{Actor, CommandError, Decision, Denial};
 use crate::auth::roles::Authority;
 use crate::field_tables::group::GROUP;
@@ -226,6 +229,10 @@ pub enum Command {
     ReportCallState(ReportCallState),
     /// Record a CDR or an external message the PBX reported.
     RecordCallHistory(RecordCallHistory),
+    /// Record or destroy call recordings.
+    Recording(super::recordings::RecordingCommand),
+    /// A call queue's waiting list: callers the PBX reports, pickups.
+    Waiting(super::waiting::WaitingCommand),
     /// Change a running meeting's desired state (its owner or chairman).
     ControlMeeting(ControlMeeting),
     /// Record a meeting's actual state (the media server).
@@ -249,6 +256,15 @@ pub enum Command {
     Greeting(GreetingCommand),
     /// Replace a user's selection of the tenant's holidays.
     SelectGlobalHolidays(SelectGlobalHolidays),
+    /// Set a user's balance, recorded as an adjustment of its ledger.
+    SetBalance(SetBalance),
+    /// Bind a user to a Microsoft 365 account (the tenant's integration on).
+    BindMs365(BindMs365),
+    /// Remove a user's Microsoft 365 binding.
+    UnbindMs365 {
+        /// The user.
+        user_id: Id,
+    },
 }
 
 /// Who issues a command. Decisions that depend on the actor's privileges
@@ -395,6 +411,8 @@ impl Command {
             RemoveRegistration,
             ReportCallState,
             RecordCallHistory,
+            Recording,
+            Waiting,
             ControlMeeting,
             ReportMeetingState,
             CreateItem,
@@ -404,6 +422,9 @@ impl Command {
             File,
             Greeting,
             SelectGlobalHolidays,
+            SetBalance,
+            BindMs365,
+            UnbindMs365,
         )
     }
 
@@ -465,7 +486,16 @@ impl Command {
             Command::CreateGroup(c) => p.mint(&mut c.group_id, IdKind::Group),
             Command::CreateQueue(c) => p.mint(&mut c.id, IdKind::Queue),
             Command::CreateItem(c) => p.mint(&mut c.item_id, IdKind::Item),
+            // Waiting callers and pickup requests are items.
+            Command::Waiting(WaitingCommand::Report(c)) => p.mint(&mut c.entry_id, IdKind::Item),
+            Command::Waiting(WaitingCommand::Pickup { pickup_id, .. }) => {
+                p.mint(pickup_id, IdKind::Item)
+            }
+            Command::Waiting(WaitingCommand::Remove { .. }) => {}
             Command::SelectGlobalHolidays(c) => p.mint(&mut c.selection_id, IdKind::Item),
+            Command::SetBalance(c) => p.mint(&mut c.adjustment_id, IdKind::Item),
+            Command::BindMs365(c) => p.mint(&mut c.binding_id, IdKind::Item),
+            Command::UnbindMs365 { .. } => {}
             Command::DeleteTenant { .. }
             | Command::SwitchTenant { .. }
             | Command::RefreshSession(_)
@@ -496,6 +526,7 @@ impl Command {
             | Command::RemoveRegistration(_)
             | Command::ReportCallState(_)
             | Command::RecordCallHistory(_)
+            | Command::Recording(_)
             | Command::ControlMeeting(_)
             | Command::ReportMeetingState(_)
             | Command::UpdateItem(_)
@@ -606,8 +637,8 @@ pub fn decide(
         Command::RemoveGroupMember { group_id, number } => {
             groups::remove_member(s, *group_id, number)?
         }
-        Command::CreateQueue(c) => queues::create(s, c)?,
-        Command::UpdateQueue(c) => queues::update(s, c)?,
+        Command::CreateQueue(c) => queues::create(s, &by()?, c)?,
+        Command::UpdateQueue(c) => queues::update(s, &by()?, c)?,
         Command::DeleteQueue { target, id } => queues::delete(s, *target, *id)?,
         Command::SetQueueAgents { target, id, items } => {
             queues::set_agents(s, *target, *id, items)?
@@ -633,12 +664,30 @@ pub fn decide(
         Command::RemoveRegistration(c) => presence::remove_registration(s, c)?,
         Command::ReportCallState(c) => presence::call_state(s, c)?,
         Command::RecordCallHistory(c) => call_history::record(s, ctx.tenant, &by()?, c)?,
+        Command::Recording(c) => super::recordings::decide(s, ctx.tenant, &by()?, c)?,
+        Command::Waiting(c) => return super::waiting::decide(s, &by()?, c),
         Command::ControlMeeting(c) => meetings::control(s, &by()?, c)?,
         Command::ReportMeetingState(c) => meetings::report(s, &by()?, c)?,
         Command::CreateItem(c) => items::create(s, c)?,
         Command::UpdateItem(c) => items::update(s, c)?,
         Command::DeleteItem(c) => items::delete(s, c)?,
         Command::SelectGlobalHolidays(c) => holidays::select(s, c)?,
+        Command::SetBalance(c) => {
+            let currency = dir
+                .tenants
+                .get(&ctx.tenant)
+                .and_then(|t| t.attrs.get("currency"))
+                .and_then(switchboard_events::Value::as_str);
+            balance::set(s, currency, by()?.user_id, c)?
+        }
+        Command::BindMs365(c) => {
+            let enabled = dir.tenants.get(&ctx.tenant).is_some_and(|t| {
+                TENANT.effective(&t.attrs, ms365::INTEGRATION_SETTING)
+                    == switchboard_events::Value::Bool(true)
+            });
+            ms365::bind_user(s, enabled, c)?
+        }
+        Command::UnbindMs365 { user_id } => ms365::unbind_user(s, *user_id)?,
         Command::SetFavorite(c) => {
             contacts::set_favorite(s, c.user_id, c.collection, c.item, c.on)?
         }

@@ -162,6 +162,8 @@ pub enum ConflictKind {
     /// The tenant has not enabled the integration the command needs (a
     /// Microsoft 365 binding).
     IntegrationDisabled,
+    /// Another agent already asked to pick up the waiting call.
+    CallTaken,
     /// A meeting control needs a running meeting (or one asked to run).
     MeetingNotRunning,
     /// A participant control names someone the media server does not
@@ -189,6 +191,7 @@ impl ConflictKind {
             ConflictKind::FileInUse => "FILE_IN_USE",
             ConflictKind::ConcurrentModification => "CONCURRENT_MODIFICATION",
             ConflictKind::IntegrationDisabled => "INTEGRATION_DISABLED",
+            ConflictKind::CallTaken => "CALL_ALREADY_PICKED_UP",
             ConflictKind::MeetingNotRunning => "MEETING_NOT_RUNNING",
             ConflictKind::ParticipantNotPresent => "PARTICIPANT_NOT_PRESENT",
             ConflictKind::MeetingStateUnchanged => "MEETING_STATE_UNCHANGED",

@@ -22,6 +22,7 @@
 
 use super::{Actor, CommandError, ConflictKind, Decision, NewId, Thing};
 use crate::auth::roles::Capability;
+use crate::field_tables::{Kind, Table};
 use crate::files::Digest;
 use switchboard_events::domain::{ItemCreated, ItemDeleted, ItemOwner, ItemUpdated};
 use switchboard_events::{Event, Expected, Fields, Id, StreamId, Value};
@@ -126,11 +127,13 @@ pub struct FileView<'a> {
     pub uploaded_by: Id,
 }
 
-fn str_of<'a>(f: &'a Fields, k: &str) -> &'a str {
+/// A text field of an item's attributes (`""` when absent).
+pub(crate) fn str_of<'a>(f: &'a Fields, k: &str) -> &'a str {
     f.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
-fn int_of(f: &Fields, k: &str) -> i64 {
+/// An integer field of an item's attributes (0 when absent).
+pub(crate) fn int_of(f: &Fields, k: &str) -> i64 {
     match f.get(k) {
         Some(Value::Int(n)) => *n,
         _ => 0,
@@ -175,6 +178,38 @@ pub fn files<'a>(s: &'a Scope, actor: &'a Actor) -> impl Iterator<Item = FileVie
         .items(FILES, ItemOwner::Tenant)
         .map(view)
         .filter(move |f| sees_all(actor) || f.uploaded_by == actor.user_id)
+}
+
+/// Decides the file references among `attrs`, the validated fields of a
+/// resource of `table` (its [`Kind::FileRef`] fields, like a call queue's
+/// prompts): each names an audio file of the tenant that `actor` may use,
+/// else 400 naming the field. `null` (clearing a prompt) is always fine.
+pub fn check_file_refs(
+    s: &Scope,
+    actor: &Actor,
+    table: &Table,
+    attrs: &Fields,
+) -> Result<(), CommandError> {
+    for f in table
+        .fields
+        .iter()
+        .filter(|f| matches!(f.kind, Kind::FileRef))
+    {
+        let Some(Value::Int(n)) = attrs.get(f.name) else {
+            continue;
+        };
+        let refused = |why: String| CommandError::invalid(f.name, why);
+        let id = Id(u64::try_from(*n).unwrap_or(0));
+        let file = file(s, actor, id)
+            .map_err(|_| refused("is not a file of this tenant you may use".into()))?;
+        if !file.media_type.starts_with("audio/") {
+            return Err(refused(format!(
+                "a prompt plays audio, not {}",
+                file.media_type
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What references file `id` in the tenant, named for an error message.

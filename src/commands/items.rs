@@ -203,7 +203,6 @@ mod tests {
     use crate::collections::{CollectionSpec, Listing, OwnedBy, Routing, UserRoutes};
     use crate::commands::testing::given_in;
     use crate::field_tables::{Field, FieldError, Kind, ListType, Table};
-    use switchboard_events::domain::UserCreated;
     use switchboard_events::{StreamId, TenantId, Value};
     use switchboard_projections::query::Dir;
 
@@ -254,13 +253,7 @@ mod tests {
     };
 
     fn ann() -> Event {
-        Event::UserCreated(UserCreated {
-            user_id: ANN,
-            name: "ann".into(),
-            role: "StandardUser".into(),
-            password_hash: "h".into(),
-            attrs: Fields::new(),
-        })
+        crate::commands::testing::user_created(ANN, "ann")
     }
 
     fn dial(code: &str, number: &str) -> Fields {

@@ -61,6 +61,7 @@ pub mod ms365;
 pub mod prepare;
 pub mod presence;
 pub mod queues;
+pub mod recordings;
 pub mod roles;
 pub mod sessions;
 pub mod tenants;
@@ -69,6 +70,7 @@ pub mod testing;
 pub mod user_import;
 pub mod user_input;
 pub mod users;
+pub mod waiting;
 
 pub use command::{decide, By, Command, Context, Outcome};
 pub use decision::Decision;

@@ -1,11 +1,15 @@
 //! Call queue and ring group commands: create, update, delete, and
 //! replacing the agent list. Both kinds share one set of decisions,
 //! parameterized by [`Target`]; their numbers claim the tenant's shared
-//! number space (409 `EXTENSION_NUMBER_IN_USE` on a clash).
+//! number space (409 `EXTENSION_NUMBER_IN_USE` on a clash). A call queue's
+//! prompts name audio files of the tenant the actor may use
+//! ([`super::files::check_file_refs`]); a file a queue plays cannot be
+//! deleted or collected while it does.
 
+use super::files::check_file_refs;
 use super::prepare::NewId;
 use super::users::{number_taken, ExtensionNumber};
-use super::{CommandError, ConflictKind, Decision, Thing};
+use super::{Actor, CommandError, ConflictKind, Decision, Thing};
 use crate::field_tables::queue::{CALL_QUEUE, RING_GROUP};
 use crate::field_tables::Table;
 use std::collections::{BTreeMap, HashSet};
@@ -143,10 +147,11 @@ pub struct CreateQueue {
 
 /// Decides creation: the number must have no owner at all in the tenant
 /// (not even an unlinked extension, which users may reuse but queues may not).
-pub fn create(scope: &Scope, cmd: &CreateQueue) -> Result<Decision, CommandError> {
+pub fn create(scope: &Scope, actor: &Actor, cmd: &CreateQueue) -> Result<Decision, CommandError> {
     if scope.numbers.contains_key(cmd.number.as_str()) {
         return Err(number_taken(&cmd.number));
     }
+    check_file_refs(scope, actor, cmd.target.table(), &cmd.attrs)?;
     let id = cmd.id.get()?;
     let (name, extension_number) = (cmd.name.0.clone(), cmd.number.as_str().to_owned());
     let attrs = cmd.attrs.clone();
@@ -182,10 +187,11 @@ pub struct UpdateQueue {
 }
 
 /// Decides an update: records only effective changes.
-pub fn update(scope: &Scope, cmd: &UpdateQueue) -> Result<Decision, CommandError> {
+pub fn update(scope: &Scope, actor: &Actor, cmd: &UpdateQueue) -> Result<Decision, CommandError> {
     let (target, id) = (cmd.target, cmd.id);
     let x = existing(scope, target, id)?;
     let mut changes = target.table().diff(x.attrs, &cmd.incoming);
+    check_file_refs(scope, actor, target.table(), &changes)?;
     if let Some(n) = cmd.name.as_ref().filter(|n| n.as_str() != x.name) {
         changes.insert("name".into(), Value::Str(n.0.clone()));
     }
@@ -472,7 +478,7 @@ pub mod tests_support {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::testing::given_in;
+    use crate::commands::testing::{given_in, system_actor};
     use crate::commands::users;
     use switchboard_events::TenantId;
     use tests_support::user;
@@ -490,6 +496,7 @@ mod tests {
     fn created(target: Target, id: Id, number: &str) -> Vec<Event> {
         create(
             &Scope::default(),
+            &system_actor(),
             &CreateQueue {
                 target,
                 id: NewId::given(id),
@@ -518,6 +525,93 @@ mod tests {
         matches!(e, CommandError::Conflict(kind, _) if kind.code() == code)
     }
 
+    /// A file item of the tenant: `media_type`, uploaded by `by`.
+    fn file(id: Id, media_type: &str, by: Id) -> Event {
+        use switchboard_events::domain::{ItemCreated, ItemOwner};
+        Event::ItemCreated(ItemCreated {
+            item_id: id,
+            collection: super::super::files::FILES.into(),
+            owner: ItemOwner::Tenant,
+            attrs: Fields::from([
+                ("name".to_owned(), Value::from("hold.wav")),
+                ("size".to_owned(), Value::Int(44)),
+                ("media_type".to_owned(), Value::from(media_type)),
+                ("digest".to_owned(), Value::from("ab")),
+                ("temporary".to_owned(), Value::Bool(false)),
+                ("uploaded_by".to_owned(), Value::Int(by.0 as i64)),
+            ]),
+        })
+    }
+
+    fn with_prompt(field: &str, file: Id) -> Fields {
+        Fields::from([(field.to_owned(), Value::Int(file.0 as i64))])
+    }
+
+    #[test]
+    fn given_files_when_a_queue_names_its_prompts_then_only_audio_files_the_actor_may_use_pass() {
+        const WAV: Id = Id(900);
+        const PNG: Id = Id(901);
+        let s = scope(
+            &[
+                user(ALICE, "alice", "101"),
+                vec![
+                    file(WAV, "audio/x-wav", ALICE),
+                    file(PNG, "image/png", ALICE),
+                ],
+            ]
+            .concat(),
+        );
+        let cmd = |attrs: Fields| CreateQueue {
+            target: Target::CallQueue,
+            id: NewId::given(Q),
+            name: QueueName::parse("Support").expect("name"),
+            number: num("800"),
+            attrs,
+        };
+        let admin = system_actor();
+        let d = create(&s, &admin, &cmd(with_prompt("moh_prompt_file_id", WAV))).expect("audio");
+        assert!(matches!(&d.events[0], Event::CallQueueCreated(e)
+            if e.attrs.get("moh_prompt_file_id") == Some(&Value::Int(900))));
+        let named = |r: Result<Decision, CommandError>, field: &str| matches!(r, Err(CommandError::Invalid { field: ref f, .. }) if f == field);
+        // Unknown, not audio, or another user's upload for a plain user: refused.
+        let unknown = with_prompt("intro_prompt_file_id", Id(5));
+        assert!(named(
+            create(&s, &admin, &cmd(unknown)),
+            "intro_prompt_file_id"
+        ));
+        let image = with_prompt("moh_prompt_file_id", PNG);
+        assert!(named(create(&s, &admin, &cmd(image)), "moh_prompt_file_id"));
+        let bob = crate::commands::testing::actor(BOB, "StandardUser", None);
+        let theirs = with_prompt("moh_prompt_file_id", WAV);
+        assert!(named(create(&s, &bob, &cmd(theirs)), "moh_prompt_file_id"));
+        // An update checks the prompt it changes; clearing one needs no file.
+        let s = scope(
+            &[
+                user(ALICE, "alice", "101"),
+                vec![
+                    file(WAV, "audio/x-wav", ALICE),
+                    file(PNG, "image/png", ALICE),
+                ],
+                created(Target::CallQueue, Q, "800"),
+            ]
+            .concat(),
+        );
+        let update_to = |incoming: Fields| UpdateQueue {
+            target: Target::CallQueue,
+            id: Q,
+            name: None,
+            incoming,
+        };
+        let bad = update(
+            &s,
+            &admin,
+            &update_to(with_prompt("moh_prompt_file_id", PNG)),
+        );
+        assert!(named(bad, "moh_prompt_file_id"));
+        let clear = Fields::from([("moh_prompt_file_id".to_owned(), Value::Null)]);
+        assert_eq!(update(&s, &admin, &update_to(clear)), Ok(Decision::none()));
+    }
+
     #[test]
     fn given_a_taken_number_when_creating_a_queue_or_ring_group_then_409() {
         let s = scope(
@@ -534,6 +628,7 @@ mod tests {
         ] {
             let err = create(
                 &s,
+                &system_actor(),
                 &CreateQueue {
                     target,
                     id: NewId::given(RG),

@@ -54,3 +54,15 @@ pub fn actor(
         authority: crate::auth::roles::Authority::new(role, flags.as_deref(), false),
     }
 }
+
+/// A StandardUser `name` with id `user_id` and no other attributes, as
+/// created (for decisions that only need the user to exist).
+pub fn user_created(user_id: switchboard_events::Id, name: &str) -> Event {
+    Event::UserCreated(switchboard_events::domain::UserCreated {
+        user_id,
+        name: name.into(),
+        role: "StandardUser".into(),
+        password_hash: "h".into(),
+        attrs: switchboard_events::Fields::new(),
+    })
+}

@@ -258,6 +258,11 @@ pub(crate) fn check(kind: &Kind, v: &Json, path: &str) -> Result<Value, FieldErr
             })
         }
         Kind::Accepted => str_of(v, path).map(|s| Value::Str(s.to_string())),
+        Kind::FileRef => {
+            let id = crate::ids::parse(str_of(v, path)?)
+                .ok_or_else(|| FieldError::new(path, "is not a file of this tenant"))?;
+            Ok(Value::Int(i64::try_from(id.0).unwrap_or(i64::MAX)))
+        }
     }
 }
 

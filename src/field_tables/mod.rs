@@ -224,6 +224,20 @@ pub enum Kind {
     /// rendered, e.g. `avatar_file_id`, which the caller may read from the
     /// raw body itself.
     Accepted,
+    /// A file of the tenant, sent as its id (a string) and stored as the id
+    /// (an integer), like a call queue's `moh_prompt_file_id`. Not rendered:
+    /// PortSIP shows the file's `*_file_name/size/url` instead, which the
+    /// resource's reader fills in. That the file exists and may be used is
+    /// the command's decision (`commands::files::prompt_file`).
+    FileRef,
+}
+
+impl Kind {
+    /// Whether a field of this kind is left out of renderings (and so of
+    /// lists, summaries, exports and response schemas): input only.
+    pub fn input_only(&self) -> bool {
+        matches!(self, Kind::Accepted | Kind::FileRef)
+    }
 }
 
 /// The value a field has when nothing (or `null`) is stored.
@@ -517,7 +531,7 @@ impl Table {
     /// marked `summary` are rendered (the list representation).
     pub fn render(&self, attrs: &Fields, summary_only: bool, out: &mut Map<String, Json>) {
         for field in self.fields {
-            if matches!(field.kind, Kind::Accepted) || (summary_only && !field.summary) {
+            if field.kind.input_only() || (summary_only && !field.summary) {
                 continue;
             }
             let eff = self.effective_of(field, attrs);
@@ -581,7 +595,7 @@ impl Table {
     ) -> Option<switchboard_projections::query::Scalar<'a>> {
         use switchboard_projections::query::{parse_datetime, FieldType, Scalar};
         let field = self.field(name)?;
-        if matches!(field.kind, Kind::Secret { .. } | Kind::Accepted) {
+        if matches!(field.kind, Kind::Secret { .. }) || field.kind.input_only() {
             return None;
         }
         let scalar = match attrs.get(field.name) {
@@ -628,7 +642,7 @@ impl Table {
     pub fn summary_fields(&self) -> Vec<&'static str> {
         self.fields
             .iter()
-            .filter(|f| f.summary && !matches!(f.kind, Kind::Accepted))
+            .filter(|f| f.summary && !f.kind.input_only())
             .map(|f| f.name)
             .collect()
     }

@@ -4,9 +4,11 @@
 //! `id`, `name` and `extension_number` are core fields kept by the caller
 //! (pass [`QUEUE_SKIP`] to [`Table::validate`](super::Table::validate)).
 //!
-//! * The prompt files are sent as `*_file_id` and shown as
-//!   `*_file_name/size/url`. Switchboard has no file store, so the ids are
-//!   validated and dropped and the file fields render `null`.
+//! * The prompt files are sent as `*_file_id` ([`Kind::FileRef`]: stored as
+//!   the file's id, never rendered) and shown as `*_file_name/size/url`,
+//!   which the call queue's reader fills in from the file; `null` clears a
+//!   prompt. That the file is the tenant's and may be used is decided by the
+//!   queue commands.
 //! * `ring_strategy` has no default in the spec and renders `null` until set.
 
 use super::{Default as D, Field, Kind, ListType as L, Table};
@@ -68,13 +70,13 @@ pub static CALL_QUEUE: Table = Table {
             .summary()
             .list(L::Number),
         Field::new("max_callers", Kind::Int { min: 0, max: INT32 }),
-        Field::new("moh_prompt_file_id", Kind::Accepted),
+        Field::new("moh_prompt_file_id", Kind::FileRef),
         Field::new("moh_prompt_file_name", ANY).read_only(),
         Field::new("moh_prompt_file_size", FILE_SIZE).read_only(),
         Field::new("moh_prompt_file_url", ANY).read_only(),
         Field::new("intro_type", Kind::Enum(&["DISABLE", "NORMAL", "FULL"]))
             .default(D::Str("DISABLE")),
-        Field::new("intro_prompt_file_id", Kind::Accepted),
+        Field::new("intro_prompt_file_id", Kind::FileRef),
         Field::new("intro_prompt_file_name", ANY).read_only(),
         Field::new("intro_prompt_file_size", FILE_SIZE).read_only(),
         Field::new("intro_prompt_file_url", ANY).read_only(),
@@ -182,7 +184,7 @@ mod tests {
         set(t
             .fields
             .iter()
-            .filter(|f| !matches!(f.kind, Kind::Accepted))
+            .filter(|f| !f.kind.input_only())
             .map(|f| f.name))
     }
 

@@ -165,6 +165,10 @@ pub static TENANT: Table = Table {
         Field::new("enable_two_factor_authentication", Kind::Bool)
             .default(D::Bool(false))
             .list(L::Bool),
+        // Switchboard's: see [`SWITCHBOARD_FIELDS`].
+        Field::new("enable_ms365_integration", Kind::Bool)
+            .default(D::Bool(false))
+            .list(L::Bool),
         Field::new("custom_options", Kind::JsonText),
         Field::new("max_extensions", COUNT)
             .default(D::Int(1000))
@@ -238,6 +242,14 @@ pub static TENANT: Table = Table {
     ],
 };
 
+/// Tenant settings that are switchboard's, not in PortSIP's tenant
+/// schemas: `enable_ms365_integration`, which PortSIP shows in `GET /info`
+/// as tenant metadata and which `POST /users/{id}/ms365_binding` requires,
+/// but whose switch PortSIP keeps in its portal's integration settings,
+/// outside the API. Here it is a tenant setting like the others (event-
+/// sourced, audited; both update bodies accept it).
+pub static SWITCHBOARD_FIELDS: &[&str] = &["enable_ms365_integration"];
+
 /// Names the caller handles itself: pass as `skip` to
 /// [`Table::validate`](super::Table::validate).
 pub static TENANT_SKIP: &[&str] = &["id", "name", "domain", "created_at"];
@@ -275,6 +287,7 @@ pub static TENANT_UPDATABLE: &[&str] = &[
     "enable_feature_whats_app",
     "enable_night_mode",
     "enable_two_factor_authentication",
+    "enable_ms365_integration",
     "custom_options",
     "max_extensions",
     "max_concurrent_calls",
@@ -316,6 +329,7 @@ pub static TENANT_SELF_UPDATABLE: &[&str] = &[
     "enable_dual_track_recording",
     "enable_night_mode",
     "enable_two_factor_authentication",
+    "enable_ms365_integration",
     "custom_options",
     "recording_retention",
     "call_report_retention",
@@ -385,7 +399,7 @@ mod tests {
             table_names(|f| f.create != Access::ReadOnly && !matches!(f.kind, Kind::Accepted));
         assert_eq!(
             &props - &set(TENANT_SKIP.iter()),
-            &writable - &set(CREATE_LENIENT)
+            &(&writable - &set(CREATE_LENIENT)) - &set(SWITCHBOARD_FIELDS.iter())
         );
         let required: BTreeSet<String> = spec::required(&body)
             .into_iter()
@@ -397,9 +411,10 @@ mod tests {
     #[test]
     fn update_allowlists_match_spec() {
         let doc = spec::load(COMPANION);
-        let admin = set(spec::props(&spec::body(&doc, "/tenants/{id}", "post")));
+        let ours = set(SWITCHBOARD_FIELDS.iter());
+        let admin = &set(spec::props(&spec::body(&doc, "/tenants/{id}", "post"))) | &ours;
         assert_eq!(admin, set(TENANT_UPDATABLE.iter()));
-        let own = set(spec::props(&spec::body(&doc, "/tenant", "post")));
+        let own = &set(spec::props(&spec::body(&doc, "/tenant", "post"))) | &ours;
         assert_eq!(own, set(TENANT_SELF_UPDATABLE.iter()));
         let updatable = table_names(|f| f.update != Access::ReadOnly);
         assert_eq!(&(&admin | &own) - &set(TENANT_SKIP.iter()), updatable);
@@ -417,7 +432,10 @@ mod tests {
         let current = set(spec::props(&spec::response(&doc, "/tenant", "get", "200")));
         let rendered = table_names(|f| !matches!(f.kind, Kind::Accepted));
         let core = set(TENANT_CORE_LIST.iter().map(|(n, _)| *n));
-        assert_eq!(&show | &current, &rendered | &core);
+        assert_eq!(
+            &(&show | &current) | &set(SWITCHBOARD_FIELDS.iter()),
+            &rendered | &core
+        );
     }
 
     #[test]

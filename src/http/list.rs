@@ -3,6 +3,7 @@
 //! rendered items, answered as `{count, items}`.
 
 use super::error::ApiError;
+use super::render_cache::PageItem;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::Json;
@@ -94,15 +95,10 @@ pub fn parse(params: &ListParams, schema: &ListSchema) -> Result<ListQuery, ApiE
     ListQuery::parse(&params.0, schema).map_err(|e| ApiError::validation(&e.param, e.message))
 }
 
-/// Answers `{count, items}` from memoized item renderings (`bool`: the
-/// caller's spliced flag).
-pub fn answer_rendered(
-    count: usize,
-    items: Vec<(super::render_cache::Rendered, bool)>,
-) -> axum::response::Response {
+/// Answers a JSON body built elsewhere (a page from
+/// [`super::render_cache::RenderCache::page`]).
+pub fn answer_body(body: Vec<u8>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let capacity = 32 + items.iter().map(|(r, _)| r.bytes.len() + 1).sum::<usize>();
-    let body = super::render_cache::page_body(count, items, capacity);
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -139,22 +135,24 @@ pub fn indexed<C: crate::queries::collection::Collection>(
     }
     let flagged = list.favorites.is_some();
     let indexed = model.list(coll.name(), list.tenant, list.owner);
-    let shape = shape.into();
-    let items = page
+    let items: Vec<PageItem> = page
         .ids
         .iter()
-        .map(|id| {
-            let version = indexed.map_or(model.offset, |l| l.version(*id));
-            let r =
-                state
-                    .render_cache
-                    .get_or_render(shape, list.tenant, *id, version, flagged, |f| {
-                        Value::Object(render(*id, flagged.then_some(f)).unwrap_or_default())
-                    });
-            (r, favorite(*id).unwrap_or(false))
+        .map(|id| PageItem {
+            id: *id,
+            version: indexed.map_or(model.offset, |l| l.version(*id)),
+            flag: favorite(*id).unwrap_or(false),
         })
         .collect();
-    answer_rendered(page.count, items)
+    let body = state.render_cache.page(
+        shape.into(),
+        list.tenant,
+        page.count,
+        &items,
+        flagged,
+        |id, f| Value::Object(render(id, flagged.then_some(f)).unwrap_or_default()),
+    );
+    answer_body(body)
 }
 
 /// Answers `{count, items}` for a page the queries layer computed.

@@ -21,6 +21,7 @@ use super::routes::{route_table, Access, Dialect, Effect, RouteSpec};
 use crate::field_tables::{self, Access as FieldAccess, Field, Kind, Mode, Table};
 use crate::records::fields::{
     FieldKind as RecordKind, RecordTable, CDR_FIELDS, MAX_EXTRA_NUMBERS, MESSAGE_FIELDS,
+    RECORDING_FIELDS,
 };
 use axum::http::Method;
 use serde_json::{json, Value};
@@ -370,6 +371,9 @@ pub fn kind_schema(kind: &Kind) -> Value {
             v
         }
         Kind::Accepted => json!({"type": "string"}),
+        Kind::FileRef => {
+            json!({"type": "string", "description": "The unique ID of a file of the tenant."})
+        }
     }
 }
 
@@ -388,7 +392,7 @@ fn fields_schema(fields: &[Field], direction: Direction, skip: &[&str]) -> Value
         };
         let rendered = matches!(direction, Direction::Response | Direction::Summary);
         if (!rendered && access == FieldAccess::ReadOnly)
-            || (rendered && matches!(f.kind, Kind::Accepted))
+            || (rendered && f.kind.input_only())
             || (direction == Direction::Summary && !f.summary)
         {
             continue;
@@ -611,7 +615,12 @@ fn record_schema(table: &RecordTable, listed_only: bool, report: bool, with_id: 
         props.insert("id".into(), json!({"type": "string"}));
     }
     let mut required: Vec<&str> = Vec::new();
-    for f in table.fields.iter().filter(|f| !listed_only || f.listed) {
+    for f in table
+        .fields
+        .iter()
+        .filter(|f| !listed_only || f.listed)
+        .filter(|f| !(report && f.read_only))
+    {
         let schema = match f.kind {
             RecordKind::Text { min, max } => {
                 json!({"type": "string", "minLength": min, "maxLength": max})
@@ -642,12 +651,20 @@ fn record_schema(table: &RecordTable, listed_only: bool, report: bool, with_id: 
             json!({"type": "array", "maxItems": MAX_EXTRA_NUMBERS, "items": {"type": "string", "minLength": 1, "maxLength": 64},
                    "description": "extension numbers the record also belongs to"}),
         );
+        if table.resource == RECORDING_FIELDS.resource {
+            props.insert(
+                "file_id".into(),
+                json!({"type": "string", "description": "the file the PBX uploaded the audio as (`/blobs/uploads`, may be temporary): the recording keeps it, and destroying the recording deletes it"}),
+            );
+            required.push("file_id");
+        }
         return json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
     }
     json!({"type": "object", "properties": props})
 }
 
-/// Call history routes: (request body component, success status, response schema).
+/// Call history and waiting-list routes: (request body component, success
+/// status, response schema).
 fn record_route(route: &RouteSpec) -> Option<(Option<&'static str>, &'static str, RefOr<Schema>)> {
     let items_of = |name: &str| {
         json_schema(
@@ -673,6 +690,33 @@ fn record_route(route: &RouteSpec) -> Option<(Option<&'static str>, &'static str
         }
         ("POST", "/api/cdrs") => (Some("CdrReport"), "201", id()),
         ("POST", "/api/external_messages") => (Some("ExternalMessageReport"), "201", id()),
+        ("GET", "/api/recordings" | "/api/user/recordings") => {
+            (None, "200", list_of("RecordingSummary"))
+        }
+        ("GET", "/api/recordings/{id}" | "/api/user/recordings/{id}") => {
+            (None, "200", items_of("Recording"))
+        }
+        ("POST", "/api/recordings") => (Some("RecordingReport"), "201", id()),
+        ("GET", "/api/call_queues/{id}/waiting") => (
+            None,
+            "200",
+            json_schema(
+                json!({"type": "object", "properties": {"items": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "session_id": {"type": "string"},
+                    "extension_number": {"type": "string", "minLength": 3, "maxLength": 65},
+                    "display_name": {"type": "string"},
+                    "waiting_time": {"type": "integer", "minimum": 0}}}}}}),
+            ),
+        ),
+        ("POST", "/api/call_queues/{id}/waiting/{session_id}/pickup") => (None, "200", id()),
+        ("POST", "/api/call_queues/{id}/waiting") => (
+            Some("WaitingCallReport"),
+            "201",
+            json_schema(
+                json!({"type": "object", "properties": {"session_id": {"type": "string"}}}),
+            ),
+        ),
         _ => return None,
     })
 }
@@ -805,6 +849,17 @@ pub fn document() -> OpenApi {
                 "column": {"type": "string"}, "code": {"type": "string"},
                 "message": {"type": "string"}}}}}})),
     );
+    components = components.schema(
+        "WaitingCallReport",
+        json_schema(json!({"type": "object", "additionalProperties": false,
+            "required": ["session_id", "extension_number"], "properties": {
+            "session_id": {"type": "string", "minLength": 1, "maxLength": 128,
+                           "description": "the PBX's own id of the call in the queue: a repeat is answered 200 and writes nothing"},
+            "extension_number": {"type": "string", "pattern": "^\\+?[0-9]{3,64}$"},
+            "display_name": {"type": "string", "maxLength": 256},
+            "waiting_since": {"type": "string", "format": "date-time",
+                              "description": "when the caller started waiting (default: now)"}}})),
+    );
     // PortSIP's CDR details carry no `id` (the caller asked by it); its
     // message details do.
     for (name, table, listed_only, report, with_id) in [
@@ -813,6 +868,9 @@ pub fn document() -> OpenApi {
         ("CdrReport", &CDR_FIELDS, false, true, false),
         ("ExternalMessage", &MESSAGE_FIELDS, false, false, true),
         ("ExternalMessageReport", &MESSAGE_FIELDS, false, true, false),
+        ("Recording", &RECORDING_FIELDS, false, false, false),
+        ("RecordingSummary", &RECORDING_FIELDS, true, false, true),
+        ("RecordingReport", &RECORDING_FIELDS, false, true, false),
     ] {
         components = components.schema(
             name,
@@ -1000,6 +1058,28 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
                     .build(),
             );
         }
+        (p, _, _, _) if settings_route(p).is_some() => {
+            if let Some(r) = settings_route(p) {
+                let (status, answer) = if route.method == Method::POST {
+                    if let Some(b) = r.post_body {
+                        op = op.request_body(Some(
+                            RequestBodyBuilder::new()
+                                .content("application/json", json_content(json_schema(b)))
+                                .required(Some(Required::True))
+                                .build(),
+                        ));
+                    }
+                    (r.post_status, r.post_answer)
+                } else {
+                    ("200", r.get_answer)
+                };
+                let mut done = ResponseBuilder::new().description("done");
+                if let Some(a) = answer {
+                    done = done.content("application/json", json_content(json_schema(a)));
+                }
+                responses = responses.response(status, done.build());
+            }
+        }
         (p, _, _, _) if p.starts_with("/api/blobs/") => {
             let (o, r) = blob_operation(route, op, responses);
             op = o;
@@ -1048,6 +1128,88 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
     }
     responses = responses.response("4XX", error("a refused request (400 names the field)"));
     op.responses(responses.build()).build()
+}
+
+/// How [`settings_route`] describes a route (JSON Schemas).
+struct SettingsRoute {
+    /// The POST's request body.
+    post_body: Option<Value>,
+    /// The POST's success status.
+    post_status: &'static str,
+    /// The POST's answer.
+    post_answer: Option<Value>,
+    /// The GET's answer.
+    get_answer: Option<Value>,
+}
+
+/// A user's settings routes that are no declared collection's (issue #16:
+/// global holidays, outbound caller ids, balance, Microsoft 365 binding),
+/// as PortSIP's definitions give them; the balance's `currency` and
+/// `reason` are switchboard's additions.
+fn settings_route(path: &str) -> Option<SettingsRoute> {
+    let money = json!({"type": "number", "format": "double",
+                       "description": "Exact to five decimals; below 10000000000 in magnitude."});
+    let balance = json!({"type": "object", "properties": {"balance": money}});
+    let items = |item: Value| json!({"type": "object", "properties": {"items": {"type": "array", "items": item}}});
+    let get = |answer: Value| SettingsRoute {
+        post_body: None,
+        post_status: "200",
+        post_answer: None,
+        get_answer: Some(answer),
+    };
+    Some(match path {
+        "/api/user/balance" => get(balance),
+        "/api/users/{id}/balance" => SettingsRoute {
+            post_body: Some(
+                json!({"type": "object", "required": ["balance"], "properties": {
+                "balance": money,
+                "currency": {"type": "string", "description": "The tenant's currency (nothing is converted)."},
+                "reason": {"type": "string", "maxLength": 255}}}),
+            ),
+            post_status: "200",
+            post_answer: None,
+            get_answer: Some(balance),
+        },
+        "/api/users/{id}/balance/history" => {
+            let item = json!({"type": "object", "properties": {
+                "id": {"type": "string"}, "sequence": {"type": "integer"},
+                "amount": money, "balance": money, "currency": {"type": "string"},
+                "reason": {"type": ["string", "null"]}, "actor_id": {"type": ["string", "null"]},
+                "created_at": {"type": "string", "format": "date-time"}}});
+            get(
+                json!({"type": "object", "required": ["count", "items"], "properties": {
+                "count": {"type": "integer"}, "items": {"type": "array", "items": item}}}),
+            )
+        }
+        "/api/users/{id}/ms365_binding" => SettingsRoute {
+            post_body: Some(
+                json!({"type": "object", "required": ["id"], "properties": {"id": {
+                "type": "string",
+                "description": "The `OID` or `Principal Name` of Microsoft 365 user."}}}),
+            ),
+            post_status: "200",
+            post_answer: None,
+            get_answer: None,
+        },
+        "/api/users/{id}/ms365_binding/destroy" => SettingsRoute {
+            post_body: None,
+            post_status: "204",
+            post_answer: None,
+            get_answer: None,
+        },
+        "/api/user/global_holidays" | "/api/users/{id}/global_holidays" => SettingsRoute {
+            post_body: Some(items(
+                json!({"type": "string", "description": "The unique ID of a tenant holiday."}),
+            )),
+            post_status: "201",
+            post_answer: Some(json!({"type": "object", "properties": {"id": {"type": "string"}}})),
+            get_answer: Some(items(json!({"$ref": "#/components/schemas/Holiday"}))),
+        },
+        "/api/user/outbound_caller_ids" => get(items(json!({"type": "object", "properties": {
+            "provider_id": {"type": "string"}, "caller_id": {"type": "string"},
+            "description": {"type": ["string", "null"]}}}))),
+        _ => return None,
+    })
 }
 
 /// The file store's routes: octet-stream bodies, the upload headers, and

@@ -58,7 +58,11 @@ impl Queries {
             });
             rebuild(&mut dir, bounded, until, |_, _, _| {})
                 .map_err(|e| ReadError::Log(e.to_string()))?;
-            Ok(Arc::new(ReadModel::new(dir)))
+            // Not indexed up front: a past state answers one request, and
+            // `collection::page` indexes the one list it reads on the fly
+            // (indexing every list of a 100k-user directory was a large
+            // part of a past read).
+            Ok(Arc::new(ReadModel::deferred(dir)))
         })
         .await
     }

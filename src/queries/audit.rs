@@ -12,6 +12,7 @@
 //! all:     offset                   → tenant          (the system administrator's view)
 //! streams: (tenant, stream, offset) → ()              (an object's history)
 //! counts:  tenant                   → entries         (unfiltered counts)
+//! stream_counts: (tenant, stream)   → entries         (an object's history count)
 //! meta:    "up_to" → offset, "hash" → the log record hash there, "format"
 //! ```
 //!
@@ -47,12 +48,14 @@ use tokio::sync::watch;
 
 /// Bump when what [`describe`] produces changes: stored descriptions of
 /// another format are dropped and rebuilt from the log.
-pub const AUDIT_INDEX_FORMAT: u64 = 1;
+/// (2: the kept per-object counts, `stream_counts`.)
+pub const AUDIT_INDEX_FORMAT: u64 = 2;
 
 const ENTRIES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("entries");
 const ALL: TableDefinition<u64, u64> = TableDefinition::new("all");
 const STREAMS: TableDefinition<(u64, &str, u64), ()> = TableDefinition::new("streams");
 const COUNTS: TableDefinition<u64, u64> = TableDefinition::new("counts");
+const STREAM_COUNTS: TableDefinition<(u64, &str), u64> = TableDefinition::new("stream_counts");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// One changed field, values as JSON text.
@@ -283,6 +286,7 @@ impl AuditIndex {
             txn.open_table(ALL).map_err(storage)?;
             txn.open_table(STREAMS).map_err(storage)?;
             txn.open_table(COUNTS).map_err(storage)?;
+            txn.open_table(STREAM_COUNTS).map_err(storage)?;
             let mut meta = txn.open_table(META).map_err(storage)?;
             meta.insert("format", AUDIT_INDEX_FORMAT.to_le_bytes().as_slice())
                 .map_err(storage)?;
@@ -348,6 +352,7 @@ impl AuditIndex {
             let mut all = txn.open_table(ALL).map_err(storage)?;
             let mut streams = txn.open_table(STREAMS).map_err(storage)?;
             let mut counts = txn.open_table(COUNTS).map_err(storage)?;
+            let mut stream_counts = txn.open_table(STREAM_COUNTS).map_err(storage)?;
             for r in records {
                 let bytes = r.encode()?;
                 let fresh = entries
@@ -364,6 +369,12 @@ impl AuditIndex {
                         .map_err(storage)?
                         .map_or(0, |v| v.value());
                     counts.insert(r.tenant.0, n + 1).map_err(storage)?;
+                    let key = (r.tenant.0, r.stream.as_str());
+                    let n = stream_counts
+                        .get(key)
+                        .map_err(storage)?
+                        .map_or(0, |v| v.value());
+                    stream_counts.insert(key, n + 1).map_err(storage)?;
                 }
             }
             if let Some(hash) = hash {
@@ -619,28 +630,55 @@ impl AuditIndex {
             .range((tenant.0, stream, 0)..=(tenant.0, stream, applied))
             .map_err(storage)?;
         if query.matches_all() && query.default_order() {
-            // The default page (oldest first, no filter): only the first
-            // entry (the object's type) and the page's entries are decoded;
-            // the others are counted (an object with thousands of changes
-            // cost a decode of each: 0.3 s a page at 1,000 changes).
-            let (mut count, mut kind, mut page) = (0usize, None, Vec::new());
-            for item in range {
-                let (k, _) = item.map_err(storage)?;
-                let (_, _, offset) = k.value();
-                let Some(v) = entries.get((tenant.0, offset)).map_err(storage)? else {
-                    continue;
-                };
-                let in_page = count >= query.skip() && page.len() < query.top();
-                if kind.is_none() || in_page {
-                    let r = AuditRecord::decode(v.value())?;
-                    kind.get_or_insert_with(|| r.object_type.clone());
-                    if in_page {
-                        page.push(r);
-                    }
-                }
-                count += 1;
+            // The default page (oldest first, no filter) costs its page: the
+            // count is kept (less the entries described but not yet
+            // visible), the object's type is its first entry's, and the
+            // skipped entries are passed over by key, never decoded (an
+            // object with thousands of changes cost a decode, then a lookup,
+            // of each: 0.3 s, then 6 ms a page at 1,000 changes).
+            let kept = txn.open_table(STREAM_COUNTS).map_err(storage)?;
+            let kept = kept
+                .get((tenant.0, stream))
+                .map_err(storage)?
+                .map_or(0, |v| v.value());
+            let beyond = streams
+                .range((tenant.0, stream, applied.saturating_add(1))..=(tenant.0, stream, u64::MAX))
+                .map_err(storage)?
+                .count();
+            let count = usize::try_from(kept)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(beyond);
+            let decode = |offset: u64| -> Result<Option<AuditRecord>, ReadError> {
+                entries
+                    .get((tenant.0, offset))
+                    .map_err(storage)?
+                    .map(|v| AuditRecord::decode(v.value()))
+                    .transpose()
+            };
+            let mut offsets = range.map(|item| item.map(|(k, _)| k.value().2).map_err(storage));
+            let Some(first) = offsets
+                .next()
+                .transpose()?
+                .map(decode)
+                .transpose()?
+                .flatten()
+            else {
+                return Ok(None);
+            };
+            let kind = first.object_type.clone();
+            let mut page = Vec::new();
+            let wanted = query.skip().saturating_add(query.top()).min(count);
+            if query.skip() == 0 && wanted > 0 {
+                page.push(first);
             }
-            return Ok(kind.map(|kind| (kind, count, page)));
+            // `offsets` is past the first entry (position 0).
+            let from = query.skip().max(1);
+            for offset in offsets.skip(from - 1).take(wanted.saturating_sub(from)) {
+                if let Some(r) = decode(offset?)? {
+                    page.push(r);
+                }
+            }
+            return Ok(Some((kind, count, page)));
         }
         let mut records = Vec::new();
         for item in range {

@@ -10,7 +10,7 @@
 
 use super::{Queries, ReadError};
 use futures::{Stream, StreamExt};
-use switchboard_events::domain::{ContactOwner, FavoriteCollection};
+use switchboard_events::domain::{ContactOwner, FavoriteCollection, ItemOwner};
 use switchboard_events::{Envelope, Event, Id, TenantId};
 use switchboard_projections::directory::changes::ChangeType;
 use switchboard_projections::directory::classify::{directory_change, DirectoryChange};
@@ -68,6 +68,20 @@ pub enum FeedItem {
     },
     /// The caller's own presence, registrations or call state changed.
     Presence,
+    /// One of the caller's own settings items changed (issue #16: phones,
+    /// speed dials, holidays, the global holiday selection, greetings,
+    /// balance adjustments, the Microsoft 365 binding), or one of the
+    /// tenant's holidays, which apply to every user.
+    Setting {
+        /// Its collection (one of [`SETTINGS`]).
+        collection: &'static str,
+        /// Whose list: the caller's own or the tenant's.
+        owner: ItemOwner,
+        /// The item.
+        id: Id,
+        /// What happened.
+        change: ChangeType,
+    },
     /// A CDR or an external message the caller is a party of was
     /// recorded (rendered from the event, which carries the record).
     CallRecord {
@@ -76,9 +90,53 @@ pub enum FeedItem {
         /// The record's id (its offset).
         id: Id,
     },
+    /// An agent asked to pick up a waiting call the listener (the PBX)
+    /// reported (rendered from the event, which carries the request).
+    Pickup {
+        /// The request's id.
+        id: Id,
+    },
     /// A meeting the caller owns or acts on was controlled, or its state
     /// was reported (rendered from the event, which carries it).
     Meeting,
+}
+
+/// The item collections the stream carries: a user's own settings lists
+/// (its own items only) and the tenant's holidays (everyone's). Files are
+/// not among them: who sees a file depends on the caller's role, and a
+/// deletion does not say whose upload it was.
+pub const SETTINGS: &[&str] = &[
+    crate::collections::settings::PHONES.name,
+    crate::collections::settings::SPEED_DIALS_8.name,
+    crate::collections::settings::SPEED_DIALS_100.name,
+    crate::collections::settings::USER_HOLIDAYS.name,
+    crate::collections::settings::GLOBAL_HOLIDAYS,
+    crate::commands::files::GREETINGS,
+    crate::commands::balance::ADJUSTMENTS,
+    crate::commands::ms365::BINDINGS,
+    crate::collections::settings::TENANT_HOLIDAYS.name,
+];
+
+/// An item event as the stream carries it, if `listener` may see it.
+fn setting(
+    listener: &Listener,
+    collection: &str,
+    owner: ItemOwner,
+    id: Id,
+    change: ChangeType,
+) -> Option<FeedItem> {
+    let tenants = crate::collections::settings::TENANT_HOLIDAYS.name;
+    let visible = match owner {
+        ItemOwner::User(u) => u == listener.user && collection != tenants,
+        ItemOwner::Tenant => collection == tenants,
+    };
+    let collection = SETTINGS.iter().copied().find(|c| *c == collection)?;
+    visible.then_some(FeedItem::Setting {
+        collection,
+        owner,
+        id,
+        change,
+    })
 }
 
 /// Whether `listener` may see `event`, and what it is about. One function
@@ -133,6 +191,35 @@ pub fn visible_to(listener: &Listener, env: &Envelope, event: &Event) -> Option<
         Event::RegistrationAdded(e) if e.user_id == listener.user => Some(FeedItem::Presence),
         Event::RegistrationRemoved(e) if e.user_id == listener.user => Some(FeedItem::Presence),
         Event::CallStateChanged(e) if e.user_id == listener.user => Some(FeedItem::Presence),
+        // Before the settings arm, which takes every other created item.
+        Event::ItemCreated(e)
+            if e.collection == crate::commands::waiting::PICKUPS
+                && e.attrs.get("reported_by")
+                    == Some(&switchboard_events::Value::Int(listener.user.0 as i64)) =>
+        {
+            Some(FeedItem::Pickup { id: e.item_id })
+        }
+        Event::ItemCreated(e) => setting(
+            listener,
+            &e.collection,
+            e.owner,
+            e.item_id,
+            ChangeType::Created,
+        ),
+        Event::ItemUpdated(e) => setting(
+            listener,
+            &e.collection,
+            e.owner,
+            e.item_id,
+            ChangeType::Updated,
+        ),
+        Event::ItemDeleted(e) => setting(
+            listener,
+            &e.collection,
+            e.owner,
+            e.item_id,
+            ChangeType::Deleted,
+        ),
         Event::CdrRecorded(e) if e.parties.contains(&listener.user) => Some(FeedItem::CallRecord {
             message: false,
             id: Id(env.offset),
@@ -264,6 +351,69 @@ mod tests {
             session: s.id,
             media: false,
         }
+    }
+
+    #[test]
+    fn own_settings_items_and_the_tenants_holidays_are_visible_nothing_else() {
+        use switchboard_events::domain::{ItemCreated, ItemDeleted};
+        use switchboard_events::{Fields, Metadata};
+        const ME: Id = Id(1);
+        let me = Listener {
+            tenant: Id(5),
+            user: ME,
+            session: Id(9),
+            media: false,
+        };
+        let env = |tenant| Envelope {
+            offset: 1,
+            stream: switchboard_events::StreamId::of("item", Id(70)),
+            stream_version: 1,
+            tenant,
+            event_type: String::new(),
+            schema_version: 1,
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+            metadata: Metadata::system("test"),
+            payload: vec![],
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        let created = |collection: &str, owner| {
+            Event::ItemCreated(ItemCreated {
+                item_id: Id(70),
+                collection: collection.into(),
+                owner,
+                attrs: Fields::new(),
+            })
+        };
+        let seen = |e: &Event| visible_to(&me, &env(Id(5)), e);
+        assert_eq!(
+            seen(&created("phones", ItemOwner::User(ME))),
+            Some(FeedItem::Setting {
+                collection: "phones",
+                owner: ItemOwner::User(ME),
+                id: Id(70),
+                change: ChangeType::Created,
+            })
+        );
+        let deleted = Event::ItemDeleted(ItemDeleted {
+            item_id: Id(70),
+            collection: "tenant_holidays".into(),
+            owner: ItemOwner::Tenant,
+        });
+        assert!(matches!(
+            seen(&deleted),
+            Some(FeedItem::Setting {
+                change: ChangeType::Deleted,
+                ..
+            })
+        ));
+        // Someone else's item, the tenant's files, another tenant's holiday,
+        // a collection the stream does not carry: not visible.
+        assert_eq!(seen(&created("phones", ItemOwner::User(Id(2)))), None);
+        assert_eq!(seen(&created("files", ItemOwner::Tenant)), None);
+        assert_eq!(seen(&created("business_contacts", ItemOwner::Tenant)), None);
+        let elsewhere = created("tenant_holidays", ItemOwner::Tenant);
+        assert_eq!(visible_to(&me, &env(Id(6)), &elsewhere), None);
     }
 
     #[test]

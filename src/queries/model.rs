@@ -14,7 +14,7 @@ use super::audit::Outbox;
 use super::collection::{Affected, IndexedList, Item, Maintained, Owner, COLLECTIONS};
 use std::ops::Deref;
 use std::sync::Arc;
-use switchboard_events::{Envelope, Event, Id, TenantId};
+use switchboard_events::{Envelope, EnvelopeRef, Event, Id, TenantId};
 use switchboard_projections::pmap::PMap;
 use switchboard_projections::query::index::Move;
 use switchboard_projections::{Directory, Projection};
@@ -163,6 +163,24 @@ impl AsRef<Directory> for ReadModel {
 }
 
 impl Projection for ReadModel {
+    fn replay_started(&mut self) {
+        self.directory.replay_started();
+    }
+
+    fn replay_finished(&mut self) {
+        self.directory.replay_finished();
+    }
+
+    /// Without indexes or audit to feed, the directory applies the borrowed
+    /// envelope itself (no owned envelope per replayed event).
+    fn apply_ref(&mut self, env: &EnvelopeRef<'_>, event: &Event) {
+        if self.deferring && self.audit.is_none() {
+            self.directory.apply_ref(env, event);
+        } else {
+            self.apply(&env.to_envelope(), event);
+        }
+    }
+
     fn apply(&mut self, env: &Envelope, event: &Event) {
         if self.deferring {
             if let Some(outbox) = &self.audit {

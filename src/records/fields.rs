@@ -62,6 +62,9 @@ pub struct RecordField {
     pub required: bool,
     /// Whether the list items show it (the detail shows every field).
     pub listed: bool,
+    /// Rendered but never ingested (a recording's file fields, set from
+    /// its file).
+    pub read_only: bool,
 }
 
 const fn f(name: &'static str, kind: FieldKind) -> RecordField {
@@ -70,6 +73,7 @@ const fn f(name: &'static str, kind: FieldKind) -> RecordField {
         kind,
         required: false,
         listed: true,
+        read_only: false,
     }
 }
 
@@ -80,6 +84,11 @@ const fn required(mut field: RecordField) -> RecordField {
 
 const fn detail_only(mut field: RecordField) -> RecordField {
     field.listed = false;
+    field
+}
+
+const fn read_only(mut field: RecordField) -> RecordField {
+    field.read_only = true;
     field
 }
 
@@ -197,6 +206,39 @@ pub static MESSAGE_FIELDS: RecordTable = RecordTable {
     numbers: &["sender", "receiver"],
 };
 
+/// Call recording fields (`GET /recordings/{id}`; lists show the call's
+/// parties and times). The file fields are read-only: they are set from
+/// the file the PBX uploaded (`file_id` at ingestion).
+pub static RECORDING_FIELDS: RecordTable = RecordTable {
+    resource: "recording",
+    fields: &[
+        f("caller", text(256)),
+        f("callee", text(256)),
+        required(f("started_at", FieldKind::DateTime)),
+        f("ended_at", FieldKind::DateTime),
+        detail_only(f(
+            "duration",
+            FieldKind::Int {
+                min: 0,
+                max: i32::MAX as i64,
+            },
+        )),
+        read_only(detail_only(f("file_name", TEXT))),
+        read_only(detail_only(f(
+            "file_size",
+            FieldKind::Int {
+                min: 0,
+                max: i64::MAX,
+            },
+        ))),
+        read_only(detail_only(f("file_url", TEXT))),
+    ],
+    key: "recording_id",
+    key_hidden: true,
+    time: "started_at",
+    numbers: &["caller", "callee"],
+};
+
 /// Most extension numbers an ingested record may name in `extension_numbers`.
 pub const MAX_EXTRA_NUMBERS: usize = 8;
 
@@ -312,9 +354,12 @@ impl RecordTable {
             if !known {
                 return Err(err(key, "unknown field"));
             }
+            if self.field(key).is_some_and(|f| f.read_only) {
+                return Err(err(key, "is read-only"));
+            }
         }
         let mut out = Map::new();
-        for field in self.fields {
+        for field in self.fields.iter().filter(|f| !f.read_only) {
             match body.get(field.name) {
                 None | Some(Value::Null) if field.required => {
                     return Err(err(field.name, "is required"))
@@ -331,6 +376,7 @@ impl RecordTable {
                 kind: FieldKind::Text { min: 1, max: 256 },
                 required: true,
                 listed: false,
+                read_only: false,
             };
             match body.get(self.key) {
                 None | Some(Value::Null) => return Err(err(self.key, "is required")),
@@ -540,6 +586,34 @@ mod tests {
         ] {
             let items = &schema(doc, path)["properties"]["items"]["items"]["properties"];
             compare(&MESSAGE_FIELDS, &obj(items), true, &[]);
+        }
+    }
+
+    #[test]
+    fn recording_fields_match_both_specs() {
+        let companion = spec("portsip-companion-openapi.json");
+        let users = spec("portsip-users-openapi.json");
+        for (doc, path) in [(&companion, "/recordings"), (&users, "/user/recordings")] {
+            let items = &schema(doc, path)["properties"]["items"]["items"]["properties"];
+            compare(&RECORDING_FIELDS, &obj(items), true, &[]);
+            let detail = &schema(doc, &format!("{path}/{{id}}"))["properties"]["items"]["items"]
+                ["properties"];
+            compare(&RECORDING_FIELDS, &obj(detail), false, &[]);
+        }
+    }
+
+    #[test]
+    fn given_a_recording_with_file_fields_when_parsed_then_they_are_read_only() {
+        let base = json!({"recording_id": "r-1", "started_at": "2024-05-01T12:00:00Z"});
+        let p = RECORDING_FIELDS.parse(&obj(&base)).expect("valid");
+        assert_eq!(p.key, "r-1");
+        for field in ["file_name", "file_size", "file_url"] {
+            let mut b = base.clone();
+            b[field] = json!("x");
+            assert_eq!(
+                RECORDING_FIELDS.parse(&obj(&b)).map_err(|e| e.field),
+                Err(field.to_owned())
+            );
         }
     }
 

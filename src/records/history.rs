@@ -2,8 +2,9 @@
 //! with the log, the ingestion locks, and retention.
 //!
 //! - **Follower** ([`CallHistory::follow`]): subscribes to the log from
-//!   the offset the store covers, applies `CdrRecorded` /
-//!   `ExternalMessageRecorded` in batches (one redb transaction per batch
+//!   the offset the store covers, applies `CdrRecorded`,
+//!   `ExternalMessageRecorded`, `RecordingRecorded` and (removing)
+//!   `RecordingDestroyed` in order, in batches (one redb transaction per batch
 //!   of whatever has arrived), and publishes the offset it has read
 //!   through on a `watch`, also past events that are not call history, so
 //!   waiting for "the store covers offset N" always ends.
@@ -14,10 +15,12 @@
 //!   ([`CallHistory::ingest_lock`]); the command layer checks the PBX's id
 //!   under it (see ARCHITECTURE.md, "Call history").
 //! - **Retention** ([`CallHistory::prune_now`], run by a timer the app
-//!   starts): records older than `retention` by their own time are
-//!   deleted; the follower does not apply records already past it.
+//!   starts): CDRs and messages older than `retention` by their own time
+//!   are deleted; the follower does not apply those already past it.
+//!   Recordings expire through the log instead, their files with them
+//!   (`records::recordings::expire`, on the same timer).
 
-use super::store::{Kind, NewRecord, RecordStore, StoreConfig, StoreError};
+use super::store::{Change, Kind, NewRecord, RecordStore, StoreConfig, StoreError};
 use crate::clock::SharedClock;
 use futures::StreamExt;
 use parking_lot::Mutex;
@@ -100,14 +103,46 @@ pub fn record_of(env: &Envelope, event: &Event) -> Option<NewRecord> {
             offset: env.offset,
             body: e.body.clone().into_bytes(),
         }),
+        Event::RecordingRecorded(e) => Some(NewRecord {
+            kind: Kind::Recording,
+            tenant: env.tenant,
+            id: Id(env.offset),
+            key: e.recording_id.clone(),
+            at_ms: e.started_at_ms,
+            parties: e.parties.clone(),
+            offset: env.offset,
+            body: e.body.clone().into_bytes(),
+        }),
         _ => None,
+    }
+}
+
+/// The change an event makes to the store, if it is call history.
+pub fn change_of(env: &Envelope, event: &Event) -> Option<Change> {
+    match event {
+        Event::RecordingDestroyed(e) => Some(Change::Remove {
+            kind: Kind::Recording,
+            tenant: env.tenant,
+            id: e.id,
+        }),
+        _ => record_of(env, event).map(Change::Add),
     }
 }
 
 /// Whether an event type is call history (checked before decoding, so the
 /// follower decodes nothing else).
 fn is_history(event_type: &str) -> bool {
-    matches!(event_type, "CdrRecorded" | "ExternalMessageRecorded")
+    matches!(
+        event_type,
+        "CdrRecorded" | "ExternalMessageRecorded" | "RecordingRecorded" | "RecordingDestroyed"
+    )
+}
+
+/// Whether the store prunes `kind` by itself. A recording has a file in
+/// the directory, so it expires through the log instead
+/// (`records::recordings::expire`), its file with it.
+fn pruned_here(kind: Kind) -> bool {
+    kind != Kind::Recording
 }
 
 impl CallHistory {
@@ -196,7 +231,7 @@ impl CallHistory {
     }
 
     /// The oldest time (ms) a record may have and still be kept.
-    fn horizon_ms(&self) -> Option<i64> {
+    pub fn horizon_ms(&self) -> Option<i64> {
         let keep = i64::try_from(self.retention?.as_millis()).unwrap_or(i64::MAX);
         Some(self.clock.unix_ms().saturating_sub(keep))
     }
@@ -208,7 +243,7 @@ impl CallHistory {
         };
         self.read(move |store| {
             let mut n = 0;
-            for kind in Kind::ALL {
+            for kind in Kind::ALL.into_iter().filter(|k| pruned_here(*k)) {
                 n += store.prune(kind, before, PRUNE_BATCH)?;
             }
             Ok::<_, HistoryError>(n)
@@ -235,7 +270,7 @@ impl CallHistory {
                     continue;
                 }
                 match Event::decode(&env.event_type, env.schema_version, &env.payload) {
-                    Ok(event) => batch.extend(record_of(&env, &event)),
+                    Ok(event) => batch.extend(change_of(&env, &event)),
                     Err(e) => {
                         return self.stop(format!("event {} does not decode: {e}", env.offset))
                     }
@@ -244,10 +279,14 @@ impl CallHistory {
             let Some(last) = last else { continue };
             if !batch.is_empty() {
                 if let Some(horizon) = self.horizon_ms() {
-                    batch.retain(|r| r.at_ms >= horizon);
+                    batch.retain(|c| match c {
+                        Change::Add(r) => r.at_ms >= horizon || !pruned_here(r.kind),
+                        Change::Remove { .. } => true,
+                    });
                 }
                 let store = Arc::clone(&self.store);
-                let applied = tokio::task::spawn_blocking(move || store.apply(&batch, last)).await;
+                let applied =
+                    tokio::task::spawn_blocking(move || store.apply_changes(&batch, last)).await;
                 match applied {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => return self.stop(e.to_string()),

@@ -1,4 +1,5 @@
-//! Call history: CDRs and external messages the PBX reports.
+//! Call history: CDRs, external messages and call recordings the PBX
+//! reports.
 //!
 //! High-volume history, not directory state: the records are events in
 //! the log (durable, hash-chained, carrying who reported them), but the
@@ -16,10 +17,12 @@
 //!   log's call history to the store, waiting for it, ingestion locks,
 //!   retention.
 //! - [`ingest`]: ingestion, idempotent by the PBX's own id.
+//! - [`recordings`]: destroying call recordings (on request, by retention).
 
 pub mod fields;
 pub mod history;
 pub mod ingest;
+pub mod recordings;
 pub mod store;
 
 #[cfg(test)]
@@ -96,3 +99,21 @@ pub const MESSAGE_LIST: ListSchema = ListSchema {
 
 /// The field messages are ordered, bounded and pruned by.
 pub const MESSAGE_TIME: &str = "created_at";
+
+/// What `/recordings` and `/user/recordings` accept.
+pub const RECORDING_LIST: ListSchema = ListSchema {
+    fields: &[
+        ("started_at", FieldType::DateTime),
+        ("ended_at", FieldType::DateTime),
+        ("caller", FieldType::String),
+        ("callee", FieldType::String),
+        ("duration", FieldType::Number),
+        ("file_name", FieldType::String),
+        ("file_size", FieldType::Number),
+    ],
+    search: &["caller", "callee", "file_name"],
+    default_order: &[(RECORDING_TIME, Dir::Desc)],
+};
+
+/// The field recordings are ordered, bounded and expired by.
+pub const RECORDING_TIME: &str = "started_at";

@@ -1,5 +1,5 @@
-//! The on-disk store of call history: CDRs and external messages, per
-//! tenant, by time and by user.
+//! The on-disk store of call history: CDRs, external messages and call
+//! recordings' metadata, per tenant, by time and by user.
 //!
 //! One redb database (`<data_dir>/read-index/records.redb`). Every kind of
 //! record ([`Kind`]) has its own tables; every key starts with the tenant,
@@ -63,6 +63,10 @@ pub enum Kind {
     Cdr,
     /// External (SMS, WhatsApp) messages, keyed by the PBX's message id.
     Message,
+    /// Call recordings' metadata, keyed by the PBX's recording id; also
+    /// found by their file (`file:<id>`) and their blob
+    /// (`blob:<digest>:<id>`), see [`alt_keys`].
+    Recording,
 }
 
 struct Tables {
@@ -92,6 +96,15 @@ const MESSAGE: Tables = Tables {
     count: TableDefinition::new("msg.count"),
 };
 
+const RECORDING: Tables = Tables {
+    rec: TableDefinition::new("rec.rec"),
+    time: TableDefinition::new("rec.time"),
+    party: TableDefinition::new("rec.party"),
+    key: TableDefinition::new("rec.key"),
+    seq: TableDefinition::new("rec.seq"),
+    count: TableDefinition::new("rec.count"),
+};
+
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 impl Kind {
@@ -99,11 +112,62 @@ impl Kind {
         match self {
             Kind::Cdr => &CDR,
             Kind::Message => &MESSAGE,
+            Kind::Recording => &RECORDING,
         }
     }
 
     /// Every kind.
-    pub const ALL: [Kind; 2] = [Kind::Cdr, Kind::Message];
+    pub const ALL: [Kind; 3] = [Kind::Cdr, Kind::Message, Kind::Recording];
+}
+
+/// The further keys a record is found by besides the PBX's id: a
+/// recording's file (`file:<file id>`, so one file backs one recording)
+/// and its blob (`blob:<sha256 hex>:<id>`, so a download of the bytes
+/// finds the recordings that may show them), read from the body's
+/// `file_id` and `file_digest`.
+fn alt_keys(kind: Kind, id: u64, body: &[u8]) -> Vec<String> {
+    if kind != Kind::Recording {
+        return Vec::new();
+    }
+    let fields: Map<String, Value> = serde_json::from_slice(body).unwrap_or_default();
+    let mut keys = Vec::new();
+    if let Some(file) = fields.get(FILE_ID).and_then(Value::as_u64) {
+        keys.push(file_key(Id(file)));
+    }
+    if let Some(digest) = fields.get(FILE_DIGEST).and_then(Value::as_str) {
+        keys.push(format!("{}{id}", blob_prefix(digest)));
+    }
+    keys
+}
+
+/// The body field of a recording naming its file (an id, never rendered).
+pub const FILE_ID: &str = "file_id";
+/// The body field of a recording naming its blob (hex, never rendered).
+pub const FILE_DIGEST: &str = "file_digest";
+
+/// The key a recording's file is found by.
+pub fn file_key(file: Id) -> String {
+    format!("file:{}", file.get())
+}
+
+fn blob_prefix(digest_hex: &str) -> String {
+    format!("blob:{digest_hex}:")
+}
+
+/// One change to the store, in log order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A record to add.
+    Add(NewRecord),
+    /// A record to remove (a destroyed recording).
+    Remove {
+        /// Which kind.
+        kind: Kind,
+        /// Its tenant.
+        tenant: TenantId,
+        /// Its id.
+        id: Id,
+    },
 }
 
 /// A store failure: the disk or a damaged file. Clients cannot cause one.
@@ -381,13 +445,27 @@ impl RecordStore {
     /// through `covered`. A record whose key (or id) is already stored is
     /// skipped, so applying the same events again changes nothing.
     pub fn apply(&self, batch: &[NewRecord], covered: u64) -> Result<Applied, StoreError> {
+        let changes: Vec<Change> = batch.iter().cloned().map(Change::Add).collect();
+        self.apply_changes(&changes, covered)
+    }
+
+    /// Applies `changes` in order in one transaction (see [`Self::apply`]);
+    /// removing a record that is not there changes nothing.
+    pub fn apply_changes(&self, changes: &[Change], covered: u64) -> Result<Applied, StoreError> {
         let tx = self.db.begin_write()?;
         let mut applied = Applied::default();
-        for r in batch {
-            if insert(&tx, r)? {
-                applied.added += 1;
-            } else {
-                applied.duplicates += 1;
+        for c in changes {
+            match c {
+                Change::Add(r) => {
+                    if insert(&tx, r)? {
+                        applied.added += 1;
+                    } else {
+                        applied.duplicates += 1;
+                    }
+                }
+                Change::Remove { kind, tenant, id } => {
+                    remove(&tx, *kind, tenant.get(), id.get())?;
+                }
             }
         }
         {
@@ -409,6 +487,61 @@ impl RecordStore {
         let tx = self.db.begin_read()?;
         let keys = tx.open_table(kind.tables().key)?;
         Ok(keys.get((tenant.get(), key))?.map(|v| Id(v.value())))
+    }
+
+    /// The ids of `tenant`'s recordings whose audio is the blob `digest_hex`.
+    pub fn recordings_of_blob(
+        &self,
+        tenant: TenantId,
+        digest_hex: &str,
+    ) -> Result<Vec<Id>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let keys = tx.open_table(Kind::Recording.tables().key)?;
+        let prefix = blob_prefix(digest_hex);
+        let mut out = Vec::new();
+        for entry in keys.range((tenant.get(), prefix.as_str())..)? {
+            let (k, v) = entry?;
+            let (t, key) = k.value();
+            if t != tenant.get() || !key.starts_with(&prefix) {
+                break;
+            }
+            out.push(Id(v.value()));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` records of `kind` (all tenants) older than
+    /// `before_ms`, oldest first per tenant: what retention must remove
+    /// through the log (recordings, whose files go with them).
+    pub fn older_than(
+        &self,
+        kind: Kind,
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(TenantId, Record)>, StoreError> {
+        let t = kind.tables();
+        let tx = self.db.begin_read()?;
+        let counts = tx.open_table(t.count)?;
+        let time = tx.open_table(t.time)?;
+        let rec = tx.open_table(t.rec)?;
+        let mut out = Vec::new();
+        for entry in counts.iter()? {
+            let (k, _) = entry?;
+            let (tenant, user) = k.value();
+            if user != ALL {
+                continue;
+            }
+            for e in time.range((tenant, i64::MIN, 0)..(tenant, before_ms, 0))? {
+                let id = e?.0.value().2;
+                if let Some(bytes) = rec.get((tenant, id))? {
+                    out.push((Id(tenant), Record::decode(tenant, id, bytes.value())?));
+                }
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The record `id` of `tenant`, if `scope` sees it (a user sees only
@@ -581,6 +714,28 @@ impl RecordStore {
         Ok(out)
     }
 
+    /// The log offset of the earliest recorded of `user`'s records of
+    /// `kind` whose time is at or after `from_ms` (a record's id is the
+    /// offset of its event), if any: where a sync token "from a date"
+    /// starts. Steps the user's keys from `from_ms` on.
+    pub fn first_recorded_since(
+        &self,
+        kind: Kind,
+        tenant: TenantId,
+        user: Id,
+        from_ms: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let party = tx.open_table(kind.tables().party)?;
+        let (t, u) = (tenant.get(), user.get());
+        let mut first: Option<u64> = None;
+        for entry in party.range((t, u, from_ms, 0)..=(t, u, i64::MAX, u64::MAX))? {
+            let id = entry?.0.value().3;
+            first = Some(first.map_or(id, |f| f.min(id)));
+        }
+        Ok(first)
+    }
+
     /// Deletes every record of `kind` older than `before_ms` (all tenants),
     /// at most `batch` per transaction. Returns how many went.
     pub fn prune(&self, kind: Kind, before_ms: i64, batch: usize) -> Result<usize, StoreError> {
@@ -643,6 +798,9 @@ fn insert(tx: &WriteTransaction, r: &NewRecord) -> Result<bool, StoreError> {
             return Ok(false);
         }
         keys.insert((tenant, r.key.as_str()), id)?;
+        for k in alt_keys(r.kind, id, &r.body) {
+            keys.insert((tenant, k.as_str()), id)?;
+        }
     }
     let mut parties: Vec<u64> = r.parties.iter().map(|p| p.get()).collect();
     parties.sort_unstable();
@@ -682,7 +840,13 @@ fn remove(tx: &WriteTransaction, kind: Kind, tenant: u64, id: u64) -> Result<(),
     };
     let r = Record::decode(tenant, id, &bytes)?;
     tx.open_table(t.time)?.remove((tenant, r.at_ms, id))?;
-    tx.open_table(t.key)?.remove((tenant, r.key.as_str()))?;
+    {
+        let mut keys = tx.open_table(t.key)?;
+        keys.remove((tenant, r.key.as_str()))?;
+        for k in alt_keys(kind, id, &r.body) {
+            keys.remove((tenant, k.as_str()))?;
+        }
+    }
     let mut party = tx.open_table(t.party)?;
     let mut seq = tx.open_table(t.seq)?;
     let mut counts = tx.open_table(t.count)?;

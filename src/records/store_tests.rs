@@ -461,3 +461,94 @@ fn given_100k_records_when_paging_anywhere_then_each_page_is_the_expected_slice(
         }
     }
 }
+
+fn recording(n: u64, file: u64, digest: &str) -> NewRecord {
+    let body = json!({"started_at": rfc3339(BASE_MS), FILE_ID: file, FILE_DIGEST: digest});
+    NewRecord {
+        kind: Kind::Recording,
+        tenant: T,
+        id: Id(5000 + n),
+        key: format!("rec-{n}"),
+        at_ms: BASE_MS + n as i64,
+        parties: vec![ALICE],
+        offset: 5000 + n,
+        body: serde_json::to_vec(&body).expect("json"),
+    }
+}
+
+#[test]
+fn given_recordings_when_applied_and_removed_then_their_file_and_blob_keys_follow() {
+    let (_dir, store) = open();
+    store
+        .apply(
+            &[
+                recording(1, 41, "aa"),
+                recording(2, 42, "aa"),
+                recording(3, 43, "bb"),
+            ],
+            10,
+        )
+        .expect("apply");
+    assert_eq!(
+        store
+            .find_key(Kind::Recording, T, &file_key(Id(42)))
+            .expect("find"),
+        Some(Id(5002))
+    );
+    assert_eq!(
+        store.recordings_of_blob(T, "aa").expect("blob"),
+        vec![Id(5001), Id(5002)]
+    );
+    assert!(store
+        .recordings_of_blob(OTHER, "aa")
+        .expect("blob")
+        .is_empty());
+    let old = store
+        .older_than(Kind::Recording, BASE_MS + 3, 10)
+        .expect("old");
+    assert_eq!(
+        old.iter().map(|(t, r)| (*t, r.id)).collect::<Vec<_>>(),
+        vec![(T, Id(5001)), (T, Id(5002))]
+    );
+    // Removing one (and one that is not there) in order, with an add after.
+    store
+        .apply_changes(
+            &[
+                Change::Remove {
+                    kind: Kind::Recording,
+                    tenant: T,
+                    id: Id(5001),
+                },
+                Change::Remove {
+                    kind: Kind::Recording,
+                    tenant: T,
+                    id: Id(9999),
+                },
+                Change::Add(recording(4, 41, "cc")),
+            ],
+            11,
+        )
+        .expect("apply");
+    assert_eq!(
+        store.recordings_of_blob(T, "aa").expect("blob"),
+        vec![Id(5002)]
+    );
+    assert_eq!(
+        store.find_key(Kind::Recording, T, "rec-1").expect("find"),
+        None
+    );
+    assert_eq!(
+        store
+            .find_key(Kind::Recording, T, &file_key(Id(41)))
+            .expect("find"),
+        Some(Id(5004)),
+        "the file is free again once its recording is gone"
+    );
+    assert_eq!(
+        store
+            .count(Kind::Recording, T, Scope::User(ALICE))
+            .expect("count"),
+        3
+    );
+    assert_eq!(store.covered().expect("covered"), 11);
+}

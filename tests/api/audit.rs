@@ -922,7 +922,16 @@ async fn a_default_history_page_is_the_slice_of_the_whole_history() {
     };
     // The default order reads only the page; an explicit `orderby` of the
     // same order takes the general path (every record, then the query).
-    for (skip, top) in [(0, 2), (1, 3), (3, 100), (6, 2), (50, 1)] {
+    for (skip, top) in [
+        (0, 1),
+        (0, 2),
+        (1, 3),
+        (3, 100),
+        (5, 1),
+        (6, 2),
+        (7, 5),
+        (50, 1),
+    ] {
         let fast = page(format!("skip={skip}&top={top}")).await;
         let general = page(format!("skip={skip}&top={top}&orderby=created_at")).await;
         assert_eq!(fast, general, "skip={skip} top={top}");

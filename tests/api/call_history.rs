@@ -452,3 +452,71 @@ async fn the_cdr_sync_diff_reports_a_users_new_cdrs_page_by_page() {
         .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_cdr_sync_token_from_a_date_starts_at_the_first_cdr_of_the_caller_since_then() {
+    let app = spawn_app().await;
+    let w = world(&app, "syncfrom.example").await;
+    for (call, callee, at) in [
+        ("may", "101", "2024-05-01T10:00:00Z"),
+        ("june-bob", "102", "2024-06-01T10:00:00Z"),
+        ("june", "101", "2024-06-02T10:00:00Z"),
+        ("july", "101", "2024-07-01T10:00:00Z"),
+    ] {
+        let (status, _) = report(&app, &w.pbx, &cdr(call, "+4930555", callee, at)).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let token = |query: &'static str| {
+        let (app, ann) = (&app, w.ann.clone());
+        async move {
+            let path = format!("/api/user/cdrs/sync_tokens{query}");
+            json_of(app.post(&path, Some(&ann), &json!({})).await).await["token"]
+                .as_str()
+                .expect("token")
+                .to_owned()
+        }
+    };
+    let diff_calls = |token: String| {
+        let (app, ann) = (&app, w.ann.clone());
+        async move {
+            let path = format!("/api/user/cdrs/sync_tokens/{token}/diff");
+            let d = json_of(app.post(&path, Some(&ann), &json!({})).await).await;
+            let calls: Vec<String> = d["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter_map(|i| i["items"][0]["started_at"].as_str().map(str::to_owned))
+                .collect();
+            (calls, d["token"].as_str().expect("token").to_owned())
+        }
+    };
+    // From mid-May: ann's June and July calls (bob's is not hers).
+    let (calls, _) = diff_calls(token("?date_from=2024-05-15T00:00:00Z").await).await;
+    assert_eq!(calls, ["2024-06-02T10:00:00Z", "2024-07-01T10:00:00Z"]);
+    // From before everything: all three of hers.
+    let (calls, _) = diff_calls(token("?date_from=2020-01-01T00:00:00%2B02:00").await).await;
+    assert_eq!(calls.len(), 3);
+    // From after everything (or without a date): nothing until a new call.
+    for query in ["?date_from=2030-01-01T00:00:00Z", ""] {
+        let (calls, _) = diff_calls(token(query).await).await;
+        assert!(calls.is_empty(), "{query}: {calls:?}");
+    }
+    let later = token("?date_from=2030-01-01T00:00:00Z").await;
+    report(
+        &app,
+        &w.pbx,
+        &cdr("aug", "101", "+1555", "2024-08-01T10:00:00Z"),
+    )
+    .await;
+    let (calls, _) = diff_calls(later).await;
+    assert_eq!(calls, ["2024-08-01T10:00:00Z"]);
+    let resp = app
+        .post(
+            "/api/user/cdrs/sync_tokens?date_from=yesterday",
+            Some(&w.ann),
+            &json!({}),
+        )
+        .await;
+    let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+    assert_eq!(err["detail"]["field"], "date_from");
+}

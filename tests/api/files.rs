@@ -277,6 +277,22 @@ pub async fn upload(app: &TestApp, token: &str, query: &str, bytes: &[u8]) -> (S
     complete(app, token, &up, bytes).await
 }
 
+/// Neither the file's id nor its digest is there for this caller (404).
+async fn assert_no_file(app: &TestApp, token: &str, id: &str, digest: &str) {
+    assert_error(
+        app.get(&format!("/api/files/{id}"), Some(token)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_error(
+        download(app, token, digest).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+}
+
 async fn download(app: &TestApp, token: &str, digest: &str) -> Response {
     app.get(&format!("/api/blobs/{digest}"), Some(token)).await
 }
@@ -380,18 +396,7 @@ async fn files_are_per_tenant_and_per_uploader_even_with_the_same_bytes() {
     let bytes = wav(64);
     let (id, digest) = upload(&app, &a.admin, "filename=a.wav", &bytes).await;
     // Another tenant: neither the id nor the digest.
-    assert_error(
-        app.get(&format!("/api/files/{id}"), Some(&b.admin)).await,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await;
-    assert_error(
-        download(&app, &b.admin, &digest).await,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await;
+    assert_no_file(&app, &b.admin, &id, &digest).await;
     let resp = app
         .post(
             &format!("/api/files/{id}/destroy"),
@@ -437,18 +442,7 @@ async fn files_are_per_tenant_and_per_uploader_even_with_the_same_bytes() {
         )
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    assert_error(
-        app.get(&format!("/api/files/{id}"), Some(&a.admin)).await,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await;
-    assert_error(
-        download(&app, &a.admin, &digest).await,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await;
+    assert_no_file(&app, &a.admin, &id, &digest).await;
     assert_eq!(
         download(&app, &b.admin, &digest).await.status(),
         StatusCode::OK
@@ -646,4 +640,106 @@ async fn a_temporary_file_goes_with_its_last_greeting_and_blobs_are_swept() {
     assert!(!blob(&loose_digest).exists());
     assert!(blob(&kept_digest).is_file());
     crate::helpers::ok(app.get(&format!("/api/files/{kept}"), Some(&admin)).await).await;
+}
+
+/// Runs the collector now, as the timer would `days` from now.
+async fn collect_after_days(app: &TestApp, days: u64) -> switchboard::files::gc::Collected {
+    app.clock
+        .advance(std::time::Duration::from_secs(days * 24 * 3600));
+    let st = app.state();
+    let grace = std::time::Duration::from_secs(st.config.temporary_file_grace_secs);
+    switchboard::files::gc::collect(&st.pipeline, &st.queries, &st.files, st.clock.now(), grace)
+        .await
+        .expect("collect")
+}
+
+#[tokio::test]
+async fn queue_prompts_play_files_of_the_tenant_which_are_then_kept() {
+    let app = spawn_app().await;
+    let t = app.tenant("a.example").await;
+    let (moh, moh_digest) = upload(&app, &t.admin, "filename=hold.wav", &wav(40)).await;
+    let (intro, intro_digest) = upload(
+        &app,
+        &t.admin,
+        "filename=intro.wav&temporary=true",
+        &wav(41),
+    )
+    .await;
+    let resp = app
+        .post(
+            "/api/call_queues",
+            Some(&t.admin),
+            &serde_json::json!({"name": "Support", "extension_number": "800",
+                "polling_strategy": "RING_SIMULTANEOUSLY",
+                "moh_prompt_file_id": moh, "intro_prompt_file_id": intro}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let q = crate::helpers::ok(resp).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let path = format!("/api/call_queues/{q}");
+    let shown = crate::helpers::ok(app.get(&path, Some(&t.admin)).await).await;
+    assert_eq!(shown["moh_prompt_file_name"], "hold.wav");
+    assert_eq!(shown["moh_prompt_file_size"], wav(40).len());
+    assert_eq!(
+        shown["moh_prompt_file_url"],
+        format!("/api/blobs/{moh_digest}")
+    );
+    assert_eq!(shown["intro_prompt_file_name"], "intro.wav");
+    assert!(shown.get("moh_prompt_file_id").is_none(), "{shown}");
+
+    // An unknown id, another tenant's file or a file id of no shape: 400 naming the field.
+    let other = app.tenant("b.example").await;
+    let (theirs, _) = upload(&app, &other.admin, "filename=x.wav", &wav(42)).await;
+    for (field, id) in [
+        ("moh_prompt_file_id", theirs.as_str()),
+        ("intro_prompt_file_id", "AAAAAAAAAAAAAAAAAAAAAAAA"),
+        ("moh_prompt_file_id", "not an id"),
+    ] {
+        let resp = app
+            .post(&path, Some(&t.admin), &serde_json::json!({ field: id }))
+            .await;
+        let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+        assert_eq!(err["detail"]["field"], field, "{id}");
+    }
+
+    // A file a queue plays is in use: not deleted, not collected.
+    let resp = app
+        .post(
+            &format!("/api/files/{moh}/destroy"),
+            Some(&t.admin),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_error(resp, StatusCode::CONFLICT, "FILE_IN_USE").await;
+    let swept = collect_after_days(&app, 2).await;
+    assert_eq!(swept.files, 0);
+    // (Two days on, the access token has expired.)
+    let admin = app.token_for("boss", "Passw0rd-123", "a.example").await;
+    let blob = |d: &str| {
+        app.data_dir()
+            .join("files/blobs/sha256")
+            .join(&d[..2])
+            .join(d)
+    };
+    assert!(blob(&intro_digest).is_file());
+    crate::helpers::ok(app.get(&format!("/api/files/{intro}"), Some(&admin)).await).await;
+
+    // Once the queue stops playing it, the temporary file is collected.
+    let resp = app
+        .post(
+            &path,
+            Some(&admin),
+            &serde_json::json!({"intro_prompt_file_id": null}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let shown = crate::helpers::ok(app.get(&path, Some(&admin)).await).await;
+    assert_eq!(shown["intro_prompt_file_name"], serde_json::Value::Null);
+    let swept = collect_after_days(&app, 2).await;
+    assert_eq!(swept.files, 1);
+    assert!(!blob(&intro_digest).exists());
+    assert!(blob(&moh_digest).is_file());
 }

@@ -124,6 +124,11 @@ pub fn fixture_key(path: &str, param: &str) -> Option<&'static str> {
         ("/api/user/cdrs/sync_tokens/{token}/diff", "token") => "token_cdrs",
         ("/api/cdrs/{id}" | "/api/user/cdrs/{id}", "id") => "cdr",
         ("/api/external_messages/{id}" | "/api/user/external_messages/{id}", "id") => "message",
+        ("/api/call_queues/{id}/waiting/{session_id}/destroy", "session_id") => "wait_doomed",
+        (_, "session_id") => "wait",
+        ("/api/recordings/{id}/destroy", "id") => "recording_doomed",
+        ("/api/user/recordings/{id}/destroy", "id") => "my_recording_doomed",
+        ("/api/recordings/{id}" | "/api/user/recordings/{id}", "id") => "recording",
         ("/api/v1/user-extensions/by-user/{user_uuid}", "user_uuid") => "alice_uuid",
         ("/api/v1/user-extensions/by-extension/{ext_uuid}", "ext_uuid") => "ext_y2_uuid",
         ("/api/v1/user-extensions/{uuid}", "uuid") => "link_y2_uuid",
@@ -534,6 +539,35 @@ pub fn expectations() -> BTreeMap<String, Exp> {
             x(201).body(json!({"message_id": "matrix-sms", "sender": "100",
                                "created_at": "2024-05-01T11:00:00Z"})),
         ),
+        // Waiting lists: the queue's agents (boss is one) and who reads
+        // queues; sam and the flagless role are neither.
+        ("GET /api/call_queues/{id}/waiting", x(200).users(403)),
+        (
+            "POST /api/call_queues/{id}/waiting/{session_id}/pickup",
+            x(200).users(403),
+        ),
+        (
+            "POST /api/call_queues/{id}/waiting",
+            x(201).body(json!({"session_id": "matrix-wait", "extension_number": "4930555"})),
+        ),
+        (
+            "POST /api/call_queues/{id}/waiting/{session_id}/destroy",
+            x(204),
+        ),
+        ("GET /api/user/recordings", x(200).own()),
+        ("GET /api/user/recordings/{id}", x(200).users(404)),
+        ("POST /api/user/recordings/{id}/destroy", x(204).users(404)),
+        ("GET /api/recordings", x(200)),
+        ("GET /api/recordings/{id}", x(200)),
+        ("POST /api/recordings/{id}/destroy", x(204)),
+        // The other tenant's PBX cannot claim tenant A's file (400 naming file_id).
+        (
+            "POST /api/recordings",
+            x(201)
+                .body(json!({"recording_id": "matrix-rec", "file_id": "$rec_file",
+                             "started_at": "2024-05-01T11:00:00Z"}))
+                .other(400),
+        ),
         ("POST /api/user/cdrs/sync_tokens", x(201).own()),
         (
             "POST /api/user/cdrs/sync_tokens/{token}/diff",
@@ -810,6 +844,21 @@ fn settings_expectations() -> Vec<(String, Exp)> {
             x(200).body(json!({"name": "Renamed"})),
         ),
         ("POST /api/holidays/{id}/destroy".to_owned(), x(204)),
+        ("GET /api/user/balance".to_owned(), x(200).own()),
+        ("GET /api/users/{id}/balance".to_owned(), x(200)),
+        (
+            "POST /api/users/{id}/balance".to_owned(),
+            x(200).body(json!({"balance": 12.5, "reason": "matrix"})),
+        ),
+        ("GET /api/users/{id}/balance/history".to_owned(), x(200)),
+        (
+            "POST /api/users/{id}/ms365_binding".to_owned(),
+            x(200).body(json!({"id": "matrix@contoso.com"})),
+        ),
+        (
+            "POST /api/users/{id}/ms365_binding/destroy".to_owned(),
+            x(204),
+        ),
     ]);
     out
 }

@@ -61,7 +61,7 @@ async fn field_error(resp: reqwest::Response) -> Value {
 }
 
 /// The id of user `name` in the caller's tenant.
-async fn user_id(app: &TestApp, admin: &str, name: &str) -> String {
+pub async fn user_id(app: &TestApp, admin: &str, name: &str) -> String {
     let l = json_of(
         app.get(&format!("/api/users?filter=name eq '{name}'"), Some(admin))
             .await,

@@ -371,3 +371,124 @@ async fn a_users_new_cdrs_and_messages_are_streamed_to_them_only() {
     assert_eq!(frames[1].data["item"]["id"], sms);
     assert_eq!(frames[1].data["item"]["content"], "hi");
 }
+
+#[tokio::test]
+async fn a_users_own_settings_and_the_tenants_holidays_are_streamed_nobody_elses() {
+    let app = spawn_app().await;
+    let (admin, ann, bob) = two_users(&app, "settings-sse.example").await;
+    let resp = connect(&app, &ann, None, "").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+    let created = |token: String, path: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            let resp = app.post(path, Some(&token), &body).await;
+            assert_eq!(resp.status(), StatusCode::CREATED, "{path}");
+            resp.json::<Value>().await.expect("json")["id"].clone()
+        }
+    };
+    // Bob's speed dial is not ann's business.
+    created(
+        bob.clone(),
+        "/api/user/speed_dial_8",
+        json!({"code": "3", "phone_number": "1003"}),
+    )
+    .await;
+    let dial = created(
+        ann.clone(),
+        "/api/user/speed_dial_8",
+        json!({"code": "2", "phone_number": "1002"}),
+    )
+    .await;
+    let holiday = created(
+        admin.clone(),
+        "/api/holidays",
+        crate::settings::holiday_body("Fête"),
+    )
+    .await;
+    let me = crate::helpers::ok(app.get("/api/user", Some(&ann)).await).await;
+    let me = me["id"].as_str().expect("id").to_owned();
+    let resp = app
+        .post(
+            &format!("/api/users/{me}/balance"),
+            Some(&admin),
+            &json!({"balance": 2.5}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = app
+        .post(
+            &format!(
+                "/api/user/speed_dial_8/{}/destroy",
+                dial.as_str().expect("id")
+            ),
+            Some(&ann),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let frames = read_frames(&mut stream, &mut buf, 4).await;
+    let seen: Vec<(&str, &Value)> = frames
+        .iter()
+        .map(|f| (f.event.as_str(), &f.data["change_type"]))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("speed_dial_8", &json!("CREATED")),
+            ("tenant_holidays", &json!("CREATED")),
+            ("balance_adjustments", &json!("CREATED")),
+            ("speed_dial_8", &json!("DELETED")),
+        ]
+    );
+    assert_eq!(frames[0].data["item"]["id"], dial);
+    assert_eq!(frames[0].data["item"]["phone_number"], "1002");
+    assert_eq!(frames[1].data["item"]["id"], holiday);
+    assert_eq!(frames[1].data["item"]["name"], "Fête");
+    assert_eq!(frames[2].data["item"]["balance"], json!(2.5));
+    assert_eq!(frames[2].data["item"]["sequence"], 1);
+    assert_eq!(frames[3].data["item"], json!({ "id": dial }));
+}
+
+#[tokio::test]
+async fn a_pickup_request_is_streamed_to_the_pbx_that_reported_the_call() {
+    use crate::queues::{create_queue, set_agents, user_with_role};
+    let app = spawn_app().await;
+    let t = app.tenant("pickup-sse.example").await;
+    let (_, ann) = user_with_role(&app, &t, "ann", "101", "StandardUser").await;
+    let (_, pbx) = user_with_role(&app, &t, "pbx", "190", "Replicator").await;
+    let (_, other_pbx) = user_with_role(&app, &t, "pbx2", "191", "Replicator").await;
+    let q = create_queue(&app, &t.admin, "Support", "800").await;
+    set_agents(&app, &t.admin, "call_queues", &q, &["101"]).await;
+    let resp = connect(&app, &pbx, None, "").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+    let waiting = format!("/api/call_queues/{q}/waiting");
+    // Another PBX's call: its pickup is not this PBX's to act on.
+    for (token, session) in [(&other_pbx, "s-other"), (&pbx, "s-1")] {
+        let body = json!({"session_id": session, "extension_number": "4930555"});
+        let resp = app.post(&waiting, Some(token), &body).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    for session in ["s-other", "s-1"] {
+        let resp = app
+            .post(
+                &format!("{waiting}/{session}/pickup"),
+                Some(&ann),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let frames = read_frames(&mut stream, &mut buf, 1).await;
+    assert_eq!(frames[0].event, "call_queue_pickups");
+    let item = &frames[0].data["item"];
+    assert_eq!(frames[0].data["change_type"], "CREATED");
+    assert_eq!(
+        (item["queue_id"].as_str(), item["session_id"].as_str()),
+        (Some(q.as_str()), Some("s-1"))
+    );
+    assert_eq!(item["agent_number"], "101");
+}

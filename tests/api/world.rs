@@ -341,6 +341,19 @@ impl World {
             w.fix(key, &id, true);
         }
 
+        // Alice's balance and Microsoft 365 binding (the integration on).
+        let path = format!("/api/users/{alice}/balance");
+        ok_json(
+            app.post(&path, Some(&boss), &json!({"balance": 5})).await,
+            &path,
+        )
+        .await;
+        let on = json!({"enable_ms365_integration": true});
+        ok_json(app.post("/api/tenant", Some(&boss), &on).await, "ms365 on").await;
+        let path = format!("/api/users/{alice}/ms365_binding");
+        let account = json!({"id": "matrix@contoso.com"});
+        ok_json(app.post(&path, Some(&boss), &account).await, &path).await;
+
         // Registrations of alice's devices.
         for instance in ["inst-1", "inst-2"] {
             ok_json(
@@ -443,6 +456,37 @@ impl World {
             if key == "file" {
                 w.fix("digest", &digest, true);
             }
+        }
+        // Callers waiting in the owner's queue (boss and alice are its agents).
+        let waiting = format!("/api/call_queues/{}/waiting", w.get("queue"));
+        for key in ["wait", "wait_doomed"] {
+            let session = format!("world-{key}");
+            let body = json!({"session_id": session, "extension_number": "4930555"});
+            let resp = app.post(&waiting, Some(&boss), &body).await;
+            assert_eq!(resp.status(), StatusCode::CREATED, "{key}");
+            w.fix(key, &session, false);
+        }
+        // Call recordings the owner (100) and alice (101) are parties of,
+        // each on its own file; and a file for the matrix's report.
+        for (key, samples) in [
+            ("recording", 12),
+            ("recording_doomed", 13),
+            ("my_recording_doomed", 14),
+            ("rec_file", 15),
+        ] {
+            let bytes = crate::files::wav(samples);
+            let up = crate::files::begin(app, &boss, "filename=call.wav&temporary=true").await;
+            let (file, _) = crate::files::complete(app, &boss, &up, &bytes).await;
+            if key == "rec_file" {
+                w.fix(key, &file, true);
+                continue;
+            }
+            let meta = json!({"recording_id": format!("world-{key}"), "file_id": file,
+                              "caller": "100", "callee": "101",
+                              "started_at": "2024-05-01T10:00:00Z"});
+            // Not secrets, as call history ids (above).
+            let id = created_id(app, &boss, "/api/recordings", meta).await;
+            w.fix(key, &id, false);
         }
         // Greetings playing the owner's file: the owner's own and alice's.
         let file = json!({"file_id": w.get("file")});

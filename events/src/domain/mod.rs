@@ -242,6 +242,10 @@ domain_events! {
     CdrRecorded: 1, "cdrs", tenant_id;
     /// The PBX reported an external message (tenant stream: call history).
     ExternalMessageRecorded: 1, "messages", tenant_id;
+    /// The PBX reported a call recording (tenant stream: call history).
+    RecordingRecorded: 1, "recordings", tenant_id;
+    /// A call recording was destroyed (tenant stream: call history).
+    RecordingDestroyed: 1, "recordings", tenant_id;
 
     /// A meeting's desired state changed (its owner or chairman asked).
     MeetingControlled: 1, "meeting", meeting_id;

@@ -45,3 +45,38 @@ pub struct ExternalMessageRecorded {
     /// The validated fields as a JSON object (without `id`).
     pub body: String,
 }
+
+/// The PBX reported a call recording: its metadata (the audio is a file of
+/// the tenant, uploaded through the file store before the report).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingRecorded {
+    /// The tenant (its stream).
+    pub tenant_id: Id,
+    /// The PBX's own id of the recording: unique per tenant.
+    pub recording_id: String,
+    /// When the recorded call started, Unix milliseconds (order, bounds,
+    /// retention).
+    pub started_at_ms: i64,
+    /// The users who see it under `/user/recordings`.
+    pub parties: Vec<Id>,
+    /// The file holding the audio.
+    pub file_id: Id,
+    /// The validated fields as a JSON object (without `id`), with the
+    /// file's name, size, url and digest.
+    pub body: String,
+}
+
+/// A call recording was destroyed: by a user or an administrator (the
+/// envelope names who), or by retention. Its file is deleted by the same
+/// append, and the blob goes at the file store's next sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingDestroyed {
+    /// The tenant (its stream).
+    pub tenant_id: Id,
+    /// The recording's id (the offset of its `RecordingRecorded`).
+    pub id: Id,
+    /// The PBX's own id of the recording.
+    pub recording_id: String,
+    /// Destroyed by retention rather than by a request.
+    pub expired: bool,
+}

@@ -36,6 +36,11 @@ pub struct ChangeLog {
     /// retention horizon is set, so old tombstones can be pruned.
     #[serde(default)]
     expiry: VecDeque<(i64, Id)>,
+    /// `by_offset` is not kept up to date (a replay, see
+    /// [`ChangeLog::defer`]) until [`ChangeLog::settle`] rebuilds it from
+    /// `latest`. Never set in a published or saved version.
+    #[serde(skip)]
+    deferred: bool,
 }
 
 /// Slack added to the retention horizon before a tombstone is pruned: a
@@ -46,10 +51,33 @@ pub const PRUNE_MARGIN_SECS: i64 = 60;
 impl ChangeLog {
     /// Records that `id` changed at `offset`.
     pub fn touch(&mut self, id: Id, offset: u64) {
-        if let Some(old) = self.latest.insert(id, offset) {
+        let old = self.latest.insert(id, offset);
+        if self.deferred {
+            return;
+        }
+        if let Some(old) = old {
             self.by_offset.remove(&(old, id));
         }
         self.by_offset.insert((offset, id));
+    }
+
+    /// Stops keeping the ordered index until [`ChangeLog::settle`]: a
+    /// replay then records only each item's latest offset (one map insert
+    /// per change instead of a removal and an insertion in the ordered set
+    /// as well) and the order is built once at the end. Diffs must not be
+    /// read in between.
+    pub fn defer(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Rebuilds the ordered index from the latest offsets, if deferred.
+    pub fn settle(&mut self) {
+        if !std::mem::take(&mut self.deferred) {
+            return;
+        }
+        let mut ordered: Vec<(u64, Id)> = self.latest.iter().map(|(id, o)| (*o, *id)).collect();
+        ordered.sort_unstable();
+        self.by_offset = ordered.into_iter().collect();
     }
 
     /// Records that `id` was created at `offset`.
@@ -100,7 +128,9 @@ impl ChangeLog {
             // and its index entry belongs to the live item: keep it.
             if self.tombstones.remove(&id).is_some() {
                 if let Some(offset) = self.latest.remove(&id) {
-                    self.by_offset.remove(&(offset, id));
+                    if !self.deferred {
+                        self.by_offset.remove(&(offset, id));
+                    }
                 }
                 pruned += 1;
             }
@@ -120,16 +150,17 @@ impl ChangeLog {
 
     /// Number of indexed items (live and deleted).
     pub fn len(&self) -> usize {
-        self.by_offset.len()
+        self.latest.len()
     }
 
     /// Whether nothing was ever indexed.
     pub fn is_empty(&self) -> bool {
-        self.by_offset.is_empty()
+        self.latest.is_empty()
     }
 
     /// Entries strictly after `after` and at or before `head`, in order.
     pub fn range(&self, after: (u64, Id), head: u64) -> impl Iterator<Item = (u64, Id)> + '_ {
+        debug_assert!(!self.deferred, "a deferred change index is read");
         self.by_offset
             .range((
                 Bound::Excluded(after),

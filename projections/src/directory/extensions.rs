@@ -6,7 +6,7 @@ use switchboard_events::domain::{
     ExtensionCreated, ExtensionDeleted, ExtensionType, ExtensionUpdated, PrimaryExtensionChanged,
     UserLinkedToExtension, UserUnlinkedFromExtension,
 };
-use switchboard_events::{Envelope, Id, Value};
+use switchboard_events::{EnvelopeRef, Id, Value};
 use time::OffsetDateTime;
 
 /// An extension.
@@ -43,7 +43,7 @@ pub struct LinkView {
     pub created_at: OffsetDateTime,
 }
 
-pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &ExtensionCreated) {
+pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionCreated) {
     scope
         .numbers
         .insert(e.number.clone(), NumberOwner::Extension(e.extension_id));
@@ -81,7 +81,7 @@ pub fn ext_type_name(t: ExtensionType) -> &'static str {
     }
 }
 
-pub(super) fn updated(scope: &mut Scope, env: &Envelope, e: &ExtensionUpdated) {
+pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionUpdated) {
     let Some(ext) = scope.extensions.get_mut(&e.extension_id) else {
         return;
     };
@@ -120,7 +120,7 @@ pub(super) fn deleted(scope: &mut Scope, e: &ExtensionDeleted) {
     }
 }
 
-pub(super) fn linked(scope: &mut Scope, env: &Envelope, e: &UserLinkedToExtension) {
+pub(super) fn linked(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserLinkedToExtension) {
     scope.links.insert(
         e.link_id,
         LinkView {
@@ -139,7 +139,7 @@ pub(super) fn linked(scope: &mut Scope, env: &Envelope, e: &UserLinkedToExtensio
     }
 }
 
-pub(super) fn unlinked(scope: &mut Scope, env: &Envelope, e: &UserUnlinkedFromExtension) {
+pub(super) fn unlinked(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserUnlinkedFromExtension) {
     scope.links.remove(&e.link_id);
     if let Some(ext) = scope.extensions.get_mut(&e.extension_id) {
         ext.users.remove(&e.user_id);
@@ -156,7 +156,11 @@ pub(super) fn unlinked(scope: &mut Scope, env: &Envelope, e: &UserUnlinkedFromEx
     }
 }
 
-pub(super) fn primary_changed(scope: &mut Scope, env: &Envelope, e: &PrimaryExtensionChanged) {
+pub(super) fn primary_changed(
+    scope: &mut Scope,
+    env: &EnvelopeRef<'_>,
+    e: &PrimaryExtensionChanged,
+) {
     let Some(user) = scope.users.get_mut(&e.user_id) else {
         return;
     };

@@ -6,7 +6,7 @@ use crate::pmap::PSet;
 use switchboard_events::domain::{
     GroupCreated, GroupDeleted, GroupMemberAdded, GroupMemberRemoved, GroupUpdated,
 };
-use switchboard_events::{Envelope, Fields, Id, Value};
+use switchboard_events::{EnvelopeRef, Fields, Id, Value};
 
 /// A user group.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -23,7 +23,7 @@ pub struct GroupView {
     pub stamp: Stamp,
 }
 
-pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &GroupCreated) {
+pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &GroupCreated) {
     scope
         .groups_by_name
         .insert(e.name.to_lowercase(), e.group_id);
@@ -39,7 +39,7 @@ pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &GroupCreated) {
     );
 }
 
-pub(super) fn updated(scope: &mut Scope, env: &Envelope, e: &GroupUpdated) {
+pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &GroupUpdated) {
     let Some(group) = scope.groups.get_mut(&e.group_id) else {
         return;
     };
@@ -64,7 +64,7 @@ pub(super) fn deleted(scope: &mut Scope, e: &GroupDeleted) {
     }
 }
 
-pub(super) fn member_added(scope: &mut Scope, env: &Envelope, e: &GroupMemberAdded) {
+pub(super) fn member_added(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &GroupMemberAdded) {
     if let Some(group) = scope.groups.get_mut(&e.group_id) {
         group.members.insert(e.user_id);
         group.stamp.touch(env);
@@ -74,7 +74,7 @@ pub(super) fn member_added(scope: &mut Scope, env: &Envelope, e: &GroupMemberAdd
     }
 }
 
-pub(super) fn member_removed(scope: &mut Scope, env: &Envelope, e: &GroupMemberRemoved) {
+pub(super) fn member_removed(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &GroupMemberRemoved) {
     if let Some(group) = scope.groups.get_mut(&e.group_id) {
         group.members.remove(&e.user_id);
         group.stamp.touch(env);

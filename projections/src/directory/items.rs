@@ -16,7 +16,7 @@ use super::users::merge;
 use super::Stamp;
 use crate::pmap::{PHashMap, PMap};
 use switchboard_events::domain::{ContactOwner, ItemOwner};
-use switchboard_events::{Envelope, Fields, Id};
+use switchboard_events::{EnvelopeRef, Fields, Id};
 
 /// The collection personal contacts are filed under.
 pub const PERSONAL_CONTACTS: &str = "contacts";
@@ -145,7 +145,7 @@ impl Items {
     /// Applies an item's creation.
     pub(super) fn created(
         &mut self,
-        env: &Envelope,
+        env: &EnvelopeRef<'_>,
         collection: &str,
         owner: ItemOwner,
         id: Id,
@@ -166,7 +166,7 @@ impl Items {
     /// Applies a change of an item's fields.
     pub(super) fn updated(
         &mut self,
-        env: &Envelope,
+        env: &EnvelopeRef<'_>,
         collection: &str,
         owner: ItemOwner,
         id: Id,
@@ -186,7 +186,7 @@ impl Items {
     /// Applies an item's deletion; returns the item as it was.
     pub(super) fn deleted(
         &mut self,
-        env: &Envelope,
+        env: &EnvelopeRef<'_>,
         collection: &str,
         owner: ItemOwner,
         id: Id,
@@ -236,7 +236,7 @@ impl Items {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_events::{Metadata, StreamId, Value};
+    use switchboard_events::{Envelope, Metadata, StreamId, Value};
 
     fn env(offset: u64) -> Envelope {
         Envelope {
@@ -264,9 +264,15 @@ mod tests {
     fn items_live_in_their_owners_list_and_go_with_their_user() {
         let mut items = Items::default();
         let ann = ItemOwner::User(Id(10));
-        items.created(&env(1), "phones", ann, Id(1), &named("desk"));
-        items.created(&env(2), "phones", ItemOwner::Tenant, Id(2), &named("lobby"));
-        items.created(&env(3), "holidays", ann, Id(3), &named("new year"));
+        items.created(&env(1).view(), "phones", ann, Id(1), &named("desk"));
+        items.created(
+            &env(2).view(),
+            "phones",
+            ItemOwner::Tenant,
+            Id(2),
+            &named("lobby"),
+        );
+        items.created(&env(3).view(), "holidays", ann, Id(3), &named("new year"));
         assert!(items.get("phones", ann, Id(1)).is_some());
         assert!(items
             .get("phones", ItemOwner::User(Id(11)), Id(1))
@@ -276,12 +282,18 @@ mod tests {
             "another collection"
         );
         assert_eq!(items.count("phones", ann), 1);
-        items.updated(&env(4), "phones", ann, Id(1), &named("office"));
+        items.updated(&env(4).view(), "phones", ann, Id(1), &named("office"));
         let p = items.get("phones", ann, Id(1)).expect("phone");
         assert_eq!(p.attrs.get("name"), Some(&Value::from("office")));
         assert_eq!(p.stamp.updated_offset, 4);
         // Another owner's update changes nothing.
-        items.updated(&env(5), "phones", ItemOwner::Tenant, Id(1), &named("x"));
+        items.updated(
+            &env(5).view(),
+            "phones",
+            ItemOwner::Tenant,
+            Id(1),
+            &named("x"),
+        );
         assert_eq!(
             items
                 .get("phones", ann, Id(1))
@@ -295,7 +307,7 @@ mod tests {
         assert!(!items.is_taken(Id(3)));
         assert!(items.is_taken(Id(2)), "the tenant's item stays");
         assert!(items
-            .deleted(&env(6), "phones", ItemOwner::Tenant, Id(2), 0)
+            .deleted(&env(6).view(), "phones", ItemOwner::Tenant, Id(2), 0)
             .is_some());
         assert!(!items.is_taken(Id(2)));
         assert!(items

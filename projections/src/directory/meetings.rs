@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use switchboard_events::domain::{
     MeetingActual, MeetingControl, MeetingControlled, MeetingStateReported,
 };
-use switchboard_events::{Envelope, Id};
+use switchboard_events::{EnvelopeRef, Id};
 
 /// The most invitations a meeting remembers (the newest are kept): the
 /// PBX acts on each as it follows the log, the list only shows them.
@@ -136,7 +136,7 @@ impl Meetings {
     }
 
     /// Applies a control: the desired state changes.
-    pub(super) fn controlled(&mut self, env: &Envelope, e: &MeetingControlled) {
+    pub(super) fn controlled(&mut self, env: &EnvelopeRef<'_>, e: &MeetingControlled) {
         let offset = env.offset;
         let m = self.entry(e.meeting_id, e.owner);
         m.updated_offset = offset;
@@ -181,7 +181,7 @@ impl Meetings {
 
     /// Applies a report: the actual state is replaced, and wishes about
     /// participants who are gone are dropped.
-    pub(super) fn reported(&mut self, env: &Envelope, e: &MeetingStateReported) {
+    pub(super) fn reported(&mut self, env: &EnvelopeRef<'_>, e: &MeetingStateReported) {
         let m = self.entry(e.meeting_id, e.owner);
         m.actual = e.actual.clone();
         m.reported_offset = env.offset;
@@ -212,6 +212,7 @@ impl Meetings {
 mod tests {
     use super::*;
     use switchboard_events::domain::{MeetingParticipant, MeetingStatus};
+    use switchboard_events::Envelope;
 
     fn env(offset: u64) -> Envelope {
         crate::testing::envelope(offset, "meeting", "MeetingControlled")
@@ -240,9 +241,9 @@ mod tests {
     #[test]
     fn given_controls_and_reports_then_desired_and_actual_are_kept_apart() {
         let mut m = Meetings::default();
-        m.controlled(&env(1), &control(MeetingControl::Run(true)));
+        m.controlled(&env(1).view(), &control(MeetingControl::Run(true)));
         m.controlled(
-            &env(2),
+            &env(2).view(),
             &control(MeetingControl::MuteParticipant {
                 participant: "p1".into(),
                 muted: true,
@@ -253,7 +254,7 @@ mod tests {
         assert!(live.live(), "asked to run");
         assert_eq!(live.actual.status, MeetingStatus::Offline);
         m.reported(
-            &env(3),
+            &env(3).view(),
             &MeetingStateReported {
                 meeting_id: Id(1),
                 owner: Id(2),
@@ -281,7 +282,7 @@ mod tests {
         let mut m = Meetings::default();
         for i in 0..(INVITATIONS_KEPT as u64 + 3) {
             m.controlled(
-                &env(i),
+                &env(i).view(),
                 &control(MeetingControl::Invite {
                     number: format!("{i}"),
                 }),

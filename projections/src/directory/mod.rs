@@ -33,7 +33,9 @@ pub use users::UserView;
 
 use crate::pmap::{PHashMap, PMap};
 use crate::runtime::Projection;
-use switchboard_events::{Envelope, Event, Id, TenantId, SYSTEM_TENANT};
+#[cfg(doc)]
+use changes::ChangeLog;
+use switchboard_events::{Envelope, EnvelopeRef, Event, Id, TenantId, SYSTEM_TENANT};
 use time::OffsetDateTime;
 
 /// What owns an extension number in a tenant's shared number space.
@@ -63,7 +65,7 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    fn new(env: &Envelope) -> Stamp {
+    fn new(env: &EnvelopeRef<'_>) -> Stamp {
         Stamp {
             created_at: env.recorded_at,
             created_offset: env.offset,
@@ -73,7 +75,7 @@ impl Stamp {
         }
     }
 
-    fn touch(&mut self, env: &Envelope) {
+    fn touch(&mut self, env: &EnvelopeRef<'_>) {
         self.updated_at = env.recorded_at;
         self.updated_offset = env.offset;
         self.version = env.stream_version;
@@ -171,6 +173,10 @@ pub struct Directory {
     /// Set from the configuration when the directory is created.
     #[serde(default)]
     pub sync_retention_secs: u64,
+    /// Inside a replay ([`Projection::replay_started`]): the tenants'
+    /// extension change indexes are deferred until it finishes.
+    #[serde(skip)]
+    pub(crate) replaying: bool,
 }
 
 impl Directory {
@@ -193,8 +199,25 @@ impl Directory {
             .and_then(|id| self.tenants.get(id))
     }
 
+    /// Changes every scope in place.
+    fn each_scope(&mut self, mut change: impl FnMut(&mut Scope)) {
+        let tenants: Vec<TenantId> = self.scopes.keys().copied().collect();
+        for tenant in tenants {
+            if let Some(scope) = self.scopes.get_mut(&tenant) {
+                change(scope);
+            }
+        }
+    }
+
     fn scope_mut(&mut self, tenant: TenantId) -> &mut Scope {
-        self.scopes.get_or_insert_with(tenant, Scope::default)
+        let replaying = self.replaying;
+        self.scopes.get_or_insert_with(tenant, || {
+            let mut scope = Scope::default();
+            if replaying {
+                scope.contacts.changes.extension.defer();
+            }
+            scope
+        })
     }
 }
 
@@ -206,6 +229,26 @@ impl AsRef<Directory> for Directory {
 
 impl Projection for Directory {
     fn apply(&mut self, env: &Envelope, event: &Event) {
+        self.apply_ref(&env.view(), event);
+    }
+
+    /// Every user change touches the tenant's extension change index (for
+    /// sync diffs); a replay keeps only each user's latest offset there and
+    /// orders them once at the end ([`ChangeLog::defer`]).
+    fn replay_started(&mut self) {
+        self.replaying = true;
+        self.each_scope(|scope| scope.contacts.changes.extension.defer());
+    }
+
+    fn replay_finished(&mut self) {
+        self.replaying = false;
+        self.each_scope(|scope| scope.contacts.changes.extension.settle());
+    }
+
+    /// The directory reads only an event's offset, tenant, time and stream
+    /// version, so it works on the borrowed view: a replay builds no owned
+    /// envelope (six allocations and a payload copy) per event.
+    fn apply_ref(&mut self, env: &EnvelopeRef<'_>, event: &Event) {
         self.offset = env.offset;
         let tenant = env.tenant;
         let before = contacts::before(self.scopes.get(&tenant), event);
@@ -334,7 +377,10 @@ impl Projection for Directory {
             // Call history is read from its own on-disk store, never from
             // the directory (ARCHITECTURE.md, "Call history"): the
             // directory does not grow with the number of calls.
-            Event::CdrRecorded(_) | Event::ExternalMessageRecorded(_) => {}
+            Event::CdrRecorded(_)
+            | Event::ExternalMessageRecorded(_)
+            | Event::RecordingRecorded(_)
+            | Event::RecordingDestroyed(_) => {}
             Event::MeetingControlled(e) => self.scope_mut(tenant).meetings.controlled(env, e),
             Event::MeetingStateReported(e) => self.scope_mut(tenant).meetings.reported(env, e),
         }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use switchboard_events::domain::{
     AgentStatus, CallState, CallStateChanged, PresenceSet, RegistrationAdded, RegistrationRemoved,
 };
-use switchboard_events::{Envelope, Id};
+use switchboard_events::{EnvelopeRef, Id};
 use time::OffsetDateTime;
 
 /// One SIP registration of a user's device.
@@ -161,7 +161,7 @@ pub(super) fn registration_removed(scope: &mut Scope, e: &RegistrationRemoved) {
     }
 }
 
-pub(super) fn call_state_changed(scope: &mut Scope, env: &Envelope, e: &CallStateChanged) {
+pub(super) fn call_state_changed(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &CallStateChanged) {
     let p = scope
         .presence
         .get_or_insert_with(e.user_id, PresenceView::default);

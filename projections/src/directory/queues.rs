@@ -10,7 +10,7 @@ use switchboard_events::domain::{
     RingGroupAgentRemoved, RingGroupAgentUpdated, RingGroupCreated, RingGroupDeleted,
     RingGroupUpdated,
 };
-use switchboard_events::{Envelope, Fields, Id, Value};
+use switchboard_events::{EnvelopeRef, Fields, Id, Value};
 use time::OffsetDateTime;
 
 /// One agent of a call queue.
@@ -64,7 +64,7 @@ fn rename(name: &mut String, changes: &mut Fields) {
     }
 }
 
-pub(super) fn queue_created(scope: &mut Scope, env: &Envelope, e: &CallQueueCreated) {
+pub(super) fn queue_created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &CallQueueCreated) {
     scope.numbers.insert(
         e.extension_number.clone(),
         NumberOwner::CallQueue(e.queue_id),
@@ -82,7 +82,7 @@ pub(super) fn queue_created(scope: &mut Scope, env: &Envelope, e: &CallQueueCrea
     );
 }
 
-pub(super) fn queue_updated(scope: &mut Scope, env: &Envelope, e: &CallQueueUpdated) {
+pub(super) fn queue_updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &CallQueueUpdated) {
     if let Some(q) = scope.call_queues.get_mut(&e.queue_id) {
         let mut changes = e.changes.clone();
         rename(&mut q.name, &mut changes);
@@ -99,7 +99,7 @@ pub(super) fn queue_deleted(scope: &mut Scope, e: &CallQueueDeleted) {
     }
 }
 
-pub(super) fn queue_agent_added(scope: &mut Scope, env: &Envelope, e: &CallQueueAgentAdded) {
+pub(super) fn queue_agent_added(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &CallQueueAgentAdded) {
     if let Some(q) = scope.call_queues.get_mut(&e.queue_id) {
         q.agents.insert(
             e.user_id,
@@ -113,7 +113,11 @@ pub(super) fn queue_agent_added(scope: &mut Scope, env: &Envelope, e: &CallQueue
     }
 }
 
-pub(super) fn queue_agent_updated(scope: &mut Scope, env: &Envelope, e: &CallQueueAgentUpdated) {
+pub(super) fn queue_agent_updated(
+    scope: &mut Scope,
+    env: &EnvelopeRef<'_>,
+    e: &CallQueueAgentUpdated,
+) {
     if let Some(q) = scope.call_queues.get_mut(&e.queue_id) {
         if let Some(a) = q.agents.get_mut(&e.user_id) {
             a.skill_level = e.skill_level;
@@ -122,7 +126,11 @@ pub(super) fn queue_agent_updated(scope: &mut Scope, env: &Envelope, e: &CallQue
     }
 }
 
-pub(super) fn queue_agent_removed(scope: &mut Scope, env: &Envelope, e: &CallQueueAgentRemoved) {
+pub(super) fn queue_agent_removed(
+    scope: &mut Scope,
+    env: &EnvelopeRef<'_>,
+    e: &CallQueueAgentRemoved,
+) {
     if let Some(q) = scope.call_queues.get_mut(&e.queue_id) {
         q.agents.remove(&e.user_id);
         q.stamp.touch(env);
@@ -131,7 +139,7 @@ pub(super) fn queue_agent_removed(scope: &mut Scope, env: &Envelope, e: &CallQue
 
 /// Agent status lives in the agent's own stream, so it does not touch the
 /// queue's stamp (a status change must not conflict with queue edits).
-pub(super) fn agent_status_set(scope: &mut Scope, env: &Envelope, e: &AgentStatusSet) {
+pub(super) fn agent_status_set(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &AgentStatusSet) {
     if let Some(a) = scope
         .call_queues
         .get_mut(&e.queue_id)
@@ -142,7 +150,7 @@ pub(super) fn agent_status_set(scope: &mut Scope, env: &Envelope, e: &AgentStatu
     }
 }
 
-pub(super) fn ring_group_created(scope: &mut Scope, env: &Envelope, e: &RingGroupCreated) {
+pub(super) fn ring_group_created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &RingGroupCreated) {
     scope.numbers.insert(
         e.extension_number.clone(),
         NumberOwner::RingGroup(e.ring_group_id),
@@ -160,7 +168,7 @@ pub(super) fn ring_group_created(scope: &mut Scope, env: &Envelope, e: &RingGrou
     );
 }
 
-pub(super) fn ring_group_updated(scope: &mut Scope, env: &Envelope, e: &RingGroupUpdated) {
+pub(super) fn ring_group_updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &RingGroupUpdated) {
     if let Some(g) = scope.ring_groups.get_mut(&e.ring_group_id) {
         let mut changes = e.changes.clone();
         rename(&mut g.name, &mut changes);
@@ -177,7 +185,11 @@ pub(super) fn ring_group_deleted(scope: &mut Scope, e: &RingGroupDeleted) {
     }
 }
 
-pub(super) fn ring_group_agent_added(scope: &mut Scope, env: &Envelope, e: &RingGroupAgentAdded) {
+pub(super) fn ring_group_agent_added(
+    scope: &mut Scope,
+    env: &EnvelopeRef<'_>,
+    e: &RingGroupAgentAdded,
+) {
     if let Some(g) = scope.ring_groups.get_mut(&e.ring_group_id) {
         g.agents.insert(e.user_id, e.skill_level);
         g.stamp.touch(env);
@@ -186,7 +198,7 @@ pub(super) fn ring_group_agent_added(scope: &mut Scope, env: &Envelope, e: &Ring
 
 pub(super) fn ring_group_agent_updated(
     scope: &mut Scope,
-    env: &Envelope,
+    env: &EnvelopeRef<'_>,
     e: &RingGroupAgentUpdated,
 ) {
     if let Some(g) = scope.ring_groups.get_mut(&e.ring_group_id) {
@@ -199,7 +211,7 @@ pub(super) fn ring_group_agent_updated(
 
 pub(super) fn ring_group_agent_removed(
     scope: &mut Scope,
-    env: &Envelope,
+    env: &EnvelopeRef<'_>,
     e: &RingGroupAgentRemoved,
 ) {
     if let Some(g) = scope.ring_groups.get_mut(&e.ring_group_id) {

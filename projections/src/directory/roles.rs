@@ -2,7 +2,7 @@
 
 use super::{Scope, Stamp};
 use switchboard_events::domain::{RoleCreated, RoleDeleted, RoleUpdated};
-use switchboard_events::{Envelope, Id};
+use switchboard_events::{EnvelopeRef, Id};
 
 /// A custom role.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -19,7 +19,7 @@ pub struct RoleView {
     pub stamp: Stamp,
 }
 
-pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &RoleCreated) {
+pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &RoleCreated) {
     scope.roles_by_name.insert(e.name.to_lowercase(), e.role_id);
     scope.roles.insert(
         e.role_id,
@@ -33,7 +33,7 @@ pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &RoleCreated) {
     );
 }
 
-pub(super) fn updated(scope: &mut Scope, env: &Envelope, e: &RoleUpdated) {
+pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &RoleUpdated) {
     let Some(role) = scope.roles.get_mut(&e.role_id) else {
         return;
     };

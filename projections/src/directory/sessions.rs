@@ -4,7 +4,7 @@ use crate::pmap::PHashMap as HashMap;
 use switchboard_events::domain::{
     SessionEnded, SessionRefreshed, SessionStarted, SessionTenantSwitched,
 };
-use switchboard_events::{Envelope, Id, TenantId};
+use switchboard_events::{EnvelopeRef, Id, TenantId};
 
 /// One session.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -78,7 +78,7 @@ impl Sessions {
         }
     }
 
-    pub(super) fn started(&mut self, tenant: TenantId, env: &Envelope, e: &SessionStarted) {
+    pub(super) fn started(&mut self, tenant: TenantId, env: &EnvelopeRef<'_>, e: &SessionStarted) {
         // Forget sessions whose refresh token expired before this event:
         // deterministic (event time, not wall clock), and it bounds memory.
         let now = env.recorded_at.unix_timestamp();
@@ -109,7 +109,7 @@ impl Sessions {
         );
     }
 
-    pub(super) fn refreshed(&mut self, env: &Envelope, e: &SessionRefreshed) {
+    pub(super) fn refreshed(&mut self, env: &EnvelopeRef<'_>, e: &SessionRefreshed) {
         let Some(s) = self.by_id.get_mut(&e.session_id) else {
             return;
         };

@@ -3,7 +3,7 @@
 use super::users::merge;
 use super::{Directory, Stamp};
 use switchboard_events::domain::{TenantCreated, TenantDeleted, TenantUpdated};
-use switchboard_events::{Envelope, Fields, Id, Value};
+use switchboard_events::{EnvelopeRef, Fields, Id, Value};
 
 /// A tenant.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -30,7 +30,7 @@ impl TenantView {
     }
 }
 
-pub(super) fn created(dir: &mut Directory, env: &Envelope, e: &TenantCreated) {
+pub(super) fn created(dir: &mut Directory, env: &EnvelopeRef<'_>, e: &TenantCreated) {
     dir.domains.insert(e.domain.to_lowercase(), e.tenant_id);
     dir.tenants.insert(
         e.tenant_id,
@@ -42,11 +42,12 @@ pub(super) fn created(dir: &mut Directory, env: &Envelope, e: &TenantCreated) {
             stamp: Stamp::new(env),
         },
     );
-    dir.scopes
-        .get_or_insert_with(e.tenant_id, super::Scope::default);
+    // Through `scope_mut`, so a scope created in a replay defers its
+    // change index like the others.
+    dir.scope_mut(e.tenant_id);
 }
 
-pub(super) fn updated(dir: &mut Directory, env: &Envelope, e: &TenantUpdated) {
+pub(super) fn updated(dir: &mut Directory, env: &EnvelopeRef<'_>, e: &TenantUpdated) {
     let Some(tenant) = dir.tenants.get_mut(&e.tenant_id) else {
         return;
     };

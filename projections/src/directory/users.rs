@@ -6,7 +6,7 @@ use switchboard_events::domain::{
     SecretKind, UserCreated, UserDeleted, UserProfileReset, UserRoleChanged, UserSecretChanged,
     UserUpdated,
 };
-use switchboard_events::{Envelope, Fields, Id, Value};
+use switchboard_events::{EnvelopeRef, Fields, Id, Value};
 
 /// A user as the directory sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -59,13 +59,20 @@ pub(crate) fn merge(attrs: &mut Fields, changes: &Fields) {
     for (k, v) in changes {
         if v.is_null() {
             attrs.remove(k);
+        } else if let Some(slot) = attrs.get_mut(k) {
+            // A field that is already set keeps its key, and a string its
+            // buffer: replaying a million updates allocates nothing here.
+            match (slot, v) {
+                (Value::Str(old), Value::Str(new)) => old.clone_from(new),
+                (slot, v) => *slot = v.clone(),
+            }
         } else {
             attrs.insert(k.clone(), v.clone());
         }
     }
 }
 
-pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &UserCreated) {
+pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserCreated) {
     scope.users_by_name.insert(e.name.to_lowercase(), e.user_id);
     scope.users.insert(
         e.user_id,
@@ -85,14 +92,14 @@ pub(super) fn created(scope: &mut Scope, env: &Envelope, e: &UserCreated) {
     );
 }
 
-pub(super) fn updated(scope: &mut Scope, env: &Envelope, e: &UserUpdated) {
+pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserUpdated) {
     if let Some(user) = scope.users.get_mut(&e.user_id) {
         merge(&mut user.attrs, &e.changes);
         user.stamp.touch(env);
     }
 }
 
-pub(super) fn secret_changed(scope: &mut Scope, env: &Envelope, e: &UserSecretChanged) {
+pub(super) fn secret_changed(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserSecretChanged) {
     if let Some(user) = scope.users.get_mut(&e.user_id) {
         match e.secret {
             SecretKind::Password => user.password_hash = e.hash.clone(),
@@ -103,14 +110,14 @@ pub(super) fn secret_changed(scope: &mut Scope, env: &Envelope, e: &UserSecretCh
     }
 }
 
-pub(super) fn role_changed(scope: &mut Scope, env: &Envelope, e: &UserRoleChanged) {
+pub(super) fn role_changed(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserRoleChanged) {
     if let Some(user) = scope.users.get_mut(&e.user_id) {
         user.role = e.role.clone();
         user.stamp.touch(env);
     }
 }
 
-pub(super) fn profile_reset(scope: &mut Scope, env: &Envelope, e: &UserProfileReset) {
+pub(super) fn profile_reset(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserProfileReset) {
     if let Some(user) = scope.users.get_mut(&e.user_id) {
         merge(&mut user.attrs, &e.reset);
         user.stamp.touch(env);
@@ -137,5 +144,51 @@ pub(super) fn deleted(scope: &mut Scope, e: &UserDeleted) {
         if let Some(group) = scope.groups.get_mut(g) {
             group.members.remove(&e.user_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, Value)]) -> Fields {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn merge_sets_replaces_and_clears_fields_whatever_their_kind_was() {
+        let mut attrs = fields(&[
+            ("display_name", Value::from("Ann")),
+            ("email", Value::from("ann@example.com")),
+            ("ring_timeout", Value::Int(30)),
+            ("mobile_phone", Value::Int(1)),
+        ]);
+        merge(
+            &mut attrs,
+            &fields(&[
+                // string over string (the buffer is reused), longer and shorter
+                ("display_name", Value::from("Ann Example-Longer-Name")),
+                ("email", Value::from("a@x")),
+                // other kinds over each other
+                ("ring_timeout", Value::from("thirty")),
+                ("mobile_phone", Value::Bool(true)),
+                // new, and cleared
+                ("language", Value::from("en")),
+                ("enabled", Value::Null),
+            ]),
+        );
+        merge(&mut attrs, &fields(&[("email", Value::Null)]));
+        assert_eq!(
+            attrs,
+            fields(&[
+                ("display_name", Value::from("Ann Example-Longer-Name")),
+                ("language", Value::from("en")),
+                ("mobile_phone", Value::Bool(true)),
+                ("ring_timeout", Value::from("thirty")),
+            ])
+        );
     }
 }

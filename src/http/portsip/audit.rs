@@ -15,7 +15,7 @@ use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
-use crate::http::render_cache::Shape;
+use crate::http::render_cache::{PageItem, Shape};
 use crate::http::AppState;
 use crate::queries::audit::AuditRecord;
 use axum::extract::{Path, State};
@@ -77,19 +77,24 @@ fn rendered(
     records: &[AuditRecord],
     render: fn(&AuditRecord) -> Map<String, Value>,
 ) -> Response {
-    let items = records
+    // An offset names one entry of the whole log, rendered the same for
+    // every viewer, so the system admin's cross-tenant pages and a tenant's
+    // share one key space (the system scope's).
+    let items: Vec<PageItem> = records
         .iter()
-        .map(|r| {
-            let item =
-                state
-                    .render_cache
-                    .get_or_render(shape, r.tenant, Id(r.offset), 0, false, |_| {
-                        Value::Object(render(r))
-                    });
-            (item, false)
+        .map(|r| PageItem {
+            id: Id(r.offset),
+            version: 0,
+            flag: false,
         })
         .collect();
-    list::answer_rendered(count, items)
+    let by_offset = |id: Id| records.iter().find(|r| r.offset == id.0);
+    let body = state
+        .render_cache
+        .page(shape, SYSTEM_TENANT, count, &items, false, |id, _| {
+            Value::Object(by_offset(id).map(render).unwrap_or_default())
+        });
+    list::answer_body(body)
 }
 
 fn render_audit(d: &AuditRecord) -> Map<String, Value> {

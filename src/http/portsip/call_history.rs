@@ -17,6 +17,8 @@
 //! memory. Another tenant's or another user's id is 404.
 
 use super::VIA;
+use crate::commands::recordings::{RecordRecording, RecordingCommand};
+use crate::commands::Command;
 use crate::http::access::tenant_of;
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
@@ -24,11 +26,13 @@ use crate::http::extract::JsonBody;
 use crate::http::ids::portsip as ids;
 use crate::http::list::{self, ListParams};
 use crate::http::AppState;
-use crate::records::fields::{RecordTable, CDR_FIELDS, MESSAGE_FIELDS};
+use crate::records::fields::{RecordTable, CDR_FIELDS, MESSAGE_FIELDS, RECORDING_FIELDS};
 use crate::records::history::HistoryError;
-use crate::records::ingest::{ingest, Ingested};
-use crate::records::store::{Kind, QueryFailure, Record, Scope};
-use crate::records::{CDR_LIST, CDR_TIME, MESSAGE_LIST, MESSAGE_TIME};
+use crate::records::ingest::{history_command, ingest, Claim, Ingested};
+use crate::records::store::{file_key, Kind, QueryFailure, Record, Scope};
+use crate::records::{
+    CDR_LIST, CDR_TIME, MESSAGE_LIST, MESSAGE_TIME, RECORDING_LIST, RECORDING_TIME,
+};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -60,6 +64,14 @@ const MESSAGES: Family = Family {
     list: &MESSAGE_LIST,
     time: MESSAGE_TIME,
     noun: "external message",
+};
+
+const RECORDINGS: Family = Family {
+    kind: Kind::Recording,
+    table: &RECORDING_FIELDS,
+    list: &RECORDING_LIST,
+    time: RECORDING_TIME,
+    noun: "recording",
 };
 
 impl From<HistoryError> for ApiError {
@@ -222,16 +234,50 @@ async fn report(
     body: &Map<String, Value>,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_of(caller)?;
+    let mut body = body.clone();
+    // A recording names the file the PBX uploaded its audio as.
+    let file_id = if family.kind == Kind::Recording {
+        let raw = body.remove("file_id");
+        let id = raw
+            .as_ref()
+            .and_then(Value::as_str)
+            .and_then(ids::parse)
+            .ok_or_else(|| {
+                ApiError::validation("file_id", "the id of the uploaded audio file is required")
+            })?;
+        Some(id)
+    } else {
+        None
+    };
     let parsed = family
         .table
-        .parse(body)
+        .parse(&body)
         .map_err(|e| ApiError::validation(&e.field, e.message))?;
+    let key = parsed.key.clone();
+    let (cmd, claims) = match file_id {
+        Some(file_id) => (
+            Command::Recording(RecordingCommand::Record(RecordRecording {
+                key: parsed.key,
+                at_ms: parsed.at_ms,
+                numbers: parsed.numbers,
+                body: parsed.body,
+                file_id,
+            })),
+            vec![Claim {
+                key: file_key(file_id),
+                field: "file_id",
+            }],
+        ),
+        None => (history_command(family.kind, parsed), Vec::new()),
+    };
     let done = ingest(
         &state.pipeline,
         &state.history,
         state.queries.applied(),
         family.kind,
-        parsed,
+        key,
+        claims,
+        cmd,
         caller.acting_in(tenant, VIA),
     )
     .await?;
@@ -261,4 +307,97 @@ pub async fn report_message(
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     report(&state, &caller, &MESSAGES, &body).await
+}
+
+/// A recording's detail: PortSIP's carries no `id` and is `{items: [recording]}`.
+fn recording_detail(r: &Record) -> Value {
+    let mut m = detail(&RECORDINGS, r);
+    m.remove("id");
+    json!({"items": [m]})
+}
+
+/// `GET /recordings`.
+pub async fn recordings(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Response, ApiError> {
+    list(&state, &caller, &RECORDINGS, false, &params).await
+}
+
+/// `GET /user/recordings`.
+pub async fn own_recordings(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Response, ApiError> {
+    list(&state, &caller, &RECORDINGS, true, &params).await
+}
+
+/// `GET /recordings/{id}`.
+pub async fn recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let r = one(&state, &caller, &RECORDINGS, false, &id).await?;
+    Ok(Json(recording_detail(&r)))
+}
+
+/// `GET /user/recordings/{id}`.
+pub async fn own_recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let r = one(&state, &caller, &RECORDINGS, true, &id).await?;
+    Ok(Json(recording_detail(&r)))
+}
+
+/// `POST /recordings` (the PBX, Replicator role): one recording's metadata,
+/// naming the file its audio was uploaded as (`file_id`).
+pub async fn report_recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    report(&state, &caller, &RECORDINGS, &body).await
+}
+
+async fn destroy(
+    state: &AppState,
+    caller: &Caller,
+    own: bool,
+    raw: &str,
+) -> Result<StatusCode, ApiError> {
+    let (tenant, scope) = whose(caller, own)?;
+    let id = ids::parse_or_404(raw, RECORDINGS.noun)?;
+    crate::records::recordings::destroy(
+        &state.pipeline,
+        &state.history,
+        state.queries.applied(),
+        scope,
+        id,
+        caller.acting_in(tenant, VIA),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /recordings/{id}/destroy`: 204; the file goes with it.
+pub async fn destroy_recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    destroy(&state, &caller, false, &id).await
+}
+
+/// `POST /user/recordings/{id}/destroy`: the caller's own; 204.
+pub async fn destroy_own_recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    destroy(&state, &caller, true, &id).await
 }

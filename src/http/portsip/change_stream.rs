@@ -1,7 +1,10 @@
 //! The live change stream, `GET /user/events`: a Server-Sent Events stream of the changes the caller
 //! may see — their personal contacts and favorites, the tenant's business
-//! contacts, the extension directory, and the caller's own call-queue agent
-//! status and presence/registration status.
+//! contacts, the extension directory, the caller's own call-queue agent
+//! status and presence/registration status, the caller's own settings
+//! (phones, speed dials, holidays, global holidays, greetings, balance
+//! adjustments, Microsoft 365 binding) and the tenant's holidays, each
+//! named by its collection and rendered as its own route renders it.
 //!
 //! The stream is driven from the log through the queries layer
 //! ([`crate::queries::feed`]): it reads from an offset (so catch-up and live
@@ -24,7 +27,7 @@
 
 use super::contacts::{render_contact, render_extension_contact};
 use super::sync::{issue, open};
-use super::{agents, presence};
+use super::{agents, items, presence};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::ids::portsip as ids;
@@ -122,8 +125,25 @@ pub fn render(
                 _ => ("call_queue_agent", ChangeType::Deleted, gone(queue_id)),
             }
         }
-        // Rendered from the event itself ([`render_call_record`]).
-        FeedItem::CallRecord { .. } => return None,
+        FeedItem::Setting {
+            collection,
+            owner,
+            id,
+            change,
+        } => {
+            let item = match s.items.get(collection, owner, id) {
+                Some(it) if change != ChangeType::Deleted => super::settings::render_setting(s, it)
+                    .or_else(|| {
+                        crate::collections::by_name(collection).map(|c| items::render(c, it, None))
+                    })
+                    .unwrap_or_else(|| gone(id)),
+                _ => gone(id),
+            };
+            (collection, change, item)
+        }
+        // Rendered from the event itself ([`render_call_record`],
+        // [`render_pickup`]).
+        FeedItem::CallRecord { .. } | FeedItem::Pickup { .. } => return None,
         // Rendered from the event itself ([`super::meetings::render_event`]).
         FeedItem::Meeting => return None,
         FeedItem::Presence => {
@@ -412,6 +432,7 @@ async fn produce(
                 let now_ms = state.clock.unix_ms();
                 let rendered = match item {
                     FeedItem::CallRecord { id, .. } => render_call_record(&event, id),
+                    FeedItem::Pickup { .. } => render_pickup(&event),
                     FeedItem::Meeting => super::meetings::render_event(&event),
                     _ => render(&state.queries.read(), &listener, &item, now_ms),
                 };
@@ -426,6 +447,38 @@ async fn produce(
             }
         }
     }
+}
+
+/// A pickup request (`call_queue_pickups`, CREATED) for the PBX that
+/// reported the waiting call: `{id, queue_id, session_id, agent_id,
+/// agent_number}` (the caller of [`visible_to`] checked the listener).
+pub fn render_pickup(event: &switchboard_events::Event) -> Option<(&'static str, Value)> {
+    let switchboard_events::Event::ItemCreated(e) = event else {
+        return None;
+    };
+    let int = |k: &str| match e.attrs.get(k) {
+        Some(switchboard_events::Value::Int(n)) => Id(*n as u64),
+        _ => Id(0),
+    };
+    let text = |k: &str| {
+        e.attrs
+            .get(k)
+            .and_then(switchboard_events::Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let name = "call_queue_pickups";
+    let item = json!({
+        "id": ids::render(e.item_id),
+        "queue_id": ids::render(int("queue_id")),
+        "session_id": text("session_id"),
+        "agent_id": ids::render(int("agent_id")),
+        "agent_number": text("agent_number"),
+    });
+    Some((
+        name,
+        json!({ "collection": name, "change_type": "CREATED", "item": item }),
+    ))
 }
 
 #[cfg(test)]

@@ -122,13 +122,17 @@ pub async fn download(
     let (actor, tenant) = actor(&state, &caller)?;
     let digest = Digest::parse(&digest).map_err(|_| ApiError::not_found("blob"))?;
     let hex = digest.hex();
-    let name = {
+    let as_file = {
         let model = state.queries.read();
         let s = model.scope_or_empty(tenant);
         let found = files::files(s, &actor).find(|f| f.digest == hex);
-        found
-            .map(|f| f.name.to_owned())
-            .ok_or_else(|| ApiError::not_found("blob"))?
+        found.map(|f| f.name.to_owned())
+    };
+    let name = match as_file {
+        Some(name) => name,
+        None => recording_blob(&state, &caller, &actor, tenant, hex)
+            .await?
+            .ok_or_else(|| ApiError::not_found("blob"))?,
     };
     let store = state.files.clone();
     let file = super::blobs::blocking(move || store.open_blob(&digest))
@@ -166,4 +170,43 @@ pub async fn download(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
+}
+
+/// The file name of a call recording of the caller's whose audio is the
+/// blob `hex` (a user downloads the recordings they are a party of; a
+/// caller with `ViewCallHistory` any of the tenant's).
+async fn recording_blob(
+    state: &AppState,
+    caller: &Caller,
+    actor: &Actor,
+    tenant: switchboard_events::TenantId,
+    hex: String,
+) -> Result<Option<String>, ApiError> {
+    use crate::records::history::HistoryError;
+    use crate::records::store::{Kind, Scope};
+    let scope = if actor
+        .authority
+        .allows(crate::auth::roles::Capability::ViewCallHistory)
+    {
+        Scope::Tenant
+    } else {
+        Scope::User(caller.user_id)
+    };
+    let name = state
+        .history
+        .read(move |store| {
+            for id in store.recordings_of_blob(tenant, &hex)? {
+                if let Some(r) = store.get(Kind::Recording, tenant, scope, id)? {
+                    let name = r
+                        .fields()
+                        .get("file_name")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    return Ok(Some(name.unwrap_or_else(|| format!("{hex}.wav"))));
+                }
+            }
+            Ok::<_, HistoryError>(None)
+        })
+        .await?;
+    Ok(name)
 }

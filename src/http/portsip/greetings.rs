@@ -20,6 +20,8 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 use switchboard_events::domain::ItemOwner;
 use switchboard_events::{Id, TenantId, Value as V};
+use switchboard_projections::directory::items::ItemView;
+use switchboard_projections::directory::Scope;
 
 /// Whose greetings a request is about.
 struct Whose {
@@ -49,35 +51,39 @@ fn of_user(state: &AppState, caller: &Caller, raw: &str) -> Result<Whose, ApiErr
     Ok(Whose { tenant, user })
 }
 
+/// Renders a greeting as PortSIP lists it: `id`, `enabled` and its file's
+/// `file_name`, `file_size`, `file_url`.
+pub fn render_greeting(s: &Scope, g: &ItemView) -> Map<String, Value> {
+    let file_id = match g.attrs.get("file_id") {
+        Some(V::Int(n)) => Id(u64::try_from(*n).unwrap_or(0)),
+        _ => Id(0),
+    };
+    let file = s
+        .items
+        .get(files::FILES, ItemOwner::Tenant, file_id)
+        .map(files::view);
+    let mut m = Map::new();
+    m.insert("id".into(), json!(ids::render(g.id)));
+    m.insert(
+        "enabled".into(),
+        json!(matches!(g.attrs.get("enabled"), Some(V::Bool(true)))),
+    );
+    m.insert("file_name".into(), json!(file.as_ref().map(|f| f.name)));
+    m.insert("file_size".into(), json!(file.as_ref().map(|f| f.size)));
+    m.insert(
+        "file_url".into(),
+        json!(file.as_ref().map(super::files::url)),
+    );
+    m
+}
+
 fn render_list(state: &AppState, w: &Whose) -> Json<Value> {
     let model = state.queries.read();
     let s = model.scope_or_empty(w.tenant);
     let items: Vec<Value> = s
         .items
         .items(GREETINGS, ItemOwner::User(w.user))
-        .map(|g| {
-            let file_id = match g.attrs.get("file_id") {
-                Some(V::Int(n)) => Id(u64::try_from(*n).unwrap_or(0)),
-                _ => Id(0),
-            };
-            let file = s
-                .items
-                .get(files::FILES, ItemOwner::Tenant, file_id)
-                .map(files::view);
-            let mut m = Map::new();
-            m.insert("id".into(), json!(ids::render(g.id)));
-            m.insert(
-                "enabled".into(),
-                json!(matches!(g.attrs.get("enabled"), Some(V::Bool(true)))),
-            );
-            m.insert("file_name".into(), json!(file.as_ref().map(|f| f.name)));
-            m.insert("file_size".into(), json!(file.as_ref().map(|f| f.size)));
-            m.insert(
-                "file_url".into(),
-                json!(file.as_ref().map(super::files::url)),
-            );
-            Value::Object(m)
-        })
+        .map(|g| Value::Object(render_greeting(s, g)))
         .collect();
     Json(json!({ "items": items }))
 }

@@ -1,23 +1,29 @@
 //! `GET /info?domain=...` (retrieveMetadata): what a sign-in page shows
 //! before anyone is signed in, so it needs no token.
 //!
-//! With a known tenant domain it answers that tenant's name and domain;
-//! without `domain` it answers switchboard's own name. Network settings
-//! (IPs, DNS servers) and Microsoft 365 integration are not part of a
-//! directory service, so they are null / false. An unknown domain is 404:
-//! it tells a sign-in page no more than a failed sign-in would.
+//! With a known tenant domain it answers that tenant's name and domain
+//! and whether its Microsoft 365 integration is enabled (the tenant setting
+//! `enable_ms365_integration`); without `domain` it answers switchboard's
+//! own name. Network settings (IPs, DNS servers) are not part of a
+//! directory service, so they are null / false, and so is the Microsoft
+//! identity provider's endpoint (switchboard signs nobody in through it).
+//! An unknown domain is 404: it tells a sign-in page no more than a failed
+//! sign-in would.
 
+use crate::commands::ms365::INTEGRATION_SETTING;
+use crate::field_tables::tenant::TENANT;
 use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
 use crate::http::AppState;
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use serde_json::{json, Value};
+use switchboard_events::Value::Bool;
 
 /// The name answered when no domain is asked for.
 pub const SERVICE_NAME: &str = "switchboard";
 
-fn metadata(name: &str, domain: Option<&str>) -> Value {
+fn metadata(name: &str, domain: Option<&str>, ms365: bool) -> Value {
     json!({
         "web_domain": null,
         "private_ipv4": null,
@@ -31,7 +37,7 @@ fn metadata(name: &str, domain: Option<&str>) -> Value {
         "domain": domain,
         "website": null,
         "avatar_url": null,
-        "enable_ms365_integration": false,
+        "enable_ms365_integration": ms365,
         "ms365_authorization_endpoint": null,
     })
 }
@@ -48,11 +54,12 @@ pub async fn show(
         .map(|(_, v)| v.trim().to_owned())
         .filter(|d| !d.is_empty());
     let Some(domain) = domain else {
-        return Ok(Json(metadata(SERVICE_NAME, None)));
+        return Ok(Json(metadata(SERVICE_NAME, None, false)));
     };
     let dir = state.queries.read();
     let tenant = dir
         .tenant_by_domain(&domain)
         .ok_or_else(|| ApiError::not_found("tenant"))?;
-    Ok(Json(metadata(&tenant.name, Some(&tenant.domain))))
+    let ms365 = TENANT.effective(&tenant.attrs, INTEGRATION_SETTING) == Bool(true);
+    Ok(Json(metadata(&tenant.name, Some(&tenant.domain), ms365)))
 }

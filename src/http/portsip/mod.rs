@@ -26,6 +26,7 @@ pub mod tenants;
 pub mod user;
 pub mod users;
 pub mod users_bulk;
+pub mod waiting;
 pub mod webhooks;
 
 use super::routes::{Access::*, Dialect, Routes};
@@ -295,6 +296,54 @@ pub fn routes() -> Routes {
             Needs(ReportCallHistory),
             call_history::report_message,
         )
+        .get("/user/recordings", SignedIn, call_history::own_recordings)
+        .get(
+            "/user/recordings/{id}",
+            SignedIn,
+            call_history::own_recording,
+        )
+        .post(
+            "/user/recordings/{id}/destroy",
+            SignedIn,
+            call_history::destroy_own_recording,
+        )
+        .get(
+            "/recordings",
+            Needs(ViewCallHistory),
+            call_history::recordings,
+        )
+        .get(
+            "/recordings/{id}",
+            Needs(ViewCallHistory),
+            call_history::recording,
+        )
+        .post(
+            "/recordings/{id}/destroy",
+            Needs(ManageCallHistory),
+            call_history::destroy_recording,
+        )
+        .post(
+            "/recordings",
+            Needs(ReportCallHistory),
+            call_history::report_recording,
+        )
+        // A call queue's waiting list: the PBX reports, agents pick up.
+        .get("/call_queues/{id}/waiting", SignedIn, waiting::list)
+        .post(
+            "/call_queues/{id}/waiting/{session_id}/pickup",
+            SignedIn,
+            waiting::pickup,
+        )
+        .post(
+            "/call_queues/{id}/waiting",
+            Needs(ReportCallHistory),
+            waiting::report,
+        )
+        .post(
+            "/call_queues/{id}/waiting/{session_id}/destroy",
+            Needs(ReportCallHistory),
+            waiting::remove,
+        )
         .with(|r| items::declare(r, &crate::collections::contacts::PERSONAL))
         .post("/user/contacts/{id}/favorite", SignedIn, contacts::favorite)
         .post(
@@ -363,6 +412,32 @@ pub fn routes() -> Routes {
             "/users/{id}/global_holidays",
             Needs(ManageUsers),
             settings::select_user_global_holidays,
+        )
+        .get("/user/balance", SignedIn, settings::own_balance)
+        .get(
+            "/users/{id}/balance",
+            Needs(ViewUsers),
+            settings::user_balance,
+        )
+        .post(
+            "/users/{id}/balance",
+            Needs(ManageUsers),
+            settings::set_user_balance,
+        )
+        .get(
+            "/users/{id}/balance/history",
+            Needs(ViewUsers),
+            settings::user_balance_history,
+        )
+        .post(
+            "/users/{id}/ms365_binding",
+            Needs(ManageUsers),
+            settings::bind_ms365,
+        )
+        .post(
+            "/users/{id}/ms365_binding/destroy",
+            Needs(ManageUsers),
+            settings::unbind_ms365,
         )
         .get(
             "/contacts/export",

@@ -264,7 +264,42 @@ pub(super) async fn show_any(
     let id = parse_id(t, &raw)?;
     let dir = state.queries.read();
     let s = dir.scope_or_empty(tenant);
-    Ok(Json(Value::Object(render(t, find(s, t, id)?, false))))
+    let found = find(s, t, id)?;
+    let mut m = render(t, found, false);
+    prompt_files(s, t, found.3, &mut m);
+    Ok(Json(Value::Object(m)))
+}
+
+/// Fills in the files a queue's prompts play, as PortSIP shows them:
+/// `moh_prompt_file_id` → `moh_prompt_file_name`, `…_size`, `…_url` (the
+/// id itself is not shown).
+fn prompt_files(
+    s: &Scope,
+    t: Target,
+    attrs: &switchboard_events::Fields,
+    out: &mut Map<String, Value>,
+) {
+    use crate::commands::files::{view, FILES};
+    use crate::field_tables::Kind;
+    use switchboard_events::domain::ItemOwner;
+    for f in t
+        .table()
+        .fields
+        .iter()
+        .filter(|f| matches!(f.kind, Kind::FileRef))
+    {
+        let Some(switchboard_events::Value::Int(n)) = attrs.get(f.name) else {
+            continue;
+        };
+        let id = Id(u64::try_from(*n).unwrap_or(0));
+        let Some(file) = s.items.get(FILES, ItemOwner::Tenant, id).map(view) else {
+            continue;
+        };
+        let prefix = f.name.strip_suffix("_id").unwrap_or(f.name);
+        out.insert(format!("{prefix}_name"), json!(file.name));
+        out.insert(format!("{prefix}_size"), json!(file.size));
+        out.insert(format!("{prefix}_url"), json!(super::files::url(&file)));
+    }
 }
 
 pub(super) async fn update_any(

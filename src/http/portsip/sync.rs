@@ -341,22 +341,46 @@ sync_endpoints!(
     "/user/extension_contacts"
 );
 
-/// `POST /user/cdrs/sync_tokens[?date_from=RFC3339]`: a token for now
-/// (its diff reports the CDRs recorded after it). `date_from` is
-/// validated; the CDRs before now are read from `GET /user/cdrs` with a
-/// `started_at` filter.
+/// `POST /user/cdrs/sync_tokens[?date_from=RFC3339]`: a token whose diff
+/// reports the caller's CDRs recorded after it. Without `date_from` it is
+/// a token for now. With it, the token starts just before the earliest
+/// recorded of the caller's CDRs that started at or after `date_from`, so
+/// the first diff reports those CDRs (and every CDR of the caller reported
+/// after the first of them, in recording order: a call reported late
+/// with an older start comes too); if there is none, it is a token for
+/// now.
 pub async fn cdrs_token(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut from_ms = None;
     for (k, v) in form_pairs(query.as_deref().unwrap_or("")) {
         if k == "date_from" {
-            time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
+            let t = time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
                 .map_err(|_| ApiError::validation("date_from", "must be an RFC 3339 date-time"))?;
+            let ms = t.unix_timestamp_nanos().div_euclid(1_000_000);
+            from_ms = Some(i64::try_from(ms).unwrap_or(i64::MIN));
         }
     }
-    Ok(create(&state, &caller, Collection::PersonalCdrs))
+    let collection = Collection::PersonalCdrs;
+    let head = state.queries.read().offset;
+    let Some(from_ms) = from_ms else {
+        return Ok(create(&state, &caller, collection));
+    };
+    state.history.wait_covers(head).await?;
+    let (tenant, user) = (caller.home_tenant, caller.user_id);
+    let first = state
+        .history
+        .read(move |store| {
+            store
+                .first_recorded_since(Kind::Cdr, tenant, user, from_ms)
+                .map_err(HistoryError::from)
+        })
+        .await?;
+    let offset = first.map_or(head, |o| o.saturating_sub(1).min(head));
+    let token = issue(&state, &caller, collection, offset, None);
+    Ok((StatusCode::CREATED, Json(json!({ "token": token }))))
 }
 
 /// The fields of a CDR in a diff item (PortSIP's definition of the diff).
