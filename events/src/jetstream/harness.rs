@@ -39,6 +39,90 @@ fn err(e: impl std::fmt::Display) -> HarnessError {
     HarnessError(e.to_string())
 }
 
+/// Why a server did not come up.
+enum StartError {
+    /// It died before it was ready; most often another process took one of
+    /// its ports between [`free_port`] releasing it and the server binding
+    /// it (the machine is shared), so starting again on fresh ports helps.
+    Died(String),
+    /// Anything else (no binary, not ready in time).
+    Other(HarnessError),
+}
+
+impl StartError {
+    fn into_harness(self) -> HarnessError {
+        match self {
+            StartError::Died(why) => HarnessError(why),
+            StartError::Other(e) => e,
+        }
+    }
+}
+
+impl From<HarnessError> for StartError {
+    fn from(e: HarnessError) -> StartError {
+        StartError::Other(e)
+    }
+}
+
+/// Polls every server's `/healthz` until all report ok; a server that
+/// died meanwhile ends the wait at once ([`StartError::Died`]), whichever
+/// server it is.
+fn wait_all_ready(servers: &[NatsServer], limit: Duration) -> Result<(), StartError> {
+    let until = Instant::now() + limit;
+    let mut ready = vec![false; servers.len()];
+    loop {
+        for (s, ready) in servers.iter().zip(ready.iter_mut()) {
+            *ready = *ready || s.healthy();
+            if !*ready && !s.running() {
+                return Err(StartError::Died(format!(
+                    "{} exited before it was ready; its log:\n{}",
+                    s.name,
+                    s.log()
+                )));
+            }
+        }
+        if ready.iter().all(|r| *r) {
+            return Ok(());
+        }
+        if let Some(s) = servers
+            .iter()
+            .zip(&ready)
+            .find_map(|(s, r)| (!r && Instant::now() > until).then_some(s))
+        {
+            return Err(StartError::Other(HarnessError(format!(
+                "{} not ready after {limit:?}; its log:\n{}",
+                s.name,
+                s.log()
+            ))));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How many times a start is tried on fresh ports when a server dies
+/// before it is ready.
+const START_ATTEMPTS: usize = 5;
+
+/// Runs `start` until it succeeds, fails otherwise than by a server dying,
+/// or [`START_ATTEMPTS`] attempts have died (logged to stderr, which the
+/// test prints on failure).
+fn with_fresh_ports<T>(
+    what: &str,
+    mut start: impl FnMut() -> Result<T, StartError>,
+) -> Result<T, HarnessError> {
+    let mut attempt = 1;
+    loop {
+        match start() {
+            Ok(started) => return Ok(started),
+            Err(StartError::Died(why)) if attempt < START_ATTEMPTS => {
+                eprintln!("{what}: attempt {attempt} failed, starting again on fresh ports: {why}");
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into_harness()),
+        }
+    }
+}
+
 /// A port free right now on 127.0.0.1.
 fn free_port() -> Result<u16, HarnessError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(err)?;
@@ -65,15 +149,29 @@ impl NatsServer {
     /// Starts one stand-alone JetStream server taking messages up to
     /// `max_payload` bytes (nats-server's own default is 1 MiB).
     pub fn start_with_max_payload(max_payload: usize) -> Result<NatsServer, HarnessError> {
+        with_fresh_ports("nats-server", || NatsServer::try_start(max_payload))
+    }
+
+    fn try_start(max_payload: usize) -> Result<NatsServer, StartError> {
+        let mut server = NatsServer::single(free_port()?, free_port()?, max_payload)?;
+        server.spawn()?;
+        server.wait_ready_or_died(Duration::from_secs(30))?;
+        Ok(server)
+    }
+
+    /// A stand-alone server's configuration (not started).
+    fn single(
+        port: u16,
+        monitor_port: u16,
+        max_payload: usize,
+    ) -> Result<NatsServer, HarnessError> {
         let dir = temp_dir("single")?;
-        let port = free_port()?;
-        let monitor_port = free_port()?;
         let config = format!(
             "server_name: n1\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{monitor_port}\n\
              max_payload: {max_payload}\njetstream {{ store_dir: \"{}\" }}\n",
             dir.join("store").display()
         );
-        let mut server = NatsServer {
+        let server = NatsServer {
             name: "n1".into(),
             url: format!("nats://127.0.0.1:{port}"),
             monitor_port,
@@ -82,8 +180,6 @@ impl NatsServer {
             dir,
             config,
         };
-        server.spawn()?;
-        server.wait_ready(Duration::from_secs(30))?;
         Ok(server)
     }
 
@@ -121,21 +217,38 @@ impl NatsServer {
     }
 
     /// Polls `/healthz` until the server (and its JetStream) reports ok.
+    /// Gives up early when the server has died (it could not bind a port,
+    /// for instance): the error says so, and [`StartError::Died`] lets a
+    /// caller start again on fresh ports.
     pub fn wait_ready(&self, limit: Duration) -> Result<(), HarnessError> {
-        let until = Instant::now() + limit;
-        loop {
-            if self.healthy() {
-                return Ok(());
-            }
-            if Instant::now() > until {
-                let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
-                return Err(HarnessError(format!(
-                    "{} not ready after {limit:?}; its log:\n{log}",
-                    self.name
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.wait_ready_or_died(limit)
+            .map_err(StartError::into_harness)
+    }
+
+    fn wait_ready_or_died(&self, limit: Duration) -> Result<(), StartError> {
+        wait_all_ready(std::slice::from_ref(self), limit)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// Whether the server process is still running: not gone and not a
+    /// zombie (the guard shell reaps it only when the test ends), and its
+    /// log shows no fatal error (nats-server logs `[FTL]` before exiting,
+    /// e.g. when another process took its port).
+    fn running(&self) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid));
+        let alive = match stat {
+            // The state follows the parenthesised command name.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X"),
+            // No /proc (not Linux): judge by the log alone.
+            Err(_) => !std::path::Path::new("/proc/self").exists(),
+        };
+        alive && !self.log().contains("[FTL]")
     }
 
     fn healthy(&self) -> bool {
@@ -203,7 +316,15 @@ pub struct NatsCluster {
 impl NatsCluster {
     /// Starts `n` servers routed to each other and waits until all of
     /// them report JetStream healthy.
+    ///
+    /// A server that dies before it is ready (a port taken by another
+    /// process in the meantime) makes the whole cluster start again on
+    /// fresh ports, a bounded number of times.
     pub fn start(n: usize) -> Result<NatsCluster, HarnessError> {
+        with_fresh_ports("nats cluster", || NatsCluster::try_start(n))
+    }
+
+    fn try_start(n: usize) -> Result<NatsCluster, StartError> {
         let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| Ok((free_port()?, free_port()?, free_port()?)))
             .collect::<Result<_, HarnessError>>()?;
@@ -234,14 +355,66 @@ impl NatsCluster {
             server.spawn()?;
             servers.push(server);
         }
-        for s in &servers {
-            s.wait_ready(Duration::from_secs(60))?;
-        }
+        // Dropping `servers` on an error stops the ones that did start.
+        wait_all_ready(&servers, Duration::from_secs(60))?;
         Ok(NatsCluster { servers })
     }
 
     /// Every server's URL.
     pub fn urls(&self) -> Vec<String> {
         self.servers.iter().map(|s| s.url.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_whose_port_is_taken_is_reported_dead_at_once() {
+        // Given another process holding the port the server is told to use,
+        let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = taken.local_addr().expect("its address").port();
+        let mut server =
+            NatsServer::single(port, free_port().expect("a port"), TEST_MAX_PAYLOAD).expect("dir");
+        server.spawn().expect("nats-server runs");
+        // when waiting for it (with a limit far beyond the test's time),
+        // then the wait ends as soon as it died, saying why.
+        match server.wait_ready_or_died(Duration::from_secs(600)) {
+            Err(StartError::Died(why)) => assert!(why.contains("[FTL]"), "{why}"),
+            Err(StartError::Other(e)) => panic!("not reported dead: {e}"),
+            Ok(()) => panic!("ready on a taken port"),
+        }
+    }
+
+    #[test]
+    fn a_start_whose_server_died_is_tried_again_a_bounded_number_of_times() {
+        // Given starts that die twice, then succeed: the third is returned.
+        let mut tries = 0;
+        let started = with_fresh_ports("test", || {
+            tries += 1;
+            if tries < 3 {
+                Err(StartError::Died("port taken".into()))
+            } else {
+                Ok(tries)
+            }
+        });
+        assert_eq!(started.expect("started"), 3);
+        // Given starts that always die: given up after START_ATTEMPTS.
+        let mut tries = 0;
+        let started: Result<(), _> = with_fresh_ports("test", || {
+            tries += 1;
+            Err(StartError::Died("port taken".into()))
+        });
+        assert!(started.is_err());
+        assert_eq!(tries, START_ATTEMPTS);
+        // Given another failure: not tried again.
+        let mut tries = 0;
+        let started: Result<(), _> = with_fresh_ports("test", || {
+            tries += 1;
+            Err(StartError::Other(HarnessError("no binary".into())))
+        });
+        assert!(started.is_err());
+        assert_eq!(tries, 1);
     }
 }
