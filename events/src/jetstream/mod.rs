@@ -87,6 +87,10 @@ pub struct JetStreamConfig {
     pub node: String,
     /// Told about every commit this node makes.
     pub observer: Option<Arc<dyn CommitObserver>>,
+    /// Test-only fault: the follower drops every delivery past this stream
+    /// sequence, as a consumer that stopped delivering silently would.
+    #[cfg(test)]
+    pub(crate) follower_drops_after: Option<u64>,
 }
 
 impl std::fmt::Debug for JetStreamConfig {
@@ -114,6 +118,8 @@ impl JetStreamConfig {
             max_batch: 8192,
             node: "node".into(),
             observer: None,
+            #[cfg(test)]
+            follower_drops_after: None,
         }
     }
 
@@ -363,19 +369,26 @@ impl JetStreamLog {
             stream,
             config,
         });
+        // The probe runs from the start: a consumer that stalls during the
+        // initial load is caught up by sequence like any later stall, so it
+        // cannot hang `open`.
         let follower = tokio::spawn(follow(shared.clone()));
+        let probe = tokio::spawn(probe(shared.clone()));
         let mut seq = shared.seq.subscribe();
         let loaded = seq.wait_for(|s| *s >= target);
-        tokio::select! {
-            r = loaded => { r.map_err(|_| stream_err("the follower stopped".into()))?; }
+        let outcome = tokio::select! {
+            r = loaded => r.map(|_| ()).map_err(|_| stream_err("the follower stopped".into())),
             () = wait_failure(&shared) => {
-                let reason = shared.failure.lock().clone().unwrap_or_default();
-                follower.abort();
-                return Err(stream_err(reason));
+                Err(stream_err(shared.failure.lock().clone().unwrap_or_default()))
             }
+        };
+        if let Err(e) = outcome {
+            shared.closed.store(true, Ordering::Release);
+            follower.abort();
+            probe.abort();
+            return Err(e);
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let probe = tokio::spawn(probe(shared.clone()));
         let writer = tokio::spawn(writer::run(shared.clone(), rx));
         Ok(JetStreamLog {
             shared,
@@ -584,6 +597,10 @@ async fn follow(shared: Arc<Shared>) {
                     };
                     let seq = info.stream_sequence;
                     shared.saw(seq + info.pending);
+                    #[cfg(test)]
+                    if shared.config.follower_drops_after.is_some_and(|n| seq > n) {
+                        continue;
+                    }
                     let headers = msg.headers.as_ref();
                     let applied = shared.apply(&Message {
                         seq,
@@ -771,7 +788,59 @@ impl EventLog for JetStreamLog {
 
 #[cfg(test)]
 mod tests {
-    use super::{Stall, STALLED_PROBES};
+    use super::{JetStreamConfig, JetStreamLog, Stall, STALLED_PROBES};
+    use crate::domain::UserUpdated;
+    use crate::jetstream::harness::NatsServer;
+    use crate::{AppendRequest, Event, EventLog, Fields, Id, Metadata, Value};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn one_event(n: i64) -> AppendRequest {
+        let mut changes = Fields::new();
+        changes.insert("display_name".into(), Value::Int(n));
+        let event = Event::UserUpdated(UserUpdated {
+            user_id: Id(1),
+            changes,
+        })
+        .to_new_event(Id(1))
+        .expect("encodes");
+        AppendRequest {
+            events: vec![event],
+            expected: vec![],
+            metadata: Arc::new(Metadata::system("test")),
+        }
+    }
+
+    /// A node whose consumer stops delivering in the middle of the initial
+    /// load (the fault point drops every delivery past sequence 5) still
+    /// opens, with the whole stream, and keeps following what is written
+    /// afterwards: the stall probe runs from the start of `open`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_consumer_stalling_during_open_does_not_hang_it() {
+        let server = NatsServer::start().expect("nats-server starts");
+        let config = JetStreamConfig::new(vec![server.url.clone()], "stall");
+        let writer = JetStreamLog::open(config.clone()).await.expect("opens");
+        for n in 0..20 {
+            writer.append(one_event(n)).await.expect("appended");
+        }
+        let mut stalled = config;
+        stalled.follower_drops_after = Some(5);
+        // Bounded so that a regression fails instead of hanging the suite.
+        let reader = tokio::time::timeout(Duration::from_secs(120), JetStreamLog::open(stalled))
+            .await
+            .expect("open does not hang")
+            .expect("opens despite the stall");
+        assert_eq!(reader.head(), 20, "the whole stream is loaded");
+        assert_eq!(reader.replication_lag(), Some(0));
+        // Later commits reach it too (by the probe's catch-up alone).
+        writer.append(one_event(20)).await.expect("appended");
+        let mut head = reader.watch_head();
+        head.wait_for(|h| *h >= 21).await.expect("open");
+        let last = reader.get(21).expect("reads").expect("there");
+        assert_eq!(last, writer.get(21).expect("reads").expect("there"));
+        reader.close().await;
+        writer.close().await;
+    }
 
     #[test]
     fn a_mirror_that_keeps_up_or_moves_is_never_stalled() {
