@@ -247,10 +247,11 @@ pub async fn start_with(
     .map_err(|e| AppError::Other(e.to_string()))?;
     let metrics = crate::metrics::Metrics::new();
     let owns_log = log.is_none();
-    let log: Arc<dyn EventLog> = match log {
-        Some(log) => log,
-        None => open_log(&config, Some(metrics.clone())).await?,
+    let (log, shared_log): (Arc<dyn EventLog>, _) = match log {
+        Some(log) => (log, None),
+        None => open_log_shared(&config, Some(metrics.clone())).await?,
     };
+    let webhook_cluster = webhook_cluster(shared_log.as_ref()).await?;
     let (directory, start) = load_directory(&config, &log).await?;
     // The audit index beside the log; the applier describes into it.
     let (index_dir, index_log) = (config.data_dir.clone(), log.clone());
@@ -273,6 +274,7 @@ pub async fn start_with(
         clock.clone(),
         shutdown_rx.clone(),
         metrics.clone(),
+        webhook_cluster,
     )
     .map_err(|e| AppError::Other(e.to_string()))?;
     let files = crate::files::Store::open(config.data_dir.join("files"), config.file_limits())
@@ -450,6 +452,15 @@ async fn open_log(
     config: &Config,
     metrics: Option<crate::metrics::SharedMetrics>,
 ) -> Result<Arc<dyn EventLog>, AppError> {
+    Ok(open_log_shared(config, metrics).await?.0)
+}
+
+/// Opens the configured log; on JetStream also the log itself, for what
+/// the nodes coordinate beside it (the webhook lease).
+async fn open_log_shared(
+    config: &Config,
+    metrics: Option<crate::metrics::SharedMetrics>,
+) -> Result<(Arc<dyn EventLog>, Option<JetStreamLog>), AppError> {
     let observer = metrics.map(|m| m as Arc<dyn switchboard_events::CommitObserver>);
     if config.log_backend == LogBackend::Jetstream {
         let mut js = jetstream_config(config)?;
@@ -457,14 +468,31 @@ async fn open_log(
         let log = JetStreamLog::open(js)
             .await
             .map_err(|e| AppError::Other(e.to_string()))?;
-        return Ok(Arc::new(log));
+        return Ok((Arc::new(log.clone()), Some(log)));
     }
     let mut log_config = log_config(config);
     log_config.observer = observer;
     let log = tokio::task::spawn_blocking(move || SegmentLog::open(log_config))
         .await
         .map_err(|e| AppError::Other(e.to_string()))??;
-    Ok(Arc::new(log))
+    Ok((Arc::new(log), None))
+}
+
+/// The webhook lease and shared cursors of the nodes on a JetStream log.
+async fn webhook_cluster(
+    log: Option<&JetStreamLog>,
+) -> Result<Option<crate::webhooks::Cluster>, AppError> {
+    let Some(log) = log else { return Ok(None) };
+    let fail = |e: switchboard_events::jetstream::JetStreamError| {
+        AppError::Other(format!("webhook coordination on JetStream: {e}"))
+    };
+    Ok(Some(crate::webhooks::Cluster {
+        lease: log
+            .lease("webhooks", crate::webhooks::LEASE_TTL)
+            .await
+            .map_err(fail)?,
+        state: log.shared_state("webhooks").await.map_err(fail)?,
+    }))
 }
 
 /// The directory to start from and the offset it is at: the snapshot if it

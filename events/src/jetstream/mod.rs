@@ -33,10 +33,13 @@
 //! - [`mirror`]: the checked, indexed in-memory copy of the stream.
 //! - [`writer`]: group commits, the publish with its expected sequence,
 //!   catch-up after a lost race, unknown outcomes.
+//! - [`coordination`]: a lease (one node does a job, another takes over)
+//!   and a small shared state, in key-value buckets beside the stream.
 //! - [`copy`]: moving a log onto a stream and back, record for record.
 //! - [`harness`]: `nats-server` processes for tests (one server, or a
 //!   three-server cluster on 127.0.0.1).
 
+pub mod coordination;
 pub mod copy;
 pub mod harness;
 pub(crate) mod mirror;
@@ -395,6 +398,42 @@ impl JetStreamLog {
             writer: tx,
             tasks: Arc::new(Mutex::new(vec![follower, probe, writer])),
         })
+    }
+
+    /// Opens the lease `name` (see [`coordination`]): at most one node at a
+    /// time holds it; another takes over `ttl` after the holder stopped
+    /// renewing it.
+    pub async fn lease(
+        &self,
+        name: &str,
+        ttl: Duration,
+    ) -> Result<coordination::Lease, JetStreamError> {
+        let config = &self.shared.config;
+        let inbox = self.shared.client.new_inbox();
+        // Unique per process, like commit ids: a restarted node is a new holder.
+        let id = format!(
+            "{}-{}",
+            config.node,
+            inbox.rsplit('.').next().unwrap_or(&inbox)
+        );
+        coordination::lease(
+            &self.shared.js,
+            &config.stream,
+            config.replicas,
+            id,
+            name,
+            ttl,
+        )
+        .await
+    }
+
+    /// Opens the shared state `name` (see [`coordination`]).
+    pub async fn shared_state(
+        &self,
+        name: &str,
+    ) -> Result<coordination::SharedState, JetStreamError> {
+        let config = &self.shared.config;
+        coordination::shared_state(&self.shared.js, &config.stream, config.replicas, name).await
     }
 
     /// The stream sequence of the last message this node has applied.
