@@ -277,8 +277,19 @@ pub async fn start_with(
         webhook_cluster,
     )
     .map_err(|e| AppError::Other(e.to_string()))?;
-    let files = crate::files::Store::open(config.data_dir.join("files"), config.file_limits())
+    let mut files = crate::files::Store::open(config.data_dir.join("files"), config.file_limits())
         .map_err(|e| AppError::Other(format!("opening the file store: {e}")))?;
+    if let Some(js) = &shared_log {
+        // Uploaded files are shared by the nodes through an object store.
+        let blobs = js
+            .shared_blobs("files")
+            .await
+            .map_err(|e| AppError::Other(format!("the shared file store on JetStream: {e}")))?;
+        files = files.with_remote(crate::files::store::Remote::new(
+            blobs,
+            tokio::runtime::Handle::current(),
+        ));
+    }
     let secrets = Arc::new(secrets);
     // Call history beside the log; its follower starts at once (it reads
     // only the log) and readers wait for it to cover what they need.

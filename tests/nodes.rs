@@ -392,6 +392,58 @@ async fn a_sync_token_from_one_node_reads_the_same_diff_on_another() {
     b.stop().await;
 }
 
+/// A file uploaded through one node downloads through another, byte for
+/// byte: blobs are stored in the JetStream object store beside the stream
+/// before the upload is answered, and fetched from it (checked against
+/// their digest) by a node that does not have them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_file_uploaded_on_one_node_downloads_on_another() {
+    let stream = stream();
+    let a = Node::start(&stream, "a").await;
+    let b = Node::start(&stream, "b").await;
+    let boss = a.tenant("files.example").await;
+    // Larger than one object-store chunk (128 KiB).
+    let bytes = switchboard::files::testing::wav(300_000);
+    let digest = switchboard::files::Digest::of(&bytes).hex();
+    let resp = a
+        .client
+        .post(format!("{}/api/blobs/uploads?filename=hello.wav", a.base))
+        .bearer_auth(&boss)
+        .send()
+        .await
+        .expect("begin");
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let header = |name: &str| resp.headers()[name].to_str().expect("header").to_owned();
+    let (upload, upload_token) = (header("portsip-upload-id"), header("portsip-upload-token"));
+    let resp = a
+        .client
+        .post(format!(
+            "{}/api/blobs/uploads/{upload}/complete?digest=sha256:{digest}",
+            a.base
+        ))
+        .bearer_auth(&boss)
+        .header("PortSIP-Upload-Token", upload_token)
+        .body(bytes.clone())
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let file: Value = resp.json().await.expect("json");
+    let id = file["id"].as_str().expect("id");
+    b.catch_up_with(&a).await;
+    let resp = b.get(&format!("/api/files/{id}"), &boss).await;
+    assert_eq!(resp.status(), StatusCode::OK, "the file's record on b");
+    let resp = b.get(&format!("/api/blobs/{digest}"), &boss).await;
+    assert_eq!(resp.status(), StatusCode::OK, "the file's bytes on b");
+    let got = resp.bytes().await.expect("bytes");
+    assert!(got.as_ref() == bytes.as_slice(), "the same bytes");
+    // Read again: now from b's own copy.
+    let resp = b.get(&format!("/api/blobs/{digest}"), &boss).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    a.stop().await;
+    b.stop().await;
+}
+
 /// Runs the CLI; returns (exit code, stdout, stderr).
 fn cli(args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))

@@ -1,7 +1,8 @@
-//! What several nodes on one stream coordinate besides the log: a lease
-//! (one node at a time does a job, another takes over when it dies) and a
-//! small shared key-value state (that job's cursors), both in JetStream
-//! key-value buckets beside the log's stream.
+//! What several nodes on one stream share besides the log: a lease (one
+//! node at a time does a job, another takes over when it dies) and a small
+//! shared key-value state (that job's cursors), both in JetStream key-value
+//! buckets beside the log's stream; and blobs (uploaded files) in a
+//! JetStream object store ([`SharedBlobs`]).
 //!
 //! # The lease
 //! One key in the bucket `<stream>_leases`, holding the holder's node id.
@@ -29,11 +30,12 @@
 //! (e.g. when it has just taken over a lease).
 
 use super::JetStreamError;
-use async_nats::jetstream::{self, kv};
+use async_nats::jetstream::{self, kv, object_store};
 use bytes::Bytes;
 use futures::StreamExt;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -340,6 +342,78 @@ pub(crate) async fn shared_state(
         writes,
         tasks: vec![writer, watcher],
     })
+}
+
+/// Blobs shared by the nodes: a JetStream object store `<stream>_<name>`,
+/// objects named by the caller (content digests: a name's bytes never
+/// change, so a blob already there is never written again).
+pub struct SharedBlobs {
+    store: object_store::ObjectStore,
+}
+
+impl SharedBlobs {
+    /// Stores the file at `path` as `name`, unless `name` is there already.
+    /// Returns once the object store acknowledged every chunk.
+    pub async fn put_file(&self, name: &str, path: &Path) -> Result<(), String> {
+        match self.store.info(name).await {
+            Ok(info) if !info.deleted => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == object_store::InfoErrorKind::NotFound => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        self.store
+            .put(name, &mut file)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Copies `name` into a new file at `path` (synced); `false` if there
+    /// is no such object.
+    pub async fn get_file(&self, name: &str, path: &Path) -> Result<bool, String> {
+        let mut object = match self.store.get(name).await {
+            Ok(o) => o,
+            Err(e) if e.kind() == object_store::GetErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut file = tokio::fs::File::create(path)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        tokio::io::copy(&mut object, &mut file)
+            .await
+            .map_err(|e| e.to_string())?;
+        file.sync_all().await.map_err(|e| e.to_string())?;
+        Ok(true)
+    }
+}
+
+/// Opens (or creates) the object store `<stream>_<name>`.
+pub(crate) async fn shared_blobs(
+    js: &jetstream::Context,
+    stream: &str,
+    replicas: usize,
+    name: &str,
+) -> Result<SharedBlobs, JetStreamError> {
+    let bucket = format!("{stream}_{name}");
+    let store = match js.get_object_store(&bucket).await {
+        Ok(store) => store,
+        Err(_) => js
+            .create_object_store(object_store::Config {
+                bucket: bucket.clone(),
+                num_replicas: replicas.max(1),
+                storage: jetstream::stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| JetStreamError::Stream {
+                stream: bucket.clone(),
+                reason: e.to_string(),
+            })?,
+    };
+    Ok(SharedBlobs { store })
 }
 
 #[cfg(test)]

@@ -436,6 +436,15 @@ impl JetStreamLog {
         coordination::shared_state(&self.shared.js, &config.stream, config.replicas, name).await
     }
 
+    /// Opens the shared blob store `name` (see [`coordination`]).
+    pub async fn shared_blobs(
+        &self,
+        name: &str,
+    ) -> Result<coordination::SharedBlobs, JetStreamError> {
+        let config = &self.shared.config;
+        coordination::shared_blobs(&self.shared.js, &config.stream, config.replicas, name).await
+    }
+
     /// The stream sequence of the last message this node has applied.
     pub fn applied_sequence(&self) -> u64 {
         *self.shared.seq.borrow()
