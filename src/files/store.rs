@@ -526,20 +526,17 @@ impl Store {
     /// holds a pin on it, so no sweep is deleting it meanwhile). If the blob
     /// exists already, the copy is dropped.
     fn place(&self, file: &Path, digest: &Digest) -> Result<(), FileError> {
-        self.place_local(file, digest)?;
         // Shared before the upload is answered (and so before the event
-        // naming it is appended): every node can then fetch it.
+        // naming it is appended): every node can then fetch it. Shared
+        // first, so a failure leaves `file` where it was and a retry of the
+        // completion finds it.
         if let Some(remote) = &self.remote {
             remote
                 .runtime
-                .block_on(
-                    remote
-                        .blobs
-                        .put_file(&digest.hex(), &self.blob_path(digest)),
-                )
+                .block_on(remote.blobs.put_file(&digest.hex(), file))
                 .map_err(remote_error)?;
         }
-        Ok(())
+        self.place_local(file, digest)
     }
 
     fn place_local(&self, file: &Path, digest: &Digest) -> Result<(), FileError> {
