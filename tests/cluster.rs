@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{admin_in_tenant, start_server, Server};
+use support::{admin_in_tenant, create_extensions, start_server, Server};
 use switchboard_events::jetstream::harness::{NatsCluster, NatsServer};
 
 #[path = "support/receiver.rs"]
@@ -303,24 +303,6 @@ async fn hook_node(dir: &std::path::Path, url: &str, name: &str) -> Server {
     ]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     start_server(&dir.join(name), &env).await
-}
-
-async fn create_extensions(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    numbers: std::ops::Range<u32>,
-) {
-    for n in numbers {
-        let r = client
-            .post(format!("{base}/api/extensions"))
-            .bearer_auth(token)
-            .json(&json!({"number": n.to_string()}))
-            .send()
-            .await
-            .expect("create");
-        assert_eq!(r.status(), reqwest::StatusCode::CREATED, "extension {n}");
-    }
 }
 
 /// Delivered extension numbers, each with how many times it arrived.
