@@ -373,6 +373,24 @@ async fn webhooks_are_delivered_once_by_one_node_and_by_another_after_it_dies() 
     );
     let dead = delivering.iter().position(|d| *d).expect("a deliverer");
     let alive = 1 - dead;
+    // Only the delivering node can wake a parked subscription; the other
+    // says where to go instead of claiming the subscription is off.
+    let r = client
+        .post(format!(
+            "{}/api/webhooks/extension_event/resume",
+            nodes[alive].base
+        ))
+        .bearer_auth(&tokens[alive])
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("resume");
+    assert_eq!(r.status(), reqwest::StatusCode::CONFLICT);
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body.to_string().contains("WEBHOOK_DELIVERED_ELSEWHERE"),
+        "{body}"
+    );
     // The other node sees the deliverer's cursor (shared) reach the last
     // delivered event: nothing delivered so far is sent again after the kill.
     let last = rx

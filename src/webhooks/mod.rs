@@ -96,6 +96,10 @@ pub enum ResumeError {
     /// It is delivering; there is nothing to resume.
     #[error("the subscription is not in the dead-letter state")]
     NotParked,
+    /// Another node delivers (it holds the webhook lease): only it can
+    /// wake its worker.
+    #[error("this node does not deliver webhooks; send the resume to the node whose /readyz shows webhooks_delivering")]
+    Elsewhere,
 }
 
 /// What several nodes on one JetStream log share for delivery: the lease
@@ -369,6 +373,9 @@ impl Webhooks {
 
     /// Wakes a parked subscription: the event it gave up on is tried again.
     pub fn resume(&self, tenant: TenantId, kind: Kind) -> Result<(), ResumeError> {
+        if !self.leading() {
+            return Err(ResumeError::Elsewhere);
+        }
         let workers = self.workers.lock();
         let w = workers.get(&(tenant, kind)).ok_or(ResumeError::Disabled)?;
         if w.state.lock().status != Status::DeadLetter {
