@@ -13,6 +13,7 @@ use crate::auth::throttle::Throttle;
 use crate::commands::bootstrap::{self, CreateSystemAdministrator};
 use crate::commands::{Command, Context, NewId, Pipeline, Secret};
 use crate::config::Config;
+use crate::config::LogBackend;
 use crate::http::{self, AppState};
 use crate::queries::audit::AuditIndex;
 use crate::queries::{Queries, ReadModel};
@@ -23,6 +24,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_events::jetstream::{JetStreamConfig, JetStreamLog};
 use switchboard_events::{EventLog, LogConfig, SegmentLog, SYSTEM_TENANT};
 use switchboard_projections::Projector;
 use tokio::net::TcpListener;
@@ -166,6 +168,49 @@ pub fn log_config(config: &Config) -> LogConfig {
     lc
 }
 
+/// How the service reaches its JetStream log. Several nodes share the
+/// stream, so what must be equal on every node is required here: the sync
+/// token secret (a token taken on one node is read on another), the key
+/// sealing PBX secrets (sealed by one node, opened by another) and the
+/// webhook signing secret (a receiver checks one signature whoever sent).
+pub fn jetstream_config(config: &Config) -> Result<JetStreamConfig, AppError> {
+    let refuse = |what: &str| {
+        AppError::Other(format!(
+            "log_backend = \"jetstream\" needs {what} (the same on every node)"
+        ))
+    };
+    if config.jetstream_servers.is_empty() {
+        return Err(refuse("jetstream_servers"));
+    }
+    if config.sync_token_secret.is_none() {
+        return Err(refuse("sync_token_secret"));
+    }
+    if config.secrets_key.is_none() && config.secrets_key_file.is_none() {
+        return Err(refuse("secrets_key or secrets_key_file"));
+    }
+    if config.webhook_secret.is_none() {
+        return Err(refuse("webhook_secret"));
+    }
+    if !matches!(config.jetstream_replicas, 1 | 3 | 5) {
+        return Err(AppError::Other(format!(
+            "jetstream_replicas = {}: 1, 3 or 5",
+            config.jetstream_replicas
+        )));
+    }
+    let mut js = JetStreamConfig::new(
+        config.jetstream_servers.clone(),
+        config.jetstream_stream.clone(),
+    );
+    js.replicas = config.jetstream_replicas;
+    js.credentials = config.jetstream_credentials.clone();
+    js.timeout = Duration::from_millis(config.jetstream_timeout_ms.max(100));
+    js.node = config
+        .node_name
+        .clone()
+        .unwrap_or_else(|| config.listen.to_string());
+    Ok(js)
+}
+
 /// Starts the service on the wall clock; returns once it listens.
 pub async fn start(config: Config) -> Result<Running, AppError> {
     start_with_clock(config, crate::clock::system()).await
@@ -202,10 +247,11 @@ pub async fn start_with(
     .map_err(|e| AppError::Other(e.to_string()))?;
     let metrics = crate::metrics::Metrics::new();
     let owns_log = log.is_none();
-    let log: Arc<dyn EventLog> = match log {
-        Some(log) => log,
-        None => open_log(&config, Some(metrics.clone())).await?,
+    let (log, shared_log): (Arc<dyn EventLog>, _) = match log {
+        Some(log) => (log, None),
+        None => open_log_shared(&config, Some(metrics.clone())).await?,
     };
+    let webhook_cluster = webhook_cluster(shared_log.as_ref()).await?;
     let (directory, start) = load_directory(&config, &log).await?;
     // The audit index beside the log; the applier describes into it.
     let (index_dir, index_log) = (config.data_dir.clone(), log.clone());
@@ -228,10 +274,22 @@ pub async fn start_with(
         clock.clone(),
         shutdown_rx.clone(),
         metrics.clone(),
+        webhook_cluster,
     )
     .map_err(|e| AppError::Other(e.to_string()))?;
-    let files = crate::files::Store::open(config.data_dir.join("files"), config.file_limits())
+    let mut files = crate::files::Store::open(config.data_dir.join("files"), config.file_limits())
         .map_err(|e| AppError::Other(format!("opening the file store: {e}")))?;
+    if let Some(js) = &shared_log {
+        // Uploaded files are shared by the nodes through an object store.
+        let blobs = js
+            .shared_blobs("files")
+            .await
+            .map_err(|e| AppError::Other(format!("the shared file store on JetStream: {e}")))?;
+        files = files.with_remote(crate::files::store::Remote::new(
+            blobs,
+            tokio::runtime::Handle::current(),
+        ));
+    }
     let secrets = Arc::new(secrets);
     // Call history beside the log; its follower starts at once (it reads
     // only the log) and readers wait for it to cover what they need.
@@ -405,12 +463,47 @@ async fn open_log(
     config: &Config,
     metrics: Option<crate::metrics::SharedMetrics>,
 ) -> Result<Arc<dyn EventLog>, AppError> {
+    Ok(open_log_shared(config, metrics).await?.0)
+}
+
+/// Opens the configured log; on JetStream also the log itself, for what
+/// the nodes coordinate beside it (the webhook lease).
+async fn open_log_shared(
+    config: &Config,
+    metrics: Option<crate::metrics::SharedMetrics>,
+) -> Result<(Arc<dyn EventLog>, Option<JetStreamLog>), AppError> {
+    let observer = metrics.map(|m| m as Arc<dyn switchboard_events::CommitObserver>);
+    if config.log_backend == LogBackend::Jetstream {
+        let mut js = jetstream_config(config)?;
+        js.observer = observer;
+        let log = JetStreamLog::open(js)
+            .await
+            .map_err(|e| AppError::Other(e.to_string()))?;
+        return Ok((Arc::new(log.clone()), Some(log)));
+    }
     let mut log_config = log_config(config);
-    log_config.observer = metrics.map(|m| m as Arc<dyn switchboard_events::CommitObserver>);
+    log_config.observer = observer;
     let log = tokio::task::spawn_blocking(move || SegmentLog::open(log_config))
         .await
         .map_err(|e| AppError::Other(e.to_string()))??;
-    Ok(Arc::new(log))
+    Ok((Arc::new(log), None))
+}
+
+/// The webhook lease and shared cursors of the nodes on a JetStream log.
+async fn webhook_cluster(
+    log: Option<&JetStreamLog>,
+) -> Result<Option<crate::webhooks::Cluster>, AppError> {
+    let Some(log) = log else { return Ok(None) };
+    let fail = |e: switchboard_events::jetstream::JetStreamError| {
+        AppError::Other(format!("webhook coordination on JetStream: {e}"))
+    };
+    Ok(Some(crate::webhooks::Cluster {
+        lease: log
+            .lease("webhooks", crate::webhooks::LEASE_TTL)
+            .await
+            .map_err(fail)?,
+        state: log.shared_state("webhooks").await.map_err(fail)?,
+    }))
 }
 
 /// The directory to start from and the offset it is at: the snapshot if it

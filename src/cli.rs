@@ -3,6 +3,7 @@
 
 use crate::app;
 use crate::config::Config;
+use crate::log_copy;
 use crate::tools;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -95,7 +96,24 @@ pub enum UsersCommand {
 pub enum LogCommand {
     /// Check every record's checksum, dense offsets and the hash chain;
     /// print the count and head hash, or name the first bad offset (exit 1).
-    Verify,
+    Verify {
+        /// A JetStream stream to verify instead of the data directory's log
+        /// (`jetstream:nats://HOST:PORT/STREAM`).
+        #[arg(long)]
+        on: Option<String>,
+    },
+    /// Copy the whole log between backends, record for record (same
+    /// offsets, bytes and hash chain): `--from local:DIR --to
+    /// jetstream:nats://HOST:PORT/STREAM`, or back. The target must be
+    /// empty; the copy is read back and its head hash compared.
+    Copy {
+        /// The source: `local:DIR` or `jetstream:nats://HOST:PORT/STREAM`.
+        #[arg(long)]
+        from: String,
+        /// The target (the other kind).
+        #[arg(long)]
+        to: String,
+    },
     /// Write decoded envelopes as JSON Lines (with each record's hash and
     /// the previous record's hash).
     Export {
@@ -405,7 +423,30 @@ fn replay_command(
 
 async fn log_command(config: Config, command: LogCommand) -> i32 {
     match command {
-        LogCommand::Verify => report(tools::verify_report(&config.data_dir), |v| {
+        LogCommand::Verify { on: Some(on) } => {
+            let endpoint = match log_copy::Endpoint::parse(&on, &config.jetstream_stream) {
+                Ok(e) => e,
+                Err(e) => return report::<()>(Err(e), |_| {}),
+            };
+            report(
+                log_copy::verify_stream(&config, &endpoint).await,
+                |(count, head)| println!("ok: {count} records, head hash {head}"),
+            )
+        }
+        LogCommand::Copy { from, to } => {
+            let ends = log_copy::Endpoint::parse(&from, &config.jetstream_stream).and_then(|f| {
+                log_copy::Endpoint::parse(&to, &config.jetstream_stream).map(|t| (f, t))
+            });
+            let (from, to) = match ends {
+                Ok(e) => e,
+                Err(e) => return report::<()>(Err(e), |_| {}),
+            };
+            report(
+                log_copy::copy(&config, &from, &to).await,
+                |(count, head)| println!("copied: {count} records, head hash {head}"),
+            )
+        }
+        LogCommand::Verify { on: None } => report(tools::verify_report(&config.data_dir), |v| {
             println!("ok: {} records, head hash {}", v.count, v.head_hash);
             if let Some((offset, bytes)) = v.torn {
                 println!(

@@ -22,6 +22,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// Which log backend the service runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogBackend {
+    /// Segment files in the data directory (one node).
+    #[serde(alias = "sled")]
+    Local,
+    /// A NATS JetStream stream (several nodes).
+    Jetstream,
+}
+
 /// Every setting of the service. Each key can be set in a TOML file or as
 /// `SWITCHBOARD_<KEY>` (upper case) in the environment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,6 +78,27 @@ pub struct Config {
     /// one thread frames, writes and syncs in turn (the default: the
     /// pipeline measured slower on 2 cores; see BENCHMARKS.md).
     pub log_pipeline: bool,
+    /// Where the log lives: `local` (segment files in `data_dir`, the
+    /// default; `sled` is accepted as its old name) or `jetstream` (a NATS
+    /// JetStream stream shared by several nodes; see the `jetstream_*` keys).
+    pub log_backend: LogBackend,
+    /// NATS server URLs of the JetStream backend (`nats://host:4222`; user
+    /// and password may be in the URL). In the environment: comma-separated.
+    #[serde(deserialize_with = "list")]
+    pub jetstream_servers: Vec<String>,
+    /// The JetStream stream holding the log (created if missing).
+    pub jetstream_stream: String,
+    /// Replicas of the stream when this node creates it: 1, or 3 to keep
+    /// every acknowledged write on a quorum of NATS servers.
+    pub jetstream_replicas: usize,
+    /// A NATS credentials file (`.creds`), if the servers require one.
+    pub jetstream_credentials: Option<PathBuf>,
+    /// How long a publish or a JetStream API call may take before its
+    /// outcome counts as unknown, in milliseconds.
+    pub jetstream_timeout_ms: u64,
+    /// This node's name (in commit ids and metrics); defaults to the
+    /// listen address.
+    pub node_name: Option<String>,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
     /// The server-side deadline of a request, in milliseconds (503 with
@@ -246,6 +278,13 @@ impl Default for Config {
             log_segment_mib: 256,
             log_preallocate: true,
             log_pipeline: false,
+            log_backend: LogBackend::Local,
+            jetstream_servers: Vec::new(),
+            jetstream_stream: "switchboard".into(),
+            jetstream_replicas: 1,
+            jetstream_credentials: None,
+            jetstream_timeout_ms: 5000,
+            node_name: None,
             shutdown_grace_secs: 30,
             request_deadline_ms: 30_000,
             max_concurrent_requests: 1024,

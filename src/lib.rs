@@ -21,6 +21,7 @@
 //! - [`ids`]: minting resource ids and their canonical string form.
 //! - [`queries`]: the read side for the dialects: indexed lists, audit, history, `as_of`, change feeds.
 //! - [`keyfile`]: 32-byte keys from a configured secret or a 0600 file beside the data.
+//! - [`log_copy`]: `log copy` between the local log and a JetStream stream; `log verify --on` a stream.
 //! - [`metrics`]: Prometheus metrics of one service instance (`/metrics`).
 //! - [`secrets`]: sealing secrets the PBX must use (AEAD) before they reach the log.
 //! - [`sync`]: sync tokens (MAC-protected log positions) and their key.
@@ -43,6 +44,7 @@ pub mod http;
 pub mod ids;
 pub mod keyfile;
 mod layers;
+pub mod log_copy;
 pub mod metrics;
 pub mod queries;
 pub mod records;

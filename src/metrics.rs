@@ -12,6 +12,7 @@
 //! | `switchboard_log_head_offset` | gauge | |
 //! | `switchboard_projection_applied_offset` | gauge | |
 //! | `switchboard_projection_lag_events` | gauge (log head − applied) | |
+//! | `switchboard_log_replication_lag_commits` | gauge (commits of the shared log not yet applied on this node; JetStream backend only) | |
 //! | `switchboard_sse_streams_open` | gauge | |
 //! | `switchboard_sign_in_failures_total` | counter | |
 //! | `switchboard_sign_in_throttled_total` | counter | |
@@ -41,6 +42,7 @@ const LOG_FSYNC: &str = "switchboard_log_fsync_duration_seconds";
 const LOG_HEAD: &str = "switchboard_log_head_offset";
 const APPLIED: &str = "switchboard_projection_applied_offset";
 const LAG: &str = "switchboard_projection_lag_events";
+const REPLICATION_LAG: &str = "switchboard_log_replication_lag_commits";
 const SSE_OPEN: &str = "switchboard_sse_streams_open";
 const SIGN_IN_FAILURES: &str = "switchboard_sign_in_failures_total";
 const SIGN_IN_THROTTLED: &str = "switchboard_sign_in_throttled_total";
@@ -174,6 +176,12 @@ impl Metrics {
             "Sign-in attempts refused by the throttle before checking the password.",
         );
         describe(
+            'g',
+            REPLICATION_LAG,
+            None,
+            "Commits of the shared log (JetStream) this node has not applied yet.",
+        );
+        describe(
             'c',
             WEBHOOK_DELIVERIES,
             None,
@@ -252,6 +260,11 @@ impl Metrics {
 impl Metrics {
     /// The exposition, with the log head and applied offset `queries` sees.
     pub fn render_for(&self, queries: &crate::queries::Queries) -> String {
+        // Only a shared log has a replication lag: the series exists only then.
+        if let Some(lag) = queries.replication_lag() {
+            let key = Key::from_static_name(REPLICATION_LAG);
+            self.recorder.register_gauge(&key, &META).set(lag as f64);
+        }
         self.render(queries.log_head(), queries.applied())
     }
 }

@@ -11,35 +11,13 @@ mod support;
 use receiver::{Plan, Receiver};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use support::{admin_in_tenant, start_server};
+use support::{admin_in_tenant, create_extensions, start_server};
 
 const ENV: &[(&str, &str)] = &[
     ("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
     ("SWITCHBOARD_WEBHOOK_RETRY_BASE_MS", "10"),
     ("SWITCHBOARD_WEBHOOK_RETRY_MAX_MS", "100"),
 ];
-
-async fn create_extensions(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    numbers: std::ops::Range<u32>,
-) {
-    for n in numbers {
-        let r = client
-            .post(format!("{base}/api/extensions"))
-            .bearer_auth(token)
-            .json(&json!({"number": n.to_string()}))
-            .send()
-            .await
-            .expect("create");
-        assert_eq!(
-            r.status(),
-            reqwest::StatusCode::CREATED,
-            "extension {n} acknowledged"
-        );
-    }
-}
 
 async fn status(client: &reqwest::Client, base: &str, token: &str) -> Value {
     client

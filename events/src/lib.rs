@@ -29,6 +29,7 @@
 //! - [`verify`]: full-log verification (CRC, density, hash chain).
 //! - [`raw`]: writer-less access for the offline tools.
 //! - [`export`]: JSON Lines export and chain-checked import.
+//! - [`jetstream`]: the log on a NATS JetStream stream shared by several nodes.
 //! - [`conformance`]: the test suite every [`EventLog`] backend must pass.
 
 pub mod attrs;
@@ -43,6 +44,7 @@ pub mod frame;
 pub mod heads;
 pub mod ids;
 pub mod index;
+pub mod jetstream;
 pub mod layout;
 pub mod log;
 pub mod migrate;
@@ -62,7 +64,8 @@ pub use domain::{CodecError, Event};
 pub use envelope::{Envelope, EnvelopeRef, Metadata, MetadataRef, NewEvent};
 pub use ids::{Id, StreamId, TenantId, SYSTEM_TENANT};
 pub use log::{
-    AppendError, AppendRequest, Appended, CommitObserver, CommitStats, EventLog, Expected, LogError,
+    AppendError, AppendRequest, Appended, Basis, CommitObserver, CommitStats, EventLog, Expected,
+    LogError,
 };
 pub use segment_log::{Durability, LogConfig, OpenError, SegmentLog, SledLog};
 pub use value::{Fields, Value};

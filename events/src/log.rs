@@ -6,7 +6,7 @@
 
 use crate::batch::EventBatches;
 use crate::envelope::{Envelope, Metadata, NewEvent};
-use crate::ids::StreamId;
+use crate::ids::{StreamId, TenantId};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use std::sync::Arc;
@@ -24,6 +24,17 @@ pub enum Expected {
     Exactly(u64),
 }
 
+impl Expected {
+    /// Whether a stream at version `actual` (0: absent) meets this.
+    pub fn holds(self, actual: u64) -> bool {
+        match self {
+            Expected::Any => true,
+            Expected::NoStream => actual == 0,
+            Expected::Exactly(v) => actual == v,
+        }
+    }
+}
+
 /// One atomic append: all events land together, or none do.
 #[derive(Debug, Clone)]
 pub struct AppendRequest {
@@ -33,6 +44,21 @@ pub struct AppendRequest {
     pub expected: Vec<(StreamId, Expected)>,
     /// Who, from where, through what (shared by every event of the batch).
     pub metadata: Arc<Metadata>,
+}
+
+/// What a decision was made against: the directory state up to `offset`,
+/// within `tenants`. A log shared by several writers (nodes) refuses the
+/// append with [`AppendError::Stale`] if any other event was recorded in
+/// one of these tenants after `offset`: the decision may rely on more than
+/// its stream expectations (a free extension number, the last admin), and
+/// another node may have changed exactly that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Basis {
+    /// The offset the decision's state had applied (a lower bound is
+    /// safe: it only makes the check stricter).
+    pub offset: u64,
+    /// The tenants whose state the decision read.
+    pub tenants: Vec<TenantId>,
 }
 
 /// Where an acknowledged append landed. It is on disk (with
@@ -60,6 +86,18 @@ pub enum AppendError {
         expected: Expected,
         /// What the stream is at.
         actual: u64,
+    },
+    /// The decision behind the append is out of date: another writer of
+    /// a shared log recorded events in one of its tenants after the state
+    /// it was decided against (see [`Basis`]). Decide again.
+    #[error("tenant {tenant}: decided against offset {decided_at}, but offset {latest} is in the tenant since")]
+    Stale {
+        /// The tenant.
+        tenant: TenantId,
+        /// The offset the decision was made against.
+        decided_at: u64,
+        /// The tenant's latest event.
+        latest: u64,
     },
     /// Nothing to append.
     #[error("an append needs at least one event")]
@@ -93,6 +131,19 @@ pub type EnvelopeIter<'a> = Box<dyn Iterator<Item = Result<Envelope, LogError>> 
 pub trait EventLog: Send + Sync + 'static {
     /// Appends a batch atomically; resolves once it is durable.
     fn append(&self, request: AppendRequest) -> BoxFuture<'static, Result<Appended, AppendError>>;
+
+    /// Appends a batch decided against `basis`. A log with one writer
+    /// (the local log) serializes decisions per tenant in the command
+    /// pipeline already, so the default ignores the basis; a shared log
+    /// checks it.
+    fn append_decided(
+        &self,
+        request: AppendRequest,
+        basis: Basis,
+    ) -> BoxFuture<'static, Result<Appended, AppendError>> {
+        let _ = basis;
+        self.append(request)
+    }
 
     /// Reads every event with offset ≥ `from`, in order (blocking iterator).
     fn read_all(&self, from: u64) -> EnvelopeIter<'_>;
@@ -131,6 +182,13 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// Whether appends are currently accepted.
     fn is_writable(&self) -> bool;
+
+    /// For a log shared by several nodes: how many commits of the shared
+    /// log this node has not applied yet (its replication lag); `None` for
+    /// a log this process owns alone.
+    fn replication_lag(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// One group commit, as the writer saw it (for metrics, and for the

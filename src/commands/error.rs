@@ -235,6 +235,10 @@ impl From<AppendError> for CommandError {
                 ConflictKind::ConcurrentModification,
                 format!("{stream} was changed concurrently; retry"),
             ),
+            AppendError::Stale { tenant, .. } => CommandError::conflict(
+                ConflictKind::ConcurrentModification,
+                format!("tenant {tenant} was changed concurrently on another node; retry"),
+            ),
             AppendError::Empty => CommandError::Unavailable("empty append".into()),
             AppendError::Unavailable(m) => CommandError::Unavailable(m),
         }

@@ -86,7 +86,9 @@ use crate::secrets::SecretKey;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use switchboard_events::{AppendError, AppendRequest, Appended, EventLog, Id, Metadata, TenantId};
+use switchboard_events::{
+    AppendError, AppendRequest, Appended, Basis, EventLog, Id, Metadata, TenantId,
+};
 use switchboard_projections::{Directory, Projector};
 
 /// Who is acting, for decisions that depend on the actor's privileges
@@ -329,10 +331,7 @@ impl Pipeline {
         }
         // Nothing awaits from here until the task below owns the guards: a
         // request dropped before this point has appended nothing.
-        let (decision, output) = {
-            let state = self.projector.read();
-            decide(&state)?
-        };
+        let (decision, output, basis) = decide_now(&self.projector, &order, &mut decide)?;
         if decision.is_empty() {
             return Ok((output, None));
         }
@@ -340,7 +339,7 @@ impl Pipeline {
         // Queued now: the write happens whether or not anyone awaits it.
         let append = self
             .log
-            .append(request(decision, tenant, metadata.clone())?);
+            .append_decided(request(decision, tenant, metadata.clone())?, basis);
         let (log, projector) = (self.log.clone(), self.projector.clone());
         let stopped = self.stopped.subscribe();
         let critical = tokio::spawn(async move {
@@ -353,17 +352,20 @@ impl Pipeline {
                         wait_applied(&projector, stopped.clone(), appended.last_offset).await?;
                         return Ok((output, Some(appended)));
                     }
-                    Err(AppendError::Conflict { stream, .. }) if left > 0 => {
+                    Err(e @ (AppendError::Conflict { .. } | AppendError::Stale { .. }))
+                        if left > 0 =>
+                    {
                         left -= 1;
-                        tracing::info!(%stream, "an append lost a race; deciding again");
+                        tracing::info!(reason = %e, "an append lost a race; deciding again");
                         // What won the race is in the log: decide against it.
                         wait_applied(&projector, stopped.clone(), log.head()).await?;
-                        let (decision, again) = decide(&projector.read())?;
+                        let (decision, again, basis) = decide_now(&projector, &order, &mut decide)?;
                         output = again;
                         if decision.is_empty() {
                             return Ok((output, None));
                         }
-                        append = log.append(request(decision, tenant, metadata.clone())?);
+                        append =
+                            log.append_decided(request(decision, tenant, metadata.clone())?, basis);
                     }
                     Err(e) => return Err(CommandError::from(e)),
                 }
@@ -373,6 +375,26 @@ impl Pipeline {
             .await
             .map_err(|e| CommandError::Unavailable(format!("the write did not complete: {e}")))?
     }
+}
+
+/// Decides against the projection's latest state, and says what the
+/// decision was made against: the applied offset is read before the state,
+/// so it is a lower bound of what the decision saw (a log shared by several
+/// nodes refuses the append if another node wrote in these tenants after
+/// it; see [`Basis`]).
+fn decide_now<T>(
+    projector: &Projector<ReadModel>,
+    tenants: &[TenantId],
+    decide: &mut Decide<T>,
+) -> Result<(Decision, T, Basis), CommandError> {
+    let offset = projector.applied();
+    let state = projector.read();
+    let (decision, output) = decide(&state)?;
+    let basis = Basis {
+        offset,
+        tenants: tenants.to_vec(),
+    };
+    Ok((decision, output, basis))
 }
 
 /// The log request for a decision recorded in `tenant`.

@@ -39,6 +39,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use switchboard_events::jetstream::coordination::SharedBlobs;
 use switchboard_events::{Id, TenantId};
 use time::OffsetDateTime;
 
@@ -275,11 +276,34 @@ struct Slot {
     pin: Option<Pin>,
 }
 
+/// Blobs shared by the nodes of a JetStream log (a JetStream object store):
+/// every blob placed in a node's store is also stored there before the
+/// operation answers, and a blob a node does not have is fetched from there
+/// (checked against its digest) the first time it is read.
+pub struct Remote {
+    blobs: SharedBlobs,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Remote {
+    /// The shared blobs, reached through `runtime` (the store's operations
+    /// run on blocking threads and wait for the object store there).
+    pub fn new(blobs: SharedBlobs, runtime: tokio::runtime::Handle) -> Remote {
+        Remote { blobs, runtime }
+    }
+}
+
+fn remote_error(e: String) -> FileError {
+    FileError::Io(io::Error::other(format!("shared file store: {e}")))
+}
+
 /// The file store of one data directory. Its operations block on the disk:
 /// call them from a blocking thread (`spawn_blocking`).
 pub struct Store {
     root: PathBuf,
     limits: Limits,
+    /// On JetStream: the blobs shared by the nodes.
+    remote: Option<Remote>,
     /// Open uploads with their (immutable) owners, so counting a tenant's
     /// uploads never waits for an append in progress.
     uploads: Mutex<HashMap<UploadId, (Owner, SharedSlot)>>,
@@ -366,9 +390,16 @@ impl Store {
         Ok(Store {
             root,
             limits,
+            remote: None,
             uploads: Mutex::new(uploads),
             pins,
         })
+    }
+
+    /// Shares blobs with the other nodes through `remote` (see [`Remote`]).
+    pub fn with_remote(mut self, remote: Remote) -> Store {
+        self.remote = Some(remote);
+        self
     }
 
     /// The limits in force.
@@ -395,13 +426,49 @@ impl Store {
         self.blob_path(digest).is_file()
     }
 
-    /// Opens a blob for reading; `None` if it is not on disk.
+    /// Opens a blob for reading; `None` if it is not on disk (nor, on
+    /// JetStream, in the shared blobs: then it is fetched first).
     pub fn open_blob(&self, digest: &Digest) -> Result<Option<File>, FileError> {
         match File::open(self.blob_path(digest)) {
-            Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+            Ok(f) => return Ok(Some(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
         }
+        let Some(remote) = &self.remote else {
+            return Ok(None);
+        };
+        let tmp = self.root.join("tmp").join(UploadId::random().to_string());
+        let fetched = remote
+            .runtime
+            .block_on(remote.blobs.get_file(&digest.hex(), &tmp))
+            .map_err(remote_error)?;
+        if !fetched {
+            return Ok(None);
+        }
+        // Named by its digest, checked by it: a damaged copy is not served.
+        let mut hasher = Hasher::default();
+        let mut f = File::open(&tmp)?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        drop(f);
+        let actual = hasher.finish();
+        if actual != *digest {
+            let _ = fs::remove_file(&tmp);
+            return Err(remote_error(format!(
+                "blob {} came back with digest {}",
+                digest.hex(),
+                actual.hex()
+            )));
+        }
+        let _pin = self.pin(*digest);
+        self.place_local(&tmp, digest)?;
+        Ok(Some(File::open(self.blob_path(digest))?))
     }
 
     /// Stores `bytes` as a blob (temporary file, fsync, rename, directory
@@ -459,6 +526,20 @@ impl Store {
     /// holds a pin on it, so no sweep is deleting it meanwhile). If the blob
     /// exists already, the copy is dropped.
     fn place(&self, file: &Path, digest: &Digest) -> Result<(), FileError> {
+        // Shared before the upload is answered (and so before the event
+        // naming it is appended): every node can then fetch it. Shared
+        // first, so a failure leaves `file` where it was and a retry of the
+        // completion finds it.
+        if let Some(remote) = &self.remote {
+            remote
+                .runtime
+                .block_on(remote.blobs.put_file(&digest.hex(), file))
+                .map_err(remote_error)?;
+        }
+        self.place_local(file, digest)
+    }
+
+    fn place_local(&self, file: &Path, digest: &Digest) -> Result<(), FileError> {
         let to = self.blob_path(digest);
         if to.is_file() {
             fs::remove_file(file)?;

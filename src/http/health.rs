@@ -21,6 +21,12 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
         "projected": app.queries.applied(),
         "writable": app.pipeline.is_writable(),
         "following": app.pipeline.following(),
+        // Commits of a shared (JetStream) log not yet applied here; absent
+        // for a local log. A client moving between nodes may be this far behind.
+        "replication_lag": app.queries.replication_lag(),
+        // Whether this node delivers webhooks (on a shared log, only the
+        // holder of the webhook lease does).
+        "webhooks_delivering": app.webhooks.leading(),
     });
     let status = if ready {
         StatusCode::OK

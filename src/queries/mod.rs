@@ -153,6 +153,12 @@ impl Queries {
         self.log.head()
     }
 
+    /// How many commits of a shared log this node has not applied yet
+    /// (`None` for a local log).
+    pub fn replication_lag(&self) -> Option<u64> {
+        self.log.replication_lag()
+    }
+
     /// The log record at `offset` (blocking point read; for tools and tests).
     pub fn record(&self, offset: u64) -> Result<Option<Envelope>, ReadError> {
         self.log

@@ -23,6 +23,17 @@
 //!   HTTP client and its private-address guard).
 //! - this file: [`Webhooks`], the supervisor that starts, updates and stops
 //!   workers as tenants change their settings, and what the admin routes read.
+//!
+//! # Several nodes
+//! On the JetStream backend every node follows the whole log, but only one
+//! delivers: the holder of the `webhooks` lease ([`Cluster`]; see
+//! `switchboard_events::jetstream::coordination`). Every node follows the
+//! tenants' settings (the admin routes answer on any node); the holder runs
+//! the workers, with their cursors in a bucket shared by the nodes. When it
+//! dies or loses JetStream, it lets go of the lease and stops its workers,
+//! and another node takes over (after the lease's time to live) at the
+//! shared cursors: still at least once, the deliveries in flight at the
+//! handover being the only ones that may arrive twice.
 
 pub mod deliver;
 pub mod payload;
@@ -40,6 +51,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Attempt, Status, Store, SubState};
+use switchboard_events::jetstream::coordination::{Lease, SharedState};
 use switchboard_events::{Event, EventLog, StreamId, TenantId};
 use tokio::sync::watch;
 
@@ -84,13 +96,34 @@ pub enum ResumeError {
     /// It is delivering; there is nothing to resume.
     #[error("the subscription is not in the dead-letter state")]
     NotParked,
+    /// Another node delivers (it holds the webhook lease): only it can
+    /// wake its worker.
+    #[error("this node does not deliver webhooks; send the resume to the node whose /readyz shows webhooks_delivering")]
+    Elsewhere,
 }
+
+/// What several nodes on one JetStream log share for delivery: the lease
+/// that says which node delivers, and the subscriptions' states.
+pub struct Cluster {
+    /// Held by the node that delivers.
+    pub lease: Lease,
+    /// The subscriptions' cursors and attempts.
+    pub state: SharedState,
+}
+
+/// How long a dead delivering node holds up delivery at most: the lease's
+/// time to live (its holder lets go of it within two thirds of this).
+pub const LEASE_TTL: Duration = Duration::from_secs(6);
 
 /// The webhook deliverer: one worker per enabled subscription.
 pub struct Webhooks {
     shared: Arc<Shared>,
     workers: Mutex<HashMap<(TenantId, Kind), Worker>>,
     known: Mutex<HashMap<TenantId, TenantHooks>>,
+    /// Whether this node delivers (always, alone on its log).
+    leading: watch::Receiver<bool>,
+    /// Kept for as long as the service runs (dropping it stops renewing).
+    lease: Option<Lease>,
 }
 
 impl Webhooks {
@@ -101,6 +134,7 @@ impl Webhooks {
         clock: SharedClock,
         shutdown: watch::Receiver<bool>,
         metrics: crate::metrics::SharedMetrics,
+        cluster: Option<Cluster>,
     ) -> Result<Arc<Webhooks>, SetupError> {
         let key =
             crate::keyfile::load(config.webhook_secret.as_deref(), &config.data_dir, KEY_FILE)?;
@@ -116,10 +150,14 @@ impl Webhooks {
         let client = client
             .build()
             .map_err(|e| SetupError::Client(e.to_string()))?;
+        let (store, leading, lease) = match cluster {
+            Some(Cluster { lease, state }) => (Store::shared(state), lease.held(), Some(lease)),
+            None => (Store::new(&config.data_dir), watch::channel(true).1, None),
+        };
         Ok(Arc::new(Webhooks {
             shared: Arc::new(Shared {
                 log,
-                store: Store::new(&config.data_dir),
+                store,
                 key: signing::MasterKey::new(key),
                 clock,
                 client,
@@ -140,7 +178,46 @@ impl Webhooks {
             }),
             workers: Mutex::new(HashMap::new()),
             known: Mutex::new(HashMap::new()),
+            leading,
+            lease,
         }))
+    }
+
+    /// Whether this node delivers now.
+    pub fn leading(&self) -> bool {
+        *self.leading.borrow()
+    }
+
+    /// Follows the lease: on taking it, starts the workers of every known
+    /// tenant (at the shared cursors); on losing it, stops them all.
+    fn follow_lease(self: &Arc<Self>) {
+        if self.lease.is_none() {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut shutdown = me.shared.shutdown.clone();
+            let mut held = me.leading.clone();
+            loop {
+                tokio::select! {
+                    r = held.changed() => if r.is_err() { return },
+                    _ = shutdown.wait_for(|s| *s) => return,
+                }
+                if *held.borrow_and_update() {
+                    tracing::info!("this node holds the webhook lease: delivering");
+                    let tenants: Vec<TenantId> = me.known.lock().keys().copied().collect();
+                    for t in tenants {
+                        me.reconcile(t).await;
+                    }
+                } else {
+                    tracing::warn!("this node lost the webhook lease: stopping delivery");
+                    let stopped: Vec<_> = me.workers.lock().drain().collect();
+                    for (_, w) in stopped {
+                        w.task.abort();
+                    }
+                }
+            }
+        });
     }
 
     /// Starts the supervisor: `tenants` are the tenants the projection held
@@ -150,6 +227,7 @@ impl Webhooks {
         tenants: Vec<TenantId>,
         applied: u64,
     ) -> tokio::task::JoinHandle<()> {
+        self.follow_lease();
         let me = self.clone();
         tokio::spawn(async move {
             for t in tenants {
@@ -196,6 +274,15 @@ impl Webhooks {
         })
         .await
         .unwrap_or_default();
+        if let (Some(h), true) = (&hooks, self.leading()) {
+            // A worker about to start reads the latest shared cursor.
+            for kind in Kind::ALL {
+                let idle = !self.workers.lock().contains_key(&(tenant, kind));
+                if idle && h.get(kind).target.is_some() {
+                    self.shared.store.refresh(tenant, kind).await;
+                }
+            }
+        }
         let mut workers = self.workers.lock();
         for kind in Kind::ALL {
             let sub = hooks
@@ -218,7 +305,9 @@ impl Webhooks {
                 Some(w) => {
                     w.settings.send_replace(sub);
                 }
-                None if wanted => {
+                // Checked under the workers' lock: a lease lost meanwhile
+                // either prevents this or stops the worker right after.
+                None if wanted && self.leading() => {
                     let w = Worker::spawn(self.shared.clone(), tenant, kind, sub);
                     workers.insert(key, w);
                 }
@@ -284,6 +373,9 @@ impl Webhooks {
 
     /// Wakes a parked subscription: the event it gave up on is tried again.
     pub fn resume(&self, tenant: TenantId, kind: Kind) -> Result<(), ResumeError> {
+        if !self.leading() {
+            return Err(ResumeError::Elsewhere);
+        }
         let workers = self.workers.lock();
         let w = workers.get(&(tenant, kind)).ok_or(ResumeError::Disabled)?;
         if w.state.lock().status != Status::DeadLetter {

@@ -12,11 +12,19 @@
 //! answered 2xx, so a stale cursor means one redelivery (at least once), never
 //! a gap. Losing the whole file restarts delivery at the subscription's
 //! `since` offset (a fact in the log): duplicates, still no gap.
+//!
+//! On the JetStream backend the states live in a key-value bucket shared
+//! by the nodes instead ([`Store::shared`], key `<tenant>.<kind>`), so the
+//! node that takes over delivery (see `Webhooks`) resumes at the cursor the
+//! previous one reached. Writes go out in the background, in order; one
+//! lost with a dying node costs a redelivery, as above.
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use switchboard_events::jetstream::coordination::SharedState;
 use switchboard_events::TenantId;
 
 use super::settings::Kind;
@@ -119,49 +127,88 @@ impl SubState {
     }
 }
 
-/// The state files of a data directory.
-#[derive(Debug, Clone)]
-pub struct Store {
-    dir: PathBuf,
+/// Where subscription states are kept.
+#[derive(Clone)]
+pub enum Store {
+    /// One file per subscription under `<data_dir>/webhooks`.
+    Local {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A key-value bucket shared by the nodes of a JetStream log.
+    Shared(Arc<SharedState>),
 }
 
 impl Store {
     /// The store under `<data_dir>/webhooks`.
     pub fn new(data_dir: &Path) -> Store {
-        Store {
+        Store::Local {
             dir: data_dir.join("webhooks"),
         }
     }
 
-    fn path(&self, tenant: TenantId, kind: Kind) -> PathBuf {
-        self.dir.join(format!("{}-{}.json", tenant.0, kind.name()))
+    /// The store in a bucket shared by the nodes.
+    pub fn shared(state: SharedState) -> Store {
+        Store::Shared(Arc::new(state))
+    }
+
+    fn key(tenant: TenantId, kind: Kind) -> String {
+        format!("{}.{}", tenant.0, kind.name())
     }
 
     /// The saved state, if any. A damaged file is reported and treated as
     /// absent (delivery restarts at `since`: duplicates, no gap).
     pub fn load(&self, tenant: TenantId, kind: Kind) -> Option<SubState> {
-        let path = self.path(tenant, kind);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "webhook state unreadable; restarting at the subscription's start");
-                return None;
+        let (bytes, place) = match self {
+            Store::Local { dir } => {
+                let path = Self::path(dir, tenant, kind);
+                match std::fs::read(&path) {
+                    Ok(b) => (b, path.display().to_string()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "webhook state unreadable; restarting at the subscription's start");
+                        return None;
+                    }
+                }
+            }
+            Store::Shared(state) => {
+                let key = Self::key(tenant, kind);
+                (state.get(&key)?.to_vec(), key)
             }
         };
         match serde_json::from_slice(&bytes) {
             Ok(s) => Some(s),
             Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "webhook state damaged; restarting at the subscription's start");
+                tracing::warn!(place, error = %e, "webhook state damaged; restarting at the subscription's start");
                 None
             }
         }
     }
 
-    /// Replaces the saved state atomically and durably.
+    /// Brings the local copy of a shared state up to date with the server
+    /// (before a node that just took over delivery starts a worker); a
+    /// no-op for files. Failing, the local copy is used as it is.
+    pub async fn refresh(&self, tenant: TenantId, kind: Kind) {
+        if let Store::Shared(state) = self {
+            if let Err(e) = state.refresh(&Self::key(tenant, kind)).await {
+                tracing::warn!(tenant = tenant.0, kind = kind.name(), error = %e, "webhook state not refreshed; using this node's copy");
+            }
+        }
+    }
+
+    /// Replaces the saved state atomically and durably (files), or sends
+    /// it to the shared bucket.
     pub fn save(&self, tenant: TenantId, kind: Kind, state: &SubState) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let path = self.path(tenant, kind);
+        let dir = match self {
+            Store::Local { dir } => dir,
+            Store::Shared(shared) => {
+                let bytes = serde_json::to_vec(state).map_err(std::io::Error::other)?;
+                shared.put(&Self::key(tenant, kind), bytes.into());
+                return Ok(());
+            }
+        };
+        std::fs::create_dir_all(dir)?;
+        let path = Self::path(dir, tenant, kind);
         let tmp = path.with_extension("json.tmp");
         let bytes = serde_json::to_vec(state).map_err(std::io::Error::other)?;
         let mut f = std::fs::File::create(&tmp)?;
@@ -170,12 +217,21 @@ impl Store {
         drop(f);
         std::fs::rename(&tmp, &path)?;
         // The rename itself must survive a crash.
-        std::fs::File::open(&self.dir)?.sync_all()
+        std::fs::File::open(dir)?.sync_all()
+    }
+
+    fn path(dir: &Path, tenant: TenantId, kind: Kind) -> PathBuf {
+        dir.join(format!("{}-{}.json", tenant.0, kind.name()))
     }
 
     /// Forgets a subscription (its tenant was deleted).
     pub fn remove(&self, tenant: TenantId, kind: Kind) {
-        let _ = std::fs::remove_file(self.path(tenant, kind));
+        match self {
+            Store::Local { dir } => {
+                let _ = std::fs::remove_file(Self::path(dir, tenant, kind));
+            }
+            Store::Shared(state) => state.remove(&Self::key(tenant, kind)),
+        }
     }
 }
 

@@ -116,3 +116,26 @@ pub async fn admin_in_tenant(client: &reqwest::Client, base: &str, create: bool)
     assert!(r.status().is_success());
     token
 }
+
+/// Creates extensions `numbers` in the caller's tenant, each acknowledged.
+pub async fn create_extensions(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    numbers: std::ops::Range<u32>,
+) {
+    for n in numbers {
+        let r = client
+            .post(format!("{base}/api/extensions"))
+            .bearer_auth(token)
+            .json(&json!({"number": n.to_string()}))
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::CREATED,
+            "extension {n} acknowledged"
+        );
+    }
+}

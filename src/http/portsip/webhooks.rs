@@ -79,6 +79,7 @@ pub async fn resume(
         let code = match e {
             ResumeError::Disabled => "WEBHOOK_DISABLED",
             ResumeError::NotParked => "WEBHOOK_NOT_PARKED",
+            ResumeError::Elsewhere => "WEBHOOK_DELIVERED_ELSEWHERE",
         };
         ApiError::new(StatusCode::CONFLICT, code, e.to_string())
     })?;
