@@ -175,6 +175,10 @@ async fn commit(shared: &Shared, mut group: Vec<Job>, tag: &str, counter: &mut u
                         .accepted
                         .last()
                         .map_or(0, |(_, appended)| appended.last_offset),
+                    // The publish round trip is the commit's durability
+                    // (`fsync`); framing, write and acknowledgement are the
+                    // local writer's split and are not timed here.
+                    ..CommitStats::default()
                 };
                 for (job, appended) in framed.accepted {
                     let _ = job.reply.send(Ok(appended));
