@@ -206,6 +206,22 @@ async fn append_updates(path: &std::path::Path, n: u64, from: u64, count: u64) {
     log.close().await;
 }
 
+/// Resolves once the audit index covers what readers see (the audit log
+/// answers 503 while it catches up).
+async fn audit_index_ready(client: &reqwest::Client, base: &str, token: &str) {
+    loop {
+        let r = client
+            .get(format!("{base}/api/audit_logs?top=1"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("audit");
+        if r.status().is_success() {
+            return;
+        }
+    }
+}
+
 /// One read of the user list as of `offset`, then the best of two more
 /// (the same offset again), in ms.
 async fn as_of_first_and_again(
@@ -380,17 +396,8 @@ fn main() {
         // The audit index is built in the background from a log written
         // without the service: wait until it answers (503 while it catches up).
         let audit_ready = runtime.block_on(async {
-            loop {
-                let r = client
-                    .get(format!("{base}/api/audit_logs?top=1"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .expect("audit");
-                if r.status().is_success() {
-                    break started.elapsed();
-                }
-            }
+            audit_index_ready(&client, &base, &token).await;
+            started.elapsed()
         });
         let some_user = switchboard::ids::render(Id(FIRST_USER + n / 2));
         let routes: Vec<(&str, String)> = vec![
@@ -522,6 +529,9 @@ fn main() {
             let base = format!("http://{}", r.addr);
             let target = r.state.queries.applied() - 1;
             let token = sign_in(&client, &base).await;
+            // The appended events' audit descriptions are stored in the
+            // background: wait for them, so the read runs alone.
+            audit_index_ready(&client, &base, &token).await;
             let (first, again) = as_of_first_and_again(&client, &base, &token, target).await;
             r.stop().await.expect("stop");
             (target, first, again)
