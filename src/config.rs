@@ -281,9 +281,9 @@ impl Default for Config {
             snapshot_every_events: 100_000,
             snapshot_retain_every_events: 100_000,
             snapshot_retain_max_mib: 8192,
-            as_of_cached_states: 2,
+            as_of_cached_states: 1,
             as_of_recent_every_events: 20_000,
-            as_of_recent_states: 5,
+            as_of_recent_states: 3,
             cors_allowed_origins: Vec::new(),
             cors_allowed_methods: ["GET", "POST", "PATCH", "PUT", "DELETE"]
                 .map(String::from)
