@@ -13,6 +13,7 @@
 //! Secrets never appear: a changed password, extension password or PIN is
 //! shown as the string `"changed"` on both sides, never as a hash.
 
+use crate::directory::items::{QUEUE_PICKUPS, QUEUE_WAITING};
 use crate::directory::{ext_type_name, Directory, Scope};
 use serde_json::{json, Map, Value as Json};
 use switchboard_events::domain::{
@@ -467,6 +468,16 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
             let old = scope.and_then(|s| s.contact(e.owner, e.contact_id));
             let name = old.map(|c| contact_name(&c.attrs)).unwrap_or_default();
             contact_entry("DELETE", e.owner, e.contact_id, &name, vec![])
+        }
+        // The PBX's waiting-list reports (a caller in, a caller out, and
+        // the pickup request that leaves with the caller) are telemetry like
+        // presence: many per minute per queue, kept in the log. The agent's
+        // pickup request itself is a person's decision and stays audited.
+        Event::ItemCreated(e) if e.collection == QUEUE_WAITING => return None,
+        Event::ItemDeleted(e)
+            if [QUEUE_WAITING, QUEUE_PICKUPS].contains(&e.collection.as_str()) =>
+        {
+            return None
         }
         Event::ItemCreated(e) => {
             let c = created_fields(&e.attrs);
@@ -925,6 +936,40 @@ mod tests {
         assert_eq!(e.old_state(), json!({"max_wait": null, "name": null}));
         let e = generic(&envelope(2, "call-queue-5", "CallQueueDeleted"), &event);
         assert_eq!(e.action, "DELETE");
+    }
+
+    #[test]
+    fn given_a_queued_call_when_the_pbx_reports_it_then_only_the_pickup_is_audited() {
+        use switchboard_events::domain::{ItemCreated, ItemDeleted};
+        let created = |collection: &str, id| {
+            Event::ItemCreated(ItemCreated {
+                item_id: Id(id),
+                collection: collection.into(),
+                owner: ItemOwner::Tenant,
+                attrs: Fields::new(),
+            })
+        };
+        let deleted = |collection: &str, id| {
+            Event::ItemDeleted(ItemDeleted {
+                item_id: Id(id),
+                collection: collection.into(),
+                owner: ItemOwner::Tenant,
+            })
+        };
+        let dir = Directory::default();
+        let described = |n, e: &Event| describe(&envelope(n, "item-1", "Item"), e, &dir);
+        // the caller in, the agent's pickup, the caller out with the request
+        assert!(described(1, &created(QUEUE_WAITING, 1)).is_none());
+        let pickup = described(2, &created(QUEUE_PICKUPS, 2)).expect("audited");
+        assert_eq!(
+            (pickup.action, pickup.object_type.as_str()),
+            ("CREATE", "QUEUE_PICKUPS")
+        );
+        assert!(described(3, &deleted(QUEUE_WAITING, 1)).is_none());
+        assert!(described(4, &deleted(QUEUE_PICKUPS, 2)).is_none());
+        // other collections' items stay audited
+        assert!(described(5, &created("phones", 3)).is_some());
+        assert!(described(6, &deleted("phones", 3)).is_some());
     }
 
     #[test]

@@ -37,9 +37,11 @@ pub mod meetings;
 pub mod settings;
 
 use crate::auth::roles::Capability;
+use crate::commands::CommandError;
 use crate::field_tables::{FieldError, ListType, Table};
 use switchboard_events::domain::FavoriteCollection;
 use switchboard_events::Fields;
+use switchboard_projections::directory::Scope;
 use switchboard_projections::query::Dir;
 
 /// Whose lists a collection has.
@@ -130,6 +132,36 @@ pub enum Routing {
 /// (every effective field after the change), refusing with the field at fault.
 pub type Check = fn(&Table, &Fields) -> Result<(), FieldError>;
 
+/// What a collection's items take from their tenant beyond their own
+/// fields (a meeting's number in the tenant's number space, its invitees
+/// among the tenant's users, its join token), judged by the item commands.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantRules {
+    /// Fills the fields the pipeline mints once, before deciding a
+    /// creation (random values a decision must not draw).
+    pub mint: fn(&mut Fields),
+    /// Judges a new item against the tenant, completing the fields the
+    /// service sets (an allocated number).
+    pub create: fn(&Scope, &mut Fields) -> Result<(), CommandError>,
+    /// Judges an update's effective changes against the tenant.
+    pub update: fn(&Scope, &Fields) -> Result<(), CommandError>,
+    /// The field of a user's item naming other users of the tenant who
+    /// read it too (their `ownership` is false; they cannot change it).
+    pub shared_with: Option<&'static str>,
+}
+
+impl TenantRules {
+    /// Whether `attrs` (an item's) name `user` in the shared field.
+    pub fn shares_with(&self, attrs: &Fields, user: switchboard_events::Id) -> bool {
+        let Some(field) = self.shared_with else {
+            return false;
+        };
+        let me = crate::ids::render(user);
+        matches!(attrs.get(field), Some(switchboard_events::Value::List(l))
+            if l.iter().any(|v| matches!(v, switchboard_events::Value::Str(s) if *s == me)))
+    }
+}
+
 /// A declared collection (see the module docs).
 pub struct CollectionSpec {
     /// Its name: what its events and lists are filed under.
@@ -155,6 +187,8 @@ pub struct CollectionSpec {
     /// A rule across fields, judged on the item as it would be (all its
     /// effective fields after the change).
     pub check: Option<Check>,
+    /// What its items take from their tenant, if anything.
+    pub tenant: Option<TenantRules>,
     /// How it is listed.
     pub listing: Listing,
     /// The caller's favorite flag on items, if users favorite them.

@@ -485,7 +485,12 @@ impl Command {
             Command::CreateRole(c) => p.mint(&mut c.role_id, IdKind::Role),
             Command::CreateGroup(c) => p.mint(&mut c.group_id, IdKind::Group),
             Command::CreateQueue(c) => p.mint(&mut c.id, IdKind::Queue),
-            Command::CreateItem(c) => p.mint(&mut c.item_id, IdKind::Item),
+            Command::CreateItem(c) => {
+                p.mint(&mut c.item_id, IdKind::Item);
+                if let Some(t) = c.collection.tenant {
+                    (t.mint)(&mut c.attrs);
+                }
+            }
             // Waiting callers and pickup requests are items.
             Command::Waiting(WaitingCommand::Report(c)) => p.mint(&mut c.entry_id, IdKind::Item),
             Command::Waiting(WaitingCommand::Pickup { pickup_id, .. }) => {

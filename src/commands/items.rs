@@ -6,7 +6,7 @@
 //! and record the change as the collection records its facts.
 
 use super::prepare::NewId;
-use super::{CommandError, ConflictKind, Decision, Thing};
+use super::{CommandError, ConflictKind, Decision, Denial, Thing};
 use crate::collections::{Collection, Recording};
 use switchboard_events::domain::{
     ContactCreated, ContactDeleted, ContactOwner, ContactUpdated, ItemCreated, ItemDeleted,
@@ -67,6 +67,33 @@ pub fn item(
         .ok_or(CommandError::NotFound(thing(c)))
 }
 
+/// The item `id` of `owner`'s list, to change it. An item of a shared
+/// collection that names the owner (a meeting they are invited to) is
+/// theirs to read, not to change: 403; any other is NotFound.
+fn own_item(
+    scope: &Scope,
+    c: Collection,
+    owner: ItemOwner,
+    id: Id,
+) -> Result<&ItemView, CommandError> {
+    item(scope, c, owner, id).map_err(|missing| {
+        let shared = match (c.tenant, owner, scope.items.owners.get(&id)) {
+            (Some(t), ItemOwner::User(u), Some((name, holder))) if name == c.name => scope
+                .items
+                .get(c.name, *holder, id)
+                .is_some_and(|it| t.shares_with(&it.attrs, u)),
+            _ => false,
+        };
+        match shared {
+            true => CommandError::forbidden(
+                Denial::NotYours,
+                format!("only its owner changes a {}", c.noun),
+            ),
+            false => missing,
+        }
+    })
+}
+
 fn thing(c: Collection) -> Thing {
     match c.recording {
         Recording::Contacts => Thing::Contact,
@@ -112,7 +139,8 @@ fn rules(
 }
 
 /// Decides CreateItem: a user's list needs the user; the list must have
-/// room; the rules must hold.
+/// room; the tenant's rules (if the collection has some: they may complete
+/// the item, e.g. allocate its number) and the collection's must hold.
 pub fn create(scope: &Scope, cmd: &CreateItem) -> Result<Decision, CommandError> {
     let c = cmd.collection;
     let id = cmd.item_id.get()?;
@@ -131,18 +159,22 @@ pub fn create(scope: &Scope, cmd: &CreateItem) -> Result<Decision, CommandError>
             format!("a list holds at most {} {}s", c.max_items, c.noun),
         ));
     }
-    rules(scope, c, cmd.owner, id, &cmd.attrs)?;
+    let mut attrs = cmd.attrs.clone();
+    if let Some(t) = c.tenant {
+        (t.create)(scope, &mut attrs)?;
+    }
+    rules(scope, c, cmd.owner, id, &attrs)?;
     let event = match c.recording {
         Recording::Items => Event::ItemCreated(ItemCreated {
             item_id: id,
             collection: c.name.to_owned(),
             owner: cmd.owner,
-            attrs: cmd.attrs.clone(),
+            attrs,
         }),
         Recording::Contacts => Event::ContactCreated(ContactCreated {
             contact_id: id,
             owner: contact_owner(cmd.owner),
-            attrs: cmd.attrs.clone(),
+            attrs,
         }),
     };
     let stream = event.stream();
@@ -153,10 +185,13 @@ pub fn create(scope: &Scope, cmd: &CreateItem) -> Result<Decision, CommandError>
 /// would be must keep the rules.
 pub fn update(scope: &Scope, cmd: &UpdateItem) -> Result<Decision, CommandError> {
     let c = cmd.collection;
-    let it = item(scope, c, cmd.owner, cmd.item_id)?;
+    let it = own_item(scope, c, cmd.owner, cmd.item_id)?;
     let changes = c.table.diff(&it.attrs, &cmd.incoming);
     if changes.is_empty() {
         return Ok(Decision::none());
+    }
+    if let Some(t) = c.tenant {
+        (t.update)(scope, &changes)?;
     }
     let mut after = it.attrs.clone();
     after.extend(changes.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -181,7 +216,7 @@ pub fn update(scope: &Scope, cmd: &UpdateItem) -> Result<Decision, CommandError>
 /// Decides DeleteItem.
 pub fn delete(scope: &Scope, cmd: &DeleteItem) -> Result<Decision, CommandError> {
     let c = cmd.collection;
-    let it = item(scope, c, cmd.owner, cmd.item_id)?;
+    let it = own_item(scope, c, cmd.owner, cmd.item_id)?;
     let event = match c.recording {
         Recording::Items => Event::ItemDeleted(ItemDeleted {
             item_id: it.id,
@@ -237,6 +272,7 @@ mod tests {
         unique: &["code"],
         max_items: 3,
         check: Some(distinct),
+        tenant: None,
         listing: Listing {
             core: &[("id", ListType::String)],
             search: &[],

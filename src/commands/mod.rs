@@ -56,6 +56,7 @@ pub mod files;
 pub mod groups;
 pub mod holidays;
 pub mod items;
+pub mod meeting_rooms;
 pub mod meetings;
 pub mod ms365;
 pub mod prepare;

@@ -26,9 +26,9 @@ use switchboard_projections::directory::items::ItemView;
 use switchboard_projections::directory::Scope;
 
 /// The tenant's waiting callers (every queue's).
-pub const WAITING: &str = "queue_waiting";
+pub const WAITING: &str = switchboard_projections::directory::items::QUEUE_WAITING;
 /// The tenant's open pickup requests.
-pub const PICKUPS: &str = "queue_pickups";
+pub const PICKUPS: &str = switchboard_projections::directory::items::QUEUE_PICKUPS;
 /// Callers a tenant may have waiting at once (all queues): bounds the
 /// directory whatever the PBX reports.
 pub const MAX_WAITING: usize = 10_000;

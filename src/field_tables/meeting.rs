@@ -7,11 +7,17 @@
 //!   audio room does not become a video room (an update naming it is
 //!   refused, "is read-only"). `capacity` is in the update body only: a new
 //!   room gets the default (9).
-//! * `extension_number`, `created_at`, `domain`, `sbc_host`, `sbc_port`,
-//!   `token` and `ownership` are the PBX's or the service's, never sent:
-//!   read-only. `created_at` is the item's creation time and `ownership`
-//!   true (the list is the owner's), both rendered by the collection's
-//!   renderer; the others stay `null` until something records them.
+//! * `extension_number` is the room's number in the tenant's number space:
+//!   given by the service when the create body has none (PortSIP's has
+//!   none), or named by the client (our addition, [`CREATE_ADDED`]); it
+//!   never changes afterwards (`crate::commands::meeting_rooms`).
+//! * `created_at`, `domain`, `sbc_host`, `sbc_port`, `token` and
+//!   `ownership` are the service's, never sent: read-only. `token` is
+//!   minted with the meeting; `created_at` (the item's creation time),
+//!   `domain` (the tenant's SIP domain) and `ownership` (whether the
+//!   reader owns it or is invited) are rendered by the collection's
+//!   renderer. switchboard keeps no SBC settings, so `sbc_host` is `null`
+//!   and `sbc_port` PortSIP's default.
 //! * `admin_pin` and `room_pin` are "numeric sequences": digits.
 //! * Free-text strings the spec leaves unbounded are bounded (`language`
 //!   is a BCP 47 tag, `timezone` an IANA name, `external_invitees` at most
@@ -28,11 +34,13 @@ const PIN: Kind = Kind::Digits { min: 3, max: 6 };
 pub static MEETING: Table = Table {
     resource: "meeting",
     fields: &[
-        Field::new("extension_number", Kind::Digits { min: 3, max: 64 })
-            .read_only()
-            .summary()
-            .list(L::String)
-            .search(),
+        Field {
+            update: Access::ReadOnly,
+            ..Field::new("extension_number", Kind::Digits { min: 3, max: 64 })
+                .summary()
+                .list(L::String)
+                .search()
+        },
         Field::new("mode", Kind::Enum(&["AUDIO", "VIDEO"]))
             .create_only()
             .summary()
@@ -133,6 +141,10 @@ pub static MEETING: Table = Table {
     ],
 };
 
+/// Fields a create body may carry that PortSIP's does not: a client may
+/// name the room's number instead of taking the one the service gives.
+pub const CREATE_ADDED: &[&str] = &["extension_number"];
+
 /// Names the caller handles itself.
 pub static MEETING_SKIP: &[&str] = &["id"];
 
@@ -178,7 +190,7 @@ mod tests {
         let doc = spec::load("portsip-users-openapi.json");
         let create = spec::body(&doc, "/user/meetings", "post");
         assert_eq!(
-            set(spec::props(&create)),
+            &set(spec::props(&create)) | &set(CREATE_ADDED.iter().copied()),
             names(|f| f.create != Access::ReadOnly)
         );
         assert_eq!(

@@ -765,7 +765,8 @@ fn meeting_schemas() -> Vec<(&'static str, Value)> {
                 "participants": {"type": "array", "maxItems": 200, "items": {
                     "type": "object", "required": ["id"], "additionalProperties": false,
                     "properties": {
-                        "id": {"type": "string", "minLength": 1, "maxLength": 64},
+                        "id": {"type": "string", "minLength": 1, "maxLength": 64,
+                               "not": {"enum": ["layout", "invite"]}},
                         "display_name": {"type": "string", "maxLength": 128},
                         "muted": {"type": "boolean"}, "chairman": {"type": "boolean"},
                         "position": {"type": "integer", "minimum": -1, "maximum": 8},

@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use switchboard_events::domain::ContactOwner;
 use switchboard_events::{Envelope, Event, Id, TenantId};
 use switchboard_projections::directory::items::ItemView;
+use switchboard_projections::directory::Scope;
 use switchboard_projections::pmap::PMap;
 use switchboard_projections::query::index::IndexSpec;
 use switchboard_projections::query::{ListSchema, Scalar};
@@ -173,4 +174,83 @@ impl Collection for DeclaredList {
             out.push(Affected::List(env.tenant, Owner::User(e.user_id)));
         }
     }
+}
+
+/// An item of a user's collection as `reader` may read it: their own
+/// (`true`), or another user's that names them in the collection's shared
+/// field (`false`: a meeting they are invited to). `None` otherwise.
+pub fn readable<'a>(
+    scope: &'a Scope,
+    spec: &CollectionSpec,
+    reader: Id,
+    id: Id,
+) -> Option<(&'a ItemView, bool)> {
+    if let Some(own) = scope.items.get(spec.name, Owner::User(reader), id) {
+        return Some((own, true));
+    }
+    let rules = spec.tenant.filter(|t| t.shared_with.is_some())?;
+    let (collection, owner) = scope.items.owners.get(&id)?;
+    if collection != spec.name {
+        return None;
+    }
+    let it = scope.items.get(spec.name, *owner, id)?;
+    rules.shares_with(&it.attrs, reader).then_some((it, false))
+}
+
+/// Every item of a user's collection `reader` may read: their own list,
+/// then every other user's item naming them in the shared field (a scan
+/// of the tenant's lists of this collection).
+pub fn readable_all<'a>(
+    scope: &'a Scope,
+    spec: &CollectionSpec,
+    reader: Id,
+) -> Vec<(&'a ItemView, bool)> {
+    let own = Owner::User(reader);
+    let mut out: Vec<(&ItemView, bool)> = scope
+        .items
+        .items(spec.name, own)
+        .map(|i| (i, true))
+        .collect();
+    let Some(rules) = spec.tenant.filter(|t| t.shared_with.is_some()) else {
+        return out;
+    };
+    if let Some(lists) = scope.items.collections.get(spec.name) {
+        for (user, list) in lists.users.iter() {
+            if *user == reader {
+                continue;
+            }
+            out.extend(
+                list.items
+                    .values()
+                    .filter(|i| rules.shares_with(&i.attrs, reader))
+                    .map(|i| (i, false)),
+            );
+        }
+    }
+    out
+}
+
+/// The list schema of a collection whose items are shared: its own, plus
+/// the rendered `ownership` flag (`filter=ownership eq false`: the items
+/// one is invited to).
+pub fn shared_schema(spec: &CollectionSpec) -> &'static ListSchema {
+    static SHARED: LazyLock<HashMap<&'static str, &'static ListSchema>> = LazyLock::new(|| {
+        DECLARED
+            .iter()
+            .filter(|c| c.tenant.is_some_and(|t| t.shared_with.is_some()))
+            .map(|c| {
+                let l = c.listing;
+                let mut core = l.core.to_vec();
+                core.push(("ownership", crate::field_tables::ListType::Bool));
+                let schema: &'static ListSchema = Box::leak(Box::new(schema_from_table(
+                    &core,
+                    l.search,
+                    c.table,
+                    l.default_order,
+                )));
+                (c.name, schema)
+            })
+            .collect()
+    });
+    SHARED.get(spec.name).copied().unwrap_or(&EMPTY)
 }

@@ -474,3 +474,301 @@ async fn desired_and_actual_state_survive_a_restart_from_a_snapshot_and_from_a_f
         "from a full replay"
     );
 }
+
+/// Creates a meeting of `token`'s user; its id.
+async fn create(app: &TestApp, token: &str, body: Value) -> String {
+    let resp = app.post("/api/user/meetings", Some(token), &body).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    json_of(resp).await["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn a_meeting_room_takes_a_number_of_the_tenant_shows_its_domain_and_token_and_gives_the_number_back(
+) {
+    let app = spawn_app().await;
+    let w = world(&app, "meet-numbers.example").await;
+    let path = format!("/api/user/meetings/{}", w.room);
+    let shown = json_of(app.get(&path, Some(&w.ann)).await).await;
+    assert_eq!(
+        shown["extension_number"], "900000",
+        "the lowest free: {shown}"
+    );
+    assert_eq!(shown["domain"], "meet-numbers.example");
+    assert_eq!(shown["sbc_host"], Value::Null, "no SBC settings to show");
+    assert_eq!(shown["sbc_port"], 8883, "PortSIP's default");
+    let token = shown["token"].as_str().expect("a join token").to_owned();
+    assert!(token.len() >= 32, "{token}");
+    let again = json_of(app.get(&path, Some(&w.ann)).await).await;
+    assert_eq!(again["token"], json!(token), "stable across reads");
+    let listed = json_of(app.get("/api/user/meetings", Some(&w.ann)).await).await;
+    assert_eq!(listed["items"][0]["extension_number"], "900000");
+
+    // The number is the tenant's: looked up as a conference room, refused
+    // to a user, a queue or another meeting naming it.
+    let owner = json_of(
+        app.get("/api/extension_numbers/900000", Some(&w.t.admin))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        owner,
+        json!({"id": w.room, "extension_number": "900000", "name": "Weekly",
+               "type": "CONFERENCE_ROOM"})
+    );
+    let resp = app
+        .post(
+            "/api/users",
+            Some(&w.t.admin),
+            &crate::helpers::user_body("carl", "900000"),
+        )
+        .await;
+    assert_error(resp, StatusCode::CONFLICT, "EXTENSION_NUMBER_IN_USE").await;
+    let queue = json!({"name": "Support", "extension_number": "900000",
+                       "polling_strategy": "RING_SIMULTANEOUSLY"});
+    let resp = app.post("/api/call_queues", Some(&w.t.admin), &queue).await;
+    assert_error(resp, StatusCode::CONFLICT, "EXTENSION_NUMBER_IN_USE").await;
+    for taken in ["900000", "101"] {
+        let mut b = body("Taken");
+        b["extension_number"] = json!(taken);
+        let resp = post(&app, &w.bob, "/api/user/meetings", b).await;
+        assert_error(resp, StatusCode::CONFLICT, "EXTENSION_NUMBER_IN_USE").await;
+    }
+    // A free number named by the client is kept; the next allocated one
+    // skips what is taken; a number never changes afterwards.
+    let mut b = body("Named");
+    b["extension_number"] = json!("555");
+    let named = create(&app, &w.bob, b).await;
+    let named_path = format!("/api/user/meetings/{named}");
+    let shown = json_of(app.get(&named_path, Some(&w.bob)).await).await;
+    assert_eq!(shown["extension_number"], "555");
+    let next = create(&app, &w.bob, body("Next")).await;
+    let shown = json_of(
+        app.get(&format!("/api/user/meetings/{next}"), Some(&w.bob))
+            .await,
+    )
+    .await;
+    assert_eq!(shown["extension_number"], "900001");
+    assert_ne!(shown["token"], json!(token), "each meeting its own token");
+    for bad in [
+        json!({"extension_number": "556"}),
+        json!({"token": "mine"}),
+        json!({"domain": "x.example"}),
+    ] {
+        let resp = post(&app, &w.bob, &named_path, bad.clone()).await;
+        let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+        let field = bad.as_object().and_then(|o| o.keys().next().cloned());
+        assert!(
+            err.to_string().contains(&field.unwrap_or_default()),
+            "{err}"
+        );
+    }
+    for bad in [json!("12"), json!("12a4"), json!(555)] {
+        let mut b = body("Bad");
+        b["extension_number"] = bad;
+        let resp = post(&app, &w.bob, "/api/user/meetings", b).await;
+        let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+        assert!(err.to_string().contains("extension_number"), "{err}");
+    }
+
+    // Destroyed, the meeting gives its number back; another tenant numbers
+    // its own rooms.
+    let resp = post(&app, &w.ann, &format!("{path}/destroy"), json!({})).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let gone = app
+        .get("/api/extension_numbers/900000", Some(&w.t.admin))
+        .await;
+    assert_error(gone, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    let reused = create(&app, &w.ann, body("Again")).await;
+    let shown = json_of(
+        app.get(&format!("/api/user/meetings/{reused}"), Some(&w.ann))
+            .await,
+    )
+    .await;
+    assert_eq!(shown["extension_number"], "900000");
+    let other = app.tenant("meet-numbers-other.example").await;
+    let (_, olga) = user_with_role(&app, &other, "olga", "101", "StandardUser").await;
+    let theirs = create(&app, &olga, body("Theirs")).await;
+    let shown = json_of(
+        app.get(&format!("/api/user/meetings/{theirs}"), Some(&olga))
+            .await,
+    )
+    .await;
+    assert_eq!(shown["extension_number"], "900000");
+    assert_eq!(shown["domain"], "meet-numbers-other.example");
+
+    // A deleted owner's rooms give their numbers back too.
+    let (dora_id, dora) = user_with_role(&app, &w.t, "dora", "104", "StandardUser").await;
+    let mut b = body("Dora's");
+    b["extension_number"] = json!("777");
+    create(&app, &dora, b).await;
+    let resp = post(
+        &app,
+        &w.t.admin,
+        &format!("/api/users/{dora_id}/destroy"),
+        json!({}),
+    )
+    .await;
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let gone = app
+        .get("/api/extension_numbers/777", Some(&w.t.admin))
+        .await;
+    assert_error(gone, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn invitees_read_the_meeting_but_only_its_owner_changes_it() {
+    let app = spawn_app().await;
+    let t = app.tenant("meet-invite.example").await;
+    let (_, ann) = user_with_role(&app, &t, "ann", "101", "StandardUser").await;
+    let (bob_id, bob) = user_with_role(&app, &t, "bob", "102", "StandardUser").await;
+    let (_, carl) = user_with_role(&app, &t, "carl", "103", "StandardUser").await;
+    let mut b = body("Planning");
+    b["internal_invitees"] = json!([bob_id]);
+    let room = create(&app, &ann, b).await;
+    let own = create(&app, &bob, body("Bob's own")).await;
+    let path = format!("/api/user/meetings/{room}");
+
+    // Bob lists his own and the one he is invited to, told apart by
+    // `ownership` (also a filter); ann sees hers as the owner.
+    let list = json_of(app.get("/api/user/meetings", Some(&bob)).await).await;
+    assert_eq!(list["count"], 2, "{list}");
+    let by_id = |id: &str| -> Value {
+        list["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["id"] == id).cloned())
+            .unwrap_or_else(|| panic!("{id} in {list}"))
+    };
+    assert_eq!(by_id(&room)["ownership"], false);
+    assert_eq!(by_id(&own)["ownership"], true);
+    let invited = json_of(
+        app.get("/api/user/meetings?filter=ownership eq false", Some(&bob))
+            .await,
+    )
+    .await;
+    assert_eq!(invited["count"], 1);
+    assert_eq!(invited["items"][0]["id"], json!(room));
+    let mine = json_of(
+        app.get("/api/user/meetings?filter=ownership eq true", Some(&bob))
+            .await,
+    )
+    .await;
+    assert_eq!(mine["items"][0]["id"], json!(own));
+    let paged = json_of(
+        app.get("/api/user/meetings?orderby=subject desc&top=1", Some(&bob))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (paged["count"].clone(), paged["items"][0]["subject"].clone()),
+        (json!(2), json!("Planning"))
+    );
+    let resp = app
+        .get("/api/user/meetings?filter=owner eq true", Some(&bob))
+        .await;
+    assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+    let anns = json_of(app.get("/api/user/meetings", Some(&ann)).await).await;
+    assert_eq!(anns["count"], 1);
+    assert_eq!(anns["items"][0]["ownership"], true);
+
+    // Bob reads it (with its number and join token) but cannot change or
+    // destroy it: 403; carl, not invited, does not find it: 404.
+    let shown = json_of(app.get(&path, Some(&bob)).await).await;
+    assert_eq!(shown["ownership"], false);
+    assert_eq!(shown["subject"], "Planning");
+    assert!(shown["token"].as_str().is_some_and(|t| !t.is_empty()));
+    let update = post(&app, &bob, &path, json!({"subject": "Mine now"})).await;
+    assert_error(update, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    let destroy = post(&app, &bob, &format!("{path}/destroy"), json!({})).await;
+    assert_error(destroy, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    for resp in [
+        app.get(&path, Some(&carl)).await,
+        post(&app, &carl, &path, json!({"subject": "x"})).await,
+        post(&app, &carl, &format!("{path}/destroy"), json!({})).await,
+    ] {
+        assert_error(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    }
+    let carls = json_of(app.get("/api/user/meetings", Some(&carl)).await).await;
+    assert_eq!(carls["count"], 0);
+    let other = app.tenant("meet-invite-other.example").await;
+    assert_error(
+        app.get(&path, Some(&other.admin)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+
+    // Ann takes bob off the list: he no longer reads it.
+    let resp = post(&app, &ann, &path, json!({"internal_invitees": []})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_error(
+        app.get(&path, Some(&bob)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    let list = json_of(app.get("/api/user/meetings", Some(&bob)).await).await;
+    assert_eq!(list["count"], 1);
+}
+
+#[tokio::test]
+async fn invitees_must_be_users_of_the_tenant_and_another_tenants_user_is_the_same_400() {
+    let app = spawn_app().await;
+    let t = app.tenant("meet-who.example").await;
+    let (_, ann) = user_with_role(&app, &t, "ann", "101", "StandardUser").await;
+    let (bob_id, _) = user_with_role(&app, &t, "bob", "102", "StandardUser").await;
+    let other = app.tenant("meet-who-other.example").await;
+    let (olga_id, _) = user_with_role(&app, &other, "olga", "101", "StandardUser").await;
+    let head = app.log().head();
+    let mut messages = Vec::new();
+    for (invitees, field) in [
+        (json!([bob_id, olga_id]), "internal_invitees[1]"),
+        (json!(["not-an-id"]), "internal_invitees[0]"),
+        (json!([bob_id, "MA=="]), "internal_invitees[1]"),
+        (json!([bob_id, 7]), "internal_invitees[1]"),
+        (json!("bob"), "internal_invitees"),
+    ] {
+        let mut b = body("Who");
+        b["internal_invitees"] = invitees.clone();
+        let resp = post(&app, &ann, "/api/user/meetings", b).await;
+        let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+        assert!(err.to_string().contains(field), "{invitees}: {err}");
+        messages.push(err["message"].clone());
+    }
+    assert_eq!(app.log().head(), head, "nothing written");
+    // Another tenant's user reads exactly as an id nobody has.
+    assert_eq!(messages[0], messages[2], "{messages:?}");
+
+    let room = create(&app, &ann, body("Who")).await;
+    let path = format!("/api/user/meetings/{room}");
+    let resp = post(&app, &ann, &path, json!({"internal_invitees": [olga_id]})).await;
+    let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+    assert!(err.to_string().contains("internal_invitees[0]"), "{err}");
+    let resp = post(&app, &ann, &path, json!({"internal_invitees": [bob_id]})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let shown = json_of(app.get(&path, Some(&ann)).await).await;
+    assert_eq!(shown["internal_invitees"], json!([bob_id]));
+}
+
+#[tokio::test]
+async fn a_report_naming_a_participant_layout_or_invite_is_refused_as_unaddressable() {
+    let app = spawn_app().await;
+    let w = world(&app, "meet-reserved.example").await;
+    for reserved in ["layout", "invite"] {
+        let state = on_call(json!([{"id": "p1"}, {"id": reserved}]));
+        let resp = post(
+            &app,
+            &w.media,
+            &format!("/api/meetings/{}/state", w.room),
+            state,
+        )
+        .await;
+        let err = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATE_FAILED").await;
+        assert!(err.to_string().contains("participants[1].id"), "{err}");
+    }
+    // …so `GET …/participants/{participant_id}` never has to tell one
+    // from the routes of the same name.
+    report(&app, &w.media, &w.room, on_call(json!([{"id": "p1"}]))).await;
+    let base = format!("/api/user/meetings/{}/participants", w.room);
+    let p1 = json_of(app.get(&format!("{base}/p1"), Some(&w.ann)).await).await;
+    assert_eq!(p1["id"], "p1");
+}

@@ -239,3 +239,28 @@ async fn only_the_queues_agents_pick_up_and_a_gone_or_taken_call_is_refused_with
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_pbxs_waiting_list_reports_stay_out_of_the_audit_log_and_the_agents_pickup_is_in_it() {
+    let app = spawn_app().await;
+    let w = world(&app, "quiet.example").await;
+    let body = json!({"session_id": "s-1", "extension_number": "4930555"});
+    assert_eq!(
+        report(&app, &w, &w.support, body).await,
+        StatusCode::CREATED
+    );
+    let resp = pickup(&app, &w.ann, &w.support, "s-1").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let gone = format!("/api/call_queues/{}/waiting/s-1/destroy", w.support);
+    let resp = app.post(&gone, Some(&w.pbx), &json!({})).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+
+    let all = json_of(app.get("/api/audit_logs?top=100", Some(&w.t.admin)).await).await;
+    let items = all["items"].as_array().expect("items");
+    let of = |t: &str| -> Vec<&Value> { items.iter().filter(|i| i["object_type"] == t).collect() };
+    assert!(of("QUEUE_WAITING").is_empty(), "caller in and out: {all}");
+    let pickups = of("QUEUE_PICKUPS");
+    assert_eq!(pickups.len(), 1, "the request, not its end: {all}");
+    assert_eq!(pickups[0]["action"], "CREATE");
+    assert_eq!(pickups[0]["user_name"], "ann", "who asked");
+}

@@ -24,6 +24,16 @@ pub const PERSONAL_CONTACTS: &str = "contacts";
 /// The collection business contacts are filed under.
 pub const BUSINESS_CONTACTS: &str = "business_contacts";
 
+/// The collection a tenant's callers waiting in its call queues are filed
+/// under (the PBX reports each caller in and out).
+pub const QUEUE_WAITING: &str = "queue_waiting";
+
+/// The collection agents' requests to pick up a waiting call are filed under.
+pub const QUEUE_PICKUPS: &str = "queue_pickups";
+
+/// The collection a user's scheduled meetings are filed under.
+pub const MEETINGS: &str = "meetings";
+
 /// The collection and owner a contact event's owner stands for.
 pub fn contact_list(owner: ContactOwner) -> (&'static str, ItemOwner) {
     match owner {

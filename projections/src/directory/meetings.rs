@@ -8,12 +8,15 @@
 //! A participant's wishes last as long as the participant is reported
 //! present: once gone, what was asked about them is moot.
 
+use super::items::{ItemView, MEETINGS};
+use super::{NumberOwner, Scope};
 use crate::pmap::PMap;
 use std::collections::BTreeMap;
+use switchboard_events::domain::ItemOwner;
 use switchboard_events::domain::{
     MeetingActual, MeetingControl, MeetingControlled, MeetingStateReported,
 };
-use switchboard_events::{EnvelopeRef, Id};
+use switchboard_events::{EnvelopeRef, Fields, Id, Value};
 
 /// The most invitations a meeting remembers (the newest are kept): the
 /// PBX acts on each as it follows the log, the list only shows them.
@@ -115,6 +118,54 @@ impl MeetingLive {
             .iter()
             .find(|p| p.chairman)
             .and_then(|p| p.user_id)
+    }
+}
+
+/// The field of a meeting item holding its room's number.
+const NUMBER: &str = "extension_number";
+
+/// A meeting created with a number claims it in the tenant's number space
+/// (the decision made sure it was free).
+pub(super) fn number_claimed(scope: &mut Scope, collection: &str, id: Id, attrs: &Fields) {
+    if collection != MEETINGS {
+        return;
+    }
+    if let Some(Value::Str(n)) = attrs.get(NUMBER) {
+        scope.numbers.insert(n.clone(), NumberOwner::Meeting(id));
+    }
+}
+
+/// A deleted meeting releases its number (if it still holds it).
+pub(super) fn number_released(scope: &mut Scope, collection: &str, item: &ItemView) {
+    if collection == MEETINGS {
+        if let Some(n) = number_of(item) {
+            release(scope, n, item.id);
+        }
+    }
+}
+
+/// A deleted user's meetings release their numbers.
+pub(super) fn owner_deleted(scope: &mut Scope, user: Id) {
+    let held: Vec<(String, Id)> = scope
+        .items
+        .items(MEETINGS, ItemOwner::User(user))
+        .filter_map(|i| number_of(i).map(|n| (n.to_owned(), i.id)))
+        .collect();
+    for (n, id) in held {
+        release(scope, &n, id);
+    }
+}
+
+fn number_of(item: &ItemView) -> Option<&str> {
+    match item.attrs.get(NUMBER) {
+        Some(Value::Str(n)) => Some(n),
+        _ => None,
+    }
+}
+
+fn release(scope: &mut Scope, number: &str, meeting: Id) {
+    if scope.numbers.get(number) == Some(&NumberOwner::Meeting(meeting)) {
+        scope.numbers.remove(number);
     }
 }
 
@@ -236,6 +287,70 @@ mod tests {
             position: 0,
             user_id: None,
         }
+    }
+
+    #[test]
+    fn given_meeting_rooms_with_numbers_then_they_hold_them_until_they_or_their_owner_go() {
+        use crate::runtime::Projection as _;
+        use crate::Directory;
+        use switchboard_events::domain::{ItemCreated, ItemDeleted, UserDeleted};
+        use switchboard_events::Event;
+        let room = |id: u64, owner: u64, number: &str| {
+            let mut attrs = Fields::new();
+            attrs.insert(NUMBER.into(), Value::from(number));
+            Event::ItemCreated(ItemCreated {
+                item_id: Id(id),
+                collection: MEETINGS.into(),
+                owner: ItemOwner::User(Id(owner)),
+                attrs,
+            })
+        };
+        let mut dir = Directory::default();
+        let mut n = 0;
+        let mut apply = |dir: &mut Directory, e: Event| {
+            n += 1;
+            dir.apply(&crate::testing::envelope(n, "item", "Item"), &e);
+        };
+        apply(&mut dir, room(50, 2, "900000"));
+        apply(&mut dir, room(51, 2, "900001"));
+        apply(&mut dir, room(52, 4, "555"));
+        let numbers = |dir: &Directory| -> Vec<(String, NumberOwner)> {
+            let mut v: Vec<_> = dir
+                .scope(Id(3))
+                .map(|s| s.numbers.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .unwrap_or_default();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        assert_eq!(numbers(&dir).len(), 3);
+        assert_eq!(
+            numbers(&dir)[0],
+            ("555".to_owned(), NumberOwner::Meeting(Id(52)))
+        );
+        apply(
+            &mut dir,
+            Event::ItemDeleted(ItemDeleted {
+                item_id: Id(50),
+                collection: MEETINGS.into(),
+                owner: ItemOwner::User(Id(2)),
+            }),
+        );
+        apply(&mut dir, Event::UserDeleted(UserDeleted { user_id: Id(4) }));
+        assert_eq!(
+            numbers(&dir),
+            [("900001".to_owned(), NumberOwner::Meeting(Id(51)))]
+        );
+        // Another collection's item with such a field claims nothing.
+        let mut attrs = Fields::new();
+        attrs.insert(NUMBER.into(), Value::from("777"));
+        let phone = ItemCreated {
+            item_id: Id(60),
+            collection: "phones".into(),
+            owner: ItemOwner::User(Id(2)),
+            attrs,
+        };
+        apply(&mut dir, Event::ItemCreated(phone));
+        assert_eq!(numbers(&dir).len(), 1);
     }
 
     #[test]

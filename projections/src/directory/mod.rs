@@ -47,6 +47,8 @@ pub enum NumberOwner {
     CallQueue(Id),
     /// A ring group.
     RingGroup(Id),
+    /// A meeting room (an item of the `meetings` collection).
+    Meeting(Id),
 }
 
 /// Creation and change bookkeeping every entity carries.
@@ -277,6 +279,9 @@ impl Projection for Directory {
                 users::deleted(self.scope_mut(tenant), e);
                 queues::user_deleted(self.scope_mut(tenant), e.user_id);
                 self.scope_mut(tenant).meetings.user_deleted(e.user_id);
+                // The user's items go after this arm (`contacts::after`):
+                // their meeting rooms' numbers are released now.
+                meetings::owner_deleted(self.scope_mut(tenant), e.user_id);
                 self.sessions.revoke_user(e.user_id);
             }
 
@@ -351,13 +356,13 @@ impl Projection for Directory {
             }
             Event::FavoriteAdded(e) => contacts::favorite_added(self.scope_mut(tenant), env, e),
             Event::FavoriteRemoved(e) => contacts::favorite_removed(self.scope_mut(tenant), env, e),
-            Event::ItemCreated(e) => self.scope_mut(tenant).items.created(
-                env,
-                &e.collection,
-                e.owner,
-                e.item_id,
-                &e.attrs,
-            ),
+            Event::ItemCreated(e) => {
+                let scope = self.scope_mut(tenant);
+                scope
+                    .items
+                    .created(env, &e.collection, e.owner, e.item_id, &e.attrs);
+                meetings::number_claimed(scope, &e.collection, e.item_id, &e.attrs);
+            }
             Event::ItemUpdated(e) => self.scope_mut(tenant).items.updated(
                 env,
                 &e.collection,
@@ -368,9 +373,12 @@ impl Projection for Directory {
             Event::ItemDeleted(e) => {
                 let retention = self.sync_retention_secs;
                 let scope = self.scope_mut(tenant);
-                scope
+                let gone = scope
                     .items
                     .deleted(env, &e.collection, e.owner, e.item_id, retention);
+                if let Some(item) = gone {
+                    meetings::number_released(scope, &e.collection, &item);
+                }
                 // A meeting's live state goes with the meeting.
                 scope.meetings.removed(e.item_id);
             }

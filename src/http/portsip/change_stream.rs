@@ -134,7 +134,16 @@ pub fn render(
             let item = match s.items.get(collection, owner, id) {
                 Some(it) if change != ChangeType::Deleted => super::settings::render_setting(s, it)
                     .or_else(|| {
-                        crate::collections::by_name(collection).map(|c| items::render(c, it, None))
+                        crate::collections::by_name(collection).map(|c| {
+                            // The listener's own list: they own the item.
+                            let domain =
+                                dir.tenants.get(&listener.tenant).map(|t| t.domain.clone());
+                            let seen = items::Seen {
+                                owned: true,
+                                domain,
+                            };
+                            items::render_seen(c, it, None, seen)
+                        })
                     })
                     .unwrap_or_else(|| gone(id)),
                 _ => gone(id),

@@ -5,7 +5,8 @@
 //! (`type: EXTENSION`, the user's id and display name, falling back to the
 //! account name), because that is who a caller reaches by dialing it. An
 //! extension that is nobody's primary answers as itself. Call queues and
-//! ring groups answer with their id, name and `CALL_QUEUE` / `RING_GROUP`.
+//! ring groups answer with their id, name and `CALL_QUEUE` / `RING_GROUP`;
+//! a meeting room with its id, subject and `CONFERENCE_ROOM`.
 
 use crate::commands::users::ExtensionNumber;
 use crate::http::access::tenant_of;
@@ -16,6 +17,7 @@ use crate::http::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};
+use switchboard_projections::directory::items::MEETINGS;
 use switchboard_projections::directory::NumberOwner;
 
 /// `GET /extension_numbers/{extension_number}`.
@@ -49,6 +51,18 @@ pub async fn show(
         NumberOwner::RingGroup(id) => {
             let g = scope.ring_groups.get(id).ok_or_else(not_found)?;
             (g.id, g.name.clone(), "RING_GROUP")
+        }
+        NumberOwner::Meeting(id) => {
+            let (_, owner) = scope.items.owners.get(id).ok_or_else(not_found)?;
+            let m = scope
+                .items
+                .get(MEETINGS, *owner, *id)
+                .ok_or_else(not_found)?;
+            let subject = match m.attrs.get("subject") {
+                Some(switchboard_events::Value::Str(s)) => s.clone(),
+                _ => String::new(),
+            };
+            (m.id, subject, "CONFERENCE_ROOM")
         }
     };
     Ok(Json(json!({

@@ -7,6 +7,9 @@
 //! - `GET|POST /user/p`, `GET|POST /user/p/{id}`, `POST /user/p/{id}/destroy`:
 //!   the caller's own list (any signed-in user, in their home tenant; items
 //!   carry the caller's `favorite` flag when the collection has favorites);
+//!   a collection whose tenant rules share items (`shared_with`: a
+//!   meeting's invitees) lists and shows the caller's own items and those
+//!   naming them, with `ownership` telling which;
 //! - with `admin` routes, the same under `/users/{id}/p…` for another user of
 //!   the tenant the caller acts in, with the declared view / manage
 //!   capabilities (a StandardUser only ever reaches `/user/p…`).
@@ -38,7 +41,7 @@ use crate::http::routes::{Access, Routes};
 use crate::http::AppState;
 use crate::queries::collection::Collection as _;
 use crate::queries::collection::{favorites_of, ListOf, Owner};
-use crate::queries::items::{list_schema, DeclaredList};
+use crate::queries::items::{list_schema, readable, readable_all, shared_schema, DeclaredList};
 use axum::extract::{RawPathParams, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -123,6 +126,9 @@ fn crud(
                   path: RawPathParams,
                   params: ListParams| async move {
                 let path = segments(&path);
+                if whose == Whose::Caller && shared(spec) {
+                    return shared_list(&state, &caller, spec, &params);
+                }
                 let list = whose.list(&state, &caller, spec, path.first().map(String::as_str))?;
                 list_items(&state, &caller, spec, list, params)
             },
@@ -163,6 +169,13 @@ fn crud(
                 let (tenant, owner) = whose.owner(&state, &caller, user)?;
                 let model = state.queries.read();
                 let scope = model.scope_or_empty(tenant);
+                if whose == Whose::Caller && shared(spec) {
+                    let (it, owned) = readable(scope, spec, caller.user_id, id)
+                        .ok_or_else(|| ApiError::not_found(spec.noun))?;
+                    let domain = tenant_domain(&model, tenant);
+                    let seen = Seen { owned, domain };
+                    return Ok(Json(Value::Object(render_seen(spec, it, None, seen))));
+                }
                 let it = items::item(scope, crate::collections::Collection(spec), owner, id)?;
                 let favorite = match (whose, spec.favorites) {
                     (Whose::Caller, Some(f)) => {
@@ -336,11 +349,72 @@ fn list_items(
     .into_response())
 }
 
+/// Whether a collection's items are also read by users they name (a
+/// meeting's invitees).
+fn shared(spec: &CollectionSpec) -> bool {
+    spec.tenant.is_some_and(|t| t.shared_with.is_some())
+}
+
+/// The tenant's SIP domain.
+fn tenant_domain(model: &crate::queries::ReadModel, tenant: TenantId) -> Option<String> {
+    model.tenants.get(&tenant).map(|t| t.domain.clone())
+}
+
+/// `GET /user/<path>` of a shared collection: the caller's own items and
+/// those naming them (`ownership` tells which), queried in memory (a
+/// user's own list is bounded by the collection's `max_items`; the
+/// others are found by a scan of the tenant's lists).
+fn shared_list(
+    state: &AppState,
+    caller: &Caller,
+    spec: &'static CollectionSpec,
+    params: &ListParams,
+) -> Result<Response, ApiError> {
+    let tenant = caller.home_tenant;
+    let model = state.queries.read();
+    let domain = tenant_domain(&model, tenant);
+    let scope = model.scope_or_empty(tenant);
+    let rows = readable_all(scope, spec, caller.user_id)
+        .into_iter()
+        .map(|(it, owned)| {
+            let seen = Seen {
+                owned,
+                domain: domain.clone(),
+            };
+            render_seen(spec, it, None, seen)
+        });
+    Ok(list::respond(params, shared_schema(spec), rows)?.into_response())
+}
+
+/// What the service renders per reader.
+pub struct Seen {
+    /// Whether the reader owns the item (`ownership`).
+    pub owned: bool,
+    /// The tenant's SIP domain (`domain`), if the reader's tenant is known.
+    pub domain: Option<String>,
+}
+
 /// Renders an item: `id`, its table's fields, and the caller's `favorite`
-/// flag when given. Two read-only fields of a table (a meeting's) are the
-/// service's: `created_at`, the item's creation time, and `ownership`,
-/// true (a user's list holds only what they own).
+/// flag when given. Read-only fields of a table (a meeting's) are the
+/// service's: `created_at`, the item's creation time, `ownership`, true
+/// (a user's list holds what they own), and `domain`, left as the table
+/// renders it; [`render_seen`] renders them for one reader.
 pub fn render(spec: &CollectionSpec, it: &ItemView, favorite: Option<bool>) -> Map<String, Value> {
+    let seen = Seen {
+        owned: true,
+        domain: None,
+    };
+    render_seen(spec, it, favorite, seen)
+}
+
+/// [`render`] for a reader: whether they own the item, and their tenant's
+/// SIP domain.
+pub fn render_seen(
+    spec: &CollectionSpec,
+    it: &ItemView,
+    favorite: Option<bool>,
+    seen: Seen,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), json!(ids::render(it.id)));
     spec.table.render(&it.attrs, false, &mut m);
@@ -354,7 +428,10 @@ pub fn render(spec: &CollectionSpec, it: &ItemView, favorite: Option<bool>) -> M
         m.insert("created_at".into(), json!(at));
     }
     if service_set("ownership") && spec.owned_by == crate::collections::OwnedBy::User {
-        m.insert("ownership".into(), json!(true));
+        m.insert("ownership".into(), json!(seen.owned));
+    }
+    if let Some(domain) = seen.domain.filter(|_| service_set("domain")) {
+        m.insert("domain".into(), json!(domain));
     }
     if let Some(f) = favorite {
         m.insert("favorite".into(), json!(f));
@@ -397,6 +474,7 @@ mod tests {
             unique: &[],
             max_items: 10,
             check: None,
+            tenant: None,
             listing: Listing {
                 core: &[],
                 search: &[],

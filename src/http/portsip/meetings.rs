@@ -46,6 +46,12 @@ use switchboard_projections::directory::meetings::{Desired, MeetingLive};
 /// The longest participant id or number accepted.
 const MAX_ID: usize = 64;
 
+/// Participant ids a report may not use: PortSIP's routes
+/// `…/participants/layout` and `…/participants/invite` sit where
+/// `…/participants/{participant_id}` would address such a participant, so
+/// one by that id could never be read or controlled.
+const RESERVED_IDS: &[&str] = &["layout", "invite"];
+
 /// The most participants a room holds (PortSIP's `capacity` maximum).
 const MAX_PARTICIPANTS: usize = 200;
 
@@ -505,6 +511,12 @@ fn reported(body: ReportBody, meeting_id: Id) -> Result<ReportMeetingState, ApiE
                 format!("must be 1 to {MAX_ID} characters"),
             ));
         }
+        if RESERVED_IDS.contains(&p.id.as_str()) {
+            return Err(ApiError::validation(
+                &at("id"),
+                "is reserved: `…/participants/layout` and `…/participants/invite` are routes of their own",
+            ));
+        }
         if participants
             .iter()
             .any(|r: &ReportedParticipant| r.participant.id == p.id)
@@ -693,6 +705,15 @@ mod tests {
             field(json!({"status": "ON_CALL", "participants": [{"id": "a"}, {"id": "a"}]})),
             Some("participants[1].id".into())
         );
+        for reserved in ["layout", "invite"] {
+            assert_eq!(
+                field(
+                    json!({"status": "ON_CALL", "participants": [{"id": "a"}, {"id": reserved}]})
+                ),
+                Some("participants[1].id".into()),
+                "{reserved}"
+            );
+        }
         assert_eq!(
             field(json!({"status": "ON_CALL", "participants": [{"id": "a", "position": 9}]})),
             Some("participants[0].position".into())
