@@ -263,11 +263,29 @@ pub async fn start_with(
     .map_err(|e| AppError::Other(e.to_string()))?;
     let audit = Arc::new(audit);
     // Indexes are built once the replay is done (see `ReadModel::deferred`).
-    let model = ReadModel::deferred(directory).with_audit(audit.outbox());
+    // The replay keeps `as_of` copies where the log has none (a log
+    // written before the service ran).
+    let retainer =
+        snapshots::ReplayRetainer::new(&config.data_dir, snapshots::Retention::of(&config));
+    let model = ReadModel::deferred(directory)
+        .with_audit(audit.outbox())
+        .with_retainer(retainer);
     let projector = Projector::new(model, start);
     let hasher = SecretHasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .map_err(|e| AppError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // `as_of` bases in memory: recent checkpoints of the live projection
+    // and the last past states materialised.
+    let past_states = Arc::new(crate::queries::as_of::PastStates::new(
+        config.as_of_cached_states,
+        config.as_of_recent_states,
+    ));
+    tokio::spawn(crate::queries::as_of::checkpoint_recent(
+        past_states.clone(),
+        projector.clone(),
+        config.as_of_recent_every_events,
+        shutdown_rx.clone(),
+    ));
     let webhooks = crate::webhooks::Webhooks::new(
         &config,
         log.clone(),
@@ -323,12 +341,15 @@ pub async fn start_with(
             hasher.clone(),
             secrets.clone(),
         )),
-        queries: Arc::new(Queries::new(
-            projector.clone(),
-            log.clone(),
-            config.data_dir.clone(),
-            audit.clone(),
-        )),
+        queries: Arc::new(
+            Queries::new(
+                projector.clone(),
+                log.clone(),
+                config.data_dir.clone(),
+                audit.clone(),
+            )
+            .with_past_states(past_states.clone()),
+        ),
         render_cache: Arc::default(),
         config: Arc::new(config.clone()),
         hasher,
@@ -653,7 +674,7 @@ async fn serve(
             state.config.data_dir.clone(),
             projector.clone(),
             log.clone(),
-            (every, state.config.snapshot_retain_every_events),
+            (every, snapshots::Retention::of(&state.config)),
             projector.applied(),
             snapshot_stop,
         ));
@@ -723,9 +744,9 @@ async fn serve(
             projector.clone(),
             log.clone(),
         );
-        let retain_every = state.config.snapshot_retain_every_events;
+        let retention = snapshots::Retention::of(&state.config);
         match tokio::task::spawn_blocking(move || {
-            snapshots::take_and_retain(&d, &p, l.as_ref(), retain_every)
+            snapshots::take_and_retain(&d, &p, l.as_ref(), retention)
         })
         .await
         {

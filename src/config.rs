@@ -160,6 +160,21 @@ pub struct Config {
     /// past read then replays at most about this many events from the
     /// nearest kept snapshot. 0 keeps none (`as_of` replays from the start).
     pub snapshot_retain_every_events: u64,
+    /// Disk budget of the kept `as_of` snapshots in MiB (0: unbounded).
+    /// Past it, the kept copy whose removal leaves the smallest gap goes
+    /// (never the newest), so old history thins out evenly.
+    pub snapshot_retain_max_mib: u64,
+    /// How many past states `as_of` materialised stay in memory as bases
+    /// for the next `as_of` (an admin paging a past list reads the same
+    /// offset again); 0 keeps none.
+    pub as_of_cached_states: usize,
+    /// Keep an in-memory checkpoint of the live projection every this many
+    /// applied events for `as_of` in the recent past (0: none). The
+    /// directory is persistent, so a checkpoint pins only what changed
+    /// after it.
+    pub as_of_recent_every_events: u64,
+    /// How many recent checkpoints to keep (the oldest leaves).
+    pub as_of_recent_states: usize,
     /// Origins allowed to call the API from a browser (CORS), e.g.
     /// `https://portal.example.com`; `*` allows any origin. Empty (the
     /// default) sends no CORS headers, so browsers refuse cross-origin calls.
@@ -304,6 +319,10 @@ impl Default for Config {
             signin_max_delay_secs: 60,
             snapshot_every_events: 100_000,
             snapshot_retain_every_events: 100_000,
+            snapshot_retain_max_mib: 8192,
+            as_of_cached_states: 1,
+            as_of_recent_every_events: 20_000,
+            as_of_recent_states: 3,
             cors_allowed_origins: Vec::new(),
             cors_allowed_methods: ["GET", "POST", "PATCH", "PUT", "DELETE"]
                 .map(String::from)

@@ -1,69 +1,315 @@
 //! `?as_of=`: the directory as it was at an offset or a time.
 //!
 //! `recorded_at` never decreases along offsets, so a time is a prefix of the
-//! log. The rebuild starts from the nearest retained snapshot at or before
-//! the target (kept every `snapshot_retain_every_events`, see
-//! `crate::snapshots`) and replays only the gap, so its cost is bounded by
-//! the retention interval, not by the position in the log.
+//! log: it is first resolved to the last offset recorded at or before it (a
+//! binary search of point reads), and everything after works on offsets.
+//!
+//! A past state starts from the nearest base at or before the target and
+//! replays only the gap. Bases, cheapest first:
+//! - a past state kept in memory ([`PastStates`]): one recently
+//!   materialised for an `as_of` read (an admin paging through a past list
+//!   asks for the same offset page after page), or a checkpoint of the live
+//!   projection taken every `as_of_recent_every_events` (the recent past).
+//!   The directory is persistent (`pmap`), so a copy is a pointer copy and
+//!   keeping one pins only what changed since;
+//! - a retained snapshot on disk (kept every `snapshot_retain_every_events`,
+//!   see `crate::snapshots`), which must be decoded.
+//!
+//! A memory base is taken when it is at least as close as the nearest
+//! retained snapshot (no decode); the replay reads the log in decoded
+//! batches and applies borrowed envelopes, as start-up does.
 
 use super::{blocking, Queries, ReadError, ReadModel};
 use crate::snapshots;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::Arc;
-use switchboard_projections::rebuild::{rebuild, Until};
-use switchboard_projections::Directory;
+use switchboard_events::EventLog;
+use switchboard_projections::rebuild::Until;
+use switchboard_projections::{Directory, Projection};
+
+/// Past directories kept in memory as bases for `as_of`: the last few
+/// materialised ones and checkpoints of the live projection's recent past.
+pub struct PastStates {
+    /// How many materialised past states to keep (0: none).
+    keep_materialised: usize,
+    materialised: Mutex<VecDeque<Arc<ReadModel>>>,
+    /// How many recent checkpoints to keep (0: none).
+    keep_recent: usize,
+    recent: Mutex<VecDeque<Directory>>,
+}
+
+impl PastStates {
+    /// Keeps up to `materialised` past states and `recent` checkpoints.
+    pub fn new(materialised: usize, recent: usize) -> PastStates {
+        PastStates {
+            keep_materialised: materialised,
+            materialised: Mutex::default(),
+            keep_recent: recent,
+            recent: Mutex::default(),
+        }
+    }
+
+    /// The materialised past state at exactly `target` (with the lists
+    /// its earlier reads indexed).
+    fn exact(&self, target: u64) -> Option<Arc<ReadModel>> {
+        self.materialised
+            .lock()
+            .iter()
+            .find(|m| m.directory().offset == target)
+            .cloned()
+    }
+
+    /// The kept state nearest at or before `target` (a pointer copy).
+    fn nearest(&self, target: u64) -> Option<Directory> {
+        let a = self
+            .materialised
+            .lock()
+            .iter()
+            .map(|m| m.directory())
+            .filter(|d| d.offset <= target)
+            .max_by_key(|d| d.offset)
+            .cloned();
+        let b = self
+            .recent
+            .lock()
+            .iter()
+            .filter(|d| d.offset <= target)
+            .max_by_key(|d| d.offset)
+            .cloned();
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if a.offset >= b.offset { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Remembers a materialised past state (the oldest one leaves).
+    fn remember(&self, model: &Arc<ReadModel>) {
+        if self.keep_materialised == 0 {
+            return;
+        }
+        let mut states = self.materialised.lock();
+        let offset = model.directory().offset;
+        if states.iter().any(|m| m.directory().offset == offset) {
+            return;
+        }
+        while states.len() >= self.keep_materialised {
+            states.pop_front();
+        }
+        states.push_back(model.clone());
+    }
+
+    /// Keeps a checkpoint of the live projection (the oldest one leaves).
+    pub fn checkpoint(&self, dir: &Directory) {
+        if self.keep_recent == 0 {
+            return;
+        }
+        let mut states = self.recent.lock();
+        if states.iter().any(|d| d.offset == dir.offset) {
+            return;
+        }
+        while states.len() >= self.keep_recent {
+            states.pop_front();
+        }
+        states.push_back(dir.clone());
+    }
+
+    /// Whether checkpoints are kept at all.
+    pub fn keeps_recent(&self) -> bool {
+        self.keep_recent > 0
+    }
+
+    /// The offsets of the kept states (materialised, recent), for tests.
+    pub fn offsets(&self) -> (Vec<u64>, Vec<u64>) {
+        let materialised = self.materialised.lock();
+        let recent = self.recent.lock();
+        (
+            materialised.iter().map(|m| m.directory().offset).collect(),
+            recent.iter().map(|d| d.offset).collect(),
+        )
+    }
+}
+
+/// Keeps a checkpoint of the live projection in `past` whenever another
+/// `every` events were applied, until `stop` turns true.
+pub async fn checkpoint_recent(
+    past: Arc<PastStates>,
+    projector: Arc<switchboard_projections::Projector<ReadModel>>,
+    every: u64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    if every == 0 || !past.keeps_recent() {
+        return;
+    }
+    let mut applied = projector.watch();
+    let mut last = *applied.borrow_and_update() / every * every;
+    loop {
+        let due = tokio::select! {
+            r = applied.wait_for(|a| *a >= last.saturating_add(every)) => r.is_ok(),
+            _ = stop.wait_for(|s| *s) => false,
+        };
+        if !due {
+            return;
+        }
+        let model = projector.read();
+        past.checkpoint(model.directory());
+        last = model.directory().offset / every * every;
+    }
+}
+
+/// The last offset at or before `until` that readers may see (0: before
+/// the first event).
+fn resolve(log: &dyn EventLog, until: Until, applied: u64) -> Result<u64, ReadError> {
+    let t = match until {
+        Until::Head => return Ok(applied),
+        Until::Offset(n) => return Ok(n.min(applied)),
+        Until::Time(t) => t,
+    };
+    // The largest offset in 1..=applied recorded at or before `t`.
+    let (mut lo, mut hi) = (0u64, applied);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        let env = log
+            .get(mid)
+            .map_err(|e| ReadError::Log(e.to_string()))?
+            .ok_or_else(|| ReadError::Log(format!("the log has no record {mid}")))?;
+        if env.recorded_at <= t {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(lo)
+}
+
+/// The nearest usable retained snapshot at or before `target`, decoded.
+fn nearest_retained(data_dir: &Path, log: &dyn EventLog, target: u64) -> Option<Directory> {
+    let kept = snapshots::retained(data_dir);
+    let usable = kept.partition_point(|o| *o <= target);
+    for offset in kept[..usable].iter().rev() {
+        match snapshots::load_retained(data_dir, *offset, log) {
+            Ok(dir) => return Some(dir),
+            Err(why) => tracing::warn!(offset, reason = %why, "retained snapshot unusable"),
+        }
+    }
+    None
+}
+
+/// Replays the log into `dir` up to `target` in decoded batches, applying
+/// borrowed envelopes (as start-up does).
+pub fn replay_to(dir: &mut Directory, log: &dyn EventLog, target: u64) -> Result<(), ReadError> {
+    if dir.offset >= target {
+        return Ok(());
+    }
+    dir.replay_started();
+    let mut outcome = Ok(());
+    'batches: for batch in log.read_events(dir.offset + 1) {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                outcome = Err(ReadError::Log(e.to_string()));
+                break;
+            }
+        };
+        for (env, event) in batch.iter() {
+            if env.offset > target {
+                break 'batches;
+            }
+            if env.offset != dir.offset + 1 {
+                outcome = Err(ReadError::Log(format!(
+                    "the log skips from {} to {}",
+                    dir.offset, env.offset
+                )));
+                break 'batches;
+            }
+            dir.apply_ref(&env, event);
+        }
+        if dir.offset >= target {
+            break;
+        }
+    }
+    dir.replay_finished();
+    outcome?;
+    if dir.offset != target {
+        return Err(ReadError::Log(format!(
+            "the log ends at {}, before {target}",
+            dir.offset
+        )));
+    }
+    Ok(())
+}
 
 impl Queries {
     /// The read model as of `until` (never beyond what readers already see).
     pub async fn as_of(&self, until: Until) -> Result<Arc<ReadModel>, ReadError> {
         let log = self.log.clone();
         let data_dir = self.data_dir.clone();
+        let past = self.past.clone();
         // Never beyond what the live projection has applied: a request must
         // not see events the live view does not show yet.
         let applied = self.applied();
-        let until = match until {
-            Until::Offset(n) => Until::Offset(n.min(applied)),
-            other => other,
-        };
         blocking(move || {
-            // The retained snapshots at or before the target, nearest first.
-            let kept = snapshots::retained(&data_dir);
-            let before_target = |offset: u64| {
-                offset <= applied
-                    && match until {
-                        Until::Head => true,
-                        Until::Offset(n) => offset <= n,
-                        Until::Time(t) => log
-                            .get(offset)
-                            .ok()
-                            .flatten()
-                            .is_some_and(|env| env.recorded_at <= t),
-                    }
-            };
-            // Offsets and their times ascend together: binary search.
-            let usable = kept.partition_point(|o| before_target(*o));
-            let mut base = (Directory::default(), 0);
-            for offset in kept[..usable].iter().rev() {
-                match snapshots::load_retained(&data_dir, *offset, log.as_ref()) {
-                    Ok(dir) => {
-                        base = (dir, *offset);
-                        break;
-                    }
-                    Err(why) => tracing::warn!(offset, reason = %why, "retained snapshot unusable"),
-                }
+            let target = resolve(log.as_ref(), until, applied)?;
+            if let Some(model) = past.exact(target) {
+                return Ok(model);
             }
-            let (mut dir, from) = base;
-            let bounded = log.read_all(from + 1).take_while(move |e| match e {
-                Ok(env) => env.offset <= applied,
-                Err(_) => true,
-            });
-            rebuild(&mut dir, bounded, until, |_, _, _| {})
-                .map_err(|e| ReadError::Log(e.to_string()))?;
-            // Not indexed up front: a past state answers one request, and
-            // `collection::page` indexes the one list it reads on the fly
-            // (indexing every list of a 100k-user directory was a large
-            // part of a past read).
-            Ok(Arc::new(ReadModel::deferred(dir)))
+            // A retained snapshot nearer than any memory base is decoded.
+            let memory = past.nearest(target);
+            let from_memory = memory.as_ref().map_or(0, |d| d.offset);
+            let on_disk = snapshots::retained(&data_dir)
+                .into_iter()
+                .filter(|o| *o <= target)
+                .max()
+                .unwrap_or(0);
+            let mut dir = match memory {
+                Some(d) if from_memory >= on_disk => d,
+                other => nearest_retained(&data_dir, log.as_ref(), target)
+                    .filter(|d| d.offset >= from_memory)
+                    .inspect(|decoded| past.remember(&Arc::new(ReadModel::past(decoded.clone()))))
+                    .or(other)
+                    .unwrap_or_default(),
+            };
+            replay_to(&mut dir, log.as_ref(), target)?;
+            // Not indexed up front: a past state answers a request or a few,
+            // and indexes the one list it reads on the fly, keeping it for
+            // the next page of the same state (indexing every list of a
+            // 100k-user directory was a large part of a past read).
+            let model = Arc::new(ReadModel::past(dir));
+            past.remember(&model);
+            Ok(model)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(offset: u64) -> Directory {
+        let mut dir = Directory::default();
+        dir.offset = offset;
+        dir
+    }
+
+    #[test]
+    fn kept_states_are_bounded_and_the_nearest_at_or_before_wins() {
+        let past = PastStates::new(2, 2);
+        for o in [10, 20, 30] {
+            past.remember(&Arc::new(ReadModel::past(at(o))));
+        }
+        assert!(past.exact(30).is_some() && past.exact(25).is_none());
+        past.checkpoint(&at(25));
+        past.checkpoint(&at(25));
+        assert_eq!(past.offsets(), (vec![20, 30], vec![25]));
+        assert_eq!(past.nearest(29).map(|d| d.offset), Some(25));
+        assert_eq!(past.nearest(30).map(|d| d.offset), Some(30));
+        assert_eq!(past.nearest(19).map(|d| d.offset), None);
+        let none = PastStates::new(0, 0);
+        none.remember(&Arc::new(ReadModel::past(at(5))));
+        none.checkpoint(&at(6));
+        assert_eq!(none.offsets(), (vec![], vec![]));
+        assert!(!none.keeps_recent());
     }
 }

@@ -10,7 +10,7 @@
 //! ```text
 //! entries: (tenant, offset)         → postcard(AuditRecord)
 //! all:     offset                   → tenant          (the system administrator's view)
-//! streams: (tenant, stream, offset) → ()              (an object's history)
+//! streams: (tenant, stream, offset) → postcard(AuditRecord) (an object's history)
 //! counts:  tenant                   → entries         (unfiltered counts)
 //! stream_counts: (tenant, stream)   → entries         (an object's history count)
 //! meta:    "up_to" → offset, "hash" → the log record hash there, "format"
@@ -48,12 +48,14 @@ use tokio::sync::watch;
 
 /// Bump when what [`describe`] produces changes: stored descriptions of
 /// another format are dropped and rebuilt from the log.
-/// (2: the kept per-object counts, `stream_counts`.)
-pub const AUDIT_INDEX_FORMAT: u64 = 2;
+/// (2: the kept per-object counts, `stream_counts`; 3: a history entry is
+/// stored under its stream key too, so a history page reads one B-tree
+/// range instead of a lookup per entry scattered over the whole log.)
+pub const AUDIT_INDEX_FORMAT: u64 = 3;
 
 const ENTRIES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("entries");
 const ALL: TableDefinition<u64, u64> = TableDefinition::new("all");
-const STREAMS: TableDefinition<(u64, &str, u64), ()> = TableDefinition::new("streams");
+const STREAMS: TableDefinition<(u64, &str, u64), &[u8]> = TableDefinition::new("streams");
 const COUNTS: TableDefinition<u64, u64> = TableDefinition::new("counts");
 const STREAM_COUNTS: TableDefinition<(u64, &str), u64> = TableDefinition::new("stream_counts");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -214,6 +216,9 @@ impl AuditRecord {
 #[derive(Default)]
 pub struct Outbox {
     records: Mutex<Vec<AuditRecord>>,
+    /// The index already holds every event up to here (as opened): a
+    /// start-up replay of those neither describes nor queues them again.
+    covered: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -223,8 +228,18 @@ impl std::fmt::Debug for Outbox {
 }
 
 impl Outbox {
-    /// Describes `event` against the state before it and queues the result.
+    /// Whether the event at `offset` is to be described (the index does
+    /// not hold it yet).
+    pub fn wants(&self, offset: u64) -> bool {
+        offset > self.covered.load(Ordering::Relaxed)
+    }
+
+    /// Describes `event` against the state before it and queues the result
+    /// (nothing if the index already holds it).
     pub fn describe(&self, env: &Envelope, event: &Event, before: &Directory) {
+        if !self.wants(env.offset) {
+            return;
+        }
         if let Some(entry) = describe(env, event, before) {
             self.records.lock().push(AuditRecord::new(env, entry));
         }
@@ -298,7 +313,10 @@ impl AuditIndex {
             visible: watch::channel(if gap { up_to } else { start.max(up_to) }).0,
             live: (start.max(up_to)).into(),
             gap_done: AtomicBool::new(!gap),
-            outbox: Arc::new(Outbox::default()),
+            outbox: Arc::new(Outbox {
+                covered: up_to.into(),
+                ..Outbox::default()
+            }),
         };
         Ok((index, up_to))
     }
@@ -361,7 +379,7 @@ impl AuditIndex {
                     .is_none();
                 all.insert(r.offset, r.tenant.0).map_err(storage)?;
                 streams
-                    .insert((r.tenant.0, r.stream.as_str(), r.offset), ())
+                    .insert((r.tenant.0, r.stream.as_str(), r.offset), bytes.as_slice())
                     .map_err(storage)?;
                 if fresh {
                     let n = counts
@@ -625,7 +643,6 @@ impl AuditIndex {
     ) -> Result<Option<(String, usize, Vec<AuditRecord>)>, ReadError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let streams = txn.open_table(STREAMS).map_err(storage)?;
-        let entries = txn.open_table(ENTRIES).map_err(storage)?;
         let range = streams
             .range((tenant.0, stream, 0)..=(tenant.0, stream, applied))
             .map_err(storage)?;
@@ -635,7 +652,8 @@ impl AuditIndex {
             // visible), the object's type is its first entry's, and the
             // skipped entries are passed over by key, never decoded (an
             // object with thousands of changes cost a decode, then a lookup,
-            // of each: 0.3 s, then 6 ms a page at 1,000 changes).
+            // of each: 0.3 s, then 6 ms a page at 1,000 changes). The
+            // entries sit under the stream key, side by side.
             let kept = txn.open_table(STREAM_COUNTS).map_err(storage)?;
             let kept = kept
                 .get((tenant.0, stream))
@@ -648,45 +666,30 @@ impl AuditIndex {
             let count = usize::try_from(kept)
                 .unwrap_or(usize::MAX)
                 .saturating_sub(beyond);
-            let decode = |offset: u64| -> Result<Option<AuditRecord>, ReadError> {
-                entries
-                    .get((tenant.0, offset))
-                    .map_err(storage)?
-                    .map(|v| AuditRecord::decode(v.value()))
-                    .transpose()
-            };
-            let mut offsets = range.map(|item| item.map(|(k, _)| k.value().2).map_err(storage));
-            let Some(first) = offsets
-                .next()
-                .transpose()?
-                .map(decode)
-                .transpose()?
-                .flatten()
-            else {
+            let mut range = range;
+            let Some(first) = range.next() else {
                 return Ok(None);
             };
+            let first = AuditRecord::decode(first.map_err(storage)?.1.value())?;
             let kind = first.object_type.clone();
             let mut page = Vec::new();
             let wanted = query.skip().saturating_add(query.top()).min(count);
             if query.skip() == 0 && wanted > 0 {
                 page.push(first);
             }
-            // `offsets` is past the first entry (position 0).
+            // `range` is past the first entry (position 0); the skipped
+            // ones are passed by key, never decoded.
             let from = query.skip().max(1);
-            for offset in offsets.skip(from - 1).take(wanted.saturating_sub(from)) {
-                if let Some(r) = decode(offset?)? {
-                    page.push(r);
-                }
+            for item in range.skip(from - 1).take(wanted.saturating_sub(from)) {
+                let (_, v) = item.map_err(storage)?;
+                page.push(AuditRecord::decode(v.value())?);
             }
             return Ok(Some((kind, count, page)));
         }
         let mut records = Vec::new();
         for item in range {
-            let (k, _) = item.map_err(storage)?;
-            let (_, _, offset) = k.value();
-            if let Some(v) = entries.get((tenant.0, offset)).map_err(storage)? {
-                records.push(AuditRecord::decode(v.value())?);
-            }
+            let (_, v) = item.map_err(storage)?;
+            records.push(AuditRecord::decode(v.value())?);
         }
         let Some(kind) = records.first().map(|r| r.object_type.clone()) else {
             return Ok(None);

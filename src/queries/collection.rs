@@ -342,11 +342,14 @@ pub fn page<C: Collection>(
     let built;
     let index = match model.list(Collection::name(coll), list.tenant, list.owner) {
         Some(l) => &l.index,
-        // Not indexed (no item ever changed): the list is small or empty.
+        // Not indexed (no item ever changed: the list is small or empty;
+        // or a past state, indexed list by list as read).
         None => {
-            built = Maintained::build(coll, model.directory(), list.tenant, list.owner)
-                .unwrap_or_else(|| ListIndex::new(coll.spec()));
-            &built
+            built = model.built_list((list.tenant, Collection::name(coll), list.owner), || {
+                Maintained::build(coll, model.directory(), list.tenant, list.owner)
+                    .unwrap_or_else(|| ListIndex::new(coll.spec()))
+            });
+            &*built
         }
     };
     query.run_indexed(&Listed {

@@ -76,6 +76,8 @@ pub struct Queries {
     data_dir: PathBuf,
     /// The audit index.
     audit: Arc<AuditIndex>,
+    /// Past states kept in memory as `as_of` bases.
+    past: Arc<as_of::PastStates>,
 }
 
 /// How long an audit read waits for the index to cover what readers see
@@ -95,7 +97,14 @@ impl Queries {
             log,
             data_dir,
             audit,
+            past: Arc::new(as_of::PastStates::new(0, 0)),
         }
+    }
+
+    /// The same queries, keeping past states in `past` for `as_of`.
+    pub fn with_past_states(mut self, past: Arc<as_of::PastStates>) -> Queries {
+        self.past = past;
+        self
     }
 
     /// A page of the audit log of `tenant` (every tenant: `None`).

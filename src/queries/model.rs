@@ -12,11 +12,12 @@
 
 use super::audit::Outbox;
 use super::collection::{Affected, IndexedList, Item, Maintained, Owner, COLLECTIONS};
+use crate::snapshots::ReplayRetainer;
 use std::ops::Deref;
 use std::sync::Arc;
 use switchboard_events::{Envelope, EnvelopeRef, Event, Id, TenantId};
 use switchboard_projections::pmap::PMap;
-use switchboard_projections::query::index::Move;
+use switchboard_projections::query::index::{ListIndex, Move};
 use switchboard_projections::{Directory, Projection};
 
 /// Which list: its tenant, its collection and its owner.
@@ -32,7 +33,16 @@ pub struct ReadModel {
     audit: Option<Arc<Outbox>>,
     /// Indexes are not kept (a replay at start-up; see [`ReadModel::deferred`]).
     deferring: bool,
+    /// Keeps `as_of` copies as the start-up replay passes each retention
+    /// multiple (one replay only: dropped when it finishes).
+    retainer: Option<Arc<ReplayRetainer>>,
+    /// A past state's lists indexed on the fly, kept for its next reads
+    /// (past states never change; the live model has none).
+    built: Option<Arc<BuiltLists>>,
 }
+
+/// Lists of a past state indexed when first read.
+type BuiltLists = parking_lot::Mutex<std::collections::HashMap<ListKey, Arc<ListIndex>>>;
 
 impl ReadModel {
     /// A read model over `directory` (indexes built from it).
@@ -53,6 +63,8 @@ impl ReadModel {
             lists,
             audit: None,
             deferring: false,
+            retainer: None,
+            built: None,
         }
     }
 
@@ -68,7 +80,36 @@ impl ReadModel {
             lists: PMap::new(),
             audit: None,
             deferring: true,
+            retainer: None,
+            built: None,
         }
+    }
+
+    /// A past state (for `as_of`): indexed list by list as read, each
+    /// index kept for the next read of the same state.
+    pub fn past(directory: Directory) -> ReadModel {
+        ReadModel {
+            built: Some(Arc::default()),
+            ..ReadModel::deferred(directory)
+        }
+    }
+
+    /// The index of a list that is not maintained: the one built before
+    /// for this past state, else `build()`'s (kept if this is a past state).
+    pub fn built_list(
+        &self,
+        key: (TenantId, &'static str, Owner),
+        build: impl FnOnce() -> ListIndex,
+    ) -> Arc<ListIndex> {
+        let Some(built) = &self.built else {
+            return Arc::new(build());
+        };
+        if let Some(index) = built.lock().get(&key) {
+            return index.clone();
+        }
+        // Built outside the lock: a concurrent read of another list waits for nothing.
+        let index = Arc::new(build());
+        built.lock().entry(key).or_insert(index).clone()
     }
 
     /// Indexes every list from the directory and keeps them from now on.
@@ -83,6 +124,13 @@ impl ReadModel {
     /// The same model, describing every event it applies into `outbox`.
     pub fn with_audit(mut self, outbox: Arc<Outbox>) -> ReadModel {
         self.audit = Some(outbox);
+        self
+    }
+
+    /// The same model, keeping `as_of` copies through `retainer` during
+    /// its next replay ([`Projection::replay_finished`] drops it).
+    pub fn with_retainer(mut self, retainer: Option<Arc<ReplayRetainer>>) -> ReadModel {
+        self.retainer = retainer;
         self
     }
 
@@ -169,15 +217,23 @@ impl Projection for ReadModel {
 
     fn replay_finished(&mut self) {
         self.directory.replay_finished();
+        self.retainer = None;
     }
 
-    /// Without indexes or audit to feed, the directory applies the borrowed
-    /// envelope itself (no owned envelope per replayed event).
+    /// Without indexes to keep or a description to make (no audit outbox,
+    /// or an event the audit index already holds), the directory applies
+    /// the borrowed envelope itself (no owned envelope per replayed event).
     fn apply_ref(&mut self, env: &EnvelopeRef<'_>, event: &Event) {
-        if self.deferring && self.audit.is_none() {
+        let describe = self.audit.as_ref().is_some_and(|o| o.wants(env.offset));
+        if self.deferring && !describe {
             self.directory.apply_ref(env, event);
         } else {
             self.apply(&env.to_envelope(), event);
+        }
+        if let Some(retainer) = &self.retainer {
+            if retainer.due(env.offset) {
+                retainer.keep(&self.directory, env.hash);
+            }
         }
     }
 

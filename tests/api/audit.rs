@@ -879,6 +879,9 @@ async fn the_audit_index_survives_restarts_and_is_rebuilt_from_the_log_when_lost
     let mut app = spawn_app_with(|c| {
         c.snapshot_every_events = 5;
         c.snapshot_retain_every_events = 5;
+        // Past states come from disk only here (compared below).
+        c.as_of_cached_states = 0;
+        c.as_of_recent_every_events = 0;
     })
     .await;
     let w = populate(&app).await;
@@ -921,6 +924,171 @@ async fn the_audit_index_survives_restarts_and_is_rebuilt_from_the_log_when_lost
         .expect("remove retained snapshots");
     let from_start = json_of(app.get(&url, Some(&w.t.admin)).await).await;
     assert_eq!(from_snapshot, from_start);
+}
+
+/// Every entry of the audit log (system view, `sys`'s token), oldest
+/// first, by pages.
+async fn every_audit_entry(app: &TestApp, sys: &str) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    loop {
+        let url = format!("/api/audit_logs?top=50&skip={}", out.len());
+        let page = json_of(app.get(&url, Some(sys)).await).await;
+        let items = page["items"].as_array().expect("items").clone();
+        if items.is_empty() {
+            break;
+        }
+        out.extend(items);
+    }
+    out.reverse();
+    out
+}
+
+#[tokio::test]
+async fn a_restart_replaying_what_the_index_holds_neither_duplicates_nor_loses_entries() {
+    // No projection snapshot: every start replays the whole log, most of
+    // which the audit index already holds.
+    let mut app = spawn_app_with(|c| c.snapshot_every_events = 0).await;
+    let w = populate(&app).await;
+    let sys = app.admin_token().await;
+    let before = every_audit_entry(&app, &sys).await;
+    assert!(before.len() > 3, "{before:?}");
+    // Alice's tenant: the one her creation was recorded in.
+    let created = before
+        .iter()
+        .find(|e| e["object_name"] == "alice" && e["action"] == "CREATE")
+        .expect("alice's creation");
+    let offset = switchboard::ids::parse(created["id"].as_str().expect("id")).expect("an id");
+    let tenant = app
+        .state()
+        .queries
+        .record(offset.0)
+        .expect("reads")
+        .expect("present")
+        .tenant;
+    let alice = switchboard::ids::parse(&w.alice).expect("alice's id");
+    app.stop().await;
+
+    // Events written while the service is down (as an import does): past
+    // the index's head, so the next start must describe them.
+    let log = SledLog::open(LogConfig::new(app.data_dir())).expect("opens");
+    let renames: Vec<_> = ["Alice A", "Alice B"]
+        .iter()
+        .map(|name| {
+            let mut changes = switchboard_events::Fields::new();
+            changes.insert(
+                "display_name".into(),
+                switchboard_events::Value::Str((*name).into()),
+            );
+            switchboard_events::Event::UserUpdated(switchboard_events::domain::UserUpdated {
+                user_id: alice,
+                changes,
+            })
+            .to_new_event(tenant)
+            .expect("encodes")
+        })
+        .collect();
+    log.append(switchboard_events::AppendRequest {
+        events: renames,
+        expected: Vec::new(),
+        metadata: std::sync::Arc::new(switchboard_events::Metadata::system("test")),
+    })
+    .await
+    .expect("appends");
+    log.close().await;
+    drop(log);
+
+    app.restart().await;
+    let after = every_audit_entry(&app, &sys).await;
+    assert_eq!(after.len(), before.len() + 2, "{after:?}");
+    assert_eq!(
+        after[..before.len()],
+        before[..],
+        "the indexed entries, once each"
+    );
+    for (entry, name) in after[before.len()..].iter().zip(["Alice A", "Alice B"]) {
+        assert_eq!(entry["object_name"], "alice", "{entry}");
+        assert!(entry["new_state"].to_string().contains(name), "{entry}");
+    }
+    let mut ids: Vec<String> = after.iter().map(|e| e["id"].to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), after.len(), "no entry twice");
+}
+
+#[tokio::test]
+async fn start_up_keeps_as_of_copies_for_a_log_written_without_them() {
+    let mut app = spawn_app_with(|c| {
+        c.snapshot_every_events = 0;
+        c.snapshot_retain_every_events = 4;
+        c.as_of_cached_states = 0;
+        c.as_of_recent_every_events = 0;
+    })
+    .await;
+    let w = populate(&app).await;
+    let head = head(&app);
+    assert!(head >= 12, "a few intervals: {head}");
+    app.stop().await;
+    // As if the log had been imported: no copies kept.
+    let _ = std::fs::remove_dir_all(switchboard::snapshots::retained_dir(&app.data_dir()));
+
+    app.restart().await;
+    let kept = switchboard::snapshots::retained(&app.data_dir());
+    let every_multiple: Vec<u64> = (1..=head / 4).map(|i| i * 4).collect();
+    assert_eq!(
+        kept, every_multiple,
+        "one copy per interval the replay passed"
+    );
+    // A past read from those copies answers as a replay from the start.
+    let at = kept[kept.len() - 1] + 1;
+    let url = format!("/api/users?as_of={at}");
+    let from_copy = json_of(app.get(&url, Some(&w.t.admin)).await).await;
+    app.restart().await;
+    let kept_again = switchboard::snapshots::retained(&app.data_dir());
+    assert_eq!(kept_again, kept, "a second start adds none");
+    std::fs::remove_dir_all(switchboard::snapshots::retained_dir(&app.data_dir()))
+        .expect("remove retained snapshots");
+    let from_start = json_of(app.get(&url, Some(&w.t.admin)).await).await;
+    assert_eq!(from_copy, from_start);
+}
+
+/// The user list (by name) as of `at`.
+async fn users_as_of(app: &TestApp, token: &str, at: u64) -> Value {
+    let url = format!("/api/users?as_of={at}&orderby=name");
+    json_of(app.get(&url, Some(token)).await).await
+}
+
+#[tokio::test]
+async fn a_past_state_from_memory_answers_as_one_rebuilt_from_the_log() {
+    // Checkpoints every 3 events and the states materialised are kept.
+    let mut app = spawn_app_with(|c| {
+        c.as_of_recent_every_events = 3;
+        c.as_of_recent_states = 100;
+        c.snapshot_retain_every_events = 0;
+    })
+    .await;
+    let w = populate(&app).await;
+    let head = head(&app);
+    let mut first = Vec::new();
+    for at in (head - 6)..=head {
+        first.push(users_as_of(&app, &w.t.admin, at).await);
+    }
+    // Again (each from a kept state now), and against a service with no
+    // memory bases at all (each replayed from the start).
+    let mut again = Vec::new();
+    for at in (head - 6)..=head {
+        again.push(users_as_of(&app, &w.t.admin, at).await);
+    }
+    assert_eq!(again, first);
+    app.restart_with(|c| {
+        c.as_of_cached_states = 0;
+        c.as_of_recent_every_events = 0;
+    })
+    .await;
+    let mut cold = Vec::new();
+    for at in (head - 6)..=head {
+        cold.push(users_as_of(&app, &w.t.admin, at).await);
+    }
+    assert_eq!(cold, first, "as replayed from the start");
 }
 
 #[tokio::test]

@@ -118,6 +118,12 @@ impl TestApp {
         self.running = Some(running);
     }
 
+    /// Like [`TestApp::restart`], adjusting the configuration first.
+    pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut Config)) {
+        adjust(&mut self.config);
+        self.restart().await;
+    }
+
     /// Stops the service gracefully.
     pub async fn stop(&mut self) {
         if let Some(r) = self.running.take() {
