@@ -83,7 +83,13 @@ where
 }
 
 async fn raw(urls: Vec<String>, replicas: usize) -> f64 {
-    let client = async_nats::connect(urls.join(",")).await.expect("connect");
+    // One address per server (a comma-joined string is not a list to the
+    // client), as the backend connects.
+    let addrs: Vec<async_nats::ServerAddr> = urls
+        .iter()
+        .map(|u| u.parse().expect("server url"))
+        .collect();
+    let client = async_nats::connect(addrs).await.expect("connect");
     let js = async_nats::jetstream::new(client);
     let name = format!("raw-r{replicas}");
     js.get_or_create_stream(async_nats::jetstream::stream::Config {
