@@ -122,6 +122,11 @@ impl Running {
             task,
             ..
         } = self;
+        // The call history store locks its file like the log does. Its
+        // follower lets go of the log an instant before it lets go of the
+        // store (parameters drop one after the other), so waiting for the
+        // log alone can reopen the directory while the store is still held.
+        let history = Arc::clone(&state.history);
         drop(state);
         let result = task
             .await
@@ -129,12 +134,15 @@ impl Running {
         if owns_log {
             // Background tasks end on shutdown but may not have run yet on a
             // busy machine; each holds the shared state (and so the log).
+            let held = || Arc::strong_count(&log) > 1 || Arc::strong_count(&history) > 1;
             let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
-            while Arc::strong_count(&log) > 1 && tokio::time::Instant::now() < deadline {
+            while held() && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            if Arc::strong_count(&log) > 1 {
-                tracing::warn!("the log is still held after stopping; its directory stays locked");
+            if held() {
+                tracing::warn!(
+                    "the log or the call history is still held after stopping; the data directory stays locked"
+                );
             }
         }
         result
