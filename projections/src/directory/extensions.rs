@@ -44,9 +44,10 @@ pub struct LinkView {
 }
 
 pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionCreated) {
-    scope
-        .numbers
-        .insert(e.number.clone(), NumberOwner::Extension(e.extension_id));
+    scope.numbers.insert(
+        e.number.as_str().into(),
+        NumberOwner::Extension(e.extension_id),
+    );
     scope.extensions.insert(
         e.extension_id,
         ExtensionView {
@@ -90,12 +91,14 @@ pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionUpd
             // A renumbering moves the extension in the shared number space;
             // the old number is released only if this extension held it.
             ("number", Value::Str(s)) => {
-                if scope.numbers.get(&ext.number) == Some(&NumberOwner::Extension(e.extension_id)) {
-                    scope.numbers.remove(&ext.number);
+                if scope.numbers.get(ext.number.as_str())
+                    == Some(&NumberOwner::Extension(e.extension_id))
+                {
+                    scope.numbers.remove(ext.number.as_str());
                 }
                 scope
                     .numbers
-                    .insert(s.clone(), NumberOwner::Extension(e.extension_id));
+                    .insert(s.as_str().into(), NumberOwner::Extension(e.extension_id));
                 ext.number = s.clone();
             }
             ("name", Value::Str(s)) => ext.name = s.clone(),
@@ -114,8 +117,8 @@ pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionUpd
 
 pub(super) fn deleted(scope: &mut Scope, e: &ExtensionDeleted) {
     if let Some(ext) = scope.extensions.remove(&e.extension_id) {
-        if scope.numbers.get(&ext.number) == Some(&NumberOwner::Extension(e.extension_id)) {
-            scope.numbers.remove(&ext.number);
+        if scope.numbers.get(ext.number.as_str()) == Some(&NumberOwner::Extension(e.extension_id)) {
+            scope.numbers.remove(ext.number.as_str());
         }
     }
 }

@@ -37,6 +37,7 @@ pub use users::UserView;
 
 use crate::pmap::{PHashMap, PMap, POrdMap};
 use crate::runtime::Projection;
+use crate::short::Short;
 #[cfg(doc)]
 use changes::ChangeLog;
 use switchboard_events::{Envelope, EnvelopeRef, Event, Id, TenantId, SYSTEM_TENANT};
@@ -94,9 +95,9 @@ pub struct Scope {
     /// Users by id.
     pub users: PMap<Id, UserView>,
     /// Lower-cased user name → id.
-    pub users_by_name: POrdMap<String, Id>,
+    pub users_by_name: POrdMap<Short, Id>,
     /// Extension number → owner.
-    pub numbers: POrdMap<String, NumberOwner>,
+    pub numbers: POrdMap<Short, NumberOwner>,
     /// Extensions by id.
     pub extensions: PMap<Id, ExtensionView>,
     /// User↔extension links by link id.
@@ -132,7 +133,7 @@ impl Scope {
     /// A user by (case-insensitive) name.
     pub fn user_by_name(&self, name: &str) -> Option<&UserView> {
         self.users_by_name
-            .get(&name.to_lowercase())
+            .get(name.to_lowercase().as_str())
             .and_then(|id| self.users.get(id))
     }
 

@@ -56,7 +56,9 @@ impl UserView {
 }
 
 pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserCreated) {
-    scope.users_by_name.insert(e.name.to_lowercase(), e.user_id);
+    scope
+        .users_by_name
+        .insert(e.name.to_lowercase().into(), e.user_id);
     scope.users.insert(
         e.user_id,
         UserView {
@@ -113,7 +115,9 @@ pub(super) fn deleted(scope: &mut Scope, e: &UserDeleted) {
     let Some(user) = scope.users.remove(&e.user_id) else {
         return;
     };
-    scope.users_by_name.remove(&user.name.to_lowercase());
+    scope
+        .users_by_name
+        .remove(user.name.to_lowercase().as_str());
     // Links and memberships go with the user (the command also records
     // explicit unlink events; this keeps the view right either way).
     scope.links.retain(|_, l| l.user_id != e.user_id);
