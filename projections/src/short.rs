@@ -148,6 +148,30 @@ impl PartialEq<&str> for Short {
     }
 }
 
+impl PartialEq<String> for Short {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<Short> for str {
+    fn eq(&self, other: &Short) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<Short> for &str {
+    fn eq(&self, other: &Short) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<Short> for String {
+    fn eq(&self, other: &Short) -> bool {
+        self == other.as_str()
+    }
+}
+
 impl PartialOrd for Short {
     fn partial_cmp(&self, other: &Short) -> Option<Ordering> {
         Some(self.cmp(other))

@@ -2,6 +2,7 @@
 
 use super::idset::IdSet;
 use super::{NumberOwner, Scope, Stamp};
+use crate::short::Short;
 use switchboard_events::domain::{
     ExtensionCreated, ExtensionDeleted, ExtensionType, ExtensionUpdated, PrimaryExtensionChanged,
     UserLinkedToExtension, UserUnlinkedFromExtension,
@@ -15,9 +16,9 @@ pub struct ExtensionView {
     /// Id.
     pub id: Id,
     /// Number (unique in the tenant's number space).
-    pub number: String,
+    pub number: Short,
     /// Display name.
-    pub name: String,
+    pub name: Short,
     /// Kind of endpoint.
     pub ext_type: ExtensionType,
     /// Whether it may register.
@@ -52,8 +53,8 @@ pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionCre
         e.extension_id,
         ExtensionView {
             id: e.extension_id,
-            number: e.number.clone(),
-            name: e.name.clone(),
+            number: e.number.as_str().into(),
+            name: e.name.as_str().into(),
             ext_type: e.ext_type,
             enabled: e.enabled,
             users: IdSet::new(),
@@ -99,10 +100,10 @@ pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionUpd
                 scope
                     .numbers
                     .insert(s.as_str().into(), NumberOwner::Extension(e.extension_id));
-                ext.number = s.clone();
+                ext.number = s.as_str().into();
             }
-            ("name", Value::Str(s)) => ext.name = s.clone(),
-            ("name", Value::Null) => ext.name.clear(),
+            ("name", Value::Str(s)) => ext.name = s.as_str().into(),
+            ("name", Value::Null) => ext.name = Short::default(),
             ("enabled", Value::Bool(b)) => ext.enabled = *b,
             ("type", Value::Str(s)) => {
                 if let Some(t) = parse_ext_type(s) {
