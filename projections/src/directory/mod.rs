@@ -468,3 +468,46 @@ impl Projection for Directory {
 
 /// The system scope's id, re-exported for convenience.
 pub const SYSTEM: TenantId = SYSTEM_TENANT;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout a `Stamp` had (and is still encoded in).
+    #[derive(serde::Serialize)]
+    struct OldStamp {
+        created_at: OffsetDateTime,
+        created_offset: u64,
+        updated_at: OffsetDateTime,
+        updated_offset: u64,
+        version: u64,
+    }
+
+    #[test]
+    fn a_stamp_reads_back_its_times_and_encodes_as_it_did() {
+        let mut env = crate::testing::envelope(7, "user", "UserCreated");
+        let created = time::macros::datetime!(2026-12-02 04:05:06.123456789 UTC);
+        env.recorded_at = created;
+        let mut stamp = Stamp::new(&env.view());
+        let updated = time::macros::datetime!(1970-01-01 00:00:00 UTC) - time::Duration::days(3);
+        env.recorded_at = updated;
+        env.offset = 9;
+        stamp.touch(&env.view());
+        assert_eq!((stamp.created_at(), stamp.updated_at()), (created, updated));
+        let old = OldStamp {
+            created_at: created,
+            created_offset: 7,
+            updated_at: updated,
+            updated_offset: 9,
+            version: 7,
+        };
+        let bytes = postcard::to_allocvec(&stamp).expect("encodes");
+        assert_eq!(bytes, postcard::to_allocvec(&old).expect("encodes"));
+        let back: Stamp = postcard::from_bytes(&bytes).expect("decodes");
+        assert_eq!(back, stamp);
+        assert_eq!(
+            serde_json::to_value(&stamp).expect("json"),
+            serde_json::to_value(&old).expect("json")
+        );
+    }
+}
