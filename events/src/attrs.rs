@@ -14,8 +14,9 @@
 //!
 //! The interner holds at most [`MAX_NAMES`] names (field names are a finite
 //! set: the field tables') and the shape table at most [`MAX_SHAPES`]
-//! shapes; past that a name or a shape is kept by its row only, so a client
-//! that sends many distinct names cannot grow either without bound.
+//! shapes of at most 128 names; past that a name or a shape is kept by its
+//! row only, so a client that sends many distinct names cannot grow either
+//! without bound.
 
 use crate::value::{Fields, Value};
 use parking_lot::RwLock;
@@ -151,6 +152,10 @@ impl FieldSet for Attrs {
 /// past that a row keeps its own.
 pub const MAX_SHAPES: usize = 4096;
 
+/// Most names of a shape the table keeps (a row with more keeps its own), so
+/// the table's bytes are bounded too: at most 4096 × 128 names of 16 bytes.
+const MAX_SHAPE_LEN: usize = 128;
+
 /// The names of a row's set fields, sorted: its *shape*. Rows with the same
 /// set fields share one (a tenant's users mostly have a handful of shapes),
 /// so a row pays for its values only.
@@ -188,6 +193,9 @@ static NO_FIELDS: LazyLock<Shape> = LazyLock::new(|| Arc::new(Box::default()));
 fn shape(names: Vec<Name>) -> Shape {
     if names.is_empty() {
         return NO_FIELDS.clone();
+    }
+    if names.len() > MAX_SHAPE_LEN {
+        return Arc::new(names.into_boxed_slice());
     }
     if let Some(shared) = SHAPES.read().get(names.as_slice()) {
         return shared.0.clone();
@@ -604,6 +612,18 @@ mod tests {
         let empty = Attrs::from(&Fields::new());
         assert!(Arc::ptr_eq(&empty.names, &Attrs::new().names));
         assert_eq!(empty, Attrs::new());
+        // A row with more names than a shared shape may hold keeps its own.
+        let wide: Attrs = (0..=MAX_SHAPE_LEN)
+            .map(|i| (format!("wide_{i:03}"), Value::Int(i as i64)))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let twin = wide.clone();
+        let again = Attrs::from(&wide.to_fields());
+        assert!(Arc::ptr_eq(&wide.names, &twin.names), "a clone shares it");
+        assert!(!Arc::ptr_eq(&wide.names, &again.names), "not in the table");
+        assert_eq!(wide, again);
     }
 
     #[test]
