@@ -4,14 +4,19 @@
 //! Events carry [`Fields`] (a `BTreeMap<String, Value>`): right for a message,
 //! wasteful for a row that lives as long as the process. A B-tree leaf has
 //! room for eleven entries whatever the row holds (~630 bytes), and every
-//! row owns a copy of each field *name*. [`Attrs`] is a sorted boxed slice of
-//! `(name, value)` whose names are interned: one shared `Arc<str>` per
-//! distinct field name for the whole process, so a row pays 48 bytes per set
-//! field and nothing for empty slots.
+//! row owns a copy of each field *name*. [`Attrs`] keeps a row's values in
+//! one boxed slice, sorted by name, and the names apart: a sorted list of
+//! interned names (one shared `Arc<str>` per distinct field name for the
+//! whole process) that is itself shared by every row with the same set
+//! fields (its *shape*, as a JavaScript engine's hidden class). A row thus
+//! pays 32 bytes per set field (the [`Value`]) and nothing for empty slots
+//! or names.
 //!
 //! The interner holds at most [`MAX_NAMES`] names (field names are a finite
-//! set: the field tables'); past that a name is kept by its row only, so a
-//! client that sends many distinct names cannot grow it without bound.
+//! set: the field tables') and the shape table at most [`MAX_SHAPES`]
+//! shapes of at most 128 names; past that a name or a shape is kept by its
+//! row only, so a client that sends many distinct names cannot grow either
+//! without bound.
 
 use crate::value::{Fields, Value};
 use parking_lot::RwLock;
@@ -67,6 +72,13 @@ impl PartialEq for Name {
 }
 
 impl Eq for Name {}
+
+/// As the string (equal names hash alike, interned or not).
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
 
 impl PartialEq<str> for Name {
     fn eq(&self, other: &str) -> bool {
@@ -136,10 +148,86 @@ impl FieldSet for Attrs {
     }
 }
 
-/// A row's set fields, sorted by name (the order [`Fields`] iterates in), with
-/// interned names. Missing means "default", as in [`Fields`].
-#[derive(Clone, Default, PartialEq)]
-pub struct Attrs(Box<[(Name, Value)]>);
+/// Distinct shapes (sets of field names) kept in the shape table at most;
+/// past that a row keeps its own.
+pub const MAX_SHAPES: usize = 4096;
+
+/// Most names of a shape the table keeps (a row with more keeps its own), so
+/// the table's bytes are bounded too: at most 4096 × 128 names of 16 bytes.
+const MAX_SHAPE_LEN: usize = 128;
+
+/// The names of a row's set fields, sorted: its *shape*. Rows with the same
+/// set fields share one (a tenant's users mostly have a handful of shapes),
+/// so a row pays for its values only.
+type Shape = Arc<Box<[Name]>>;
+
+/// A shape in the table, looked up by its names.
+struct ShapeKey(Shape);
+
+impl std::borrow::Borrow<[Name]> for ShapeKey {
+    fn borrow(&self) -> &[Name] {
+        &self.0
+    }
+}
+
+impl std::hash::Hash for ShapeKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As the `[Name]` it is looked up by.
+        <[Name] as std::hash::Hash>::hash(&self.0, state)
+    }
+}
+
+impl PartialEq for ShapeKey {
+    fn eq(&self, other: &ShapeKey) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for ShapeKey {}
+
+static SHAPES: LazyLock<RwLock<HashSet<ShapeKey>>> = LazyLock::new(Default::default);
+
+static NO_FIELDS: LazyLock<Shape> = LazyLock::new(|| Arc::new(Box::default()));
+
+/// The shared shape of these (sorted, unique) names.
+fn shape(names: Vec<Name>) -> Shape {
+    if names.is_empty() {
+        return NO_FIELDS.clone();
+    }
+    if names.len() > MAX_SHAPE_LEN {
+        return Arc::new(names.into_boxed_slice());
+    }
+    if let Some(shared) = SHAPES.read().get(names.as_slice()) {
+        return shared.0.clone();
+    }
+    let mut shapes = SHAPES.write();
+    if let Some(shared) = shapes.get(names.as_slice()) {
+        return shared.0.clone();
+    }
+    let new: Shape = Arc::new(names.into_boxed_slice());
+    if shapes.len() < MAX_SHAPES {
+        shapes.insert(ShapeKey(new.clone()));
+    }
+    new
+}
+
+/// A row's set fields, sorted by name (the order [`Fields`] iterates in):
+/// the names as a shared [shape](Shape) of interned names, the values in
+/// the row. Missing means "default", as in [`Fields`].
+#[derive(Clone, PartialEq)]
+pub struct Attrs {
+    names: Shape,
+    values: Box<[Value]>,
+}
+
+impl Default for Attrs {
+    fn default() -> Attrs {
+        Attrs {
+            names: NO_FIELDS.clone(),
+            values: Box::default(),
+        }
+    }
+}
 
 impl Attrs {
     /// No fields.
@@ -147,13 +235,22 @@ impl Attrs {
         Attrs::default()
     }
 
+    /// Fields from sorted, unique `(name, value)` pairs.
+    fn from_sorted(pairs: Vec<(Name, Value)>) -> Attrs {
+        let (names, values): (Vec<Name>, Vec<Value>) = pairs.into_iter().unzip();
+        Attrs {
+            names: shape(names),
+            values: values.into_boxed_slice(),
+        }
+    }
+
     fn find(&self, name: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(name))
+        self.names.binary_search_by(|k| k.as_str().cmp(name))
     }
 
     /// The value of `name`, if set.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.find(name).ok().map(|i| &self.0[i].1)
+        self.find(name).ok().and_then(|i| self.values.get(i))
     }
 
     /// Whether `name` is set.
@@ -163,33 +260,43 @@ impl Attrs {
 
     /// How many fields are set.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.values.len()
     }
 
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.values.is_empty()
     }
 
     /// The set fields, sorted by name.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &Value)> + ExactSizeIterator + '_ {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.names
+            .iter()
+            .zip(self.values.iter())
+            .map(|(k, v)| (k.as_str(), v))
     }
 
     /// The names of the set fields, sorted.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + '_ {
-        self.0.iter().map(|(k, _)| k.as_str())
+        self.names.iter().map(Name::as_str)
+    }
+
+    /// The row's pairs, to be reshaped.
+    fn take_pairs(&mut self) -> Vec<(Name, Value)> {
+        let names = std::mem::replace(&mut self.names, NO_FIELDS.clone());
+        let values = std::mem::take(&mut self.values).into_vec();
+        names.iter().cloned().zip(values).collect()
     }
 
     /// Sets `name` (a `Null` value is stored as given; see [`Attrs::merge`]
     /// for "Null clears"). Returns the value it replaced.
     pub fn insert(&mut self, name: &str, value: Value) -> Option<Value> {
         match self.find(name) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Ok(i) => self.values.get_mut(i).map(|v| std::mem::replace(v, value)),
             Err(i) => {
-                let mut v = std::mem::take(&mut self.0).into_vec();
+                let mut v = self.take_pairs();
                 v.insert(i, (Name::intern(name), value));
-                self.0 = v.into_boxed_slice();
+                *self = Attrs::from_sorted(v);
                 None
             }
         }
@@ -198,22 +305,22 @@ impl Attrs {
     /// Unsets `name`; returns its value.
     pub fn remove(&mut self, name: &str) -> Option<Value> {
         let i = self.find(name).ok()?;
-        let mut v = std::mem::take(&mut self.0).into_vec();
+        let mut v = self.take_pairs();
         let (_, old) = v.remove(i);
-        self.0 = v.into_boxed_slice();
+        *self = Attrs::from_sorted(v);
         Some(old)
     }
 
     /// Applies changed fields: `Null` clears a field back to its default. A
     /// field already set is overwritten in place (a string reuses its
     /// buffer when it fits), so replaying updates of the same fields
-    /// allocates nothing; the slice is rebuilt only when names come or go.
+    /// allocates nothing; the row is reshaped only when names come or go.
     pub fn merge(&mut self, changes: &Fields) {
         let mut reshaped = false;
         for (k, v) in changes {
             match (self.find(k), v) {
                 (Ok(_), Value::Null) => reshaped = true,
-                (Ok(i), v) => match (&mut self.0[i].1, v) {
+                (Ok(i), v) => match (&mut self.values[i], v) {
                     (Value::Str(old), Value::Str(new)) => old.clone_from(new),
                     (slot, v) => *slot = v.clone(),
                 },
@@ -225,7 +332,7 @@ impl Attrs {
             return;
         }
         // Names come or go: one merge of the two sorted sequences.
-        let old = std::mem::take(&mut self.0).into_vec();
+        let old = self.take_pairs();
         let mut out = Vec::with_capacity(old.len() + changes.len());
         let mut old = old.into_iter().peekable();
         let mut new = changes.iter().peekable();
@@ -257,7 +364,7 @@ impl Attrs {
                 out.push((Name::intern(nk), nv.clone()));
             }
         }
-        self.0 = out.into_boxed_slice();
+        *self = Attrs::from_sorted(out);
     }
 
     /// A `Fields` copy (for code that builds a changed copy of a row).
@@ -269,18 +376,16 @@ impl Attrs {
 impl From<&Fields> for Attrs {
     fn from(fields: &Fields) -> Attrs {
         // `Fields` is sorted and unique by name already.
-        Attrs(
-            fields
-                .iter()
-                .map(|(k, v)| (Name::intern(k), v.clone()))
-                .collect(),
-        )
+        Attrs {
+            names: shape(fields.keys().map(|k| Name::intern(k)).collect()),
+            values: fields.values().cloned().collect(),
+        }
     }
 }
 
 impl From<Fields> for Attrs {
     fn from(fields: Fields) -> Attrs {
-        Attrs(
+        Attrs::from_sorted(
             fields
                 .into_iter()
                 .map(|(k, v)| (Name::intern(&k), v))
@@ -299,7 +404,7 @@ impl<'a> FromIterator<(&'a str, Value)> for Attrs {
         v.reverse();
         v.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         v.dedup_by(|later, earlier| later.0 == earlier.0);
-        Attrs(v.into_boxed_slice())
+        Attrs::from_sorted(v)
     }
 }
 
@@ -485,6 +590,40 @@ mod tests {
         assert_eq!(attrs.remove("b"), None);
         assert!(attrs.contains_key("c") && !attrs.contains_key("b"));
         assert_eq!(attrs.len(), 2);
+    }
+
+    #[test]
+    fn rows_with_the_same_names_share_one_shape() {
+        let a: Attrs = [("shape_x", Value::Int(1)), ("shape_y", Value::Int(2))]
+            .into_iter()
+            .collect();
+        let mut b = Attrs::from(&fields(&[
+            ("shape_y", Value::from("two")),
+            ("shape_x", Value::Bool(true)),
+        ]));
+        assert!(Arc::ptr_eq(&a.names, &b.names), "one shape for both rows");
+        assert_ne!(a, b, "values differ");
+        b.insert("shape_z", Value::Int(3));
+        assert!(!Arc::ptr_eq(&a.names, &b.names));
+        b.remove("shape_z");
+        assert!(Arc::ptr_eq(&a.names, &b.names), "back to the shared shape");
+        assert_eq!(b.keys().collect::<Vec<_>>(), ["shape_x", "shape_y"]);
+        assert_eq!(b.get("shape_y"), Some(&Value::from("two")));
+        let empty = Attrs::from(&Fields::new());
+        assert!(Arc::ptr_eq(&empty.names, &Attrs::new().names));
+        assert_eq!(empty, Attrs::new());
+        // A row with more names than a shared shape may hold keeps its own.
+        let wide: Attrs = (0..=MAX_SHAPE_LEN)
+            .map(|i| (format!("wide_{i:03}"), Value::Int(i as i64)))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let twin = wide.clone();
+        let again = Attrs::from(&wide.to_fields());
+        assert!(Arc::ptr_eq(&wide.names, &twin.names), "a clone shares it");
+        assert!(!Arc::ptr_eq(&wide.names, &again.names), "not in the table");
+        assert_eq!(wide, again);
     }
 
     #[test]

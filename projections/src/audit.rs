@@ -145,7 +145,7 @@ fn entry(
 fn user_name(scope: Option<&Scope>, id: Id) -> String {
     scope
         .and_then(|s| s.users.get(&id))
-        .map(|u| u.name.clone())
+        .map(|u| u.name.to_string())
         .unwrap_or_default()
 }
 
@@ -261,8 +261,8 @@ pub fn describe(env: &Envelope, event: &Event, before: &Directory) -> Option<Aud
             let x = scope.and_then(|s| s.extensions.get(&e.extension_id));
             let mut old = Fields::new();
             if let Some(x) = x {
-                old.insert("number".into(), Value::Str(x.number.clone()));
-                old.insert("name".into(), Value::Str(x.name.clone()));
+                old.insert("number".into(), Value::Str(x.number.to_string()));
+                old.insert("name".into(), Value::Str(x.name.to_string()));
                 old.insert("type".into(), Value::Str(ext_type_name(x.ext_type).into()));
                 old.insert("enabled".into(), Value::Bool(x.enabled));
             }

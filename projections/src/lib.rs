@@ -15,6 +15,7 @@
 //! - [`rebuild`]: the directory at a log prefix (offset or time).
 //! - [`audit`]: what each event means to an auditor (action, object, before → after).
 //! - [`pmap`]: persistent collections, so publishing a version per batch is cheap.
+//! - [`short`]: a 16-byte string that keeps short names and numbers inline.
 //! - `testing`: a seedable random generator for the randomized tests here and in the service.
 
 pub mod audit;
@@ -24,6 +25,7 @@ pub mod pmap;
 pub mod query;
 pub mod rebuild;
 pub mod runtime;
+pub mod short;
 pub mod snapshot;
 #[doc(hidden)]
 pub mod testing;

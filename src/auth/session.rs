@@ -68,8 +68,8 @@ pub fn resolve(dir: &Directory, token: &str, now: i64) -> Result<Session, Refusa
     Ok(Session {
         session_id: session.id,
         user_id: user.id,
-        name: user.name.clone(),
-        role: user.role.clone(),
+        name: user.name.to_string(),
+        role: user.role.to_string(),
         home_tenant: session.home_tenant,
         acting_tenant: session.acting_tenant,
         access_expires_at: session.access_expires_at,

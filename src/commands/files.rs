@@ -313,7 +313,7 @@ pub fn decide_file(
                 .map(view)
                 .filter(|f| {
                     f.temporary
-                        && f.item.stamp.created_at.unix_timestamp() < *before
+                        && f.item.stamp.created_at().unix_timestamp() < *before
                         && referenced_by(s, f.item.id).is_none()
                 })
                 .map(|f| delete_item(FILES, ItemOwner::Tenant, f.item));

@@ -216,7 +216,7 @@ impl PrimaryChoice {
                     .extensions
                     .get(id)
                     .ok_or(CommandError::NotFound(Thing::Extension))?;
-                Ok(ExtensionNumber(x.number.clone()))
+                Ok(ExtensionNumber(x.number.to_string()))
             }
         }
     }

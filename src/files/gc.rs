@@ -58,7 +58,7 @@ pub async fn collect(
                 s.items
                     .items(FILES, ItemOwner::Tenant)
                     .map(files::view)
-                    .any(|f| f.temporary && f.item.stamp.created_at.unix_timestamp() < before)
+                    .any(|f| f.temporary && f.item.stamp.created_at().unix_timestamp() < before)
             })
             .map(|(t, s)| (*t, s.items.count(FILES, ItemOwner::Tenant)))
             .collect()

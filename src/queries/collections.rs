@@ -99,7 +99,7 @@ impl Row for ExtensionRow<'_> {
     fn value(&self, field: &str, ty: Option<FieldType>) -> Option<Scalar<'_>> {
         let x = self.x;
         match field {
-            "created_at" => instant(x.stamp.created_at, ty),
+            "created_at" => instant(x.stamp.created_at(), ty),
             "enabled" => {
                 matches!(ty, None | Some(FieldType::Bool)).then_some(Scalar::Bool(x.enabled))
             }
@@ -434,7 +434,7 @@ impl Collection for Tenants {
             &[
                 ("name", Some(Scalar::Str(&t.name))),
                 ("domain", Some(Scalar::Str(&t.domain))),
-                ("created_at", instant(t.stamp.created_at, None)),
+                ("created_at", instant(t.stamp.created_at(), None)),
             ],
         ))
     }

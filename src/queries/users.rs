@@ -133,7 +133,7 @@ impl Row for UserRow<'_> {
             "name" if is_string(ty) => Some(Scalar::Str(&u.name)),
             "role" if is_string(ty) => Some(Scalar::Str(&u.role)),
             // Rendered with second precision: compared as that instant.
-            "created_at" => instant(u.stamp.created_at, ty),
+            "created_at" => instant(u.stamp.created_at(), ty),
             "id" | "name" | "role" | "extension_number" => None,
             _ => USER.list_scalar(&u.attrs, field, ty),
         }

@@ -2,6 +2,7 @@
 
 use super::idset::IdSet;
 use super::{NumberOwner, Scope, Stamp};
+use crate::short::Short;
 use switchboard_events::domain::{
     ExtensionCreated, ExtensionDeleted, ExtensionType, ExtensionUpdated, PrimaryExtensionChanged,
     UserLinkedToExtension, UserUnlinkedFromExtension,
@@ -15,9 +16,9 @@ pub struct ExtensionView {
     /// Id.
     pub id: Id,
     /// Number (unique in the tenant's number space).
-    pub number: String,
+    pub number: Short,
     /// Display name.
-    pub name: String,
+    pub name: Short,
     /// Kind of endpoint.
     pub ext_type: ExtensionType,
     /// Whether it may register.
@@ -44,15 +45,16 @@ pub struct LinkView {
 }
 
 pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionCreated) {
-    scope
-        .numbers
-        .insert(e.number.clone(), NumberOwner::Extension(e.extension_id));
+    scope.numbers.insert(
+        e.number.as_str().into(),
+        NumberOwner::Extension(e.extension_id),
+    );
     scope.extensions.insert(
         e.extension_id,
         ExtensionView {
             id: e.extension_id,
-            number: e.number.clone(),
-            name: e.name.clone(),
+            number: e.number.as_str().into(),
+            name: e.name.as_str().into(),
             ext_type: e.ext_type,
             enabled: e.enabled,
             users: IdSet::new(),
@@ -90,16 +92,18 @@ pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionUpd
             // A renumbering moves the extension in the shared number space;
             // the old number is released only if this extension held it.
             ("number", Value::Str(s)) => {
-                if scope.numbers.get(&ext.number) == Some(&NumberOwner::Extension(e.extension_id)) {
-                    scope.numbers.remove(&ext.number);
+                if scope.numbers.get(ext.number.as_str())
+                    == Some(&NumberOwner::Extension(e.extension_id))
+                {
+                    scope.numbers.remove(ext.number.as_str());
                 }
                 scope
                     .numbers
-                    .insert(s.clone(), NumberOwner::Extension(e.extension_id));
-                ext.number = s.clone();
+                    .insert(s.as_str().into(), NumberOwner::Extension(e.extension_id));
+                ext.number = s.as_str().into();
             }
-            ("name", Value::Str(s)) => ext.name = s.clone(),
-            ("name", Value::Null) => ext.name.clear(),
+            ("name", Value::Str(s)) => ext.name = s.as_str().into(),
+            ("name", Value::Null) => ext.name = Short::default(),
             ("enabled", Value::Bool(b)) => ext.enabled = *b,
             ("type", Value::Str(s)) => {
                 if let Some(t) = parse_ext_type(s) {
@@ -114,8 +118,8 @@ pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionUpd
 
 pub(super) fn deleted(scope: &mut Scope, e: &ExtensionDeleted) {
     if let Some(ext) = scope.extensions.remove(&e.extension_id) {
-        if scope.numbers.get(&ext.number) == Some(&NumberOwner::Extension(e.extension_id)) {
-            scope.numbers.remove(&ext.number);
+        if scope.numbers.get(ext.number.as_str()) == Some(&NumberOwner::Extension(e.extension_id)) {
+            scope.numbers.remove(ext.number.as_str());
         }
     }
 }

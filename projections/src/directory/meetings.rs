@@ -131,7 +131,9 @@ pub(super) fn number_claimed(scope: &mut Scope, collection: &str, id: Id, attrs:
         return;
     }
     if let Some(Value::Str(n)) = attrs.get(NUMBER) {
-        scope.numbers.insert(n.clone(), NumberOwner::Meeting(id));
+        scope
+            .numbers
+            .insert(n.as_str().into(), NumberOwner::Meeting(id));
     }
 }
 
@@ -317,7 +319,7 @@ mod tests {
         let numbers = |dir: &Directory| -> Vec<(String, NumberOwner)> {
             let mut v: Vec<_> = dir
                 .scope(Id(3))
-                .map(|s| s.numbers.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .map(|s| s.numbers.iter().map(|(k, v)| (k.to_string(), *v)).collect())
                 .unwrap_or_default();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v

@@ -37,6 +37,7 @@ pub use users::UserView;
 
 use crate::pmap::{PHashMap, PMap, POrdMap};
 use crate::runtime::Projection;
+use crate::short::Short;
 #[cfg(doc)]
 use changes::ChangeLog;
 use switchboard_events::{Envelope, EnvelopeRef, Event, Id, TenantId, SYSTEM_TENANT};
@@ -56,35 +57,97 @@ pub enum NumberOwner {
 }
 
 /// Creation and change bookkeeping every entity carries.
+///
+/// The two times are kept as unix nanoseconds (8 bytes each instead of an
+/// `OffsetDateTime`'s 16: every user, extension and item has a stamp), read
+/// back as UTC `OffsetDateTime`s by [`Stamp::created_at`] and
+/// [`Stamp::updated_at`]. Event times are UTC already; a time outside
+/// 1677–2262 would be clamped. Encoded exactly as before (the times as
+/// `OffsetDateTime`s), so snapshots keep their format.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "StampRepr", into = "StampRepr")]
 pub struct Stamp {
-    /// When it was created.
-    pub created_at: OffsetDateTime,
+    created_at: i64,
     /// Offset of the creating event.
     pub created_offset: u64,
-    /// When it last changed.
-    pub updated_at: OffsetDateTime,
+    updated_at: i64,
     /// Offset of the last change.
     pub updated_offset: u64,
     /// The stream version after the last change (for optimistic concurrency).
     pub version: u64,
 }
 
+/// [`Stamp`] as it is encoded.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StampRepr {
+    created_at: OffsetDateTime,
+    created_offset: u64,
+    updated_at: OffsetDateTime,
+    updated_offset: u64,
+    version: u64,
+}
+
+impl From<StampRepr> for Stamp {
+    fn from(r: StampRepr) -> Stamp {
+        Stamp {
+            created_at: nanos(r.created_at),
+            created_offset: r.created_offset,
+            updated_at: nanos(r.updated_at),
+            updated_offset: r.updated_offset,
+            version: r.version,
+        }
+    }
+}
+
+impl From<Stamp> for StampRepr {
+    fn from(s: Stamp) -> StampRepr {
+        StampRepr {
+            created_at: s.created_at(),
+            created_offset: s.created_offset,
+            updated_at: s.updated_at(),
+            updated_offset: s.updated_offset,
+            version: s.version,
+        }
+    }
+}
+
+/// Unix nanoseconds of `t`, clamped to what an `i64` holds.
+fn nanos(t: OffsetDateTime) -> i64 {
+    let n = t.unix_timestamp_nanos();
+    i64::try_from(n).unwrap_or(if n < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// The UTC time of unix nanoseconds `n` (every `i64` is in range).
+fn time_of(n: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 impl Stamp {
     fn new(env: &EnvelopeRef<'_>) -> Stamp {
+        let at = nanos(env.recorded_at);
         Stamp {
-            created_at: env.recorded_at,
+            created_at: at,
             created_offset: env.offset,
-            updated_at: env.recorded_at,
+            updated_at: at,
             updated_offset: env.offset,
             version: env.stream_version,
         }
     }
 
     fn touch(&mut self, env: &EnvelopeRef<'_>) {
-        self.updated_at = env.recorded_at;
+        self.updated_at = nanos(env.recorded_at);
         self.updated_offset = env.offset;
         self.version = env.stream_version;
+    }
+
+    /// When it was created.
+    pub fn created_at(&self) -> OffsetDateTime {
+        time_of(self.created_at)
+    }
+
+    /// When it last changed.
+    pub fn updated_at(&self) -> OffsetDateTime {
+        time_of(self.updated_at)
     }
 }
 
@@ -94,9 +157,9 @@ pub struct Scope {
     /// Users by id.
     pub users: PMap<Id, UserView>,
     /// Lower-cased user name → id.
-    pub users_by_name: POrdMap<String, Id>,
+    pub users_by_name: POrdMap<Short, Id>,
     /// Extension number → owner.
-    pub numbers: POrdMap<String, NumberOwner>,
+    pub numbers: POrdMap<Short, NumberOwner>,
     /// Extensions by id.
     pub extensions: PMap<Id, ExtensionView>,
     /// User↔extension links by link id.
@@ -132,7 +195,7 @@ impl Scope {
     /// A user by (case-insensitive) name.
     pub fn user_by_name(&self, name: &str) -> Option<&UserView> {
         self.users_by_name
-            .get(&name.to_lowercase())
+            .get(name.to_lowercase().as_str())
             .and_then(|id| self.users.get(id))
     }
 
@@ -405,3 +468,46 @@ impl Projection for Directory {
 
 /// The system scope's id, re-exported for convenience.
 pub const SYSTEM: TenantId = SYSTEM_TENANT;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout a `Stamp` had (and is still encoded in).
+    #[derive(serde::Serialize)]
+    struct OldStamp {
+        created_at: OffsetDateTime,
+        created_offset: u64,
+        updated_at: OffsetDateTime,
+        updated_offset: u64,
+        version: u64,
+    }
+
+    #[test]
+    fn a_stamp_reads_back_its_times_and_encodes_as_it_did() {
+        let mut env = crate::testing::envelope(7, "user", "UserCreated");
+        let created = time::macros::datetime!(2026-12-02 04:05:06.123456789 UTC);
+        env.recorded_at = created;
+        let mut stamp = Stamp::new(&env.view());
+        let updated = time::macros::datetime!(1970-01-01 00:00:00 UTC) - time::Duration::days(3);
+        env.recorded_at = updated;
+        env.offset = 9;
+        stamp.touch(&env.view());
+        assert_eq!((stamp.created_at(), stamp.updated_at()), (created, updated));
+        let old = OldStamp {
+            created_at: created,
+            created_offset: 7,
+            updated_at: updated,
+            updated_offset: 9,
+            version: 7,
+        };
+        let bytes = postcard::to_allocvec(&stamp).expect("encodes");
+        assert_eq!(bytes, postcard::to_allocvec(&old).expect("encodes"));
+        let back: Stamp = postcard::from_bytes(&bytes).expect("decodes");
+        assert_eq!(back, stamp);
+        assert_eq!(
+            serde_json::to_value(&stamp).expect("json"),
+            serde_json::to_value(&old).expect("json")
+        );
+    }
+}

@@ -65,7 +65,7 @@ fn rename(name: &mut String, changes: &mut Fields) {
 
 pub(super) fn queue_created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &CallQueueCreated) {
     scope.numbers.insert(
-        e.extension_number.clone(),
+        e.extension_number.as_str().into(),
         NumberOwner::CallQueue(e.queue_id),
     );
     scope.call_queues.insert(
@@ -92,8 +92,8 @@ pub(super) fn queue_updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &CallQu
 
 pub(super) fn queue_deleted(scope: &mut Scope, e: &CallQueueDeleted) {
     if let Some(q) = scope.call_queues.remove(&e.queue_id) {
-        if scope.numbers.get(&q.number) == Some(&NumberOwner::CallQueue(q.id)) {
-            scope.numbers.remove(&q.number);
+        if scope.numbers.get(q.number.as_str()) == Some(&NumberOwner::CallQueue(q.id)) {
+            scope.numbers.remove(q.number.as_str());
         }
     }
 }
@@ -151,7 +151,7 @@ pub(super) fn agent_status_set(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &Age
 
 pub(super) fn ring_group_created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &RingGroupCreated) {
     scope.numbers.insert(
-        e.extension_number.clone(),
+        e.extension_number.as_str().into(),
         NumberOwner::RingGroup(e.ring_group_id),
     );
     scope.ring_groups.insert(
@@ -178,8 +178,8 @@ pub(super) fn ring_group_updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &R
 
 pub(super) fn ring_group_deleted(scope: &mut Scope, e: &RingGroupDeleted) {
     if let Some(g) = scope.ring_groups.remove(&e.ring_group_id) {
-        if scope.numbers.get(&g.number) == Some(&NumberOwner::RingGroup(g.id)) {
-            scope.numbers.remove(&g.number);
+        if scope.numbers.get(g.number.as_str()) == Some(&NumberOwner::RingGroup(g.id)) {
+            scope.numbers.remove(g.number.as_str());
         }
     }
 }

@@ -44,7 +44,7 @@ pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &RoleUpdated)
         let old = std::mem::replace(&mut role.name, name.clone());
         scope
             .users
-            .update_where(|u| u.role == old, |u| u.role = name.clone());
+            .update_where(|u| u.role == old, |u| u.role = name.as_str().into());
     }
     if let Some(d) = &e.description {
         role.description = d.clone();

@@ -3,6 +3,7 @@
 use super::idset::IdSet;
 use super::secret::SecretHash;
 use super::{Scope, Stamp};
+use crate::short::Short;
 use switchboard_events::domain::{
     SecretKind, UserCreated, UserDeleted, UserProfileReset, UserRoleChanged, UserSecretChanged,
     UserUpdated,
@@ -15,9 +16,9 @@ pub struct UserView {
     /// Id.
     pub id: Id,
     /// Account name (immutable).
-    pub name: String,
+    pub name: Short,
     /// Role name.
-    pub role: String,
+    pub role: Short,
     /// argon2id hash of the password.
     pub password_hash: SecretHash,
     /// argon2id hash of the extension password, if set.
@@ -56,13 +57,15 @@ impl UserView {
 }
 
 pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserCreated) {
-    scope.users_by_name.insert(e.name.to_lowercase(), e.user_id);
+    scope
+        .users_by_name
+        .insert(e.name.to_lowercase().into(), e.user_id);
     scope.users.insert(
         e.user_id,
         UserView {
             id: e.user_id,
-            name: e.name.clone(),
-            role: e.role.clone(),
+            name: e.name.as_str().into(),
+            role: e.role.as_str().into(),
             password_hash: SecretHash::new(&e.password_hash),
             extension_password_hash: None,
             voicemail_pin_hash: None,
@@ -97,7 +100,7 @@ pub(super) fn secret_changed(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserS
 
 pub(super) fn role_changed(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserRoleChanged) {
     if let Some(user) = scope.users.get_mut(&e.user_id) {
-        user.role = e.role.clone();
+        user.role = e.role.as_str().into();
         user.stamp.touch(env);
     }
 }
@@ -113,7 +116,9 @@ pub(super) fn deleted(scope: &mut Scope, e: &UserDeleted) {
     let Some(user) = scope.users.remove(&e.user_id) else {
         return;
     };
-    scope.users_by_name.remove(&user.name.to_lowercase());
+    scope
+        .users_by_name
+        .remove(user.name.to_lowercase().as_str());
     // Links and memberships go with the user (the command also records
     // explicit unlink events; this keeps the view right either way).
     scope.links.retain(|_, l| l.user_id != e.user_id);

@@ -121,7 +121,7 @@ pub async fn sign_in(
                     (
                         t,
                         u.id,
-                        u.name.clone(),
+                        u.name.to_string(),
                         u.password_hash.to_phc(),
                         u.enabled(),
                         tenant_enabled,
@@ -186,7 +186,7 @@ pub async fn refresh_token(
         let name = dir
             .scope(s.home_tenant)
             .and_then(|sc| sc.users.get(&s.user_id))
-            .map(|u| u.name.clone())
+            .map(|u| u.name.to_string())
             .unwrap_or_default();
         (s.home_tenant, (s.user_id, name))
     };

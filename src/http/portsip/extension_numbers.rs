@@ -41,7 +41,7 @@ pub async fn show(
                     u.display_name().unwrap_or(&u.name).to_owned(),
                     "EXTENSION",
                 ),
-                None => (x.id, x.name.clone(), "EXTENSION"),
+                None => (x.id, x.name.to_string(), "EXTENSION"),
             }
         }
         NumberOwner::CallQueue(id) => {

@@ -65,7 +65,7 @@ pub fn render(x: &ExtensionView) -> Map<String, Value> {
     m.insert("enabled".into(), json!(x.enabled));
     m.insert(
         "created_at".into(),
-        json!(format_rfc3339(x.stamp.created_at)),
+        json!(format_rfc3339(x.stamp.created_at())),
     );
     m
 }

@@ -46,7 +46,7 @@ pub fn render(f: &FileView<'_>) -> Map<String, Value> {
     m.insert("media_type".into(), json!(f.media_type));
     m.insert(
         "created_at".into(),
-        json!(format_rfc3339(f.item.stamp.created_at)),
+        json!(format_rfc3339(f.item.stamp.created_at())),
     );
     m
 }

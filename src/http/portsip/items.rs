@@ -424,7 +424,7 @@ pub fn render_seen(
             .is_some_and(|f| f.create == crate::field_tables::Access::ReadOnly)
     };
     if service_set("created_at") {
-        let at = switchboard_events::envelope::format_rfc3339(it.stamp.created_at);
+        let at = switchboard_events::envelope::format_rfc3339(it.stamp.created_at());
         m.insert("created_at".into(), json!(at));
     }
     if service_set("ownership") && spec.owned_by == crate::collections::OwnedBy::User {

@@ -286,7 +286,7 @@ fn render_adjustment(a: &balance::Adjustment<'_>, sequence: usize) -> Map<String
     m.insert("actor_id".into(), json!(actor));
     m.insert(
         "created_at".into(),
-        json!(format_rfc3339(a.item.stamp.created_at)),
+        json!(format_rfc3339(a.item.stamp.created_at())),
     );
     m
 }

@@ -34,7 +34,7 @@ pub fn render(t: &TenantView, summary: bool) -> Map<String, Value> {
     TENANT.render(&t.attrs, summary, &mut m);
     m.insert(
         "created_at".into(),
-        json!(format_rfc3339(t.stamp.created_at)),
+        json!(format_rfc3339(t.stamp.created_at())),
     );
     m
 }

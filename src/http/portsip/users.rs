@@ -44,7 +44,7 @@ pub fn render(scope: &Scope, u: &UserView, summary: bool) -> Map<String, Value> 
     }
     m.insert(
         "created_at".into(),
-        json!(format_rfc3339(u.stamp.created_at)),
+        json!(format_rfc3339(u.stamp.created_at())),
     );
     m
 }

@@ -216,7 +216,7 @@ pub async fn export(
             Some(scope) => scope
                 .users
                 .values()
-                .map(|u| (u.stamp.created_at, u.id, render(scope, u, false)))
+                .map(|u| (u.stamp.created_at(), u.id, render(scope, u, false)))
                 .filter(|(_, _, m)| query.matches(m))
                 .collect(),
             None => Vec::new(),

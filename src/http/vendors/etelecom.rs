@@ -320,8 +320,8 @@ fn render_extension(dir: &Directory, tenant: TenantId, x: &ExtensionView) -> Val
         "tenant_id": id_str(tenant),
         "tenant_domain": dir.tenants.get(&tenant).map(|t| t.domain.as_str()).unwrap_or(""),
         "state": if x.enabled { "P" } else { "N" },
-        "created_at": time_str(x.stamp.created_at),
-        "updated_at": time_str(x.stamp.updated_at),
+        "created_at": time_str(x.stamp.created_at()),
+        "updated_at": time_str(x.stamp.updated_at()),
     })
 }
 
@@ -338,7 +338,7 @@ fn render_user(scope: &Scope, u: &UserView) -> Value {
         "status": if u.enabled() { "P" } else { "N" },
         "extension_id": primary.map(|x| id_str(x.id)).unwrap_or_default(),
         "extension_number": primary.map(|x| x.number.as_str()).unwrap_or(""),
-        "created_at": time_str(u.stamp.created_at),
+        "created_at": time_str(u.stamp.created_at()),
     })
 }
 
