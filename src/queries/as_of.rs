@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use switchboard_events::EventLog;
 use switchboard_projections::rebuild::Until;
 use switchboard_projections::{Directory, Projection};
@@ -38,6 +39,37 @@ pub struct PastStates {
     /// How many recent checkpoints to keep (0: none).
     keep_recent: usize,
     recent: Mutex<VecDeque<Directory>>,
+    /// What the last past state built cost.
+    last: Mutex<Option<AsOfCost>>,
+}
+
+/// Where a past state started from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    /// A state kept in memory (a pointer copy).
+    Memory,
+    /// A kept snapshot on disk, decoded.
+    Snapshot,
+    /// The empty directory (no base at or before the target).
+    Start,
+}
+
+/// What building one past state cost (logged at `info`; the last one is
+/// kept for benchmarks: [`PastStates::last_cost`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AsOfCost {
+    /// The offset the state is at.
+    pub target: u64,
+    /// What it started from.
+    pub base: Base,
+    /// The base's offset.
+    pub base_offset: u64,
+    /// Reading and decoding the kept snapshot (zero for other bases).
+    pub decode: Duration,
+    /// Replaying the gap from the base to the target.
+    pub replay: Duration,
+    /// The whole build (resolving the target included).
+    pub total: Duration,
 }
 
 impl PastStates {
@@ -48,11 +80,29 @@ impl PastStates {
             materialised: Mutex::default(),
             keep_recent: recent,
             recent: Mutex::default(),
+            last: Mutex::default(),
         }
     }
 
-    /// The materialised past state at exactly `target` (with the lists
-    /// its earlier reads indexed).
+    /// What the last past state built cost (`None`: none was built).
+    pub fn last_cost(&self) -> Option<AsOfCost> {
+        *self.last.lock()
+    }
+
+    fn record(&self, cost: AsOfCost) {
+        tracing::info!(
+            target = cost.target,
+            base = ?cost.base,
+            base_offset = cost.base_offset,
+            decode_ms = cost.decode.as_secs_f64() * 1e3,
+            replay_ms = cost.replay.as_secs_f64() * 1e3,
+            total_ms = cost.total.as_secs_f64() * 1e3,
+            "as_of: past state built"
+        );
+        *self.last.lock() = Some(cost);
+    }
+
+    /// The materialised past state at exactly `target`.
     fn exact(&self, target: u64) -> Option<Arc<ReadModel>> {
         self.materialised
             .lock()
@@ -241,6 +291,11 @@ pub fn replay_to(dir: &mut Directory, log: &dyn EventLog, target: u64) -> Result
 }
 
 impl Queries {
+    /// What the last past state built for `as_of` cost.
+    pub fn last_as_of_cost(&self) -> Option<AsOfCost> {
+        self.past.last_cost()
+    }
+
     /// The read model as of `until` (never beyond what readers already see).
     pub async fn as_of(&self, until: Until) -> Result<Arc<ReadModel>, ReadError> {
         let log = self.log.clone();
@@ -250,6 +305,7 @@ impl Queries {
         // not see events the live view does not show yet.
         let applied = self.applied();
         blocking(move || {
+            let started = Instant::now();
             let target = resolve(log.as_ref(), until, applied)?;
             if let Some(model) = past.exact(target) {
                 return Ok(model);
@@ -262,21 +318,41 @@ impl Queries {
                 .filter(|o| *o <= target)
                 .max()
                 .unwrap_or(0);
-            let mut dir = match memory {
-                Some(d) if from_memory >= on_disk => d,
-                other => nearest_retained(&data_dir, log.as_ref(), target)
-                    .filter(|d| d.offset >= from_memory)
-                    .inspect(|decoded| past.remember(&Arc::new(ReadModel::past(decoded.clone()))))
-                    .or(other)
-                    .unwrap_or_default(),
+            let mut decode = Duration::ZERO;
+            let (mut dir, base) = match memory {
+                Some(d) if from_memory >= on_disk => (d, Base::Memory),
+                other => {
+                    let t = Instant::now();
+                    let decoded = nearest_retained(&data_dir, log.as_ref(), target)
+                        .filter(|d| d.offset >= from_memory);
+                    decode = t.elapsed();
+                    match (decoded, other) {
+                        (Some(d), _) => {
+                            past.remember(&Arc::new(ReadModel::past(d.clone())));
+                            (d, Base::Snapshot)
+                        }
+                        (None, Some(d)) => (d, Base::Memory),
+                        (None, None) => (Directory::default(), Base::Start),
+                    }
+                }
             };
+            let base_offset = dir.offset;
+            let t = Instant::now();
             replay_to(&mut dir, log.as_ref(), target)?;
-            // Not indexed up front: a past state answers a request or a few,
-            // and indexes the one list it reads on the fly, keeping it for
-            // the next page of the same state (indexing every list of a
-            // 100k-user directory was a large part of a past read).
+            let replay = t.elapsed();
+            // Never indexed: a past state answers a request or a few, each
+            // page read by one pass over its list (indexing the list read
+            // was ~1 s of a 100k-user past read; the pass ~tens of ms).
             let model = Arc::new(ReadModel::past(dir));
             past.remember(&model);
+            past.record(AsOfCost {
+                target,
+                base,
+                base_offset,
+                decode,
+                replay,
+                total: started.elapsed(),
+            });
             Ok(model)
         })
         .await
