@@ -579,6 +579,10 @@ fn main() {
         let repeat = env_list("BENCH_DECODE_REPEAT", "1")[0];
         let decode_again_ms = runtime.block_on(async {
             let log = SegmentLog::open(LogConfig::new(dir.path())).expect("open the log");
+            eprintln!(
+                "# pid {} decodes the snapshot at {from} {repeat} times",
+                std::process::id()
+            );
             let mut best = f64::INFINITY;
             for _ in 0..repeat {
                 let t = Instant::now();
