@@ -5,7 +5,8 @@
 //!
 //! Setup writes the tenant straight into a fresh log (as `replay.rs` does):
 //! a tenant, its Admin, and N users with typical PortSIP fields, each with
-//! an extension made its primary line (4 events per user). The service is
+//! an extension made its primary line (4 events per user); before it, a
+//! small second tenant (100 users), whose cold `as_of` is probed too. The service is
 //! then started in-process on that data directory (`durability = os`) and
 //! driven over HTTP by `wrk` (Debian's `wrk`, 2 threads, 32 connections):
 //! requests/s and latency percentiles per route, and their ratio to
@@ -47,6 +48,13 @@ use switchboard_events::{
 const TENANT: Id = Id(9_000_000);
 const ADMIN: Id = Id(9_000_001);
 const DOMAIN: &str = "bench.example.com";
+/// A second, small tenant (`SMALL_USERS` users and its Admin), written
+/// before the large one: a past read of it decodes its own section of a
+/// kept snapshot only.
+const SMALL: Id = Id(8_000_000);
+const SMALL_ADMIN: Id = Id(8_000_001);
+const SMALL_DOMAIN: &str = "small.example.com";
+const SMALL_USERS: u64 = 100;
 const PASSWORD: &str = "bench-password-1";
 /// Users are `Id(FIRST_USER + i)`, their extensions `Id(FIRST_EXT + i)`.
 const FIRST_USER: u64 = 10_000_000;
@@ -95,6 +103,40 @@ async fn build_log(path: &std::path::Path, n: u64, extra: u64, admin_hash: &str)
     config.durability = Durability::Os;
     let log = SegmentLog::open(config).expect("open the log");
     let meta = Arc::new(Metadata::system("bench"));
+    let mut small = vec![
+        Event::TenantCreated(TenantCreated {
+            tenant_id: SMALL,
+            name: "Small".into(),
+            domain: SMALL_DOMAIN.into(),
+            attrs: Fields::new(),
+        }),
+        Event::UserCreated(UserCreated {
+            user_id: SMALL_ADMIN,
+            name: "admin".into(),
+            role: "Admin".into(),
+            password_hash: admin_hash.into(),
+            attrs: user_attrs(0),
+        }),
+    ];
+    for i in 1..=SMALL_USERS {
+        small.push(Event::UserCreated(UserCreated {
+            user_id: Id(SMALL.0 + 10 + i),
+            name: format!("small{i}"),
+            role: "StandardUser".into(),
+            password_hash: admin_hash.into(),
+            attrs: user_attrs(i),
+        }));
+    }
+    log.append(AppendRequest {
+        events: small
+            .into_iter()
+            .map(|e| e.to_new_event(SMALL).expect("encodes"))
+            .collect(),
+        expected: Vec::new(),
+        metadata: meta.clone(),
+    })
+    .await
+    .expect("append");
     let mut events = vec![
         Event::TenantCreated(TenantCreated {
             tenant_id: TENANT,
@@ -250,9 +292,14 @@ async fn as_of_first_and_again(
 
 /// Signs the Admin in: its bearer token.
 async fn sign_in(client: &reqwest::Client, base: &str) -> String {
+    sign_in_to(client, base, DOMAIN).await
+}
+
+/// Signs the Admin of the tenant of `domain` in: its bearer token.
+async fn sign_in_to(client: &reqwest::Client, base: &str, domain: &str) -> String {
     let v: serde_json::Value = client
         .post(format!("{base}/api/auth/sign_in"))
-        .json(&serde_json::json!({"username": "admin", "password": PASSWORD, "domain": DOMAIN}))
+        .json(&serde_json::json!({"username": "admin", "password": PASSWORD, "domain": domain}))
         .send()
         .await
         .expect("sign in")
@@ -543,7 +590,10 @@ fn main() {
             let page_ms = match r
                 .state
                 .queries
-                .as_of(switchboard_projections::rebuild::Until::Offset(target))
+                .as_of_in(
+                    switchboard_projections::rebuild::Until::Offset(target),
+                    Some(TENANT),
+                )
                 .await
             {
                 Ok(model) => {
@@ -563,10 +613,17 @@ fn main() {
                 }
                 Err(_) => f64::NAN,
             };
+            // The small tenant as of the same offset, cold too: its own
+            // section of the same kept snapshot, the gap's other events
+            // passed over.
+            let small_token = sign_in_to(&client, &base, SMALL_DOMAIN).await;
+            let (small_first, _) =
+                as_of_first_and_again(&client, &base, &small_token, target).await;
+            let small = (small_first, r.state.queries.last_as_of_cost());
             r.stop().await.expect("stop");
-            (target, first, again, cost, page_ms)
+            (target, first, again, cost, page_ms, small)
         });
-        let (target, first, again, cost, page_ms) = retained_as_of;
+        let (target, first, again, cost, page_ms, small) = retained_as_of;
         let kept = switchboard::snapshots::retained(dir.path());
         let from = cost.map_or(0, |c| c.base_offset);
         let snapshot_bytes = std::fs::metadata(
@@ -605,7 +662,7 @@ fn main() {
         };
         let gap = target - from;
         probes.push(format!(
-            "| {n} | {:.1} s / {:.1} s / {:.1} s | {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms, again {:.0} ms (offset {} of {head}) | {:.0} ms, again {:.0} ms (offset {target}: {gap} events after the {base} base at {from}, {:.1} MB; decode {:.0} ms (again in-process {:.0} ms), replay {:.0} ms = {:.1} µs/event, whole build {:.0} ms, the page {:.0} ms, the rest {:.0} ms) | {} kept |",
+            "| {n} | {:.1} s / {:.1} s / {:.1} s | {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms, again {:.0} ms (offset {} of {head}) | {:.0} ms, again {:.0} ms (offset {target}: {gap} events after the {base} base at {from}, {:.1} MB; decode {:.0} ms (the whole snapshot again in-process {:.0} ms), replay {:.0} ms = {:.1} µs/event, whole build {:.0} ms, the page {:.0} ms, the rest {:.0} ms) | {:.0} ms (decode {:.0} ms, replay {:.0} ms) | {} kept |",
             written.as_secs_f64(),
             loaded.as_secs_f64(),
             audit_ready.as_secs_f64(),
@@ -628,12 +685,15 @@ fn main() {
             build_ms,
             page_ms,
             first - build_ms - page_ms,
+            small.0,
+            small.1.map_or(f64::NAN, |c| ms(c.decode)),
+            small.1.map_or(f64::NAN, |c| ms(c.replay)),
             kept.len(),
         ));
     }
     println!();
-    println!("| users | log written / service ready / audit index ready | restart without projection snapshot (audit index complete) | updates while 32 connections list (one client) | cold directory load | `as_of` mid-log: first, again | `as_of` the event before the head after a restart (cold) | retained snapshots |");
-    println!("|---:|---|---|---|---|---|---|---|");
+    println!("| users | log written / service ready / audit index ready | restart without projection snapshot (audit index complete) | updates while 32 connections list (one client) | cold directory load | `as_of` mid-log: first, again | `as_of` the event before the head after a restart (cold) | the same for a tenant of {SMALL_USERS} users (cold) | retained snapshots |");
+    println!("|---:|---|---|---|---|---|---|---|---|");
     for p in probes {
         println!("{p}");
     }
