@@ -550,6 +550,14 @@ fn main() {
         // (cold) and the best of two more (the same offset again, as an
         // admin paging a past list asks for it).
         let head = running.state.queries.applied();
+        // First the worst place: the event before the next retention
+        // multiple after mid-log, a whole interval after the copy the
+        // start-up replay kept below it (cold: nothing kept in memory there).
+        let worst = ((head / 2) / retain_every + 1) * retain_every - 1;
+        let worst = (worst < head).then(|| {
+            let (first, _) = runtime.block_on(as_of_first_and_again(&client, &base, &token, worst));
+            (first, running.state.queries.last_as_of_cost())
+        });
         let mid = runtime.block_on(as_of_first_and_again(&client, &base, &token, head / 2));
         runtime.block_on(async {
             running.stop().await.expect("stop");
@@ -662,7 +670,7 @@ fn main() {
         };
         let gap = target - from;
         probes.push(format!(
-            "| {n} | {:.1} s / {:.1} s / {:.1} s | {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms, again {:.0} ms (offset {} of {head}) | {:.0} ms, again {:.0} ms (offset {target}: {gap} events after the {base} base at {from}, {:.1} MB; decode {:.0} ms (the whole snapshot again in-process {:.0} ms), replay {:.0} ms = {:.1} µs/event, whole build {:.0} ms, the page {:.0} ms, the rest {:.0} ms) | {:.0} ms (decode {:.0} ms, replay {:.0} ms) | {} kept |",
+            "| {n} | {:.1} s / {:.1} s / {:.1} s | {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms, again {:.0} ms (offset {} of {head}) | {} | {:.0} ms, again {:.0} ms (offset {target}: {gap} events after the {base} base at {from}, {:.1} MB; decode {:.0} ms (the whole snapshot again in-process {:.0} ms), replay {:.0} ms = {:.1} µs/event, whole build {:.0} ms, the page {:.0} ms, the rest {:.0} ms) | {:.0} ms (decode {:.0} ms, replay {:.0} ms) | {} kept |",
             written.as_secs_f64(),
             loaded.as_secs_f64(),
             audit_ready.as_secs_f64(),
@@ -675,6 +683,18 @@ fn main() {
             mid.0,
             mid.1,
             head / 2,
+            match worst {
+                Some((first, Some(c))) => format!(
+                    "{first:.0} ms (offset {}: {} events after the {:?} base at {}; decode {:.0} ms, replay {:.0} ms)",
+                    c.target,
+                    c.target - c.base_offset,
+                    c.base,
+                    c.base_offset,
+                    ms(c.decode),
+                    ms(c.replay)
+                ),
+                _ => "—".into(),
+            },
             first,
             again,
             snapshot_bytes as f64 / 1e6,
@@ -692,8 +712,8 @@ fn main() {
         ));
     }
     println!();
-    println!("| users | log written / service ready / audit index ready | restart without projection snapshot (audit index complete) | updates while 32 connections list (one client) | cold directory load | `as_of` mid-log: first, again | `as_of` the event before the head after a restart (cold) | the same for a tenant of {SMALL_USERS} users (cold) | retained snapshots |");
-    println!("|---:|---|---|---|---|---|---|---|---|");
+    println!("| users | log written / service ready / audit index ready | restart without projection snapshot (audit index complete) | updates while 32 connections list (one client) | cold directory load | `as_of` mid-log: first, again | `as_of` a retention interval after a kept copy (mid-log, cold) | `as_of` the event before the head after a restart (cold) | the same for a tenant of {SMALL_USERS} users (cold) | retained snapshots |");
+    println!("|---:|---|---|---|---|---|---|---|---|---|");
     for p in probes {
         println!("{p}");
     }
