@@ -5,7 +5,8 @@
 //!
 //! Setup writes the tenant straight into a fresh log (as `replay.rs` does):
 //! a tenant, its Admin, and N users with typical PortSIP fields, each with
-//! an extension made its primary line (4 events per user). The service is
+//! an extension made its primary line (4 events per user); before it, a
+//! small second tenant (100 users), whose cold `as_of` is probed too. The service is
 //! then started in-process on that data directory (`durability = os`) and
 //! driven over HTTP by `wrk` (Debian's `wrk`, 2 threads, 32 connections):
 //! requests/s and latency percentiles per route, and their ratio to
@@ -15,14 +16,17 @@
 //! projection snapshot while the audit index covers the log (start-up
 //! must not describe it again), and — after a restart that keeps the
 //! shutdown snapshot and one retention interval of appended updates — a
-//! cold `as_of` of the event before the head, split into decoding the kept
-//! snapshot it starts from and replaying the gap.
+//! cold `as_of` of the event before the head, split into the server's own
+//! account of the build (decoding the kept snapshot it starts from,
+//! replaying the gap: `Queries::last_as_of_cost`), the page alone, and the
+//! rest (HTTP, authorization, rendering).
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=/tmp/bench-read cargo bench --bench read_load
 //! BENCH_USERS=1000,10000 BENCH_SECS=5 ...      # sizes, seconds per wrk run
 //! BENCH_ONLY=extension_contacts,audit BENCH_PROBES=0 # some routes, no probes (to profile)
 //! BENCH_EXTRA_EVENTS=9600000                  # that many user updates after the users (a 10M-event log at 100k users)
+//! BENCH_DECODE_REPEAT=10                      # decode the kept snapshot that often at the end (best of; to profile)
 //! ```
 
 /// The binary's allocator, so the figures are the binary's (with glibc's
@@ -44,6 +48,13 @@ use switchboard_events::{
 const TENANT: Id = Id(9_000_000);
 const ADMIN: Id = Id(9_000_001);
 const DOMAIN: &str = "bench.example.com";
+/// A second, small tenant (`SMALL_USERS` users and its Admin), written
+/// before the large one: a past read of it decodes its own section of a
+/// kept snapshot only.
+const SMALL: Id = Id(8_000_000);
+const SMALL_ADMIN: Id = Id(8_000_001);
+const SMALL_DOMAIN: &str = "small.example.com";
+const SMALL_USERS: u64 = 100;
 const PASSWORD: &str = "bench-password-1";
 /// Users are `Id(FIRST_USER + i)`, their extensions `Id(FIRST_EXT + i)`.
 const FIRST_USER: u64 = 10_000_000;
@@ -92,6 +103,40 @@ async fn build_log(path: &std::path::Path, n: u64, extra: u64, admin_hash: &str)
     config.durability = Durability::Os;
     let log = SegmentLog::open(config).expect("open the log");
     let meta = Arc::new(Metadata::system("bench"));
+    let mut small = vec![
+        Event::TenantCreated(TenantCreated {
+            tenant_id: SMALL,
+            name: "Small".into(),
+            domain: SMALL_DOMAIN.into(),
+            attrs: Fields::new(),
+        }),
+        Event::UserCreated(UserCreated {
+            user_id: SMALL_ADMIN,
+            name: "admin".into(),
+            role: "Admin".into(),
+            password_hash: admin_hash.into(),
+            attrs: user_attrs(0),
+        }),
+    ];
+    for i in 1..=SMALL_USERS {
+        small.push(Event::UserCreated(UserCreated {
+            user_id: Id(SMALL.0 + 10 + i),
+            name: format!("small{i}"),
+            role: "StandardUser".into(),
+            password_hash: admin_hash.into(),
+            attrs: user_attrs(i),
+        }));
+    }
+    log.append(AppendRequest {
+        events: small
+            .into_iter()
+            .map(|e| e.to_new_event(SMALL).expect("encodes"))
+            .collect(),
+        expected: Vec::new(),
+        metadata: meta.clone(),
+    })
+    .await
+    .expect("append");
     let mut events = vec![
         Event::TenantCreated(TenantCreated {
             tenant_id: TENANT,
@@ -247,9 +292,14 @@ async fn as_of_first_and_again(
 
 /// Signs the Admin in: its bearer token.
 async fn sign_in(client: &reqwest::Client, base: &str) -> String {
+    sign_in_to(client, base, DOMAIN).await
+}
+
+/// Signs the Admin of the tenant of `domain` in: its bearer token.
+async fn sign_in_to(client: &reqwest::Client, base: &str, domain: &str) -> String {
     let v: serde_json::Value = client
         .post(format!("{base}/api/auth/sign_in"))
-        .json(&serde_json::json!({"username": "admin", "password": PASSWORD, "domain": DOMAIN}))
+        .json(&serde_json::json!({"username": "admin", "password": PASSWORD, "domain": domain}))
         .send()
         .await
         .expect("sign in")
@@ -500,6 +550,14 @@ fn main() {
         // (cold) and the best of two more (the same offset again, as an
         // admin paging a past list asks for it).
         let head = running.state.queries.applied();
+        // First the worst place: the event before the next retention
+        // multiple after mid-log, a whole interval after the copy the
+        // start-up replay kept below it (cold: nothing kept in memory there).
+        let worst = ((head / 2) / retain_every + 1) * retain_every - 1;
+        let worst = (worst < head).then(|| {
+            let (first, _) = runtime.block_on(as_of_first_and_again(&client, &base, &token, worst));
+            (first, running.state.queries.last_as_of_cost())
+        });
         let mid = runtime.block_on(as_of_first_and_again(&client, &base, &token, head / 2));
         runtime.block_on(async {
             running.stop().await.expect("stop");
@@ -533,62 +591,86 @@ fn main() {
             // background: wait for them, so the read runs alone.
             audit_index_ready(&client, &base, &token).await;
             let (first, again) = as_of_first_and_again(&client, &base, &token, target).await;
-            r.stop().await.expect("stop");
-            (target, first, again)
-        });
-        // Where that time goes: decoding the kept snapshot it started from
-        // (timed here, in the same process), the rest is the replay.
-        let kept = switchboard::snapshots::retained(dir.path());
-        let from = kept
-            .iter()
-            .copied()
-            .filter(|k| *k <= retained_as_of.0)
-            .max()
-            .unwrap_or(0);
-        let (decode_ms, replay_ms, page_ms, snapshot_bytes) = runtime.block_on(async {
-            let log = SegmentLog::open(LogConfig::new(dir.path())).expect("open the log");
-            let bytes = std::fs::metadata(
-                switchboard::snapshots::retained_dir(dir.path())
-                    .join(format!("{from:020}.snapshot")),
-            )
-            .map_or(0, |m| m.len());
-            let t = Instant::now();
-            let decoded = switchboard::snapshots::load_retained(dir.path(), from, &log);
-            let decode_ms = t.elapsed().as_secs_f64() * 1e3;
-            let t = Instant::now();
-            let replayed = decoded.ok().map(|mut d| {
-                switchboard::queries::as_of::replay_to(&mut d, &log, retained_as_of.0)
-                    .expect("replays");
-                d
-            });
-            let replay_ms = t.elapsed().as_secs_f64() * 1e3;
-            log.close().await;
-            // The page the request read (`top=10`): its list indexed on the fly.
-            let t = Instant::now();
-            let paged = replayed.map(|d| {
-                let model = switchboard::queries::ReadModel::past(d);
-                let raw = switchboard_projections::query::RawListParams {
-                    top: Some("10".into()),
-                    ..Default::default()
-                };
-                let query = switchboard_projections::query::ListQuery::parse(
-                    &raw,
-                    &switchboard::queries::users::USER_LIST,
+            // What the server's build of that past state cost (base,
+            // decode, replay), and its page alone: the state is kept, so
+            // asking again returns it at once and only the page is timed.
+            let cost = r.state.queries.last_as_of_cost();
+            let page_ms = match r
+                .state
+                .queries
+                .as_of_in(
+                    switchboard_projections::rebuild::Until::Offset(target),
+                    Some(TENANT),
                 )
-                .expect("a query");
-                switchboard::queries::users::user_page(&model, TENANT, &query)
-                    .ids
-                    .len()
-            });
-            let page_ms = t.elapsed().as_secs_f64() * 1e3;
-            match paged {
-                Some(_) => (decode_ms, replay_ms, page_ms, bytes),
-                None => (f64::NAN, f64::NAN, f64::NAN, bytes),
-            }
+                .await
+            {
+                Ok(model) => {
+                    let raw = switchboard_projections::query::RawListParams {
+                        top: Some("10".into()),
+                        ..Default::default()
+                    };
+                    let query = switchboard_projections::query::ListQuery::parse(
+                        &raw,
+                        &switchboard::queries::users::USER_LIST,
+                    )
+                    .expect("a query");
+                    let t = Instant::now();
+                    let page = switchboard::queries::users::user_page(&model, TENANT, &query);
+                    assert_eq!(page.ids.len(), 10);
+                    t.elapsed().as_secs_f64() * 1e3
+                }
+                Err(_) => f64::NAN,
+            };
+            // The small tenant as of the same offset, cold too: its own
+            // section of the same kept snapshot, the gap's other events
+            // passed over.
+            let small_token = sign_in_to(&client, &base, SMALL_DOMAIN).await;
+            let (small_first, _) =
+                as_of_first_and_again(&client, &base, &small_token, target).await;
+            let small = (small_first, r.state.queries.last_as_of_cost());
+            r.stop().await.expect("stop");
+            (target, first, again, cost, page_ms, small)
         });
-        let gap = retained_as_of.0 - from;
+        let (target, first, again, cost, page_ms, small) = retained_as_of;
+        let kept = switchboard::snapshots::retained(dir.path());
+        let from = cost.map_or(0, |c| c.base_offset);
+        let snapshot_bytes = std::fs::metadata(
+            switchboard::snapshots::retained_dir(dir.path()).join(format!("{from:020}.snapshot")),
+        )
+        .map_or(0, |m| m.len());
+        // The same snapshot decoded again in this process (warm: the file
+        // cached, the allocator's memory reused), best of
+        // BENCH_DECODE_REPEAT (for a profile: `perf record -p` meanwhile).
+        let repeat = env_list("BENCH_DECODE_REPEAT", "1")[0];
+        let decode_again_ms = runtime.block_on(async {
+            let log = SegmentLog::open(LogConfig::new(dir.path())).expect("open the log");
+            eprintln!(
+                "# pid {} decodes the snapshot at {from} {repeat} times",
+                std::process::id()
+            );
+            let mut best = f64::INFINITY;
+            for _ in 0..repeat {
+                let t = Instant::now();
+                let decoded = switchboard::snapshots::load_retained(dir.path(), from, &log);
+                best = best.min(t.elapsed().as_secs_f64() * 1e3);
+                assert!(decoded.is_ok(), "the kept snapshot decodes");
+            }
+            log.close().await;
+            best
+        });
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let (base, decode_ms, replay_ms, build_ms) = match cost {
+            Some(c) => (
+                format!("{:?}", c.base),
+                ms(c.decode),
+                ms(c.replay),
+                ms(c.total),
+            ),
+            None => ("none".into(), f64::NAN, f64::NAN, f64::NAN),
+        };
+        let gap = target - from;
         probes.push(format!(
-            "| {n} | {:.1} s / {:.1} s / {:.1} s | {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms, again {:.0} ms (offset {} of {head}) | {:.0} ms, again {:.0} ms (offset {}: {gap} events after the snapshot kept at {from}, {:.1} MB; decode {:.0} ms, replay {:.0} ms = {:.1} µs/event, the list indexed and paged {:.0} ms, the rest {:.0} ms) | {} kept |",
+            "| {n} | {:.1} s / {:.1} s / {:.1} s | {:.1} s | {} (p50 {:.2} ms, p99 {:.2} ms) while listing at {:.0} req/s | {pages} pages in {:.0} ms | {:.0} ms, again {:.0} ms (offset {} of {head}) | {} | {:.0} ms, again {:.0} ms (offset {target}: {gap} events after the {base} base at {from}, {:.1} MB; decode {:.0} ms (the whole snapshot again in-process {:.0} ms), replay {:.0} ms = {:.1} µs/event, whole build {:.0} ms, the page {:.0} ms, the rest {:.0} ms) | {:.0} ms (decode {:.0} ms, replay {:.0} ms) | {} kept |",
             written.as_secs_f64(),
             loaded.as_secs_f64(),
             audit_ready.as_secs_f64(),
@@ -601,21 +683,37 @@ fn main() {
             mid.0,
             mid.1,
             head / 2,
-            retained_as_of.1,
-            retained_as_of.2,
-            retained_as_of.0,
+            match worst {
+                Some((first, Some(c))) => format!(
+                    "{first:.0} ms (offset {}: {} events after the {:?} base at {}; decode {:.0} ms, replay {:.0} ms)",
+                    c.target,
+                    c.target - c.base_offset,
+                    c.base,
+                    c.base_offset,
+                    ms(c.decode),
+                    ms(c.replay)
+                ),
+                _ => "—".into(),
+            },
+            first,
+            again,
             snapshot_bytes as f64 / 1e6,
             decode_ms,
+            decode_again_ms,
             replay_ms,
             replay_ms * 1e3 / gap.max(1) as f64,
+            build_ms,
             page_ms,
-            retained_as_of.1 - decode_ms - replay_ms - page_ms,
+            first - build_ms - page_ms,
+            small.0,
+            small.1.map_or(f64::NAN, |c| ms(c.decode)),
+            small.1.map_or(f64::NAN, |c| ms(c.replay)),
             kept.len(),
         ));
     }
     println!();
-    println!("| users | log written / service ready / audit index ready | restart without projection snapshot (audit index complete) | updates while 32 connections list (one client) | cold directory load | `as_of` mid-log: first, again | `as_of` the event before the head after a restart (cold) | retained snapshots |");
-    println!("|---:|---|---|---|---|---|---|---|");
+    println!("| users | log written / service ready / audit index ready | restart without projection snapshot (audit index complete) | updates while 32 connections list (one client) | cold directory load | `as_of` mid-log: first, again | `as_of` a retention interval after a kept copy (mid-log, cold) | `as_of` the event before the head after a restart (cold) | the same for a tenant of {SMALL_USERS} users (cold) | retained snapshots |");
+    println!("|---:|---|---|---|---|---|---|---|---|---|");
     for p in probes {
         println!("{p}");
     }

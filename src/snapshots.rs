@@ -173,9 +173,27 @@ pub fn load_retained(
     offset: u64,
     log: &dyn EventLog,
 ) -> Result<Directory, String> {
-    let (header, directory) = read(&retained_path(data_dir, offset))
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no retained snapshot at {offset}"))?;
+    load_retained_of(data_dir, offset, log, None)
+}
+
+/// [`load_retained`], decoding only the scope of `tenant` when one is
+/// named (`snapshot::decode_tenant`: right for reads of that tenant only).
+pub fn load_retained_of(
+    data_dir: &Path,
+    offset: u64,
+    log: &dyn EventLog,
+    tenant: Option<switchboard_events::TenantId>,
+) -> Result<Directory, String> {
+    let path = retained_path(data_dir, offset);
+    let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("no retained snapshot at {offset}"),
+        _ => format!("snapshot i/o: {e}"),
+    })?;
+    let (header, directory) = match tenant {
+        None => snapshot::decode(&bytes),
+        Some(t) => snapshot::decode_tenant(&bytes, t),
+    }
+    .map_err(|e| e.to_string())?;
     match log.get(header.offset).map_err(|e| e.to_string())? {
         Some(env) if env.hash == header.record_hash && header.offset == offset => Ok(directory),
         _ => Err(format!("retained snapshot {offset} does not match the log")),

@@ -93,10 +93,23 @@ impl Serialize for Name {
     }
 }
 
+/// Read straight into the interner: no owned copy of the name when the
+/// decoder lends its bytes, as postcard does from a snapshot (serde's
+/// `Cow<str>` always copies). A snapshot decodes one name per field of
+/// every row.
 impl<'de> Deserialize<'de> for Name {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(Name::intern(&s))
+        struct NameVisitor;
+        impl Visitor<'_> for NameVisitor {
+            type Value = Name;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Name, E> {
+                Ok(Name::intern(s))
+            }
+        }
+        d.deserialize_str(NameVisitor)
     }
 }
 
@@ -396,11 +409,18 @@ impl From<Fields> for Attrs {
 
 impl<'a> FromIterator<(&'a str, Value)> for Attrs {
     fn from_iter<I: IntoIterator<Item = (&'a str, Value)>>(iter: I) -> Attrs {
-        let mut v: Vec<(Name, Value)> = iter
-            .into_iter()
-            .map(|(k, v)| (Name::intern(k), v))
-            .collect();
-        // Sorted by name; of equal names the last one wins, as in a map.
+        Attrs::from_entries(
+            iter.into_iter()
+                .map(|(k, v)| (Name::intern(k), v))
+                .collect(),
+        )
+    }
+}
+
+impl Attrs {
+    /// Entries in any order: sorted by name; of equal names the last one
+    /// wins, as in a map.
+    fn from_entries(mut v: Vec<(Name, Value)>) -> Attrs {
         v.reverse();
         v.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         v.dedup_by(|later, earlier| later.0 == earlier.0);
@@ -452,13 +472,15 @@ impl<'de> Deserialize<'de> for Attrs {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a map of field name to value")
             }
+            /// Names interned as read and values moved in (a snapshot
+            /// decodes every row's fields: no owned name, no value copy).
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attrs, A::Error> {
-                let mut v: Vec<(String, Value)> =
+                let mut v: Vec<(Name, Value)> =
                     Vec::with_capacity(map.size_hint().unwrap_or(0).min(256));
-                while let Some(entry) = map.next_entry::<String, Value>()? {
+                while let Some(entry) = map.next_entry::<Name, Value>()? {
                     v.push(entry);
                 }
-                Ok(v.iter().map(|(k, v)| (k.as_str(), v.clone())).collect())
+                Ok(Attrs::from_entries(v))
             }
         }
         d.deserialize_map(AttrsVisitor)
@@ -638,5 +660,21 @@ mod tests {
         assert_eq!(bytes, postcard::to_allocvec(&f).expect("encode"));
         let back: Attrs = postcard::from_bytes(&bytes).expect("decode");
         assert_eq!(back, attrs);
+        assert_eq!(back.get("display_name"), Some(&Value::from("Ann")));
+    }
+
+    #[test]
+    fn attrs_decoded_out_of_order_sort_and_keep_the_last_of_a_repeated_name() {
+        // A map's encoding is its length and its entries, as a list of pairs.
+        let pairs = vec![
+            ("b", Value::Int(1)),
+            ("a", Value::from("x")),
+            ("b", Value::Int(2)),
+        ];
+        let bytes = postcard::to_allocvec(&pairs).expect("encode");
+        let back: Attrs = postcard::from_bytes(&bytes).expect("decode");
+        let want = fields(&[("a", Value::from("x")), ("b", Value::Int(2))]);
+        assert_eq!(back, Attrs::from(&want));
+        assert!(postcard::from_bytes::<Attrs>(&bytes[..bytes.len() - 1]).is_err());
     }
 }

@@ -6,7 +6,7 @@
 //! Without `as_of` the live projection is read as before.
 
 use crate::auth::roles::Capability;
-use crate::http::access::require;
+use crate::http::access::{require, tenant_of};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::list::form_pairs;
@@ -73,8 +73,11 @@ impl FromRequestParts<AppState> for AsOf {
         let until = parse(&raw)?;
         let caller = Caller::from_request_parts(parts, state).await?;
         require(state, &caller, Capability::ViewAudit)?;
+        // Every past read is of the caller's tenant's scope: only that
+        // tenant is rebuilt.
+        let tenant = tenant_of(&caller).ok();
         let past =
-            state.queries.as_of(until).await.map_err(|e| {
+            state.queries.as_of_in(until, tenant).await.map_err(|e| {
                 ApiError::unavailable(format!("rebuilding the past state failed: {e}"))
             })?;
         Ok(AsOf(Some(past)))

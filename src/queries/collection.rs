@@ -28,9 +28,10 @@
 //! `View` there.
 //!
 //! A list is indexed from the first change of one of its items on (or when
-//! the model is built from a snapshot); until then, and for lists the model
-//! never indexed (a tenant's built-in roles), [`page`] indexes the few items
-//! on the fly.
+//! the model is built from a snapshot); until then, for lists the model
+//! never indexed (a tenant's built-in roles), and for past states
+//! (`?as_of=`), [`page`] reads the items in one pass instead
+//! ([`ListQuery::run_scan`]).
 
 use super::model::ReadModel;
 use std::collections::BTreeSet;
@@ -277,16 +278,15 @@ impl IndexedList {
     }
 }
 
-/// A list as a query source: the collection, the list's items and index,
-/// and (in lists showing the caller's favorite flag) the caller's favorites.
-struct Listed<'s, 'a, C: Collection> {
+/// A list's items as a query reads them: with the caller's favorite flag
+/// in lists that show one.
+struct Flagged<'s, 'a, C: Collection> {
     coll: &'s C,
     at: &'s C::At<'a>,
-    index: &'s ListIndex,
     favorites: Option<&'s BTreeSet<Id>>,
 }
 
-impl<C: Collection> Rows for Listed<'_, '_, C> {
+impl<C: Collection> Rows for Flagged<'_, '_, C> {
     type Row<'b>
         = C::Row<'b>
     where
@@ -298,21 +298,39 @@ impl<C: Collection> Rows for Listed<'_, '_, C> {
     }
 }
 
+/// A list as a query source: its items (as [`Flagged`]) and its index.
+struct Listed<'s, 'a, C: Collection> {
+    rows: Flagged<'s, 'a, C>,
+    index: &'s ListIndex,
+}
+
+impl<C: Collection> Rows for Listed<'_, '_, C> {
+    type Row<'b>
+        = C::Row<'b>
+    where
+        Self: 'b;
+
+    fn row(&self, id: Id) -> Option<C::Row<'_>> {
+        self.rows.row(id)
+    }
+}
+
 impl<C: Collection> Source for Listed<'_, '_, C> {
     fn index(&self) -> &ListIndex {
         self.index
     }
 
     fn ids(&self) -> Box<dyn Iterator<Item = Id> + '_> {
-        self.coll.ids(self.at)
+        self.rows.coll.ids(self.rows.at)
     }
 
     fn candidates(&self, field: &str, value: Option<Scalar<'_>>) -> Option<Vec<Id>> {
-        match (field, value, self.favorites) {
+        let (coll, at) = (self.rows.coll, self.rows.at);
+        match (field, value, self.rows.favorites) {
             ("favorite", Some(Scalar::Bool(true)), Some(f)) => Some(
                 f.iter()
                     .copied()
-                    .filter(|id| self.coll.row(self.at, *id, Some(true)).is_some())
+                    .filter(|id| coll.row(at, *id, Some(true)).is_some())
                     .collect(),
             ),
             _ => None,
@@ -344,6 +362,11 @@ impl ListOf<'_> {
 
 /// The ids of one page of `list` in `coll` (an empty page when the list
 /// does not exist).
+///
+/// A list the model does not index (a past state's, a replay's, or one whose
+/// items never changed) is read by one pass over its items
+/// ([`ListQuery::run_scan`]): building its index to read one page cost far
+/// more than the page (~1 s for a past state's 100k users).
 pub fn page<C: Collection>(
     model: &ReadModel,
     coll: &C,
@@ -356,25 +379,18 @@ pub fn page<C: Collection>(
             ids: Vec::new(),
         };
     };
-    let built;
-    let index = match model.list(Collection::name(coll), list.tenant, list.owner) {
-        Some(l) => &l.index,
-        // Not indexed (no item ever changed: the list is small or empty;
-        // or a past state, indexed list by list as read).
-        None => {
-            built = model.built_list((list.tenant, Collection::name(coll), list.owner), || {
-                Maintained::build(coll, model.directory(), list.tenant, list.owner)
-                    .unwrap_or_else(|| ListIndex::new(coll.spec()))
-            });
-            &*built
-        }
-    };
-    query.run_indexed(&Listed {
+    let rows = Flagged {
         coll,
         at: &at,
-        index,
         favorites: list.favorites,
-    })
+    };
+    match model.list(Collection::name(coll), list.tenant, list.owner) {
+        Some(l) => query.run_indexed(&Listed {
+            rows,
+            index: &l.index,
+        }),
+        None => query.run_scan(&rows, coll.ids(&at)),
+    }
 }
 
 /// The caller's favorites in one of the collections that has them.

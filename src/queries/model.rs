@@ -17,7 +17,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use switchboard_events::{Envelope, EnvelopeRef, Event, Id, TenantId};
 use switchboard_projections::pmap::PMap;
-use switchboard_projections::query::index::{ListIndex, Move};
+use switchboard_projections::query::index::Move;
 use switchboard_projections::{Directory, Projection};
 
 /// Which list: its tenant, its collection and its owner.
@@ -36,13 +36,7 @@ pub struct ReadModel {
     /// Keeps `as_of` copies as the start-up replay passes each retention
     /// multiple (one replay only: dropped when it finishes).
     retainer: Option<Arc<ReplayRetainer>>,
-    /// A past state's lists indexed on the fly, kept for its next reads
-    /// (past states never change; the live model has none).
-    built: Option<Arc<BuiltLists>>,
 }
-
-/// Lists of a past state indexed when first read.
-type BuiltLists = parking_lot::Mutex<std::collections::HashMap<ListKey, Arc<ListIndex>>>;
 
 impl ReadModel {
     /// A read model over `directory` (indexes built from it).
@@ -64,7 +58,6 @@ impl ReadModel {
             audit: None,
             deferring: false,
             retainer: None,
-            built: None,
         }
     }
 
@@ -72,8 +65,8 @@ impl ReadModel {
     /// [`ReadModel::index_all`]: a replay applies events to the directory
     /// alone, then every list is indexed in one pass (sorting each order
     /// once instead of a binary search per moved item). Meanwhile lists
-    /// are indexed on the fly when read ([`super::collection::page`]), so
-    /// every published version still answers correctly.
+    /// are read by one pass over their items ([`super::collection::page`]),
+    /// so every published version still answers correctly.
     pub fn deferred(directory: Directory) -> ReadModel {
         ReadModel {
             directory,
@@ -81,35 +74,14 @@ impl ReadModel {
             audit: None,
             deferring: true,
             retainer: None,
-            built: None,
         }
     }
 
-    /// A past state (for `as_of`): indexed list by list as read, each
-    /// index kept for the next read of the same state.
+    /// A past state (for `as_of`): never indexed; each page is read by one
+    /// pass over its list ([`super::collection::page`]), which costs less
+    /// than indexing the list for the one request or few a past state answers.
     pub fn past(directory: Directory) -> ReadModel {
-        ReadModel {
-            built: Some(Arc::default()),
-            ..ReadModel::deferred(directory)
-        }
-    }
-
-    /// The index of a list that is not maintained: the one built before
-    /// for this past state, else `build()`'s (kept if this is a past state).
-    pub fn built_list(
-        &self,
-        key: (TenantId, &'static str, Owner),
-        build: impl FnOnce() -> ListIndex,
-    ) -> Arc<ListIndex> {
-        let Some(built) = &self.built else {
-            return Arc::new(build());
-        };
-        if let Some(index) = built.lock().get(&key) {
-            return index.clone();
-        }
-        // Built outside the lock: a concurrent read of another list waits for nothing.
-        let index = Arc::new(build());
-        built.lock().entry(key).or_insert(index).clone()
+        ReadModel::deferred(directory)
     }
 
     /// Indexes every list from the directory and keeps them from now on.

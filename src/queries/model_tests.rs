@@ -54,7 +54,7 @@ const ROLE_NAMES: &[&str] = &["Admin", "StandardUser", "QueueManager"];
 struct World {
     model: ReadModel,
     /// The same events applied without keeping indexes (as during a replay
-    /// at start-up): its lists are indexed on the fly when read.
+    /// at start-up, and a past state): its lists are read by one pass when read.
     deferred: ReadModel,
     rng: Rng,
     /// Coarse times: many items share a created_at second.
@@ -934,7 +934,7 @@ fn check(w: &mut World, seen: &mut Seen, seed: u64, step: usize) {
                 let items: Vec<_> = items.into_iter().map(|b| b.item).collect();
                 assert_eq!(
                     unindexed, read.indexed,
-                    "step {step}, {} as {caller:?}, query {raw:?}: lists indexed on the fly \
+                    "step {step}, {} as {caller:?}, query {raw:?}: lists read by one pass \
                      answer otherwise (MODEL_SEED={seed})",
                     view.name
                 );

@@ -41,6 +41,7 @@ mod filter;
 pub mod index;
 mod order;
 mod range;
+mod scan;
 pub mod sorted;
 #[cfg(test)]
 mod test_support;
