@@ -534,6 +534,10 @@ impl SegmentLog {
             if self.writer.sender.lock().is_none() && self.shared.closed.load(Ordering::Acquire) {
                 return;
             }
+            // A failed index is not caught up before the next open.
+            if self.shared.failure.lock().is_some() {
+                return;
+            }
             std::thread::yield_now();
         }
     }
