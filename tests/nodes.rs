@@ -164,6 +164,39 @@ impl Node {
             .collect()
     }
 
+    /// Uploads `bytes` as a file; returns its id and digest (hex).
+    async fn upload(&self, token: &str, bytes: &[u8]) -> (String, String) {
+        let digest = switchboard::files::Digest::of(bytes).hex();
+        let resp = self
+            .client
+            .post(format!(
+                "{}/api/blobs/uploads?filename=hello.wav",
+                self.base
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("begin");
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        let header = |name: &str| resp.headers()[name].to_str().expect("header").to_owned();
+        let (upload, upload_token) = (header("portsip-upload-id"), header("portsip-upload-token"));
+        let resp = self
+            .client
+            .post(format!(
+                "{}/api/blobs/uploads/{upload}/complete?digest=sha256:{digest}",
+                self.base
+            ))
+            .bearer_auth(token)
+            .header("PortSIP-Upload-Token", upload_token)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("complete");
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let file: Value = resp.json().await.expect("json");
+        (file["id"].as_str().expect("id").to_owned(), digest)
+    }
+
     async fn stop(self) {
         self.running.stop().await.expect("clean stop");
     }
@@ -518,32 +551,8 @@ async fn a_file_uploaded_on_one_node_downloads_on_another() {
     let boss = a.tenant("files.example").await;
     // Larger than one object-store chunk (128 KiB).
     let bytes = switchboard::files::testing::wav(300_000);
-    let digest = switchboard::files::Digest::of(&bytes).hex();
-    let resp = a
-        .client
-        .post(format!("{}/api/blobs/uploads?filename=hello.wav", a.base))
-        .bearer_auth(&boss)
-        .send()
-        .await
-        .expect("begin");
-    assert_eq!(resp.status(), StatusCode::ACCEPTED);
-    let header = |name: &str| resp.headers()[name].to_str().expect("header").to_owned();
-    let (upload, upload_token) = (header("portsip-upload-id"), header("portsip-upload-token"));
-    let resp = a
-        .client
-        .post(format!(
-            "{}/api/blobs/uploads/{upload}/complete?digest=sha256:{digest}",
-            a.base
-        ))
-        .bearer_auth(&boss)
-        .header("PortSIP-Upload-Token", upload_token)
-        .body(bytes.clone())
-        .send()
-        .await
-        .expect("complete");
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let file: Value = resp.json().await.expect("json");
-    let id = file["id"].as_str().expect("id");
+    let (id, digest) = a.upload(&boss, &bytes).await;
+    let id = id.as_str();
     b.catch_up_with(&a).await;
     let resp = b.get(&format!("/api/files/{id}"), &boss).await;
     assert_eq!(resp.status(), StatusCode::OK, "the file's record on b");
@@ -583,7 +592,9 @@ fn head_hash(stdout: &str) -> String {
 
 /// `log copy` moves a local log onto a stream and back, record for record:
 /// the same count and head hash everywhere, a non-empty target refused,
-/// and a node started on the copied stream serves the directory.
+/// and a node started on the copied stream serves the directory. The
+/// blobs of uploaded files go along: a node on the stream serves a file
+/// uploaded before the move, and the copy back holds its blob.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn log_copy_moves_a_log_onto_a_stream_and_back() {
     let local = tempfile::tempdir().expect("tempdir");
@@ -603,6 +614,8 @@ async fn log_copy_moves_a_log_onto_a_stream_and_back() {
         .post("/api/users", Some(&boss), &user_body("ann", "201"))
         .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
+    let bytes = switchboard::files::testing::wav(200_000);
+    let (file_id, digest) = node.upload(&boss, &bytes).await;
     let users = node.users(&boss).await;
     node.stop().await;
 
@@ -621,6 +634,7 @@ async fn log_copy_moves_a_log_onto_a_stream_and_back() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(head_hash(&out), hash, "{out}");
+    assert!(out.contains("copied: 1 blobs"), "{out}");
     let (code, out, err) = cli(&["log", "verify", "--on", &target]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(head_hash(&out), hash);
@@ -650,6 +664,13 @@ async fn log_copy_moves_a_log_onto_a_stream_and_back() {
     let (code, out, err) = cli(&["--data-dir", &back_data, "log", "verify"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(head_hash(&out), hash);
+    let blob = back
+        .path()
+        .join("data/files/blobs/sha256")
+        .join(&digest[..2])
+        .join(&digest);
+    let back_bytes = std::fs::read(&blob).expect("the blob, copied back");
+    assert!(back_bytes == bytes, "the same bytes back");
 
     let stream = target.rsplit('/').next().expect("stream").to_owned();
     let b = Node::start(&stream, "b").await;
@@ -661,6 +682,15 @@ async fn log_copy_moves_a_log_onto_a_stream_and_back() {
         users,
         "the directory, from the copied stream"
     );
+    let resp = b.get(&format!("/api/files/{file_id}"), &boss).await;
+    assert_eq!(resp.status(), StatusCode::OK, "the file's record on b");
+    let resp = b.get(&format!("/api/blobs/{digest}"), &boss).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "a file uploaded before the move"
+    );
+    assert!(resp.bytes().await.expect("bytes").as_ref() == bytes.as_slice());
     b.stop().await;
 }
 
