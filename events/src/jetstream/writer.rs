@@ -238,23 +238,11 @@ async fn publish(shared: &Shared, framed: &Framed, id: &str) -> Outcome {
                 shared.unsure.store(false, Ordering::Release);
                 // Something is at our sequence: learn what, and whether it
                 // is this very commit (a retry of a publish that had landed).
-                // The follower usually has it already or within moments
-                // (the server pushes a stored message to the consumers as
-                // it acknowledges it); fetching it by sequence instead
-                // would cost this node a round trip that the winner does
-                // not pay, so the winner's next commit would beat this
-                // node's next attempt again and again.
-                let ours = framed.expected_seq + 1;
-                let delivered = delivered_within(shared, ours, FOLLOWER_GRACE).await;
-                let learnt = if delivered {
-                    Ok(())
-                } else {
-                    shared.catch_up().await
-                };
-                if let Err(e) = learnt {
+                if let Err(e) = shared.catch_up().await {
                     shared.unsure.store(true, Ordering::Release);
                     tracing::warn!(error = %e, "cannot catch up with the stream; retrying");
                 } else {
+                    let ours = framed.expected_seq + 1;
                     let mirror = shared.mirror.read();
                     if mirror.commit_at(ours) == Some(Some(id)) {
                         return Outcome::Landed(ours);
@@ -290,17 +278,6 @@ async fn publish(shared: &Shared, framed: &Framed, id: &str) -> Outcome {
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(1));
     }
-}
-
-/// How long a writer that lost a race waits for the follower to deliver
-/// what won before it fetches that by sequence itself.
-const FOLLOWER_GRACE: Duration = Duration::from_millis(100);
-
-/// Whether the mirror reaches stream sequence `seq` within `grace`.
-async fn delivered_within(shared: &Shared, seq: u64, grace: Duration) -> bool {
-    let mut applied = shared.seq.subscribe();
-    let reached = tokio::time::timeout(grace, applied.wait_for(|s| *s >= seq)).await;
-    matches!(reached, Ok(Ok(_)))
 }
 
 /// Checks each append against the mirror (and the appends framed before it
