@@ -166,25 +166,38 @@ pub const REDECIDE_WITHIN: Duration = Duration::from_secs(10);
 /// What the pipeline does after an append lost a race.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterLostRace {
-    /// Wait until the projection has what won, and decide again at once.
+    /// Decide again, at once, against the state that won.
     DecideAgain,
+    /// The directory has nothing new to decide against: deciding again
+    /// would give the same refused append, so the refusal is the answer
+    /// (409 `CONCURRENT_MODIFICATION`).
+    Refuse,
     /// Stop: the command is answered [`CommandError::Contended`].
     GiveUp,
 }
 
 /// The re-decision rule: after `lost` lost races (counting this one),
-/// `elapsed` since the command's first decision, with `within` allowed.
-/// The first lost race is always decided again (the usual case: another
-/// node had just written in the tenant); later ones while the deadline
-/// has not passed.
+/// `elapsed` since the command's first decision, with `within` allowed;
+/// `moved` says whether the projection, caught up with the log's head,
+/// has applied anything since the refused decision was made. The first
+/// lost race is always decided again (the usual case: another node had
+/// just written in the tenant); later ones while the deadline has not
+/// passed; none if nothing moved (a version the directory does not see,
+/// which no new decision can satisfy).
 ///
-/// Deciding again at once, without a back-off: a race can only be lost to
-/// a commit that landed, and the next decision waits until the
-/// projection has applied it, so retrying cannot spin, and the winner's
-/// next command does not wait either, so pausing only the loser would
-/// lower its odds of ever winning.
-pub fn after_lost_race(lost: u32, elapsed: Duration, within: Duration) -> AfterLostRace {
-    if lost <= 1 || elapsed < within {
+/// Deciding again at once, without a back-off: a race is only decided
+/// again once the projection has applied something new (what won), so
+/// retrying cannot spin, and the winner's next command does not wait
+/// either, so pausing only the loser would lower its odds of ever winning.
+pub fn after_lost_race(
+    lost: u32,
+    elapsed: Duration,
+    within: Duration,
+    moved: bool,
+) -> AfterLostRace {
+    if !moved {
+        AfterLostRace::Refuse
+    } else if lost <= 1 || elapsed < within {
         AfterLostRace::DecideAgain
     } else {
         AfterLostRace::GiveUp
@@ -429,6 +442,7 @@ impl Pipeline {
             return Ok((output, None));
         }
         let metadata = Arc::new(metadata);
+        let mut decided_at = basis.offset;
         // Queued now: the write happens whether or not anyone awaits it.
         let append = self
             .log
@@ -454,18 +468,24 @@ impl Pipeline {
                         races.lost.fetch_add(1, Ordering::Relaxed);
                         lost += 1;
                         races.most.fetch_max(u64::from(lost), Ordering::Relaxed);
-                        let elapsed = started.elapsed();
-                        if after_lost_race(lost, elapsed, within) == AfterLostRace::GiveUp {
-                            races.contended.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(lost, ?elapsed, reason = %e, "a command kept losing races for the log; giving up");
-                            return Err(CommandError::Contended(format!(
-                                "lost {lost} races for the log to other writers in {elapsed:?}: {e}"
-                            )));
-                        }
-                        tracing::debug!(lost, reason = %e, "an append lost a race; deciding again");
                         // What won the race is in the log: decide against it.
                         wait_applied(&projector, stopped.clone(), log.head()).await?;
+                        let moved = projector.applied() > decided_at;
+                        let elapsed = started.elapsed();
+                        match after_lost_race(lost, elapsed, within, moved) {
+                            AfterLostRace::DecideAgain => {}
+                            AfterLostRace::Refuse => return Err(CommandError::from(e)),
+                            AfterLostRace::GiveUp => {
+                                races.contended.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(lost, ?elapsed, reason = %e, "a command kept losing races for the log; giving up");
+                                return Err(CommandError::Contended(format!(
+                                    "lost {lost} races for the log to other writers in {elapsed:?}: {e}"
+                                )));
+                            }
+                        }
+                        tracing::debug!(lost, reason = %e, "an append lost a race; deciding again");
                         let (decision, again, basis) = decide_now(&projector, &order, &mut decide)?;
+                        decided_at = basis.offset;
                         output = again;
                         if decision.is_empty() {
                             return Ok((output, None));
@@ -923,7 +943,7 @@ mod tests {
         // then the command is decided again.
         for elapsed in [Duration::ZERO, within, within * 3] {
             assert_eq!(
-                after_lost_race(1, elapsed, within),
+                after_lost_race(1, elapsed, within, true),
                 AfterLostRace::DecideAgain
             );
         }
@@ -931,16 +951,36 @@ mod tests {
         // again; when it has, then give up.
         for lost in [2, 3, 10, 1000] {
             assert_eq!(
-                after_lost_race(lost, within - Duration::from_millis(1), within),
+                after_lost_race(lost, within - Duration::from_millis(1), within, true),
                 AfterLostRace::DecideAgain
             );
-            assert_eq!(after_lost_race(lost, within, within), AfterLostRace::GiveUp);
+            assert_eq!(
+                after_lost_race(lost, within, within, true),
+                AfterLostRace::GiveUp
+            );
         }
         // Given no time at all, then exactly one new decision.
         assert_eq!(
-            after_lost_race(2, Duration::ZERO, Duration::ZERO),
+            after_lost_race(2, Duration::ZERO, Duration::ZERO, true),
             AfterLostRace::GiveUp
         );
+    }
+
+    #[test]
+    fn a_lost_race_with_nothing_new_to_decide_against_is_refused_at_once() {
+        let within = Duration::from_secs(10);
+        // Given a projection that applied nothing since the refused
+        // decision, when the race is the first or any later one, inside the
+        // deadline or past it, then the refusal stands (409): the same state
+        // would give the same refused append.
+        for lost in [1, 2, 50] {
+            for elapsed in [Duration::ZERO, within * 2] {
+                assert_eq!(
+                    after_lost_race(lost, elapsed, within, false),
+                    AfterLostRace::Refuse
+                );
+            }
+        }
     }
 
     #[tokio::test]
