@@ -8,15 +8,19 @@
 //!    ceiling JetStream itself sets on this machine.
 //! 2. `log`: 64 appenders, one event per append, each with one append in
 //!    flight: the local segment log (fsync) and the JetStream log.
-//! 3. `http`: 32 clients creating users (`POST /api/users`, every number
-//!    distinct) over 8 tenants, spread round-robin over the nodes: durable
-//!    commands per second, and how many were answered 409 (re-decided
-//!    `REDECIDE_ATTEMPTS` times after lost races and still refused).
-//!    argon2 is set cheap (64 KiB, 1 pass) as in the tests: this measures
-//!    the write path, not password hashing.
+//! 3. `http`: 32 clients creating users (`POST /api/users`, every name and
+//!    number distinct, so nothing conflicts for real) over 8 tenants
+//!    (`BENCH_TENANTS`), spread round-robin over the nodes: durable
+//!    commands per second; how many were answered 409 (must be none: a
+//!    lost race is decided again) and 503 (still losing races after
+//!    `REDECIDE_WITHIN`); the races the nodes lost; the 99th percentile
+//!    and the slowest creation. argon2 is set cheap (64 KiB, 1 pass) as in
+//!    the tests: this measures the write path, not password hashing.
 //!
 //! Run: `cargo bench --bench jetstream` (`BENCH_SECS=N` measured seconds
-//! per configuration, default 3). Needs `nats-server` (Debian).
+//! per configuration, default 3; `BENCH_TENANTS=N` tenants the HTTP
+//! clients write into, default 8; `BENCH_ONLY=http` skips the raw and log
+//! parts). Needs `nats-server` (Debian).
 
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -178,9 +182,50 @@ async fn post(
     req.send().await.expect("request")
 }
 
-/// Durable user creations per second over HTTP on `nodes` nodes; returns
-/// (commands/s, 409 answers).
-async fn http(backend: LogBackend, urls: &[String], stream: &str, nodes: usize) -> (f64, u64) {
+fn tenants() -> usize {
+    std::env::var("BENCH_TENANTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(8)
+}
+
+/// What one HTTP configuration did.
+struct HttpRun {
+    /// Creations answered 201, per second.
+    rate: f64,
+    /// Answers 409 (none expected: every creation is distinct).
+    conflicts: u64,
+    /// Answers 503 (commands still losing races after the deadline).
+    unavailable: u64,
+    /// Races the nodes lost (each one decided again).
+    lost: u64,
+    /// The most races one command lost.
+    most: u64,
+    /// 99th percentile and slowest creation.
+    p99: Duration,
+    max: Duration,
+}
+
+impl std::fmt::Display for HttpRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} commands/s | {} | {} | {} (≤ {} per command) | {:.0} ms | {:.0} ms |",
+            self.rate,
+            self.conflicts,
+            self.unavailable,
+            self.lost,
+            self.most,
+            self.p99.as_secs_f64() * 1000.0,
+            self.max.as_secs_f64() * 1000.0
+        )
+    }
+}
+
+/// Durable user creations per second over HTTP on `nodes` nodes.
+async fn http(backend: LogBackend, urls: &[String], stream: &str, nodes: usize) -> HttpRun {
+    let tenant_count = tenants();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut running: Vec<Running> = Vec::new();
     for n in 0..nodes {
@@ -195,7 +240,7 @@ async fn http(backend: LogBackend, urls: &[String], stream: &str, nodes: usize) 
         .iter()
         .map(|r| format!("http://{}", r.addr))
         .collect();
-    // Eight tenants, created on node 0; every node signs the admin in once
+    // The tenants, created on node 0; every node signs the admin in once
     // per tenant (a session is switched into one tenant).
     let mut tokens: Vec<Vec<String>> = vec![Vec::new(); nodes];
     let sign_in = |base: String| {
@@ -216,7 +261,7 @@ async fn http(backend: LogBackend, urls: &[String], stream: &str, nodes: usize) 
     };
     let sys = sign_in(bases[0].clone()).await;
     let mut ids = Vec::new();
-    for t in 0..8 {
+    for t in 0..tenant_count {
         let body = json!({"name": format!("t{t}"), "domain": format!("t{t}.example"), "timezone": "UTC", "currency": "USD", "region": "USA"});
         let r: Value = post(
             &client,
@@ -252,19 +297,24 @@ async fn http(backend: LogBackend, urls: &[String], stream: &str, nodes: usize) 
         r.state.pipeline.wait_applied(head).await.expect("follows");
     }
     let conflicts = Arc::new(AtomicU64::new(0));
+    let unavailable = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(parking_lot::Mutex::new(Vec::<Duration>::new()));
     let (bases, tokens) = (Arc::new(bases), Arc::new(tokens));
     let rate = {
-        let conflicts = conflicts.clone();
+        let (conflicts, unavailable, latencies) =
+            (conflicts.clone(), unavailable.clone(), latencies.clone());
         closed_loop(32, move |c, i| {
-            let (client, bases, tokens, conflicts) = (
+            let (client, bases, tokens, conflicts, unavailable, latencies) = (
                 client.clone(),
                 bases.clone(),
                 tokens.clone(),
                 conflicts.clone(),
+                unavailable.clone(),
+                latencies.clone(),
             );
             async move {
                 let node = c % bases.len();
-                let tenant = c % 8;
+                let tenant = c % tenant_count;
                 let name = format!("c{c}-{i}");
                 let body = json!({
                     "name": name, "display_name": name, "password": "Passw0rd-123",
@@ -272,6 +322,7 @@ async fn http(backend: LogBackend, urls: &[String], stream: &str, nodes: usize) 
                     "extension_number": format!("{}", 100_000 + c as u64 * 10_000 + i),
                     "extension_password": "ext-pass-1", "voicemail_pin": "123456",
                 });
+                let sent = Instant::now();
                 let resp = post(
                     &client,
                     format!("{}/api/users", bases[node]),
@@ -279,18 +330,40 @@ async fn http(backend: LogBackend, urls: &[String], stream: &str, nodes: usize) 
                     &body,
                 )
                 .await;
-                if resp.status() == reqwest::StatusCode::CONFLICT {
-                    conflicts.fetch_add(1, Ordering::Relaxed);
+                latencies.lock().push(sent.elapsed());
+                match resp.status() {
+                    reqwest::StatusCode::CONFLICT => {
+                        conflicts.fetch_add(1, Ordering::Relaxed);
+                    }
+                    reqwest::StatusCode::SERVICE_UNAVAILABLE => {
+                        unavailable.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {}
                 }
                 resp.status() == reqwest::StatusCode::CREATED
             }
         })
         .await
     };
+    let races: Vec<_> = running.iter().map(|r| r.state.pipeline.races()).collect();
     for r in running {
         let _ = r.stop().await;
     }
-    (rate, conflicts.load(Ordering::Relaxed))
+    let mut latencies = std::mem::take(&mut *latencies.lock());
+    latencies.sort();
+    let at = |q: f64| {
+        let i = ((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1);
+        latencies.get(i).copied().unwrap_or_default()
+    };
+    HttpRun {
+        rate,
+        conflicts: conflicts.load(Ordering::Relaxed),
+        unavailable: unavailable.load(Ordering::Relaxed),
+        lost: races.iter().map(|r| r.lost).sum(),
+        most: races.iter().map(|r| r.most).max().unwrap_or(0),
+        p99: at(0.99),
+        max: at(1.0),
+    }
 }
 
 fn main() {
@@ -303,7 +376,11 @@ fn main() {
     let one = vec![single.url.clone()];
     let three = cluster.urls();
     println!("rustc processes at start: {}", rustc_running());
+    let only_http = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "http");
     runtime.block_on(async {
+        if only_http {
+            return;
+        }
         println!("| measure | configuration | rate |");
         println!("| --- | --- | --- |");
         let r1 = raw(one.clone(), 1).await;
@@ -323,9 +400,16 @@ fn main() {
             let rate = appends(log).await;
             println!("| log appends 64×1 | JetStream R={r} | {rate:.0} events/s |");
         }
-
-        let (h, c) = http(LogBackend::Local, &[], "unused", 1).await;
-        println!("| HTTP user creations, 32 clients | local, 1 node | {h:.0} commands/s ({c} × 409) |");
+    });
+    runtime.block_on(async {
+        println!();
+        println!(
+            "| HTTP user creations, 32 clients, {} tenant(s) | rate | 409 | 503 | races lost | p99 | slowest |",
+            tenants()
+        );
+        println!("| --- | --- | --- | --- | --- | --- | --- |");
+        let h = http(LogBackend::Local, &[], "unused", 1).await;
+        println!("| local, 1 node | {h}");
         for (urls, r) in [(&one, 1), (&three, 3)] {
             for nodes in [1, 3] {
                 let stream = format!("http-r{r}-n{nodes}");
@@ -333,8 +417,8 @@ fn main() {
                 c.replicas = r;
                 // Create the stream with its replica count before the nodes.
                 JetStreamLog::open(c).await.expect("stream").close().await;
-                let (h, c) = http(LogBackend::Jetstream, urls, &stream, nodes).await;
-                println!("| HTTP user creations, 32 clients | JetStream R={r}, {nodes} node(s) | {h:.0} commands/s ({c} × 409) |");
+                let h = http(LogBackend::Jetstream, urls, &stream, nodes).await;
+                println!("| JetStream R={r}, {nodes} node(s) | {h}");
             }
         }
     });

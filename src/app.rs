@@ -308,7 +308,7 @@ pub async fn start_with(
     if let Some(js) = &shared_log {
         // Uploaded files are shared by the nodes through an object store.
         let blobs = js
-            .shared_blobs("files")
+            .shared_blobs(crate::files::store::SHARED_BLOBS)
             .await
             .map_err(|e| AppError::Other(format!("the shared file store on JetStream: {e}")))?;
         files = files.with_remote(crate::files::store::Remote::new(

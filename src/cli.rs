@@ -441,10 +441,10 @@ async fn log_command(config: Config, command: LogCommand) -> i32 {
                 Ok(e) => e,
                 Err(e) => return report::<()>(Err(e), |_| {}),
             };
-            report(
-                log_copy::copy(&config, &from, &to).await,
-                |(count, head)| println!("copied: {count} records, head hash {head}"),
-            )
+            report(log_copy::copy(&config, &from, &to).await, |c| {
+                println!("copied: {} blobs of uploaded files", c.blobs);
+                println!("copied: {} records, head hash {}", c.count, c.head);
+            })
         }
         LogCommand::Verify { on: None } => report(tools::verify_report(&config.data_dir), |v| {
             println!("ok: {} records, head hash {}", v.count, v.head_hash);

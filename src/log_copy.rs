@@ -9,10 +9,20 @@
 //! first (every CRC, dense offsets, the whole chain); the copy is verified
 //! after it is written, read back from the target, and the count and head
 //! hash must match the source's.
+//!
+//! The blobs of uploaded files go along (issue #18): a log copied onto a
+//! stream has its data directory's blobs (`files/blobs`) stored in the
+//! object store the nodes share (`<stream>_files`), so a node on the
+//! stream can serve every file the log names; a stream copied into a data
+//! directory has every shared blob written into its `files/blobs`. Each
+//! blob is checked against its digest (its name) on the way; one already
+//! at the target is left as it is.
 
 use crate::config::Config;
+use crate::files::store::{blob_path_in, SHARED_BLOBS};
+use crate::files::{disk, Digest};
 use crate::tools::{self, ToolError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use switchboard_events::export::{self, FramedRecord};
 use switchboard_events::jetstream::{JetStreamConfig, JetStreamLog};
@@ -119,8 +129,177 @@ pub async fn verify_stream(
     }
 }
 
-/// `log copy`: returns `(count, head hash hex)` of the verified copy.
-pub async fn copy(
+/// What `log copy` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    /// Records in the verified copy.
+    pub count: u64,
+    /// Its head hash (hex).
+    pub head: String,
+    /// Blobs written to the target (ones already there not counted).
+    pub blobs: u64,
+}
+
+/// `log copy`: the log, verified, then the blobs of uploaded files.
+pub async fn copy(config: &Config, from: &Endpoint, to: &Endpoint) -> Result<Copied, ToolError> {
+    let (count, head) = copy_log(config, from, to).await?;
+    let blobs = match (from, to) {
+        (Endpoint::Local(dir), Endpoint::JetStream { server, stream }) => {
+            blobs_onto_stream(config, dir, server, stream).await?
+        }
+        (Endpoint::JetStream { server, stream }, Endpoint::Local(dir)) => {
+            blobs_from_stream(config, server, stream, dir).await?
+        }
+        _ => 0,
+    };
+    Ok(Copied { count, head, blobs })
+}
+
+/// The digest of the file at `path`, read in chunks.
+async fn digest_of(path: &Path) -> Result<Digest, ToolError> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut file = std::fs::File::open(&path)?;
+        let mut hasher = crate::files::digest::Hasher::default();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                return Ok(hasher.finish());
+            }
+            hasher.update(&buf[..n]);
+        }
+    })
+    .await
+    .map_err(|e| fail(e.to_string()))?
+    .map_err(|e: std::io::Error| fail(format!("reading a blob: {e}")))
+}
+
+/// Every blob in the data directory `dir`: its digest and its path.
+fn local_blobs(dir: &Path) -> Result<Vec<(Digest, PathBuf)>, ToolError> {
+    let base = dir.join("files/blobs/sha256");
+    let read = |d: &Path| std::fs::read_dir(d).map_err(|e| fail(format!("{}: {e}", d.display())));
+    let mut blobs = Vec::new();
+    if !base.is_dir() {
+        return Ok(blobs);
+    }
+    for prefix in read(&base)? {
+        let prefix = prefix.map_err(|e| fail(e.to_string()))?.path();
+        if !prefix.is_dir() {
+            continue;
+        }
+        for blob in read(&prefix)? {
+            let path = blob.map_err(|e| fail(e.to_string()))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            // Only names of the store's layout (64 hex digits) are blobs.
+            if let Ok(digest) = Digest::parse(name) {
+                blobs.push((digest, path));
+            }
+        }
+    }
+    blobs.sort();
+    Ok(blobs)
+}
+
+/// Stores every blob of `dir` in the stream's shared object store.
+async fn blobs_onto_stream(
+    config: &Config,
+    dir: &Path,
+    server: &str,
+    stream: &str,
+) -> Result<u64, ToolError> {
+    let blobs = local_blobs(dir)?;
+    if blobs.is_empty() {
+        return Ok(0);
+    }
+    let log = open_stream(config, server, stream).await?;
+    let shared = log.shared_blobs(SHARED_BLOBS).await;
+    let mut copied = 0;
+    let result = async {
+        let shared = shared.map_err(|e| fail(format!("the shared file store: {e}")))?;
+        for (digest, path) in &blobs {
+            if digest_of(path).await? != *digest {
+                return Err(fail(format!(
+                    "{} does not match its digest: not copied",
+                    path.display()
+                )));
+            }
+            if shared.put_file(&digest.hex(), path).await.map_err(|e| {
+                fail(format!(
+                    "storing {} in the shared file store: {e}",
+                    path.display()
+                ))
+            })? {
+                copied += 1;
+            }
+        }
+        Ok(copied)
+    }
+    .await;
+    log.close().await;
+    result
+}
+
+/// Writes every blob of the stream's shared object store into `dir`.
+async fn blobs_from_stream(
+    config: &Config,
+    server: &str,
+    stream: &str,
+    dir: &Path,
+) -> Result<u64, ToolError> {
+    let log = open_stream(config, server, stream).await?;
+    let shared = log.shared_blobs(SHARED_BLOBS).await;
+    let root = dir.join("files");
+    let tmp = root.join("tmp");
+    let result = async {
+        let shared = shared.map_err(|e| fail(format!("the shared file store: {e}")))?;
+        let names = shared
+            .names()
+            .await
+            .map_err(|e| fail(format!("listing the shared file store: {e}")))?;
+        std::fs::create_dir_all(&tmp).map_err(|e| fail(format!("{}: {e}", tmp.display())))?;
+        let mut copied = 0;
+        for name in names {
+            let Ok(digest) = Digest::parse(&name) else {
+                tracing::warn!(%name, "not a blob (its name is no digest); left out");
+                continue;
+            };
+            let target = blob_path_in(&root, &digest);
+            if target.exists() {
+                continue;
+            }
+            let part = tmp.join(format!("{}.copy", digest.hex()));
+            let found = shared
+                .get_file(&name, &part)
+                .await
+                .map_err(|e| fail(format!("reading blob {name}: {e}")))?;
+            if !found {
+                continue;
+            }
+            if digest_of(&part).await? != digest {
+                let _ = std::fs::remove_file(&part);
+                return Err(fail(format!(
+                    "the shared blob {name} does not match its digest: not copied"
+                )));
+            }
+            let parent = target.parent().unwrap_or(&root);
+            std::fs::create_dir_all(parent)
+                .map_err(|e| fail(format!("{}: {e}", parent.display())))?;
+            disk::rename_durable(&part, &target)
+                .map_err(|e| fail(format!("{}: {e}", target.display())))?;
+            copied += 1;
+        }
+        Ok(copied)
+    }
+    .await;
+    log.close().await;
+    result
+}
+
+/// The log part of `log copy`: returns `(count, head hash hex)` of the
+/// verified copy.
+async fn copy_log(
     config: &Config,
     from: &Endpoint,
     to: &Endpoint,

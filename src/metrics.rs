@@ -17,6 +17,8 @@
 //! | `switchboard_sign_in_failures_total` | counter | |
 //! | `switchboard_sign_in_throttled_total` | counter | |
 //! | `switchboard_webhook_deliveries_total` | counter | `kind`, `outcome` (`DELIVERED`, `FAILED`, `DEAD_LETTER`) |
+//! | `switchboard_command_races_lost_total` | counter (appends refused because another writer of the log got there first; each is decided again) | |
+//! | `switchboard_command_contended_total` | counter (commands answered 503 after losing races until the re-decision deadline) | |
 //!
 //! One [`Metrics`] per service instance, not a process-wide recorder: the
 //! `metrics-exporter-prometheus` recorder is used directly (no global
@@ -47,6 +49,8 @@ const SSE_OPEN: &str = "switchboard_sse_streams_open";
 const SIGN_IN_FAILURES: &str = "switchboard_sign_in_failures_total";
 const SIGN_IN_THROTTLED: &str = "switchboard_sign_in_throttled_total";
 const WEBHOOK_DELIVERIES: &str = "switchboard_webhook_deliveries_total";
+const RACES_LOST: &str = "switchboard_command_races_lost_total";
+const CONTENDED: &str = "switchboard_command_contended_total";
 
 /// Latency buckets in seconds: 0.5 ms to 10 s.
 const SECONDS: &[f64] = &[
@@ -75,6 +79,8 @@ pub struct Metrics {
     sse_open: Gauge,
     sign_in_failures: Counter,
     sign_in_throttled: Counter,
+    races_lost: Counter,
+    contended: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -187,6 +193,18 @@ impl Metrics {
             None,
             "Webhook delivery attempts, by subscription kind and outcome.",
         );
+        describe(
+            'c',
+            RACES_LOST,
+            None,
+            "Appends refused because another writer of the log (another node) got there first; each command is decided again.",
+        );
+        describe(
+            'c',
+            CONTENDED,
+            None,
+            "Commands answered 503 after losing races for the log until the re-decision deadline.",
+        );
         let plain = |name: &'static str| Key::from_static_name(name);
         let handle = recorder.handle();
         Arc::new(Metrics {
@@ -201,6 +219,8 @@ impl Metrics {
             sse_open: recorder.register_gauge(&plain(SSE_OPEN), &META),
             sign_in_failures: recorder.register_counter(&plain(SIGN_IN_FAILURES), &META),
             sign_in_throttled: recorder.register_counter(&plain(SIGN_IN_THROTTLED), &META),
+            races_lost: recorder.register_counter(&plain(RACES_LOST), &META),
+            contended: recorder.register_counter(&plain(CONTENDED), &META),
             recorder,
             handle,
         })
@@ -240,6 +260,12 @@ impl Metrics {
         self.recorder
             .register_counter(&Key::from_parts(WEBHOOK_DELIVERIES, labels), &META)
             .increment(1);
+    }
+
+    /// The command pipeline's lost races and contended commands so far.
+    pub fn races(&self, stats: crate::commands::RaceStats) {
+        self.races_lost.absolute(stats.lost);
+        self.contended.absolute(stats.contended);
     }
 
     /// A change stream opened; it counts as open until the guard drops.
@@ -313,6 +339,11 @@ mod tests {
         drop(guard);
         m.webhook_delivery("extension_event", "DELIVERED");
         m.sign_in_failed();
+        m.races(crate::commands::RaceStats {
+            lost: 9,
+            contended: 2,
+            most: 4,
+        });
         let text = m.render(45, 40);
         for line in [
             "switchboard_http_requests_total{method=\"GET\",route=\"/api/users/{id}\",status=\"200\"} 2",
@@ -327,6 +358,8 @@ mod tests {
             "switchboard_sse_streams_open 1",
             "switchboard_sign_in_failures_total 1",
             "switchboard_sign_in_throttled_total 0",
+            "switchboard_command_races_lost_total 9",
+            "switchboard_command_contended_total 2",
             "switchboard_webhook_deliveries_total{kind=\"extension_event\",outcome=\"DELIVERED\"} 1",
             "# HELP switchboard_projection_lag_events",
             "# TYPE switchboard_http_request_duration_seconds histogram",

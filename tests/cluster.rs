@@ -10,9 +10,10 @@
 //! Webhooks on several nodes: two nodes, one receiver; only the node
 //! holding the webhook lease delivers, so each event arrives once; after
 //! that node is killed with SIGKILL the other takes over at the shared
-//! cursor and every later event arrives too.
+//! cursor and every later event arrives too. A parked subscription is
+//! resumed through the node that does not deliver.
 
-use receiver::Receiver;
+use receiver::{Plan, Receiver};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -300,6 +301,7 @@ async fn hook_node(dir: &std::path::Path, url: &str, name: &str) -> Server {
         ),
         ("SWITCHBOARD_WEBHOOK_RETRY_BASE_MS", "10".to_owned()),
         ("SWITCHBOARD_WEBHOOK_RETRY_MAX_MS", "100".to_owned()),
+        ("SWITCHBOARD_WEBHOOK_MAX_ATTEMPTS", "3".to_owned()),
     ]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     start_server(&dir.join(name), &env).await
@@ -373,8 +375,7 @@ async fn webhooks_are_delivered_once_by_one_node_and_by_another_after_it_dies() 
     );
     let dead = delivering.iter().position(|d| *d).expect("a deliverer");
     let alive = 1 - dead;
-    // Only the delivering node can wake a parked subscription; the other
-    // says where to go instead of claiming the subscription is off.
+    // The other node judges a resume by the shared state: nothing parked.
     let r = client
         .post(format!(
             "{}/api/webhooks/extension_event/resume",
@@ -387,10 +388,7 @@ async fn webhooks_are_delivered_once_by_one_node_and_by_another_after_it_dies() 
         .expect("resume");
     assert_eq!(r.status(), reqwest::StatusCode::CONFLICT);
     let body: Value = r.json().await.expect("json");
-    assert!(
-        body.to_string().contains("WEBHOOK_DELIVERED_ELSEWHERE"),
-        "{body}"
-    );
+    assert!(body.to_string().contains("WEBHOOK_NOT_PARKED"), "{body}");
     // The other node sees the deliverer's cursor (shared) reach the last
     // delivered event: nothing delivered so far is sent again after the kill.
     let last = rx
@@ -431,5 +429,79 @@ async fn webhooks_are_delivered_once_by_one_node_and_by_another_after_it_dies() 
         None,
         |b| b["webhooks_delivering"] == true,
     )
+    .await;
+}
+
+/// A subscription parked on the delivering node is resumed by a request to
+/// the other node: the resume is forwarded through the shared bucket and
+/// the parked event is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_parked_subscription_is_resumed_through_the_node_that_does_not_deliver() {
+    let server = NatsServer::start().expect("nats-server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    let rx = Receiver::start().await;
+    let mut nodes = vec![hook_node(dir.path(), &server.url, "p1").await];
+    let mut tokens = vec![admin_in_tenant(&client, &nodes[0].base, true).await];
+    nodes.push(hook_node(dir.path(), &server.url, "p2").await);
+    let head = poll(&client, &format!("{}/readyz", nodes[0].base), None, |_| {
+        true
+    })
+    .await["log_head"]
+        .as_u64()
+        .expect("head");
+    poll(&client, &format!("{}/readyz", nodes[1].base), None, |b| {
+        b["projected"].as_u64() >= Some(head)
+    })
+    .await;
+    tokens.push(admin_in_tenant(&client, &nodes[1].base, false).await);
+    let r = client
+        .post(format!("{}/api/tenant", nodes[0].base))
+        .bearer_auth(&tokens[0])
+        .json(&json!({"extension_event": {"enabled": true, "url": rx.url}}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    // Which node delivers, once one has taken the lease.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let other = loop {
+        let mut delivering = Vec::new();
+        for node in &nodes {
+            let body = poll(&client, &format!("{}/readyz", node.base), None, |_| true).await;
+            delivering.push(body["webhooks_delivering"] == true);
+        }
+        if delivering.iter().filter(|d| **d).count() == 1 {
+            break delivering.iter().position(|d| !*d).expect("the other");
+        }
+        assert!(Instant::now() < deadline, "no node took the lease");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    // Every attempt fails (three, the nodes' limit): the subscription parks.
+    rx.plan(&[Plan::Status(503), Plan::Status(503), Plan::Status(503)]);
+    create_extensions(&client, &nodes[0].base, &tokens[0], 400..401).await;
+    rx.wait_for(3).await;
+    let url = format!("{}/api/webhooks", nodes[other].base);
+    poll(&client, &url, Some(&tokens[other]), |b| {
+        b["items"][0]["status"] == "DEAD_LETTER"
+    })
+    .await;
+    let r = client
+        .post(format!(
+            "{}/api/webhooks/extension_event/resume",
+            nodes[other].base
+        ))
+        .bearer_auth(&tokens[other])
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("resume");
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "forwarded");
+    let got = rx.wait_for(4).await;
+    assert_eq!(got[3].json["data"]["number"], "400", "the parked event");
+    poll(&client, &url, Some(&tokens[other]), |b| {
+        b["items"][0]["status"] == "ACTIVE"
+    })
     .await;
 }

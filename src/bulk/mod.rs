@@ -246,7 +246,7 @@ fn code_of(e: &CommandError) -> &'static str {
         CommandError::NotFound(_) => "NOT_FOUND",
         CommandError::Conflict(kind, _) => kind.code(),
         CommandError::Forbidden(..) | CommandError::Escalation { .. } => "FORBIDDEN",
-        CommandError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+        CommandError::Unavailable(_) | CommandError::Contended(_) => "SERVICE_UNAVAILABLE",
     }
 }
 

@@ -37,6 +37,13 @@ pub enum CommandError {
     /// The log cannot take writes right now (or the projection stopped).
     #[error("{0}")]
     Unavailable(String),
+    /// The command's appends kept losing races to other writers of a
+    /// shared log (other nodes writing in the same tenant) until the
+    /// pipeline's deadline passed: nothing of it was appended, and nothing
+    /// conflicts with it either, so the client may send it again (503 with
+    /// `Retry-After`, never 409).
+    #[error("{0}")]
+    Contended(String),
     /// A command over many rows (a bulk import's batch) was refused: every
     /// failing row with its own rejection. Nothing of it was appended.
     #[error("{} rows refused", .0.len())]

@@ -85,7 +85,9 @@ use crate::queries::ReadModel;
 use crate::secrets::SecretKey;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use switchboard_events::{
     AppendError, AppendRequest, Appended, Basis, EventLog, Id, Metadata, TenantId,
 };
@@ -153,10 +155,63 @@ impl TenantLocks {
     }
 }
 
-/// How many times a command whose append lost an optimistic-concurrency
-/// race is decided again (against the state that won) before the conflict
-/// is reported.
-pub const REDECIDE_ATTEMPTS: u32 = 3;
+/// How long a command whose appends keep losing optimistic-concurrency
+/// races (another writer of a shared log moved what it was decided
+/// against) is decided again before the pipeline gives up with
+/// [`CommandError::Contended`] (503 with `Retry-After`). A lost race is
+/// not a conflict: only a decision against the state that won can refuse
+/// a command with 409.
+pub const REDECIDE_WITHIN: Duration = Duration::from_secs(10);
+
+/// What the pipeline does after an append lost a race.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterLostRace {
+    /// Decide again, at once, against the state that won.
+    DecideAgain,
+    /// The directory has nothing new to decide against: deciding again
+    /// would give the same refused append, so the refusal is the answer
+    /// (409 `CONCURRENT_MODIFICATION`).
+    Refuse,
+    /// Stop: the command is answered [`CommandError::Contended`].
+    GiveUp,
+}
+
+/// The re-decision rule: after `lost` lost races (counting this one),
+/// `elapsed` since the command's first decision, with `within` allowed;
+/// `moved` says whether the projection, caught up with the log's head,
+/// has applied anything since the refused decision was made. The first
+/// lost race is always decided again (the usual case: another node had
+/// just written in the tenant); later ones while the deadline has not
+/// passed; none if nothing moved (a version the directory does not see,
+/// which no new decision can satisfy).
+///
+/// Deciding again at once, without a back-off: a race is only decided
+/// again once the projection has applied something new (what won), so
+/// retrying cannot spin, and the winner's next command does not wait
+/// either, so pausing only the loser would lower its odds of ever winning.
+pub fn after_lost_race(
+    lost: u32,
+    elapsed: Duration,
+    within: Duration,
+    moved: bool,
+) -> AfterLostRace {
+    if !moved {
+        AfterLostRace::Refuse
+    } else if lost <= 1 || elapsed < within {
+        AfterLostRace::DecideAgain
+    } else {
+        AfterLostRace::GiveUp
+    }
+}
+
+/// How a critical section treats a lost race.
+#[derive(Debug, Clone, Copy)]
+enum Redecide {
+    /// Never: the lost race is the command's answer (a 409).
+    Never,
+    /// By [`after_lost_race`] within this deadline.
+    Within(Duration),
+}
 
 /// Runs commands: the write side of the service.
 pub struct Pipeline {
@@ -167,6 +222,31 @@ pub struct Pipeline {
     key: Arc<SecretKey>,
     /// Why the projection stopped following the log, once it has.
     stopped: tokio::sync::watch::Sender<Option<String>>,
+    /// How long a command is decided again after lost races.
+    redecide_within: Duration,
+    /// Lost races and commands given up as contended, for `/metrics`.
+    races: Arc<RaceCounters>,
+}
+
+/// Counts of lost races, shared with the critical sections' tasks.
+#[derive(Debug, Default)]
+struct RaceCounters {
+    lost: AtomicU64,
+    contended: AtomicU64,
+    most: AtomicU64,
+}
+
+/// What the pipeline counted about lost races since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RaceStats {
+    /// Appends refused because another writer of the log got there first
+    /// (each is followed by a new decision or by giving up).
+    pub lost: u64,
+    /// Commands answered [`CommandError::Contended`] after losing races
+    /// until [`REDECIDE_WITHIN`] passed.
+    pub contended: u64,
+    /// The most races one command lost.
+    pub most: u64,
 }
 
 /// The projection has stopped following the log.
@@ -194,6 +274,24 @@ impl Pipeline {
             hasher,
             key,
             stopped: tokio::sync::watch::channel(None).0,
+            redecide_within: REDECIDE_WITHIN,
+            races: Arc::default(),
+        }
+    }
+
+    /// The same pipeline deciding again after lost races for `within`
+    /// instead of [`REDECIDE_WITHIN`] (tests of the deadline).
+    pub fn with_redecide_within(mut self, within: Duration) -> Pipeline {
+        self.redecide_within = within;
+        self
+    }
+
+    /// Lost races and contended commands so far.
+    pub fn races(&self) -> RaceStats {
+        RaceStats {
+            lost: self.races.lost.load(Ordering::Relaxed),
+            contended: self.races.contended.load(Ordering::Relaxed),
+            most: self.races.most.load(Ordering::Relaxed),
         }
     }
 
@@ -245,8 +343,9 @@ impl Pipeline {
     /// append loses an optimistic-concurrency race (another writer of the
     /// log moved a stream the decision relied on), the pipeline waits for
     /// the projection to catch up with the log's head and decides the same
-    /// prepared command again, up to [`REDECIDE_ATTEMPTS`] times — without
-    /// minting or hashing anything again.
+    /// prepared command again ([`after_lost_race`], until
+    /// [`REDECIDE_WITHIN`] has passed, then [`CommandError::Contended`]) —
+    /// without minting or hashing anything again.
     pub async fn run(&self, command: Command, ctx: Context) -> Result<Outcome, CommandError> {
         let command = self.prepare(command, &ctx).await?;
         self.run_prepared(command, ctx).await
@@ -283,7 +382,13 @@ impl Pipeline {
         let name = command.name();
         let decide: Decide<Option<Id>> = Box::new(move |dir| decide(dir, &ctx, &command));
         let (id, appended) = self
-            .critical(&scopes, tenant, metadata, decide, REDECIDE_ATTEMPTS)
+            .critical(
+                &scopes,
+                tenant,
+                metadata,
+                decide,
+                Redecide::Within(self.redecide_within),
+            )
             .await
             .inspect_err(|e| tracing::debug!(command = name, error = %e, "command refused"))?;
         Ok(Outcome { id, appended })
@@ -304,12 +409,13 @@ impl Pipeline {
             Some(f) => f(dir),
             None => Err(CommandError::Unavailable("decided twice".into())),
         });
-        self.critical(&[tenant], tenant, metadata, decide, 0).await
+        self.critical(&[tenant], tenant, metadata, decide, Redecide::Never)
+            .await
     }
 
     /// The critical section: locks (ascending order, so two multi-scope
     /// commands cannot deadlock), decide, append, wait for the projection;
-    /// on a lost race, catch up and decide again (at most `attempts` times).
+    /// on a lost race, catch up and decide again (as `redecide` says).
     /// Events are recorded in `tenant`.
     async fn critical<T: Send + 'static>(
         &self,
@@ -317,7 +423,7 @@ impl Pipeline {
         tenant: TenantId,
         metadata: Metadata,
         mut decide: Decide<T>,
-        attempts: u32,
+        redecide: Redecide,
     ) -> Result<(T, Option<Appended>), CommandError> {
         if let Some(reason) = self.stopped.borrow().as_deref() {
             return Err(not_following(reason));
@@ -336,30 +442,50 @@ impl Pipeline {
             return Ok((output, None));
         }
         let metadata = Arc::new(metadata);
+        let mut decided_at = basis.offset;
         // Queued now: the write happens whether or not anyone awaits it.
         let append = self
             .log
             .append_decided(request(decision, tenant, metadata.clone())?, basis);
         let (log, projector) = (self.log.clone(), self.projector.clone());
         let stopped = self.stopped.subscribe();
+        let races = self.races.clone();
+        let started = std::time::Instant::now();
         let critical = tokio::spawn(async move {
             let _guards = guards;
             let (mut append, mut output) = (append, output);
-            let mut left = attempts;
+            let mut lost = 0u32;
             loop {
                 match append.await {
                     Ok(appended) => {
                         wait_applied(&projector, stopped.clone(), appended.last_offset).await?;
                         return Ok((output, Some(appended)));
                     }
-                    Err(e @ (AppendError::Conflict { .. } | AppendError::Stale { .. }))
-                        if left > 0 =>
-                    {
-                        left -= 1;
-                        tracing::info!(reason = %e, "an append lost a race; deciding again");
+                    Err(e @ (AppendError::Conflict { .. } | AppendError::Stale { .. })) => {
+                        let Redecide::Within(within) = redecide else {
+                            return Err(CommandError::from(e));
+                        };
+                        races.lost.fetch_add(1, Ordering::Relaxed);
+                        lost += 1;
+                        races.most.fetch_max(u64::from(lost), Ordering::Relaxed);
                         // What won the race is in the log: decide against it.
                         wait_applied(&projector, stopped.clone(), log.head()).await?;
+                        let moved = projector.applied() > decided_at;
+                        let elapsed = started.elapsed();
+                        match after_lost_race(lost, elapsed, within, moved) {
+                            AfterLostRace::DecideAgain => {}
+                            AfterLostRace::Refuse => return Err(CommandError::from(e)),
+                            AfterLostRace::GiveUp => {
+                                races.contended.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(lost, ?elapsed, reason = %e, "a command kept losing races for the log; giving up");
+                                return Err(CommandError::Contended(format!(
+                                    "lost {lost} races for the log to other writers in {elapsed:?}: {e}"
+                                )));
+                            }
+                        }
+                        tracing::debug!(lost, reason = %e, "an append lost a race; deciding again");
                         let (decision, again, basis) = decide_now(&projector, &order, &mut decide)?;
+                        decided_at = basis.offset;
                         output = again;
                         if decision.is_empty() {
                             return Ok((output, None));
@@ -738,12 +864,9 @@ mod tests {
         assert!(s.users.contains_key(&Id(50)));
     }
 
-    #[tokio::test]
-    async fn races_lost_again_and_again_end_in_a_conflict_and_release_the_lock() {
-        let w = world(true);
-        w.gated.gate.add_permits(1000);
-        // More competitors than the pipeline decides again.
-        for n in 0..=REDECIDE_ATTEMPTS {
+    /// `n` competing creations of users other than ours.
+    fn competitors(w: &World, n: u32) {
+        for n in 0..n {
             w.gated
                 .competitors
                 .lock()
@@ -755,22 +878,109 @@ mod tests {
                     attrs: Default::default(),
                 })]));
         }
-        let r = w.pipeline.run(create("bob", "102", 2), ctx()).await;
-        assert!(
-            matches!(
-                r,
-                Err(CommandError::Conflict(
-                    ConflictKind::ConcurrentModification,
-                    _
-                ))
-            ),
-            "{r:?}"
-        );
+    }
+
+    #[tokio::test]
+    async fn races_lost_again_and_again_are_decided_again_until_one_wins() {
+        let w = world(true);
+        w.gated.gate.add_permits(1000);
+        // Given ten writers of other nodes, each winning one race against
+        // our command (three were once enough to refuse it with 409),
+        competitors(&w, 10);
+        // when it runs, then it is created after the ten lost races.
+        let out = w
+            .pipeline
+            .run(create("bob", "102", 2), ctx())
+            .await
+            .expect("created in the end");
+        assert_eq!(out.created(), Ok(Id(2)));
+        assert_eq!(w.gated.lost.load(std::sync::atomic::Ordering::SeqCst), 10);
         assert_eq!(
-            w.gated.lost.load(std::sync::atomic::Ordering::SeqCst),
-            REDECIDE_ATTEMPTS + 1
+            w.pipeline.races(),
+            RaceStats {
+                lost: 10,
+                contended: 0,
+                most: 10
+            }
         );
+        assert_eq!(scope(&w.projector).users.len(), 11);
         assert!(w.pipeline.locks.get(T).try_lock().is_ok(), "released");
+    }
+
+    #[tokio::test]
+    async fn races_lost_past_the_deadline_are_contended_not_a_conflict_and_release_the_lock() {
+        let w = world(true);
+        let w = World {
+            pipeline: w.pipeline.with_redecide_within(Duration::ZERO),
+            ..w
+        };
+        w.gated.gate.add_permits(1000);
+        competitors(&w, 3);
+        let r = w.pipeline.run(create("bob", "102", 2), ctx()).await;
+        // The first lost race is decided again even past the deadline; the
+        // second gives up: unavailable (retry), never 409.
+        assert!(matches!(r, Err(CommandError::Contended(_))), "{r:?}");
+        assert_eq!(w.gated.lost.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(
+            w.pipeline.races(),
+            RaceStats {
+                lost: 2,
+                contended: 1,
+                most: 2
+            }
+        );
+        assert!(!scope(&w.projector).users.contains_key(&Id(2)));
+        assert!(w.pipeline.locks.get(T).try_lock().is_ok(), "released");
+        let api = crate::http::error::ApiError::from(r.expect_err("refused"));
+        assert_eq!(api.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(api.retry_after, Some(1));
+    }
+
+    #[test]
+    fn a_lost_race_is_decided_again_until_the_deadline_and_always_once() {
+        let within = Duration::from_secs(10);
+        // Given the first lost race, when it comes even past the deadline,
+        // then the command is decided again.
+        for elapsed in [Duration::ZERO, within, within * 3] {
+            assert_eq!(
+                after_lost_race(1, elapsed, within, true),
+                AfterLostRace::DecideAgain
+            );
+        }
+        // Given any later lost race, when the deadline has not passed, then
+        // again; when it has, then give up.
+        for lost in [2, 3, 10, 1000] {
+            assert_eq!(
+                after_lost_race(lost, within - Duration::from_millis(1), within, true),
+                AfterLostRace::DecideAgain
+            );
+            assert_eq!(
+                after_lost_race(lost, within, within, true),
+                AfterLostRace::GiveUp
+            );
+        }
+        // Given no time at all, then exactly one new decision.
+        assert_eq!(
+            after_lost_race(2, Duration::ZERO, Duration::ZERO, true),
+            AfterLostRace::GiveUp
+        );
+    }
+
+    #[test]
+    fn a_lost_race_with_nothing_new_to_decide_against_is_refused_at_once() {
+        let within = Duration::from_secs(10);
+        // Given a projection that applied nothing since the refused
+        // decision, when the race is the first or any later one, inside the
+        // deadline or past it, then the refusal stands (409): the same state
+        // would give the same refused append.
+        for lost in [1, 2, 50] {
+            for elapsed in [Duration::ZERO, within * 2] {
+                assert_eq!(
+                    after_lost_race(lost, elapsed, within, false),
+                    AfterLostRace::Refuse
+                );
+            }
+        }
     }
 
     #[tokio::test]

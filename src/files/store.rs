@@ -276,6 +276,17 @@ struct Slot {
     pin: Option<Pin>,
 }
 
+/// The name of the object store beside a JetStream log (`<stream>_files`)
+/// that holds the blobs the nodes share.
+pub const SHARED_BLOBS: &str = "files";
+
+/// Where the blob `d` lives in the file store whose root is `root`
+/// (`<data_dir>/files`).
+pub fn blob_path_in(root: &Path, d: &Digest) -> PathBuf {
+    let hex = d.hex();
+    root.join("blobs/sha256").join(&hex[..2]).join(hex)
+}
+
 /// Blobs shared by the nodes of a JetStream log (a JetStream object store):
 /// every blob placed in a node's store is also stored there before the
 /// operation answers, and a blob a node does not have is fetched from there
@@ -408,8 +419,7 @@ impl Store {
     }
 
     fn blob_path(&self, d: &Digest) -> PathBuf {
-        let hex = d.hex();
-        self.root.join("blobs/sha256").join(&hex[..2]).join(hex)
+        blob_path_in(&self.root, d)
     }
 
     fn upload_dir(&self, id: UploadId) -> PathBuf {

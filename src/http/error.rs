@@ -143,6 +143,11 @@ impl From<CommandError> for ApiError {
                 tracing::error!(reason = %m, "write refused: log unavailable");
                 ApiError::unavailable("the directory cannot accept changes right now")
             }
+            CommandError::Contended(m) => {
+                tracing::warn!(reason = %m, "write refused: contended");
+                ApiError::unavailable("the directory is too busy to take this change; retry")
+                    .retry_after(std::time::Duration::from_secs(1))
+            }
             CommandError::Rows(rows) => {
                 let detail: Vec<_> = rows
                     .iter()

@@ -63,6 +63,7 @@ pub async fn record_template(
 
 /// The exposition as a response.
 pub fn exposition(state: &AppState) -> Response {
+    state.metrics.races(state.pipeline.races());
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics.render_for(&state.queries),

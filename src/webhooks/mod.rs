@@ -115,6 +115,9 @@ pub struct Cluster {
 /// time to live (its holder lets go of it within two thirds of this).
 pub const LEASE_TTL: Duration = Duration::from_secs(6);
 
+/// How often the delivering node looks for resumes other nodes forwarded.
+pub const RESUME_POLL: Duration = Duration::from_millis(250);
+
 /// The webhook deliverer: one worker per enabled subscription.
 pub struct Webhooks {
     shared: Arc<Shared>,
@@ -188,6 +191,47 @@ impl Webhooks {
         *self.leading.borrow()
     }
 
+    /// On the delivering node of a cluster, carries out the resumes other
+    /// nodes asked for: every [`RESUME_POLL`], each parked worker whose
+    /// parked event a request names is woken; requests for a worker that
+    /// is not parked (any more) are dropped.
+    fn carry_out_forwarded_resumes(self: &Arc<Self>) {
+        if self.lease.is_none() {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut shutdown = me.shared.shutdown.clone();
+            let mut tick = tokio::time::interval(RESUME_POLL);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = shutdown.wait_for(|s| *s) => return,
+                }
+                if !me.leading() {
+                    continue;
+                }
+                let store = &me.shared.store;
+                for (&(tenant, kind), w) in me.workers.lock().iter() {
+                    let Some(asked) = store.resume_requested(tenant, kind) else {
+                        continue;
+                    };
+                    let state = w.state.lock();
+                    if state.status == Status::DeadLetter && state.dead_letter_offset == Some(asked)
+                    {
+                        tracing::info!(
+                            tenant = tenant.0,
+                            kind = kind.name(),
+                            "resuming a parked webhook subscription, as another node asked"
+                        );
+                        w.resume.notify_one();
+                    }
+                    store.clear_resume(tenant, kind);
+                }
+            }
+        });
+    }
+
     /// Follows the lease: on taking it, starts the workers of every known
     /// tenant (at the shared cursors); on losing it, stops them all.
     fn follow_lease(self: &Arc<Self>) {
@@ -228,6 +272,7 @@ impl Webhooks {
         applied: u64,
     ) -> tokio::task::JoinHandle<()> {
         self.follow_lease();
+        self.carry_out_forwarded_resumes();
         let me = self.clone();
         tokio::spawn(async move {
             for t in tenants {
@@ -372,8 +417,29 @@ impl Webhooks {
     }
 
     /// Wakes a parked subscription: the event it gave up on is tried again.
+    /// On a node that does not deliver (JetStream, another node holds the
+    /// lease) the resume is forwarded through the shared bucket to the node
+    /// that does, which carries it out within [`RESUME_POLL`].
     pub fn resume(&self, tenant: TenantId, kind: Kind) -> Result<(), ResumeError> {
         if !self.leading() {
+            let enabled = self
+                .known
+                .lock()
+                .get(&tenant)
+                .is_some_and(|h| h.get(kind).target.is_some());
+            if !enabled {
+                return Err(ResumeError::Disabled);
+            }
+            let parked = self
+                .shared
+                .store
+                .load(tenant, kind)
+                .filter(|s| s.status == Status::DeadLetter)
+                .and_then(|s| s.dead_letter_offset)
+                .ok_or(ResumeError::NotParked)?;
+            if self.shared.store.request_resume(tenant, kind, parked) {
+                return Ok(());
+            }
             return Err(ResumeError::Elsewhere);
         }
         let workers = self.workers.lock();

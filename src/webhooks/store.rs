@@ -225,6 +225,45 @@ impl Store {
     }
 
     /// Forgets a subscription (its tenant was deleted).
+    /// Asks the delivering node, through the shared bucket, to wake the
+    /// subscription parked at `dead_letter` (a node that does not deliver
+    /// cannot wake the worker itself). `false` for files: one node, which
+    /// always delivers itself.
+    pub fn request_resume(&self, tenant: TenantId, kind: Kind, dead_letter: u64) -> bool {
+        match self {
+            Store::Local { .. } => false,
+            Store::Shared(state) => {
+                state.put(
+                    &Self::resume_key(tenant, kind),
+                    dead_letter.to_string().into_bytes().into(),
+                );
+                true
+            }
+        }
+    }
+
+    /// The parked event a resume was asked for (by another node), if any.
+    pub fn resume_requested(&self, tenant: TenantId, kind: Kind) -> Option<u64> {
+        match self {
+            Store::Local { .. } => None,
+            Store::Shared(state) => {
+                let bytes = state.get(&Self::resume_key(tenant, kind))?;
+                std::str::from_utf8(&bytes).ok()?.parse().ok()
+            }
+        }
+    }
+
+    /// Forgets a resume request (carried out, or no longer parked).
+    pub fn clear_resume(&self, tenant: TenantId, kind: Kind) {
+        if let Store::Shared(state) = self {
+            state.remove(&Self::resume_key(tenant, kind));
+        }
+    }
+
+    fn resume_key(tenant: TenantId, kind: Kind) -> String {
+        format!("{}.{}.resume", tenant.0, kind.name())
+    }
+
     pub fn remove(&self, tenant: TenantId, kind: Kind) {
         match self {
             Store::Local { dir } => {

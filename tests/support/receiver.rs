@@ -98,16 +98,19 @@ impl Receiver {
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
         let mut rx = self.inner.count.subscribe();
         let got = tokio::time::timeout(Duration::from_secs(60), rx.wait_for(|c| *c >= n)).await;
+        // One lock at a time: two guards in one statement would deadlock
+        // (the mutex is not reentrant), hanging the failing test for good.
+        let types: Vec<_> = self
+            .inner
+            .log
+            .lock()
+            .iter()
+            .map(|r| r.json["type"].clone())
+            .collect();
         assert!(
             got.is_ok(),
-            "the receiver got {} requests, expected {n}: {:?}",
-            self.inner.log.lock().len(),
-            self.inner
-                .log
-                .lock()
-                .iter()
-                .map(|r| r.json["type"].clone())
-                .collect::<Vec<_>>()
+            "the receiver got {} requests, expected {n}: {types:?}",
+            types.len()
         );
         self.received()
     }

@@ -352,11 +352,11 @@ pub struct SharedBlobs {
 }
 
 impl SharedBlobs {
-    /// Stores the file at `path` as `name`, unless `name` is there already.
-    /// Returns once the object store acknowledged every chunk.
-    pub async fn put_file(&self, name: &str, path: &Path) -> Result<(), String> {
+    /// Stores the file at `path` as `name`, unless `name` is there already
+    /// (`false`). Returns once the object store acknowledged every chunk.
+    pub async fn put_file(&self, name: &str, path: &Path) -> Result<bool, String> {
         match self.store.info(name).await {
-            Ok(info) if !info.deleted => return Ok(()),
+            Ok(info) if !info.deleted => return Ok(false),
             Ok(_) => {}
             Err(e) if e.kind() == object_store::InfoErrorKind::NotFound => {}
             Err(e) => return Err(e.to_string()),
@@ -367,8 +367,21 @@ impl SharedBlobs {
         self.store
             .put(name, &mut file)
             .await
-            .map(|_| ())
+            .map(|_| true)
             .map_err(|e| e.to_string())
+    }
+
+    /// The names of every object in the store (deleted ones left out).
+    pub async fn names(&self) -> Result<Vec<String>, String> {
+        let mut list = self.store.list().await.map_err(|e| e.to_string())?;
+        let mut names = Vec::new();
+        while let Some(info) = list.next().await {
+            let info = info.map_err(|e| e.to_string())?;
+            if !info.deleted {
+                names.push(info.name);
+            }
+        }
+        Ok(names)
     }
 
     /// Copies `name` into a new file at `path` (synced); `false` if there

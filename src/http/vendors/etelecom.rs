@@ -91,6 +91,7 @@ impl From<CommandError> for TwirpError {
         let twirp = match &e {
             CommandError::Conflict(ConflictKind::ConcurrentModification, _) => Some("aborted"),
             CommandError::Conflict(..) => Some("already_exists"),
+            CommandError::Contended(_) => Some("unavailable"),
             _ => None,
         };
         let e = e.rename_field(|f| match f {
