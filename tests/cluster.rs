@@ -286,6 +286,38 @@ async fn acknowledged_writes_survive_killing_a_node_and_a_nats_server() {
     );
 }
 
+/// Two webhook nodes on one stream, the second caught up with the first,
+/// an admin of the same tenant signed in on each, and the tenant's
+/// extension events subscribed to `hook_url`.
+async fn two_hook_nodes_subscribed(
+    client: &reqwest::Client,
+    dir: &std::path::Path,
+    url: &str,
+    names: [&str; 2],
+    hook_url: &str,
+) -> (Vec<Server>, Vec<String>) {
+    let mut nodes = vec![hook_node(dir, url, names[0]).await];
+    let mut tokens = vec![admin_in_tenant(client, &nodes[0].base, true).await];
+    nodes.push(hook_node(dir, url, names[1]).await);
+    let head = poll(client, &format!("{}/readyz", nodes[0].base), None, |_| true).await["log_head"]
+        .as_u64()
+        .expect("head");
+    poll(client, &format!("{}/readyz", nodes[1].base), None, |b| {
+        b["projected"].as_u64() >= Some(head)
+    })
+    .await;
+    tokens.push(admin_in_tenant(client, &nodes[1].base, false).await);
+    let r = client
+        .post(format!("{}/api/tenant", nodes[0].base))
+        .bearer_auth(&tokens[0])
+        .json(&json!({"extension_event": {"enabled": true, "url": hook_url}}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    (nodes, tokens)
+}
+
 /// A node on a one-server stream `hooks` that delivers webhooks to a local
 /// receiver, retrying fast.
 async fn hook_node(dir: &std::path::Path, url: &str, name: &str) -> Server {
@@ -323,28 +355,8 @@ async fn webhooks_are_delivered_once_by_one_node_and_by_another_after_it_dies() 
     let dir = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::new();
     let rx = Receiver::start().await;
-    let mut nodes = vec![hook_node(dir.path(), &server.url, "h1").await];
-    let mut tokens = vec![admin_in_tenant(&client, &nodes[0].base, true).await];
-    nodes.push(hook_node(dir.path(), &server.url, "h2").await);
-    let head = poll(&client, &format!("{}/readyz", nodes[0].base), None, |_| {
-        true
-    })
-    .await["log_head"]
-        .as_u64()
-        .expect("head");
-    poll(&client, &format!("{}/readyz", nodes[1].base), None, |b| {
-        b["projected"].as_u64() >= Some(head)
-    })
-    .await;
-    tokens.push(admin_in_tenant(&client, &nodes[1].base, false).await);
-    let r = client
-        .post(format!("{}/api/tenant", nodes[0].base))
-        .bearer_auth(&tokens[0])
-        .json(&json!({"extension_event": {"enabled": true, "url": rx.url}}))
-        .send()
-        .await
-        .expect("subscribe");
-    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let (nodes, tokens) =
+        two_hook_nodes_subscribed(&client, dir.path(), &server.url, ["h1", "h2"], &rx.url).await;
 
     // Changes through both nodes; one node delivers them, each once.
     create_extensions(&client, &nodes[0].base, &tokens[0], 300..310).await;
@@ -441,28 +453,8 @@ async fn a_parked_subscription_is_resumed_through_the_node_that_does_not_deliver
     let dir = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::new();
     let rx = Receiver::start().await;
-    let mut nodes = vec![hook_node(dir.path(), &server.url, "p1").await];
-    let mut tokens = vec![admin_in_tenant(&client, &nodes[0].base, true).await];
-    nodes.push(hook_node(dir.path(), &server.url, "p2").await);
-    let head = poll(&client, &format!("{}/readyz", nodes[0].base), None, |_| {
-        true
-    })
-    .await["log_head"]
-        .as_u64()
-        .expect("head");
-    poll(&client, &format!("{}/readyz", nodes[1].base), None, |b| {
-        b["projected"].as_u64() >= Some(head)
-    })
-    .await;
-    tokens.push(admin_in_tenant(&client, &nodes[1].base, false).await);
-    let r = client
-        .post(format!("{}/api/tenant", nodes[0].base))
-        .bearer_auth(&tokens[0])
-        .json(&json!({"extension_event": {"enabled": true, "url": rx.url}}))
-        .send()
-        .await
-        .expect("subscribe");
-    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let (nodes, tokens) =
+        two_hook_nodes_subscribed(&client, dir.path(), &server.url, ["p1", "p2"], &rx.url).await;
     // Which node delivers, once one has taken the lease.
     let deadline = Instant::now() + Duration::from_secs(60);
     let other = loop {
