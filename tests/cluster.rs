@@ -355,7 +355,7 @@ async fn webhooks_are_delivered_once_by_one_node_and_by_another_after_it_dies() 
     let dir = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::new();
     let rx = Receiver::start().await;
-    let (nodes, tokens) =
+    let (mut nodes, tokens) =
         two_hook_nodes_subscribed(&client, dir.path(), &server.url, ["h1", "h2"], &rx.url).await;
 
     // Changes through both nodes; one node delivers them, each once.
