@@ -1,59 +1,171 @@
-//! The writer's stream heads: the durable version of recently written
-//! streams, for optimistic concurrency, in bounded memory.
+//! The writer's stream heads: every stream's durable version, for
+//! optimistic concurrency, in memory, within a bound.
 //!
 //! Every stream of the log has a head (its last version), and the log
 //! keeps every stream forever: deleted resources' streams stay, and each
-//! sign-in starts a `session-…` stream. Holding every head in memory would
-//! grow with the log itself, and a client who can sign in could grow it at
-//! will. So the writer holds only recently written streams, in two
-//! generations of at most half the bound each: heads are recorded into the
-//! young one; when it is full it becomes the old one and the previous old
-//! one is dropped. A stream found in neither is looked up in the index
-//! ([`crate::index::Index::stream_head`]), which is correct because a
-//! generation is dropped only once the index holds every event recorded in
-//! it: a stream missing here has all its events in the index.
+//! sign-in starts a `session-…` stream. The writer must know a stream's
+//! head to check an expectation and to number its next event, and asking
+//! the index (two sled reads) for a stream it does not hold cost more than
+//! everything else a group commit does beside its `fdatasync`
+//! (BENCHMARKS.md, "Stream heads in memory").
+//!
+//! So the heads are **whole** while they fit the bound: a background
+//! loader ([`Heads::load`]) adds the head of every stream the index held at
+//! open, while the writer records every durable commit ([`Heads::record`]);
+//! once the loader is through ([`Heads::loaded`]) the heads are
+//! **complete**, and a stream they do not hold has no event at all — a new
+//! stream — answered without the index. Every entry is exact at any time,
+//! whoever put it there: an entry keeps the larger of what the loader read
+//! and what the writer recorded, versions only grow, the loader reads the
+//! index (which holds only durable events, never more than the writer
+//! recorded), and a stream the writer has not written since open had all
+//! its events in the index before the loader started. Nothing is dropped
+//! while the heads are whole, so the loader can never bring back a version
+//! older than one dropped meanwhile.
+//!
+//! Past the bound (a client who signs in over and over makes a stream per
+//! sign-in), the heads stop being whole: the loader stops, and the writer
+//! keeps only recently written streams, in two generations of at most half
+//! the bound each (the whole map becomes the old generation): heads are
+//! recorded into the young one; when it is full it becomes the old one and
+//! the previous old one is dropped. A stream found in neither is looked up
+//! in the index ([`crate::index::Index::stream_head`]), which is correct
+//! because a generation is dropped only once the index holds every event
+//! recorded in it: a stream missing here has all its events in the index.
+//! While the loader runs, a stream it has not reached yet is looked up in
+//! the index the same way (it was not written since open, or it would be
+//! here).
+//!
+//! Streams are held by the first 128 bits of the blake3 hash of their name
+//! (24 bytes an entry with the version, about 25–50 bytes a stream with
+//! the table's free slots) rather than by name. Two streams would share an
+//! entry only if their names collided in those 128 bits: about N²/2¹²⁹
+//! for N streams (10⁻²¹ at a billion streams), and stream names are minted
+//! by the server, so nobody can search for a collision. The log's hash
+//! chain relies on blake3 the same way.
 //!
 //! The bound can be exceeded only while the index lags (its thread runs at
 //! a lower priority); the writer waits for the indexer when it falls
-//! 16k frames behind, which bounds the excess too.
+//! 16k frames behind, which bounds the excess too. Leaving the whole state
+//! holds at most one and a half times the bound until the old generation
+//! can go.
 
 use crate::ids::StreamId;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-/// The default bound: a million streams, about 100 MB of heads at most.
-pub const DEFAULT_STREAM_HEADS: usize = 1_000_000;
+/// The default bound: four million streams, about 100–200 MB of heads at
+/// most (see the module docs).
+pub const DEFAULT_STREAM_HEADS: usize = 4_000_000;
 
-/// Recently written streams' durable versions, in two generations.
+/// A stream as the heads know it: the first 128 bits of the blake3 hash of
+/// its name (see the module docs on collisions).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct HeadKey([u64; 2]);
+
+impl HeadKey {
+    /// The key of the stream named `name` (a stream name's bytes).
+    pub(crate) fn of(name: &[u8]) -> HeadKey {
+        let hash = blake3::hash(name);
+        let b = hash.as_bytes();
+        let mut lo = [0u8; 8];
+        let mut hi = [0u8; 8];
+        lo.copy_from_slice(&b[0..8]);
+        hi.copy_from_slice(&b[8..16]);
+        HeadKey([u64::from_le_bytes(lo), u64::from_le_bytes(hi)])
+    }
+
+    /// The key of `stream`.
+    pub(crate) fn of_stream(stream: &StreamId) -> HeadKey {
+        HeadKey::of(stream.as_str().as_bytes())
+    }
+}
+
+impl Hash for HeadKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Already a uniform hash: the table needs no other.
+        state.write_u64(self.0[0]);
+    }
+}
+
+/// Passes a [`HeadKey`]'s first word through as the table's hash.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by `HeadKey`; anything else still hashes.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Map = HashMap<HeadKey, u64, BuildHasherDefault<KeyHasher>>;
+
+/// What the heads say about a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Head {
+    /// Its durable version (0: no event yet).
+    Known(u64),
+    /// Not held: the index holds every event of it (see the module docs).
+    AskIndex,
+}
+
+/// Streams' durable versions: every stream while they fit the bound,
+/// recently written ones past it (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Heads {
-    young: HashMap<StreamId, u64>,
-    old: HashMap<StreamId, u64>,
+    young: Map,
+    old: Map,
     /// The last offset of the group commits recorded into `young`.
     young_through: u64,
     /// The same for `old`.
     old_through: u64,
-    /// Streams per generation.
+    /// Streams held while whole.
+    bound: usize,
+    /// Streams per generation once not whole.
     half: usize,
+    /// Nothing was dropped since open: `young` holds every stream written
+    /// since, and the loader may add the index's heads.
+    whole: bool,
+    /// Whole, and the loader added every stream the index held at open: a
+    /// stream missing has no event.
+    complete: bool,
 }
 
 impl Heads {
-    /// Empty heads holding at most about `bound` streams.
+    /// Empty heads holding at most about `bound` streams, waiting for the
+    /// loader.
     pub(crate) fn new(bound: usize) -> Heads {
+        let bound = bound.max(2);
         Heads {
-            young: HashMap::new(),
-            old: HashMap::new(),
+            young: Map::default(),
+            old: Map::default(),
             young_through: 0,
             old_through: 0,
-            half: (bound / 2).max(1),
+            bound,
+            half: bound / 2,
+            whole: true,
+            complete: false,
         }
     }
 
-    /// The stream's durable version, if it is held here.
-    pub(crate) fn get(&self, stream: &StreamId) -> Option<u64> {
-        self.young
-            .get(stream)
-            .or_else(|| self.old.get(stream))
-            .copied()
+    /// What the heads know of the stream keyed `key`.
+    pub(crate) fn get(&self, key: &HeadKey) -> Head {
+        match self.young.get(key).or_else(|| self.old.get(key)) {
+            Some(v) => Head::Known(*v),
+            None if self.complete => Head::Known(0),
+            None => Head::AskIndex,
+        }
     }
 
     /// Records the heads of a durable group commit that ends at
@@ -65,12 +177,52 @@ impl Heads {
         last_offset: u64,
         indexed_through: u64,
     ) {
-        self.young.extend(heads);
+        for (stream, version) in heads {
+            raise(&mut self.young, HeadKey::of_stream(&stream), version);
+        }
         self.young_through = last_offset;
+        self.rotate_if_full(indexed_through);
+    }
+
+    /// The loader's part: adds heads read from the index. Returns whether
+    /// the loader should go on (`false`: the heads are no longer whole;
+    /// heads added then are kept as the writer's are, until dropped).
+    pub(crate) fn load(&mut self, heads: impl IntoIterator<Item = (HeadKey, u64)>) -> bool {
+        if !self.whole {
+            return false;
+        }
+        for (key, version) in heads {
+            raise(&mut self.young, key, version);
+            if self.young.len() >= self.bound {
+                // Nothing is dropped here (the old generation is empty while
+                // whole); what was loaded is in the index already, and the
+                // writer's entries keep their `young_through`.
+                self.rotate_if_full(self.young_through);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The loader went through every stream of the index: if nothing was
+    /// dropped meanwhile, the heads are complete.
+    pub(crate) fn loaded(&mut self) {
+        self.complete = self.whole;
+    }
+
+    /// Whether every stream is held (a missing one has no event).
+    pub(crate) fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    fn rotate_if_full(&mut self, indexed_through: u64) {
+        let limit = if self.whole { self.bound } else { self.half };
         // The old generation may go only once the index has all of it.
-        if self.young.len() >= self.half && self.old_through <= indexed_through {
+        if self.young.len() >= limit && self.old_through <= indexed_through {
             self.old = std::mem::take(&mut self.young);
             self.old_through = self.young_through;
+            self.whole = false;
+            self.complete = false;
         }
     }
 
@@ -78,6 +230,27 @@ impl Heads {
     pub(crate) fn len(&self) -> usize {
         self.young.len() + self.old.len()
     }
+
+    /// Bytes the tables take (from their capacity: a slot and a control
+    /// byte per bucket, buckets = capacity · 8/7 in hashbrown).
+    pub(crate) fn bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(HeadKey, u64)>() + 1;
+        [&self.young, &self.old]
+            .iter()
+            .map(|m| match m.capacity() {
+                0 => 0,
+                c if c < 8 => (c + 1).next_power_of_two() * slot,
+                c => c / 7 * 8 * slot,
+            })
+            .sum()
+    }
+}
+
+/// Sets `key`'s version to `version` unless it holds a larger one.
+fn raise(map: &mut Map, key: HeadKey, version: u64) {
+    map.entry(key)
+        .and_modify(|v| *v = (*v).max(version))
+        .or_insert(version);
 }
 
 #[cfg(test)]
@@ -89,19 +262,88 @@ mod tests {
         StreamId::of("session", Id(n))
     }
 
+    fn k(n: u64) -> HeadKey {
+        HeadKey::of_stream(&s(n))
+    }
+
+    #[test]
+    fn loaded_heads_are_complete_and_answer_a_new_stream_without_the_index() {
+        // Given heads whole, while the loader runs.
+        let mut heads = Heads::new(100);
+        heads.record([(s(1), 4)], 10, 0);
+        assert!(heads.load([(k(2), 7), (k(3), 1)]));
+        // A stream the loader has not reached is the index's to answer.
+        assert_eq!(heads.get(&k(9)), Head::AskIndex);
+        assert_eq!(heads.get(&k(2)), Head::Known(7));
+        // When the loader is through, a missing stream has no event.
+        heads.loaded();
+        assert!(heads.is_complete());
+        assert_eq!(heads.get(&k(9)), Head::Known(0));
+        assert_eq!(heads.get(&k(1)), Head::Known(4));
+        assert_eq!(heads.get(&k(3)), Head::Known(1));
+    }
+
+    #[test]
+    fn the_loader_never_lowers_what_the_writer_recorded_nor_the_other_way() {
+        let mut heads = Heads::new(100);
+        // The writer commits version 5 after the loader read 3 from the index.
+        heads.record([(s(1), 5)], 10, 0);
+        assert!(heads.load([(k(1), 3)]));
+        assert_eq!(heads.get(&k(1)), Head::Known(5));
+        // The loader read 8 (the index caught up) before the writer's
+        // record of 6 was applied: the larger stays.
+        assert!(heads.load([(k(2), 8)]));
+        heads.record([(s(2), 6)], 11, 0);
+        assert_eq!(heads.get(&k(2)), Head::Known(8));
+    }
+
+    #[test]
+    fn past_the_bound_the_heads_are_not_complete_and_the_loader_stops() {
+        // Given a bound of 4, loaded.
+        let mut heads = Heads::new(4);
+        assert!(heads.load([(k(1), 1), (k(2), 1)]));
+        heads.loaded();
+        assert_eq!(heads.get(&k(50)), Head::Known(0));
+        // When a fourth and fifth stream are written, the heads stop being
+        // whole: a missing stream is the index's to answer again.
+        heads.record([(s(3), 1), (s(4), 1)], 2, 2);
+        heads.record([(s(5), 1)], 3, 3);
+        assert!(!heads.is_complete());
+        assert_eq!(heads.get(&k(50)), Head::AskIndex);
+        // The recent streams are still held, and the loader takes nothing.
+        assert_eq!(heads.get(&k(5)), Head::Known(1));
+        assert_eq!(heads.get(&k(4)), Head::Known(1));
+        assert!(!heads.load([(k(60), 9)]));
+        assert_eq!(heads.get(&k(60)), Head::AskIndex);
+        heads.loaded();
+        assert!(!heads.is_complete());
+    }
+
+    #[test]
+    fn a_loader_past_the_bound_stops_too() {
+        let mut heads = Heads::new(4);
+        assert!(!heads.load((1..=9).map(|n| (k(n), n))));
+        assert_eq!(heads.len(), 4, "the loader stops at the bound");
+        heads.loaded();
+        assert!(!heads.is_complete());
+        assert_eq!(heads.get(&k(99)), Head::AskIndex);
+    }
+
     #[test]
     fn heads_stay_within_the_bound_and_keep_the_recent_streams() {
         let mut heads = Heads::new(100);
+        heads.loaded();
         for n in 1..=10_000u64 {
             // One new stream per commit, the index caught up.
             heads.record([(s(n), 1)], n, n);
-            assert!(heads.len() <= 100, "{} streams held", heads.len());
+            assert!(heads.len() <= 150, "{} streams held", heads.len());
         }
         // The last 50 written are certainly held; the first are not.
         for n in 9_951..=10_000 {
-            assert_eq!(heads.get(&s(n)), Some(1));
+            assert_eq!(heads.get(&k(n)), Head::Known(1));
         }
-        assert_eq!(heads.get(&s(1)), None);
+        assert_eq!(heads.get(&k(1)), Head::AskIndex);
+        assert!(heads.len() <= 100, "{}", heads.len());
     }
 
     #[test]
@@ -113,8 +355,8 @@ mod tests {
         }
         for n in 1..=30u64 {
             assert_eq!(
-                heads.get(&s(n)),
-                Some(n),
+                heads.get(&k(n)),
+                Head::Known(n),
                 "stream {n} was dropped unindexed"
             );
         }
@@ -132,6 +374,17 @@ mod tests {
         heads.record([(s(2), 1)], 2, 2);
         heads.record([(s(1), 2)], 3, 3);
         heads.record([(s(3), 1)], 4, 4);
-        assert_eq!(heads.get(&s(1)), Some(2));
+        heads.record([(s(4), 1)], 5, 5);
+        assert_eq!(heads.get(&k(1)), Head::Known(2));
+    }
+
+    #[test]
+    fn keys_differ_for_names_that_extend_each_other_and_the_bytes_are_counted() {
+        assert_ne!(k(1), k(10));
+        assert_eq!(HeadKey::of(b"session-1"), k(1));
+        let mut heads = Heads::new(1_000);
+        heads.record((1..=800).map(|n| (s(n), 1)), 800, 800);
+        // 800 streams in 1,024 buckets of 25 bytes.
+        assert_eq!(heads.bytes(), 1_024 * 25);
     }
 }
