@@ -420,10 +420,18 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     let log = SegmentLog::open(config).expect("open the event log");
     let opened = opening.elapsed();
     if std::env::var_os("BENCH_PREFILL").is_some() {
+        let waiting = log.clone();
+        let complete = tokio::task::spawn_blocking(move || waiting.wait_stream_heads_loaded())
+            .await
+            .expect("wait for the stream heads");
+        let loaded = opening.elapsed();
+        let (held, bytes) = (log.stream_heads_held(), log.stream_heads_bytes());
         eprintln!(
-            "  {}: reopened in {:.1} ms",
+            "  {}: reopened in {:.1} ms; stream heads loaded {:.1} ms after open began (complete: {complete}): {held} streams, {bytes} bytes, {:.1} B/stream",
             scenario.name(),
-            opened.as_secs_f64() * 1e3
+            opened.as_secs_f64() * 1e3,
+            loaded.as_secs_f64() * 1e3,
+            bytes as f64 / held.max(1) as f64,
         );
     }
 
