@@ -4,8 +4,9 @@
 //! The writer owns offsets, stream versions and the hash chain, in two
 //! halves. The framing half (thread `log-writer`) takes queued appends,
 //! checks their expectations against the stream versions (those of frames
-//! not yet durable first, then the stream heads of [`crate::heads`]:
-//! recently written streams in memory, older ones from the index) and
+//! not yet durable first, then the stream heads of [`crate::heads`]: every
+//! stream in memory once loaded after open, within a bound; past it, or
+//! before the loader is through, a stream not held is read from the index) and
 //! frames their records into the open frame ([`crate::frame`]). The I/O
 //! half (thread `log-sync`) takes the open frame, writes it with one
 //! `write` and `fdatasync`s the segment **before** acknowledging anyone,
@@ -37,7 +38,8 @@
 //! # Opening
 //! See [`crate::recovery`]: torn tails are cut, corruption is refused with
 //! its offset, the index is caught up or rebuilt, the tail is verified, and
-//! stream heads are read from the index as needed. A wave-1 data directory
+//! a background thread loads every stream's head from the index (the
+//! writer asks the index meanwhile). A wave-1 data directory
 //! (records inside sled) is migrated first ([`crate::migrate`]).
 
 use crate::batch::{
