@@ -305,8 +305,10 @@ struct Shared {
     /// the bound the recently written ones (older ones are read from the
     /// index): see [`crate::heads`].
     heads: RwLock<Heads>,
-    /// The heads loader has finished (or given up).
+    /// The heads loader has finished (or given up), or was not needed.
     heads_loader_done: AtomicBool,
+    /// Where the complete heads are saved at a clean close.
+    heads_file: PathBuf,
     /// The last offset the index holds (advanced by the indexer).
     indexed: AtomicU64,
     /// Durable frames the indexer has not written to sled yet, in order.
@@ -397,6 +399,13 @@ impl SegmentLog {
         }
         .map_err(|e| OpenError::storage(&config.path, e))?;
         let (head_tx, _) = watch::channel(recovered.head);
+        // Heads saved at the last clean close start complete (no pass
+        // over the index) if the log is still where it was then.
+        let saved = std::fs::read(heads_file(&dirs)).ok().and_then(|bytes| {
+            Heads::restore(&bytes, recovered.head, &recovered.hash, config.stream_heads)
+        });
+        let restored = saved.is_some();
+        let heads = saved.unwrap_or_else(|| Heads::new(config.stream_heads));
         let shared = Arc::new(Shared {
             handles,
             index: index.clone(),
@@ -404,8 +413,9 @@ impl SegmentLog {
             framed: watch::channel(recovered.head).0,
             closed: AtomicBool::new(false),
             failure: Mutex::new(None),
-            heads: RwLock::new(Heads::new(config.stream_heads)),
-            heads_loader_done: AtomicBool::new(false),
+            heads: RwLock::new(heads),
+            heads_loader_done: AtomicBool::new(restored),
+            heads_file: heads_file(&dirs),
             // Recovery brought the index up to the head.
             indexed: AtomicU64::new(recovered.head),
             unindexed: RwLock::new(VecDeque::new()),
@@ -458,10 +468,16 @@ impl SegmentLog {
             .map_err(spawn_err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (loader_shared, loader_stop) = (shared.clone(), stop.clone());
-        let loader_thread = std::thread::Builder::new()
-            .name("log-heads".into())
-            .spawn(move || load_heads(&loader_shared, &loader_stop))
-            .map_err(spawn_err)?;
+        let loader_thread = if restored {
+            None
+        } else {
+            Some(
+                std::thread::Builder::new()
+                    .name("log-heads".into())
+                    .spawn(move || load_heads(&loader_shared, &loader_stop))
+                    .map_err(spawn_err)?,
+            )
+        };
         let writer_thread = std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(move || writer.run(rx))
@@ -471,7 +487,7 @@ impl SegmentLog {
         // indexer's; the loader stops when told.
         threads.insert(0, writer_thread);
         threads.push(indexer_thread);
-        threads.push(loader_thread);
+        threads.extend(loader_thread);
         Ok(SegmentLog {
             shared,
             writer: Arc::new(WriterHandle {
@@ -1647,6 +1663,53 @@ pub(crate) fn lower_thread_priority() {
     }
 }
 
+/// Where a log's heads are saved at a clean close.
+fn heads_file(dirs: &LogDirs) -> PathBuf {
+    dirs.root.join("heads")
+}
+
+/// At a clean close (every writer thread has exited, nothing failed):
+/// saves the complete heads so the next open starts complete (see
+/// [`Heads::save`]). Written beside and renamed over the previous file,
+/// not synced: a file the disk did not keep whole fails its CRC, and one
+/// of another log state its head check, and the loader reads the index
+/// instead. Best effort; a failure is logged.
+fn save_heads(shared: &Shared) {
+    if shared.failure.lock().is_some() {
+        return;
+    }
+    let head = *shared.head.borrow();
+    let Some(hash) = head_hash(shared, head) else {
+        return;
+    };
+    let Some(bytes) = shared.heads.read().save(head, &hash) else {
+        // Not complete: a stale file must not outlive a newer head either,
+        // though its head check would refuse it.
+        let _ = std::fs::remove_file(&shared.heads_file);
+        return;
+    };
+    let tmp = shared.heads_file.with_extension("tmp");
+    let saved =
+        std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &shared.heads_file));
+    if let Err(e) = saved {
+        tracing::warn!(error = %e, "cannot save the stream heads; the next open reads them from the index");
+    }
+}
+
+/// The hash of the record at `head` (the genesis hash for an empty log).
+fn head_hash(shared: &Shared, head: u64) -> Option<[u8; 32]> {
+    if head == 0 {
+        return Some(codec::GENESIS_HASH);
+    }
+    match shared.read_record(head) {
+        Ok(env) => Some(env.hash),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the head record to save the stream heads");
+            None
+        }
+    }
+}
+
 /// Streams the heads loader adds per lock of the heads.
 const LOAD_BATCH: usize = 4096;
 
@@ -1914,10 +1977,12 @@ impl EventLog for SegmentLog {
             writer.stop.store(true, Ordering::Release);
             let threads: Vec<_> = writer.threads.lock().drain(..).collect();
             if !threads.is_empty() {
+                let saving = shared.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     for t in threads {
                         let _ = t.join();
                     }
+                    save_heads(&saving);
                 })
                 .await;
             }

@@ -1091,6 +1091,8 @@ async fn write_streams(dir: &Path, streams: u64) {
 async fn reopened_the_writer_loads_every_head_and_answers_new_and_old_streams_exactly() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_streams(dir.path(), 300).await;
+    // Without the heads saved at close, so the loader reads the index.
+    std::fs::remove_file(dir.path().join("log/heads")).expect("saved at close");
     let log = open(dir.path());
     assert!(log.wait_stream_heads_loaded(), "300 streams fit the bound");
     assert!(
@@ -1134,12 +1136,81 @@ async fn reopened_the_writer_loads_every_head_and_answers_new_and_old_streams_ex
 }
 
 #[tokio::test]
+async fn a_clean_close_saves_the_heads_and_the_next_open_starts_complete() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_streams(dir.path(), 300).await;
+    assert!(dir.path().join("log/heads").is_file(), "saved at close");
+    let user = |n: u64| StreamId::of("user", Id(n));
+    let log = open(dir.path());
+    // Complete from the saved file at once: no loader to wait for.
+    assert!(log.stream_heads_complete());
+    assert_eq!(log.stream_version(&user(8)).expect("v"), 3);
+    assert_eq!(log.stream_version(&user(300)).expect("v"), 0);
+    log.append(AppendRequest {
+        expected: vec![(user(8), Expected::Exactly(3))],
+        ..request(&[event(8, 9)])
+    })
+    .await
+    .expect("the saved version");
+    log.close().await;
+    drop(log);
+    let log = open(dir.path());
+    assert!(log.stream_heads_complete());
+    assert_eq!(log.stream_version(&user(8)).expect("v"), 4);
+    log.close().await;
+}
+
+#[tokio::test]
+async fn saved_heads_of_an_older_log_state_or_damaged_are_not_used() {
+    // Given heads saved when stream 8 was at version 3...
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_streams(dir.path(), 300).await;
+    let file = dir.path().join("log/heads");
+    let older = std::fs::read(&file).expect("saved");
+    let user = |n: u64| StreamId::of("user", Id(n));
+    let log = open(dir.path());
+    log.append(request(&[event(8, 9)])).await.expect("append");
+    log.close().await;
+    drop(log);
+    // ...when they are put back after stream 8 moved on (as after a crash
+    // that left the old file), they are of another log state: refused.
+    std::fs::write(&file, &older).expect("put back");
+    let log = open(dir.path());
+    assert!(log.wait_stream_heads_loaded());
+    assert_eq!(log.stream_version(&user(8)).expect("v"), 4);
+    assert!(matches!(
+        log.append(AppendRequest {
+            expected: vec![(user(8), Expected::Exactly(3))],
+            ..request(&[event(8, 10)])
+        })
+        .await,
+        Err(AppendError::Conflict { actual: 4, .. })
+    ));
+    log.close().await;
+    drop(log);
+    // A damaged file is refused too.
+    let mut damaged = std::fs::read(&file).expect("saved");
+    let at = damaged.len() / 2;
+    damaged[at] ^= 0x40;
+    std::fs::write(&file, &damaged).expect("damage");
+    let log = open(dir.path());
+    assert!(log.wait_stream_heads_loaded());
+    for n in [0u64, 8, 150, 299] {
+        let want = if n == 8 { 4 } else { n % 3 + 1 };
+        assert_eq!(log.stream_version(&user(n)).expect("v"), want, "stream {n}");
+    }
+    log.close().await;
+}
+
+#[tokio::test]
 async fn appends_racing_the_heads_loader_keep_every_version_exact() {
     // Given a log of 20,000 streams, reopened: the loader runs while 32
     // writers append to streams of their own with exact expectations.
     let dir = tempfile::tempdir().expect("tempdir");
     let streams = 20_000u64;
     write_streams(dir.path(), streams).await;
+    // Without the heads saved at close, so the loader runs.
+    std::fs::remove_file(dir.path().join("log/heads")).expect("saved at close");
     let log = open(dir.path());
     let writers = 32u64;
     let mut tasks = Vec::new();
