@@ -11,7 +11,9 @@
 //!
 //! So the heads are **whole** while they fit the bound: a background
 //! loader ([`Heads::load`]) adds the head of every stream the index held at
-//! open, while the writer records every durable commit ([`Heads::record`]);
+//! open (unless heads saved at the last clean close, [`Heads::save`], fit
+//! the log as it is: then they start complete), while the writer records
+//! every durable commit ([`Heads::record`]);
 //! once the loader is through ([`Heads::loaded`]) the heads are
 //! **complete**, and a stream they do not hold has no event at all — a new
 //! stream — answered without the index. Every entry is exact at any time,

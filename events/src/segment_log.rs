@@ -38,8 +38,9 @@
 //! # Opening
 //! See [`crate::recovery`]: torn tails are cut, corruption is refused with
 //! its offset, the index is caught up or rebuilt, the tail is verified, and
-//! a background thread loads every stream's head from the index (the
-//! writer asks the index meanwhile). A wave-1 data directory
+//! every stream's head is restored from the file a clean close saved, or
+//! else loaded from the index by a background thread (the writer asks the
+//! index meanwhile). A wave-1 data directory
 //! (records inside sled) is migrated first ([`crate::migrate`]).
 
 use crate::batch::{
