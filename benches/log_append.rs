@@ -31,6 +31,11 @@
 //! Run: `cargo bench --bench log_append` (`BENCH_SECS=N` sets the measured
 //! seconds per configuration, default 3; `BENCH_ONLY=fsync-64x1,fsync-64x1-grow`
 //! runs only the named configurations; `BENCH_ROUNDS=N` repeats them).
+//! `BENCH_PREFILL=1` writes one event to every stream a configuration will
+//! update and reopens the log before measuring it, so every stream exists
+//! and is cold, as after a restart (it prints how long the reopen took);
+//! `BENCH_USERS_PER_TENANT=N` changes the default 25,000 users per tenant
+//! (4 tenants) of the non-hot configurations.
 
 /// The binary's allocator, so the figures are the binary's.
 #[global_allocator]
@@ -56,8 +61,16 @@ use switchboard_events::{
 /// Tenants the updates are spread over.
 const TENANTS: u64 = 4;
 /// Users per tenant the updates are spread over (100,000 streams in all: in
-/// a 3 s run most appends touch a stream the writer has not seen yet).
+/// a 3 s run most appends touch a stream the writer has not seen yet);
+/// `BENCH_USERS_PER_TENANT` overrides it.
 const USERS_PER_TENANT: u64 = 25_000;
+
+fn users_per_tenant() -> u64 {
+    std::env::var("BENCH_USERS_PER_TENANT")
+        .ok()
+        .map(|s| s.parse().expect("BENCH_USERS_PER_TENANT must be a number"))
+        .unwrap_or(USERS_PER_TENANT)
+}
 /// Users per tenant for the "hot" configuration (4,000 streams, all seen
 /// during the warm-up, so the writer's stream-version cache is warm).
 const HOT_USERS_PER_TENANT: u64 = 1_000;
@@ -194,7 +207,7 @@ fn main() {
                     durability,
                     appenders,
                     events_per_append,
-                    users_per_tenant: USERS_PER_TENANT,
+                    users_per_tenant: users_per_tenant(),
                     preallocate,
                     pipeline,
                     gather,
@@ -332,8 +345,70 @@ fn print_probe(probe: &Probe) {
     println!();
 }
 
+/// Writes one event to each stream `scenario` updates, in appends of 1,000
+/// (durability `os`, then synced at close), so every stream exists and is
+/// in the index before the measured log opens.
+async fn prefill(path: &std::path::Path, scenario: Scenario) {
+    let mut config = LogConfig::new(path);
+    config.durability = Durability::Os;
+    let log = SegmentLog::open(config).expect("open the event log to prefill it");
+    let metadata = Arc::new(Metadata::system("bench prefill"));
+    let users = (0..TENANTS).flat_map(|t| {
+        let tenant = Id(100 + t);
+        (0..scenario.users_per_tenant).map(move |u| (tenant, Id(tenant.0 * 1_000_000 + u)))
+    });
+    let mut events = Vec::with_capacity(1000);
+    let started = Instant::now();
+    let mut written = 0u64;
+    for (tenant, user) in users {
+        let mut changes = Fields::new();
+        changes.insert(
+            "display_name".to_owned(),
+            Value::Str(format!("User {}", user.0)),
+        );
+        events.push(
+            Event::UserUpdated(UserUpdated {
+                user_id: user,
+                changes,
+            })
+            .to_new_event(tenant)
+            .expect("encode UserUpdated"),
+        );
+        if events.len() == 1000 {
+            written += events.len() as u64;
+            append_all(&log, std::mem::take(&mut events), &metadata).await;
+        }
+    }
+    if !events.is_empty() {
+        written += events.len() as u64;
+        append_all(&log, events, &metadata).await;
+    }
+    let waiting = log.clone();
+    tokio::task::spawn_blocking(move || waiting.wait_indexed())
+        .await
+        .expect("wait for the index");
+    log.close().await;
+    eprintln!(
+        "  prefilled {written} streams in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn append_all(log: &SegmentLog, events: Vec<NewEvent>, metadata: &Arc<Metadata>) {
+    log.append(AppendRequest {
+        events,
+        expected: Vec::new(),
+        metadata: metadata.clone(),
+    })
+    .await
+    .expect("prefill append failed");
+}
+
 async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -> Outcome {
     let dir = tempfile::tempdir().expect("temporary directory for the log");
+    if std::env::var_os("BENCH_PREFILL").is_some() {
+        prefill(&dir.path().join("log"), scenario).await;
+    }
     let mut config = LogConfig::new(dir.path().join("log"));
     config.durability = scenario.durability;
     config.preallocate = scenario.preallocate;
@@ -341,7 +416,24 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     config.gather = scenario.gather;
     let commits = Arc::new(Commits::default());
     config.observer = Some(commits.clone());
+    let opening = Instant::now();
     let log = SegmentLog::open(config).expect("open the event log");
+    let opened = opening.elapsed();
+    if std::env::var_os("BENCH_PREFILL").is_some() {
+        let waiting = log.clone();
+        let complete = tokio::task::spawn_blocking(move || waiting.wait_stream_heads_loaded())
+            .await
+            .expect("wait for the stream heads");
+        let loaded = opening.elapsed();
+        let (held, bytes) = (log.stream_heads_held(), log.stream_heads_bytes());
+        eprintln!(
+            "  {}: reopened in {:.1} ms; stream heads loaded {:.1} ms after open began (complete: {complete}): {held} streams, {bytes} bytes, {:.1} B/stream",
+            scenario.name(),
+            opened.as_secs_f64() * 1e3,
+            loaded.as_secs_f64() * 1e3,
+            bytes as f64 / held.max(1) as f64,
+        );
+    }
 
     let start = Instant::now();
     let measure_from = start + warmup;

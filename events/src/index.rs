@@ -323,6 +323,49 @@ impl Index {
             n => base + n - 1,
         })
     }
+
+    /// Calls `each` with the name and indexed head of every stream the
+    /// index holds, in name order, until it returns `false` (the writer's
+    /// heads are loaded this way, see [`crate::heads`]). One pass over the
+    /// stream chunks: a stream's chunks are adjacent keys (names hold no
+    /// NUL, the separator), its last one gives the head.
+    pub fn stream_heads(&self, mut each: impl FnMut(&[u8], u64) -> bool) -> Result<(), IndexError> {
+        let mut current: Option<(Vec<u8>, u64)> = None;
+        for item in self.tree.range([STREAM]..[STREAM + 1]) {
+            let (k, v) = item.map_err(storage)?;
+            // 'S' · name · 0x00 · base:u64be
+            let malformed = || IndexError::Inconsistent("malformed stream chunk key".into());
+            let split = k
+                .len()
+                .checked_sub(9)
+                .filter(|&at| at > 1)
+                .ok_or_else(malformed)?;
+            if k[split] != 0 {
+                return Err(malformed());
+            }
+            let name = &k[1..split];
+            let base = be_u64(&k[split + 1..]).ok_or_else(malformed)?;
+            let head = match count_offsets(&v) {
+                0 => base.saturating_sub(1),
+                n => base + n - 1,
+            };
+            match &mut current {
+                Some((held, h)) if held.as_slice() == name => *h = head,
+                _ => {
+                    if let Some((held, h)) = current.take() {
+                        if !each(&held, h) {
+                            return Ok(());
+                        }
+                    }
+                    current = Some((name.to_vec(), head));
+                }
+            }
+        }
+        if let Some((held, h)) = current {
+            each(&held, h);
+        }
+        Ok(())
+    }
 }
 
 /// Opens sled, waiting briefly for a lock held by an index that was just
@@ -622,6 +665,33 @@ mod tests {
         // A stream whose name extends another's is another stream.
         let longer = StreamId::parse("user-10").expect("stream");
         assert_eq!(index.stream_head(&longer).expect("head"), 0);
+        // One pass lists every stream with the head `stream_head` gives.
+        let mut listed = Vec::new();
+        index
+            .stream_heads(|name, head| {
+                listed.push((String::from_utf8_lossy(name).into_owned(), head));
+                true
+            })
+            .expect("lists");
+        let want = [
+            ("user-1", 134),
+            ("user-2", 66),
+            ("user-5", 5),
+            ("user-64", 64),
+        ];
+        assert_eq!(
+            listed,
+            want.map(|(n, h)| (n.to_owned(), h)).to_vec(),
+            "every stream once, in name order"
+        );
+        let mut first = Vec::new();
+        index
+            .stream_heads(|name, _| {
+                first.push(name.to_vec());
+                false
+            })
+            .expect("lists");
+        assert_eq!(first, vec![b"user-1".to_vec()], "stops when told");
         let bs = index.stream_offsets(&b, 60).expect("reads");
         assert_eq!(bs.first(), Some(&(60, 180)));
         assert_eq!(bs.last(), Some(&(66, 198)));

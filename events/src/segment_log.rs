@@ -4,8 +4,9 @@
 //! The writer owns offsets, stream versions and the hash chain, in two
 //! halves. The framing half (thread `log-writer`) takes queued appends,
 //! checks their expectations against the stream versions (those of frames
-//! not yet durable first, then the stream heads of [`crate::heads`]:
-//! recently written streams in memory, older ones from the index) and
+//! not yet durable first, then the stream heads of [`crate::heads`]: every
+//! stream in memory once loaded after open, within a bound; past it, or
+//! before the loader is through, a stream not held is read from the index) and
 //! frames their records into the open frame ([`crate::frame`]). The I/O
 //! half (thread `log-sync`) takes the open frame, writes it with one
 //! `write` and `fdatasync`s the segment **before** acknowledging anyone,
@@ -37,7 +38,9 @@
 //! # Opening
 //! See [`crate::recovery`]: torn tails are cut, corruption is refused with
 //! its offset, the index is caught up or rebuilt, the tail is verified, and
-//! stream heads are read from the index as needed. A wave-1 data directory
+//! every stream's head is restored from the file a clean close saved, or
+//! else loaded from the index by a background thread (the writer asks the
+//! index meanwhile). A wave-1 data directory
 //! (records inside sled) is migrated first ([`crate::migrate`]).
 
 use crate::batch::{
@@ -47,7 +50,7 @@ use crate::codec::{self, RecordParts, RecordView};
 use crate::envelope::{Envelope, EnvelopeRef};
 use crate::files::Files;
 use crate::frame::{self, Frame, FrameBuilder};
-use crate::heads::Heads;
+use crate::heads::{Head, HeadKey, Heads};
 use crate::ids::StreamId;
 use crate::index::{Index, IndexWriter, IndexedFrame};
 use crate::layout::{LockError, LogDirs, LogLock};
@@ -112,8 +115,10 @@ pub struct LogConfig {
     /// comes first. Off, the next frame takes whatever arrived while the
     /// writer yielded its CPU once. Only with `Durability::Fsync`.
     pub gather: bool,
-    /// Streams whose head version the writer keeps in memory (see
-    /// [`crate::heads`]); older ones are read from the index.
+    /// Streams whose head version the writer keeps in memory: every stream
+    /// up to this many (loaded in the background after open), the recently
+    /// written ones past it, older ones then read from the index (see
+    /// [`crate::heads`]).
     pub stream_heads: usize,
     /// The file layer the writer goes through (tests inject failures or
     /// record calls here).
@@ -297,9 +302,14 @@ struct Shared {
     closed: AtomicBool,
     /// Set when storage failed; appends are refused from then on.
     failure: Mutex<Option<String>>,
-    /// The durable version of recently written streams (the writer's OCC
-    /// state); older ones are read from the index.
+    /// Every stream's durable version (the writer's OCC state), or within
+    /// the bound the recently written ones (older ones are read from the
+    /// index): see [`crate::heads`].
     heads: RwLock<Heads>,
+    /// The heads loader has finished (or given up), or was not needed.
+    heads_loader_done: AtomicBool,
+    /// Where the complete heads are saved at a clean close.
+    heads_file: PathBuf,
     /// The last offset the index holds (advanced by the indexer).
     indexed: AtomicU64,
     /// Durable frames the indexer has not written to sled yet, in order.
@@ -315,6 +325,8 @@ struct Shared {
 struct WriterHandle {
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Tells the heads loader to stop (the log is closing).
+    stop: Arc<AtomicBool>,
 }
 
 /// The event log. Cheap to clone; all clones share one writer.
@@ -388,6 +400,13 @@ impl SegmentLog {
         }
         .map_err(|e| OpenError::storage(&config.path, e))?;
         let (head_tx, _) = watch::channel(recovered.head);
+        // Heads saved at the last clean close start complete (no pass
+        // over the index) if the log is still where it was then.
+        let saved = std::fs::read(heads_file(&dirs)).ok().and_then(|bytes| {
+            Heads::restore(&bytes, recovered.head, &recovered.hash, config.stream_heads)
+        });
+        let restored = saved.is_some();
+        let heads = saved.unwrap_or_else(|| Heads::new(config.stream_heads));
         let shared = Arc::new(Shared {
             handles,
             index: index.clone(),
@@ -395,7 +414,9 @@ impl SegmentLog {
             framed: watch::channel(recovered.head).0,
             closed: AtomicBool::new(false),
             failure: Mutex::new(None),
-            heads: RwLock::new(Heads::new(config.stream_heads)),
+            heads: RwLock::new(heads),
+            heads_loader_done: AtomicBool::new(restored),
+            heads_file: heads_file(&dirs),
             // Recovery brought the index up to the head.
             indexed: AtomicU64::new(recovered.head),
             unindexed: RwLock::new(VecDeque::new()),
@@ -446,20 +467,34 @@ impl SegmentLog {
             .name("log-indexer".into())
             .spawn(move || run_indexer(indexer_shared, indexer, index_rx))
             .map_err(spawn_err)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (loader_shared, loader_stop) = (shared.clone(), stop.clone());
+        let loader_thread = if restored {
+            None
+        } else {
+            Some(
+                std::thread::Builder::new()
+                    .name("log-heads".into())
+                    .spawn(move || load_heads(&loader_shared, &loader_stop))
+                    .map_err(spawn_err)?,
+            )
+        };
         let writer_thread = std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(spawn_err)?;
         // Joined in this order: the writer's exit ends the sync thread's
         // queue, and the sync thread's (or the inline writer's) the
-        // indexer's.
+        // indexer's; the loader stops when told.
         threads.insert(0, writer_thread);
         threads.push(indexer_thread);
+        threads.extend(loader_thread);
         Ok(SegmentLog {
             shared,
             writer: Arc::new(WriterHandle {
                 sender: Mutex::new(Some(tx)),
                 threads: Mutex::new(threads),
+                stop,
             }),
         })
     }
@@ -515,6 +550,29 @@ impl SegmentLog {
     /// [`LogConfig::stream_heads`] once the index has caught up).
     pub fn stream_heads_held(&self) -> usize {
         self.shared.heads.read().len()
+    }
+
+    /// Whether the writer holds every stream's head, so that a stream it
+    /// does not hold is new and costs no index read (see [`crate::heads`]):
+    /// once the heads are loaded after open, while they fit
+    /// [`LogConfig::stream_heads`].
+    pub fn stream_heads_complete(&self) -> bool {
+        self.shared.heads.read().is_complete()
+    }
+
+    /// Bytes the writer's stream heads take (their tables' capacity).
+    pub fn stream_heads_bytes(&self) -> usize {
+        self.shared.heads.read().bytes()
+    }
+
+    /// Waits until the heads loader started at open has finished (or given
+    /// up past the bound, or on an index error, or at close); returns
+    /// [`SegmentLog::stream_heads_complete`].
+    pub fn wait_stream_heads_loaded(&self) -> bool {
+        while !self.shared.heads_loader_done.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.stream_heads_complete()
     }
 
     /// Durable events the index has not taken in yet (read from memory
@@ -1342,7 +1400,8 @@ impl Known<'_> {
         if let Some(v) = self.taken.iter().rev().find_map(|(_, s)| s.get(stream)) {
             return Ok(*v);
         }
-        if let Some(v) = self.shared.heads.read().get(stream) {
+        let key = HeadKey::of_stream(stream);
+        if let Head::Known(v) = self.shared.heads.read().get(&key) {
             return Ok(v);
         }
         let v = self.shared.index.stream_head(stream)?;
@@ -1605,6 +1664,98 @@ pub(crate) fn lower_thread_priority() {
     }
 }
 
+/// Where a log's heads are saved at a clean close.
+fn heads_file(dirs: &LogDirs) -> PathBuf {
+    dirs.root.join("heads")
+}
+
+/// At a clean close (every writer thread has exited, nothing failed):
+/// saves the complete heads so the next open starts complete (see
+/// [`Heads::save`]). Written beside and renamed over the previous file,
+/// not synced: a file the disk did not keep whole fails its CRC, and one
+/// of another log state its head check, and the loader reads the index
+/// instead. Best effort; a failure is logged.
+fn save_heads(shared: &Shared) {
+    if shared.failure.lock().is_some() {
+        return;
+    }
+    let head = *shared.head.borrow();
+    let Some(hash) = head_hash(shared, head) else {
+        return;
+    };
+    let Some(bytes) = shared.heads.read().save(head, &hash) else {
+        // Not complete: a stale file must not outlive a newer head either,
+        // though its head check would refuse it.
+        let _ = std::fs::remove_file(&shared.heads_file);
+        return;
+    };
+    let tmp = shared.heads_file.with_extension("tmp");
+    let saved =
+        std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &shared.heads_file));
+    if let Err(e) = saved {
+        tracing::warn!(error = %e, "cannot save the stream heads; the next open reads them from the index");
+    }
+}
+
+/// The hash of the record at `head` (the genesis hash for an empty log).
+fn head_hash(shared: &Shared, head: u64) -> Option<[u8; 32]> {
+    if head == 0 {
+        return Some(codec::GENESIS_HASH);
+    }
+    match shared.read_record(head) {
+        Ok(env) => Some(env.hash),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the head record to save the stream heads");
+            None
+        }
+    }
+}
+
+/// Streams the heads loader adds per lock of the heads.
+const LOAD_BATCH: usize = 4096;
+
+/// The heads loader (thread `log-heads`, at the background priority): adds
+/// every stream's head from the index to the writer's heads, which are
+/// complete once it is through (see [`crate::heads`] for why racing the
+/// writer is safe). Until then the writer asks the index for a stream it
+/// does not hold, as it would past the bound; start-up does not wait.
+fn load_heads(shared: &Shared, stop: &AtomicBool) {
+    lower_thread_priority();
+    let started = Instant::now();
+    let mut batch: Vec<(HeadKey, u64)> = Vec::with_capacity(LOAD_BATCH);
+    let (mut going, mut streams) = (true, 0u64);
+    let scanned = shared.index.stream_heads(|name, head| {
+        batch.push((HeadKey::of(name), head));
+        streams += 1;
+        if batch.len() >= LOAD_BATCH {
+            going = !stop.load(Ordering::Acquire) && shared.heads.write().load(batch.drain(..));
+        }
+        going
+    });
+    match scanned {
+        Ok(()) if going => {
+            let mut heads = shared.heads.write();
+            if heads.load(batch.drain(..)) {
+                heads.loaded();
+            }
+            let complete = heads.is_complete();
+            drop(heads);
+            tracing::info!(
+                streams,
+                complete,
+                ms = started.elapsed().as_millis() as u64,
+                "stream heads loaded"
+            );
+        }
+        Ok(()) => tracing::info!(
+            streams,
+            "stream heads not loaded: past the bound (LogConfig::stream_heads) or closing; the index answers for streams not held"
+        ),
+        Err(e) => tracing::warn!(error = %e, "stream heads not loaded; the index answers for streams not held"),
+    }
+    shared.heads_loader_done.store(true, Ordering::Release);
+}
+
 /// Writes durable frames into the index, in batches of whatever has
 /// arrived, then drops them from the unindexed list.
 fn run_indexer(
@@ -1804,7 +1955,7 @@ impl EventLog for SegmentLog {
     }
 
     fn stream_version(&self, stream: &StreamId) -> Result<u64, LogError> {
-        if let Some(v) = self.shared.heads.read().get(stream) {
+        if let Head::Known(v) = self.shared.heads.read().get(&HeadKey::of_stream(stream)) {
             return Ok(v);
         }
         self.shared.index.stream_head(stream).map_err(storage)
@@ -1824,12 +1975,15 @@ impl EventLog for SegmentLog {
             // Dropping the sender lets the writer finish the queue and exit;
             // its exit ends the indexer's queue.
             writer.sender.lock().take();
+            writer.stop.store(true, Ordering::Release);
             let threads: Vec<_> = writer.threads.lock().drain(..).collect();
             if !threads.is_empty() {
+                let saving = shared.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     for t in threads {
                         let _ = t.join();
                     }
+                    save_heads(&saving);
                 })
                 .await;
             }
@@ -1847,6 +2001,7 @@ impl EventLog for SegmentLog {
 impl Drop for WriterHandle {
     fn drop(&mut self) {
         self.sender.get_mut().take();
+        self.stop.store(true, Ordering::Release);
         for t in self.threads.get_mut().drain(..) {
             let _ = t.join();
         }
