@@ -33,6 +33,10 @@ use switchboard_events::{EnvelopeRef, Event, EventBatch, ReadEventsError, Tenant
 /// Batches a helper may have queued before the calling thread waits for it.
 const QUEUED_BATCHES: usize = 8;
 
+/// The owner of a session event in a batch's owners (the calling thread,
+/// which applies it to the sessions, not to a scope).
+const SESSIONS: u8 = u8::MAX;
+
 /// What the calling thread asks a helper to do.
 enum Job {
     /// Take these scopes (the helper's share until it hands them back).
@@ -91,7 +95,8 @@ pub fn replay(
     threads: usize,
     barriers: &mut dyn Barriers,
 ) -> (u64, Option<ReplayError>) {
-    let helpers = threads.clamp(1, usize::from(u8::MAX)) - 1;
+    // Thread numbers fit a byte below `SESSIONS`.
+    let helpers = threads.clamp(1, usize::from(SESSIONS) - 1) - 1;
     let replaying = dir.replaying;
     let retention = dir.sync_retention_secs;
     std::thread::scope(|s| {
@@ -113,7 +118,7 @@ pub fn replay(
         let mut run = Run {
             dir,
             helpers: handles,
-            owner: HashMap::new(),
+            owner: HashMap::default(),
             next_owner: 0,
             handed_out: false,
             last: applied,
@@ -129,7 +134,7 @@ struct Run<'a> {
     dir: &'a mut Directory,
     helpers: Vec<Helper>,
     /// Tenant → the thread applying its events (0: the calling thread).
-    owner: HashMap<TenantId, u8>,
+    owner: HashMap<TenantId, u8, foldhash::fast::RandomState>,
     /// The thread the next tenant seen goes to (round robin).
     next_owner: usize,
     /// Whether the helpers hold their scopes.
@@ -177,20 +182,26 @@ impl Run<'_> {
         let mut owners = Vec::with_capacity(batch.len());
         let mut stops: Vec<usize> = Vec::new();
         let mut disorder = None;
+        // Consecutive events are often of one tenant: one lookup per run.
+        let mut recent: Option<(TenantId, u8)> = None;
         for (i, (env, event)) in batch.iter().enumerate() {
             if env.offset != self.last + 1 + i as u64 {
                 disorder = Some(env.offset);
                 break;
             }
-            let barrier =
-                directory::reach(event) == Reach::Directory || barriers.wants(&env, event);
-            if barrier {
+            let reach = directory::reach(event);
+            if reach == Reach::Directory || barriers.wants(&env, event) {
                 stops.push(i);
                 owners.push(0);
-            } else if directory::reach(event) == Reach::Sessions {
-                owners.push(0);
+            } else if reach == Reach::Sessions {
+                owners.push(SESSIONS);
             } else {
-                owners.push(self.owner_of(env.tenant));
+                let owner = match recent {
+                    Some((t, o)) if t == env.tenant => o,
+                    _ => self.owner_of(env.tenant),
+                };
+                recent = Some((env.tenant, owner));
+                owners.push(owner);
             }
         }
         let end = owners.len();
@@ -240,13 +251,13 @@ impl Run<'_> {
             let Some((env, event)) = batch.get(i) else {
                 break;
             };
-            match directory::reach(event) {
-                Reach::Sessions => {
+            match owners[i] {
+                SESSIONS => {
                     use crate::runtime::Projection;
                     self.dir.apply_ref(&env, event);
                 }
-                _ => {
-                    if owners[i] == 0 {
+                owner => {
+                    if owner == 0 {
                         self.dir.scoped().apply(&env, event);
                     }
                     if let Some(user) = directory::revokes_sessions(event) {
