@@ -788,7 +788,7 @@ mod tests {
 
     impl Barriers for Every {
         fn wants(&mut self, env: &EnvelopeRef<'_>, _: &Event) -> bool {
-            env.offset % self.0 == 0
+            env.offset.is_multiple_of(self.0)
         }
 
         fn apply(&mut self, dir: &mut Directory, env: &EnvelopeRef<'_>, event: &Event) {
@@ -817,7 +817,9 @@ mod tests {
         // Asked for, and tenant lifecycle events (always in order).
         let in_order: Vec<u64> = events[..2_000]
             .iter()
-            .filter(|(env, e)| env.offset % 97 == 0 || directory::reach(e) == Reach::Directory)
+            .filter(|(env, e)| {
+                env.offset.is_multiple_of(97) || directory::reach(e) == Reach::Directory
+            })
             .map(|(env, _)| env.offset)
             .collect();
         assert_eq!(every.1, in_order);

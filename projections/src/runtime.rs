@@ -67,7 +67,7 @@ pub trait Projection: Clone + Send + Sync + 'static {
 }
 
 /// [`Projection::replay_batches`] on the calling thread, event by event.
-pub fn replay_in_order<P: Projection + ?Sized>(
+pub fn replay_in_order<P: Projection>(
     state: &mut P,
     applied: u64,
     batches: EventBatches<'_>,
