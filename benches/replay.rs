@@ -30,11 +30,19 @@
 //! Run: `cargo bench --bench replay` (`BENCH_STAGES=2b,3` runs only those
 //! stages, `BENCH_STAGES=0` none). `BENCH_CACHE_MB` sets sled's page
 //! cache for the reopened log's index (default: `LogConfig::new`'s, as the
-//! service).
+//! service). `BENCH_USERS` sets the number of users (default: one per 50
+//! events; the cost of applying an event grows with the users, not with
+//! the events, so a 2M-event log with 200k users profiles what a 10M one
+//! does). `BENCH_REPLAY_THREADS` sets `Directory::replay_threads` (default
+//! 0: one thread per core, as the service; 1: sequential).
 
 /// The binary's allocator, so the figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// And its options (transparent huge pages), as the binary's.
+#[path = "../src/jemalloc_conf.rs"]
+mod jemalloc_conf;
 
 #[path = "support/proc_stat.rs"]
 mod proc_stat;
@@ -73,6 +81,26 @@ fn env_number(name: &str, default: u64) -> u64 {
         .ok()
         .map(|s| s.replace('_', "").parse().expect("expected a whole number"))
         .unwrap_or(default)
+}
+
+/// An empty directory replayed with `BENCH_REPLAY_THREADS` threads.
+fn directory() -> Directory {
+    let mut dir = Directory::default();
+    dir.replay_threads = env_number("BENCH_REPLAY_THREADS", 0) as usize;
+    dir
+}
+
+/// Peak resident memory of the process so far (`VmHWM`), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn main() {
@@ -207,7 +235,7 @@ fn main() {
         (
             "3. full replay: `Projector::replay` into `Directory`",
             Box::new(|| {
-                let projector = Projector::new(Directory::default(), 0);
+                let projector = Projector::new(directory(), 0);
                 let n = projector.replay(&log).expect("replay");
                 let users: usize = projector
                     .read()
@@ -262,6 +290,11 @@ fn main() {
         startup_with_and_without_snapshot(&runtime, &path, written, plan.users);
     }
     if rows.is_empty() {
+        println!(
+            "Replay threads: {}; peak resident memory of the process: {:.0} MB.",
+            directory().threads_for_replay(),
+            peak_rss_mb()
+        );
         return;
     }
 
@@ -290,6 +323,11 @@ fn main() {
     println!();
     println!("Stages are cumulative (2b, what replay reads, stands beside 1 and 2); \"added\" is this row's ns/event minus the previous row's.");
     println!("CPU: time the calling (applying) thread and the whole process ran, per event, from /proc (10 ms ticks): unlike the wall clock, it barely moves when other work shares the cores.");
+    println!(
+        "Replay threads: {} (BENCH_REPLAY_THREADS); peak resident memory of the process: {:.0} MB.",
+        directory().threads_for_replay(),
+        peak_rss_mb()
+    );
 }
 
 /// CPU time (user + system) of the calling thread so far.
@@ -350,7 +388,9 @@ fn startup_with_and_without_snapshot(
         let loaded = snapshots::load(&data_dir, &log);
         let loaded_at = t.elapsed();
         let from = loaded.offset;
-        let projector = Projector::new(loaded.directory, loaded.offset);
+        let mut start_dir = loaded.directory;
+        start_dir.replay_threads = directory().replay_threads;
+        let projector = Projector::new(start_dir, loaded.offset);
         let replayed = projector.replay(&log).expect("replay");
         let total = t.elapsed();
         let cpu = thread_cpu() - cpu;
@@ -388,7 +428,7 @@ fn startup_with_and_without_snapshot(
         use switchboard::queries::model::ReadModel;
         let t = Instant::now();
         let cpu = thread_cpu();
-        let model = Projector::new(ReadModel::deferred(Directory::default()), 0);
+        let model = Projector::new(ReadModel::deferred(directory()), 0);
         let replayed = model.replay(&log).expect("replay");
         let applied = t.elapsed();
         model.update(ReadModel::index_all);
@@ -475,7 +515,10 @@ struct Plan {
 impl Plan {
     fn new(total: u64) -> Plan {
         let tenants = TENANTS.min(total);
-        let users = (total.saturating_sub(tenants) / EVENTS_PER_USER).max(1);
+        let users = env_number(
+            "BENCH_USERS",
+            (total.saturating_sub(tenants) / EVENTS_PER_USER).max(1),
+        );
         let creations = tenants + users * 4;
         assert!(
             creations <= total,

@@ -560,6 +560,7 @@ async fn load_directory(
     // the snapshot was taken with.
     let mut directory = loaded.directory;
     directory.sync_retention_secs = config.sync_token_retention_secs;
+    directory.replay_threads = config.replay_threads;
     Ok((directory, loaded.offset))
 }
 

@@ -122,6 +122,10 @@ pub struct Config {
     /// `SYNC_TOKEN_EXPIRED` (the client resyncs in full); 0 = unlimited.
     /// With a horizon, tombstones of items deleted before it are pruned.
     pub sync_token_retention_secs: u64,
+    /// Threads a start-up replay spreads the tenants over (their events
+    /// commute; see `switchboard_projections::parallel`): 0 = one per core
+    /// (at most 8), 1 = the replaying thread alone.
+    pub replay_threads: usize,
     /// Keep CDRs and external messages this many days (by the record's
     /// own time: a call's start, a message's creation); older ones are
     /// pruned from the call history store hourly. 0 keeps them for ever.
@@ -307,6 +311,7 @@ impl Default for Config {
             secrets_key: None,
             secrets_key_file: None,
             sync_token_retention_secs: 0,
+            replay_threads: 0,
             records_retention_days: 0,
             records_cache_mib: 64,
             event_stream_buffer: 1024,

@@ -7,6 +7,9 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc on transparent huge pages (see the module).
+mod jemalloc_conf;
+
 use clap::Parser;
 
 fn main() {

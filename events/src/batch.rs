@@ -18,6 +18,7 @@ use crate::ids::Id;
 use crate::log::{EnvelopeIter, LogError};
 use std::net::IpAddr;
 use std::ops::Range;
+use std::sync::mpsc::SyncSender;
 use time::OffsetDateTime;
 
 /// Events per batch the readers aim for.
@@ -54,6 +55,29 @@ pub struct EventBatch {
     /// Every entry's payload, back to back.
     payloads: Vec<u8>,
     entries: Vec<Entry>,
+    /// Where the batch goes when dropped, to be cleared and filled again
+    /// by the thread that reads ahead ([`EventBatch::recycle_to`]).
+    recycle: Option<SyncSender<EventBatch>>,
+}
+
+/// A batch with a way home is sent back when dropped (its events dropped
+/// there, by the thread that allocated them, and its buffers reused): a
+/// replay then neither frees every decoded event across threads nor
+/// faults in fresh pages for each batch's buffers, which measured 5% of
+/// a replay's CPU with huge pages (BENCHMARKS.md, "Replay, session 7").
+impl Drop for EventBatch {
+    fn drop(&mut self) {
+        if let Some(home) = self.recycle.take() {
+            let back = EventBatch {
+                text: std::mem::take(&mut self.text),
+                payloads: std::mem::take(&mut self.payloads),
+                entries: std::mem::take(&mut self.entries),
+                recycle: None,
+            };
+            // A full or closed home: the batch is simply freed here.
+            let _ = home.try_send(back);
+        }
+    }
 }
 
 /// One event: the envelope's fixed fields, spans into the batch's buffers,
@@ -85,7 +109,21 @@ impl EventBatch {
             text: String::with_capacity(events * 48),
             payloads: Vec::with_capacity(events * 128),
             entries: Vec::with_capacity(events),
+            recycle: None,
         }
+    }
+
+    /// Empties the batch (dropping its events here) and keeps its buffers.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.payloads.clear();
+        self.entries.clear();
+    }
+
+    /// When dropped, the batch is sent to `home` (if it has room) instead
+    /// of being freed.
+    pub fn recycle_to(&mut self, home: SyncSender<EventBatch>) {
+        self.recycle = Some(home);
     }
 
     /// Appends an event. Offsets must follow each other (the caller reads
@@ -160,11 +198,12 @@ impl EventBatch {
     }
 
     /// The events and their owned envelopes (for callers that keep them).
-    pub fn into_owned(self) -> Vec<(Envelope, Event)> {
+    pub fn into_owned(mut self) -> Vec<(Envelope, Event)> {
         let envelopes: Vec<Envelope> = self.iter().map(|(env, _)| env.to_envelope()).collect();
+        let entries = std::mem::take(&mut self.entries);
         envelopes
             .into_iter()
-            .zip(self.entries.into_iter().map(|e| e.event))
+            .zip(entries.into_iter().map(|e| e.event))
             .collect()
     }
 

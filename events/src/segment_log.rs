@@ -987,6 +987,8 @@ fn event_batches_ahead(
 ) -> Result<PipelinedIter<EventBatch, ReadEventsError>, LogError> {
     let mut more = true;
     let mut pending: Option<ReadEventsError> = None;
+    // Batches the consumer dropped come back here to be filled again.
+    let (home, returned) = std::sync::mpsc::sync_channel::<EventBatch>(4);
     spawn_read_ahead(move || {
         if let Some(e) = pending.take() {
             return Some(Err(e));
@@ -994,7 +996,14 @@ fn event_batches_ahead(
         if !more {
             return None;
         }
-        let mut batch = EventBatch::with_capacity(EVENT_BATCH);
+        let mut batch = match returned.try_recv() {
+            Ok(mut used) => {
+                used.clear();
+                used
+            }
+            Err(_) => EventBatch::with_capacity(EVENT_BATCH),
+        };
+        batch.recycle_to(home.clone());
         let limit = *head.borrow();
         match read_event_batch(&mut cursor, from, limit, &mut batch) {
             Ok(m) => more = m,

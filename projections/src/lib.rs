@@ -13,6 +13,7 @@
 //! - [`canonical`]: canonical JSON of a tenant's state (replay output, equivalence tests).
 //! - [`snapshot`]: the directory at one offset, on disk, checked against the log on load.
 //! - [`rebuild`]: the directory at a log prefix (offset or time).
+//! - [`parallel`]: a replay of the directory with its tenants spread over threads.
 //! - [`audit`]: what each event means to an auditor (action, object, before → after).
 //! - [`pmap`]: persistent collections, so publishing a version per batch is cheap.
 //! - [`short`]: a 16-byte string that keeps short names and numbers inline.
@@ -21,6 +22,7 @@
 pub mod audit;
 pub mod canonical;
 pub mod directory;
+pub mod parallel;
 pub mod pmap;
 pub mod query;
 pub mod rebuild;

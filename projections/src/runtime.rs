@@ -20,7 +20,7 @@ use futures::StreamExt;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use switchboard_events::{
-    CodecError, Envelope, EnvelopeRef, Event, EventLog, LogError, ReadEventsError,
+    CodecError, Envelope, EnvelopeRef, Event, EventBatches, EventLog, LogError, ReadEventsError,
 };
 use tokio::sync::watch;
 
@@ -48,6 +48,49 @@ pub trait Projection: Clone + Send + Sync + 'static {
     /// before the state is published: whatever was deferred is brought up
     /// to date.
     fn replay_finished(&mut self) {}
+
+    /// Applies a replay's batches (consecutive events from `applied + 1`
+    /// on), between [`Projection::replay_started`] and
+    /// [`Projection::replay_finished`]. Returns the last offset applied and
+    /// the error that stopped the replay, if any. The default applies each
+    /// event with [`Projection::apply_ref`] on the calling thread; a
+    /// projection whose parts commute may spread them over threads (the
+    /// directory's tenants: [`crate::parallel`]), provided the state it
+    /// ends in is the same.
+    fn replay_batches(
+        &mut self,
+        applied: u64,
+        batches: EventBatches<'_>,
+    ) -> (u64, Option<ReplayError>) {
+        replay_in_order(self, applied, batches)
+    }
+}
+
+/// [`Projection::replay_batches`] on the calling thread, event by event.
+pub fn replay_in_order<P: Projection>(
+    state: &mut P,
+    applied: u64,
+    batches: EventBatches<'_>,
+) -> (u64, Option<ReplayError>) {
+    let mut last = applied;
+    for batch in batches {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => return (last, Some(e.into())),
+        };
+        for (env, event) in batch.iter() {
+            if env.offset != last + 1 {
+                let failure = ReplayError::OutOfOrder {
+                    expected: last + 1,
+                    got: env.offset,
+                };
+                return (last, Some(failure));
+            }
+            state.apply_ref(&env, event);
+            last = env.offset;
+        }
+    }
+    (last, None)
 }
 
 /// Replay stopped.
@@ -177,29 +220,8 @@ impl<P: Projection> Projector<P> {
     pub fn replay(&self, log: &dyn EventLog) -> Result<u64, ReplayError> {
         let mut state = self.working.lock();
         let start = self.applied();
-        let mut last = start;
-        let mut failure = None;
         state.replay_started();
-        'batches: for batch in log.read_events(start + 1) {
-            let batch = match batch {
-                Ok(b) => b,
-                Err(e) => {
-                    failure = Some(e.into());
-                    break;
-                }
-            };
-            for (env, event) in batch.iter() {
-                if env.offset != last + 1 {
-                    failure = Some(ReplayError::OutOfOrder {
-                        expected: last + 1,
-                        got: env.offset,
-                    });
-                    break 'batches;
-                }
-                state.apply_ref(&env, event);
-                last = env.offset;
-            }
-        }
+        let (last, failure) = state.replay_batches(start, log.read_events(start + 1));
         state.replay_finished();
         // Publish what was applied, even when stopping on an error, so the
         // applied offset always matches the state.

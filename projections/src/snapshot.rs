@@ -273,6 +273,7 @@ fn read(
         offset: head.offset,
         sync_retention_secs: head.sync_retention_secs,
         replaying: false,
+        replay_threads: 0,
     };
     Ok((h, dir))
 }

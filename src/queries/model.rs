@@ -15,10 +15,12 @@ use super::collection::{Affected, IndexedList, Item, Maintained, Owner, COLLECTI
 use crate::snapshots::ReplayRetainer;
 use std::ops::Deref;
 use std::sync::Arc;
-use switchboard_events::{Envelope, EnvelopeRef, Event, Id, TenantId};
+use switchboard_events::{Envelope, EnvelopeRef, Event, EventBatches, Id, TenantId};
+use switchboard_projections::parallel;
 use switchboard_projections::pmap::PMap;
 use switchboard_projections::query::index::Move;
-use switchboard_projections::{Directory, Projection};
+use switchboard_projections::runtime::replay_in_order;
+use switchboard_projections::{Directory, Projection, ReplayError};
 
 /// Which list: its tenant, its collection and its owner.
 type ListKey = (TenantId, &'static str, Owner);
@@ -182,6 +184,38 @@ impl AsRef<Directory> for ReadModel {
     }
 }
 
+/// What a deferred model's replay applies in order, to the whole directory:
+/// events to describe for the audit index, and those after which an
+/// `as_of` copy is due.
+struct InOrder<'a> {
+    audit: Option<&'a Outbox>,
+    retainer: Option<&'a ReplayRetainer>,
+}
+
+impl parallel::Barriers for InOrder<'_> {
+    fn wants(&mut self, env: &EnvelopeRef<'_>, _: &Event) -> bool {
+        self.audit.is_some_and(|o| o.wants(env.offset))
+            || self.retainer.is_some_and(|r| r.due(env.offset))
+    }
+
+    /// As [`ReadModel::apply_ref`] does while deferring.
+    fn apply(&mut self, dir: &mut Directory, env: &EnvelopeRef<'_>, event: &Event) {
+        match self.audit.filter(|o| o.wants(env.offset)) {
+            Some(outbox) => {
+                let env = env.to_envelope();
+                outbox.describe(&env, event, dir);
+                dir.apply(&env, event);
+            }
+            None => dir.apply_ref(env, event),
+        }
+        if let Some(retainer) = self.retainer {
+            if retainer.due(env.offset) {
+                retainer.keep(dir, env.hash);
+            }
+        }
+    }
+}
+
 impl Projection for ReadModel {
     fn replay_started(&mut self) {
         self.directory.replay_started();
@@ -190,6 +224,33 @@ impl Projection for ReadModel {
     fn replay_finished(&mut self) {
         self.directory.replay_finished();
         self.retainer = None;
+    }
+
+    /// A deferred model (start-up) replays the directory with its tenants
+    /// spread over threads; an event to describe for the audit index or
+    /// where an `as_of` copy is due is applied to the whole directory, in
+    /// order, as [`ReadModel::apply_ref`] does (a barrier of
+    /// [`parallel::replay`]).
+    fn replay_batches(
+        &mut self,
+        applied: u64,
+        batches: EventBatches<'_>,
+    ) -> (u64, Option<ReplayError>) {
+        let threads = self.directory.threads_for_replay();
+        if !self.deferring || threads <= 1 {
+            return replay_in_order(self, applied, batches);
+        }
+        let mut barriers = InOrder {
+            audit: self.audit.as_deref(),
+            retainer: self.retainer.as_deref(),
+        };
+        parallel::replay(
+            &mut self.directory,
+            applied,
+            batches,
+            threads,
+            &mut barriers,
+        )
     }
 
     /// Without indexes to keep or a description to make (no audit outbox,

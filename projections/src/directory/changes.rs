@@ -10,6 +10,7 @@
 use crate::pmap::{POrdMap, PSet as BTreeSet};
 use imbl::Vector as VecDeque;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::ops::Bound;
 use switchboard_events::Id;
 
@@ -41,6 +42,13 @@ pub struct ChangeLog {
     /// `latest`. Never set in a published or saved version.
     #[serde(skip)]
     deferred: bool,
+    /// While deferred: the latest offsets recorded since, not yet in
+    /// `latest` (a hash map: a replay touches a random user per event, and
+    /// an insert here costs a fraction of a walk down the persistent
+    /// B-tree). Folded into `latest` by [`ChangeLog::settle`]; always empty
+    /// otherwise.
+    #[serde(skip)]
+    pending: HashMap<Id, u64, foldhash::fast::RandomState>,
 }
 
 /// Slack added to the retention horizon before a tombstone is pruned: a
@@ -51,20 +59,21 @@ pub const PRUNE_MARGIN_SECS: i64 = 60;
 impl ChangeLog {
     /// Records that `id` changed at `offset`.
     pub fn touch(&mut self, id: Id, offset: u64) {
-        let old = self.latest.insert(id, offset);
         if self.deferred {
+            self.pending.insert(id, offset);
             return;
         }
-        if let Some(old) = old {
+        if let Some(old) = self.latest.insert(id, offset) {
             self.by_offset.remove(&(old, id));
         }
         self.by_offset.insert((offset, id));
     }
 
     /// Stops keeping the ordered index until [`ChangeLog::settle`]: a
-    /// replay then records only each item's latest offset (one map insert
-    /// per change instead of a removal and an insertion in the ordered set
-    /// as well) and the order is built once at the end. Diffs must not be
+    /// replay then records only each item's latest offset (one hash-map
+    /// insert per change instead of a removal and an insertion in the
+    /// ordered set and an insertion in `latest` as well) and `latest` and
+    /// the order are brought up to date once at the end. Diffs must not be
     /// read in between.
     pub fn defer(&mut self) {
         self.deferred = true;
@@ -74,6 +83,11 @@ impl ChangeLog {
     pub fn settle(&mut self) {
         if !std::mem::take(&mut self.deferred) {
             return;
+        }
+        let mut pending: Vec<(Id, u64)> = std::mem::take(&mut self.pending).into_iter().collect();
+        pending.sort_unstable();
+        for (id, offset) in pending {
+            self.latest.insert(id, offset);
         }
         let mut ordered: Vec<(u64, Id)> = self.latest.iter().map(|(id, o)| (*o, *id)).collect();
         ordered.sort_unstable();
@@ -127,6 +141,7 @@ impl ChangeLog {
             // An id re-created since its deletion has no tombstone any more,
             // and its index entry belongs to the live item: keep it.
             if self.tombstones.remove(&id).is_some() {
+                self.pending.remove(&id);
                 if let Some(offset) = self.latest.remove(&id) {
                     if !self.deferred {
                         self.by_offset.remove(&(offset, id));
@@ -150,12 +165,18 @@ impl ChangeLog {
 
     /// Number of indexed items (live and deleted).
     pub fn len(&self) -> usize {
-        self.latest.len()
+        // Pending ids (a replay in progress) may be in `latest` already.
+        let new = self
+            .pending
+            .keys()
+            .filter(|id| !self.latest.contains_key(*id))
+            .count();
+        self.latest.len() + new
     }
 
     /// Whether nothing was ever indexed.
     pub fn is_empty(&self) -> bool {
-        self.latest.is_empty()
+        self.latest.is_empty() && self.pending.is_empty()
     }
 
     /// Entries strictly after `after` and at or before `head`, in order.

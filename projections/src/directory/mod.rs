@@ -36,11 +36,11 @@ pub use tenants::TenantView;
 pub use users::UserView;
 
 use crate::pmap::{PHashMap, PMap, POrdMap};
-use crate::runtime::Projection;
+use crate::runtime::{Projection, ReplayError};
 use crate::short::Short;
 #[cfg(doc)]
 use changes::ChangeLog;
-use switchboard_events::{Envelope, EnvelopeRef, Event, Id, TenantId, SYSTEM_TENANT};
+use switchboard_events::{Envelope, EnvelopeRef, Event, EventBatches, Id, TenantId, SYSTEM_TENANT};
 use time::OffsetDateTime;
 
 /// What owns an extension number in a tenant's shared number space.
@@ -246,6 +246,11 @@ pub struct Directory {
     /// extension change indexes are deferred until it finishes.
     #[serde(skip)]
     pub(crate) replaying: bool,
+    /// Threads a replay spreads the tenants over (`crate::parallel`):
+    /// 0 = as many as the machine has cores (at most 8), 1 = the calling
+    /// thread only. Set from the configuration; not part of the state.
+    #[serde(skip)]
+    pub replay_threads: usize,
 }
 
 impl Directory {
@@ -266,6 +271,14 @@ impl Directory {
         self.domains
             .get(&domain.to_lowercase())
             .and_then(|id| self.tenants.get(id))
+    }
+
+    /// The threads a replay uses ([`Directory::replay_threads`] resolved).
+    pub fn threads_for_replay(&self) -> usize {
+        match self.replay_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+            n => n,
+        }
     }
 
     /// Changes every scope in place.
@@ -314,32 +327,134 @@ impl Projection for Directory {
         self.each_scope(|scope| scope.contacts.changes.extension.settle());
     }
 
+    /// Spreads the tenants over [`Directory::replay_threads`] threads.
+    fn replay_batches(
+        &mut self,
+        applied: u64,
+        batches: EventBatches<'_>,
+    ) -> (u64, Option<ReplayError>) {
+        match self.threads_for_replay() {
+            1 => crate::runtime::replay_in_order(self, applied, batches),
+            n => {
+                crate::parallel::replay(self, applied, batches, n, &mut crate::parallel::NoBarriers)
+            }
+        }
+    }
+
     /// The directory reads only an event's offset, tenant, time and stream
     /// version, so it works on the borrowed view: a replay builds no owned
     /// envelope (six allocations and a payload copy) per event.
     fn apply_ref(&mut self, env: &EnvelopeRef<'_>, event: &Event) {
         self.offset = env.offset;
-        let tenant = env.tenant;
-        let before = contacts::before(self.scopes.get(&tenant), event);
         match event {
             Event::TenantCreated(e) => tenants::created(self, env, e),
             Event::TenantUpdated(e) => tenants::updated(self, env, e),
             Event::TenantDeleted(e) => tenants::deleted(self, e),
+            Event::SessionStarted(e) => self.sessions.started(env.tenant, env, e),
+            Event::SessionRefreshed(e) => self.sessions.refreshed(env, e),
+            Event::SessionTenantSwitched(e) => self.sessions.switched(e),
+            Event::SessionEnded(e) => self.sessions.ended(e),
+            _ => {
+                self.scoped().apply(env, event);
+                if let Some(user) = revokes_sessions(event) {
+                    self.sessions.revoke_user(user);
+                }
+            }
+        }
+    }
+}
 
+/// Where events happen: tenant lifecycle and sign-in sessions change the
+/// directory as a whole (tenants, domains, every scope, `sessions`), every
+/// other event changes its own tenant's [`Scope`] only, plus — for the
+/// events [`revokes_sessions`] names — the sessions. A parallel replay
+/// (`crate::parallel`) relies on this split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Tenants, domains, several scopes and the sessions.
+    Directory,
+    /// The sessions only.
+    Sessions,
+    /// The event's tenant's scope (and [`revokes_sessions`]).
+    Scope,
+}
+
+/// What `event` may change (see [`Reach`]).
+pub fn reach(event: &Event) -> Reach {
+    match event {
+        Event::TenantCreated(_) | Event::TenantUpdated(_) | Event::TenantDeleted(_) => {
+            Reach::Directory
+        }
+        Event::SessionStarted(_)
+        | Event::SessionRefreshed(_)
+        | Event::SessionTenantSwitched(_)
+        | Event::SessionEnded(_) => Reach::Sessions,
+        _ => Reach::Scope,
+    }
+}
+
+/// The user whose sessions a scope event ends (disabled, password changed,
+/// deleted); nothing else of a scope event reaches beyond its scope.
+pub fn revokes_sessions(event: &Event) -> Option<Id> {
+    match event {
+        Event::UserUpdated(e)
+            if e.changes.get("enabled").and_then(|v| v.as_bool()) == Some(false) =>
+        {
+            Some(e.user_id)
+        }
+        Event::UserSecretChanged(e)
+            if e.secret == switchboard_events::domain::SecretKind::Password =>
+        {
+            Some(e.user_id)
+        }
+        Event::UserDeleted(e) => Some(e.user_id),
+        _ => None,
+    }
+}
+
+/// The scopes of a directory (or a share of them, in a parallel replay)
+/// and what applying a scope event needs besides them.
+pub(crate) struct Scoped<'a> {
+    /// Scopes by tenant.
+    pub(crate) scopes: &'a mut PMap<TenantId, Scope>,
+    /// Inside a replay: a new scope defers its change index.
+    pub(crate) replaying: bool,
+    /// [`Directory::sync_retention_secs`].
+    pub(crate) retention: u64,
+}
+
+impl Directory {
+    /// The scopes, to apply a scope event.
+    pub(crate) fn scoped(&mut self) -> Scoped<'_> {
+        Scoped {
+            scopes: &mut self.scopes,
+            replaying: self.replaying,
+            retention: self.sync_retention_secs,
+        }
+    }
+}
+
+impl Scoped<'_> {
+    fn scope_mut(&mut self, tenant: TenantId) -> &mut Scope {
+        let replaying = self.replaying;
+        self.scopes.get_or_insert_with(tenant, || {
+            let mut scope = Scope::default();
+            if replaying {
+                scope.contacts.changes.extension.defer();
+            }
+            scope
+        })
+    }
+
+    /// Applies an event of [`Reach::Scope`] to its tenant's scope (the
+    /// sessions it revokes are the caller's).
+    pub(crate) fn apply(&mut self, env: &EnvelopeRef<'_>, event: &Event) {
+        let tenant = env.tenant;
+        let before = contacts::before(self.scopes.get(&tenant), event);
+        match event {
             Event::UserCreated(e) => users::created(self.scope_mut(tenant), env, e),
-            Event::UserUpdated(e) => {
-                let disabled = e.changes.get("enabled").and_then(|v| v.as_bool()) == Some(false);
-                users::updated(self.scope_mut(tenant), env, e);
-                if disabled {
-                    self.sessions.revoke_user(e.user_id);
-                }
-            }
-            Event::UserSecretChanged(e) => {
-                users::secret_changed(self.scope_mut(tenant), env, e);
-                if e.secret == switchboard_events::domain::SecretKind::Password {
-                    self.sessions.revoke_user(e.user_id);
-                }
-            }
+            Event::UserUpdated(e) => users::updated(self.scope_mut(tenant), env, e),
+            Event::UserSecretChanged(e) => users::secret_changed(self.scope_mut(tenant), env, e),
             Event::UserRoleChanged(e) => users::role_changed(self.scope_mut(tenant), env, e),
             Event::UserProfileReset(e) => users::profile_reset(self.scope_mut(tenant), env, e),
             Event::UserDeleted(e) => {
@@ -349,7 +464,6 @@ impl Projection for Directory {
                 // The user's items go after this arm (`contacts::after`):
                 // their meeting rooms' numbers are released now.
                 meetings::owner_deleted(self.scope_mut(tenant), e.user_id);
-                self.sessions.revoke_user(e.user_id);
             }
 
             Event::ExtensionCreated(e) => extensions::created(self.scope_mut(tenant), env, e),
@@ -372,11 +486,6 @@ impl Projection for Directory {
             Event::GroupDeleted(e) => groups::deleted(self.scope_mut(tenant), e),
             Event::GroupMemberAdded(e) => groups::member_added(self.scope_mut(tenant), env, e),
             Event::GroupMemberRemoved(e) => groups::member_removed(self.scope_mut(tenant), env, e),
-
-            Event::SessionStarted(e) => self.sessions.started(tenant, env, e),
-            Event::SessionRefreshed(e) => self.sessions.refreshed(env, e),
-            Event::SessionTenantSwitched(e) => self.sessions.switched(e),
-            Event::SessionEnded(e) => self.sessions.ended(e),
 
             Event::CallQueueCreated(e) => queues::queue_created(self.scope_mut(tenant), env, e),
             Event::CallQueueUpdated(e) => queues::queue_updated(self.scope_mut(tenant), env, e),
@@ -418,7 +527,7 @@ impl Projection for Directory {
             Event::ContactCreated(e) => contacts::created(self.scope_mut(tenant), env, e),
             Event::ContactUpdated(e) => contacts::updated(self.scope_mut(tenant), env, e),
             Event::ContactDeleted(e) => {
-                let retention = self.sync_retention_secs;
+                let retention = self.retention;
                 contacts::deleted(self.scope_mut(tenant), env, e, retention)
             }
             Event::FavoriteAdded(e) => contacts::favorite_added(self.scope_mut(tenant), env, e),
@@ -438,7 +547,7 @@ impl Projection for Directory {
                 &e.changes,
             ),
             Event::ItemDeleted(e) => {
-                let retention = self.sync_retention_secs;
+                let retention = self.retention;
                 let scope = self.scope_mut(tenant);
                 let gone = scope
                     .items
@@ -458,8 +567,16 @@ impl Projection for Directory {
             | Event::RecordingDestroyed(_) => {}
             Event::MeetingControlled(e) => self.scope_mut(tenant).meetings.controlled(env, e),
             Event::MeetingStateReported(e) => self.scope_mut(tenant).meetings.reported(env, e),
+            // Applied by the directory as a whole (`reach`).
+            Event::TenantCreated(_)
+            | Event::TenantUpdated(_)
+            | Event::TenantDeleted(_)
+            | Event::SessionStarted(_)
+            | Event::SessionRefreshed(_)
+            | Event::SessionTenantSwitched(_)
+            | Event::SessionEnded(_) => {}
         }
-        let retention = self.sync_retention_secs;
+        let retention = self.retention;
         if let Some(scope) = self.scopes.get_mut(&tenant) {
             contacts::after(scope, env, event, before, retention);
         }
