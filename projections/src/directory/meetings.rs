@@ -16,7 +16,7 @@ use switchboard_events::domain::ItemOwner;
 use switchboard_events::domain::{
     MeetingActual, MeetingControl, MeetingControlled, MeetingStateReported,
 };
-use switchboard_events::{EnvelopeRef, Fields, Id, Value};
+use switchboard_events::{EnvelopeRef, Fields, Id, Value, ValueRef};
 
 /// The most invitations a meeting remembers (the newest are kept): the
 /// PBX acts on each as it follows the log, the list only shows them.
@@ -160,7 +160,7 @@ pub(super) fn owner_deleted(scope: &mut Scope, user: Id) {
 
 fn number_of(item: &ItemView) -> Option<&str> {
     match item.attrs.get(NUMBER) {
-        Some(Value::Str(n)) => Some(n),
+        Some(ValueRef::Str(n)) => Some(n),
         _ => None,
     }
 }

@@ -8,7 +8,7 @@ use switchboard_events::domain::{
     SecretKind, UserCreated, UserDeleted, UserProfileReset, UserRoleChanged, UserSecretChanged,
     UserUpdated,
 };
-use switchboard_events::{Attrs, EnvelopeRef, Id, Value};
+use switchboard_events::{Attrs, EnvelopeRef, Id, ValueRef};
 
 /// A user as the directory sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -39,20 +39,20 @@ pub struct UserView {
 
 impl UserView {
     /// A field's stored value (absent = default).
-    pub fn attr(&self, name: &str) -> Option<&Value> {
+    pub fn attr(&self, name: &str) -> Option<ValueRef<'_>> {
         self.attrs.get(name)
     }
 
     /// Whether the user may sign in (`enabled` defaults to true).
     pub fn enabled(&self) -> bool {
         self.attr("enabled")
-            .and_then(Value::as_bool)
+            .and_then(|v| v.as_bool())
             .unwrap_or(true)
     }
 
     /// The display name, if set.
     pub fn display_name(&self) -> Option<&str> {
-        self.attr("display_name").and_then(Value::as_str)
+        self.attr("display_name").and_then(|v| v.as_str())
     }
 }
 

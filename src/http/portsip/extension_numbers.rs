@@ -59,7 +59,7 @@ pub async fn show(
                 .get(MEETINGS, *owner, *id)
                 .ok_or_else(not_found)?;
             let subject = match m.attrs.get("subject") {
-                Some(switchboard_events::Value::Str(s)) => s.clone(),
+                Some(switchboard_events::ValueRef::Str(s)) => s.to_owned(),
                 _ => String::new(),
             };
             (m.id, subject, "CONFERENCE_ROOM")
