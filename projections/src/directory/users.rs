@@ -57,9 +57,13 @@ impl UserView {
 }
 
 pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserCreated) {
-    scope
-        .users_by_name
-        .insert(e.name.to_lowercase().into(), e.user_id);
+    // Created again (a replayed log may): out of the name index first.
+    if let Some(old) = scope.users.get(&e.user_id) {
+        let old_name = old.name.clone();
+        scope
+            .users_by_name
+            .remove(&scope.users, e.user_id, &old_name);
+    }
     scope.users.insert(
         e.user_id,
         UserView {
@@ -76,6 +80,7 @@ pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserCreated)
             stamp: Stamp::new(env),
         },
     );
+    scope.users_by_name.insert(&scope.users, e.user_id, &e.name);
 }
 
 pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserUpdated) {
@@ -113,12 +118,13 @@ pub(super) fn profile_reset(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserPr
 }
 
 pub(super) fn deleted(scope: &mut Scope, e: &UserDeleted) {
+    if let Some(user) = scope.users.get(&e.user_id) {
+        let name = user.name.clone();
+        scope.users_by_name.remove(&scope.users, e.user_id, &name);
+    }
     let Some(user) = scope.users.remove(&e.user_id) else {
         return;
     };
-    scope
-        .users_by_name
-        .remove(user.name.to_lowercase().as_str());
     // Links and memberships go with the user (the command also records
     // explicit unlink events; this keeps the view right either way).
     scope.links.retain(|_, l| l.user_id != e.user_id);
