@@ -1031,6 +1031,6 @@ mod tests {
             .expect("created");
         assert!(SecretHasher::new(1024, 1)
             .expect("params")
-            .verify(&user.password_hash.to_phc(), "correct horse"));
+            .verify(&user.password_hash(), "correct horse"));
     }
 }

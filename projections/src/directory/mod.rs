@@ -30,7 +30,7 @@ pub use presence::{
 };
 pub use queues::{CallQueueView, QueueAgent, RingGroupView};
 pub use roles::RoleView;
-pub use secret::SecretHash;
+pub use secret::{SecretHash, Secrets};
 pub use sessions::{SessionView, Sessions};
 pub use tenants::TenantView;
 pub use users::UserView;
