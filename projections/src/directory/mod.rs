@@ -167,8 +167,8 @@ pub struct Scope {
     pub numbers: POrdMap<Short, NumberOwner>,
     /// Extensions by id.
     pub extensions: PMap<Id, ExtensionView>,
-    /// User↔extension links by link id.
-    pub links: PMap<Id, LinkView>,
+    /// User↔extension links by link id (small: kept in the map's nodes).
+    pub links: POrdMap<Id, LinkView>,
     /// Custom roles by id.
     pub roles: PMap<Id, RoleView>,
     /// Lower-cased role name → id.
@@ -204,7 +204,7 @@ struct ScopeRepr {
     users_by_name: POrdMap<Short, Id>,
     numbers: POrdMap<Short, NumberOwner>,
     extensions: PMap<Id, ExtensionView>,
-    links: PMap<Id, LinkView>,
+    links: POrdMap<Id, LinkView>,
     roles: PMap<Id, RoleView>,
     roles_by_name: PHashMap<String, Id>,
     groups: PMap<Id, GroupView>,

@@ -197,7 +197,15 @@ pub(super) fn deleted(scope: &mut Scope, e: &UserDeleted) {
     };
     // Links and memberships go with the user (the command also records
     // explicit unlink events; this keeps the view right either way).
-    scope.links.retain(|_, l| l.user_id != e.user_id);
+    let links: Vec<Id> = scope
+        .links
+        .values()
+        .filter(|l| l.user_id == e.user_id)
+        .map(|l| l.id)
+        .collect();
+    for l in links {
+        scope.links.remove(&l);
+    }
     for ext in &user.extensions {
         if let Some(x) = scope.extensions.get_mut(ext) {
             x.users.remove(&e.user_id);
