@@ -178,8 +178,8 @@ pub enum NumberClaim {
 pub fn claim_number(scope: &Scope, number: &ExtensionNumber) -> Result<NumberClaim, CommandError> {
     match scope.numbers.get(number.as_str()) {
         None => Ok(NumberClaim::New),
-        Some(NumberOwner::Extension(ext)) => match scope.extensions.get(ext) {
-            Some(x) if x.users.is_empty() => Ok(NumberClaim::Existing(*ext)),
+        Some(NumberOwner::Extension(ext)) => match scope.extensions.get(&ext) {
+            Some(x) if x.users.is_empty() => Ok(NumberClaim::Existing(ext)),
             _ => Err(number_taken(number)),
         },
         Some(_) => Err(number_taken(number)),

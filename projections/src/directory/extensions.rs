@@ -139,7 +139,7 @@ pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionUpd
             // the old number is released only if this extension held it.
             ("number", Value::Str(s)) => {
                 if scope.numbers.get(ext.number.as_str())
-                    == Some(&NumberOwner::Extension(e.extension_id))
+                    == Some(NumberOwner::Extension(e.extension_id))
                 {
                     scope.numbers.remove(ext.number.as_str());
                 }
@@ -164,7 +164,7 @@ pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionUpd
 
 pub(super) fn deleted(scope: &mut Scope, e: &ExtensionDeleted) {
     if let Some(ext) = scope.extensions.remove(&e.extension_id) {
-        if scope.numbers.get(ext.number.as_str()) == Some(&NumberOwner::Extension(e.extension_id)) {
+        if scope.numbers.get(ext.number.as_str()) == Some(NumberOwner::Extension(e.extension_id)) {
             scope.numbers.remove(ext.number.as_str());
         }
     }

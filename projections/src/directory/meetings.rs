@@ -166,7 +166,7 @@ fn number_of(item: &ItemView) -> Option<&str> {
 }
 
 fn release(scope: &mut Scope, number: &str, meeting: Id) {
-    if scope.numbers.get(number) == Some(&NumberOwner::Meeting(meeting)) {
+    if scope.numbers.get(number) == Some(NumberOwner::Meeting(meeting)) {
         scope.numbers.remove(number);
     }
 }
@@ -319,7 +319,7 @@ mod tests {
         let numbers = |dir: &Directory| -> Vec<(String, NumberOwner)> {
             let mut v: Vec<_> = dir
                 .scope(Id(3))
-                .map(|s| s.numbers.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+                .map(|s| s.numbers.iter().map(|(k, v)| (k.to_string(), v)).collect())
                 .unwrap_or_default();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v

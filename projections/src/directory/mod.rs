@@ -13,6 +13,7 @@ mod groups;
 pub mod idset;
 pub mod items;
 pub mod meetings;
+mod numbers;
 mod presence;
 mod queues;
 mod roles;
@@ -25,6 +26,7 @@ pub use contacts::{ContactView, Contacts, Favorites, EXTENSION_CONTACT_FIELDS};
 pub use extensions::{ext_type_name, parse_ext_type, ExtensionView, LinkView};
 pub use groups::GroupView;
 pub use idset::IdSet;
+pub use numbers::Numbers;
 pub use presence::{
     agent_status, line_status, shown_presence, CallView, PresenceView, RegistrationView,
 };
@@ -164,7 +166,7 @@ pub struct Scope {
     /// Users by lower-cased name ([`Scope::user_by_name`]).
     pub users_by_name: UserNames,
     /// Extension number → owner.
-    pub numbers: POrdMap<Short, NumberOwner>,
+    pub numbers: Numbers,
     /// Extensions by id.
     pub extensions: PMap<Id, ExtensionView>,
     /// User↔extension links by link id (small: kept in the map's nodes).
@@ -202,7 +204,7 @@ pub struct Scope {
 struct ScopeRepr {
     users: PMap<Id, UserView>,
     users_by_name: POrdMap<Short, Id>,
-    numbers: POrdMap<Short, NumberOwner>,
+    numbers: Numbers,
     extensions: PMap<Id, ExtensionView>,
     links: POrdMap<Id, LinkView>,
     roles: PMap<Id, RoleView>,
@@ -369,7 +371,7 @@ impl Scope {
         match self.numbers.get(number) {
             Some(NumberOwner::Extension(ext)) => self
                 .extensions
-                .get(ext)
+                .get(&ext)
                 .and_then(|e| e.primary_of)
                 .and_then(|u| self.users.get(&u)),
             _ => None,
