@@ -223,8 +223,19 @@ struct ScopeRepr {
 
 impl From<ScopeRepr> for Scope {
     fn from(r: ScopeRepr) -> Scope {
-        // The map is in lower-cased name order already: its ids are the index.
-        let users_by_name = UserNames::from_ordered(r.users_by_name.values().copied());
+        // The map is in lower-cased name order already: its ids are the
+        // index (an entry that does not name its user's row is left out,
+        // so the order holds whatever an older state kept).
+        let users_by_name = UserNames::from_ordered(
+            r.users_by_name
+                .iter()
+                .filter(|(key, id)| {
+                    r.users
+                        .get(id)
+                        .is_some_and(|u| u.name.to_lowercase() == key.as_str())
+                })
+                .map(|(_, id)| *id),
+        );
         Scope {
             users: r.users,
             users_by_name,
