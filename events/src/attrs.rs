@@ -519,9 +519,10 @@ impl Attrs {
     /// it is stored.
     fn apply(&mut self, changes: &Fields, null_clears: bool) {
         // In place when every change overwrites a set field with a value
-        // of the same packed length.
+        // of the same packed length; the values packed again (the shape
+        // kept) when only lengths differ.
         let mut in_place = Vec::with_capacity(changes.len());
-        let mut fits = true;
+        let (mut fits, mut same_names) = (true, true);
         let (mut i, mut at) = (0, 0);
         for (k, v) in changes {
             let clears = null_clears && v.is_null();
@@ -536,24 +537,35 @@ impl Attrs {
                     let v = v.view();
                     if packed::len(&v) != packed::end(&self.values, at) - at {
                         fits = false;
-                        break;
                     }
                     in_place.push((at, v));
                 }
                 // A name comes or goes.
                 _ => {
-                    fits = false;
+                    same_names = false;
                     break;
                 }
             }
         }
-        if fits {
+        if same_names && fits {
             let mut out = Vec::with_capacity(32);
             for (at, v) in in_place {
                 out.clear();
                 packed::put(&mut out, &v);
                 self.values[at..at + out.len()].copy_from_slice(&out);
             }
+            return;
+        }
+        if same_names {
+            let mut out = Vec::with_capacity(self.values.len() + 16 * in_place.len());
+            let mut from = 0;
+            for (at, v) in in_place {
+                out.extend_from_slice(&self.values[from..at]);
+                packed::put(&mut out, &v);
+                from = packed::end(&self.values, at);
+            }
+            out.extend_from_slice(&self.values[from..]);
+            self.values = out.into_boxed_slice();
             return;
         }
         // Pack again: one merge of the two sorted sequences.
@@ -846,6 +858,12 @@ mod tests {
         again.merge(&fields(&[("g_str", Value::from("user2@example.com"))]));
         assert_eq!(again.values.as_ptr(), before);
         assert_eq!(again.get("g_str"), Some(ValueRef::Str("user2@example.com")));
+        // Another length: the values packed again, the shape kept.
+        let shape = again.names.clone();
+        again.merge(&fields(&[("g_str", Value::from("u@x"))]));
+        assert!(Arc::ptr_eq(&again.names, &shape));
+        assert_eq!(again.get("g_str"), Some(ValueRef::Str("u@x")));
+        assert_eq!(again.get("h_long"), Some(ValueRef::Str(&"y".repeat(300))));
         again.merge(&fields(&[("d_int", Value::Int(1))]));
         assert_eq!(again.get("d_int"), Some(ValueRef::Int(1)));
         assert_eq!(again.get("e_min"), Some(ValueRef::Int(i64::MIN)));
