@@ -9,7 +9,8 @@
 //! - **equality indexes**: per value of a field clients filter by with
 //!   `eq`, the ids having it, kept in each ordered index's order
 //!   (composites), so `field eq value` answers its count and walks its page
-//!   without touching an item that does not match;
+//!   without touching an item that does not match; the value most items
+//!   have is kept as its complement instead ([`Posting::Except`]);
 //! - the number of items (so an unfiltered `count` is not recounted).
 //!
 //! An index holds ids only (8 bytes an entry in a persistent vector,
