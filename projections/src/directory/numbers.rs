@@ -131,7 +131,7 @@ mod tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let number = format!("{}", 100 + seed % 60);
-            if seed % 4 == 0 {
+            if seed.is_multiple_of(4) {
                 n.remove(&number);
                 reference.remove(number.as_str());
             } else {
