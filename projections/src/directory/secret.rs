@@ -164,9 +164,31 @@ impl Default for Secrets {
 impl Secrets {
     /// A password hash alone.
     pub fn new(password: &str) -> Secrets {
-        let mut s = Secrets(Box::default());
-        s.set(SecretKind::Password, Some(password));
-        s
+        Secrets::of([Some(password), None, None])
+    }
+
+    /// The password's, the extension password's and the voicemail PIN's
+    /// hashes (each packed once, one allocation).
+    pub fn of(phcs: [Option<&str>; 3]) -> Secrets {
+        let hashes = phcs.map(|p| p.map(SecretHash::new));
+        Secrets(Self::pack(
+            hashes.each_ref().map(|h| h.as_ref().map(|h| &h.0[..])),
+        ))
+    }
+
+    fn pack(slots: [Option<&[u8]>; 3]) -> Box<[u8]> {
+        let mut out =
+            Vec::with_capacity(3 + slots.iter().flatten().map(|s| s.len()).sum::<usize>());
+        for s in slots {
+            let mut n = s.map_or(0, |s| s.len() + 1);
+            while n >= 0x80 {
+                out.push((n as u8) | 0x80);
+                n >>= 7;
+            }
+            out.push(n as u8);
+            out.extend_from_slice(s.unwrap_or_default());
+        }
+        out.into_boxed_slice()
     }
 
     /// The three slots' bytes.
@@ -198,18 +220,7 @@ impl Secrets {
         let new = phc.map(SecretHash::new);
         let mut slots = self.slots();
         slots[slot(kind)] = new.as_ref().map(|h| &h.0[..]);
-        let mut out =
-            Vec::with_capacity(3 + slots.iter().flatten().map(|s| s.len()).sum::<usize>());
-        for s in slots {
-            let mut n = s.map_or(0, |s| s.len() + 1);
-            while n >= 0x80 {
-                out.push((n as u8) | 0x80);
-                n >>= 7;
-            }
-            out.push(n as u8);
-            out.extend_from_slice(s.unwrap_or_default());
-        }
-        self.0 = out.into_boxed_slice();
+        self.0 = Self::pack(slots);
     }
 
     /// A secret's PHC string, exactly as stored, if set.

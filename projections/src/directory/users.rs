@@ -1,7 +1,7 @@
 //! Users in the directory view.
 
 use super::idset::IdSet;
-use super::secret::{SecretHash, Secrets};
+use super::secret::Secrets;
 use super::{Scope, Stamp};
 use crate::short::Short;
 use switchboard_events::domain::{
@@ -44,9 +44,10 @@ struct UserViewRepr {
     id: Id,
     name: Short,
     role: Short,
-    password_hash: SecretHash,
-    extension_password_hash: Option<SecretHash>,
-    voicemail_pin_hash: Option<SecretHash>,
+    // As read (each packed once, into `Secrets`).
+    password_hash: String,
+    extension_password_hash: Option<String>,
+    voicemail_pin_hash: Option<String>,
     attrs: Attrs,
     primary_extension: Option<Id>,
     extensions: IdSet,
@@ -56,15 +57,11 @@ struct UserViewRepr {
 
 impl From<UserViewRepr> for UserView {
     fn from(r: UserViewRepr) -> UserView {
-        let mut secrets = Secrets::new(&r.password_hash.to_phc());
-        for (kind, hash) in [
-            (SecretKind::ExtensionPassword, r.extension_password_hash),
-            (SecretKind::VoicemailPin, r.voicemail_pin_hash),
-        ] {
-            if let Some(h) = hash {
-                secrets.set(kind, Some(&h.to_phc()));
-            }
-        }
+        let secrets = Secrets::of([
+            Some(r.password_hash.as_str()),
+            r.extension_password_hash.as_deref(),
+            r.voicemail_pin_hash.as_deref(),
+        ]);
         UserView {
             id: r.id,
             name: r.name,
@@ -224,6 +221,7 @@ pub(super) fn deleted(scope: &mut Scope, e: &UserDeleted) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::SecretHash;
 
     /// The layout a user row had (and is still encoded in).
     #[derive(serde::Serialize)]
