@@ -200,9 +200,7 @@ fn breakdown(mut d: Directory, n: u64) {
     for id in &ids {
         if let Some(u) = scope.users.get_mut(id) {
             attrs += freed(&mut u.attrs);
-            hashes += freed(&mut u.password_hash)
-                + freed(&mut u.extension_password_hash)
-                + freed(&mut u.voicemail_pin_hash);
+            hashes += freed(&mut u.secrets);
         }
     }
     rows.push(("user fields (attrs)", attrs));

@@ -18,7 +18,7 @@
 //! row only, so a client that sends many distinct names cannot grow either
 //! without bound.
 
-use crate::value::{Fields, Value};
+use crate::value::{Fields, Value, ValueRef};
 use parking_lot::RwLock;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -123,10 +123,10 @@ impl fmt::Debug for Name {
 /// tables read [`Fields`] (a command's input) and [`Attrs`] (a row) alike.
 pub trait FieldSet {
     /// The value of `name`, if set.
-    fn get(&self, name: &str) -> Option<&Value>;
+    fn get(&self, name: &str) -> Option<ValueRef<'_>>;
 
     /// Every set field, sorted by name.
-    fn each(&self) -> Box<dyn Iterator<Item = (&str, &Value)> + '_>;
+    fn each(&self) -> Box<dyn Iterator<Item = (&str, ValueRef<'_>)> + '_>;
 
     /// Whether `name` is set.
     fn contains_key(&self, name: &str) -> bool {
@@ -136,27 +136,27 @@ pub trait FieldSet {
     /// A `Fields` copy.
     fn to_fields(&self) -> Fields {
         self.each()
-            .map(|(k, v)| (k.to_owned(), v.clone()))
+            .map(|(k, v)| (k.to_owned(), v.to_value()))
             .collect()
     }
 }
 
 impl FieldSet for Fields {
-    fn get(&self, name: &str) -> Option<&Value> {
-        Fields::get(self, name)
+    fn get(&self, name: &str) -> Option<ValueRef<'_>> {
+        Fields::get(self, name).map(Value::view)
     }
 
-    fn each(&self) -> Box<dyn Iterator<Item = (&str, &Value)> + '_> {
-        Box::new(self.iter().map(|(k, v)| (k.as_str(), v)))
+    fn each(&self) -> Box<dyn Iterator<Item = (&str, ValueRef<'_>)> + '_> {
+        Box::new(self.iter().map(|(k, v)| (k.as_str(), v.view())))
     }
 }
 
 impl FieldSet for Attrs {
-    fn get(&self, name: &str) -> Option<&Value> {
+    fn get(&self, name: &str) -> Option<ValueRef<'_>> {
         Attrs::get(self, name)
     }
 
-    fn each(&self) -> Box<dyn Iterator<Item = (&str, &Value)> + '_> {
+    fn each(&self) -> Box<dyn Iterator<Item = (&str, ValueRef<'_>)> + '_> {
         Box::new(self.iter())
     }
 }
@@ -224,13 +224,169 @@ fn shape(names: Vec<Name>) -> Shape {
     new
 }
 
+/// How a row's values are packed ([`Attrs`]): each value a tag byte, then
+/// a varint (an integer, zigzag; a string's or a nested value's length) and
+/// the bytes. Only this module writes them.
+mod packed {
+    use crate::value::{Value, ValueRef};
+    use std::borrow::Cow;
+
+    const NULL: u8 = 0;
+    const FALSE: u8 = 1;
+    const TRUE: u8 = 2;
+    const INT: u8 = 3;
+    const FLOAT: u8 = 4;
+    const STR: u8 = 5;
+    /// A list or a map: its postcard encoding.
+    const NESTED: u8 = 6;
+
+    fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+
+    fn varint(b: &[u8], at: &mut usize) -> u64 {
+        let mut n = 0u64;
+        let mut shift = 0;
+        while let Some(&byte) = b.get(*at) {
+            *at += 1;
+            if shift < 64 {
+                n |= u64::from(byte & 0x7f) << shift;
+            }
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Appends `v`.
+    pub(super) fn put(out: &mut Vec<u8>, v: &ValueRef<'_>) {
+        match v {
+            ValueRef::Null => out.push(NULL),
+            ValueRef::Bool(false) => out.push(FALSE),
+            ValueRef::Bool(true) => out.push(TRUE),
+            ValueRef::Int(i) => {
+                out.push(INT);
+                put_varint(out, ((i << 1) ^ (i >> 63)) as u64);
+            }
+            ValueRef::Float(f) => {
+                out.push(FLOAT);
+                out.extend_from_slice(&f.to_le_bytes());
+            }
+            ValueRef::Str(s) => {
+                out.push(STR);
+                put_varint(out, s.len() as u64);
+                out.extend_from_slice(s.as_bytes());
+            }
+            ValueRef::Nested(v) => {
+                // A `Value` always encodes (postcard fails only on types
+                // it cannot express); should it not, the field reads Null.
+                match postcard::to_allocvec(&**v) {
+                    Ok(bytes) => {
+                        out.push(NESTED);
+                        put_varint(out, bytes.len() as u64);
+                        out.extend_from_slice(&bytes);
+                    }
+                    Err(_) => out.push(NULL),
+                }
+            }
+        }
+    }
+
+    /// The packed length of `v`.
+    pub(super) fn len(v: &ValueRef<'_>) -> usize {
+        let varint_len = |n: u64| (64 - (n | 1).leading_zeros() as usize).div_ceil(7);
+        match v {
+            ValueRef::Null | ValueRef::Bool(_) => 1,
+            ValueRef::Int(i) => 1 + varint_len(((i << 1) ^ (i >> 63)) as u64),
+            ValueRef::Float(_) => 9,
+            ValueRef::Str(s) => 1 + varint_len(s.len() as u64) + s.len(),
+            ValueRef::Nested(_) => {
+                let mut out = Vec::new();
+                put(&mut out, v);
+                out.len()
+            }
+        }
+    }
+
+    /// Where the value starting at `at` ends.
+    pub(super) fn end(b: &[u8], mut at: usize) -> usize {
+        let tag = b.get(at).copied().unwrap_or(NULL);
+        at += 1;
+        match tag {
+            INT => {
+                varint(b, &mut at);
+            }
+            FLOAT => at += 8,
+            STR | NESTED => {
+                let n = varint(b, &mut at) as usize;
+                at = at.saturating_add(n);
+            }
+            _ => {}
+        }
+        at.min(b.len())
+    }
+
+    /// The value starting at `at`.
+    pub(super) fn get(b: &[u8], at: usize) -> ValueRef<'_> {
+        let mut i = at + 1;
+        match b.get(at).copied().unwrap_or(NULL) {
+            FALSE => ValueRef::Bool(false),
+            TRUE => ValueRef::Bool(true),
+            INT => {
+                let z = varint(b, &mut i);
+                ValueRef::Int(((z >> 1) as i64) ^ -((z & 1) as i64))
+            }
+            FLOAT => {
+                let mut f = [0u8; 8];
+                if let Some(bytes) = b.get(i..i + 8) {
+                    f.copy_from_slice(bytes);
+                }
+                ValueRef::Float(f64::from_le_bytes(f))
+            }
+            STR => {
+                let n = varint(b, &mut i) as usize;
+                // Written from a `&str` by `put`: always valid UTF-8.
+                let s = b
+                    .get(i..i.saturating_add(n))
+                    .and_then(|s| std::str::from_utf8(s).ok());
+                s.map_or(ValueRef::Null, ValueRef::Str)
+            }
+            NESTED => {
+                let n = varint(b, &mut i) as usize;
+                let v = b
+                    .get(i..i.saturating_add(n))
+                    .and_then(|s| postcard::from_bytes::<Value>(s).ok());
+                v.map_or(ValueRef::Null, |v| ValueRef::Nested(Cow::Owned(v)))
+            }
+            _ => ValueRef::Null,
+        }
+    }
+}
+
 /// A row's set fields, sorted by name (the order [`Fields`] iterates in):
-/// the names as a shared [shape](Shape) of interned names, the values in
-/// the row. Missing means "default", as in [`Fields`].
-#[derive(Clone, PartialEq)]
+/// the names as a shared [shape](Shape) of interned names, the values
+/// packed in one byte string in the row (a tag, a length and the bytes:
+/// ~15 bytes for a typical string field instead of a 32-byte [`Value`]
+/// and its string's allocation). Reads hand out borrowed [`ValueRef`]s.
+/// Missing means "default", as in [`Fields`].
+#[derive(Clone)]
 pub struct Attrs {
     names: Shape,
-    values: Box<[Value]>,
+    values: Box<[u8]>,
+}
+
+/// Equal when they hold equal values under the same names (as their
+/// [`Fields`] would compare: `0.0 == -0.0`, NaN never equal).
+impl PartialEq for Attrs {
+    fn eq(&self, other: &Attrs) -> bool {
+        self.names == other.names && self.values().eq(other.values())
+    }
 }
 
 impl Default for Attrs {
@@ -242,6 +398,24 @@ impl Default for Attrs {
     }
 }
 
+/// The values of a row, one after the other.
+struct Values<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = ValueRef<'a>;
+    fn next(&mut self) -> Option<ValueRef<'a>> {
+        if self.at >= self.bytes.len() {
+            return None;
+        }
+        let v = packed::get(self.bytes, self.at);
+        self.at = packed::end(self.bytes, self.at);
+        Some(v)
+    }
+}
+
 impl Attrs {
     /// No fields.
     pub fn new() -> Attrs {
@@ -249,8 +423,13 @@ impl Attrs {
     }
 
     /// Fields from sorted, unique `(name, value)` pairs.
-    fn from_sorted(pairs: Vec<(Name, Value)>) -> Attrs {
-        let (names, values): (Vec<Name>, Vec<Value>) = pairs.into_iter().unzip();
+    fn from_sorted<'v>(pairs: impl IntoIterator<Item = (Name, ValueRef<'v>)>) -> Attrs {
+        let mut names = Vec::new();
+        let mut values = Vec::new();
+        for (k, v) in pairs {
+            names.push(k);
+            packed::put(&mut values, &v);
+        }
         Attrs {
             names: shape(names),
             values: values.into_boxed_slice(),
@@ -261,9 +440,26 @@ impl Attrs {
         self.names.binary_search_by(|k| k.as_str().cmp(name))
     }
 
+    /// Where value `i` starts.
+    fn start(&self, i: usize) -> usize {
+        let mut at = 0;
+        for _ in 0..i {
+            at = packed::end(&self.values, at);
+        }
+        at
+    }
+
+    fn values(&self) -> Values<'_> {
+        Values {
+            bytes: &self.values,
+            at: 0,
+        }
+    }
+
     /// The value of `name`, if set.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.find(name).ok().and_then(|i| self.values.get(i))
+    pub fn get(&self, name: &str) -> Option<ValueRef<'_>> {
+        let i = self.find(name).ok()?;
+        Some(packed::get(&self.values, self.start(i)))
     }
 
     /// Whether `name` is set.
@@ -273,20 +469,17 @@ impl Attrs {
 
     /// How many fields are set.
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.names.len()
     }
 
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.names.is_empty()
     }
 
     /// The set fields, sorted by name.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &Value)> + ExactSizeIterator + '_ {
-        self.names
-            .iter()
-            .zip(self.values.iter())
-            .map(|(k, v)| (k.as_str(), v))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, ValueRef<'_>)> + '_ {
+        self.names.iter().map(Name::as_str).zip(self.values())
     }
 
     /// The names of the set fields, sorted.
@@ -294,60 +487,90 @@ impl Attrs {
         self.names.iter().map(Name::as_str)
     }
 
-    /// The row's pairs, to be reshaped.
-    fn take_pairs(&mut self) -> Vec<(Name, Value)> {
-        let names = std::mem::replace(&mut self.names, NO_FIELDS.clone());
-        let values = std::mem::take(&mut self.values).into_vec();
-        names.iter().cloned().zip(values).collect()
-    }
-
     /// Sets `name` (a `Null` value is stored as given; see [`Attrs::merge`]
     /// for "Null clears"). Returns the value it replaced.
     pub fn insert(&mut self, name: &str, value: Value) -> Option<Value> {
-        match self.find(name) {
-            Ok(i) => self.values.get_mut(i).map(|v| std::mem::replace(v, value)),
-            Err(i) => {
-                let mut v = self.take_pairs();
-                v.insert(i, (Name::intern(name), value));
-                *self = Attrs::from_sorted(v);
-                None
-            }
-        }
+        let old = self.get(name).map(|v| v.to_value());
+        let mut one = Fields::new();
+        one.insert(name.to_owned(), value);
+        self.apply(&one, false);
+        old
     }
 
     /// Unsets `name`; returns its value.
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let i = self.find(name).ok()?;
-        let mut v = self.take_pairs();
-        let (_, old) = v.remove(i);
-        *self = Attrs::from_sorted(v);
+        let old = self.get(name).map(|v| v.to_value())?;
+        let mut one = Fields::new();
+        one.insert(name.to_owned(), Value::Null);
+        self.apply(&one, true);
         Some(old)
     }
 
     /// Applies changed fields: `Null` clears a field back to its default. A
-    /// field already set is overwritten in place (a string reuses its
-    /// buffer when it fits), so replaying updates of the same fields
-    /// allocates nothing; the row is reshaped only when names come or go.
+    /// field already set is overwritten in place when its new value packs
+    /// to as many bytes (replaying updates of the same fields allocates
+    /// nothing then); otherwise the values are packed again, and the row is
+    /// reshaped only when names come or go.
     pub fn merge(&mut self, changes: &Fields) {
-        let mut reshaped = false;
+        self.apply(changes, true);
+    }
+
+    /// `changes` applied; a `Null` clears the field when `null_clears`, else
+    /// it is stored.
+    fn apply(&mut self, changes: &Fields, null_clears: bool) {
+        // In place when every change overwrites a set field with a value
+        // of the same packed length; the values packed again (the shape
+        // kept) when only lengths differ.
+        let mut in_place = Vec::with_capacity(changes.len());
+        let (mut fits, mut same_names) = (true, true);
+        let (mut i, mut at) = (0, 0);
         for (k, v) in changes {
-            match (self.find(k), v) {
-                (Ok(_), Value::Null) => reshaped = true,
-                (Ok(i), v) => match (&mut self.values[i], v) {
-                    (Value::Str(old), Value::Str(new)) => old.clone_from(new),
-                    (slot, v) => *slot = v.clone(),
-                },
-                (Err(_), Value::Null) => {}
-                (Err(_), _) => reshaped = true,
+            let clears = null_clears && v.is_null();
+            match self.find(k) {
+                Err(_) if clears => continue,
+                Ok(j) if !clears => {
+                    // `changes` is sorted as the names are: walk on.
+                    while i < j {
+                        at = packed::end(&self.values, at);
+                        i += 1;
+                    }
+                    let v = v.view();
+                    if packed::len(&v) != packed::end(&self.values, at) - at {
+                        fits = false;
+                    }
+                    in_place.push((at, v));
+                }
+                // A name comes or goes.
+                _ => {
+                    same_names = false;
+                    break;
+                }
             }
         }
-        if !reshaped {
+        if same_names && fits {
+            let mut out = Vec::with_capacity(32);
+            for (at, v) in in_place {
+                out.clear();
+                packed::put(&mut out, &v);
+                self.values[at..at + out.len()].copy_from_slice(&out);
+            }
             return;
         }
-        // Names come or go: one merge of the two sorted sequences.
-        let old = self.take_pairs();
-        let mut out = Vec::with_capacity(old.len() + changes.len());
-        let mut old = old.into_iter().peekable();
+        if same_names {
+            let mut out = Vec::with_capacity(self.values.len() + 16 * in_place.len());
+            let mut from = 0;
+            for (at, v) in in_place {
+                out.extend_from_slice(&self.values[from..at]);
+                packed::put(&mut out, &v);
+                from = packed::end(&self.values, at);
+            }
+            out.extend_from_slice(&self.values[from..]);
+            self.values = out.into_boxed_slice();
+            return;
+        }
+        // Pack again: one merge of the two sorted sequences.
+        let mut out: Vec<(Name, ValueRef<'_>)> = Vec::with_capacity(self.len() + changes.len());
+        let mut old = self.names.iter().zip(self.values()).peekable();
         let mut new = changes.iter().peekable();
         loop {
             let take_old = match (old.peek(), new.peek()) {
@@ -358,26 +581,24 @@ impl Attrs {
             };
             if take_old {
                 // Untouched by this change (a stored `Null` included).
-                out.extend(old.next());
+                if let Some((k, v)) = old.next() {
+                    out.push((k.clone(), v));
+                }
                 continue;
             }
             let Some((nk, nv)) = new.next() else { break };
-            // An existing field of the same name was already overwritten
-            // above: keep it (with its shared name) unless this clears it.
-            if let Some((ok, _)) = old.peek() {
-                if ok.as_str() == nk.as_str() {
-                    let kept = old.next();
-                    if !nv.is_null() {
-                        out.extend(kept);
-                    }
-                    continue;
-                }
+            let name = match old.peek() {
+                // Replaced or cleared: keep the shared name.
+                Some((ok, _)) if ok.as_str() == nk.as_str() => old.next().map(|(k, _)| k.clone()),
+                _ => None,
+            };
+            if null_clears && nv.is_null() {
+                continue;
             }
-            if !nv.is_null() {
-                out.push((Name::intern(nk), nv.clone()));
-            }
+            out.push((name.unwrap_or_else(|| Name::intern(nk)), nv.view()));
         }
-        *self = Attrs::from_sorted(out);
+        let new = Attrs::from_sorted(out);
+        *self = new;
     }
 
     /// A `Fields` copy (for code that builds a changed copy of a row).
@@ -389,21 +610,13 @@ impl Attrs {
 impl From<&Fields> for Attrs {
     fn from(fields: &Fields) -> Attrs {
         // `Fields` is sorted and unique by name already.
-        Attrs {
-            names: shape(fields.keys().map(|k| Name::intern(k)).collect()),
-            values: fields.values().cloned().collect(),
-        }
+        Attrs::from_sorted(fields.iter().map(|(k, v)| (Name::intern(k), v.view())))
     }
 }
 
 impl From<Fields> for Attrs {
     fn from(fields: Fields) -> Attrs {
-        Attrs::from_sorted(
-            fields
-                .into_iter()
-                .map(|(k, v)| (Name::intern(&k), v))
-                .collect(),
-        )
+        Attrs::from(&fields)
     }
 }
 
@@ -424,7 +637,7 @@ impl Attrs {
         v.reverse();
         v.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         v.dedup_by(|later, earlier| later.0 == earlier.0);
-        Attrs::from_sorted(v)
+        Attrs::from_sorted(v.iter().map(|(k, v)| (k.clone(), v.view())))
     }
 }
 
@@ -434,13 +647,13 @@ impl PartialEq<Fields> for Attrs {
             && self
                 .iter()
                 .zip(other.iter())
-                .all(|((a, x), (b, y))| a == b && x == y)
+                .all(|((a, x), (b, y))| a == b && x == *y)
     }
 }
 
 impl<'a> IntoIterator for &'a Attrs {
-    type Item = (&'a str, &'a Value);
-    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a Value)> + 'a>;
+    type Item = (&'a str, ValueRef<'a>);
+    type IntoIter = Box<dyn Iterator<Item = (&'a str, ValueRef<'a>)> + 'a>;
     fn into_iter(self) -> Self::IntoIter {
         Box::new(self.iter())
     }
@@ -458,7 +671,7 @@ impl Serialize for Attrs {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.len()))?;
         for (k, v) in self.iter() {
-            m.serialize_entry(k, v)?;
+            m.serialize_entry(k, &v)?;
         }
         m.end()
     }
@@ -472,8 +685,8 @@ impl<'de> Deserialize<'de> for Attrs {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a map of field name to value")
             }
-            /// Names interned as read and values moved in (a snapshot
-            /// decodes every row's fields: no owned name, no value copy).
+            /// Names interned as read (a snapshot decodes every row's
+            /// fields: no owned name).
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attrs, A::Error> {
                 let mut v: Vec<(Name, Value)> =
                     Vec::with_capacity(map.size_hint().unwrap_or(0).min(256));
@@ -578,18 +791,83 @@ mod tests {
         for _ in 0..2000 {
             let mut changes = Fields::new();
             for _ in 0..next(4) {
-                let v = match next(4) {
+                // Every kind, and lengths that pack alike and differently
+                // (in place and packed again).
+                let v = match next(8) {
                     0 => Value::Null,
-                    1 => Value::Int(next(10) as i64),
+                    1 => Value::Int(next(10) as i64 - 5),
                     2 => Value::Bool(next(2) == 0),
-                    _ => Value::from("x".repeat(next(20) as usize).as_str()),
+                    3 => Value::Float(next(100) as f64 / 8.0 - 6.0),
+                    4 => Value::Int(if next(2) == 0 {
+                        i64::MIN + next(3) as i64
+                    } else {
+                        i64::MAX - next(3) as i64
+                    }),
+                    5 => Value::List(vec![Value::Int(next(3) as i64), Value::from("é")]),
+                    _ => Value::from("x".repeat(next(200) as usize).as_str()),
                 };
                 changes.insert(names[next(names.len() as u64) as usize].into(), v);
             }
             attrs.merge(&changes);
             reference_merge(&mut reference, &changes);
             assert_eq!(attrs, reference);
+            for name in names {
+                assert_eq!(attrs.get(name), reference.get(name).map(Value::view));
+            }
         }
+        let bytes = postcard::to_allocvec(&attrs).expect("encode");
+        assert_eq!(bytes, postcard::to_allocvec(&reference).expect("encode"));
+        assert_eq!(
+            serde_json::to_string(&attrs).expect("json"),
+            serde_json::to_string(&reference).expect("json")
+        );
+    }
+
+    #[test]
+    fn values_pack_into_one_byte_string_and_read_back() {
+        let mut inner = std::collections::BTreeMap::new();
+        inner.insert("from".to_owned(), Value::from("09:00"));
+        let f = fields(&[
+            ("a_null", Value::Null),
+            ("b_false", Value::Bool(false)),
+            ("c_true", Value::Bool(true)),
+            ("d_int", Value::Int(-1_234_567)),
+            ("e_min", Value::Int(i64::MIN)),
+            ("f_float", Value::Float(-0.25)),
+            ("g_str", Value::from("user1@example.com")),
+            ("h_long", Value::from("y".repeat(300).as_str())),
+            (
+                "i_list",
+                Value::List(vec![Value::Map(inner), Value::Int(3)]),
+            ),
+            ("j_empty", Value::from("")),
+        ]);
+        let attrs = Attrs::from(&f);
+        assert_eq!(attrs, f);
+        for (k, v) in &f {
+            assert_eq!(attrs.get(k), Some(v.view()), "{k}");
+        }
+        // A tag, then a varint or the bytes: a short string costs its bytes
+        // and two more; null and booleans one byte, -1234567 five, a float
+        // nine, the list its postcard bytes (18) and two.
+        let sizes = [1, 1, 1, 5, 11, 9, 2 + 17, 3 + 300, 2 + 18, 2];
+        assert_eq!(attrs.values.len(), sizes.iter().sum::<usize>());
+        let mut again = attrs.clone();
+        // Same packed length: overwritten in place (no new allocation).
+        let before = again.values.as_ptr();
+        again.merge(&fields(&[("g_str", Value::from("user2@example.com"))]));
+        assert_eq!(again.values.as_ptr(), before);
+        assert_eq!(again.get("g_str"), Some(ValueRef::Str("user2@example.com")));
+        // Another length: the values packed again, the shape kept.
+        let shape = again.names.clone();
+        again.merge(&fields(&[("g_str", Value::from("u@x"))]));
+        assert!(Arc::ptr_eq(&again.names, &shape));
+        assert_eq!(again.get("g_str"), Some(ValueRef::Str("u@x")));
+        assert_eq!(again.get("h_long"), Some(ValueRef::Str(&"y".repeat(300))));
+        again.merge(&fields(&[("d_int", Value::Int(1))]));
+        assert_eq!(again.get("d_int"), Some(ValueRef::Int(1)));
+        assert_eq!(again.get("e_min"), Some(ValueRef::Int(i64::MIN)));
+        assert_eq!(again.get("j_empty"), Some(ValueRef::Str("")));
     }
 
     #[test]
@@ -605,7 +883,7 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(attrs.keys().collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(attrs.get("b"), Some(&Value::Int(3)), "the last one wins");
+        assert_eq!(attrs.get("b"), Some(ValueRef::Int(3)), "the last one wins");
         assert_eq!(attrs.insert("c", Value::Bool(true)), None);
         assert_eq!(attrs.insert("a", Value::Int(9)), Some(Value::Int(1)));
         assert_eq!(attrs.remove("b"), Some(Value::Int(3)));
@@ -630,7 +908,7 @@ mod tests {
         b.remove("shape_z");
         assert!(Arc::ptr_eq(&a.names, &b.names), "back to the shared shape");
         assert_eq!(b.keys().collect::<Vec<_>>(), ["shape_x", "shape_y"]);
-        assert_eq!(b.get("shape_y"), Some(&Value::from("two")));
+        assert_eq!(b.get("shape_y"), Some(ValueRef::Str("two")));
         let empty = Attrs::from(&Fields::new());
         assert!(Arc::ptr_eq(&empty.names, &Attrs::new().names));
         assert_eq!(empty, Attrs::new());
@@ -660,7 +938,7 @@ mod tests {
         assert_eq!(bytes, postcard::to_allocvec(&f).expect("encode"));
         let back: Attrs = postcard::from_bytes(&bytes).expect("decode");
         assert_eq!(back, attrs);
-        assert_eq!(back.get("display_name"), Some(&Value::from("Ann")));
+        assert_eq!(back.get("display_name"), Some(ValueRef::Str("Ann")));
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub use log::{
     LogError,
 };
 pub use segment_log::{Durability, LogConfig, OpenError, SegmentLog, SledLog};
-pub use value::{Fields, Value};
+pub use value::{Fields, Value, ValueRef};
 
 impl Event {
     /// Encodes this event for appending in `tenant`.

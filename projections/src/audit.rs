@@ -20,7 +20,7 @@ use switchboard_events::domain::{
     CallQueueAgentAdded, CallQueueAgentUpdated, ContactOwner, ItemOwner, RingGroupAgentAdded,
     RingGroupAgentUpdated,
 };
-use switchboard_events::{Attrs, Envelope, Event, FieldSet, Fields, Id, Value};
+use switchboard_events::{Attrs, Envelope, Event, FieldSet, Fields, Id, Value, ValueRef};
 
 /// The placeholder a secret's old and new value are shown as.
 pub const SECRET: &str = "changed";
@@ -86,6 +86,18 @@ pub fn value_json(v: &Value) -> Json {
     }
 }
 
+/// [`value_json`] of a borrowed value (a row's field).
+pub fn value_ref_json(v: ValueRef<'_>) -> Json {
+    match v {
+        ValueRef::Null => Json::Null,
+        ValueRef::Bool(b) => Json::Bool(b),
+        ValueRef::Int(i) => json!(i),
+        ValueRef::Float(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
+        ValueRef::Str(s) => Json::String(s.to_owned()),
+        ValueRef::Nested(v) => value_json(&v),
+    }
+}
+
 fn change(field: &str, old: Json, new: Json) -> Change {
     Change {
         field: field.to_owned(),
@@ -108,7 +120,9 @@ fn field_changes<F: FieldSet + ?Sized>(old: Option<&F>, changes: &Fields) -> Vec
     changes
         .iter()
         .filter_map(|(k, v)| {
-            let before = old.and_then(|o| o.get(k)).map_or(Json::Null, value_json);
+            let before = old
+                .and_then(|o| o.get(k))
+                .map_or(Json::Null, value_ref_json);
             let after = value_json(v);
             if before == after {
                 return None;
@@ -744,7 +758,7 @@ fn contact_type(owner: ContactOwner) -> &'static str {
 
 fn contact_name(attrs: &(impl FieldSet + ?Sized)) -> String {
     match attrs.get("name") {
-        Some(Value::Str(n)) => n.clone(),
+        Some(ValueRef::Str(n)) => n.to_owned(),
         _ => String::new(),
     }
 }

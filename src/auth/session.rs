@@ -4,7 +4,7 @@
 
 use super::tokens::token_hash;
 use crate::field_tables::vendor_user::{ACCESS, READ_ONLY};
-use switchboard_events::{Id, TenantId, Value, SYSTEM_TENANT};
+use switchboard_events::{Id, TenantId, ValueRef, SYSTEM_TENANT};
 use switchboard_projections::directory::UserView;
 use switchboard_projections::Directory;
 
@@ -79,5 +79,5 @@ pub fn resolve(dir: &Directory, token: &str, now: i64) -> Result<Session, Refusa
 
 /// Whether a user's `access` attribute is `read_only`.
 fn is_read_only(user: &UserView) -> bool {
-    matches!(user.attr(ACCESS), Some(Value::Str(s)) if s == READ_ONLY)
+    matches!(user.attr(ACCESS), Some(ValueRef::Str(s)) if s == READ_ONLY)
 }

@@ -161,8 +161,12 @@ impl TenantRules {
             return false;
         };
         let me = crate::ids::render(user);
-        matches!(attrs.get(field), Some(switchboard_events::Value::List(l))
-            if l.iter().any(|v| matches!(v, switchboard_events::Value::Str(s) if *s == me)))
+        attrs.get(field).is_some_and(|v| {
+            v.as_list().is_some_and(|l| {
+                l.iter()
+                    .any(|v| matches!(v, switchboard_events::Value::Str(s) if *s == me))
+            })
+        })
     }
 }
 

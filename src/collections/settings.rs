@@ -177,8 +177,8 @@ pub const SELECTED: &str = "holidays";
 
 /// The ids a stored selection holds (in order).
 pub fn selected(attrs: &(impl FieldSet + ?Sized)) -> Vec<Id> {
-    match attrs.get(SELECTED) {
-        Some(Value::List(items)) => items
+    match attrs.get(SELECTED).as_ref().and_then(|v| v.as_list()) {
+        Some(items) => items
             .iter()
             .filter_map(|v| match v {
                 Value::Int(i) => u64::try_from(*i).ok().map(Id),

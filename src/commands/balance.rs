@@ -11,7 +11,7 @@
 use super::prepare::NewId;
 use super::{CommandError, Decision, Thing};
 use switchboard_events::domain::{ItemCreated, ItemOwner};
-use switchboard_events::{Event, Expected, FieldSet, Fields, Id, Value};
+use switchboard_events::{Event, Expected, FieldSet, Fields, Id, Value, ValueRef};
 use switchboard_projections::directory::items::ItemView;
 use switchboard_projections::directory::Scope;
 
@@ -163,14 +163,14 @@ pub struct Adjustment<'a> {
 
 fn amount_of(attrs: &(impl FieldSet + ?Sized), key: &str) -> Amount {
     match attrs.get(key) {
-        Some(Value::Int(n)) => Amount(*n),
+        Some(ValueRef::Int(n)) => Amount(n),
         _ => Amount(0),
     }
 }
 
 /// Reads an adjustment item.
 pub fn adjustment_of(item: &ItemView) -> Adjustment<'_> {
-    let text = |k: &str| item.attrs.get(k).and_then(Value::as_str);
+    let text = |k: &str| item.attrs.get(k).and_then(|v| v.as_str());
     Adjustment {
         item,
         amount: amount_of(&item.attrs, "amount"),
@@ -178,7 +178,7 @@ pub fn adjustment_of(item: &ItemView) -> Adjustment<'_> {
         currency: text("currency").unwrap_or(NO_CURRENCY),
         reason: text("reason"),
         actor: match item.attrs.get("actor") {
-            Some(Value::Int(n)) => Id(u64::try_from(*n).unwrap_or(0)),
+            Some(ValueRef::Int(n)) => Id(u64::try_from(n).unwrap_or(0)),
             _ => Id(0),
         },
     }

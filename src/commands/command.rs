@@ -682,7 +682,7 @@ pub fn decide(
                 .tenants
                 .get(&ctx.tenant)
                 .and_then(|t| t.attrs.get("currency"))
-                .and_then(switchboard_events::Value::as_str);
+                .and_then(|v| v.as_str());
             balance::set(s, currency, by()?.user_id, c)?
         }
         Command::BindMs365(c) => {

@@ -25,7 +25,7 @@ use crate::auth::roles::Capability;
 use crate::field_tables::{Kind, Table};
 use crate::files::Digest;
 use switchboard_events::domain::{ItemCreated, ItemDeleted, ItemOwner, ItemUpdated};
-use switchboard_events::{Attrs, Event, Expected, FieldSet, Fields, Id, StreamId, Value};
+use switchboard_events::{Attrs, Event, Expected, FieldSet, Fields, Id, StreamId, Value, ValueRef};
 use switchboard_projections::directory::items::ItemView;
 use switchboard_projections::directory::Scope;
 
@@ -129,19 +129,19 @@ pub struct FileView<'a> {
 
 /// A text field of an item's attributes (`""` when absent).
 pub(crate) fn str_of<'a>(f: &'a (impl FieldSet + ?Sized), k: &str) -> &'a str {
-    f.get(k).and_then(Value::as_str).unwrap_or("")
+    f.get(k).and_then(|v| v.as_str()).unwrap_or("")
 }
 
 /// An integer field of an item's attributes (0 when absent).
 pub(crate) fn int_of(f: &(impl FieldSet + ?Sized), k: &str) -> i64 {
     match f.get(k) {
-        Some(Value::Int(n)) => *n,
+        Some(ValueRef::Int(n)) => n,
         _ => 0,
     }
 }
 
 fn bool_of(f: &(impl FieldSet + ?Sized), k: &str) -> bool {
-    matches!(f.get(k), Some(Value::Bool(true)))
+    matches!(f.get(k), Some(ValueRef::Bool(true)))
 }
 
 /// Reads a file item.
@@ -225,12 +225,16 @@ pub fn referenced_by(s: &Scope, id: Id) -> Option<String> {
         if list
             .items
             .values()
-            .any(|g| g.attrs.get("file_id") == Some(&wanted))
+            .any(|g| g.attrs.get("file_id") == Some(wanted.view()))
         {
             return Some(format!("a greeting of user {}", crate::ids::render(*user)));
         }
     }
-    let prompts = |attrs: &Attrs| PROMPT_FIELDS.iter().any(|f| attrs.get(f) == Some(&wanted));
+    let prompts = |attrs: &Attrs| {
+        PROMPT_FIELDS
+            .iter()
+            .any(|f| attrs.get(f) == Some(wanted.view()))
+    };
     if let Some(q) = s.call_queues.values().find(|q| prompts(&q.attrs)) {
         return Some(format!("call queue {}", q.name));
     }
@@ -440,7 +444,11 @@ pub fn decide_greeting(
 
 fn prompt_uses(s: &Scope, id: Id) -> bool {
     let wanted = Value::Int(id.0 as i64);
-    let prompts = |attrs: &Attrs| PROMPT_FIELDS.iter().any(|f| attrs.get(f) == Some(&wanted));
+    let prompts = |attrs: &Attrs| {
+        PROMPT_FIELDS
+            .iter()
+            .any(|f| attrs.get(f) == Some(wanted.view()))
+    };
     s.call_queues.values().any(|q| prompts(&q.attrs))
         || s.ring_groups.values().any(|g| prompts(&g.attrs))
 }

@@ -64,7 +64,7 @@ pub fn select(scope: &Scope, cmd: &SelectGlobalHolidays) -> Result<Decision, Com
     let owner = ItemOwner::User(cmd.user_id);
     let current = scope.items.items(GLOBAL_HOLIDAYS, owner).next();
     let (event, expected) = match current {
-        Some(it) if it.attrs.get(SELECTED) == Some(&value) => return Ok(Decision::none()),
+        Some(it) if it.attrs.get(SELECTED) == Some(value.view()) => return Ok(Decision::none()),
         Some(it) => (
             Event::ItemUpdated(ItemUpdated {
                 item_id: it.id,

@@ -829,8 +829,14 @@ mod tests {
         assert_eq!(w.gated.lost.load(std::sync::atomic::Ordering::SeqCst), 1);
         let s = scope(&w.projector);
         let ann = s.users.get(&Id(1)).expect("ann");
-        assert_eq!(ann.attr("email"), Some(&"ann@example.com".into()));
-        assert_eq!(ann.attr("display_name"), Some(&"Ann".into()));
+        assert_eq!(
+            ann.attr("email"),
+            Some(switchboard_events::ValueRef::Str("ann@example.com"))
+        );
+        assert_eq!(
+            ann.attr("display_name"),
+            Some(switchboard_events::ValueRef::Str("Ann"))
+        );
         assert!(w.pipeline.locks.get(T).try_lock().is_ok(), "released");
     }
 
@@ -1025,6 +1031,6 @@ mod tests {
             .expect("created");
         assert!(SecretHasher::new(1024, 1)
             .expect("params")
-            .verify(&user.password_hash.to_phc(), "correct horse"));
+            .verify(&user.password_hash(), "correct horse"));
     }
 }

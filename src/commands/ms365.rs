@@ -87,7 +87,7 @@ impl Ms365Account {
     /// Whether a stored binding names the same account (principal names
     /// compare without case, as Microsoft 365 compares them).
     fn same(&self, attrs: &(impl FieldSet + ?Sized)) -> bool {
-        let text = |k: &str| attrs.get(k).and_then(Value::as_str);
+        let text = |k: &str| attrs.get(k).and_then(|v| v.as_str());
         match self {
             Ms365Account::ObjectId(id) => text("object_id") == Some(id.as_str()),
             Ms365Account::PrincipalName(n) => {
@@ -239,7 +239,7 @@ mod tests {
         let dir = given_in(T, &events);
         assert_eq!(
             binding_of(dir.scope_or_empty(T), Id(1)).and_then(|a| a.get("principal_name")),
-            Some(&Value::from("ann@contoso.com"))
+            Some(switchboard_events::ValueRef::Str("ann@contoso.com"))
         );
         // The same account (another case): nothing recorded.
         let same = bind_user(dir.scope_or_empty(T), true, &cmd(1, 51, "ANN@contoso.com"));

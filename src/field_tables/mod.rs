@@ -72,7 +72,7 @@ pub mod vendor_user;
 pub use value::{Fields, Value};
 
 use serde_json::{Map, Number, Value as Json};
-use switchboard_events::FieldSet;
+use switchboard_events::{FieldSet, ValueRef};
 
 /// Whether a field may, must, or must not be sent in a given [`Mode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -564,7 +564,7 @@ impl Table {
                 continue;
             }
             let before = self.effective_of(field, current);
-            let after = effective_of_value(field, new);
+            let after = effective_of_value(field, new.view());
             if before != after {
                 out.insert(name.clone(), new.clone());
             }
@@ -605,16 +605,16 @@ impl Table {
             return None;
         }
         let scalar = match attrs.get(field.name) {
-            Some(Value::Null) | None => match field.default {
+            Some(ValueRef::Null) | None => match field.default {
                 Default::Bool(b) => Scalar::Bool(b),
                 Default::Int(i) => Scalar::Num(i as f64),
                 Default::Str(s) => Scalar::Str(s),
                 _ => return None,
             },
-            Some(Value::Bool(b)) => Scalar::Bool(*b),
-            Some(Value::Int(i)) => Scalar::Num(*i as f64),
-            Some(Value::Float(f)) if f.is_finite() => Scalar::Num(*f),
-            Some(Value::Str(s)) => Scalar::Str(s),
+            Some(ValueRef::Bool(b)) => Scalar::Bool(b),
+            Some(ValueRef::Int(i)) => Scalar::Num(i as f64),
+            Some(ValueRef::Float(f)) if f.is_finite() => Scalar::Num(f),
+            Some(ValueRef::Str(s)) => Scalar::Str(s),
             Some(_) => return None,
         };
         match (ty, scalar) {
@@ -654,11 +654,12 @@ impl Table {
     }
 }
 
-fn effective_of_value(field: &Field, v: &Value) -> Value {
-    if *v == Value::Null {
-        field.default_value()
-    } else {
-        kinds::effective_value(&field.kind, v)
+fn effective_of_value(field: &Field, v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => field.default_value(),
+        ValueRef::Nested(v) => kinds::effective_value(&field.kind, &v),
+        // A scalar is its own effective value.
+        v => v.to_value(),
     }
 }
 

@@ -19,7 +19,10 @@ pub struct CallerId {
 }
 
 fn caller_ids(attrs: &(impl FieldSet + ?Sized)) -> Vec<CallerId> {
-    let Some(Value::List(items)) = attrs.get("outbound_caller_ids") else {
+    let Some(list) = attrs.get("outbound_caller_ids") else {
+        return Vec::new();
+    };
+    let Some(items) = list.as_list() else {
         return Vec::new();
     };
     items
@@ -43,7 +46,10 @@ pub fn outbound_caller_ids(dir: &Directory, tenant: TenantId, user: Id) -> Optio
     let u = dir.scope(tenant)?.users.get(&user)?;
     let mut own = caller_ids(&u.attrs);
     let preferred = |attrs: &Attrs, c: &CallerId| {
-        let Some(Value::List(items)) = attrs.get("outbound_caller_ids") else {
+        let Some(list) = attrs.get("outbound_caller_ids") else {
+            return false;
+        };
+        let Some(items) = list.as_list() else {
             return false;
         };
         items.iter().any(|i| match i {

@@ -400,7 +400,7 @@ mod model_tests {
         attrs
             .iter()
             .filter(|(k, _)| super::EXTENSION_CONTACT_FIELDS.contains(k))
-            .map(|(k, v)| (k.to_owned(), v.clone()))
+            .map(|(k, v)| (k.to_owned(), v.to_value()))
             .collect()
     }
 

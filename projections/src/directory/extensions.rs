@@ -31,8 +31,12 @@ pub struct ExtensionView {
     pub stamp: Stamp,
 }
 
-/// A user↔extension link.
+/// A user↔extension link: 32 bytes, kept in the links map itself (no
+/// shared allocation per link). Its time is unix nanoseconds (as in a
+/// [`Stamp`]), read back by [`LinkView::created_at`]; it encodes as an
+/// `OffsetDateTime`, as it did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "LinkRepr", into = "LinkRepr")]
 pub struct LinkView {
     /// The link's id.
     pub id: Id,
@@ -40,8 +44,50 @@ pub struct LinkView {
     pub user_id: Id,
     /// The extension.
     pub extension_id: Id,
+    created_at: i64,
+}
+
+impl LinkView {
+    /// A link made at `created_at`.
+    pub fn new(id: Id, user_id: Id, extension_id: Id, created_at: OffsetDateTime) -> LinkView {
+        LinkView {
+            id,
+            user_id,
+            extension_id,
+            created_at: super::nanos(created_at),
+        }
+    }
+
     /// When the link was made.
-    pub created_at: OffsetDateTime,
+    pub fn created_at(&self) -> OffsetDateTime {
+        super::time_of(self.created_at)
+    }
+}
+
+/// [`LinkView`] as it is encoded.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LinkRepr {
+    id: Id,
+    user_id: Id,
+    extension_id: Id,
+    created_at: OffsetDateTime,
+}
+
+impl From<LinkRepr> for LinkView {
+    fn from(r: LinkRepr) -> LinkView {
+        LinkView::new(r.id, r.user_id, r.extension_id, r.created_at)
+    }
+}
+
+impl From<LinkView> for LinkRepr {
+    fn from(l: LinkView) -> LinkRepr {
+        LinkRepr {
+            id: l.id,
+            user_id: l.user_id,
+            extension_id: l.extension_id,
+            created_at: l.created_at(),
+        }
+    }
 }
 
 pub(super) fn created(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionCreated) {
@@ -93,7 +139,7 @@ pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionUpd
             // the old number is released only if this extension held it.
             ("number", Value::Str(s)) => {
                 if scope.numbers.get(ext.number.as_str())
-                    == Some(&NumberOwner::Extension(e.extension_id))
+                    == Some(NumberOwner::Extension(e.extension_id))
                 {
                     scope.numbers.remove(ext.number.as_str());
                 }
@@ -118,7 +164,7 @@ pub(super) fn updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &ExtensionUpd
 
 pub(super) fn deleted(scope: &mut Scope, e: &ExtensionDeleted) {
     if let Some(ext) = scope.extensions.remove(&e.extension_id) {
-        if scope.numbers.get(ext.number.as_str()) == Some(&NumberOwner::Extension(e.extension_id)) {
+        if scope.numbers.get(ext.number.as_str()) == Some(NumberOwner::Extension(e.extension_id)) {
             scope.numbers.remove(ext.number.as_str());
         }
     }
@@ -127,12 +173,7 @@ pub(super) fn deleted(scope: &mut Scope, e: &ExtensionDeleted) {
 pub(super) fn linked(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &UserLinkedToExtension) {
     scope.links.insert(
         e.link_id,
-        LinkView {
-            id: e.link_id,
-            user_id: e.user_id,
-            extension_id: e.extension_id,
-            created_at: env.recorded_at,
-        },
+        LinkView::new(e.link_id, e.user_id, e.extension_id, env.recorded_at),
     );
     if let Some(ext) = scope.extensions.get_mut(&e.extension_id) {
         ext.users.insert(e.user_id);
@@ -178,5 +219,32 @@ pub(super) fn primary_changed(
     }
     if let Some(new) = e.extension_id.and_then(|n| scope.extensions.get_mut(&n)) {
         new.primary_of = Some(e.user_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_reads_back_its_time_and_encodes_as_it_did() {
+        let at = time::macros::datetime!(2026-12-02 07:15:00.123456789 UTC);
+        let link = LinkView::new(Id(1), Id(2), Id(3), at);
+        assert_eq!(link.created_at(), at);
+        let old = LinkRepr {
+            id: Id(1),
+            user_id: Id(2),
+            extension_id: Id(3),
+            created_at: at,
+        };
+        let bytes = postcard::to_allocvec(&link).expect("encode");
+        assert_eq!(bytes, postcard::to_allocvec(&old).expect("encode"));
+        assert_eq!(
+            serde_json::to_value(&link).expect("json"),
+            serde_json::to_value(&old).expect("json")
+        );
+        let back: LinkView = postcard::from_bytes(&bytes).expect("decode");
+        assert_eq!(back, link);
+        assert_eq!(std::mem::size_of::<LinkView>(), 32);
     }
 }

@@ -246,7 +246,7 @@ impl Items {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_events::{Envelope, Metadata, StreamId, Value};
+    use switchboard_events::{Envelope, Metadata, StreamId, Value, ValueRef};
 
     fn env(offset: u64) -> Envelope {
         Envelope {
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(items.count("phones", ann), 1);
         items.updated(&env(4).view(), "phones", ann, Id(1), &named("office"));
         let p = items.get("phones", ann, Id(1)).expect("phone");
-        assert_eq!(p.attrs.get("name"), Some(&Value::from("office")));
+        assert_eq!(p.attrs.get("name"), Some(ValueRef::Str("office")));
         assert_eq!(p.stamp.updated_offset, 4);
         // Another owner's update changes nothing.
         items.updated(

@@ -16,7 +16,7 @@ use switchboard_events::domain::ItemOwner;
 use switchboard_events::domain::{
     MeetingActual, MeetingControl, MeetingControlled, MeetingStateReported,
 };
-use switchboard_events::{EnvelopeRef, Fields, Id, Value};
+use switchboard_events::{EnvelopeRef, Fields, Id, Value, ValueRef};
 
 /// The most invitations a meeting remembers (the newest are kept): the
 /// PBX acts on each as it follows the log, the list only shows them.
@@ -160,13 +160,13 @@ pub(super) fn owner_deleted(scope: &mut Scope, user: Id) {
 
 fn number_of(item: &ItemView) -> Option<&str> {
     match item.attrs.get(NUMBER) {
-        Some(Value::Str(n)) => Some(n),
+        Some(ValueRef::Str(n)) => Some(n),
         _ => None,
     }
 }
 
 fn release(scope: &mut Scope, number: &str, meeting: Id) {
-    if scope.numbers.get(number) == Some(&NumberOwner::Meeting(meeting)) {
+    if scope.numbers.get(number) == Some(NumberOwner::Meeting(meeting)) {
         scope.numbers.remove(number);
     }
 }
@@ -319,7 +319,7 @@ mod tests {
         let numbers = |dir: &Directory| -> Vec<(String, NumberOwner)> {
             let mut v: Vec<_> = dir
                 .scope(Id(3))
-                .map(|s| s.numbers.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+                .map(|s| s.numbers.iter().map(|(k, v)| (k.to_string(), v)).collect())
                 .unwrap_or_default();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v

@@ -92,7 +92,7 @@ pub(super) fn queue_updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &CallQu
 
 pub(super) fn queue_deleted(scope: &mut Scope, e: &CallQueueDeleted) {
     if let Some(q) = scope.call_queues.remove(&e.queue_id) {
-        if scope.numbers.get(q.number.as_str()) == Some(&NumberOwner::CallQueue(q.id)) {
+        if scope.numbers.get(q.number.as_str()) == Some(NumberOwner::CallQueue(q.id)) {
             scope.numbers.remove(q.number.as_str());
         }
     }
@@ -178,7 +178,7 @@ pub(super) fn ring_group_updated(scope: &mut Scope, env: &EnvelopeRef<'_>, e: &R
 
 pub(super) fn ring_group_deleted(scope: &mut Scope, e: &RingGroupDeleted) {
     if let Some(g) = scope.ring_groups.remove(&e.ring_group_id) {
-        if scope.numbers.get(g.number.as_str()) == Some(&NumberOwner::RingGroup(g.id)) {
+        if scope.numbers.get(g.number.as_str()) == Some(NumberOwner::RingGroup(g.id)) {
             scope.numbers.remove(g.number.as_str());
         }
     }

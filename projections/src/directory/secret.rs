@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
+use switchboard_events::domain::SecretKind;
 
 /// Distinct hash prefixes kept in the table at most (a deployment has one
 /// or two: its argon2 parameters); past that a hash is kept verbatim.
@@ -107,28 +108,131 @@ impl SecretHash {
 
     /// The PHC string, exactly as it was stored.
     pub fn to_phc(&self) -> String {
-        match self.0.split_first() {
-            Some((&PACKED, rest)) if rest.len() >= 3 => {
-                let id = u16::from_le_bytes([rest[0], rest[1]]);
-                let salt_len = usize::from(rest[2]);
-                let body = &rest[3..];
-                let (salt, hash) = body.split_at(salt_len.min(body.len()));
-                let prefix = PREFIXES
-                    .read()
-                    .by_id
-                    .get(usize::from(id))
-                    .cloned()
-                    .unwrap_or_else(|| Arc::from(""));
-                let mut out = String::with_capacity(prefix.len() + 100);
-                out.push_str(&prefix);
-                STANDARD_NO_PAD.encode_string(salt, &mut out);
-                out.push('$');
-                STANDARD_NO_PAD.encode_string(hash, &mut out);
-                out
-            }
-            Some((_, rest)) => String::from_utf8_lossy(rest).into_owned(),
-            None => String::new(),
+        phc_of(&self.0)
+    }
+}
+
+/// The PHC string of a [`SecretHash`]'s bytes.
+fn phc_of(bytes: &[u8]) -> String {
+    match bytes.split_first() {
+        Some((&PACKED, rest)) if rest.len() >= 3 => {
+            let id = u16::from_le_bytes([rest[0], rest[1]]);
+            let salt_len = usize::from(rest[2]);
+            let body = &rest[3..];
+            let (salt, hash) = body.split_at(salt_len.min(body.len()));
+            let prefix = PREFIXES
+                .read()
+                .by_id
+                .get(usize::from(id))
+                .cloned()
+                .unwrap_or_else(|| Arc::from(""));
+            let mut out = String::with_capacity(prefix.len() + 100);
+            out.push_str(&prefix);
+            STANDARD_NO_PAD.encode_string(salt, &mut out);
+            out.push('$');
+            STANDARD_NO_PAD.encode_string(hash, &mut out);
+            out
         }
+        Some((_, rest)) => String::from_utf8_lossy(rest).into_owned(),
+        None => String::new(),
+    }
+}
+
+/// A user's three secret hashes (password, extension password, voicemail
+/// PIN), each a [`SecretHash`]'s bytes, in one allocation: 16 bytes in the
+/// row instead of three boxes' 48. Each slot is a length + 1 (0: not set,
+/// one byte below 127) and the bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secrets(Box<[u8]>);
+
+/// A slot of [`Secrets`].
+fn slot(kind: SecretKind) -> usize {
+    match kind {
+        SecretKind::Password => 0,
+        SecretKind::ExtensionPassword => 1,
+        SecretKind::VoicemailPin => 2,
+    }
+}
+
+impl Default for Secrets {
+    /// The empty password, nothing else set (as `SecretHash::default()`).
+    fn default() -> Secrets {
+        Secrets::new("")
+    }
+}
+
+impl Secrets {
+    /// A password hash alone.
+    pub fn new(password: &str) -> Secrets {
+        Secrets::of([Some(password), None, None])
+    }
+
+    /// The password's, the extension password's and the voicemail PIN's
+    /// hashes (each packed once, one allocation).
+    pub fn of(phcs: [Option<&str>; 3]) -> Secrets {
+        let hashes = phcs.map(|p| p.map(SecretHash::new));
+        Secrets(Self::pack(
+            hashes.each_ref().map(|h| h.as_ref().map(|h| &h.0[..])),
+        ))
+    }
+
+    fn pack(slots: [Option<&[u8]>; 3]) -> Box<[u8]> {
+        let mut out =
+            Vec::with_capacity(3 + slots.iter().flatten().map(|s| s.len()).sum::<usize>());
+        for s in slots {
+            let mut n = s.map_or(0, |s| s.len() + 1);
+            while n >= 0x80 {
+                out.push((n as u8) | 0x80);
+                n >>= 7;
+            }
+            out.push(n as u8);
+            out.extend_from_slice(s.unwrap_or_default());
+        }
+        out.into_boxed_slice()
+    }
+
+    /// The three slots' bytes.
+    fn slots(&self) -> [Option<&[u8]>; 3] {
+        let mut out = [None; 3];
+        let mut at = 0;
+        for o in &mut out {
+            let mut n = 0usize;
+            let mut shift = 0;
+            while let Some(&b) = self.0.get(at) {
+                at += 1;
+                n |= usize::from(b & 0x7f) << shift;
+                shift += 7;
+                if b & 0x80 == 0 || shift > 28 {
+                    break;
+                }
+            }
+            if n > 0 {
+                let end = (at + n - 1).min(self.0.len());
+                *o = self.0.get(at..end);
+                at = end;
+            }
+        }
+        out
+    }
+
+    /// Sets (`Some`) or clears a secret's hash.
+    pub fn set(&mut self, kind: SecretKind, phc: Option<&str>) {
+        let new = phc.map(SecretHash::new);
+        let mut slots = self.slots();
+        slots[slot(kind)] = new.as_ref().map(|h| &h.0[..]);
+        self.0 = Self::pack(slots);
+    }
+
+    /// A secret's PHC string, exactly as stored, if set.
+    pub fn phc(&self, kind: SecretKind) -> Option<String> {
+        self.slots()[slot(kind)].map(phc_of)
+    }
+}
+
+impl fmt::Debug for Secrets {
+    /// Not the hashes: a debug print of a row must not leak them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secrets(..)")
     }
 }
 
@@ -212,5 +316,37 @@ mod tests {
             60
         );
         assert!(!format!("{:?}", SecretHash::new(argon)).contains("argon"));
+    }
+
+    #[test]
+    fn a_users_three_secrets_share_one_allocation_and_read_back() {
+        let argon = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$3Vq0oO0bq6gH0v6lQ5cW0t7j0G8n3aXr1Zl8J5wqkYc";
+        let long = "x".repeat(300);
+        let kinds = [
+            SecretKind::Password,
+            SecretKind::ExtensionPassword,
+            SecretKind::VoicemailPin,
+        ];
+        let mut s = Secrets::default();
+        assert_eq!(s.phc(SecretKind::Password).as_deref(), Some(""));
+        assert_eq!(s.phc(SecretKind::VoicemailPin), None);
+        let mut reference: [Option<String>; 3] = [Some(String::new()), None, None];
+        let values = [
+            Some(argon),
+            Some(""),
+            Some(long.as_str()),
+            None,
+            Some("$2b$x"),
+        ];
+        for step in 0..60 {
+            let k = step % 3;
+            let v = values[(step * 7 + step / 3) % values.len()];
+            s.set(kinds[k], v);
+            reference[k] = v.map(str::to_owned);
+            for (i, kind) in kinds.iter().enumerate() {
+                assert_eq!(s.phc(*kind), reference[i], "step {step}");
+            }
+        }
+        assert!(!format!("{s:?}").contains('$'));
     }
 }

@@ -24,7 +24,7 @@ impl TenantView {
     pub fn enabled(&self) -> bool {
         self.attrs
             .get("enabled")
-            .and_then(Value::as_bool)
+            .and_then(|v| v.as_bool())
             .unwrap_or(true)
     }
 }

@@ -9,7 +9,8 @@
 //! - **equality indexes**: per value of a field clients filter by with
 //!   `eq`, the ids having it, kept in each ordered index's order
 //!   (composites), so `field eq value` answers its count and walks its page
-//!   without touching an item that does not match;
+//!   without touching an item that does not match; the value most items
+//!   have is kept as its complement instead ([`Posting::Except`]);
 //! - the number of items (so an unfiltered `count` is not recounted).
 //!
 //! An index holds ids only (8 bytes an entry in a persistent vector,
@@ -99,9 +100,99 @@ pub struct RowKeys {
     eq: Vec<Key>,
 }
 
-/// The items of one value of an equality index, in each ordered index's order.
+/// The items of one value of an equality index, in each ordered index's
+/// order: listed, or, for the value most items have, the items without it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Posting(Vec<Ordered>);
+enum Posting {
+    /// The items with the value.
+    Listed(Vec<Ordered>),
+    /// The items *without* the value (the index's own orders hold the
+    /// rest): a value nearly every item has (`enabled eq true`, a tenant's
+    /// one role, extensions of type SIP) then costs nothing per item.
+    Except(Vec<Ordered>),
+}
+
+/// One equality index: a posting per value. At most one value is kept as
+/// [`Posting::Except`] (its *dominant* value): one becomes so when it holds
+/// more than two thirds of the items and stops when it holds less than a
+/// third, so a flip (a pass over the index) comes only after a third of
+/// the items changed.
+#[derive(Clone, Debug, Default)]
+struct EqIndex {
+    postings: imbl::OrdMap<Key, Posting>,
+    dominant: Option<Key>,
+}
+
+/// The items of one posting in one order.
+#[derive(Clone, Copy)]
+enum Members<'a> {
+    /// Exactly these.
+    Listed(&'a Ordered),
+    /// `all` without `except` (a subsequence of `all`: both are in the
+    /// same order).
+    Except {
+        all: &'a Ordered,
+        except: &'a Ordered,
+    },
+}
+
+impl<'a> Members<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Members::Listed(s) => s.len(),
+            Members::Except { all, except } => all.len().saturating_sub(except.len()),
+        }
+    }
+
+    /// The ids in order, or in reverse.
+    fn iter(self, rev: bool) -> Box<dyn Iterator<Item = Id> + 'a> {
+        match (self, rev) {
+            (Members::Listed(s), false) => Box::new(s.iter()),
+            (Members::Listed(s), true) => Box::new(s.iter().rev()),
+            (Members::Except { all, except }, false) => Box::new(Without {
+                all: all.iter(),
+                except: except.iter().peekable(),
+            }),
+            (Members::Except { all, except }, true) => Box::new(Without {
+                all: all.iter().rev(),
+                except: except.iter().rev().peekable(),
+            }),
+        }
+    }
+
+    /// The ids at positions `start..end` (clamped).
+    fn slice(self, start: usize, end: usize) -> Vec<Id> {
+        match self {
+            Members::Listed(s) => s.slice(start, end),
+            // Walked: the common value's deep pages cost their depth.
+            Members::Except { .. } => self
+                .iter(false)
+                .skip(start)
+                .take(end.saturating_sub(start))
+                .collect(),
+        }
+    }
+}
+
+/// `all` without the ids of `except`, a subsequence of it in the same order.
+struct Without<I: Iterator<Item = Id>, J: Iterator<Item = Id>> {
+    all: I,
+    except: std::iter::Peekable<J>,
+}
+
+impl<I: Iterator<Item = Id>, J: Iterator<Item = Id>> Iterator for Without<I, J> {
+    type Item = Id;
+    fn next(&mut self) -> Option<Id> {
+        loop {
+            let id = self.all.next()?;
+            if self.except.peek() == Some(&id) {
+                self.except.next();
+                continue;
+            }
+            return Some(id);
+        }
+    }
+}
 
 /// The indexes of one list (persistent: cheap to clone and publish).
 #[derive(Clone)]
@@ -109,13 +200,17 @@ pub struct ListIndex {
     spec: &'static IndexSpec,
     count: usize,
     ordered: Vec<Ordered>,
-    eq: Vec<imbl::OrdMap<Key, Posting>>,
+    eq: Vec<EqIndex>,
 }
 
-/// Equal when they index the same items in the same orders.
+/// Equal when they index the same items in the same orders (a value kept
+/// as its complement in one and listed in the other compares by its items).
 impl PartialEq for ListIndex {
     fn eq(&self, other: &Self) -> bool {
-        self.count == other.count && self.ordered == other.ordered && self.eq == other.eq
+        self.count == other.count
+            && self.ordered == other.ordered
+            && self.eq.len() == other.eq.len()
+            && (0..self.eq.len()).all(|e| self.members_of(e) == other.members_of(e))
     }
 }
 
@@ -215,7 +310,7 @@ impl ListIndex {
             spec,
             count: 0,
             ordered: spec.ordered.iter().map(|_| Ordered::new()).collect(),
-            eq: spec.eq.iter().map(|_| imbl::OrdMap::new()).collect(),
+            eq: spec.eq.iter().map(|_| EqIndex::default()).collect(),
         }
     }
 
@@ -230,19 +325,119 @@ impl ListIndex {
                 cmp_keys(order, &ka.ordered[i], &kb.ordered[i]).then(a.cmp(b))
             });
             index.ordered[i] = sorted.iter().map(|(id, _)| *id).collect();
-            for (e, map) in index.eq.iter_mut().enumerate() {
+            for (e, eq) in index.eq.iter_mut().enumerate() {
                 let mut by_value: std::collections::BTreeMap<&Key, Vec<Id>> = Default::default();
                 for (id, keys) in &sorted {
                     by_value.entry(&keys.eq[e]).or_default().push(*id);
                 }
                 for (value, ids) in by_value {
-                    map.entry(value.clone())
-                        .or_insert_with(|| Posting(vec![Ordered::new(); orders.len()]))
-                        .0[i] = ids.into_iter().collect();
+                    if let Posting::Listed(p) = eq
+                        .postings
+                        .entry(value.clone())
+                        .or_insert_with(|| Posting::Listed(vec![Ordered::new(); orders.len()]))
+                    {
+                        p[i] = ids.into_iter().collect();
+                    }
                 }
             }
         }
+        for e in 0..index.eq.len() {
+            let biggest = index.eq[e]
+                .postings
+                .iter()
+                .filter_map(|(k, p)| match p {
+                    Posting::Listed(p) => Some((p.first().map_or(0, Ordered::len), k.clone())),
+                    Posting::Except(_) => None,
+                })
+                .max_by(|a, b| a.0.cmp(&b.0));
+            if let Some((_, value)) = biggest {
+                index.rebalance(e, &value);
+            }
+        }
         index
+    }
+
+    /// Every value's items, per order (for comparing two indexes).
+    fn members_of(&self, e: usize) -> Vec<(&Key, Vec<Vec<Id>>)> {
+        self.eq[e]
+            .postings
+            .keys()
+            .map(|k| {
+                let ids = (0..self.ordered.len())
+                    .map(|i| {
+                        self.members(e, k, i)
+                            .map_or_else(Vec::new, |m| m.iter(false).collect())
+                    })
+                    .collect();
+                (k, ids)
+            })
+            .collect()
+    }
+
+    /// The items of value `value` of equality index `e`, in order `i`.
+    fn members(&self, e: usize, value: &Key, i: usize) -> Option<Members<'_>> {
+        match self.eq[e].postings.get(value)? {
+            Posting::Listed(p) => p.get(i).map(Members::Listed),
+            Posting::Except(c) => Some(Members::Except {
+                all: self.ordered.get(i)?,
+                except: c.get(i)?,
+            }),
+        }
+    }
+
+    /// Keeps `value` of equality index `e` as its complement when it holds
+    /// more than two thirds of the items, and listed when less than a
+    /// third (the dominant value is checked first). A flip is one pass
+    /// over each order.
+    fn rebalance(&mut self, e: usize, value: &Key) {
+        let count = self.count;
+        if let Some(d) = self.eq[e].dominant.clone() {
+            let except = match self.eq[e].postings.get(&d) {
+                Some(Posting::Except(c)) => c.first().map_or(0, Ordered::len),
+                _ => count,
+            };
+            let size = count.saturating_sub(except);
+            if size * 3 < count || count == 0 {
+                let listed: Vec<Ordered> = (0..self.ordered.len())
+                    .map(|i| {
+                        self.members(e, &d, i)
+                            .map_or_else(Ordered::new, |m| m.iter(false).collect())
+                    })
+                    .collect();
+                self.eq[e].dominant = None;
+                if listed.iter().all(Ordered::is_empty) {
+                    self.eq[e].postings.remove(&d);
+                } else {
+                    self.eq[e].postings.insert(d, Posting::Listed(listed));
+                }
+            }
+        }
+        if self.eq[e].dominant.is_some() {
+            return;
+        }
+        let Some(Posting::Listed(p)) = self.eq[e].postings.get(value) else {
+            return;
+        };
+        let size = p.first().map_or(0, Ordered::len);
+        if size * 3 <= count * 2 || count == 0 {
+            return;
+        }
+        let except: Vec<Ordered> = self
+            .ordered
+            .iter()
+            .zip(p)
+            .map(|(all, listed)| {
+                Without {
+                    all: all.iter(),
+                    except: listed.iter().peekable(),
+                }
+                .collect()
+            })
+            .collect();
+        self.eq[e]
+            .postings
+            .insert(value.clone(), Posting::Except(except));
+        self.eq[e].dominant = Some(value.clone());
     }
 
     /// Number of indexed items.
@@ -299,14 +494,24 @@ impl ListIndex {
                 if moved(m, i) {
                     probe.remove(&mut self.ordered[i], i, order, m.id, keys);
                 }
-                for (e, map) in self.eq.iter_mut().enumerate() {
+                for (e, eq) in self.eq.iter_mut().enumerate() {
                     if !moved(m, i) && !regrouped(m, e) {
                         continue;
                     }
-                    if let Some(p) = map.get_mut(&old.eq[e]) {
-                        probe.remove(&mut p.0[i], i, order, m.id, keys);
-                        if p.0[i].is_empty() {
-                            emptied.push((e, old.eq[e].clone()));
+                    let value = &old.eq[e];
+                    if eq.dominant.as_ref() == Some(value) {
+                        // In no sequence of this index: the order's own.
+                        continue;
+                    }
+                    if let Some(Posting::Listed(p)) = eq.postings.get_mut(value) {
+                        probe.remove(&mut p[i], i, order, m.id, keys);
+                        if p[i].is_empty() {
+                            emptied.push((e, value.clone()));
+                        }
+                    }
+                    if let Some(d) = &eq.dominant {
+                        if let Some(Posting::Except(c)) = eq.postings.get_mut(d) {
+                            probe.remove(&mut c[i], i, order, m.id, keys);
                         }
                     }
                 }
@@ -315,11 +520,11 @@ impl ListIndex {
             self.count -= 1;
         }
         for (e, value) in emptied {
-            if self.eq[e]
-                .get(&value)
-                .is_some_and(|p| p.0.iter().all(Ordered::is_empty))
-            {
-                self.eq[e].remove(&value);
+            if matches!(
+                self.eq[e].postings.get(&value),
+                Some(Posting::Listed(p)) if p.iter().all(Ordered::is_empty)
+            ) {
+                self.eq[e].postings.remove(&value);
             }
         }
         // In with the new ones.
@@ -336,25 +541,56 @@ impl ListIndex {
                 if moved(m, i) {
                     probe.insert(&mut self.ordered[i], i, order, m.id, keys);
                 }
-                for (e, map) in self.eq.iter_mut().enumerate() {
+                for (e, eq) in self.eq.iter_mut().enumerate() {
                     if !moved(m, i) && !regrouped(m, e) {
                         continue;
                     }
-                    let p = map
-                        .entry(new.eq[e].clone())
-                        .or_insert_with(|| Posting(vec![Ordered::new(); n]));
-                    probe.insert(&mut p.0[i], i, order, m.id, keys);
+                    let value = &new.eq[e];
+                    if eq.dominant.as_ref() == Some(value) {
+                        continue;
+                    }
+                    if let Posting::Listed(p) = eq
+                        .postings
+                        .entry(value.clone())
+                        .or_insert_with(|| Posting::Listed(vec![Ordered::new(); n]))
+                    {
+                        probe.insert(&mut p[i], i, order, m.id, keys);
+                    }
+                    if let Some(d) = &eq.dominant {
+                        if let Some(Posting::Except(c)) = eq.postings.get_mut(d) {
+                            probe.insert(&mut c[i], i, order, m.id, keys);
+                        }
+                    }
                 }
             }
             self.count += 1;
+        }
+        // Values that grew or shrank: kept listed or as their complement.
+        for e in 0..self.eq.len() {
+            // The dominant value too: it shrinks as others grow.
+            let mut values: Vec<Key> = moves
+                .iter()
+                .flat_map(|m| [&m.old, &m.new])
+                .filter_map(|k| k.as_ref().map(|k| k.eq[e].clone()))
+                .chain(self.eq[e].dominant.clone())
+                .collect();
+            values.sort();
+            values.dedup();
+            for value in &values {
+                self.rebalance(e, value);
+            }
         }
     }
 
     fn posting(&self, field: &str, value: Option<Scalar<'_>>) -> Option<Candidates<'_>> {
         let e = self.spec.eq.iter().position(|f| *f == field)?;
-        Some(match self.eq[e].get(&Key::of(value)) {
-            Some(p) => Candidates::Posting(p),
-            None => Candidates::Owned(Vec::new()),
+        let value = Key::of(value);
+        let members: Option<Vec<Members<'_>>> = (0..self.ordered.len())
+            .map(|i| self.members(e, &value, i))
+            .collect();
+        Some(match members {
+            Some(p) if !p.is_empty() => Candidates::Posting(p),
+            _ => Candidates::Owned(Vec::new()),
         })
     }
 
@@ -407,7 +643,7 @@ pub trait Source: Rows {
 /// Ids matching an `eq` conjunct.
 enum Candidates<'a> {
     /// An equality posting (in each ordered index's order).
-    Posting(&'a Posting),
+    Posting(Vec<Members<'a>>),
     /// Ascending ids.
     Owned(Vec<Id>),
 }
@@ -415,7 +651,7 @@ enum Candidates<'a> {
 impl Candidates<'_> {
     fn len(&self) -> usize {
         match self {
-            Candidates::Posting(p) => p.0.first().map_or(0, Ordered::len),
+            Candidates::Posting(p) => p.first().map_or(0, Members::len),
             Candidates::Owned(v) => v.len(),
         }
     }
@@ -424,7 +660,10 @@ impl Candidates<'_> {
     fn ascending(&self) -> Vec<Id> {
         match self {
             Candidates::Posting(p) => {
-                let mut ids: Vec<Id> = p.0.first().map(|s| s.iter().collect()).unwrap_or_default();
+                let mut ids: Vec<Id> = p
+                    .first()
+                    .map(|s| s.iter(false).collect())
+                    .unwrap_or_default();
                 ids.sort_unstable();
                 ids
             }
@@ -520,8 +759,8 @@ impl ListQuery {
             // What to walk: the posting's own order when the candidates are
             // a posting (every entry a candidate), else the whole index.
             let (seq, every_entry_a_candidate) = match &best {
-                Some(Candidates::Posting(p)) => (&p.0[i], true),
-                _ => (&idx.ordered[i], false),
+                Some(Candidates::Posting(p)) => (p[i], true),
+                _ => (Members::Listed(&idx.ordered[i]), false),
             };
             // Walking visits about want × walked / count entries; sorting
             // the matches costs count × log(count).
@@ -584,7 +823,7 @@ impl ListQuery {
     fn walk<S: Rows>(
         &self,
         src: &S,
-        seq: &Ordered,
+        seq: Members<'_>,
         order: &[SortKey],
         passes: &dyn Fn(Id) -> bool,
         unchecked: bool,
@@ -600,17 +839,14 @@ impl ListQuery {
                 return seq.slice(self.skip, self.skip.saturating_add(take));
             }
             return seq
-                .iter()
+                .iter(false)
                 .filter(|id| passes(*id))
                 .skip(self.skip)
                 .take(take)
                 .collect();
         }
         let first = self.order[0];
-        let entries: Box<dyn Iterator<Item = Id> + '_> = match first.dir {
-            Dir::Asc => Box::new(seq.iter()),
-            Dir::Desc => Box::new(seq.iter().rev()),
-        };
+        let entries = seq.iter(first.dir == Dir::Desc);
         let mut out = Vec::with_capacity(take);
         let mut skipped = 0usize;
         let mut run: Vec<Id> = Vec::new();

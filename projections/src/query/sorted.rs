@@ -132,6 +132,13 @@ impl SortedIds {
         }
     }
 
+    /// An id `cmp` finds equal, if any (`cmp(probe)`: the order of `probe`
+    /// relative to the wanted one).
+    pub fn find_by(&self, cmp: impl FnMut(Id) -> Ordering) -> Option<Id> {
+        let (c, offset) = self.search(cmp).ok()?;
+        self.chunks.get(c).and_then(|ids| ids.get(offset)).copied()
+    }
+
     /// Inserts `id` where `cmp` puts it (nothing if an id compares equal).
     pub fn insert_by(&mut self, id: Id, cmp: impl FnMut(Id) -> Ordering) {
         let Err((c, offset)) = self.search(cmp) else {

@@ -122,7 +122,7 @@ pub async fn sign_in(
                         t,
                         u.id,
                         u.name.to_string(),
-                        u.password_hash.to_phc(),
+                        u.password_hash(),
                         u.enabled(),
                         tenant_enabled,
                     )

@@ -32,7 +32,7 @@ pub async fn show(
     let scope = dir.scope_or_empty(tenant);
     let not_found = || ApiError::not_found("extension number");
     let owner = scope.numbers.get(number.as_str()).ok_or_else(not_found)?;
-    let (id, name, kind) = match owner {
+    let (id, name, kind) = match &owner {
         NumberOwner::Extension(ext) => {
             let x = scope.extensions.get(ext).ok_or_else(not_found)?;
             match x.primary_of.and_then(|u| scope.users.get(&u)) {
@@ -59,7 +59,7 @@ pub async fn show(
                 .get(MEETINGS, *owner, *id)
                 .ok_or_else(not_found)?;
             let subject = match m.attrs.get("subject") {
-                Some(switchboard_events::Value::Str(s)) => s.clone(),
+                Some(switchboard_events::ValueRef::Str(s)) => s.to_owned(),
                 _ => String::new(),
             };
             (m.id, subject, "CONFERENCE_ROOM")

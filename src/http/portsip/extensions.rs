@@ -260,7 +260,7 @@ pub async fn user_links(
                     "primary".into(),
                     json!(user.primary_extension == Some(x.id)),
                 );
-                m.insert("linked_at".into(), json!(format_rfc3339(l.created_at)));
+                m.insert("linked_at".into(), json!(format_rfc3339(l.created_at())));
                 Some(m)
             })
             .collect()

@@ -19,7 +19,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Map, Value};
 use switchboard_events::domain::ItemOwner;
-use switchboard_events::{Id, TenantId, Value as V};
+use switchboard_events::{Id, TenantId, ValueRef};
 use switchboard_projections::directory::items::ItemView;
 use switchboard_projections::directory::Scope;
 
@@ -55,7 +55,7 @@ fn of_user(state: &AppState, caller: &Caller, raw: &str) -> Result<Whose, ApiErr
 /// `file_name`, `file_size`, `file_url`.
 pub fn render_greeting(s: &Scope, g: &ItemView) -> Map<String, Value> {
     let file_id = match g.attrs.get("file_id") {
-        Some(V::Int(n)) => Id(u64::try_from(*n).unwrap_or(0)),
+        Some(ValueRef::Int(n)) => Id(u64::try_from(n).unwrap_or(0)),
         _ => Id(0),
     };
     let file = s
@@ -66,7 +66,7 @@ pub fn render_greeting(s: &Scope, g: &ItemView) -> Map<String, Value> {
     m.insert("id".into(), json!(ids::render(g.id)));
     m.insert(
         "enabled".into(),
-        json!(matches!(g.attrs.get("enabled"), Some(V::Bool(true)))),
+        json!(matches!(g.attrs.get("enabled"), Some(ValueRef::Bool(true)))),
     );
     m.insert("file_name".into(), json!(file.as_ref().map(|f| f.name)));
     m.insert("file_size".into(), json!(file.as_ref().map(|f| f.size)));

@@ -288,10 +288,10 @@ fn prompt_files(
         .iter()
         .filter(|f| matches!(f.kind, Kind::FileRef))
     {
-        let Some(switchboard_events::Value::Int(n)) = attrs.get(f.name) else {
+        let Some(switchboard_events::ValueRef::Int(n)) = attrs.get(f.name) else {
             continue;
         };
-        let id = Id(u64::try_from(*n).unwrap_or(0));
+        let id = Id(u64::try_from(n).unwrap_or(0));
         let Some(file) = s.items.get(FILES, ItemOwner::Tenant, id).map(view) else {
             continue;
         };

@@ -408,7 +408,7 @@ pub fn render_setting(s: &Scope, it: &ItemView) -> Option<Map<String, Value>> {
             let mut m = Map::new();
             m.insert("id".into(), json!(ids::render(it.id)));
             for k in ["object_id", "principal_name"] {
-                let v = it.attrs.get(k).and_then(switchboard_events::Value::as_str);
+                let v = it.attrs.get(k).and_then(|v| v.as_str());
                 m.insert(k.into(), json!(v));
             }
             m

@@ -73,8 +73,8 @@ async fn change_own_secret(
             .get(&caller.home_tenant)
             .map(|t| t.domain.clone());
         let hash = match kind {
-            SecretKind::Password => Some(u.password_hash.to_phc()),
-            _ => u.extension_password_hash.as_ref().map(|h| h.to_phc()),
+            SecretKind::Password => Some(u.password_hash()),
+            _ => u.extension_password_hash(),
         };
         (hash, account_key(&u.name, domain.as_deref()))
     };

@@ -141,14 +141,14 @@ fn render(scope: &Scope, l: &LinkView, join: Join) -> Map<String, Value> {
         m.insert("ext_name".into(), json!(x.map(|x| x.name.as_str())));
         m.insert("type".into(), json!(x.map(|x| type_name(x.ext_type))));
     }
-    m.insert("created_at".into(), json!(format_millis(l.created_at)));
+    m.insert("created_at".into(), json!(format_millis(l.created_at())));
     m
 }
 
 /// Links in a stable order: oldest first, then by id.
 fn sorted<'a>(links: impl Iterator<Item = &'a LinkView>) -> Vec<&'a LinkView> {
     let mut v: Vec<_> = links.collect();
-    v.sort_by_key(|l| (l.created_at, l.id));
+    v.sort_by_key(|l| (l.created_at(), l.id));
     v
 }
 
