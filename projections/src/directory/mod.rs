@@ -463,15 +463,21 @@ impl Directory {
     }
 
     fn scope_mut(&mut self, tenant: TenantId) -> &mut Scope {
-        let replaying = self.replaying;
-        self.scopes.get_or_insert_with(tenant, || {
-            let mut scope = Scope::default();
-            if replaying {
-                scope.contacts.changes.extension.defer();
-            }
-            scope
-        })
+        scope_in(&mut self.scopes, self.replaying, tenant)
     }
+}
+
+/// `tenant`'s scope, created if it has none yet; inside a replay a new
+/// scope defers its change index (as [`Directory::replay_started`] does for
+/// the existing ones).
+fn scope_in(scopes: &mut PMap<TenantId, Scope>, replaying: bool, tenant: TenantId) -> &mut Scope {
+    scopes.get_or_insert_with(tenant, || {
+        let mut scope = Scope::default();
+        if replaying {
+            scope.contacts.changes.extension.defer();
+        }
+        scope
+    })
 }
 
 impl AsRef<Directory> for Directory {
@@ -607,14 +613,7 @@ impl Directory {
 
 impl Scoped<'_> {
     fn scope_mut(&mut self, tenant: TenantId) -> &mut Scope {
-        let replaying = self.replaying;
-        self.scopes.get_or_insert_with(tenant, || {
-            let mut scope = Scope::default();
-            if replaying {
-                scope.contacts.changes.extension.defer();
-            }
-            scope
-        })
+        scope_in(self.scopes, self.replaying, tenant)
     }
 
     /// Applies an event of [`Reach::Scope`] to its tenant's scope (the
