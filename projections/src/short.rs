@@ -240,14 +240,7 @@ mod tests {
             let s = Short::new(a);
             assert_eq!(s.as_str(), a);
             assert_eq!(Short::from(a.to_owned()).as_str(), a);
-            let bytes = postcard::to_allocvec(&s).expect("encodes");
-            assert_eq!(bytes, postcard::to_allocvec(a).expect("encodes"));
-            let back: Short = postcard::from_bytes(&bytes).expect("decodes");
-            assert_eq!(back, s);
-            assert_eq!(
-                serde_json::to_string(&s).expect("json"),
-                serde_json::to_string(a).expect("json")
-            );
+            crate::testing::assert_encodes_as(&s, a);
             for b in samples {
                 assert_eq!(
                     Short::new(a).cmp(&Short::new(b)),

@@ -44,3 +44,27 @@ pub fn envelope(offset: u64, stream: &str, event_type: &str) -> switchboard_even
         hash: [0; 32],
     }
 }
+
+/// Asserts that `value` encodes exactly as `old` (the layout it replaced)
+/// in postcard (snapshots) and in JSON (canonical renderings), and that the
+/// postcard bytes decode back to `value`: for compact in-memory types that
+/// must keep the encoding of what they replaced.
+pub fn assert_encodes_as<T, O>(value: &T, old: &O)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    O: serde::Serialize + ?Sized,
+{
+    let bytes = postcard::to_allocvec(value).expect("encodes");
+    assert_eq!(
+        bytes,
+        postcard::to_allocvec(old).expect("encodes"),
+        "postcard bytes"
+    );
+    assert_eq!(
+        serde_json::to_value(value).expect("json"),
+        serde_json::to_value(old).expect("json"),
+        "JSON"
+    );
+    let back: T = postcard::from_bytes(&bytes).expect("decodes");
+    assert_eq!(&back, value, "decoded back");
+}

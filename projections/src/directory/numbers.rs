@@ -147,13 +147,6 @@ mod tests {
         }
         assert_eq!(n.len(), reference.len());
         assert!(n.iter().eq(reference.iter().map(|(k, v)| (k.as_str(), *v))));
-        let bytes = postcard::to_allocvec(&n).expect("encode");
-        assert_eq!(bytes, postcard::to_allocvec(&reference).expect("encode"));
-        assert_eq!(
-            serde_json::to_value(&n).expect("json"),
-            serde_json::to_value(&reference).expect("json")
-        );
-        let back: Numbers = postcard::from_bytes(&bytes).expect("decode");
-        assert_eq!(back, n);
+        crate::testing::assert_encodes_as(&n, &reference);
     }
 }
