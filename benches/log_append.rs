@@ -35,7 +35,11 @@
 //! update and reopens the log before measuring it, so every stream exists
 //! and is cold, as after a restart (it prints how long the reopen took);
 //! `BENCH_USERS_PER_TENANT=N` changes the default 25,000 users per tenant
-//! (4 tenants) of the non-hot configurations.
+//! (4 tenants) of the non-hot configurations; `BENCH_CACHE_MB=N` sets
+//! sled's page cache for the index (default 64). The table's last column,
+//! indexed events/s, is the rate the index kept up with: with a long
+//! window (`BENCH_SECS=30`) the sustained rate, where events/s alone can
+//! count a backlog the indexer has yet to take in.
 
 /// The binary's allocator, so the figures are the binary's.
 #[global_allocator]
@@ -138,11 +142,22 @@ struct Outcome {
     acknowledge: Duration,
     max_events_per_commit: u64,
     cpu: CpuWindow,
+    /// Durable events not yet in the index when the window opened.
+    index_lag_start: u64,
     /// Durable events not yet in the index when the window closed (the
     /// indexer runs at a lower priority and catches up later).
     index_lag: u64,
     /// How long the index then took to catch up.
     catch_up: Duration,
+}
+
+impl Outcome {
+    /// Events acknowledged in the window less the growth of the index lag:
+    /// the rate the index kept up with.
+    fn indexed_per_sec(&self) -> f64 {
+        let grown = self.index_lag as f64 - self.index_lag_start as f64;
+        (self.events as f64 - grown) / self.window.as_secs_f64()
+    }
 }
 
 /// CPU time spent during the measured window, from `/proc` (Linux).
@@ -414,6 +429,10 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     config.preallocate = scenario.preallocate;
     config.pipeline = scenario.pipeline;
     config.gather = scenario.gather;
+    if let Ok(mb) = std::env::var("BENCH_CACHE_MB") {
+        let mb: u64 = mb.parse().expect("BENCH_CACHE_MB must be a number of MiB");
+        config.cache_bytes = mb * 1024 * 1024;
+    }
     let commits = Arc::new(Commits::default());
     config.observer = Some(commits.clone());
     let opening = Instant::now();
@@ -441,10 +460,14 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
 
     // Reads CPU and commit counters at the window's edges, off the
     // runtime's threads.
+    // The index lag at both edges tells the rate the index kept up with
+    // (the sustained rate) apart from the rate acknowledged.
     let counted = commits.clone();
+    let lagging = log.clone();
     let sampler = std::thread::spawn(move || {
         sleep_until(measure_from);
         let before = (cpu_now(), counted.now());
+        let lag_start = lagging.unindexed_events();
         counted.max_events.store(0, Ordering::Relaxed);
         sleep_until(measure_to);
         let after = (cpu_now(), counted.now());
@@ -455,6 +478,7 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
                 writer: after.0.writer.saturating_sub(before.0.writer),
             },
             (after.1.since(&before.1), max),
+            lag_start,
         )
     });
 
@@ -473,7 +497,7 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
     for task in tasks {
         acks.extend(task.await.expect("appender task panicked"));
     }
-    let (cpu, (counted, max_events_per_commit)) =
+    let (cpu, (counted, max_events_per_commit), index_lag_start) =
         sampler.join().expect("CPU sampler thread panicked");
     let index_lag = log.unindexed_events();
     let waiting = log.clone();
@@ -507,6 +531,7 @@ async fn run_scenario(scenario: Scenario, warmup: Duration, measure: Duration) -
         acknowledge: per_commit(counted.acknowledge_ns),
         max_events_per_commit,
         cpu,
+        index_lag_start,
         index_lag,
         catch_up,
     }
@@ -702,15 +727,17 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
     println!("### Append throughput");
     println!();
     println!(
-        "| durability | segments | writer | appenders | events/append | users | events/s | appends/s | p50 append | p99 append | commits/s | events/commit (mean / max) | time/commit | fdatasync (mean) | CPU/event: process / writer | writer thread busy | index lag at end / caught up in |"
+        "| durability | segments | writer | appenders | events/append | users | events/s | appends/s | p50 append | p99 append | commits/s | events/commit (mean / max) | time/commit | fdatasync (mean) | CPU/event: process / writer | writer thread busy | index lag at start / end / caught up in | indexed events/s |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for o in outcomes {
         let secs = o.window.as_secs_f64();
         let commits = o.commits.max(1);
         let events = u32::try_from(o.events.max(1)).unwrap_or(u32::MAX);
         println!(
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.0} | {:.1} / {} | {} | {} | {} / {} | {:.0}% | {} / {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.0} | {:.1} / {} | {} | {} | {} / {} | {:.0}% | {} / {} / {} | {:.0} |",
             durability_name(o.scenario.durability),
             if o.scenario.preallocate { "zeroed" } else { "grow" },
             match (o.scenario.pipeline, o.scenario.gather || o.scenario.durability == Durability::Os) {
@@ -734,8 +761,10 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
             fmt_dur(o.cpu.process / events),
             fmt_dur(o.cpu.writer / events),
             100.0 * o.cpu.writer.as_secs_f64() / secs,
+            o.index_lag_start,
             o.index_lag,
             fmt_dur(o.catch_up),
+            o.indexed_per_sec(),
         );
     }
     println!();
@@ -747,7 +776,7 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
          machine's budget is cores x window) and for the log's writer threads alone (log-writer, plus log-sync when pipelined). writer thread busy = their CPU \
          time / window (100% = one core). segments: zeroed = preallocated (the default), grow = \
          growing as written. writer: pipelined = the next group framed while the previous one's fdatasync runs (`log_pipeline = true`), inline = frame, write, sync, acknowledge in turn on one thread (the service's default); no gathering = `LogConfig::gather` off (the writer yields its CPU once after a commit instead of waiting for the acknowledged callers' next appends). index lag = durable events the index (a lower-priority thread, off the \
-         acknowledgement path) had not taken in when the window closed, and how long it then took to catch up. Reference: 16 KiB over a pre-zeroed file + fdatasync, p50 on this disk = {}.",
+         acknowledgement path) had not taken in when the window opened and closed, and how long it then took to catch up; indexed events/s = (events − growth of the lag) / window: the rate the index kept up with, which a long window (BENCH_SECS=30) shows to be the sustained rate (the writer waits for the indexer once it lags by 16,384 frames). Reference: 16 KiB over a pre-zeroed file + fdatasync, p50 on this disk = {}.",
         fmt_dur(flush_p50)
     );
     println!();

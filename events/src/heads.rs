@@ -177,12 +177,12 @@ impl Heads {
     /// `indexed_through`.
     pub(crate) fn record(
         &mut self,
-        heads: impl IntoIterator<Item = (StreamId, u64)>,
+        heads: impl IntoIterator<Item = (HeadKey, u64)>,
         last_offset: u64,
         indexed_through: u64,
     ) {
-        for (stream, version) in heads {
-            raise(&mut self.young, HeadKey::of_stream(&stream), version);
+        for (key, version) in heads {
+            raise(&mut self.young, key, version);
         }
         self.young_through = last_offset;
         self.rotate_if_full(indexed_through);
@@ -353,7 +353,7 @@ mod tests {
     fn loaded_heads_are_complete_and_answer_a_new_stream_without_the_index() {
         // Given heads whole, while the loader runs.
         let mut heads = Heads::new(100);
-        heads.record([(s(1), 4)], 10, 0);
+        heads.record([(k(1), 4)], 10, 0);
         assert!(heads.load([(k(2), 7), (k(3), 1)]));
         // A stream the loader has not reached is the index's to answer.
         assert_eq!(heads.get(&k(9)), Head::AskIndex);
@@ -370,13 +370,13 @@ mod tests {
     fn the_loader_never_lowers_what_the_writer_recorded_nor_the_other_way() {
         let mut heads = Heads::new(100);
         // The writer commits version 5 after the loader read 3 from the index.
-        heads.record([(s(1), 5)], 10, 0);
+        heads.record([(k(1), 5)], 10, 0);
         assert!(heads.load([(k(1), 3)]));
         assert_eq!(heads.get(&k(1)), Head::Known(5));
         // The loader read 8 (the index caught up) before the writer's
         // record of 6 was applied: the larger stays.
         assert!(heads.load([(k(2), 8)]));
-        heads.record([(s(2), 6)], 11, 0);
+        heads.record([(k(2), 6)], 11, 0);
         assert_eq!(heads.get(&k(2)), Head::Known(8));
     }
 
@@ -389,8 +389,8 @@ mod tests {
         assert_eq!(heads.get(&k(50)), Head::Known(0));
         // When a fourth and fifth stream are written, the heads stop being
         // whole: a missing stream is the index's to answer again.
-        heads.record([(s(3), 1), (s(4), 1)], 2, 2);
-        heads.record([(s(5), 1)], 3, 3);
+        heads.record([(k(3), 1), (k(4), 1)], 2, 2);
+        heads.record([(k(5), 1)], 3, 3);
         assert!(!heads.is_complete());
         assert_eq!(heads.get(&k(50)), Head::AskIndex);
         // The recent streams are still held, and the loader takes nothing.
@@ -418,7 +418,7 @@ mod tests {
         heads.loaded();
         for n in 1..=10_000u64 {
             // One new stream per commit, the index caught up.
-            heads.record([(s(n), 1)], n, n);
+            heads.record([(k(n), 1)], n, n);
             assert!(heads.len() <= 150, "{} streams held", heads.len());
         }
         // The last 50 written are certainly held; the first are not.
@@ -434,7 +434,7 @@ mod tests {
         let mut heads = Heads::new(10);
         // The index is stuck at offset 0: nothing may be forgotten.
         for n in 1..=30u64 {
-            heads.record([(s(n), n)], n, 0);
+            heads.record([(k(n), n)], n, 0);
         }
         for n in 1..=30u64 {
             assert_eq!(
@@ -445,7 +445,7 @@ mod tests {
         }
         // Once the index has caught up, the bound holds again.
         for n in 31..=60u64 {
-            heads.record([(s(n), 1)], n, n);
+            heads.record([(k(n), 1)], n, n);
         }
         assert!(heads.len() <= 10 + 5, "{}", heads.len());
     }
@@ -453,11 +453,11 @@ mod tests {
     #[test]
     fn a_rewritten_stream_has_its_latest_version() {
         let mut heads = Heads::new(4);
-        heads.record([(s(1), 1)], 1, 1);
-        heads.record([(s(2), 1)], 2, 2);
-        heads.record([(s(1), 2)], 3, 3);
-        heads.record([(s(3), 1)], 4, 4);
-        heads.record([(s(4), 1)], 5, 5);
+        heads.record([(k(1), 1)], 1, 1);
+        heads.record([(k(2), 1)], 2, 2);
+        heads.record([(k(1), 2)], 3, 3);
+        heads.record([(k(3), 1)], 4, 4);
+        heads.record([(k(4), 1)], 5, 5);
         assert_eq!(heads.get(&k(1)), Head::Known(2));
     }
 
@@ -469,7 +469,7 @@ mod tests {
             heads.save(5, &hash).is_none(),
             "incomplete heads are not saved"
         );
-        heads.record([(s(1), 3), (s(2), 1)], 5, 5);
+        heads.record([(k(1), 3), (k(2), 1)], 5, 5);
         heads.loaded();
         let bytes = heads.save(5, &hash).expect("complete");
         let restored = Heads::restore(&bytes, 5, &hash, 100).expect("restores");
@@ -496,7 +496,7 @@ mod tests {
         assert_ne!(k(1), k(10));
         assert_eq!(HeadKey::of(b"session-1"), k(1));
         let mut heads = Heads::new(1_000);
-        heads.record((1..=800).map(|n| (s(n), 1)), 800, 800);
+        heads.record((1..=800).map(|n| (k(n), 1)), 800, 800);
         // 800 streams in 1,024 buckets of 25 bytes.
         assert_eq!(heads.bytes(), 1_024 * 25);
     }

@@ -15,9 +15,13 @@
 //! With [`LogConfig::pipeline`] off (the default), one thread does both in
 //! turn. Only
 //! after the acknowledgement does the index hear of the frame: a third
-//! thread (the indexer) writes it into sled, off the acknowledgement path.
-//! Until it has, readers find the frame in an in-memory list of unindexed
-//! frames.
+//! thread (the indexer) takes it into the index, off the acknowledgement
+//! path. Until it has, readers find the frame in an in-memory list of
+//! unindexed frames. With `fsync` durability the indexer writes full stream
+//! chunks and frame pointers to sled at once and keeps partial chunks in
+//! memory until a checkpoint (every [`CHECKPOINT_EVERY`], when idle, or at
+//! [`CHECKPOINT_CHUNKS`]), which writes them with the meta in one batch:
+//! see [`crate::index`].
 //!
 //! A failed write or sync stops the log: the frame is cut off the segment
 //! (and the cut synced), every caller in it and in the frame framed
@@ -60,10 +64,11 @@ use crate::log::{
 use crate::progress::Progress;
 use crate::recovery::{self, Refusal};
 use crate::segment::{read_full_at, Cursor, Handles, Next, SegPos, SegmentWriter};
+use foldhash::{HashMap, HashMapExt};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use parking_lot::{Condvar, Mutex, RwLock};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -343,6 +348,15 @@ pub type SledLog = SegmentLog;
 /// Frames the indexer may lag behind before the writer waits for it.
 const INDEX_LAG_FRAMES: usize = 16_384;
 
+/// The live indexer writes the partial chunks it holds in memory, and the
+/// meta, at least this often (and when idle this long): after a crash the
+/// log re-indexes at most about this much of the log at open.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
+/// ...or as soon as this many partial chunks wait in memory (a few hundred
+/// bytes each).
+const CHECKPOINT_CHUNKS: usize = 131_072;
+
 /// `read_all` decodes on a separate thread when at least this many records
 /// are behind the head.
 const PIPELINE_THRESHOLD: u64 = 16_384;
@@ -423,6 +437,10 @@ impl SegmentLog {
             _lock: lock,
         });
         let indexer = IndexWriter::new(index).map_err(|e| OpenError::storage(&config.path, e))?;
+        // Partial chunks wait in memory for a checkpoint only when every
+        // indexed frame is durable: with `os` durability a power loss can
+        // take frames whose entries sled would then hold ahead of its meta.
+        let defer = config.durability == Durability::Fsync;
         let (index_tx, index_rx) = mpsc::sync_channel::<Arc<IndexedFrame>>(INDEX_LAG_FRAMES);
         let (tx, rx) = mpsc::channel::<Job>();
         let pipe = Arc::new(Pipe::new());
@@ -465,7 +483,7 @@ impl SegmentLog {
         let indexer_shared = shared.clone();
         let indexer_thread = std::thread::Builder::new()
             .name("log-indexer".into())
-            .spawn(move || run_indexer(indexer_shared, indexer, index_rx))
+            .spawn(move || run_indexer(indexer_shared, indexer, index_rx, defer))
             .map_err(spawn_err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (loader_shared, loader_stop) = (shared.clone(), stop.clone());
@@ -1053,7 +1071,7 @@ struct PipeState {
     open: Option<Open>,
     /// Versions of frames the I/O half took and has not published yet
     /// (not yet in the heads), oldest first, with each frame's last offset.
-    taken: VecDeque<(u64, HashMap<StreamId, u64>)>,
+    taken: VecDeque<(u64, Staged)>,
     /// The framing half has exited: take what is open, then stop.
     closed: bool,
     /// Appends answered since the open frame was last taken (framed or
@@ -1075,12 +1093,16 @@ struct Open {
     events: usize,
     /// The versions its streams reach (and heads looked up in the index
     /// for it).
-    staged: HashMap<StreamId, u64>,
+    staged: Staged,
     entries: Vec<(StreamId, u64, u64)>,
     accepted: Vec<(Job, Appended)>,
     /// Writer time spent framing it.
     framing: Duration,
 }
+
+/// Stream versions a frame reaches, with each stream's key in the heads
+/// (hashed once, when the writer first looks the stream up).
+type Staged = HashMap<StreamId, (u64, HeadKey)>;
 
 /// A frame taken by the I/O half, on its way to the disk.
 struct Framed {
@@ -1323,7 +1345,7 @@ fn frame_job(
         AppendError::Unavailable(format!("cannot read the version of {stream}: {e}"))
     };
     for (stream, expected) in &job.request.expected {
-        let actual = known
+        let (actual, _) = known
             .version_of(&mut open.staged, stream)
             .map_err(|e| unreadable(stream, e))?;
         let ok = match expected {
@@ -1341,17 +1363,18 @@ fn frame_job(
     }
     let (frame_len, frame_count, entries_len) =
         (open.frame.len(), open.frame.count(), open.entries.len());
-    let mut job_staged: HashMap<StreamId, u64> = HashMap::new();
+    let mut job_staged: Staged = HashMap::new();
     let mut offset = first_offset;
     let mut hash = start_hash;
     let mut framed = || -> Result<(), AppendError> {
         for ev in &job.request.events {
-            let version = match job_staged.get(&ev.stream) {
-                Some(v) => *v,
+            let (version, key) = match job_staged.get(&ev.stream) {
+                Some(held) => *held,
                 None => known
                     .version_of(&mut open.staged, &ev.stream)
                     .map_err(|e| unreadable(&ev.stream, e))?,
-            } + 1;
+            };
+            let version = version + 1;
             let (bytes, h) = codec::encode_record(&RecordParts {
                 offset,
                 stream: ev.stream.as_str(),
@@ -1367,7 +1390,7 @@ fn frame_job(
             .map_err(|e| AppendError::Unavailable(format!("encoding failed: {e}")))?;
             open.frame.push(&bytes);
             open.entries.push((ev.stream.clone(), version, offset));
-            job_staged.insert(ev.stream.clone(), version);
+            job_staged.insert(ev.stream.clone(), (version, key));
             hash = h;
             offset += 1;
         }
@@ -1389,7 +1412,7 @@ fn frame_job(
 
 /// What the writer knows of stream versions while it frames.
 struct Known<'a> {
-    taken: &'a VecDeque<(u64, HashMap<StreamId, u64>)>,
+    taken: &'a VecDeque<(u64, Staged)>,
     shared: &'a Shared,
 }
 
@@ -1400,22 +1423,22 @@ impl Known<'_> {
     /// [`Heads`]).
     fn version_of(
         &self,
-        staged: &mut HashMap<StreamId, u64>,
+        staged: &mut Staged,
         stream: &StreamId,
-    ) -> Result<u64, crate::index::IndexError> {
-        if let Some(v) = staged.get(stream) {
-            return Ok(*v);
+    ) -> Result<(u64, HeadKey), crate::index::IndexError> {
+        if let Some(held) = staged.get(stream) {
+            return Ok(*held);
         }
-        if let Some(v) = self.taken.iter().rev().find_map(|(_, s)| s.get(stream)) {
-            return Ok(*v);
+        if let Some(held) = self.taken.iter().rev().find_map(|(_, s)| s.get(stream)) {
+            return Ok(*held);
         }
         let key = HeadKey::of_stream(stream);
         if let Head::Known(v) = self.shared.heads.read().get(&key) {
-            return Ok(v);
+            return Ok((v, key));
         }
         let v = self.shared.index.stream_head(stream)?;
-        staged.insert(stream.clone(), v);
-        Ok(v)
+        staged.insert(stream.clone(), (v, key));
+        Ok((v, key))
     }
 }
 
@@ -1593,10 +1616,11 @@ impl Io {
             let mut state = self.pipe.state.lock();
             if let Some((_, staged)) = state.taken.pop_front() {
                 let indexed = self.shared.indexed.load(Ordering::Acquire);
-                self.shared
-                    .heads
-                    .write()
-                    .record(staged, f.last_offset, indexed);
+                self.shared.heads.write().record(
+                    staged.into_values().map(|(v, k)| (k, v)),
+                    f.last_offset,
+                    indexed,
+                );
             }
             // Gathering for the next frame: the callers acknowledged below
             // usually append again at once.
@@ -1771,10 +1795,28 @@ fn run_indexer(
     shared: Arc<Shared>,
     mut writer: IndexWriter,
     rx: mpsc::Receiver<Arc<IndexedFrame>>,
+    defer: bool,
 ) {
     lower_thread_priority();
     let mut broken = false;
-    while let Ok(first) = rx.recv() {
+    let mut checkpointed = Instant::now();
+    loop {
+        let first = match rx.recv_timeout(CHECKPOINT_EVERY) {
+            Ok(first) => first,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Idle: write what waits in memory, so that a crash now
+                // has nothing to re-index.
+                if !broken {
+                    if let Err(e) = writer.flush() {
+                        fail(&shared, format!("the index cannot be written: {e}"));
+                        broken = true;
+                    }
+                    checkpointed = Instant::now();
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < 4096 {
             match rx.try_recv() {
@@ -1786,10 +1828,17 @@ fn run_indexer(
             // Keep the frames readable from memory; the writer has stopped.
             continue;
         }
-        let written = batch
-            .iter()
-            .try_for_each(|f| writer.add(f))
-            .and_then(|()| writer.flush());
+        let written = batch.iter().try_for_each(|f| writer.add(f)).and_then(|()| {
+            if !defer {
+                return writer.flush();
+            }
+            let unwritten = writer.publish()?;
+            if unwritten >= CHECKPOINT_CHUNKS || checkpointed.elapsed() >= CHECKPOINT_EVERY {
+                writer.flush()?;
+                checkpointed = Instant::now();
+            }
+            Ok(())
+        });
         match written {
             Ok(()) => {
                 if let Some(last) = batch.last() {
@@ -1809,7 +1858,7 @@ fn run_indexer(
         }
     }
     if !broken {
-        if let Err(e) = shared.index.flush() {
+        if let Err(e) = writer.flush().and_then(|()| shared.index.flush()) {
             tracing::warn!(error = %e, "flushing the index at close failed; it is caught up at the next open");
         }
     }
@@ -1878,11 +1927,12 @@ impl EventLog for SegmentLog {
     fn read_stream(&self, stream: &StreamId, from_version: u64) -> EnvelopeIter<'_> {
         let from_version = from_version.max(1);
         // Unindexed entries first: a frame leaves that list only after it
-        // is in the index, so this order cannot miss one.
-        let pending: Vec<(u64, u64)> = self
-            .shared
-            .unindexed
-            .read()
+        // is in the index, so this order cannot miss one. The frames are
+        // taken out of the lock before they are searched: under a heavy
+        // load the list holds up to INDEX_LAG_FRAMES frames, and the writer
+        // needs the lock to publish each commit.
+        let frames: Vec<Arc<IndexedFrame>> = self.shared.unindexed.read().iter().cloned().collect();
+        let pending: Vec<(u64, u64)> = frames
             .iter()
             .flat_map(|f| f.entries.iter())
             .filter(|(s, v, _)| s == stream && *v >= from_version)
