@@ -152,13 +152,13 @@ fn chunk_key_bytes(name: &[u8], base: u64) -> Vec<u8> {
     k
 }
 
-/// `(stream name, base)` of a chunk key.
+/// `(stream name, base)` of a chunk key (`'S' · name · 0x00 · base:u64be`).
 fn split_chunk_key(key: &[u8]) -> Result<(&[u8], u64), IndexError> {
     let malformed = || IndexError::Inconsistent("malformed stream chunk key".into());
     let split = key
         .len()
         .checked_sub(9)
-        .filter(|&at| at >= 1)
+        .filter(|&at| at > 1 && key[at] == 0)
         .ok_or_else(malformed)?;
     let base = be_u64(&key[split + 1..]).ok_or_else(malformed)?;
     Ok((&key[1..split], base))
@@ -258,6 +258,15 @@ impl Index {
             .get(META)
             .map_err(storage)?
             .and_then(|v| Meta::decode(&v)))
+    }
+
+    /// The unwritten (published, not yet checkpointed) chunk of stream
+    /// `name` at `base`, if any.
+    fn unwritten_chunk(&self, name: &[u8], base: u64) -> Option<Vec<u64>> {
+        self.unwritten
+            .read()
+            .get(name)
+            .and_then(|chunks| chunks.get(&base).cloned())
     }
 
     /// Removes every entry (before a rebuild).
@@ -419,18 +428,7 @@ impl Index {
         let mut current: Option<(Vec<u8>, u64)> = None;
         for item in self.tree.range([STREAM]..[STREAM + 1]) {
             let (k, v) = item.map_err(storage)?;
-            // 'S' · name · 0x00 · base:u64be
-            let malformed = || IndexError::Inconsistent("malformed stream chunk key".into());
-            let split = k
-                .len()
-                .checked_sub(9)
-                .filter(|&at| at > 1)
-                .ok_or_else(malformed)?;
-            if k[split] != 0 {
-                return Err(malformed());
-            }
-            let name = &k[1..split];
-            let base = be_u64(&k[split + 1..]).ok_or_else(malformed)?;
+            let (name, base) = split_chunk_key(&k)?;
             let head = match count_offsets(&v) {
                 0 => base.saturating_sub(1),
                 n => base + n - 1,
@@ -581,16 +579,10 @@ impl IndexWriter {
         let base = chunk_base(version);
         let key = chunk_key(stream.as_str(), base);
         if !self.chunks.contains_key(&key) {
-            let unwritten = || {
-                self.index
-                    .unwritten
-                    .read()
-                    .get(stream.as_str().as_bytes())
-                    .and_then(|chunks| chunks.get(&base).cloned())
-            };
             let existing = if version == base {
                 Vec::new()
-            } else if let Some(chunk) = unwritten() {
+            } else if let Some(chunk) = self.index.unwritten_chunk(stream.as_str().as_bytes(), base)
+            {
                 chunk
             } else {
                 match self.index.tree.get(&key).map_err(storage)? {
@@ -644,11 +636,7 @@ impl IndexWriter {
                 Some(chunk) => Some(chunk.clone()),
                 None => {
                     let (name, base) = split_chunk_key(&key)?;
-                    self.index
-                        .unwritten
-                        .read()
-                        .get(name)
-                        .and_then(|chunks| chunks.get(&base).cloned())
+                    self.index.unwritten_chunk(name, base)
                 }
             };
             if let Some(chunk) = chunk {
