@@ -23,6 +23,7 @@ use parking_lot::RwLock;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smallvec::SmallVec;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
@@ -240,12 +241,17 @@ mod packed {
     /// A list or a map: its postcard encoding.
     const NESTED: u8 = 6;
 
-    fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    /// `n` as a varint: the bytes and how many of them are used.
+    fn varint_bytes(mut n: u64) -> ([u8; 10], usize) {
+        let mut buf = [0u8; 10];
+        let mut i = 0;
         while n >= 0x80 {
-            out.push((n as u8) | 0x80);
+            buf[i] = (n as u8) | 0x80;
             n >>= 7;
+            i += 1;
         }
-        out.push(n as u8);
+        buf[i] = n as u8;
+        (buf, i + 1)
     }
 
     fn varint(b: &[u8], at: &mut usize) -> u64 {
@@ -266,33 +272,54 @@ mod packed {
 
     /// Appends `v`.
     pub(super) fn put(out: &mut Vec<u8>, v: &ValueRef<'_>) {
+        emit(v, |bytes| out.extend_from_slice(bytes));
+    }
+
+    /// Writes `v` over `dst`, which must be exactly [`len`]`(v)` bytes
+    /// long (overwriting a value of the same packed length in place).
+    pub(super) fn put_over(dst: &mut [u8], v: &ValueRef<'_>) {
+        let mut at = 0;
+        emit(v, |bytes| {
+            if let Some(to) = dst.get_mut(at..at + bytes.len()) {
+                to.copy_from_slice(bytes);
+            }
+            at += bytes.len();
+        });
+        debug_assert_eq!(at, dst.len(), "put_over: lengths differ");
+    }
+
+    /// Hands `v`'s packed bytes to `out`, piece by piece.
+    fn emit(v: &ValueRef<'_>, mut out: impl FnMut(&[u8])) {
         match v {
-            ValueRef::Null => out.push(NULL),
-            ValueRef::Bool(false) => out.push(FALSE),
-            ValueRef::Bool(true) => out.push(TRUE),
+            ValueRef::Null => out(&[NULL]),
+            ValueRef::Bool(false) => out(&[FALSE]),
+            ValueRef::Bool(true) => out(&[TRUE]),
             ValueRef::Int(i) => {
-                out.push(INT);
-                put_varint(out, ((i << 1) ^ (i >> 63)) as u64);
+                let (n, used) = varint_bytes(((i << 1) ^ (i >> 63)) as u64);
+                out(&[INT]);
+                out(&n[..used]);
             }
             ValueRef::Float(f) => {
-                out.push(FLOAT);
-                out.extend_from_slice(&f.to_le_bytes());
+                out(&[FLOAT]);
+                out(&f.to_le_bytes());
             }
             ValueRef::Str(s) => {
-                out.push(STR);
-                put_varint(out, s.len() as u64);
-                out.extend_from_slice(s.as_bytes());
+                let (n, used) = varint_bytes(s.len() as u64);
+                out(&[STR]);
+                out(&n[..used]);
+                out(s.as_bytes());
             }
             ValueRef::Nested(v) => {
                 // A `Value` always encodes (postcard fails only on types
                 // it cannot express); should it not, the field reads Null.
                 match postcard::to_allocvec(&**v) {
                     Ok(bytes) => {
-                        out.push(NESTED);
-                        put_varint(out, bytes.len() as u64);
-                        out.extend_from_slice(&bytes);
+                        let (n, used) = varint_bytes(bytes.len() as u64);
+                        out(&[NESTED]);
+                        out(&n[..used]);
+                        out(&bytes);
                     }
-                    Err(_) => out.push(NULL),
+                    Err(_) => out(&[NULL]),
                 }
             }
         }
@@ -519,10 +546,13 @@ impl Attrs {
     /// it is stored.
     fn apply(&mut self, changes: &Fields, null_clears: bool) {
         // In place when every change overwrites a set field with a value
-        // of the same packed length; the values packed again (the shape
-        // kept) when only lengths differ.
-        let mut in_place = Vec::with_capacity(changes.len());
+        // of the same packed length; packed again into one buffer of the
+        // exact new length (the shape kept) when only lengths differ. A
+        // replay applies millions of updates: neither path allocates more
+        // than that buffer (the overwrites are noted on the stack).
+        let mut overwrites: SmallVec<[(usize, usize, ValueRef<'_>); 8]> = SmallVec::new();
         let (mut fits, mut same_names) = (true, true);
+        let mut new_len = self.values.len();
         let (mut i, mut at) = (0, 0);
         for (k, v) in changes {
             let clears = null_clears && v.is_null();
@@ -534,11 +564,12 @@ impl Attrs {
                         at = packed::end(&self.values, at);
                         i += 1;
                     }
+                    let end = packed::end(&self.values, at);
                     let v = v.view();
-                    if packed::len(&v) != packed::end(&self.values, at) - at {
-                        fits = false;
-                    }
-                    in_place.push((at, v));
+                    let len = packed::len(&v);
+                    fits &= len == end - at;
+                    new_len = new_len - (end - at) + len;
+                    overwrites.push((at, end, v));
                 }
                 // A name comes or goes.
                 _ => {
@@ -548,21 +579,18 @@ impl Attrs {
             }
         }
         if same_names && fits {
-            let mut out = Vec::with_capacity(32);
-            for (at, v) in in_place {
-                out.clear();
-                packed::put(&mut out, &v);
-                self.values[at..at + out.len()].copy_from_slice(&out);
+            for (at, end, v) in overwrites {
+                packed::put_over(&mut self.values[at..end], &v);
             }
             return;
         }
         if same_names {
-            let mut out = Vec::with_capacity(self.values.len() + 16 * in_place.len());
+            let mut out = Vec::with_capacity(new_len);
             let mut from = 0;
-            for (at, v) in in_place {
+            for (at, end, v) in overwrites {
                 out.extend_from_slice(&self.values[from..at]);
                 packed::put(&mut out, &v);
-                from = packed::end(&self.values, at);
+                from = end;
             }
             out.extend_from_slice(&self.values[from..]);
             self.values = out.into_boxed_slice();

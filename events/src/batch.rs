@@ -187,6 +187,13 @@ impl EventBatch {
         self.entries.last().map(|e| e.offset)
     }
 
+    /// The `i`-th event's offset and the event, without building its
+    /// envelope (for a reader that looks at most events only to pass them
+    /// by, as a parallel replay's dispatcher does).
+    pub fn event(&self, i: usize) -> Option<(u64, &Event)> {
+        self.entries.get(i).map(|e| (e.offset, &e.event))
+    }
+
     /// The `i`-th event and its envelope.
     pub fn get(&self, i: usize) -> Option<(EnvelopeRef<'_>, &Event)> {
         self.entries.get(i).map(|e| self.view(e))

@@ -248,24 +248,30 @@ impl Run<'_> {
             }
         }
         for i in range {
-            let Some((env, event)) = batch.get(i) else {
+            // The envelope is built only for the events this thread
+            // applies: most are the helpers', passed by here.
+            let Some((offset, event)) = batch.event(i) else {
                 break;
             };
             match owners[i] {
                 SESSIONS => {
                     use crate::runtime::Projection;
-                    self.dir.apply_ref(&env, event);
+                    if let Some((env, _)) = batch.get(i) {
+                        self.dir.apply_ref(&env, event);
+                    }
                 }
                 owner => {
                     if owner == 0 {
-                        self.dir.scoped().apply(&env, event);
+                        if let Some((env, _)) = batch.get(i) {
+                            self.dir.scoped().apply(&env, event);
+                        }
                     }
                     if let Some(user) = directory::revokes_sessions(event) {
                         self.dir.sessions.revoke_user(user);
                     }
                 }
             }
-            self.last = env.offset;
+            self.last = offset;
         }
         self.dir.offset = self.last;
     }
