@@ -758,8 +758,8 @@ fn print_table(outcomes: &[Outcome], probe: &Probe) {
             o.max_events_per_commit,
             fmt_dur(o.window / u32::try_from(commits).unwrap_or(u32::MAX)),
             fmt_dur(o.fsync),
-            fmt_dur(o.cpu.process / events),
-            fmt_dur(o.cpu.writer / events),
+            fmt_cpu(o.cpu.process / events),
+            fmt_cpu(o.cpu.writer / events),
             100.0 * o.cpu.writer.as_secs_f64() / secs,
             o.index_lag_start,
             o.index_lag,
@@ -902,6 +902,11 @@ fn mean(samples: &[Duration]) -> Duration {
         return Duration::ZERO;
     }
     samples.iter().sum::<Duration>() / u32::try_from(samples.len()).unwrap_or(u32::MAX)
+}
+
+/// A CPU time per event, to a tenth of a µs (whole µs hid a 10% change).
+fn fmt_cpu(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
 
 fn fmt_dur(d: Duration) -> String {

@@ -20,8 +20,9 @@
 //! unindexed frames. With `fsync` durability the indexer writes full stream
 //! chunks and frame pointers to sled at once and keeps partial chunks in
 //! memory until a checkpoint (every [`CHECKPOINT_EVERY`], when idle, or at
-//! [`CHECKPOINT_CHUNKS`]), which writes them with the meta in one batch:
-//! see [`crate::index`].
+//! [`CHECKPOINT_CHUNKS`]), which stores the hot ones together as one value
+//! with the meta, and writes out the ones that went cold: see
+//! [`crate::index`].
 //!
 //! A failed write or sync stops the log: the frame is cut off the segment
 //! (and the cut synced), every caller in it and in the frame framed
@@ -353,8 +354,8 @@ const INDEX_LAG_FRAMES: usize = 16_384;
 /// log re-indexes at most about this much of the log at open.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
-/// ...or as soon as this many partial chunks wait in memory (a few hundred
-/// bytes each).
+/// ...or as soon as this many partial chunks were published since the last
+/// one (a few hundred bytes each in memory).
 const CHECKPOINT_CHUNKS: usize = 131_072;
 
 /// `read_all` decodes on a separate thread when at least this many records
@@ -1840,8 +1841,8 @@ fn run_indexer(
             if !defer {
                 return writer.flush();
             }
-            let unwritten = writer.publish()?;
-            if unwritten >= CHECKPOINT_CHUNKS || checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            let published = writer.publish()?;
+            if published >= CHECKPOINT_CHUNKS || checkpointed.elapsed() >= CHECKPOINT_EVERY {
                 writer.flush()?;
                 checkpointed = Instant::now();
             }
