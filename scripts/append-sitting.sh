@@ -21,7 +21,16 @@ only="${2:-fsync-64x1-inline,fsync-64x1,os-64x1-inline,os-64x1,fsync-1x1-inline,
 python="${PEERS_PYTHON:-/tmp/peers-venv/bin/python}"
 rustc() { pgrep -c rustc || true; }
 
-echo "## sitting $(date -u '+%Y-%m-%d %H:%M:%S UTC'), rustc running: $(rustc)"
+# How an idle vCPU waits (a KVM guest's halt polling moves every wake-up,
+# fdatasync completions included, by tens of µs; see BENCHMARKS.md, session 9).
+idle() {
+  local gov poll
+  gov=$(cat /sys/devices/system/cpu/cpuidle/current_governor 2>/dev/null || echo unknown)
+  poll=$(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns 2>/dev/null || echo n/a)
+  echo "cpuidle governor $gov, guest_halt_poll_ns $poll"
+}
+
+echo "## sitting $(date -u '+%Y-%m-%d %H:%M:%S UTC'), rustc running: $(rustc), $(idle)"
 echo
 echo "### PostgreSQL (pgbench driver), $(date -u +%H:%M:%S)"
 # (a small read table: only the append rates are used here)
