@@ -354,8 +354,8 @@ const INDEX_LAG_FRAMES: usize = 16_384;
 /// log re-indexes at most about this much of the log at open.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
-/// ...or as soon as this many partial chunks were published since the last
-/// one (a few hundred bytes each in memory).
+/// ...or as soon as this many distinct partial chunks were published since
+/// the last one (a few hundred bytes each in memory).
 const CHECKPOINT_CHUNKS: usize = 131_072;
 
 /// `read_all` decodes on a separate thread when at least this many records
