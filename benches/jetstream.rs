@@ -122,7 +122,7 @@ fn update(t: usize, i: u64) -> AppendRequest {
     changes.insert("display_name".into(), FieldValue::Int(i as i64));
     let event = Event::UserUpdated(UserUpdated {
         user_id: Id(t as u64 * 1_000_000 + i % 1000),
-        changes,
+        changes: changes.into(),
     });
     AppendRequest {
         events: vec![event.to_new_event(Id(1 + t as u64 % 4)).expect("encodes")],

@@ -384,7 +384,7 @@ async fn prefill(path: &std::path::Path, scenario: Scenario) {
         events.push(
             Event::UserUpdated(UserUpdated {
                 user_id: user,
-                changes,
+                changes: changes.into(),
             })
             .to_new_event(tenant)
             .expect("encode UserUpdated"),
@@ -714,7 +714,7 @@ fn user_updated(rng: &mut StdRng, appender: usize, seq: u64, users_per_tenant: u
     };
     Event::UserUpdated(UserUpdated {
         user_id: user,
-        changes,
+        changes: changes.into(),
     })
     .to_new_event(tenant)
     .expect("encode UserUpdated")

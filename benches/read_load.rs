@@ -223,7 +223,7 @@ fn update(n: u64, j: u64) -> Event {
     );
     Event::UserUpdated(UserUpdated {
         user_id: Id(FIRST_USER + i),
-        changes,
+        changes: changes.into(),
     })
 }
 

@@ -754,6 +754,6 @@ fn user_updated(rng: &mut StdRng, u: u64) -> UserUpdated {
     }
     UserUpdated {
         user_id: user_id(u),
-        changes,
+        changes: changes.into(),
     }
 }

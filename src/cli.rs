@@ -553,7 +553,7 @@ async fn stress(log: SegmentLog, writers: usize, appends: u64, batch: usize) -> 
                         );
                         Event::UserUpdated(UserUpdated {
                             user_id: Id(w as u64 + 1),
-                            changes,
+                            changes: changes.into(),
                         })
                         .to_new_event(Id(1))
                     })

@@ -40,7 +40,7 @@ async fn write_log(dir: &Path, n: u64) -> SegmentLog {
                 changes.insert("display_name".into(), Value::Str(format!("name {k}")));
                 Event::UserUpdated(UserUpdated {
                     user_id: Id(k % 5 + 1),
-                    changes,
+                    changes: changes.into(),
                 })
                 .to_new_event(Id(k % 2 + 1))
                 .expect("encodes")

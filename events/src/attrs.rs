@@ -162,6 +162,32 @@ impl FieldSet for Attrs {
     }
 }
 
+/// Changed fields [`Attrs::merge`] applies: a [`Fields`] map or the
+/// [`crate::Changes`] of an update (read from its bytes, no map built).
+pub trait Changed<'c> {
+    /// The pairs, sorted by name, unique.
+    type Pairs: Iterator<Item = (&'c str, ValueRef<'c>)> + Clone;
+    /// The pairs.
+    fn pairs(self) -> Self::Pairs;
+}
+
+impl<'c> Changed<'c> for &'c Fields {
+    type Pairs = std::iter::Map<
+        std::collections::btree_map::Iter<'c, String, Value>,
+        fn((&'c String, &'c Value)) -> (&'c str, ValueRef<'c>),
+    >;
+    fn pairs(self) -> Self::Pairs {
+        self.iter().map(|(k, v)| (k.as_str(), v.view()))
+    }
+}
+
+impl<'c> Changed<'c> for &'c crate::Changes {
+    type Pairs = crate::changes::Pairs<'c>;
+    fn pairs(self) -> Self::Pairs {
+        crate::Changes::pairs(self)
+    }
+}
+
 /// Distinct shapes (sets of field names) kept in the shape table at most;
 /// past that a row keeps its own.
 pub const MAX_SHAPES: usize = 4096;
@@ -518,18 +544,14 @@ impl Attrs {
     /// for "Null clears"). Returns the value it replaced.
     pub fn insert(&mut self, name: &str, value: Value) -> Option<Value> {
         let old = self.get(name).map(|v| v.to_value());
-        let mut one = Fields::new();
-        one.insert(name.to_owned(), value);
-        self.apply(&one, false);
+        self.apply(std::iter::once((name, value.view())), false);
         old
     }
 
     /// Unsets `name`; returns its value.
     pub fn remove(&mut self, name: &str) -> Option<Value> {
         let old = self.get(name).map(|v| v.to_value())?;
-        let mut one = Fields::new();
-        one.insert(name.to_owned(), Value::Null);
-        self.apply(&one, true);
+        self.apply(std::iter::once((name, ValueRef::Null)), true);
         Some(old)
     }
 
@@ -538,23 +560,26 @@ impl Attrs {
     /// to as many bytes (replaying updates of the same fields allocates
     /// nothing then); otherwise the values are packed again, and the row is
     /// reshaped only when names come or go.
-    pub fn merge(&mut self, changes: &Fields) {
-        self.apply(changes, true);
+    pub fn merge<'c>(&mut self, changes: impl Changed<'c>) {
+        self.apply(changes.pairs(), true);
     }
 
-    /// `changes` applied; a `Null` clears the field when `null_clears`, else
-    /// it is stored.
-    fn apply(&mut self, changes: &Fields, null_clears: bool) {
+    /// `changes` (sorted by name, unique) applied; a `Null` clears the field
+    /// when `null_clears`, else it is stored.
+    fn apply<'c, I>(&mut self, changes: I, null_clears: bool)
+    where
+        I: Iterator<Item = (&'c str, ValueRef<'c>)> + Clone,
+    {
         // In place when every change overwrites a set field with a value
         // of the same packed length; packed again into one buffer of the
         // exact new length (the shape kept) when only lengths differ. A
         // replay applies millions of updates: neither path allocates more
         // than that buffer (the overwrites are noted on the stack).
-        let mut overwrites: SmallVec<[(usize, usize, ValueRef<'_>); 8]> = SmallVec::new();
+        let mut overwrites: SmallVec<[(usize, usize, ValueRef<'c>); 8]> = SmallVec::new();
         let (mut fits, mut same_names) = (true, true);
         let mut new_len = self.values.len();
         let (mut i, mut at) = (0, 0);
-        for (k, v) in changes {
+        for (k, v) in changes.clone() {
             let clears = null_clears && v.is_null();
             match self.find(k) {
                 Err(_) if clears => continue,
@@ -565,7 +590,6 @@ impl Attrs {
                         i += 1;
                     }
                     let end = packed::end(&self.values, at);
-                    let v = v.view();
                     let len = packed::len(&v);
                     fits &= len == end - at;
                     new_len = new_len - (end - at) + len;
@@ -597,15 +621,16 @@ impl Attrs {
             return;
         }
         // Pack again: one merge of the two sorted sequences.
-        let mut out: Vec<(Name, ValueRef<'_>)> = Vec::with_capacity(self.len() + changes.len());
+        let mut out: Vec<(Name, ValueRef<'_>)> =
+            Vec::with_capacity(self.len() + changes.size_hint().0);
         let mut old = self.names.iter().zip(self.values()).peekable();
-        let mut new = changes.iter().peekable();
+        let mut new = changes.peekable();
         loop {
             let take_old = match (old.peek(), new.peek()) {
                 (None, None) => break,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
-                (Some((ok, _)), Some((nk, _))) => ok.as_str() < nk.as_str(),
+                (Some((ok, _)), Some((nk, _))) => ok.as_str() < *nk,
             };
             if take_old {
                 // Untouched by this change (a stored `Null` included).
@@ -617,13 +642,13 @@ impl Attrs {
             let Some((nk, nv)) = new.next() else { break };
             let name = match old.peek() {
                 // Replaced or cleared: keep the shared name.
-                Some((ok, _)) if ok.as_str() == nk.as_str() => old.next().map(|(k, _)| k.clone()),
+                Some((ok, _)) if ok.as_str() == nk => old.next().map(|(k, _)| k.clone()),
                 _ => None,
             };
             if null_clears && nv.is_null() {
                 continue;
             }
-            out.push((name.unwrap_or_else(|| Name::intern(nk)), nv.view()));
+            out.push((name.unwrap_or_else(|| Name::intern(nk)), nv));
         }
         let new = Attrs::from_sorted(out);
         *self = new;

@@ -321,7 +321,7 @@ mod tests {
         changes.insert("name".into(), Value::Str(format!("n{offset}")));
         let event = Event::UserUpdated(UserUpdated {
             user_id: Id(offset),
-            changes,
+            changes: changes.into(),
         });
         let env = Envelope {
             offset,

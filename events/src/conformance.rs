@@ -102,7 +102,7 @@ fn event(user: u64, n: i64) -> Event {
     changes.insert("display_name".into(), Value::Int(n));
     Event::UserUpdated(UserUpdated {
         user_id: Id(user),
-        changes,
+        changes: changes.into(),
     })
 }
 

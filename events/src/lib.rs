@@ -9,6 +9,7 @@
 //! - [`ids`]: resource ids, tenant ids, stream names.
 //! - [`value`]: the postcard-friendly value type for schema-driven fields.
 //! - [`attrs`]: compact field sets for long-lived rows (interned names).
+//! - [`changes`]: an update's changed fields, read flat from their encoding.
 //! - [`domain`]: the domain events, one file per family, and the [`Event`] enum.
 //! - [`upcast`]: old payload versions → today's types.
 //! - [`envelope`]: offset, stream, tenant, type, time, actor... around a payload.
@@ -34,6 +35,7 @@
 
 pub mod attrs;
 pub mod batch;
+pub mod changes;
 pub mod codec;
 pub mod conformance;
 pub mod domain;
@@ -60,6 +62,7 @@ pub mod wave1;
 
 pub use attrs::{Attrs, FieldSet};
 pub use batch::{EventBatch, EventBatches, ReadEventsError};
+pub use changes::Changes;
 pub use domain::{CodecError, Event};
 pub use envelope::{Envelope, EnvelopeRef, Metadata, MetadataRef, NewEvent};
 pub use ids::{Id, StreamId, TenantId, SYSTEM_TENANT};

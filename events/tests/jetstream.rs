@@ -60,7 +60,7 @@ mod shared_stream {
             changes.insert("display_name".into(), Value::Int(n));
             Event::UserUpdated(UserUpdated {
                 user_id: Id(user),
-                changes,
+                changes: changes.into(),
             })
             .to_new_event(Id(tenant))
             .expect("encodes")
@@ -94,7 +94,7 @@ mod shared_stream {
                     changes.insert("display_name".into(), Value::Str("x".repeat(400)));
                     let event = Event::UserUpdated(UserUpdated {
                         user_id: Id(w),
-                        changes,
+                        changes: changes.into(),
                     })
                     .to_new_event(Id(1))
                     .expect("encodes");

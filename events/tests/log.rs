@@ -25,7 +25,7 @@ fn event(user: u64, n: i64) -> Event {
     changes.insert("display_name".into(), Value::Int(n));
     Event::UserUpdated(UserUpdated {
         user_id: Id(user),
-        changes,
+        changes: changes.into(),
     })
 }
 
@@ -765,7 +765,7 @@ fn big_event(user: u64, bytes: usize) -> Event {
     changes.insert("notes".into(), Value::Str("x".repeat(bytes)));
     Event::UserUpdated(UserUpdated {
         user_id: Id(user),
-        changes,
+        changes: changes.into(),
     })
 }
 

@@ -116,18 +116,21 @@ fn secret(field: &str) -> Change {
 pub const SECRET_ATTRS: &[&str] = &["stir_shaken_key"];
 
 /// Field changes `old attrs → changes`, only where the value differs.
-fn field_changes<F: FieldSet + ?Sized>(old: Option<&F>, changes: &Fields) -> Vec<Change> {
+fn field_changes<F: FieldSet + ?Sized, C: FieldSet + ?Sized>(
+    old: Option<&F>,
+    changes: &C,
+) -> Vec<Change> {
     changes
-        .iter()
+        .each()
         .filter_map(|(k, v)| {
             let before = old
                 .and_then(|o| o.get(k))
                 .map_or(Json::Null, value_ref_json);
-            let after = value_json(v);
+            let after = value_ref_json(v);
             if before == after {
                 return None;
             }
-            Some(if SECRET_ATTRS.contains(&k.as_str()) {
+            Some(if SECRET_ATTRS.contains(&k) {
                 secret(k)
             } else {
                 change(k, before, after)

@@ -477,7 +477,7 @@ mod tests {
                     }
                     Event::UserUpdated(UserUpdated {
                         user_id: u,
-                        changes,
+                        changes: changes.into(),
                     })
                 }
                 (40..=41, Some(u), _) => Event::UserSecretChanged(UserSecretChanged {

@@ -279,7 +279,7 @@ mod tests {
                 changes.insert("name".into(), Value::Int(i as i64));
                 Event::UserUpdated(UserUpdated {
                     user_id: Id(i % 10 + 1),
-                    changes,
+                    changes: changes.into(),
                 })
                 .to_new_event(Id(1))
                 .expect("encodes")

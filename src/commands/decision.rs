@@ -83,7 +83,7 @@ mod tests {
     fn updated(n: u64) -> Event {
         Event::UserUpdated(UserUpdated {
             user_id: Id(n),
-            changes: Fields::new(),
+            changes: Fields::new().into(),
         })
     }
 

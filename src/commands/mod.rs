@@ -815,7 +815,7 @@ mod tests {
             .lock()
             .push(competitor(vec![Event::UserUpdated(UserUpdated {
                 user_id: Id(1),
-                changes: email,
+                changes: email.into(),
             })]));
         let mut name = switchboard_events::Fields::new();
         name.insert("display_name".into(), "Ann".into());

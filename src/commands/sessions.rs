@@ -169,7 +169,7 @@ mod tests {
         off.insert("enabled".into(), Value::Bool(false));
         let disabled = Event::UserUpdated(UserUpdated {
             user_id: Id(1),
-            changes: off,
+            changes: off.into(),
         });
         assert!(start(&given_in(SYSTEM_TENANT, &[alice(), disabled]), start_cmd()).is_err());
         assert!(start(&given_in(SYSTEM_TENANT, &[]), start_cmd()).is_err());

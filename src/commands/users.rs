@@ -406,7 +406,7 @@ pub fn update(scope: &Scope, by: &Actor, cmd: &UpdateUser) -> Result<Decision, C
     if !changes.is_empty() {
         events.push(Event::UserUpdated(UserUpdated {
             user_id: cmd.user_id,
-            changes,
+            changes: changes.into(),
         }));
     }
     if let Some(pin) = &cmd.voicemail_pin {
@@ -571,7 +571,7 @@ pub fn reset_profile(scope: &Scope, user_id: Id) -> Result<Decision, CommandErro
     Ok(
         Decision::events(vec![Event::UserProfileReset(UserProfileReset {
             user_id,
-            reset,
+            reset: reset.into(),
         })])
         .expect(
             StreamId::of("user", user_id),
@@ -1043,7 +1043,10 @@ mod tests {
         for user_id in [Id(1), Id(2)] {
             let mut changes = Fields::new();
             changes.insert("enable_dnd".into(), Value::Bool(true));
-            events.push(Event::UserUpdated(UserUpdated { user_id, changes }));
+            events.push(Event::UserUpdated(UserUpdated {
+                user_id,
+                changes: changes.into(),
+            }));
         }
         let dir = given_in(T, &events);
         let d = reset_profiles(scope(&dir), None).expect("decides");

@@ -165,7 +165,13 @@ impl World {
             4..=5 => {
                 if let Some(user_id) = self.pick(&users) {
                     let changes = self.attrs(&crate::field_tables::user::USER, true);
-                    self.apply(T, Event::UserUpdated(UserUpdated { user_id, changes }));
+                    self.apply(
+                        T,
+                        Event::UserUpdated(UserUpdated {
+                            user_id,
+                            changes: changes.into(),
+                        }),
+                    );
                 }
             }
             6 => {

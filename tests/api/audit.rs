@@ -981,7 +981,7 @@ async fn a_restart_replaying_what_the_index_holds_neither_duplicates_nor_loses_e
             );
             switchboard_events::Event::UserUpdated(switchboard_events::domain::UserUpdated {
                 user_id: alice,
-                changes,
+                changes: changes.into(),
             })
             .to_new_event(tenant)
             .expect("encodes")

@@ -171,7 +171,7 @@ async fn a_change_that_slipped_past_the_write_model_is_refused_with_409() {
     let raw = switchboard::http::ids::portsip::parse(&user).expect("a PortSIP id");
     let event = Event::UserUpdated(UserUpdated {
         user_id: raw,
-        changes: Fields::new(),
+        changes: Fields::new().into(),
     });
     let mut foreign = event.to_new_event(Id(4_000_000_000)).expect("encodes");
     foreign.stream = StreamId::of("user", raw);

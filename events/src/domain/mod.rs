@@ -59,6 +59,18 @@ pub enum CodecError {
     },
 }
 
+/// The events whose field changes are kept as their stored bytes
+/// ([`crate::Changes`]): updates, by far the most numerous events of a log,
+/// so a replay builds no map for them. `None` for the others.
+#[inline(always)]
+fn decode_in_place(event_type: &str, payload: &[u8]) -> Option<Result<Event, postcard::Error>> {
+    match event_type {
+        "UserUpdated" => Some(UserUpdated::decode(payload).map(Event::UserUpdated)),
+        "UserProfileReset" => Some(UserProfileReset::decode(payload).map(Event::UserProfileReset)),
+        _ => None,
+    }
+}
+
 macro_rules! domain_events {
     ($( $(#[$doc:meta])* $variant:ident : $ver:literal, $category:literal, $field:ident; )*) => {
         /// Every fact switchboard records. (Serialize: exports and the audit
@@ -106,6 +118,9 @@ macro_rules! domain_events {
                     $( stringify!($variant) => {
                         if version != $ver {
                             return Err(CodecError::UnknownVersion { event_type: event_type.to_owned(), version });
+                        }
+                        if let Some(event) = decode_in_place(stringify!($variant), payload) {
+                            return event.map_err(malformed);
                         }
                         postcard::from_bytes(payload).map(Event::$variant).map_err(malformed)
                     } )*

@@ -1,5 +1,6 @@
 //! User events.
 
+use crate::changes::Changes;
 use crate::ids::Id;
 use crate::value::Fields;
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,17 @@ pub struct UserUpdated {
     /// The user.
     pub user_id: Id,
     /// Changed fields with their new values.
-    pub changes: Fields,
+    pub changes: Changes,
+}
+
+impl UserUpdated {
+    /// Decodes a stored payload as postcard does, the changes kept as
+    /// their bytes ([`Changes`]).
+    pub(crate) fn decode(payload: &[u8]) -> Result<UserUpdated, postcard::Error> {
+        let (user_id, rest) = postcard::take_from_bytes::<Id>(payload)?;
+        let (changes, _) = Changes::take_from_bytes(rest)?;
+        Ok(UserUpdated { user_id, changes })
+    }
 }
 
 /// Which secret changed.
@@ -67,7 +78,17 @@ pub struct UserProfileReset {
     /// The user.
     pub user_id: Id,
     /// Fields reset, with the values they took.
-    pub reset: Fields,
+    pub reset: Changes,
+}
+
+impl UserProfileReset {
+    /// Decodes a stored payload as postcard does, the fields kept as their
+    /// bytes ([`Changes`]).
+    pub(crate) fn decode(payload: &[u8]) -> Result<UserProfileReset, postcard::Error> {
+        let (user_id, rest) = postcard::take_from_bytes::<Id>(payload)?;
+        let (reset, _) = Changes::take_from_bytes(rest)?;
+        Ok(UserProfileReset { user_id, reset })
+    }
 }
 
 /// A user was deleted (its links and memberships go with it).

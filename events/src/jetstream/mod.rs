@@ -848,7 +848,7 @@ mod tests {
         changes.insert("display_name".into(), Value::Int(n));
         let event = Event::UserUpdated(UserUpdated {
             user_id: Id(1),
-            changes,
+            changes: changes.into(),
         })
         .to_new_event(Id(1))
         .expect("encodes");

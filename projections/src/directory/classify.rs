@@ -12,7 +12,7 @@
 use super::changes::ChangeType;
 use super::contacts::EXTENSION_CONTACT_FIELDS;
 use super::Scope;
-use switchboard_events::{Event, Fields, Id};
+use switchboard_events::{Event, Id};
 
 /// How an event changes one entry of the extension directory, as a stream
 /// of changes reports it.
@@ -40,10 +40,10 @@ pub enum DirectoryChange {
 }
 
 /// Whether a change of these user fields changes the user's directory entry.
-pub fn shows(fields: &Fields) -> bool {
-    fields
-        .keys()
-        .any(|k| EXTENSION_CONTACT_FIELDS.contains(&k.as_str()))
+pub fn shows<'a>(names: impl IntoIterator<Item = &'a str>) -> bool {
+    names
+        .into_iter()
+        .any(|k| EXTENSION_CONTACT_FIELDS.contains(&k))
 }
 
 /// How `event` changes the extension directory, from the event alone (a
@@ -53,8 +53,10 @@ pub fn directory_change(event: &Event) -> Option<DirectoryChange> {
     let user = |user: Id, change| Some(DirectoryChange::User { user, change });
     match event {
         Event::UserCreated(e) => user(e.user_id, ChangeType::Created),
-        Event::UserUpdated(e) if shows(&e.changes) => user(e.user_id, ChangeType::Updated),
-        Event::UserProfileReset(e) if shows(&e.reset) => user(e.user_id, ChangeType::Updated),
+        Event::UserUpdated(e) if shows(e.changes.names()) => user(e.user_id, ChangeType::Updated),
+        Event::UserProfileReset(e) if shows(e.reset.names()) => {
+            user(e.user_id, ChangeType::Updated)
+        }
         Event::UserDeleted(e) => user(e.user_id, ChangeType::Deleted),
         Event::PrimaryExtensionChanged(e) => Some(DirectoryChange::Line { user: e.user_id }),
         Event::UserUnlinkedFromExtension(e) => Some(DirectoryChange::Line { user: e.user_id }),

@@ -677,7 +677,7 @@ mod model_tests {
                         &mut dir,
                         Event::UserUpdated(UserUpdated {
                             user_id: id,
-                            changes: ch,
+                            changes: ch.into(),
                         }),
                     );
                 }

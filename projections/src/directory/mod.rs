@@ -575,7 +575,7 @@ pub fn reach(event: &Event) -> Reach {
 pub fn revokes_sessions(event: &Event) -> Option<Id> {
     match event {
         Event::UserUpdated(e)
-            if e.changes.get("enabled").and_then(|v| v.as_bool()) == Some(false) =>
+            if e.changes.value("enabled").and_then(|v| v.as_bool()) == Some(false) =>
         {
             Some(e.user_id)
         }
