@@ -63,8 +63,17 @@ pub const POINTER_SPACING: u64 = 64 * 1024;
 const STREAM: u8 = b'S';
 const POINTER: u8 = b'P';
 const META: &[u8] = b"M";
-/// The partial chunks kept in memory at the last checkpoint.
-const PARTIALS: &[u8] = b"U";
+/// The partial chunks kept in memory at the last checkpoint. It sorts
+/// before every other key, so its sled leaf is one that nothing else
+/// writes between checkpoints: the value is megabytes, and sled writes a
+/// leaf that large whole (as a blob file) each time it consolidates the
+/// leaf's updates. Under `U`, after the stream keys, the leaf also took
+/// the newest streams' full chunks and was rewritten ~12 times a second at
+/// 64 × 1 (a tenth of the process's CPU copying blobs).
+const PARTIALS: &[u8] = b"\x00U";
+/// Where [`PARTIALS`] was stored before (read at open, removed at the
+/// next checkpoint).
+const LEGACY_PARTIALS: &[u8] = b"U";
 
 /// The encoding of the [`PARTIALS`] value (another value means "rebuild").
 const PARTIALS_FORMAT: u8 = 1;
@@ -498,9 +507,17 @@ impl Index {
 /// unwritten chunks they were taken from.
 fn load_partials(tree: &sled::Tree) -> Result<Unwritten, IndexError> {
     let mut table = Unwritten::new();
-    let Some(bytes) = tree.get(PARTIALS).map_err(storage)? else {
-        return Ok(table);
-    };
+    for key in [LEGACY_PARTIALS, PARTIALS] {
+        if let Some(bytes) = tree.get(key).map_err(storage)? {
+            load_partials_value(&bytes, &mut table)?;
+        }
+    }
+    Ok(table)
+}
+
+/// Adds a stored [`PARTIALS`] value to `table` (of two copies of a chunk,
+/// the longer is the newer: chunks only grow).
+fn load_partials_value(bytes: &[u8], table: &mut Unwritten) -> Result<(), IndexError> {
     let bad = |why: String| IndexError::Inconsistent(format!("stored partial chunks: {why}"));
     let (format, body) = bytes.split_first().ok_or_else(|| bad("empty".into()))?;
     if *format != PARTIALS_FORMAT {
@@ -509,9 +526,12 @@ fn load_partials(tree: &sled::Tree) -> Result<Unwritten, IndexError> {
     let chunks: Vec<(Vec<u8>, u64, Vec<u64>)> =
         postcard::from_bytes(body).map_err(|e| bad(e.to_string()))?;
     for (name, base, offsets) in chunks {
-        table.entry(name).or_default().insert(base, offsets);
+        let held = table.entry(name).or_default().entry(base).or_default();
+        if offsets.len() > held.len() {
+            *held = offsets;
+        }
     }
-    Ok(table)
+    Ok(())
 }
 
 /// The [`PARTIALS`] value holding `chunks`.
@@ -584,6 +604,9 @@ pub struct IndexWriter {
     changed: bool,
     /// Whether sled holds a [`PARTIALS`] value.
     partials_stored: bool,
+    /// Whether sled holds a [`LEGACY_PARTIALS`] value (removed at the next
+    /// checkpoint, which stores its chunks under [`PARTIALS`]).
+    legacy_partials: bool,
     pointers: Vec<(u64, SegPos)>,
     meta: Option<Meta>,
     staged: bool,
@@ -604,6 +627,7 @@ impl IndexWriter {
             (touched.len(), touched)
         };
         let partials_stored = unwritten > 0;
+        let legacy_partials = index.tree.contains_key(LEGACY_PARTIALS).map_err(storage)?;
         let meta = index.meta()?;
         Ok(IndexWriter {
             index,
@@ -613,8 +637,10 @@ impl IndexWriter {
             touched,
             interval: 0,
             published: 0,
-            changed: false,
+            // A legacy value goes at the first checkpoint.
+            changed: legacy_partials,
             partials_stored,
+            legacy_partials,
             pointers: Vec::new(),
             meta,
             staged: false,
@@ -762,6 +788,9 @@ impl IndexWriter {
         } else if self.partials_stored {
             batch.remove(PARTIALS);
         }
+        if self.legacy_partials {
+            batch.remove(LEGACY_PARTIALS);
+        }
         drop(kept);
         drop(table);
         self.pointers_into(&mut batch);
@@ -770,6 +799,7 @@ impl IndexWriter {
         }
         self.index.tree.apply_batch(batch).map_err(storage)?;
         self.partials_stored = store;
+        self.legacy_partials = false;
         // Only now, with them in sled, may readers stop finding the
         // written chunks in memory.
         let mut table = self.index.unwritten.write();
@@ -918,6 +948,41 @@ mod tests {
             },
         };
         assert_eq!(Meta::decode(&m.encode()), Some(m));
+    }
+
+    /// An index whose last checkpoint stored its partial chunks under the
+    /// old key opens with them (merged with the new key's, the longer copy
+    /// of a chunk winning), and its next checkpoint moves them over.
+    #[test]
+    fn partial_chunks_stored_under_the_old_key_are_loaded_and_moved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let index = Index::open(dir.path(), 1 << 20).expect("opens");
+            let old = encode_partials(&[(b"user-1", 1, &[5, 9][..]), (b"user-2", 1, &[7][..])])
+                .expect("encodes");
+            let new = encode_partials(&[(b"user-1", 1, &[5][..])]).expect("encodes");
+            index.tree.insert(LEGACY_PARTIALS, old).expect("writes");
+            index.tree.insert(PARTIALS, new).expect("writes");
+            index.flush().expect("flushes");
+        }
+        let index = Index::open(dir.path(), 1 << 20).expect("reopens");
+        let user = |n| StreamId::parse(&format!("user-{n}")).expect("stream");
+        assert_eq!(
+            index.stream_offsets(&user(1), 1).expect("reads"),
+            [(1, 5), (2, 9)]
+        );
+        assert_eq!(index.stream_offsets(&user(2), 1).expect("reads"), [(1, 7)]);
+        let mut w = IndexWriter::new(index.clone()).expect("writer");
+        w.flush().expect("checkpoint");
+        assert!(index.tree.get(LEGACY_PARTIALS).expect("reads").is_none());
+        drop(w);
+        drop(index);
+        let index = Index::open(dir.path(), 1 << 20).expect("reopens");
+        assert_eq!(
+            index.stream_offsets(&user(1), 1).expect("reads"),
+            [(1, 5), (2, 9)]
+        );
+        assert_eq!(index.stream_offsets(&user(2), 1).expect("reads"), [(1, 7)]);
     }
 
     /// Adds a one-event frame of `len` bytes at `*pos` (moved past it).

@@ -16,8 +16,8 @@ use switchboard_events::frame;
 use switchboard_events::segment::{segment_name, FIRST_SEGMENT_BYTES, PREPARED_NAME};
 use switchboard_events::verify::verify_records;
 use switchboard_events::{
-    AppendError, AppendRequest, Event, EventLog, Expected, Id, LogConfig, Metadata, OpenError,
-    SegmentLog, StreamId, Value,
+    AppendError, AppendRequest, CommitObserver, CommitStats, Event, EventLog, Expected, Id,
+    LogConfig, Metadata, OpenError, SegmentLog, StreamId, Value,
 };
 
 fn event(user: u64, n: i64) -> Event {
@@ -309,6 +309,8 @@ struct Control {
     growing_writes: Vec<(u64, usize)>,
     /// Fail creating the prepared next segment.
     fail_prepare: bool,
+    /// The thread each frame's `sync_data` ran on, in order.
+    sync_threads: Vec<Option<String>>,
 }
 
 /// A file layer over the real files that records every call and can fail
@@ -369,6 +371,8 @@ impl SegmentFile for RecordedFile {
     fn sync_data(&mut self) -> io::Result<()> {
         let fail = self.rec.with(|c| {
             c.ops.push(Op::Sync);
+            c.sync_threads
+                .push(std::thread::current().name().map(str::to_owned));
             std::mem::take(&mut c.fail_sync)
         });
         {
@@ -447,6 +451,92 @@ fn recorded_with(dir: &Path, pipeline: bool) -> (SegmentLog, Recorder) {
     config.files = Files(Arc::new(rec.clone()));
     config.pipeline = pipeline;
     (SegmentLog::open(config).expect("opens"), rec)
+}
+
+/// A lone appender's commits run on its own thread (no hand-over to the
+/// writer thread and back); concurrent appenders are still
+/// group-committed by the writer thread, every append acknowledged once
+/// with dense offsets.
+#[test]
+fn a_lone_appender_commits_on_its_own_thread_and_concurrent_ones_are_grouped() {
+    #[derive(Default)]
+    struct Largest(Mutex<usize>);
+    impl CommitObserver for Largest {
+        fn committed(&self, stats: &CommitStats) {
+            let mut m = self.0.lock();
+            *m = (*m).max(stats.appends);
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rec = Recorder::default();
+    let largest = Arc::new(Largest::default());
+    let mut config = LogConfig::new(dir.path());
+    config.files = Files(Arc::new(rec.clone()));
+    config.observer = Some(largest.clone());
+    let log = SegmentLog::open(config).expect("opens");
+
+    // One caller, one append at a time, from a thread of its own.
+    let lone = log.clone();
+    std::thread::Builder::new()
+        .name("lone-caller".into())
+        .spawn(move || {
+            for i in 0..40 {
+                futures::executor::block_on(lone.append(request(&[event(1, i)]))).expect("append");
+            }
+        })
+        .expect("thread")
+        .join()
+        .expect("lone caller");
+    let threads = rec.with(|c| std::mem::take(&mut c.sync_threads));
+    let on_caller = threads
+        .iter()
+        .filter(|t| t.as_deref() == Some("lone-caller"))
+        .count();
+    // The first append may find the writer thread not yet asleep.
+    assert!(
+        on_caller >= 35,
+        "{on_caller} of 40 on the caller's thread: {threads:?}"
+    );
+    assert_eq!(*largest.0.lock(), 1);
+
+    // Sixteen callers at once: group commits again.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let offsets = runtime.block_on(async {
+        let tasks: Vec<_> = (0..16)
+            .map(|t| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut offsets = Vec::new();
+                    for i in 0..50 {
+                        let appended = log
+                            .append(request(&[event(100 + t, i)]))
+                            .await
+                            .expect("append");
+                        offsets.push(appended.first_offset);
+                    }
+                    offsets
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("task"));
+        }
+        all
+    });
+    let mut offsets = offsets;
+    offsets.sort_unstable();
+    assert_eq!(offsets, (41..=840).collect::<Vec<u64>>());
+    assert!(
+        *largest.0.lock() > 1,
+        "no group commit among 16 concurrent appenders"
+    );
+    assert_eq!(log.head(), 840);
+    runtime.block_on(log.close());
 }
 
 /// The fsync proof: with every `fdatasync` held, no append of the group
