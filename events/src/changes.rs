@@ -127,11 +127,6 @@ impl Changes {
         self.pairs().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
 
-    /// Whether `name` changed.
-    pub fn changes(&self, name: &str) -> bool {
-        self.names().any(|k| k == name)
-    }
-
     /// How many fields changed.
     pub fn count(&self) -> usize {
         match &self.flat {

@@ -30,13 +30,20 @@ pub struct UserUpdated {
 }
 
 impl UserUpdated {
-    /// Decodes a stored payload as postcard does, the changes kept as
-    /// their bytes ([`Changes`]).
+    /// Decodes a stored payload as postcard does, the changes read flat
+    /// ([`Changes`]).
     pub(crate) fn decode(payload: &[u8]) -> Result<UserUpdated, postcard::Error> {
-        let (user_id, rest) = postcard::take_from_bytes::<Id>(payload)?;
-        let (changes, _) = Changes::take_from_bytes(rest)?;
+        let (user_id, changes) = user_and_changes(payload)?;
         Ok(UserUpdated { user_id, changes })
     }
+}
+
+/// A payload that is a user id and a field map, as postcard reads it (a
+/// trailing byte is ignored, as `postcard::from_bytes` ignores it).
+fn user_and_changes(payload: &[u8]) -> Result<(Id, Changes), postcard::Error> {
+    let (user_id, rest) = postcard::take_from_bytes::<Id>(payload)?;
+    let (changes, _) = Changes::take_from_bytes(rest)?;
+    Ok((user_id, changes))
 }
 
 /// Which secret changed.
@@ -82,11 +89,10 @@ pub struct UserProfileReset {
 }
 
 impl UserProfileReset {
-    /// Decodes a stored payload as postcard does, the fields kept as their
-    /// bytes ([`Changes`]).
+    /// Decodes a stored payload as postcard does, the fields read flat
+    /// ([`Changes`]).
     pub(crate) fn decode(payload: &[u8]) -> Result<UserProfileReset, postcard::Error> {
-        let (user_id, rest) = postcard::take_from_bytes::<Id>(payload)?;
-        let (reset, _) = Changes::take_from_bytes(rest)?;
+        let (user_id, reset) = user_and_changes(payload)?;
         Ok(UserProfileReset { user_id, reset })
     }
 }
