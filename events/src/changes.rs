@@ -3,7 +3,8 @@
 //! A user update carries a few changed fields. Decoded into a [`Fields`]
 //! map, each costs a B-tree entry and two strings, built on the replay's
 //! read-ahead thread and dropped after the directory copied the values into
-//! its row: a quarter of a full replay's instructions, for a map read once.
+//! its row (decoding and dropping events were a quarter of a replay's
+//! instructions, mostly these maps, for a map read once).
 //! A `Changes` read from a stored payload lays its fields out flat instead:
 //! every name and string value in one string (checked as UTF-8 once), the
 //! fields in a small vector beside it (two inline), so reading an update

@@ -476,6 +476,7 @@ fn a_lone_appender_commits_on_its_own_thread_and_concurrent_ones_are_grouped() {
     let log = SegmentLog::open(config).expect("opens");
 
     // One caller, one append at a time, from a thread of its own.
+    rec.with(|c| c.sync_threads.clear());
     let lone = log.clone();
     std::thread::Builder::new()
         .name("lone-caller".into())
@@ -487,15 +488,29 @@ fn a_lone_appender_commits_on_its_own_thread_and_concurrent_ones_are_grouped() {
         .expect("thread")
         .join()
         .expect("lone caller");
-    let threads = rec.with(|c| std::mem::take(&mut c.sync_threads));
-    let on_caller = threads
+    // The commits' syncs (not the segment preparer's, should it run).
+    let threads: Vec<Option<String>> = rec
+        .with(|c| std::mem::take(&mut c.sync_threads))
+        .into_iter()
+        .filter(|t| t.as_deref() != Some("log-prepare"))
+        .collect();
+    assert_eq!(threads.len(), 40, "one commit per append: {threads:?}");
+    // Until the caller first finds the writer thread asleep (it may still
+    // be finishing the commit of the caller's previous append), appends go
+    // through the queue; from then on the writer thread stays asleep and
+    // every commit runs on the caller's thread.
+    let on_caller = |t: &Option<String>| t.as_deref() == Some("lone-caller");
+    let first = threads
         .iter()
-        .filter(|t| t.as_deref() == Some("lone-caller"))
-        .count();
-    // The first append may find the writer thread not yet asleep.
+        .position(on_caller)
+        .expect("no commit ran on the caller's thread");
     assert!(
-        on_caller >= 35,
-        "{on_caller} of 40 on the caller's thread: {threads:?}"
+        first < 20,
+        "the caller led first at append {first}: {threads:?}"
+    );
+    assert!(
+        threads[first..].iter().all(on_caller),
+        "a commit after the caller led went to the writer thread: {threads:?}"
     );
     assert_eq!(*largest.0.lock(), 1);
 
