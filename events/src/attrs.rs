@@ -163,7 +163,7 @@ impl FieldSet for Attrs {
 }
 
 /// Changed fields [`Attrs::merge`] applies: a [`Fields`] map or the
-/// [`crate::Changes`] of an update (read from its bytes, no map built).
+/// [`crate::Changes`] of an update (read flat, no map built).
 pub trait Changed<'c> {
     /// The pairs, sorted by name, unique.
     type Pairs: Iterator<Item = (&'c str, ValueRef<'c>)> + Clone;
