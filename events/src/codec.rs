@@ -87,6 +87,18 @@ pub struct RecordParts<'a> {
 
 /// Encodes a record; returns the bytes and their hash.
 pub fn encode_record(parts: &RecordParts<'_>) -> Result<(Vec<u8>, [u8; 32]), RecordError> {
+    let mut out = Vec::with_capacity(64 + parts.payload.len() + parts.stream.len());
+    let hash = encode_record_into(&mut out, parts)?;
+    Ok((out, hash))
+}
+
+/// Encodes a record at the end of `buf` (the writer's frame, so a record
+/// is neither allocated nor copied on its own); returns its hash. On an
+/// error `buf` is as it was.
+pub fn encode_record_into(
+    buf: &mut Vec<u8>,
+    parts: &RecordParts<'_>,
+) -> Result<[u8; 32], RecordError> {
     let body = RecordBody {
         offset: parts.offset,
         stream: parts.stream,
@@ -102,14 +114,38 @@ pub fn encode_record(parts: &RecordParts<'_>) -> Result<(Vec<u8>, [u8; 32]), Rec
         via: &parts.metadata.via,
         payload: parts.payload,
     };
-    let mut out = Vec::with_capacity(64 + parts.payload.len() + parts.stream.len());
-    out.push(RECORD_FORMAT);
-    out = postcard::to_extend(&body, out).map_err(|e| RecordError::Body(e.to_string()))?;
-    out.extend_from_slice(parts.prev_hash);
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    let hash = *blake3::hash(&out).as_bytes();
-    Ok((out, hash))
+    let start = buf.len();
+    buf.reserve(64 + parts.payload.len() + parts.stream.len());
+    buf.push(RECORD_FORMAT);
+    if let Err(e) = postcard::serialize_with_flavor(&body, Extending(&mut *buf)) {
+        buf.truncate(start);
+        return Err(RecordError::Body(e.to_string()));
+    }
+    buf.extend_from_slice(parts.prev_hash);
+    let crc = crc32fast::hash(&buf[start..]);
+    buf.extend_from_slice(&crc.to_le_bytes());
+    Ok(*blake3::hash(&buf[start..]).as_bytes())
+}
+
+/// A postcard output that appends to a borrowed buffer.
+struct Extending<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Extending<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
 }
 
 /// Checks the CRC and framing without decoding the body; returns the hash.
@@ -271,14 +307,18 @@ pub fn to_micros(t: OffsetDateTime) -> i64 {
 mod tests {
     use super::*;
 
-    fn sample(prev: &[u8; 32]) -> (Vec<u8>, [u8; 32]) {
-        let meta = Metadata {
+    fn meta() -> Metadata {
+        Metadata {
             actor_id: Some(Id(9)),
             actor_name: "alice".into(),
             request_id: Some("req-1".into()),
             source_ip: Some("127.0.0.1".parse().expect("ip")),
             via: "portsip".into(),
-        };
+        }
+    }
+
+    fn sample(prev: &[u8; 32]) -> (Vec<u8>, [u8; 32]) {
+        let meta = meta();
         encode_record(&RecordParts {
             offset: 1,
             stream: "user-9",
@@ -292,6 +332,32 @@ mod tests {
             prev_hash: prev,
         })
         .expect("encodes")
+    }
+
+    #[test]
+    fn a_record_encoded_at_the_end_of_a_buffer_is_the_same_record() {
+        let (alone, hash) = sample(&GENESIS_HASH);
+        let mut buf = b"earlier records".to_vec();
+        let meta = meta();
+        let into = encode_record_into(
+            &mut buf,
+            &RecordParts {
+                offset: 1,
+                stream: "user-9",
+                stream_version: 1,
+                tenant: 3,
+                event_type: "UserCreated",
+                schema_version: 1,
+                recorded_at_us: 1_700_000_000_000_000,
+                metadata: &meta,
+                payload: b"hello",
+                prev_hash: &GENESIS_HASH,
+            },
+        )
+        .expect("encodes");
+        assert_eq!(into, hash);
+        assert_eq!(&buf[..15], b"earlier records");
+        assert_eq!(&buf[15..], &alone[..]);
     }
 
     /// Round trip only: the bytes and hashes themselves are pinned by

@@ -116,6 +116,34 @@ impl FrameBuilder {
         }
     }
 
+    /// Like [`FrameBuilder::new`], with room for `bytes` of records.
+    pub fn with_capacity(bytes: usize, first_offset: u64) -> FrameBuilder {
+        FrameBuilder::with_buffer(Vec::with_capacity(FRAME_HEADER_LEN + bytes), first_offset)
+    }
+
+    /// Appends one record that `encode` writes at the end of the buffer it
+    /// is given (as [`codec::encode_record_into`] does); if it fails, the
+    /// frame is as it was.
+    pub fn push_with<T, E>(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        match encode(&mut self.buf) {
+            Ok(t) => {
+                let len = u32::try_from(self.buf.len() - at - 4).unwrap_or(u32::MAX);
+                self.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+                self.count += 1;
+                Ok(t)
+            }
+            Err(e) => {
+                self.buf.truncate(at);
+                Err(e)
+            }
+        }
+    }
+
     /// Appends one record (its bytes as [`codec::encode_record`] made them).
     pub fn push(&mut self, record: &[u8]) {
         let len = u32::try_from(record.len()).unwrap_or(u32::MAX);
@@ -337,6 +365,34 @@ mod tests {
                 bytes
             })
             .collect()
+    }
+
+    #[test]
+    fn records_encoded_in_place_make_the_same_frame_and_a_failed_one_leaves_no_trace() {
+        // Given three records, framed the plain way.
+        let recs = records(3);
+        let plain = frame_records(1, recs.iter().map(Vec::as_slice));
+        // When they are written into the frame's buffer instead, with a
+        // failing encoding between the first and the second that had
+        // already written bytes.
+        let mut b = FrameBuilder::with_capacity(16, 1);
+        for (i, rec) in recs.iter().enumerate() {
+            if i == 1 {
+                let failed: Result<(), &str> = b.push_with(|buf| {
+                    buf.extend_from_slice(b"half a record");
+                    Err("encoding failed")
+                });
+                assert_eq!(failed, Err("encoding failed"));
+                assert_eq!(b.count(), 1);
+            }
+            let pushed: Result<usize, ()> = b.push_with(|buf| {
+                buf.extend_from_slice(rec);
+                Ok(rec.len())
+            });
+            assert_eq!(pushed, Ok(rec.len()));
+        }
+        // Then the frame is byte for byte the plain one.
+        assert_eq!(b.finish(), plain);
     }
 
     #[test]

@@ -113,7 +113,10 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Map = HashMap<HeadKey, u64, BuildHasherDefault<KeyHasher>>;
+/// A map keyed by [`HeadKey`] (whose first word is the hash).
+pub(crate) type KeyMap<V> = HashMap<HeadKey, V, BuildHasherDefault<KeyHasher>>;
+
+type Map = KeyMap<u64>;
 
 /// What the heads say about a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -51,6 +51,12 @@ pub struct StreamId(String);
 pub struct InvalidStreamId(pub String);
 
 impl StreamId {
+    /// Moves the name out, leaving an empty one (for a stream name no one
+    /// reads again: the writer takes a framed event's name for the index).
+    pub(crate) fn take(&mut self) -> StreamId {
+        StreamId(std::mem::take(&mut self.0))
+    }
+
     /// Builds a stream name from a category and an id: `user-42`.
     pub fn of(category: &str, id: Id) -> StreamId {
         StreamId(format!("{category}-{}", id.0))

@@ -55,7 +55,7 @@ use crate::codec::{self, RecordParts, RecordView};
 use crate::envelope::{Envelope, EnvelopeRef};
 use crate::files::Files;
 use crate::frame::{self, Frame, FrameBuilder};
-use crate::heads::{Head, HeadKey, Heads};
+use crate::heads::{Head, HeadKey, Heads, KeyMap};
 use crate::ids::StreamId;
 use crate::index::{Index, IndexWriter, IndexedFrame};
 use crate::layout::{LockError, LogDirs, LogLock};
@@ -65,7 +65,6 @@ use crate::log::{
 use crate::progress::Progress;
 use crate::recovery::{self, Refusal};
 use crate::segment::{read_full_at, Cursor, Handles, Next, SegPos, SegmentWriter};
-use foldhash::{HashMap, HashMapExt};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -247,7 +246,27 @@ fn corrupt(offset: u64, reason: impl ToString) -> LogError {
 
 struct Job {
     request: AppendRequest,
+    /// The heads' key of each expectation's stream, then of each event's,
+    /// hashed by the caller (on its own thread, off the writer's).
+    keys: smallvec::SmallVec<[HeadKey; 2]>,
     reply: oneshot::Sender<Reply>,
+}
+
+impl Job {
+    fn new(request: AppendRequest, reply: oneshot::Sender<Reply>) -> Job {
+        let keys = request
+            .expected
+            .iter()
+            .map(|(stream, _)| stream)
+            .chain(request.events.iter().map(|ev| &ev.stream))
+            .map(HeadKey::of_stream)
+            .collect();
+        Job {
+            request,
+            keys,
+            reply,
+        }
+    }
 }
 
 /// What the caller of one append is told: its own result, and the rest of
@@ -348,6 +367,9 @@ pub struct SegmentLog {
 /// The log's former name, from when records lived inside sled; kept so
 /// code written against it still compiles.
 pub type SledLog = SegmentLog;
+
+/// The most a new frame's buffer reserves up front (it grows past it).
+const MAX_FRAME_RESERVE: usize = 1 << 20;
 
 /// Frames the indexer may lag behind before the writer waits for it.
 const INDEX_LAG_FRAMES: usize = 16_384;
@@ -485,6 +507,7 @@ impl SegmentLog {
             next_offset: recovered.head + 1,
             last_hash: recovered.hash,
             last_time_us: recovered.last_time_us,
+            frame_bytes: 0,
             durability: config.durability,
             max_batch: config.max_batch_events.max(1),
             inline_io,
@@ -1099,6 +1122,9 @@ struct Writer {
     last_time_us: i64,
     durability: Durability,
     max_batch: usize,
+    /// The bytes of the last frame opened: the next one starts with room
+    /// for as many (a group commit's size changes slowly).
+    frame_bytes: usize,
     /// The I/O half, when it runs on this thread (unpipelined).
     inline_io: Option<Box<Io>>,
 }
@@ -1147,9 +1173,9 @@ struct Open {
     framing: Duration,
 }
 
-/// Stream versions a frame reaches, with each stream's key in the heads
-/// (hashed once, when the writer first looks the stream up).
-type Staged = HashMap<StreamId, (u64, HeadKey)>;
+/// Stream versions a frame reaches (and heads looked up in the index for
+/// it), by the stream's key in the heads.
+type Staged = KeyMap<u64>;
 
 /// A frame taken by the I/O half, on its way to the disk.
 struct Framed {
@@ -1345,7 +1371,7 @@ impl Writer {
         let recorded_at =
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(recorded_at_us) * 1000)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        for job in group {
+        for mut job in group {
             if job.request.events.is_empty() {
                 self.pipe.state.lock().arrived += 1;
                 let _ = job.reply.send(Reply::alone(Err(AppendError::Empty)));
@@ -1364,12 +1390,16 @@ impl Writer {
             }
             let state = &mut *state;
             state.arrived += 1;
+            let frame_bytes = &mut self.frame_bytes;
             let open = state.open.get_or_insert_with(|| Open {
-                frame: FrameBuilder::new(self.next_offset),
+                frame: FrameBuilder::with_capacity(
+                    std::mem::take(frame_bytes).min(MAX_FRAME_RESERVE),
+                    self.next_offset,
+                ),
                 first_offset: self.next_offset,
                 last_hash: self.last_hash,
                 events: 0,
-                staged: HashMap::new(),
+                staged: Staged::default(),
                 entries: Vec::new(),
                 accepted: Vec::new(),
                 framing: Duration::ZERO,
@@ -1382,12 +1412,13 @@ impl Writer {
             let framed = frame_job(
                 &known,
                 open,
-                &job,
+                &mut job,
                 self.next_offset,
                 self.last_hash,
                 recorded_at_us,
             );
             open.framing += started.elapsed();
+            self.frame_bytes = open.frame.len();
             let empty = open.entries.is_empty();
             match framed {
                 Ok((next_offset, last_hash)) => {
@@ -1421,11 +1452,12 @@ impl Writer {
 
 /// Frames one append's records at the end of `open`, its expectations
 /// checked first; returns the next offset and the last record's hash, or
-/// why the append is refused (nothing of it stays in the frame).
+/// why the append is refused (nothing of it stays in the frame). The
+/// framed events' stream names move into the frame's index entries.
 fn frame_job(
     known: &Known<'_>,
     open: &mut Open,
-    job: &Job,
+    job: &mut Job,
     first_offset: u64,
     start_hash: [u8; 32],
     recorded_at_us: i64,
@@ -1433,9 +1465,11 @@ fn frame_job(
     let unreadable = |stream: &StreamId, e: crate::index::IndexError| {
         AppendError::Unavailable(format!("cannot read the version of {stream}: {e}"))
     };
-    for (stream, expected) in &job.request.expected {
-        let (actual, _) = known
-            .version_of(&mut open.staged, stream)
+    let expectations = job.request.expected.len();
+    let (expected_keys, event_keys) = job.keys.split_at(expectations.min(job.keys.len()));
+    for ((stream, expected), key) in job.request.expected.iter().zip(expected_keys) {
+        let actual = known
+            .version_of(&mut open.staged, stream, *key)
             .map_err(|e| unreadable(stream, e))?;
         let ok = match expected {
             Expected::Any => true,
@@ -1450,52 +1484,78 @@ fn frame_job(
             });
         }
     }
-    let (frame_len, frame_count, entries_len) =
-        (open.frame.len(), open.frame.count(), open.entries.len());
-    let mut job_staged: Staged = HashMap::new();
+    let (frame_len, frame_count) = (open.frame.len(), open.frame.count());
+    // The versions this append replaces in `staged`, to restore if it fails
+    // half-way (inline for the usual append of an event or two).
+    let mut undo: smallvec::SmallVec<[(HeadKey, Option<u64>); 2]> = smallvec::SmallVec::new();
+    let mut versions: smallvec::SmallVec<[u64; 2]> = smallvec::SmallVec::new();
     let mut offset = first_offset;
     let mut hash = start_hash;
     let mut framed = || -> Result<(), AppendError> {
-        for ev in &job.request.events {
-            let (version, key) = match job_staged.get(&ev.stream) {
-                Some(held) => *held,
-                None => known
-                    .version_of(&mut open.staged, &ev.stream)
-                    .map_err(|e| unreadable(&ev.stream, e))?,
-            };
-            let version = version + 1;
-            let (bytes, h) = codec::encode_record(&RecordParts {
-                offset,
-                stream: ev.stream.as_str(),
-                stream_version: version,
-                tenant: ev.tenant.0,
-                event_type: ev.event_type,
-                schema_version: ev.schema_version,
-                recorded_at_us,
-                metadata: &job.request.metadata,
-                payload: &ev.payload,
-                prev_hash: &hash,
-            })
-            .map_err(|e| AppendError::Unavailable(format!("encoding failed: {e}")))?;
-            open.frame.push(&bytes);
-            open.entries.push((ev.stream.clone(), version, offset));
-            job_staged.insert(ev.stream.clone(), (version, key));
-            hash = h;
+        for (ev, key) in job.request.events.iter().zip(event_keys) {
+            let version = known
+                .version_of(&mut open.staged, &ev.stream, *key)
+                .map_err(|e| unreadable(&ev.stream, e))?
+                + 1;
+            hash = open
+                .frame
+                .push_with(|buf| {
+                    codec::encode_record_into(
+                        buf,
+                        &RecordParts {
+                            offset,
+                            stream: ev.stream.as_str(),
+                            stream_version: version,
+                            tenant: ev.tenant.0,
+                            event_type: ev.event_type,
+                            schema_version: ev.schema_version,
+                            recorded_at_us,
+                            metadata: &job.request.metadata,
+                            payload: &ev.payload,
+                            prev_hash: &hash,
+                        },
+                    )
+                })
+                .map_err(|e| AppendError::Unavailable(format!("encoding failed: {e}")))?;
+            undo.push((*key, open.staged.insert(*key, version)));
+            versions.push(version);
             offset += 1;
         }
         Ok(())
     };
-    match framed() {
-        Ok(()) => {
-            open.staged.extend(job_staged);
-            Ok((offset, hash))
-        }
-        Err(e) => {
-            // A failure half-way rolls the append back.
-            open.frame.rollback(frame_len, frame_count);
-            open.entries.truncate(entries_len);
-            Err(e)
-        }
+    let result = framed();
+    if let Err(e) = result {
+        // A failure half-way rolls the append back.
+        open.frame.rollback(frame_len, frame_count);
+        roll_back(&mut open.staged, undo);
+        return Err(e);
+    }
+    // Nobody reads the names of a framed append again: the index takes them.
+    for ((ev, version), offset) in job
+        .request
+        .events
+        .iter_mut()
+        .zip(versions)
+        .zip(first_offset..)
+    {
+        open.entries.push((ev.stream.take(), version, offset));
+    }
+    Ok((offset, hash))
+}
+
+/// Puts back the versions an append replaced in `staged`, given in the
+/// order it replaced them: each key's first version before the append, or
+/// none.
+fn roll_back<U>(staged: &mut Staged, undo: U)
+where
+    U: IntoIterator<Item = (HeadKey, Option<u64>)>,
+    U::IntoIter: DoubleEndedIterator,
+{
+    for (key, before) in undo.into_iter().rev() {
+        match before {
+            Some(v) => staged.insert(key, v),
+            None => staged.remove(&key),
+        };
     }
 }
 
@@ -1509,25 +1569,25 @@ impl Known<'_> {
     /// A stream's version as the open frame sees it: written or looked up
     /// earlier in the frame, in a frame not durable yet, held in memory, or
     /// else the index's (which then holds every event of the stream: see
-    /// [`Heads`]).
+    /// [`Heads`]). `key` is the stream's key in the heads.
     fn version_of(
         &self,
         staged: &mut Staged,
         stream: &StreamId,
-    ) -> Result<(u64, HeadKey), crate::index::IndexError> {
-        if let Some(held) = staged.get(stream) {
+        key: HeadKey,
+    ) -> Result<u64, crate::index::IndexError> {
+        if let Some(held) = staged.get(&key) {
             return Ok(*held);
         }
-        if let Some(held) = self.taken.iter().rev().find_map(|(_, s)| s.get(stream)) {
+        if let Some(held) = self.taken.iter().rev().find_map(|(_, s)| s.get(&key)) {
             return Ok(*held);
         }
-        let key = HeadKey::of_stream(stream);
         if let Head::Known(v) = self.shared.heads.read().get(&key) {
-            return Ok((v, key));
+            return Ok(v);
         }
         let v = self.shared.index.stream_head(stream)?;
-        staged.insert(stream.clone(), (v, key));
-        Ok((v, key))
+        staged.insert(key, v);
+        Ok(v)
     }
 }
 
@@ -1707,11 +1767,10 @@ impl Io {
             let mut state = self.pipe.state.lock();
             if let Some((_, staged)) = state.taken.pop_front() {
                 let indexed = self.shared.indexed.load(Ordering::Acquire);
-                self.shared.heads.write().record(
-                    staged.into_values().map(|(v, k)| (k, v)),
-                    f.last_offset,
-                    indexed,
-                );
+                self.shared
+                    .heads
+                    .write()
+                    .record(staged, f.last_offset, indexed);
             }
             // Gathering for the next frame: the callers acknowledged below
             // usually append again at once.
@@ -1959,7 +2018,7 @@ fn run_indexer(
 impl EventLog for SegmentLog {
     fn append(&self, request: AppendRequest) -> BoxFuture<'static, Result<Appended, AppendError>> {
         let (reply, rx) = oneshot::channel();
-        let job = Job { request, reply };
+        let job = Job::new(request, reply);
         let sent = match self.lead(job) {
             Ok(()) => true,
             Err(job) => match &*self.writer.sender.lock() {
@@ -2178,11 +2237,30 @@ mod tests {
             first_offset: 1,
             last_hash: [0; 32],
             events,
-            staged: HashMap::new(),
+            staged: Staged::default(),
             entries: Vec::new(),
             accepted: Vec::new(),
             framing: Duration::ZERO,
         }
+    }
+
+    #[test]
+    fn an_append_that_fails_half_way_leaves_the_frames_versions_as_they_were() {
+        // Given a frame in which stream a is at version 3.
+        let (a, b) = (HeadKey::of(b"user-1"), HeadKey::of(b"user-2"));
+        let mut staged = Staged::default();
+        staged.insert(a, 3);
+        let before = staged.clone();
+        // When an append frames a (4), b (1, new) and a again (5) before
+        // failing, each replacement remembered as the writer makes it.
+        let mut undo = Vec::new();
+        for (key, version) in [(a, 4), (b, 1), (a, 5)] {
+            undo.push((key, staged.insert(key, version)));
+        }
+        assert_eq!(staged.get(&a), Some(&5));
+        roll_back(&mut staged, undo);
+        // Then the frame's versions are those before the append.
+        assert_eq!(staged, before);
     }
 
     #[test]
