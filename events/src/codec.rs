@@ -10,7 +10,7 @@
 //! `switchboard log verify`, because changing one record changes every hash
 //! after it.
 
-use crate::envelope::{Envelope, EnvelopeRef, Metadata, MetadataRef};
+use crate::envelope::{Envelope, EnvelopeRef, Metadata, MetadataRef, NewEvent};
 use crate::ids::{Id, StreamId};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -83,6 +83,32 @@ pub struct RecordParts<'a> {
     pub payload: &'a [u8],
     /// Hash of the previous record.
     pub prev_hash: &'a [u8; 32],
+}
+
+impl<'a> RecordParts<'a> {
+    /// The record of `ev`, an event of an append with `metadata`, as the
+    /// writer numbered, timed and chained it.
+    pub fn of_event(
+        ev: &'a NewEvent,
+        metadata: &'a Metadata,
+        offset: u64,
+        stream_version: u64,
+        recorded_at_us: i64,
+        prev_hash: &'a [u8; 32],
+    ) -> RecordParts<'a> {
+        RecordParts {
+            offset,
+            stream: ev.stream.as_str(),
+            stream_version,
+            tenant: ev.tenant.0,
+            event_type: ev.event_type,
+            schema_version: ev.schema_version,
+            recorded_at_us,
+            metadata,
+            payload: &ev.payload,
+            prev_hash,
+        }
+    }
 }
 
 /// Encodes a record; returns the bytes and their hash.
@@ -317,9 +343,8 @@ mod tests {
         }
     }
 
-    fn sample(prev: &[u8; 32]) -> (Vec<u8>, [u8; 32]) {
-        let meta = meta();
-        encode_record(&RecordParts {
+    fn parts<'a>(meta: &'a Metadata, prev: &'a [u8; 32]) -> RecordParts<'a> {
+        RecordParts {
             offset: 1,
             stream: "user-9",
             stream_version: 1,
@@ -327,34 +352,21 @@ mod tests {
             event_type: "UserCreated",
             schema_version: 1,
             recorded_at_us: 1_700_000_000_000_000,
-            metadata: &meta,
+            metadata: meta,
             payload: b"hello",
             prev_hash: prev,
-        })
-        .expect("encodes")
+        }
+    }
+
+    fn sample(prev: &[u8; 32]) -> (Vec<u8>, [u8; 32]) {
+        encode_record(&parts(&meta(), prev)).expect("encodes")
     }
 
     #[test]
     fn a_record_encoded_at_the_end_of_a_buffer_is_the_same_record() {
         let (alone, hash) = sample(&GENESIS_HASH);
         let mut buf = b"earlier records".to_vec();
-        let meta = meta();
-        let into = encode_record_into(
-            &mut buf,
-            &RecordParts {
-                offset: 1,
-                stream: "user-9",
-                stream_version: 1,
-                tenant: 3,
-                event_type: "UserCreated",
-                schema_version: 1,
-                recorded_at_us: 1_700_000_000_000_000,
-                metadata: &meta,
-                payload: b"hello",
-                prev_hash: &GENESIS_HASH,
-            },
-        )
-        .expect("encodes");
+        let into = encode_record_into(&mut buf, &parts(&meta(), &GENESIS_HASH)).expect("encodes");
         assert_eq!(into, hash);
         assert_eq!(&buf[..15], b"earlier records");
         assert_eq!(&buf[15..], &alone[..]);

@@ -1502,18 +1502,14 @@ fn frame_job(
                 .push_with(|buf| {
                     codec::encode_record_into(
                         buf,
-                        &RecordParts {
+                        &RecordParts::of_event(
+                            ev,
+                            &job.request.metadata,
                             offset,
-                            stream: ev.stream.as_str(),
-                            stream_version: version,
-                            tenant: ev.tenant.0,
-                            event_type: ev.event_type,
-                            schema_version: ev.schema_version,
+                            version,
                             recorded_at_us,
-                            metadata: &job.request.metadata,
-                            payload: &ev.payload,
-                            prev_hash: &hash,
-                        },
+                            &hash,
+                        ),
                     )
                 })
                 .map_err(|e| AppendError::Unavailable(format!("encoding failed: {e}")))?;

@@ -312,18 +312,14 @@ fn frame_group(mirror: &Mirror, group: Vec<Job>) -> Option<Framed> {
                 .copied()
                 .unwrap_or_else(|| version(&staged, &ev.stream))
                 + 1;
-            match codec::encode_record(&RecordParts {
+            match codec::encode_record(&RecordParts::of_event(
+                ev,
+                &job.request.metadata,
                 offset,
-                stream: ev.stream.as_str(),
-                stream_version: v,
-                tenant: ev.tenant.0,
-                event_type: ev.event_type,
-                schema_version: ev.schema_version,
+                v,
                 recorded_at_us,
-                metadata: &job.request.metadata,
-                payload: &ev.payload,
-                prev_hash: &h,
-            }) {
+                &h,
+            )) {
                 Ok((bytes, record_hash)) => {
                     builder.push(&bytes);
                     job_staged.insert(ev.stream.clone(), v);
