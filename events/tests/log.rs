@@ -554,6 +554,76 @@ fn a_lone_appender_commits_on_its_own_thread_and_concurrent_ones_are_grouped() {
     runtime.block_on(log.close());
 }
 
+/// On the only worker of a runtime (a current-thread runtime, or one
+/// worker on a one-CPU machine) an append never commits on the caller's
+/// thread: blocking it would keep every other task, the other appenders
+/// among them, from running, and each task's appends would commit one by
+/// one. The writer thread groups them instead.
+#[test]
+fn appends_from_a_runtimes_only_worker_are_still_grouped() {
+    #[derive(Default)]
+    struct Commits(Mutex<(usize, usize)>);
+    impl CommitObserver for Commits {
+        fn committed(&self, stats: &CommitStats) {
+            let mut m = self.0.lock();
+            m.0 += 1;
+            m.1 = m.1.max(stats.appends);
+        }
+    }
+    let one_worker = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+    };
+    let current_thread = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    for (name, runtime) in [
+        ("one worker", one_worker()),
+        ("current thread", current_thread()),
+    ] {
+        let runtime = runtime.expect("runtime");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let commits = Arc::new(Commits::default());
+        let mut config = LogConfig::new(dir.path());
+        config.observer = Some(commits.clone());
+        let log = SegmentLog::open(config).expect("opens");
+        let mut offsets = runtime.block_on(async {
+            let tasks: Vec<_> = (0..16)
+                .map(|t| {
+                    let log = log.clone();
+                    tokio::spawn(async move {
+                        let mut offsets = Vec::new();
+                        for i in 0..20 {
+                            let appended =
+                                log.append(request(&[event(t, i)])).await.expect("append");
+                            offsets.push(appended.first_offset);
+                        }
+                        offsets
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await.expect("task"));
+            }
+            all
+        });
+        offsets.sort_unstable();
+        assert_eq!(offsets, (1..=320).collect::<Vec<u64>>(), "{name}");
+        let (count, largest) = *commits.0.lock();
+        // Lone commits would be 320 of one append each.
+        assert!(
+            largest >= 8 && count <= 80,
+            "{name}: {count} commits, the largest of {largest} appends"
+        );
+        runtime.block_on(log.close());
+    }
+}
+
 /// The fsync proof: with every `fdatasync` held, no append of the group
 /// being synced has been acknowledged; released, they all are. And every
 /// acknowledged frame was written, then synced, in that order.
