@@ -453,6 +453,33 @@ fn recorded_with(dir: &Path, pipeline: bool) -> (SegmentLog, Recorder) {
     (SegmentLog::open(config).expect("opens"), rec)
 }
 
+/// One task per user in `users`, each appending `appends` events to its
+/// user's stream one at a time; returns every acknowledged offset, sorted.
+async fn concurrent_appends(log: &SegmentLog, users: Range<u64>, appends: i64) -> Vec<u64> {
+    let tasks: Vec<_> = users
+        .map(|user| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut offsets = Vec::new();
+                for i in 0..appends {
+                    let appended = log
+                        .append(request(&[event(user, i)]))
+                        .await
+                        .expect("append");
+                    offsets.push(appended.first_offset);
+                }
+                offsets
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    all.sort_unstable();
+    all
+}
+
 /// A lone appender's commits run on its own thread (no hand-over to the
 /// writer thread and back); concurrent appenders are still
 /// group-committed by the writer thread, every append acknowledged once
@@ -520,31 +547,7 @@ fn a_lone_appender_commits_on_its_own_thread_and_concurrent_ones_are_grouped() {
         .enable_all()
         .build()
         .expect("runtime");
-    let offsets = runtime.block_on(async {
-        let tasks: Vec<_> = (0..16)
-            .map(|t| {
-                let log = log.clone();
-                tokio::spawn(async move {
-                    let mut offsets = Vec::new();
-                    for i in 0..50 {
-                        let appended = log
-                            .append(request(&[event(100 + t, i)]))
-                            .await
-                            .expect("append");
-                        offsets.push(appended.first_offset);
-                    }
-                    offsets
-                })
-            })
-            .collect();
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.expect("task"));
-        }
-        all
-    });
-    let mut offsets = offsets;
-    offsets.sort_unstable();
+    let offsets = runtime.block_on(concurrent_appends(&log, 100..116, 50));
     assert_eq!(offsets, (41..=840).collect::<Vec<u64>>());
     assert!(
         *largest.0.lock() > 1,
@@ -591,28 +594,7 @@ fn appends_from_a_runtimes_only_worker_are_still_grouped() {
         let mut config = LogConfig::new(dir.path());
         config.observer = Some(commits.clone());
         let log = SegmentLog::open(config).expect("opens");
-        let mut offsets = runtime.block_on(async {
-            let tasks: Vec<_> = (0..16)
-                .map(|t| {
-                    let log = log.clone();
-                    tokio::spawn(async move {
-                        let mut offsets = Vec::new();
-                        for i in 0..20 {
-                            let appended =
-                                log.append(request(&[event(t, i)])).await.expect("append");
-                            offsets.push(appended.first_offset);
-                        }
-                        offsets
-                    })
-                })
-                .collect();
-            let mut all = Vec::new();
-            for t in tasks {
-                all.extend(t.await.expect("task"));
-            }
-            all
-        });
-        offsets.sort_unstable();
+        let offsets = runtime.block_on(concurrent_appends(&log, 0..16, 20));
         assert_eq!(offsets, (1..=320).collect::<Vec<u64>>(), "{name}");
         let (count, largest) = *commits.0.lock();
         // Lone commits would be 320 of one append each.
