@@ -1308,7 +1308,7 @@ impl Lead {
 /// them, waits while it blocks, so no append could ever join its commit:
 /// each task's appends would run back to back as lone commits, one
 /// `fdatasync` each (measured: 5.4–5.8k appends/s at 64 × 1 pinned to one
-/// CPU, against 73–182k with the writer thread grouping them). A thread
+/// CPU, against 120–157k with the writer thread grouping them). A thread
 /// outside any runtime blocks on its append anyway.
 fn blocking_holds_up_no_caller() -> bool {
     match tokio::runtime::Handle::try_current() {
